@@ -1,0 +1,5 @@
+"""``python -m gradlog``."""
+
+from gradlog.cli import main
+
+main()

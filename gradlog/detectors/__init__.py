@@ -1,0 +1,26 @@
+"""The detectors, in report order."""
+
+from __future__ import annotations
+
+from gradlog.detectors.base import Detector, Rule
+from gradlog.detectors.exploding import ExplodingGradientDetector
+from gradlog.detectors.nan import NanDetector
+from gradlog.detectors.no_metrics import NoMetricsDetector
+from gradlog.detectors.oscillation import OscillationDetector
+from gradlog.detectors.plateau import ChancePlateauDetector
+from gradlog.detectors.spike import LossSpikeDetector
+from gradlog.detectors.vanishing import VanishingGradientDetector
+
+DETECTORS: tuple[type[Detector], ...] = (
+    NanDetector,
+    LossSpikeDetector,
+    ExplodingGradientDetector,
+    VanishingGradientDetector,
+    ChancePlateauDetector,
+    OscillationDetector,
+    NoMetricsDetector,
+)
+
+RULES: dict[str, Rule] = {detector.rule.id: detector.rule for detector in DETECTORS}
+
+__all__ = ["DETECTORS", "RULES", "Detector", "Rule"]

@@ -1,0 +1,130 @@
+"""The Rule and Detector contract, and small helpers detectors share."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from gradlog.config import Thresholds
+from gradlog.model import Confidence, Diagnosis, Evidence, Record, Severity
+from gradlog.parse.names import GRAD_NORM, LOSS
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A detector's identity, as data: stable id, title, default severity, remedies."""
+
+    id: str
+    title: str
+    severity: Severity
+    summary: str  # one line for `gradlog rules`
+    why: str  # one or two sentences on why it matters, shown in the report
+    remedies: tuple[str, ...]
+    default_enabled: bool = True
+
+
+class Detector:
+    """A streaming detector: ``observe`` each record in order, then ``finish`` once.
+
+    Detectors are pure: no I/O, no clock, bounded state. A detector may report the same
+    episode (same id and first step) again with new facts; the engine keeps the latest.
+    """
+
+    rule: ClassVar[Rule]
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        """Look at one record; return any diagnosis it starts, updates or ends."""
+        return ()
+
+    def finish(self) -> Iterable[Diagnosis]:
+        """The input ended; return what is still open."""
+        return ()
+
+    def diagnose(
+        self,
+        message: str,
+        first: Record,
+        last: Record | None = None,
+        *,
+        severity: Severity | None = None,
+        confidence: Confidence = Confidence.HIGH,
+        metric: str | None = None,
+        count: int = 1,
+        evidence: Sequence[Evidence] = (),
+    ) -> Diagnosis:
+        """Stamp the rule's identity, defaults, step and line onto a finding."""
+        return Diagnosis(
+            id=self.rule.id,
+            title=self.rule.title,
+            severity=self.rule.severity if severity is None else severity,
+            confidence=confidence,
+            message=message,
+            metric=metric,
+            first_step=first.step,
+            last_step=(last or first).step,
+            line=first.line,
+            count=count,
+            evidence=tuple(evidence),
+            remedies=self.rule.remedies,
+        )
+
+
+def finite(value: float | None) -> bool:
+    """True for a real, finite number (None and NaN/Inf are not)."""
+    return value is not None and math.isfinite(value)
+
+
+def evidence(record: Record, metric: str) -> Evidence | None:
+    """The value of ``metric`` in ``record`` as evidence, if the record has it."""
+    value = record.get(metric)
+    return None if value is None else Evidence(record.step, record.line, metric, value)
+
+
+def evidence_of(pairs: Iterable[tuple[Record, str]]) -> tuple[Evidence, ...]:
+    """Evidence for each (record, metric) pair that has a value."""
+    found = (evidence(record, metric) for record, metric in pairs)
+    return tuple(dict.fromkeys(item for item in found if item is not None))
+
+
+def loss_is_nan(record: Record) -> bool:
+    """The training loss is non-finite, or hidden as 0.0 beside a non-finite grad norm.
+
+    HF Trainer replaces a non-finite loss by the mean of the finite ones in its logging
+    window, so a window of only bad steps prints ``'loss': 0.0``; the grad norm is not
+    filtered, and a non-finite one beside it is the giveaway.
+    """
+    loss = record.get(LOSS)
+    if loss is None:
+        return False
+    if not math.isfinite(loss):
+        return True
+    grad = record.get(GRAD_NORM)
+    return loss == 0.0 and grad is not None and not math.isfinite(grad)
+
+
+def where(record: Record) -> str:
+    """How to name the record's position in a message: ``step 120`` or ``epoch 9``."""
+    if record.epoch is not None and record.epoch == record.step:
+        return f"epoch {record.step}"
+    return f"step {record.step}"
+
+
+def fmt(value: float) -> str:
+    """A number for a message: short, and exact for NaN/Inf."""
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.2e}"
+    return f"{value:.5g}"
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of a non-empty sequence."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

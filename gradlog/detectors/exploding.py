@@ -1,0 +1,182 @@
+"""`exploding_gradient`: the gradient norm is far above healthy or its own early level."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from gradlog.config import Thresholds
+from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
+from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
+
+
+class ExplodingGradientDetector(Detector):
+    """
+    ## What it detects
+    A gradient norm that is above 100, or 10x or more above its own early level, or
+    above the parameter norm, for an episode of consecutive records. It is an error
+    when the episode also shows a NaN, a loss jump of 3x or more, a parameter norm
+    growing 1.5x or more, or a large norm that persists; a warning when the only sign
+    is a grad norm above the parameter norm.
+
+    ## Why it matters
+    An update proportional to a huge gradient throws the weights far from where the
+    loss was low; the loss spikes, then overflows to NaN.
+
+    ## Example
+    ```
+    Epoch 9/50
+    Train Loss: nan
+    grad_norm=1783.42  param_norm=965.10      <- flagged
+    ```
+
+    ## Thresholds
+    - `absolute` 100: a healthy L2 grad norm usually lies between 1e-2 and 1e1; above
+      1e2 deserves a look (practitioners' rule of thumb).
+    - `growth` 10x over the median of the first `early_records` (5) grad norms.
+    - grad norm above param norm for `persist_records` (3) records: warning only.
+    - `param_growth` 1.5x within the episode corroborates an explosion.
+    """
+
+    rule = Rule(
+        id="exploding_gradient",
+        title="Exploding gradient",
+        severity=Severity.ERROR,
+        summary="The gradient norm is far above a healthy level or its own early level.",
+        why=(
+            "Updates proportional to a huge gradient throw the weights far from where the loss was"
+            " low; the loss spikes, then overflows to NaN."
+        ),
+        remedies=(
+            "Clip gradients by norm (g <- g * min(1, c/||g||) with c around 1.0).",
+            "Lower the learning rate, and add warm-up if there is none.",
+            "Switch to an adaptive optimizer such as Adam if plain SGD is used.",
+            "Add an L2 (weight decay) or L1 penalty on the weights.",
+            "Add batch normalisation (or layer normalisation) between layers.",
+            "Initialise weights for the activation: He for ReLU, Xavier/Glorot for "
+            "tanh or sigmoid.",
+            "Use fewer layers, or residual connections around deep stacks.",
+            "For recurrent models use LSTM or GRU cells instead of a plain RNN.",
+            "Normalise inputs to zero mean and unit variance.",
+        ),
+    )
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        super().__init__(thresholds)
+        self._limits = thresholds.exploding_gradient
+        self._early: list[float] = []
+        self._previous_loss: float | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._first: Record | None = None
+        self._last: Record | None = None
+        self._peak: Record | None = None
+        self._count = 0
+        self._strong = 0  # records above the absolute level or the growth level
+        self._corroboration: str | None = None
+        self._param_start: float | None = None
+        self._reported: Severity | None = None
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        grad = record.get(GRAD_NORM)
+        if grad is None:
+            return self._note_loss(record, [])
+        strong, weak = self._signs(grad, record.get(PARAM_NORM))
+        if not (strong or weak or (self._first is not None and not math.isfinite(grad))):
+            done = self._close()
+            if math.isfinite(grad) and len(self._early) < self._limits.early_records:
+                self._early.append(grad)
+            return self._note_loss(record, done)
+        if self._first is None:
+            self._first, self._param_start = record, record.get(PARAM_NORM)
+        self._last, self._count = record, self._count + 1
+        self._strong += strong
+        if math.isfinite(grad) and (self._peak is None or grad > self._peak.metrics[GRAD_NORM]):
+            self._peak = record
+        self._corroborate(record)
+        return self._note_loss(record, self._maybe_report())
+
+    def finish(self) -> Iterable[Diagnosis]:
+        return self._close()
+
+    def _signs(self, grad: float, param: float | None) -> tuple[bool, bool]:
+        if not math.isfinite(grad):
+            return False, False
+        grown = len(self._early) >= 3 and grad >= self._limits.growth * median(self._early)
+        strong = grad > self._limits.absolute or grown
+        weak = param is not None and math.isfinite(param) and grad > param
+        return strong, weak
+
+    def _corroborate(self, record: Record) -> None:
+        if self._corroboration is not None:
+            return
+        loss, param = record.get(LOSS), record.get(PARAM_NORM)
+        if loss_is_nan(record) or (param is not None and not math.isfinite(param)):
+            self._corroboration = f"the loss or weights went non-finite at {where(record)}"
+        elif loss is not None and self._previous_loss and loss >= 3 * self._previous_loss:
+            self._corroboration = (
+                f"the loss jumped {loss / self._previous_loss:.1f}x at {where(record)}"
+            )
+        elif (
+            param is not None
+            and self._param_start
+            and param >= self._limits.param_growth * self._param_start
+        ):
+            self._corroboration = (
+                f"param_norm grew {fmt(self._param_start)} -> {fmt(param)} by {where(record)}"
+            )
+
+    def _note_loss(self, record: Record, found: list[Diagnosis]) -> list[Diagnosis]:
+        loss = record.get(LOSS)
+        if loss is not None and math.isfinite(loss) and not loss_is_nan(record):
+            self._previous_loss = loss
+        return found
+
+    def _severity(self) -> Severity | None:
+        if self._strong and (self._corroboration or self._strong >= 2):
+            return Severity.ERROR
+        if self._count >= self._limits.persist_records:
+            return Severity.ERROR if self._strong else Severity.WARNING
+        return None
+
+    def _maybe_report(self) -> list[Diagnosis]:
+        severity = self._severity()
+        if severity is None or (self._reported is not None and severity <= self._reported):
+            return []
+        self._reported = severity
+        return [self._report(severity)]
+
+    def _close(self) -> list[Diagnosis]:
+        found = [self._report(self._reported)] if self._reported is not None else []
+        self._reset()
+        return found
+
+    def _report(self, severity: Severity) -> Diagnosis:
+        first, last = self._first, self._last
+        assert first is not None and last is not None
+        peak = self._peak or first
+        grad = first.metrics[GRAD_NORM]
+        message = f"grad_norm reached {fmt(grad)} at {where(first)}"
+        param = first.get(PARAM_NORM)
+        if param is not None:
+            message += f" (param_norm {fmt(param)})"
+        if self._early:
+            message += f", against an early level of {fmt(median(self._early))}"
+        if peak is not first:
+            message += f"; peak {fmt(peak.metrics[GRAD_NORM])} at {where(peak)}"
+        message += f"; {self._count} record(s) above a healthy level"
+        if self._corroboration:
+            message += f"; {self._corroboration}"
+        pairs = [(first, GRAD_NORM), (first, PARAM_NORM), (peak, GRAD_NORM), (first, LOSS)]
+        return self.diagnose(
+            message,
+            first,
+            last,
+            severity=severity,
+            confidence=Confidence.HIGH if self._corroboration else Confidence.MEDIUM,
+            metric=GRAD_NORM,
+            count=self._count,
+            evidence=evidence_of(pairs),
+        )

@@ -1,0 +1,144 @@
+"""`nan`: a non-finite loss, validation loss, grad norm or parameter norm."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from gradlog.config import Thresholds
+from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, where
+from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM, VAL_LOSS
+
+WATCHED = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM)
+
+
+class NanDetector(Detector):
+    """
+    ## What it detects
+    A NaN or infinite value in the training loss, validation loss, gradient norm or
+    parameter norm: one diagnosis per contiguous episode of non-finite records, with
+    where it started, how long it lasted and the last finite values before it.
+    A loss printed as ``0.0`` beside a non-finite grad norm is HF Trainer hiding a NaN
+    loss, and counts as one.
+
+    ## Why it matters
+    Once the loss is NaN every weight it touches becomes NaN on the next update; the
+    run is producing nothing and every further step burns compute.
+
+    ## Example
+    ```
+    Epoch 8/50
+    Train Loss: 1.9375, Train Acc: 0.5100
+    Epoch 9/50
+    Train Loss: nan,    Train Acc: 0.5000      <- flagged
+    ```
+
+    ## Thresholds
+    - Any non-finite value in the watched metrics is an error.
+    - Under mixed precision a non-finite grad norm beside a finite loss is the loss
+      scaler skipping an overflowed step: up to `max_skipped_steps` (2) such records in
+      a row are reported as info only.
+    """
+
+    rule = Rule(
+        id="nan",
+        title="NaN or Inf in training",
+        severity=Severity.ERROR,
+        summary="A loss, gradient norm or parameter norm became NaN or infinite.",
+        why=(
+            "Once the loss is NaN every weight it touches becomes NaN on the next update: the run "
+            "is producing nothing and each further step burns compute."
+        ),
+        remedies=(
+            "Roll back to the last checkpoint before the episode and skip the batches "
+            "that were being processed when it began.",
+            "Clip gradients by norm (g <- g * min(1, c/||g||) with c around 1.0).",
+            "Lower the learning rate (try 3-10x lower) and add or lengthen warm-up.",
+            "Look for log(0), division by zero or sqrt of a negative in the loss; add a "
+            "small epsilon where one is missing.",
+            "Under fp16, switch to bf16 or check that the dynamic loss scaler is enabled.",
+            "Check the input data for NaN/Inf values and for unnormalised features.",
+        ),
+    )
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        super().__init__(thresholds)
+        self._limits = thresholds.nan
+        self._healthy: Record | None = None  # last record with everything finite
+        self._first: Record | None = None  # first bad record of the open episode
+        self._last: Record | None = None
+        self._count = 0
+        self._loss_bad = False  # the loss itself went non-finite in this episode
+        self._announced = False
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        bad = [m for m in WATCHED if _nonfinite(record.get(m))] or (
+            [LOSS] if loss_is_nan(record) else []
+        )
+        if not bad:
+            done = self._close()
+            self._healthy = record
+            return done
+        if self._first is None:
+            self._first, self._count, self._loss_bad, self._announced = record, 0, False, False
+        self._last = record
+        self._count += 1
+        self._loss_bad = self._loss_bad or loss_is_nan(record) or _nonfinite(record.get(VAL_LOSS))
+        if not self._announced and (self._loss_bad or self._count > self._limits.max_skipped_steps):
+            self._announced = True
+            return [self._report(open_=True)]
+        return []
+
+    def finish(self) -> Iterable[Diagnosis]:
+        return self._close()
+
+    def _close(self) -> list[Diagnosis]:
+        if self._first is None:
+            return []
+        diagnosis = self._report(open_=False)
+        self._first = None
+        return [diagnosis]
+
+    def _report(self, open_: bool) -> Diagnosis:
+        first, last = self._first, self._last
+        assert first is not None and last is not None
+        skipped = not self._loss_bad and self._count <= self._limits.max_skipped_steps
+        bad = [m for m in WATCHED if _nonfinite(first.get(m))]
+        hidden = loss_is_nan(first) and LOSS not in bad
+        what = ", ".join(bad) if bad else LOSS
+        message = f"{what} became non-finite at {where(first)}"
+        if hidden:
+            message = (
+                f"loss printed as 0.0 beside grad_norm {fmt(first.metrics[GRAD_NORM])} at "
+                f"{where(first)}: a NaN loss hidden by the logger"
+            )
+        duration = "so far" if open_ else ""
+        message += f" and stayed so for {self._count} record(s) {duration}".rstrip()
+        if self._healthy is not None:
+            values = ", ".join(
+                f"{m} {fmt(v)}" for m, v in self._healthy.metrics.items() if m in WATCHED
+            )
+            if values:
+                message += f"; last finite values at {where(self._healthy)}: {values}"
+        if skipped:
+            message += (
+                "; the loss stayed finite, as when a mixed-precision loss scaler skips an "
+                "overflowed step"
+            )
+        pairs = [(self._healthy, m) for m in WATCHED] if self._healthy else []
+        pairs += [(first, m) for m in WATCHED]
+        return self.diagnose(
+            message,
+            first,
+            last,
+            severity=Severity.INFO if skipped else Severity.ERROR,
+            confidence=Confidence.MEDIUM if skipped else Confidence.HIGH,
+            metric=bad[0] if bad else LOSS,
+            count=self._count,
+            evidence=evidence_of(pairs),
+        )
+
+
+def _nonfinite(value: float | None) -> bool:
+    return value is not None and not math.isfinite(value)

@@ -1,0 +1,77 @@
+"""`no_metrics`: nothing in the input looked like a training metric."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from gradlog.config import Thresholds
+from gradlog.detectors.base import Detector, Rule
+from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.names import ACC, GRAD_NORM, LOSS, PARAM_NORM, VAL_ACC, VAL_LOSS
+
+TRAINING_METRICS = frozenset({LOSS, VAL_LOSS, ACC, VAL_ACC, GRAD_NORM, PARAM_NORM})
+
+
+class NoMetricsDetector(Detector):
+    """
+    ## What it detects
+    An input in which gradlog found no loss, accuracy, gradient norm or parameter norm
+    (nor any other value whose name contains "loss").
+
+    ## Why it matters
+    Without it a log gradlog did not understand would look like a clean bill of health.
+    This says plainly that nothing was checked.
+
+    ## Example
+    ```
+    Starting training...
+    Saving checkpoint to out/      <- no metric anywhere: flagged
+    ```
+
+    ## Thresholds
+    - none: it fires when the whole input has no training metric.
+    """
+
+    rule = Rule(
+        id="no_metrics",
+        title="No training metrics found",
+        severity=Severity.ERROR,
+        summary="Nothing in the input looked like a training metric.",
+        why=(
+            "A log gradlog cannot read would otherwise look like a clean bill of health; nothing "
+            "was checked."
+        ),
+        remedies=(
+            "Check that the file is the training log (stdout/stderr of the job), not another file.",
+            "If the log names its metrics unusually, map them: --metric loss=NAME "
+            "(or [tool.gradlog.metrics] in pyproject.toml).",
+            "Make the training script print the loss, and ideally the gradient norm, "
+            "every N steps.",
+        ),
+    )
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        super().__init__(thresholds)
+        self._records = 0
+        self._found = False
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        self._records += 1
+        if not self._found:
+            self._found = any(name in TRAINING_METRICS or "loss" in name for name in record.metrics)
+        return ()
+
+    def finish(self) -> Iterable[Diagnosis]:
+        if self._found:
+            return ()
+        message = (
+            f"found no training metric in {self._records} record(s): gradlog could not "
+            "read this log, so nothing was checked"
+            if self._records
+            else "found no training metric at all: gradlog could not read this log, so "
+            "nothing was checked"
+        )
+        first = Record(step=0, line=1)
+        diagnosis = self.diagnose(message, first, confidence=Confidence.HIGH)
+        return [replace(diagnosis, first_step=None, last_step=None, line=None)]

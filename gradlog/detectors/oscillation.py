@@ -1,0 +1,148 @@
+"""`oscillation`: the loss alternates up and down with large swings and no net progress."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from itertools import pairwise
+
+from gradlog.config import Thresholds
+from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
+from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.names import GRAD_NORM, LOSS
+
+
+class OscillationDetector(Detector):
+    """
+    ## What it detects
+    The training loss going up, down, up, down for 8 or more records in a row, where
+    every peak stays above every trough by a margin of at least 10% of the loss level,
+    and the run makes no net progress over the stretch.
+
+    ## Why it matters
+    A loss that bounces between two levels means each update overshoots the minimum
+    along some direction: the step size is too large for the curvature. The run burns
+    compute without converging.
+
+    ## Example
+    ```
+    Epoch 11/50  Train Loss: 0.6100      <- flagged (start)
+    Epoch 12/50  Train Loss: 0.9500
+    Epoch 13/50  Train Loss: 0.5800
+    Epoch 14/50  Train Loss: 0.8400
+    ...
+    ```
+
+    ## Thresholds
+    - `min_records` 8 alternating records. Ordinary noise also zig-zags, but rarely
+      with all peaks above all troughs: for independent noise over 8 records the
+      chance is 2/70, and the `min_gap` margin (10% of the level) makes it rarer still.
+    - `max_progress` 0.5: the difference between the medians of the first and last
+      four records is under half the mean swing.
+    - at most `window` (32) records are examined, so memory stays bounded.
+    """
+
+    rule = Rule(
+        id="oscillation",
+        title="Oscillating loss",
+        severity=Severity.WARNING,
+        summary="The loss alternates up and down with large swings and no net progress.",
+        why=(
+            "Each update overshoots the minimum along some direction, so the run burns compute "
+            "without converging."
+        ),
+        remedies=(
+            "Lower the learning rate, or decay it (step, cosine or on plateau).",
+            "Use a larger batch size to reduce gradient noise.",
+            "Clip gradients by norm (c around 1.0).",
+            "Lower the momentum, or switch to Adam.",
+        ),
+    )
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        super().__init__(thresholds)
+        self._limits = thresholds.oscillation
+        self._run: list[Record] = []  # the current alternating stretch (its last records)
+        self._start: Record | None = None  # where the stretch began
+        self._length = 0
+        self._reported: Diagnosis | None = None
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        loss = record.get(LOSS)
+        if loss is None or not math.isfinite(loss):
+            return self._break(None)
+        found: list[Diagnosis] = []
+        repeated = bool(self._run) and loss == self._run[-1].metrics[LOSS]
+        if repeated or (len(self._run) >= 2 and not self._alternates(loss)):
+            found = self._break(record)
+        else:
+            self._run.append(record)
+            self._length += 1
+            if len(self._run) > self._limits.window:
+                del self._run[0]
+        if self._start is None:
+            self._start = record
+        if (
+            self._reported is None
+            and len(self._run) >= self._limits.min_records
+            and (self._swings())
+        ):
+            self._reported = self._report()
+            found.append(self._reported)
+        return found
+
+    def finish(self) -> Iterable[Diagnosis]:
+        return self._break(None)
+
+    def _alternates(self, loss: float) -> bool:
+        a, b = (r.metrics[LOSS] for r in self._run[-2:])
+        return (b - a) * (loss - b) < 0
+
+    def _break(self, record: Record | None) -> list[Diagnosis]:
+        found = [self._report()] if self._reported is not None else []
+        self._reported = None
+        previous = self._run[-1:] if record is not None else []
+        self._run = [*previous, record] if record is not None else []
+        self._start = self._run[0] if self._run else None
+        self._length = len(self._run)
+        return found
+
+    def _swings(self) -> bool:
+        losses = [r.metrics[LOSS] for r in self._run]
+        highs = [v for i, v in enumerate(losses) if self._is_peak(losses, i)]
+        lows = [v for i, v in enumerate(losses) if not self._is_peak(losses, i)]
+        level = median(losses)
+        if not highs or not lows or level <= 0:
+            return False
+        if min(highs) - max(lows) < self._limits.min_gap * level:
+            return False
+        swing = sum(abs(b - a) for a, b in pairwise(losses)) / (len(losses) - 1)
+        progress = abs(median(losses[:4]) - median(losses[-4:]))
+        return progress <= self._limits.max_progress * swing
+
+    @staticmethod
+    def _is_peak(losses: list[float], i: int) -> bool:
+        neighbour = losses[i + 1] if i + 1 < len(losses) else losses[i - 1]
+        return losses[i] > neighbour
+
+    def _report(self) -> Diagnosis:
+        first, last = self._start or self._run[0], self._run[-1]
+        losses = [r.metrics[LOSS] for r in self._run]
+        highs = [v for i, v in enumerate(losses) if self._is_peak(losses, i)]
+        lows = [v for i, v in enumerate(losses) if not self._is_peak(losses, i)]
+        message = (
+            f"loss alternated up and down for {self._length} records from {where(first)} to "
+            f"{where(last)}, between about {fmt(median(lows))} and {fmt(median(highs))} "
+            f"(swings of {100 * (median(highs) - median(lows)) / median(losses):.0f}% of "
+            f"its level) with no net progress"
+        )
+        pairs = [(r, LOSS) for r in self._run[:4]] + [(first, GRAD_NORM)]
+        return self.diagnose(
+            message,
+            first,
+            last,
+            confidence=Confidence.HIGH if self._length >= 12 else Confidence.MEDIUM,
+            metric=LOSS,
+            count=self._length,
+            evidence=evidence_of(pairs),
+        )

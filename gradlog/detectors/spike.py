@@ -1,0 +1,172 @@
+"""`loss_spike`: the training loss jumps far above its recent level."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+
+from gradlog.config import Thresholds
+from gradlog.detectors.base import (
+    Detector,
+    Rule,
+    evidence_of,
+    finite,
+    fmt,
+    loss_is_nan,
+    median,
+    where,
+)
+from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.names import GRAD_NORM, LOSS, LR
+
+
+class LossSpikeDetector(Detector):
+    """
+    ## What it detects
+    The training loss jumping 10x or more above its recent level (the median of the
+    previous 8 finite losses). A smaller jump (3x or more) counts when the loss turns
+    NaN within the next 3 records, since the explosion shows where it began.
+
+    ## Why it matters
+    A spike means one update moved the weights far off course: usually a learning rate
+    too high for the current curvature, a bad batch, or fp16 overflow. Runs often
+    recover partly and carry the damage, or go on to NaN.
+
+    ## Example
+    ```
+    Epoch 7/50
+    Train Loss: 0.5123
+    Epoch 8/50
+    Train Loss: 1.9375      <- flagged (3.8x, NaN follows)
+    Epoch 9/50
+    Train Loss: nan
+    ```
+
+    ## Thresholds
+    - `factor` 10 (warning) and `severe_factor` 100 (error), from practitioners' rule
+      of thumb that a 10-100x jump is a spike; an error too when NaN follows.
+    - `nan_confirmed_factor` 3 within `nan_horizon` 3 records of a NaN.
+    - `min_rise_fraction` 0.1: the rise must be at least a tenth of the run's starting
+      loss, so near-zero losses that wobble (0.001 -> 0.02) are not spikes.
+    - `min_history` 3 finite losses before an unconfirmed spike can fire.
+    """
+
+    rule = Rule(
+        id="loss_spike",
+        title="Loss spike",
+        severity=Severity.WARNING,
+        summary="The training loss jumped 10x or more above its recent level.",
+        why=(
+            "A spike means one update threw the weights far off course; runs often carry the "
+            "damage or go on to NaN."
+        ),
+        remedies=(
+            "Clip gradients by norm (g <- g * min(1, c/||g||) with c around 1.0).",
+            "Lower the peak learning rate or lengthen warm-up.",
+            "Resume from a checkpoint shortly before the spike and skip the batches that "
+            "caused it.",
+            "Check the batches at the spike for corrupt or extreme examples.",
+            "With Adam, raise epsilon (1e-8 -> 1e-6) or lower beta2 (0.999 -> 0.95).",
+        ),
+    )
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        super().__init__(thresholds)
+        self._limits = thresholds.loss_spike
+        self._recent: deque[float] = deque(maxlen=self._limits.window)
+        self._start: list[float] = []  # the first finite losses: the run's scale
+        self._previous: Record | None = None
+        self._candidate: tuple[Record, Record | None, float, float] | None = None
+        self._since_candidate = 0
+        self._episode: Diagnosis | None = None
+        self._episode_base = 0.0
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        loss = record.get(LOSS)
+        if loss is None:
+            return []
+        found: list[Diagnosis] = []
+        if loss_is_nan(record):
+            found += self._confirm(record)
+            self._episode = None
+        elif math.isfinite(loss):
+            found += self._check(record, loss)
+            self._age_candidate()
+            self._recent.append(loss)
+            if len(self._start) < 5:
+                self._start.append(loss)
+        self._previous = record
+        return found
+
+    def _check(self, record: Record, loss: float) -> list[Diagnosis]:
+        if not self._recent:
+            return []
+        base = median(list(self._recent))
+        scale = max(median(self._start), base)
+        ratio = loss / base if base > 0 else math.inf
+        rise = loss - base
+        if rise < self._limits.min_rise_fraction * scale:
+            self._episode = None
+            return []
+        if self._episode is not None and loss >= self._limits.factor * self._episode_base:
+            return []  # still inside the reported spike
+        self._episode = None
+        if ratio >= self._limits.nan_confirmed_factor and (
+            self._candidate is None or self._candidate[0].step != record.step
+        ):
+            self._candidate, self._since_candidate = (record, self._previous, ratio, base), 0
+        if ratio < self._limits.factor or len(self._recent) < self._limits.min_history:
+            return []
+        severe = ratio >= self._limits.severe_factor
+        diagnosis = self._report(record, self._previous, ratio, base, None, severe)
+        self._episode, self._episode_base = diagnosis, base
+        return [diagnosis]
+
+    def _age_candidate(self) -> None:
+        if self._candidate is not None:
+            self._since_candidate += 1
+            if self._since_candidate > self._limits.nan_horizon:
+                self._candidate = None
+
+    def _confirm(self, nan_record: Record) -> list[Diagnosis]:
+        if self._candidate is None:
+            return []
+        record, before, ratio, base = self._candidate
+        self._candidate = None
+        return [self._report(record, before, ratio, base, nan_record, True)]
+
+    def _report(
+        self,
+        record: Record,
+        before: Record | None,
+        ratio: float,
+        base: float,
+        nan_record: Record | None,
+        severe: bool,
+    ) -> Diagnosis:
+        loss = record.metrics[LOSS]
+        message = (
+            f"loss jumped {ratio:.1f}x at {where(record)}: {fmt(loss)} against a recent "
+            f"level of {fmt(base)}"
+        )
+        if nan_record is not None:
+            message += f", then became NaN at {where(nan_record)}"
+        grad_before, grad_now = (before or record).get(GRAD_NORM), record.get(GRAD_NORM)
+        if finite(grad_before) and finite(grad_now) and grad_before and before is not None:
+            message += f"; grad_norm went {fmt(grad_before)} -> {fmt(grad_now)}"  # type: ignore[arg-type]
+        if record.get(LR) is not None:
+            message += f" (lr {fmt(record.metrics[LR])})"
+        pairs = [(before, LOSS)] if before else []
+        pairs += [(record, LOSS), (record, GRAD_NORM)]
+        if nan_record is not None:
+            pairs.append((nan_record, LOSS))
+        return self.diagnose(
+            message,
+            record,
+            nan_record or record,
+            severity=Severity.ERROR if severe else Severity.WARNING,
+            confidence=Confidence.HIGH if nan_record or ratio >= 10 else Confidence.MEDIUM,
+            metric=LOSS,
+            evidence=evidence_of(pairs),
+        )

@@ -1,0 +1,149 @@
+"""`vanishing_gradient`: gradients too small to move the weights while nothing is learned."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from gradlog.config import Thresholds
+from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
+from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
+
+
+class VanishingGradientDetector(Detector):
+    """
+    ## What it detects
+    A gradient norm around 1e-3 or below (or below 1e-4 of the parameter norm) for
+    several records in a row, while the loss barely moves, the parameter norm stays
+    flat and the loss is still near where the run started.
+
+    ## Why it matters
+    With gradients this small the weights do not change, so the network has stopped
+    learning; more epochs will not help. It is typical of saturated sigmoid/tanh units,
+    deep stacks without normalisation or residual paths, and poor initialisation.
+
+    ## Example
+    ```
+    Epoch 20/50
+    Train Loss: 0.6932, Train Acc: 0.5067
+    grad_norm=0.0009   param_norm=3.10      <- flagged
+    ```
+
+    ## Thresholds
+    - `absolute` 2e-3 ("around 1e-3 or below") or grad/param below `relative` 1e-4,
+      from practitioners' rule that a healthy grad norm lies between 1e-2 and 1e1.
+    - for `min_records` (3) records, with the loss range within `flat_loss` (2%) and the
+      param_norm range within `flat_param` (2%) of their levels.
+    - the loss still above `unlearned_fraction` (0.5) of its starting value: small
+      gradients after a run has converged are expected.
+    """
+
+    rule = Rule(
+        id="vanishing_gradient",
+        title="Vanishing gradient",
+        severity=Severity.ERROR,
+        summary="Gradients are too small to move the weights, and the loss is flat.",
+        why=(
+            "With gradients this small the weights do not change: the network has stopped learning"
+            " and more epochs will not help."
+        ),
+        remedies=(
+            "Use ReLU, LeakyReLU, PReLU or ELU activations instead of sigmoid or tanh in "
+            "hidden layers.",
+            "Add batch normalisation (or layer normalisation) between layers.",
+            "Add residual (skip) connections around deep stacks of layers.",
+            "Initialise weights for the activation: He for ReLU, Xavier/Glorot for "
+            "tanh or sigmoid.",
+            "For recurrent models use LSTM or GRU cells instead of a plain RNN.",
+            "Check that the learning rate is not tiny or zero, and that no layer is "
+            "frozen by mistake.",
+        ),
+    )
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        super().__init__(thresholds)
+        self._limits = thresholds.vanishing_gradient
+        self._start_loss: float | None = None
+        self._run: list[Record] = []
+        self._reported = False
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        loss = record.get(LOSS)
+        if self._start_loss is None and loss is not None and math.isfinite(loss):
+            self._start_loss = loss
+        if not self._tiny(record):
+            return self._close()
+        self._run.append(record)
+        if len(self._run) > 64:  # keep the state bounded; the ends are what matter
+            del self._run[1]
+        if not self._flat():
+            done = self._close()
+            self._run = [record]
+            return done
+        if len(self._run) >= self._limits.min_records and not self._reported:
+            self._reported = True
+            return [self._report()]
+        return []
+
+    def finish(self) -> Iterable[Diagnosis]:
+        return self._close()
+
+    def _tiny(self, record: Record) -> bool:
+        grad, param, loss = record.get(GRAD_NORM), record.get(PARAM_NORM), record.get(LOSS)
+        if grad is None or not math.isfinite(grad) or loss is None or not math.isfinite(loss):
+            return False
+        if self._start_loss and loss < self._limits.unlearned_fraction * self._start_loss:
+            return False
+        relative = param is not None and param > 0 and grad / param < self._limits.relative
+        return grad <= self._limits.absolute or relative
+
+    def _flat(self) -> bool:
+        return _spread(self._run, LOSS) <= self._limits.flat_loss and (
+            _spread(self._run, PARAM_NORM) <= self._limits.flat_param
+        )
+
+    def _close(self) -> list[Diagnosis]:
+        found = [self._report()] if self._reported else []
+        self._run, self._reported = [], False
+        return found
+
+    def _report(self) -> Diagnosis:
+        first, last = self._run[0], self._run[-1]
+        grads = [r.metrics[GRAD_NORM] for r in self._run]
+        message = (
+            f"grad_norm stayed at {fmt(median(grads))} (max {fmt(max(grads))}) from "
+            f"{where(first)} to {where(last)} while the loss stayed at "
+            f"{fmt(first.metrics[LOSS])}"
+        )
+        if first.get(PARAM_NORM) is not None and last.get(PARAM_NORM) is not None:
+            message += (
+                f" and param_norm at {fmt(first.metrics[PARAM_NORM])}"
+                f" -> {fmt(last.metrics[PARAM_NORM])}"
+            )
+        message += f" ({len(self._run)} records): the weights are not being updated"
+        pairs = [
+            (first, GRAD_NORM),
+            (first, PARAM_NORM),
+            (first, LOSS),
+            (last, GRAD_NORM),
+            (last, LOSS),
+        ]
+        return self.diagnose(
+            message,
+            first,
+            last,
+            confidence=Confidence.HIGH if len(self._run) >= 5 else Confidence.MEDIUM,
+            metric=GRAD_NORM,
+            count=len(self._run),
+            evidence=evidence_of(pairs),
+        )
+
+
+def _spread(records: list[Record], metric: str) -> float:
+    """(max - min) / median of a metric over records that have it; 0 when absent."""
+    values = [v for r in records if (v := r.get(metric)) is not None and math.isfinite(v)]
+    if len(values) < 2:
+        return 0.0
+    level = abs(median(values))
+    return (max(values) - min(values)) / level if level else math.inf

@@ -1,0 +1,136 @@
+"""The streaming loop shared by every mode: lines -> records -> detectors -> diagnoses."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from gradlog.config import Config
+from gradlog.detectors import DETECTORS
+from gradlog.model import Diagnosis, Record, Step
+from gradlog.parse.assemble import Assembler
+from gradlog.parse.clean import clean_line
+from gradlog.parse.line import LineParser
+from gradlog.parse.names import NameTable
+from gradlog.report import InputSummary, Report, SeriesSummary
+
+_UNPARSED_KEPT = 5
+_ORDER = {detector.rule.id: index for index, detector in enumerate(DETECTORS)}
+
+
+class _Series:
+    """Running summary of one metric: bounded, whatever the length of the run."""
+
+    def __init__(self, value: float) -> None:
+        self.count, self.first, self.last = 0, value, value
+        self.minimum, self.maximum, self.nonfinite = math.inf, -math.inf, 0
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.last = value
+        if not math.isfinite(value):
+            self.nonfinite += 1
+            return
+        if not math.isfinite(self.first):
+            self.first = value
+        self.minimum, self.maximum = min(self.minimum, value), max(self.maximum, value)
+
+    def freeze(self) -> SeriesSummary:
+        return SeriesSummary(
+            self.count, self.first, self.last, self.minimum, self.maximum, self.nonfinite
+        )
+
+
+class Engine:
+    """Feeds one input through cleaning, parsing, assembly and every enabled detector.
+
+    ``feed`` takes one raw line and returns the diagnoses that are new or got worse, so
+    a live caller can alert at once; ``finish`` returns the full ``Report``.
+    """
+
+    def __init__(self, name: str = "-", config: Config | None = None) -> None:
+        self.name = name
+        self.config = config or Config()
+        self._parser = LineParser(NameTable(self.config.metric_names))
+        self._assembler = Assembler()
+        self._detectors = [
+            cls(self.config.thresholds)
+            for cls in DETECTORS
+            if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
+        ]
+        self._found: dict[tuple[str, Step | None], Diagnosis] = {}
+        self._lines = self._parsed = self._records = 0
+        self._dialects: dict[str, None] = {}
+        self._series: dict[str, _Series] = {}
+        self._unparsed: list[str] = []
+        self._first_step: Step | None = None
+        self._last_step: Step | None = None
+
+    def feed(self, raw: str) -> list[Diagnosis]:
+        """Read one line of the log; return diagnoses that are new or more severe."""
+        self._lines += 1
+        text = clean_line(raw)
+        fields = self._parser.parse(text) if text.strip() else None
+        if fields is None:
+            if text.strip() and len(self._unparsed) < _UNPARSED_KEPT:
+                self._unparsed.append(text.strip()[:200])
+            return []
+        self._parsed += 1
+        self._dialects.setdefault(fields.dialect)
+        return self._observe(self._assembler.feed(self._lines, fields))
+
+    def idle(self) -> list[Diagnosis]:
+        """The input paused: complete the open record so a live alert is not delayed."""
+        return self._observe(self._assembler.flush())
+
+    def finish(self) -> Report:
+        """The input ended: close every detector and return the report."""
+        self._observe(self._assembler.flush())
+        for detector in self._detectors:
+            self._collect(detector.finish())
+        diagnoses = sorted(self._found.values(), key=lambda d: (_ORDER.get(d.id, 99), d.line or 0))
+        summary = InputSummary(
+            name=self.name,
+            lines=self._lines,
+            parsed_lines=self._parsed,
+            records=self._records,
+            dialects=tuple(self._dialects),
+            metrics=tuple(sorted(self._series)),
+            first_step=self._first_step,
+            last_step=self._last_step,
+            numbered_steps=self._assembler.numbered,
+            unparsed=tuple(self._unparsed) if not self._records else (),
+            series={name: s.freeze() for name, s in sorted(self._series.items())},
+        )
+        return Report(summary, tuple(diagnoses))
+
+    def _observe(self, records: Iterable[Record]) -> list[Diagnosis]:
+        announced: list[Diagnosis] = []
+        for record in records:
+            self._records += 1
+            if self._first_step is None:
+                self._first_step = record.step
+            self._last_step = record.step
+            for name, value in record.metrics.items():
+                self._series.setdefault(name, _Series(value)).add(value)
+            for detector in self._detectors:
+                announced += self._collect(detector.observe(record))
+        return announced
+
+    def _collect(self, diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
+        """Keep the latest version of each episode; return those new or more severe."""
+        announced = []
+        for diagnosis in diagnoses:
+            before = self._found.get(diagnosis.key)
+            self._found[diagnosis.key] = diagnosis
+            if before is None or diagnosis.severity > before.severity:
+                announced.append(diagnosis)
+        return announced
+
+
+def analyze(lines: Iterable[str], name: str = "-", config: Config | None = None) -> Report:
+    """Diagnose a whole log given as an iterable of lines."""
+    engine = Engine(name, config)
+    for line in lines:
+        engine.feed(line)
+    return engine.finish()

@@ -1,0 +1,184 @@
+"""The rich terminal report, and its plain-text twin for pipes and logs."""
+
+from __future__ import annotations
+
+import io
+import math
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from gradlog import __version__
+from gradlog.model import Diagnosis, Severity, Step
+from gradlog.report import InputSummary, Report, ReportSet
+
+STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def number(value: float) -> str:
+    """A value as a person reads it: compact, exact for NaN and Inf."""
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3e}"
+    return f"{value:.6g}"
+
+
+def where(step: Step | None, line: int | None) -> str:
+    """``step 9 (line 8)``, or ``-`` for a diagnosis of the whole input."""
+    if step is None:
+        return "-"
+    return f"step {step}" + (f" (line {line})" if line else "")
+
+
+def describe_input(read: InputSummary) -> str:
+    """One sentence on what was read, so a clean result is not mistaken for a blind one."""
+    steps = ""
+    if read.first_step is not None:
+        steps = f", steps {read.first_step}-{read.last_step}"
+        if read.numbered_steps:
+            steps += " (numbered in order: the log prints none)"
+    dialects = ", ".join(read.dialects) or "none recognised"
+    metrics = ", ".join(read.metrics) or "none"
+    return (
+        f"read {plural(read.lines, 'line')}, {plural(read.records, 'record')}{steps}; "
+        f"format: {dialects}; metrics: {metrics}"
+    )
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 line``, ``2 lines``, ``1,204 lines``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def verdict(report: Report) -> str:
+    """The closing line of one input's report."""
+    summary = report.summary
+    if not report.diagnoses:
+        read = report.input
+        return f"No problems found in {read.records:,} records ({describe_steps(read)})."
+    parts = [f"{n} {name}{'s' if n != 1 else ''}" for name, n in summary.items() if n]
+    return "Found " + ", ".join(parts) + "."
+
+
+def describe_steps(read: InputSummary) -> str:
+    if read.first_step is None:
+        return "no steps"
+    return f"steps {read.first_step}-{read.last_step}"
+
+
+def _summary_table(report: Report) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("severity", "id", "where", "message"):
+        table.add_column(column, overflow="fold")
+    for diagnosis in report.diagnoses:
+        table.add_row(
+            Text(str(diagnosis.severity).upper(), style=STYLES[diagnosis.severity]),
+            Text(diagnosis.id),
+            Text(where(diagnosis.first_step, diagnosis.line)),
+            Text(diagnosis.message),
+        )
+    return table
+
+
+def _panel(diagnosis: Diagnosis, why: str) -> Panel:
+    style = STYLES[diagnosis.severity]
+    parts: list[RenderableType] = []
+    span = where(diagnosis.first_step, diagnosis.line)
+    if diagnosis.last_step is not None and diagnosis.last_step != diagnosis.first_step:
+        span += f" to step {diagnosis.last_step}"
+    parts.append(
+        Text.assemble(
+            ("Where: ", "bold"),
+            f"{span}; {diagnosis.count} record(s); confidence {diagnosis.confidence}",
+        )
+    )
+    parts.append(Text(diagnosis.message))
+    if diagnosis.evidence:
+        table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, title_justify="left")
+        for column in ("step", "line", "metric", "value"):
+            table.add_column(column, justify="right" if column != "metric" else "left")
+        for item in diagnosis.evidence:
+            table.add_row(str(item.step), str(item.line), item.metric, number(item.value))
+        parts += [Text("Evidence", style="bold"), table]
+    if why:
+        parts.append(Text.assemble(("Why it matters: ", "bold"), why))
+    if diagnosis.remedies:
+        remedies = Table.grid(padding=(0, 1))
+        remedies.add_column(justify="right")
+        remedies.add_column()
+        for i, remedy in enumerate(diagnosis.remedies, 1):
+            remedies.add_row(f"{i}.", Text(remedy))
+        parts += [Text("Remedies", style="bold"), remedies]
+    title = Text.assemble((f" {str(diagnosis.severity).upper()} ", style), f" {diagnosis.id} ")
+    title.append(f"· {diagnosis.title} ")
+    return Panel(Group(*parts), title=title, title_align="left", border_style=style)
+
+
+def _whys() -> dict[str, str]:
+    from gradlog.detectors import RULES
+
+    return {rule_id: rule.why for rule_id, rule in RULES.items()}
+
+
+def render_to(console: Console, reports: ReportSet) -> None:
+    """Print the whole report on ``console``."""
+    whys = _whys()
+    for report in reports.reports:
+        header = Text.assemble(
+            ("gradlog ", "bold"), f"{__version__} · ", (report.input.name, "bold")
+        )
+        console.print(header)
+        console.print(Text(describe_input(report.input), style="dim"))
+        if report.input.unparsed:
+            console.print(Text("First lines gradlog could not read:", style="bold"))
+            for line in report.input.unparsed:
+                console.print(Text(f"  {line}"))
+        if report.diagnoses:
+            console.print(_summary_table(report))
+            for diagnosis in report.diagnoses:
+                console.print(_panel(diagnosis, whys.get(diagnosis.id, "")))
+        worst = report.worst()
+        style = STYLES[worst] if worst is not None else "bold green"
+        console.print(Text(verdict(report), style=style))
+        console.print()
+    if len(reports.reports) > 1:
+        total = ", ".join(f"{n} {name}" for name, n in reports.summary.items())
+        console.print(Text(f"{len(reports.reports)} inputs: {total}.", style="bold"))
+
+
+def render(reports: ReportSet, *, color: bool = False, width: int = 100) -> str:
+    """The rich report as a string; colours only when asked for."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        highlight=False,
+        emoji=False,
+    )
+    render_to(console, reports)
+    return buffer.getvalue()
+
+
+def render_plain(reports: ReportSet) -> str:
+    """Stable plain text: one line per diagnosis, then its remedies; no colour, no boxes."""
+    out: list[str] = []
+    for report in reports.reports:
+        out.append(f"{report.input.name}: {describe_input(report.input)}")
+        out += [f"{report.input.name}: not read: {line}" for line in report.input.unparsed]
+        for d in report.diagnoses:
+            out.append(
+                f"{report.input.name}:{d.line or 0}: {str(d.severity).upper()} {d.id} "
+                f"[{where(d.first_step, None)}] {d.message}"
+            )
+            out += [f"    remedy {i}: {remedy}" for i, remedy in enumerate(d.remedies, 1)]
+        out.append(f"{report.input.name}: {verdict(report)}")
+    if len(reports.reports) > 1:
+        total = ", ".join(f"{n} {name}" for name, n in reports.summary.items())
+        out.append(f"{len(reports.reports)} inputs: {total}.")
+    return "\n".join(out) + "\n"

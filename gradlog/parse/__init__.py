@@ -1,0 +1,1 @@
+"""Turning raw log text into records: clean, tokenise and parse, assemble."""

@@ -1,0 +1,87 @@
+"""Parsed line fields -> one Record per step or epoch, streaming."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gradlog.model import Record, Step, step_value
+from gradlog.parse.line import Fields
+
+
+@dataclass
+class _Pending:
+    """The record being filled: opened by a header, a marked line, or an unmarked line."""
+
+    step: float
+    line: int
+    epoch: float | None
+    numbered: bool  # True when gradlog numbered the step itself (no step was printed)
+    header: bool  # True when opened by a line that only named the step (``Epoch 9/50``)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Assembler:
+    """Groups line fields into records.
+
+    - A line that prints a step (or, failing that, an epoch) starts a new record, unless
+      it repeats the step of the record being filled (a progress-bar refresh), in which
+      case its values update that record.
+    - A line without a step fills the open record: a block opened by a header takes every
+      value (later ones overwrite, as Keras' running averages do); any other record takes
+      values it does not have yet, and a repeated value starts a new, numbered record.
+    """
+
+    def __init__(self) -> None:
+        self._pending: _Pending | None = None
+        self._last: Record | None = None
+        self.numbered = False  # some steps were numbered by gradlog, not read from the log
+
+    def feed(self, line_no: int, fields: Fields) -> list[Record]:
+        """Take one line's fields; return the records this completes (zero or one)."""
+        marker = fields.step if fields.step is not None else fields.epoch
+        if fields.dialect == "python_dict" and fields.step is None:
+            marker = None  # a dict's ``epoch`` is fractional progress, not a step
+        pending = self._pending
+        if marker is not None:
+            if pending is not None and not pending.numbered and pending.step == marker:
+                pending.metrics.update(fields.metrics)
+                return []
+            done = self.flush()
+            self._pending = _Pending(
+                marker, line_no, fields.epoch, False, fields.is_header, dict(fields.metrics)
+            )
+            return done
+        if not fields.metrics:
+            return []
+        if pending is not None and (
+            pending.header or fields.metrics.keys().isdisjoint(pending.metrics)
+        ):
+            pending.metrics.update(fields.metrics)
+            if pending.epoch is None:
+                pending.epoch = fields.epoch
+            return []
+        done = self.flush()
+        self.numbered = True
+        number = (self._last.step if self._last is not None else 0) + 1
+        if pending is not None and not pending.numbered:
+            number = pending.step  # values repeated under the same printed step
+        self._pending = _Pending(
+            float(number), line_no, fields.epoch, True, False, dict(fields.metrics)
+        )
+        return done
+
+    def flush(self) -> list[Record]:
+        """Complete the open record, if it holds any value."""
+        pending, self._pending = self._pending, None
+        if pending is None or not pending.metrics:
+            return []
+        epoch: Step | None = None if pending.epoch is None else step_value(pending.epoch)
+        record = Record(step_value(pending.step), pending.line, pending.metrics, epoch)
+        if (
+            self._last is not None
+            and self._last.step == record.step
+            and (self._last.metrics == record.metrics)
+        ):
+            return []  # the same record printed again (several ranks, a repeated paste)
+        self._last = record
+        return [record]

@@ -1,0 +1,52 @@
+"""pyparsing expressions for log lines; importable and testable alone.
+
+A line is first split into its number tokens and the text between them (its *shape*).
+The grammar below runs on the shape, where every number has been replaced by the
+placeholder character ``HOLE``, so that one parse serves every line of the same shape.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyparsing as pp
+
+HOLE = "\x00"
+
+# Units that may stick to a number (``4s``, ``8ms/step``, ``31.42GiB``, ``2.18it/s``),
+# PaddleOCR's ``x`` padding (``nanxxx``) and llm.c's z-score suffix (``+0.53z``).
+_UNIT = r"(?:%|x+|z|[a-zA-Z]{1,3}(?:/[a-zA-Z]{1,4})?)?"
+# A number in any usual notation, plus NaN/Inf spellings (Lightning prints ``nan.0``).
+_NUMBER = (
+    r"(?<![\w.@#])"
+    r"(?P<num>[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|(?i:nan|inf(?:inity)?)(?:\.0)?))" + _UNIT + r"(?![\w.@]|\.\d)"
+)
+
+number = pp.Regex(_NUMBER).set_name("number")
+NUMBER_RE = re.compile(_NUMBER)
+
+hole = pp.Literal(HOLE).set_name("hole")
+_quote = pp.Opt(pp.one_of("' \"")).suppress()
+
+# A key is one or more words (``Train Loss``, ``number of skipped iterations``) or a
+# quoted string (``'eval_loss'``); a word may end in a parenthesised unit (``time (ms)``).
+key_word = pp.Regex(r"[A-Za-z_][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?").set_name("key word")
+bare_key = pp.Combine(key_word + pp.ZeroOrMore(pp.White(" \t") + key_word)).set_name("key")
+quoted_key = (pp.QuotedString("'") | pp.QuotedString('"')).set_name("quoted key")
+key = (quoted_key | bare_key)("key")
+
+separator = pp.one_of(": = :=").set_name("separator")
+value = (
+    _quote
+    + hole("value").set_parse_action(lambda s, loc, toks: loc)
+    + _quote
+    + pp.Opt(
+        pp.Suppress(pp.Opt(pp.White()) + "/")
+        + hole("total").set_parse_action(lambda s, loc, toks: loc)
+    )
+)
+pair = pp.Group(key + pp.Opt(separator("sep")) + value).set_name("key-value pair")
+
+# ``{'loss': ...}`` and ``{"loss": ...}``: a Python or JSON dict of metrics.
+dict_open = pp.Regex(r"\s*\{\s*['\"]").set_name("dict start")

@@ -1,0 +1,162 @@
+"""Metric spellings -> canonical names (loss, val_loss, acc, grad_norm, ...)."""
+
+from __future__ import annotations
+
+import re
+
+# Canonical names every detector understands.
+LOSS = "loss"
+VAL_LOSS = "val_loss"
+ACC = "acc"
+VAL_ACC = "val_acc"
+GRAD_NORM = "grad_norm"
+PARAM_NORM = "param_norm"
+LR = "lr"
+LOSS_SCALE = "loss_scale"
+STEP = "step"
+EPOCH = "epoch"
+
+# Every spelling is given in its normalised form (see ``normalise``).
+_SPELLINGS: dict[str, tuple[str, ...]] = {
+    LOSS: (
+        "loss",
+        "train_loss",
+        "training_loss",
+        "loss_train",
+        "train_loss_step",
+        "total_loss",
+        "lm_loss",
+        "trl",
+        "xent",
+        "step_loss",
+        "tr_loss",
+        "train_lm_loss",
+        "train_total_loss",
+        "loss_total",
+        "train_batch_loss",
+        "batch_loss",
+        "avg_loss",
+        "running_loss",
+    ),
+    VAL_LOSS: (
+        "val_loss",
+        "eval_loss",
+        "valid_loss",
+        "validation_loss",
+        "val_lm_loss",
+        "lm_loss_value",
+        "tel",
+        "test_loss",
+        "loss_val",
+        "dev_loss",
+        "val_loss_epoch",
+        "valid_loss_epoch",
+        "validation_lm_loss",
+    ),
+    ACC: (
+        "acc",
+        "accuracy",
+        "train_acc",
+        "train_accuracy",
+        "training_accuracy",
+        "acc_train",
+        "train_acc_step",
+    ),
+    VAL_ACC: (
+        "val_acc",
+        "val_accuracy",
+        "eval_accuracy",
+        "eval_acc",
+        "valid_acc",
+        "valid_accuracy",
+        "validation_accuracy",
+        "test_acc",
+        "test_accuracy",
+        "val_acc_epoch",
+    ),
+    GRAD_NORM: (
+        "grad_norm",
+        "gnorm",
+        "gradient_norm",
+        "total_norm",
+        "grad_2.0_norm_total",
+        "grad_norm_total",
+        "grad_l2_norm",
+        "grads_norm",
+        "global_grad_norm",
+        "grad_2_0_norm_total",
+    ),
+    PARAM_NORM: (
+        "param_norm",
+        "params_norm",
+        "parameter_norm",
+        "weight_norm",
+        "weights_norm",
+        "model_norm",
+    ),
+    LR: ("lr", "learning_rate", "learningrate", "optim0_lr0", "lr_0", "lr_pg0", "base_lr"),
+    LOSS_SCALE: ("loss_scale", "scale", "loss_scaler", "grad_scale"),
+    STEP: (
+        "step",
+        "steps",
+        "iter",
+        "iteration",
+        "iterations",
+        "global_step",
+        "num_updates",
+        "current_steps",
+        "s",
+        "train_step",
+    ),
+    EPOCH: ("epoch", "epochs", "ep", "train_epoch"),
+}
+
+_CANONICAL: dict[str, str] = {
+    spelling: canonical for canonical, spellings in _SPELLINGS.items() for spelling in spellings
+}
+
+_SEPARATORS = re.compile(r"[^\w.]+")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def normalise(key: str) -> str:
+    """Snake-case a printed key: ``'Train Loss'`` -> ``train_loss``, ``lm loss`` -> ``lm_loss``."""
+    key = key.strip().strip("'\"").strip()
+    key = _CAMEL.sub("_", key)
+    key = _SEPARATORS.sub("_", key.lower())
+    return key.strip("_")
+
+
+class NameTable:
+    """Maps printed keys to canonical names, with user additions taking precedence."""
+
+    def __init__(self, extra: dict[str, str] | None = None) -> None:
+        """``extra`` maps printed spellings to canonical names (``{"my_loss": "loss"}``)."""
+        self._table = dict(_CANONICAL)
+        for spelling, canonical in (extra or {}).items():
+            self._table[normalise(spelling)] = canonical
+        self._cache: dict[str, str] = {}
+
+    def known(self, key: str) -> bool:
+        """Whether ``key`` is a spelling of a canonical metric."""
+        return normalise(key) in self._table
+
+    def canonical(self, key: str) -> str:
+        """The canonical name of ``key``; unknown keys keep their snake_case form."""
+        found = self._cache.get(key)
+        if found is None:
+            snake = normalise(key)
+            found = self._table.get(snake, snake)
+            self._cache[key] = found
+        return found
+
+
+def parse_mapping(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Read ``canonical=printed`` pairs (as given to ``--metric``) into printed -> canonical."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        canonical, sep, spelling = item.partition("=")
+        if not sep or not canonical.strip() or not spelling.strip():
+            raise ValueError(f"--metric expects CANONICAL=PRINTED_NAME, got {item!r}")
+        mapping[spelling.strip()] = normalise(canonical)
+    return mapping

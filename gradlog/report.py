@@ -1,0 +1,95 @@
+"""Report: the diagnoses of one input with what was read; ReportSet: several inputs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from gradlog.model import Diagnosis, Severity, Step
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """A few numbers about one metric's series, kept instead of the series itself."""
+
+    count: int
+    first: float
+    last: float
+    minimum: float
+    maximum: float
+    nonfinite: int
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """What gradlog read from one input."""
+
+    name: str
+    lines: int
+    parsed_lines: int
+    records: int
+    dialects: tuple[str, ...]
+    metrics: tuple[str, ...]
+    first_step: Step | None
+    last_step: Step | None
+    numbered_steps: bool = False  # steps were numbered by gradlog (none printed)
+    unparsed: tuple[str, ...] = ()  # the first few non-empty lines nothing was read from
+    series: dict[str, SeriesSummary] = field(default_factory=dict)
+
+
+def counts(diagnoses: tuple[Diagnosis, ...] | list[Diagnosis]) -> dict[str, int]:
+    """How many diagnoses of each severity, as ``{"error": n, "warning": n, "info": n}``."""
+    found = {str(s): 0 for s in sorted(Severity, reverse=True)}
+    for diagnosis in diagnoses:
+        found[str(diagnosis.severity)] += 1
+    return found
+
+
+@dataclass(frozen=True)
+class Report:
+    """The diagnoses of one input, most severe first within log order."""
+
+    input: InputSummary
+    diagnoses: tuple[Diagnosis, ...]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return counts(self.diagnoses)
+
+    def worst(self) -> Severity | None:
+        """The highest severity found, or None when there is no diagnosis."""
+        return max((d.severity for d in self.diagnoses), default=None)
+
+    def exit_code(self, fail_on: Severity = Severity.ERROR) -> int:
+        """1 when a diagnosis is at or above ``fail_on``, else 0."""
+        worst = self.worst()
+        return int(worst is not None and worst >= fail_on)
+
+
+@dataclass(frozen=True)
+class ReportSet:
+    """The reports of every input of one run, with one summary and one exit code."""
+
+    reports: tuple[Report, ...]
+    fail_on: Severity = Severity.ERROR
+
+    @property
+    def diagnoses(self) -> tuple[Diagnosis, ...]:
+        return tuple(d for report in self.reports for d in report.diagnoses)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return counts(self.diagnoses)
+
+    def exit_code(self) -> int:
+        """1 when any input has a diagnosis at or above ``fail_on``, else 0."""
+        return max((r.exit_code(self.fail_on) for r in self.reports), default=0)
+
+
+def finite_or_text(value: float) -> float | str:
+    """A float for JSON: non-finite values become the strings "nan", "inf", "-inf"."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value

@@ -1,0 +1,47 @@
+"""`exploding_gradient`: firing cases beside near misses."""
+
+from __future__ import annotations
+
+from gradlog.model import Severity
+from tests.helpers import NAN, records, run
+
+
+def test_large_grad_with_nan_loss_is_an_error() -> None:
+    found = run(
+        "exploding_gradient",
+        records(
+            loss=[0.5, 1.9, NAN, 3.2],
+            grad_norm=[None, None, 1783.0, 2450.0],
+            param_norm=[None, None, 965.0, 1412.0],
+        ),
+    )
+    assert [(d.first_step, d.severity) for d in found] == [(3, Severity.ERROR)]
+
+
+def test_tenfold_growth_over_early_level_persisting_is_an_error() -> None:
+    grads = [1.0, 1.2, 0.9, 1.1, 1.0, 15.0, 18.0, 1.0]
+    found = run("exploding_gradient", records(loss=[1.0] * 8, grad_norm=grads))
+    assert [(d.first_step, d.last_step, d.severity) for d in found] == [(6, 7, Severity.ERROR)]
+
+
+def test_single_large_value_without_corroboration_is_not_reported() -> None:
+    grads = [1.0, 1.2, 0.9, 1.1, 1.0, 15.0, 1.0, 1.0]
+    assert run("exploding_gradient", records(loss=[1.0] * 8, grad_norm=grads)) == []
+
+
+def test_grad_above_param_norm_persisting_is_a_warning() -> None:
+    found = run(
+        "exploding_gradient",
+        records(
+            loss=[0.6] * 4, grad_norm=[18.0, 60.0, 20.0, 45.0], param_norm=[12.0, 15.0, 13.0, 14.0]
+        ),
+    )
+    assert [d.severity for d in found] == [Severity.WARNING]
+
+
+def test_healthy_norms_are_clean() -> None:
+    found = run(
+        "exploding_gradient",
+        records(loss=[2.0, 1.5, 1.2], grad_norm=[2.0, 1.5, 3.0], param_norm=[30.0, 30.5, 31.0]),
+    )
+    assert found == []

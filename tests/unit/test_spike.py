@@ -1,0 +1,36 @@
+"""`loss_spike`: firing cases beside near misses."""
+
+from __future__ import annotations
+
+from gradlog.model import Severity
+from tests.helpers import NAN, records, run
+
+
+def test_tenfold_jump_is_a_warning() -> None:
+    found = run("loss_spike", records(loss=[2.0, 1.5, 1.2, 1.1, 15.0, 1.1, 1.0]))
+    assert [(d.first_step, d.severity) for d in found] == [(5, Severity.WARNING)]
+
+
+def test_hundredfold_jump_is_an_error() -> None:
+    found = run("loss_spike", records(loss=[2.0, 1.5, 1.2, 1.1, 150.0, 1.0]))
+    assert [(d.first_step, d.severity) for d in found] == [(5, Severity.ERROR)]
+
+
+def test_smaller_jump_followed_by_nan_is_an_error() -> None:
+    found = run("loss_spike", records(loss=[0.5, 1.9, NAN, 3.2]))
+    assert [(d.first_step, d.severity) for d in found] == [(2, Severity.ERROR)]
+    assert "then became NaN at epoch 3" in found[0].message
+
+
+def test_smaller_jump_without_nan_is_not_a_spike() -> None:
+    assert run("loss_spike", records(loss=[0.5, 1.9, 1.0, 0.8, 0.7, 0.6])) == []
+
+
+def test_near_zero_wobble_is_not_a_spike() -> None:
+    losses = [2.3, 1.0, 0.1, 0.01, 0.001, 0.001, 0.001, 0.02, 0.001]
+    assert run("loss_spike", records(loss=losses)) == []
+
+
+def test_one_spike_spanning_records_is_one_episode() -> None:
+    found = run("loss_spike", records(loss=[2.0, 1.8, 1.6, 1.5, 30.0, 28.0, 1.4]))
+    assert [d.first_step for d in found] == [5]

@@ -1,0 +1,41 @@
+"""`vanishing_gradient`: firing cases beside near misses."""
+
+from __future__ import annotations
+
+from tests.helpers import records, run
+
+
+def test_tiny_grad_with_flat_loss_fires() -> None:
+    found = run(
+        "vanishing_gradient",
+        records(
+            loss=[0.6934, 0.6931, 0.6932, 0.6930],
+            grad_norm=[0.0015, 0.0011, 0.0009, 0.0010],
+            param_norm=[3.12, 3.11, 3.10, 3.09],
+        ),
+    )
+    assert [(d.first_step, d.last_step) for d in found] == [(1, 4)]
+
+
+def test_tiny_grad_after_convergence_is_expected() -> None:
+    found = run(
+        "vanishing_gradient",
+        records(
+            loss=[2.3, 0.5, 0.01, 0.0101, 0.0100, 0.0100],
+            grad_norm=[2.0, 0.5, 0.001, 0.001, 0.001, 0.001],
+        ),
+    )
+    assert found == []
+
+
+def test_tiny_grad_while_loss_still_moves_is_not_vanishing() -> None:
+    found = run(
+        "vanishing_gradient",
+        records(loss=[0.69, 0.60, 0.52, 0.45], grad_norm=[0.001, 0.001, 0.001, 0.001]),
+    )
+    assert found == []
+
+
+def test_two_records_are_not_enough() -> None:
+    found = run("vanishing_gradient", records(loss=[0.69, 0.69], grad_norm=[0.001, 0.001]))
+    assert found == []
