@@ -1,11 +1,12 @@
 """Accuracy on labelled logs: ``python -m gradlog.eval labels.json [...]``.
 
-A labels file (or a folder of ``<case>.expected.json`` samples) maps each log (a path relative to the labels file) to what it should
-yield: ``{"expected": ["nan", ...] or ["healthy"], "first_bad_step": N, "notes": "..."}``;
-a list of such objects with a ``file`` (or ``path``/``log``) key is read too. Prints,
-per diagnosis, recall and precision at warning or above; false alarms on healthy logs;
-how many logs yielded a loss series; and how many records after the labelled first bad
-step each expected diagnosis began.
+A labels file (or a folder of ``<case>.expected.json`` samples) maps each log, a path
+relative to the labels file, to what it should yield: ``{"expected": [ids] or
+["healthy"], "first_bad_step": N, "notes": "..."}``; a list of such objects with a
+``file`` (or ``path``/``log``) key is read too. Prints, per diagnosis, recall and
+precision at warning or above; false alarms on healthy logs; how many logs yielded a
+loss series; and how many steps after the labelled first bad step each expected
+diagnosis began.
 """
 
 from __future__ import annotations
