@@ -1,4 +1,4 @@
-"""The command line: read inputs, run the library, pick a formatter, write, exit."""
+"""What the commands share: gradlog's error, option parsing, reading inputs, rendering."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import click
 
-from gradlog import __version__
 from gradlog.config import Config
 from gradlog.detectors import RULES
 from gradlog.engine import analyze
@@ -112,74 +111,3 @@ def common_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gradlog")
-def cli() -> None:
-    """Diagnose exploding, vanishing and unstable training from its log."""
-
-
-@cli.command()
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(sorted(FORMATTERS)),
-    default="terminal",
-    show_default=True,
-    help="Output format.",
-)
-@click.option("--output", "-o", metavar="PATH", help="Write the report to PATH.")
-@common_options
-def diagnose(
-    files: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    fail_on: str,
-    exit_zero: bool,
-    select: str | None,
-    ignore: str | None,
-    metric: tuple[str, ...],
-) -> None:
-    """Diagnose training logs (FILE may be - for standard input)."""
-    config = build_config(fail_on, select, ignore, metric)
-    reports = diagnose_inputs(files, config)
-    text = render(reports, fmt, to_terminal=output is None and sys.stdout.isatty())
-    if output is not None:
-        try:
-            with open(output, "w", encoding="utf-8") as stream:
-                stream.write(text)
-        except OSError as exc:
-            raise GradlogError(f"{output}: cannot write ({exc.strerror})") from None
-    else:
-        click.echo(text, nl=False)
-    code = reports.exit_code()
-    sys.exit(0 if exit_zero else code)
-
-
-def main() -> None:
-    """Entry point: every failure becomes one line on stderr and a documented exit code."""
-    try:
-        code = cli.main(prog_name="gradlog", standalone_mode=False)
-    except click.ClickException as exc:
-        message = exc.format_message()
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            message += f" (see '{exc.ctx.command_path} --help')"
-        click.echo(f"gradlog: error: {message}", err=True)
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("gradlog: interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, and keep Python from
-        # complaining again when it flushes stdout at exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as exc:  # an internal error still gets one line, not a traceback
-        click.echo(f"gradlog: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(2)
-    sys.exit(code if isinstance(code, int) else 0)
