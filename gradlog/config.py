@@ -89,9 +89,16 @@ class PlateauThresholds:
 
 @dataclass(frozen=True)
 class OscillationThresholds:
-    min_records: int = 8  # alternating up/down records in a row
+    # Alternating up/down records in a row. Independent noise also zig-zags with every
+    # peak above every trough, with a chance of about 2 / C(L, L/2) for L records, and a
+    # long log offers many places for it: the length needed grows with log2 of the
+    # records seen, so that the expected false alarms stay well below one per log.
+    min_records: int = 8
+    extra_per_doubling: float = 1.0  # L >= max(min_records, log2(records) + 5)
     window: int = 32  # records of the run examined at most
     min_gap: float = 0.1  # lowest peak above highest trough, relative to the level
+    min_gap_swing: float = 0.25  # ... and relative to the mean swing
+    max_swing_spread: float = 0.5  # coefficient of variation of the swings: regular ones
     max_progress: float = 0.5  # net change over the run, relative to the mean swing
 
 

@@ -8,13 +8,11 @@ from collections.abc import Iterable
 from gradlog.config import Config
 from gradlog.detectors import DETECTORS
 from gradlog.model import Diagnosis, Record, Step
-from gradlog.parse.assemble import Assembler
-from gradlog.parse.clean import clean_line
-from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable
+from gradlog.parse.reader import LogReader
+from gradlog.remedies import History, personalise
 from gradlog.report import InputSummary, Report, SeriesSummary
 
-_UNPARSED_KEPT = 5
 _ORDER = {detector.rule.id: index for index, detector in enumerate(DETECTORS)}
 
 
@@ -51,58 +49,49 @@ class Engine:
     def __init__(self, name: str = "-", config: Config | None = None) -> None:
         self.name = name
         self.config = config or Config()
-        self._parser = LineParser(NameTable(self.config.metric_names))
-        self._assembler = Assembler()
+        self._reader = LogReader(NameTable(self.config.metric_names))
         self._detectors = [
             cls(self.config.thresholds)
             for cls in DETECTORS
             if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
         ]
         self._found: dict[tuple[str, Step | None], Diagnosis] = {}
-        self._lines = self._parsed = self._records = 0
-        self._dialects: dict[str, None] = {}
+        self._lines = self._records = 0
         self._series: dict[str, _Series] = {}
-        self._unparsed: list[str] = []
+        self._history = History()
         self._first_step: Step | None = None
         self._last_step: Step | None = None
 
     def feed(self, raw: str) -> list[Diagnosis]:
         """Read one line of the log; return diagnoses that are new or more severe."""
         self._lines += 1
-        text = clean_line(raw)
-        fields = self._parser.parse(text) if text.strip() else None
-        if fields is None:
-            if text.strip() and len(self._unparsed) < _UNPARSED_KEPT:
-                self._unparsed.append(text.strip()[:200])
-            return []
-        self._parsed += 1
-        self._dialects.setdefault(fields.dialect)
-        return self._observe(self._assembler.feed(self._lines, fields))
+        return self._observe(self._reader.feed(self._lines, raw))
 
     def idle(self) -> list[Diagnosis]:
         """The input paused: complete the open record so a live alert is not delayed."""
-        return self._observe(self._assembler.flush())
+        return self._observe(self._reader.flush())
 
     def finish(self) -> Report:
         """The input ended: close every detector and return the report."""
-        self._observe(self._assembler.flush())
+        self._observe(self._reader.flush())
         for detector in self._detectors:
             self._collect(detector.finish())
         diagnoses = sorted(self._found.values(), key=lambda d: (_ORDER.get(d.id, 99), d.line or 0))
         summary = InputSummary(
             name=self.name,
             lines=self._lines,
-            parsed_lines=self._parsed,
+            parsed_lines=self._reader.parsed,
             records=self._records,
-            dialects=tuple(self._dialects),
+            dialects=self._reader.dialects,
             metrics=tuple(sorted(self._series)),
             first_step=self._first_step,
             last_step=self._last_step,
-            numbered_steps=self._assembler.numbered,
-            unparsed=tuple(self._unparsed) if not self._records else (),
+            numbered_steps=self._reader.numbered,
+            unparsed=tuple(self._reader.unparsed) if not self._records else (),
             series={name: s.freeze() for name, s in sorted(self._series.items())},
         )
-        return Report(summary, tuple(diagnoses))
+        rules = tuple(detector.rule.id for detector in self._detectors)
+        return Report(summary, tuple(diagnoses), rules)
 
     def _observe(self, records: Iterable[Record]) -> list[Diagnosis]:
         announced: list[Diagnosis] = []
@@ -113,6 +102,7 @@ class Engine:
             self._last_step = record.step
             for name, value in record.metrics.items():
                 self._series.setdefault(name, _Series(value)).add(value)
+            self._history.add(record)
             for detector in self._detectors:
                 announced += self._collect(detector.observe(record))
         return announced
@@ -120,7 +110,10 @@ class Engine:
     def _collect(self, diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
         """Keep the latest version of each episode; return those new or more severe."""
         announced = []
+        dialects = self._reader.dialects
+        framework = dialects[0] if dialects else None
         for diagnosis in diagnoses:
+            diagnosis = personalise(diagnosis, self._history.context(diagnosis, framework))
             before = self._found.get(diagnosis.key)
             self._found[diagnosis.key] = diagnosis
             if before is None or diagnosis.severity > before.severity:

@@ -51,6 +51,9 @@ class Report:
 
     input: InputSummary
     diagnoses: tuple[Diagnosis, ...]
+    # Ids of the detectors that ran on this input, in report order, as the engine records
+    # them; None when not recorded (a Report built by hand).
+    rules: tuple[str, ...] | None = None
 
     @property
     def summary(self) -> dict[str, int]:

@@ -49,8 +49,8 @@ class ExplodingGradientDetector(Detector):
             " low; the loss spikes, then overflows to NaN."
         ),
         remedies=(
-            "Clip gradients by norm (g <- g * min(1, c/||g||) with c around 1.0).",
-            "Lower the learning rate, and add warm-up if there is none.",
+            "{clip}",
+            "{lower_lr}, and add warm-up if there is none.",
             "Switch to an adaptive optimizer such as Adam if plain SGD is used.",
             "Add an L2 (weight decay) or L1 penalty on the weights.",
             "Add batch normalisation (or layer normalisation) between layers.",

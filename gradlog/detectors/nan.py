@@ -51,10 +51,10 @@ class NanDetector(Detector):
             "is producing nothing and each further step burns compute."
         ),
         remedies=(
-            "Roll back to the last checkpoint before the episode and skip the batches "
-            "that were being processed when it began.",
-            "Clip gradients by norm (g <- g * min(1, c/||g||) with c around 1.0).",
-            "Lower the learning rate (try 3-10x lower) and add or lengthen warm-up.",
+            "Resume from a checkpoint saved {rollback} and skip the batches that were "
+            "being processed when the values went non-finite.",
+            "{clip}",
+            "{lower_lr}, and add or lengthen warm-up.",
             "Look for log(0), division by zero or sqrt of a negative in the loss; add a "
             "small epsilon where one is missing.",
             "Under fp16, switch to bf16 or check that the dynamic loss scaler is enabled.",
@@ -121,6 +121,11 @@ class NanDetector(Detector):
             )
             if values:
                 message += f"; last finite values at {where(self._healthy)}: {values}"
+        if bad == [VAL_LOSS]:
+            message += (
+                "; only the validation loss: check the validation data and the evaluation "
+                "code (a division by an empty batch, a log of zero)"
+            )
         if skipped:
             message += (
                 "; the loss stayed finite, as when a mixed-precision loss scaler skips an "

@@ -52,9 +52,9 @@ class OscillationDetector(Detector):
             "without converging."
         ),
         remedies=(
-            "Lower the learning rate, or decay it (step, cosine or on plateau).",
+            "{lower_lr}, or decay it (step, cosine or on plateau).",
             "Use a larger batch size to reduce gradient noise.",
-            "Clip gradients by norm (c around 1.0).",
+            "{clip}",
             "Lower the momentum, or switch to Adam.",
         ),
     )
@@ -66,11 +66,13 @@ class OscillationDetector(Detector):
         self._start: Record | None = None  # where the stretch began
         self._length = 0
         self._reported: Diagnosis | None = None
+        self._seen = 0  # finite losses seen: a longer log needs a longer run
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         loss = record.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return self._break(None)
+        self._seen += 1
         found: list[Diagnosis] = []
         repeated = bool(self._run) and loss == self._run[-1].metrics[LOSS]
         if repeated or (len(self._run) >= 2 and not self._alternates(loss)):
@@ -82,17 +84,18 @@ class OscillationDetector(Detector):
                 del self._run[0]
         if self._start is None:
             self._start = record
-        if (
-            self._reported is None
-            and len(self._run) >= self._limits.min_records
-            and (self._swings())
-        ):
+        if self._reported is None and len(self._run) >= self._needed() and self._swings():
             self._reported = self._report()
             found.append(self._reported)
         return found
 
     def finish(self) -> Iterable[Diagnosis]:
         return self._break(None)
+
+    def _needed(self) -> int:
+        """Records of alternation needed, given how many the log has shown so far."""
+        scaled = math.log2(max(self._seen, 1)) * self._limits.extra_per_doubling + 5
+        return max(self._limits.min_records, math.floor(scaled))
 
     def _alternates(self, loss: float) -> bool:
         a, b = (r.metrics[LOSS] for r in self._run[-2:])
@@ -114,9 +117,14 @@ class OscillationDetector(Detector):
         level = median(losses)
         if not highs or not lows or level <= 0:
             return False
-        if min(highs) - max(lows) < self._limits.min_gap * level:
+        swings = [abs(b - a) for a, b in pairwise(losses)]
+        swing = sum(swings) / len(swings)
+        spread = (sum((s - swing) ** 2 for s in swings) / len(swings)) ** 0.5 / swing
+        gap = min(highs) - max(lows)
+        if gap < self._limits.min_gap * level or gap < self._limits.min_gap_swing * swing:
             return False
-        swing = sum(abs(b - a) for a, b in pairwise(losses)) / (len(losses) - 1)
+        if spread > self._limits.max_swing_spread:
+            return False
         progress = abs(median(losses[:4]) - median(losses[-4:]))
         return progress <= self._limits.max_progress * swing
 

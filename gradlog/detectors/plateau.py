@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable
+from functools import cache
 
 from gradlog.config import PlateauThresholds, Thresholds
-from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, where
+from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR
 
 
 def chance_classes(loss: float, limits: PlateauThresholds) -> int | None:
     """The class count K whose chance loss ln(K) is nearest this loss, if close enough."""
-    k = min(limits.classes, key=lambda k: abs(loss - math.log(k)))
-    return k if abs(loss - math.log(k)) <= limits.tolerance * math.log(k) else None
+    levels = _levels(limits.classes)
+    i = bisect_left(levels, (loss, 0))
+    near = [levels[j] for j in (i - 1, i) if 0 <= j < len(levels)]
+    level, k = min(near, key=lambda item: abs(loss - item[0]))
+    return k if abs(loss - level) <= limits.tolerance * level else None
+
+
+@cache
+def _levels(classes: tuple[int, ...]) -> list[tuple[float, int]]:
+    return sorted((math.log(k), k) for k in classes)
 
 
 def _accuracy(value: float) -> float:
@@ -74,6 +85,8 @@ class ChancePlateauDetector(Detector):
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._limits = thresholds.chance_plateau
+        self._recent: deque[float] = deque(maxlen=3)  # the level is their median: noise-proof
+        self._above = False  # the loss has been clearly above the current band
         self._reset()
 
     def _reset(self) -> None:
@@ -82,28 +95,41 @@ class ChancePlateauDetector(Detector):
         self._last: Record | None = None
         self._count = 0
         self._reported = False
+        self._passing = False  # entered from above: a descent passing through ln(K)
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         loss = record.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return []
+        self._recent.append(loss)
+        level = median(list(self._recent))
         if self._reported:
-            return self._watch_after(record, loss)
-        k = self._at_chance(record, loss)
-        if self._k is not None and self._near(loss, self._k):
+            return self._watch_after(record, level)
+        k = self._at_chance(record, loss)  # counts only records themselves at chance
+        if self._k is not None and self._near(level, self._k):
             if k == self._k:
                 self._last, self._count = record, self._count + 1
-            if self._count >= self._limits.min_records:
+            if self._count >= self._limits.min_records and not self._passing:
                 self._reported = True
                 return [self._report(None)]
             return []
+        above = self._k is not None and level > math.log(self._k)
         self._reset()
         if k is not None:
             self._k, self._first, self._last, self._count = k, record, record, 1
+            self._passing = self._above
+        self._above = above or (k is None and self._records_above(level))
         return []
 
     def finish(self) -> Iterable[Diagnosis]:
-        return [self._report(None)] if self._reported else []
+        if self._reported or (self._passing and self._count >= self._limits.min_records):
+            return [self._report(None)]  # it stayed there to the end
+        return []
+
+    def _records_above(self, level: float) -> bool:
+        """Whether this level lies clearly above the nearest chance level below it."""
+        k = chance_classes(level * (1 - 3 * self._limits.tolerance), self._limits)
+        return k is None or level > math.log(k) * (1 + self._limits.tolerance)
 
     def _watch_after(self, record: Record, loss: float) -> list[Diagnosis]:
         """After a reported plateau: extend it, or turn it into a slow start if learned."""

@@ -62,10 +62,9 @@ class LossSpikeDetector(Detector):
             "damage or go on to NaN."
         ),
         remedies=(
-            "Clip gradients by norm (g <- g * min(1, c/||g||) with c around 1.0).",
-            "Lower the peak learning rate or lengthen warm-up.",
-            "Resume from a checkpoint shortly before the spike and skip the batches that "
-            "caused it.",
+            "{clip}",
+            "{lower_lr}, or lengthen warm-up.",
+            "Resume from a checkpoint saved {rollback} and skip the batches that caused the spike.",
             "Check the batches at the spike for corrupt or extreme examples.",
             "With Adam, raise epsilon (1e-8 -> 1e-6) or lower beta2 (0.999 -> 0.95).",
         ),
@@ -81,6 +80,7 @@ class LossSpikeDetector(Detector):
         self._since_candidate = 0
         self._episode: Diagnosis | None = None
         self._episode_base = 0.0
+        self._window: deque[Record] = deque(maxlen=self._limits.window)  # for causes
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         loss = record.get(LOSS)
@@ -97,6 +97,7 @@ class LossSpikeDetector(Detector):
             if len(self._start) < 5:
                 self._start.append(loss)
         self._previous = record
+        self._window.append(record)
         return found
 
     def _check(self, record: Record, loss: float) -> list[Diagnosis]:
@@ -136,6 +137,30 @@ class LossSpikeDetector(Detector):
         self._candidate = None
         return [self._report(record, before, ratio, base, nan_record, True)]
 
+    def _causes(self, record: Record) -> str:
+        """What the grad norm and learning rate did around the jump, as message text."""
+        text = ""
+        grads = [
+            (r, r.metrics[GRAD_NORM]) for r in (*self._window, record) if finite(r.get(GRAD_NORM))
+        ]
+        for i, (at, grad) in enumerate(grads[-4:], start=max(len(grads) - 4, 0)):
+            earlier = [g for _, g in grads[:i]]
+            if len(earlier) >= 3 and grad >= 10 * median(earlier) > 0:
+                lag = (
+                    "at the same step"
+                    if at.step == record.step
+                    else (f"before the loss jumped at {where(record)}")
+                )
+                text = f"; grad_norm jumped {grad / median(earlier):.0f}x at {where(at)}, {lag}"
+                break
+        lrs = [r.metrics[LR] for r in self._window if finite(r.get(LR))]
+        lr = record.get(LR)
+        if lr is not None and lrs and lr > 1.05 * lrs[0]:
+            text += f"; the learning rate was still rising (warm-up): {fmt(lrs[0])} -> {fmt(lr)}"
+        elif lr is not None:
+            text += f" (lr {fmt(lr)})"
+        return text
+
     def _report(
         self,
         record: Record,
@@ -152,11 +177,7 @@ class LossSpikeDetector(Detector):
         )
         if nan_record is not None:
             message += f", then became NaN at {where(nan_record)}"
-        grad_before, grad_now = (before or record).get(GRAD_NORM), record.get(GRAD_NORM)
-        if finite(grad_before) and finite(grad_now) and grad_before and before is not None:
-            message += f"; grad_norm went {fmt(grad_before)} -> {fmt(grad_now)}"  # type: ignore[arg-type]
-        if record.get(LR) is not None:
-            message += f" (lr {fmt(record.metrics[LR])})"
+        message += self._causes(record)
         pairs = [(before, LOSS)] if before else []
         pairs += [(record, LOSS), (record, GRAD_NORM)]
         if nan_record is not None:

@@ -19,16 +19,30 @@ class _Pending:
     header: bool  # True when opened by a line that only named the step (``Epoch 9/50``)
     metrics: dict[str, float] = field(default_factory=dict)
 
+    def takes(self, metrics: dict[str, float]) -> bool:
+        """Whether values without a step belong here rather than to a new record."""
+        if self.header:
+            return True  # a block takes every value; later ones overwrite (Keras averages)
+        return all(
+            name not in self.metrics or _same(self.metrics[name], value)
+            for name, value in metrics.items()
+        )
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)  # NaN equals NaN here: a repeated line
+
 
 class Assembler:
     """Groups line fields into records.
 
     - A line that prints a step (or, failing that, an epoch) starts a new record, unless
-      it repeats the step of the record being filled (a progress-bar refresh), in which
-      case its values update that record.
+      it repeats the step of the record being filled (a progress-bar refresh, another
+      rank), in which case its values update that record.
     - A line without a step fills the open record: a block opened by a header takes every
-      value (later ones overwrite, as Keras' running averages do); any other record takes
-      values it does not have yet, and a repeated value starts a new, numbered record.
+      value; any other record takes values it does not have yet (or has with the same
+      value: a duplicated line), and a new value for a name it has starts a new record,
+      numbered in order.
     """
 
     def __init__(self) -> None:
@@ -39,8 +53,8 @@ class Assembler:
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
         marker = fields.step if fields.step is not None else fields.epoch
-        if fields.dialect == "python_dict" and fields.step is None:
-            marker = None  # a dict's ``epoch`` is fractional progress, not a step
+        if not fields.marker:
+            marker = None
         pending = self._pending
         if marker is not None:
             if pending is not None and not pending.numbered and pending.step == marker:
@@ -53,9 +67,7 @@ class Assembler:
             return done
         if not fields.metrics:
             return []
-        if pending is not None and (
-            pending.header or fields.metrics.keys().isdisjoint(pending.metrics)
-        ):
+        if pending is not None and pending.takes(fields.metrics):
             pending.metrics.update(fields.metrics)
             if pending.epoch is None:
                 pending.epoch = fields.epoch
@@ -63,8 +75,6 @@ class Assembler:
         done = self.flush()
         self.numbered = True
         number = (self._last.step if self._last is not None else 0) + 1
-        if pending is not None and not pending.numbered:
-            number = pending.step  # values repeated under the same printed step
         self._pending = _Pending(
             float(number), line_no, fields.epoch, True, False, dict(fields.metrics)
         )
@@ -77,11 +87,11 @@ class Assembler:
             return []
         epoch: Step | None = None if pending.epoch is None else step_value(pending.epoch)
         record = Record(step_value(pending.step), pending.line, pending.metrics, epoch)
-        if (
-            self._last is not None
-            and self._last.step == record.step
-            and (self._last.metrics == record.metrics)
-        ):
-            return []  # the same record printed again (several ranks, a repeated paste)
         self._last = record
         return [record]
+
+    def add(self, record: Record) -> list[Record]:
+        """Emit a record built elsewhere (a JSON document entry), after the open one."""
+        done = self.flush()
+        self._last = record
+        return [*done, record]

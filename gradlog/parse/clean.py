@@ -3,13 +3,64 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-# CSI sequences (colours, cursor moves, erase) and other two-byte escapes.
+# CSI sequences (colours, cursor moves, erase), OSC titles and other two-byte escapes.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 # Pasted logs that lost their ESC byte keep bare SGR codes such as ``[1m`` or ``[0m``.
 _BARE_SGR = re.compile(r"\[\d{1,3}(?:;\d{1,3})*m")
 _QUOTE = re.compile(r"^(?:\s{0,3}>)+ ?")
+_FENCE = re.compile(r"^\s*(?:```|~~~)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Read through cp1252, UTF-8 bar blocks become mojibake ("\u00e2\u2013\u02c6" for a full
+# block): bar debris, never data.
+_MOJIBAKE = re.compile("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
+# A user's note after a pasted line: ``... loss nan   <-- explodes here``.
+_COMMENT = re.compile(r"\s+(?:<-+|←+)\s.*$")
+# Keras glues callback messages to the bar: ``loss: 2.1307Batch 36: Invalid loss``.
+_GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
+
+# Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun).
+_RANK = re.compile(
+    r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:"
+    r"|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
+)
+_TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
+_DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?)"
+_LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|SUCCESS)"
+# Logging prefixes, removed from the start of a line one after another. Their digits are
+# dates, line numbers and thread ids: they must never become a step or a metric.
+_PREFIX = re.compile(
+    "|".join(
+        f"(?:{p})"
+        for p in (
+            rf"^\[\s*{_DATE}[ T]{_TIME}(?:\s*{_LEVEL})?\s*\]\s*",  # [2024-03-05 14:02:11,482]
+            rf"^\[{_DATE} {_TIME} [\w.]+\]:\s*",  # [03/14 11:02:37 d2.utils.events]:
+            # 2024-02-11 09:14:05 |
+            rf"^{_DATE}[ T]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?\s*(?:[|:-]\s*)?",
+            # absl: I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705]
+            rf"^[IWEF]\d{{4}} {_TIME}\s+\d+ [\w.]+:\d+\]\s*",
+            rf"^{_LEVEL}:[\w.]+:",  # INFO:tensorflow:
+            rf"^\[?\s*{_LEVEL}\s*\]?\s*(?:[|:-]\s*)?",  # INFO | , [    INFO] - , INFO:
+            r"^\[[\w.]+:\d+(?::\w+)?\]\s*",  # [loss_scaler.py:183:update_scale]
+            r"^\([\w.]+:\d+\)\s*",  # (trainer:737)
+            r"^\[[A-Za-z][\w.-]*\]:?\s*",  # [titan], [gpu-node3], [deepspeed]
+            r"^\[Rank \d+\]\s*",  # DeepSpeed log_dist
+            r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -
+            rf"^[\w.-]+\s+(?:-|\|)\s+{_LEVEL}\s+(?:-|\|)\s+",  # name - INFO - , name | INFO |
+            r"^[A-Za-z_][\w.]*\s+\|\s+(?=\S)",  # fairseq logger: train_inner |
+            rf"^[\w.]+ {_LEVEL}:\s*",  # ppocr INFO:
+        )
+    )
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One logical line: the cleaned text and, if a prefix named it, the rank that printed it."""
+
+    text: str
+    rank: int | None = None
 
 
 def apply_backspaces(text: str) -> str:
@@ -26,25 +77,58 @@ def apply_backspaces(text: str) -> str:
     return "".join(out)
 
 
-def last_redraw(text: str) -> str:
-    """Keep the last state of a line redrawn with ``\\r`` (a progress bar).
+def redraws(text: str) -> list[str]:
+    """The states of a line redrawn with ``\\r`` (a progress bar), oldest first.
 
-    A terminal would overlay the states, leaving stray characters of a longer earlier
-    state after a shorter later one; those strays are bar debris, never data, so the
-    last non-empty state is kept whole instead.
+    A terminal overlays the states; every state is kept instead, since bars such as
+    Lightning's and diffusers' carry metrics in each refresh. Blank states are dropped.
     """
     if "\r" not in text:
-        return text
-    segments = [segment for segment in text.split("\r") if segment.strip()]
-    return segments[-1] if segments else ""
+        return [text]
+    return [segment for segment in text.split("\r") if segment.strip()]
 
 
-def clean_line(text: str) -> str:
-    """One physical line of a log -> the text a parser should read."""
-    text = text.rstrip("\n").removesuffix("\r")
-    text = _ANSI.sub("", text)
+def strip_prefixes(text: str) -> Segment:
+    """Remove rank tags, timestamps and logging prefixes from the start of a line."""
+    rank: int | None = None
+    match = _RANK.match(text)
+    if match:
+        rank = int(match.group("a") or match.group("b") or match.group("c"))
+        text = text[match.end() :]
+    text = text.lstrip()
+    for _ in range(8):  # prefixes stack: [rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO -
+        match = _PREFIX.match(text)
+        if match and match.end():
+            text = text[match.end() :]
+        elif rank is None and (match := _RANK.match(text)):
+            rank = int(match.group("a") or match.group("b") or match.group("c"))
+            text = text[match.end() :]
+        else:
+            break
+    return Segment(text, rank)
+
+
+def clean(raw: str) -> list[Segment]:
+    """One physical line of a log -> the logical lines a parser should read."""
+    text = raw.rstrip("\n").removesuffix("\r")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
     text = apply_backspaces(text)
-    text = last_redraw(text)
-    text = _CONTROL.sub("", text.replace("\t", "  "))
-    text = _BARE_SGR.sub("", text)
-    return _QUOTE.sub("", text)
+    out: list[Segment] = []
+    for state in redraws(text):
+        if not state.isprintable():
+            state = _CONTROL.sub("", state.replace("\t", "  "))
+        if "m" in state and "[" in state:
+            state = _BARE_SGR.sub("", state)
+        if "\u00e2" in state:
+            state = _MOJIBAKE.sub("", state)
+        if ">" in state:
+            state = _QUOTE.sub("", state)
+        if ("`" in state or "~" in state) and _FENCE.match(state):
+            continue
+        if "<-" in state or "←" in state:
+            state = _COMMENT.sub("", state)
+        if "Batch" in state or "Epoch" in state:
+            state = _GLUED.sub(" ", state)
+        out.append(strip_prefixes(state))
+    return out

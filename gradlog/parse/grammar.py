@@ -20,7 +20,8 @@ _UNIT = r"(?:%|x+|z|[a-zA-Z]{1,3}(?:/[a-zA-Z]{1,4})?)?"
 _NUMBER = (
     r"(?<![\w.@#])"
     r"(?P<num>[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-    r"|(?i:nan|inf(?:inity)?)(?:\.0)?))" + _UNIT + r"(?![\w.@]|\.\d)"
+    # Megatron's "number of nan iterations: 0" uses nan as a word, not a value.
+    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)))" + _UNIT + r"(?![\w.@]|\.\d)"
 )
 
 number = pp.Regex(_NUMBER).set_name("number")
@@ -37,8 +38,11 @@ quoted_key = (pp.QuotedString("'") | pp.QuotedString('"')).set_name("quoted key"
 key = (quoted_key | bare_key)("key")
 
 separator = pp.one_of(": = :=").set_name("separator")
+# ``lr=[1.9e-05]`` (DeepSpeed), ``epoch: [12/500]`` (PaddleOCR), ``np.float32(0.21)`` (TF).
+_wrapper = pp.Opt(pp.Regex(r"\[|(?:np|numpy)\.\w+\(")).suppress()
 value = (
-    _quote
+    _wrapper
+    + _quote
     + hole("value").set_parse_action(lambda s, loc, toks: loc)
     + _quote
     + pp.Opt(

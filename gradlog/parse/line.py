@@ -9,9 +9,23 @@ from dataclasses import dataclass, field
 import pyparsing as pp
 
 from gradlog.parse import grammar
-from gradlog.parse.names import EPOCH, STEP, NameTable
+from gradlog.parse.dialects import GENERIC, Dialect, LineFields, recognise
+from gradlog.parse.names import EPOCH, IGNORED, STEP, NameTable, normalise
 
 _CACHE_LIMIT = 4096  # line shapes kept; logs repeat a handful, free text makes many
+# When a line prints several step counters, the most specific one is the step:
+# LitGPT's ``iter 320 step 80`` counts optimizer steps in ``step``.
+_STEP_PRIORITY = (
+    "global_step",
+    "num_updates",
+    "current_steps",
+    "step",
+    "steps",
+    "train_step",
+    "iteration",
+    "iter",
+    "s",
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +35,8 @@ class Fields:
     metrics: dict[str, float] = field(default_factory=dict)
     step: float | None = None
     epoch: float | None = None
-    dialect: str = "key_value"
+    dialect: str = GENERIC.name
+    marker: bool = True  # False: the line continues the open record, whatever it prints
 
     @property
     def is_header(self) -> bool:
@@ -30,19 +45,30 @@ class Fields:
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """How to read a shape: (canonical name, token index) pairs, first spelling wins."""
+class _Slot:
+    key: str  # normalised printed key
+    canonical: str  # canonical name by the shared table (a dialect may rename it)
+    index: int  # which number token of the line holds the value
 
-    slots: tuple[tuple[str, int], ...]
-    dialect: str
+
+@dataclass(frozen=True)
+class _Plan:
+    slots: tuple[_Slot, ...]
+    dialect: Dialect | None  # None: the line shows no framework's signature
+    is_dict: bool
 
 
 def to_float(token: str) -> float:
     """Read a number token, ignoring a stuck unit: ``nan.0``, ``-infxx``, ``4.2ms`` -> float."""
+    try:
+        return float(token)
+    except ValueError:
+        pass
     match = grammar.NUMBER_RE.fullmatch(token)
     text = match.group("num") if match else token
-    lowered = text.lower().removesuffix(".0") if "n" in text.lower() else text
-    return float(lowered)
+    if "n" in text or "N" in text:
+        text = text.lower().removesuffix(".0")
+    return float(text)
 
 
 class LineParser:
@@ -50,48 +76,46 @@ class LineParser:
 
     def __init__(self, names: NameTable | None = None) -> None:
         self.names = names or NameTable()
+        self.dialect: Dialect = GENERIC  # the document's dialect so far
         self._plans: dict[str, _Plan | None] = {}
 
     def parse(self, text: str) -> Fields | None:
         """Fields of ``text``, or None when it holds no key-value pair."""
-        tokens: list[str] = []
-
-        def hole(match: object) -> str:
-            tokens.append(match.group(0))  # type: ignore[attr-defined]
-            return grammar.HOLE
-
-        shape = grammar.NUMBER_RE.sub(hole, text)
-        if not tokens:
+        parts = grammar.NUMBER_RE.split(text)  # text, number, text, number, ..., text
+        if len(parts) == 1:
             return None
-        plan = self._plans.get(shape)
-        if plan is None and shape not in self._plans:
+        tokens = parts[1::2]  # the number part of each token, without its unit
+        shape = grammar.HOLE.join(parts[0::2])
+        if shape in self._plans:
+            plan = self._plans[shape]
+        else:
             if len(self._plans) >= _CACHE_LIMIT:
                 self._plans.clear()
-            plan = self._plans[shape] = self._plan(shape)
+            plan = self._plans[shape] = self._plan(shape, text)
         if plan is None:
             return None
-        return self._read(plan, tokens)
+        if plan.dialect is not None and (self.dialect.generic or not plan.dialect.generic):
+            self.dialect = plan.dialect
+        return self._read(plan, tokens, text)
 
-    def _plan(self, shape: str) -> _Plan | None:
+    def _plan(self, shape: str, text: str) -> _Plan | None:
         holes = [i for i, ch in enumerate(shape) if ch == grammar.HOLE]
-        slots: list[tuple[str, int]] = []
-        seen: set[str] = set()
+        slots: list[_Slot] = []
         trusted = False  # prose like "on 8 GPUs" is not a metric line
         for tokens, _start, _end in grammar.pair.scan_string(shape):
             found = tokens[0]
             key = self._key(found)
-            name = self.names.canonical(key)
-            if not name or name in seen:
+            snake = normalise(key)
+            if not snake or snake in IGNORED:
                 continue
             trusted = trusted or "sep" in found or self.names.known(key)
-            seen.add(name)
-            slots.append((name, bisect_left(holes, found["value"])))
+            slots.append(
+                _Slot(snake, self.names.canonical(key), bisect_left(holes, found["value"]))
+            )
         if not slots or not trusted:
             return None
-        dialect = (
-            "python_dict" if grammar.dict_open.matches(shape, parse_all=False) else "key_value"
-        )
-        return _Plan(tuple(slots), dialect)
+        is_dict = grammar.dict_open.matches(shape, parse_all=False)
+        return _Plan(tuple(slots), recognise(text), is_dict)
 
     def _key(self, found: pp.ParseResults) -> str:
         """The key of a pair; without ``:`` or ``=`` only a known multi-word name is a key.
@@ -104,19 +128,34 @@ class LineParser:
             return key
         return key.split()[-1]
 
-    def _read(self, plan: _Plan, tokens: list[str]) -> Fields:
+    def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
+        dialect = plan.dialect or self.dialect
         metrics: dict[str, float] = {}
-        step = epoch = None
-        for name, index in plan.slots:
-            value = to_float(tokens[index])
+        steps: dict[str, float] = {}
+        epoch = None
+        for slot in plan.slots:
+            name = dialect.renames.get(slot.key, slot.canonical)
+            value = to_float(tokens[slot.index])
             if name == STEP:
-                step = value
+                steps.setdefault(slot.key, value)
             elif name == EPOCH:
-                epoch = value
+                epoch = value if epoch is None else epoch
             else:
-                metrics[name] = value
-        if plan.dialect == "key_value" and epoch is not None and not metrics and step is None:
-            return Fields(metrics, None, epoch, "epoch_block")
+                metrics.setdefault(name, value)
+        step = next((steps[k] for k in _STEP_PRIORITY if k in steps), None)
+        if step is None and steps:
+            step = next(iter(steps.values()))
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
-        return Fields(metrics, step, epoch, plan.dialect)
+        fields = LineFields(metrics, step, epoch, marker=not (plan.is_dict and step is None))
+        if dialect.adjust is not None and not dialect.adjust(fields, text):
+            return None
+        name = dialect.name
+        if (
+            name == GENERIC.name
+            and fields.epoch is not None
+            and fields.step is None
+            and (not fields.metrics)
+        ):
+            name = "epoch_block"
+        return Fields(fields.metrics, fields.step, fields.epoch, name, fields.marker)

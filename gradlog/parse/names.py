@@ -37,6 +37,8 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "batch_loss",
         "avg_loss",
         "running_loss",
+        "loss_total_loss",
+        "train_loss_total",
     ),
     VAL_LOSS: (
         "val_loss",
@@ -111,12 +113,15 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
     EPOCH: ("epoch", "epochs", "ep", "train_epoch"),
 }
 
+# Printed keys that are never training metrics (time left, tqdm's version counter).
+IGNORED = frozenset({"eta", "v_num", "eta_s", "remaining_time", "elapsed_time"})
+
 _CANONICAL: dict[str, str] = {
     spelling: canonical for canonical, spellings in _SPELLINGS.items() for spelling in spellings
 }
 
 _SEPARATORS = re.compile(r"[^\w.]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def normalise(key: str) -> str:

@@ -1,0 +1,238 @@
+"""Framework dialects: how to recognise each one, and the quirks the generic grammar misses.
+
+A dialect is recognised from a line's text (its signature) the first time a line of that
+shape is seen; lines matching no signature belong to the dialect of the document so far.
+Each dialect may rename keys that mean something else elsewhere (llm.c's ``norm`` is the
+grad norm) and adjust a line's fields (steps computed from ``[epoch][i/N]``, evaluation
+lines moved to ``val_loss``, Megatron's dropped NaN loss).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gradlog.parse.names import GRAD_NORM, LOSS, VAL_LOSS
+
+
+@dataclass
+class LineFields:
+    """Mutable fields of one line while a dialect adjusts them."""
+
+    metrics: dict[str, float]
+    step: float | None = None
+    epoch: float | None = None
+    marker: bool = True  # False: the line continues the open record whatever its step
+
+
+Adjust = Callable[[LineFields, str], bool]  # False drops the line
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One framework's printing: signature, key renames and an optional adjustment."""
+
+    name: str
+    signature: re.Pattern[str] | None
+    renames: dict[str, str] = field(default_factory=dict)
+    adjust: Adjust | None = None
+    generic: bool = False  # a shape, not a framework: reported only when nothing else is
+
+
+def _batch_step(epoch: float, index: float, total: float, first_epoch: int) -> float:
+    """Global batch count from an epoch and a batch ``index/total`` within it."""
+    return (epoch - first_epoch) * total + index
+
+
+_BAR = re.compile(r"(\d+)/(\d+)\s*\[")
+_EPOCH_COLON = re.compile(r"^Epoch (\d+):")
+
+
+def _keras(fields: LineFields, text: str) -> bool:
+    fields.metrics.pop("batch", None)  # ``Batch 36: Invalid loss`` names a batch, not a value
+    return True
+
+
+def _lightning(fields: LineFields, text: str) -> bool:
+    epoch, bar = _EPOCH_COLON.search(text), _BAR.search(text)
+    if epoch and bar:
+        fields.epoch = float(epoch.group(1))
+        fields.step = _batch_step(fields.epoch, float(bar.group(1)), float(bar.group(2)), 0)
+    fields.metrics.pop("v_num", None)
+    return bool(fields.metrics)
+
+
+def _nanogpt(fields: LineFields, text: str) -> bool:
+    if text.startswith("step") and VAL_LOSS in fields.metrics:
+        fields.metrics.pop(LOSS, None)  # an evaluation estimate, not the training series
+    return True
+
+
+def _megatron(fields: LineFields, text: str) -> bool:
+    grad = fields.metrics.get(GRAD_NORM)
+    hidden = grad is not None and not math.isfinite(grad) and LOSS not in fields.metrics
+    if hidden and "iteration" in text and "validation" not in text:
+        fields.metrics[LOSS] = math.nan  # a NaN loss is left out of the line
+    return True
+
+
+def _fairseq(fields: LineFields, text: str) -> bool:
+    if "valid on" in text or text.startswith("valid "):
+        for name in list(fields.metrics):
+            if name in (LOSS, "nll_loss", "ppl", "acc", "accuracy"):
+                canonical = VAL_LOSS if name == LOSS else f"val_{name}"
+                fields.metrics[canonical] = fields.metrics.pop(name)
+    return True
+
+
+_TIMM_TRAIN = re.compile(r"^(?:Train: (\d+)|Epoch: \[(\d+)\])\s*\[\s*(\d+)/(\d+)")
+
+
+def _timm(fields: LineFields, text: str) -> bool:
+    fields.metrics.pop("train", None)
+    if text.startswith("Test"):  # evaluation: only its loss and accuracy are kept
+        found = {VAL_LOSS: fields.metrics.get(LOSS), "val_acc1": fields.metrics.get("acc_1")}
+        fields.metrics = {k: v for k, v in found.items() if v is not None}
+        fields.marker = False
+        return bool(fields.metrics)
+    match = _TIMM_TRAIN.search(text)
+    if match:
+        fields.epoch = float(match.group(1) or match.group(2))
+        fields.step = _batch_step(fields.epoch, float(match.group(3)), float(match.group(4)), 0)
+    return True
+
+
+_MM_EPOCH = re.compile(r"Epoch(?:\(train\))?\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]")
+_MM_ITER = re.compile(r"Iter(?:\(train\))?\s*\[\s*(\d+)/(\d+)\]")
+
+
+def _mmengine(fields: LineFields, text: str) -> bool:
+    for junk in ("epoch_train", "iter_train", "epoch_val", "iter_val"):
+        fields.metrics.pop(junk, None)
+    if "(val)" in text or "(test)" in text:
+        fields.marker = False
+        return True
+    if match := _MM_EPOCH.search(text):
+        fields.epoch = float(match.group(1))
+        fields.step = _batch_step(fields.epoch, float(match.group(2)), float(match.group(3)), 1)
+    elif match := _MM_ITER.search(text):
+        fields.step = float(match.group(1))
+    return True
+
+
+def _litgpt(fields: LineFields, text: str) -> bool:
+    if " step " not in text and VAL_LOSS in fields.metrics:
+        fields.marker = False  # ``iter N: val loss`` belongs to the current step
+    return True
+
+
+_ESPNET = re.compile(r"(\d+)epoch:(?:train|valid):")
+
+
+def _espnet(fields: LineFields, text: str) -> bool:
+    match = _ESPNET.search(text)
+    if match:
+        fields.epoch = float(match.group(1))
+        fields.marker = False  # batch ranges restart each epoch: records are numbered
+    for junk in ("train", "valid"):
+        fields.metrics.pop(junk, None)
+    return True
+
+
+def _hf_trainer(fields: LineFields, text: str) -> bool:
+    # The closing summary (train_runtime, whole-run train_loss) is not a data point.
+    return "train_runtime" not in fields.metrics and "total_flos" not in fields.metrics
+
+
+def _signature(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+DIALECTS: tuple[Dialect, ...] = (
+    Dialect(
+        "megatron",
+        _signature(r"\biteration\s+\d+/\s*\d+ \||validation loss at iteration"),
+        adjust=_megatron,
+    ),
+    Dialect(
+        "llmc",
+        _signature(
+            r"^step\s+\d+/\d+ \| (?:train )?loss|^s:\d+ t[re]l:|"
+            r"^step \d+: train loss [\d.naif-]+ \(took"
+        ),
+        renames={"norm": GRAD_NORM},
+    ),
+    Dialect(
+        "nanogpt",
+        _signature(r"^iter \d+: loss |^step \d+: train loss \S+, val loss"),
+        adjust=_nanogpt,
+    ),
+    Dialect(
+        "litgpt",
+        _signature(r"\biter \d+ step \d+|\| loss train:|^iter \d+: val loss"),
+        adjust=_litgpt,
+    ),
+    Dialect(
+        "lightning",
+        _signature(r"^Epoch \d+:.*\d+/\d+ \[.*(?:it/s|s/it)|\bv_num="),
+        adjust=_lightning,
+    ),
+    Dialect(
+        "keras",
+        adjust=_keras,
+        signature=_signature(
+            r"^\s*\d+/\d+ (?:\[[=>.]*\]|━)|━|- \d+(?:ms|s|us)/(?:step|sample)"
+            r"|^\d+/\d+ - \d+m?s - "
+        ),
+    ),
+    Dialect("fairseq", _signature(r"num_updates[=\" ]|valid on '|\"update\": "), adjust=_fairseq),
+    Dialect(
+        "timm",
+        _signature(
+            r"^Train: \d+ \[\s*\d+/\d+|^Test: \[\s*\d+/\d+\]|"
+            r"^Epoch: \[\d+\]\s+\[\s*\d+/\d+\]"
+        ),
+        adjust=_timm,
+    ),
+    Dialect(
+        "mmengine",
+        _signature(
+            r"(?:Epoch|Iter)\((?:train|val|test)\)\s*\[|"
+            r"^Epoch \[\d+\]\[\s*\d+/\d+\]|^Iter \[\s*\d+/\d+\]"
+        ),
+        adjust=_mmengine,
+    ),
+    Dialect("torchtitan", _signature(r"^(?:validate )?step:\s*\d+\s+loss:")),
+    Dialect("detectron2", _signature(r"\biter: \d+\s+total_loss:|Loss became infinite or NaN")),
+    Dialect("paddle", _signature(r"global_step: \d+|(?:nan|inf)xx")),
+    Dialect("opennmt", _signature(r"^Step \d+/\s*\d+;|; xent:")),
+    Dialect(
+        "espnet",
+        _signature(r"\d+epoch:(?:train|valid):\d+-\d+batch:|epoch results: \["),
+        adjust=_espnet,
+    ),
+    Dialect(
+        "tensorflow",
+        _signature(
+            r"per-step time|^global step \d+:|Loss/total_loss|"
+            r"^loss = \S+, step = \d+|LossTensor is inf or nan"
+        ),
+    ),
+    Dialect("deepspeed", _signature(r"OVERFLOW!|RunningAvgSamplesPerSec|\bskipped=\d+")),
+    Dialect("hf_trainer", _signature(r"^\s*\{\s*'.*'epoch': "), adjust=_hf_trainer),
+    Dialect("json_lines", _signature(r"^\s*\{\s*\"")),
+    Dialect("epoch_block", _signature(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$"), generic=True),
+)
+
+GENERIC = Dialect("key_value", None, generic=True)
+BY_NAME: dict[str, Dialect] = {d.name: d for d in (*DIALECTS, GENERIC)}
+
+
+def recognise(text: str) -> Dialect | None:
+    """The dialect whose signature this line carries, if any."""
+    for dialect in DIALECTS:
+        if dialect.signature is not None and dialect.signature.search(text):
+            return dialect
+    return None

@@ -1,0 +1,80 @@
+"""Event lines that carry no ``key: value`` metric but matter: aborts, overflows, skips.
+
+Frameworks that catch a NaN stop with a message instead of printing it (Keras
+TerminateOnNaN, Detectron2, fairseq, TensorFlow), and fp16 loss scalers report each
+overflow as a sentence. These rules turn such sentences into metric values, so the
+detectors see them like any other: a NaN loss, a non-finite grad norm, a loss scale.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE
+
+# Cheap test before any regex: every event line contains one of these fragments.
+_TRIGGERS = (
+    "nvalid loss",
+    "NaN",
+    "inf or nan",
+    "grad norm is",
+    "Nan/Inf",
+    "nan grad",
+    "verflow",
+    "OVERFLOW",
+    "scale to",
+    "scale from",
+    "minimum",
+    "Minimum",
+    "cannot decrease",
+)
+
+OVERFLOW = "overflow"  # 1 on a record whose step the loss scaler skipped
+SCALE_AT_MINIMUM = "loss_scale_at_minimum"  # 1 when the scaler cannot go lower
+
+
+@dataclass(frozen=True)
+class Event:
+    """Metric values an event line stands for, and the step it names, if any."""
+
+    metrics: dict[str, float]
+    step: float | None = None
+
+
+_NAN_LOSS = re.compile(
+    r"Batch \d+: Invalid loss, terminating training|LossTensor is inf or nan|"
+    r"total loss is NaN|Model diverged with loss = NaN|"
+    r"Loss became infinite or NaN at iteration=(?P<step>\d+)"
+)
+_NAN_GRAD = re.compile(
+    r"[Tt]he grad norm is (?:nan|inf)|grad norm is nan\. Do not update|"
+    r"gradients are Nan/Inf|all samples got nan grad"
+)
+_SCALE = re.compile(
+    r"(?:reducing|setting|Reducing|Increasing)(?: dynamic)?(?: loss)?(?: scale)?"
+    r"(?: from \S+)? to:?\s*(?P<scale>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+)
+_OVERFLOW = re.compile(r"OVERFLOW!|[Oo]verflow detected|Gradient overflow|overflow! Skipping")
+_MINIMUM = re.compile(r"already at minimum|Minimum loss scale reached|cannot decrease scale")
+
+
+def event(text: str) -> Event | None:
+    """The event this line reports, or None for an ordinary line."""
+    if not any(trigger in text for trigger in _TRIGGERS):
+        return None
+    if match := _NAN_LOSS.search(text):
+        step = match.group("step")
+        return Event({LOSS: math.nan}, float(step) if step else None)
+    if _NAN_GRAD.search(text):
+        return Event({GRAD_NORM: math.nan})
+    metrics: dict[str, float] = {}
+    if _OVERFLOW.search(text):
+        metrics[OVERFLOW] = 1.0
+    match = _SCALE.search(text)
+    if match and "hysteresis" not in text[: match.start()]:
+        metrics[LOSS_SCALE] = float(match.group("scale"))
+    if _MINIMUM.search(text):
+        metrics[SCALE_AT_MINIMUM] = 1.0
+    return Event(metrics) if metrics else None

@@ -1,0 +1,142 @@
+"""The parsing pipeline for one input: raw lines in, records out, streaming.
+
+clean -> (table row | event | key-value line) -> dialect adjustment -> assembly.
+A JSON document (``trainer_state.json``) is the one exception: it is gathered whole
+and read when the input ends.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gradlog.model import Record, step_value
+from gradlog.parse import documents
+from gradlog.parse.assemble import Assembler
+from gradlog.parse.clean import clean
+from gradlog.parse.dialects import BY_NAME
+from gradlog.parse.events import event
+from gradlog.parse.line import Fields, LineParser
+from gradlog.parse.names import LOSS, NameTable
+from gradlog.parse.tables import Table
+
+_UNPARSED_KEPT = 5
+_DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving up on it
+_SUMMARY_BLOCK = re.compile(r"^\*{3,} .*\b(?:metrics|results)\b.* \*{3,}$")  # HF's summary
+_SUMMARY_ROW = re.compile(r"^\s*[\w/.-]+\s+=\s+\S")
+
+
+class LogReader:
+    """Reads one input line by line and yields its records as they complete."""
+
+    def __init__(self, names: NameTable | None = None) -> None:
+        self.names = names or NameTable()
+        self.parsed = 0  # logical lines that yielded fields
+        self.unparsed: list[str] = []  # the first few non-empty lines nothing was read from
+        self._dialects: dict[str, None] = {}
+        self._parser = LineParser(self.names)
+        self._assembler = Assembler()
+        self._table = Table(self.names)
+        self._rank: int | None = None
+        self._document: list[str] | None = None
+        self._document_size = 0
+        self._started = False
+        self._in_summary = False
+
+    @property
+    def dialects(self) -> tuple[str, ...]:
+        """Frameworks recognised, in order; generic shapes only when no framework was."""
+        specific = [d for d in self._dialects if d not in BY_NAME or not BY_NAME[d].generic]
+        return tuple(specific or self._dialects)
+
+    @property
+    def numbered(self) -> bool:
+        return self._assembler.numbered
+
+    def feed(self, line_no: int, raw: str) -> list[Record]:
+        """Read one physical line; return the records it completes."""
+        if self._document is not None or (not self._started and raw.strip() in ("{", "[")):
+            return self._gather(raw)
+        self._started = self._started or bool(raw.strip())
+        records: list[Record] = []
+        for segment in clean(raw):
+            if segment.rank is not None:
+                self._rank = segment.rank if self._rank is None else self._rank
+                if segment.rank != self._rank:
+                    continue  # another rank printing the same run: keep one
+            fields = self._fields(segment.text)
+            if fields is None:
+                continue
+            self.parsed += 1
+            self._dialects.setdefault(fields.dialect)
+            records += self._assembler.feed(line_no, fields)
+        return records
+
+    def flush(self) -> list[Record]:
+        """Complete the open record (at the end of input, or when a live input pauses)."""
+        if self._document is not None:
+            return self._read_document()
+        return self._assembler.flush()
+
+    def _fields(self, text: str) -> Fields | None:
+        stripped = text.strip()
+        if not stripped:
+            return None
+        if self._summary(stripped):
+            return None
+        if self._table.columns and (row := self._table.row(text)) is not None:
+            return Fields(row.metrics, row.step, row.epoch, row.dialect)
+        if self._table.header(text):
+            return None
+        found = event(text)
+        fields = self._parser.parse(text)
+        if found is not None:
+            if fields is not None and LOSS in fields.metrics and found.step is None:
+                fields.metrics.update(found.metrics)  # an abort glued to a progress bar
+                return fields
+            step = found.step
+            return Fields(found.metrics, step, None, self._parser.dialect.name, step is not None)
+        if fields is None and len(self.unparsed) < _UNPARSED_KEPT:
+            self.unparsed.append(stripped[:200])
+        return fields
+
+    def _summary(self, text: str) -> bool:
+        """Skip HF's ``***** train metrics *****`` block: whole-run figures, not steps."""
+        if _SUMMARY_BLOCK.match(text):
+            self._in_summary = True
+            return True
+        if self._in_summary and _SUMMARY_ROW.match(text):
+            return True
+        self._in_summary = False
+        return False
+
+    def _gather(self, raw: str) -> list[Record]:
+        if self._document is None:
+            self._document, self._started = [], True
+        self._document.append(raw)
+        self._document_size += len(raw)
+        if self._document_size > _DOCUMENT_LIMIT:  # not a document after all: read as lines
+            lines, self._document = self._document, None
+            return [r for i, line in enumerate(lines, 1) for r in self.feed(i, line)]
+        return []
+
+    def _read_document(self) -> list[Record]:
+        lines, self._document = self._document or [], None
+        records: list[Record] = []
+        for entry, index in documents.entries("\n".join(lines)):
+            metrics, step, epoch = documents.metrics_of(entry, self.names)
+            if not metrics:
+                continue
+            self._dialects.setdefault("trainer_state")
+            self.parsed += 1
+            number = step if step is not None else index + 1
+            record = Record(
+                step_value(number), 1, metrics, None if epoch is None else step_value(epoch)
+            )
+            if records and records[-1].step == record.step:
+                merged = {**records[-1].metrics, **metrics}  # eval entry of the same step
+                records[-1] = Record(records[-1].step, 1, merged, records[-1].epoch)
+                continue
+            records.append(record)
+        if not records and lines:
+            self.unparsed.append(lines[0].strip()[:200])
+        return records

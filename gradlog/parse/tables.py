@@ -1,0 +1,131 @@
+"""Tables with a header row: spaCy, fastai and ultralytics consoles, and CSV metric files.
+
+A header is a row of column names that includes a loss or an epoch/step column; the rows
+under it are read by position until a line that is not a row of numbers. Column names go
+through the same name table as any key, so ``train_loss`` is ``loss`` here too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from gradlog.parse.grammar import NUMBER_RE
+from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable
+
+_RULE = re.compile(r"^\s*-{2,}(?:\s+-{2,})+\s*$")  # spaCy's dashed rule under the header
+_SPLIT = re.compile(r"\s{2,}")
+_FRACTION = re.compile(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
+_CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
+_NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
+
+
+@dataclass
+class Row:
+    """One table row: canonical metrics and, if a column names it, step and epoch."""
+
+    dialect: str
+    metrics: dict[str, float]
+    step: float | None
+    epoch: float | None
+
+
+class Table:
+    """The table currently being read, if any."""
+
+    def __init__(self, names: NameTable) -> None:
+        self.names = names
+        self.columns: list[str] = []
+        self.dialect = ""
+        self.comma = False
+        self._previous_step: float | None = None
+
+    def header(self, text: str) -> bool:
+        """Start a table if ``text`` is a header row; return whether it was one."""
+        if NUMBER_RE.search(text):
+            return False  # a header names columns; it holds no value
+        comma = "," in text and not text.lstrip().startswith(("{", "["))
+        cells = [c.strip() for c in (text.split(",") if comma else _SPLIT.split(text.strip()))]
+        if len(cells) < 3 or not all(cell and _NAME.match(cell) for cell in cells):
+            return False
+        lowered = [c.lower() for c in cells]
+        dialect = _dialect(lowered, comma)
+        if dialect is None:
+            return False
+        self.columns, self.dialect, self.comma = cells, dialect, comma
+        self._previous_step = None
+        return True
+
+    def row(self, text: str) -> Row | None:
+        """Read ``text`` as a row of the open table; None when it is not one."""
+        if not self.columns or _RULE.match(text):
+            return None
+        cells = text.split(",") if self.comma else text.split()
+        if len(cells) < len(self.columns) - (1 if self.comma else 0):
+            return None
+        values: dict[str, float] = {}
+        for column, cell in zip(self.columns, cells, strict=False):
+            value = _cell(cell.strip())
+            if value is None:
+                if self.comma or _CLOCK.match(cell.strip()) or cell.strip() == "None":
+                    continue
+                return None
+            values[column] = value
+        return self._record(values)
+
+    def close(self) -> None:
+        self.columns = []
+
+    def _record(self, values: dict[str, float]) -> Row:
+        metrics: dict[str, float] = {}
+        step = epoch = None
+        loss_columns: list[float] = []
+        for column, value in values.items():
+            name = self.names.canonical(column)
+            if column in ("#",) or name == STEP:
+                step = value
+            elif column == "E" or name == EPOCH:
+                epoch = value
+            elif name.endswith("_loss") or name.startswith("loss_"):
+                metrics[name] = value
+                loss_columns.append(value)
+            else:
+                metrics.setdefault(name, value)
+        if LOSS not in metrics and loss_columns and self.dialect in ("ultralytics", "spacy"):
+            total = sum(loss_columns)
+            if self.dialect == "spacy" and step is not None and self._previous_step is not None:
+                total /= max(step - self._previous_step, 1)  # spaCy prints interval sums
+            metrics[LOSS] = total
+        self._previous_step = step
+        return Row(self.dialect, metrics, step if step is not None else epoch, epoch)
+
+
+def _dialect(lowered: list[str], comma: bool) -> str | None:
+    if comma:
+        has_axis = any(c in ("step", "epoch", "global_step", "iteration") for c in lowered)
+        return "csv" if has_axis and any("loss" in c or "acc" in c for c in lowered) else None
+    if any(c in ("box_loss", "cls_loss", "dfl_loss", "seg_loss", "pose_loss") for c in lowered):
+        return "ultralytics"
+    if "#" in lowered and any(c.startswith("loss ") for c in lowered):
+        return "spacy"
+    if "epoch" in lowered and "train_loss" in lowered:
+        return "fastai"
+    return None
+
+
+def _cell(cell: str) -> float | None:
+    """A cell's number: plain, with a unit (``6.21G``), ``14/100``, or empty/None."""
+    if not cell:
+        return None
+    fraction = _FRACTION.match(cell)
+    if fraction:
+        return float(fraction.group(1))
+    match = NUMBER_RE.fullmatch(cell.rstrip(":"))
+    if not match:
+        return None
+    text = (
+        match.group("num").lower().removesuffix(".0") if "n" in cell.lower() else match.group("num")
+    )
+    value = float(text)
+    return value if not math.isnan(value) or "nan" in cell.lower() else None

@@ -1,0 +1,133 @@
+"""Remedies that fit the user's framework and numbers, filled into each rule's templates.
+
+A rule's remedies are a reviewed, static list; some hold placeholders that are filled
+here from facts about the run, never invented per diagnosis:
+
+- ``{clip}``: how to clip gradients by norm in the detected framework, with a threshold
+  at about the 90th percentile of the grad norms seen before the problem;
+- ``{lower_lr}``: lowering the learning rate, relative to the one the log printed;
+- ``{rollback}``: the last healthy step before the episode, to resume from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, replace
+
+from gradlog.model import Diagnosis, Record, Step
+from gradlog.parse.names import GRAD_NORM, LR
+
+# How each framework clips by global norm; {c} is the threshold.
+CLIP_BY_FRAMEWORK: dict[str, str] = {
+    "hf_trainer": "set `max_grad_norm={c}` in `TrainingArguments` (the pre-clipping norm is "
+    "what the log shows, so it may stay above {c})",
+    "keras": "pass `clipnorm={c}` (or `global_clipnorm={c}`) to the optimizer",
+    "lightning": "`Trainer(gradient_clip_val={c}, gradient_clip_algorithm=\"norm\")`",
+    "megatron": "`--clip-grad {c}`",
+    "deepspeed": "`\"gradient_clipping\": {c}` in the DeepSpeed config",
+    "fairseq": "`--clip-norm {c}`",
+    "timm": "`--clip-grad {c}` (with `--clip-mode norm`)",
+    "mmengine": "`optim_wrapper = dict(..., clip_grad=dict(max_norm={c}, norm_type=2))`",
+    "detectron2": "`SOLVER.CLIP_GRADIENTS.ENABLED True`, `CLIP_TYPE \"norm\"`, "
+    "`CLIP_VALUE {c}`",
+    "nanogpt": "`grad_clip = {c}` in the training config",
+    "torchtitan": "`max_norm = {c}` in the `[training]` section of the job config",
+    "litgpt": "`--train.max_norm {c}`",
+    "paddle": "`max_grad_norm={c}` in `TrainingArguments`",
+    "opennmt": "`max_grad_norm: {c}` in the training config",
+    "espnet": "`grad_clip: {c}` in the training config",
+}
+CLIP_TORCH = (
+    "`torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={c})` between "
+    "`loss.backward()` and `optimizer.step()`"
+)
+DEFAULTS = {
+    "clip": "Clip gradients by norm (g <- g * min(1, c/||g||), with c around 1.0).",
+    "lower_lr": "Lower the learning rate (try 3-10x lower)",
+    "rollback": "shortly before the episode",
+}
+_KEPT = 4096  # grad norms kept from the start of the run and from its recent past
+
+
+def _round(value: float) -> str:
+    """Two significant digits, written as a person would type it."""
+    return f"{float(f'{value:.2g}'):g}"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts about the run that fill remedy templates."""
+
+    framework: str | None = None
+    clip_at: float | None = None
+    lr: float | None = None
+    rollback: Step | None = None
+
+    def values(self) -> dict[str, str]:
+        found = dict(DEFAULTS)
+        if self.clip_at is not None:
+            c = _round(self.clip_at)
+            how = CLIP_BY_FRAMEWORK.get(self.framework or "", CLIP_TORCH).format(c=c)
+            found["clip"] = (
+                f"Clip gradients by norm at about {c} (the 90th percentile of the grad "
+                f"norms before the problem): {how}."
+            )
+        elif self.framework in CLIP_BY_FRAMEWORK:
+            how = CLIP_BY_FRAMEWORK[self.framework].format(c="1.0")
+            found["clip"] = f"Clip gradients by norm, with a threshold around 1.0: {how}."
+        if self.lr is not None and self.lr > 0:
+            found["lower_lr"] = (
+                f"Lower the learning rate from {_round(self.lr)} to about "
+                f"{_round(self.lr / 3)} (3x lower; 10x if the problem returns)"
+            )
+        if self.rollback is not None:
+            found["rollback"] = f"at or before step {self.rollback}"
+        return found
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """A remedy with its placeholders filled; text without placeholders is unchanged."""
+    return template.format(**values) if "{" in template else template
+
+
+class History:
+    """Bounded memory of the run, enough to fill remedies for any episode."""
+
+    def __init__(self) -> None:
+        self._early: list[tuple[Step, float]] = []
+        self._recent: deque[tuple[Step, float]] = deque(maxlen=_KEPT)
+        self._records: deque[Record] = deque(maxlen=64)
+
+    def add(self, record: Record) -> None:
+        grad = record.get(GRAD_NORM)
+        if grad is not None and math.isfinite(grad):
+            target = self._early if len(self._early) < _KEPT else self._recent
+            target.append((record.step, grad))
+        self._records.append(record)
+
+    def context(self, diagnosis: Diagnosis, framework: str | None) -> Context:
+        """Facts from before the diagnosis's first step."""
+        first = diagnosis.first_step
+        if first is None:
+            return Context(framework)
+        grads = sorted(g for s, g in (*self._early, *self._recent) if s < first)
+        if grads:  # leave out the onset of an explosion that began before the diagnosis
+            typical = grads[len(grads) // 2]
+            grads = [g for g in grads if g <= 5 * typical]
+        clip = grads[int(0.9 * (len(grads) - 1))] if len(grads) >= 5 else None
+        before = [r for r in self._records if r.step < first]
+        lrs = [r.metrics[LR] for r in before if r.get(LR) is not None]
+        rollback = before[-1].step if before else None
+        return Context(framework, clip, lrs[-1] if lrs else None, rollback)
+
+
+def personalise(diagnosis: Diagnosis, context: Context) -> Diagnosis:
+    """The diagnosis with its remedy templates filled from ``context``."""
+    values = context.values()
+    return replace(diagnosis, remedies=tuple(fill(r, values) for r in diagnosis.remedies))
+
+
+def general(remedies: tuple[str, ...]) -> tuple[str, ...]:
+    """A rule's remedies as shown without a run: placeholders get their general wording."""
+    return tuple(fill(r, DEFAULTS) for r in remedies)
