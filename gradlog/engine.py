@@ -55,7 +55,7 @@ class Engine:
             for cls in DETECTORS
             if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
         ]
-        self._found: dict[tuple[str, Step | None], Diagnosis] = {}
+        self._found: dict[tuple[str, Step | None, int | None], Diagnosis] = {}
         self._lines = self._records = 0
         self._series: dict[str, _Series] = {}
         self._history = History()
@@ -69,7 +69,7 @@ class Engine:
 
     def idle(self) -> list[Diagnosis]:
         """The input paused: complete the open record so a live alert is not delayed."""
-        return self._observe(self._reader.flush())
+        return self._observe(self._reader.flush(idle=True))
 
     def finish(self) -> Report:
         """The input ended: close every detector and return the report."""

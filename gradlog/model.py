@@ -89,6 +89,10 @@ class Diagnosis:
     remedies: tuple[str, ...] = ()
 
     @property
-    def key(self) -> tuple[str, Step | None]:
-        """Identity of the episode: a detector may re-issue it with new facts."""
-        return (self.id, self.first_step)
+    def key(self) -> tuple[str, Step | None, int | None]:
+        """Identity of the episode: a detector may re-issue it with new facts.
+
+        The line is part of it because step numbers can repeat in one log (a resumed
+        run, two runs in one file), and a second episode must not hide the first.
+        """
+        return (self.id, self.first_step, self.line)

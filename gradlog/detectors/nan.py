@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.events import ABORTED
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM, VAL_LOSS
 
 WATCHED = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM)
@@ -84,7 +85,12 @@ class NanDetector(Detector):
             self._first, self._count, self._loss_bad, self._announced = record, 0, False, False
         self._last = record
         self._count += 1
-        self._loss_bad = self._loss_bad or loss_is_nan(record) or _nonfinite(record.get(VAL_LOSS))
+        self._loss_bad = (
+            self._loss_bad
+            or loss_is_nan(record)
+            or _nonfinite(record.get(VAL_LOSS))
+            or bool(record.get(ABORTED))  # the run stopped itself over it: never benign
+        )
         if not self._announced and (self._loss_bad or self._count > self._limits.max_skipped_steps):
             self._announced = True
             return [self._report(open_=True)]

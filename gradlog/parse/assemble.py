@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from gradlog.model import Record, Step, step_value
@@ -47,6 +48,7 @@ class Assembler:
 
     def __init__(self) -> None:
         self._pending: _Pending | None = None
+        self._carry: dict[str, float] = {}  # event values seen before any record opened
         self._last: Record | None = None
         self.numbered = False  # some steps were numbered by gradlog, not read from the log
 
@@ -56,13 +58,16 @@ class Assembler:
         if not fields.marker:
             marker = None
         pending = self._pending
+        if fields.event and marker is None:
+            (pending.metrics if pending is not None else self._carry).update(fields.metrics)
+            return []
         if marker is not None:
             if pending is not None and not pending.numbered and pending.step == marker:
                 pending.metrics.update(fields.metrics)
                 return []
             done = self.flush()
             self._pending = _Pending(
-                marker, line_no, fields.epoch, False, fields.is_header, dict(fields.metrics)
+                marker, line_no, fields.epoch, False, fields.is_header, self._take(fields)
             )
             return done
         if not fields.metrics:
@@ -76,13 +81,30 @@ class Assembler:
         self.numbered = True
         number = (self._last.step if self._last is not None else 0) + 1
         self._pending = _Pending(
-            float(number), line_no, fields.epoch, True, False, dict(fields.metrics)
+            float(number), line_no, fields.epoch, True, False, self._take(fields)
         )
         return done
 
-    def flush(self) -> list[Record]:
-        """Complete the open record, if it holds any value."""
-        pending, self._pending = self._pending, None
+    def _take(self, fields: Fields) -> dict[str, float]:
+        """A new record's values: any event values carried so far, then the line's."""
+        metrics, self._carry = {**self._carry, **fields.metrics}, {}
+        return metrics
+
+    def flush(self, idle: bool = False) -> list[Record]:
+        """Complete the open record, if it holds any value.
+
+        ``idle`` means a live input paused rather than ended. A block opened by a header
+        (``Epoch 3/50``) usually has more lines to come, so it stays open, unless it
+        already holds a non-finite value: that is emitted at once so a live alert is not
+        held back, and the block reopens, empty, for the rest of its lines.
+        """
+        pending = self._pending
+        if idle and pending is not None and pending.header:
+            if all(math.isfinite(v) for v in pending.metrics.values()):
+                return []
+            self._pending = _Pending(pending.step, pending.line, pending.epoch, False, True)
+        else:
+            self._pending = None
         if pending is None or not pending.metrics:
             return []
         epoch: Step | None = None if pending.epoch is None else step_value(pending.epoch)

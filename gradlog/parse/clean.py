@@ -17,6 +17,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MOJIBAKE = re.compile("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
 # A user's note after a pasted line: ``... loss nan   <-- explodes here``.
 _COMMENT = re.compile(r"\s+(?:<-+|←+)\s.*$")
+# A tqdm bar's percentage and bar, ``42%|████▏     |``: its digits are progress, not data
+# (the ``n/N`` counter and the postfix after it are kept for the dialects that read them).
+_TQDM_BAR = re.compile(r"\d{1,3}%\|[^|]{0,100}\|")
 # Keras glues callback messages to the bar: ``loss: 2.1307Batch 36: Invalid loss``.
 _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 
@@ -128,6 +131,8 @@ def clean(raw: str) -> list[Segment]:
             continue
         if "<-" in state or "←" in state:
             state = _COMMENT.sub("", state)
+        if "%|" in state:
+            state = _TQDM_BAR.sub("| ", state)
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
         out.append(strip_prefixes(state))

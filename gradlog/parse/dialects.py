@@ -143,7 +143,15 @@ def _espnet(fields: LineFields, text: str) -> bool:
 
 def _hf_trainer(fields: LineFields, text: str) -> bool:
     # The closing summary (train_runtime, whole-run train_loss) is not a data point.
-    return "train_runtime" not in fields.metrics and "total_flos" not in fields.metrics
+    if "train_runtime" in fields.metrics or "total_flos" in fields.metrics:
+        return False
+    if VAL_LOSS in fields.metrics or any(k.startswith("eval_") for k in fields.metrics):
+        # An evaluation dict joins the training record before it; extras such as
+        # axolotl's memory figures are the training record's business.
+        fields.metrics = {
+            k: v for k, v in fields.metrics.items() if k == VAL_LOSS or k.startswith("eval_")
+        }
+    return True
 
 
 def _signature(pattern: str) -> re.Pattern[str]:
@@ -221,7 +229,7 @@ DIALECTS: tuple[Dialect, ...] = (
         ),
     ),
     Dialect("deepspeed", _signature(r"OVERFLOW!|RunningAvgSamplesPerSec|\bskipped=\d+")),
-    Dialect("hf_trainer", _signature(r"^\s*\{\s*'.*'epoch': "), adjust=_hf_trainer),
+    Dialect("hf_trainer", _signature(r"\{\s*'[^']+': .*'epoch': "), adjust=_hf_trainer),
     Dialect("json_lines", _signature(r"^\s*\{\s*\"")),
     Dialect("epoch_block", _signature(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$"), generic=True),
 )

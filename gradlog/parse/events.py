@@ -31,8 +31,9 @@ _TRIGGERS = (
     "cannot decrease",
 )
 
-OVERFLOW = "overflow"  # 1 on a record whose step the loss scaler skipped
+OVERFLOW = "overflow"  # 1 on a record whose step was skipped for non-finite gradients
 SCALE_AT_MINIMUM = "loss_scale_at_minimum"  # 1 when the scaler cannot go lower
+ABORTED = "aborted"  # 1 when the run stopped itself because a value went non-finite
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,11 @@ _NAN_LOSS = re.compile(
     r"total loss is NaN|Model diverged with loss = NaN|"
     r"Loss became infinite or NaN at iteration=(?P<step>\d+)"
 )
-_NAN_GRAD = re.compile(
-    r"[Tt]he grad norm is (?:nan|inf)|grad norm is nan\. Do not update|"
-    r"gradients are Nan/Inf|all samples got nan grad"
+# A framework that skips the update when the gradients are not finite (ESPnet, CTC).
+_SKIPPED = re.compile(
+    r"[Tt]he grad norm is (?:nan|inf)|grad norm is nan\. Do not update|all samples got nan grad"
 )
+_FATAL_GRAD = re.compile(r"gradients are Nan/Inf")  # fairseq in fp32: the run stops
 _SCALE = re.compile(
     r"(?:reducing|setting|Reducing|Increasing)(?: dynamic)?(?: loss)?(?: scale)?"
     r"(?: from \S+)? to:?\s*(?P<scale>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
@@ -66,9 +68,11 @@ def event(text: str) -> Event | None:
         return None
     if match := _NAN_LOSS.search(text):
         step = match.group("step")
-        return Event({LOSS: math.nan}, float(step) if step else None)
-    if _NAN_GRAD.search(text):
-        return Event({GRAD_NORM: math.nan})
+        return Event({LOSS: math.nan, ABORTED: 1.0}, float(step) if step else None)
+    if _FATAL_GRAD.search(text):
+        return Event({GRAD_NORM: math.nan, ABORTED: 1.0})
+    if _SKIPPED.search(text):
+        return Event({OVERFLOW: 1.0})
     metrics: dict[str, float] = {}
     if _OVERFLOW.search(text):
         metrics[OVERFLOW] = 1.0

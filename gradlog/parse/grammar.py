@@ -53,4 +53,4 @@ value = (
 pair = pp.Group(key + pp.Opt(separator("sep")) + value).set_name("key-value pair")
 
 # ``{'loss': ...}`` and ``{"loss": ...}``: a Python or JSON dict of metrics.
-dict_open = pp.Regex(r"\s*\{\s*['\"]").set_name("dict start")
+dict_open = pp.Regex(r"\{\s*['\"]").set_name("dict start")

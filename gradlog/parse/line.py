@@ -37,6 +37,7 @@ class Fields:
     epoch: float | None = None
     dialect: str = GENERIC.name
     marker: bool = True  # False: the line continues the open record, whatever it prints
+    event: bool = False  # an event sentence: its values belong to the record being filled
 
     @property
     def is_header(self) -> bool:
@@ -114,19 +115,23 @@ class LineParser:
             )
         if not slots or not trusted:
             return None
-        is_dict = grammar.dict_open.matches(shape, parse_all=False)
+        is_dict = bool(grammar.dict_open.search_string(shape, max_matches=1))
         return _Plan(tuple(slots), recognise(text), is_dict)
 
     def _key(self, found: pp.ParseResults) -> str:
-        """The key of a pair; without ``:`` or ``=`` only a known multi-word name is a key.
+        """The key of a pair: a known multi-word name, else its last word if that is known.
 
-        ``train loss 3.81`` is a known name, but in ``Starting training on 8 GPUs`` only the
-        last word could name the number, so prose does not become a metric name.
+        ``train loss 3.81`` is a known name; in ``Starting training on 8 GPUs`` only the last
+        word could name the number, so prose does not become a metric name. With ``:`` or
+        ``=`` an unknown multi-word name is kept whole (``consumed samples: 614400``).
         """
         key: str = found["key"]
-        if "sep" in found or " " not in key.strip() or self.names.known(key):
+        if " " not in key.strip() or self.names.known(key):
             return key
-        return key.split()[-1]
+        last = key.split()[-1]
+        if "sep" in found and not self.names.known(last):
+            return key  # ``consumed samples: 614400``
+        return last  # ``eval  val_loss=1.2`` names val_loss
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
         dialect = plan.dialect or self.dialect

@@ -114,7 +114,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
 }
 
 # Printed keys that are never training metrics (time left, tqdm's version counter).
-IGNORED = frozenset({"eta", "v_num", "eta_s", "remaining_time", "elapsed_time"})
+IGNORED = frozenset({"eta", "v_num", "eta_s", "remaining_time", "elapsed_time", "total_time"})
 
 _CANONICAL: dict[str, str] = {
     spelling: canonical for canonical, spellings in _SPELLINGS.items() for spelling in spellings

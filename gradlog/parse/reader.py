@@ -21,8 +21,10 @@ from gradlog.parse.tables import Table
 
 _UNPARSED_KEPT = 5
 _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving up on it
-_SUMMARY_BLOCK = re.compile(r"^\*{3,} .*\b(?:metrics|results)\b.* \*{3,}$")  # HF's summary
-_SUMMARY_ROW = re.compile(r"^\s*[\w/.-]+\s+=\s+\S")
+# HF's banners (``***** Running training *****``, ``***** train metrics *****``) head blocks
+# of ``key = value`` rows: settings and whole-run figures, never a step.
+_SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$")
+_SUMMARY_ROW = re.compile(r"^\s*[\w][\w/.()&, -]*?\s+=\s+\S")
 
 
 class LogReader:
@@ -71,11 +73,11 @@ class LogReader:
             records += self._assembler.feed(line_no, fields)
         return records
 
-    def flush(self) -> list[Record]:
-        """Complete the open record (at the end of input, or when a live input pauses)."""
+    def flush(self, idle: bool = False) -> list[Record]:
+        """Complete the open record at the end of input; ``idle``: a live input paused."""
         if self._document is not None:
-            return self._read_document()
-        return self._assembler.flush()
+            return [] if idle else self._read_document()
+        return self._assembler.flush(idle)
 
     def _fields(self, text: str) -> Fields | None:
         stripped = text.strip()
@@ -94,13 +96,14 @@ class LogReader:
                 fields.metrics.update(found.metrics)  # an abort glued to a progress bar
                 return fields
             step = found.step
-            return Fields(found.metrics, step, None, self._parser.dialect.name, step is not None)
+            dialect = self._parser.dialect.name
+            return Fields(found.metrics, step, None, dialect, step is not None, step is None)
         if fields is None and len(self.unparsed) < _UNPARSED_KEPT:
             self.unparsed.append(stripped[:200])
         return fields
 
     def _summary(self, text: str) -> bool:
-        """Skip HF's ``***** train metrics *****`` block: whole-run figures, not steps."""
+        """Skip the rows under an HF banner: settings and whole-run figures, not steps."""
         if _SUMMARY_BLOCK.match(text):
             self._in_summary = True
             return True

@@ -19,6 +19,7 @@ _SPLIT = re.compile(r"\s{2,}")
 _FRACTION = re.compile(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
 _CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
 _NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
+_DEBRIS = re.compile(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
 
 
 @dataclass
@@ -43,12 +44,11 @@ class Table:
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
-        if NUMBER_RE.search(text):
-            return False  # a header names columns; it holds no value
+        text = _DEBRIS.sub("", text)
         comma = "," in text and not text.lstrip().startswith(("{", "["))
         cells = [c.strip() for c in (text.split(",") if comma else _SPLIT.split(text.strip()))]
         if len(cells) < 3 or not all(cell and _NAME.match(cell) for cell in cells):
-            return False
+            return False  # a header names its columns: no cell is a value
         lowered = [c.lower() for c in cells]
         dialect = _dialect(lowered, comma)
         if dialect is None:

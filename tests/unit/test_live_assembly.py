@@ -1,0 +1,43 @@
+"""A live input that pauses must give the same records as the same log read whole."""
+
+from __future__ import annotations
+
+from gradlog.engine import Engine
+
+KERAS = [
+    "Epoch 1/3",
+    "469/469 [==============================] - 4s 8ms/step - loss: 0.9124 - val_loss: 0.88",
+    "Epoch 2/3",
+    " 64/469 [===>..........................] - ETA: 3s - loss: 0.4518",
+    "469/469 [==============================] - 4s 8ms/step - loss: 0.4124 - val_loss: 0.41",
+    "Epoch 3/3",
+    " 64/469 [===>..........................] - ETA: 3s - loss: nan",
+    "469/469 [==============================] - 4s 8ms/step - loss: nan - val_loss: nan",
+]
+
+
+def _run(pause_after_each_line: bool) -> list[tuple[str, object, object]]:
+    engine = Engine("live")
+    for line in KERAS:
+        engine.feed(line)
+        if pause_after_each_line:
+            engine.idle()
+    return [(d.id, d.first_step, d.line) for d in engine.finish().diagnoses]
+
+
+def test_pauses_do_not_change_the_diagnoses() -> None:
+    assert _run(True) == _run(False) == [("nan", 3, 6)]
+
+
+def test_a_nan_in_an_open_block_is_emitted_at_the_pause() -> None:
+    engine = Engine("live")
+    for line in KERAS[:7]:
+        engine.feed(line)
+    assert [d.id for d in engine.idle()] == ["nan"]
+
+
+def test_a_repeated_step_number_does_not_hide_a_second_episode() -> None:
+    engine = Engine("restarted")
+    for line in ["step 1 loss 2.0", "step 2 loss nan", "step 1 loss 2.0", "step 2 loss nan"]:
+        engine.feed(line)
+    assert [(d.id, d.line) for d in engine.finish().diagnoses] == [("nan", 2), ("nan", 4)]
