@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from gradlog.config import Config
 from gradlog.detectors import DETECTORS
-from gradlog.model import Diagnosis, Record, Step
+from gradlog.model import Diagnosis, EpisodeKey, Record, Step
 from gradlog.parse.names import NameTable
 from gradlog.parse.reader import LogReader
 from gradlog.remedies import History, personalise
@@ -55,7 +55,7 @@ class Engine:
             for cls in DETECTORS
             if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
         ]
-        self._found: dict[tuple[str, Step | None, int | None], Diagnosis] = {}
+        self._found: dict[EpisodeKey, Diagnosis] = {}
         self._lines = self._records = 0
         self._series: dict[str, _Series] = {}
         self._history = History()

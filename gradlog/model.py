@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
 Step = int | float
+EpisodeKey = tuple[str, "Step | None", "int | None"]  # rule id, first step, first line
 
 
 class Severity(IntEnum):
@@ -89,7 +90,7 @@ class Diagnosis:
     remedies: tuple[str, ...] = ()
 
     @property
-    def key(self) -> tuple[str, Step | None, int | None]:
+    def key(self) -> EpisodeKey:
         """Identity of the episode: a detector may re-issue it with new facts.
 
         The line is part of it because step numbers can repeat in one log (a resumed

@@ -23,14 +23,13 @@ CLIP_BY_FRAMEWORK: dict[str, str] = {
     "hf_trainer": "set `max_grad_norm={c}` in `TrainingArguments` (the pre-clipping norm is "
     "what the log shows, so it may stay above {c})",
     "keras": "pass `clipnorm={c}` (or `global_clipnorm={c}`) to the optimizer",
-    "lightning": "`Trainer(gradient_clip_val={c}, gradient_clip_algorithm=\"norm\")`",
+    "lightning": '`Trainer(gradient_clip_val={c}, gradient_clip_algorithm="norm")`',
     "megatron": "`--clip-grad {c}`",
-    "deepspeed": "`\"gradient_clipping\": {c}` in the DeepSpeed config",
+    "deepspeed": '`"gradient_clipping": {c}` in the DeepSpeed config',
     "fairseq": "`--clip-norm {c}`",
     "timm": "`--clip-grad {c}` (with `--clip-mode norm`)",
     "mmengine": "`optim_wrapper = dict(..., clip_grad=dict(max_norm={c}, norm_type=2))`",
-    "detectron2": "`SOLVER.CLIP_GRADIENTS.ENABLED True`, `CLIP_TYPE \"norm\"`, "
-    "`CLIP_VALUE {c}`",
+    "detectron2": '`SOLVER.CLIP_GRADIENTS.ENABLED True`, `CLIP_TYPE "norm"`, `CLIP_VALUE {c}`',
     "nanogpt": "`grad_clip = {c}` in the training config",
     "torchtitan": "`max_norm = {c}` in the `[training]` section of the job config",
     "litgpt": "`--train.max_norm {c}`",

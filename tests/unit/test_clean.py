@@ -9,8 +9,10 @@ from gradlog.parse.clean import clean
 CASES = [
     ("plain line", ["plain line"]),
     ("windows ending\r\n", ["windows ending"]),
-    (" 10/100 [=>...] loss: 0.9\r 20/100 [==>..] loss: 0.5",
-     ["10/100 [=>...] loss: 0.9", "20/100 [==>..] loss: 0.5"]),
+    (
+        " 10/100 [=>...] loss: 0.9\r 20/100 [==>..] loss: 0.5",
+        ["10/100 [=>...] loss: 0.9", "20/100 [==>..] loss: 0.5"],
+    ),
     ("bar\r", ["bar"]),
     ("\x1b[1m469/469\x1b[0m \x1b[32mloss\x1b[0m: 0.5", ["469/469 loss: 0.5"]),
     ("\x1b[38;2;180;60;0mgrad_norm:\x1b[39m 3.8", ["grad_norm: 3.8"]),
@@ -21,16 +23,18 @@ CASES = [
     ("a\tb", ["a  b"]),
     ("step 3 loss nan   <-- explodes here", ["step 3 loss nan"]),
     ("2024-05-01 10:00:00,123 - INFO - step 10 | loss 2.3", ["step 10 | loss 2.3"]),
-    ("[2024-03-05 14:02:11,482] [INFO] [logging.py:96:log_dist] [Rank 0] step=10",
-     ["step=10"]),
-    ("I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705] Step 2400",
-     ["Step 2400"]),
+    ("[2024-03-05 14:02:11,482] [INFO] [logging.py:96:log_dist] [Rank 0] step=10", ["step=10"]),
+    ("I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705] Step 2400", ["Step 2400"]),
     ("INFO:tensorflow:global step 230: loss = 0.8817", ["global step 230: loss = 0.8817"]),
-    ("05/14 09:12:44 - mmengine - INFO - Epoch(train)  [3][ 450/1173]",
-     ["Epoch(train)  [3][ 450/1173]"]),
+    (
+        "05/14 09:12:44 - mmengine - INFO - Epoch(train)  [3][ 450/1173]",
+        ["Epoch(train)  [3][ 450/1173]"],
+    ),
     ("[03/14 11:02:37 d2.utils.events]:  eta: 1:12:09  iter: 1239", ["eta: 1:12:09  iter: 1239"]),
-    ("[gpu-node3] 2023-09-14 16:22:41,093 (trainer:737) INFO: 12epoch:train:1-5batch: loss=2",
-     ["12epoch:train:1-5batch: loss=2"]),
+    (
+        "[gpu-node3] 2023-09-14 16:22:41,093 (trainer:737) INFO: 12epoch:train:1-5batch: loss=2",
+        ["12epoch:train:1-5batch: loss=2"],
+    ),
     ("[2024-05-13 10:24:51,010] [    INFO] - loss: nan", ["loss: nan"]),
     ("2024-05-01 10:00:00.123 | INFO     | train:main:42 - step 10", ["step 10"]),
     ("loss: 2.1307Batch 36: Invalid loss", ["loss: 2.1307 Batch 36: Invalid loss"]),
@@ -44,9 +48,15 @@ def test_clean(raw: str, cleaned: list[str]) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "rank"),
-    [("[rank1]: step 1", 1), ("[default0]:step 1", 0), ("[1,3]<stdout>:step 1", 3),
-     ("2: step 1", 2), ("12: 483.117340, 491.982117 avg loss", None), ("step 1", None),
-     ("[rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO - step: 40", 0)],
+    [
+        ("[rank1]: step 1", 1),
+        ("[default0]:step 1", 0),
+        ("[1,3]<stdout>:step 1", 3),
+        ("2: step 1", 2),
+        ("12: 483.117340, 491.982117 avg loss", None),
+        ("step 1", None),
+        ("[rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO - step: 40", 0),
+    ],
 )
 def test_rank_prefixes(raw: str, rank: int | None) -> None:
     (segment,) = clean(raw)
