@@ -12,6 +12,8 @@ import click
 
 from gradlog import __version__
 from gradlog.cli.diagnose import diagnose
+from gradlog.cli.live import run, watch
+from gradlog.cli.rules import COMMANDS as RULE_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +23,10 @@ def cli() -> None:
 
 
 cli.add_command(diagnose)
+cli.add_command(watch)
+cli.add_command(run)
+for command in RULE_COMMANDS:  # rules, explain, config
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -1,0 +1,46 @@
+"""GitHub Actions workflow commands: one annotation per diagnosis.
+
+``::error file=logs/run.log,line=8,title=gradlog nan::loss became NaN at step 9``. The
+runner turns each line into an annotation on the run (and on the pull request when the
+log is in the repository). Severity maps to the command: error -> ``error``, warning ->
+``warning``, info -> ``notice``. A clean run prints nothing.
+"""
+
+from __future__ import annotations
+
+import os
+
+from gradlog.model import Diagnosis, Severity
+from gradlog.report import ReportSet
+
+COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def escape_data(text: str) -> str:
+    """Escape a command's message: ``%``, CR and LF would end or corrupt the command."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value: also ``:`` and ``,``, which delimit the properties."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_one(diagnosis: Diagnosis, name: str) -> str:
+    """The workflow command for one diagnosis of input ``name``, newline included."""
+    properties: list[tuple[str, str]] = []
+    if name != "-":  # standard input has no file to point at
+        properties.append(("file", name.replace(os.sep, "/")))
+    if diagnosis.line is not None:
+        properties.append(("line", str(diagnosis.line)))
+    properties.append(("title", f"gradlog {diagnosis.id}"))
+    fields = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
+    return f"::{COMMANDS[diagnosis.severity]} {fields}::{escape_data(diagnosis.message)}\n"
+
+
+def render(reports: ReportSet) -> str:
+    return "".join(
+        render_one(diagnosis, report.input.name)
+        for report in reports.reports
+        for diagnosis in report.diagnoses
+    )
