@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import pytest
 
-from gradlog.formatters import alert
+from gradlog.formatters import alert, jsonl
 from gradlog.model import Confidence, Diagnosis, Evidence, Severity
 from gradlog.process import parse_duration
 from gradlog.sources import LineSplitter
@@ -138,7 +138,7 @@ def test_alert_prints_log_text_as_itself() -> None:
         "  first remedy: Lower the [red]learning rate[/red].\n"
     )
     assert alert.rollback_step(diagnosis) == 6
-    line = strict_json(alert.render_json(diagnosis, "run.log"))
+    line = strict_json(jsonl.render_one(diagnosis, "run.log"))
     assert line["input"] == "run.log" and line["evidence"][1]["value"] == "nan"
 
 

@@ -24,6 +24,7 @@ from gradlog.config import Config
 from gradlog.detectors import RULES
 from gradlog.engine import Engine
 from gradlog.formatters import alert as fmt_alert
+from gradlog.formatters import jsonl
 from gradlog.formatters.json import dumps
 from gradlog.live import ByteSink, Reader, Watcher, pump
 from gradlog.model import Diagnosis, Severity
@@ -61,7 +62,7 @@ class Output:
 
     def alert(self, diagnosis: Diagnosis, previous: Severity | None) -> None:
         if self.json:
-            self._write(fmt_alert.render_json(diagnosis, self.name))
+            self._write(jsonl.render_one(diagnosis, self.name))
             return
         fresh = self._shared and self.watcher is not None and not self.watcher.at_line_start
         text = fmt_alert.render_one(diagnosis, previous, color=self.color)

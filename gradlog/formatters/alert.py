@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from gradlog.formatters.json import diagnosis_object, dumps
+from gradlog.formatters.json import diagnosis_object
 from gradlog.formatters.terminal import STYLES, where
 from gradlog.model import Diagnosis, Severity, Step
 
@@ -63,11 +63,6 @@ def render_one(
 ) -> str:
     """One alert for a terminal or a log."""
     return to_string(alert_text(diagnosis, previous), color=color)
-
-
-def render_json(diagnosis: Diagnosis, name: str) -> str:
-    """One alert as a line of strict JSON: the ``json`` diagnosis object plus ``input``."""
-    return dumps({**diagnosis_object(diagnosis), "input": name}) + "\n"
 
 
 def rollback_step(diagnosis: Diagnosis) -> Step | None:
