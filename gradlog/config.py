@@ -103,6 +103,134 @@ class OscillationThresholds:
 
 
 @dataclass(frozen=True)
+class DivergenceThresholds:
+    # Issue #6: a loss that "ends far above its best" is at 2x its best level or more;
+    # at 5x (or back above the starting level, all learning undone) it is an error.
+    factor: float = 2.0
+    severe_factor: float = 5.0
+    # The level is the median of the last W finite losses, for the shortest W of these
+    # whose standard error (about 1.25 x scatter / sqrt(W)) stays within 5% of the level,
+    # the scatter being that of one record's log-loss around its local trend over the
+    # last 50 records; nothing is judged before 15 records give a first estimate of it.
+    # Per-epoch logs are smooth and get 5; per-step logs with 20-30% batch noise get 25
+    # or 51. W only grows, and each W keeps its own best, so a short, noisy early level
+    # is never the yardstick of a long one. The level must stay above the factor for W
+    # records in a row: one spike never counts (that is loss_spike).
+    windows: tuple[int, ...] = (5, 11, 25, 51)
+    level_noise: float = 0.05
+    noise_records: int = 50
+    min_noise_records: int = 15
+    # As loss_spike: a rise under a tenth of the starting level is a converged loss
+    # wobbling near zero (0.002 -> 0.005), not a divergence.
+    min_rise_fraction: float = 0.1
+
+
+@dataclass(frozen=True)
+class LossScaleThresholds:
+    # "Keeps shrinking": 8 halvings (256x) without the scale ever growing back. A healthy
+    # scaler loses one halving per rare overflow and wins it back after a clean window of
+    # steps. Absolute floors are not used: fairseq runs can sit healthily at a scale of
+    # 0.5-1 (its losses are sums over tokens), where DeepSpeed's floor is 1.
+    drop_factor: float = 256.0
+    # A fall that grows back now and then but goes on: 12 halvings (4096x) below the
+    # highest scale since calibration. Healthy runs drift down slowly as gradients grow
+    # (fairseq from 128 to 0.5 is 256x), far less than this.
+    peak_factor: float = 4096.0
+    # Such a fall that ends at a scale of 1 or below is an error: the scale no longer
+    # amplifies anything, so small gradients underflow (DeepSpeed's and Megatron's floor).
+    error_scale: float = 1.0
+    # Calibration (the initial burst of overflows from 2^16-2^32) ends at the first
+    # stretch of this many records without an overflow or a lower scale...
+    settle_records: int = 10
+    # ... or after this many records at most ("the first tens or hundreds").
+    calibration_records: int = 100
+    # Overflow-skipped steps in half of the last 20 records with no growth of the scale
+    # among them, after a fall of 16x (4 halvings): the scaler never gets a clean stretch
+    # to recover in. Without the fall this is a scaler in equilibrium (many GPUs make its
+    # growth window shorter than the logging interval): not a problem.
+    overflow_window: int = 20
+    overflow_fraction: float = 0.5
+    overflow_drop: float = 16.0
+
+
+@dataclass(frozen=True)
+class LargeUpdateThresholds:
+    # Practitioners' rule of thumb: ||dw|| / ||w|| should stay below about 0.1 per step
+    # (healthy runs are nearer 1e-3); lr x grad_norm estimates ||dw|| for plain SGD.
+    ratio: float = 0.1
+    # One large step (a restart, a noisy batch) is not a pattern; three in a row are.
+    persist_records: int = 3
+
+
+@dataclass(frozen=True)
+class WeightGrowthThresholds:
+    # Issue #6: growth "by orders of magnitude": one order over the early level is a
+    # warning, two an error. Healthy runs drift by a few percent to a few times.
+    growth: float = 10.0
+    severe_growth: float = 100.0
+    early_records: int = 5  # the early level is the median of the first 5 values
+    # "Fast and steady": an uninterrupted rise of 10+ records that at least doubled, its
+    # second half growing per record at least 80% as fast as its first (geometric, not
+    # the decelerating drift of healthy runs; the slack absorbs noise in the rate), and
+    # already 3x the early level.
+    steady_records: int = 10
+    steady_growth: float = 2.0
+    steady_pace: float = 0.8
+    fast_growth: float = 3.0
+
+
+@dataclass(frozen=True)
+class StalledThresholds:
+    # The level is the median of the last 9, 25 or 51 finite losses: the fewest whose
+    # standard error stays within 5% of the level, given the scatter of the log-loss
+    # over the last 50 records (once there are 10), as for divergence.
+    windows: tuple[int, ...] = (9, 25, 51)
+    level_noise: float = 0.05
+    noise_records: int = 50
+    min_noise_records: int = 10
+    # Issue #6: no new best for a long stretch relative to the run, and at least 20
+    # records: here, the last half of the run so far.
+    min_records: int = 20
+    stall_fraction: float = 0.5
+    # A new best must beat the old one by 1%. Noise alone sets new bests ever more
+    # rarely (the records of a noisy flat series thin out), so a real stall still shows.
+    min_improvement: float = 0.01
+    # Below a tenth of the starting level the loss has converged, not stalled.
+    converged_fraction: float = 0.1
+    # A zero learning rate after it had been positive: 10 records, and a quarter of the
+    # records since it first was (the end of a decay-to-zero schedule may print as 0).
+    lr_zero_records: int = 10
+    lr_zero_fraction: float = 0.25
+    # A zero from the first record is warm-up at first: Megatron's fp16 start prints lr 0
+    # for its skipped iterations, some 30 records when it logs every iteration.
+    lr_zero_start_records: int = 50
+
+
+@dataclass(frozen=True)
+class OverfittingThresholds:
+    # Issue #6: validation loss 10%+ above its best is a clear margin; evaluation noise
+    # on a reasonable validation set is a few percent.
+    rise: float = 0.1
+    confirm: int = 2  # evaluations in a row above it: one high evaluation is noise
+    min_points: int = 4  # evaluations needed in all ("at least a few")
+    # The training level is at least 5% below its level at the best evaluation, at each
+    # of the evaluations that confirm the rise: "the training loss kept falling", beyond
+    # batch noise. At each evaluation the level is the median of the training losses
+    # logged since the previous one (the last 25 at most).
+    train_drop: float = 0.05
+    train_window: int = 25
+    # The validation level is the median of the last 1, 3 or 5 evaluations: the fewest
+    # whose standard error stays under a quarter of the margin, given the scatter of the
+    # evaluations (measured over the last 50, once there are 10). Each keeps its own
+    # best, and the level must stay above the bar for as many evaluations as it spans,
+    # so the best of many noisy evaluations (a lucky one) is not the yardstick.
+    windows: tuple[int, ...] = (1, 3, 5)
+    level_noise: float = 0.025
+    noise_points: int = 50
+    min_noise_points: int = 10
+
+
+@dataclass(frozen=True)
 class Thresholds:
     """Every detector's numbers, one field per detector id."""
 
@@ -112,6 +240,12 @@ class Thresholds:
     vanishing_gradient: VanishingThresholds = field(default_factory=VanishingThresholds)
     chance_plateau: PlateauThresholds = field(default_factory=PlateauThresholds)
     oscillation: OscillationThresholds = field(default_factory=OscillationThresholds)
+    divergence: DivergenceThresholds = field(default_factory=DivergenceThresholds)
+    loss_scale_collapse: LossScaleThresholds = field(default_factory=LossScaleThresholds)
+    large_update: LargeUpdateThresholds = field(default_factory=LargeUpdateThresholds)
+    weight_growth: WeightGrowthThresholds = field(default_factory=WeightGrowthThresholds)
+    stalled: StalledThresholds = field(default_factory=StalledThresholds)
+    overfitting: OverfittingThresholds = field(default_factory=OverfittingThresholds)
 
 
 @dataclass(frozen=True)

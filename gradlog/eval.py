@@ -2,7 +2,8 @@
 
 A labels file (or a folder of ``<case>.expected.json`` samples) maps each log, a path
 relative to the labels file, to what it should yield: ``{"expected": [ids] or
-["healthy"], "first_bad_step": N, "notes": "..."}``; a list of such objects with a
+["healthy"], "first_bad_step": N, "notes": "...", "select": [ids]}`` (``select``
+runs only those rules, for rules that are off by default); a list of such objects with a
 ``file`` (or ``path``/``log``) key is read too. Prints, per diagnosis, recall and
 precision at warning or above; false alarms on healthy logs; how many logs yielded a
 loss series; and how many steps after the labelled first bad step each expected
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gradlog.config import Config
 from gradlog.engine import analyze
 from gradlog.model import Severity
 from gradlog.sources import read_file
@@ -59,7 +61,8 @@ def load_labels(path: Path) -> list[tuple[Path, dict[str, Any]]]:
 
 def score(tally: Tally, log: Path, label: dict[str, Any]) -> None:
     """Diagnose one labelled log and add it to the tally."""
-    report = analyze(read_file(str(log)), str(log))
+    config = Config(select=tuple(label.get("select", ())))  # rules off by default, if named
+    report = analyze(read_file(str(log)), str(log), config)
     tally.logs += 1
     tally.with_loss += "loss" in report.input.metrics
     expected = set(label.get("expected", [])) - {"healthy"}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gradlog.config import Config
 from gradlog.engine import analyze
 from gradlog.model import Severity
 from gradlog.sources import read_file
@@ -21,7 +22,8 @@ def _log(expected: Path) -> Path:
 @pytest.mark.parametrize("expected_path", CASES, ids=lambda p: p.name.split(".")[0])
 def test_sample(expected_path: Path) -> None:
     expected = load_expected(expected_path)
-    report = analyze(read_file(str(_log(expected_path))), expected_path.name)
+    config = Config(select=tuple(expected.get("select", ())))  # type: ignore[arg-type]
+    report = analyze(read_file(str(_log(expected_path))), expected_path.name, config)
     allowed = {
         item["id"]: Severity.parse(item["severity"])  # type: ignore[index]
         for item in expected.get("allowed", [])  # type: ignore[attr-defined]

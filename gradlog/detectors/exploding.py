@@ -104,7 +104,10 @@ class ExplodingGradientDetector(Detector):
     def _signs(self, grad: float, param: float | None) -> tuple[bool, bool]:
         if not math.isfinite(grad):
             return False, False
-        grown = len(self._early) >= 3 and grad >= self._limits.growth * median(self._early)
+        early = median(self._early) if len(self._early) >= 3 else 0.0
+        # Growth from a tiny level to a still-small one (0.001 -> 0.05) is not an explosion:
+        # the grown norm must also be above 1, the top of the usual healthy range's middle.
+        grown = early > 0 and grad >= self._limits.growth * early and grad > 1.0
         strong = grad > self._limits.absolute or grown
         weak = param is not None and math.isfinite(param) and grad > param
         return strong, weak

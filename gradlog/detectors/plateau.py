@@ -87,6 +87,7 @@ class ChancePlateauDetector(Detector):
         self._limits = thresholds.chance_plateau
         self._recent: deque[float] = deque(maxlen=3)  # the level is their median: noise-proof
         self._above = False  # the loss has been clearly above the current band
+        self._start: float | None = None  # the run's first loss level
         self._reset()
 
     def _reset(self) -> None:
@@ -103,6 +104,8 @@ class ChancePlateauDetector(Detector):
             return []
         self._recent.append(loss)
         level = median(list(self._recent))
+        if self._start is None and len(self._recent) == self._recent.maxlen:
+            self._start = level
         if self._reported:
             return self._watch_after(record, level)
         k = self._at_chance(record, loss)  # counts only records themselves at chance
@@ -122,9 +125,20 @@ class ChancePlateauDetector(Detector):
         return []
 
     def finish(self) -> Iterable[Diagnosis]:
-        if self._reported or (self._passing and self._count >= self._limits.min_records):
+        if self._reported or (
+            self._passing and self._count >= self._limits.min_records and self._never_learned()
+        ):
             return [self._report(None)]  # it stayed there to the end
         return []
+
+    def _never_learned(self) -> bool:
+        """A descent into ln(K) from a start not far above it: it came down to chance.
+
+        A run that started well above and settled near some ln(K) learned its way there
+        (a healthy loss converging near ln 3 = 1.0986 is no 3-way coin flip).
+        """
+        assert self._k is not None
+        return self._start is None or self._start <= 1.5 * math.log(self._k)
 
     def _records_above(self, level: float) -> bool:
         """Whether this level lies clearly above the nearest chance level below it."""

@@ -1,0 +1,154 @@
+"""`loss_scale_collapse`: firing cases beside near misses."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from gradlog.model import Diagnosis, Severity
+from tests.helpers import records, run
+
+CALIBRATION = [65536.0, 32768.0, 16384.0, 8192.0]  # the scaler's first overflows
+SETTLED = [8192.0] * 15
+
+
+def _run(scales: list[float], overflows: list[float | None] | None = None) -> list[Diagnosis]:
+    series = records(loss_scale=scales, overflow=overflows or [], loss=[2.0] * len(scales))
+    return run("loss_scale_collapse", series)
+
+
+def _overflowed_when_falling(scales: list[float]) -> list[float | None]:
+    return [1.0 if i and s < scales[i - 1] else None for i, s in enumerate(scales)]
+
+
+def test_halving_down_to_one_after_settling_is_an_error() -> None:
+    scales = CALIBRATION + SETTLED + [4096, 1024, 256, 64, 16, 4, 1, 1, 1]
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.ERROR)]
+    assert "fell from 8192 to 1" in found[0].message
+
+
+def test_halving_down_to_four_is_a_warning() -> None:
+    scales = CALIBRATION + SETTLED + [4096, 1024, 256, 64, 16, 4, 4, 4]
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.WARNING)]
+
+
+def test_scaler_at_its_minimum_is_an_error() -> None:
+    found = run(
+        "loss_scale_collapse",
+        records(loss_scale=CALIBRATION + SETTLED, loss_scale_at_minimum=[None] * 19 + [1.0]),
+    )
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.ERROR)]
+    assert "cannot lower the scale" in found[0].message
+
+
+def test_fall_of_256x_without_growing_back_is_a_warning() -> None:
+    scales = CALIBRATION + SETTLED + [4096, 2048, 1024, 512, 256, 128, 64, 32, 32]
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.WARNING)]
+    assert "256x down without ever growing back" in found[0].message
+
+
+def test_slow_fall_with_no_growth_between_is_still_a_collapse() -> None:
+    scales = CALIBRATION + SETTLED
+    for _ in range(8):  # one halving every 6 records, never growing back
+        scales += [scales[-1] / 2] + [scales[-1] / 2] * 5
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.WARNING)]
+
+
+def test_falls_that_grow_back_are_normal() -> None:
+    scales = CALIBRATION + SETTLED
+    for level in [8192.0] * 5 + [4096.0] * 5 + [2048.0] * 5:  # bursts, and a slow drift
+        scales += [level / 2, level / 8, level / 4, level / 2, level, level]
+    assert _run(scales, _overflowed_when_falling(scales)) == []
+
+
+def test_scaler_that_lives_at_a_low_scale_is_normal() -> None:
+    # fairseq sums its losses over tokens; a healthy run can sit at a scale of 0.5-1 with an
+    # overflow in most logging intervals.
+    scales = [128.0, 64.0, 32.0, 16.0, 8.0, 4.0, 2.0, 1.0] + [1.0, 0.5, 1.0, 1.0] * 40
+    assert _run(scales, [1.0] * len(scales)) == []
+
+
+def test_fall_of_128x_is_not_yet_a_collapse() -> None:
+    scales = CALIBRATION + SETTLED + [4096, 2048, 1024, 512, 256, 128, 64, 64]
+    assert _run(scales, _overflowed_when_falling(scales)) == []
+
+
+def test_calibration_burst_at_the_start_is_normal() -> None:
+    scales = [2.0**32 / 2**i for i in range(17)] + [65536.0] * 30
+    assert _run(scales, _overflowed_when_falling(scales)) == []
+
+
+def test_rare_overflow_after_unseen_growth_is_normal() -> None:
+    # DeepSpeed prints reductions only: "Attempted 16384, reducing to 8192" after the
+    # scale grew unseen from 8192 leaves the scale where it was.
+    scales = CALIBRATION + SETTLED * 4
+    overflows: list[float | None] = [None] * len(scales)
+    for i in (30, 45, 60):
+        overflows[i] = 1.0
+    assert _run(scales, overflows) == []
+
+
+def test_constant_scale_of_one_is_bf16_not_a_collapse() -> None:
+    assert _run([1.0] * 40) == []
+
+
+@pytest.mark.parametrize("logged", [[4096.0, 8192.0], [4096.0, 4096.0]])
+def test_equilibrium_with_an_overflow_in_every_record_is_normal(logged: list[float]) -> None:
+    # Many GPUs make the growth window shorter than the logging interval: the scale
+    # overflows in every interval and bounces between two values, or is caught at the
+    # same value every time so that its growth never shows.
+    scales = CALIBRATION + logged * 80  # long past calibration
+    assert _run(scales, [1.0] * len(scales)) == []
+
+
+def test_overflows_that_persist_after_a_fall_are_a_warning() -> None:
+    # The scale fell 16x and every record since has skipped steps without any growth:
+    # a scaler stuck at a floor set high (DeepSpeed min_loss_scale).
+    scales = CALIBRATION + SETTLED + [4096.0, 2048.0, 1024.0, 512.0] + [512.0] * 20
+    found = _run(scales, [None] * 19 + [1.0] * 24)
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.WARNING)]
+    assert "records had overflow-skipped steps" in found[0].message
+
+
+def test_overflows_after_a_fall_of_8x_are_not_enough() -> None:
+    scales = CALIBRATION + SETTLED + [4096.0, 2048.0, 1024.0] + [1024.0] * 20
+    assert _run(scales, [None] * 19 + [1.0] * 23) == []
+
+
+def test_noisy_healthy_scaler_is_clean() -> None:
+    # A dynamic scaler over 3000 steps logged every 10: it starts at 2^32, halves until
+    # the gradients fit, then grows after 200 clean steps and halves on each overflow
+    # (above a ceiling that wanders, or at random), as torch, apex and DeepSpeed do.
+    rng = random.Random(9)
+    scale, clean, overflowed = 2.0**32, 0, False
+    scales: list[float] = []
+    flags: list[float | None] = []
+    for step in range(1, 3001):
+        if scale > 2.0**14 * math.exp(rng.gauss(0, 0.5)) or rng.random() < 0.001:
+            scale, clean, overflowed = scale / 2, 0, True
+        else:
+            clean += 1
+            if clean == 200:
+                scale, clean = scale * 2, 0
+        if step % 10 == 0:
+            scales.append(scale)
+            flags.append(1.0 if overflowed else None)
+            overflowed = False
+    assert _run(scales, flags) == []
+
+
+def test_fall_of_4096x_that_grows_back_now_and_then_is_a_warning() -> None:
+    scales = CALIBRATION + SETTLED
+    level = 8192.0
+    for _ in range(11):  # two halvings, one growth, per cycle: net one halving
+        scales += [level / 2, level / 4, level / 2]
+        level /= 2
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [d.severity for d in found] == [Severity.WARNING]
+    assert "4096x below its highest since calibration" in found[0].message

@@ -1,0 +1,52 @@
+"""`overfitting`: firing cases beside near misses."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from gradlog.model import Severity
+from tests.helpers import records, run
+
+TRAIN = [1.2 * 0.85**i for i in range(12)]  # falls steadily, 1.2 -> 0.2
+
+
+def test_val_rising_while_train_falls_is_a_warning() -> None:
+    val = [1.0, 0.8, 0.7, 0.65, 0.68, 0.73, 0.78, 0.84, 0.9, 0.95, 1.0, 1.05]
+    found = run("overfitting", records(loss=TRAIN, val_loss=val))
+    assert [(d.first_step, d.severity) for d in found] == [(6, Severity.WARNING)]
+    assert "best 0.65 at epoch 4" in found[0].message
+
+
+def test_val_rising_with_train_is_not_overfitting() -> None:
+    val = [1.0, 0.8, 0.7, 0.65, 0.68, 0.73, 0.78, 0.84]
+    train = [1.0, 0.8, 0.7, 0.65, 0.7, 0.75, 0.8, 0.85]
+    assert run("overfitting", records(loss=train, val_loss=val)) == []
+
+
+def test_one_high_evaluation_is_noise() -> None:
+    val = [1.0, 0.8, 0.7, 0.65, 0.75, 0.66, 0.64, 0.63, 0.63, 0.62, 0.62, 0.61]
+    assert run("overfitting", records(loss=TRAIN, val_loss=val)) == []
+
+
+def test_rise_under_ten_percent_is_clean() -> None:
+    val = [1.0, 0.8, 0.7, 0.65, 0.67, 0.69, 0.7, 0.71, 0.71, 0.7, 0.71, 0.71]
+    assert run("overfitting", records(loss=TRAIN, val_loss=val)) == []
+
+
+def test_three_evaluations_are_too_few() -> None:
+    found = run("overfitting", records(loss=TRAIN[:3], val_loss=[0.5, 0.6, 0.7]))
+    assert found == []
+
+
+def test_noisy_evaluations_over_a_long_healthy_run_are_clean() -> None:
+    # 300 evaluations scattered 3% around a validation loss that flattens out: the best
+    # of them is a lucky one, about 9% below the typical value.
+    rng = random.Random(11)
+    train: list[float | None] = []
+    val: list[float | None] = []
+    for i in range(3000):
+        level = 0.5 + 1.5 * math.exp(-i / 500)
+        train.append(level * math.exp(rng.gauss(0, 0.2)))
+        val.append(1.1 * level * math.exp(rng.gauss(0, 0.03)) if i % 10 == 9 else None)
+    assert run("overfitting", records(loss=train, val_loss=val)) == []
