@@ -25,6 +25,11 @@ class SpikeThresholds:
     # explosion confirms that the jump was its start (exploding.log: 3.8x, then NaN).
     nan_confirmed_factor: float = 3.0
     nan_horizon: int = 3  # records after the jump in which a NaN confirms it
+    # A language model's loss is bounded near ln(vocabulary), so its spikes are 2-3x;
+    # a jump of 2x or more counts when the grad norm jumped 10x over its recent level at
+    # the same time: noisy batches move the loss, not the gradient by an order of size.
+    grad_confirmed_factor: float = 2.0
+    grad_jump: float = 10.0
     # The recent level is the median of this many previous finite losses.
     window: int = 8
     min_history: int = 3  # finite losses needed before an unconfirmed spike can fire

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable
 
 from gradlog.config import Thresholds
@@ -66,6 +67,9 @@ class ExplodingGradientDetector(Detector):
         super().__init__(thresholds)
         self._limits = thresholds.exploding_gradient
         self._early: list[float] = []
+        # The settled level: warm-up inflates the first grad norms, so an explosion is
+        # measured against the lower of the early level and the recent healthy one.
+        self._recent: deque[float] = deque(maxlen=16)
         self._previous_loss: float | None = None
         self._reset()
 
@@ -88,6 +92,8 @@ class ExplodingGradientDetector(Detector):
             done = self._close()
             if math.isfinite(grad) and len(self._early) < self._limits.early_records:
                 self._early.append(grad)
+            if math.isfinite(grad):
+                self._recent.append(grad)
             return self._note_loss(record, done)
         if self._first is None:
             self._first, self._param_start = record, record.get(PARAM_NORM)
@@ -104,13 +110,22 @@ class ExplodingGradientDetector(Detector):
     def _signs(self, grad: float, param: float | None) -> tuple[bool, bool]:
         if not math.isfinite(grad):
             return False, False
-        early = median(self._early) if len(self._early) >= 3 else 0.0
+        early = self._level()
         # Growth from a tiny level to a still-small one (0.001 -> 0.05) is not an explosion:
         # the grown norm must also be above 1, the top of the usual healthy range's middle.
         grown = early > 0 and grad >= self._limits.growth * early and grad > 1.0
         strong = grad > self._limits.absolute or grown
         weak = param is not None and math.isfinite(param) and grad > param
         return strong, weak
+
+    def _level(self) -> float:
+        """The healthy grad norm level before the episode; 0 while it is unknown."""
+        if len(self._early) < 3:
+            return 0.0
+        level = median(self._early)
+        if len(self._recent) >= 8:
+            level = min(level, median(list(self._recent)))
+        return level
 
     def _corroborate(self, record: Record) -> None:
         if self._corroboration is not None:
@@ -165,8 +180,8 @@ class ExplodingGradientDetector(Detector):
         param = first.get(PARAM_NORM)
         if param is not None:
             message += f" (param_norm {fmt(param)})"
-        if self._early:
-            message += f", against an early level of {fmt(median(self._early))}"
+        if self._level():
+            message += f", against a healthy level of {fmt(self._level())}"
         if peak is not first:
             message += f"; peak {fmt(peak.metrics[GRAD_NORM])} at {where(peak)}"
         message += f"; {self._count} record(s) above a healthy level"

@@ -86,7 +86,7 @@ class ChancePlateauDetector(Detector):
         super().__init__(thresholds)
         self._limits = thresholds.chance_plateau
         self._recent: deque[float] = deque(maxlen=3)  # the level is their median: noise-proof
-        self._above = False  # the loss has been clearly above the current band
+        self._peak = -math.inf  # the highest loss level seen so far
         self._start: float | None = None  # the run's first loss level
         self._reset()
 
@@ -116,12 +116,12 @@ class ChancePlateauDetector(Detector):
                 self._reported = True
                 return [self._report(None)]
             return []
-        above = self._k is not None and level > math.log(self._k)
         self._reset()
         if k is not None:
             self._k, self._first, self._last, self._count = k, record, record, 1
-            self._passing = self._above
-        self._above = above or (k is None and self._records_above(level))
+            # Came down into this band from clearly above it: a descent, not a start.
+            self._passing = self._peak > (1 + 5 * self._limits.tolerance) * math.log(k)
+        self._peak = max(self._peak, level)
         return []
 
     def finish(self) -> Iterable[Diagnosis]:
@@ -139,11 +139,6 @@ class ChancePlateauDetector(Detector):
         """
         assert self._k is not None
         return self._start is None or self._start <= 1.5 * math.log(self._k)
-
-    def _records_above(self, level: float) -> bool:
-        """Whether this level lies clearly above the nearest chance level below it."""
-        k = chance_classes(level * (1 - 3 * self._limits.tolerance), self._limits)
-        return k is None or level > math.log(k) * (1 + self._limits.tolerance)
 
     def _watch_after(self, record: Record, loss: float) -> list[Diagnosis]:
         """After a reported plateau: extend it, or turn it into a slow start if learned."""

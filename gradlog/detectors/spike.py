@@ -25,8 +25,9 @@ class LossSpikeDetector(Detector):
     """
     ## What it detects
     The training loss jumping 10x or more above its recent level (the median of the
-    previous 8 finite losses). A smaller jump (3x or more) counts when the loss turns
-    NaN within the next 3 records, since the explosion shows where it began.
+    previous 8 finite losses). A smaller jump counts when something confirms it: 3x or
+    more when the loss turns NaN within the next 3 records, since the explosion shows
+    where it began; 2x or more when the grad norm jumped 10x at the same time.
 
     ## Why it matters
     A spike means one update moved the weights far off course: usually a learning rate
@@ -50,6 +51,10 @@ class LossSpikeDetector(Detector):
     - `min_rise_fraction` 0.1: the rise must be at least a tenth of the run's starting
       loss, so near-zero losses that wobble (0.001 -> 0.02) are not spikes.
     - `min_history` 3 finite losses before an unconfirmed spike can fire.
+    - `grad_confirmed_factor` 2 when the grad norm jumped `grad_jump` (10x) over its
+      recent level at the same time: language-model losses are bounded near
+      ln(vocabulary), so their spikes are 2-3x; noise moves the loss, not the gradient
+      by an order of magnitude.
     """
 
     rule = Rule(
@@ -117,7 +122,11 @@ class LossSpikeDetector(Detector):
             self._candidate is None or self._candidate[0].step != record.step
         ):
             self._candidate, self._since_candidate = (record, self._previous, ratio, base), 0
-        if ratio < self._limits.factor or len(self._recent) < self._limits.min_history:
+        if len(self._recent) < self._limits.min_history:
+            return []
+        if ratio < self._limits.factor and not (
+            ratio >= self._limits.grad_confirmed_factor and self._grad_jumped(record)
+        ):
             return []
         severe = ratio >= self._limits.severe_factor
         diagnosis = self._report(record, self._previous, ratio, base, None, severe)
@@ -136,6 +145,19 @@ class LossSpikeDetector(Detector):
         record, before, ratio, base = self._candidate
         self._candidate = None
         return [self._report(record, before, ratio, base, nan_record, True)]
+
+    def _grad_jumped(self, record: Record) -> bool:
+        """The grad norm, here or one record before, is 10x its level before that."""
+        grads = [r.metrics[GRAD_NORM] for r in self._window if finite(r.get(GRAD_NORM))]
+        now = record.get(GRAD_NORM)
+        if now is None or not math.isfinite(now):
+            return False
+        candidates = [now, *grads[-1:]]
+        earlier = grads[:-1]
+        if len(earlier) < 3:
+            return False
+        level = median(earlier)
+        return level > 0 and max(candidates) >= self._limits.grad_jump * level
 
     def _causes(self, record: Record) -> str:
         """What the grad norm and learning rate did around the jump, as message text."""

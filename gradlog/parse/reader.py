@@ -14,7 +14,7 @@ from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.clean import clean
 from gradlog.parse.dialects import BY_NAME
-from gradlog.parse.events import event
+from gradlog.parse.events import ABORTED, event
 from gradlog.parse.line import Fields, LineParser
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.tables import Table
@@ -97,7 +97,10 @@ class LogReader:
                 return fields
             step = found.step
             dialect = self._parser.dialect.name
-            return Fields(found.metrics, step, None, dialect, step is not None, step is None)
+            # An abort ends the run after the last printed step: a record of its own.
+            # Overflows and scale changes belong to the step being printed.
+            joins = step is None and ABORTED not in found.metrics
+            return Fields(found.metrics, step, None, dialect, step is not None, joins)
         if fields is None and len(self.unparsed) < _UNPARSED_KEPT:
             self.unparsed.append(stripped[:200])
         return fields
