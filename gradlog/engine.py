@@ -109,10 +109,13 @@ class Engine:
 
     def _collect(self, diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
         """Keep the latest version of each episode; return those new or more severe."""
+        found = list(diagnoses)
+        if not found:
+            return []
         announced = []
         dialects = self._reader.dialects
         framework = dialects[0] if dialects else None
-        for diagnosis in diagnoses:
+        for diagnosis in found:
             diagnosis = personalise(diagnosis, self._history.context(diagnosis, framework))
             before = self._found.get(diagnosis.key)
             self._found[diagnosis.key] = diagnosis
