@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from labels import Label, Need, flat_at_chance, median, onset, refresh
 from printing import GRAD, LOSS, LR, PARAM, VAL
-from profiles import VOCAB, draw, loguniform
+from profiles import STYLES, VOCAB, draw, loguniform
 from simulate import Run, healthy, lognormal
 from sudden import hidden_nan, lm_spike, loss_spike, nan_explosion, scale_collapse
 
@@ -198,18 +198,7 @@ SCENARIOS: dict[str, Scenario] = {
     for s in (
         Scenario(
             "nan_explosion",
-            (
-                "plain",
-                "epoch",
-                "keras",
-                "lightning",
-                "mmengine",
-                "hf",
-                "nanogpt",
-                "llmc",
-                "megatron",
-                "fairseq",
-            ),
+            STYLES,
             nan_explosion,
         ),
         Scenario("hidden_nan", ("hf",), hidden_nan, frozenset({GRAD})),
@@ -240,18 +229,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("oscillation", ("epoch", "keras", "plain", "hf", "mmengine"), oscillation),
         Scenario(
             "divergence",
-            (
-                "plain",
-                "epoch",
-                "keras",
-                "lightning",
-                "mmengine",
-                "hf",
-                "nanogpt",
-                "llmc",
-                "megatron",
-                "fairseq",
-            ),
+            STYLES,
             divergence,
         ),
         Scenario("scale_collapse", ("plain", "fairseq", "megatron", "hf"), scale_collapse),

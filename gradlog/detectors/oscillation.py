@@ -112,8 +112,7 @@ class OscillationDetector(Detector):
 
     def _swings(self) -> bool:
         losses = [r.metrics[LOSS] for r in self._run]
-        highs = [v for i, v in enumerate(losses) if self._is_peak(losses, i)]
-        lows = [v for i, v in enumerate(losses) if not self._is_peak(losses, i)]
+        highs, lows = self._peaks(losses)
         level = median(losses)
         if not highs or not lows or level <= 0:
             return False
@@ -128,6 +127,15 @@ class OscillationDetector(Detector):
         progress = abs(median(losses[:4]) - median(losses[-4:]))
         return progress <= self._limits.max_progress * swing
 
+    @classmethod
+    def _peaks(cls, losses: list[float]) -> tuple[list[float], list[float]]:
+        """The stretch's peaks and its troughs."""
+        peak = [cls._is_peak(losses, i) for i in range(len(losses))]
+        return (
+            [v for v, p in zip(losses, peak, strict=True) if p],
+            [v for v, p in zip(losses, peak, strict=True) if not p],
+        )
+
     @staticmethod
     def _is_peak(losses: list[float], i: int) -> bool:
         neighbour = losses[i + 1] if i + 1 < len(losses) else losses[i - 1]
@@ -136,8 +144,7 @@ class OscillationDetector(Detector):
     def _report(self) -> Diagnosis:
         first, last = self._start or self._run[0], self._run[-1]
         losses = [r.metrics[LOSS] for r in self._run]
-        highs = [v for i, v in enumerate(losses) if self._is_peak(losses, i)]
-        lows = [v for i, v in enumerate(losses) if not self._is_peak(losses, i)]
+        highs, lows = self._peaks(losses)
         message = (
             f"loss alternated up and down for {self._length} records from {where(first)} to "
             f"{where(last)}, between about {fmt(median(lows))} and {fmt(median(highs))} "

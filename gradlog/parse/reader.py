@@ -87,8 +87,6 @@ class LogReader:
             return None
         if self._table.columns and (row := self._table.row(text)) is not None:
             return Fields(row.metrics, row.step, row.epoch, row.dialect)
-        if self._table.header(text):
-            return None
         found = event(text)
         fields = self._parser.parse(text)
         if found is not None:
@@ -101,7 +99,9 @@ class LogReader:
             # Overflows and scale changes belong to the step being printed.
             joins = step is None and ABORTED not in found.metrics
             return Fields(found.metrics, step, None, dialect, step is not None, joins)
-        if fields is None and len(self.unparsed) < _UNPARSED_KEPT:
+        # A line with no value may be a table's header, which opens the table.
+        header = fields is None and self._table.header(text)
+        if fields is None and not header and len(self.unparsed) < _UNPARSED_KEPT:
             self.unparsed.append(stripped[:200])
         return fields
 
