@@ -117,7 +117,7 @@ def test_threshold_override_changes_what_fires(tmp_path: Path) -> None:
     assert (found["id"], found["severity"], found["first_step"]) == ("loss_spike", "error", 140)
 
 
-@pytest.mark.parametrize("printed", ['"objective"', '["objective", "obj"]'])
+@pytest.mark.parametrize("printed", ['"fitness"', '["fitness", "fit"]'])
 def test_metric_mapping_from_the_file(tmp_path: Path, printed: str) -> None:
     copy(tmp_path, "custom_names.log")
     before = gradlog("diagnose", "--format", "json", "custom_names.log", cwd=tmp_path)

@@ -21,24 +21,6 @@ from tests.helpers import CORPUS
 
 FOLDERS = (CORPUS, CORPUS / "real")
 
-# Logs the general reader does not read yet: strict, so each fix shows as an XPASS.
-NOT_READ_YET = frozenset(
-    {
-        "real/01_dl4j_healthy.log",
-        "real/02_mxnet_nan.log",
-        "real/04_yolact_loss_scale_collapse.log",
-        "real/05_xgboost_healthy.log",
-        "real/06_luatorch_plateau_chance.log",
-        "real/10_dl4j_nan.log",
-        "real/12_caffe_exploding_gradient.log",
-        "real/15_madlib_healthy.log",
-        "real/23_audiocraft_healthy.log",
-        "real/29_opennmt_healthy.log",
-        "real/31_sb3_healthy.log",
-        "real/34_pytorch_stalled.log",
-    }
-)
-
 # Excerpts that print no loss at all (only gradient-clipping lines).
 NO_LOSS_PRINTED = frozenset({"real/12_caffe_exploding_gradient.log"})
 
@@ -74,12 +56,7 @@ def _cases() -> list[Any]:
     for folder in FOLDERS:
         for path, label in labelled(folder):
             name = str(path.relative_to(CORPUS))
-            marks = (
-                [pytest.mark.xfail(strict=True, reason="not read by the general reader yet")]
-                if name in NOT_READ_YET
-                else []
-            )
-            cases.append(pytest.param(path, label, id=name, marks=marks))
+            cases.append(pytest.param(path, label, id=name))
     return cases
 
 

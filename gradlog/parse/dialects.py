@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gradlog.parse.names import GRAD_NORM, LOSS, VAL_LOSS
+from gradlog.parse.names import GRAD_NORM, LOSS, STEP, VAL_LOSS
 
 
 @dataclass
@@ -51,7 +51,8 @@ _EPOCH_COLON = re.compile(r"^Epoch (\d+):")
 
 
 def _keras(fields: LineFields, text: str) -> bool:
-    fields.metrics.pop("batch", None)  # ``Batch 36: Invalid loss`` names a batch, not a value
+    if "Invalid loss" in text:  # ``Batch 36: Invalid loss`` names a batch of the open epoch
+        fields.step = None
     return True
 
 
@@ -170,7 +171,7 @@ DIALECTS: tuple[Dialect, ...] = (
             r"^step\s+\d+/\d+ \| (?:train )?loss|^s:\d+ t[re]l:|"
             r"^step \d+: train loss [\d.naif-]+ \(took"
         ),
-        renames={"norm": GRAD_NORM},
+        renames={"norm": GRAD_NORM, "s": STEP},
     ),
     Dialect(
         "nanogpt",

@@ -19,9 +19,18 @@ _UNIT = r"(?:%|x+|z|[a-zA-Z]{1,3}(?:/[a-zA-Z]{1,4})?)?"
 # A number in any usual notation, plus NaN/Inf spellings (Lightning prints ``nan.0``).
 _NUMBER = (
     r"(?<![\w.@#])"
-    r"(?P<num>[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    r"(?P<num>[-+]?(?:"
+    # Thousands grouped by commas or underscores (``1,000.5``, ``1_000``), read whole.
+    r"\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?|\d{1,3}(?:_\d{3})+(?:\.\d+)?"
+    # MSVC's printf spellings of non-finite values: ``1.#INF``, ``-1.#IND``, ``1.#QNAN``.
+    r"|\d\.#(?:INF|IND|QNAN|SNAN)\d*"
+    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
     # Megatron's "number of nan iterations: 0" uses nan as a word, not a value.
-    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)))" + _UNIT + r"(?![\w.@]|\.\d)"
+    # A NaN or Inf spelling takes no letters after it but PaddleOCR's ``x`` padding: ``info``
+    # and ``inference`` are words.
+    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ])))" + _UNIT
+    # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow.
+    + r"(?![\w@]|\.[\w.])"
 )
 
 number = pp.Regex(_NUMBER).set_name("number")
@@ -32,14 +41,20 @@ _quote = pp.Opt(pp.one_of("' \"")).suppress()
 
 # A key is one or more words (``Train Loss``, ``number of skipped iterations``) or a
 # quoted string (``'eval_loss'``); a word may end in a parenthesised unit (``time (ms)``).
-key_word = pp.Regex(r"[A-Za-z_][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?").set_name("key word")
+key_word = pp.Regex(
+    r"(?!(?:is|was|went|became|becomes|reached)\b)[A-Za-z_][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
+).set_name("key word")
 bare_key = pp.Combine(key_word + pp.ZeroOrMore(pp.White(" \t") + key_word)).set_name("key")
 quoted_key = (pp.QuotedString("'") | pp.QuotedString('"')).set_name("quoted key")
 key = (quoted_key | bare_key)("key")
 
-separator = pp.one_of(": = :=").set_name("separator")
-# ``lr=[1.9e-05]`` (DeepSpeed), ``epoch: [12/500]`` (PaddleOCR), ``np.float32(0.21)`` (TF).
-_wrapper = pp.Opt(pp.Regex(r"\[|(?:np|numpy)\.\w+\(")).suppress()
+# Sentence forms join a name to its value with a verb: ``Loss is NaN``, ``loss went to nan``,
+# ``loss -> 0.5``. These words never start a key (see ``key_word``).
+_VERB = r"(?:is|was|went to|became|becomes|reached|->)"
+separator = (pp.one_of(": = :=") | pp.Regex(_VERB + r"(?=\s|$)")).set_name("separator")
+# ``lr=[1.9e-05]`` (DeepSpeed), ``epoch: [12/500]`` (PaddleOCR), ``np.float32(0.21)`` (TF),
+# ``tensor(nan, device='cuda:0')`` (torch), ``Loss: <1.57>`` (MADlib).
+_wrapper = pp.Opt(pp.Regex(r"\[|<|(?:np|numpy)\.\w+\(|tensor\(")).suppress()
 value = (
     _wrapper
     + _quote

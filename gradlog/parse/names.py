@@ -107,8 +107,8 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "global_step",
         "num_updates",
         "current_steps",
-        "s",
         "train_step",
+        "batch",
     ),
     EPOCH: ("epoch", "epochs", "ep", "train_epoch"),
 }
@@ -152,7 +152,8 @@ class NameTable:
         if found is None:
             snake = normalise(key)
             found = self._table.get(snake, snake)
-            self._cache[key] = found
+            if len(self._cache) < 4096:
+                self._cache[key] = found
         return found
 
 

@@ -8,6 +8,7 @@ and read when the input ends.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from gradlog.model import Record, step_value
 from gradlog.parse import documents
@@ -15,11 +16,14 @@ from gradlog.parse.assemble import Assembler
 from gradlog.parse.clean import clean
 from gradlog.parse.dialects import BY_NAME
 from gradlog.parse.events import ABORTED, event
-from gradlog.parse.line import Fields, LineParser
+from gradlog.parse.families import Families
+from gradlog.parse.grammar import NUMBER_RE
+from gradlog.parse.line import Fields, LineParser, ShapeStats
 from gradlog.parse.names import LOSS, NameTable
-from gradlog.parse.tables import Table
+from gradlog.parse.tables import Table, block_row
 
 _UNPARSED_KEPT = 5
+_UNREAD_KEPT = 5  # examples kept of lines that hold numbers but yielded nothing
 _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving up on it
 # HF's banners (``***** Running training *****``, ``***** train metrics *****``) head blocks
 # of ``key = value`` rows: settings and whole-run figures, never a step.
@@ -34,15 +38,22 @@ class LogReader:
         self.names = names or NameTable()
         self.parsed = 0  # logical lines that yielded fields
         self.unparsed: list[str] = []  # the first few non-empty lines nothing was read from
+        # Lines that hold a number but yielded nothing: how many, and the first few.
+        self.unread_numeric = 0
+        self.unread_examples: list[str] = []
+        # How many logical lines were read by each route: key-value, table, event, document.
+        self.kinds: Counter[str] = Counter()
         self._dialects: dict[str, None] = {}
         self._parser = LineParser(self.names)
         self._assembler = Assembler()
+        self.families = Families()
         self._table = Table(self.names)
         self._rank: int | None = None
         self._document: list[str] | None = None
         self._document_size = 0
         self._started = False
         self._in_summary = False
+        self._section = ""  # the section of a ``| name | value |`` block being read
 
     @property
     def dialects(self) -> tuple[str, ...]:
@@ -53,6 +64,11 @@ class LogReader:
     @property
     def numbered(self) -> bool:
         return self._assembler.numbered
+
+    @property
+    def shapes(self) -> list[ShapeStats]:
+        """The key-value line shapes read so far, most frequent first."""
+        return sorted(self._parser.shapes.values(), key=lambda s: -s.count)
 
     def feed(self, line_no: int, raw: str) -> list[Record]:
         """Read one physical line; return the records it completes."""
@@ -71,13 +87,19 @@ class LogReader:
             self.parsed += 1
             self._dialects.setdefault(fields.dialect)
             records += self._assembler.feed(line_no, fields)
-        return records
+        return self._named(records)
 
     def flush(self, idle: bool = False) -> list[Record]:
         """Complete the open record at the end of input; ``idle``: a live input paused."""
         if self._document is not None:
-            return [] if idle else self._read_document()
-        return self._assembler.flush(idle)
+            return [] if idle else self._named(self._read_document())
+        return self._named(self._assembler.flush(idle))
+
+    def _named(self, records: list[Record]) -> list[Record]:
+        """Records with each family's series under its canonical name."""
+        for record in records:
+            self.families.resolve(record.metrics)
+        return records
 
     def _fields(self, text: str) -> Fields | None:
         stripped = text.strip()
@@ -85,7 +107,16 @@ class LogReader:
             return None
         if self._summary(stripped):
             return None
+        if stripped[0] == "|" and stripped[-1] == "|":
+            block, self._section = block_row(stripped, self.names, self._section)
+            if block == "":
+                return None
+            if block is not None:
+                text = block
+        elif self._section and stripped.startswith("---"):
+            self._section = ""
         if self._table.columns and (row := self._table.row(text)) is not None:
+            self.kinds["table"] += 1
             return Fields(row.metrics, row.step, row.epoch, row.dialect)
         found = event(text)
         fields = self._parser.parse(text)
@@ -98,12 +129,25 @@ class LogReader:
             # An abort ends the run after the last printed step: a record of its own.
             # Overflows and scale changes belong to the step being printed.
             joins = step is None and ABORTED not in found.metrics
+            self.kinds["event"] += 1
             return Fields(found.metrics, step, None, dialect, step is not None, joins)
         # A line with no value may be a table's header, which opens the table.
         header = fields is None and self._table.header(text)
-        if fields is None and not header and len(self.unparsed) < _UNPARSED_KEPT:
-            self.unparsed.append(stripped[:200])
+        if fields is not None:
+            self.kinds["key-value"] += 1
+        elif header:
+            self.kinds["table header"] += 1
+        else:
+            self._unread(stripped)
         return fields
+
+    def _unread(self, text: str) -> None:
+        if len(self.unparsed) < _UNPARSED_KEPT:
+            self.unparsed.append(text[:200])
+        if NUMBER_RE.search(text):
+            self.unread_numeric += 1
+            if len(self.unread_examples) < _UNREAD_KEPT:
+                self.unread_examples.append(text[:200])
 
     def _summary(self, text: str) -> bool:
         """Skip the rows under an HF banner: settings and whole-run figures, not steps."""
@@ -134,6 +178,7 @@ class LogReader:
                 continue
             self._dialects.setdefault("trainer_state")
             self.parsed += 1
+            self.kinds["document"] += 1
             number = step if step is not None else index + 1
             record = Record(
                 step_value(number), 1, metrics, None if epoch is None else step_value(epoch)

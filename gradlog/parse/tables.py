@@ -1,8 +1,14 @@
-"""Tables with a header row: spaCy, fastai and ultralytics consoles, and CSV metric files.
+"""Tables: a header row of names over rows of numbers, and ``| name | value |`` blocks.
 
-A header is a row of column names that includes a loss or an epoch/step column; the rows
-under it are read by position until a line that is not a row of numbers. Column names go
-through the same name table as any key, so ``train_loss`` is ``loss`` here too.
+A header is a row of column names (split on runs of spaces, on ``|`` or on commas) that
+includes a loss-family or an epoch/step column; the rows under it are read by position
+until a line that is not a row of numbers. Column names go through the same name table
+and families as any key, so ``train_loss`` is ``loss`` here too. spaCy, fastai and
+ultralytics consoles, CSV metric files and markdown tables are all of this kind.
+
+A block prints one record as rows of ``| name | value |`` between dashed rules, with
+``| section/ |  |`` rows naming a section (Stable-Baselines3's logger); each row is read
+as ``name: value``.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ import math
 import re
 from dataclasses import dataclass
 
+from gradlog.parse import families
 from gradlog.parse.grammar import NUMBER_RE
-from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable
+from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable, normalise
 
 _RULE = re.compile(r"^\s*-{2,}(?:\s+-{2,})+\s*$")  # spaCy's dashed rule under the header
 _SPLIT = re.compile(r"\s{2,}")
@@ -20,6 +27,30 @@ _FRACTION = re.compile(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
 _CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
 _NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
 _DEBRIS = re.compile(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
+_MARKDOWN_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_BLOCK_ROW = re.compile(r"^\s*\|\s*(?P<name>[^|]*?)\s*\|\s*(?P<value>[^|]*?)\s*\|\s*$")
+_AXES = ("step", "epoch", "global_step", "iteration", "iter", "#", "e")
+
+
+def block_row(text: str, names: NameTable, section: str) -> tuple[str | None, str]:
+    """A ``| name | value |`` row as ``name: value`` text, and the section it opens.
+
+    Returns ``(None, section)`` for a row that is not of this kind. A section's name is
+    prefixed when that makes a known name (``train/`` + ``loss``), else the bare name is
+    used when it is known (``time/`` + ``iterations``), else the prefixed one.
+    """
+    match = _BLOCK_ROW.match(text)
+    if match is None:
+        return None, section
+    name, value = match["name"], match["value"]
+    if not value:
+        return "", name if name.endswith("/") else section
+    if not name or not NUMBER_RE.fullmatch(value):
+        return None, section
+    prefixed = f"{section}{name.strip()}"
+    if not names.known(prefixed) and names.known(name):
+        prefixed = name
+    return f"{normalise(prefixed)}: {value}", section
 
 
 @dataclass
@@ -40,28 +71,34 @@ class Table:
         self.columns: list[str] = []
         self.dialect = ""
         self.comma = False
+        self.piped = False
         self._previous_step: float | None = None
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
         text = _DEBRIS.sub("", text)
         comma = "," in text and not text.lstrip().startswith(("{", "["))
-        cells = [c.strip() for c in (text.split(",") if comma else _SPLIT.split(text.strip()))]
-        if len(cells) < 3 or not all(cell and _NAME.match(cell) for cell in cells):
+        piped = text.strip().startswith("|") and text.count("|") >= 3
+        cells = _cells(text, comma, piped)
+        if len(cells) < 2 or not all(cell and _NAME.match(cell) for cell in cells):
             return False  # a header names its columns: no cell is a value
         lowered = [c.lower() for c in cells]
-        dialect = _dialect(lowered, comma)
+        dialect = _dialect(lowered, comma) if len(cells) >= 3 else None
+        if dialect is None and (piped or len(cells) >= 3) and _metric_header(lowered):
+            dialect = "table"
         if dialect is None:
             return False
-        self.columns, self.dialect, self.comma = cells, dialect, comma
+        self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
         self._previous_step = None
         return True
 
     def row(self, text: str) -> Row | None:
         """Read ``text`` as a row of the open table; None when it is not one."""
-        if not self.columns or _RULE.match(text):
+        if not self.columns or _RULE.match(text) or _MARKDOWN_RULE.match(text):
             return None
-        cells = text.split(",") if self.comma else text.split()
+        cells = _cells(text, self.comma, self.piped) if self.piped else (
+            text.split(",") if self.comma else text.split()
+        )
         if len(cells) < len(self.columns) - (1 if self.comma else 0):
             return None
         values: dict[str, float] = {}
@@ -99,6 +136,19 @@ class Table:
             metrics[LOSS] = total
         self._previous_step = step
         return Row(self.dialect, metrics, step if step is not None else epoch, epoch)
+
+
+def _cells(text: str, comma: bool, piped: bool) -> list[str]:
+    if piped:
+        return [c.strip() for c in text.strip().strip("|").split("|")]
+    return [c.strip() for c in (text.split(",") if comma else _SPLIT.split(text.strip()))]
+
+
+def _metric_header(lowered: list[str]) -> bool:
+    """A header of metric columns: a step or epoch column beside a loss-family one."""
+    axis = any(c in _AXES for c in lowered)
+    loss = any(families.family(normalise(c)) in (LOSS, "val_loss") for c in lowered)
+    return loss and (axis or len(lowered) >= 3)
 
 
 def _dialect(lowered: list[str], comma: bool) -> str | None:

@@ -1,0 +1,221 @@
+"""Names by family: which series an unknown name belongs to, and a run's primary series.
+
+An unknown name belongs to a family by the words it is made of, so ``model_loss``,
+``CrossEntropy``, ``train-rmse`` or ``model_grad_norm`` are read like the names of the
+table in ``names``. Each assembled record then gets one series per family: the name the
+table gives it, else the one this run chose before, else a total (``total_loss``), else
+the first printed. Every other member keeps its own name, and the NaN rule watches every
+loss and grad-norm member (``watched``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+from gradlog.parse.names import (
+    _CANONICAL,
+    ACC,
+    GRAD_NORM,
+    LOSS,
+    LOSS_SCALE,
+    LR,
+    PARAM_NORM,
+    VAL_ACC,
+    VAL_LOSS,
+)
+
+# The first tier names losses outright.
+_LOSS_WORDS = frozenset(
+    {"loss", "losses", "cost", "objective", "nll", "xent", "ce", "bce", "mse", "rmse", "mae"}
+    | {"logloss", "mlogloss", "ctc"}
+)
+_LOSS_JOINED = ("crossentropy", "smoothl1")
+# The second tier (DL4J's ``score``, Lua Torch's ``Err``, OpenNMT's ``ppl``) is a run's
+# loss only when the run prints no first-tier loss at all.
+_FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "perplexity"})
+_LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log is the loss
+# Words that make a loss-like name something else: a running best, a weight, a count.
+_NOT_A_VALUE = frozenset(
+    {"best", "min", "max", "lowest", "weight", "weights", "coef", "scale", "scaler", "num"}
+)
+_VAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "dev"})
+_GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
+_PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
+_ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
+_TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full"})
+# Words a family name must end in: ``val_loss did not improve from`` names no series.
+ENDINGS = (
+    _LOSS_WORDS
+    | _ACC_WORDS
+    | {"entropy", "l1", "norm", "gnorm", "gradnorm", "scale", "scaler", "lr", "rate"}
+)
+_PLANS_KEPT = 4096  # distinct sets of names per input; logs print a handful
+
+# Families in the order a record's names are resolved.
+FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
+# A line that reports evaluation (``Valid Summary | ce=0.09``): its losses are validation's.
+VAL_LINE = re.compile(
+    r"^\W*(?:val|valid|validation|eval|evaluation|test|testing|dev)\b", re.IGNORECASE
+)
+
+
+def words(snake: str) -> list[str]:
+    """The words of a normalised name."""
+    return [w for w in snake.replace(".", "_").split("_") if w]
+
+
+@lru_cache(maxsize=4096)
+def family(snake: str, grad_context: bool = False) -> str | None:
+    """The family of a normalised name, or None: ``model_loss`` -> ``loss``.
+
+    ``grad_context``: the line speaks of gradients, so a bare ``norm`` is their norm.
+    """
+    if snake in _CANONICAL:
+        return _CANONICAL[snake]
+    parts = set(words(snake))
+    joined = "".join(words(snake))
+    if parts & _NOT_A_VALUE and not _is_scale(parts) and not _is_norm(parts):
+        return None
+    if _is_norm(parts) or "gradnorm" in joined:
+        if parts & _PARAM_WORDS:
+            return PARAM_NORM
+        grad = parts & _GRAD_WORDS or "gnorm" in parts or "gradnorm" in joined
+        return GRAD_NORM if grad or grad_context else None
+    if parts & {"scale", "scaler"}:
+        return LOSS_SCALE if _is_scale(parts) else None
+    val = bool(parts & _VAL_WORDS)
+    if parts & _LOSS_WORDS or any(j in joined for j in _LOSS_JOINED):
+        return VAL_LOSS if val else LOSS
+    if "lr" in parts or {"learning", "rate"} <= parts:
+        return LR
+    if parts & _ACC_WORDS:
+        return VAL_ACC if val else ACC
+    return None
+
+
+def _is_scale(parts: set[str]) -> bool:
+    return bool(parts & {"scale", "scaler"} and parts & {"loss", "grad", "amp"})
+
+
+def _is_norm(parts: set[str]) -> bool:
+    return bool(parts & {"norm", "gnorm"})
+
+
+def member(snake: str, grad_context: bool = False) -> bool:
+    """Whether a name is a family member by its last word (``image_loss``, ``L2 norm``)."""
+    parts = words(snake)
+    return bool(parts) and parts[-1] in ENDINGS and family(snake, grad_context) is not None
+
+
+def in_context(snake: str, val_line: bool, grad_line: bool) -> str:
+    """A name with what its line says folded in: ``ce`` on a validation line is
+    ``val_ce``; ``l2_norm`` on a line about gradients is ``grad_l2_norm``."""
+    fam = family(snake)
+    if val_line and fam in (LOSS, ACC) and snake not in _CANONICAL:
+        return f"val_{snake}"
+    if grad_line and fam is None and family(snake, True) == GRAD_NORM:
+        return f"grad_{snake}"
+    return snake
+
+
+def watched(name: str) -> bool:
+    """Whether a series is of the loss or grad-norm family (the NaN rule watches these)."""
+    return family(name) in (LOSS, VAL_LOSS, GRAD_NORM)
+
+
+def _fallback(snake: str) -> bool:
+    parts = set(words(snake))
+    return bool(parts & _FALLBACK_WORDS) and not parts & (_NOT_A_VALUE | _VAL_WORDS)
+
+
+class Families:
+    """Gives each record of one input one series per family, the same one all run long.
+
+    A family's series is, by priority: the name the table gives it; a member named as a
+    total (``total_loss``); the sum of the members when a record prints several (detection
+    losses such as ``CrossEntropy`` and ``SmoothL1``); the only member. In a run that
+    prints no loss, a second-tier name (``score``, ``ppl`` as its log) stands in, and
+    failing that an unnamed value that is the sum of the values printed just before it
+    (YOLACT's ``B C M S | T``). The choice is made once, on the first record that offers
+    it, and kept.
+    """
+
+    def __init__(self) -> None:
+        self.primary: dict[str, tuple[str, ...]] = {}  # family -> the member(s) it is made of
+        self._plans: dict[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]] = {}
+
+    def resolve(self, metrics: dict[str, float]) -> None:
+        """Add, in place, each family's series to a record's metrics."""
+        keys = tuple(metrics)
+        plan = self._plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys, metrics)
+            if len(self._plans) < _PLANS_KEPT:
+                self._plans[keys] = plan
+        for fam, members in plan:
+            if len(members) > 1:
+                metrics[fam] = math.fsum(metrics[m] for m in members)
+            else:
+                value = metrics.pop(members[0])
+                metrics[fam] = _log(value) if members[0] in self._logs else value
+
+    @property
+    def _logs(self) -> tuple[str, ...]:
+        return self.primary.get("log", ())
+
+    def _plan(
+        self, keys: tuple[str, ...], metrics: dict[str, float]
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        plan: list[tuple[str, tuple[str, ...]]] = []
+        for fam in FAMILIES:
+            if fam not in keys:
+                members = self._choose(fam, [k for k in keys if family(k) == fam])
+                if members:
+                    plan.append((fam, members))
+        if LOSS not in keys and not any(fam == LOSS for fam, _ in plan):
+            members = self._stand_in(keys, metrics)
+            if members:
+                plan.append((LOSS, members))
+        return tuple(plan)
+
+    def _choose(self, fam: str, found: list[str]) -> tuple[str, ...]:
+        chosen = self.primary.get(fam)
+        if chosen is None and found:
+            totals = [k for k in found if set(words(k)) & _TOTAL_WORDS]
+            chosen = self.primary[fam] = (totals[0],) if totals else tuple(found)
+        return chosen if chosen and set(chosen) <= set(found) else ()
+
+    def _stand_in(self, keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
+        """A second-tier loss, or an unnamed total, for a run that prints no loss."""
+        chosen = self.primary.get("stand-in")
+        if chosen is None:
+            fallback = [k for k in keys if _fallback(k)]
+            if fallback:
+                chosen = (fallback[0],)
+                if set(words(fallback[0])) & _LOG_OF:
+                    self.primary["log"] = chosen
+            else:
+                chosen = _total(keys, metrics)
+            if chosen:
+                self.primary["stand-in"] = chosen
+        return chosen if chosen and set(chosen) <= set(keys) else ()
+
+
+def _total(keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
+    """A value equal (to print precision) to the sum of the two or more just before it."""
+    values = [metrics[k] for k in keys]
+    for end in range(2, len(keys)):
+        total, target = 0.0, values[end]
+        if not math.isfinite(target) or target <= 0 or target == int(target):
+            continue  # a loss is a positive real; counts (``total_params``) are whole
+        for start in range(end - 1, -1, -1):
+            total += values[start]
+            if end - start >= 2 and abs(total - target) <= 1e-3 * target + 2e-3:
+                return (keys[end],)
+    return ()
+
+
+def _log(value: float) -> float:
+    return math.log(value) if value > 0 else math.nan
