@@ -89,6 +89,13 @@ class Engine:
             numbered_steps=self._reader.numbered,
             unparsed=tuple(self._reader.unparsed) if not self._records else (),
             series={name: s.freeze() for name, s in sorted(self._series.items())},
+            unread_numeric=self._reader.unread_numeric,
+            unread_examples=tuple(self._reader.unread_examples[:2]),
+            unjudged=tuple(
+                (d.rule.id, d.rule.min_records)
+                for d in self._detectors
+                if 0 < self._records < d.rule.min_records
+            ),
         )
         rules = tuple(detector.rule.id for detector in self._detectors)
         return Report(summary, tuple(diagnoses), rules)

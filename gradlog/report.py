@@ -35,6 +35,11 @@ class InputSummary:
     numbered_steps: bool = False  # steps were numbered by gradlog (none printed)
     unparsed: tuple[str, ...] = ()  # the first few non-empty lines nothing was read from
     series: dict[str, SeriesSummary] = field(default_factory=dict)
+    # Lines that hold a number but yielded nothing: how many, and the first few.
+    unread_numeric: int = 0
+    unread_examples: tuple[str, ...] = ()
+    # Enabled rules the input had too few records for, each with the records it needs.
+    unjudged: tuple[tuple[str, int], ...] = ()
 
 
 def counts(diagnoses: tuple[Diagnosis, ...] | list[Diagnosis]) -> dict[str, int]:

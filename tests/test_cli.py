@@ -79,6 +79,9 @@ def test_json_is_strict_and_has_the_documented_shape() -> None:
         "metrics",
         "first_step",
         "last_step",
+        "numbered_steps",
+        "unread_numeric_lines",
+        "unjudged",
     }
     diagnosis = report["diagnoses"][0]
     assert set(diagnosis) == {

@@ -12,8 +12,10 @@ import click
 
 from gradlog import __version__
 from gradlog.cli.diagnose import diagnose
+from gradlog.cli.inspect import inspect
 from gradlog.cli.live import run, watch
 from gradlog.cli.rules import COMMANDS as RULE_COMMANDS
+from gradlog.cli.series import series
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +27,8 @@ def cli() -> None:
 cli.add_command(diagnose)
 cli.add_command(watch)
 cli.add_command(run)
+cli.add_command(inspect)
+cli.add_command(series)
 for command in RULE_COMMANDS:  # rules, explain, config
     cli.add_command(command)
 

@@ -23,6 +23,10 @@ class Rule:
     why: str  # one or two sentences on why it matters, shown in the report
     remedies: tuple[str, ...]
     default_enabled: bool = True
+    # Records a run must have before this rule can judge it: its shortest window (early
+    # level plus a jump, a run of alternations, a divergence window). Fewer, and the
+    # report says the rule could not judge rather than "no problems".
+    min_records: int = 1
 
 
 class Detector:

@@ -57,6 +57,7 @@ class DivergenceDetector(Detector):
 
     rule = Rule(
         id="divergence",
+        min_records=15,
         title="Diverging loss",
         severity=Severity.WARNING,
         summary="The smoothed training loss rose to 2x or more its best level and stayed there.",

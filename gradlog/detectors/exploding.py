@@ -42,6 +42,7 @@ class ExplodingGradientDetector(Detector):
 
     rule = Rule(
         id="exploding_gradient",
+        min_records=4,
         title="Exploding gradient",
         severity=Severity.ERROR,
         summary="The gradient norm is far above a healthy level or its own early level.",

@@ -62,6 +62,7 @@ class LargeUpdateDetector(Detector):
 
     rule = Rule(
         id="large_update",
+        min_records=4,
         title="Large relative update",
         severity=Severity.WARNING,
         summary="lr x grad_norm / param_norm stays above 0.1: each step changes the weights a lot.",

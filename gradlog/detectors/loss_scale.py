@@ -74,6 +74,7 @@ class LossScaleCollapseDetector(Detector):
 
     rule = Rule(
         id="loss_scale_collapse",
+        min_records=3,
         title="Loss scale collapse",
         severity=Severity.ERROR,
         summary="The fp16 dynamic loss scale keeps falling, or the scaler is at its minimum.",

@@ -9,6 +9,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import ABORTED
+from gradlog.parse.families import family, watched
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM, VAL_LOSS
 
 WATCHED = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM)
@@ -74,9 +75,7 @@ class NanDetector(Detector):
         self._announced = False
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        bad = [m for m in WATCHED if _nonfinite(record.get(m))] or (
-            [LOSS] if loss_is_nan(record) else []
-        )
+        bad = _bad(record) or ([LOSS] if loss_is_nan(record) else [])
         if not bad:
             done = self._close()
             self._healthy = record
@@ -89,6 +88,7 @@ class NanDetector(Detector):
             self._loss_bad
             or loss_is_nan(record)
             or _nonfinite(record.get(VAL_LOSS))
+            or any(family(m) in (LOSS, VAL_LOSS) for m in bad)  # another loss of the run
             or bool(record.get(ABORTED))  # the run stopped itself over it: never benign
         )
         if not self._announced and (self._loss_bad or self._count > self._limits.max_skipped_steps):
@@ -110,7 +110,7 @@ class NanDetector(Detector):
         first, last = self._first, self._last
         assert first is not None and last is not None
         skipped = not self._loss_bad and self._count <= self._limits.max_skipped_steps
-        bad = [m for m in WATCHED if _nonfinite(first.get(m))]
+        bad = _bad(first)
         hidden = loss_is_nan(first) and LOSS not in bad
         what = ", ".join(bad) if bad else LOSS
         message = f"{what} became non-finite at {where(first)}"
@@ -149,6 +149,16 @@ class NanDetector(Detector):
             count=self._count,
             evidence=evidence_of(pairs),
         )
+
+
+def _bad(record: Record) -> list[str]:
+    """The watched series that are not finite in a record: the canonical ones first, then
+    any other member of the loss or grad-norm families (``smooth_l1``, ``box_grad_norm``)."""
+    bad = [m for m in WATCHED if _nonfinite(record.get(m))]
+    for name, value in record.metrics.items():
+        if not math.isfinite(value) and name not in WATCHED and watched(name):
+            bad.append(name)
+    return bad
 
 
 def _nonfinite(value: float | None) -> bool:

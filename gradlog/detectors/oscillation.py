@@ -44,6 +44,7 @@ class OscillationDetector(Detector):
 
     rule = Rule(
         id="oscillation",
+        min_records=8,
         title="Oscillating loss",
         severity=Severity.WARNING,
         summary="The loss alternates up and down with large swings and no net progress.",

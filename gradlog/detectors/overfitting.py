@@ -64,6 +64,7 @@ class OverfittingDetector(Detector):
 
     rule = Rule(
         id="overfitting",
+        min_records=6,
         title="Overfitting",
         severity=Severity.WARNING,
         summary="The validation loss rose 10%+ above its best while the training loss kept "

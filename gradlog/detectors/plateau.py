@@ -63,6 +63,7 @@ class ChancePlateauDetector(Detector):
 
     rule = Rule(
         id="chance_plateau",
+        min_records=5,
         title="Loss stuck at chance level",
         severity=Severity.ERROR,
         summary="The loss sits at ln(K), the level of a uniform guess over K classes.",

@@ -59,6 +59,7 @@ class LossSpikeDetector(Detector):
 
     rule = Rule(
         id="loss_spike",
+        min_records=4,
         title="Loss spike",
         severity=Severity.WARNING,
         summary="The training loss jumped 10x or more above its recent level.",

@@ -71,6 +71,7 @@ class StalledDetector(Detector):
 
     rule = Rule(
         id="stalled",
+        min_records=10,
         title="Training stalled",
         severity=Severity.WARNING,
         summary="The loss stopped improving far from chance and from zero, or the lr is zero.",

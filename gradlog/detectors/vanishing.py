@@ -41,6 +41,7 @@ class VanishingGradientDetector(Detector):
 
     rule = Rule(
         id="vanishing_gradient",
+        min_records=5,
         title="Vanishing gradient",
         severity=Severity.ERROR,
         summary="Gradients are too small to move the weights, and the loss is flat.",

@@ -118,6 +118,7 @@ class WeightGrowthDetector(Detector):
 
     rule = Rule(
         id="weight_growth",
+        min_records=6,
         title="Weight norm growth",
         severity=Severity.WARNING,
         summary="The parameter norm grew 10x or more over its early level, or geometrically.",

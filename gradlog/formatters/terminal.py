@@ -49,6 +49,22 @@ def describe_input(read: InputSummary) -> str:
     )
 
 
+def unjudged(read: InputSummary) -> str:
+    """``oscillation (needs 8), divergence (needs 15)``."""
+    return ", ".join(f"{rule} (needs {n})" for rule, n in read.unjudged)
+
+
+def coverage(read: InputSummary) -> str:
+    """What was not read: lines with numbers that yielded nothing, with two examples."""
+    if not read.unread_numeric:
+        return ""
+    examples = "; ".join(repr(e[:80]) for e in read.unread_examples)
+    return (
+        f"{plural(read.unread_numeric, 'line')} with numbers not read as metrics"
+        + (f", e.g. {examples}" if examples else "")
+    )
+
+
 def plural(n: int, noun: str) -> str:
     """``1 line``, ``2 lines``, ``1,204 lines``."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
@@ -59,7 +75,12 @@ def verdict(report: Report) -> str:
     summary = report.summary
     if not report.diagnoses:
         read = report.input
-        return f"No problems found in {read.records:,} records ({describe_steps(read)})."
+        if read.unjudged:
+            return (
+                f"No problem seen in {plural(read.records, 'record')} "
+                f"({describe_steps(read)}), but too few to judge {unjudged(read)}."
+            )
+        return f"No problems found in {plural(read.records, 'record')} ({describe_steps(read)})."
     parts = [f"{n} {name}{'s' if n != 1 else ''}" for name, n in summary.items() if n]
     return "Found " + ", ".join(parts) + "."
 
@@ -133,6 +154,8 @@ def render_to(console: Console, reports: ReportSet) -> None:
         )
         console.print(header)
         console.print(Text(describe_input(report.input), style="dim"))
+        if missed := coverage(report.input):
+            console.print(Text(missed, style="dim"))
         if report.input.unparsed:
             console.print(Text("First lines gradlog could not read:", style="bold"))
             for line in report.input.unparsed:

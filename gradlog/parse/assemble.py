@@ -20,10 +20,12 @@ class _Pending:
     header: bool  # True when opened by a line that only named the step (``Epoch 9/50``)
     metrics: dict[str, float] = field(default_factory=dict)
 
-    def takes(self, metrics: dict[str, float]) -> bool:
+    def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
         if self.header:
             return True  # a block takes every value; later ones overwrite (Keras averages)
+        if epoch is not None and self.epoch is not None and epoch != self.epoch:
+            return False  # same values at another epoch (HF dicts): another record
         return all(
             name not in self.metrics or _same(self.metrics[name], value)
             for name, value in metrics.items()
@@ -49,6 +51,7 @@ class Assembler:
     def __init__(self) -> None:
         self._pending: _Pending | None = None
         self._carry: dict[str, float] = {}  # event values seen before any record opened
+        self._carry_line = 0
         self._last: Record | None = None
         self.numbered = False  # some steps were numbered by gradlog, not read from the log
 
@@ -59,8 +62,15 @@ class Assembler:
             marker = None
         pending = self._pending
         if fields.event and marker is None:
-            (pending.metrics if pending is not None else self._carry).update(fields.metrics)
-            return []
+            if pending is not None:
+                pending.metrics.update(fields.metrics)
+                return []
+            # A second event before any record: the events are the records (a log made
+            # only of overflow lines), numbered in order.
+            done = self._carried() if self._carry.keys() & fields.metrics.keys() else []
+            self._carry_line = self._carry_line if self._carry else line_no
+            self._carry.update(fields.metrics)
+            return done
         if marker is not None:
             if pending is not None and not pending.numbered and pending.step == marker:
                 pending.metrics.update(fields.metrics)
@@ -72,7 +82,7 @@ class Assembler:
             return done
         if not fields.metrics:
             return []
-        if pending is not None and pending.takes(fields.metrics):
+        if pending is not None and pending.takes(fields.metrics, fields.epoch):
             pending.metrics.update(fields.metrics)
             if pending.epoch is None:
                 pending.epoch = fields.epoch
@@ -84,6 +94,13 @@ class Assembler:
             float(number), line_no, fields.epoch, True, False, self._take(fields)
         )
         return done
+
+    def _carried(self) -> list[Record]:
+        """The carried event values as a record of their own, numbered in order."""
+        number = (self._last.step if self._last is not None else 0) + 1
+        record = Record(step_value(number), self._carry_line, self._carry)
+        self._carry, self._last, self.numbered = {}, record, True
+        return [record]
 
     def _take(self, fields: Fields) -> dict[str, float]:
         """A new record's values: any event values carried so far, then the line's."""
@@ -99,6 +116,8 @@ class Assembler:
         held back, and the block reopens, empty, for the rest of its lines.
         """
         pending = self._pending
+        if pending is None and self._carry and not idle:
+            return self._carried()  # the input ended on events no record took
         if idle and pending is not None and pending.header:
             if all(math.isfinite(v) for v in pending.metrics.values()):
                 return []

@@ -211,6 +211,8 @@ def _total(keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
         if not math.isfinite(target) or target <= 0 or target == int(target):
             continue  # a loss is a positive real; counts (``total_params``) are whole
         for start in range(end - 1, -1, -1):
+            if not 0 < values[start] < target:
+                break  # parts of a loss are positive and each below the whole
             total += values[start]
             if end - start >= 2 and abs(total - target) <= 1e-3 * target + 2e-3:
                 return (keys[end],)

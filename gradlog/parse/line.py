@@ -65,6 +65,7 @@ _AT_STEP = re.compile(
     r"(?P<axis>[A-Za-z]+) \x00,? (?:is|was|=|:) ?(?=\x00)"
 )
 COUNTER = "(counter)"  # the key of a step counter printed without a name
+IN_EPOCH = "(i/N of epoch)"  # ``i/N`` after an epoch: the step is epoch * N + i
 EPOCH_COUNTER = "(epoch counter)"
 
 
@@ -147,8 +148,14 @@ def _counters(
     for match in _FRACTION.finditer(shape):
         index = bisect_left(holes, match.start())
         if index == epoch + 1 and index + 1 not in covered:
-            return [_Slot(COUNTER, STEP, index)]
+            return [_Slot(IN_EPOCH, STEP, index)]
     return []
+
+
+def _total_after(plan: _Plan, tokens: list[str]) -> float:
+    """The ``N`` of an ``i/N`` counter: the number token after the counter's."""
+    index = next(slot.index for slot in plan.slots if slot.key == IN_EPOCH)
+    return to_float(tokens[index + 1]) if index + 1 < len(tokens) else 0.0
 
 
 class LineParser:
@@ -287,6 +294,10 @@ class LineParser:
                 epoch = value if epoch is None else epoch
             else:
                 metrics.setdefault(name, value)
+        if IN_EPOCH in steps:  # a count within the epoch, made global so epochs stay apart
+            steps[IN_EPOCH] = (epoch or 0.0) * _total_after(plan, tokens) + steps[IN_EPOCH]
+        if "batch" in steps and epoch is None:  # ``batch=50`` alone is a batch size
+            metrics.setdefault("batch", steps.pop("batch"))
         step = next((steps[k] for k in _STEP_PRIORITY if k in steps), None)
         if step is None and steps:
             step = next(iter(steps.values()))
