@@ -51,7 +51,8 @@ _PREFIX = re.compile(
             r"^\[Rank \d+\]\s*",  # DeepSpeed log_dist
             r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -
             rf"^[\w.-]+\s+(?:-|\|)\s+{_LEVEL}\s+(?:-|\|)\s+",  # name - INFO - , name | INFO |
-            r"^[A-Za-z_][\w.]*\s+\|\s+(?=\S)",  # fairseq logger: train_inner |
+            # fairseq logger: train_inner | (a validation logger name stays: it says what follows)
+            r"^(?!(?i:val|valid|validation|eval|test|dev)\b)[A-Za-z_][\w.]*\s+\|\s+(?=\S)",
             rf"^[\w.]+ {_LEVEL}:\s*",  # ppocr INFO:
         )
     )

@@ -1,0 +1,217 @@
+"""The general reader, one parametrized test per shape class, built from the class's rules.
+
+Each case is a line or a short log written from the rule it illustrates (how names,
+separators, values, tables and events are printed), not copied from a framework's log.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from gradlog.engine import analyze
+from gradlog.model import Record
+from gradlog.parse.line import LineParser
+from gradlog.parse.reader import LogReader
+
+NAN, INF = math.nan, math.inf
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b or math.isclose(a, b, rel_tol=1e-9)
+
+
+def read(text: str) -> list[Record]:
+    reader = LogReader()
+    records: list[Record] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        records += reader.feed(number, line)
+    return records + reader.flush()
+
+
+# 1. A metric line is a sequence of (name, number) pairs: any joiner, any pair separator.
+JOINERS = ["=", ":", " = ", " ", " is ", " -> ", "\t", ": "]
+SEPARATORS = [" | ", ", ", "; ", " / ", "  ", "] [", "\t"]
+
+
+@pytest.mark.parametrize("joiner", JOINERS)
+@pytest.mark.parametrize("separator", SEPARATORS)
+def test_pairs_with_any_joiner_and_separator(joiner: str, separator: str) -> None:
+    line = f"step{joiner}7{separator}loss{joiner}0.25{separator}lr{joiner}0.001"
+    fields = LineParser().parse(line)
+    assert fields is not None, line
+    assert fields.step == 7
+    assert fields.metrics == {"loss": 0.25, "lr": 0.001}
+
+
+VALUES = [
+    ("loss=9.57 (10.94)", 9.57),  # a running average follows the value
+    ("loss: 42.5%", 42.5),  # a percent sign
+    ("loss: 3.2ms", 3.2),  # a unit
+    ("loss: 1,000.5", 1000.5),  # thousands separators, read whole
+    ("loss: 12,345,678", 12345678.0),
+    ("loss: 1_000", 1000.0),
+    ("loss: <0.75>", 0.75),  # a value in angle brackets
+    ("loss: [0.75]", 0.75),
+    ("loss: np.float32(0.75)", 0.75),
+    ("loss: 7.5E-01", 0.75),
+]
+NONFINITE = ["nan", "NaN", "-nan", "nan.0", "NAN", "NaN%", "1.#QNAN", "-1.#IND", "nanxx"]
+INFINITE = ["inf", "Infinity", "INF", "inf.0", "1.#INF"]
+
+
+@pytest.mark.parametrize(("line", "value"), VALUES)
+def test_value_spellings(line: str, value: float) -> None:
+    fields = LineParser().parse(f"step 3 {line}")
+    assert fields is not None and _same(fields.metrics["loss"], value), fields
+
+
+@pytest.mark.parametrize("spelling", NONFINITE)
+def test_every_nan_spelling(spelling: str) -> None:
+    fields = LineParser().parse(f"step 3 loss {spelling}")
+    assert fields is not None and math.isnan(fields.metrics["loss"])
+
+
+@pytest.mark.parametrize("spelling", INFINITE)
+def test_every_infinity_spelling(spelling: str) -> None:
+    fields = LineParser().parse(f"step 3 loss={spelling} acc 0.5")
+    assert fields is not None and fields.metrics["loss"] == INF
+    negative = LineParser().parse(f"step 3 loss=-{spelling.lstrip('-')}")
+    assert negative is not None and negative.metrics["loss"] == -INF
+
+
+def test_a_word_that_starts_like_nan_or_inf_is_not_a_value() -> None:
+    fields = LineParser().parse("level=info step 3 loss 0.5 mode=inference")
+    assert fields is not None and fields.metrics == {"loss": 0.5}
+
+
+SENTENCES = [
+    ("Loss is NaN.", {"loss": NAN}, None),
+    ("Score at iteration 10 is 0.69", {"loss": 0.69}, 10),
+    ("Iteration 100, loss = 0.69", {"loss": 0.69}, 100),
+    ("loss went to nan", {"loss": NAN}, None),
+    ("the loss at step 40 was 2.5", {"loss": 2.5}, 40),
+]
+
+
+@pytest.mark.parametrize(("line", "metrics", "step"), SENTENCES)
+def test_sentence_forms(line: str, metrics: dict[str, float], step: float | None) -> None:
+    (record,) = read(line)
+    assert record.metrics.keys() == metrics.keys()
+    assert all(_same(record.metrics[k], v) for k, v in metrics.items())
+    if step is not None:
+        assert record.step == step
+
+
+# 2. Names by family: one series per family, the others kept under their own names.
+FAMILY_CASES = [
+    ("step 1 model_loss 0.5", {"loss": 0.5}),
+    ("step 1 ImageLoss 0.5", {"loss": 0.5}),
+    ("step 1 train-rmse:0.5 validation-rmse:0.7", {"loss": 0.5, "val_loss": 0.7}),
+    ("step 1 xent 0.5 model_grad_norm 2.0", {"loss": 0.5, "grad_norm": 2.0}),
+    ("step 1 loss 0.5 gnorm 2.0 params_norm 30", {"loss": 0.5, "grad_norm": 2.0, "param_norm": 30.0}),
+    ("step 1 loss 0.5 learning rate 0.01", {"loss": 0.5, "lr": 0.01}),
+    ("step 1 loss 0.5 amp_loss_scale 1024", {"loss": 0.5, "loss_scale": 1024.0}),
+    ("step 1 objective 0.5 eval_objective 0.6", {"loss": 0.5, "val_loss": 0.6}),
+    # a total of several is the primary; the parts are kept
+    (
+        "step 1 loss_cls 0.25 loss_box 0.5 loss_sum 0.75",
+        {"loss": 0.75, "loss_cls": 0.25, "loss_box": 0.5},
+    ),
+    # several parts and no total: their sum is the loss
+    ("step 1 CrossEntropy 2.0 SmoothL1 1.0", {"loss": 3.0, "cross_entropy": 2.0, "smooth_l1": 1.0}),
+    # a validation line makes its losses validation's
+    ("Validation | step 1 | ce=0.5", {"val_loss": 0.5}),
+    # a bare norm in a line about gradients is the gradient norm
+    ("clipping gradients: L2 norm 12.5 over 10", {"grad_norm": 12.5}),
+    # second tier: a score, or a perplexity (as its log), in a run that prints no loss
+    ("Score at iteration 1 is 0.5", {"loss": 0.5}),
+    ("step 1 acc: 40.0; ppl: 20.0", {"loss": math.log(20.0), "acc": 40.0}),
+    # no name at all: a value that is the sum of the ones just before it
+    ("[1] 100 || A: 1.25 | B: 2.5 | T: 3.75", {"loss": 3.75, "a": 1.25, "b": 2.5}),
+]
+
+
+@pytest.mark.parametrize(("line", "metrics"), FAMILY_CASES)
+def test_names_by_family(line: str, metrics: dict[str, float]) -> None:
+    (record,) = read(line)
+    for name, value in metrics.items():
+        assert name in record.metrics, (name, record.metrics)
+        assert _same(record.metrics[name], value), (name, record.metrics)
+
+
+def test_a_phrase_ending_in_another_word_names_no_series() -> None:
+    (record,) = read("epoch 5 val_loss did not improve from 0.25 | loss 0.3")
+    assert "val_loss" not in record.metrics and record.metrics["loss"] == 0.3
+
+
+def test_a_nan_in_any_loss_family_series_is_seen() -> None:
+    log = "\n".join(
+        f"step {i} loss_cls {c} loss_box 0.5 loss_sum 1.0" for i, c in enumerate(["0.5", "nan"])
+    )
+    report = analyze(log.split("\n"))
+    assert [d.id for d in report.diagnoses] == ["nan"]
+
+
+def test_the_primary_is_kept_all_run_long() -> None:
+    records = read("step 1 a_loss 1.0 b_loss 2.0 total_loss 3.0\nstep 2 a_loss 1.0 b_loss 1.5 total_loss 2.5")
+    assert [r.metrics["loss"] for r in records] == [3.0, 2.5]
+
+
+# 3. Tables: a header row of names, then rows of numbers.
+TABLES = [
+    "step   loss    acc\n1      0.90    0.50\n2      0.80    0.60",
+    "step\tloss\tacc\n1\t0.90\t0.50\n2\t0.80\t0.60",
+    "step,loss,acc\n1,0.90,0.50\n2,0.80,0.60",
+    "| step | loss | acc |\n|------|------|-----|\n| 1 | 0.90 | 0.50 |\n| 2 | 0.80 | 0.60 |",
+    "step   loss    acc\n1      0.90    0.50\nstep   loss    acc\n2      0.80    0.60",  # repeated
+]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_tables_with_a_header_row(table: str) -> None:
+    records = read(table)
+    assert [(r.step, r.metrics.get("loss")) for r in records] == [(1, 0.9), (2, 0.8)]
+
+
+def test_name_value_blocks_are_one_record_each() -> None:
+    block = "\n".join(
+        [
+            "-" * 30,
+            "| train/         |          |",
+            "|    loss        | {loss}   |",
+            "|    n_updates   | {n}      |",
+            "| time/          |          |",
+            "|    iterations  | {i}      |",
+            "-" * 30,
+        ]
+    )
+    text = "\n".join(block.format(loss=v, n=10 * i, i=i) for i, v in [(1, 0.5), (2, 0.4)])
+    records = read(text)
+    assert [r.metrics.get("loss") for r in records] == [0.5, 0.4]
+
+
+# 4. Logs with no printed step, and logs made only of events.
+def test_records_without_a_step_are_numbered_in_order() -> None:
+    report = analyze(["loss: 0.9", "loss: 0.8", "loss: 0.7"])
+    assert (report.input.records, report.input.first_step, report.input.last_step) == (3, 1, 3)
+    assert report.input.numbered_steps
+
+
+def test_a_log_of_overflow_events_gives_a_loss_scale_series() -> None:
+    lines = [
+        f"Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to {s}"
+        for s in (32768.0, 16384.0, 8192.0)
+    ]
+    records = read("\n".join(lines))
+    assert [r.metrics["loss_scale"] for r in records] == [32768.0, 16384.0, 8192.0]
+    assert all(r.metrics["overflow"] == 1.0 for r in records)
+
+
+# 5. Honesty about coverage.
+def test_a_thin_log_says_which_rules_it_could_not_judge() -> None:
+    report = analyze(["step 1 loss 0.9", "step 2 loss 0.8", "this line has 3 numbers 4 5"])
+    rules = dict(report.input.unjudged)
+    assert rules["oscillation"] > 2 and "nan" not in rules
+    assert report.input.unread_numeric == 1
