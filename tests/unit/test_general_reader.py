@@ -110,7 +110,10 @@ FAMILY_CASES = [
     ("step 1 ImageLoss 0.5", {"loss": 0.5}),
     ("step 1 train-rmse:0.5 validation-rmse:0.7", {"loss": 0.5, "val_loss": 0.7}),
     ("step 1 xent 0.5 model_grad_norm 2.0", {"loss": 0.5, "grad_norm": 2.0}),
-    ("step 1 loss 0.5 gnorm 2.0 params_norm 30", {"loss": 0.5, "grad_norm": 2.0, "param_norm": 30.0}),
+    (
+        "step 1 loss 0.5 gnorm 2.0 params_norm 30",
+        {"loss": 0.5, "grad_norm": 2.0, "param_norm": 30.0},
+    ),
     ("step 1 loss 0.5 learning rate 0.01", {"loss": 0.5, "lr": 0.01}),
     ("step 1 loss 0.5 amp_loss_scale 1024", {"loss": 0.5, "loss_scale": 1024.0}),
     ("step 1 objective 0.5 eval_objective 0.6", {"loss": 0.5, "val_loss": 0.6}),
@@ -155,7 +158,9 @@ def test_a_nan_in_any_loss_family_series_is_seen() -> None:
 
 
 def test_the_primary_is_kept_all_run_long() -> None:
-    records = read("step 1 a_loss 1.0 b_loss 2.0 total_loss 3.0\nstep 2 a_loss 1.0 b_loss 1.5 total_loss 2.5")
+    records = read(
+        "step 1 a_loss 1.0 b_loss 2.0 total_loss 3.0\nstep 2 a_loss 1.0 b_loss 1.5 total_loss 2.5"
+    )
     assert [r.metrics["loss"] for r in records] == [3.0, 2.5]
 
 
