@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradlog.export import records_of
-from gradlog.formatters.terminal import plural
+from gradlog.formatters.terminal import plural, string_console
 from gradlog.model import Record, Step
 from gradlog.parse.line import ShapeStats
 from gradlog.parse.names import EPOCH, STEP, NameTable
@@ -316,14 +316,7 @@ def render_to(console: Console, found: Inspection) -> None:
 def render(inspections: Iterable[Inspection], *, color: bool = False, width: int = 100) -> str:
     """The inspections as rich text in a string; colours only when asked for."""
     buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        color_system="standard" if color else None,
-        force_terminal=color,
-        highlight=False,
-        emoji=False,
-    )
+    console = string_console(buffer, color=color, width=width)
     for found in inspections:
         render_to(console, found)
     return buffer.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import os
@@ -10,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -149,9 +150,10 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory, so a
-    reader (or a failed run) never sees a half-written report."""
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[TextIO]:
+    """A text stream whose content replaces ``path`` only when the block succeeds, so a
+    reader (or a failed run) never sees a half-written file."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, temporary = tempfile.mkstemp(prefix=".gradlog-", suffix=".tmp", dir=directory)
@@ -159,12 +161,21 @@ def write_atomically(path: str, text: str) -> None:
         raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+            yield stream
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is too private for a report
         os.replace(temporary, path)
     except OSError as exc:
         os.unlink(temporary)
         raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see ``atomic_output``)."""
+    with atomic_output(path) as stream:
+        stream.write(text)
 
 
 def config_option(func: F) -> F:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
-from typing import TextIO
 
 import click
 
-from gradlog.cli.common import GradlogError, config_option
+from gradlog.cli.common import GradlogError, atomic_output, config_option
 from gradlog.cli.inspect import metric_option, names_config, open_input
 from gradlog.export import records_of, write_csv, write_jsonl
 from gradlog.formatters.terminal import plural
@@ -26,33 +22,6 @@ def _refuse_input(path: str, output: str) -> None:
     exist = path != "-" and os.path.exists(path) and os.path.exists(output)
     if exist and os.path.samefile(path, output):
         raise GradlogError(f"{output}: is the input log; choose another output path")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[TextIO]:
-    """A text stream whose content replaces ``path`` only when the block succeeds."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".gradlog-", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            yield stream
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is too private for data
-        os.replace(temporary, path)
-    except OSError as exc:
-        os.unlink(temporary)
-        raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _no_records(path: str) -> GradlogError:

@@ -173,10 +173,9 @@ def render_to(console: Console, reports: ReportSet) -> None:
         console.print(Text(f"{len(reports.reports)} inputs: {total}.", style="bold"))
 
 
-def render(reports: ReportSet, *, color: bool = False, width: int = 100) -> str:
-    """The rich report as a string; colours only when asked for."""
-    buffer = io.StringIO()
-    console = Console(
+def string_console(buffer: io.StringIO, *, color: bool, width: int) -> Console:
+    """A console writing to ``buffer``: colours only when asked for, no markup guessing."""
+    return Console(
         file=buffer,
         width=width,
         color_system="standard" if color else None,
@@ -184,7 +183,12 @@ def render(reports: ReportSet, *, color: bool = False, width: int = 100) -> str:
         highlight=False,
         emoji=False,
     )
-    render_to(console, reports)
+
+
+def render(reports: ReportSet, *, color: bool = False, width: int = 100) -> str:
+    """The rich report as a string; colours only when asked for."""
+    buffer = io.StringIO()
+    render_to(string_console(buffer, color=color, width=width), reports)
     return buffer.getvalue()
 
 
