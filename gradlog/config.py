@@ -66,9 +66,17 @@ class VanishingThresholds:
 
 @dataclass(frozen=True)
 class PlateauThresholds:
-    tolerance: float = 0.01  # relative distance to ln(K) that counts as "at chance"
+    tolerance: float = 0.01  # relative distance above ln(K) that counts as "at chance"
+    # ... and below it: a model that learned only the class prior sits at the prior's
+    # entropy, under ln(K) (a 65/35 binary prior: 0.647, 6.6% under ln 2).
+    below: float = 0.05
     min_records: int = 5  # consecutive records at chance before it is a plateau
-    acc_tolerance: float = 0.05  # |acc - 1/K| allowed when accuracy is logged
+    # A whole log (an excerpt) this long at ln(K) on every record is a plateau too.
+    thin_records: int = 3
+    acc_tolerance: float = 0.05  # |acc - 1/K| that confirms chance when accuracy is logged
+    # A stretch whose loss fell on this share of its records, by more than `tolerance`
+    # of ln(K) in all, is a slow descent, not a plateau (unless accuracy confirms).
+    descent_share: float = 0.75
     left_fraction: float = 0.1  # a loss this far below ln(K) has left the plateau
     # Class counts whose chance loss is recognised: 2..20 are spaced widely enough in
     # ln(K) to tell apart; beyond that only common class counts and vocabulary sizes.

@@ -32,14 +32,8 @@ LM_SPIKE = (
     "prints no grad norm, so a language model's 2-3x spike there (bounded near "
     "ln(50257) = 10.8) has nothing to confirm it and is not reported"
 )
-LM_CHANCE = (
-    "chance_plateau infers K from the loss value alone; a language model's loss descending "
-    "slowly and noisily through ln(k) of a listed k (here ln 200 = 5.30, no accuracy "
-    "logged) is reported as a k-way classifier at chance instead of a descent passing by"
-)
 KNOWN: dict[str, str] = {
     "s1-05-lm_spike-nanogpt.log": LM_SPIKE,
-    "s1-22-healthy-megatron.log": LM_CHANCE,
     "s4-05-lm_spike-nanogpt.log": LM_SPIKE,
 }
 

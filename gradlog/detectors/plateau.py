@@ -6,21 +6,25 @@ import math
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import cache
 
 from gradlog.config import PlateauThresholds, Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR
+from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR, VAL_ACC
 
 
 def chance_classes(loss: float, limits: PlateauThresholds) -> int | None:
-    """The class count K whose chance loss ln(K) is nearest this loss, if close enough."""
+    """The class count K whose chance loss ln(K) is nearest this loss, if close enough
+    (up to `tolerance` above ln(K), up to `below` under it)."""
     levels = _levels(limits.classes)
     i = bisect_left(levels, (loss, 0))
     near = [levels[j] for j in (i - 1, i) if 0 <= j < len(levels)]
     level, k = min(near, key=lambda item: abs(loss - item[0]))
-    return k if abs(loss - level) <= limits.tolerance * level else None
+    if loss >= level:
+        return k if loss - level <= limits.tolerance * level else None
+    return k if level - loss <= limits.below * level else None
 
 
 @cache
@@ -53,11 +57,22 @@ class ChancePlateauDetector(Detector):
     ```
 
     ## Thresholds
-    - within `tolerance` (1%) of ln(K) for K in 2..20 and common class counts and
-      vocabulary sizes (100, 1000, 32000, 50257, ...); K above 20 are too densely
-      spaced in ln(K) to infer from the loss alone.
-    - `min_records` (5) consecutive records.
-    - accuracy within `acc_tolerance` (0.05) of 1/K when logged.
+    - up to `tolerance` (1%) above ln(K), or up to `below` (5%) under it (a model that
+      learned only an imbalanced class prior sits at the prior's entropy, under ln(K)),
+      for K in 2..20 and common class counts and vocabulary sizes (100, 1000, 32000,
+      50257, ...); K above 20 are too densely spaced in ln(K) to infer from the loss.
+    - `min_records` (5) consecutive records; a log of only `thin_records` (3) or more
+      records, every one within `tolerance` (1%) of ln(K) either side, is reported too
+      (confidence medium).
+    - a stretch whose loss moved the same way on `descent_share` (75%) of its steps
+      (4 records or more), or whose level moved by more than twice `tolerance` of ln(K),
+      is a slow descent or climb, not a plateau; so is a stretch entered from well above
+      ln(K) (a loss that learned its way down) or from more than `below` under it (a
+      loss climbing through), unless it stays there to the end of the log ...
+    - ... or the printed accuracy (`acc`, else `val_acc`) confirms chance: its last
+      `min_records` values all within `acc_tolerance` (0.05) of 1/K and of each other,
+      or frozen at one value (a model that predicts one class scores the majority
+      rate). An accuracy that moves, far from 1/K, says the model predicts: no plateau.
     - a loss more than `left_fraction` (10%) below ln(K) afterwards: slow start (info).
     """
 
@@ -88,7 +103,9 @@ class ChancePlateauDetector(Detector):
         self._limits = thresholds.chance_plateau
         self._recent: deque[float] = deque(maxlen=3)  # the level is their median: noise-proof
         self._peak = -math.inf  # the highest loss level seen so far
+        self._trough = math.inf  # ... and the lowest
         self._start: float | None = None  # the run's first loss level
+        self._seen = 0  # records with a finite loss
         self._reset()
 
     def _reset(self) -> None:
@@ -97,40 +114,110 @@ class ChancePlateauDetector(Detector):
         self._last: Record | None = None
         self._count = 0
         self._reported = False
-        self._passing = False  # entered from above: a descent passing through ln(K)
+        self._passing = False  # entered from above or below: passing through ln(K)
+        self._previous: float | None = None  # the stretch's last loss, for its trend
+        self._downs = 0  # records of the stretch whose loss fell
+        window = self._limits.min_records
+        self._accs: deque[float] = deque(maxlen=window)  # the stretch's latest accuracies
+        self._acc_chance: deque[bool] = deque(maxlen=window)  # ... each near 1/K or not
+        self._level: float | None = None  # the stretch's first level
+        self._tight = True  # every record within `tolerance` of ln(K), either side
+        self._ups = 0  # records of the stretch whose loss rose
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         loss = record.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return []
+        self._seen += 1
         self._recent.append(loss)
         level = median(list(self._recent))
         if self._start is None and len(self._recent) == self._recent.maxlen:
             self._start = level
         if self._reported:
             return self._watch_after(record, level)
-        k = self._at_chance(record, loss)  # counts only records themselves at chance
-        if self._k is not None and self._near(level, self._k):
+        k = chance_classes(loss, self._limits)  # counts only records themselves at chance
+        if self._k is not None and self._near(level, self._k) and k in (None, self._k):
             if k == self._k:
                 self._last, self._count = record, self._count + 1
-            if self._count >= self._limits.min_records and not self._passing:
+                self._track(record, loss)
+            if self._count >= self._limits.min_records and self._judged():
                 self._reported = True
                 return [self._report(None)]
             return []
         self._reset()
         if k is not None:
             self._k, self._first, self._last, self._count = k, record, record, 1
-            # Came down into this band from clearly above it: a descent, not a start.
-            self._passing = self._peak > (1 + 5 * self._limits.tolerance) * math.log(k)
+            self._track(record, loss)
+            # Came into this band from clearly above it (a descent) or from below it (a
+            # climb): passing through, unless accuracy confirms or it stays to the end.
+            above = self._peak > (1 + 5 * self._limits.tolerance) * math.log(k)
+            below = self._trough < (1 - self._limits.below) * math.log(k)
+            self._passing = above or below
         self._peak = max(self._peak, level)
+        self._trough = min(self._trough, level)
         return []
 
     def finish(self) -> Iterable[Diagnosis]:
-        if self._reported or (
-            self._passing and self._count >= self._limits.min_records and self._never_learned()
-        ):
+        if self._reported:
             return [self._report(None)]  # it stayed there to the end
+        enough = self._count >= self._limits.min_records
+        if enough and self._passing and self._never_learned() and not self._trending():
+            return [self._report(None)]
+        # A short excerpt at ln(K) on every record: the plateau is all there is to see.
+        thin = self._limits.thin_records <= self._count == self._seen
+        if thin and self._tight and not self._trending() and not self._predicting():
+            return [self._report(None, thin=True)]
         return []
+
+    def _track(self, record: Record, loss: float) -> None:
+        """Follow the stretch's trend and its accuracy, the plateau's second witness."""
+        self._level = loss if self._level is None else self._level
+        if self._previous is not None and loss != self._previous:
+            self._downs += loss < self._previous
+            self._ups += loss > self._previous
+        self._previous = loss
+        acc = record.get(ACC)
+        acc = record.get(VAL_ACC) if acc is None else acc
+        if acc is not None and math.isfinite(acc) and self._k is not None:
+            # Only the latest accuracies speak for the plateau: a first epoch may differ.
+            self._accs.append(acc)
+            chance = abs(_accuracy(acc) - 1 / self._k) <= self._limits.acc_tolerance
+            self._acc_chance.append(chance)
+        tight = chance_classes(loss, replace(self._limits, below=self._limits.tolerance))
+        self._tight = self._tight and tight == self._k
+
+    def _confirmed(self) -> bool:
+        """The latest printed accuracies say chance: all near 1/K, or frozen at one value
+        (a model that predicts one class scores the majority rate, whatever K is)."""
+        full = len(self._accs) == self._accs.maxlen
+        level = max(self._accs, default=0) - min(self._accs, default=0)
+        steady = level <= self._limits.acc_tolerance  # not an accuracy falling through 1/K
+        return full and (len(set(self._accs)) == 1 or (all(self._acc_chance) and steady))
+
+    def _trending(self) -> bool:
+        """The stretch is a slow descent or climb, not a level: its loss moved the same way
+        on most of its records (a sign test: noise around a level goes both ways)."""
+        assert self._k is not None and self._previous is not None and self._level is not None
+        if abs(self._previous - self._level) > 2 * self._limits.tolerance * math.log(self._k):
+            return True  # the level itself moved: a climb or descent through ln(K)
+        steps = self._count - 1
+        if steps < 3:
+            return False
+        share = self._limits.descent_share * steps
+        return self._downs >= share or self._ups >= share
+
+    def _predicting(self) -> bool:
+        """An accuracy that moves, far from 1/K: the model predicts; no coin flip."""
+        return len(set(self._accs)) > 1 and not all(self._acc_chance)
+
+    def _judged(self) -> bool:
+        """Enough to call it a plateau now: accuracy confirms it; or no accuracy says
+        otherwise and it is a level, not a descent from above or a trend."""
+        if self._confirmed():
+            return True
+        if self._predicting():
+            return False
+        return not self._passing and not self._trending()
 
     def _never_learned(self) -> bool:
         """A descent into ln(K) from a start not far above it: it came down to chance.
@@ -152,33 +239,32 @@ class ChancePlateauDetector(Detector):
             self._last, self._count = record, self._count + 1
         return []
 
-    def _at_chance(self, record: Record, loss: float) -> int | None:
-        k = chance_classes(loss, self._limits)
-        acc = record.get(ACC)
-        if k is None or acc is None or not math.isfinite(acc):
-            return k
-        return k if abs(_accuracy(acc) - 1 / k) <= self._limits.acc_tolerance else None
-
     def _near(self, loss: float, k: int) -> bool:
         """Close enough to ln(K) to continue a plateau: noise does not end it."""
-        return abs(loss - math.log(k)) <= 3 * self._limits.tolerance * math.log(k)
+        low = (1 - 2 * self._limits.below) * math.log(k)
+        return low <= loss <= (1 + 3 * self._limits.tolerance) * math.log(k)
 
-    def _report(self, learned: Record | None) -> Diagnosis:
+    def _report(self, learned: Record | None, thin: bool = False) -> Diagnosis:
         first, last, k = self._first, self._last, self._k
         assert first is not None and last is not None and k is not None
         message = (
             f"loss sat at {fmt(first.metrics[LOSS])} ~ ln({k}) = {math.log(k):.4f}, the "
             f"chance level of a {k}-way classifier, from {where(first)} to {where(last)} "
-            f"({self._count} records)"
+            f"({self._count} records{', every record of the log' if thin else ''})"
         )
-        if first.get(ACC) is not None:
-            message += f"; accuracy {fmt(first.metrics[ACC])} against 1/K = {1 / k:.3g}"
+        acc_name = ACC if first.get(ACC) is not None else VAL_ACC
+        if first.get(acc_name) is not None:
+            frozen = " (frozen)" if len(set(self._accs)) == 1 and len(self._accs) > 1 else ""
+            message += (
+                f"; {acc_name} {fmt(first.metrics[acc_name])}{frozen} against 1/K = {1 / k:.3g}"
+            )
         grad, lr = last.get(GRAD_NORM), last.get(LR)
         if lr == 0:
             message += "; the learning rate is zero: nothing can be learned"
         elif grad is not None and grad < 1e-2:
             message += f"; grad_norm {fmt(grad)} ~ 0: saturated or dead units"
-        severity, confidence = Severity.ERROR, Confidence.HIGH
+        severity = Severity.ERROR
+        confidence = Confidence.MEDIUM if thin else Confidence.HIGH
         if learned is not None:
             message += (
                 f"; then it learned (loss {fmt(learned.metrics[LOSS])} at "

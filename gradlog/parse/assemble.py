@@ -19,6 +19,7 @@ class _Pending:
     numbered: bool  # True when gradlog numbered the step itself (no step was printed)
     header: bool  # True when opened by a line that only named the step (``Epoch 9/50``)
     metrics: dict[str, float] = field(default_factory=dict)
+    by_step: bool = False  # opened by a line that printed a step (not only an epoch)
 
     def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
@@ -75,9 +76,19 @@ class Assembler:
             if pending is not None and not pending.numbered and pending.step == marker:
                 pending.metrics.update(fields.metrics)
                 return []
+            if self._summarises(pending, fields):
+                for name, value in fields.metrics.items():  # its means never replace steps'
+                    pending.metrics.setdefault(name, value)  # type: ignore[union-attr]
+                return []
             done = self.flush()
             self._pending = _Pending(
-                marker, line_no, fields.epoch, False, fields.is_header, self._take(fields)
+                marker,
+                line_no,
+                fields.epoch,
+                False,
+                fields.is_header,
+                self._take(fields),
+                by_step=fields.step is not None,
             )
             return done
         if not fields.metrics:
@@ -101,6 +112,18 @@ class Assembler:
         record = Record(step_value(number), self._carry_line, self._carry)
         self._carry, self._last, self.numbered = {}, record, True
         return [record]
+
+    def _summarises(self, pending: _Pending | None, fields: Fields) -> bool:
+        """An epoch-only line (``epoch 3 | train_loss .. | val_loss ..``) after step lines
+        of that epoch: a summary of the open step record's epoch, not a record of its own
+        numbered by the epoch (which would send the steps backwards)."""
+        return (
+            pending is not None
+            and pending.by_step
+            and fields.step is None
+            and fields.epoch is not None
+            and pending.epoch == fields.epoch
+        )
 
     def _take(self, fields: Fields) -> dict[str, float]:
         """A new record's values: any event values carried so far, then the line's."""
