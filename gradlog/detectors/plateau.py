@@ -161,7 +161,8 @@ class ChancePlateauDetector(Detector):
         if self._reported:
             return [self._report(None)]  # it stayed there to the end
         enough = self._count >= self._limits.min_records
-        if enough and self._passing and self._never_learned() and not self._trending():
+        stayed = self._passing and self._never_learned() and not self._trending()
+        if enough and stayed and not self._predicting():
             return [self._report(None)]
         # A short excerpt at ln(K) on every record: the plateau is all there is to see.
         thin = self._limits.thin_records <= self._count == self._seen

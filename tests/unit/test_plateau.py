@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from gradlog.model import Severity
+from gradlog.model import Confidence, Severity
 from tests.helpers import records, run
 
 
@@ -33,3 +35,42 @@ def test_short_stay_is_not_a_plateau() -> None:
 
 def test_loss_between_chance_levels_is_clean() -> None:
     assert run("chance_plateau", records(loss=[1.2] * 10)) == []
+
+
+# A model that learned only an imbalanced class prior sits at the prior's entropy, under
+# ln(K); its accuracy is frozen at the majority rate.
+PRIOR_60_40 = -(0.6 * math.log(0.6) + 0.4 * math.log(0.4))  # 0.673, 2.9% under ln 2
+
+
+def test_loss_at_an_imbalanced_prior_with_frozen_accuracy_is_a_plateau() -> None:
+    losses = [PRIOR_60_40 + 0.002 * (-1) ** i for i in range(8)]
+    (found,) = run("chance_plateau", records(loss=losses, val_acc=[0.6] * 8))
+    assert found.severity == Severity.ERROR and "frozen" in found.message
+
+
+def test_slow_steady_descent_through_ln_k_is_not_a_plateau() -> None:
+    losses = [0.700 - 0.002 * i for i in range(10)]  # falls every record, no accuracy
+    assert run("chance_plateau", records(loss=losses)) == []
+
+
+def test_climb_through_ln_k_from_below_is_not_a_plateau() -> None:
+    below = [0.60, 0.61, 0.60, 0.62]
+    through = [0.690, 0.694, 0.689, 0.695, 0.691, 0.696]
+    above = [0.75, 0.80, 0.90, 1.00]
+    assert run("chance_plateau", records(loss=below + through + above)) == []
+
+
+def test_accuracy_falling_through_one_over_k_does_not_confirm() -> None:
+    losses = [math.log(6) * (1 - 0.004 * (i % 2)) for i in range(8)]
+    accs = [0.21, 0.19, 0.175, 0.16, 0.145, 0.13, 0.115, 0.10]
+    found = run("chance_plateau", records(loss=[1.5, 1.5, 1.55, *losses], acc=[0.3] * 3 + accs))
+    assert found == []
+
+
+def test_a_thin_excerpt_at_ln_k_on_every_record_is_reported() -> None:
+    (found,) = run("chance_plateau", records(loss=[6.9063, 6.9073, 6.9081]))  # ln 1000
+    assert found.confidence == Confidence.MEDIUM and "every record of the log" in found.message
+
+
+def test_a_thin_excerpt_only_near_ln_k_is_not() -> None:
+    assert run("chance_plateau", records(loss=[6.71, 6.65, 6.76])) == []  # 3% under ln 1000
