@@ -19,9 +19,10 @@ class OverfittingDetector(Detector):
     A validation loss that rises 10% or more above its best and stays there for at
     least 2 evaluations in a row, while the training loss goes on falling: at each of
     those evaluations the training level is at least 5% below what it was when
-    validation was at its best. At least 4 evaluations are needed. The training level
-    at an evaluation is the median of the training losses logged since the previous
-    one, so batch noise does not decide it.
+    validation was at its best. At least 4 evaluations are needed. A value repeated in
+    consecutive records (a progress bar showing the last evaluation) is one evaluation.
+    The training level at an evaluation is the median of the training losses logged
+    since the previous one, so batch noise does not decide it.
 
     When the evaluations themselves are noisy (a small validation set, many
     evaluations), the validation level is the median of the last 3 or 5 of them, and
@@ -86,6 +87,7 @@ class OverfittingDetector(Detector):
 
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
+        self._previous_val: float | None = None
         self._limits = thresholds.overfitting
         self._train: deque[float] = deque(maxlen=self._limits.train_window)
         self._train_level: float | None = None
@@ -111,8 +113,11 @@ class OverfittingDetector(Detector):
         if loss is not None and math.isfinite(loss) and not loss_is_nan(record):
             self._train.append(loss)
         val = record.get(VAL_LOSS)
-        if val is None or not math.isfinite(val):
+        if val is None or not math.isfinite(val) or val == self._previous_val:
+            # A progress bar repeats the last evaluation in every refresh (Lightning's
+            # postfix): the same value again is the same evaluation, not a new one.
             return []
+        self._previous_val = val
         self._points += 1
         self._vals.append(val)
         wanted = self._gauge.add(val)

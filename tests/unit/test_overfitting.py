@@ -50,3 +50,20 @@ def test_noisy_evaluations_over_a_long_healthy_run_are_clean() -> None:
         train.append(level * math.exp(rng.gauss(0, 0.2)))
         val.append(1.1 * level * math.exp(rng.gauss(0, 0.03)) if i % 10 == 9 else None)
     assert run("overfitting", records(loss=train, val_loss=val)) == []
+
+
+def test_an_evaluation_repeated_by_a_progress_bar_counts_once() -> None:
+    # Each evaluation shows in 20 bar refreshes; one bad evaluation after a restart is
+    # still one evaluation above the best, not 20.
+    vals = [0.024, 0.016, 0.035, 0.010, 0.009, 0.008]
+    train = [0.05 * 0.8**i for i in range(6 * 20)]
+    val_per_record = [v for v in vals for _ in range(20)]
+    assert run("overfitting", records(loss=train, val_loss=val_per_record)) == []
+
+
+def test_a_rise_held_over_distinct_evaluations_still_fires() -> None:
+    vals = [0.30, 0.25, 0.22, 0.26, 0.29, 0.33]
+    train = [0.5 * 0.85**i for i in range(6 * 10)]
+    val_per_record = [v for v in vals for _ in range(10)]
+    (found,) = run("overfitting", records(loss=train, val_loss=val_per_record))
+    assert found.id == "overfitting"
