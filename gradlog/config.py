@@ -241,6 +241,11 @@ class OverfittingThresholds:
     level_noise: float = 0.025
     noise_points: int = 50
     min_noise_points: int = 10
+    # A log with fewer evaluations than `min_points` (a pasted excerpt) is judged only on
+    # an effect no noise makes: validation at least doubled over its best while the
+    # training level at least halved.
+    stark_rise: float = 1.0
+    stark_drop: float = 0.5
 
 
 @dataclass(frozen=True)

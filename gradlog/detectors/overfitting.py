@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
@@ -61,6 +62,9 @@ class OverfittingDetector(Detector):
       standard error stays within `level_noise` (2.5%, a quarter of the margin), given
       the scatter of the last `noise_points` (50) evaluations around their local trend,
       once there are `min_noise_points` (10).
+    - a log with fewer than `min_points` evaluations (an excerpt) is judged only on a
+      stark effect: validation `stark_rise` (+100%, doubled) over its best while the
+      training level fell by `stark_drop` (50%) or more; confidence low.
     """
 
     rule = Rule(
@@ -88,6 +92,7 @@ class OverfittingDetector(Detector):
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._previous_val: float | None = None
+        self._last_eval: Record | None = None
         self._limits = thresholds.overfitting
         self._train: deque[float] = deque(maxlen=self._limits.train_window)
         self._train_level: float | None = None
@@ -117,7 +122,7 @@ class OverfittingDetector(Detector):
             # A progress bar repeats the last evaluation in every refresh (Lightning's
             # postfix): the same value again is the same evaluation, not a new one.
             return []
-        self._previous_val = val
+        self._previous_val, self._last_eval = val, record
         self._points += 1
         self._vals.append(val)
         wanted = self._gauge.add(val)
@@ -145,7 +150,23 @@ class OverfittingDetector(Detector):
         return [self._reported] if announce else []
 
     def finish(self) -> Iterable[Diagnosis]:
-        return self._close()
+        return self._close() or self._stark()
+
+    def _stark(self) -> list[Diagnosis]:
+        """A thin log (fewer evaluations than needed) with an effect beyond any noise."""
+        best, last, train = self._best.get(1), self._last_eval, self._train_level
+        limits = self._limits
+        if self._reported or best is None or last is None or train is None or best[2] is None:
+            return []
+        if not 2 <= self._points < limits.min_points:
+            return []
+        val = last.metrics[VAL_LOSS]
+        if val < (1 + limits.stark_rise) * best[0] or train > (1 - limits.stark_drop) * best[2]:
+            return []
+        self._streak_first, self._streak_count = last, 1
+        self._streak.append((last, train))
+        found = self._report(val, best)
+        return [replace(found, confidence=Confidence.LOW)]
 
     def _levels(self, record: Record, train: float | None) -> dict[int, float]:
         """The median of the last W evaluations for each full window W, tracking bests."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from gradlog.model import Severity
+from gradlog.model import Confidence, Severity
 from tests.helpers import records, run
 
 TRAIN = [1.2 * 0.85**i for i in range(12)]  # falls steadily, 1.2 -> 0.2
@@ -67,3 +67,12 @@ def test_a_rise_held_over_distinct_evaluations_still_fires() -> None:
     val_per_record = [v for v in vals for _ in range(10)]
     (found,) = run("overfitting", records(loss=train, val_loss=val_per_record))
     assert found.id == "overfitting"
+
+
+def test_a_two_evaluation_excerpt_with_a_stark_effect_fires_with_low_confidence() -> None:
+    (found,) = run("overfitting", records(loss=[0.048, 0.001], val_loss=[0.038, 0.092]))
+    assert found.confidence == Confidence.LOW
+
+
+def test_a_two_evaluation_excerpt_with_a_modest_rise_does_not() -> None:
+    assert run("overfitting", records(loss=[0.048, 0.001], val_loss=[0.038, 0.060])) == []
