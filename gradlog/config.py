@@ -30,6 +30,10 @@ class SpikeThresholds:
     # the same time: noisy batches move the loss, not the gradient by an order of size.
     grad_confirmed_factor: float = 2.0
     grad_jump: float = 10.0
+    # ... unless the run's grad norm already jumped 10x this often with no loss jump
+    # beside it: then its jumps are this run's noise (single-batch norms of a small
+    # data set), and confirm nothing.
+    quiet_grad_jumps: int = 2
     # The recent level is the median of this many previous finite losses.
     window: int = 8
     min_history: int = 3  # finite losses needed before an unconfirmed spike can fire

@@ -54,7 +54,9 @@ class LossSpikeDetector(Detector):
     - `grad_confirmed_factor` 2 when the grad norm jumped `grad_jump` (10x) over its
       recent level at the same time: language-model losses are bounded near
       ln(vocabulary), so their spikes are 2-3x; noise moves the loss, not the gradient
-      by an order of magnitude.
+      by an order of magnitude. Not once the run's grad norm has jumped 10x
+      `quiet_grad_jumps` (2) times with no loss jump beside it: then such jumps are the
+      run's own noise (single-batch norms of a small data set) and confirm nothing.
     """
 
     rule = Rule(
@@ -87,6 +89,7 @@ class LossSpikeDetector(Detector):
         self._episode: Diagnosis | None = None
         self._episode_base = 0.0
         self._window: deque[Record] = deque(maxlen=self._limits.window)  # for causes
+        self._quiet_jumps = 0  # grad-norm jumps of 10x with no loss jump beside them
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         loss = record.get(LOSS)
@@ -98,6 +101,7 @@ class LossSpikeDetector(Detector):
             self._episode = None
         elif math.isfinite(loss):
             found += self._check(record, loss)
+            self._note_quiet_jump(record, loss)
             self._age_candidate()
             self._recent.append(loss)
             if len(self._start) < 5:
@@ -125,8 +129,11 @@ class LossSpikeDetector(Detector):
             self._candidate, self._since_candidate = (record, self._previous, ratio, base), 0
         if len(self._recent) < self._limits.min_history:
             return []
+        informative = self._quiet_jumps < self._limits.quiet_grad_jumps
         if ratio < self._limits.factor and not (
-            ratio >= self._limits.grad_confirmed_factor and self._grad_jumped(record)
+            ratio >= self._limits.grad_confirmed_factor
+            and informative
+            and self._grad_jumped(record)
         ):
             return []
         severe = ratio >= self._limits.severe_factor
@@ -146,6 +153,17 @@ class LossSpikeDetector(Detector):
         record, before, ratio, base = self._candidate
         self._candidate = None
         return [self._report(record, before, ratio, base, nan_record, True)]
+
+    def _note_quiet_jump(self, record: Record, loss: float) -> None:
+        """Count a 10x grad-norm jump that came with no loss jump: the run's own noise."""
+        grads = [r.metrics[GRAD_NORM] for r in self._window if finite(r.get(GRAD_NORM))]
+        now = record.get(GRAD_NORM)
+        if now is None or not math.isfinite(now) or len(grads) < 3 or not self._recent:
+            return
+        base = median(list(self._recent))
+        jumped = now >= self._limits.grad_jump * median(grads) > 0
+        if jumped and loss < self._limits.grad_confirmed_factor * base:
+            self._quiet_jumps += 1
 
     def _grad_jumped(self, record: Record) -> bool:
         """The grad norm, here or one record before, is 10x its level before that."""

@@ -34,3 +34,16 @@ def test_near_zero_wobble_is_not_a_spike() -> None:
 def test_one_spike_spanning_records_is_one_episode() -> None:
     found = run("loss_spike", records(loss=[2.0, 1.8, 1.6, 1.5, 30.0, 28.0, 1.4]))
     assert [d.first_step for d in found] == [5]
+
+
+def test_grad_norm_that_jumps_routinely_does_not_confirm_a_small_spike() -> None:
+    loss = [0.09, 0.08, 0.09, 0.08, 0.09, 0.08, 0.09, 0.08, 0.09, 0.08, 0.21]
+    grad = [0.2, 0.2, 0.2, 5.0, 0.2, 0.2, 6.0, 0.2, 0.2, 0.2, 9.0]  # 25-45x, twice, quietly
+    assert run("loss_spike", records(loss=loss, grad_norm=grad)) == []
+
+
+def test_a_rare_grad_norm_jump_still_confirms_a_small_spike() -> None:
+    loss = [0.09, 0.08, 0.09, 0.08, 0.09, 0.08, 0.09, 0.08, 0.09, 0.08, 0.21]
+    grad = [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 9.0]
+    (found,) = run("loss_spike", records(loss=loss, grad_norm=grad))
+    assert found.id == "loss_spike"
