@@ -53,6 +53,15 @@ class ExplodingThresholds:
     # themselves at lr 1: a weak sign alone, so it must persist to be reported.
     persist_records: int = 3
     param_growth: float = 1.5  # param_norm rising this much within an episode corroborates
+    # Issue #10: an extreme single value is an episode on its own: an order of magnitude
+    # past `absolute`, or an update an order of magnitude larger than the weights.
+    extreme: float = 10.0
+    # A run whose grad norm has blipped 10x and settled at once this often has relative
+    # jumps as its noise (single-batch norms): only `absolute` and the param norm count.
+    blips: int = 2
+    # An uncorroborated episode during which the loss fell this much is the optimizer
+    # making progress (fine-tuning often starts with a growing grad norm), not damage.
+    progress: float = 0.2
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ class ExplodingGradientDetector(Detector):
     ## What it detects
     A gradient norm that is above 100, or 10x or more above its own early level, or
     above the parameter norm, for an episode of consecutive records. It is an error
-    when the episode also shows a NaN, a loss jump of 3x or more, a parameter norm
-    growing 1.5x or more, or a large norm that persists; a warning when the only sign
-    is a grad norm above the parameter norm.
+    at once when the episode also shows a NaN, a loss jump of 3x or more or a parameter
+    norm growing 1.5x or more, or when one value is extreme; otherwise when it persists
+    for 3 records (2 strong ones when the log ends) while the loss does not improve; a
+    warning when the only sign is a grad norm above the parameter norm.
 
     ## Why it matters
     An update proportional to a huge gradient throws the weights far from where the
@@ -38,6 +39,13 @@ class ExplodingGradientDetector(Detector):
     - `growth` 10x over the median of the first `early_records` (5) grad norms.
     - grad norm above param norm for `persist_records` (3) records: warning only.
     - `param_growth` 1.5x within the episode corroborates an explosion.
+    - a single value `extreme` (10x) past `absolute`, or 10x the parameter norm, is an
+      error on its own, even as the only record of the episode.
+    - after `blips` (2) one-record jumps that settled at once, the growth sign is the
+      run's noise: only `absolute` and the parameter norm count.
+    - an episode with no corroboration during which the loss fell by `progress` (20%)
+      or more, from the record before it, is the optimizer making progress: not
+      reported.
     """
 
     rule = Rule(
@@ -66,6 +74,8 @@ class ExplodingGradientDetector(Detector):
 
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
+        self._blips = 0  # one-record episodes that settled at once, unreported
+        self._loss_before: float | None = None  # the loss just before the episode
         self._limits = thresholds.exploding_gradient
         self._early: list[float] = []
         # The settled level: warm-up inflates the first grad norms, so an explosion is
@@ -98,6 +108,7 @@ class ExplodingGradientDetector(Detector):
             return self._note_loss(record, done)
         if self._first is None:
             self._first, self._param_start = record, record.get(PARAM_NORM)
+            self._loss_before = self._previous_loss or record.get(LOSS)
         self._last, self._count = record, self._count + 1
         self._strong += strong
         if math.isfinite(grad) and (self._peak is None or grad > self._peak.metrics[GRAD_NORM]):
@@ -106,6 +117,8 @@ class ExplodingGradientDetector(Detector):
         return self._note_loss(record, self._maybe_report())
 
     def finish(self) -> Iterable[Diagnosis]:
+        if self._reported is None and self._first is not None:
+            self._reported = self._severity(ended=True)  # cut by the end of the log
         return self._close()
 
     def _signs(self, grad: float, param: float | None) -> tuple[bool, bool]:
@@ -115,6 +128,7 @@ class ExplodingGradientDetector(Detector):
         # Growth from a tiny level to a still-small one (0.001 -> 0.05) is not an explosion:
         # the grown norm must also be above 1, the top of the usual healthy range's middle.
         grown = early > 0 and grad >= self._limits.growth * early and grad > 1.0
+        grown = grown and self._blips < self._limits.blips  # a spiky run: its noise
         strong = grad > self._limits.absolute or grown
         weak = param is not None and math.isfinite(param) and grad > param
         return strong, weak
@@ -153,12 +167,37 @@ class ExplodingGradientDetector(Detector):
             self._previous_loss = loss
         return found
 
-    def _severity(self) -> Severity | None:
-        if self._strong and (self._corroboration or self._strong >= 2):
+    def _extreme(self) -> bool:
+        """One value settles it: far past `absolute`, or far above the weights' norm."""
+        peak = self._peak
+        if peak is None:
+            return False
+        grad, param = peak.metrics[GRAD_NORM], peak.get(PARAM_NORM)
+        big = grad >= self._limits.extreme * self._limits.absolute
+        return big or (param is not None and grad >= self._limits.extreme * param > 0)
+
+    def _progressing(self) -> bool:
+        """The loss fell by `progress` or more from just before the episode to its latest
+        record: learning, not damage."""
+        first = self._loss_before
+        last = self._last.get(LOSS) if self._last is not None else None
+        if first is None or last is None or not (math.isfinite(first) and math.isfinite(last)):
+            return False
+        return last <= (1 - self._limits.progress) * first
+
+    def _severity(self, ended: bool = False) -> Severity | None:
+        """How bad the open episode is, or None while it is not (yet) a problem.
+
+        Corroborated or extreme episodes are reported at once; the others must persist
+        for `persist_records` (or be cut by the end of the log after two strong records)
+        and must not be the optimizer making progress.
+        """
+        if self._extreme() or (self._strong and self._corroboration):
             return Severity.ERROR
-        if self._count >= self._limits.persist_records:
-            return Severity.ERROR if self._strong else Severity.WARNING
-        return None
+        persisted = self._count >= self._limits.persist_records
+        if not (persisted or (ended and self._strong >= 2)) or self._progressing():
+            return None
+        return Severity.ERROR if self._strong else Severity.WARNING
 
     def _maybe_report(self) -> list[Diagnosis]:
         severity = self._severity()
@@ -169,6 +208,8 @@ class ExplodingGradientDetector(Detector):
 
     def _close(self) -> list[Diagnosis]:
         found = [self._report(self._reported)] if self._reported is not None else []
+        if self._reported is None and self._count == 1:
+            self._blips += 1  # up for one record, settled at once
         self._reset()
         return found
 

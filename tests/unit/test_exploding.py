@@ -19,9 +19,34 @@ def test_large_grad_with_nan_loss_is_an_error() -> None:
 
 
 def test_tenfold_growth_over_early_level_persisting_is_an_error() -> None:
-    grads = [1.0, 1.2, 0.9, 1.1, 1.0, 15.0, 18.0, 1.0]
-    found = run("exploding_gradient", records(loss=[1.0] * 8, grad_norm=grads))
-    assert [(d.first_step, d.last_step, d.severity) for d in found] == [(6, 7, Severity.ERROR)]
+    grads = [1.0, 1.2, 0.9, 1.1, 1.0, 15.0, 18.0, 16.0, 1.0]
+    found = run("exploding_gradient", records(loss=[1.0] * 9, grad_norm=grads))
+    assert [(d.first_step, d.last_step, d.severity) for d in found] == [(6, 8, Severity.ERROR)]
+
+
+def test_two_strong_records_cut_by_the_end_of_the_log_are_an_error() -> None:
+    grads = [0.8, 0.79, 0.79, 0.8, 0.79, 11.5, 13.5]
+    (found,) = run("exploding_gradient", records(loss=[10.0] * 7, grad_norm=grads))
+    assert (found.first_step, found.severity) == (6, Severity.ERROR)
+
+
+def test_growth_while_the_loss_falls_fast_is_progress_not_explosion() -> None:
+    grads = [0.4, 0.4, 0.5, 0.45, 0.5, 6.0, 12.0, 10.0, 0.6, 0.5]
+    loss = [0.70, 0.69, 0.67, 0.63, 0.56, 0.48, 0.45, 0.37, 0.30, 0.23]
+    assert run("exploding_gradient", records(loss=loss, grad_norm=grads)) == []
+
+
+def test_one_extreme_value_above_the_weights_is_an_error_alone() -> None:
+    found = run(
+        "exploding_gradient",
+        records(loss=[619.0, 3.1, 2.4], grad_norm=[1053.0, 35.4, 9.9], param_norm=[88.8] * 3),
+    )
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]
+
+
+def test_a_spiky_run_s_relative_jumps_are_its_noise() -> None:
+    grads = [0.2, 0.2, 0.2, 0.2, 0.2, 5.0, 0.2, 0.2, 6.0, 0.2, 0.2, 7.0, 8.0, 7.5, 0.2]
+    assert run("exploding_gradient", records(loss=[0.1] * 15, grad_norm=grads)) == []
 
 
 def test_single_large_value_without_corroboration_is_not_reported() -> None:
