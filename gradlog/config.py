@@ -122,7 +122,10 @@ class OscillationThresholds:
     min_records: int = 8
     extra_per_doubling: float = 1.0  # L >= max(min_records, log2(records) + 5)
     window: int = 32  # records of the run examined at most
-    min_gap: float = 0.1  # lowest peak above highest trough, relative to the level
+    min_gap: float = 0.1  # lowest peak above highest trough, relative to the level ...
+    # ... unless the alternation has lasted this many times the run it needs: a small
+    # swing counts when it is regular and persistent (an exact period-2 cycle).
+    persistent: float = 2.0
     min_gap_swing: float = 0.25  # ... and relative to the mean swing
     max_swing_spread: float = 0.5  # coefficient of variation of the swings: regular ones
     max_progress: float = 0.5  # net change over the run, relative to the mean swing

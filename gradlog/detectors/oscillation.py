@@ -34,9 +34,16 @@ class OscillationDetector(Detector):
     ```
 
     ## Thresholds
-    - `min_records` 8 alternating records. Ordinary noise also zig-zags, but rarely
-      with all peaks above all troughs: for independent noise over 8 records the
-      chance is 2/70, and the `min_gap` margin (10% of the level) makes it rarer still.
+    - `min_records` 8 alternating records, and at least log2(records seen) + 5
+      (`extra_per_doubling` 1), so a long log's many stretches do not add up to a false
+      alarm. Ordinary noise also zig-zags, but rarely with all peaks above all troughs:
+      for independent noise over 8 records the chance is 2/70.
+    - peaks and troughs are compared around the stretch's linear trend (a slow drift
+      does not hide a cycle); the lowest peak must clear the highest trough by
+      `min_gap_swing` (25%) of the mean swing, and by `min_gap` (10%) of the level
+      unless the alternation has lasted `persistent` (2) times the run it needs: a
+      small swing counts when it is exact and persistent.
+    - `max_swing_spread` 0.5: the swings' coefficient of variation (regular swings).
     - `max_progress` 0.5: the difference between the medians of the first and last
       four records is under half the mean swing.
     - at most `window` (32) records are examined, so memory stays bounded.
@@ -113,15 +120,22 @@ class OscillationDetector(Detector):
 
     def _swings(self) -> bool:
         losses = [r.metrics[LOSS] for r in self._run]
-        highs, lows = self._peaks(losses)
         level = median(losses)
+        # Peaks and troughs around the stretch's linear trend, so a slow drift of the
+        # whole cycle does not hide it.
+        highs, lows = self._peaks(losses, _detrended(losses))
         if not highs or not lows or level <= 0:
             return False
         swings = [abs(b - a) for a, b in pairwise(losses)]
         swing = sum(swings) / len(swings)
+        if swing <= 0:
+            return False
         spread = (sum((s - swing) ** 2 for s in swings) / len(swings)) ** 0.5 / swing
         gap = min(highs) - max(lows)
-        if gap < self._limits.min_gap * level or gap < self._limits.min_gap_swing * swing:
+        persistent = self._length >= self._limits.persistent * self._needed()
+        if gap < self._limits.min_gap_swing * swing:
+            return False
+        if gap < self._limits.min_gap * level and not persistent:
             return False
         if spread > self._limits.max_swing_spread:
             return False
@@ -129,12 +143,15 @@ class OscillationDetector(Detector):
         return progress <= self._limits.max_progress * swing
 
     @classmethod
-    def _peaks(cls, losses: list[float]) -> tuple[list[float], list[float]]:
-        """The stretch's peaks and its troughs."""
+    def _peaks(
+        cls, losses: list[float], values: list[float] | None = None
+    ) -> tuple[list[float], list[float]]:
+        """The stretch's peaks and its troughs (as ``values``, the losses by default)."""
+        values = losses if values is None else values
         peak = [cls._is_peak(losses, i) for i in range(len(losses))]
         return (
-            [v for v, p in zip(losses, peak, strict=True) if p],
-            [v for v, p in zip(losses, peak, strict=True) if not p],
+            [v for v, p in zip(values, peak, strict=True) if p],
+            [v for v, p in zip(values, peak, strict=True) if not p],
         )
 
     @staticmethod
@@ -162,3 +179,12 @@ class OscillationDetector(Detector):
             count=self._length,
             evidence=evidence_of(pairs),
         )
+
+
+def _detrended(values: list[float]) -> list[float]:
+    """The values less their least-squares line."""
+    n = len(values)
+    mean_x, mean_y = (n - 1) / 2, sum(values) / n
+    var = sum((i - mean_x) ** 2 for i in range(n))
+    slope = sum((i - mean_x) * (v - mean_y) for i, v in enumerate(values)) / var if var else 0
+    return [v - mean_y - slope * (i - mean_x) for i, v in enumerate(values)]

@@ -32,3 +32,23 @@ def test_ordinary_noise_does_not_fire() -> None:
     rng = random.Random(0)
     losses = [1.0 + rng.gauss(0, 0.1) for _ in range(2000)]
     assert run("oscillation", records(loss=losses)) == []
+
+
+def test_a_small_exact_cycle_on_a_drift_counts_once_it_persists() -> None:
+    # 1% swings around a slowly falling level: the troughs of late cycles are below the
+    # peaks of early ones only because of the drift.
+    losses = [1.45 - 0.0002 * i + (0.005 if i % 2 else -0.005) for i in range(48)]
+    (found,) = run("oscillation", records(loss=losses))
+    assert found.id == "oscillation"
+
+
+def test_a_small_cycle_that_stops_early_does_not() -> None:
+    cycle = [1.45 + (0.005 if i % 2 else -0.005) for i in range(10)]
+    settled = [1.44 - 0.001 * i for i in range(20)]
+    assert run("oscillation", records(loss=cycle + settled)) == []
+
+
+def test_a_regular_nine_percent_swing_counts() -> None:
+    losses = [1.49, 0.63, 0.27] + [0.67787 if i % 2 else 0.744074 for i in range(40)]
+    (found,) = run("oscillation", records(loss=losses))
+    assert found.first_step is not None and found.first_step <= 4
