@@ -15,6 +15,7 @@ diagnosis began.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from typing import Any
 
 from gradlog.config import Config
 from gradlog.engine import analyze
-from gradlog.model import Severity
+from gradlog.model import Severity, Step
+from gradlog.parse.reader import LogReader
 from gradlog.sources import read_file
 
 
@@ -39,7 +41,8 @@ class Tally:
     true_pos: Counter[str] = field(default_factory=Counter)
     false_neg: Counter[str] = field(default_factory=Counter)
     false_pos: Counter[str] = field(default_factory=Counter)
-    offsets: list[float] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    incomparable: list[str] = field(default_factory=list)  # label step not found in the log
     misses: list[str] = field(default_factory=list)
 
 
@@ -101,10 +104,62 @@ def score(tally: Tally, log: Path, label: dict[str, Any]) -> None:
         tally.misses.append(f"{log.name}: false {rule}")
     bad = label.get("first_bad_step")
     starts = [
-        d.first_step for d in report.diagnoses if d.id in expected and d.first_step is not None
+        (d.line, d.first_step) for d in report.diagnoses if d.id in expected & found and d.line
     ]
     if isinstance(bad, (int, float)) and starts:
-        tally.offsets.append(float(min(starts)) - bad)
+        offset = record_offset(log, min(starts), bad, label.get("step_unit"))
+        if offset is None:
+            tally.incomparable.append(log.name)
+        else:
+            tally.offsets.append(offset)
+            if abs(offset) > 2:
+                tally.misses.append(f"{log.name}: first diagnosis {offset:+d} records off")
+
+
+def record_offset(
+    log: Path, start: tuple[int, Step | None], bad: float, unit: object
+) -> int | None:
+    """Records between the labelled first bad step and the first diagnosis (its line and
+    step: a progress bar's redraws share one line).
+
+    The label counts as the log prints: a step, an epoch or a global step. An ``epoch``
+    label is compared in epochs. Otherwise its record is the first whose printed step
+    equals it, else whose epoch does, else whose log line prints the number; None when
+    no record matches (a log whose steps gradlog numbered itself).
+    """
+    reader = LogReader()
+    records = []
+    texts: dict[int, str] = {}
+    for number, raw in enumerate(read_file(str(log)), 1):
+        texts[number] = raw
+        records += reader.feed(number, raw)
+    records += reader.flush()
+    if not records:
+        return None
+    line, step = start
+    at = next(
+        (i for i, r in enumerate(records) if r.line == line and r.step == step),
+        next((i for i, r in enumerate(records) if r.line >= line), len(records) - 1),
+    )
+    epoch = records[at].epoch
+    if unit == "epoch" and epoch is not None:
+        epochs = list(dict.fromkeys(r.epoch for r in records if r.epoch is not None))
+        return epochs.index(epoch) - epochs.index(bad) if bad in epochs else None
+    # Steps gradlog numbered itself (the log prints none) are not the label's steps.
+    numbered = 2 * reader.numbered_records > len(records)
+    by_step = [] if numbered else [i for i, r in enumerate(records) if r.step == bad]
+    by_epoch = [] if unit in ("step", "global_step") else [
+        i for i, r in enumerate(records) if r.epoch == bad
+    ]
+    token = re.compile(rf"(?<![\d.]){int(bad)}(?![\d.])") if bad == int(bad) else None
+    # A step label for a log without printed steps (HF: logging_steps x the line's
+    # index) cannot be placed from the log alone.
+    printed = not (numbered and unit in ("step", "global_step"))
+    by_text = [
+        i for i, r in enumerate(records) if printed and token and token.search(texts[r.line])
+    ]
+    matches = next((m for m in (by_step, by_epoch, by_text) if m), None)
+    return None if matches is None else at - matches[0]
 
 
 def table(tally: Tally) -> str:
@@ -127,9 +182,16 @@ def table(tally: Tally) -> str:
         f"{tally.false_alarms}",
     ]
     if offsets:
+        near = sum(abs(o) <= 2 for o in offsets)
         lines.append(
-            f"first-bad-step error (diagnosed minus labelled, in steps): median "
-            f"{offsets[len(offsets) // 2]:g}, worst {max(offsets, key=abs):g}"
+            f"first diagnosis against the labelled first bad step, in records: "
+            f"{near} of {len(offsets)} within 2 records ({near / len(offsets):.0%}); "
+            f"median {offsets[len(offsets) // 2]:+g}, worst {max(offsets, key=abs):+g}"
+        )
+    if tally.incomparable:
+        lines.append(
+            f"not comparable (the log prints no step the label's matches): "
+            f"{', '.join(tally.incomparable)}"
         )
     return "\n".join(lines)
 

@@ -74,6 +74,8 @@ class OscillationDetector(Detector):
         self._start: Record | None = None  # where the stretch began
         self._length = 0
         self._reported: Diagnosis | None = None
+        self._cycle_start: Record | None = None  # where the regular swings began
+        self._head: list[Record] = []  # the stretch's first records (up to `window`)
         self._seen = 0  # finite losses seen: a longer log needs a longer run
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
@@ -87,6 +89,8 @@ class OscillationDetector(Detector):
             found = self._break(record)
         else:
             self._run.append(record)
+            if len(self._head) < self._limits.window:
+                self._head.append(record)
             self._length += 1
             if len(self._run) > self._limits.window:
                 del self._run[0]
@@ -111,9 +115,10 @@ class OscillationDetector(Detector):
 
     def _break(self, record: Record | None) -> list[Diagnosis]:
         found = [self._report()] if self._reported is not None else []
-        self._reported = None
+        self._reported, self._cycle_start = None, None
         previous = self._run[-1:] if record is not None else []
         self._run = [*previous, record] if record is not None else []
+        self._head = list(self._run)
         self._start = self._run[0] if self._run else None
         self._length = len(self._run)
         return found
@@ -159,8 +164,21 @@ class OscillationDetector(Detector):
         neighbour = losses[i + 1] if i + 1 < len(losses) else losses[i - 1]
         return losses[i] > neighbour
 
+    def _regular_start(self) -> Record:
+        """Where the swings became regular: a stretch often begins with a few larger,
+        settling bounces before the cycle proper."""
+        recent = [r.metrics[LOSS] for r in self._run]
+        typical = median([abs(b - a) for a, b in pairwise(recent)][len(recent) // 2 :])
+        head = [r.metrics[LOSS] for r in self._head]
+        for i, (a, b) in enumerate(pairwise(head)):
+            if abs(abs(b - a) - typical) <= self._limits.max_swing_spread * typical:
+                return self._head[i]
+        return self._head[0] if self._head else self._run[0]
+
     def _report(self) -> Diagnosis:
-        first, last = self._start or self._run[0], self._run[-1]
+        if self._reported is None:  # fixed when first reported, kept when re-issued
+            self._cycle_start = self._regular_start()
+        first, last = self._cycle_start or self._regular_start(), self._run[-1]
         losses = [r.metrics[LOSS] for r in self._run]
         highs, lows = self._peaks(losses)
         message = (

@@ -55,6 +55,7 @@ class Assembler:
         self._carry_line = 0
         self._last: Record | None = None
         self.numbered = False  # some steps were numbered by gradlog, not read from the log
+        self.numbered_records = 0  # how many
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -100,6 +101,7 @@ class Assembler:
             return []
         done = self.flush()
         self.numbered = True
+        self.numbered_records += 1
         number = (self._last.step if self._last is not None else 0) + 1
         self._pending = _Pending(
             float(number), line_no, fields.epoch, True, False, self._take(fields)
@@ -111,6 +113,7 @@ class Assembler:
         number = (self._last.step if self._last is not None else 0) + 1
         record = Record(step_value(number), self._carry_line, self._carry)
         self._carry, self._last, self.numbered = {}, record, True
+        self.numbered_records += 1
         return [record]
 
     def _summarises(self, pending: _Pending | None, fields: Fields) -> bool:

@@ -66,6 +66,11 @@ class LogReader:
         return self._assembler.numbered
 
     @property
+    def numbered_records(self) -> int:
+        """Records whose step gradlog numbered itself (the log printed none for them)."""
+        return self._assembler.numbered_records
+
+    @property
     def shapes(self) -> list[ShapeStats]:
         """The key-value line shapes read so far, most frequent first."""
         return sorted(self._parser.shapes.values(), key=lambda s: -s.count)
