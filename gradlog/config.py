@@ -158,9 +158,20 @@ class DivergenceThresholds:
 class LossScaleThresholds:
     # "Keeps shrinking": 8 halvings (256x) without the scale ever growing back. A healthy
     # scaler loses one halving per rare overflow and wins it back after a clean window of
-    # steps. Absolute floors are not used: fairseq runs can sit healthily at a scale of
-    # 0.5-1 (its losses are sums over tokens), where DeepSpeed's floor is 1.
+    # steps. A scale below 1 alone is no collapse: fairseq runs sit healthily at 0.5-1
+    # (their losses are sums over tokens), where DeepSpeed's floor is 1.
     drop_factor: float = 256.0
+    # Free fall: a scale of 2^-10 or less multiplies the loss by under 1/1000, which no
+    # healthy scaler needs (healthy fairseq runs, whose losses are sums over tokens,
+    # print 0.5-2: 2^9 higher), and it is still 10x above fairseq's own abort floor
+    # (--min-loss-scale 1e-4). An error wherever it happens, calibration included.
+    free_fall_scale: float = 2.0**-10
+    # A storm: 5 halvings in a row (32x, more than the order of magnitude that makes a
+    # gradient "exploding"), none of them more than 1 clean record after the last, no
+    # growth between. Each halving in a row means the gradients overflowed again at half
+    # the scale; a healthy scaler halves once per overflow and then holds.
+    storm_halvings: int = 5
+    storm_gap: int = 1
     # A fall that grows back now and then but goes on: 12 halvings (4096x) below the
     # highest scale since calibration. Healthy runs drift down slowly as gradients grow
     # (fairseq from 128 to 0.5 is 256x), far less than this.
@@ -169,8 +180,11 @@ class LossScaleThresholds:
     # amplifies anything, so small gradients underflow (DeepSpeed's and Megatron's floor).
     error_scale: float = 1.0
     # Calibration (the initial burst of overflows from 2^16-2^32) ends at the first
-    # stretch of this many records without an overflow or a lower scale...
-    settle_records: int = 10
+    # stretch of this many records without an overflow or a lower scale, counted from
+    # the log's first record: the initial scale overflows on consecutive steps from the
+    # very first one, so calibration is over once a few logged records pass clean (apex,
+    # fairseq and DeepSpeed print every overflow, so a record without one was clean)...
+    settle_records: int = 5
     # ... or after this many records at most ("the first tens or hundreds").
     calibration_records: int = 100
     # Overflow-skipped steps in half of the last 20 records with no growth of the scale
@@ -210,6 +224,45 @@ class WeightGrowthThresholds:
 
 @dataclass(frozen=True)
 class StalledThresholds:
+    # No learning, reported by default.
+    # A learning rate at or below its peak / 1e6 moves no float32 weight: healthy updates
+    # are about 1e-3 of a weight per step (see large_update), so 1e6 times smaller is
+    # 1e-9, far under float32's relative rounding step of 2^-24 (6e-8). Relative, not an
+    # absolute floor: Caffe's FCN trains healthily at a base_lr of 1e-10 to 1e-14 (its
+    # loss is a sum over pixels).
+    lr_collapse_factor: float = 1e6
+    # A zero or collapsed learning rate after it had been positive: 10 records, and a
+    # quarter of the records since it first was (a decay to zero ends in a few such).
+    lr_zero_records: int = 10
+    lr_zero_fraction: float = 0.25
+    # A zero from the first record is warm-up at first: Megatron's fp16 start prints lr 0
+    # for its skipped iterations, some 30 records when it logs every iteration.
+    lr_zero_start_records: int = 50
+    # After a positive rate, a printed 0 is a zero only if the rate before it had two
+    # significant digits or more (1.2e-07, then 0): a fixed-decimal format rounds a
+    # decaying rate through 0.0002 and 0.0001, one digit each, to 0.0000.
+    lr_zero_digits: int = 2
+    # A loss (or validation loss) printed identically on 5 epochs in a row (records, when
+    # the log names no epochs), over a quarter of those it was printed on so far (the end
+    # of an annealed schedule may freeze the last few), with 3 significant digits or
+    # more at the printed precision (0.0012 at 4 decimals is near zero, not frozen).
+    # Not while the last 5 training losses alternate exactly between two values: the
+    # weights swing in a cycle (oscillation), evaluated on the same phase each time.
+    repeat_records: int = 5
+    repeat_fraction: float = 0.25
+    repeat_digits: int = 3
+    # Optimizer steps skipped (a spike or non-finite-gradient guard; fp16 overflow skips
+    # are loss_scale_collapse's) on 4 records or more, and on at least half the records
+    # since the first of them: most updates are not being made.
+    skip_records: int = 4
+    skip_fraction: float = 0.5
+    # A loss that improves disproves a dead learning rate or skipped updates: the median
+    # of the last 9 losses 5% below that of the first 9 of the stretch.
+    progress_records: int = 9
+    progress_drop: float = 0.05
+    # The heuristic part, opt-in (plateau = true): healthy runs flatten too, and it
+    # fires on a healthy llm.c excerpt (real/17) that wobbles around its level.
+    plateau: bool = False
     # The level is the median of the last 9, 25 or 51 finite losses: the fewest whose
     # standard error stays within 5% of the level, given the scatter of the log-loss
     # over the last 50 records (once there are 10), as for divergence.
@@ -226,13 +279,6 @@ class StalledThresholds:
     min_improvement: float = 0.01
     # Below a tenth of the starting level the loss has converged, not stalled.
     converged_fraction: float = 0.1
-    # A zero learning rate after it had been positive: 10 records, and a quarter of the
-    # records since it first was (the end of a decay-to-zero schedule may print as 0).
-    lr_zero_records: int = 10
-    lr_zero_fraction: float = 0.25
-    # A zero from the first record is warm-up at first: Megatron's fp16 start prints lr 0
-    # for its skipped iterations, some 30 records when it logs every iteration.
-    lr_zero_start_records: int = 50
 
 
 @dataclass(frozen=True)

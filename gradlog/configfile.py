@@ -237,7 +237,9 @@ def toml_key(key: str) -> str:
 
 
 def toml_value(value: object) -> str:
-    """A value as TOML text (strings, numbers, and arrays of them)."""
+    """A value as TOML text (booleans, strings, numbers, and arrays of them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, str):

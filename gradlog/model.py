@@ -56,6 +56,7 @@ class Record:
     line: int
     metrics: dict[str, float] = field(default_factory=dict)
     epoch: Step | None = None
+    bits: bool = False  # losses printed in bits (base 2, fairseq), not nats
 
     def get(self, name: str) -> float | None:
         """The value of metric ``name``, or None when this record lacks it."""

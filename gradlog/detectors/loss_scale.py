@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, where
@@ -13,30 +14,50 @@ from gradlog.parse.events import OVERFLOW, SCALE_AT_MINIMUM
 from gradlog.parse.names import LOSS, LOSS_SCALE
 
 _GROWTH_GAP = 3  # clean records before an equal reduction counts as unseen growth
+# Every dynamic scaler backs off by half on an overflow by default (torch GradScaler
+# backoff_factor 0.5, apex, DeepSpeed, Megatron, fairseq scale_factor 2), so n overflow
+# lines that reduce the scale to s say it was 2^n s before.
+_BACKOFF = 2.0
+
+
+@dataclass
+class _Storm:
+    """Halvings in a row: how many, clean records since the last, whether it began settled."""
+
+    halvings: int = 0
+    gap: int = 0
+    settled: bool = False
 
 
 class LossScaleCollapseDetector(Detector):
     """
     ## What it detects
-    A mixed-precision (fp16) dynamic loss scale that keeps shrinking:
+    A mixed-precision (fp16) dynamic loss scale that collapses:
 
     - the scaler says it cannot go lower ("already at minimum", "Minimum loss scale
       reached"): an error;
-    - the scale falls 256x (8 halvings) without ever growing back in between: a
-      warning, an error once it is down to 1 or below;
+    - the scale is down to 2^-10 or less: the scaler is in free fall, an error;
+    - an overflow storm: 5 or more halvings in a row (no more than one clean record
+      between two of them, no growth) after the scaler had settled: a warning, an error
+      once the scale is down to 1 or below;
+    - the scale falls 256x (8 halvings) without ever growing back, however slowly: the
+      same;
     - the scale ends 4096x (12 halvings) below its highest value since calibration,
       even if it grew back now and then: the same;
     - after a fall of 16x or more without growing back, overflow-skipped steps show up
       in half of the last 20 records and the scale never grows among them: a warning.
 
-    The episode starts where the scale began its last fall without growing back. A
-    burst of overflows and halvings at the start of a run is the scaler calibrating
-    (Megatron, DeepSpeed and apex start at 2^16 to 2^32 and halve until the gradients
-    fit), and a rare overflow later is the scaler probing upward: neither is reported.
-    A low scale by itself is not a collapse either: bf16 runs print a constant 1,
-    fairseq runs can sit at 0.5-1 for good (their losses are sums over tokens), and
-    with many GPUs a scaler may overflow in every logging interval while its scale
-    holds steady.
+    Overflow lines are enough: the rule needs no step numbers and no other metric. The
+    episode starts where the scale began its last fall without growing back, and the
+    message gives the scale there and now. A burst of overflows and halvings at the
+    start of a run is the scaler calibrating (Megatron, DeepSpeed and apex start at
+    2^16 to 2^32 and halve on each step until the gradients fit), and a rare overflow
+    later is the scaler probing upward: neither is reported. A low scale by itself is
+    not a collapse either: bf16 runs print a constant 1, fairseq runs can sit at 0.5-1
+    for good (their losses are sums over tokens), and with many GPUs a scaler may
+    overflow in every logging interval while its scale holds steady. An excerpt that
+    opens in the middle of a storm looks like calibration until the scale reaches
+    2^-10 or the minimum.
 
     ## Why it matters
     The loss scale is lowered every time the scaled gradients overflow fp16. When it
@@ -46,30 +67,44 @@ class LossScaleCollapseDetector(Detector):
 
     ## Example
     ```
+    [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 8192, reducing to 4096
+    step   10 | loss 2.2814 | lr 2.0e-04      (calibration: not reported)
+    ...
     step  290 | loss 1.1743 | lr 2.0e-04      <- flagged (the overflows below are its own)
     [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 4096, reducing to 2048
     [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 2048, reducing to 1024
     step  300 | loss 1.2150 | lr 2.0e-04
-    ...
-    [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 2, reducing to 1
-    [deepspeed] Current loss scale already at minimum - cannot decrease scale anymore
+    [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 1024, reducing to 512
+    [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 512, reducing to 256
+    step  310 | loss 1.1819 | lr 2.0e-04
+    [deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 256, reducing to 128
     ```
 
     ## Thresholds
+    - `free_fall_scale` 2^-10: a scale that small shrinks the loss over 1000x, which no
+      healthy scaler needs (healthy fairseq runs print 0.5-2); it is still 10x above
+      fairseq's abort floor of 1e-4.
+    - `storm_halvings` 5 halvings in a row (32x, beyond the order of magnitude that
+      makes a gradient exploding), with at most `storm_gap` (1) clean record between two
+      of them: a healthy scaler halves once per overflow and then holds.
     - `drop_factor` 256 (8 halvings) without growing back: a healthy scaler loses one
       halving per rare overflow and wins it back after a clean window of steps.
     - `peak_factor` 4096 (12 halvings) below the highest scale since calibration:
       healthy runs drift down as their gradients grow, but far less (fairseq: 128 to
       0.5 is 256x).
-    - `error_scale` 1: such a fall ending at 1 or below is an error; the scale no longer
-      amplifies anything (the floor of DeepSpeed and Megatron).
-    - The scaler has settled after `settle_records` (10) records in a row without an
-      overflow or a lower scale, or after `calibration_records` (100) records at most;
-      before that, overflows and halvings are calibration.
+    - `error_scale` 1: a storm or fall ending at 1 or below is an error; the scale no
+      longer amplifies anything (the floor of DeepSpeed and Megatron).
+    - The scaler has settled after `settle_records` (5) records in a row without an
+      overflow or a lower scale, counted from the log's first record, at its first
+      growth (a whole growth interval of clean steps went by), or after
+      `calibration_records` (100) records at most; before that, overflows and halvings
+      are calibration.
     - `overflow_fraction` 0.5 of the last `overflow_window` (20) records, with no growth
       among them, after a fall of `overflow_drop` (16x).
     - A reduction to the scale already known, after 3 clean records, means the scale had
       grown unseen in between (DeepSpeed and apex print only reductions).
+    - Where the log shows no scale before, n overflow lines reducing it to s count as n
+      halvings from 2^n s: every dynamic scaler backs off by half by default.
     """
 
     rule = Rule(
@@ -105,9 +140,12 @@ class LossScaleCollapseDetector(Detector):
         self._settled = False
         self._quiet = 0  # records in a row without an overflow or a lower scale
         self._window: deque[tuple[bool, bool]] = deque(maxlen=self._limits.overflow_window)
+        self._storm = _Storm()
         self._descent: Record | None = None  # where the current fall began
         self._descent_from: float | None = None  # the scale just before it
-        self._overflows = 0  # records with overflows since the fall began
+        self._descent_settled = False  # whether it began after calibration
+        self._overflows = 0  # records with overflow-skipped steps since the fall began
+        self._skipped = 0  # the steps they skipped, as far as the log shows
         self._at_minimum = False
         self._reset()
 
@@ -120,88 +158,143 @@ class LossScaleCollapseDetector(Detector):
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         scale = record.get(LOSS_SCALE)
         minimum = record.get(SCALE_AT_MINIMUM) == 1.0
-        overflow = record.get(OVERFLOW) == 1.0 or minimum  # the scaler refused a step too
+        # Overflow-skipped steps in this record; at its minimum the scaler refused one too.
+        skipped = max(_count(record.get(OVERFLOW)), int(minimum))
+        overflow = skipped > 0
         if scale is not None and not (math.isfinite(scale) and scale > 0):
             scale = None
-        if scale is None and not overflow and not self._records:
-            return []  # no loss scaler in this log (yet)
-        self._records += 1  # from here on, a record without an event is a clean step
-        fell, grew = self._track(record, scale, overflow)
+        # Every record counts, with or without a scale: the scalers that print print
+        # each overflow, so a record without one was a clean step.
+        self._records += 1
+        fell, halvings, grew = self._track(record, scale, skipped, minimum)
         self._at_minimum = (self._at_minimum or minimum) and not grew
         self._window.append((overflow and self._settled, grew))
-        self._settle(overflow or fell)
+        self._follow_storm(halvings, grew)
+        self._settle(overflow or fell, grew)
         found = self._judge()
         if found is None:
             return self._close()
-        severity, reason = found
+        return self._update(record, *found)
+
+    def finish(self) -> Iterable[Diagnosis]:
+        return self._close()
+
+    def _update(self, record: Record, severity: Severity, reason: str) -> list[Diagnosis]:
+        """Extend the open episode to ``record``; report it again if it got worse."""
         if self._first is None:
             self._first = self._descent or record
-        self._last, self._reason = record, reason
+        self._last = record
+        if self._reported is not None and severity < self._reported:
+            return []  # keep the reason that set the severity
+        self._reason = reason
         if self._reported is None or severity > self._reported:
             self._reported = severity
             return [self._report()]
         return []
 
-    def finish(self) -> Iterable[Diagnosis]:
-        return self._close()
-
-    def _track(self, record: Record, scale: float | None, overflow: bool) -> tuple[bool, bool]:
-        """Follow the scale; return whether it fell and whether it grew at this record."""
-        previous = self._scale
+    def _track(
+        self, record: Record, scale: float | None, skipped: int, minimum: bool
+    ) -> tuple[bool, int, bool]:
+        """Follow the scale; return whether it fell, by how many halvings, and whether
+        it grew at this record."""
+        previous, overflow = self._scale, skipped > 0
         fell = grew = False
+        if scale is not None and previous is None and overflow:
+            previous = scale * _BACKOFF**skipped  # the first scale shown is a reduction
         if scale is not None and previous is not None:
             fell = scale < previous
             # A reduction *to* the scale already known, after a clean stretch, means it
             # grew unseen in between (DeepSpeed and apex print reductions only); at the
             # floor the same reduction repeats step after step instead.
-            unseen = overflow and scale == previous and self._quiet >= _GROWTH_GAP
+            unseen = overflow and not minimum and scale == previous
+            unseen = unseen and self._quiet >= _GROWTH_GAP
             grew = scale > previous or unseen
         if grew:
             self._end_descent()
-        elif fell and self._settled and self._descent is None:
+        elif fell and self._descent is None:
             self._descent, self._descent_from = record, previous
+            self._descent_settled = self._settled
         if self._descent is not None and overflow and not grew:
-            self._overflows += 1
+            self._overflows, self._skipped = self._overflows + 1, self._skipped + skipped
         if scale is not None:
             self._scale = scale
             if self._settled:
                 self._peak = max(self._peak or scale, scale)
-        return fell, grew
+        halvings = round(math.log2(previous / scale)) if fell and previous and scale else 0
+        return fell, halvings, grew
+
+    def _follow_storm(self, halvings: int, grew: bool) -> None:
+        """Count halvings in a row; a growth or a long enough clean stretch ends them."""
+        storm = self._storm
+        if grew:
+            self._storm = _Storm()
+        elif halvings > 0:
+            if not storm.halvings:
+                storm.settled = self._settled
+            storm.halvings, storm.gap = storm.halvings + halvings, 0
+        elif storm.halvings:
+            storm.gap += 1
+            if storm.gap > self._limits.storm_gap:
+                self._storm = _Storm()
 
     def _end_descent(self) -> None:
         if self._first is None:  # an open episode keeps its facts
-            self._descent, self._descent_from, self._overflows = None, None, 0
+            self._descent, self._descent_from = None, None
+            self._overflows = self._skipped = 0
 
-    def _settle(self, disturbed: bool) -> None:
-        """Calibration ends after a quiet stretch, or after a bounded number of records."""
+    def _settle(self, disturbed: bool, grew: bool) -> None:
+        """Calibration ends after a quiet stretch, at the first growth (a whole growth
+        interval of clean steps went by), or after a bounded number of records."""
         self._quiet = 0 if disturbed else self._quiet + 1
         if not self._settled and (
-            self._quiet >= self._limits.settle_records
+            grew
+            or self._quiet >= self._limits.settle_records
             or self._records >= self._limits.calibration_records
         ):
             self._settled, self._peak = True, self._scale
             self._end_descent()
 
     def _fall(self) -> float:
-        """How far the scale fell since its current descent began (1 when not falling)."""
+        """How far the scale fell since its current descent began after calibration."""
         start, scale = self._descent_from, self._scale
-        return start / scale if start is not None and scale is not None else 1.0
+        if start is None or scale is None or not self._descent_settled:
+            return 1.0
+        return start / scale
 
     def _judge(self) -> tuple[Severity, str] | None:
         """The worst condition that holds now, with a phrase saying which."""
-        limits, scale, fall = self._limits, self._scale, self._fall()
+        limits, scale = self._limits, self._scale
         if self._at_minimum:
             return Severity.ERROR, "the scaler reports it cannot lower the scale any more"
+        if scale is not None and scale <= limits.free_fall_scale:
+            return Severity.ERROR, (
+                f"at or below {fmt(limits.free_fall_scale)}, the scale shrinks the loss "
+                f"{1 / scale:.3g}x instead of amplifying it: the scaler is in free fall"
+            )
+        return self._judge_storm() or self._judge_fall() or self._judge_overflows()
+
+    def _severity(self) -> Severity:
+        """An error once the scale no longer amplifies anything, else a warning."""
+        scale = self._scale
+        at_floor = scale is not None and scale <= self._limits.error_scale
+        return Severity.ERROR if at_floor else Severity.WARNING
+
+    def _judge_storm(self) -> tuple[Severity, str] | None:
+        storm = self._storm
+        if not storm.settled or storm.halvings < self._limits.storm_halvings:
+            return None
+        return self._severity(), f"{storm.halvings} halvings in a row, with no growth between"
+
+    def _judge_fall(self) -> tuple[Severity, str] | None:
+        limits, scale, fall, peak = self._limits, self._scale, self._fall(), self._peak
         if fall >= limits.drop_factor:
-            at_floor = scale is not None and scale <= limits.error_scale
-            severity = Severity.ERROR if at_floor else Severity.WARNING
-            return severity, f"{fall:.0f}x down without ever growing back"
-        peak = self._peak
+            return self._severity(), f"{fall:.0f}x down without ever growing back"
         if peak is not None and scale is not None and peak >= limits.peak_factor * scale:
-            at_floor = scale <= limits.error_scale
-            severity = Severity.ERROR if at_floor else Severity.WARNING
-            return severity, f"{peak / scale:.0f}x below its highest since calibration"
-        window = self._window
+            return self._severity(), f"{peak / scale:.0f}x below its highest since calibration"
+        return None
+
+    def _judge_overflows(self) -> tuple[Severity, str] | None:
+        limits, window, fall = self._limits, self._window, self._fall()
         overflows = sum(skipped for skipped, _ in window)
         if (
             fall >= limits.overflow_drop
@@ -223,15 +316,7 @@ class LossScaleCollapseDetector(Detector):
     def _report(self) -> Diagnosis:
         first, last = self._first, self._last
         assert first is not None and last is not None
-        start, scale = self._descent_from, self._scale
-        if start is not None and scale is not None and scale < start:
-            message = (
-                f"the fp16 loss scale fell from {fmt(start)} to {fmt(scale)} between "
-                f"{where(first)} and {where(last)}, with overflow-skipped steps in "
-                f"{self._overflows} record(s): {self._reason}"
-            )
-        else:
-            message = f"fp16 loss scaling is failing from {where(first)}: {self._reason}"
+        message = f"{self._story(first, last)}: {self._reason}"
         pairs = [(first, LOSS_SCALE), (last, LOSS_SCALE), (last, SCALE_AT_MINIMUM), (last, LOSS)]
         return self.diagnose(
             message,
@@ -243,3 +328,24 @@ class LossScaleCollapseDetector(Detector):
             count=self._overflows,
             evidence=evidence_of(pairs),
         )
+
+    def _story(self, first: Record, last: Record) -> str:
+        """Where the scale fell from and to, and between which records."""
+        span = f"at {_at(first)}" if first is last else f"between {_at(first)} and {_at(last)}"
+        start, scale = self._descent_from, self._scale
+        if start is None or scale is None or scale >= start:
+            return f"fp16 loss scaling is failing from {_at(first)}"
+        return (
+            f"the fp16 loss scale fell from {fmt(start)} to {fmt(scale)} {span}, with at "
+            f"least {self._skipped} overflow-skipped step(s)"
+        )
+
+
+def _count(value: float | None) -> int:
+    """Overflow-skipped steps a record stands for: 1 per overflow line it took."""
+    return int(value) if value is not None and math.isfinite(value) and value >= 1 else 0
+
+
+def _at(record: Record) -> str:
+    """A record's step and log line: the line is what an events-only log can be searched by."""
+    return f"{where(record)} (line {record.line})"

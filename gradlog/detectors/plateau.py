@@ -57,6 +57,7 @@ class ChancePlateauDetector(Detector):
     ```
 
     ## Thresholds
+    - losses printed in bits (fairseq) are compared with log2(K).
     - up to `tolerance` (1%) above ln(K), or up to `below` (5%) under it (a model that
       learned only an imbalanced class prior sits at the prior's entropy, under ln(K)),
       for K in 2..20 and common class counts and vocabulary sizes (100, 1000, 32000,
@@ -106,6 +107,7 @@ class ChancePlateauDetector(Detector):
         self._trough = math.inf  # ... and the lowest
         self._start: float | None = None  # the run's first loss level
         self._seen = 0  # records with a finite loss
+        self._bits = False  # the log prints its losses in bits
         self._reset()
 
     def _reset(self) -> None:
@@ -128,6 +130,9 @@ class ChancePlateauDetector(Detector):
         loss = record.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return []
+        if record.bits:  # a loss printed in bits sits at log2(K): compare it in nats
+            loss *= math.log(2)
+            self._bits = True
         self._seen += 1
         self._recent.append(loss)
         level = median(list(self._recent))
@@ -248,8 +253,11 @@ class ChancePlateauDetector(Detector):
     def _report(self, learned: Record | None, thin: bool = False) -> Diagnosis:
         first, last, k = self._first, self._last, self._k
         assert first is not None and last is not None and k is not None
+        chance = f"log2({k}) = {math.log2(k):.4f} bits" if self._bits else (
+            f"ln({k}) = {math.log(k):.4f}"
+        )
         message = (
-            f"loss sat at {fmt(first.metrics[LOSS])} ~ ln({k}) = {math.log(k):.4f}, the "
+            f"loss sat at {fmt(first.metrics[LOSS])} ~ {chance}, the "
             f"chance level of a {k}-way classifier, from {where(first)} to {where(last)} "
             f"({self._count} records{', every record of the log' if thin else ''})"
         )

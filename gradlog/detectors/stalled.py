@@ -1,109 +1,447 @@
-"""`stalled`: the loss stopped improving long ago, far from chance and far from zero."""
+"""`stalled`: nothing is being learned (a dead learning rate, a frozen loss, skipped updates)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from gradlog.config import Thresholds
+from gradlog.config import PlateauThresholds, StalledThresholds, Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
 from gradlog.detectors.noise import NoiseGauge
 from gradlog.detectors.plateau import chance_classes
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.names import GRAD_NORM, LOSS, LR
+from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
+from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
+
+
+def significant_digits(value: float) -> int:
+    """Significant digits of a value as printed: 0.0994 -> 3, 1e-04 -> 1, 2.28e-06 -> 3."""
+    digits = repr(abs(value)).split("e")[0].replace(".", "").strip("0")
+    return len(digits)
+
+
+def quantum(value: float) -> float:
+    """The last decimal place of a value as printed: 0.0994 -> 1e-4, 5e-27 -> 1e-27."""
+    mantissa, _, exponent = repr(abs(value)).partition("e")
+    decimals = len(mantissa.partition(".")[2].rstrip("0")) - int(exponent or 0)
+    return 10.0**-decimals
+
+
+def improved(early: Sequence[float], recent: Sequence[float], drop: float) -> bool:
+    """The loss has made progress: its recent median is ``drop`` below its early one."""
+    if len(early) < 3 or len(recent) < 3:  # a median of fewer than 3 is one value
+        return False
+    before = median(early)
+    return before > 0 and median(recent) < (1 - drop) * before
+
+
+def cycling(losses: Sequence[float], length: int) -> bool:
+    """The last ``length`` losses alternate exactly between two values: the weights swing
+    between two states (full-batch training at too high a rate), they are not frozen."""
+    last = list(losses)[-length:]
+    return len(last) == length and all(
+        last[i] == last[i - 2] != last[i - 1] for i in range(2, length)
+    )
+
+
+class Sign(ABC):
+    """One sign of no learning, followed record by record over an open stretch."""
+
+    metric = LOSS
+
+    def __init__(self, limits: StalledThresholds) -> None:
+        self.limits = limits
+        self.first: Record | None = None  # where the current stretch began
+        self.last: Record | None = None
+        self.confirmed = False  # the stretch is long enough to report
+        self.early: list[float] = []  # the first losses of the stretch
+        self.span = 0  # records since the stretch began, this one included
+
+    @property
+    def standing(self) -> bool:
+        return self.confirmed and self.first is not None
+
+    def start(self, record: Record) -> None:
+        self.first, self.last, self.confirmed, self.early = record, record, False, []
+        self.span = 0
+
+    def tick(self) -> None:
+        """Count one more record of the open stretch, whatever it printed."""
+        if self.first is not None:
+            self.span += 1
+
+    def end(self) -> None:
+        self.first, self.last, self.confirmed, self.early = None, None, False, []
+
+    def note_loss(self, record: Record) -> None:
+        """Keep the first losses of the stretch, to tell whether it is making progress."""
+        loss = record.get(LOSS)
+        room = len(self.early) < self.limits.progress_records
+        if room and loss is not None and math.isfinite(loss):
+            self.early.append(loss)
+
+    @abstractmethod
+    def observe(self, record: Record, recent: Sequence[float]) -> None:
+        """Follow one record; ``recent`` holds the last few finite losses."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """The sign's facts for the message, while it stands."""
+
+
+class DeadRate(Sign):
+    """A learning rate of exactly zero, or collapsed far below its peak, that persists."""
+
+    metric = LR
+
+    def __init__(self, limits: StalledThresholds) -> None:
+        super().__init__(limits)
+        self.records = 0
+        self.started: int | None = None  # records seen when lr was first positive
+        self.peak = 0.0
+        self.latest = 0.0  # the last positive lr printed
+        self.count = 0
+        self.needed: float = 0
+        self.value = 0.0
+
+    def dead(self, lr: float) -> bool:
+        if lr == 0:  # after 1.2e-07 a zero; after 0.0002, 0.0001 a small rate rounded away
+            digits = self.limits.lr_zero_digits
+            return self.started is None or significant_digits(self.latest) >= digits
+        return 0 < lr <= self.peak / self.limits.lr_collapse_factor
+
+    def observe(self, record: Record, recent: Sequence[float]) -> None:
+        self.records += 1
+        lr = record.get(LR)
+        if lr is None or not math.isfinite(lr) or lr < 0:
+            if self.first is not None:
+                self.note_loss(record)
+            return
+        if not self.dead(lr):
+            if lr > 0 and self.started is None:
+                self.started = self.records
+            self.peak = max(self.peak, lr)
+            self.latest = lr or self.latest
+            self.end()
+            return
+        if self.first is None:
+            self.start(record)
+            self.count = 0
+            before = self.records - (self.started or self.records)
+            limits = self.limits
+            self.needed = (
+                limits.lr_zero_start_records
+                if self.started is None
+                else max(limits.lr_zero_records, limits.lr_zero_fraction * before)
+            )
+        self.last, self.count, self.value = record, self.count + 1, lr
+        self.note_loss(record)
+        if self.count >= self.needed and not improved(
+            self.early, recent, self.limits.progress_drop
+        ):
+            self.confirmed = True
+
+    def describe(self) -> str:
+        assert self.first is not None and self.last is not None
+        span = f"from {where(self.first)} to {where(self.last)} ({self.count} records)"
+        if self.value == 0:
+            since = f"after reaching {fmt(self.peak)}"
+            if self.started is None:
+                since = "it has never been positive"
+            return f"the learning rate is 0 {span}, {since}"
+        return (
+            f"the learning rate is {fmt(self.value)} at {where(self.last)}, "
+            f"{fmt(self.peak / self.value)} times below its peak {fmt(self.peak)}, and under "
+            f"a millionth of it {span}: updates that small are lost to float32 rounding"
+        )
+
+
+class FrozenValue(Sign):
+    """A loss printed identically on several epochs in a row, far from zero and chance."""
+
+    def __init__(self, limits: StalledThresholds, chance: PlateauThresholds, name: str) -> None:
+        super().__init__(limits)
+        self.metric, self.chance = name, chance
+        self.value: float | None = None
+        self.previous: float | None = None  # the value before this one, for its precision
+        self.units = 0  # epochs (or records) in a row the value was printed on
+        self.total = 0  # epochs (or records) the series was printed on
+        self.unit: tuple[bool, float] | None = None
+        self.carried = False  # the display repeats the value within an epoch (a bar)
+        self.completed = False  # a hold ended: the series does change
+        self.longest = 0  # epochs crossed by the longest hold that ended: the cadence
+
+    def observe(self, record: Record, recent: Sequence[float]) -> None:
+        value = record.get(self.metric)
+        if value is None or not math.isfinite(value):
+            return
+        unit = (record.epoch is None, record.epoch if record.epoch is not None else record.line)
+        new_unit, self.unit = unit != self.unit, unit
+        self.total += new_unit
+        if value == self.value:
+            self.units += new_unit
+            self.carried |= not new_unit
+            self.last = record
+        else:
+            if self.value is not None:
+                self.longest = max(self.longest, self.units - 1)
+                self.completed = True
+            self.previous, self.value, self.units = self.value, value, 1
+            self.start(record)
+        self.confirmed = self.confirmed or self.frozen(value, recent)
+
+    def frozen(self, value: float, recent: Sequence[float]) -> bool:
+        """Whether the value has held long enough, far enough from zero and from chance."""
+        limits = self.limits
+        held = self.units
+        if self.carried:  # a bar shows the value from one evaluation to the next
+            if not self.completed:
+                return False
+            held = (self.units - 1) // max(self.longest, 1)  # evaluations, at most
+        return (
+            held >= limits.repeat_records
+            and self.units >= limits.repeat_fraction * self.total
+            and abs(value) >= 10 ** (limits.repeat_digits - 1) * self.precision()
+            and chance_classes(value, self.chance) is None  # that is chance_plateau
+            and not cycling(recent, limits.repeat_records)  # one phase of a cycle each time
+        )
+
+    def precision(self) -> float:
+        """The series' last printed decimal place, from this value and the one before."""
+        assert self.value is not None
+        return min(quantum(self.value), quantum(self.previous or self.value))
+
+    def describe(self) -> str:
+        assert self.first is not None and self.last is not None and self.value is not None
+        name = "the loss" if self.metric == LOSS else "the validation loss"
+        unit = "epochs" if self.first.epoch is not None else "records"
+        return (
+            f"{name} is {fmt(self.value)} on {self.units} {unit} in a row, "
+            f"{where(self.first)} to {where(self.last)}"
+        )
+
+
+class SkippedSteps(Sign):
+    """Optimizer steps skipped (not for an fp16 overflow) on most records."""
+
+    metric = SKIPPED_STEP
+
+    def __init__(self, limits: StalledThresholds) -> None:
+        super().__init__(limits)
+        self.records = 0
+        self.skips = 0
+
+    def observe(self, record: Record, recent: Sequence[float]) -> None:
+        skipped = (record.get(SKIPPED_STEP) or 0) >= 1 and not record.get(OVERFLOW)
+        if self.first is None:
+            if not skipped:
+                return
+            self.start(record)
+            self.records = self.skips = 0
+        self.last, self.records, self.skips = record, self.records + 1, self.skips + skipped
+        if self.skips < self.limits.skip_fraction * self.records:
+            self.end()
+            return
+        self.note_loss(record)
+        if self.skips >= self.limits.skip_records and not improved(
+            self.early, recent, self.limits.progress_drop
+        ):
+            self.confirmed = True
+
+    def describe(self) -> str:
+        assert self.first is not None and self.last is not None
+        return (
+            f"an optimizer step was skipped on {self.skips} of the {self.records} records "
+            f"from {where(self.first)} to {where(self.last)}"
+        )
 
 
 class StalledDetector(Detector):
     """
     ## What it detects
-    Training that has stopped making progress, in either of two forms:
+    Training in which nothing is being learned, shown by any of three signs:
 
-    - the loss level (a running median) has not improved by more than 1% for the last
-      half of the run, and for at least 20 records, while it is neither at a chance
-      level ln(K) (that is `chance_plateau`), nor converged near zero (below a tenth of
-      where it started), nor climbing to twice its best (that is `divergence`);
-    - the learning rate is exactly zero for 10 or more records in a row after it had
-      been positive, and for at least a quarter of the records since it first was; or
-      it has been zero from the first record for 50 records.
+    - the learning rate is exactly 0, or has collapsed to a millionth of its peak or
+      less, for 10 records or more and a quarter of the records since it was first
+      positive (or is 0 from the first record for 50);
+    - the loss or the validation loss prints exactly the same value, to 3 significant
+      digits or more, on 5 epochs in a row (records, if the log names no epochs) and
+      on a quarter of those it was printed on, away from a chance level ln(K);
+    - optimizer steps are skipped (by a spike or non-finite-gradient guard, not an fp16
+      overflow) on 4 records or more, and on half the records since the first skip.
 
-    A stall that ends (the loss improves again) is kept as info: the run lost time but
-    recovered. A stall still open when the log ends is a warning.
+    A falling loss disproves a dead learning rate and skipped steps (the zero is a
+    rounded small rate, the skips are rare). One diagnosis covers an episode, with every
+    sign it shows; an episode that ends (the signs lapse) is kept as info.
 
-    The rule is off by default (`--select stalled`, or `select` in the configuration):
-    healthy runs flatten out too. A run trained past the point where its loss stops
-    falling looks exactly like a stalled one, and only the person who planned the run
-    knows which it is. On synthetic healthy runs it stays quiet while the loss falls by
-    half or more, but it fires on a quarter to a half of those whose loss drops only
-    5-20% before flattening, as fine-tuning runs often do. It is meant for watching
-    runs that should still be learning.
+    Opt-in (`plateau = true` under `[tool.gradlog.thresholds.stalled]`): the loss level
+    (a running median) has not improved by more than 1% for the last half of the run
+    and for at least 20 records, while it is neither at chance, nor converged (below a
+    tenth of where it started), nor climbing (that is `divergence`). Healthy runs
+    flatten too: it fires on a healthy llm.c excerpt wobbling around its level.
 
     ## Why it matters
-    A run whose loss no longer falls is spending compute for nothing. Far from zero,
-    that usually means a learning rate that has decayed (or was set) too low, a
-    bottleneck in the model, or an optimizer that has stopped updating: a learning rate
-    of zero after warm-up is a scheduler or configuration bug.
+    A run that learns nothing spends its compute for nothing. A learning rate decayed
+    to nothing (a scheduler stepped per batch instead of per epoch, ReduceLROnPlateau
+    without a floor), a zero learning rate, an `optimizer.step()` that runs before
+    `backward()`, or a gradient guard that rejects every step all leave the weights
+    where they are while the log goes on.
 
     ## Example
     ```
-    step  190 | loss 1.5537 | grad_norm 0.682 | lr 2.28e-06
-    step  200 | loss 1.5734 | grad_norm 0.704 | lr 0.00e+00      <- flagged (lr zero)
-    ...
-    step  710 | loss 1.4906 | grad_norm 0.611 | lr 0.00e+00
+    epoch  7 | loss 0.1012 | val_loss 0.0971 | lr 5.0e-04
+    epoch  8 | loss 0.0995 | val_loss 0.0967 | lr 5.0e-05
+    epoch  9 | loss 0.0994 | val_loss 0.0967 | lr 5.0e-06
+    epoch 10 | loss 0.0994 | val_loss 0.0967 | lr 5.0e-07
+    epoch 11 | loss 0.0994 | val_loss 0.0967 | lr 5.0e-08
+    epoch 12 | loss 0.0994 | val_loss 0.0967 | lr 5.0e-09   <- flagged (from epoch 8)
     ```
 
     ## Thresholds
-    - `windows` 9, 25 or 51 records in the level: the fewest whose standard error stays
-      within `level_noise` (5%) of it, as for `divergence`.
-    - `min_records` 20 and `stall_fraction` 0.5: the stretch without improvement is at
-      least 20 records and at least half of the run so far.
-    - `min_improvement` 0.01: what counts as progress. Noise alone sets new bests ever
-      more rarely, so a real stall still shows on a noisy loss.
-    - `converged_fraction` 0.1: a level below a tenth of the starting level has
-      converged, not stalled.
-    - `lr_zero_records` 10 and `lr_zero_fraction` 0.25: a zero learning rate for that
-      many records, and that share of the records since it was first positive (the
-      last records of a schedule that decays to zero may print as 0).
-    - `lr_zero_start_records` 50: a zero learning rate before it was ever positive is
-      warm-up at first (Megatron's fp16 start prints lr 0 for its skipped iterations,
-      some 30 records when it logs every iteration); for 50 records it never started.
+    - `lr_collapse_factor` 1e6: healthy updates change a weight by about 1e-3 per step;
+      a million times less is 1e-9, under float32's rounding step of 6e-8. Relative to
+      the run's own peak, as Caffe's FCN trains healthily at a base_lr of 1e-10.
+    - `lr_zero_records` 10 and `lr_zero_fraction` 0.25: how long the learning rate stays
+      dead (a decay to zero ends in a few such records); `lr_zero_start_records` 50 for
+      a zero from the start (Megatron's fp16 start prints lr 0 for some 30 records).
+    - `lr_zero_digits` 2: a printed 0 counts only after a rate printed with 2
+      significant digits or more (`1.2e-07`, then `0`); after `0.0002`, `0.0001` it is
+      a small rate rounded away by a fixed-decimal format.
+    - `repeat_records` 5, `repeat_fraction` 0.25 and `repeat_digits` 3: the frozen
+      value. Epochs are counted, not lines, as a progress bar repeats the last
+      validation value on every step; for a value shown that way, 5 times the epochs
+      its longest earlier value lasted (the evaluation cadence). Not while the last 5
+      training losses alternate exactly between two values: the weights then swing
+      between two states (that is `oscillation`), and an evaluation made on the same
+      phase each time repeats its value.
+    - `skip_records` 4 and `skip_fraction` 0.5: skipped steps on most records.
+    - `progress_records` 9 and `progress_drop` 0.05: the medians of the first and last
+      9 losses of the stretch, 5% apart, show progress.
+    - `plateau` false: the heuristic part is off. When on: `windows` 9, 25 or 51
+      records in the level, the fewest whose standard error stays within `level_noise`
+      (5%) of it, given the scatter of the last `noise_records` 50 losses (once there
+      are `min_noise_records` 10); `min_records` 20 and `stall_fraction` 0.5 (the
+      stretch without progress); `min_improvement` 0.01 (what counts as progress);
+      `converged_fraction` 0.1.
     """
 
     rule = Rule(
         id="stalled",
-        min_records=10,
+        min_records=4,  # skip_records: the shortest sign
         title="Training stalled",
         severity=Severity.WARNING,
-        summary="The loss stopped improving far from chance and from zero, or the lr is zero.",
+        summary="Nothing is learned: a dead learning rate, a frozen loss or skipped steps.",
         why=(
-            "A run whose loss no longer falls spends compute for nothing; far from zero it "
-            "usually means the learning rate is too low, or zero."
+            "A run whose weights no longer move spends compute for nothing: the learning "
+            "rate is zero or vanishingly small, or every update is thrown away."
         ),
         remedies=(
             "Check the learning-rate schedule: it may have decayed to zero or near zero too "
             "early (a total step count that is too small, a scheduler stepped per batch "
-            "instead of per epoch).",
+            "instead of per epoch, ReduceLROnPlateau without a min_lr).",
             "Raise the learning rate, or restart its schedule from a higher value.",
             "Check that the optimizer holds the parameters being trained and that they are "
-            "not frozen (requires_grad, a parameter group with lr 0).",
+            "not frozen (requires_grad, a parameter group with lr 0), and that "
+            "optimizer.step() runs after loss.backward().",
+            "If a gradient guard skips the steps, check its threshold against the gradient "
+            "norms the run actually has, or clip the gradients instead of skipping.",
             "Give the model more capacity, or check that inputs and labels carry the "
             "information needed (a bottleneck or a data bug looks like a stall).",
             "If the run has simply converged, stop it: later steps are not improving it.",
         ),
-        default_enabled=False,
     )
 
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
-        self._limits = thresholds.stalled
-        self._recent: deque[float] = deque(maxlen=max(self._limits.windows))
-        self._gauge = NoiseGauge(
-            self._limits.windows,
-            self._limits.level_noise,
-            self._limits.noise_records,
-            self._limits.min_noise_records,
+        self._limits = limits = thresholds.stalled
+        self._signs: tuple[Sign, ...] = (
+            DeadRate(limits),
+            FrozenValue(limits, thresholds.chance_plateau, LOSS),
+            FrozenValue(limits, thresholds.chance_plateau, VAL_LOSS),
+            SkippedSteps(limits),
         )
-        self._window = min(self._limits.windows)  # records in the level; never shrinks
+        self._latest: deque[float] = deque(maxlen=limits.progress_records)
+        self._episode: Diagnosis | None = None
+        self._first: Record | None = None
+        self._last: Record | None = None
+        self._records = 0
+        self._opened = 0  # records seen when the episode's first record was
+        self._init_plateau()
+
+    def observe(self, record: Record) -> Iterable[Diagnosis]:
+        self._records += 1
+        loss = record.get(LOSS)
+        if loss is not None and math.isfinite(loss):
+            self._latest.append(loss)
+        for sign in self._signs:
+            sign.observe(record, self._latest)
+            sign.tick()
+        found = self._follow(record)
+        if self._limits.plateau:
+            found += self._plateau(record)
+        return found
+
+    def finish(self) -> Iterable[Diagnosis]:
+        return [d for d in (self._stall, self._episode) if d is not None]
+
+    def _follow(self, record: Record) -> list[Diagnosis]:
+        """Open, update or close the episode of no learning."""
+        standing = [sign for sign in self._signs if sign.standing]
+        if not standing:
+            if self._episode is None:
+                return []
+            ended = self._ended(record)
+            self._episode, self._first = None, None
+            return [ended]
+        if self._first is None:
+            self._first = min((s.first for s in standing if s.first), key=lambda r: r.line)
+            self._opened = self._records - max(s.span for s in standing) + 1
+        announce = self._episode is None
+        self._episode = self._report(standing, record)
+        return [self._episode] if announce else []
+
+    def _report(self, standing: list[Sign], record: Record) -> Diagnosis:
+        assert self._first is not None
+        message = "; ".join(sign.describe() for sign in standing)
+        lr = record.get(LR)
+        if lr is not None and not any(isinstance(sign, DeadRate) for sign in standing):
+            message += f"; lr {fmt(lr)}"
+        pairs = [(s.first, s.metric) for s in standing if s.first is not None]
+        pairs += [(record, LOSS), (record, VAL_LOSS), (record, LR)]
+        self._last = record
+        return self.diagnose(
+            f"nothing is being learned: {message}",
+            self._first,
+            record,
+            confidence=Confidence.HIGH,
+            metric=standing[0].metric,
+            count=self._records - self._opened + 1,
+            evidence=evidence_of(pairs),
+        )
+
+    def _ended(self, record: Record) -> Diagnosis:
+        """The episode as info: the signs lapsed, so learning went on after it."""
+        episode, first, last = self._episode, self._first, self._last
+        assert episode is not None and first is not None and last is not None
+        told = episode.message.removeprefix("nothing is being learned: ")
+        message = (
+            f"nothing was learned from {where(first)} to {where(last)}, then the signs "
+            f"lapsed at {where(record)}: {told}"
+        )
+        return dataclasses.replace(episode, severity=Severity.INFO, message=message)
+
+    # The heuristic part (opt-in): the loss level stopped improving.
+
+    def _init_plateau(self) -> None:
+        limits = self._limits
+        self._recent: deque[float] = deque(maxlen=max(limits.windows))
+        self._gauge = NoiseGauge(
+            limits.windows, limits.level_noise, limits.noise_records, limits.min_noise_records
+        )
+        self._window = min(limits.windows)  # records in the level; never shrinks
         self._seen = 0  # records with a finite loss
         self._start: float | None = None
         self._best = math.inf  # the level at the last real improvement
@@ -111,33 +449,23 @@ class StalledDetector(Detector):
         self._best_record: Record | None = None
         self._after_best: Record | None = None
         self._stall: Diagnosis | None = None
-        self._lr_started: int | None = None  # records seen when lr was first positive
-        self._lr_peak = 0.0
-        self._records = 0
-        self._zero_first: Record | None = None
-        self._zero_last: Record | None = None
-        self._zero_count = 0
-        self._zero: Diagnosis | None = None
 
-    def observe(self, record: Record) -> Iterable[Diagnosis]:
-        self._records += 1
-        found = self._watch_lr(record)
+    def _plateau(self, record: Record) -> list[Diagnosis]:
         loss = record.get(LOSS)
         if loss is None or not math.isfinite(loss) or loss_is_nan(record):
-            return found
+            return []
         self._seen += 1
         self._recent.append(loss)
         wanted = self._gauge.add(loss)
         if wanted > self._window and self._stall is None:  # the anchor restarts under it
             self._window, self._best, self._best_at = wanted, math.inf, self._seen
         if len(self._recent) < self._window:
-            return found
+            return []
         level = median(list(self._recent)[-self._window :])
         if self._start is None:
             self._start = level
         if level < (1 - self._limits.min_improvement) * self._best:
-            if self._stall is not None:  # progress again: the stall is history
-                found.append(self._report_stall(record, level, resumed=True))
+            found = [self._report_stall(record, level, resumed=True)] if self._stall else []
             self._stall = None
             self._best, self._best_at, self._best_record = level, self._seen, record
             self._after_best = None
@@ -147,12 +475,8 @@ class StalledDetector(Detector):
         if self._stall is not None or self._stalled(level):  # only progress ends a stall
             announce = self._stall is None
             self._stall = self._report_stall(record, level)
-            if announce:
-                found.append(self._stall)
-        return found
-
-    def finish(self) -> Iterable[Diagnosis]:
-        return [d for d in (self._stall, self._zero) if d is not None]
+            return [self._stall] if announce else []
+        return []
 
     def _stalled(self, level: float) -> bool:
         assert self._start is not None
@@ -179,8 +503,6 @@ class StalledDetector(Detector):
         lr = record.get(LR)
         if lr is not None:
             message += f"; lr {fmt(lr)}"
-            if lr == 0:
-                message += " (the learning rate is zero)"
         if resumed:
             message = (
                 f"the loss stalled from {where(first)} for {since} records, then improved "
@@ -196,53 +518,5 @@ class StalledDetector(Detector):
             confidence=Confidence.MEDIUM,
             metric=LOSS,
             count=since,
-            evidence=evidence_of(pairs),
-        )
-
-    def _watch_lr(self, record: Record) -> list[Diagnosis]:
-        """A learning rate of exactly zero, long after it had been positive, or from the start."""
-        lr = record.get(LR)
-        if lr is None or not math.isfinite(lr):
-            return []
-        if lr != 0:
-            if lr > 0 and self._lr_started is None:
-                self._lr_started = self._records
-            self._lr_peak = max(self._lr_peak, abs(lr))
-            done = [self._zero] if self._zero is not None else []
-            self._zero, self._zero_first, self._zero_count = None, None, 0
-            return done
-        if self._zero_first is None:
-            self._zero_first = record
-        self._zero_last, self._zero_count = record, self._zero_count + 1
-        if self._lr_started is None:  # warm-up has not begun: Megatron's fp16 start prints 0
-            needed: float = self._limits.lr_zero_start_records
-        else:
-            before = self._records - self._zero_count - self._lr_started + 1
-            needed = max(self._limits.lr_zero_records, self._limits.lr_zero_fraction * before)
-        if self._zero_count < needed:
-            return []
-        announce = self._zero is None
-        self._zero = self._report_zero()
-        return [self._zero] if announce else []
-
-    def _report_zero(self) -> Diagnosis:
-        first, last = self._zero_first, self._zero_last
-        assert first is not None and last is not None
-        if self._lr_started is None:
-            since = "it has never been positive"
-        else:
-            since = f"after reaching {fmt(self._lr_peak)}"
-        message = (
-            f"the learning rate is zero from {where(first)} to {where(last)} "
-            f"({self._zero_count} records), {since}: nothing is being learned"
-        )
-        pairs = [(first, LR), (first, LOSS), (last, LOSS)]
-        return self.diagnose(
-            message,
-            first,
-            last,
-            confidence=Confidence.HIGH,
-            metric=LR,
-            count=self._zero_count,
             evidence=evidence_of(pairs),
         )

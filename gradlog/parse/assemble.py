@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from gradlog.model import Record, Step, step_value
+from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from gradlog.parse.line import Fields
 
 
@@ -20,6 +21,7 @@ class _Pending:
     header: bool  # True when opened by a line that only named the step (``Epoch 9/50``)
     metrics: dict[str, float] = field(default_factory=dict)
     by_step: bool = False  # opened by a line that printed a step (not only an epoch)
+    bits: bool = False  # its losses are in bits
 
     def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
@@ -35,6 +37,20 @@ class _Pending:
 
 def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN equals NaN here: a repeated line
+
+
+# Event values that count occurrences: two overflow lines in one record are two skipped
+# steps (and, for a loss scaler, two halvings), not one.
+_COUNTED = (OVERFLOW, SKIPPED_STEP)
+
+
+def _count_events(metrics: dict[str, float], event: dict[str, float]) -> None:
+    """Add an event's values to a record: counts add up, other values replace."""
+    for name, value in event.items():
+        if name in _COUNTED and name in metrics:
+            metrics[name] += value
+        else:
+            metrics[name] = value
 
 
 class Assembler:
@@ -62,10 +78,12 @@ class Assembler:
         marker = fields.step if fields.step is not None else fields.epoch
         if not fields.marker:
             marker = None
+        if fields.bits and self._pending is not None:
+            self._pending.bits = True
         pending = self._pending
         if fields.event and marker is None:
             if pending is not None:
-                pending.metrics.update(fields.metrics)
+                _count_events(pending.metrics, fields.metrics)
                 return []
             # A second event before any record: the events are the records (a log made
             # only of overflow lines), numbered in order.
@@ -90,6 +108,7 @@ class Assembler:
                 fields.is_header,
                 self._take(fields),
                 by_step=fields.step is not None,
+                bits=fields.bits,
             )
             return done
         if not fields.metrics:
@@ -104,7 +123,7 @@ class Assembler:
         self.numbered_records += 1
         number = (self._last.step if self._last is not None else 0) + 1
         self._pending = _Pending(
-            float(number), line_no, fields.epoch, True, False, self._take(fields)
+            float(number), line_no, fields.epoch, True, False, self._take(fields), bits=fields.bits
         )
         return done
 
@@ -153,7 +172,9 @@ class Assembler:
         if pending is None or not pending.metrics:
             return []
         epoch: Step | None = None if pending.epoch is None else step_value(pending.epoch)
-        record = Record(step_value(pending.step), pending.line, pending.metrics, epoch)
+        record = Record(
+            step_value(pending.step), pending.line, pending.metrics, epoch, bits=pending.bits
+        )
         self._last = record
         return [record]
 

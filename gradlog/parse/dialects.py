@@ -25,6 +25,7 @@ class LineFields:
     step: float | None = None
     epoch: float | None = None
     marker: bool = True  # False: the line continues the open record whatever its step
+    bits: bool = False  # the line's losses are in bits (base 2)
 
 
 Adjust = Callable[[LineFields, str], bool]  # False drops the line
@@ -80,6 +81,7 @@ def _megatron(fields: LineFields, text: str) -> bool:
 
 
 def _fairseq(fields: LineFields, text: str) -> bool:
+    fields.bits = True  # fairseq prints losses in base 2 (``ppl`` = 2 ** ``nll_loss``)
     if "valid on" in text or text.startswith("valid "):
         for name in list(fields.metrics):
             if name in (LOSS, "nll_loss", "ppl", "acc", "accuracy"):

@@ -29,11 +29,17 @@ _TRIGGERS = (
     "minimum",
     "Minimum",
     "cannot decrease",
+    "kipping",
+    "kipped",
 )
 
 OVERFLOW = "overflow"  # 1 on a record whose step was skipped for non-finite gradients
 SCALE_AT_MINIMUM = "loss_scale_at_minimum"  # 1 when the scaler cannot go lower
 ABORTED = "aborted"  # 1 when the run stopped itself because a value went non-finite
+# 1 on a record whose optimizer step was skipped for another reason than an fp16 overflow
+# (a spike or non-finite-gradient guard): no update was made.
+SKIPPED_STEP = "skipped_step"
+EVENTS = frozenset({OVERFLOW, SCALE_AT_MINIMUM, ABORTED, SKIPPED_STEP})  # names, not values
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,17 @@ _SCALE = re.compile(
     r"(?: from \S+)? to:?\s*(?P<scale>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 )
 _OVERFLOW = re.compile(r"OVERFLOW!|[Oo]verflow detected|Gradient overflow|overflow! Skipping")
+# "skipping (the) (optimizer) step", "skipped the update", "optimizer step was skipped":
+# the -ing and -ed forms only, as a bare "skip update" is a setting's name (llm.c's table).
+_SKIP_STEP = re.compile(
+    r"\bskip(?:ping|ped)\s+(?:the\s+|this\s+|an?\s+)?"
+    r"(?:optimi[sz]er\s+|gradient\s+|parameter\s+|weight\s+|model\s+|training\s+)?"
+    r"(?:step|update)\b|\b(?:step|update)\s+(?:(?:was|is|has\s+been)\s+)?skipped\b",
+    re.IGNORECASE,
+)
+# The step a skip sentence names (``Step 1557: ... skipping optimizer step``): each such
+# sentence is a skipped step of its own, so it makes a record of its own.
+_NAMED_STEP = re.compile(r"\b(?:step|iter(?:ation)?)\s*[:=#]?\s*(?P<step>\d+)", re.IGNORECASE)
 _MINIMUM = re.compile(r"already at minimum|Minimum loss scale reached|cannot decrease scale")
 
 
@@ -81,4 +98,15 @@ def event(text: str) -> Event | None:
         metrics[LOSS_SCALE] = float(match.group("scale"))
     if _MINIMUM.search(text):
         metrics[SCALE_AT_MINIMUM] = 1.0
+    if not metrics and _SKIP_STEP.search(text):  # an overflow skip is the loss scaler's
+        return Event({SKIPPED_STEP: 1.0}, _skip_step(text))
     return Event(metrics) if metrics else None
+
+
+def _skip_step(text: str) -> float | None:
+    """The step a skip sentence names, unless it prints a loss too: then the line's own
+    fields, loss included, take the skip in (an event with a step would stand alone)."""
+    match = _NAMED_STEP.search(text)
+    if match is None or "loss" in text.lower():
+        return None
+    return float(match.group("step"))

@@ -14,6 +14,7 @@ import math
 import re
 from functools import lru_cache
 
+from gradlog.parse.events import EVENTS
 from gradlog.parse.names import (
     _CANONICAL,
     ACC,
@@ -74,6 +75,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     """
     if snake in _CANONICAL:
         return _CANONICAL[snake]
+    if snake in EVENTS:
+        return None  # what an event line stood for (an overflow, a scale at minimum)
     parts = set(words(snake))
     joined = "".join(words(snake))
     if parts & _NOT_A_VALUE and not _is_scale(parts) and not _is_norm(parts):

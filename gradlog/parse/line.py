@@ -40,6 +40,7 @@ class Fields:
     dialect: str = GENERIC.name
     marker: bool = True  # False: the line continues the open record, whatever it prints
     event: bool = False  # an event sentence: its values belong to the record being filled
+    bits: bool = False  # the line's losses are in bits (base 2), as fairseq prints them
 
     @property
     def is_header(self) -> bool:
@@ -314,4 +315,6 @@ class LineParser:
             and (not fields.metrics)
         ):
             name = "epoch_block"
-        return Fields(fields.metrics, fields.step, fields.epoch, name, fields.marker)
+        return Fields(
+            fields.metrics, fields.step, fields.epoch, name, fields.marker, bits=fields.bits
+        )

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from gradlog.parse.events import ABORTED, OVERFLOW, SCALE_AT_MINIMUM, event
+from gradlog.parse.events import ABORTED, OVERFLOW, SCALE_AT_MINIMUM, SKIPPED_STEP, event
 
 CASES = [
     (
@@ -36,6 +36,9 @@ CASES = [
     ("The grad norm is nan. Skipping updating the model.", {OVERFLOW: 1.0}),
     ("Model diverged with loss = NaN.", {"loss": math.nan, ABORTED: 1.0}),
     ("FloatingPointError: gradients are Nan/Inf", {"grad_norm": math.nan, ABORTED: 1.0}),
+    ("skipping update due to grad z-score of 6.812344", {SKIPPED_STEP: 1.0}),
+    ("WARNING - loss spike detected, skipped the optimizer step", {SKIPPED_STEP: 1.0}),
+    ("Optimizer step was skipped (non-finite gradients).", {SKIPPED_STEP: 1.0}),
 ]
 
 
@@ -54,8 +57,35 @@ def test_abort_names_its_step() -> None:
     assert found is not None and found.step == 1771
 
 
+def test_a_skip_sentence_that_names_its_step_is_a_record_of_its_own() -> None:
+    text = "WARNING - Step 1557: detected spiky gradient (norm=2.19); skipping optimizer step."
+    found = event(text)
+    assert found is not None and found.metrics == {SKIPPED_STEP: 1.0} and found.step == 1557
+
+
+def test_a_skip_sentence_that_prints_a_loss_leaves_the_step_to_the_line() -> None:
+    found = event("iter 300: loss nan, skipping update")
+    assert found is not None and found.metrics == {SKIPPED_STEP: 1.0} and found.step is None
+
+
+def test_an_overflow_skip_is_an_overflow_not_a_skipped_step() -> None:
+    found = event(
+        "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 8, reducing to 4"
+    )
+    assert found is not None and SKIPPED_STEP not in found.metrics
+
+
 @pytest.mark.parametrize(
-    "text", ["step 1 loss 2.0", "loss scale: 1.0 | grad norm: 0.4", "number of nan iterations:   0"]
+    "text",
+    [
+        "step 1 loss 2.0",
+        "loss scale: 1.0 | grad norm: 0.4",
+        "number of nan iterations:   0",
+        "number of skipped iterations:   0",
+        "skip update lossz 0.000000",  # llm.c's settings table
+        "[Rank 0] step=10, skipped=3, lr=[1.90e-05], mom=[[0.9, 0.999]]",
+        "Skipping the first 1000 batches of the resumed epoch",
+    ],
 )
 def test_ordinary_lines_are_not_events(text: str) -> None:
     assert event(text) is None

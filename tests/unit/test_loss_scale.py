@@ -8,7 +8,9 @@ import random
 import pytest
 
 from gradlog.model import Diagnosis, Severity
-from tests.helpers import records, run
+from tests.helpers import analyze_text, records, run
+
+ID = "loss_scale_collapse"
 
 CALIBRATION = [65536.0, 32768.0, 16384.0, 8192.0]  # the scaler's first overflows
 SETTLED = [8192.0] * 15
@@ -45,8 +47,17 @@ def test_scaler_at_its_minimum_is_an_error() -> None:
     assert "cannot lower the scale" in found[0].message
 
 
+def _spaced(start: float, halvings: int, clean: int) -> list[float]:
+    """A scale halving ``halvings`` times, ``clean`` records without an overflow between."""
+    scales: list[float] = []
+    for _ in range(halvings):
+        start /= 2
+        scales += [start] * (clean + 1)
+    return scales
+
+
 def test_fall_of_256x_without_growing_back_is_a_warning() -> None:
-    scales = CALIBRATION + SETTLED + [4096, 2048, 1024, 512, 256, 128, 64, 32, 32]
+    scales = CALIBRATION + SETTLED + _spaced(8192.0, 8, clean=2)  # too slow for a storm
     found = _run(scales, _overflowed_when_falling(scales))
     assert [(d.first_step, d.severity) for d in found] == [(20, Severity.WARNING)]
     assert "256x down without ever growing back" in found[0].message
@@ -75,7 +86,7 @@ def test_scaler_that_lives_at_a_low_scale_is_normal() -> None:
 
 
 def test_fall_of_128x_is_not_yet_a_collapse() -> None:
-    scales = CALIBRATION + SETTLED + [4096, 2048, 1024, 512, 256, 128, 64, 64]
+    scales = CALIBRATION + SETTLED + _spaced(8192.0, 7, clean=2)
     assert _run(scales, _overflowed_when_falling(scales)) == []
 
 
@@ -152,3 +163,122 @@ def test_fall_of_4096x_that_grows_back_now_and_then_is_a_warning() -> None:
     found = _run(scales, _overflowed_when_falling(scales))
     assert [d.severity for d in found] == [Severity.WARNING]
     assert "4096x below its highest since calibration" in found[0].message
+
+
+def test_storm_of_five_halvings_in_a_row_is_a_warning() -> None:
+    scales = CALIBRATION + SETTLED + [4096.0, 2048.0, 1024.0, 512.0, 256.0] + [256.0] * 3
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.WARNING)]
+    assert "5 halvings in a row" in found[0].message
+    assert "fell from 8192 to 256" in found[0].message
+    assert "epoch 20 (line 20)" in found[0].message
+
+
+def test_four_halvings_in_a_row_are_a_bounce() -> None:
+    scales = CALIBRATION + SETTLED + [4096.0, 2048.0, 1024.0, 512.0] + [512.0] * 3
+    assert _run(scales, _overflowed_when_falling(scales)) == []
+
+
+def test_storm_may_skip_one_clean_record_between_halvings() -> None:
+    scales = CALIBRATION + SETTLED + _spaced(8192.0, 5, clean=1)
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [(d.first_step, d.severity) for d in found] == [(20, Severity.WARNING)]
+
+
+def test_halvings_two_clean_records_apart_are_no_storm() -> None:
+    scales = CALIBRATION + SETTLED + _spaced(8192.0, 5, clean=2)
+    assert _run(scales, _overflowed_when_falling(scales)) == []
+
+
+def test_storm_seen_only_in_overflow_lines_after_training_is_a_warning() -> None:
+    # apex prints nothing while the steps are clean: the scale first shows in the storm.
+    # Each overflow line reducing the scale to s says it was 2s.
+    storm = [256.0 / 2**i for i in range(8)]  # "reducing loss scale to 256.0" ... 2.0
+    series = records(
+        loss=[0.15] * 8, loss_scale=[None] * 8 + storm, overflow=[None] * 8 + [1.0] * 8
+    )
+    found = run("loss_scale_collapse", series)
+    assert [(d.first_step, d.severity) for d in found] == [(9, Severity.WARNING)]
+    assert "fell from 512 to 2" in found[0].message
+    assert "8 halvings in a row" in found[0].message
+
+
+def test_storm_merged_into_one_record_is_a_warning() -> None:
+    # Eight overflow lines taken by one record: an overflow count of 8, the last scale.
+    series = records(loss=[0.15] * 9, loss_scale=[None] * 8 + [2.0], overflow=[None] * 8 + [8.0])
+    found = run("loss_scale_collapse", series)
+    assert [(d.first_step, d.severity) for d in found] == [(9, Severity.WARNING)]
+    assert "fell from 512 to 2" in found[0].message
+    assert "at least 8 overflow-skipped step(s)" in found[0].message
+
+
+def test_same_overflow_lines_at_the_start_of_the_log_are_calibration() -> None:
+    storm = [256.0 / 2**i for i in range(8)]
+    series = records(loss_scale=storm + [2.0] * 10, overflow=[1.0] * 8)
+    assert run("loss_scale_collapse", series) == []
+
+
+def test_growth_ends_calibration_in_a_log_of_overflow_lines_only() -> None:
+    # Calibration, then a reduction to a higher scale (it grew unseen), then a storm.
+    scales = [32768.0, 16384.0, 32768.0, 16384.0, 8192.0, 4096.0, 2048.0, 1024.0]
+    found = _run(scales, [1.0] * len(scales))
+    assert [(d.first_step, d.severity) for d in found] == [(4, Severity.WARNING)]
+    assert "5 halvings in a row" in found[0].message
+
+
+def test_halvings_after_calibration_without_growth_in_overflow_lines_only_are_calibration() -> None:
+    scales = [32768.0, 16384.0, 8192.0, 4096.0, 2048.0, 1024.0]
+    assert _run(scales, [1.0] * len(scales)) == []
+
+
+def test_scale_in_free_fall_is_an_error_even_in_overflow_lines_only() -> None:
+    # No settled level and no step numbers: 2^-16 and 2^-17 are far below any healthy scale.
+    found = _run([2.0**-16, 2.0**-17], [1.0, 1.0])
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]
+    assert "free fall" in found[0].message
+    assert "fell from 3.05e-05 to 7.63e-06" in found[0].message
+
+
+def test_scale_holding_just_above_free_fall_is_not_free_fall() -> None:
+    scales = [2.0**-9, 2.0**-8, 2.0**-8, 2.0**-9] * 10
+    assert _run(scales, _overflowed_when_falling(scales)) == []
+
+
+def test_minimum_after_a_clean_stretch_is_not_unseen_growth() -> None:
+    # DeepSpeed at its floor says "already at minimum" with the scale unchanged; after
+    # clean records that is still the floor, not a scale that grew unseen.
+    scales = CALIBRATION + [1.0] * 10
+    minimum: list[float | None] = [None] * 13 + [1.0]
+    found = run("loss_scale_collapse", records(loss_scale=scales, loss_scale_at_minimum=minimum))
+    assert [(d.first_step, d.severity) for d in found] == [(14, Severity.ERROR)]
+
+
+def test_storm_after_too_few_clean_records_is_still_calibration() -> None:
+    storm = [256.0 / 2**i for i in range(8)]
+    series = records(
+        loss=[0.15] * 4, loss_scale=[None] * 4 + storm, overflow=[None] * 4 + [1.0] * 8
+    )
+    assert run("loss_scale_collapse", series) == []
+
+
+def _deepspeed_log(storm: list[int]) -> str:
+    """DeepSpeed overflow lines: calibration, 29 clean records, then ``storm`` reductions,
+    two per logging interval."""
+    line = "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: {}, reducing to {}"
+    lines = [line.format(2 * s, s) for s in (32768, 16384, 8192, 4096)]
+    lines += [f"step {s:4d} | loss {2.0 - s / 1000:.4f} | lr 2.0e-04" for s in range(10, 300, 10)]
+    for i, scale in enumerate(storm):
+        if i and i % 2 == 0:
+            lines.append(f"step {290 + 5 * i:4d} | loss 1.2000 | lr 2.0e-04")
+        lines.append(line.format(2 * scale, scale))
+    return "\n".join(lines)
+
+
+def test_deepspeed_storm_in_a_log_is_found_where_it_began() -> None:
+    found = [d for d in analyze_text(_deepspeed_log([2048, 1024, 512, 256, 128])) if d.id == ID]
+    assert [(d.first_step, d.severity) for d in found] == [(290, Severity.WARNING)]
+    assert "fell from 4096 to 128 between step 290 (line 33)" in found[0].message
+
+
+def test_deepspeed_four_overflows_in_a_log_are_a_bounce() -> None:
+    assert [d for d in analyze_text(_deepspeed_log([2048, 1024, 512, 256])) if d.id == ID] == []

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from gradlog.model import Confidence, Severity
+from gradlog.model import Confidence, Record, Severity
 from tests.helpers import records, run
 
 
@@ -74,3 +74,16 @@ def test_a_thin_excerpt_at_ln_k_on_every_record_is_reported() -> None:
 
 def test_a_thin_excerpt_only_near_ln_k_is_not() -> None:
     assert run("chance_plateau", records(loss=[6.71, 6.65, 6.76])) == []  # 3% under ln 1000
+
+
+def test_a_loss_in_bits_sits_at_log2_k() -> None:
+    recs = [
+        Record(step=i, line=i, metrics={"loss": math.log2(10) * (1 + 0.001 * (i % 2))}, bits=True)
+        for i in range(1, 9)
+    ]
+    (found,) = run("chance_plateau", recs)
+    assert "log2(10)" in found.message
+
+
+def test_the_same_number_in_nats_is_not_at_chance() -> None:
+    assert run("chance_plateau", records(loss=[math.log2(10)] * 8)) == []  # ln 27.7

@@ -1,13 +1,25 @@
-"""`stalled`: firing cases beside near misses (the rule is off by default)."""
+"""`stalled`: firing cases beside near misses, for each sign of no learning."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
-from gradlog.detectors.stalled import StalledDetector
-from gradlog.model import Severity
-from tests.helpers import records, run
+from gradlog.config import Thresholds
+from gradlog.detectors.stalled import StalledDetector, quantum, significant_digits
+from gradlog.model import Record, Severity
+from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
+from tests.helpers import analyze_text, records, run
+
+PLATEAU = dataclasses.replace(
+    Thresholds(), stalled=dataclasses.replace(Thresholds().stalled, plateau=True)
+)
+
+
+def _noisy(level: float, count: int, noise: float = 0.05, seed: int = 3) -> list[float]:
+    rng = random.Random(seed)
+    return [round(level * math.exp(rng.gauss(0, noise)), 4) for _ in range(count)]
 
 
 def _learns_then_flat(level: float, flat: int, noise: float = 0.005) -> list[float]:
@@ -16,51 +28,31 @@ def _learns_then_flat(level: float, flat: int, noise: float = 0.005) -> list[flo
     return [v * math.exp(rng.gauss(0, noise)) for v in down + [level] * flat]
 
 
-def test_rule_is_off_by_default() -> None:
-    assert StalledDetector.rule.default_enabled is False
+def test_rule_is_on_by_default_and_its_heuristic_part_off() -> None:
+    assert StalledDetector.rule.default_enabled is True
+    assert Thresholds().stalled.plateau is False
+    assert run("stalled", records(loss=_learns_then_flat(1.5, 80))) == []
 
 
-def test_loss_flat_for_the_last_half_of_the_run_is_a_warning() -> None:
-    found = run("stalled", records(loss=_learns_then_flat(1.5, 80)))
-    assert [d.severity for d in found] == [Severity.WARNING]
-    assert 25 <= found[0].first_step <= 45  # type: ignore[operator]
-    assert "has not improved by more than 1%" in found[0].message
+def test_printed_precision() -> None:
+    assert [significant_digits(v) for v in (0.0994, 1e-4, 2.28e-06, 1.2e-07)] == [3, 1, 3, 2]
+    assert [quantum(v) for v in (0.0994, 0.941, 5e-27)] == [1e-4, 1e-3, 1e-27]
 
 
-def test_flat_for_less_than_half_the_run_is_not_yet_a_stall() -> None:
-    assert run("stalled", records(loss=_learns_then_flat(1.5, 20))) == []
+# A learning rate that is zero or has collapsed.
 
 
-def test_flat_at_a_chance_level_is_left_to_chance_plateau() -> None:
-    assert run("stalled", records(loss=_learns_then_flat(math.log(10), 80))) == []
+def test_learning_rate_zero_after_a_decay_is_a_warning() -> None:
+    lrs = [1e-4 * (1 - i / 20) for i in range(20)] + [0.0] * 12  # ..., 5e-06, 0
+    found = run("stalled", records(loss=_noisy(1.6, 32), lr=lrs))
+    assert [(d.first_step, d.severity, d.metric) for d in found] == [(21, Severity.WARNING, "lr")]
+    assert "the learning rate is 0 from epoch 21 to epoch 32" in found[0].message
 
 
-def test_converged_near_zero_is_not_a_stall() -> None:
-    losses = [2.3 * math.exp(-i / 3) + 0.01 for i in range(30)] + [0.01] * 60
-    assert run("stalled", records(loss=losses)) == []
-
-
-def test_slow_steady_progress_is_not_a_stall() -> None:
-    rng = random.Random(4)
-    losses = [
-        (2.0 + 8.0 * (1 + i / 50) ** -0.5) * math.exp(rng.gauss(0, 0.05)) for i in range(2000)
-    ]
-    assert run("stalled", records(loss=losses)) == []
-
-
-def test_stall_that_ends_in_progress_is_info() -> None:
-    losses = _learns_then_flat(1.5, 80) + [1.5 * 0.97**i for i in range(1, 30)]
-    found = run("stalled", records(loss=losses))
-    assert [d.severity for d in found] == [Severity.INFO]
-    assert "then improved again" in found[0].message
-
-
-def test_learning_rate_zero_after_warmup_is_a_warning() -> None:
-    lrs = [1e-4 * min(1, i / 5) for i in range(1, 21)] + [0.0] * 12
-    losses = [2.0 - 0.02 * i for i in range(20)] + [1.6] * 12
-    found = run("stalled", records(loss=losses, lr=lrs))
-    assert [(d.first_step, d.severity) for d in found] == [(21, Severity.WARNING)]
-    assert "learning rate is zero" in found[0].message
+def test_zero_printed_by_a_fixed_decimal_format_is_a_rounded_rate() -> None:
+    # f"{lr:.4f}" of a decay from 3e-4: 0.0003, 0.0002, 0.0001, then 0.0000.
+    lrs = [0.0003] * 10 + [0.0002] * 10 + [0.0001] * 8 + [0.0] * 14
+    assert run("stalled", records(loss=_noisy(1.6, 42), lr=lrs)) == []
 
 
 def test_zero_learning_rate_before_warmup_is_normal() -> None:
@@ -71,13 +63,190 @@ def test_zero_learning_rate_before_warmup_is_normal() -> None:
 
 
 def test_learning_rate_that_never_starts_is_a_warning() -> None:
-    found = run("stalled", records(loss=[2.0] * 60, lr=[0.0] * 60))
-    zero = [d for d in found if d.metric == "lr"]  # the flat loss is a stall of its own
-    assert [(d.first_step, d.severity) for d in zero] == [(1, Severity.WARNING)]
-    assert "it has never been positive" in zero[0].message
+    found = run("stalled", records(loss=_noisy(2.0, 60), lr=[0.0] * 60))
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.WARNING)]
+    assert "it has never been positive" in found[0].message
 
 
 def test_last_records_of_a_decay_to_zero_are_normal() -> None:
     lrs = [1e-4 * (1 - i / 90) for i in range(90)] + [0.0] * 10
     losses = [2.0 - 0.01 * i for i in range(100)]
     assert run("stalled", records(loss=losses, lr=lrs)) == []
+
+
+def test_learning_rate_collapsed_a_millionfold_is_a_warning() -> None:
+    # ReduceLROnPlateau without a floor: 0.05 divided by 10 every epoch from epoch 5;
+    # 5e-08 at epoch 10 is a millionth of it.
+    lrs = [0.05] * 4 + [0.05 * 10.0**-i for i in range(1, 27)]
+    found = run("stalled", records(loss=_noisy(0.1, 30, noise=0.02), lr=lrs))
+    assert [(d.first_step, d.severity) for d in found] == [(10, Severity.WARNING)]
+    assert "5.00e-28 at epoch 30" in found[0].message
+    assert "below its peak 0.05" in found[0].message
+
+
+def test_learning_rate_halved_a_few_times_is_normal() -> None:
+    # ReduceLROnPlateau's usual life: halved three times, then held.
+    lrs = [1e-3] * 10 + [5e-4] * 10 + [2.5e-4] * 10 + [1.25e-4] * 30
+    assert run("stalled", records(loss=_noisy(0.3, 60, noise=0.01), lr=lrs)) == []
+
+
+def test_warm_restarts_to_a_zero_floor_are_normal() -> None:
+    # Cosine annealing with warm restarts every 90 steps, eta_min 0.
+    lrs = [5e-4 * (1 + math.cos(math.pi * (i % 90) / 90)) / 2 for i in range(450)]
+    assert run("stalled", records(loss=_noisy(0.05, 450, noise=0.3), lr=lrs)) == []
+
+
+def test_collapsed_learning_rate_with_a_falling_loss_is_not_reported() -> None:
+    lrs = [0.05] * 4 + [0.05 * 10.0**-i for i in range(1, 27)]
+    losses = [1.0 * 0.9**i for i in range(30)]
+    assert run("stalled", records(loss=losses, lr=lrs)) == []
+
+
+# A loss printed identically epoch after epoch.
+
+
+def test_validation_loss_identical_every_epoch_is_a_warning() -> None:
+    found = run("stalled", records(loss=_noisy(0.9, 20), val_loss=[0.9285] * 20))
+    assert [(d.first_step, d.severity, d.metric) for d in found] == [
+        (1, Severity.WARNING, "val_loss")
+    ]
+    assert "the validation loss is 0.9285 on 20 epochs in a row" in found[0].message
+    assert found[0].count == 20
+
+
+def test_loss_frozen_after_learning_names_the_learning_rate() -> None:
+    losses = [0.659, 0.3946, 0.155, 0.1325, 0.1045] + [0.0994] * 10
+    found = run("stalled", records(loss=losses, lr=[1e-3] * 15))
+    assert [d.first_step for d in found] == [6]
+    assert "the loss is 0.0994 on 10 epochs in a row, epoch 6 to epoch 15" in found[0].message
+    assert "lr 0.001" in found[0].message
+
+
+def test_a_value_repeated_four_times_is_not_frozen() -> None:
+    losses = [0.659, 0.3946, 0.155, 0.1325] + [0.0994] * 4 + [0.0951, 0.0932]
+    assert run("stalled", records(loss=losses)) == []
+
+
+def test_repeats_near_zero_at_the_printed_precision_are_convergence() -> None:
+    losses = [0.5, 0.1234, 0.0412, 0.0103] + [0.0012] * 20  # 2 significant digits
+    assert run("stalled", records(loss=losses)) == []
+
+
+def test_the_last_epochs_of_an_annealed_run_may_repeat() -> None:
+    losses = [round(0.3 + 1.0 * math.exp(-i / 8), 4) for i in range(40)] + [0.3001] * 6
+    assert run("stalled", records(loss=losses)) == []
+
+
+def test_repeats_at_a_chance_level_are_left_to_chance_plateau() -> None:
+    assert run("stalled", records(loss=[0.6931] * 20)) == []
+
+
+def test_evaluation_on_one_phase_of_an_exact_cycle_is_oscillation() -> None:
+    losses = [0.67787, 0.744074] * 40
+    val = [0.6249 if i % 10 == 9 else None for i in range(80)]  # 8 evaluations
+    assert run("stalled", records(loss=losses, val_loss=val)) == []
+
+
+def _bar(epochs: int, per_epoch: int, values: list[float]) -> list[Record]:
+    """A progress bar: each step shows the last validation value, carried between runs."""
+    out = []
+    for step in range(epochs * per_epoch):
+        epoch = step // per_epoch
+        val = values[epoch - 1] if epoch else None
+        metrics = {"loss": round(0.5 + 0.1 * math.sin(step), 3)}
+        metrics |= {"val_loss": val} if val is not None else {}
+        out.append(Record(step=step + 1, line=step + 1, metrics=metrics, epoch=epoch))
+    return out
+
+
+def test_a_bar_repeating_one_evaluation_through_an_epoch_is_not_frozen() -> None:
+    # Validated every 10 epochs, the bar shows the same value for 10 epochs.
+    values = [0.498] * 9 + [0.471] * 10 + [0.455] * 10
+    assert run("stalled", _bar(30, 5, values)) == []
+
+
+def test_a_bar_showing_the_same_evaluation_every_epoch_is_a_warning() -> None:
+    values = [0.498] + [0.496] * 9  # validated every epoch: one change, then none
+    found = run("stalled", _bar(11, 5, values))
+    assert [(d.severity, d.metric) for d in found] == [(Severity.WARNING, "val_loss")]
+
+
+# Optimizer steps skipped.
+
+
+def _skips(pattern: str) -> list[float | None]:
+    return [1.0 if c == "s" else None for c in pattern]
+
+
+def test_every_step_skipped_is_a_warning() -> None:
+    found = run("stalled", records(loss=_noisy(0.53, 6), skipped_step=_skips("..ssss")))
+    assert [(d.first_step, d.severity, d.metric) for d in found] == [
+        (3, Severity.WARNING, SKIPPED_STEP)
+    ]
+    assert "skipped on 4 of the 4 records" in found[0].message
+
+
+def test_occasional_skips_are_normal() -> None:
+    pattern = "..s.....s..s......s...s..s....."
+    assert run("stalled", records(loss=_noisy(0.53, 31), skipped_step=_skips(pattern))) == []
+
+
+def test_overflow_skips_are_left_to_the_loss_scale_rule() -> None:
+    recs = records(loss=_noisy(0.53, 8), skipped_step=_skips("ssssssss"), **{OVERFLOW: [1] * 8})
+    assert run("stalled", recs) == []
+
+
+def test_skips_that_stop_are_info() -> None:
+    recs = records(loss=_noisy(0.53, 16), skipped_step=_skips("ssss" + "." * 12))
+    found = run("stalled", recs)
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.INFO)]
+    assert "then the signs lapsed" in found[0].message
+
+
+def test_skip_sentences_become_an_episode_through_the_engine() -> None:
+    lines = [f"step {i} | loss {0.5 + 0.01 * (i % 3):.4f} | lr 3.0e-04" for i in range(1, 6)]
+    lines += [f"Step {i}: grad norm 2.2 above 2.0; skipping optimizer step." for i in range(6, 12)]
+    lines.append("step 12 | loss 0.5100 | lr 3.0e-04")
+    found = [d for d in analyze_text("\n".join(lines)) if d.id == "stalled"]
+    assert [(d.first_step, d.severity) for d in found] == [(6, Severity.WARNING)]
+    assert "skipped on 6 of the 7 records" in found[0].message
+    assert "lr 3.00e-04" in found[0].message
+
+
+# The heuristic part, opt-in: the loss stopped improving.
+
+
+def test_loss_flat_for_the_last_half_of_the_run_is_a_warning() -> None:
+    found = run("stalled", records(loss=_learns_then_flat(1.5, 80)), PLATEAU)
+    assert [d.severity for d in found] == [Severity.WARNING]
+    assert 25 <= found[0].first_step <= 45  # type: ignore[operator]
+    assert "has not improved by more than 1%" in found[0].message
+
+
+def test_flat_for_less_than_half_the_run_is_not_yet_a_stall() -> None:
+    assert run("stalled", records(loss=_learns_then_flat(1.5, 20)), PLATEAU) == []
+
+
+def test_flat_at_a_chance_level_is_left_to_chance_plateau() -> None:
+    assert run("stalled", records(loss=_learns_then_flat(math.log(10), 80)), PLATEAU) == []
+
+
+def test_converged_near_zero_is_not_a_stall() -> None:
+    rng = random.Random(2)
+    losses = [2.3 * math.exp(-i / 3) + 0.01 * math.exp(rng.gauss(0, 0.1)) for i in range(90)]
+    assert run("stalled", records(loss=losses), PLATEAU) == []
+
+
+def test_slow_steady_progress_is_not_a_stall() -> None:
+    rng = random.Random(4)
+    losses = [
+        (2.0 + 8.0 * (1 + i / 50) ** -0.5) * math.exp(rng.gauss(0, 0.05)) for i in range(2000)
+    ]
+    assert run("stalled", records(loss=losses), PLATEAU) == []
+
+
+def test_stall_that_ends_in_progress_is_info() -> None:
+    losses = _learns_then_flat(1.5, 80) + [1.5 * 0.97**i for i in range(1, 30)]
+    found = run("stalled", records(loss=losses), PLATEAU)
+    assert [d.severity for d in found] == [Severity.INFO]
+    assert "then improved again" in found[0].message
