@@ -28,7 +28,7 @@ _NUMBER = (
     # Megatron's "number of nan iterations: 0" uses nan as a word, not a value.
     # A NaN or Inf spelling takes no letters after it but PaddleOCR's ``x`` padding: ``info``
     # and ``inference`` are words.
-    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ])))" + _UNIT
+    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))" + _UNIT
     # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow.
     + r"(?![\w@]|\.[\w.])"
 )

@@ -126,8 +126,11 @@ class LogReader:
         found = event(text)
         fields = self._parser.parse(text)
         if found is not None:
-            if fields is not None and LOSS in fields.metrics and found.step is None:
-                fields.metrics.update(found.metrics)  # an abort glued to a progress bar
+            # An event on a line with values of its own (an abort glued to a progress bar,
+            # a skip warning that names its step and the grad norm): one record of both.
+            own = fields is not None and (LOSS in fields.metrics or fields.step is not None)
+            if fields is not None and own and found.step in (None, fields.step):
+                fields.metrics.update(found.metrics)
                 return fields
             step = found.step
             dialect = self._parser.dialect.name

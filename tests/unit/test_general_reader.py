@@ -220,3 +220,15 @@ def test_a_thin_log_says_which_rules_it_could_not_judge() -> None:
     rules = dict(report.input.unjudged)
     assert rules["oscillation"] > 2 and "nan" not in rules
     assert report.input.unread_numeric == 1
+
+
+def test_nan_in_a_list_of_words_is_not_a_value() -> None:
+    fields = LineParser().parse("step 5: detected nan/inf/spiky gradient (norm=2.19)")
+    assert fields is not None and "detected" not in fields.metrics
+
+
+def test_an_event_on_a_line_with_its_own_step_keeps_the_line_s_values() -> None:
+    line = "Step 1557: detected nan/inf/spiky gradient (norm=2.19); skipping optimizer step."
+    (record,) = read(line)
+    assert record.step == 1557
+    assert record.metrics["grad_norm"] == 2.19 and record.metrics["skipped_step"] == 1.0
