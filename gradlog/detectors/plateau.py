@@ -62,7 +62,9 @@ class ChancePlateauDetector(Detector):
       learned only an imbalanced class prior sits at the prior's entropy, under ln(K)),
       for K in 2..20 and common class counts and vocabulary sizes (100, 1000, 32000,
       50257, ...); K above 20 are too densely spaced in ln(K) to infer from the loss.
-    - `min_records` (5) consecutive records; a log of only `thin_records` (3) or more
+    - `min_records` (5) records at chance, and the median of the stretch's last 15
+      losses at chance too (noise that touches ln(K) is not a plateau); a log of only
+      `thin_records` (3) or more
       records, every one within `tolerance` (1%) of ln(K) either side, is reported too
       (confidence medium).
     - a stretch whose loss moved the same way on `descent_share` (75%) of its steps
@@ -123,6 +125,7 @@ class ChancePlateauDetector(Detector):
         self._accs: deque[float] = deque(maxlen=window)  # the stretch's latest accuracies
         self._acc_chance: deque[bool] = deque(maxlen=window)  # ... each near 1/K or not
         self._level: float | None = None  # the stretch's first level
+        self._stretch: deque[float] = deque(maxlen=15)  # its latest losses, in band or not
         self._tight = True  # every record within `tolerance` of ln(K), either side
         self._ups = 0  # records of the stretch whose loss rose
 
@@ -142,6 +145,7 @@ class ChancePlateauDetector(Detector):
             return self._watch_after(record, level)
         k = chance_classes(loss, self._limits)  # counts only records themselves at chance
         if self._k is not None and self._near(level, self._k) and k in (None, self._k):
+            self._stretch.append(loss)
             if k == self._k:
                 self._last, self._count = record, self._count + 1
                 self._track(record, loss)
@@ -152,6 +156,7 @@ class ChancePlateauDetector(Detector):
         self._reset()
         if k is not None:
             self._k, self._first, self._last, self._count = k, record, record, 1
+            self._stretch.append(loss)
             self._track(record, loss)
             # Came into this band from clearly above it (a descent) or from below it (a
             # climb): passing through, unless accuracy confirms or it stays to the end.
@@ -167,6 +172,7 @@ class ChancePlateauDetector(Detector):
             return [self._report(None)]  # it stayed there to the end
         enough = self._count >= self._limits.min_records
         stayed = self._passing and self._never_learned() and not self._trending()
+        stayed = stayed and self._at_level()
         if enough and stayed and not self._predicting():
             return [self._report(None)]
         # A short excerpt at ln(K) on every record: the plateau is all there is to see.
@@ -216,9 +222,16 @@ class ChancePlateauDetector(Detector):
         """An accuracy that moves, far from 1/K: the model predicts; no coin flip."""
         return len(set(self._accs)) > 1 and not all(self._acc_chance)
 
+    def _at_level(self) -> bool:
+        """The stretch's own level (its median) is at chance, not only some records."""
+        assert self._k is not None
+        return chance_classes(median(list(self._stretch)), self._limits) == self._k
+
     def _judged(self) -> bool:
         """Enough to call it a plateau now: accuracy confirms it; or no accuracy says
         otherwise and it is a level, not a descent from above or a trend."""
+        if not self._at_level():
+            return False
         if self._confirmed():
             return True
         if self._predicting():
