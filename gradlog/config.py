@@ -133,25 +133,59 @@ class OscillationThresholds:
 
 @dataclass(frozen=True)
 class DivergenceThresholds:
-    # Issue #6: a loss that "ends far above its best" is at 2x its best level or more;
-    # at 5x (or back above the starting level, all learning undone) it is an error.
+    # A rise "well above its best": 40% is far beyond what a smooth log wobbles (a few
+    # percent) and still catches a climb well before it doubles (the accuracy issue's
+    # short epoch logs: 0.267 -> 0.45 in 7 epochs; a validation loss 5.99 -> 8.75-12.4).
+    min_rise: float = 1.4
+    # Issue #6's "far above its best", 2x: a level held there diverged; below it, the level
+    # must still be climbing by 2 standard errors over the persistence stretch, or it is a
+    # step to a new level (a harder stage, a cycle that settled higher). Past 2x the
+    # confidence is high; 5x (or back above the starting level, all learning undone) is
+    # an error. The stalled rule reads `factor` too: a level this far up is climbing.
     factor: float = 2.0
+    climb_errors: float = 2.0
     severe_factor: float = 5.0
+    # And the rise must exceed 3 standard errors of the level, plus sqrt(2 ln m) for the
+    # best being the lowest of m independent levels (the expected minimum of m normal
+    # draws): a best picked from many noisy levels is a lucky one.
+    noise_margin: float = 3.0
+    # Persistence: 3 records in a row above the bar ("several"), as many as the median
+    # spans, and 5% of the records seen (at most the longest window), whichever is more:
+    # 3 records are a third of a 9-epoch log but a blip among a thousand steps (a loss
+    # spike that holds for a few logging intervals). One spike never counts.
+    min_persist: int = 3
+    persist_share: float = 0.05
     # The level is the median of the last W finite losses, for the shortest W of these
     # whose standard error (about 1.25 x scatter / sqrt(W)) stays within 5% of the level,
-    # the scatter being that of one record's log-loss around its local trend over the
-    # last 50 records; nothing is judged before 15 records give a first estimate of it.
-    # Per-epoch logs are smooth and get 5; per-step logs with 20-30% batch noise get 25
-    # or 51. W only grows, and each W keeps its own best, so a short, noisy early level
-    # is never the yardstick of a long one. The level must stay above the factor for W
-    # records in a row: one spike never counts (that is loss_spike).
-    windows: tuple[int, ...] = (5, 11, 25, 51)
+    # among the W no longer than a quarter of the records seen (room for a best, a climb
+    # and its persistence), so an 8-30 record epoch log is read value by value. The
+    # scatter is that of one log-loss around its local trend, the larger of that over the
+    # last 50 and the last 15 values (a run that turns noisy late is judged by its present
+    # noise). Per-epoch logs are smooth and get 1-5; per-step logs with 20-30% batch
+    # noise get 25 or 51. W only grows, and each W keeps its own best.
+    windows: tuple[int, ...] = (1, 3, 5, 11, 25, 51)
     level_noise: float = 0.05
+    window_share: int = 4
     noise_records: int = 50
-    min_noise_records: int = 15
-    # As loss_spike: a rise under a tenth of the starting level is a converged loss
-    # wobbling near zero (0.002 -> 0.005), not a divergence.
-    min_rise_fraction: float = 0.1
+    local_noise_records: int = 15
+    # The scatter of fewer than 8 values (6 second differences) swings by half its size
+    # from one record to the next, and an early lucky low one lets noise pass for a
+    # climb. A level whose standard error is above 15% (a per-batch loss read value by
+    # value) would need a 57% rise at 3 standard errors, from a noise estimate too unsure
+    # to trust that far: only a longer median, once the log has room for it, can tell.
+    min_noise_records: int = 8
+    max_level_error: float = 0.15
+    # A rise under 2% of the starting level is a converged loss wobbling near zero
+    # (0.002 -> 0.005 after a start at 2.3); a regression that starts at 12 (bad init)
+    # and climbs 0.09 -> 0.59 is not (4% of its start).
+    min_rise_fraction: float = 0.02
+    # Blow-up: three orders of magnitude above the run's early level (the median of its
+    # first 3 values, so one odd first value does not set it), for 2 records in a row:
+    # a cross-entropy of 1e5 is far above anything sensible, and two such records are
+    # no single bad batch (mmdetection: 0.85, 2.44, then 6.3e4 and 1.1e13).
+    early_records: int = 3
+    blowup_factor: float = 1000.0
+    blowup_records: int = 2
 
 
 @dataclass(frozen=True)

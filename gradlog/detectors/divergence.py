@@ -1,66 +1,338 @@
-"""`divergence`: the smoothed training loss climbs far above its best and stays there."""
+"""`divergence`: the loss level climbs well above its best and does not come back."""
 
 from __future__ import annotations
 
 import math
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from gradlog.config import Thresholds
+from gradlog.config import DivergenceThresholds, Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
-from gradlog.detectors.noise import NoiseGauge
+from gradlog.detectors.noise import scatter
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.names import GRAD_NORM, LOSS, LR
+from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
+
+_REESTIMATE = 5  # values between two estimates of the noise once it has settled
+
+
+@dataclass
+class _Climb:
+    """A series' climb away from its best level, as reported (levels are natural logs)."""
+
+    metric: str
+    best: Record
+    best_level: float
+    first: Record
+    last: Record
+    level: float
+    peak: Record
+    peak_level: float
+    window: int
+    early: float  # where the run started: the median of its first few values
+    learned: bool = True  # the best came after those first values (not an excerpt's start)
+    above: int = 0
+    persist: int = 1  # records in a row above the bar that proved it
+    blown_at: Record | None = None  # the first of the records that blew up, if any did
+    severity: Severity = Severity.WARNING
+
+
+class _Level:
+    """One loss series: its level, best level and noise, and the climb it is on.
+
+    ``add`` answers, for each value, whether the climb is proved (the level has stayed
+    well above its best for long enough), whether it blew up (orders of magnitude above
+    where the run started), or whether the level is back at its best (the climb, if any,
+    ended). Levels and values are natural logs: rises are ratios, noise is relative.
+    """
+
+    def __init__(self, metric: str, limits: DivergenceThresholds) -> None:
+        self.metric = metric
+        self._limits = limits
+        self._values: deque[float] = deque(maxlen=max(limits.windows))
+        self._records: deque[Record] = deque(maxlen=max(limits.windows))
+        self._early: list[float] = []  # the first few values: where the run started
+        self.early = 0.0  # their median: the run's starting level
+        self._start: Record | None = None
+        self._seq = 0
+        self._signed = False
+        self.noise = 0.0  # scatter of one log-value around its local trend
+        self.window = min(limits.windows)
+        self._best: dict[int, tuple[float, int, Record]] = {}  # window: level, seq, record
+        self._blown_run: list[Record] = []
+        self.elevated = False  # whether the level is above its bar now
+        self.reported: _Climb | None = None
+        self._restart()
+
+    def _restart(self) -> None:
+        """Back at the best level: no climb is open."""
+        self._first: tuple[int, Record] | None = None  # where the climb began
+        self._since: deque[float] = deque(maxlen=max(self._limits.windows))
+        self._above = 0
+        self._peak: tuple[float, Record] | None = None
+
+    def add(self, value: float, record: Record) -> tuple[_Climb | None, bool]:
+        """Take the next value; return the climb to report, if any, and whether it ended."""
+        self._signed = self._signed or value < 0  # ratios of such losses mean nothing
+        if self._signed or value == 0:
+            return None, False
+        x = math.log(value)
+        self._seq += 1
+        self._values.append(x)
+        self._records.append(record)
+        if self._start is None:
+            self._start = record
+        if len(self._early) < self._limits.early_records:
+            self._early.append(x)
+            self.early = median(self._early)
+        values = list(self._values)
+        if self._estimate_noise(values):
+            self._choose_window()
+        level = self._levels(values, record)
+        blown = self._blown(x, record)
+        proved = self._climbing(level, record) if level is not None else None
+        if proved is None and not blown:
+            done, self.reported = self.reported, None
+            self._restart()
+            return done, True
+        return self._update(bool(proved), blown, level, record), False
+
+    def finish(self) -> _Climb | None:
+        """The input ended: the climb still open, if it was reported."""
+        return self.reported
+
+    def _estimate_noise(self, values: list[float]) -> bool:
+        """The larger of the scatter over the last 50 values and over the last 15."""
+        limits = self._limits
+        if self._seq < limits.min_noise_records:
+            return False
+        if self._seq > limits.noise_records and self._seq % _REESTIMATE:
+            return False
+        logs = values[-limits.noise_records :]
+        self.noise = max(scatter(logs), scatter(logs[-limits.local_noise_records :]))
+        return True
+
+    def error(self, window: int) -> float:
+        """Standard error of the median of ``window`` values (of one value: its scatter)."""
+        return self.noise * min(1.0, 1.2533 / math.sqrt(window))
+
+    def _choose_window(self) -> None:
+        """The shortest window quiet enough, among those the records seen leave room for."""
+        limits = self._limits
+        if self.reported is not None:
+            return
+        fit = [w for w in limits.windows if w * limits.window_share <= self._seq] or [1]
+        quiet = [w for w in fit if self.error(w) <= limits.level_noise]
+        chosen = quiet[0] if quiet else fit[-1]
+        if chosen > self.window:  # it only grows: the noise was seen
+            self.window = chosen
+            first = self._first
+            self._restart()  # the new level has its own best: a climb since then goes on
+            if first is not None and first[0] > self._best[chosen][1] - chosen // 2:
+                self._first = first  # after the middle of the new best window
+
+    def _levels(self, values: list[float], record: Record) -> float | None:
+        """The level in use, tracking the best of every window at least as long."""
+        current = None
+        for window in self._limits.windows:
+            if window < self.window or len(values) < window:
+                continue
+            level = median(values[-window:]) if window > 1 else values[-1]
+            best = self._best.get(window)
+            if best is None or level < best[0]:
+                self._best[window] = (level, self._seq, record)
+            if window == self.window:
+                current = level
+        return current
+
+    def _blown(self, x: float, record: Record) -> bool:
+        """Orders of magnitude above the early level, for enough values in a row."""
+        if x - self.early < math.log(self._limits.blowup_factor):
+            self._blown_run = []
+            return False
+        self._blown_run.append(record)
+        return len(self._blown_run) >= self._limits.blowup_records
+
+    def margin(self) -> float:
+        """How far (in log) above its best the level must be to count as a rise.
+
+        A floor, or more when the noise needs it: ``noise_margin`` standard errors of the
+        level, plus the sqrt(2 ln m) by which the least of m independent levels falls
+        below their mean (the best is the lowest of many noisy levels).
+        """
+        best = self._best.get(self.window)
+        levels = max(1.0, (best[1] if best else 1) / self.window)
+        spread = self._limits.noise_margin + math.sqrt(2 * math.log(levels))
+        return max(math.log(self._limits.min_rise), spread * self.error(self.window))
+
+    def _climbing(self, level: float, record: Record) -> bool | None:
+        """None: back at its best; False: above it, not proved yet; True: proved."""
+        best_level, best_seq, _ = self._best[self.window]
+        self.elevated = False
+        if level - best_level <= self.error(self.window):
+            return None
+        if self._first is None:
+            self._first = self._climb_start(best_seq)
+        self._since.append(level)
+        # A rise small against where the run started is a converged loss wobbling near 0.
+        floor = math.exp(best_level) + self._limits.min_rise_fraction * math.exp(self.early)
+        bar = max(best_level + self.margin(), math.log(floor))
+        self.elevated = level >= bar
+        self._above = 0
+        for past in reversed(self._since):  # the bar moves with the noise: count again
+            if past < bar:
+                break
+            self._above += 1
+        if self._peak is None or level > self._peak[0]:
+            self._peak = (level, record)
+        persist = self.persistence()
+        if self._seq < self._limits.min_noise_records or self._above < persist:
+            return False
+        if self.error(self.window) > self._limits.max_level_error:
+            return False  # too noisy a level to tell a climb from luck: a longer one will
+        return self._holds(level - best_level, level - self._since[-persist])
+
+    def persistence(self) -> int:
+        """Records in a row the level must stay above the bar.
+
+        Several, at least as many as the median spans, and a share of the records seen
+        (up to the longest window): 3 records are a third of a 9-epoch log but a blip in
+        a log of a thousand steps.
+        """
+        limits = self._limits
+        share = min(max(limits.windows), math.ceil(limits.persist_share * self._seq))
+        return max(limits.min_persist, self.window, share)
+
+    def _holds(self, rise: float, change: float) -> bool:
+        """Whether a stretch above the bar is a divergence, from its rise and its change.
+
+        Never while the level falls back toward its best: it may yet return (the bump after
+        a warm restart). Far above its best, holding is enough; a moderate rise must still
+        be climbing, by two standard errors over the stretch, or it is a step to a new
+        level (a harder stage, a loss term switched on, a cycle that settled higher).
+        """
+        error = self.error(self.window)
+        if rise >= math.log(self._limits.factor):
+            return change >= -error
+        return change > self._limits.climb_errors * error
+
+    def _climb_start(self, best_seq: int) -> tuple[int, Record]:
+        """Where the climb began: half a window back (a median lags), but after the best."""
+        back = max(0, min(self.window // 2, self._seq - best_seq - 1, len(self._records) - 1))
+        return self._seq - back, self._records[-1 - back]
+
+    def _update(
+        self, proved: bool, blown: bool, level: float | None, record: Record
+    ) -> _Climb | None:
+        """The reported climb with this record's facts; a new one once proved or blown."""
+        climb = self.reported or self._open(proved, blown, record)
+        if climb is None:
+            return None
+        x = self._values[-1]
+        climb.last, climb.level = record, x if level is None or blown else level
+        climb.above = max(self._above, len(self._blown_run))
+        climb.persist = self.persistence() if proved else climb.persist
+        if blown and climb.blown_at is None:
+            climb.blown_at = self._blown_run[0]
+        if climb.level > climb.peak_level:
+            climb.peak, climb.peak_level = record, climb.level
+        self.reported = climb
+        return climb
+
+    def _open(self, proved: bool, blown: bool, record: Record) -> _Climb | None:
+        early, window = self.early, self.window
+        if proved and self._first is not None and self._peak is not None:
+            level, seq, best = self._best[window]
+            peak, first = self._peak, self._first[1]
+            climb = _Climb(
+                self.metric, best, level, first, record, 0, peak[1], peak[0], window, early
+            )
+            climb.learned = seq > self._limits.early_records
+            return climb
+        if blown and self._start is not None:
+            first = self._blown_run[0]
+            return _Climb(
+                self.metric, self._start, early, first, record, 0, first, early, window, early
+            )
+        return None
 
 
 class DivergenceDetector(Detector):
     """
     ## What it detects
-    A training loss that climbs back up and stays up: its level (a running median, so
-    noisy batches and single spikes do not count) rises to 2x or more its best level
-    and stays there for as many records as the median spans. It is an error when the
-    level reaches 5x its best, or climbs back above where the run started: everything
-    learned has been undone. Losses that can be negative are not judged.
+    A loss that climbs back up from its best and does not come back, found two ways:
+
+    - Its level (the loss itself in a smooth or short log, a running median of 3-51
+      records in a noisy one) stays 1.4x or more above its best level, and further than
+      the run's own noise explains, for several records in a row, without falling back
+      to its best. Held at 2x or more, that is enough; a smaller rise must still be
+      climbing, or it is a step to a new level. A level falling back toward its best is
+      never reported: it may yet return (the bump after a warm restart).
+    - It blows up: 1000x or more above where the run started (the median of its first 3
+      values), for 2 records in a row (a cross-entropy of 1e5). This needs no history,
+      so a log of four records is judged too; `loss_spike` usually fires on the jump.
+
+    The validation loss is judged the same way when it is the only loss in the log (a
+    log of validation lines), or when the training loss is itself well above its best;
+    one that rises while the training loss improves is left to `overfitting`. The message
+    gives the learning rate when the log prints one: a rate that rose during the climb,
+    or one of 1 or more, raises the confidence. It is an error at 5x the best or more,
+    back above where the run started (all learning undone), or after a blow-up. Losses
+    that can be negative (RL, some regularised objectives) are not judged.
 
     ## Why it matters
     A loss that trends upward means the updates now make the model worse: the learning
-    rate is too high for this stage of training, the optimizer state is broken, or the
-    data changed. Unlike a spike, the run does not recover by itself, and every further
-    step moves the weights further from the best point reached.
+    rate is too high for this stage of training (a warm-up longer than the run, a
+    schedule that grows), the update has the wrong sign, the optimizer state is broken,
+    or the data changed. Unlike a spike, the run does not recover by itself, and every
+    further step moves the weights further from the best point reached.
 
     ## Example
     ```
-    step  200 | loss 0.9581 | grad_norm 1.569 | lr 3.0e-03      (best level: 0.97)
-    step  210 | loss 0.9581 | grad_norm 1.509 | lr 3.0e-03      <- flagged from here
+    Epoch 13/25 - loss: 0.2670 - val_loss: 0.2506
+    Epoch 14/25 - loss: 0.2670 - val_loss: 0.2563      (best)
+    Epoch 15/25 - loss: 0.2905 - val_loss: 0.2410      <- flagged from here
     ...
-    step  350 | loss 2.0785 | grad_norm 1.876 | lr 3.0e-03      (level 2x its best)
-    ...
-    step  390 | loss 2.7590 | grad_norm 2.331 | lr 3.0e-03      (5 records at 2x: reported)
+    Epoch 21/25 - loss: 0.4473 - val_loss: 0.5668      (1.7x its best)
+    Epoch 22/25 - loss: 0.4591 - val_loss: 0.2782
+    Epoch 23/25 - loss: 0.5378 - val_loss: 0.4322      (3 records at 1.4x, climbing: reported)
     ```
 
     ## Thresholds
-    - `factor` 2.0: "ends far above its best" means at least twice the best level;
-      `severe_factor` 5.0, or a level above the starting level, is an error.
-    - The level is the median of the last 5, 11, 25 or 51 losses (`windows`): the
-      fewest whose standard error (about 1.25 x scatter / sqrt(W)) stays within
-      `level_noise` (5%) of the level, the scatter being that of one record's log-loss
-      around its local trend over the last `noise_records` (50); nothing is judged
-      before `min_noise_records` (15). Per-epoch logs are smooth and get 5; per-step
-      logs with 20-30% batch noise get 25 or 51. The window only ever grows, and each
-      window keeps its own best, so a short, noisy early level is never the yardstick
-      of a long one.
-    - The level must stay above the factor for W records in a row: only a sustained
-      rise counts, never a single spike (that is `loss_spike`).
-    - `min_rise_fraction` 0.1: the rise must be at least a tenth of the starting level,
-      so a converged loss wobbling near zero (0.002 -> 0.005) is not a divergence.
+    - `min_rise` 1.4: the level must reach 40% above its best, far beyond what a smooth
+      log wobbles; `min_rise_fraction` 0.02: and rise by 2% of the starting level, so a
+      converged loss wobbling near zero (0.002 -> 0.005 after a start at 2.3) is not one.
+    - `noise_margin` 3: and by 3 standard errors of the level, plus sqrt(2 ln m) for the
+      best being the lowest of the m independent levels seen up to it. The noise is the
+      robust scatter of one log-loss around its local trend, the larger of that over the
+      last `noise_records` (50) and the last `local_noise_records` (15); nothing is
+      judged before `min_noise_records` (8) values, nor while the level's standard error
+      exceeds `max_level_error` (0.15): such a level cannot tell a climb from luck.
+    - Persistence: `min_persist` 3 records in a row above that bar, as many as the median
+      spans, and `persist_share` 5% of the records seen (at most 51), whichever is more:
+      three records are a third of a 9-epoch log but a blip among a thousand steps.
+    - `factor` 2: held at twice its best, the level need only hold (not fall by more than
+      its standard error over the stretch); below that it must still be climbing, by
+      `climb_errors` (2) standard errors. A climb past 2x, held for twice the records
+      needed, a blow-up, or a learning rate that rose or stands at 1 or more gives high
+      confidence; `severe_factor` 5 is an error.
+    - The climb ends when the level is back within one standard error of its best. It
+      began at the first record after the last one at its best, half a median window
+      earlier (a median lags), but never before the best.
+    - The level is the median of the last W of `windows` (1, 3, 5, 11, 25, 51): the
+      shortest whose standard error is within `level_noise` (5%) of the level, among those
+      no longer than 1/`window_share` (a quarter) of the records seen, so an 8-30 record
+      epoch log is read value by value. W only grows, and each W keeps its own best.
+    - `blowup_factor` 1000 (three orders of magnitude) above the median of the first
+      `early_records` (3) values, for `blowup_records` (2) records in a row.
     """
 
     rule = Rule(
         id="divergence",
-        min_records=15,
+        min_records=5,
         title="Diverging loss",
         severity=Severity.WARNING,
-        summary="The smoothed training loss rose to 2x or more its best level and stayed there.",
+        summary="The loss level rose well above its best (or blew up) and did not come back.",
         why=(
             "A loss that trends back up means the updates now make the model worse; unlike a "
             "spike the run does not recover by itself."
@@ -80,125 +352,129 @@ class DivergenceDetector(Detector):
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._limits = thresholds.divergence
-        windows = self._limits.windows
-        self._recent: deque[float] = deque(maxlen=max(windows))
-        self._gauge = NoiseGauge(
-            windows,
-            self._limits.level_noise,
-            self._limits.noise_records,
-            self._limits.min_noise_records,
-        )
-        self._start: float | None = None  # the first level: where the run started
-        # The best level of each window length, where it was, and the record after it.
-        self._best: dict[int, tuple[float, Record, Record | None]] = {}
-        self._window = 0  # the window in use; it never shrinks
-        self._reset()
-
-    def _reset(self) -> None:
-        self._above = 0  # consecutive records with the level above the factor
-        self._peak: tuple[float, Record] | None = None
-        self._last: tuple[float, Record] | None = None
-        self._ref: tuple[float, Record, Record | None] | None = None  # the best it left
-        self._reported: Severity | None = None
+        self._train = _Level(LOSS, self._limits)
+        self._val = _Level(VAL_LOSS, self._limits)
+        self._training_seen = False
+        self._said: dict[str, Severity] = {}  # metric: severity of its open climb, as told
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
+        found = []
         loss = record.get(LOSS)
-        if loss is None or not math.isfinite(loss) or loss_is_nan(record):
-            return []
-        self._recent.append(loss)
-        levels = self._levels(record)
-        if self._start is None and levels:
-            self._start = levels[min(levels)]  # the first level of the shortest window
-        chosen = max(self._window, self._gauge.add(loss))  # it only grows: noise was seen
-        if chosen != self._window and self._reported is None:  # a reported one keeps its own
-            self._reset()
-            self._window = chosen
-        window = self._window
-        if window not in levels or not self._gauge.ready:
-            return []  # no judgement before the noise is known
-        level = levels[window]
-        best = self._best[window]
-        if level <= best[0] or not self._elevated(level, best[0]):
-            return self._close()
-        self._above += 1
-        self._ref = best
-        self._last = (level, record)
-        if self._peak is None or level > self._peak[0]:
-            self._peak = (level, record)
-        if self._above < window:
-            return []
-        severity = self._severity(best[0])
-        if self._reported is None or severity > self._reported:
-            self._reported = severity
-            return [self._report()]
-        return []
-
-    def finish(self) -> Iterable[Diagnosis]:
-        return self._close()
-
-    def _levels(self, record: Record) -> dict[int, float]:
-        """The median of the last W losses for each window W that is full, tracking bests."""
-        levels: dict[int, float] = {}
-        recent = list(self._recent)
-        for window in self._limits.windows:
-            if len(recent) < window or window < self._window:  # shorter ones are done with
-                continue
-            level = levels[window] = median(recent[-window:])
-            best = self._best.get(window)
-            if best is None or level < best[0]:
-                self._best[window] = (level, record, None)
-            elif best[2] is None:
-                self._best[window] = (best[0], best[1], record)
-        return levels
-
-    def _elevated(self, level: float, best: float) -> bool:
-        assert self._start is not None
-        return (
-            best > 0  # ratios mean nothing for losses that can be negative
-            and level >= self._limits.factor * best
-            and level - best >= self._limits.min_rise_fraction * self._start
-        )
-
-    def _severity(self, best: float) -> Severity:
-        assert self._last is not None and self._start is not None
-        level = self._last[0]
-        severe = level >= self._limits.severe_factor * best or level > self._start
-        return Severity.ERROR if severe else Severity.WARNING
-
-    def _close(self) -> list[Diagnosis]:
-        found = [self._report()] if self._reported is not None else []
-        self._reset()
+        if loss is not None:
+            self._training_seen = True
+            if math.isfinite(loss) and not loss_is_nan(record):
+                found += self._judge(self._train, loss, record)
+        value = record.get(VAL_LOSS)
+        if value is not None and math.isfinite(value):
+            found += self._judge(self._val, value, record)
         return found
 
-    def _report(self) -> Diagnosis:
-        window, last, peak, ref = self._window, self._last, self._peak, self._ref
-        assert ref is not None and last is not None and peak is not None
-        best_level, best, first = ref
-        assert first is not None
-        assert self._start is not None
-        level, record = last
-        message = (
-            f"the loss level (median of the last {window} records) rose from its best "
-            f"{fmt(best_level)} at {where(best)} to {fmt(level)} at {where(record)} "
-            f"({level / best_level:.1f}x), and stayed at {self._limits.factor:g}x or more for "
-            f"{self._above} records"
-        )
-        if peak[1] is not record:
-            message += f"; peak {fmt(peak[0])} at {where(peak[1])}"
-        if level > self._start:
-            message += f"; it is back above the starting level {fmt(self._start)}"
-        lr_then, lr_now = best.get(LR), record.get(LR)
-        if lr_then is not None and lr_now is not None:
-            changed = f"{fmt(lr_then)} -> {fmt(lr_now)}" if lr_then != lr_now else fmt(lr_now)
-            message += f" (lr {changed})"
-        pairs = [(best, LOSS), (first, LOSS), (peak[1], LOSS), (record, LOSS), (record, GRAD_NORM)]
+    def finish(self) -> Iterable[Diagnosis]:
+        climbs = (series.finish() for series in (self._train, self._val))
+        return [self._diagnosis(c) for c in climbs if c is not None and c.metric in self._said]
+
+    def _judge(self, series: _Level, value: float, record: Record) -> list[Diagnosis]:
+        """Report a climb when it is proved, when it gets worse, and when it ends."""
+        climb, ended = series.add(value, record)
+        if climb is None:
+            return []
+        climb.severity = max(climb.severity, self._severity(climb))
+        told = self._said.get(climb.metric)
+        if ended:
+            self._said.pop(climb.metric, None)
+            return [self._diagnosis(climb)] if told is not None else []
+        if told == climb.severity or (told is None and not self._may_tell(climb.metric)):
+            return []
+        self._said[climb.metric] = climb.severity
+        return [self._diagnosis(climb)]
+
+    def _may_tell(self, metric: str) -> bool:
+        """One climb at a time; the validation loss's only when training confirms it.
+
+        A validation loss that rises while the training loss improves is overfitting;
+        it is a divergence when no training loss is logged, or when the training loss is
+        itself above its bar (the second metric confirms the first).
+        """
+        if metric == LOSS:
+            return VAL_LOSS not in self._said
+        confirmed = not self._training_seen or self._train.elevated
+        return LOSS not in self._said and confirmed
+
+    def _severity(self, climb: _Climb) -> Severity:
+        rise = climb.level - climb.best_level
+        severe = climb.blown_at is not None or rise >= math.log(self._limits.severe_factor)
+        return Severity.ERROR if severe or self._undone(climb) else Severity.WARNING
+
+    def _undone(self, climb: _Climb) -> bool:
+        """Back above where the run started, after it had learned something: all undone."""
+        learned = climb.early - climb.best_level >= math.log(self._limits.min_rise)
+        return climb.learned and learned and climb.level > climb.early
+
+    def _diagnosis(self, climb: _Climb) -> Diagnosis:
+        lr_note, lr_evidence = _lr_note(climb)
+        doubled = climb.level - climb.best_level >= math.log(self._limits.factor)
+        persisted = climb.above >= 2 * climb.persist
+        sure = climb.blown_at is not None or doubled or persisted or lr_evidence
+        message = self._climb_message(climb) + self._blowup_note(climb) + lr_note
+        pairs = [
+            (climb.best, climb.metric),
+            (climb.first, climb.metric),
+            (climb.peak, climb.metric),
+            (climb.last, climb.metric),
+            (climb.last, LR),
+            (climb.last, GRAD_NORM),
+        ]
         return self.diagnose(
             message,
-            first,
-            record,
-            severity=self._reported,
-            confidence=Confidence.HIGH if self._above >= 2 * window else Confidence.MEDIUM,
-            metric=LOSS,
-            count=self._above,
+            climb.first,
+            climb.last,
+            severity=climb.severity,
+            confidence=Confidence.HIGH if sure else Confidence.MEDIUM,
+            metric=climb.metric,
+            count=climb.above,
             evidence=evidence_of(pairs),
         )
+
+    def _climb_message(self, climb: _Climb) -> str:
+        what = "the validation loss" if climb.metric == VAL_LOSS else "the loss"
+        if climb.blown_at is climb.first:  # found by the blow-up: no level climb before it
+            return f"{what} blew up from {where(climb.first)}"
+        if climb.window > 1:
+            what += f" level (median of the last {climb.window} records)"
+        best, level = math.exp(climb.best_level), math.exp(climb.level)
+        at = f"at {where(climb.best)}" if climb.window == 1 else f"(to {where(climb.best)})"
+        message = (
+            f"{what} rose from its best {fmt(best)} {at} to {fmt(level)} "
+            f"at {where(climb.last)} ({level / best:.1f}x), climbing from {where(climb.first)}; "
+            f"it stayed {self._limits.min_rise:g}x or more above its best for {climb.above} "
+            "records in a row"
+        )
+        if climb.peak is not climb.last:
+            message += f"; peak {fmt(math.exp(climb.peak_level))} at {where(climb.peak)}"
+        if self._undone(climb):
+            message += f"; it is back above where the run started ({fmt(math.exp(climb.early))})"
+        if climb.metric == VAL_LOSS and self._training_seen:
+            message += "; the training loss rose with it (not overfitting)"
+        return message
+
+    def _blowup_note(self, climb: _Climb) -> str:
+        if climb.blown_at is None:
+            return ""
+        early, peak = math.exp(climb.early), math.exp(climb.peak_level)
+        return (
+            f"; it reached {fmt(peak)} at {where(climb.peak)}, {peak / early:.3g}x its early "
+            f"level {fmt(early)}, and stayed {self._limits.blowup_factor:g}x or more above it "
+            f"from {where(climb.blown_at)} to {where(climb.last)}"
+        )
+
+
+def _lr_note(climb: _Climb) -> tuple[str, bool]:
+    """What the printed learning rate says about the climb, and whether it is evidence."""
+    then, now = climb.best.get(LR), climb.last.get(LR)
+    if now is None or not math.isfinite(now):
+        return "", False
+    if then is not None and math.isfinite(then) and now > then:
+        return f" (lr {fmt(then)} -> {fmt(now)}: it rose during the climb)", True
+    if now >= 1.0:
+        return f" (lr {fmt(now)}: a learning rate of 1 or more)", True
+    return f" (lr {fmt(now)})", False
