@@ -71,7 +71,8 @@ def zero_lr(rng: random.Random, style: str, limit: int | None) -> tuple[Run, Lab
         f"learning rate 0 from step {{bad}}: the loss sits at {above:.1%} above "
         f"ln({run.shape.classes}) with normal gradients"
     )
-    return run, Label([("chance_plateau", LOSS)], 0, describe)
+    # A zero learning rate is also `stalled`, where the log prints the learning rate.
+    return run, Label([("chance_plateau", LOSS), ("stalled", LR)], 0, describe)
 
 
 def oscillation(rng: random.Random, style: str, limit: int | None) -> tuple[Run, Label]:

@@ -54,7 +54,9 @@ def nan_explosion(rng: random.Random, style: str, limit: int | None) -> tuple[Ru
             f"from step {{bad}} the loss rises {jump:.0f}x and grad_norm {growth:.0f}x over "
             f"{ramp} record(s), then NaN"
         )
-        return run, Label(expected, bad, describe, needs=needs)
+        # A loss climbing 5-10x over several records before the NaN is a divergence too.
+        ramped: list[tuple[str, str, Need]] = [("divergence", "error", LOSS)]
+        return run, Label(expected, bad, describe, ramped, needs=needs)
     describe = "NaN from step {bad} with no warning in the records before"
     allowed: list[tuple[str, str, Need]] = [("exploding_gradient", "error", GRAD)]
     return run, Label([("nan", None)], bad, describe, allowed, needs)

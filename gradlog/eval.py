@@ -43,6 +43,7 @@ class Tally:
     false_pos: Counter[str] = field(default_factory=Counter)
     offsets: list[int] = field(default_factory=list)
     incomparable: list[str] = field(default_factory=list)  # label step not found in the log
+    late: list[str] = field(default_factory=list)  # first diagnoses more than 2 records off
     misses: list[str] = field(default_factory=list)
 
 
@@ -113,7 +114,7 @@ def score(tally: Tally, log: Path, label: dict[str, Any]) -> None:
         else:
             tally.offsets.append(offset)
             if abs(offset) > 2:
-                tally.misses.append(f"{log.name}: first diagnosis {offset:+d} records off")
+                tally.late.append(f"{log.name}: first diagnosis {offset:+d} records off")
 
 
 def record_offset(
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         for log, label in load_labels(Path(name)):
             score(tally, log, label)
     print(table(tally))
-    for miss in tally.misses:
+    for miss in [*tally.misses, *tally.late]:
         print(f"  {miss}")
     return 0
 

@@ -63,7 +63,9 @@ class ChancePlateauDetector(Detector):
       for K in 2..20 and common class counts and vocabulary sizes (100, 1000, 32000,
       50257, ...); K above 20 are too densely spaced in ln(K) to infer from the loss.
     - `min_records` (5) records at chance, and the median of the stretch's last 15
-      losses at chance too (noise that touches ln(K) is not a plateau); a log of only
+      losses at chance too (noise that touches ln(K) is not a plateau): within
+      `tolerance` either side, or under ln(K) down to `below` only when the accuracy
+      confirms it (below); a log of only
       `thin_records` (3) or more
       records, every one within `tolerance` (1%) of ln(K) either side, is reported too
       (confidence medium).
@@ -223,9 +225,15 @@ class ChancePlateauDetector(Detector):
         return len(set(self._accs)) > 1 and not all(self._acc_chance)
 
     def _at_level(self) -> bool:
-        """The stretch's own level (its median) is at chance, not only some records."""
+        """The stretch's own level (its median) is at chance, not only some records:
+        within `tolerance` of ln(K), or under it down to `below` when the accuracy
+        confirms a constant predictor (an imbalanced prior sits under ln(K))."""
         assert self._k is not None
-        return chance_classes(median(list(self._stretch)), self._limits) == self._k
+        level = median(list(self._stretch))
+        tight = replace(self._limits, below=self._limits.tolerance)
+        if chance_classes(level, tight) == self._k:
+            return True
+        return chance_classes(level, self._limits) == self._k and self._confirmed()
 
     def _judged(self) -> bool:
         """Enough to call it a plateau now: accuracy confirms it; or no accuracy says
