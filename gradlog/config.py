@@ -34,6 +34,13 @@ class SpikeThresholds:
     # beside it: then its jumps are this run's noise (single-batch norms of a small
     # data set), and confirm nothing.
     quiet_grad_jumps: int = 2
+    # ... or, in a run that prints no grad norm to confirm it, when it persists for
+    # `lm_persist` records in a run whose loss started at ln(V) of a large vocabulary
+    # (ln 1000 = 6.9 or more): such a loss is bounded near ln(V), so 2-5x is as far as
+    # a spike can go (issue #10: language-model spikes).
+    lm_start: float = 6.9
+    lm_persist: int = 2
+    lm_held: float = 1.5  # "held": still this far above the level before the jump
     # The recent level is the median of this many previous finite losses.
     window: int = 8
     min_history: int = 3  # finite losses needed before an unconfirmed spike can fire

@@ -27,15 +27,9 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 SEEDS = (1, 2, 3, 4)
 LIMIT = 150  # records per log: small logs keep the whole module to a few seconds
 
-LM_SPIKE = (
-    "loss_spike needs a 10x jump, or 2x with a 10x grad-norm jump beside it; nanoGPT "
-    "prints no grad norm, so a language model's 2-3x spike there (bounded near "
-    "ln(50257) = 10.8) has nothing to confirm it and is not reported"
-)
-KNOWN: dict[str, str] = {
-    "s1-05-lm_spike-nanogpt.log": LM_SPIKE,
-    "s4-05-lm_spike-nanogpt.log": LM_SPIKE,
-}
+# Cases failing because of a known detector weakness, each with the weakness named (none
+# today: every earlier entry was fixed and removed).
+KNOWN: dict[str, str] = {}
 
 
 def _bench(name: str) -> ModuleType:

@@ -57,6 +57,10 @@ class LossSpikeDetector(Detector):
       by an order of magnitude. Not once the run's grad norm has jumped 10x
       `quiet_grad_jumps` (2) times with no loss jump beside it: then such jumps are the
       run's own noise (single-batch norms of a small data set) and confirm nothing.
+    - or, when no grad norm is printed, 2x followed by a record still `lm_held` (1.5x)
+      above the level before the jump (`lm_persist` 2 records in all), in a run whose
+      loss started at `lm_start` (6.9 = ln 1000) or more: a language model's loss is
+      bounded near ln(vocabulary), so 2-5x is as far as its spikes go.
     """
 
     rule = Rule(
@@ -90,6 +94,10 @@ class LossSpikeDetector(Detector):
         self._episode_base = 0.0
         self._window: deque[Record] = deque(maxlen=self._limits.window)  # for causes
         self._quiet_jumps = 0  # grad-norm jumps of 10x with no loss jump beside them
+        # A language model's 2x jump waiting for persistence: first record, the one before,
+        # its ratio and base, and how many records held it.
+        self._lm: tuple[Record, Record | None, float, float, int] | None = None
+        self._lm_held: tuple[Record, Record | None, float, float, int] | None = None
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         loss = record.get(LOSS)
@@ -111,6 +119,8 @@ class LossSpikeDetector(Detector):
         return found
 
     def _check(self, record: Record, loss: float) -> list[Diagnosis]:
+        # A language model's jump waits for the very next record: held, or forgotten.
+        self._lm, self._lm_held = None, self._lm
         if not self._recent:
             return []
         base = median(list(self._recent))
@@ -130,15 +140,39 @@ class LossSpikeDetector(Detector):
         if len(self._recent) < self._limits.min_history:
             return []
         informative = self._quiet_jumps < self._limits.quiet_grad_jumps
+        small = ratio >= self._limits.grad_confirmed_factor
         if ratio < self._limits.factor and not (
-            ratio >= self._limits.grad_confirmed_factor
-            and informative
-            and self._grad_jumped(record)
+            small and informative and self._grad_jumped(record)
         ):
-            return []
+            held = self._lm_held is not None and ratio >= self._limits.lm_held
+            return self._persisted(record, ratio, base) if small or held else []
         severe = ratio >= self._limits.severe_factor
         diagnosis = self._report(record, self._previous, ratio, base, None, severe)
         self._episode, self._episode_base = diagnosis, base
+        return [diagnosis]
+
+    @property
+    def _grads_printed(self) -> bool:
+        """The run prints a grad norm: it, not persistence, confirms a small jump."""
+        return any(finite(r.get(GRAD_NORM)) for r in self._window)
+
+    def _persisted(self, record: Record, ratio: float, base: float) -> list[Diagnosis]:
+        """A language model's 2-5x jump counts once it held for `lm_persist` records."""
+        if median(self._start) < self._limits.lm_start or self._grads_printed:
+            return []
+        if self._lm_held is None:
+            self._lm = (record, self._previous, ratio, base, 1)
+        else:
+            first, before, first_ratio, first_base, held = self._lm_held
+            if record.metrics[LOSS] < self._limits.lm_held * first_base:
+                return []  # measured against the level before the jump
+            self._lm = (first, before, first_ratio, first_base, held + 1)
+        first, before, first_ratio, first_base, held = self._lm
+        if held < self._limits.lm_persist:
+            return []
+        self._lm = None
+        diagnosis = self._report(first, before, first_ratio, first_base, None, False)
+        self._episode, self._episode_base = diagnosis, first_base
         return [diagnosis]
 
     def _age_candidate(self) -> None:

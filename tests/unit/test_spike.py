@@ -47,3 +47,20 @@ def test_a_rare_grad_norm_jump_still_confirms_a_small_spike() -> None:
     grad = [0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 9.0]
     (found,) = run("loss_spike", records(loss=loss, grad_norm=grad))
     assert found.id == "loss_spike"
+
+
+LM_START = [10.9, 10.2, 9.1, 7.5, 6.2, 5.1, 4.6, 4.3, 4.1, 4.0, 3.95, 3.93]  # from ln 50257
+
+
+def test_a_language_model_jump_that_holds_two_records_is_a_spike() -> None:
+    (found,) = run("loss_spike", records(loss=[*LM_START, 10.3, 10.1, 4.2, 4.0]))
+    assert found.first_step == len(LM_START) + 1
+
+
+def test_a_language_model_jump_of_one_record_is_not() -> None:
+    assert run("loss_spike", records(loss=[*LM_START, 10.3, 4.1, 4.0, 3.9])) == []
+
+
+def test_a_small_loss_that_doubles_for_two_records_is_not_a_language_model_spike() -> None:
+    start = [2.3, 1.8, 1.2, 0.9, 0.7, 0.6, 0.55, 0.5, 0.5, 0.48, 0.47, 0.46]
+    assert run("loss_spike", records(loss=[*start, 1.1, 1.05, 0.5, 0.47])) == []
