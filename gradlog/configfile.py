@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,8 @@ def read(path: Path, explicit: bool = False) -> ConfigFile | None:
     """The gradlog table of ``path``; None for a pyproject.toml without one (unless
     ``explicit``: a file named on the command line always counts, if only as defaults)."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would hang, a device never end
+            raise ConfigError(f"{shown(path)}: not a regular file")
         with path.open("rb") as stream:
             data = tomllib.load(stream)
     except FileNotFoundError:
@@ -82,7 +85,10 @@ def read(path: Path, explicit: bool = False) -> ConfigFile | None:
 
 
 def find(start: Path) -> ConfigFile | None:
-    """The nearest configuration at or above the directory ``start``."""
+    """The nearest configuration at or above the directory ``start``, looking no higher
+    than the repository root (the directory holding ``.git``) or the home directory: a
+    ``gradlog.toml`` left in a shared parent (``/tmp``) must not change results."""
+    home = _home()
     for directory in (start, *start.parents):
         for name in FILE_NAMES:
             path = directory / name
@@ -90,7 +96,16 @@ def find(start: Path) -> ConfigFile | None:
                 found = read(path)
                 if found is not None:
                     return found
+        if (directory / ".git").exists() or directory == home:
+            break
     return None
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError):  # no home directory for this user
+        return None
 
 
 def load(config_path: str | None, cwd: Path) -> tuple[Config, Path | None]:
@@ -207,17 +222,38 @@ def threshold_group(file: ConfigFile, where: str, group: Any, table: dict[str, A
         if snake not in hints:
             known = ", ".join(name.replace("_", "-") for name in hints)
             raise file.fail(f"{where}.{written}", f"unknown threshold (known: {known})")
-        values[snake] = checked(file, f"{where}.{written}", value, hints[snake])
+        values[snake] = checked(file, f"{where}.{written}", value, hints[snake], snake)
     return dataclasses.replace(group, **values)
 
 
-def checked(file: ConfigFile, where: str, value: object, hint: Any) -> object:
-    """``value`` as the type ``hint`` (a number, bool, str or a tuple of them), or an error."""
+# Counts that may be 0 (no allowance, no gap); every other count and window is at least 1.
+_ZERO_COUNTS = frozenset({"max_skipped_steps", "storm_gap", "blips", "quiet_grad_jumps"})
+
+
+def minimum(name: str, hint: Any) -> float:
+    """The least sensible value of a threshold, by what it measures."""
+    if name == "classes":
+        return 2  # a classifier has at least two classes
+    if hint is int:
+        return 0 if name in _ZERO_COUNTS else 1  # windows and record counts
+    if "factor" in name or name in ("growth", "extreme", "severe_factor"):
+        return 1.0  # a rise by a factor under 1 is a fall
+    return 0.0  # sizes, fractions and ratios
+
+
+def checked(file: ConfigFile, where: str, value: object, hint: Any, name: str = "") -> object:
+    """``value`` as the type ``hint`` (a number, bool, str or a tuple of them), within the
+    range that makes sense for the threshold ``name``, or an error naming the key."""
     if get_origin(hint) is tuple:
         item = get_args(hint)[0]
         if not isinstance(value, list):
             raise file.fail(where, f"expected an array, got {kind(value)}")
-        return tuple(checked(file, f"{where}[{i}]", v, item) for i, v in enumerate(value))
+        if not value:
+            raise file.fail(where, "expected a non-empty array")
+        items = enumerate(value)
+        if name == "windows":
+            name = "window"  # each window is a count of records
+        return tuple(checked(file, f"{where}[{i}]", v, item, name) for i, v in items)
     if hint in (bool, str):
         if not isinstance(value, hint):
             raise file.fail(where, f"expected {kind(hint())}, got {kind(value)}")
@@ -226,8 +262,9 @@ def checked(file: ConfigFile, where: str, value: object, hint: Any) -> object:
     if isinstance(value, bool) or not isinstance(value, int if hint is int else (int, float)):
         raise file.fail(where, f"expected {wanted}, got {kind(value)}")
     number = float(value)  # an int or a float, checked above
-    if math.isnan(number) or number < 0:  # every threshold is a size, count or ratio
-        raise file.fail(where, f"expected {wanted} >= 0, got {value}")
+    least = minimum(name, hint)
+    if math.isnan(number) or number < least:  # every threshold is a size, count or ratio
+        raise file.fail(where, f"expected {wanted} >= {least:g}, got {value}")
     return number if hint is float else value
 
 
