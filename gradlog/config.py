@@ -369,6 +369,11 @@ class Thresholds:
     overfitting: OverfittingThresholds = field(default_factory=OverfittingThresholds)
 
 
+# Rules that run whatever select and ignore say: no_metrics is what tells an unread log
+# from a clean one, so no selection may turn it off.
+ALWAYS_ENABLED = frozenset({"no_metrics"})
+
+
 @dataclass(frozen=True)
 class Config:
     """What to run and how: selection, failure level, thresholds and metric names."""
@@ -380,7 +385,13 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def enabled(self, rule_id: str, default: bool = True) -> bool:
-        """Whether the detector ``rule_id`` runs under this configuration."""
+        """Whether the detector ``rule_id`` runs under this configuration.
+
+        The no-read guard always runs: a selection must never let a log that was not
+        understood pass as a clean one.
+        """
+        if rule_id in ALWAYS_ENABLED:
+            return True
         if rule_id in self.ignore:
             return False
         if self.select:

@@ -61,6 +61,7 @@ class Engine:
         self._history = History()
         self._first_step: Step | None = None
         self._last_step: Step | None = None
+        self._interrupted: int | None = None
 
     def feed(self, raw: str) -> list[Diagnosis]:
         """Read one line of the log; return diagnoses that are new or more severe."""
@@ -70,6 +71,11 @@ class Engine:
     def idle(self) -> list[Diagnosis]:
         """The input paused: complete the open record so a live alert is not delayed."""
         return self._observe(self._reader.flush(idle=True))
+
+    def interrupt(self, signum: int) -> None:
+        """Signal ``signum`` cut the input short: the report will say it is incomplete."""
+        if self._interrupted is None:
+            self._interrupted = signum
 
     def finish(self) -> Report:
         """The input ended: close every detector and return the report."""
@@ -96,6 +102,7 @@ class Engine:
                 for d in self._detectors
                 if 0 < self._records < d.rule.min_records
             ),
+            interrupted=self._interrupted,
         )
         rules = tuple(detector.rule.id for detector in self._detectors)
         return Report(summary, tuple(diagnoses), rules)

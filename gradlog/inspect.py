@@ -13,6 +13,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradlog.escape import inert, visible
 from gradlog.export import records_of
 from gradlog.formatters.terminal import plural, string_console
 from gradlog.model import Record, Step
@@ -194,7 +195,8 @@ def _table(*columns: str, text: tuple[str, ...] = ()) -> Table:
     """A plain table: numbers right-aligned, the ``text`` columns left-aligned."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name in columns:
-        table.add_column(Text(name), justify="left" if name in text else "right", overflow="fold")
+        header = Text(visible(name))
+        table.add_column(header, justify="left" if name in text else "right", overflow="fold")
     return table
 
 
@@ -208,29 +210,29 @@ def _header(found: Inspection) -> RenderableType:
         ("lines read", f"{found.lines:,}"),
         ("lines parsed", f"{found.parsed:,} logical lines with fields"),
         ("records", f"{found.records:,}"),
-        ("dialects", ", ".join(found.dialects) or "none recognised"),
+        ("dialects", visible(", ".join(found.dialects)) or "none recognised"),
         ("steps numbered", numbered),
         ("read as", kinds),
         ("families", _families(found)),
     )
     for label, value in rows:
         grid.add_row(label, Text(value))
-    return Group(Text(found.name, style="bold underline"), grid)
+    return Group(Text(visible(found.name), style="bold underline"), grid)
 
 
 def _families(found: Inspection) -> str:
     """``loss <- cross_entropy + smooth_l1``: which printed names made each series."""
     parts = [f"{fam} <- {' + '.join(names)}" for fam, names in found.families.items()]
-    return "; ".join(parts) or "only names of the table (see the shapes)"
+    return visible("; ".join(parts)) or "only names of the table (see the shapes)"
 
 
 def _names(shape: ShapeStats) -> Text:
     text = Text()
     for index, (printed, series) in enumerate(shape.names):
         text.append("\n" if index else "")
-        text.append(printed)
+        text.append(visible(printed))
         text.append(" -> ", style="dim")
-        text.append(series, style="bold" if series not in AXES else "")
+        text.append(visible(series), style="bold" if series not in AXES else "")
         text.append(" (axis)" if series in AXES else "", style="dim")
     return text
 
@@ -241,9 +243,10 @@ def _shapes(found: Inspection) -> list[RenderableType]:
     texts = ("shape / example", "read as", "dialect")
     table = _table("count", *texts, text=texts)
     for shape in found.shapes:
-        cell = Text(shape.shape)
-        cell.append("\n" + shape.example, style="dim")
-        table.add_row(f"{shape.count:,}", cell, _names(shape), Text(shape.dialect or "-"))
+        cell = Text(visible(shape.shape))
+        cell.append("\n" + visible(shape.example), style="dim")
+        dialect = Text(visible(shape.dialect or "-"))
+        table.add_row(f"{shape.count:,}", cell, _names(shape), dialect)
     parts: list[RenderableType] = [table]
     if found.shapes_omitted:
         parts.append(Text(f"... and {plural(found.shapes_omitted, 'more shape')}", style="dim"))
@@ -257,7 +260,7 @@ def _series(found: Inspection) -> list[RenderableType]:
     for name, stats in found.series.items():
         values = (stats.first, stats.last, stats.minimum, stats.maximum)
         cells = [f"{stats.count:,}", *map(value_text, values), str(stats.nonfinite)]
-        table.add_row(Text(name), *cells)
+        table.add_row(Text(visible(name)), *cells)
     return [table]
 
 
@@ -267,7 +270,7 @@ def _records(found: Inspection, width: int) -> list[RenderableType]:
         return [Text("No record was read.", style="dim")]
     metrics = metric_columns(found.first_records)
     rows = [_record_cells(record, metrics) for record in found.first_records]
-    header = ["step", "epoch", "line", *metrics]
+    header = ["step", "epoch", "line", *map(visible, metrics)]
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
     if sum(widths) + 3 * (len(widths) - 1) <= width:
         table = _table(*header)
@@ -276,7 +279,8 @@ def _records(found: Inspection, width: int) -> list[RenderableType]:
         return [table]
     table = _table("step", "epoch", "line", "metrics", text=("metrics",))
     for row in rows:
-        pairs = [f"{name}={value}" for name, value in zip(metrics, row[3:], strict=True) if value]
+        named = zip(header[3:], row[3:], strict=True)
+        pairs = [f"{name}={value}" for name, value in named if value]
         table.add_row(*row[:3], Text("  ".join(pairs)))
     return [table]
 
@@ -292,7 +296,7 @@ def _unread(found: Inspection) -> list[RenderableType]:
     parts: list[RenderableType] = [Text(f"{count} holding a number yielded nothing.")]
     if found.unread_examples:
         parts.append(Text("For example:", style="dim"))
-    parts += [Text(f"  {example}") for example in found.unread_examples]
+    parts += [Text(f"  {visible(example)}") for example in found.unread_examples]
     return parts
 
 
@@ -319,4 +323,4 @@ def render(inspections: Iterable[Inspection], *, color: bool = False, width: int
     console = string_console(buffer, color=color, width=width)
     for found in inspections:
         render_to(console, found)
-    return buffer.getvalue()
+    return inert(buffer.getvalue())

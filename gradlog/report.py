@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import signal
 from dataclasses import dataclass, field
 
 from gradlog.model import Diagnosis, Severity, Step
@@ -40,6 +41,19 @@ class InputSummary:
     unread_examples: tuple[str, ...] = ()
     # Enabled rules the input had too few records for, each with the records it needs.
     unjudged: tuple[tuple[str, int], ...] = ()
+    # The signal (SIGINT, SIGTERM) that cut the input short, if one did: what was read
+    # is reported, but the rest of the log was never seen.
+    interrupted: int | None = None
+
+    @property
+    def incomplete(self) -> bool:
+        """True when a signal ended the reading before the input did."""
+        return self.interrupted is not None
+
+    @property
+    def interrupted_by(self) -> str | None:
+        """The name of the signal that cut the input short (``SIGINT``), if any."""
+        return None if self.interrupted is None else signal_name(self.interrupted)
 
 
 def counts(diagnoses: tuple[Diagnosis, ...] | list[Diagnosis]) -> dict[str, int]:
@@ -89,9 +103,27 @@ class ReportSet:
     def summary(self) -> dict[str, int]:
         return counts(self.diagnoses)
 
+    @property
+    def incomplete(self) -> bool:
+        """True when a signal cut any input short: the report does not cover it all."""
+        return any(report.input.incomplete for report in self.reports)
+
     def exit_code(self) -> int:
-        """1 when any input has a diagnosis at or above ``fail_on``, else 0."""
+        """128 + N when signal N cut an input short (130 for SIGINT), as a shell reports
+        a command the signal ended; else 1 when any input has a diagnosis at or above
+        ``fail_on``, else 0."""
+        for report in self.reports:
+            if report.input.interrupted is not None:
+                return 128 + report.input.interrupted
         return max((r.exit_code(self.fail_on) for r in self.reports), default=0)
+
+
+def signal_name(signum: int) -> str:
+    """``SIGINT`` for 2; a number no signal has is shown as ``signal N``."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def finite_or_text(value: float) -> float | str:

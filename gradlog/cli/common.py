@@ -6,11 +6,16 @@ import contextlib
 import dataclasses
 import glob
 import os
+import re
 import shutil
+import signal
+import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO, TypeVar
 
 import click
@@ -19,6 +24,7 @@ from gradlog.config import Config
 from gradlog.configfile import ConfigError, load
 from gradlog.detectors import RULES
 from gradlog.engine import analyze
+from gradlog.escape import inert, visible
 from gradlog.formatters import FORMATTERS, terminal
 from gradlog.model import Severity
 from gradlog.parse.names import parse_mapping
@@ -27,12 +33,21 @@ from gradlog.sources import iter_lines, read_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 _GLOB_CHARS = frozenset("*?[")
+# Paths that name a descriptor of gradlog's own rather than a file.
+_STANDARD = {"/dev/stdout": 1, "/dev/stderr": 2}
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd)/(\d+)")
 
 
 class GradlogError(click.ClickException):
-    """gradlog itself could not do its job: one line on stderr, exit code 2."""
+    """gradlog itself could not do its job: one line on stderr, exit code 2.
+
+    The message often quotes a file name or log text: it is made visible and inert, so
+    it can neither drive the terminal nor start a CI workflow command."""
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(inert(visible(message)))
 
 
 def _ids(value: str | None) -> tuple[str, ...]:
@@ -150,31 +165,159 @@ def _umask() -> int:
     return mask
 
 
+def _identity(path: str) -> os.stat_result | None:
+    """The file ``path`` names, through symlinks (``-``: standard input); None if none."""
+    try:
+        return os.fstat(sys.stdin.fileno()) if path == "-" else os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def refuse_inputs(output: str, inputs: Iterable[str]) -> None:
+    """Writing the report over a log being read would destroy it: refuse before reading.
+
+    The same file is found by device and inode, so a symlink, a hard link or another
+    spelling of the path is caught too. A terminal both read and written is no data.
+    """
+    target = _identity(output)
+    if target is None or stat.S_ISCHR(target.st_mode):
+        return
+    for path in inputs:
+        found = _identity(path)
+        if found is not None and (found.st_dev, found.st_ino) == (target.st_dev, target.st_ino):
+            shown = "standard input" if path == "-" else path
+            raise GradlogError(f"{output}: is the input {shown}; choose another output path")
+
+
 @contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[TextIO]:
-    """A text stream whose content replaces ``path`` only when the block succeeds, so a
-    reader (or a failed run) never sees a half-written file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".gradlog-", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+def output_stream(path: str) -> Iterator[TextIO]:
+    """A text stream to ``path`` that never destroys what was there on a failure.
+
+    A regular file (or a new one) is written atomically, and through a symlink to its
+    target, which keeps the link a link. A special file (``/dev/null``, a FIFO, a
+    terminal) is written in place: replacing it would be wrong, and as root it would put
+    a regular file where ``/dev/null`` was. ``/dev/stdout``, ``/dev/stderr`` and
+    ``/dev/fd/N`` are the descriptors gradlog already has, written as they are (a
+    ``>> file`` keeps appending).
+    """
+    descriptor = _descriptor(path)
+    if descriptor is not None:
+        with _to_descriptor(path, descriptor) as stream:
             yield stream
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp's 0600 is too private for a report
-        os.replace(temporary, path)
-    except OSError as exc:
-        os.unlink(temporary)
-        raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    except BaseException:
-        os.unlink(temporary)
+        return
+    found = _identity(path)
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        raise GradlogError(f"{path}: cannot write (Is a directory)")
+    if found is not None and stat.S_ISBLK(found.st_mode):
+        raise GradlogError(f"{path}: is a block device; refusing to write a report onto it")
+    if found is None or stat.S_ISREG(found.st_mode):
+        with atomic_output(os.path.realpath(path), path, found) as stream:
+            yield stream
+        return
+    with _in_place(path) as stream:
+        yield stream
+
+
+def _descriptor(path: str) -> int | None:
+    """The descriptor a path like ``/dev/stdout`` or ``/proc/self/fd/3`` names, if it does."""
+    absolute = os.path.abspath(path)
+    if absolute in _STANDARD:
+        return _STANDARD[absolute]
+    match = _FD_PATH.fullmatch(absolute)
+    return int(match[1]) if match else None
+
+
+@contextlib.contextmanager
+def _to_descriptor(path: str, descriptor: int) -> Iterator[TextIO]:
+    try:
+        with os.fdopen(os.dup(descriptor), "w", encoding="utf-8", newline="") as stream:
+            yield stream
+    except BrokenPipeError:
         raise
+    except OSError as exc:
+        raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (see ``atomic_output``)."""
-    with atomic_output(path) as stream:
+@contextlib.contextmanager
+def _in_place(path: str) -> Iterator[TextIO]:
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise GradlogError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str, shown: str | None = None, before: os.stat_result | None = None
+) -> Iterator[TextIO]:
+    """A text stream whose content replaces ``path`` only when the block succeeds, so a
+    reader (or a failed run) never sees a half-written file and no temporary file is
+    left behind, even on SIGTERM or SIGHUP. ``before``: the file being replaced, whose
+    mode (and, as root, owner) the new one keeps; ``shown``: the path named in errors."""
+    shown = shown or path
+    directory = os.path.dirname(os.path.abspath(path))
+    with _signals_unwind():
+        try:
+            fd, temporary = tempfile.mkstemp(prefix=".gradlog-", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise GradlogError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+                yield stream
+            _keep_attributes(temporary, before)
+            os.replace(temporary, path)
+        except OSError as exc:
+            _remove(temporary)
+            raise GradlogError(f"{shown}: cannot write ({exc.strerror or exc})") from None
+        except BaseException:
+            _remove(temporary)
+            raise
+
+
+def _keep_attributes(temporary: str, before: os.stat_result | None) -> None:
+    """Give the new file the old one's mode and owner; mkstemp's 0600 is too private."""
+    if before is None:
+        os.chmod(temporary, 0o666 & ~_umask())
+        return
+    os.chmod(temporary, stat.S_IMODE(before.st_mode))
+    if os.geteuid() == 0 and (before.st_uid, before.st_gid) != (0, 0):
+        with contextlib.suppress(OSError):
+            os.chown(temporary, before.st_uid, before.st_gid)
+
+
+def _remove(temporary: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)
+
+
+@contextlib.contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """While installed, SIGTERM and SIGHUP exit with 128 + N through Python's unwinding
+    (cleanup runs) instead of killing the process on the spot. Ignored ones stay ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, unwind)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def write_output(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` safely (see ``output_stream``)."""
+    with output_stream(path) as stream:
         stream.write(text)
 
 
@@ -200,8 +343,12 @@ def tuning_options(func: F) -> F:
             help="Exit 1 when a diagnosis is at or above this severity "
             "[default: error, or fail-on from the configuration file].",
         ),
-        click.option("--select", metavar="ID,...", help="Run only these detectors."),
-        click.option("--ignore", metavar="ID,...", help="Skip these detectors."),
+        click.option(
+            "--select",
+            metavar="ID,...",
+            help="Run only these detectors (no_metrics, the unread-log guard, always runs).",
+        ),
+        click.option("--ignore", metavar="ID,...", help="Skip these detectors (never no_metrics)."),
         click.option(
             "--metric",
             multiple=True,

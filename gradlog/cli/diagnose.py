@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from gradlog.cli.common import (
+    GradlogError,
     build_config,
     common_options,
     config_option,
     diagnose_inputs,
     expand_inputs,
+    refuse_inputs,
     render,
-    write_atomically,
+    write_output,
 )
-from gradlog.cli.live import stdin_is_pipe, stream_stdin
+from gradlog.cli.live import DRAIN, Output, stdin_is_pipe
+from gradlog.config import Config
+from gradlog.engine import Engine
+from gradlog.escape import inert, visible
 from gradlog.formatters import FORMATTERS
 from gradlog.formatters.terminal import plural
+from gradlog.live import Watcher, pump
+from gradlog.process import Signals
+from gradlog.report import ReportSet
+from gradlog.sources import FdReader
 
 
 @click.command()
@@ -30,7 +40,12 @@ from gradlog.formatters.terminal import plural
     show_default=True,
     help="Output format.",
 )
-@click.option("--output", "-o", metavar="PATH", help="Write the report to PATH.")
+@click.option(
+    "--output",
+    "-o",
+    metavar="PATH",
+    help="Write the report to PATH (never one of the inputs; special files in place).",
+)
 @config_option
 @common_options
 def diagnose(
@@ -45,21 +60,72 @@ def diagnose(
     metric: tuple[str, ...],
 ) -> None:
     """Diagnose training logs (FILE may be - for standard input; quoted globs such as
-    'logs/**/*.log' are expanded by gradlog)."""
+    'logs/**/*.log' are expanded by gradlog).
+
+    \b
+    Exit status:
+      0    nothing at or above --fail-on (or --exit-zero)
+      1    diagnoses at or above --fail-on
+      2    gradlog could not run (bad option, unreadable input, --output is an input)
+      130  Ctrl-C (SIGINT) cut standard input short: the report covers what was read
+           before it and says it is incomplete (143 for SIGTERM); --exit-zero keeps it
+    """
     config = build_config(fail_on, select, ignore, metric, config_path)
-    if stdin_is_pipe(files):  # a job still writing: alert on stderr as diagnoses appear
-        reports = stream_stdin(config)
-    else:
-        reports = diagnose_inputs(expand_inputs(files), config)
+    piped = stdin_is_pipe(files)  # a job may still be writing: alert as diagnoses appear
+    paths = ("-",) if piped else expand_inputs(files)
+    if output is not None:
+        refuse_inputs(output, paths)
+    reports = stream_stdin(config) if piped else diagnose_inputs(paths, config)
     text = render(reports, fmt, to_terminal=output is None and sys.stdout.isatty())
     if output is not None:
-        write_atomically(output, text)
+        write_output(output, text)
         found = ", ".join(f"{n} {name}" for name, n in reports.summary.items())
         click.echo(
-            f"gradlog: wrote {output} ({plural(len(reports.reports), 'input')}: {found})",
+            f"gradlog: wrote {inert(visible(output))} "
+            f"({plural(len(reports.reports), 'input')}: {found})",
             err=True,
         )
     else:
         click.echo(text, nl=False)
+    _say_incomplete(reports)
     code = reports.exit_code()
-    sys.exit(0 if exit_zero else code)
+    sys.exit(0 if exit_zero and not reports.incomplete else code)
+
+
+def stream_stdin(config: Config) -> ReportSet:
+    """`diagnose -` on a pipe: alerts on stderr as diagnoses appear; the report is returned.
+
+    Ctrl-C (or SIGTERM) ends the input after a short drain, as for `watch`; the report
+    is then marked incomplete with the signal, and the exit status is 128 + its number.
+    """
+    out = Output("terminal", "-", passthrough=False)
+    engine = Engine("-", config)
+    watcher = Watcher(engine, out.alert)
+    with Signals((signal.SIGINT, signal.SIGTERM), hard_after=2) as signals:
+
+        def more(now: float, quiet: bool) -> bool:
+            return signals.first is None or now < signals.first + DRAIN
+
+        try:
+            pump(FdReader(sys.stdin.fileno()), watcher, more)
+        except OSError as exc:
+            raise GradlogError(f"-: read failed ({exc.strerror or exc})") from None
+        received = signals.pop()
+    if received:
+        engine.interrupt(received[0])
+    report = watcher.finish()
+    if report is None:  # an internal error disabled diagnosis: no report to trust
+        raise GradlogError(f"-: {watcher.fault or 'internal error'}")
+    return ReportSet((report,), config.fail_on)
+
+
+def _say_incomplete(reports: ReportSet) -> None:
+    for report in reports.reports:
+        read = report.input
+        if read.incomplete:
+            click.echo(
+                f"gradlog: {read.name}: interrupted by {read.interrupted_by} after "
+                f"{plural(read.lines, 'line')}; the report is incomplete "
+                f"(exit {reports.exit_code()})",
+                err=True,
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shlex
 import signal
@@ -26,20 +27,22 @@ from gradlog.engine import Engine
 from gradlog.formatters import alert as fmt_alert
 from gradlog.formatters import jsonl
 from gradlog.formatters.json import dumps
-from gradlog.live import ByteSink, Reader, Watcher, pump
+from gradlog.live import ByteSink, Reader, Watcher, printable, pump
 from gradlog.model import Diagnosis, Severity
 from gradlog.process import (
     KILL_AFTER,
     STOPPED,
     Job,
     JobError,
+    Proc,
     Signals,
     Supervisor,
     parse_duration,
     should_stop,
     signal_name,
+    stop_summary,
 )
-from gradlog.report import ReportSet
+from gradlog.report import Report, ReportSet
 from gradlog.sources import FdReader, FollowReader
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,9 +58,9 @@ class Output:
     def __init__(self, fmt: str, name: str, passthrough: bool) -> None:
         self.json = fmt == "jsonl"
         self.name = name
-        self.color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+        self.color = os.isatty(2) and "NO_COLOR" not in os.environ
         # Passthrough and alerts share a terminal: an alert must not land mid-line.
-        self._shared = passthrough and sys.stdout.isatty() and sys.stderr.isatty()
+        self._shared = passthrough and os.isatty(1) and os.isatty(2)
         self.watcher: Watcher | None = None
 
     def alert(self, diagnosis: Diagnosis, previous: Severity | None) -> None:
@@ -83,12 +86,31 @@ class Output:
             self._write(fmt_alert.to_string(text, color=self.color))
 
     def report(self, reports: ReportSet) -> None:
-        self._write(render(reports, "json" if self.json else "terminal", sys.stderr.isatty()))
+        self._write(render(reports, "json" if self.json else "terminal", os.isatty(2)))
+
+    def fault(self, fault: str, goes_on: str) -> None:
+        """Diagnosis was disabled by an internal error: say so once, and what goes on."""
+        self.note(f"{fault}; diagnosis disabled, {goes_on}", "internal_error", error=fault)
+
+    def sink_stopped(self, sink: ByteSink) -> None:
+        """A copy (stdout or --tee) stopped: say where and why, at once."""
+        name, count = printable(sink.name, 200), f"{sink.written:,} bytes"
+        why = " was closed by its reader" if sink.closed else f": {sink.error}"
+        self.note(
+            f"{name}{why} after {count}; the copy stops there, watching goes on",
+            "copy_stopped",
+            target=sink.name,
+            written=sink.written,
+            error=sink.error,
+        )
 
     def _write(self, text: str) -> None:
-        with contextlib.suppress(OSError):  # stderr is gone: nobody is left to tell
-            sys.stderr.write(text)
-            sys.stderr.flush()
+        stream = sys.stderr  # None when gradlog was started with stderr closed
+        if stream is None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # stderr is gone: nobody to tell
+            stream.write(text)
+            stream.flush()
 
 
 def live_options(func: F) -> F:
@@ -108,8 +130,9 @@ def live_options(func: F) -> F:
 
 def watch_input(
     reader: Reader, watcher: Watcher, name: str, config: Config, drain: float
-) -> ReportSet:
-    """Pump ``reader`` into ``watcher`` until the input ends or Ctrl-C (plus ``drain``)."""
+) -> ReportSet | None:
+    """Pump ``reader`` into ``watcher`` until the input ends or Ctrl-C (plus ``drain``);
+    the report, or None when an internal error disabled diagnosis on the way."""
     with Signals((signal.SIGINT, signal.SIGTERM), hard_after=2) as signals:
 
         def more(now: float, quiet: bool) -> bool:
@@ -119,7 +142,8 @@ def watch_input(
             pump(reader, watcher, more)
         except OSError as exc:
             raise GradlogError(f"{name}: read failed ({exc.strerror or exc})") from None
-    return ReportSet((watcher.finish(),), config.fail_on)
+    report = watcher.finish()
+    return None if report is None else ReportSet((report,), config.fail_on)
 
 
 def stdin_is_pipe(files: Sequence[str]) -> bool:
@@ -132,26 +156,30 @@ def stdin_is_pipe(files: Sequence[str]) -> bool:
     return False
 
 
-def stream_stdin(config: Config) -> ReportSet:
-    """`diagnose -` on a pipe: alerts on stderr as diagnoses appear; the report is returned."""
-    out = Output("terminal", "-", passthrough=False)
-    watcher = Watcher(Engine("-", config), out.alert)
-    return watch_input(FdReader(sys.stdin.fileno()), watcher, "-", config, DRAIN)
-
-
 def _open_input(path: str, follow: bool, out: Output) -> Reader:
     if path == "-":
-        return FdReader(sys.stdin.fileno())
+        return FdReader(0)
     if os.path.isdir(path):
         raise GradlogError(f"{path}: is a directory, not a log file")
     try:
         if follow:
-            return FollowReader(path, lambda text: out.note(text, "follow"))
+            return FollowReader(path, lambda text: _followed(out, text))
         return FdReader(os.open(path, os.O_RDONLY))
     except FileNotFoundError:
         raise GradlogError(f"{path}: no such file") from None
     except OSError as exc:
         raise GradlogError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _followed(out: Output, text: str) -> None:
+    """The followed file was truncated or replaced: say so, and end a partial line there."""
+    out.note(text, "follow")
+    if out.watcher is not None:
+        out.watcher.cut()
+
+
+def _on_fault(out: Output, goes_on: str) -> Callable[[str], None]:
+    return lambda fault: out.fault(fault, goes_on)
 
 
 @click.command()
@@ -184,22 +212,41 @@ def watch(
     diagnosis is announced on stderr the moment it appears (again only if it gets
     worse), and the full report follows on stderr when the input ends.
 
-    Exit status: 0 nothing at or above --fail-on, 1 diagnoses at or above it, 2 gradlog
-    could not run. Ctrl-C (or SIGTERM) ends the input like end of file: the report is
-    printed and the status follows the diagnoses, since a followed file ends no other
-    way. A second Ctrl-C quits at once with 130. If stdout is closed (| head), the copy
-    stops and watching goes on, so the job writing into the pipe is not killed by it.
+    \b
+    Exit status:
+      0   nothing at or above --fail-on (or --exit-zero)
+      1   diagnoses at or above --fail-on
+      2   gradlog could not run, or could not do all of its job: an internal error
+          disabled diagnosis (the copy went on to the end), or writing the copy
+          failed (a full disk): said on stderr the moment it happens
+
+    Ctrl-C (or SIGTERM) ends the input like end of file: the report is printed and the
+    status follows the diagnoses, since a followed file ends no other way. A second
+    Ctrl-C quits at once with 130. If stdout is closed (| head), this is said once on
+    stderr, the copy stops and watching goes on with the status as above, so the job
+    writing into the pipe is not killed by it.
     """
+    closed = _claim_standard_fds()
     config = build_config(fail_on, select, ignore, metric, config_path)
     name = file or "-"
     if follow and name == "-":
         raise GradlogError("--follow needs a FILE to follow")
     out = Output(fmt, name, passthrough=not quiet)
     reader = _open_input(name, follow, out)
-    out.watcher = Watcher(Engine(name, config), out.alert, _stdout_sinks(quiet))
+    sinks = _stdout_sinks(quiet, closed, out)
+    goes_on = "passthrough continues" if sinks else "reading on to the end of the input"
+    out.watcher = Watcher(
+        lambda: Engine(name, config), out.alert, sinks, on_fault=_on_fault(out, goes_on)
+    )
     drain = DRAIN if name == "-" else 0.0
     reports = watch_input(reader, out.watcher, name, config, drain)
-    out.report(reports)
+    failed = _failure(out.watcher, sinks)
+    if reports is not None:
+        out.report(reports)
+    if failed:
+        out.note(f"{failed}; gradlog exits with status 2", "exit", exit_code=2)
+        sys.exit(2)
+    assert reports is not None
     sys.exit(0 if exit_zero else reports.exit_code())
 
 
@@ -251,56 +298,121 @@ def run(
       3   gradlog stopped the job (--stop-on)
       N   the job's own non-zero status (128+S when killed by signal S;
           130 after Ctrl-C if the job dies of SIGINT)
+      2   gradlog could not run (bad option, command not found, stdout or
+          stderr closed: checked before the job starts), or the job succeeded
+          but gradlog could not do all of its job (an internal error disabled
+          diagnosis, or writing the copy failed), said on stderr at once
       1   the job succeeded but diagnoses reached --fail-on (0 with --exit-zero)
       0   the job succeeded and nothing reached --fail-on
-      2   gradlog could not run (bad option, command not found)
+
+    Stopping reaches all of the job: its process group, the rest of its session and
+    their descendants, until none is left (or SIGKILL has had 5s more); a last line
+    says which processes needed which signal. Whatever happens to diagnosis or to the
+    copy, the job's output is read to its end, so the job is never killed by gradlog
+    failing (a closed stdout is said once on stderr, and the watch goes on).
     """
+    closed = _claim_standard_fds()
+    _check_descriptors(quiet, closed)
     config = build_config(fail_on, select, ignore, metric, config_path)
     stop_ids = _stop_ids(stop_on)
     grace_seconds = _duration(grace)
-    sinks = [*_stdout_sinks(quiet), *_tee_sink(tee)]
+    name = shlex.join(command)
+    out = Output(fmt, name, passthrough=not quiet)
+    sinks = [*_stdout_sinks(quiet, closed, out), *_tee_sink(tee, out)]
     try:
         job = Job(command)
     except JobError as exc:
         raise GradlogError(str(exc)) from None
-    name = shlex.join(command)
-    out = Output(fmt, name, passthrough=not quiet)
-    supervisor = Supervisor(job, grace_seconds, lambda s, why: _signalled(out, supervisor, s, why))
+    supervisor = Supervisor(
+        job, grace_seconds, lambda s, why, procs: _signalled(out, supervisor, s, why, procs)
+    )
 
     def on_alert(diagnosis: Diagnosis, previous: Severity | None) -> None:
         out.alert(diagnosis, previous)
         if should_stop(diagnosis, stop_ids):
             supervisor.stop(diagnosis)
 
-    out.watcher = Watcher(Engine(name, config), on_alert, sinks)
+    goes_on = "passthrough continues" if sinks else "the job runs on"
+    if stop_ids:
+        goes_on += "; --stop-on no longer applies"
+    out.watcher = Watcher(
+        lambda: Engine(name, config), on_alert, sinks, on_fault=_on_fault(out, goes_on)
+    )
     status = supervisor.run(out.watcher)
-    reports = ReportSet((out.watcher.finish(),), config.fail_on)
-    final = _run_status(status, supervisor.stopped_for, reports, exit_zero)
-    out.report(reports)
-    _close_sinks(sinks, out)
+    report = out.watcher.finish()
+    failed = _failure(out.watcher, sinks)
+    final = _run_status(status, supervisor.stopped_for, report, config, exit_zero, failed)
+    if report is not None:
+        out.report(ReportSet((report,), config.fail_on))
+    _close_sinks(sinks)
+    _stop_summary(out, supervisor)
+    if failed:
+        out.note(failed, "failed", exit_code=final)
     stopped = supervisor.stopped_for is not None
     note = fmt_alert.exit_note(status, supervisor.stopped_for, final)
     out.note(note, "exit", status=status, stopped=stopped, exit_code=final)
     sys.exit(final)
 
 
-def _signalled(out: Output, supervisor: Supervisor, signum: int, why: str) -> None:
+def _signalled(
+    out: Output, supervisor: Supervisor, signum: int, why: str, procs: Sequence[Proc]
+) -> None:
     pid = supervisor.job.pid
     if why == "stop" and supervisor.stopped_for is not None:
         out.stop(supervisor.stopped_for, pid, supervisor.stopper.grace)
         return
     name = signal_name(signum)
-    out.note(fmt_alert.signal_note(name, why, pid), "signal", signal=name, reason=why, pid=pid)
+    pids = [proc.pid for proc in procs]
+    text = fmt_alert.signal_note(name, why, pid)
+    if why == "grace" and pid not in pids:  # the main process is gone, workers are not
+        text = f"{len(procs)} process(es) of the job outlived its main process (pid {pid}); "
+        text += f"sent {name} to them"
+    out.note(text, "signal", signal=name, reason=why, pid=pid, pids=pids)
+
+
+def _stop_summary(out: Output, supervisor: Supervisor) -> None:
+    """After a stop: which processes of the job needed which signal, and any survivor."""
+    stopper = supervisor.stopper
+    if not stopper.sent:
+        return
+    left = [proc for proc, _ in stopper.left.values()]
+    ended = [
+        {"pid": proc.pid, "name": proc.name, "signal": signal_name(s) if s else None}
+        for proc, s in stopper.ended
+    ]
+    survivors = [{"pid": proc.pid, "name": proc.name} for proc in left]
+    text = stop_summary(stopper.ended, left)
+    out.note(text, "processes", ended=ended, left=survivors)
 
 
 def _run_status(
-    status: int, stopped_for: Diagnosis | None, reports: ReportSet, exit_zero: bool
+    status: int,
+    stopped_for: Diagnosis | None,
+    report: Report | None,
+    config: Config,
+    exit_zero: bool,
+    failed: str | None,
 ) -> int:
     if stopped_for is not None:
         return STOPPED
-    if status != 0 or exit_zero:
+    if status != 0:
         return status
-    return reports.exit_code()
+    if failed or report is None:
+        return 2  # --exit-zero never hides that gradlog could not do its job
+    if exit_zero:
+        return 0
+    return ReportSet((report,), config.fail_on).exit_code()
+
+
+def _failure(watcher: Watcher, sinks: Sequence[ByteSink]) -> str | None:
+    """Why gradlog could not do all of its job, or None: diagnosis disabled, copy lost."""
+    if watcher.fault is not None:
+        return f"no report: diagnosis was disabled at input line {watcher.lines} (see above)"
+    lost = [sink for sink in sinks if sink.error is not None]
+    if lost:
+        names = ", ".join(printable(sink.name, 200) for sink in lost)
+        return f"the copy to {names} is incomplete (see above)"
+    return None
 
 
 def _stop_ids(value: str | None) -> frozenset[str]:
@@ -319,23 +431,65 @@ def _duration(text: str) -> float:
         raise GradlogError(f"--grace: {exc}") from None
 
 
-def _stdout_sinks(quiet: bool) -> list[ByteSink]:
-    return [] if quiet else [ByteSink(sys.stdout.fileno(), "stdout")]
+def _claim_standard_fds() -> frozenset[int]:
+    """Put /dev/null on any of descriptors 0-2 that is closed, so no file or pipe opened
+    later lands there (the job's own output pipe as its stdin, a log as "stdout");
+    return which were closed."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:  # the lowest free number: fd itself unless a lower one was too
+                os.dup2(null, fd)
+                os.close(null)
+    return frozenset(closed)
 
 
-def _tee_sink(path: str | None) -> list[ByteSink]:
+def _writable(fd: int) -> bool:
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        return False
+    return flags & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR)
+
+
+def _check_descriptors(quiet: bool, closed: frozenset[int]) -> None:
+    """`run` starts a job only when it can watch it: with stderr for alerts and stdout
+    for the copy (unless -q) open for writing. Refusing costs nothing yet; a job
+    started unwatched would run on with nobody told."""
+    needed = [(2, "stderr", "its alerts")]
+    if not quiet:
+        needed.append((1, "stdout", "the job's output (-q runs without the copy)"))
+    for fd, name, what in needed:
+        if fd in closed or not _writable(fd):
+            state = "closed" if fd in closed else "not open for writing"
+            raise GradlogError(f"{name} is {state}: nowhere to write {what}; job not started")
+
+
+def _stdout_sinks(quiet: bool, closed: frozenset[int], out: Output) -> list[ByteSink]:
+    if quiet:
+        return []
+    if 1 in closed:  # `watch` only: `run` refused to start
+        out.note("stdout is closed: nothing is copied, watching goes on", "copy_stopped")
+        return []
+    return [ByteSink(1, "stdout", out.sink_stopped)]
+
+
+def _tee_sink(path: str | None, out: Output) -> list[ByteSink]:
     if path is None:
         return []
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     except OSError as exc:
         raise GradlogError(f"{path}: cannot write ({exc.strerror})") from None
-    return [ByteSink(fd, path)]
+    return [ByteSink(fd, path, out.sink_stopped)]
 
 
-def _close_sinks(sinks: Sequence[ByteSink], out: Output) -> None:
+def _close_sinks(sinks: Sequence[ByteSink]) -> None:
     for sink in sinks:
-        if sink.error is not None:
-            out.note(f"warning: {sink.error}; the copy stops there", "write_failed")
-        if sink.fd != sys.stdout.fileno():
-            os.close(sink.fd)
+        if sink.fd > 2:
+            with contextlib.suppress(OSError):
+                os.close(sink.fd)

@@ -31,6 +31,8 @@ class NoMetricsDetector(Detector):
 
     ## Thresholds
     - none: it fires when the whole input has no training metric.
+    - It always runs, whatever `--select`, `--ignore` or the configuration file say: a
+      selection must never turn an unread log into a pass.
     """
 
     rule = Rule(

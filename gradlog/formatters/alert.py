@@ -2,7 +2,8 @@
 
 Each renderer returns a string ending in a newline, for stderr; the terminal forms are
 one logical line per fact (no wrapping, so they survive ``grep``) and build every piece
-of log text as rich ``Text``, never as markup.
+of log text as rich ``Text``, never as markup, with its hidden characters shown as
+escapes; no line of them can be read as a CI workflow command (see ``gradlog.escape``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from gradlog.escape import inert, visible
 from gradlog.formatters.json import diagnosis_object
 from gradlog.formatters.terminal import STYLES, where
 from gradlog.model import Diagnosis, Severity, Step
@@ -37,7 +39,7 @@ def to_string(text: Text, *, color: bool = False) -> str:
         soft_wrap=True,
     )
     console.print(text)
-    return buffer.getvalue()
+    return inert(buffer.getvalue())
 
 
 def alert_text(diagnosis: Diagnosis, previous: Severity | None = None) -> Text:
@@ -46,15 +48,15 @@ def alert_text(diagnosis: Diagnosis, previous: Severity | None = None) -> Text:
     text = Text("gradlog: ", style="bold")
     text.append(severity, style=STYLES[diagnosis.severity])
     text.append(" ")
-    text.append(diagnosis.id, style="bold")
+    text.append(visible(diagnosis.id), style="bold")
     text.append(f" at {where(diagnosis.first_step, diagnosis.line)}")
     if previous is not None:
         text.append(f" (worse: was {previous})", style=STYLES[diagnosis.severity])
     text.append(": ")
-    text.append(diagnosis.message)
+    text.append(visible(diagnosis.message))
     if diagnosis.remedies:
         text.append("\n  first remedy: ", style="bold")
-        text.append(diagnosis.remedies[0])
+        text.append(visible(diagnosis.remedies[0]))
     return text
 
 
@@ -81,10 +83,10 @@ def seconds(value: float) -> str:
 def stop_text(diagnosis: Diagnosis, pid: int, grace: float, kill_after: float) -> Text:
     """Why gradlog is stopping the job, how, and what to do next."""
     text = Text(f"gradlog: stopping the job (pid {pid}) because of ", style="bold")
-    text.append(diagnosis.id, style=f"bold {STYLES[diagnosis.severity]}")
+    text.append(visible(diagnosis.id), style=f"bold {STYLES[diagnosis.severity]}")
     text.append(f" at {where(diagnosis.first_step, diagnosis.line)}", style="bold")
     text.append("\n  why: ")
-    text.append(diagnosis.message)
+    text.append(visible(diagnosis.message))
     text.append(
         f"\n  sent SIGINT so it can save a checkpoint; SIGTERM follows after {seconds(grace)} "
         f"if it is still running, SIGKILL {seconds(kill_after)} after that"
@@ -96,7 +98,7 @@ def stop_text(diagnosis: Diagnosis, pid: int, grace: float, kill_after: float) -
         text.append(f"\n  roll back to: a checkpoint from before step {diagnosis.first_step}")
     if diagnosis.remedies:
         text.append("\n  first remedy: ", style="bold")
-        text.append(diagnosis.remedies[0])
+        text.append(visible(diagnosis.remedies[0]))
     return text
 
 
@@ -123,11 +125,11 @@ def exit_note(status: int, stopped_for: Diagnosis | None, final: int) -> str:
     note = f"the job exited with status {status}"
     if stopped_for is not None:
         note += (
-            f" after gradlog stopped it because of {stopped_for.id} at "
+            f" after gradlog stopped it because of {visible(stopped_for.id)} at "
             f"{where(stopped_for.first_step, None)}"
         )
     return note + f"; gradlog exits with status {final}"
 
 
 def note_text(note: str) -> Text:
-    return Text(f"gradlog: {note}", style="bold")
+    return Text(f"gradlog: {visible(note)}", style="bold")

@@ -4,26 +4,22 @@
 runner turns each line into an annotation on the run (and on the pull request when the
 log is in the repository). Severity maps to the command: error -> ``error``, warning ->
 ``warning``, info -> ``notice``. A clean run prints nothing.
+
+Every line is one of gradlog's commands: the message, the title and the file name are
+escaped as GitHub documents (``%``, CR and LF; ``:`` and ``,`` in properties), so text
+quoted from a log can never end the command or start another (see ``gradlog.escape``).
 """
 
 from __future__ import annotations
 
 import os
 
+from gradlog.escape import workflow_data as escape_data
+from gradlog.escape import workflow_property as escape_property
 from gradlog.model import Diagnosis, Severity
 from gradlog.report import ReportSet
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
-
-
-def escape_data(text: str) -> str:
-    """Escape a command's message: ``%``, CR and LF would end or corrupt the command."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    """Escape a property value: also ``:`` and ``,``, which delimit the properties."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_one(diagnosis: Diagnosis, name: str) -> str:

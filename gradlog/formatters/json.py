@@ -6,15 +6,36 @@ import json
 from typing import Any
 
 from gradlog import __version__
-from gradlog.model import Diagnosis, Evidence
+from gradlog.escape import json_inert
+from gradlog.model import Diagnosis, Evidence, Step
 from gradlog.report import Report, ReportSet, finite_or_text
 
 SCHEMA_VERSION = 1
 
 
+def step_or_text(step: Step | None) -> Step | str | None:
+    """A step for JSON: a step printed as ``nan`` or ``inf`` becomes that string."""
+    return None if step is None else finite_or_text(step)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every non-finite float, however deep, as "nan", "inf" or "-inf".
+
+    The safety net under every JSON writer: strict JSON has no NaN, and a value that
+    slipped through would otherwise crash the output exactly when a run went bad.
+    """
+    if isinstance(value, float):
+        return finite_or_text(value)
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    return value
+
+
 def evidence_object(item: Evidence) -> dict[str, Any]:
     return {
-        "step": item.step,
+        "step": step_or_text(item.step),
         "line": item.line,
         "metric": item.metric,
         "value": finite_or_text(item.value),
@@ -30,8 +51,8 @@ def diagnosis_object(diagnosis: Diagnosis) -> dict[str, Any]:
         "confidence": str(diagnosis.confidence),
         "message": diagnosis.message,
         "metric": diagnosis.metric,
-        "first_step": diagnosis.first_step,
-        "last_step": diagnosis.last_step,
+        "first_step": step_or_text(diagnosis.first_step),
+        "last_step": step_or_text(diagnosis.last_step),
         "line": diagnosis.line,
         "count": diagnosis.count,
         "evidence": [evidence_object(item) for item in diagnosis.evidence],
@@ -48,12 +69,15 @@ def report_object(report: Report) -> dict[str, Any]:
             "records": read.records,
             "dialects": list(read.dialects),
             "metrics": list(read.metrics),
-            "first_step": read.first_step,
-            "last_step": read.last_step,
+            "first_step": step_or_text(read.first_step),
+            "last_step": step_or_text(read.last_step),
             "numbered_steps": read.numbered_steps,
             "unread_numeric_lines": read.unread_numeric,
             "unjudged": [{"id": rule, "min_records": n} for rule, n in read.unjudged],
         },
+        # A signal cut the input short: the diagnoses cover only what was read before it.
+        "incomplete": read.incomplete,
+        "interrupted_by": read.interrupted_by,
         "diagnoses": [diagnosis_object(d) for d in report.diagnoses],
         "summary": report.summary,
     }
@@ -64,15 +88,17 @@ def document(reports: ReportSet) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "gradlog", "version": __version__},
+        "incomplete": reports.incomplete,
         "reports": [report_object(r) for r in reports.reports],
         "summary": {**reports.summary, "exit_code": reports.exit_code()},
     }
 
 
-def dumps(value: Any) -> str:
-    """Serialise strictly: a bare NaN anywhere is a bug, so it raises."""
-    return json.dumps(value, allow_nan=False, ensure_ascii=False)
+def dumps(value: Any, indent: int | None = None) -> str:
+    """Serialise strictly: non-finite floats become strings, anything else invalid raises."""
+    text = json.dumps(jsonable(value), allow_nan=False, ensure_ascii=False, indent=indent)
+    return json_inert(text)  # the same data, with no workflow command or control character
 
 
 def render(reports: ReportSet) -> str:
-    return json.dumps(document(reports), allow_nan=False, ensure_ascii=False, indent=2) + "\n"
+    return dumps(document(reports), indent=2) + "\n"

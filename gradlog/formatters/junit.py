@@ -8,22 +8,14 @@ it leave the case passing and are kept in its ``<system-out>``.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from gradlog.detectors import Rule
+from gradlog.escape import xml_inert, xml_text
 from gradlog.formatters.ruleset import enabled_rules
 from gradlog.formatters.terminal import describe_input, number, where
 from gradlog.model import Diagnosis, Severity
 from gradlog.report import Report, ReportSet
-
-# XML 1.0 cannot carry most control characters, even escaped; a log can contain them.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(text: str) -> str:
-    """``text`` with the characters XML 1.0 forbids replaced by U+FFFD."""
-    return _NOT_XML.sub("\ufffd", text)
 
 
 def describe(diagnosis: Diagnosis) -> str:
@@ -97,4 +89,6 @@ def render(reports: ReportSet) -> str:
         for key, value in element.attrib.items():
             element.set(key, xml_text(value))
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+    # Every text and attribute went through xml_text: XML-safe, hidden characters shown.
+    document = ET.tostring(root, "unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + xml_inert(document) + "\n"

@@ -1,30 +1,19 @@
 """A Markdown summary for ``$GITHUB_STEP_SUMMARY``, a pull-request comment or a wiki.
 
 A heading with the verdict, a table of inputs, a table of diagnoses and, per diagnosis,
-its remedies in a collapsed ``<details>`` block. Log-derived text is escaped, so a metric
-name or message containing ``|``, ``*`` or ``<`` cannot break a table or inject markup.
+its remedies in a collapsed ``<details>`` block. Log-derived text is escaped (see
+``gradlog.escape``), so a file name, metric name or message containing ``|``, a line
+break, a backtick or ``<script>`` cannot break a table, open a code span or render HTML.
 """
 
 from __future__ import annotations
 
-import html
-import re
-
 from gradlog import __version__
+from gradlog.escape import html_text, markdown_code
+from gradlog.escape import markdown_text as escape
 from gradlog.formatters.terminal import describe_steps, verdict
 from gradlog.model import Diagnosis, Step
 from gradlog.report import Report, ReportSet
-
-# Characters with inline meaning in GitHub-flavoured Markdown; `|` also ends a table cell.
-_INLINE = re.compile(r"([\\`*_\[\]|~!#])")
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-
-
-def escape(text: str) -> str:
-    """Text as one literal line of Markdown, safe inside a table cell."""
-    text = " ".join(text.split())  # one line: Markdown folds whitespace anyway
-    text = "".join(_ENTITIES.get(char, char) for char in text)
-    return _INLINE.sub(r"\\\1", text)
 
 
 def input_name(name: str) -> str:
@@ -74,16 +63,17 @@ def diagnoses_table(reports: ReportSet) -> str:
     for report in reports.reports:
         for d in report.diagnoses:
             rows.append(
-                f"| {d.severity} | `{d.id}` | {escape(where(report, d))} | "
-                f"{steps(d.first_step, d.last_step)} | {escape(d.message)} |"
+                f"| {d.severity} | {markdown_code(d.id, in_table=True)} | "
+                f"{escape(where(report, d))} | {steps(d.first_step, d.last_step)} | "
+                f"{escape(d.message)} |"
             )
     return "\n".join(rows) + "\n"
 
 
 def remedies(report: Report, diagnosis: Diagnosis) -> str:
     summary = (
-        f"<b>{diagnosis.severity}</b> <code>{html.escape(diagnosis.id)}</code> "
-        f"{html.escape(diagnosis.title)} ({html.escape(where(report, diagnosis))})"
+        f"<b>{diagnosis.severity}</b> <code>{html_text(diagnosis.id)}</code> "
+        f"{html_text(diagnosis.title)} ({html_text(where(report, diagnosis))})"
     )
     items = [f"{i}. {escape(remedy)}" for i, remedy in enumerate(diagnosis.remedies, 1)]
     return (

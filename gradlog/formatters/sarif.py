@@ -7,7 +7,6 @@ pointing at the log file and, when known, the line where its episode starts.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import PurePath
@@ -16,10 +15,12 @@ from urllib.parse import quote
 
 from gradlog import __version__
 from gradlog.detectors import Rule
+from gradlog.escape import json_inert, visible
+from gradlog.formatters.json import dumps, step_or_text
 from gradlog.formatters.ruleset import SARIF_LEVELS, all_enabled_rules
 from gradlog.model import Diagnosis
 from gradlog.remedies import general
-from gradlog.report import ReportSet
+from gradlog.report import ReportSet, signal_name
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -46,7 +47,8 @@ def artifact_uri(name: str) -> str:
     """A log's path as a SARIF URI: relative with forward slashes, or ``file://``."""
     if os.path.isabs(name):
         return PurePath(name).as_uri()
-    return quote(name.replace(os.sep, "/"), safe="/")
+    # Bytes, so a name that is not UTF-8 keeps its bytes (percent-encoded) instead of failing.
+    return quote(os.fsencode(name.replace(os.sep, "/")), safe="/")
 
 
 def help_texts(rule: Rule) -> dict[str, str]:
@@ -68,6 +70,11 @@ def rule_object(rule: Rule) -> dict[str, Any]:
     }
 
 
+def message_text(text: str) -> str:
+    """Log-derived text for a message: hidden characters as escapes; JSON keeps breaks."""
+    return visible(text, keep="\r\n")
+
+
 def location(name: str, line: int | None) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(name)}}
     if line is not None and line >= 1:  # SARIF lines start at 1
@@ -80,14 +87,14 @@ def result_object(diagnosis: Diagnosis, name: str, index: dict[str, int]) -> dic
     if diagnosis.id in index:
         result["ruleIndex"] = index[diagnosis.id]
     result["level"] = SARIF_LEVELS[diagnosis.severity]
-    result["message"] = {"text": diagnosis.message}
+    result["message"] = {"text": message_text(diagnosis.message)}
     if name != "-":  # standard input has no location to point at
         result["locations"] = [location(name, diagnosis.line)]
     facts = {
         "confidence": str(diagnosis.confidence),
-        "metric": diagnosis.metric,
-        "firstStep": diagnosis.first_step,
-        "lastStep": diagnosis.last_step,
+        "metric": None if diagnosis.metric is None else visible(diagnosis.metric),
+        "firstStep": step_or_text(diagnosis.first_step),
+        "lastStep": step_or_text(diagnosis.last_step),
     }
     result["properties"] = {key: value for key, value in facts.items() if value is not None}
     return result
@@ -106,9 +113,26 @@ def document(reports: ReportSet) -> dict[str, Any]:
         for report in reports.reports
         for d in report.diagnoses
     ]
-    run = {"tool": {"driver": driver}, "results": results}
+    run: dict[str, Any] = {"tool": {"driver": driver}, "results": results}
+    if reports.incomplete:
+        run["invocations"] = [interrupted_invocation(reports)]
     return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
 
+def interrupted_invocation(reports: ReportSet) -> dict[str, Any]:
+    """A run a signal cut short: SARIF's way to say the results do not cover it all."""
+    cut = [r.input for r in reports.reports if r.input.interrupted is not None]
+    signum = cut[0].interrupted or 0
+    names = ", ".join(visible(read.name) for read in cut)
+    text = f"{names}: interrupted by {signal_name(signum)}; results cover only what was read"
+    return {
+        "executionSuccessful": False,
+        "exitCode": reports.exit_code(),
+        "exitSignalName": signal_name(signum),
+        "exitSignalNumber": signum,
+        "toolExecutionNotifications": [{"level": "warning", "message": {"text": text}}],
+    }
+
+
 def render(reports: ReportSet) -> str:
-    return json.dumps(document(reports), allow_nan=False, ensure_ascii=False, indent=2) + "\n"
+    return json_inert(dumps(document(reports), indent=2)) + "\n"

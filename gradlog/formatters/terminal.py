@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradlog import __version__
+from gradlog.escape import inert, visible
 from gradlog.model import Diagnosis, Severity, Step
 from gradlog.report import InputSummary, Report, ReportSet
 
@@ -41,11 +42,12 @@ def describe_input(read: InputSummary) -> str:
         steps = f", steps {read.first_step}-{read.last_step}"
         if read.numbered_steps:
             steps += " (numbered in order: the log prints none)"
-    dialects = ", ".join(read.dialects) or "none recognised"
-    metrics = ", ".join(read.metrics) or "none"
+    dialects = visible(", ".join(read.dialects)) or "none recognised"
+    metrics = visible(", ".join(read.metrics)) or "none"
+    cut = f"; INCOMPLETE: interrupted by {read.interrupted_by}" if read.incomplete else ""
     return (
         f"read {plural(read.lines, 'line')}, {plural(read.records, 'record')}{steps}; "
-        f"format: {dialects}; metrics: {metrics}"
+        f"format: {dialects}; metrics: {metrics}{cut}"
     )
 
 
@@ -58,7 +60,7 @@ def coverage(read: InputSummary) -> str:
     """What was not read: lines with numbers that yielded nothing, with two examples."""
     if not read.unread_numeric:
         return ""
-    examples = "; ".join(repr(e[:80]) for e in read.unread_examples)
+    examples = "; ".join(visible(repr(e[:80])) for e in read.unread_examples)
     return (
         f"{plural(read.unread_numeric, 'line')} with numbers not read as metrics"
         + (f", e.g. {examples}" if examples else "")
@@ -71,7 +73,14 @@ def plural(n: int, noun: str) -> str:
 
 
 def verdict(report: Report) -> str:
-    """The closing line of one input's report."""
+    """The closing line of one input's report; a cut run says so first."""
+    if report.input.incomplete:
+        why = report.input.interrupted_by or "a signal"
+        return f"Incomplete (interrupted by {why}): " + _verdict(report)
+    return _verdict(report)
+
+
+def _verdict(report: Report) -> str:
     summary = report.summary
     if not report.diagnoses:
         read = report.input
@@ -98,9 +107,9 @@ def _summary_table(report: Report) -> Table:
     for diagnosis in report.diagnoses:
         table.add_row(
             Text(str(diagnosis.severity).upper(), style=STYLES[diagnosis.severity]),
-            Text(diagnosis.id),
+            Text(visible(diagnosis.id)),
             Text(where(diagnosis.first_step, diagnosis.line)),
-            Text(diagnosis.message),
+            Text(visible(diagnosis.message)),
         )
     return table
 
@@ -117,13 +126,15 @@ def _panel(diagnosis: Diagnosis, why: str) -> Panel:
             f"{span}; {diagnosis.count} record(s); confidence {diagnosis.confidence}",
         )
     )
-    parts.append(Text(diagnosis.message))
+    parts.append(Text(visible(diagnosis.message)))
     if diagnosis.evidence:
         table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, title_justify="left")
         for column in ("step", "line", "metric", "value"):
             table.add_column(column, justify="right" if column != "metric" else "left")
         for item in diagnosis.evidence:
-            table.add_row(str(item.step), str(item.line), item.metric, number(item.value))
+            table.add_row(
+                str(item.step), str(item.line), Text(visible(item.metric)), number(item.value)
+            )
         parts += [Text("Evidence", style="bold"), table]
     if why:
         parts.append(Text.assemble(("Why it matters: ", "bold"), why))
@@ -132,10 +143,12 @@ def _panel(diagnosis: Diagnosis, why: str) -> Panel:
         remedies.add_column(justify="right")
         remedies.add_column()
         for i, remedy in enumerate(diagnosis.remedies, 1):
-            remedies.add_row(f"{i}.", Text(remedy))
+            remedies.add_row(f"{i}.", Text(visible(remedy)))
         parts += [Text("Remedies", style="bold"), remedies]
-    title = Text.assemble((f" {str(diagnosis.severity).upper()} ", style), f" {diagnosis.id} ")
-    title.append(f"· {diagnosis.title} ")
+    title = Text.assemble(
+        (f" {str(diagnosis.severity).upper()} ", style), f" {visible(diagnosis.id)} "
+    )
+    title.append(f"· {visible(diagnosis.title)} ")
     return Panel(Group(*parts), title=title, title_align="left", border_style=style)
 
 
@@ -150,7 +163,7 @@ def render_to(console: Console, reports: ReportSet) -> None:
     whys = _whys()
     for report in reports.reports:
         header = Text.assemble(
-            ("gradlog ", "bold"), f"{__version__} · ", (report.input.name, "bold")
+            ("gradlog ", "bold"), f"{__version__} · ", (visible(report.input.name), "bold")
         )
         console.print(header)
         console.print(Text(describe_input(report.input), style="dim"))
@@ -159,7 +172,7 @@ def render_to(console: Console, reports: ReportSet) -> None:
         if report.input.unparsed:
             console.print(Text("First lines gradlog could not read:", style="bold"))
             for line in report.input.unparsed:
-                console.print(Text(f"  {line}"))
+                console.print(Text(f"  {visible(line)}"))
         if report.diagnoses:
             console.print(_summary_table(report))
             for diagnosis in report.diagnoses:
@@ -189,23 +202,24 @@ def render(reports: ReportSet, *, color: bool = False, width: int = 100) -> str:
     """The rich report as a string; colours only when asked for."""
     buffer = io.StringIO()
     render_to(string_console(buffer, color=color, width=width), reports)
-    return buffer.getvalue()
+    return inert(buffer.getvalue())
 
 
 def render_plain(reports: ReportSet) -> str:
     """Stable plain text: one line per diagnosis, then its remedies; no colour, no boxes."""
     out: list[str] = []
     for report in reports.reports:
-        out.append(f"{report.input.name}: {describe_input(report.input)}")
-        out += [f"{report.input.name}: not read: {line}" for line in report.input.unparsed]
+        name = visible(report.input.name)
+        out.append(f"{name}: {describe_input(report.input)}")
+        out += [f"{name}: not read: {visible(line)}" for line in report.input.unparsed]
         for d in report.diagnoses:
             out.append(
-                f"{report.input.name}:{d.line or 0}: {str(d.severity).upper()} {d.id} "
-                f"[{where(d.first_step, None)}] {d.message}"
+                f"{name}:{d.line or 0}: {str(d.severity).upper()} {visible(d.id)} "
+                f"[{where(d.first_step, None)}] {visible(d.message)}"
             )
-            out += [f"    remedy {i}: {remedy}" for i, remedy in enumerate(d.remedies, 1)]
-        out.append(f"{report.input.name}: {verdict(report)}")
+            out += [f"    remedy {i}: {visible(r)}" for i, r in enumerate(d.remedies, 1)]
+        out.append(f"{name}: {verdict(report)}")
     if len(reports.reports) > 1:
         total = ", ".join(f"{n} {name}" for name, n in reports.summary.items())
         out.append(f"{len(reports.reports)} inputs: {total}.")
-    return "\n".join(out) + "\n"
+    return inert("\n".join(out) + "\n")

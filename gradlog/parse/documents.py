@@ -1,25 +1,54 @@
 """Whole JSON documents, such as HF's ``trainer_state.json``: read at once, not by line.
 
 Python's json module accepts the bare ``NaN`` and ``Infinity`` these files contain.
+An input is a document only when it is one JSON value from start to end, in any layout
+(pretty-printed, minified on one line, with a BOM or CRLF line ends); ``nesting`` lets
+the reader tell, line by line, when the value closes or that the text cannot be JSON.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from gradlog.parse.names import EPOCH, STEP, NameTable
 
 _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "total_flos")
+# One token of a line of JSON: a string (JSON strings never span lines), punctuation, a
+# bare word (a number or a literal), or an unterminated string's lone quote.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s"{}\[\],:]+|"')
+_BARE = re.compile(r"-?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|Infinity)|NaN|true|false|null")
+_OPENS = {"{": 1, "[": 1, "}": -1, "]": -1}
 
 
-def entries(text: str) -> Iterator[tuple[dict[str, Any], int]]:
-    """Metric entries of a JSON document, each with its index; nothing if it is not JSON."""
+def load(text: str) -> Any:
+    """The JSON value of ``text``; ValueError when it is not one JSON value."""
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def nesting(line: str) -> int | None:
+    """How many brackets ``line`` opens (or closes, negative) as a line of a JSON document;
+    None when it cannot be one (a bare word, an unterminated string)."""
+    depth = 0
+    for match in _TOKEN.finditer(line):
+        token = match.group()
+        if token[0] == '"':
+            if len(token) == 1:
+                return None
+        elif token in _OPENS:
+            depth += _OPENS[token]
+        elif token not in ",:" and not _BARE.fullmatch(token):
+            return None
+    return depth
+
+
+def entries(data: Any) -> Iterator[tuple[dict[str, Any], int]]:
+    """Metric entries of a parsed JSON document, each with its index."""
     if isinstance(data, dict):
         data = data.get("log_history", data.get("history", [data]))
     if not isinstance(data, list):

@@ -1,14 +1,20 @@
 """The parsing pipeline for one input: raw lines in, records out, streaming.
 
 clean -> (table row | event | key-value line) -> dialect adjustment -> assembly.
-A JSON document (``trainer_state.json``) is the one exception: it is gathered whole
-and read when the input ends.
+A JSON document (``trainer_state.json``) is the one exception: an input that opens with
+``{`` or ``[`` is gathered while it can still be one JSON value, and read when the input
+ends. A line that cannot belong to JSON makes it a log after all: every gathered line is
+then read as a line, at once, so a live log is not held back. Text after the value
+closed makes the value a header: a pretty-printed one is the run's settings (a JSON
+config printed first) and is skipped like an HF banner block; a one-line one is the
+first line of a JSON Lines log and is read as a line.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 from gradlog.model import Record, step_value
 from gradlog.parse import documents
@@ -29,6 +35,7 @@ _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving u
 # of ``key = value`` rows: settings and whole-run figures, never a step.
 _SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$")
 _SUMMARY_ROW = re.compile(r"^\s*[\w][\w/.()&, -]*?\s+=\s+\S")
+_OPEN = object()  # a JSON document's value while it has not closed
 
 
 class LogReader:
@@ -49,8 +56,12 @@ class LogReader:
         self.families = Families()
         self._table = Table(self.names)
         self._rank: int | None = None
-        self._document: list[str] | None = None
+        # The lines of what may be a JSON document, with their numbers; its nesting depth;
+        # and its value once it closed (_OPEN until then).
+        self._document: list[tuple[int, str]] | None = None
         self._document_size = 0
+        self._depth = 0
+        self._value: Any = _OPEN
         self._started = False
         self._in_summary = False
         self._section = ""  # the section of a ``| name | value |`` block being read
@@ -77,9 +88,14 @@ class LogReader:
 
     def feed(self, line_no: int, raw: str) -> list[Record]:
         """Read one physical line; return the records it completes."""
-        if self._document is not None or (not self._started and raw.strip() in ("{", "[")):
-            return self._gather(raw)
-        self._started = self._started or bool(raw.strip())
+        if self._document is not None:
+            return self._gather(line_no, raw)
+        if not self._started:
+            raw = raw.lstrip("\ufeff")  # a byte order mark opens some files
+            self._started = bool(raw.strip())
+            if raw.lstrip()[:1] in ("{", "["):
+                self._document = []
+                return self._gather(line_no, raw)
         records: list[Record] = []
         for segment in clean(raw):
             if segment.rank is not None:
@@ -97,7 +113,12 @@ class LogReader:
     def flush(self, idle: bool = False) -> list[Record]:
         """Complete the open record at the end of input; ``idle``: a live input paused."""
         if self._document is not None:
-            return [] if idle else self._named(self._read_document())
+            if idle:
+                return []  # a document is read whole; a header waits for the next line
+            if self._value is not _OPEN:
+                return self._named(self._read_document())
+            # The input ended inside the value: it was not JSON, but lines.
+            return self._as_lines() + self._named(self._assembler.flush(idle))
         return self._named(self._assembler.flush(idle))
 
     def _named(self, records: list[Record]) -> list[Record]:
@@ -167,20 +188,54 @@ class LogReader:
         self._in_summary = False
         return False
 
-    def _gather(self, raw: str) -> list[Record]:
-        if self._document is None:
-            self._document, self._started = [], True
-        self._document.append(raw)
+    def _gather(self, line_no: int, raw: str) -> list[Record]:
+        """Keep a line of what may be a JSON document; read them all as lines once it
+        cannot be one. Returns the records of such lines."""
+        assert self._document is not None
+        if self._value is not _OPEN:  # the value closed: only blank lines may follow
+            if not raw.strip():
+                return []
+            if len(self._document) > 1:
+                self._skip_header()
+            return self._as_lines((line_no, raw))
+        self._document.append((line_no, raw))
         self._document_size += len(raw)
-        if self._document_size > _DOCUMENT_LIMIT:  # not a document after all: read as lines
-            lines, self._document = self._document, None
-            return [r for i, line in enumerate(lines, 1) for r in self.feed(i, line)]
+        if len(self._document) == 1 and self._close(raw):  # minified: one line, one value
+            return []
+        change = documents.nesting(raw)
+        if change is None or self._depth + change < 0 or self._document_size > _DOCUMENT_LIMIT:
+            return self._as_lines()
+        self._depth += change
+        if self._depth == 0 and not self._close("\n".join(line for _, line in self._document)):
+            return self._as_lines()
         return []
 
+    def _close(self, text: str) -> bool:
+        """Keep ``text``'s JSON value if it is one; False if it is not."""
+        try:
+            self._value = documents.load(text)
+        except ValueError:
+            return False
+        return True
+
+    def _skip_header(self) -> None:
+        """A multi-line JSON value followed by a log: settings, not metrics."""
+        assert self._document is not None
+        self.kinds["JSON header"] += len(self._document)
+        self._document = []
+
+    def _as_lines(self, *more: tuple[int, str]) -> list[Record]:
+        """Not a document after all: read what was gathered, then ``more``, as lines."""
+        lines = [*(self._document or []), *more]
+        self._document, self._value, self._depth, self._document_size = None, _OPEN, 0, 0
+        return [record for number, line in lines for record in self.feed(number, line)]
+
     def _read_document(self) -> list[Record]:
-        lines, self._document = self._document or [], None
+        """The records of the whole input, one JSON value, as a document."""
+        value, lines = self._value, self._document or []
+        self._document, self._value = None, _OPEN
         records: list[Record] = []
-        for entry, index in documents.entries("\n".join(lines)):
+        for entry, index in documents.entries(value):
             metrics, step, epoch = documents.metrics_of(entry, self.names)
             if not metrics:
                 continue
@@ -197,5 +252,5 @@ class LogReader:
                 continue
             records.append(record)
         if not records and lines:
-            self.unparsed.append(lines[0].strip()[:200])
+            self.unparsed.append(lines[0][1].strip()[:200])
         return records
