@@ -143,7 +143,7 @@ def test_idle_pauses_between_stepped_lines_change_nothing(
 
 def _ids(report: object) -> list[tuple[str, object]]:
     diagnoses = getattr(report, "diagnoses", ())
-    return sorted((d.id, _finite(d.first_step)) for d in diagnoses)
+    return sorted(((d.id, _finite(d.first_step)) for d in diagnoses), key=repr)
 
 
 def _finite(step: object) -> object:
