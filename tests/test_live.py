@@ -100,7 +100,9 @@ def test_splitter_holds_partial_lines_and_caps_them() -> None:
     assert splitter.flush() == "step 2 loss nan"
     assert splitter.flush() is None
     assert splitter.push(b"\r 10%|#\r 20%|##\r 30%|###") == ["\r 10%|#\r 20%|##\r"]
-    assert splitter.push(b"x" * 40) == [" 30%|###" + "x" * 8, "x" * 16]
+    # A line past the cap keeps its head and drops the rest, counted in ``cut``.
+    assert splitter.push(b"x" * 40) == [" 30%|###" + "x" * 8]
+    assert splitter.cut == 1
 
 
 @pytest.mark.parametrize(

@@ -127,6 +127,13 @@ def fmt(value: float) -> str:
     return f"{value:.5g}"
 
 
+def factor(value: float) -> str:
+    """A ratio for a message: ``12.3x``, or ``1.5e+308x`` when huge, never 300 digits."""
+    if math.isfinite(value) and abs(value) < 1e5:
+        return f"{value:.1f}x"
+    return f"{value:.3g}x"
+
+
 def median(values: Sequence[float]) -> float:
     """The median of a non-empty sequence."""
     ordered = sorted(values)

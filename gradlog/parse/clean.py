@@ -15,8 +15,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Read through cp1252, UTF-8 bar blocks become mojibake ("\u00e2\u2013\u02c6" for a full
 # block): bar debris, never data.
 _MOJIBAKE = re.compile("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
-# A user's note after a pasted line: ``... loss nan   <-- explodes here``.
-_COMMENT = re.compile(r"\s+(?:<-+|←+)\s.*$")
+# A user's note after a pasted line: ``... loss nan   <-- explodes here``. Tried only
+# where a run of spaces starts: from inside one it would rescan the rest of the run.
+_COMMENT = re.compile(r"(?<!\s)\s+(?:<-+|←+)\s.*$")
 # A tqdm bar's percentage and bar, ``42%|████▏     |``: its digits are progress, not data
 # (the ``n/N`` counter and the postfix after it are kept for the dialects that read them).
 _TQDM_BAR = re.compile(r"\d{1,3}%\|[^|]{0,100}\|")

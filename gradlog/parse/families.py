@@ -52,7 +52,8 @@ ENDINGS = (
     | _ACC_WORDS
     | {"entropy", "l1", "norm", "gnorm", "gradnorm", "scale", "scaler", "lr", "rate"}
 )
-_PLANS_KEPT = 4096  # distinct sets of names per input; logs print a handful
+_PLANS_KEPT = 1024  # distinct sets of names per input; logs print a handful
+_PLANNED_NAMES = 64  # a record with more names is planned each time, never kept
 
 # Families in the order a record's names are resolved.
 FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
@@ -155,7 +156,7 @@ class Families:
         plan = self._plans.get(keys)
         if plan is None:
             plan = self._plan(keys, metrics)
-            if len(self._plans) < _PLANS_KEPT:
+            if len(self._plans) < _PLANS_KEPT and len(keys) <= _PLANNED_NAMES:
                 self._plans[keys] = plan
         for fam, members in plan:
             if len(members) > 1:

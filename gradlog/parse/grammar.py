@@ -18,13 +18,15 @@ HOLE = "\x00"
 _UNIT = r"(?:%|x+|z|[a-zA-Z]{1,3}(?:/[a-zA-Z]{1,4})?)?"
 # A number in any usual notation, plus NaN/Inf spellings (Lightning prints ``nan.0``).
 _NUMBER = (
-    r"(?<![\w.@#])"
+    r"(?<![\w.@#])(?<!\d,)"
     r"(?P<num>[-+]?(?:"
     # Thousands grouped by commas or underscores (``1,000.5``, ``1_000``), read whole.
     r"\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?|\d{1,3}(?:_\d{3})+(?:\.\d+)?"
     # MSVC's printf spellings of non-finite values: ``1.#INF``, ``-1.#IND``, ``1.#QNAN``.
     r"|\d\.#(?:INF|IND|QNAN|SNAN)\d*"
-    r"|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    # An integer glued by a comma to more digits that make no thousands group (``1,5``, a
+    # decimal comma; ``1,0000``) is read not at all, rather than as its first digits.
+    r"|(?:\d+(?:\.\d*|(?!,\d))|\.\d+)(?:[eE][-+]?\d+)?"
     # Megatron's "number of nan iterations: 0" uses nan as a word, not a value.
     # A NaN or Inf spelling takes no letters after it but PaddleOCR's ``x`` padding: ``info``
     # and ``inference`` are words.
@@ -44,7 +46,10 @@ _quote = pp.Opt(pp.one_of("' \"")).suppress()
 key_word = pp.Regex(
     r"(?!(?:is|was|went|became|becomes|reached)\b)[A-Za-z_][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
 ).set_name("key word")
-bare_key = pp.Combine(key_word + pp.ZeroOrMore(pp.White(" \t") + key_word)).set_name("key")
+# At most 12 words: the longest real key has 5 (``number of skipped iterations``), and a
+# bound keeps the scan of a long run of words linear (a key is tried at each word).
+_MORE_WORDS = 11
+bare_key = pp.Combine(key_word + (pp.White(" \t") + key_word)[0, _MORE_WORDS]).set_name("key")
 quoted_key = (pp.QuotedString("'") | pp.QuotedString('"')).set_name("quoted key")
 key = (quoted_key | bare_key)("key")
 
@@ -53,8 +58,11 @@ key = (quoted_key | bare_key)("key")
 _VERB = r"(?:is|was|went to|became|becomes|reached|->)"
 separator = (pp.one_of(": = :=") | pp.Regex(_VERB + r"(?=\s|$)")).set_name("separator")
 # ``lr=[1.9e-05]`` (DeepSpeed), ``epoch: [12/500]`` (PaddleOCR), ``np.float32(0.21)`` (TF),
-# ``tensor(nan, device='cuda:0')`` (torch), ``Loss: <1.57>`` (MADlib).
-_wrapper = pp.Opt(pp.Regex(r"\[|<|(?:np|numpy)\.\w+\(|tensor\(")).suppress()
+# ``tensor(nan, device='cuda:0')`` and ``tensor([0.52])`` (torch), ``Array(0.5,
+# dtype=float32)`` (JAX), ``tf.Tensor(0.5, shape=(), dtype=float32)``, ``Loss: <1.57>`` (MADlib).
+_wrapper = pp.Opt(
+    pp.Regex(r"\[|<|(?:np|numpy)\.\w+\(|(?:torch\.)?tensor\(\[*|Array\(|tf\.Tensor\(")
+).suppress()
 value = (
     _wrapper
     + _quote
@@ -68,4 +76,5 @@ value = (
 pair = pp.Group(key + pp.Opt(separator("sep")) + value).set_name("key-value pair")
 
 # ``{'loss': ...}`` and ``{"loss": ...}``: a Python or JSON dict of metrics.
-dict_open = pp.Regex(r"\{\s*['\"]").set_name("dict start")
+DICT_OPEN = re.compile(r"\{\s*['\"]")
+dict_open = pp.Regex(DICT_OPEN.pattern).set_name("dict start")

@@ -5,15 +5,42 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
+from collections import OrderedDict
 from dataclasses import dataclass, field
-
-import pyparsing as pp
+from itertools import islice
+from typing import Final, TypeVar
 
 from gradlog.parse import families, grammar
 from gradlog.parse.dialects import GENERIC, Dialect, LineFields, recognise
-from gradlog.parse.names import EPOCH, IGNORED, STEP, NameTable, normalise
+from gradlog.parse.names import _CANONICAL, EPOCH, IGNORED, STEP, NameTable, normalise
 
-_CACHE_LIMIT = 4096  # line shapes kept; logs repeat a handful, free text makes many
+# What one line may cost. Real metric lines are a few hundred characters with a dozen
+# numbers; these caps sit far above them and bound a hostile line (a 50 MB blob, 100k
+# numbers) to a few milliseconds.
+PARSE_LIMIT = 16 << 10  # characters of a line read for metrics; the rest is ignored
+NUMBERS_KEPT = 64  # numbers read per line; the rest of the line after them is ignored
+NAMES_KEPT = 1024  # distinct metric names read per input (canonical names always are)
+_KEY_LIMIT = 200  # characters of a key; a longer "name" is no metric's
+# Caches, each dropping its least recently used (or oldest) entries when full, so a log
+# that makes a new shape per line never makes them grow, nor re-learn all at once.
+_PLANS_KEPT = 4096  # line shapes; the corpus's busiest log has 42
+_SCANS_KEPT = 4096  # grammar scans, by shape without digits
+_STATS_KEPT = 1024  # shapes counted for `gradlog inspect`
+_FAST_KEPT = 1024  # compiled layouts (each compiles to a regex as long as its line)
+_FAST_TEXT = 2048  # longer lines are read without one
+_SHAPE_TEXT = 4096  # longer shapes are not counted for `gradlog inspect`
+_KEYS_KEPT = 4096  # printed keys and the names they were read as
+_SEEN_KEPT = 1 << 16  # hashes remembered of layouts and shapes not learned yet
+# A layout gets its compiled reader (about a millisecond to compile, ten microseconds
+# saved per line) once seen this often: metric lines repeat for ever, free text rarely.
+_COMPILE_AFTER = 8
+# Scanning a new shape with the grammar costs about a millisecond. A log gets _CREDIT
+# scans at once (the corpus needs 42 at most) and one more every _REFILL lines; a shape
+# seen again before it is scanned may borrow _RESERVE ahead. A new shape on every line
+# then costs a scan on one line in _REFILL, and the others are skipped (``rare_shapes``).
+_CREDIT = 256
+_REFILL = 128
+_RESERVE = 128
 # When a line prints several step counters, the most specific one is the step:
 # LitGPT's ``iter 320 step 80`` counts optimizer steps in ``step``.
 _STEP_PRIORITY = (
@@ -92,19 +119,103 @@ class _Plan:
     is_dict: bool
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """A key-value pair the grammar found in a shape, by position: the same for every
+    shape that differs only in its digits."""
+
+    start: int  # where the pair starts
+    quoted: int  # 1 when the key is quoted (it starts one character later)
+    length: int  # the key's length
+    sep: bool  # printed with ``:``, ``=`` or a verb
+    value: int  # which hole holds the value
+    total: int  # which hole holds the total of an ``i/N``, or -1
+
+
+@dataclass
+class Limits:
+    """How often one input reached each of the parser's caps (for the report)."""
+
+    long_lines: int = 0  # lines longer than PARSE_LIMIT, read in their first part
+    many_numbers: int = 0  # lines with more than NUMBERS_KEPT numbers, read up to there
+    rare_shapes: int = 0  # lines skipped: a new shape when too many were being learned
+    names_dropped: int = 0  # metric names past NAMES_KEPT not read (once per line shape)
+
+
 _DIGITS = str.maketrans("123456789", "000000000")
+_HOLES = re.compile(grammar.HOLE)
+_SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
+_ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
+# Ids and other high-entropy tokens are masked out of shapes: a trace id, UUID, hash or
+# blob per line would otherwise make every line a new shape (and a UUID's ``123e4567``
+# a number). Hex ids need 8+ hex digits with a letter and a digit (``12345678e9`` is a
+# float, ``deadbeef`` a word); base64 needs 24+ characters of upper, lower and digits.
+# A token of 256+ characters is no key either (a key is tried at each of its letters).
+# torch's ``device='cuda:0'`` is masked so ``cuda`` is not a metric.
+ID = "\x01"
+MASK = re.compile(
+    r"(?<![\w+/\-.@])(?:"
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?!\d+[eE][-+]?\d+(?![\w+/\-.@]))(?:0[xX])?"
+    r"(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"
+    r"|(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])"
+    r"[A-Za-z0-9+/]{24,}={0,2}"
+    r"|[\w+/\-.@]{256,}"
+    r")(?![\w+/\-.@])"
+    r"|device=(?:'[^']*'|\"[^\"]*\")|device\(type=[^)]*\)"
+)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
-def _anchored(text: str) -> re.Pattern[str]:
-    """A regex matching ``text`` with any digits, capturing each number as tokenised."""
+def _keep(cache: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> None:
+    """Store in a least-recently-used cache, dropping the least recent when full."""
+    cache[key] = value
+    if len(cache) > limit:
+        cache.popitem(last=False)
+
+
+def _shortened(text: str) -> str:
+    """The first ``PARSE_LIMIT`` characters of a line, cut at a space when one is near."""
+    cut = text.rfind(" ", PARSE_LIMIT // 2, PARSE_LIMIT)
+    return text[: cut if cut > 0 else PARSE_LIMIT]
+
+
+def _prepare(shape: str) -> str:
+    """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
+    would shift the holes), ``x at step N is V`` turned into ``step N, x: V``."""
+    shape = shape.replace("\t", " ")
+    if " at " in shape or " for " in shape or " after " in shape:
+        shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
+    return shape
+
+
+def _scan(shape: str) -> tuple[_Pair, ...]:
+    """The pairs the grammar finds in a prepared shape (the slow part: pyparsing)."""
+    last = shape.rfind(grammar.HOLE)
+    shape = shape[: last + 1]  # no pair starts after the last value
+    holes = [match.start() for match in _HOLES.finditer(shape)]
+    pairs = []
+    for tokens, start, _end in grammar.pair.scan_string(shape):
+        found = tokens[0]
+        quoted = int(shape[start] in "'\"")
+        total = bisect_left(holes, found["total"]) if "total" in found else -1
+        value = bisect_left(holes, found["value"])
+        pairs.append(_Pair(start, quoted, len(found["key"]), "sep" in found, value, total))
+    return tuple(pairs)
+
+
+def _anchored(view: str) -> re.Pattern[str]:
+    """A regex matching a line laid out as ``view`` with any digits (and any ids where
+    ``view`` has them masked), capturing each number as tokenised."""
     pattern, end = [], 0
-    for match in grammar.NUMBER_RE.finditer(text):
-        pattern.append(re.escape(text[end : match.start()]))
+    for match in grammar.NUMBER_RE.finditer(view):
+        pattern.append(re.escape(view[end : match.start()]))
         pattern.append(f"({_NUMBER_CORE})")
         pattern.append(re.escape(match.group(0)[len(match.group("num")) :]))  # its unit
         end = match.end()
-    pattern.append(re.escape(text[end:]))
-    return re.compile("".join(pattern))
+    pattern.append(re.escape(view[end:]))
+    return re.compile("".join(pattern).replace(ID, f"(?:{MASK.pattern})"))
 
 
 _NUMBER_CORE = (
@@ -160,58 +271,146 @@ def _total_after(plan: _Plan, tokens: list[str]) -> float:
 
 
 class LineParser:
-    """Parses lines into ``Fields``; the pyparsing grammar runs once per line shape."""
+    """Parses lines into ``Fields``; the pyparsing grammar runs once per line shape.
+
+    Everything it keeps is bounded, and so is the work per line: a line is read in its
+    first ``PARSE_LIMIT`` characters and first ``NUMBERS_KEPT`` numbers, ids are masked
+    out of shapes, the caches drop their least recent entries, a log that makes a new
+    shape on every line has only so many of them learned (``Limits.rare_shapes``), and
+    metric names past ``NAMES_KEPT`` are not read. ``limits`` counts each cap reached.
+    """
 
     def __init__(self, names: NameTable | None = None) -> None:
         self.names = names or NameTable()
         self.dialect: Dialect = GENERIC  # the document's dialect so far
-        self._plans: dict[str, _Plan | None] = {}
+        self.limits = Limits()
+        self._plans: OrderedDict[str, _Plan | None] = OrderedDict()
+        self._scans: OrderedDict[str, tuple[_Pair, ...]] = OrderedDict()
         # Lines with the same characters but for their digits have the same shape: a
         # regex anchored on that text reads their numbers far faster than tokenising.
         self._fast: dict[str, tuple[re.Pattern[str], _Plan | None, ShapeStats | None]] = {}
+        self._seen: dict[int, int] = {}  # sightings of layouts not compiled yet
+        self._unlearned: set[int] = set()  # shapes not scanned for want of credit
+        self._credit = float(_CREDIT)
+        self._keys: dict[tuple[str, bool, bool, bool], tuple[str, str, bool] | None] = {}
+        self._names: set[str] = set()
+        self._dialects: dict[str, Dialect | None] = {}
         self.shapes: dict[str, ShapeStats] = {}  # read shapes, by shape, capped
 
     def parse(self, text: str) -> Fields | None:
         """Fields of ``text``, or None when it holds no key-value pair."""
+        if len(text) > PARSE_LIMIT:
+            text = _shortened(text)
+            self.limits.long_lines += 1
         masked = text.translate(_DIGITS)
         fast = self._fast.get(masked)
+        key, ids = masked, 0
+        if fast is None:
+            key, ids = MASK.subn(ID, masked)
+            fast = self._fast.get(key) if ids else None
         if fast is not None:
             match = fast[0].fullmatch(text)
             if match is not None:
                 if fast[2] is not None:
                     fast[2].count += 1
                 return self._use(fast[1], list(match.groups()), text)
-        parts = grammar.NUMBER_RE.split(text)  # text, number, text, number, ..., text
+        return self._slow(text, key, MASK.sub(ID, text) if ids else text)
+
+    def _slow(self, text: str, key: str, view: str) -> Fields | None:
+        """Tokenise ``view`` (``text`` with its ids masked) and plan its shape."""
+        self._credit = min(_CREDIT, self._credit + 1 / _REFILL)
+        parts = grammar.NUMBER_RE.split(view, NUMBERS_KEPT)  # text, number, ..., text
         if len(parts) == 1:
             return None
+        capped = len(parts) > 2 * NUMBERS_KEPT and bool(grammar.NUMBER_RE.search(parts[-1]))
+        if capped:
+            parts[-1] = ""  # numbers past the cap and everything after them
+            self.limits.many_numbers += 1
         tokens = parts[1::2]  # the number part of each token, without its unit
         shape = grammar.HOLE.join(parts[0::2])
-        if shape in self._plans:
-            plan = self._plans[shape]
-        else:
-            if len(self._plans) >= _CACHE_LIMIT:
-                self._plans.clear()
-            plan = self._plans[shape] = self._plan(shape, text)
+        plan = self._plan_for(shape, text, key)
+        if plan is _SKIPPED:
+            return None
         stats = self._stats(shape, plan, text)
         if stats is not None:
             stats.count += 1
-        if len(self._fast) >= _CACHE_LIMIT:
-            self._fast.clear()
-        self._fast[masked] = (_anchored(text), plan, stats)
+        if not capped and len(view) <= _FAST_TEXT:
+            self._learn(key, view, plan, stats)
         return self._use(plan, tokens, text)
+
+    def _learn(self, key: str, view: str, plan: _Plan | None, stats: ShapeStats | None) -> None:
+        """Compile a fast reader for a layout seen ``_COMPILE_AFTER`` times: one seen
+        once or twice (free text) would cost a compile and never pay it back."""
+        if key in self._fast:
+            return
+        seen = hash(key)
+        count = self._seen.get(seen, 0) + 1
+        if count < _COMPILE_AFTER:
+            if len(self._seen) >= _SEEN_KEPT:
+                self._seen.clear()
+            self._seen[seen] = count
+            return
+        self._seen.pop(seen, None)
+        if len(self._fast) >= _FAST_KEPT:
+            for old in list(islice(self._fast, _FAST_KEPT // 4)):  # the oldest quarter
+                del self._fast[old]
+        self._fast[key] = (_anchored(view), plan, stats)
+
+    def _plan_for(self, shape: str, text: str, key: str) -> _Plan | None:
+        """The plan of a shape: cached, else made from its scan (cached by the shape
+        without digits, as the grammar reads every digit alike), else ``_SKIPPED``."""
+        if shape in self._plans:
+            self._plans.move_to_end(shape)
+            return self._plans[shape]
+        prepared = _prepare(shape)
+        digitless = prepared.translate(_DIGITS)
+        pairs = self._scans.get(digitless)
+        if pairs is not None:
+            self._scans.move_to_end(digitless)
+        elif self._afford(digitless):
+            pairs = _scan(digitless)
+            _keep(self._scans, digitless, pairs, _SCANS_KEPT)
+        else:
+            self.limits.rare_shapes += 1
+            return _SKIPPED
+        plan = self._plan(prepared, pairs, text, key)
+        _keep(self._plans, shape, plan, _PLANS_KEPT)
+        return plan
+
+    def _recognise(self, key: str) -> Dialect | None:
+        """The dialect of a line, by its layout ``key``: signatures read digits alike."""
+        if key not in self._dialects:
+            if len(self._dialects) >= _KEYS_KEPT:
+                self._dialects.clear()
+            self._dialects[key] = recognise(key)
+        return self._dialects[key]
+
+    def _afford(self, digitless: str) -> bool:
+        """Whether a new shape may be scanned now: a credit is spent per scan (more for a
+        long shape) and one comes back every ``_REFILL`` lines; a shape seen before but
+        not scanned may borrow ahead, since a shape that repeats is worth learning."""
+        cost = 1 + len(digitless) // 1024
+        seen = hash(digitless)
+        if self._credit >= cost or (seen in self._unlearned and self._credit > -_RESERVE):
+            self._credit -= cost
+            self._unlearned.discard(seen)
+            return True
+        if len(self._unlearned) >= _SEEN_KEPT:
+            self._unlearned.clear()
+        self._unlearned.add(seen)
+        return False
 
     def _stats(self, shape: str, plan: _Plan | None, text: str) -> ShapeStats | None:
         if plan is None:
             return None
         stats = self.shapes.get(shape)
-        if stats is None and len(self.shapes) < _CACHE_LIMIT:
+        if stats is None and len(self.shapes) < _STATS_KEPT and len(shape) <= _SHAPE_TEXT:
             dialect = plan.dialect or self.dialect
             names = tuple(
                 (slot.key, dialect.renames.get(slot.key, slot.canonical)) for slot in plan.slots
             )
-            stats = ShapeStats(
-                shape.replace(grammar.HOLE, "#"), text[:200], names, dialect.name
-            )
+            shown = shape.replace(grammar.HOLE, "#").replace(ID, "<id>")
+            stats = ShapeStats(shown, text[:200], names, dialect.name)
             self.shapes[shape] = stats
         return stats
 
@@ -222,41 +421,70 @@ class LineParser:
             self.dialect = plan.dialect
         return self._read(plan, tokens, text)
 
-    def _plan(self, shape: str, text: str) -> _Plan | None:
-        # pyparsing expands tabs, which would shift the positions of the holes.
-        shape = shape.replace("\t", " ")
-        if " at " in shape or " for " in shape or " after " in shape:
-            shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
-        holes = [i for i, ch in enumerate(shape) if ch == grammar.HOLE]
-        pairs: list[tuple[str, int]] = []
+    def _plan(self, shape: str, scan: tuple[_Pair, ...], text: str, key: str) -> _Plan | None:
+        """Read the pairs a scan found in ``shape`` (prepared): keys to names, slots."""
+        pairs: list[_Slot] = []
         covered: set[int] = set()
         first = len(shape)
         trusted = False  # prose like "on 8 GPUs" is not a metric line
         grad = "grad" in text.lower()
-        for tokens, start, _end in grammar.pair.scan_string(shape):
-            found = tokens[0]
-            if "total" in found:
-                covered.add(bisect_left(holes, found["total"]))
-            key = self._key(found, grad)
-            snake = normalise(key)
-            if not snake or snake in IGNORED:
+        val_line = bool(families.VAL_LINE.match(shape))
+        for found in scan:
+            if found.total >= 0:
+                covered.add(found.total)
+            if found.length > _KEY_LIMIT:
+                continue  # no metric has such a name
+            start = found.start + found.quoted
+            read = self._named(shape[start : start + found.length], found.sep, grad, val_line)
+            if read is None:
                 continue
-            first = min(first, start)
-            trusted = trusted or "sep" in found or self._known(key, grad)
-            pairs.append((snake, bisect_left(holes, found["value"])))
-            covered.add(pairs[-1][1])
+            first = min(first, found.start)
+            trusted = trusted or found.sep or read[2]
+            pairs.append(_Slot(read[0], read[1], found.value))
+            covered.add(found.value)
         if not pairs or not trusted:
             return None
-        val_line = bool(families.VAL_LINE.match(shape))
-        slots = [
-            _Slot(snake, self._name(snake, val_line, grad), index)
-            for snake, index in pairs
-        ]
+        dialect = self._recognise(key)
+        slots = self._capped(pairs, (dialect or self.dialect).renames)
         named = {slot.canonical: slot.index for slot in slots}
         if STEP not in named:
+            holes = [match.start() for match in _HOLES.finditer(shape)]
             slots += _counters(shape[:first], holes, covered, shape, named.get(EPOCH))
-        is_dict = bool(grammar.dict_open.search_string(shape, max_matches=1))
-        return _Plan(tuple(slots), recognise(text), is_dict)
+        is_dict = bool(grammar.DICT_OPEN.search(shape))
+        return _Plan(tuple(slots), dialect, is_dict)
+
+    def _named(
+        self, printed: str, sep: bool, grad: bool, val_line: bool
+    ) -> tuple[str, str, bool] | None:
+        """A printed key's normalised key, canonical name and whether the name is known;
+        None for a key that names no metric. Cached: every line of a shape that differs
+        only in one name (``layer_7_loss``) reads the others again."""
+        cache_key = (printed, sep, grad, val_line)
+        if cache_key in self._keys:
+            return self._keys[cache_key]
+        key = self._key(printed, sep, grad)
+        snake = normalise(key)
+        named = None
+        if snake and snake not in IGNORED:
+            named = (snake, self._name(snake, val_line, grad), self._known(key, grad))
+        if len(self._keys) >= _KEYS_KEPT:
+            self._keys.clear()  # cheap to fill again: a dict lookup per key
+        self._keys[cache_key] = named
+        return named
+
+    def _capped(self, slots: list[_Slot], renames: dict[str, str]) -> list[_Slot]:
+        """Slots whose series is kept: a run's first ``NAMES_KEPT`` metric names (the
+        canonical ones, step and epoch always), so one new name per line stays bounded."""
+        kept = []
+        for slot in slots:
+            name = renames.get(slot.key, slot.canonical)
+            if name not in self._names and name not in _ALWAYS:
+                if len(self._names) >= NAMES_KEPT:
+                    self.limits.names_dropped += 1
+                    continue
+                self._names.add(name)
+            kept.append(slot)
+        return kept
 
     def _name(self, snake: str, val_line: bool, grad: bool) -> str:
         if self.names.known(snake):
@@ -266,18 +494,17 @@ class LineParser:
     def _known(self, key: str, grad: bool) -> bool:
         return self.names.known(key) or families.member(normalise(key), grad)
 
-    def _key(self, found: pp.ParseResults, grad: bool = False) -> str:
+    def _key(self, key: str, sep: bool, grad: bool = False) -> str:
         """The key of a pair: a known multi-word name, else its last word if that is known.
 
         ``train loss 3.81`` is a known name; in ``Starting training on 8 GPUs`` only the last
         word could name the number, so prose does not become a metric name. With ``:`` or
-        ``=`` an unknown multi-word name is kept whole (``consumed samples: 614400``).
+        ``=`` (``sep``) an unknown multi-word name is kept whole (``consumed samples: 614400``).
         """
-        key: str = found["key"]
         if " " not in key.strip() or self._known(key, grad):
             return key
         last = key.split()[-1]
-        if "sep" in found and not self._known(last, grad):
+        if sep and not self._known(last, grad):
             return key  # ``consumed samples: 614400``
         return last  # ``eval  val_loss=1.2`` names val_loss
 

@@ -121,6 +121,10 @@ _CANONICAL: dict[str, str] = {
 }
 
 _SEPARATORS = re.compile(r"[^\w.]+")
+# The name cache is bounded in entries and in their length: a log that prints a new
+# name per line fills it once, then new names are worked out each time (a few regexes).
+_CACHE_KEPT = 4096
+_CACHED_KEY = 200
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
@@ -152,7 +156,7 @@ class NameTable:
         if found is None:
             snake = normalise(key)
             found = self._table.get(snake, snake)
-            if len(self._cache) < 4096:
+            if len(self._cache) < _CACHE_KEPT and len(key) <= _CACHED_KEY:
                 self._cache[key] = found
         return found
 

@@ -28,7 +28,10 @@ _CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
 _NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
 _DEBRIS = re.compile(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
 _MARKDOWN_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_BLOCK_ROW = re.compile(r"^\s*\|\s*(?P<name>[^|]*?)\s*\|\s*(?P<value>[^|]*?)\s*\|\s*$")
+# Cells are stripped after the match: lazy cells with ``\s*`` around them would try the
+# spaces of a long cell again at each of its characters.
+_BLOCK_ROW = re.compile(r"^\s*\|(?P<name>[^|]*)\|(?P<value>[^|]*)\|\s*$")
+_COLUMNS_KEPT = 256  # a header with more cells names no metric table
 _AXES = ("step", "epoch", "global_step", "iteration", "iter", "#", "e")
 
 
@@ -42,7 +45,7 @@ def block_row(text: str, names: NameTable, section: str) -> tuple[str | None, st
     match = _BLOCK_ROW.match(text)
     if match is None:
         return None, section
-    name, value = match["name"], match["value"]
+    name, value = match["name"].strip(), match["value"].strip()
     if not value:
         return "", name if name.endswith("/") else section
     if not name or not NUMBER_RE.fullmatch(value):
@@ -80,7 +83,9 @@ class Table:
         comma = "," in text and not text.lstrip().startswith(("{", "["))
         piped = text.strip().startswith("|") and text.count("|") >= 3
         cells = _cells(text, comma, piped)
-        if len(cells) < 2 or not all(cell and _NAME.match(cell) for cell in cells):
+        if not 2 <= len(cells) <= _COLUMNS_KEPT:
+            return False
+        if not all(cell and _NAME.match(cell) for cell in cells):
             return False  # a header names its columns: no cell is a value
         lowered = [c.lower() for c in cells]
         dialect = _dialect(lowered, comma) if len(cells) >= 3 else None

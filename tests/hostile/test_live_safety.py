@@ -395,7 +395,6 @@ def test_a_partial_line_ends_where_the_followed_file_was_truncated(tmp_path: Pat
     assert followed_nan_steps(log, tmp_path, truncate_and_restart) == [1]
 
 
-@pytest.mark.xfail(strict=True, reason="needs follow to compare content, not only size")
 def test_a_followed_file_rewritten_past_the_offset_is_read_from_the_start(
     tmp_path: Path,
 ) -> None:
