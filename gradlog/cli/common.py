@@ -153,10 +153,17 @@ def diagnose_inputs(paths: tuple[str, ...], config: Config) -> ReportSet:
 def render(reports: ReportSet, fmt: str, to_terminal: bool) -> str:
     """Render with the chosen formatter; the rich one gets colour only on a terminal."""
     if fmt == "terminal":
-        color = to_terminal and "NO_COLOR" not in os.environ
-        width = shutil.get_terminal_size((100, 24)).columns if to_terminal else 100
+        color, width = terminal_style(to_terminal)
         return terminal.render(reports, color=color, width=width)
     return FORMATTERS[fmt](reports)
+
+
+def terminal_style(to_terminal: bool) -> tuple[bool, int]:
+    """Colour and width for rich output: colour only on a terminal without NO_COLOR, the
+    terminal's width there, 100 columns elsewhere."""
+    color = to_terminal and "NO_COLOR" not in os.environ
+    width = shutil.get_terminal_size((100, 24)).columns if to_terminal else 100
+    return color, width
 
 
 def _umask() -> int:
@@ -333,6 +340,17 @@ def config_option(func: F) -> F:
     return option(func)
 
 
+def metric_option(func: F) -> F:
+    """``--metric CANONICAL=NAME``, repeatable: read the log's NAME as a canonical metric."""
+    option = click.option(
+        "--metric",
+        multiple=True,
+        metavar="CANONICAL=NAME",
+        help="Read the log's NAME as a canonical metric (loss, val_loss, grad_norm...).",
+    )
+    return option(func)
+
+
 def tuning_options(func: F) -> F:
     """Options that choose and tune detectors; unset ones leave the file's value."""
     options = [
@@ -349,12 +367,7 @@ def tuning_options(func: F) -> F:
             help="Run only these detectors (no_metrics, the unread-log guard, always runs).",
         ),
         click.option("--ignore", metavar="ID,...", help="Skip these detectors (never no_metrics)."),
-        click.option(
-            "--metric",
-            multiple=True,
-            metavar="CANONICAL=NAME",
-            help="Read the log's NAME as a canonical metric (loss, val_loss, grad_norm...).",
-        ),
+        metric_option,
     ]
     for option in reversed(options):
         func = option(func)

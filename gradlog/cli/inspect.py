@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import click
 
-from gradlog.cli.common import GradlogError, _lines, build_config, config_option, expand_inputs
+from gradlog.cli.common import (
+    GradlogError,
+    _lines,
+    build_config,
+    config_option,
+    expand_inputs,
+    metric_option,
+    terminal_style,
+)
 from gradlog.config import Config
 from gradlog.formatters.json import dumps
 from gradlog.inspect import Inspection, document, inspect_lines, render
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def metric_option(func: F) -> F:
-    """``--metric CANONICAL=NAME``, repeatable: read the log's NAME as a canonical metric."""
-    option = click.option(
-        "--metric",
-        multiple=True,
-        metavar="CANONICAL=NAME",
-        help="Read the log's NAME as a canonical metric (loss, val_loss, grad_norm...).",
-    )
-    return option(func)
 
 
 def names_config(config_path: str | None, metric: tuple[str, ...]) -> Config:
@@ -48,9 +43,7 @@ def _guarded(path: str, lines: Iterable[str]) -> Iterator[str]:
 
 
 def _terminal(inspections: list[Inspection]) -> str:
-    to_terminal = sys.stdout.isatty()
-    color = to_terminal and "NO_COLOR" not in os.environ
-    width = shutil.get_terminal_size((100, 24)).columns if to_terminal else 100
+    color, width = terminal_style(sys.stdout.isatty())
     return render(inspections, color=color, width=width)
 
 

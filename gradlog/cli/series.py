@@ -6,8 +6,14 @@ import sys
 
 import click
 
-from gradlog.cli.common import GradlogError, config_option, output_stream, refuse_inputs
-from gradlog.cli.inspect import metric_option, names_config, open_input
+from gradlog.cli.common import (
+    GradlogError,
+    config_option,
+    metric_option,
+    output_stream,
+    refuse_inputs,
+)
+from gradlog.cli.inspect import names_config, open_input
 from gradlog.escape import inert, visible
 from gradlog.export import records_of, write_csv, write_jsonl
 from gradlog.formatters.terminal import plural
