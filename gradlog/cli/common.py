@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import glob
 import os
 import re
@@ -29,7 +30,7 @@ from gradlog.formatters import FORMATTERS, terminal
 from gradlog.model import Severity
 from gradlog.parse.names import parse_mapping
 from gradlog.report import Report, ReportSet
-from gradlog.sources import iter_lines, read_file
+from gradlog.sources import Lines, iter_lines, open_input
 
 F = TypeVar("F", bound=Callable[..., Any])
 _GLOB_CHARS = frozenset("*?[")
@@ -122,31 +123,42 @@ def expand_inputs(args: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(paths))
 
 
-def _lines(path: str) -> Iterator[str]:
-    if path == "-":
-        return iter_lines(sys.stdin.buffer)
+def check_input(path: str) -> None:
+    """Fail on an input that cannot be read, without opening it: a FIFO opened and
+    closed here would lose its writer, and a socket its one connection."""
     if os.path.isdir(path):
         raise GradlogError(f"{path}: is a directory, not a log file")
     if not os.path.exists(path):
         raise GradlogError(f"{path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise GradlogError(f"{path}: cannot read ({os.strerror(errno.EACCES)})")
+
+
+def open_lines(path: str) -> Lines:
+    """The input's lines, opened once (``-``: standard input)."""
+    if path == "-":
+        return iter_lines(sys.stdin.buffer)
+    check_input(path)
     try:
-        open(path, "rb").close()
+        return open_input(path)
     except OSError as exc:
-        raise GradlogError(f"{path}: cannot read ({exc.strerror})") from None
-    return read_file(path)
+        raise GradlogError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def diagnose_inputs(paths: tuple[str, ...], config: Config) -> ReportSet:
     """Analyse each input independently; any unreadable input stops the run (exit 2)."""
     for path in paths:
         if path != "-":
-            _lines(path)  # fail on a missing input before analysing any
+            check_input(path)  # fail on a missing input before analysing any
     reports: list[Report] = []
     for path in paths:
+        lines = open_lines(path)
         try:
-            reports.append(analyze(_lines(path), path, config))
+            reports.append(analyze(lines, path, config))
         except OSError as exc:
             raise GradlogError(f"{path}: read failed ({exc.strerror or exc})") from None
+        finally:
+            lines.close()  # standard input itself stays open
     return ReportSet(tuple(reports), config.fail_on)
 
 

@@ -107,7 +107,7 @@ def stream_stdin(config: Config) -> ReportSet:
             return signals.first is None or now < signals.first + DRAIN
 
         try:
-            pump(FdReader(sys.stdin.fileno()), watcher, more)
+            pump(FdReader(sys.stdin.fileno(), as_text=True), watcher, more)
         except OSError as exc:
             raise GradlogError(f"-: read failed ({exc.strerror or exc})") from None
         received = signals.pop()

@@ -10,11 +10,12 @@ import click
 
 from gradlog.cli.common import (
     GradlogError,
-    _lines,
     build_config,
+    check_input,
     config_option,
     expand_inputs,
     metric_option,
+    open_lines,
     terminal_style,
 )
 from gradlog.config import Config
@@ -31,7 +32,7 @@ def names_config(config_path: str | None, metric: tuple[str, ...]) -> Config:
 
 def open_input(path: str) -> Iterator[str]:
     """The lines of ``path`` (``-``: stdin); any read failure is a GradlogError."""
-    lines = _lines(path)  # a missing or unreadable file fails here, before any output
+    lines = open_lines(path)  # a missing or unreadable file fails here, before any output
     return _guarded(path, lines)
 
 
@@ -76,7 +77,7 @@ def inspect(
     paths = expand_inputs(files)
     for path in paths:
         if path != "-":
-            _lines(path)  # fail on a missing input before reading any
+            check_input(path)  # fail on a missing input before reading any
     found = [inspect_lines(open_input(p), p, config.metric_names, keep) for p in paths]
     if fmt == "json":
         click.echo(dumps(document(found)))

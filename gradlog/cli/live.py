@@ -43,7 +43,7 @@ from gradlog.process import (
     stop_summary,
 )
 from gradlog.report import Report, ReportSet
-from gradlog.sources import FdReader, FollowReader
+from gradlog.sources import FdReader, FollowReader, open_fd
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,7 +164,7 @@ def _open_input(path: str, follow: bool, out: Output) -> Reader:
     try:
         if follow:
             return FollowReader(path, lambda text: _followed(out, text))
-        return FdReader(os.open(path, os.O_RDONLY))
+        return FdReader(open_fd(path))
     except FileNotFoundError:
         raise GradlogError(f"{path}: no such file") from None
     except OSError as exc:

@@ -12,6 +12,7 @@ first line of a JSON Lines log and is read as a line.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from typing import Any
@@ -34,7 +35,8 @@ _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving u
 # HF's banners (``***** Running training *****``, ``***** train metrics *****``) head blocks
 # of ``key = value`` rows: settings and whole-run figures, never a step.
 _SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$")
-_SUMMARY_ROW = re.compile(r"^\s*[\w][\w/.()&, -]*?\s+=\s+\S")
+# Linear in line length: one greedy run, with no second run of blanks that could share it.
+_SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S")
 _OPEN = object()  # a JSON document's value while it has not closed
 
 
@@ -65,6 +67,11 @@ class LogReader:
         self._started = False
         self._in_summary = False
         self._section = ""  # the section of a ``| name | value |`` block being read
+
+    @property
+    def limits(self) -> dict[str, int]:
+        """How often the line parser reached each of its caps (only those reached)."""
+        return {name: n for name, n in dataclasses.asdict(self._parser.limits).items() if n}
 
     @property
     def dialects(self) -> tuple[str, ...]:
