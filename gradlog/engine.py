@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 
 from gradlog.config import Config
@@ -11,7 +12,7 @@ from gradlog.model import Diagnosis, EpisodeKey, Record, Step
 from gradlog.parse.names import NameTable
 from gradlog.parse.reader import LogReader
 from gradlog.remedies import History, personalise
-from gradlog.report import InputSummary, Report, SeriesSummary
+from gradlog.report import LIMITS, InputSummary, Report, SeriesSummary
 
 _ORDER = {detector.rule.id: index for index, detector in enumerate(DETECTORS)}
 
@@ -62,6 +63,7 @@ class Engine:
         self._first_step: Step | None = None
         self._last_step: Step | None = None
         self._interrupted: int | None = None
+        self._limits: Counter[str] = Counter()
 
     def feed(self, raw: str) -> list[Diagnosis]:
         """Read one line of the log; return diagnoses that are new or more severe."""
@@ -76,6 +78,12 @@ class Engine:
         """Signal ``signum`` cut the input short: the report will say it is incomplete."""
         if self._interrupted is None:
             self._interrupted = signum
+
+    def note_limits(self, source: object) -> None:
+        """Count the caps the input's reader reached before the lines came here: lines cut
+        at ``MAX_LINE`` and skipped NUL bytes (``source``: a ``Lines`` or a splitter)."""
+        for name, attr in (("cut_lines", "cut"), ("nul_bytes", "nuls")):
+            self._limits[name] += int(getattr(source, attr, 0) or 0)
 
     def finish(self) -> Report:
         """The input ended: close every detector and return the report."""
@@ -103,6 +111,11 @@ class Engine:
                 if 0 < self._records < d.rule.min_records
             ),
             interrupted=self._interrupted,
+            limits={
+                name: n
+                for name in LIMITS
+                if (n := self._limits[name] + self._reader.limits.get(name, 0))
+            },
         )
         rules = tuple(detector.rule.id for detector in self._detectors)
         return Report(summary, tuple(diagnoses), rules)
@@ -143,4 +156,5 @@ def analyze(lines: Iterable[str], name: str = "-", config: Config | None = None)
     engine = Engine(name, config)
     for line in lines:
         engine.feed(line)
+    engine.note_limits(lines)
     return engine.finish()

@@ -154,6 +154,7 @@ class Watcher:
         engine = self._engine
         report: list[Report] = []
         if engine is not None:
+            engine.note_limits(self._splitter)
             self._guarded(lambda: report.append(engine.finish()))
         return report[0] if report else None
 

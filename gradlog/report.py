@@ -44,6 +44,8 @@ class InputSummary:
     # The signal (SIGINT, SIGTERM) that cut the input short, if one did: what was read
     # is reported, but the rest of the log was never seen.
     interrupted: int | None = None
+    # Each cap the input reached (see ``LIMITS``) and how many times; only those reached.
+    limits: dict[str, int] = field(default_factory=dict)
 
     @property
     def incomplete(self) -> bool:
@@ -54,6 +56,18 @@ class InputSummary:
     def interrupted_by(self) -> str | None:
         """The name of the signal that cut the input short (``SIGINT``), if any."""
         return None if self.interrupted is None else signal_name(self.interrupted)
+
+
+# The caps that bound gradlog's time and memory on any input, as ``InputSummary.limits``
+# names them, each with what happened past it (the report prints these).
+LIMITS = {
+    "cut_lines": "lines longer than 1 MiB, cut there",
+    "long_lines": "lines longer than 16 KiB, read in their first 16 KiB",
+    "many_numbers": "lines with more than 64 numbers, read up to the 64th",
+    "rare_shapes": "lines of a new shape skipped while too many shapes were new",
+    "names_dropped": "metric names past the 1,024th, not read",
+    "nul_bytes": "NUL bytes leading the input (a preallocated file), skipped",
+}
 
 
 def counts(diagnoses: tuple[Diagnosis, ...] | list[Diagnosis]) -> dict[str, int]:

@@ -81,6 +81,7 @@ def test_json_is_strict_and_has_the_documented_shape() -> None:
         "last_step",
         "numbered_steps",
         "unread_numeric_lines",
+        "limits",
         "unjudged",
     }
     diagnosis = report["diagnoses"][0]

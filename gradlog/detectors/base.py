@@ -128,9 +128,12 @@ def fmt(value: float) -> str:
 
 
 def factor(value: float) -> str:
-    """A ratio for a message: ``12.3x``, or ``1.5e+308x`` when huge, never 300 digits."""
-    if math.isfinite(value) and abs(value) < 1e5:
+    """A ratio for a message: ``12.3x``, ``256x`` from 100 on, ``1.5e+308x`` when huge
+    (never 300 digits)."""
+    if math.isfinite(value) and abs(value) < 100:
         return f"{value:.1f}x"
+    if math.isfinite(value) and abs(value) < 1e5:
+        return f"{value:.0f}x"
     return f"{value:.3g}x"
 
 

@@ -8,7 +8,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gradlog.config import DivergenceThresholds, Thresholds
-from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
+from gradlog.detectors.base import (
+    Detector,
+    Rule,
+    evidence_of,
+    factor,
+    fmt,
+    loss_is_nan,
+    median,
+    where,
+)
 from gradlog.detectors.noise import scatter
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
@@ -445,7 +454,7 @@ class DivergenceDetector(Detector):
         at = f"at {where(climb.best)}" if climb.window == 1 else f"(to {where(climb.best)})"
         message = (
             f"{what} rose from its best {fmt(best)} {at} to {fmt(level)} "
-            f"at {where(climb.last)} ({level / best:.1f}x), climbing from {where(climb.first)}; "
+            f"at {where(climb.last)} ({factor(level / best)}), climbing from {where(climb.first)}; "
             f"it stayed {self._limits.min_rise:g}x or more above its best for {climb.above} "
             "records in a row"
         )
@@ -462,7 +471,7 @@ class DivergenceDetector(Detector):
             return ""
         early, peak = math.exp(climb.early), math.exp(climb.peak_level)
         return (
-            f"; it reached {fmt(peak)} at {where(climb.peak)}, {peak / early:.3g}x its early "
+            f"; it reached {fmt(peak)} at {where(climb.peak)}, {factor(peak / early)} its early "
             f"level {fmt(early)}, and stayed {self._limits.blowup_factor:g}x or more above it "
             f"from {where(climb.blown_at)} to {where(climb.last)}"
         )

@@ -7,7 +7,16 @@ from collections import deque
 from collections.abc import Iterable
 
 from gradlog.config import Thresholds
-from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
+from gradlog.detectors.base import (
+    Detector,
+    Rule,
+    evidence_of,
+    factor,
+    fmt,
+    loss_is_nan,
+    median,
+    where,
+)
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 
@@ -150,7 +159,7 @@ class ExplodingGradientDetector(Detector):
             self._corroboration = f"the loss or weights went non-finite at {where(record)}"
         elif loss is not None and self._previous_loss and loss >= 3 * self._previous_loss:
             self._corroboration = (
-                f"the loss jumped {loss / self._previous_loss:.1f}x at {where(record)}"
+                f"the loss jumped {factor(loss / self._previous_loss)} at {where(record)}"
             )
         elif (
             param is not None

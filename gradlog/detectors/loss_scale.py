@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gradlog.config import Thresholds
-from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, where
+from gradlog.detectors.base import Detector, Rule, evidence_of, factor, fmt, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import OVERFLOW, SCALE_AT_MINIMUM
 from gradlog.parse.names import LOSS, LOSS_SCALE
@@ -269,7 +269,7 @@ class LossScaleCollapseDetector(Detector):
         if scale is not None and scale <= limits.free_fall_scale:
             return Severity.ERROR, (
                 f"at or below {fmt(limits.free_fall_scale)}, the scale shrinks the loss "
-                f"{1 / scale:.3g}x instead of amplifying it: the scaler is in free fall"
+                f"{factor(1 / scale)} instead of amplifying it: the scaler is in free fall"
             )
         return self._judge_storm() or self._judge_fall() or self._judge_overflows()
 
@@ -288,9 +288,9 @@ class LossScaleCollapseDetector(Detector):
     def _judge_fall(self) -> tuple[Severity, str] | None:
         limits, scale, fall, peak = self._limits, self._scale, self._fall(), self._peak
         if fall >= limits.drop_factor:
-            return self._severity(), f"{fall:.0f}x down without ever growing back"
+            return self._severity(), f"{factor(fall)} down without ever growing back"
         if peak is not None and scale is not None and peak >= limits.peak_factor * scale:
-            return self._severity(), f"{peak / scale:.0f}x below its highest since calibration"
+            return self._severity(), f"{factor(peak / scale)} below its highest since calibration"
         return None
 
     def _judge_overflows(self) -> tuple[Severity, str] | None:
@@ -303,7 +303,7 @@ class LossScaleCollapseDetector(Detector):
             and not any(grew for _, grew in window)
         ):
             return Severity.WARNING, (
-                f"{fall:.0f}x down, and {overflows} of the last {len(window)} records had "
+                f"{factor(fall)} down, and {overflows} of the last {len(window)} records had "
                 "overflow-skipped steps with no growth of the scale among them"
             )
         return None

@@ -11,6 +11,7 @@ from gradlog.detectors.base import (
     Detector,
     Rule,
     evidence_of,
+    factor,
     finite,
     fmt,
     loss_is_nan,
@@ -226,7 +227,7 @@ class LossSpikeDetector(Detector):
                     if at.step == record.step
                     else (f"before the loss jumped at {where(record)}")
                 )
-                text = f"; grad_norm jumped {grad / median(earlier):.0f}x at {where(at)}, {lag}"
+                text = f"; grad_norm jumped {factor(grad / median(earlier))} at {where(at)}, {lag}"
                 break
         lrs = [r.metrics[LR] for r in self._window if finite(r.get(LR))]
         lr = record.get(LR)
@@ -247,7 +248,7 @@ class LossSpikeDetector(Detector):
     ) -> Diagnosis:
         loss = record.metrics[LOSS]
         message = (
-            f"loss jumped {ratio:.1f}x at {where(record)}: {fmt(loss)} against a recent "
+            f"loss jumped {factor(ratio)} at {where(record)}: {fmt(loss)} against a recent "
             f"level of {fmt(base)}"
         )
         if nan_record is not None:

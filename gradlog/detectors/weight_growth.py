@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from gradlog.config import Thresholds
-from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
+from gradlog.detectors.base import Detector, Rule, evidence_of, factor, fmt, median, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 
@@ -191,7 +191,7 @@ class WeightGrowthDetector(Detector):
         if ratio >= limits.fast_growth and self._geometric():
             onset, records, before = rise.onset(limits.steady_pace)
             how = (
-                f"it grew {rise.last / before:.1f}x from {where(onset)} to {where(record)}, "
+                f"it grew {factor(rise.last / before)} from {where(onset)} to {where(record)}, "
                 "rising at every record without slowing down"
             )
             self._onset_records = records
@@ -212,7 +212,7 @@ class WeightGrowthDetector(Detector):
         early, value = median(self._early), last.metrics[PARAM_NORM]
         message = (
             f"param_norm grew from an early level of {fmt(early)} to {fmt(value)} at "
-            f"{where(last)} ({value / early:.1f}x); {self._how}"
+            f"{where(last)} ({factor(value / early)}); {self._how}"
         )
         if peak[1] is not last:
             message += f"; peak {fmt(peak[0])} at {where(peak[1])}"

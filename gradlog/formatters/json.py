@@ -74,6 +74,8 @@ def report_object(report: Report) -> dict[str, Any]:
             "numbered_steps": read.numbered_steps,
             "unread_numeric_lines": read.unread_numeric,
             "unjudged": [{"id": rule, "min_records": n} for rule, n in read.unjudged],
+            # Caps reached while reading (names as gradlog.report.LIMITS), with counts.
+            "limits": dict(read.limits),
         },
         # A signal cut the input short: the diagnoses cover only what was read before it.
         "incomplete": read.incomplete,

@@ -14,7 +14,7 @@ from rich.text import Text
 from gradlog import __version__
 from gradlog.escape import inert, visible
 from gradlog.model import Diagnosis, Severity, Step
-from gradlog.report import InputSummary, Report, ReportSet
+from gradlog.report import LIMITS, InputSummary, Report, ReportSet
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -65,6 +65,15 @@ def coverage(read: InputSummary) -> str:
         f"{plural(read.unread_numeric, 'line')} with numbers not read as metrics"
         + (f", e.g. {examples}" if examples else "")
     )
+
+
+def limits(read: InputSummary) -> str:
+    """The caps this input reached, each with its count: gradlog stays bounded on any
+    input, and says where it did not read everything."""
+    if not read.limits:
+        return ""
+    parts = [f"{LIMITS.get(name, name)} ({n:,})" for name, n in read.limits.items()]
+    return "limits reached: " + "; ".join(parts)
 
 
 def plural(n: int, noun: str) -> str:
@@ -169,6 +178,8 @@ def render_to(console: Console, reports: ReportSet) -> None:
         console.print(Text(describe_input(report.input), style="dim"))
         if missed := coverage(report.input):
             console.print(Text(missed, style="dim"))
+        if capped := limits(report.input):
+            console.print(Text(capped, style="yellow"))
         if report.input.unparsed:
             console.print(Text("First lines gradlog could not read:", style="bold"))
             for line in report.input.unparsed:
