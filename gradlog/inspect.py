@@ -15,12 +15,12 @@ from rich.text import Text
 
 from gradlog.escape import inert, visible
 from gradlog.export import records_of
-from gradlog.formatters.terminal import plural, string_console
+from gradlog.formatters.terminal import string_console
 from gradlog.model import Record, Step
 from gradlog.parse.line import ShapeStats
 from gradlog.parse.names import EPOCH, STEP, NameTable
 from gradlog.parse.reader import LogReader
-from gradlog.report import finite_or_text
+from gradlog.report import finite_or_text, plural
 
 SCHEMA_VERSION = 1
 SHAPES_SHOWN = 20  # a log repeats a handful of shapes; beyond 20 it is free text
@@ -104,9 +104,7 @@ def inspect_lines(
     found.series = dict(sorted(found.series.items()))
     found.unread_numeric = reader.unread_numeric
     found.unread_examples = list(reader.unread_examples)
-    found.families = {
-        fam: names for fam, names in reader.families.primary.items() if fam != "log"
-    }
+    found.families = {fam: names for fam, names in reader.families.primary.items() if fam != "log"}
     return found
 
 

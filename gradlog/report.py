@@ -70,6 +70,11 @@ LIMITS = {
 }
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 line``, ``2 lines``, ``1,204 lines``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def counts(diagnoses: tuple[Diagnosis, ...] | list[Diagnosis]) -> dict[str, int]:
     """How many diagnoses of each severity, as ``{"error": n, "warning": n, "info": n}``."""
     found = {str(s): 0 for s in sorted(Severity, reverse=True)}

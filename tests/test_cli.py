@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from tests.helpers import SAMPLES
@@ -153,3 +154,36 @@ def test_invalid_utf8_and_binary_noise_do_not_crash(tmp_path: Path) -> None:
 def test_python_m_and_version() -> None:
     result = gradlog("--version")
     assert result.returncode == 0 and "gradlog" in result.stdout
+
+
+_MODULES_AT_EXIT = """
+import atexit, sys
+atexit.register(lambda: print(" ".join(sorted(sys.modules)), file=sys.stderr))
+sys.argv = ["gradlog", *sys.argv[1:]]
+from gradlog.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_version_and_help_load_no_parser_rules_or_formatters(args: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES_AT_EXIT, *args], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stderr.split())
+    heavy = {"pyparsing", "rich.markdown", "xml.dom.minidom", "importlib.metadata", "numpy"}
+    assert "gradlog.cli" in loaded and not heavy & loaded
+    assert not {m for m in loaded if m.startswith(("gradlog.parse", "gradlog.formatters."))}
+
+
+def test_the_command_list_matches_each_commands_own_help() -> None:
+    from gradlog.cli import COMMANDS, cli
+
+    context = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(context, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(1000) == click.Command(
+            name, help=COMMANDS[name][2]
+        ).get_short_help_str(1000)

@@ -14,7 +14,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO, TypeVar
@@ -23,10 +23,8 @@ import click
 
 from gradlog.config import Config
 from gradlog.configfile import ConfigError, load
-from gradlog.detectors import RULES
-from gradlog.engine import analyze
 from gradlog.escape import inert, visible
-from gradlog.formatters import FORMATTERS, terminal
+from gradlog.formatters import FORMATTERS
 from gradlog.model import Severity
 from gradlog.parse.names import parse_mapping
 from gradlog.report import Report, ReportSet
@@ -54,6 +52,8 @@ class GradlogError(click.ClickException):
 def _ids(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
+    from gradlog.detectors import RULES
+
     ids = tuple(part.strip() for part in value.split(",") if part.strip())
     unknown = [i for i in ids if i not in RULES]
     if unknown:
@@ -123,6 +123,16 @@ def expand_inputs(args: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(paths))
 
 
+def stdin_is_pipe(files: Sequence[str]) -> bool:
+    """True for `diagnose -` fed by a pipe: worth alerting while it is still being written."""
+    if tuple(files) != ("-",):
+        return False
+    with contextlib.suppress(OSError, ValueError):
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+        return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+    return False
+
+
 def check_input(path: str) -> None:
     """Fail on an input that cannot be read, without opening it: a FIFO opened and
     closed here would lose its writer, and a socket its one connection."""
@@ -150,6 +160,8 @@ def diagnose_inputs(paths: tuple[str, ...], config: Config) -> ReportSet:
     for path in paths:
         if path != "-":
             check_input(path)  # fail on a missing input before analysing any
+    from gradlog.engine import analyze  # the parser and rules, once there is work
+
     reports: list[Report] = []
     for path in paths:
         lines = open_lines(path)
@@ -165,6 +177,8 @@ def diagnose_inputs(paths: tuple[str, ...], config: Config) -> ReportSet:
 def render(reports: ReportSet, fmt: str, to_terminal: bool) -> str:
     """Render with the chosen formatter; the rich one gets colour only on a terminal."""
     if fmt == "terminal":
+        from gradlog.formatters import terminal
+
         color, width = terminal_style(to_terminal)
         return terminal.render(reports, color=color, width=width)
     return FORMATTERS[fmt](reports)

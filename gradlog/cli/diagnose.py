@@ -16,18 +16,13 @@ from gradlog.cli.common import (
     expand_inputs,
     refuse_inputs,
     render,
+    stdin_is_pipe,
     write_output,
 )
-from gradlog.cli.live import DRAIN, Output, stdin_is_pipe
 from gradlog.config import Config
-from gradlog.engine import Engine
 from gradlog.escape import inert, visible
 from gradlog.formatters import FORMATTERS
-from gradlog.formatters.terminal import plural
-from gradlog.live import Watcher, pump
-from gradlog.process import Signals
-from gradlog.report import ReportSet
-from gradlog.sources import FdReader
+from gradlog.report import ReportSet, plural
 
 
 @click.command()
@@ -98,6 +93,13 @@ def stream_stdin(config: Config) -> ReportSet:
     Ctrl-C (or SIGTERM) ends the input after a short drain, as for `watch`; the report
     is then marked incomplete with the signal, and the exit status is 128 + its number.
     """
+    # The live machinery, only when standard input is a pipe.
+    from gradlog.cli.live import DRAIN, Output
+    from gradlog.engine import Engine
+    from gradlog.live import Watcher, pump
+    from gradlog.process import Signals
+    from gradlog.sources import FdReader
+
     out = Output("terminal", "-", passthrough=False)
     engine = Engine("-", config)
     watcher = Watcher(engine, out.alert)

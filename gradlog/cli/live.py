@@ -7,7 +7,6 @@ import fcntl
 import os
 import shlex
 import signal
-import stat
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -144,16 +143,6 @@ def watch_input(
             raise GradlogError(f"{name}: read failed ({exc.strerror or exc})") from None
     report = watcher.finish()
     return None if report is None else ReportSet((report,), config.fail_on)
-
-
-def stdin_is_pipe(files: Sequence[str]) -> bool:
-    """True for `diagnose -` fed by a pipe: worth alerting while it is still being written."""
-    if tuple(files) != ("-",):
-        return False
-    with contextlib.suppress(OSError, ValueError):
-        mode = os.fstat(sys.stdin.fileno()).st_mode
-        return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-    return False
 
 
 def _open_input(path: str, follow: bool, out: Output) -> Reader:

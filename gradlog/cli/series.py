@@ -16,9 +16,9 @@ from gradlog.cli.common import (
 from gradlog.cli.inspect import names_config, open_input
 from gradlog.escape import inert, visible
 from gradlog.export import records_of, write_csv, write_jsonl
-from gradlog.formatters.terminal import plural
 from gradlog.parse.names import NameTable
 from gradlog.parse.reader import LogReader
+from gradlog.report import plural
 
 WRITERS = {"csv": write_csv, "jsonl": write_jsonl}
 

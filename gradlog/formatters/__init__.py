@@ -1,22 +1,44 @@
-"""Output formats: each a pure ``render(reports) -> str``."""
+"""Output formats: each a pure ``render(reports) -> str``.
+
+A formatter's module is imported when it is first used: a JSON report never loads the
+XML, SARIF or rich machinery.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 
-from gradlog.formatters import github, jsonl, junit, markdown, sarif, terminal
-from gradlog.formatters import json as json_format
 from gradlog.report import ReportSet
 
 Renderer = Callable[[ReportSet], str]
 
-FORMATTERS: dict[str, Renderer] = {
-    "terminal": terminal.render,
-    "plain": terminal.render_plain,
-    "json": json_format.render,
-    "jsonl": jsonl.render,
-    "github": github.render,
-    "markdown": markdown.render,
-    "junit": junit.render,
-    "sarif": sarif.render,
+# Format name -> (module, function).
+_WHERE = {
+    "terminal": ("gradlog.formatters.terminal", "render"),
+    "plain": ("gradlog.formatters.terminal", "render_plain"),
+    "json": ("gradlog.formatters.json", "render"),
+    "jsonl": ("gradlog.formatters.jsonl", "render"),
+    "github": ("gradlog.formatters.github", "render"),
+    "markdown": ("gradlog.formatters.markdown", "render"),
+    "junit": ("gradlog.formatters.junit", "render"),
+    "sarif": ("gradlog.formatters.sarif", "render"),
 }
+
+
+class _Formatters(Mapping[str, Renderer]):
+    """Format names to renderers, each imported on first use."""
+
+    def __getitem__(self, name: str) -> Renderer:
+        module, function = _WHERE[name]
+        renderer: Renderer = getattr(importlib.import_module(module), function)
+        return renderer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WHERE)
+
+    def __len__(self) -> int:
+        return len(_WHERE)
+
+
+FORMATTERS: Mapping[str, Renderer] = _Formatters()

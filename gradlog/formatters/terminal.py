@@ -14,7 +14,7 @@ from rich.text import Text
 from gradlog import __version__
 from gradlog.escape import inert, visible
 from gradlog.model import Diagnosis, Severity, Step
-from gradlog.report import LIMITS, InputSummary, Report, ReportSet
+from gradlog.report import LIMITS, InputSummary, Report, ReportSet, plural
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -61,9 +61,8 @@ def coverage(read: InputSummary) -> str:
     if not read.unread_numeric:
         return ""
     examples = "; ".join(visible(repr(e[:80])) for e in read.unread_examples)
-    return (
-        f"{plural(read.unread_numeric, 'line')} with numbers not read as metrics"
-        + (f", e.g. {examples}" if examples else "")
+    return f"{plural(read.unread_numeric, 'line')} with numbers not read as metrics" + (
+        f", e.g. {examples}" if examples else ""
     )
 
 
@@ -74,11 +73,6 @@ def limits(read: InputSummary) -> str:
         return ""
     parts = [f"{LIMITS.get(name, name)} ({n:,})" for name, n in read.limits.items()]
     return "limits reached: " + "; ".join(parts)
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 line``, ``2 lines``, ``1,204 lines``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def verdict(report: Report) -> str:
