@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from gradlog.config import Config
 from gradlog.detectors import DETECTORS
@@ -40,6 +40,9 @@ class _Series:
         )
 
 
+PROGRESS_EVERY = 4096  # lines between two progress reports of analyze()
+
+
 class Engine:
     """Feeds one input through cleaning, parsing, assembly and every enabled detector.
 
@@ -64,6 +67,11 @@ class Engine:
         self._last_step: Step | None = None
         self._interrupted: int | None = None
         self._limits: Counter[str] = Counter()
+
+    @property
+    def records(self) -> int:
+        """Records completed so far."""
+        return self._records
 
     def feed(self, raw: str) -> list[Diagnosis]:
         """Read one line of the log; return diagnoses that are new or more severe."""
@@ -131,7 +139,9 @@ class Engine:
                 self._series.setdefault(name, _Series(value)).add(value)
             self._history.add(record)
             for detector in self._detectors:
-                announced += self._collect(detector.observe(record))
+                found = detector.observe(record)
+                if found:  # most records give none: skip the call
+                    announced += self._collect(found)
         return announced
 
     def _collect(self, diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
@@ -151,10 +161,22 @@ class Engine:
         return announced
 
 
-def analyze(lines: Iterable[str], name: str = "-", config: Config | None = None) -> Report:
-    """Diagnose a whole log given as an iterable of lines."""
+def analyze(
+    lines: Iterable[str],
+    name: str = "-",
+    config: Config | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Diagnose a whole log given as an iterable of lines; ``progress`` is told the lines
+    read and records found every ``PROGRESS_EVERY`` lines."""
     engine = Engine(name, config)
-    for line in lines:
-        engine.feed(line)
+    if progress is None:
+        for line in lines:
+            engine.feed(line)
+    else:
+        for count, line in enumerate(lines, 1):
+            engine.feed(line)
+            if not count % PROGRESS_EVERY:
+                progress(count, engine.records)
     engine.note_limits(lines)
     return engine.finish()

@@ -283,6 +283,7 @@ class Lines:
         self, stream: BinaryIO | Any, owned: bool = True, max_line: int = MAX_LINE
     ) -> None:
         self.compression: str | None = None
+        self.read_bytes = 0  # bytes of text read so far (after any decompression)
         self.splitter = LineSplitter(max_line)
         self.sniffer = Sniffer()
         self._stream = stream
@@ -313,6 +314,7 @@ class Lines:
         try:
             source = self._source()
             while chunk := source.read(_CHUNK):
+                self.read_bytes += len(chunk)
                 yield from self.splitter.push(self.sniffer.feed(chunk))
             self.sniffer.finish()
             rest = self.splitter.flush()

@@ -21,6 +21,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from gradlog import progress
 from gradlog.config import Config
 from gradlog.configfile import ConfigError, load
 from gradlog.escape import inert, visible
@@ -155,8 +156,11 @@ def open_lines(path: str) -> Lines:
         raise GradlogError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def diagnose_inputs(paths: tuple[str, ...], config: Config) -> ReportSet:
-    """Analyse each input independently; any unreadable input stops the run (exit 2)."""
+def diagnose_inputs(paths: tuple[str, ...], config: Config, quiet: bool = False) -> ReportSet:
+    """Analyse each input independently; any unreadable input stops the run (exit 2).
+
+    A progress display on stderr shows how reading goes on a terminal, for an input
+    that takes more than a second (none with ``quiet``)."""
     for path in paths:
         if path != "-":
             check_input(path)  # fail on a missing input before analysing any
@@ -166,7 +170,8 @@ def diagnose_inputs(paths: tuple[str, ...], config: Config) -> ReportSet:
     for path in paths:
         lines = open_lines(path)
         try:
-            reports.append(analyze(lines, path, config))
+            with progress.for_input(path, lines, quiet) as shown:
+                reports.append(analyze(lines, path, config, shown.update))
         except OSError as exc:
             raise GradlogError(f"{path}: read failed ({exc.strerror or exc})") from None
         finally:

@@ -41,12 +41,16 @@ from gradlog.report import ReportSet, plural
     metavar="PATH",
     help="Write the report to PATH (never one of the inputs; special files in place).",
 )
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress display on stderr while a big log is read."
+)
 @config_option
 @common_options
 def diagnose(
     files: tuple[str, ...],
     fmt: str,
     output: str | None,
+    quiet: bool,
     config_path: str | None,
     fail_on: str | None,
     exit_zero: bool,
@@ -70,7 +74,7 @@ def diagnose(
     paths = ("-",) if piped else expand_inputs(files)
     if output is not None:
         refuse_inputs(output, paths)
-    reports = stream_stdin(config) if piped else diagnose_inputs(paths, config)
+    reports = stream_stdin(config) if piped else diagnose_inputs(paths, config, quiet)
     text = render(reports, fmt, to_terminal=output is None and sys.stdout.isatty())
     if output is not None:
         write_output(output, text)

@@ -79,10 +79,32 @@ _NAMED_STEP = re.compile(r"\b(?:step|iter(?:ation)?)\s*[:=#]?\s*(?P<step>\d+)", 
 _MINIMUM = re.compile(r"already at minimum|Minimum loss scale reached|cannot decrease scale")
 
 
+# Lines that hold a trigger word but are no event (Megatron prints "number of skipped
+# iterations" and "number of nan iterations" on every line), by their shape with every
+# digit made 0: the patterns above treat all digits alike, so a line of a shape found
+# quiet is quiet whatever its numbers. Bounded; shared by every input (a pure function).
+_QUIET: set[str] = set()
+_QUIET_KEPT = 4096
+_QUIET_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
+_ZEROS = str.maketrans("123456789", "000000000")
+
+
 def event(text: str) -> Event | None:
     """The event this line reports, or None for an ordinary line."""
     if not any(trigger in text for trigger in _TRIGGERS):
         return None
+    if len(text) > _QUIET_LONGEST:
+        return _event(text)
+    shape = text.translate(_ZEROS)
+    if shape in _QUIET:
+        return None
+    found = _event(text)
+    if found is None and len(_QUIET) < _QUIET_KEPT:
+        _QUIET.add(shape)
+    return found
+
+
+def _event(text: str) -> Event | None:
     if match := _NAN_LOSS.search(text):
         step = match.group("step")
         return Event({LOSS: math.nan, ABORTED: 1.0}, float(step) if step else None)

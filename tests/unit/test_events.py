@@ -7,6 +7,7 @@ import math
 import pytest
 
 from gradlog.parse.events import ABORTED, OVERFLOW, SCALE_AT_MINIMUM, SKIPPED_STEP, event
+from gradlog.parse.names import LOSS_SCALE
 
 CASES = [
     (
@@ -89,3 +90,15 @@ def test_an_overflow_skip_is_an_overflow_not_a_skipped_step() -> None:
 )
 def test_ordinary_lines_are_not_events(text: str) -> None:
     assert event(text) is None
+
+
+def test_a_quiet_shape_stays_quiet_and_events_of_any_shape_are_still_read() -> None:
+    quiet = "iteration 10 | number of skipped iterations: 0 | number of nan iterations: 0"
+    assert event(quiet) is None
+    assert event(quiet.replace("10", "97").replace(": 0", ": 3")) is None  # remembered
+    scale = "Gradient overflow.  Skipping step, reducing loss scale to 2048"
+    for value in ("2048", "4096", "1.5e+04"):
+        found = event(scale.replace("2048", value))
+        assert found is not None and found.metrics[LOSS_SCALE] == float(value)
+    long_line = quiet + " x" * 2000  # too long to remember: read every time
+    assert event(long_line) is None and event(long_line + " OVERFLOW!") is not None
