@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from gradlog.config import Thresholds
+from gradlog.detectors.window import sorted_median
 from gradlog.model import Confidence, Diagnosis, Evidence, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS
 
@@ -78,6 +79,9 @@ class Detector:
         )
 
 
+_isfinite = math.isfinite
+
+
 def finite(value: float | None) -> bool:
     """True for a real, finite number (None and NaN/Inf are not)."""
     return value is not None and math.isfinite(value)
@@ -102,13 +106,17 @@ def loss_is_nan(record: Record) -> bool:
     window, so a window of only bad steps prints ``'loss': 0.0``; the grad norm is not
     filtered, and a non-finite one beside it is the giveaway.
     """
-    loss = record.get(LOSS)
+    # The hottest helper (several calls per record): one dict lookup in the common case.
+    metrics = record.metrics
+    loss = metrics.get(LOSS)
     if loss is None:
         return False
-    if not math.isfinite(loss):
+    if not _isfinite(loss):
         return True
-    grad = record.get(GRAD_NORM)
-    return loss == 0.0 and grad is not None and not math.isfinite(grad)
+    if loss != 0.0:
+        return False
+    grad = metrics.get(GRAD_NORM)
+    return grad is not None and not _isfinite(grad)
 
 
 def where(record: Record) -> str:
@@ -137,8 +145,6 @@ def factor(value: float) -> str:
     return f"{value:.3g}x"
 
 
-def median(values: Sequence[float]) -> float:
-    """The median of a non-empty sequence."""
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+def median(values: Iterable[float]) -> float:
+    """The median of non-empty values (any iterable: a deque needs no list copy)."""
+    return sorted_median(sorted(values))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,11 +15,10 @@ from gradlog.detectors.base import (
     evidence_of,
     factor,
     fmt,
-    loss_is_nan,
     median,
     where,
 )
-from gradlog.detectors.noise import scatter
+from gradlog.detectors.noise import Bends
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 
@@ -46,6 +46,17 @@ class _Climb:
     severity: Severity = Severity.WARNING
 
 
+class _Track:
+    """One window of a series' level: its last values kept sorted, and its best level."""
+
+    __slots__ = ("best", "ordered", "window")
+
+    def __init__(self, window: int) -> None:
+        self.window = window
+        self.ordered: list[float] | None = None if window == 1 else []  # a 1: the value
+        self.best = math.inf  # until the window is first full
+
+
 class _Level:
     """One loss series: its level, best level and noise, and the climb it is on.
 
@@ -58,17 +69,35 @@ class _Level:
     def __init__(self, metric: str, limits: DivergenceThresholds) -> None:
         self.metric = metric
         self._limits = limits
-        self._values: deque[float] = deque(maxlen=max(limits.windows))
-        self._records: deque[Record] = deque(maxlen=max(limits.windows))
+        self._longest = longest = max(limits.windows)
+        # One more than the longest window: the value leaving it is still at hand.
+        self._values: deque[float] = deque(maxlen=longest + 1)
+        self._records: deque[Record] = deque(maxlen=longest)
         self._early: list[float] = []  # the first few values: where the run started
         self.early = 0.0  # their median: the run's starting level
         self._start: Record | None = None
         self._seq = 0
         self._signed = False
         self.noise = 0.0  # scatter of one log-value around its local trend
+        # The noise is over the last `noise_records` values a deque of the longest window
+        # would hold (`_values` holds one more).
+        records = limits.noise_records
+        self._bends = Bends(min(records, longest) if records > 0 else longest)
         self.window = min(limits.windows)
+        self._ascending = list(limits.windows) == sorted(limits.windows)
+        self._error = 0.0  # error(self.window), kept up to date: read on every value
         self._best: dict[int, tuple[float, int, Record]] = {}  # window: level, seq, record
+        # Each window in use (not shorter than the current one): its length, its last
+        # values kept sorted (None for a window of 1) and its best level, so a level is
+        # read, not sorted, per value. A window's best is also in `_best`, with its record.
+        self._tracks = [_Track(w) for w in sorted(set(limits.windows))]
         self._blown_run: list[Record] = []
+        self._blowup = math.log(limits.blowup_factor)
+        self._min_rise = math.log(limits.min_rise)
+        # The bar of the last climbing value and what it was computed from (best, error,
+        # early): it only changes with them.
+        self._bar: tuple[tuple[float, int, Record] | None, float, float, float]
+        self._bar = (None, 0.0, 0.0, 0.0)
         self.elevated = False  # whether the level is above its bar now
         self.reported: _Climb | None = None
         self._restart()
@@ -82,27 +111,45 @@ class _Level:
 
     def add(self, value: float, record: Record) -> tuple[_Climb | None, bool]:
         """Take the next value; return the climb to report, if any, and whether it ended."""
-        self._signed = self._signed or value < 0  # ratios of such losses mean nothing
-        if self._signed or value == 0:
+        if value <= 0 or self._signed:
+            self._signed = self._signed or value < 0  # ratios of such losses mean nothing
             return None, False
         x = math.log(value)
-        self._seq += 1
+        self._seq = seq = self._seq + 1
         self._values.append(x)
         self._records.append(record)
         if self._start is None:
             self._start = record
-        if len(self._early) < self._limits.early_records:
+        limits = self._limits
+        if seq <= limits.early_records:  # (one value per seq: the early ones are the first)
             self._early.append(x)
             self.early = median(self._early)
-        values = list(self._values)
-        if self._estimate_noise(values):
-            self._choose_window()
-        level = self._levels(values, record)
-        blown = self._blown(x, record)
-        proved = self._climbing(level, record) if level is not None else None
+        # _estimate_noise() says when it is due; asking it only then saves a call a value.
+        due = seq >= limits.min_noise_records and (
+            seq <= limits.noise_records or not seq % _REESTIMATE
+        )
+        if due and self._estimate_noise():
+            self._error = self.error(self.window)
+            if not self._settled():
+                self._choose_window()
+                self._error = self.error(self.window)
+        level = self._levels(x, record)
+        if x - self.early < self._blowup:  # (what _blown answers, without the call)
+            if self._blown_run:
+                self._blown_run = []
+            blown = False
+        else:
+            blown = self._blown(x, record)
+        if level is None:
+            proved = None
+        elif level - self._best[self.window][0] <= self._error:
+            self.elevated, proved = False, None  # back at its best (_climbing's first test)
+        else:
+            proved = self._climbing(level, record)
         if proved is None and not blown:
             done, self.reported = self.reported, None
-            self._restart()
+            if self._first is not None or self._since or self._above or self._peak is not None:
+                self._restart()  # (nothing to clear on most values: no new deque each time)
             return done, True
         return self._update(bool(proved), blown, level, record), False
 
@@ -110,20 +157,32 @@ class _Level:
         """The input ended: the climb still open, if it was reported."""
         return self.reported
 
-    def _estimate_noise(self, values: list[float]) -> bool:
+    def _estimate_noise(self) -> bool:
         """The larger of the scatter over the last 50 values and over the last 15."""
         limits = self._limits
-        if self._seq < limits.min_noise_records:
+        seq = self._seq
+        if seq < limits.min_noise_records:
             return False
-        if self._seq > limits.noise_records and self._seq % _REESTIMATE:
+        if seq > limits.noise_records and seq % _REESTIMATE:
             return False
-        logs = values[-limits.noise_records :]
-        self.noise = max(scatter(logs), scatter(logs[-limits.local_noise_records :]))
+        local = limits.local_noise_records
+        self.noise = self._bends.scatter(self._values, seq, local)
         return True
 
     def error(self, window: int) -> float:
         """Standard error of the median of ``window`` values (of one value: its scatter)."""
         return self.noise * min(1.0, 1.2533 / math.sqrt(window))
+
+    def _settled(self) -> bool:
+        """Whether ``_choose_window`` would keep the window: with the windows in ascending
+        order and the error non-increasing in the window, the first quiet one that fits is
+        never longer than the current one when that one fits and is quiet."""
+        limits = self._limits
+        return (
+            self._ascending
+            and self._error <= limits.level_noise
+            and self.window * limits.window_share <= self._seq
+        )
 
     def _choose_window(self) -> None:
         """The shortest window quiet enough, among those the records seen leave room for."""
@@ -135,20 +194,36 @@ class _Level:
         chosen = quiet[0] if quiet else fit[-1]
         if chosen > self.window:  # it only grows: the noise was seen
             self.window = chosen
+            # Shorter windows are never read again: stop keeping them.
+            self._tracks = [track for track in self._tracks if track.window >= chosen]
             first = self._first
             self._restart()  # the new level has its own best: a climb since then goes on
             if first is not None and first[0] > self._best[chosen][1] - chosen // 2:
                 self._first = first  # after the middle of the new best window
 
-    def _levels(self, values: list[float], record: Record) -> float | None:
-        """The level in use, tracking the best of every window at least as long."""
+    def _levels(self, x: float, record: Record) -> float | None:
+        """The level in use, tracking the best of every window at least as long.
+
+        Moves each window's sorted values on by ``x`` (just appended to ``_values``) and
+        reads its median as ``base.median`` would from a sorted copy.
+        """
         current = None
-        for window in self._limits.windows:
-            if window < self.window or len(values) < window:
-                continue
-            level = median(values[-window:]) if window > 1 else values[-1]
-            best = self._best.get(window)
-            if best is None or level < best[0]:
+        values = self._values
+        n = len(values)
+        for track in self._tracks:
+            window, ordered = track.window, track.ordered
+            if ordered is None:
+                level = x
+            else:
+                if n > window:  # the value that left this window as x entered
+                    del ordered[bisect_left(ordered, values[-window - 1])]
+                insort(ordered, x)
+                if n < window:
+                    continue
+                mid = window // 2
+                level = ordered[mid] if window % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+            if level < track.best:
+                track.best = level
                 self._best[window] = (level, self._seq, record)
             if window == self.window:
                 current = level
@@ -156,8 +231,9 @@ class _Level:
 
     def _blown(self, x: float, record: Record) -> bool:
         """Orders of magnitude above the early level, for enough values in a row."""
-        if x - self.early < math.log(self._limits.blowup_factor):
-            self._blown_run = []
+        if x - self.early < self._blowup:
+            if self._blown_run:
+                self._blown_run = []
             return False
         self._blown_run.append(record)
         return len(self._blown_run) >= self._limits.blowup_records
@@ -172,34 +248,51 @@ class _Level:
         best = self._best.get(self.window)
         levels = max(1.0, (best[1] if best else 1) / self.window)
         spread = self._limits.noise_margin + math.sqrt(2 * math.log(levels))
-        return max(math.log(self._limits.min_rise), spread * self.error(self.window))
+        return max(self._min_rise, spread * self._error)
 
     def _climbing(self, level: float, record: Record) -> bool | None:
         """None: back at its best; False: above it, not proved yet; True: proved."""
-        best_level, best_seq, _ = self._best[self.window]
+        best = self._best[self.window]
+        best_level = best[0]
+        error = self._error
         self.elevated = False
-        if level - best_level <= self.error(self.window):
+        if level - best_level <= error:
             return None
         if self._first is None:
-            self._first = self._climb_start(best_seq)
-        self._since.append(level)
+            self._first = self._climb_start(best[1])
+        since = self._since
+        since.append(level)
+        bar = self._bar_for(best, error)
+        self.elevated = level >= bar
+        above = 0
+        for past in reversed(since):  # the bar moves with the noise: count again
+            if past < bar:
+                break
+            above += 1
+        self._above = above
+        if self._peak is None or level > self._peak[0]:
+            self._peak = (level, record)
+        limits = self._limits
+        if above < limits.min_persist or above < self.window:
+            return False  # (short of what persistence() asks, whatever the records seen)
+        persist = self.persistence()
+        if self._seq < limits.min_noise_records or above < persist:
+            return False
+        if error > limits.max_level_error:
+            return False  # too noisy a level to tell a climb from luck: a longer one will
+        return self._holds(level - best_level, level - since[-persist])
+
+    def _bar_for(self, best: tuple[float, int, Record], error: float) -> float:
+        """The level a rise must reach: recomputed only when what it depends on changed."""
+        cached, cached_error, cached_early, bar = self._bar
+        if cached is best and cached_error == error and cached_early == self.early:
+            return bar
+        best_level = best[0]
         # A rise small against where the run started is a converged loss wobbling near 0.
         floor = math.exp(best_level) + self._limits.min_rise_fraction * math.exp(self.early)
         bar = max(best_level + self.margin(), math.log(floor))
-        self.elevated = level >= bar
-        self._above = 0
-        for past in reversed(self._since):  # the bar moves with the noise: count again
-            if past < bar:
-                break
-            self._above += 1
-        if self._peak is None or level > self._peak[0]:
-            self._peak = (level, record)
-        persist = self.persistence()
-        if self._seq < self._limits.min_noise_records or self._above < persist:
-            return False
-        if self.error(self.window) > self._limits.max_level_error:
-            return False  # too noisy a level to tell a climb from luck: a longer one will
-        return self._holds(level - best_level, level - self._since[-persist])
+        self._bar = (best, error, self.early, bar)
+        return bar
 
     def persistence(self) -> int:
         """Records in a row the level must stay above the bar.
@@ -209,7 +302,7 @@ class _Level:
         a log of a thousand steps.
         """
         limits = self._limits
-        share = min(max(limits.windows), math.ceil(limits.persist_share * self._seq))
+        share = min(self._longest, math.ceil(limits.persist_share * self._seq))
         return max(limits.min_persist, self.window, share)
 
     def _holds(self, rise: float, change: float) -> bool:
@@ -220,7 +313,7 @@ class _Level:
         be climbing, by two standard errors over the stretch, or it is a step to a new
         level (a harder stage, a loss term switched on, a cycle that settled higher).
         """
-        error = self.error(self.window)
+        error = self._error
         if rise >= math.log(self._limits.factor):
             return change >= -error
         return change > self._limits.climb_errors * error
@@ -367,26 +460,29 @@ class DivergenceDetector(Detector):
         self._said: dict[str, Severity] = {}  # metric: severity of its open climb, as told
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        found = []
-        loss = record.get(LOSS)
+        found: list[Diagnosis] = []
+        metrics = record.metrics
+        loss = metrics.get(LOSS)
         if loss is not None:
             self._training_seen = True
-            if math.isfinite(loss) and not loss_is_nan(record):
-                found += self._judge(self._train, loss, record)
-        value = record.get(VAL_LOSS)
+            # A finite loss that loss_is_nan() calls NaN is 0.0, which add() ignores.
+            if math.isfinite(loss):
+                climb, ended = self._train.add(loss, record)
+                if climb is not None:
+                    found = self._judge(climb, ended)
+        value = metrics.get(VAL_LOSS)
         if value is not None and math.isfinite(value):
-            found += self._judge(self._val, value, record)
+            climb, ended = self._val.add(value, record)
+            if climb is not None:
+                found += self._judge(climb, ended)
         return found
 
     def finish(self) -> Iterable[Diagnosis]:
         climbs = (series.finish() for series in (self._train, self._val))
         return [self._diagnosis(c) for c in climbs if c is not None and c.metric in self._said]
 
-    def _judge(self, series: _Level, value: float, record: Record) -> list[Diagnosis]:
+    def _judge(self, climb: _Climb, ended: bool) -> list[Diagnosis]:
         """Report a climb when it is proved, when it gets worse, and when it ends."""
-        climb, ended = series.add(value, record)
-        if climb is None:
-            return []
         climb.severity = max(climb.severity, self._severity(climb))
         told = self._said.get(climb.metric)
         if ended:

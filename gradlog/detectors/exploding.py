@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterable
 
 from gradlog.config import Thresholds
@@ -17,6 +16,7 @@ from gradlog.detectors.base import (
     median,
     where,
 )
+from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 
@@ -87,9 +87,11 @@ class ExplodingGradientDetector(Detector):
         self._loss_before: float | None = None  # the loss just before the episode
         self._limits = thresholds.exploding_gradient
         self._early: list[float] = []
+        self._early_level = 0.0  # their median, once there are 3
         # The settled level: warm-up inflates the first grad norms, so an explosion is
         # measured against the lower of the early level and the recent healthy one.
-        self._recent: deque[float] = deque(maxlen=16)
+        self._recent = SortedWindow(16)
+        self._recent_sorted = self._recent.ordered  # the same list, read on every record
         self._previous_loss: float | None = None
         self._reset()
 
@@ -104,17 +106,43 @@ class ExplodingGradientDetector(Detector):
         self._reported: Severity | None = None
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        grad = record.get(GRAD_NORM)
+        metrics = record.metrics
+        grad = metrics.get(GRAD_NORM)
+        loss = metrics.get(LOSS)
+        # The loss to measure the next jump from: finite, and not a NaN hidden as 0.0
+        # beside a non-finite grad norm (loss_is_nan, from the values at hand).
+        kept: float | None
+        if (
+            loss is not None
+            and math.isfinite(loss)
+            and not (loss == 0.0 and grad is not None and not math.isfinite(grad))
+        ):
+            kept = loss
+        else:
+            kept = self._previous_loss
         if grad is None:
-            return self._note_loss(record, [])
-        strong, weak = self._signs(grad, record.get(PARAM_NORM))
-        if not (strong or weak or (self._first is not None and not math.isfinite(grad))):
-            done = self._close()
-            if math.isfinite(grad) and len(self._early) < self._limits.early_records:
-                self._early.append(grad)
-            if math.isfinite(grad):
+            self._previous_loss = kept
+            return []
+        strong = weak = False
+        if math.isfinite(grad):
+            # Strong: above the absolute level, or grown over the healthy one; weak: above
+            # the parameter norm.
+            strong = grad > self._limits.absolute or self._grown(grad)
+            param = metrics.get(PARAM_NORM)
+            weak = param is not None and math.isfinite(param) and grad > param
+            if not (strong or weak):
+                done = [] if self._first is None else self._close()  # nothing open to close
+                early = self._early  # a healthy norm: part of the early and recent levels
+                if len(early) < self._limits.early_records:
+                    early.append(grad)
+                    if len(early) >= 3:
+                        self._early_level = median(early)
                 self._recent.append(grad)
-            return self._note_loss(record, done)
+                self._previous_loss = kept
+                return done
+        elif self._first is None:
+            self._previous_loss = kept  # a non-finite norm opens nothing by itself
+            return []
         if self._first is None:
             self._first, self._param_start = record, record.get(PARAM_NORM)
             self._loss_before = self._previous_loss or record.get(LOSS)
@@ -123,32 +151,37 @@ class ExplodingGradientDetector(Detector):
         if math.isfinite(grad) and (self._peak is None or grad > self._peak.metrics[GRAD_NORM]):
             self._peak = record
         self._corroborate(record)
-        return self._note_loss(record, self._maybe_report())
+        found = self._maybe_report()
+        self._previous_loss = kept
+        return found
 
     def finish(self) -> Iterable[Diagnosis]:
         if self._reported is None and self._first is not None:
             self._reported = self._severity(ended=True)  # cut by the end of the log
         return self._close()
 
-    def _signs(self, grad: float, param: float | None) -> tuple[bool, bool]:
-        if not math.isfinite(grad):
-            return False, False
-        early = self._level()
+    def _grown(self, grad: float) -> bool:
+        """A finite grad norm grew `growth` times over the healthy level."""
         # Growth from a tiny level to a still-small one (0.001 -> 0.05) is not an explosion:
         # the grown norm must also be above 1, the top of the usual healthy range's middle.
-        grown = early > 0 and grad >= self._limits.growth * early and grad > 1.0
-        grown = grown and self._blips < self._limits.blips  # a spiky run: its noise
-        strong = grad > self._limits.absolute or grown
-        weak = param is not None and math.isfinite(param) and grad > param
-        return strong, weak
+        # A spiky run's jumps are its noise. (Cheap tests first: most norms are below 1.)
+        if grad <= 1.0 or self._blips >= self._limits.blips:
+            return False
+        level = self._level()
+        return level > 0 and grad >= self._limits.growth * level
 
     def _level(self) -> float:
         """The healthy grad norm level before the episode; 0 while it is unknown."""
         if len(self._early) < 3:
             return 0.0
-        level = median(self._early)
-        if len(self._recent) >= 8:
-            level = min(level, median(list(self._recent)))
+        level = self._early_level
+        ordered = self._recent_sorted
+        size = len(ordered)
+        if size >= 8:
+            # min(level, median of the recent window), inlined: this runs on most records.
+            mid = size >> 1
+            recent = ordered[mid] if size & 1 else (ordered[mid - 1] + ordered[mid]) / 2
+            level = recent if recent < level else level
         return level
 
     def _corroborate(self, record: Record) -> None:
@@ -169,12 +202,6 @@ class ExplodingGradientDetector(Detector):
             self._corroboration = (
                 f"param_norm grew {fmt(self._param_start)} -> {fmt(param)} by {where(record)}"
             )
-
-    def _note_loss(self, record: Record, found: list[Diagnosis]) -> list[Diagnosis]:
-        loss = record.get(LOSS)
-        if loss is not None and math.isfinite(loss) and not loss_is_nan(record):
-            self._previous_loss = loss
-        return found
 
     def _extreme(self) -> bool:
         """One value settles it: far past `absolute`, or far above the weights' norm."""

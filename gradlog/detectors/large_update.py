@@ -13,8 +13,13 @@ from gradlog.parse.names import GRAD_NORM, LR, PARAM_NORM
 
 def update_ratio(record: Record) -> float | None:
     """lr x grad_norm / param_norm, when all three are logged, finite and usable."""
-    lr, grad, param = record.get(LR), record.get(GRAD_NORM), record.get(PARAM_NORM)
-    if lr is None or grad is None or param is None:
+    metrics = record.metrics
+    # Most logs print no param_norm: ask for it first.
+    param = metrics.get(PARAM_NORM)
+    if param is None:
+        return None
+    lr, grad = metrics.get(LR), metrics.get(GRAD_NORM)
+    if lr is None or grad is None:
         return None
     if not (math.isfinite(lr) and math.isfinite(grad) and math.isfinite(param)) or param <= 0:
         return None

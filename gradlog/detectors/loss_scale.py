@@ -18,6 +18,7 @@ _GROWTH_GAP = 3  # clean records before an equal reduction counts as unseen grow
 # backoff_factor 0.5, apex, DeepSpeed, Megatron, fairseq scale_factor 2), so n overflow
 # lines that reduce the scale to s say it was 2^n s before.
 _BACKOFF = 2.0
+_CLEAN = (False, False)  # a record with no counted overflow and no growth, in the window
 
 
 @dataclass
@@ -140,6 +141,10 @@ class LossScaleCollapseDetector(Detector):
         self._settled = False
         self._quiet = 0  # records in a row without an overflow or a lower scale
         self._window: deque[tuple[bool, bool]] = deque(maxlen=self._limits.overflow_window)
+        # How many records in the window had overflows, and how many grew: kept as the
+        # window moves, instead of counting it again at every record.
+        self._window_overflows = 0
+        self._window_growths = 0
         self._storm = _Storm()
         self._descent: Record | None = None  # where the current fall began
         self._descent_from: float | None = None  # the scale just before it
@@ -156,25 +161,54 @@ class LossScaleCollapseDetector(Detector):
         self._reported: Severity | None = None
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        scale = record.get(LOSS_SCALE)
-        minimum = record.get(SCALE_AT_MINIMUM) == 1.0
+        metrics = record.metrics
+        scale = metrics.get(LOSS_SCALE)
+        minimum = metrics.get(SCALE_AT_MINIMUM) == 1.0
         # Overflow-skipped steps in this record; at its minimum the scaler refused one too.
-        skipped = max(_count(record.get(OVERFLOW)), int(minimum))
+        count = metrics.get(OVERFLOW)
+        skipped = 0 if count is None else _count(count)
+        if minimum and skipped < 1:
+            skipped = 1
         overflow = skipped > 0
         if scale is not None and not (math.isfinite(scale) and scale > 0):
             scale = None
         # Every record counts, with or without a scale: the scalers that print print
         # each overflow, so a record without one was a clean step.
         self._records += 1
-        fell, halvings, grew = self._track(record, scale, skipped, minimum)
-        self._at_minimum = (self._at_minimum or minimum) and not grew
-        self._window.append((overflow and self._settled, grew))
-        self._follow_storm(halvings, grew)
+        if not overflow and (scale is None or scale == self._scale):
+            # No overflow and no new scale: _track would find no fall and no growth, and
+            # only follow the peak. Most records of most runs are like this.
+            fell, halvings, grew = False, 0, False
+            if scale is not None and self._settled:
+                self._peak = max(self._peak or scale, scale)
+        else:
+            fell, halvings, grew = self._track(record, scale, skipped, minimum)
+            self._at_minimum = (self._at_minimum or minimum) and not grew
+        counted = overflow and self._settled
+        if counted or grew or self._window_overflows or self._window_growths:
+            self._slide(counted, grew)
+        else:
+            self._window.append(_CLEAN)  # nothing in or out of the window's counts
+        if grew or halvings or self._storm.halvings:  # else no storm to follow
+            self._follow_storm(halvings, grew)
         self._settle(overflow or fell, grew)
         found = self._judge()
         if found is None:
-            return self._close()
+            return [] if self._reported is None else self._close()  # nothing open to close
         return self._update(record, *found)
+
+    def _slide(self, overflow: bool, grew: bool) -> None:
+        """Move the window of the last records on by one, with its counts."""
+        window = self._window
+        if not window.maxlen:
+            return  # a window of no records stays empty
+        if len(window) == window.maxlen:
+            old_overflow, old_grew = window[0]
+            self._window_overflows -= old_overflow
+            self._window_growths -= old_grew
+        window.append((overflow, grew))
+        self._window_overflows += overflow
+        self._window_growths += grew
 
     def finish(self) -> Iterable[Diagnosis]:
         return self._close()
@@ -254,13 +288,6 @@ class LossScaleCollapseDetector(Detector):
             self._settled, self._peak = True, self._scale
             self._end_descent()
 
-    def _fall(self) -> float:
-        """How far the scale fell since its current descent began after calibration."""
-        start, scale = self._descent_from, self._scale
-        if start is None or scale is None or not self._descent_settled:
-            return 1.0
-        return start / scale
-
     def _judge(self) -> tuple[Severity, str] | None:
         """The worst condition that holds now, with a phrase saying which."""
         limits, scale = self._limits, self._scale
@@ -271,7 +298,18 @@ class LossScaleCollapseDetector(Detector):
                 f"at or below {fmt(limits.free_fall_scale)}, the scale shrinks the loss "
                 f"{factor(1 / scale)} instead of amplifying it: the scaler is in free fall"
             )
-        return self._judge_storm() or self._judge_fall() or self._judge_overflows()
+        storm = self._storm
+        if storm.settled and storm.halvings >= limits.storm_halvings:
+            return self._severity(), f"{storm.halvings} halvings in a row, with no growth between"
+        # How far the scale fell since its current descent began after calibration.
+        start = self._descent_from
+        fall = 1.0 if start is None or scale is None or not self._descent_settled else start / scale
+        if fall >= limits.drop_factor:
+            return self._severity(), f"{factor(fall)} down without ever growing back"
+        peak = self._peak
+        if peak is not None and scale is not None and peak >= limits.peak_factor * scale:
+            return self._severity(), f"{factor(peak / scale)} below its highest since calibration"
+        return self._judge_overflows(fall) if fall >= limits.overflow_drop else None
 
     def _severity(self) -> Severity:
         """An error once the scale no longer amplifies anything, else a warning."""
@@ -279,28 +317,15 @@ class LossScaleCollapseDetector(Detector):
         at_floor = scale is not None and scale <= self._limits.error_scale
         return Severity.ERROR if at_floor else Severity.WARNING
 
-    def _judge_storm(self) -> tuple[Severity, str] | None:
-        storm = self._storm
-        if not storm.settled or storm.halvings < self._limits.storm_halvings:
-            return None
-        return self._severity(), f"{storm.halvings} halvings in a row, with no growth between"
-
-    def _judge_fall(self) -> tuple[Severity, str] | None:
-        limits, scale, fall, peak = self._limits, self._scale, self._fall(), self._peak
-        if fall >= limits.drop_factor:
-            return self._severity(), f"{factor(fall)} down without ever growing back"
-        if peak is not None and scale is not None and peak >= limits.peak_factor * scale:
-            return self._severity(), f"{factor(peak / scale)} below its highest since calibration"
-        return None
-
-    def _judge_overflows(self) -> tuple[Severity, str] | None:
-        limits, window, fall = self._limits, self._window, self._fall()
-        overflows = sum(skipped for skipped, _ in window)
+    def _judge_overflows(self, fall: float) -> tuple[Severity, str] | None:
+        """Overflows in half the recent window, none growing, after a fall of `overflow_drop`
+        (which the caller checked)."""
+        limits, window = self._limits, self._window
+        overflows = self._window_overflows
         if (
-            fall >= limits.overflow_drop
-            and len(window) == window.maxlen
+            len(window) == window.maxlen
             and overflows >= limits.overflow_fraction * len(window)
-            and not any(grew for _, grew in window)
+            and not self._window_growths
         ):
             return Severity.WARNING, (
                 f"{factor(fall)} down, and {overflows} of the last {len(window)} records had "

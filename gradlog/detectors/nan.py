@@ -75,6 +75,13 @@ class NanDetector(Detector):
         self._announced = False
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
+        # Screen first: a sum is finite only if every term is (NaN and Inf never cancel
+        # back to a finite number), and then nothing is non-finite, the loss included.
+        # A finite sum is the common case; an overflowing one just takes the long way.
+        if math.isfinite(sum(record.metrics.values())):
+            done = [] if self._first is None else self._close()
+            self._healthy = record
+            return done
         bad = _bad(record) or ([LOSS] if loss_is_nan(record) else [])
         if not bad:
             done = self._close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
+from itertools import islice
 
-from gradlog.detectors.base import median
+from gradlog.detectors.window import sorted_median
 
 
 def scatter(logs: Sequence[float]) -> float:
@@ -16,11 +17,21 @@ def scatter(logs: Sequence[float]) -> float:
     climbs steadily is not mistaken for a noisy one; their spread is sqrt(1.5) times that
     of the values themselves, and the median absolute deviation ignores outliers.
     """
-    bends = [logs[i] - (logs[i - 1] + logs[i + 1]) / 2 for i in range(1, len(logs) - 1)]
+    values = logs if isinstance(logs, list) else list(logs)
+    # zip over shifted copies: the same bends as indexing, at a fraction of the cost.
+    triples = zip(values, values[1:], values[2:], strict=False)
+    return bend_scatter([b - (a + c) / 2 for a, b, c in triples])
+
+
+def bend_scatter(bends: list[float]) -> float:
+    """``scatter`` of a series whose bends (second differences) are already taken, in
+    any order; the list is sorted in place."""
     if not bends:
         return 0.0
-    center = median(bends)
-    return 1.4826 * median([abs(b - center) for b in bends]) / math.sqrt(1.5)
+    bends.sort()  # the median and the deviations need only the multiset of bends
+    center = sorted_median(bends)
+    deviations = sorted([abs(b - center) for b in bends])
+    return 1.4826 * sorted_median(deviations) / math.sqrt(1.5)
 
 
 def shortest_window(noise: float, windows: Sequence[int], target: float) -> int:
@@ -68,3 +79,34 @@ class NoiseGauge:
                 noise = scatter(list(self._logs))
                 self.window = max(self.window, shortest_window(noise, self._windows, self._target))
         return self.window
+
+
+class Bends:
+    """The bends (second differences) of a series' last ``span`` values, each taken once,
+    for ``scatter`` of those values and of their last few without taking them again."""
+
+    def __init__(self, span: int) -> None:
+        self.span = span
+        self._bends: deque[float] = deque(maxlen=max(span - 2, 0))
+        self._bent = 1  # the value whose bend is the last taken (the first has none)
+
+    def scatter(self, values: deque[float], seq: int, local: int) -> float:
+        """``max(scatter(logs), scatter(logs[-local:]))`` of ``logs``, the last ``span``
+        of the ``seq`` values seen; ``values`` holds (at least) the last ``span + 1``."""
+        bends = self._take(values, seq)
+        count = min(self.span, seq)  # the values the scatter is over
+        tail = max((min(local, count) if local > 0 else count) - 2, 0)  # their last few's
+        recent = list(islice(bends, len(bends) - tail, None)) if tail else []
+        return max(bend_scatter(list(bends)), bend_scatter(recent))
+
+    def _take(self, values: deque[float], seq: int) -> deque[float]:
+        """The bends wanted, taking only those of values new since the last call."""
+        bends = self._bends
+        first = max(self._bent + 1, seq - self.span + 2)  # the first bend wanted
+        if first > self._bent + 1:
+            bends.clear()  # a gap: those kept are too old to be wanted
+        for middle in range(first, seq):
+            i = middle - seq - 1  # value number `middle` (the newest, seq, is at -1)
+            bends.append(values[i] - (values[i - 1] + values[i + 1]) / 2)
+        self._bent = max(self._bent, seq - 1)
+        return bends

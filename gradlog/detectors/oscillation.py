@@ -79,24 +79,38 @@ class OscillationDetector(Detector):
         self._seen = 0  # finite losses seen: a longer log needs a longer run
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        loss = record.get(LOSS)
+        loss = record.metrics.get(LOSS)
         if loss is None or not math.isfinite(loss):
-            return self._break(None)
+            # With no stretch open there is nothing to break (nor reported: that needs one).
+            return self._break(None) if self._run else []
         self._seen += 1
         found: list[Diagnosis] = []
-        repeated = bool(self._run) and loss == self._run[-1].metrics[LOSS]
-        if repeated or (len(self._run) >= 2 and not self._alternates(loss)):
-            found = self._break(record)
+        run = self._run
+        n = len(run)
+        if n:
+            last = run[-1].metrics[LOSS]
+            # _alternates(), inlined: a rise then a fall, or a fall then a rise.
+            broken = loss == last or (
+                n >= 2 and not (last - run[-2].metrics[LOSS]) * (loss - last) < 0
+            )
         else:
-            self._run.append(record)
+            broken = False
+        if broken:
+            found = self._break(record)
+            run = self._run
+        else:
+            run.append(record)
             if len(self._head) < self._limits.window:
                 self._head.append(record)
             self._length += 1
-            if len(self._run) > self._limits.window:
-                del self._run[0]
+            if n >= self._limits.window:  # (len(run) > window, now it has one more)
+                del run[0]
         if self._start is None:
             self._start = record
-        if self._reported is None and len(self._run) >= self._needed() and self._swings():
+        n = len(run)
+        # _needed() is never below min_records: no need to work it out before that.
+        needed = self._reported is None and n >= self._limits.min_records
+        if needed and n >= self._needed() and self._swings():
             self._reported = self._report()
             found.append(self._reported)
         return found

@@ -8,7 +8,15 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from gradlog.config import Thresholds
-from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
+from gradlog.detectors.base import (
+    Detector,
+    Rule,
+    evidence_of,
+    fmt,
+    loss_is_nan,
+    median,
+    where,
+)
 from gradlog.detectors.noise import NoiseGauge
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import LOSS, VAL_ACC, VAL_LOSS
@@ -114,10 +122,12 @@ class OverfittingDetector(Detector):
         self._reported: Diagnosis | None = None
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        loss = record.get(LOSS)
-        if loss is not None and math.isfinite(loss) and not loss_is_nan(record):
+        metrics = record.metrics
+        loss = metrics.get(LOSS)
+        # loss_is_nan() can only call a finite loss NaN when it is 0.0: ask only then.
+        if loss is not None and math.isfinite(loss) and (loss != 0 or not loss_is_nan(record)):
             self._train.append(loss)
-        val = record.get(VAL_LOSS)
+        val = metrics.get(VAL_LOSS)
         if val is None or not math.isfinite(val) or val == self._previous_val:
             # A progress bar repeats the last evaluation in every refresh (Lightning's
             # postfix): the same value again is the same evaluation, not a new one.
@@ -127,7 +137,7 @@ class OverfittingDetector(Detector):
         self._vals.append(val)
         wanted = self._gauge.add(val)
         if self._train:  # the training level over the interval since the last evaluation
-            self._train_level = median(list(self._train))
+            self._train_level = median(self._train)
             self._train.clear()
         train = self._train_level
         levels = self._levels(record, train)

@@ -6,7 +6,6 @@ import math
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import replace
 from functools import cache
 
 from gradlog.config import PlateauThresholds, Thresholds
@@ -18,18 +17,45 @@ from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR, VAL_ACC
 def chance_classes(loss: float, limits: PlateauThresholds) -> int | None:
     """The class count K whose chance loss ln(K) is nearest this loss, if close enough
     (up to `tolerance` above ln(K), up to `below` under it)."""
-    levels = _levels(limits.classes)
-    i = bisect_left(levels, (loss, 0))
-    near = [levels[j] for j in (i - 1, i) if 0 <= j < len(levels)]
-    level, k = min(near, key=lambda item: abs(loss - item[0]))
-    if loss >= level:
-        return k if loss - level <= limits.tolerance * level else None
-    return k if level - loss <= limits.below * level else None
+    global _last
+    if _last[0] is not limits:  # callers pass the same thresholds again and again
+        _last = (limits, _Chance(limits.classes, limits.tolerance, limits.below))
+    return _last[1].classes(loss)
+
+
+class _Chance:
+    """``chance_classes`` for fixed thresholds, with its table built once."""
+
+    __slots__ = ("_below", "_ks", "_last", "_levels", "_tolerance")
+
+    def __init__(self, classes: tuple[int, ...], tolerance: float, below: float) -> None:
+        pairs = _levels(classes)
+        self._levels = [level for level, _ in pairs]
+        self._ks = [k for _, k in pairs]
+        self._last = len(pairs) - 1
+        self._tolerance, self._below = tolerance, below
+
+    def classes(self, loss: float) -> int | None:
+        levels = self._levels
+        # As bisecting the (ln K, K) pairs with (loss, 0), and taking the nearer of the
+        # two neighbours (the lower on a tie, as min() does).
+        i = bisect_left(levels, loss)
+        if i > self._last:
+            i = self._last
+        elif i and not abs(loss - levels[i]) < abs(loss - levels[i - 1]):
+            i -= 1
+        level = levels[i]
+        if loss >= level:
+            return self._ks[i] if loss - level <= self._tolerance * level else None
+        return self._ks[i] if level - loss <= self._below * level else None
 
 
 @cache
 def _levels(classes: tuple[int, ...]) -> list[tuple[float, int]]:
     return sorted((math.log(k), k) for k in classes)
+
+
+_last: tuple[PlateauThresholds | None, _Chance] = (None, _Chance((), 0.0, 0.0))
 
 
 def _accuracy(value: float) -> float:
@@ -105,7 +131,10 @@ class ChancePlateauDetector(Detector):
 
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
-        self._limits = thresholds.chance_plateau
+        self._limits = limits = thresholds.chance_plateau
+        self._chance = _Chance(limits.classes, limits.tolerance, limits.below)
+        # Within `tolerance` either side (the `below` of _at_level and _track).
+        self._tight_chance = _Chance(limits.classes, limits.tolerance, limits.tolerance)
         self._recent: deque[float] = deque(maxlen=3)  # the level is their median: noise-proof
         self._peak = -math.inf  # the highest loss level seen so far
         self._trough = math.inf  # ... and the lowest
@@ -116,6 +145,7 @@ class ChancePlateauDetector(Detector):
 
     def _reset(self) -> None:
         self._k: int | None = None
+        self._low = self._high = 0.0  # the band around ln(K) that continues a plateau
         self._first: Record | None = None
         self._last: Record | None = None
         self._count = 0
@@ -132,21 +162,25 @@ class ChancePlateauDetector(Detector):
         self._ups = 0  # records of the stretch whose loss rose
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        loss = record.get(LOSS)
+        loss = record.metrics.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return []
         if record.bits:  # a loss printed in bits sits at log2(K): compare it in nats
             loss *= math.log(2)
             self._bits = True
         self._seen += 1
-        self._recent.append(loss)
-        level = median(list(self._recent))
-        if self._start is None and len(self._recent) == self._recent.maxlen:
+        recent = self._recent
+        recent.append(loss)
+        ordered = sorted(recent)
+        n = len(ordered)
+        mid = n // 2  # the median, as base.median computes it
+        level = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        if self._start is None and n == recent.maxlen:
             self._start = level
         if self._reported:
             return self._watch_after(record, level)
-        k = chance_classes(loss, self._limits)  # counts only records themselves at chance
-        if self._k is not None and self._near(level, self._k) and k in (None, self._k):
+        k = self._chance.classes(loss)  # counts only records themselves at chance
+        if self._k is not None and self._low <= level <= self._high and k in (None, self._k):
             self._stretch.append(loss)
             if k == self._k:
                 self._last, self._count = record, self._count + 1
@@ -155,9 +189,11 @@ class ChancePlateauDetector(Detector):
                 self._reported = True
                 return [self._report(None)]
             return []
-        self._reset()
+        if self._k is not None:  # (after a reset there is nothing to reset)
+            self._reset()
         if k is not None:
             self._k, self._first, self._last, self._count = k, record, record, 1
+            self._low, self._high = self._band(k)
             self._stretch.append(loss)
             self._track(record, loss)
             # Came into this band from clearly above it (a descent) or from below it (a
@@ -165,8 +201,10 @@ class ChancePlateauDetector(Detector):
             above = self._peak > (1 + 5 * self._limits.tolerance) * math.log(k)
             below = self._trough < (1 - self._limits.below) * math.log(k)
             self._passing = above or below
-        self._peak = max(self._peak, level)
-        self._trough = min(self._trough, level)
+        if level > self._peak:  # max() and min(), without the calls
+            self._peak = level
+        if level < self._trough:
+            self._trough = level
         return []
 
     def finish(self) -> Iterable[Diagnosis]:
@@ -197,8 +235,8 @@ class ChancePlateauDetector(Detector):
             self._accs.append(acc)
             chance = abs(_accuracy(acc) - 1 / self._k) <= self._limits.acc_tolerance
             self._acc_chance.append(chance)
-        tight = chance_classes(loss, replace(self._limits, below=self._limits.tolerance))
-        self._tight = self._tight and tight == self._k
+        if self._tight:
+            self._tight = self._tight_chance.classes(loss) == self._k
 
     def _confirmed(self) -> bool:
         """The latest printed accuracies say chance: all near 1/K, or frozen at one value
@@ -229,11 +267,10 @@ class ChancePlateauDetector(Detector):
         within `tolerance` of ln(K), or under it down to `below` when the accuracy
         confirms a constant predictor (an imbalanced prior sits under ln(K))."""
         assert self._k is not None
-        level = median(list(self._stretch))
-        tight = replace(self._limits, below=self._limits.tolerance)
-        if chance_classes(level, tight) == self._k:
+        level = median(self._stretch)
+        if self._tight_chance.classes(level) == self._k:
             return True
-        return chance_classes(level, self._limits) == self._k and self._confirmed()
+        return self._chance.classes(level) == self._k and self._confirmed()
 
     def _judged(self) -> bool:
         """Enough to call it a plateau now: accuracy confirms it; or no accuracy says
@@ -268,14 +305,21 @@ class ChancePlateauDetector(Detector):
 
     def _near(self, loss: float, k: int) -> bool:
         """Close enough to ln(K) to continue a plateau: noise does not end it."""
+        low, high = self._band(k)
+        return low <= loss <= high
+
+    def _band(self, k: int) -> tuple[float, float]:
+        """The band around ln(K) that continues a plateau (see ``_near``)."""
         low = (1 - 2 * self._limits.below) * math.log(k)
-        return low <= loss <= (1 + 3 * self._limits.tolerance) * math.log(k)
+        return low, (1 + 3 * self._limits.tolerance) * math.log(k)
 
     def _report(self, learned: Record | None, thin: bool = False) -> Diagnosis:
         first, last, k = self._first, self._last, self._k
         assert first is not None and last is not None and k is not None
-        chance = f"log2({k}) = {math.log2(k):.4f} bits" if self._bits else (
-            f"ln({k}) = {math.log(k):.4f}"
+        chance = (
+            f"log2({k}) = {math.log2(k):.4f} bits"
+            if self._bits
+            else (f"ln({k}) = {math.log(k):.4f}")
         )
         message = (
             f"loss sat at {fmt(first.metrics[LOSS])} ~ {chance}, the "

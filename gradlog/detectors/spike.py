@@ -14,10 +14,10 @@ from gradlog.detectors.base import (
     factor,
     finite,
     fmt,
-    loss_is_nan,
     median,
     where,
 )
+from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR
 
@@ -86,14 +86,20 @@ class LossSpikeDetector(Detector):
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._limits = thresholds.loss_spike
-        self._recent: deque[float] = deque(maxlen=self._limits.window)
+        # The last finite losses, sorted as they come: their median is the recent level.
+        self._recent = SortedWindow(self._limits.window)
+        self._recent_sorted = self._recent.ordered  # the same list, read on every record
         self._start: list[float] = []  # the first finite losses: the run's scale
+        self._start_level = 0.0  # their median, set with each of them
         self._previous: Record | None = None
         self._candidate: tuple[Record, Record | None, float, float] | None = None
         self._since_candidate = 0
         self._episode: Diagnosis | None = None
         self._episode_base = 0.0
         self._window: deque[Record] = deque(maxlen=self._limits.window)  # for causes
+        # The finite grad norms of the same records (None where a record has none).
+        self._grads = SortedWindow(self._limits.window)
+        self._grads_sorted = self._grads.ordered
         self._quiet_jumps = 0  # grad-norm jumps of 10x with no loss jump beside them
         # A language model's 2x jump waiting for persistence: first record, the one before,
         # its ratio and base, and how many records held it.
@@ -101,36 +107,48 @@ class LossSpikeDetector(Detector):
         self._lm_held: tuple[Record, Record | None, float, float, int] | None = None
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        loss = record.get(LOSS)
+        metrics = record.metrics
+        loss = metrics.get(LOSS)
         if loss is None:
             return []
-        found: list[Diagnosis] = []
-        if loss_is_nan(record):
-            found += self._confirm(record)
+        grad = metrics.get(GRAD_NORM)
+        finite_grad = grad if grad is not None and math.isfinite(grad) else None
+        # loss_is_nan(record), from the values at hand: this runs on every record.
+        if not math.isfinite(loss) or (loss == 0.0 and grad is not None and finite_grad is None):
+            found = self._confirm(record)
             self._episode = None
-        elif math.isfinite(loss):
-            found += self._check(record, loss)
-            self._note_quiet_jump(record, loss)
-            self._age_candidate()
+        else:
+            # A language model's jump waits for the very next record: held, or forgotten.
+            self._lm, self._lm_held = None, self._lm
+            found = []
+            recent = self._recent_sorted
+            if recent:  # else nothing to measure a jump against yet
+                # The recent level: SortedWindow.median inlined, as for every record here.
+                size = len(recent)
+                mid = size >> 1
+                base = recent[mid] if size & 1 else (recent[mid - 1] + recent[mid]) / 2
+                start = self._start_level
+                scale = base if base > start else start  # max(start, base), the same on ties
+                if loss - base < self._limits.min_rise_fraction * scale:
+                    self._episode = None  # no rise worth a look: the common case
+                else:
+                    found = self._check(record, loss, base)
+                if finite_grad is not None and len(self._grads_sorted) >= 3:
+                    self._note_quiet_jump(loss, finite_grad, base)
+            if self._candidate is not None:
+                self._age_candidate()
             self._recent.append(loss)
             if len(self._start) < 5:
                 self._start.append(loss)
+                self._start_level = median(self._start)
         self._previous = record
         self._window.append(record)
+        self._grads.append(finite_grad)
         return found
 
-    def _check(self, record: Record, loss: float) -> list[Diagnosis]:
-        # A language model's jump waits for the very next record: held, or forgotten.
-        self._lm, self._lm_held = None, self._lm
-        if not self._recent:
-            return []
-        base = median(list(self._recent))
-        scale = max(median(self._start), base)
+    def _check(self, record: Record, loss: float, base: float) -> list[Diagnosis]:
+        """Judge a finite loss that rose by enough over the recent level ``base``."""
         ratio = loss / base if base > 0 else math.inf
-        rise = loss - base
-        if rise < self._limits.min_rise_fraction * scale:
-            self._episode = None
-            return []
         if self._episode is not None and loss >= self._limits.factor * self._episode_base:
             return []  # still inside the reported spike
         self._episode = None
@@ -155,11 +173,11 @@ class LossSpikeDetector(Detector):
     @property
     def _grads_printed(self) -> bool:
         """The run prints a grad norm: it, not persistence, confirms a small jump."""
-        return any(finite(r.get(GRAD_NORM)) for r in self._window)
+        return len(self._grads) > 0
 
     def _persisted(self, record: Record, ratio: float, base: float) -> list[Diagnosis]:
         """A language model's 2-5x jump counts once it held for `lm_persist` records."""
-        if median(self._start) < self._limits.lm_start or self._grads_printed:
+        if self._start_level < self._limits.lm_start or self._grads_printed:
             return []
         if self._lm_held is None:
             self._lm = (record, self._previous, ratio, base, 1)
@@ -189,14 +207,10 @@ class LossSpikeDetector(Detector):
         self._candidate = None
         return [self._report(record, before, ratio, base, nan_record, True)]
 
-    def _note_quiet_jump(self, record: Record, loss: float) -> None:
-        """Count a 10x grad-norm jump that came with no loss jump: the run's own noise."""
-        grads = [r.metrics[GRAD_NORM] for r in self._window if finite(r.get(GRAD_NORM))]
-        now = record.get(GRAD_NORM)
-        if now is None or not math.isfinite(now) or len(grads) < 3 or not self._recent:
-            return
-        base = median(list(self._recent))
-        jumped = now >= self._limits.grad_jump * median(grads) > 0
+    def _note_quiet_jump(self, loss: float, now: float, base: float) -> None:
+        """Count a 10x grad-norm jump (``now``, finite, with 3 or more grad norms before it)
+        that came with no loss jump over the recent level ``base``: the run's own noise."""
+        jumped = now >= self._limits.grad_jump * self._grads.median() > 0
         if jumped and loss < self._limits.grad_confirmed_factor * base:
             self._quiet_jumps += 1
 

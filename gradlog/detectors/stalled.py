@@ -106,26 +106,30 @@ class DeadRate(Sign):
         self.count = 0
         self.needed: float = 0
         self.value = 0.0
+        self._floor = 0.0  # peak / lr_collapse_factor: a positive lr above it is alive
 
     def dead(self, lr: float) -> bool:
         if lr == 0:  # after 1.2e-07 a zero; after 0.0002, 0.0001 a small rate rounded away
             digits = self.limits.lr_zero_digits
             return self.started is None or significant_digits(self.latest) >= digits
-        return 0 < lr <= self.peak / self.limits.lr_collapse_factor
+        return 0 < lr <= self._floor
 
     def observe(self, record: Record, recent: Sequence[float]) -> None:
         self.records += 1
-        lr = record.get(LR)
+        lr = record.metrics.get(LR)
         if lr is None or not math.isfinite(lr) or lr < 0:
             if self.first is not None:
                 self.note_loss(record)
             return
-        if not self.dead(lr):
+        if lr > self._floor or not self.dead(lr):  # (a positive lr above the floor lives)
             if lr > 0 and self.started is None:
                 self.started = self.records
-            self.peak = max(self.peak, lr)
+            if lr > self.peak:  # max(), and the floor with it
+                self.peak = lr
+                self._floor = lr / self.limits.lr_collapse_factor
             self.latest = lr or self.latest
-            self.end()
+            if self.first is not None:  # (ended, there is nothing to end)
+                self.end()
             return
         if self.first is None:
             self.start(record)
@@ -175,10 +179,11 @@ class FrozenValue(Sign):
         self.longest = 0  # epochs crossed by the longest hold that ended: the cadence
 
     def observe(self, record: Record, recent: Sequence[float]) -> None:
-        value = record.get(self.metric)
+        value = record.metrics.get(self.metric)
         if value is None or not math.isfinite(value):
             return
-        unit = (record.epoch is None, record.epoch if record.epoch is not None else record.line)
+        epoch = record.epoch
+        unit = (True, record.line) if epoch is None else (False, epoch)
         new_unit, self.unit = unit != self.unit, unit
         self.total += new_unit
         if value == self.value:
@@ -187,11 +192,17 @@ class FrozenValue(Sign):
             self.last = record
         else:
             if self.value is not None:
-                self.longest = max(self.longest, self.units - 1)
+                if self.units - 1 > self.longest:  # max(), without the call
+                    self.longest = self.units - 1
                 self.completed = True
             self.previous, self.value, self.units = self.value, value, 1
-            self.start(record)
-        self.confirmed = self.confirmed or self.frozen(value, recent)
+            # start(), inlined: the loss changes on most records. (`early` stays empty:
+            # this sign never notes losses.)
+            self.first = self.last = record
+            self.confirmed, self.span = False, 0
+        # frozen() holds only after `repeat_records` units (its `held` never exceeds them).
+        if not self.confirmed and self.units >= self.limits.repeat_records:
+            self.confirmed = self.frozen(value, recent)
 
     def frozen(self, value: float, recent: Sequence[float]) -> bool:
         """Whether the value has held long enough, far enough from zero and from chance."""
@@ -235,7 +246,10 @@ class SkippedSteps(Sign):
         self.skips = 0
 
     def observe(self, record: Record, recent: Sequence[float]) -> None:
-        skipped = (record.get(SKIPPED_STEP) or 0) >= 1 and not record.get(OVERFLOW)
+        skip = record.metrics.get(SKIPPED_STEP)
+        if self.first is None and (skip is None or not skip >= 1):
+            return  # (no stretch, and this record does not open one)
+        skipped = (skip or 0) >= 1 and not record.get(OVERFLOW)
         if self.first is None:
             if not skipped:
                 return
@@ -373,13 +387,17 @@ class StalledDetector(Detector):
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         self._records += 1
-        loss = record.get(LOSS)
+        loss = record.metrics.get(LOSS)
+        latest = self._latest
         if loss is not None and math.isfinite(loss):
-            self._latest.append(loss)
+            latest.append(loss)
+        standing = False
         for sign in self._signs:
-            sign.observe(record, self._latest)
-            sign.tick()
-        found = self._follow(record)
+            sign.observe(record, latest)
+            if sign.first is not None:  # tick(), and whether it stands, without the calls
+                sign.span += 1
+                standing = standing or sign.confirmed
+        found = self._follow(record) if standing or self._episode is not None else []
         if self._limits.plateau:
             found += self._plateau(record)
         return found

@@ -70,11 +70,12 @@ class VanishingGradientDetector(Detector):
         self._reported = False
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        loss = record.get(LOSS)
+        metrics = record.metrics
+        loss = metrics.get(LOSS)
         if self._start_loss is None and loss is not None and math.isfinite(loss):
             self._start_loss = loss
-        if not self._tiny(record):
-            return self._close()
+        if not self._tiny(metrics, loss):
+            return self._close() if self._run else []  # no run open: nothing to close
         self._run.append(record)
         if len(self._run) > 64:  # keep the state bounded; the ends are what matter
             del self._run[1]
@@ -90,14 +91,19 @@ class VanishingGradientDetector(Detector):
     def finish(self) -> Iterable[Diagnosis]:
         return self._close()
 
-    def _tiny(self, record: Record) -> bool:
-        grad, param, loss = record.get(GRAD_NORM), record.get(PARAM_NORM), record.get(LOSS)
+    def _tiny(self, metrics: dict[str, float], loss: float | None) -> bool:
+        """The record's grad norm is tiny, absolutely or beside the weights, while its loss
+        (``loss``) is still near where the run started."""
+        grad = metrics.get(GRAD_NORM)
         if grad is None or not math.isfinite(grad) or loss is None or not math.isfinite(loss):
             return False
-        if self._start_loss and loss < self._limits.unlearned_fraction * self._start_loss:
+        limits = self._limits
+        if self._start_loss and loss < limits.unlearned_fraction * self._start_loss:
             return False
-        relative = param is not None and param > 0 and grad / param < self._limits.relative
-        return grad <= self._limits.absolute or relative
+        if grad <= limits.absolute:
+            return True
+        param = metrics.get(PARAM_NORM)
+        return param is not None and param > 0 and grad / param < limits.relative
 
     def _flat(self) -> bool:
         return _spread(self._run, LOSS) <= self._limits.flat_loss and (

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import deque
 from collections.abc import Iterable
 
 from gradlog.config import Thresholds
-from gradlog.detectors.base import Detector, Rule, evidence_of, factor, fmt, median, where
+from gradlog.detectors.base import (
+    Detector,
+    Rule,
+    evidence_of,
+    factor,
+    fmt,
+    median,
+    where,
+)
+from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 
@@ -142,7 +150,8 @@ class WeightGrowthDetector(Detector):
         super().__init__(thresholds)
         self._limits = thresholds.weight_growth
         self._early: list[float] = []
-        self._recent: deque[float] = deque(maxlen=3)  # the level is their median
+        self._early_level = 0.0  # their median, once they are all in
+        self._recent = SortedWindow(3)  # the level is their median
         self._rise = _Rise()
         self._first: Record | None = None
         self._last: Record | None = None
@@ -153,19 +162,21 @@ class WeightGrowthDetector(Detector):
         self._reported: Severity | None = None
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        value = record.get(PARAM_NORM)
+        value = record.metrics.get(PARAM_NORM)
         if value is None or not math.isfinite(value) or value <= 0:
             return []
         self._rise.add(value, record)
         self._recent.append(value)
         if len(self._early) < self._limits.early_records:
             self._early.append(value)
+            if len(self._early) == self._limits.early_records:
+                self._early_level = median(self._early)
             return []
         if self._first is not None:
             self._last, self._count = record, self._count + 1
         if self._peak is None or value > self._peak[0]:
             self._peak = (value, record)
-        found = self._judge(median(list(self._recent)) / median(self._early), record)
+        found = self._judge(self._recent.median() / self._early_level, record)
         if found is None:
             return []
         severity, how, first = found
