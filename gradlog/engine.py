@@ -27,12 +27,15 @@ class _Series:
     def add(self, value: float) -> None:
         self.count += 1
         self.last = value
-        if not math.isfinite(value):
+        if value - value != 0.0:  # NaN or an infinity, without a call
             self.nonfinite += 1
             return
-        if not math.isfinite(self.first):
+        if self.first - self.first != 0.0:
             self.first = value
-        self.minimum, self.maximum = min(self.minimum, value), max(self.maximum, value)
+        if value < self.minimum:
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
 
     def freeze(self) -> SeriesSummary:
         return SeriesSummary(
@@ -135,8 +138,12 @@ class Engine:
             if self._first_step is None:
                 self._first_step = record.step
             self._last_step = record.step
+            series = self._series
             for name, value in record.metrics.items():
-                self._series.setdefault(name, _Series(value)).add(value)
+                known = series.get(name)
+                if known is None:
+                    known = series[name] = _Series(value)
+                known.add(value)
             self._history.add(record)
             for detector in self._detectors:
                 found = detector.observe(record)

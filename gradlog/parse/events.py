@@ -79,29 +79,33 @@ _NAMED_STEP = re.compile(r"\b(?:step|iter(?:ation)?)\s*[:=#]?\s*(?P<step>\d+)", 
 _MINIMUM = re.compile(r"already at minimum|Minimum loss scale reached|cannot decrease scale")
 
 
-# Lines that hold a trigger word but are no event (Megatron prints "number of skipped
-# iterations" and "number of nan iterations" on every line), by their shape with every
-# digit made 0: the patterns above treat all digits alike, so a line of a shape found
-# quiet is quiet whatever its numbers. Bounded; shared by every input (a pure function).
+# Lines found to be no event, by their shape with every digit made 0: the patterns above
+# treat all digits alike, so a line of a shape found quiet is quiet whatever its numbers
+# (Megatron prints "number of skipped iterations" and "number of nan iterations" on every
+# line). Bounded; shared by every input, as ``event`` is a pure function.
 _QUIET: set[str] = set()
 _QUIET_KEPT = 4096
 _QUIET_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 _ZEROS = str.maketrans("123456789", "000000000")
 
 
-def event(text: str) -> Event | None:
-    """The event this line reports, or None for an ordinary line."""
-    if not any(trigger in text for trigger in _TRIGGERS):
-        return None
+def event(text: str, masked: str | None = None) -> Event | None:
+    """The event this line reports, or None for an ordinary line; ``masked``: the line
+    with every digit made 0, when the caller has it."""
     if len(text) > _QUIET_LONGEST:
-        return _event(text)
-    shape = text.translate(_ZEROS)
+        return _event(text) if _triggered(text) else None
+    shape = text.translate(_ZEROS) if masked is None else masked
     if shape in _QUIET:
         return None
-    found = _event(text)
+    found = _event(text) if _triggered(text) else None
     if found is None and len(_QUIET) < _QUIET_KEPT:
         _QUIET.add(shape)
     return found
+
+
+def _triggered(text: str) -> bool:
+    """Whether the line holds a fragment every event line holds: a cheap test first."""
+    return any(trigger in text for trigger in _TRIGGERS)
 
 
 def _event(text: str) -> Event | None:

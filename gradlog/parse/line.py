@@ -143,6 +143,12 @@ class Limits:
 
 
 _DIGITS = str.maketrans("123456789", "000000000")
+
+
+def mask_digits(text: str) -> str:
+    """``text`` with every digit made 0: the key of its layout (the grammar, the dialect
+    signatures and the event patterns read all digits alike)."""
+    return text.translate(_DIGITS)
 _HOLES = re.compile(grammar.HOLE)
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
@@ -297,12 +303,15 @@ class LineParser:
         self._dialects: dict[str, Dialect | None] = {}
         self.shapes: dict[str, ShapeStats] = {}  # read shapes, by shape, capped
 
-    def parse(self, text: str) -> Fields | None:
-        """Fields of ``text``, or None when it holds no key-value pair."""
+    def parse(self, text: str, masked: str | None = None) -> Fields | None:
+        """Fields of ``text``, or None when it holds no key-value pair; ``masked``: the
+        text with every digit made 0 (``mask_digits``), when the caller has it."""
         if len(text) > PARSE_LIMIT:
             text = _shortened(text)
             self.limits.long_lines += 1
-        masked = text.translate(_DIGITS)
+            masked = None
+        if masked is None:
+            masked = text.translate(_DIGITS)
         fast = self._fast.get(masked)
         key, ids = masked, 0
         if fast is None:

@@ -25,7 +25,7 @@ from gradlog.parse.dialects import BY_NAME
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import NUMBER_RE
-from gradlog.parse.line import Fields, LineParser, ShapeStats
+from gradlog.parse.line import Fields, LineParser, ShapeStats, mask_digits
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.tables import Table, block_row
 
@@ -151,8 +151,9 @@ class LogReader:
         if self._table.columns and (row := self._table.row(text)) is not None:
             self.kinds["table"] += 1
             return Fields(row.metrics, row.step, row.epoch, row.dialect)
-        found = event(text)
-        fields = self._parser.parse(text)
+        masked = mask_digits(text)
+        found = event(text, masked)
+        fields = self._parser.parse(text, masked)
         if found is not None:
             # An event on a line with values of its own (an abort glued to a progress bar,
             # a skip warning that names its step and the grad norm): one record of both.
