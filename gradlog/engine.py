@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -82,8 +83,29 @@ class Engine:
         return self._observe(self._reader.feed(self._lines, raw))
 
     def idle(self) -> list[Diagnosis]:
-        """The input paused: complete the open record so a live alert is not delayed."""
-        return self._observe(self._reader.flush(idle=True))
+        """The input paused: judge the open record as it stands, so a live alert is not
+        held back, without completing it.
+
+        The rules see it on copies of their state, and what they find is only announced:
+        the open record stays open for lines still to come, so the engine's own state,
+        and the final report, are exactly those of the same log read whole, however the
+        input was timed. The same diagnosis found again when the record completes is
+        not new, so it is not announced twice."""
+        records = self._reader.peek()
+        if not records:
+            return []
+        shared = {id(self.config): self.config}  # settings are read-only: never copied
+        detectors = copy.deepcopy(self._detectors, shared)
+        history = self._history.fork()
+        found = dict(self._found)
+        announced: list[Diagnosis] = []
+        for record in records:
+            history.add(record)
+            for detector in detectors:
+                diagnoses = detector.observe(record)
+                if diagnoses:
+                    announced += self._keep(diagnoses, found, history)
+        return announced
 
     def interrupt(self, signum: int) -> None:
         """Signal ``signum`` cut the input short: the report will say it is incomplete."""
@@ -153,16 +175,23 @@ class Engine:
 
     def _collect(self, diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
         """Keep the latest version of each episode; return those new or more severe."""
-        found = list(diagnoses)
-        if not found:
-            return []
+        return self._keep(diagnoses, self._found, self._history)
+
+    def _keep(
+        self,
+        diagnoses: Iterable[Diagnosis],
+        found: dict[EpisodeKey, Diagnosis],
+        history: History,
+    ) -> list[Diagnosis]:
+        """Personalise each diagnosis from ``history`` and keep it in ``found``; return
+        those new or more severe there."""
         announced = []
         dialects = self._reader.dialects
         framework = dialects[0] if dialects else None
-        for diagnosis in found:
-            diagnosis = personalise(diagnosis, self._history.context(diagnosis, framework))
-            before = self._found.get(diagnosis.key)
-            self._found[diagnosis.key] = diagnosis
+        for diagnosis in diagnoses:
+            diagnosis = personalise(diagnosis, history.context(diagnosis, framework))
+            before = found.get(diagnosis.key)
+            found[diagnosis.key] = diagnosis
             if before is None or diagnosis.severity > before.severity:
                 announced.append(diagnosis)
         return announced

@@ -180,10 +180,13 @@ class Watcher:
     def _announce(self, diagnoses: list[Diagnosis]) -> None:
         for diagnosis in diagnoses:
             previous = self._announced.pop(diagnosis.key, None)
-            self._announced[diagnosis.key] = diagnosis.severity
+            severity = diagnosis.severity if previous is None else max(previous, diagnosis.severity)
+            self._announced[diagnosis.key] = severity
             if len(self._announced) > _REMEMBERED:
                 self._announced.popitem(last=False)
-            self._alert(diagnosis, previous)
+            # Announced at a pause, then found again when its record completed: once only.
+            if previous is None or diagnosis.severity > previous:
+                self._alert(diagnosis, previous)
 
 
 def describe_fault(exc: BaseException, line: int) -> str:

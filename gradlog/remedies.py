@@ -98,6 +98,15 @@ class History:
         self._recent: deque[tuple[Step, float]] = deque(maxlen=_KEPT)
         self._records: deque[Record] = deque(maxlen=64)
 
+    def fork(self) -> History:
+        """A copy to add to without changing this one (records are never changed, so
+        they are shared)."""
+        other = History()
+        other._early = list(self._early)
+        other._recent = self._recent.copy()
+        other._records = self._records.copy()
+        return other
+
     def add(self, record: Record) -> None:
         grad = record.get(GRAD_NORM)
         if grad is not None and math.isfinite(grad):

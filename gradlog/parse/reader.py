@@ -12,6 +12,7 @@ first line of a JSON Lines log and is read as a line.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections import Counter
@@ -127,6 +128,17 @@ class LogReader:
             # The input ended inside the value: it was not JSON, but lines.
             return self._as_lines() + self._named(self._assembler.flush(idle))
         return self._named(self._assembler.flush(idle))
+
+    def peek(self) -> list[Record]:
+        """The records ``flush(idle=True)`` would complete now, leaving every state as it
+        is: the open record stays open (a live input paused, more of it may come)."""
+        if self._document is not None:
+            return []  # a document is read whole
+        records = copy.deepcopy(self._assembler).flush(idle=True)
+        families = copy.deepcopy(self.families)  # a first sight of a family teaches it
+        for record in records:
+            families.resolve(record.metrics)
+        return records
 
     def _named(self, records: list[Record]) -> list[Record]:
         """Records with each family's series under its canonical name."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradlog.engine import Engine
+from gradlog.engine import Engine, analyze
 
 KERAS = [
     "Epoch 1/3",
@@ -41,3 +41,21 @@ def test_a_repeated_step_number_does_not_hide_a_second_episode() -> None:
     for line in ["step 1 loss 2.0", "step 2 loss nan", "step 1 loss 2.0", "step 2 loss nan"]:
         engine.feed(line)
     assert [(d.id, d.line) for d in engine.finish().diagnoses] == [("nan", 2), ("nan", 4)]
+
+
+def test_a_pause_inside_a_step_less_record_does_not_split_it() -> None:
+    # The pause judges the open record (the NaN is announced at once), but the record
+    # stays open: the value printed after the pause joins it, as in the saved log.
+    lines = ["loss 0.9", "loss 0.8", "val_loss nan"]
+    engine = Engine("live")
+    engine.feed(lines[0])
+    engine.feed(lines[1])
+    engine.feed(lines[2])
+    assert [d.id for d in engine.idle()] == ["nan"]
+    engine.feed("val_acc 0.5")
+    live = engine.finish()
+    saved = analyze([*lines, "val_acc 0.5"])
+    assert live.input.records == saved.input.records == 2
+    assert [(d.id, d.first_step) for d in live.diagnoses] == [
+        (d.id, d.first_step) for d in saved.diagnoses
+    ]
