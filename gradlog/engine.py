@@ -70,6 +70,7 @@ class Engine:
         self._first_step: Step | None = None
         self._last_step: Step | None = None
         self._interrupted: int | None = None
+        self._judged_early = False  # the open record turned non-finite and was judged
         self._limits: Counter[str] = Counter()
 
     @property
@@ -80,7 +81,17 @@ class Engine:
     def feed(self, raw: str) -> list[Diagnosis]:
         """Read one line of the log; return diagnoses that are new or more severe."""
         self._lines += 1
-        return self._observe(self._reader.feed(self._lines, raw))
+        announced = self._observe(self._reader.feed(self._lines, raw))
+        # A record that turns non-finite is judged at once, as at a pause, so a NaN is
+        # announced the moment its line arrives, not when the next line completes it;
+        # once per run of such records (this changes no state, only what is announced).
+        if self._reader.open_nonfinite():
+            if not self._judged_early:
+                self._judged_early = True
+                announced += self.idle()
+        else:
+            self._judged_early = False
+        return announced
 
     def idle(self) -> list[Diagnosis]:
         """The input paused: judge the open record as it stands, so a live alert is not

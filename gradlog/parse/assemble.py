@@ -152,6 +152,14 @@ class Assembler:
         metrics, self._carry = {**self._carry, **fields.metrics}, {}
         return metrics
 
+    def open_nonfinite(self) -> bool:
+        """Whether the open record holds a NaN or an infinity (one sum, no loop)."""
+        pending = self._pending
+        if pending is None:
+            return False
+        total = sum(pending.metrics.values())
+        return total - total != 0.0
+
     def flush(self, idle: bool = False) -> list[Record]:
         """Complete the open record, if it holds any value.
 

@@ -129,6 +129,10 @@ class LogReader:
             return self._as_lines() + self._named(self._assembler.flush(idle))
         return self._named(self._assembler.flush(idle))
 
+    def open_nonfinite(self) -> bool:
+        """Whether the record still open holds a NaN or an infinity."""
+        return self._document is None and self._assembler.open_nonfinite()
+
     def peek(self) -> list[Record]:
         """The records ``flush(idle=True)`` would complete now, leaving every state as it
         is: the open record stays open (a live input paused, more of it may come)."""

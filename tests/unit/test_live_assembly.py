@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gradlog.engine import Engine, analyze
+from gradlog.live import Watcher
 
 KERAS = [
     "Epoch 1/3",
@@ -59,3 +60,18 @@ def test_a_pause_inside_a_step_less_record_does_not_split_it() -> None:
     assert [(d.id, d.first_step) for d in live.diagnoses] == [
         (d.id, d.first_step) for d in saved.diagnoses
     ]
+
+
+def test_a_nan_is_announced_by_its_own_line() -> None:
+    # Its record is still open (a next line might add to step 2), yet the alert comes now,
+    # and only once, though the rules find it again when the record completes.
+    alerts: list[str] = []
+    watcher = Watcher(Engine("live"), lambda diagnosis, previous: alerts.append(diagnosis.id))
+    watcher.feed(b"step 1 | loss 2.0 | grad_norm 0.9\n")
+    assert alerts == []
+    watcher.feed(b"step 2 | loss nan | grad_norm nan\n")
+    assert alerts == ["nan"]
+    watcher.feed(b"step 3 | loss nan | grad_norm nan\nstep 4 | loss nan | grad_norm nan\n")
+    report = watcher.finish()
+    assert alerts == ["nan"] and report is not None
+    assert [d.id for d in report.diagnoses] == ["nan"]
