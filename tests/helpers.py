@@ -57,3 +57,14 @@ def analyze_text(text: str) -> list[Diagnosis]:
 
 def load_expected(path: Path) -> dict[str, object]:
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+class CopySink:
+    """A passthrough sink that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.open = True
+
+    def write(self, chunk: bytes) -> None:
+        self.data += chunk

@@ -17,7 +17,7 @@ from gradlog.formatters.json import dumps, report_object
 from gradlog.live import Watcher
 from gradlog.report import Report
 from gradlog.sources import read_file
-from tests.helpers import CORPUS, ROOT
+from tests.helpers import CORPUS, ROOT, CopySink
 
 
 def _logs() -> list[Any]:
@@ -31,15 +31,6 @@ def _logs() -> list[Any]:
     return [pytest.param(path, id=path.name) for path in found]
 
 
-class _Copy:
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.open = True
-
-    def write(self, chunk: bytes) -> None:
-        self.data += chunk
-
-
 def _document(report: Report | None) -> dict[str, Any]:
     assert report is not None
     data: dict[str, Any] = json.loads(dumps(report_object(report)))
@@ -49,7 +40,7 @@ def _document(report: Report | None) -> dict[str, Any]:
 @pytest.mark.parametrize("path", _logs())
 def test_live_with_pauses_ends_with_the_saved_report(path: Path) -> None:
     saved = _document(analyze(read_file(str(path)), str(path)))
-    copy = _Copy()
+    copy = CopySink()
     watcher = Watcher(Engine(str(path)), lambda diagnosis, previous: None, [copy])
     data = path.read_bytes()
     rng = random.Random(path.name)

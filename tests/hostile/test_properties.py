@@ -18,6 +18,7 @@ from gradlog.engine import Engine, analyze
 from gradlog.formatters import FORMATTERS
 from gradlog.live import Watcher
 from gradlog.report import ReportSet
+from tests.helpers import CopySink
 
 BUDGET = settings(
     max_examples=60,
@@ -32,8 +33,26 @@ NUMBERS = st.one_of(
     st.sampled_from(["nan", "-nan", "NaN%", "inf", "-Infinity", "1.#QNAN", "1,000.5", "nan.0"]),
 )
 NAMES = st.sampled_from(
-    ["loss", "val_loss", "grad_norm", "lr", "acc", "step", "epoch", "Train Loss", "gnorm",
-     "model_loss", "scale", "x", "::error::", "[bold]", "\x1b[31m", "\u202e", "|", "<b>"]
+    [
+        "loss",
+        "val_loss",
+        "grad_norm",
+        "lr",
+        "acc",
+        "step",
+        "epoch",
+        "Train Loss",
+        "gnorm",
+        "model_loss",
+        "scale",
+        "x",
+        "::error::",
+        "[bold]",
+        "\x1b[31m",
+        "\u202e",
+        "|",
+        "<b>",
+    ]
 )
 SEPARATORS = st.sampled_from([" ", "=", ": ", " | ", ", ", "\t", " is ", "->"])
 # Characters a hostile log may hold: controls, C1, bidi overrides, markup, workflow syntax.
@@ -80,7 +99,7 @@ def check_chunks(log: list[str], cuts: list[int]) -> None:
     and the passthrough is byte-identical."""
     data = "\n".join(log).encode("utf-8", "surrogatepass")
     saved = analyze(data.decode("utf-8", "replace").split("\n"), "x")
-    copy = _Copy()
+    copy = CopySink()
     watcher = Watcher(Engine("x"), lambda *_: None, sinks=(copy,))  # type: ignore[arg-type]
     start = 0
     for size in [*cuts, len(data)]:
@@ -110,17 +129,6 @@ def check_pauses(log: list[str], cuts: list[int]) -> None:
         assert live.input.records == saved.input.records
 
 
-class _Copy:
-    """A passthrough sink that keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.open = True
-
-    def write(self, chunk: bytes) -> None:
-        self.data += chunk
-
-
 CUTS = st.lists(st.integers(1, 50), min_size=1, max_size=10)
 
 
@@ -138,9 +146,7 @@ def test_live_input_cut_anywhere_gives_the_saved_answer(log: list[str], cuts: li
 
 @BUDGET
 @given(LOGS, CUTS)
-def test_idle_pauses_anywhere_change_nothing(
-    log: list[str], cuts: list[int]
-) -> None:
+def test_idle_pauses_anywhere_change_nothing(log: list[str], cuts: list[int]) -> None:
     check_pauses(log, cuts)
 
 
