@@ -7,7 +7,8 @@ import math
 import random
 
 from gradlog.config import Thresholds
-from gradlog.detectors.stalled import StalledDetector, quantum, significant_digits
+from gradlog.detectors.signs import quantum, significant_digits
+from gradlog.detectors.stalled import StalledDetector
 from gradlog.model import Record, Severity
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from tests.helpers import analyze_text, records, run
