@@ -1,17 +1,20 @@
-"""The three signs the stalled rule reads: a dead learning rate, a frozen value and skipped
-optimizer steps. Each follows one series record by record and says when it stands."""
+"""The signs the stalled rule reads: a dead learning rate, a frozen value, an error rate
+pinned at its maximum and skipped optimizer steps. Each follows its series record by
+record and says when it stands."""
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import lru_cache
 
 from gradlog.config import PlateauThresholds, StalledThresholds
 from gradlog.detectors.base import fmt, median, where
 from gradlog.detectors.plateau import chance_classes
 from gradlog.model import Record
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
+from gradlog.parse.families import words
 from gradlog.parse.names import LOSS, LR
 
 
@@ -230,6 +233,87 @@ class FrozenValue(Sign):
         return (
             f"{name} is {fmt(self.value)} on {self.units} {unit} in a row, "
             f"{where(self.first)} to {where(self.last)}"
+        )
+
+
+# Error rates: the share of wrong outputs, 1 (or 100%) when every output is wrong.
+# Character, word, phone, token and sentence error rates, and ``err``/``error`` qualified
+# as a rate or a top-k error; a bare ``mean_squared_error`` is a distance, not a rate.
+_RATES = frozenset({"cer", "wer", "per", "ter", "ser", "err"})
+_QUALIFIED = frozenset({"rate", "top1", "top5", "top"})
+_KEYS_KEPT = 256  # distinct sets of metric names remembered with their error rates
+
+
+@lru_cache(maxsize=1024)
+def error_rate(name: str) -> bool:
+    """Whether a metric name is an error rate (``val.cer``, ``wer``, ``top1_err``)."""
+    parts = set(words(name))
+    return bool(parts & _RATES) or ("error" in parts and bool(parts & _QUALIFIED))
+
+
+class PinnedError(Sign):
+    """An error rate printed at exactly its maximum, 1 (or 100 in percent), on several
+    records in a row while the loss does not fall: every output is wrong (a model that
+    emits blanks or one token), and nothing is being learned. A falling loss disproves
+    it: a CTC model prints blanks, at an error rate of exactly 1, while it starts."""
+
+    def __init__(self, limits: StalledThresholds) -> None:
+        super().__init__(limits)
+        self.metric = LOSS  # the pinned rate's name, once one is
+        self.value = 1.0
+        self.runs: dict[str, int] = {}  # records in a row each rate printed its maximum
+        self.printed: dict[str, int] = {}  # records each rate was printed on
+        self._rates: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def observe(self, record: Record, recent: Sequence[float]) -> None:
+        metrics = record.metrics
+        keys = tuple(metrics)
+        names = self._rates.get(keys)
+        if names is None:
+            names = tuple(name for name in keys if error_rate(name))
+            if len(self._rates) < _KEYS_KEPT:
+                self._rates[keys] = names
+        if not names:
+            if self.first is not None:
+                self.note_loss(record)
+            return
+        pinned: str | None = None
+        for name in names:
+            value = metrics[name]
+            self.printed[name] = self.printed.get(name, 0) + 1
+            run = self.runs[name] = self.runs.get(name, 0) + 1 if value in (1.0, 100.0) else 0
+            if run and (pinned is None or run > self.runs[pinned]):
+                pinned = name
+        if pinned is None:
+            if self.first is not None:
+                self.end()
+            return
+        if self.first is None:
+            self.start(record)
+        self.last, self.metric, self.value = record, pinned, metrics[pinned]
+        self.note_loss(record)
+        run, limits = self.runs[pinned], self.limits
+        self.confirmed = (
+            run >= limits.repeat_records
+            and run >= limits.repeat_fraction * self.printed[pinned]
+            and not self._falling(recent)
+        )
+
+    def _falling(self, recent: Sequence[float]) -> bool:
+        """The loss fell over the stretch: the median of its last 3 losses is
+        ``progress_drop`` below that of its first 3 (the stretch is short, so its ends
+        are compared, not two windows that would be the same records)."""
+        if len(self.early) < 3 or len(recent) < 3:
+            return False
+        before = median(self.early[:3])
+        return before > 0 and median(list(recent)[-3:]) < (1 - self.limits.progress_drop) * before
+
+    def describe(self) -> str:
+        assert self.first is not None and self.last is not None
+        run = self.runs[self.metric]
+        return (
+            f"{self.metric} is {fmt(self.value)} (every output wrong) on {run} records in "
+            f"a row to {where(self.last)}, while the loss does not fall"
         )
 
 

@@ -11,7 +11,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
 from gradlog.detectors.noise import NoiseGauge
 from gradlog.detectors.plateau import chance_classes
-from gradlog.detectors.signs import DeadRate, FrozenValue, Sign, SkippedSteps
+from gradlog.detectors.signs import DeadRate, FrozenValue, PinnedError, Sign, SkippedSteps
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 
@@ -19,7 +19,7 @@ from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 class StalledDetector(Detector):
     """
     ## What it detects
-    Training in which nothing is being learned, shown by any of three signs:
+    Training in which nothing is being learned, shown by any of four signs:
 
     - the learning rate is exactly 0, or has collapsed to a millionth of its peak or
       less, for 10 records or more and a quarter of the records since it was first
@@ -27,12 +27,16 @@ class StalledDetector(Detector):
     - the loss or the validation loss prints exactly the same value, to 3 significant
       digits or more, on 5 epochs in a row (records, if the log names no epochs) and
       on a quarter of those it was printed on, away from a chance level ln(K);
+    - an error rate (CER, WER, PER, top-1 error, `err`) prints exactly its maximum, 1
+      (or 100 in percent), on 5 records in a row and a quarter of those it was printed
+      on, while the loss does not fall: every output is wrong (blanks, one token);
     - optimizer steps are skipped (by a spike or non-finite-gradient guard, not an fp16
       overflow) on 4 records or more, and on half the records since the first skip.
 
-    A falling loss disproves a dead learning rate and skipped steps (the zero is a
-    rounded small rate, the skips are rare). One diagnosis covers an episode, with every
-    sign it shows; an episode that ends (the signs lapse) is kept as info.
+    A falling loss disproves a dead learning rate, a pinned error rate and skipped steps
+    (the zero is a rounded small rate, a CTC model prints blanks while it starts, the
+    skips are rare). One diagnosis covers an episode, with every sign it shows; an
+    episode that ends (the signs lapse) is kept as info.
 
     Opt-in (`plateau = true` under `[tool.gradlog.thresholds.stalled]`): the loss level
     (a running median) has not improved by more than 1% for the last half of the run
@@ -90,10 +94,15 @@ class StalledDetector(Detector):
         min_records=4,  # skip_records: the shortest sign
         title="Training stalled",
         severity=Severity.WARNING,
-        summary="Nothing is learned: a dead learning rate, a frozen loss or skipped steps.",
+        summary=(
+            "Nothing is learned: a dead learning rate, a frozen loss, an error rate pinned "
+            "at 1, or skipped steps."
+        ),
         why=(
             "A run whose weights no longer move spends compute for nothing: the learning "
-            "rate is zero or vanishingly small, or every update is thrown away."
+            "rate is zero or vanishingly small, or every update is thrown away; a model "
+            "whose every output is wrong while its loss stays put has collapsed to one "
+            "answer and is not learning either."
         ),
         remedies=(
             "Check the learning-rate schedule: it may have decayed to zero or near zero too "
@@ -118,6 +127,7 @@ class StalledDetector(Detector):
             DeadRate(limits),
             FrozenValue(limits, thresholds.chance_plateau, LOSS),
             FrozenValue(limits, thresholds.chance_plateau, VAL_LOSS),
+            PinnedError(limits),
             SkippedSteps(limits),
         )
         self._latest: deque[float] = deque(maxlen=limits.progress_records)

@@ -6,6 +6,8 @@ import dataclasses
 import math
 import random
 
+import pytest
+
 from gradlog.config import Thresholds
 from gradlog.detectors.signs import quantum, significant_digits
 from gradlog.detectors.stalled import StalledDetector
@@ -251,3 +253,46 @@ def test_stall_that_ends_in_progress_is_info() -> None:
     found = run("stalled", records(loss=losses), PLATEAU)
     assert [d.severity for d in found] == [Severity.INFO]
     assert "then improved again" in found[0].message
+
+
+def _rates(cer: list[float], losses: list[float], name: str = "val_cer") -> list[Record]:
+    return [
+        Record(step, step, {"loss": loss, name: rate})
+        for step, (rate, loss) in enumerate(zip(cer, losses, strict=True), 1)
+    ]
+
+
+def _ids(records: list[Record]) -> list[tuple[str, object]]:
+    detector = StalledDetector(Thresholds())
+    found = [d for r in records for d in detector.observe(r)] + list(detector.finish())
+    return sorted({(d.id, d.first_step) for d in found}, key=repr)
+
+
+@pytest.mark.parametrize("name", ["val_cer", "wer", "tr.wer", "top1_err", "error_rate"])
+def test_an_error_rate_pinned_at_one_while_the_loss_is_flat_is_a_stall(name: str) -> None:
+    rates = [0.97, 0.93, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    flat = [3.1, 2.9, 3.32, 3.323, 3.324, 3.322, 3.321, 3.323]
+    assert _ids(_rates(rates, flat, name)) == [("stalled", 3)]
+
+
+def test_an_error_rate_in_percent_pinned_at_100_is_a_stall() -> None:
+    assert _ids(_rates([100.0] * 6, [2.0 + i / 1000 for i in range(6)])) == [("stalled", 1)]
+
+
+def test_blank_outputs_while_the_loss_falls_are_a_start_not_a_stall() -> None:
+    # A CTC model emits blanks (an error rate of exactly 1) while its loss falls.
+    falling = [300.0 / (1 + i) for i in range(12)]
+    assert _ids(_rates([1.0] * 12, falling)) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "rates"),
+    [
+        ("val_cer", [0.99, 0.98, 1.0, 0.99, 1.0, 0.97, 1.0, 0.99]),  # never 5 in a row
+        ("mean_squared_error", [1.0] * 8),  # a distance, not a rate
+        ("val_acc", [1.0] * 8),  # a perfect accuracy is no error
+    ],
+)
+def test_no_stall_without_a_rate_pinned_at_its_maximum(name: str, rates: list[float]) -> None:
+    flat = [3.32 + (i % 2) / 1000 for i in range(8)]
+    assert _ids(_rates(rates, flat, name)) == []
