@@ -38,6 +38,10 @@ _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving u
 _SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$")
 # Linear in line length: one greedy run, with no second run of blanks that could share it.
 _SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S")
+# A Python warning as the warnings module prints it, ``file.py:253: UserWarning: text``:
+# its numbers are a source line and the message's, never metrics (the file's path would
+# otherwise become a metric name).
+_PY_WARNING = re.compile(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
 
 
@@ -169,7 +173,8 @@ class LogReader:
             return Fields(row.metrics, row.step, row.epoch, row.dialect)
         masked = mask_digits(text)
         found = event(text, masked)
-        fields = self._parser.parse(text, masked)
+        warning = "Warning: " in stripped and _PY_WARNING.match(stripped) is not None
+        fields = None if warning else self._parser.parse(text, masked)
         if found is not None:
             # An event on a line with values of its own (an abort glued to a progress bar,
             # a skip warning that names its step and the grad norm): one record of both.
@@ -185,7 +190,7 @@ class LogReader:
             self.kinds["event"] += 1
             return Fields(found.metrics, step, None, dialect, step is not None, joins)
         # A line with no value may be a table's header, which opens the table.
-        header = fields is None and self._table.header(text)
+        header = fields is None and not warning and self._table.header(text)
         if fields is not None:
             self.kinds["key-value"] += 1
         elif header:

@@ -232,3 +232,19 @@ def test_an_event_on_a_line_with_its_own_step_keeps_the_line_s_values() -> None:
     (record,) = read(line)
     assert record.step == 1557
     assert record.metrics["grad_norm"] == 2.19 and record.metrics["skipped_step"] == 1.0
+
+
+def test_a_python_warning_is_not_read_as_metrics() -> None:
+    # warnings.formatwarning: "{file}:{line}: {category}: {message}". The path must not
+    # become a metric name, nor its line number a value.
+    log = [
+        "/usr/lib/python3.10/site-packages/torch/utils/data/dataloader.py:558: UserWarning: "
+        "This DataLoader will create 8 worker processes in total.",
+        "train.py:12: FutureWarning: `lr` 0.001 is deprecated",
+        "step 1 | loss 2.0",
+        "step 2 | loss 1.9",
+    ]
+    report = analyze(log)
+    assert report.input.metrics == ("loss",) and report.input.records == 2
+    assert report.input.first_step == 1 and not report.input.numbered_steps
+    assert report.input.unread_numeric == 2
