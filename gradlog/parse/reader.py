@@ -21,7 +21,7 @@ from typing import Any
 from gradlog.model import Record, step_value
 from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
-from gradlog.parse.clean import clean
+from gradlog.parse.clean import Segment, clean
 from gradlog.parse.dialects import BY_NAME
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
@@ -43,6 +43,8 @@ _SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S")
 # otherwise become a metric name).
 _PY_WARNING = re.compile(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
+_SPANS_KEPT = 4096  # learned line layouts
+_SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 
 
 class LogReader:
@@ -72,6 +74,11 @@ class LogReader:
         self._started = False
         self._in_summary = False
         self._section = ""  # the section of a ``| name | value |`` block being read
+        # Learned layouts: a raw line's shape (digits made 0) -> where its text is in it.
+        # ``layouts`` False reads every line the long way (the tests' oracle).
+        self.layouts = True
+        self._spans: dict[str, tuple[int, int]] = {}
+        self._plain = False  # the last line read went the plain key-value way
 
     @property
     def limits(self) -> dict[str, int]:
@@ -108,19 +115,61 @@ class LogReader:
             if raw.lstrip()[:1] in ("{", "["):
                 self._document = []
                 return self._gather(line_no, raw)
+        key: str | None = None
+        plain = not (self._in_summary or self._section or self._table.columns)
+        if plain and self.layouts and len(raw) <= _SPAN_LONGEST:
+            key = mask_digits(raw)
+            span = self._spans.get(key)
+            if span is not None:
+                start, end = span
+                return self._named(self._quick(line_no, raw[start:end], key[start:end]))
         records: list[Record] = []
-        for segment in clean(raw):
+        segments = clean(raw)
+        for segment in segments:
             if segment.rank is not None:
                 self._rank = segment.rank if self._rank is None else self._rank
                 if segment.rank != self._rank:
                     continue  # another rank printing the same run: keep one
+            self._plain = False
             fields = self._fields(segment.text)
             if fields is None:
                 continue
             self.parsed += 1
             self._dialects.setdefault(fields.dialect)
             records += self._assembler.feed(line_no, fields)
+        if key is not None and len(segments) == 1 and self._plain:
+            self._learn(key, raw, segments[0])
         return self._named(records)
+
+    def _learn(self, key: str, raw: str, segment: Segment) -> None:
+        """Remember where in a raw line of this layout its text is, when cleaning only cut
+        a prefix (a timestamp, a logger's name) or a suffix and the text was read as plain
+        key-value pairs: every step of that, from cleaning to the event screen, reads all
+        digits alike, so any line of the same layout goes the same way."""
+        if segment.rank is not None or len(self._spans) >= _SPANS_KEPT:
+            return
+        if "\x1b" in raw or "\b" in raw or "\r" in raw:
+            return  # escape sequences, backspaces and redraws rewrite the text
+        base, text = raw.rstrip("\n"), segment.text
+        if base.endswith(text):
+            self._spans[key] = (len(base) - len(text), len(base))
+        elif base.startswith(text):
+            self._spans[key] = (0, len(text))
+
+    def _quick(self, line_no: int, text: str, masked: str) -> list[Record]:
+        """A line of a learned layout: what ``_fields`` would do with it, without the
+        steps that cannot apply (cleaning, summaries, tables, events, warnings)."""
+        fields = self._parser.parse(text, masked)
+        if fields is None:
+            if self._table.header(text):
+                self.kinds["table header"] += 1
+            else:
+                self._unread(text.strip())
+            return []
+        self.kinds["key-value"] += 1
+        self.parsed += 1
+        self._dialects.setdefault(fields.dialect)
+        return self._assembler.feed(line_no, fields)
 
     def flush(self, idle: bool = False) -> list[Record]:
         """Complete the open record at the end of input; ``idle``: a live input paused."""
@@ -158,6 +207,7 @@ class LogReader:
         stripped = text.strip()
         if not stripped:
             return None
+        rewritten = False  # the text became another (a ``| name | value |`` row)
         if self._summary(stripped):
             return None
         if stripped[0] == "|" and stripped[-1] == "|":
@@ -165,7 +215,7 @@ class LogReader:
             if block == "":
                 return None
             if block is not None:
-                text = block
+                text, rewritten = block, True
         elif self._section and stripped.startswith("---"):
             self._section = ""
         if self._table.columns and (row := self._table.row(text)) is not None:
@@ -175,6 +225,8 @@ class LogReader:
         found = event(text, masked)
         warning = "Warning: " in stripped and _PY_WARNING.match(stripped) is not None
         fields = None if warning else self._parser.parse(text, masked)
+        # Read as plain key-value pairs from the text as cleaned: a layout to remember.
+        self._plain = found is None and fields is not None and not rewritten
         if found is not None:
             # An event on a line with values of its own (an abort glued to a progress bar,
             # a skip warning that names its step and the grad norm): one record of both.
