@@ -68,3 +68,19 @@ class CopySink:
 
     def write(self, chunk: bytes) -> None:
         self.data += chunk
+
+
+def every_log() -> list[Path]:
+    """Every log the tests read whole: the labelled corpora (when present beside the
+    checkout, through their ``labels.json``), the samples, the format fixtures and the
+    test data."""
+    found: list[Path] = []
+    for folder in (CORPUS, CORPUS / "real"):
+        labels = folder / "labels.json"
+        if labels.is_file():
+            entries = json.loads(labels.read_text(encoding="utf-8"))
+            found += [folder / entry["file"] for entry in entries]
+    found += sorted(SAMPLES.glob("*.log"))
+    found += sorted((ROOT / "tests" / "fixtures").rglob("*.log"))
+    found += sorted((ROOT / "tests" / "data").glob("*.log"))
+    return found

@@ -6,7 +6,6 @@ counts of what was read and what was not."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,11 @@ import pytest
 
 from gradlog.parse.reader import LogReader
 from gradlog.sources import read_file
-from tests.helpers import CORPUS, ROOT
+from tests.helpers import every_log
 
 
 def _logs() -> list[Any]:
-    found: list[Path] = []
-    for folder in (CORPUS, CORPUS / "real"):
-        labels = folder / "labels.json"
-        if labels.is_file():
-            found += [folder / entry["file"] for entry in json.loads(labels.read_text())]
-    found += sorted((ROOT / "samples").glob("*.log"))
-    found += sorted((ROOT / "tests" / "fixtures").rglob("*.log"))
-    found += sorted((ROOT / "tests" / "data").glob("*.log"))
-    return [pytest.param(path, id=path.name) for path in found]
+    return [pytest.param(path, id=path.name) for path in every_log()]
 
 
 def _read(path: Path, layouts: bool) -> tuple[list[Any], dict[str, Any]]:

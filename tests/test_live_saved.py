@@ -17,18 +17,11 @@ from gradlog.formatters.json import dumps, report_object
 from gradlog.live import Watcher
 from gradlog.report import Report
 from gradlog.sources import read_file
-from tests.helpers import CORPUS, ROOT, CopySink
+from tests.helpers import CopySink, every_log
 
 
 def _logs() -> list[Any]:
-    found: list[Path] = []
-    for folder in (CORPUS, CORPUS / "real"):
-        labels = folder / "labels.json"
-        if labels.is_file():
-            found += [folder / entry["file"] for entry in json.loads(labels.read_text())]
-    found += sorted((ROOT / "samples").glob("*.log"))
-    found += sorted((ROOT / "tests" / "fixtures").rglob("*.log"))
-    return [pytest.param(path, id=path.name) for path in found]
+    return [pytest.param(path, id=path.name) for path in every_log()]
 
 
 def _document(report: Report | None) -> dict[str, Any]:
