@@ -45,6 +45,7 @@ class _Series:
 
 
 PROGRESS_EVERY = 4096  # lines between two progress reports of analyze()
+EAGER_EVERY = 64  # records between two early judgements of a non-finite open record
 
 
 class Engine:
@@ -70,7 +71,11 @@ class Engine:
         self._first_step: Step | None = None
         self._last_step: Step | None = None
         self._interrupted: int | None = None
-        self._judged_early = False  # the open record turned non-finite and was judged
+        # Live callers set ``eager``: see feed(). The open record turned non-finite and
+        # was judged; the records completed when that was last done.
+        self.eager = False
+        self._judged_early = False
+        self._judged_at = -1
         self._limits: Counter[str] = Counter()
 
     @property
@@ -82,12 +87,17 @@ class Engine:
         """Read one line of the log; return diagnoses that are new or more severe."""
         self._lines += 1
         announced = self._observe(self._reader.feed(self._lines, raw))
-        # A record that turns non-finite is judged at once, as at a pause, so a NaN is
-        # announced the moment its line arrives, not when the next line completes it;
-        # once per run of such records (this changes no state, only what is announced).
+        # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN
+        # is announced the moment its line arrives, not when the next line completes it.
+        # Once per run of such records, and at most once in EAGER_EVERY records (a metric
+        # that is NaN on every other line must not cost a judgement each time); this
+        # changes no state, only what is announced.
+        if not self.eager:
+            return announced
         if self._reader.open_nonfinite():
-            if not self._judged_early:
-                self._judged_early = True
+            since = self._records - self._judged_at
+            if not self._judged_early and (self._judged_at < 0 or since >= EAGER_EVERY):
+                self._judged_early, self._judged_at = True, self._records
                 announced += self.idle()
         else:
             self._judged_early = False

@@ -113,6 +113,8 @@ class Watcher:
             self._engine = engine
         else:
             self._guarded(lambda: setattr(self, "_engine", engine()))
+        if self._engine is not None:
+            self._engine.eager = True  # live: a NaN is announced by its own line
 
     def feed(self, chunk: bytes) -> int:
         """Pass ``chunk`` through and read it; return how many lines it completed."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gradlog.engine import Engine, analyze
+from gradlog.engine import EAGER_EVERY, Engine, analyze
 from gradlog.live import Watcher
+from gradlog.model import Diagnosis
 
 KERAS = [
     "Epoch 1/3",
@@ -75,3 +76,27 @@ def test_a_nan_is_announced_by_its_own_line() -> None:
     report = watcher.finish()
     assert alerts == ["nan"] and report is not None
     assert [d.id for d in report.diagnoses] == ["nan"]
+
+
+def test_a_metric_nan_on_every_other_record_is_judged_early_only_now_and_then() -> None:
+    # Each early judgement copies the rules' state: a metric printed as nan on every
+    # other line must not pay for one each time (at most one in EAGER_EVERY records).
+    engine = Engine("live")
+    engine.eager = True
+    calls = []
+    original = engine.idle
+
+    def counted() -> list[Diagnosis]:
+        calls.append(1)
+        return original()
+
+    setattr(engine, "idle", counted)  # noqa: B010 - an instance's method, replaced
+    for i in range(1, 2001):
+        engine.feed(f"step {i} | loss 1.0 | val_loss {'nan' if i % 2 else 0.5}")
+    assert 1 <= len(calls) <= 2000 // EAGER_EVERY + 1
+
+
+def test_a_saved_log_is_never_judged_early() -> None:
+    engine = Engine("saved")
+    engine.feed("step 1 | loss 2.0")
+    assert engine.feed("step 2 | loss nan") == []  # announced when step 2 completes
