@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gradlog.config import Thresholds
 from gradlog.detectors import DETECTORS
@@ -84,3 +88,24 @@ def every_log() -> list[Path]:
     found += sorted((ROOT / "tests" / "fixtures").rglob("*.log"))
     found += sorted((ROOT / "tests" / "data").glob("*.log"))
     return found
+
+
+def run_gradlog(
+    *args: str,
+    cwd: Path | None = None,
+    stdin: str | bytes | None = None,
+    text: bool = True,
+    timeout: float = 60,
+    **env: str,
+) -> subprocess.CompletedProcess[Any]:
+    """Run the gradlog of this working tree as a user would, in ``cwd``; ``env`` adds
+    environment variables, ``text`` False gives bytes."""
+    return subprocess.run(
+        [sys.executable, "-m", "gradlog", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=text,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        timeout=timeout,
+    )

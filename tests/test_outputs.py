@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
@@ -22,7 +20,7 @@ from gradlog.model import Confidence, Diagnosis, Evidence, Severity
 from gradlog.remedies import general
 from gradlog.report import InputSummary, Report, ReportSet
 from gradlog.sources import read_file
-from tests.helpers import ROOT, SAMPLES
+from tests.helpers import ROOT, SAMPLES, run_gradlog
 
 EXPLODING = str(SAMPLES / "exploding.log")
 HEALTHY = str(SAMPLES / "healthy.log")
@@ -35,16 +33,7 @@ def gradlog(
     *args: str, cwd: Path | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the gradlog of this working tree as a user would, in ``cwd``."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "gradlog", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=60,
-    )
+    return run_gradlog(*args, cwd=cwd, stdin=stdin)
 
 
 def strict_json(text: str) -> Any:

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -40,7 +39,7 @@ from gradlog.inspect import inspect_lines
 from gradlog.inspect import render as render_inspection
 from gradlog.model import Confidence, Diagnosis, Evidence, Severity
 from gradlog.report import InputSummary, Report, ReportSet
-from tests.helpers import ROOT
+from tests.helpers import run_gradlog
 
 HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 MINE = ("terminal", "plain", "github", "markdown", "junit", "sarif")
@@ -123,15 +122,7 @@ def gradlog(
     *args: str, cwd: Path, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """The gradlog of this working tree, run as a user would."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "gradlog", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        env=env,
-        timeout=60,
-    )
+    return run_gradlog(*args, cwd=cwd, stdin=stdin, text=False, NO_COLOR="1")
 
 
 def nan_log(steps: int = 12) -> str:

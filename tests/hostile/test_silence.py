@@ -29,6 +29,7 @@ from gradlog.engine import analyze
 from gradlog.formatters import FORMATTERS
 from gradlog.model import Confidence, Diagnosis, Evidence, Severity
 from gradlog.report import InputSummary, Report, ReportSet
+from tests.helpers import run_gradlog
 
 TIMEOUT = 30
 UNREAD = "starting the job\nloading data from /data/shards\nsaving checkpoint\n"
@@ -41,14 +42,7 @@ CONFIG_HEADER = json.dumps(
 
 
 def gradlog(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gradlog", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    return run_gradlog(*args, cwd=cwd, stdin=stdin, timeout=TIMEOUT)
 
 
 def strict(text: str) -> Any:
