@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from gradlog.parse.grammar import mask_digits
 from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE
 
 # Cheap test before any regex: every event line contains one of these fragments.
@@ -86,7 +87,6 @@ _MINIMUM = re.compile(r"already at minimum|Minimum loss scale reached|cannot dec
 _QUIET: set[str] = set()
 _QUIET_KEPT = 4096
 _QUIET_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
-_ZEROS = str.maketrans("123456789", "000000000")
 
 
 def event(text: str, masked: str | None = None) -> Event | None:
@@ -94,7 +94,7 @@ def event(text: str, masked: str | None = None) -> Event | None:
     with every digit made 0, when the caller has it."""
     if len(text) > _QUIET_LONGEST:
         return _event(text) if _triggered(text) else None
-    shape = text.translate(_ZEROS) if masked is None else masked
+    shape = mask_digits(text) if masked is None else masked
     if shape in _QUIET:
         return None
     found = _event(text) if _triggered(text) else None

@@ -30,7 +30,8 @@ _NUMBER = (
     # Megatron's "number of nan iterations: 0" uses nan as a word, not a value.
     # A NaN or Inf spelling takes no letters after it but PaddleOCR's ``x`` padding: ``info``
     # and ``inference`` are words.
-    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))" + _UNIT
+    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))"
+    + _UNIT
     # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow.
     + r"(?![\w@]|\.[\w.])"
 )
@@ -78,3 +79,12 @@ pair = pp.Group(key + pp.Opt(separator("sep")) + value).set_name("key-value pair
 # ``{'loss': ...}`` and ``{"loss": ...}``: a Python or JSON dict of metrics.
 DICT_OPEN = re.compile(r"\{\s*['\"]")
 dict_open = pp.Regex(DICT_OPEN.pattern).set_name("dict start")
+
+# Every digit made 0: the key of a line's layout. The grammar, the dialect signatures and
+# the event patterns read all digits alike, so lines that differ only in digits share it.
+DIGITS = str.maketrans("123456789", "000000000")
+
+
+def mask_digits(text: str) -> str:
+    """``text`` with every digit made 0 (its layout)."""
+    return text.translate(DIGITS)

@@ -142,13 +142,6 @@ class Limits:
     names_dropped: int = 0  # metric names past NAMES_KEPT not read (once per line shape)
 
 
-_DIGITS = str.maketrans("123456789", "000000000")
-
-
-def mask_digits(text: str) -> str:
-    """``text`` with every digit made 0: the key of its layout (the grammar, the dialect
-    signatures and the event patterns read all digits alike)."""
-    return text.translate(_DIGITS)
 _HOLES = re.compile(grammar.HOLE)
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
@@ -240,9 +233,11 @@ def to_float(token: str) -> float:
     match = grammar.NUMBER_RE.fullmatch(token)
     text = match.group("num") if match else token
     if "#" in text:  # MSVC: 1.#INF is infinite, 1.#IND / 1.#QNAN are NaN
-        return math.copysign(math.inf, -1.0 if text.startswith("-") else 1.0) if (
-            "INF" in text
-        ) else math.nan
+        return (
+            math.copysign(math.inf, -1.0 if text.startswith("-") else 1.0)
+            if ("INF" in text)
+            else math.nan
+        )
     if "," in text:
         text = text.replace(",", "")
     if "n" in text or "N" in text:
@@ -311,7 +306,7 @@ class LineParser:
             self.limits.long_lines += 1
             masked = None
         if masked is None:
-            masked = text.translate(_DIGITS)
+            masked = text.translate(grammar.DIGITS)
         fast = self._fast.get(masked)
         key, ids = masked, 0
         if fast is None:
@@ -372,7 +367,7 @@ class LineParser:
             self._plans.move_to_end(shape)
             return self._plans[shape]
         prepared = _prepare(shape)
-        digitless = prepared.translate(_DIGITS)
+        digitless = prepared.translate(grammar.DIGITS)
         pairs = self._scans.get(digitless)
         if pairs is not None:
             self._scans.move_to_end(digitless)

@@ -25,8 +25,8 @@ from gradlog.parse.clean import Segment, clean
 from gradlog.parse.dialects import BY_NAME
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
-from gradlog.parse.grammar import NUMBER_RE
-from gradlog.parse.line import Fields, LineParser, ShapeStats, mask_digits
+from gradlog.parse.grammar import NUMBER_RE, mask_digits
+from gradlog.parse.line import Fields, LineParser, ShapeStats
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.tables import Table, block_row
 
@@ -131,12 +131,7 @@ class LogReader:
                 if segment.rank != self._rank:
                     continue  # another rank printing the same run: keep one
             self._plain = False
-            fields = self._fields(segment.text)
-            if fields is None:
-                continue
-            self.parsed += 1
-            self._dialects.setdefault(fields.dialect)
-            records += self._assembler.feed(line_no, fields)
+            records += self._assemble(line_no, self._fields(segment.text))
         if key is not None and len(segments) == 1 and self._plain:
             self._learn(key, raw, segments[0])
         return self._named(records)
@@ -160,16 +155,26 @@ class LogReader:
         """A line of a learned layout: what ``_fields`` would do with it, without the
         steps that cannot apply (cleaning, summaries, tables, events, warnings)."""
         fields = self._parser.parse(text, masked)
+        return self._assemble(line_no, self._tally(text, text.strip(), fields))
+
+    def _assemble(self, line_no: int, fields: Fields | None) -> list[Record]:
+        """Count a line that yielded fields and give them to the assembler."""
         if fields is None:
-            if self._table.header(text):
-                self.kinds["table header"] += 1
-            else:
-                self._unread(text.strip())
             return []
-        self.kinds["key-value"] += 1
         self.parsed += 1
         self._dialects.setdefault(fields.dialect)
         return self._assembler.feed(line_no, fields)
+
+    def _tally(self, text: str, stripped: str, fields: Fields | None) -> Fields | None:
+        """Count a line read the key-value way: pairs, else a table's header (which opens
+        the table), else a line nothing was read from."""
+        if fields is not None:
+            self.kinds["key-value"] += 1
+        elif self._table.header(text):
+            self.kinds["table header"] += 1
+        else:
+            self._unread(stripped)
+        return fields
 
     def flush(self, idle: bool = False) -> list[Record]:
         """Complete the open record at the end of input; ``idle``: a live input paused."""
@@ -241,15 +246,10 @@ class LogReader:
             joins = step is None and ABORTED not in found.metrics
             self.kinds["event"] += 1
             return Fields(found.metrics, step, None, dialect, step is not None, joins)
-        # A line with no value may be a table's header, which opens the table.
-        header = fields is None and not warning and self._table.header(text)
-        if fields is not None:
-            self.kinds["key-value"] += 1
-        elif header:
-            self.kinds["table header"] += 1
-        else:
+        if warning:  # never a table's header either
             self._unread(stripped)
-        return fields
+            return None
+        return self._tally(text, stripped, fields)
 
     def _unread(self, text: str) -> None:
         if len(self.unparsed) < _UNPARSED_KEPT:
