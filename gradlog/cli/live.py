@@ -16,6 +16,7 @@ import click
 from gradlog.cli.common import (
     GradlogError,
     build_config,
+    check_input,
     common_options,
     config_option,
     render,
@@ -148,14 +149,11 @@ def watch_input(
 def _open_input(path: str, follow: bool, out: Output) -> Reader:
     if path == "-":
         return FdReader(0)
-    if os.path.isdir(path):
-        raise GradlogError(f"{path}: is a directory, not a log file")
+    check_input(path)
     try:
         if follow:
             return FollowReader(path, lambda text: _followed(out, text))
         return FdReader(open_fd(path))
-    except FileNotFoundError:
-        raise GradlogError(f"{path}: no such file") from None
     except OSError as exc:
         raise GradlogError(f"{path}: cannot read ({exc.strerror})") from None
 
