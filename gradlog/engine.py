@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
 
 from gradlog.config import Config
 from gradlog.detectors import DETECTORS
+from gradlog.detectors.block import Block, Floats
 from gradlog.model import Diagnosis, EpisodeKey, Record, Step
 from gradlog.parse.names import NameTable
 from gradlog.parse.reader import LogReader
@@ -25,18 +29,19 @@ class _Series:
         self.count, self.first, self.last = 0, value, value
         self.minimum, self.maximum, self.nonfinite = math.inf, -math.inf, 0
 
-    def add(self, value: float) -> None:
-        self.count += 1
-        self.last = value
-        if value - value != 0.0:  # NaN or an infinity, without a call
-            self.nonfinite += 1
+    def add(self, values: Floats) -> None:
+        """Take in the next values (a column of the records that have this metric)."""
+        self.count += len(values)
+        self.last = values[-1].item()
+        finite = np.isfinite(values)
+        good = values[finite]
+        self.nonfinite += len(values) - len(good)
+        if not len(good):
             return
-        if self.first - self.first != 0.0:
-            self.first = value
-        if value < self.minimum:
-            self.minimum = value
-        if value > self.maximum:
-            self.maximum = value
+        if self.first - self.first != 0.0:  # NaN or an infinity: the first finite one
+            self.first = good[0].item()
+        self.minimum = min(self.minimum, good.min().item())
+        self.maximum = max(self.maximum, good.max().item())
 
     def freeze(self) -> SeriesSummary:
         return SeriesSummary(
@@ -44,7 +49,7 @@ class _Series:
         )
 
 
-PROGRESS_EVERY = 4096  # lines between two progress reports of analyze()
+PROGRESS_EVERY = 4096  # lines read as one block by analyze(), and between progress reports
 EAGER_EVERY = 64  # records between two early judgements of a non-finite open record
 
 
@@ -79,14 +84,31 @@ class Engine:
         self._limits: Counter[str] = Counter()
 
     @property
+    def lines(self) -> int:
+        """Lines read so far."""
+        return self._lines
+
+    @property
     def records(self) -> int:
         """Records completed so far."""
         return self._records
 
     def feed(self, raw: str) -> list[Diagnosis]:
         """Read one line of the log; return diagnoses that are new or more severe."""
-        self._lines += 1
-        announced = self._observe(self._reader.feed(self._lines, raw))
+        return self.feed_lines((raw,))
+
+    def feed_lines(self, lines: Iterable[str]) -> list[Diagnosis]:
+        """Read lines of the log (a block of a file, or what a live input delivered) and
+        judge the records they complete together; return diagnoses that are new or more
+        severe."""
+        completed: list[Record] = []
+        read = self._reader.feed
+        for raw in lines:
+            self._lines += 1
+            records = read(self._lines, raw)
+            if records:
+                completed += records
+        announced = self._observe(completed)
         # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN
         # is announced the moment its line arrives, not when the next line completes it.
         # Once per run of such records, and at most once in EAGER_EVERY records (a metric
@@ -174,24 +196,41 @@ class Engine:
         rules = tuple(detector.rule.id for detector in self._detectors)
         return Report(summary, tuple(diagnoses), rules)
 
-    def _observe(self, records: Iterable[Record]) -> list[Diagnosis]:
+    def _observe(self, records: Sequence[Record]) -> list[Diagnosis]:
+        """Give every rule the completed ``records`` as one block; keep what they find in
+        the order of the records (and of the rules for one record), as if each rule had
+        seen the records one at a time."""
+        if not records:
+            return []
+        block = Block(records)
+        self._records += len(records)
+        if self._first_step is None:
+            self._first_step = records[0].step
+        self._last_step = records[-1].step
+        series = self._series
+        for name in block.names:
+            values = block.values(name)[block.present(name)]
+            known = series.get(name)
+            if known is None:
+                known = series[name] = _Series(values[0].item())
+            known.add(values)
+        found: list[tuple[int, int, Diagnosis]] = []
+        for rank, detector in enumerate(self._detectors):
+            for index, diagnosis in detector.observe_block(block):
+                found.append((index, rank, diagnosis))
+        history = self._history
+        if not found:
+            history.add_block(block, 0, len(records))
+            return []
+        found.sort(key=lambda item: (item[0], item[1]))  # stable: a rule's own order stays
         announced: list[Diagnosis] = []
-        for record in records:
-            self._records += 1
-            if self._first_step is None:
-                self._first_step = record.step
-            self._last_step = record.step
-            series = self._series
-            for name, value in record.metrics.items():
-                known = series.get(name)
-                if known is None:
-                    known = series[name] = _Series(value)
-                known.add(value)
-            self._history.add(record)
-            for detector in self._detectors:
-                found = detector.observe(record)
-                if found:  # most records give none: skip the call
-                    announced += self._collect(found)
+        done = 0  # records the history has taken in
+        for index, _, diagnosis in found:
+            if index >= done:  # the history as it was when the rule saw this record
+                history.add_block(block, done, index + 1)
+                done = index + 1
+            announced += self._collect((diagnosis,))
+        history.add_block(block, done, len(records))
         return announced
 
     def _collect(self, diagnoses: Iterable[Diagnosis]) -> list[Diagnosis]:
@@ -227,13 +266,12 @@ def analyze(
     """Diagnose a whole log given as an iterable of lines; ``progress`` is told the lines
     read and records found every ``PROGRESS_EVERY`` lines."""
     engine = Engine(name, config)
-    if progress is None:
-        for line in lines:
-            engine.feed(line)
-    else:
-        for count, line in enumerate(lines, 1):
-            engine.feed(line)
-            if not count % PROGRESS_EVERY:
-                progress(count, engine.records)
+    chunks = iter(lines)
+    read = 0
+    while chunk := list(itertools.islice(chunks, PROGRESS_EVERY)):
+        engine.feed_lines(chunk)
+        read += len(chunk)
+        if progress is not None and len(chunk) == PROGRESS_EVERY:
+            progress(read, engine.records)
     engine.note_limits(lines)
     return engine.finish()

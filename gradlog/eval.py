@@ -149,9 +149,11 @@ def record_offset(
     # Steps gradlog numbered itself (the log prints none) are not the label's steps.
     numbered = 2 * reader.numbered_records > len(records)
     by_step = [] if numbered else [i for i, r in enumerate(records) if r.step == bad]
-    by_epoch = [] if unit in ("step", "global_step") else [
-        i for i, r in enumerate(records) if r.epoch == bad
-    ]
+    by_epoch = (
+        []
+        if unit in ("step", "global_step")
+        else [i for i, r in enumerate(records) if r.epoch == bad]
+    )
     token = re.compile(rf"(?<![\d.]){int(bad)}(?![\d.])") if bad == int(bad) else None
     # A step label for a log without printed steps (HF: logging_steps x the line's
     # index) cannot be placed from the log alone.

@@ -127,9 +127,8 @@ class Watcher:
             return 0
         try:
             lines = self._splitter.push(chunk)
-            for line in lines:
-                self.lines += 1
-                self._announce(engine.feed(line))
+            self.lines += len(lines)
+            self._announce(engine.feed_lines(lines))
         except Exception as exc:  # diagnosis is lost, the passthrough must not be
             self._fail(exc)
             return 0
@@ -173,7 +172,10 @@ class Watcher:
             self._fail(exc)
 
     def _fail(self, exc: Exception) -> None:
-        self.fault = describe_fault(exc, self.lines)
+        # The line being read: the engine's count (a fault mid-read comes before the
+        # read's last line).
+        line = self.lines if self._engine is None else self._engine.lines
+        self.fault = describe_fault(exc, line)
         self._engine = None  # its state is suspect, and its memory is better freed
         self._splitter = LineSplitter()  # drop what was held for the engine
         if self._on_fault is not None:

@@ -15,6 +15,9 @@ import math
 from collections import deque
 from dataclasses import dataclass, replace
 
+import numpy as np
+
+from gradlog.detectors.block import Block
 from gradlog.model import Diagnosis, Record, Step
 from gradlog.parse.names import GRAD_NORM, LR
 
@@ -113,6 +116,20 @@ class History:
             target = self._early if len(self._early) < _KEPT else self._recent
             target.append((record.step, grad))
         self._records.append(record)
+
+    def add_block(self, block: Block, start: int, end: int) -> None:
+        """``add`` each of the block's records from ``start`` to ``end``, in bulk."""
+        if end <= start:
+            return
+        grads = block.values(GRAD_NORM)[start:end]
+        kept = np.flatnonzero(np.isfinite(grads))
+        if len(kept):  # the first to fill the early memory, the rest to the recent one
+            records = block.records
+            room = max(0, _KEPT - len(self._early))
+            self._early += [(records[start + i].step, grads[i].item()) for i in kept[:room]]
+            tail = kept[room:][-_KEPT:]
+            self._recent.extend((records[start + i].step, grads[i].item()) for i in tail)
+        self._records.extend(block.records[max(start, end - 64) : end])
 
     def context(self, diagnosis: Diagnosis, framework: str | None) -> Context:
         """Facts from before the diagnosis's first step."""

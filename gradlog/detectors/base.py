@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 from gradlog.config import Thresholds
+from gradlog.detectors.block import Block
 from gradlog.detectors.window import sorted_median
 from gradlog.model import Confidence, Diagnosis, Evidence, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS
@@ -45,6 +46,44 @@ class Detector:
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         """Look at one record; return any diagnosis it starts, updates or ends."""
         return ()
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        """Look at every record of ``block`` in order: exactly what ``observe`` returns
+        for each, tagged with the record's index in the block, and the same state after.
+
+        This default calls ``observe`` on each record. A rule overrides it to screen the
+        block with array operations and look closely only where the screen flags, with
+        ``replay``."""
+        found: list[tuple[int, Diagnosis]] = []
+        observe = self.observe
+        for index, record in enumerate(block.records):
+            diagnoses = observe(record)
+            if diagnoses:
+                found += [(index, diagnosis) for diagnosis in diagnoses]
+        return found
+
+    def replay(
+        self,
+        block: Block,
+        flagged: Iterable[int],
+        advance: Callable[[Block, int, int], None],
+    ) -> list[tuple[int, Diagnosis]]:
+        """``observe_block`` from a screen: ``observe`` each ``flagged`` index (ascending)
+        and let ``advance(block, start, end)`` update the state over the records between
+        them in bulk, as ``observe`` would on records it finds nothing in."""
+        found: list[tuple[int, Diagnosis]] = []
+        start = 0
+        records = block.records
+        for index in flagged:
+            if index > start:
+                advance(block, start, index)
+            diagnoses = self.observe(records[index])
+            if diagnoses:
+                found += [(index, diagnosis) for diagnosis in diagnoses]
+            start = index + 1
+        if start < len(records):
+            advance(block, start, len(records))
+        return found
 
     def finish(self) -> Iterable[Diagnosis]:
         """The input ended; return what is still open."""

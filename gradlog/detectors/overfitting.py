@@ -222,9 +222,10 @@ class OverfittingDetector(Detector):
         assert first is not None
         train_now = self._streak[-1][1]
         what = "val_loss" if self._window == 1 else f"val_loss (median of {self._window})"
+        ratio = f"{level / best_level:.2f}x; " if best_level > 0 else ""  # a best of 0: no ratio
         message = (
             f"{what} rose from its best {fmt(best_level)} at {where(best)} to {fmt(level)} at "
-            f"{where(last)} ({level / best_level:.2f}x; above +{self._limits.rise:.0%} for "
+            f"{where(last)} ({ratio}above +{self._limits.rise:.0%} for "
             f"{self._streak_count} evaluations from {where(first)})"
         )
         if train_then is not None and train_now is not None:

@@ -101,8 +101,10 @@ class Table:
         """Read ``text`` as a row of the open table; None when it is not one."""
         if not self.columns or _RULE.match(text) or _MARKDOWN_RULE.match(text):
             return None
-        cells = _cells(text, self.comma, self.piped) if self.piped else (
-            text.split(",") if self.comma else text.split()
+        cells = (
+            _cells(text, self.comma, self.piped)
+            if self.piped
+            else (text.split(",") if self.comma else text.split())
         )
         if len(cells) < len(self.columns) - (1 if self.comma else 0):
             return None

@@ -377,7 +377,9 @@ def test_a_long_blank_run_in_a_summary_block(tmp_path: Path) -> None:
     log = tmp_path / "summary.log"
     log.write_text(
         "***** train metrics *****\n  epoch = 3.0\n"
-        + "a" + " " * 900_000 + "b\n"
+        + "a"
+        + " " * 900_000
+        + "b\n"
         + "".join(f"step {i} | loss {2.0 if i < 5 else 'nan'}\n" for i in range(1, 6))
     )
     assert ("nan", 5) in ids_and_steps(measured("diagnose", "--format", "json", str(log)).report())

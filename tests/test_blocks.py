@@ -1,0 +1,120 @@
+"""Every rule reads a block of records exactly as it reads them one at a time.
+
+The per-record ``observe`` is the oracle: over every log the tests know and over
+generated runs with each kind of trouble written in, ``observe_block`` on blocks of
+random sizes (with single records read by ``observe`` between them, as a live pause
+does on a copy) must return the same diagnoses, tagged with the same records, and leave
+the same state for ``finish``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from gradlog.config import Thresholds
+from gradlog.detectors import DETECTORS, Detector
+from gradlog.detectors.block import Block
+from gradlog.model import Diagnosis, Record
+from gradlog.parse.names import NameTable
+from gradlog.parse.reader import LogReader
+from gradlog.sources import read_file
+from tests.helpers import every_log
+
+Tagged = list[tuple[int, Diagnosis]]
+
+
+@functools.cache
+def _records(path: Path) -> tuple[Record, ...]:
+    reader = LogReader(NameTable(()))
+    found: list[Record] = []
+    for number, line in enumerate(read_file(str(path)), 1):
+        found += reader.feed(number, line)
+    return tuple(found + reader.flush())
+
+
+def _run(rng: random.Random, length: int) -> tuple[Record, ...]:
+    """A run with every kind of trouble: a plateau at ln 2, spikes, NaN runs, a climb,
+    grad norms that explode and vanish, a validation loss that turns, a loss scale that
+    collapses, accuracy at chance, and stretches where metrics go missing."""
+    records = []
+    scale = 65536.0
+    for i in range(1, length + 1):
+        loss = 0.3 + 2.0 * math.exp(-i / (length / 5)) + rng.uniform(-0.03, 0.03)
+        grad = 0.5 + rng.random()
+        phase = i * 10 // length
+        if phase == 1:
+            loss = math.log(2) + rng.uniform(-0.002, 0.002)
+            grad = 1e-4 * (1 + rng.random())
+        elif phase == 3 and i % 97 == 0:
+            loss *= rng.choice((5.0, 30.0, 300.0))
+            grad *= 50
+        elif phase == 4 and i % 13 < 3:
+            loss = rng.choice((math.nan, math.inf, 0.0))
+            grad = rng.choice((math.nan, math.inf, grad))
+        elif phase == 5:
+            loss *= 1 + (i % 40) / 10 * (-1) ** i
+        elif phase == 6:
+            grad *= 10 ** ((i % 200) / 40)
+        elif phase == 8:
+            loss *= 1 + (i - 8 * length / 10) / 50
+        metrics = {"loss": loss, "grad_norm": grad, "lr": 3e-4 * (1 - i / length)}
+        if i % 7 == 0:
+            metrics["val_loss"] = loss * (1 + max(0, i - length / 2) / length)
+            metrics["accuracy"] = 0.5 if phase == 1 else 0.9
+        if phase in (4, 5) and i % 11 == 0:
+            scale /= 2
+            metrics["loss_scale"] = scale
+        if phase == 7 and i % 5:
+            del metrics["loss"]
+        if i % 31 == 0:
+            del metrics["grad_norm"]
+        if phase == 9:
+            metrics["param_norm"] = 10.0 * (1 + i / 100)
+            metrics["update_ratio"] = 1e-3 * (1 + (i % 50))
+        records.append(Record(i, i, metrics, epoch=i // 100))
+    return tuple(records)
+
+
+def _inputs() -> list[tuple[str, tuple[Record, ...]]]:
+    found = [(path.name, _records(path)) for path in every_log()]
+    found += [(f"generated_{n}", _run(random.Random(n), 600 * n)) for n in range(1, 6)]
+    return found
+
+
+def _oracle(detector: Detector, records: Sequence[Record]) -> Tagged:
+    return [(i, d) for i, record in enumerate(records) for d in detector.observe(record)]
+
+
+def _blocks(detector: Detector, records: Sequence[Record], rng: random.Random) -> Tagged:
+    found: Tagged = []
+    start = 0
+    while start < len(records):
+        if rng.random() < 0.1:  # one record alone, and a pause judged on a copy
+            copy.deepcopy(detector).observe_block(Block(records[start : start + 1]))
+            found += [(start, d) for d in detector.observe(records[start])]
+            start += 1
+            continue
+        size = rng.choice((1, 2, 3, 7, 64, 500, 4096))
+        block = Block(records[start : start + size])
+        found += [(start + i, d) for i, d in detector.observe_block(block)]
+        start += size
+    return found
+
+
+@pytest.mark.parametrize("kind", DETECTORS, ids=lambda kind: kind.rule.id)
+def test_blocks_read_as_records(kind: type[Detector]) -> None:
+    thresholds = Thresholds()
+    for name, records in _inputs():
+        for seed in range(2):
+            single, blocked = kind(thresholds), kind(thresholds)
+            expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
+            rng = random.Random(f"{name}{seed}")
+            got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
+            assert got == expected, name
