@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -49,7 +48,10 @@ class _Series:
         )
 
 
-PROGRESS_EVERY = 4096  # lines read as one block by analyze(), and between progress reports
+# analyze() reads a block of this many lines, or fewer making this many characters, at a
+# time, and reports progress after each.
+PROGRESS_EVERY = 4096
+BLOCK_CHARS = 1 << 20
 EAGER_EVERY = 64  # records between two early judgements of a non-finite open record
 
 
@@ -101,13 +103,10 @@ class Engine:
         """Read lines of the log (a block of a file, or what a live input delivered) and
         judge the records they complete together; return diagnoses that are new or more
         severe."""
-        completed: list[Record] = []
-        read = self._reader.feed
-        for raw in lines:
-            self._lines += 1
-            records = read(self._lines, raw)
-            if records:
-                completed += records
+        if not isinstance(lines, Sequence):
+            lines = list(lines)
+        completed = self._reader.feed_lines(self._lines + 1, lines)
+        self._lines += len(lines)
         announced = self._observe(completed)
         # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN
         # is announced the moment its line arrives, not when the next line completes it.
@@ -266,12 +265,16 @@ def analyze(
     """Diagnose a whole log given as an iterable of lines; ``progress`` is told the lines
     read and records found every ``PROGRESS_EVERY`` lines."""
     engine = Engine(name, config)
-    chunks = iter(lines)
-    read = 0
-    while chunk := list(itertools.islice(chunks, PROGRESS_EVERY)):
-        engine.feed_lines(chunk)
-        read += len(chunk)
-        if progress is not None and len(chunk) == PROGRESS_EVERY:
-            progress(read, engine.records)
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        chunk.append(line)
+        size += len(line)
+        if len(chunk) >= PROGRESS_EVERY or size >= BLOCK_CHARS:
+            engine.feed_lines(chunk)
+            chunk, size = [], 0
+            if progress is not None:
+                progress(engine.lines, engine.records)
+    engine.feed_lines(chunk)
     engine.note_limits(lines)
     return engine.finish()

@@ -20,14 +20,21 @@ def _logs() -> list[Any]:
     return [pytest.param(path, id=path.name) for path in every_log()]
 
 
-def _read(path: Path, layouts: bool) -> tuple[list[Any], dict[str, Any]]:
+def _read(path: Path, layouts: bool, block: int = 0) -> tuple[list[Any], dict[str, Any]]:
+    """The records and counts of a log read line by line, or ``block`` lines at a time
+    by ``feed_lines`` (the compiled shapes)."""
     reader = LogReader()
     reader.layouts = layouts
     records = []
-    for number, line in enumerate(read_file(str(path)), 1):
-        records += reader.feed(number, line)
+    lines = list(read_file(str(path)))
+    if block:
+        for start in range(0, len(lines), block):
+            records += reader.feed_lines(start + 1, lines[start : start + block])
+    else:
+        for number, line in enumerate(lines, 1):
+            records += reader.feed(number, line)
     records += reader.flush()
-    seen = [(r.step, r.line, r.epoch, r.bits, sorted(r.metrics.items(), key=str)) for r in records]
+    seen = [(r.step, r.line, r.epoch, r.bits, list(r.metrics.items())) for r in records]
     counts = {
         "parsed": reader.parsed,
         "kinds": dict(reader.kinds),
@@ -35,6 +42,7 @@ def _read(path: Path, layouts: bool) -> tuple[list[Any], dict[str, Any]]:
         "unread": (reader.unread_numeric, reader.unread_examples),
         "dialects": reader.dialects,
         "limits": reader.limits,
+        "shapes": [(s.shape, s.count, s.names, s.dialect) for s in reader.shapes],
     }
     return [repr(item) for item in seen], counts
 
@@ -42,6 +50,11 @@ def _read(path: Path, layouts: bool) -> tuple[list[Any], dict[str, Any]]:
 @pytest.mark.parametrize("path", _logs())
 def test_learned_layouts_read_as_the_long_way(path: Path) -> None:
     assert _read(path, layouts=True) == _read(path, layouts=False)
+
+
+@pytest.mark.parametrize("path", _logs())
+def test_compiled_shapes_read_as_line_by_line(path: Path) -> None:
+    assert _read(path, layouts=True, block=97) == _read(path, layouts=True)
 
 
 def test_a_learned_layout_is_used() -> None:
@@ -76,3 +89,14 @@ def test_every_kind_of_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     ]
     log.write_text("\n".join(lines) + "\n")
     assert _read(log, layouts=True) == _read(log, layouts=False)
+    assert _read(log, layouts=True, block=5) == _read(log, layouts=False)
+
+
+def test_a_compiled_shape_is_used() -> None:
+    reader = LogReader()
+    lines = [f"step {i} | loss {2.0 - i / 100:.2f} | lr 3e-4" for i in range(1, 30)]
+    records = reader.feed_lines(1, lines)
+    shapes = [entry for entry in reader._compiled.values() if entry is not None]
+    assert len(shapes) == 2  # one digit, then two digits before the loss
+    assert shapes[0][2].stats is not None and shapes[0][2].stats.count > 1
+    assert [r.step for r in records] == list(range(1, 29))

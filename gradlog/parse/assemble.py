@@ -75,13 +75,10 @@ class Assembler:
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
-        marker = fields.step if fields.step is not None else fields.epoch
-        if not fields.marker:
-            marker = None
         if fields.bits and self._pending is not None:
             self._pending.bits = True
-        pending = self._pending
-        if fields.event and marker is None:
+        if fields.event and (not fields.marker or (fields.step is None and fields.epoch is None)):
+            pending = self._pending
             if pending is not None:
                 _count_events(pending.metrics, fields.metrics)
                 return []
@@ -91,39 +88,63 @@ class Assembler:
             self._carry_line = self._carry_line if self._carry else line_no
             self._carry.update(fields.metrics)
             return done
-        if marker is not None:
-            if pending is not None and not pending.numbered and pending.step == marker:
-                pending.metrics.update(fields.metrics)
+        return self.take(
+            line_no,
+            fields.metrics,
+            fields.step,
+            fields.epoch,
+            fields.marker,
+            fields.is_header,
+            fields.bits,
+        )
+
+    def take(
+        self,
+        line_no: int,
+        metrics: dict[str, float],
+        step: float | None,
+        epoch: float | None,
+        marker: bool = True,
+        header: bool = False,
+        bits: bool = False,
+    ) -> list[Record]:
+        """Take the values of a line that is not an event (``feed`` without the
+        dataclass: the reader's fast way calls this directly)."""
+        pending = self._pending
+        at = (step if step is not None else epoch) if marker else None
+        if at is not None:
+            if pending is not None and not pending.numbered and pending.step == at:
+                pending.metrics.update(metrics)
                 return []
-            if self._summarises(pending, fields):
-                for name, value in fields.metrics.items():  # its means never replace steps'
+            if self._summarises(pending, step, epoch):
+                for name, value in metrics.items():  # its means never replace steps'
                     pending.metrics.setdefault(name, value)  # type: ignore[union-attr]
                 return []
             done = self.flush()
             self._pending = _Pending(
-                marker,
+                at,
                 line_no,
-                fields.epoch,
+                epoch,
                 False,
-                fields.is_header,
-                self._take(fields),
-                by_step=fields.step is not None,
-                bits=fields.bits,
+                header,
+                self._take(metrics),
+                by_step=step is not None,
+                bits=bits,
             )
             return done
-        if not fields.metrics:
+        if not metrics:
             return []
-        if pending is not None and pending.takes(fields.metrics, fields.epoch):
-            pending.metrics.update(fields.metrics)
+        if pending is not None and pending.takes(metrics, epoch):
+            pending.metrics.update(metrics)
             if pending.epoch is None:
-                pending.epoch = fields.epoch
+                pending.epoch = epoch
             return []
         done = self.flush()
         self.numbered = True
         self.numbered_records += 1
         number = (self._last.step if self._last is not None else 0) + 1
         self._pending = _Pending(
-            float(number), line_no, fields.epoch, True, False, self._take(fields), bits=fields.bits
+            float(number), line_no, epoch, True, False, self._take(metrics), bits=bits
         )
         return done
 
@@ -135,22 +156,26 @@ class Assembler:
         self.numbered_records += 1
         return [record]
 
-    def _summarises(self, pending: _Pending | None, fields: Fields) -> bool:
+    def _summarises(
+        self, pending: _Pending | None, step: float | None, epoch: float | None
+    ) -> bool:
         """An epoch-only line (``epoch 3 | train_loss .. | val_loss ..``) after step lines
         of that epoch: a summary of the open step record's epoch, not a record of its own
         numbered by the epoch (which would send the steps backwards)."""
         return (
             pending is not None
             and pending.by_step
-            and fields.step is None
-            and fields.epoch is not None
-            and pending.epoch == fields.epoch
+            and step is None
+            and epoch is not None
+            and pending.epoch == epoch
         )
 
-    def _take(self, fields: Fields) -> dict[str, float]:
+    def _take(self, metrics: dict[str, float]) -> dict[str, float]:
         """A new record's values: any event values carried so far, then the line's."""
-        metrics, self._carry = {**self._carry, **fields.metrics}, {}
-        return metrics
+        if not self._carry:
+            return dict(metrics)
+        taken, self._carry = {**self._carry, **metrics}, {}
+        return taken
 
     def open_nonfinite(self) -> bool:
         """Whether the open record holds a NaN or an infinity (one sum, no loop)."""

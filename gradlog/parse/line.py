@@ -117,6 +117,8 @@ class _Plan:
     slots: tuple[_Slot, ...]
     dialect: Dialect | None  # None: the line shows no framework's signature
     is_dict: bool
+    # What each number is, by dialect name (renames differ): filled on first use.
+    roles: dict[str, _Roles] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -290,6 +292,7 @@ class LineParser:
         # Lines with the same characters but for their digits have the same shape: a
         # regex anchored on that text reads their numbers far faster than tokenising.
         self._fast: dict[str, tuple[re.Pattern[str], _Plan | None, ShapeStats | None]] = {}
+        self.evictions = 0  # times old shapes were dropped from ``_fast``
         self._seen: dict[int, int] = {}  # sightings of layouts not compiled yet
         self._unlearned: set[int] = set()  # shapes not scanned for want of credit
         self._credit = float(_CREDIT)
@@ -358,6 +361,7 @@ class LineParser:
         if len(self._fast) >= _FAST_KEPT:
             for old in list(islice(self._fast, _FAST_KEPT // 4)):  # the oldest quarter
                 del self._fast[old]
+            self.evictions += 1
         self._fast[key] = (_anchored(view), plan, stats)
 
     def _plan_for(self, shape: str, text: str, key: str) -> _Plan | None:
@@ -514,25 +518,12 @@ class LineParser:
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
         dialect = plan.dialect or self.dialect
-        metrics: dict[str, float] = {}
-        steps: dict[str, float] = {}
-        epoch = None
-        for slot in plan.slots:
-            name = dialect.renames.get(slot.key, slot.canonical)
-            value = to_float(tokens[slot.index])
-            if name == STEP:
-                steps.setdefault(slot.key, value)
-            elif name == EPOCH:
-                epoch = value if epoch is None else epoch
-            else:
-                metrics.setdefault(name, value)
-        if IN_EPOCH in steps:  # a count within the epoch, made global so epochs stay apart
-            steps[IN_EPOCH] = (epoch or 0.0) * _total_after(plan, tokens) + steps[IN_EPOCH]
-        if "batch" in steps and epoch is None:  # ``batch=50`` alone is a batch size
-            metrics.setdefault("batch", steps.pop("batch"))
-        step = next((steps[k] for k in _STEP_PRIORITY if k in steps), None)
-        if step is None and steps:
-            step = next(iter(steps.values()))
+        roles = _roles(plan, dialect)
+        metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
+        epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
+        step = None if roles.step is None else to_float(tokens[roles.step])
+        if roles.in_epoch:  # a count within the epoch, made global so epochs stay apart
+            step = (epoch or 0.0) * _total_after(plan, tokens) + (step or 0.0)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
         fields = LineFields(metrics, step, epoch, marker=not (plan.is_dict and step is None))
@@ -549,3 +540,76 @@ class LineParser:
         return Fields(
             fields.metrics, fields.step, fields.epoch, name, fields.marker, bits=fields.bits
         )
+
+    def compiled(self, text: str, masked: str) -> Compiled | bool:
+        """How to read every text that masks to ``masked`` (``text`` is one) in a few
+        steps, when that is exactly what ``parse`` would do: a learned shape whose plan
+        names some metrics, with no dialect adjustment and no ``i/N`` step. False when the shape
+        needs the general way; True when it is not learned yet (ask again later)."""
+        fast = self._fast.get(masked)
+        if fast is None:
+            key, ids = MASK.subn(ID, masked)
+            fast = self._fast.get(key) if ids else None
+        if fast is None:
+            return True
+        pattern, plan, stats = fast
+        if plan is None or pattern.fullmatch(text) is None:
+            return False
+        dialect = plan.dialect or self.dialect
+        roles = _roles(plan, dialect)
+        if dialect.adjust is not None or roles.in_epoch or not roles.metrics:
+            return False
+        marker = not (plan.is_dict and roles.step is None)
+        return Compiled(pattern, plan.dialect, dialect, roles, stats, marker, self.evictions)
+
+
+@dataclass(frozen=True)
+class _Roles:
+    """What each number of a plan's line is: the step, the epoch, or a metric (by index
+    into the line's number tokens); the same for every line of the plan."""
+
+    step: int | None
+    epoch: int | None
+    metrics: tuple[tuple[str, int], ...]
+    in_epoch: bool  # the step is an ``i/N`` count within the epoch
+
+
+def _roles(plan: _Plan, dialect: Dialect) -> _Roles:
+    """A plan's roles under ``dialect`` (whose renames apply), kept on the plan."""
+    found = plan.roles.get(dialect.name)
+    if found is not None:
+        return found
+    steps: dict[str, int] = {}
+    metrics: dict[str, int] = {}
+    epoch = None
+    for slot in plan.slots:
+        name = dialect.renames.get(slot.key, slot.canonical)
+        if name == STEP:
+            steps.setdefault(slot.key, slot.index)
+        elif name == EPOCH:
+            epoch = slot.index if epoch is None else epoch
+        else:
+            metrics.setdefault(name, slot.index)
+    if "batch" in steps and epoch is None:  # ``batch=50`` alone is a batch size
+        metrics.setdefault("batch", steps.pop("batch"))
+    key = next((k for k in _STEP_PRIORITY if k in steps), None)
+    if key is None and steps:
+        key = next(iter(steps))
+    found = _Roles(
+        None if key is None else steps[key], epoch, tuple(metrics.items()), key == IN_EPOCH
+    )
+    plan.roles[dialect.name] = found
+    return found
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A learned shape, ready to read a line of it without the general path."""
+
+    pattern: re.Pattern[str]  # matches the line's text; its groups are its numbers
+    plan_dialect: Dialect | None  # the dialect the shape shows, if any
+    dialect: Dialect  # the dialect whose renames made ``roles``
+    roles: _Roles
+    stats: ShapeStats | None  # the shape's sightings, counted for ``inspect``
+    marker: bool  # a line of it starts a record at its step or epoch (see ``Fields``)
+    evictions: int  # the parser's cache evictions when this was made: stale after one

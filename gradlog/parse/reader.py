@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from gradlog.model import Record, step_value
@@ -26,7 +28,7 @@ from gradlog.parse.dialects import BY_NAME
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import NUMBER_RE, mask_digits
-from gradlog.parse.line import Fields, LineParser, ShapeStats
+from gradlog.parse.line import Compiled, Fields, LineParser, ShapeStats, to_float
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.tables import Table, block_row
 
@@ -44,6 +46,8 @@ _SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S")
 _PY_WARNING = re.compile(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
 _SPANS_KEPT = 4096  # learned line layouts
+# A line's layout as bytes for the compiled shapes: bytes translate far faster than str.
+_BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 
 
@@ -78,6 +82,9 @@ class LogReader:
         # ``layouts`` False reads every line the long way (the tests' oracle).
         self.layouts = True
         self._spans: dict[str, tuple[int, int]] = {}
+        # Learned layouts read in one match (``feed_lines``): the span and the shape, or
+        # None for a layout that needs the general way.
+        self._compiled: dict[bytes, tuple[int, int, Compiled] | None] = {}
         self._plain = False  # the last line read went the plain key-value way
 
     @property
@@ -122,7 +129,14 @@ class LogReader:
             span = self._spans.get(key)
             if span is not None:
                 start, end = span
-                return self._named(self._quick(line_no, raw[start:end], key[start:end]))
+                text, masked = raw[start:end], key[start:end]
+                quick = self._named(self._quick(line_no, text, masked))
+                layout = key.encode("utf-8", "surrogatepass")
+                if layout not in self._compiled and len(self._compiled) < _SPANS_KEPT:
+                    shape = self._parser.compiled(text, masked)
+                    if shape is not True:  # else the shape is not learned yet
+                        self._compiled[layout] = (start, end, shape) if shape else None
+                return quick
         records: list[Record] = []
         segments = clean(raw)
         for segment in segments:
@@ -135,6 +149,71 @@ class LogReader:
         if key is not None and len(segments) == 1 and self._plain:
             self._learn(key, raw, segments[0])
         return self._named(records)
+
+    def feed_lines(self, first: int, lines: Iterable[str]) -> list[Record]:
+        """Read physical lines numbered from ``first``; return the records they complete.
+
+        The same as ``feed`` on each, faster: a line of a learned layout whose shape was
+        compiled (``LineParser.compiled``) is read by one match and handed to the
+        assembler without the general path's objects. Every other line goes through
+        ``feed``, which also learns the layouts."""
+        records: list[Record] = []
+        number = first - 1
+        compiled = self._compiled
+        parser, resolve = self._parser, self.families.resolve
+        ready = self._ready()
+        for raw in lines:
+            number += 1
+            entry = None
+            if ready and len(raw) <= _SPAN_LONGEST:
+                entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(_BYTE_DIGITS))
+            if entry is not None:
+                start, end, shape = entry
+                done: list[Record] | None = None
+                if shape.evictions == parser.evictions and (
+                    shape.plan_dialect is not None or parser.dialect is shape.dialect
+                ):
+                    match = shape.pattern.fullmatch(raw[start:end])
+                    if match is not None:
+                        done = self._compiled_line(number, match.groups(), shape)
+                if done is not None:
+                    if done:
+                        for record in done:
+                            resolve(record.metrics)
+                        records += done
+                    continue
+            records += self.feed(number, raw)
+            ready = self._ready()
+        return records
+
+    def _ready(self) -> bool:
+        """Whether the next line may be read by a learned layout: no JSON document, no
+        summary block or table open, and layouts on."""
+        return (
+            self.layouts
+            and self._document is None
+            and self._started
+            and not (self._in_summary or self._section or self._table.columns)
+        )
+
+    def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:
+        """What ``_quick`` does with a line of a compiled shape, from its number tokens."""
+        parser = self._parser
+        if shape.stats is not None:
+            shape.stats.count += 1
+        plan_dialect = shape.plan_dialect
+        if plan_dialect is not None and (parser.dialect.generic or not plan_dialect.generic):
+            parser.dialect = plan_dialect
+        roles = shape.roles
+        metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
+        step = None if roles.step is None else to_float(tokens[roles.step])
+        epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
+        if epoch is not None and not math.isfinite(epoch):
+            epoch = None
+        self.kinds["key-value"] += 1
+        self.parsed += 1
+        self._dialects.setdefault((plan_dialect or shape.dialect).name)
+        return self._assembler.take(number, metrics, step, epoch, shape.marker)
 
     def _learn(self, key: str, raw: str, segment: Segment) -> None:
         """Remember where in a raw line of this layout its text is, when cleaning only cut
