@@ -75,11 +75,10 @@ class Assembler:
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
-        if fields.bits and self._pending is not None:
-            self._pending.bits = True
         if fields.event and (not fields.marker or (fields.step is None and fields.epoch is None)):
             pending = self._pending
             if pending is not None:
+                pending.bits = pending.bits or fields.bits
                 _count_events(pending.metrics, fields.metrics)
                 return []
             # A second event before any record: the events are the records (a log made
@@ -111,6 +110,8 @@ class Assembler:
         """Take the values of a line that is not an event (``feed`` without the
         dataclass: the reader's fast way calls this directly)."""
         pending = self._pending
+        if bits and pending is not None:
+            pending.bits = True  # the open record's losses are in bits too
         at = (step if step is not None else epoch) if marker else None
         if at is not None:
             if pending is not None and not pending.numbered and pending.step == at:

@@ -40,6 +40,10 @@ class Dialect:
     renames: dict[str, str] = field(default_factory=dict)
     adjust: Adjust | None = None
     generic: bool = False  # a shape, not a framework: reported only when nothing else is
+    # The adjustment depends only on a line's metric names and on its text with the
+    # digits masked, never on a value: it does the same to every line of a layout, so a
+    # layout's lines can be read by a compiled shape (``LineParser.compiled``).
+    layout_only: bool = False
 
 
 def _batch_step(epoch: float, index: float, total: float, first_epoch: int) -> float:
@@ -179,11 +183,13 @@ DIALECTS: tuple[Dialect, ...] = (
         "nanogpt",
         _signature(r"^iter \d+: loss |^step \d+: train loss \S+, val loss"),
         adjust=_nanogpt,
+        layout_only=True,
     ),
     Dialect(
         "litgpt",
         _signature(r"\biter \d+ step \d+|\| loss train:|^iter \d+: val loss"),
         adjust=_litgpt,
+        layout_only=True,
     ),
     Dialect(
         "lightning",
@@ -193,12 +199,18 @@ DIALECTS: tuple[Dialect, ...] = (
     Dialect(
         "keras",
         adjust=_keras,
+        layout_only=True,
         signature=_signature(
             r"^\s*\d+/\d+ (?:\[[=>.]*\]|━)|━|- \d+(?:ms|s|us)/(?:step|sample)"
             r"|^\d+/\d+ - \d+m?s - "
         ),
     ),
-    Dialect("fairseq", _signature(r"num_updates[=\" ]|valid on '|\"update\": "), adjust=_fairseq),
+    Dialect(
+        "fairseq",
+        _signature(r"num_updates[=\" ]|valid on '|\"update\": "),
+        adjust=_fairseq,
+        layout_only=True,
+    ),
     Dialect(
         "timm",
         _signature(
@@ -232,7 +244,12 @@ DIALECTS: tuple[Dialect, ...] = (
         ),
     ),
     Dialect("deepspeed", _signature(r"OVERFLOW!|RunningAvgSamplesPerSec|\bskipped=\d+")),
-    Dialect("hf_trainer", _signature(r"\{\s*'[^']+': .*'epoch': "), adjust=_hf_trainer),
+    Dialect(
+        "hf_trainer",
+        _signature(r"\{\s*'[^']+': .*'epoch': "),
+        adjust=_hf_trainer,
+        layout_only=True,
+    ),
     Dialect("json_lines", _signature(r"^\s*\{\s*\"")),
     Dialect("epoch_block", _signature(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$"), generic=True),
 )

@@ -557,10 +557,18 @@ class LineParser:
             return False
         dialect = plan.dialect or self.dialect
         roles = _roles(plan, dialect)
-        if dialect.adjust is not None or roles.in_epoch or not roles.metrics:
+        if roles.in_epoch or not roles.metrics:
             return False
         marker = not (plan.is_dict and roles.step is None)
-        return Compiled(pattern, plan.dialect, dialect, roles, stats, marker, self.evictions)
+        bits = False
+        if dialect.adjust is not None:
+            if not dialect.layout_only:
+                return False
+            traced = _trace(dialect, roles, marker, text)
+            if traced is None:
+                return False
+            roles, marker, bits = traced
+        return Compiled(pattern, plan.dialect, dialect, roles, stats, marker, bits, self.evictions)
 
 
 @dataclass(frozen=True)
@@ -602,6 +610,37 @@ def _roles(plan: _Plan, dialect: Dialect) -> _Roles:
     return found
 
 
+def _trace(
+    dialect: Dialect, roles: _Roles, marker: bool, text: str
+) -> tuple[_Roles, bool, bool] | None:
+    """What a layout-only adjustment does to every line of a layout, found by running it
+    once on stand-in values, one per number, that say where each result came from: the
+    roles, marker and bits after it. None when it drops the line or makes a value."""
+    assert dialect.adjust is not None
+    origin = {float(k + 1): index for k, (_, index) in enumerate(roles.metrics)}
+    step = None if roles.step is None else -1.0
+    epoch = None if roles.epoch is None else -2.0
+    fields = LineFields(
+        {name: float(k + 1) for k, (name, _) in enumerate(roles.metrics)}, step, epoch, marker
+    )
+    if not dialect.adjust(fields, text) or not fields.metrics:
+        return None
+    if fields.step not in (step, None) or fields.epoch not in (epoch, None):
+        return None
+    metrics = []
+    for name, value in fields.metrics.items():
+        if value not in origin:
+            return None
+        metrics.append((name, origin[value]))
+    traced = _Roles(
+        None if fields.step is None else roles.step,
+        None if fields.epoch is None else roles.epoch,
+        tuple(metrics),
+        False,
+    )
+    return traced, fields.marker, fields.bits
+
+
 @dataclass(frozen=True)
 class Compiled:
     """A learned shape, ready to read a line of it without the general path."""
@@ -612,4 +651,5 @@ class Compiled:
     roles: _Roles
     stats: ShapeStats | None  # the shape's sightings, counted for ``inspect``
     marker: bool  # a line of it starts a record at its step or epoch (see ``Fields``)
+    bits: bool  # its losses are in bits
     evictions: int  # the parser's cache evictions when this was made: stale after one

@@ -205,7 +205,10 @@ class LogReader:
         if plan_dialect is not None and (parser.dialect.generic or not plan_dialect.generic):
             parser.dialect = plan_dialect
         roles = shape.roles
-        metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
+        try:  # plain numbers, as nearly always; to_float reads the odd ones
+            metrics = {name: float(tokens[index]) for name, index in roles.metrics}
+        except ValueError:
+            metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
         step = None if roles.step is None else to_float(tokens[roles.step])
         epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
         if epoch is not None and not math.isfinite(epoch):
@@ -213,7 +216,7 @@ class LogReader:
         self.kinds["key-value"] += 1
         self.parsed += 1
         self._dialects.setdefault((plan_dialect or shape.dialect).name)
-        return self._assembler.take(number, metrics, step, epoch, shape.marker)
+        return self._assembler.take(number, metrics, step, epoch, shape.marker, bits=shape.bits)
 
     def _learn(self, key: str, raw: str, segment: Segment) -> None:
         """Remember where in a raw line of this layout its text is, when cleaning only cut
