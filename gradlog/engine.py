@@ -105,9 +105,11 @@ class Engine:
         severe."""
         if not isinstance(lines, Sequence):
             lines = list(lines)
-        completed = self._reader.feed_lines(self._lines + 1, lines)
+        parts = self._reader.read_lines(self._lines + 1, lines)
         self._lines += len(lines)
-        announced = self._observe(completed)
+        announced: list[Diagnosis] = []
+        for part in parts:  # lists of records, and runs of them read into columns
+            announced += self._observe(part)
         # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN
         # is announced the moment its line arrives, not when the next line completes it.
         # Once per run of such records, and at most once in EAGER_EVERY records (a metric

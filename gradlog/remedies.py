@@ -124,11 +124,11 @@ class History:
         grads = block.values(GRAD_NORM)[start:end]
         kept = np.flatnonzero(np.isfinite(grads))
         if len(kept):  # the first to fill the early memory, the rest to the recent one
-            records = block.records
+            steps = block.steps[start:end]  # only compared with steps: floats will do
             room = max(0, _KEPT - len(self._early))
-            self._early += [(records[start + i].step, grads[i].item()) for i in kept[:room]]
-            tail = kept[room:][-_KEPT:]
-            self._recent.extend((records[start + i].step, grads[i].item()) for i in tail)
+            head, tail = kept[:room], kept[room:][-_KEPT:]
+            self._early += zip(steps[head].tolist(), grads[head].tolist(), strict=True)
+            self._recent.extend(zip(steps[tail].tolist(), grads[tail].tolist(), strict=True))
         self._records.extend(block.records[max(start, end - 64) : end])
 
     def context(self, diagnosis: Diagnosis, framework: str | None) -> Context:

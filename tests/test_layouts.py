@@ -6,11 +6,14 @@ counts of what was read and what was not."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from gradlog.columns import RecordRun
 from gradlog.parse.reader import LogReader
 from gradlog.sources import read_file
 from tests.helpers import every_log
@@ -100,3 +103,63 @@ def test_a_compiled_shape_is_used() -> None:
     assert len(shapes) == 2  # one digit, then two digits before the loss
     assert shapes[0][2].stats is not None and shapes[0][2].stats.count > 1
     assert [r.step for r in records] == list(range(1, 29))
+
+
+def _runs_log(rng: random.Random) -> list[str]:
+    """Long runs of whole-record lines, some broken once, in the ways that make line by
+    line differ from columns: a repeated step, a repeated dict (one record), NaN both
+    times, a changed epoch with the same values, a number only to_float reads, an event
+    or an eval line joining the record before, a change of shape."""
+    lines: list[str] = []
+    step = 0
+    for _ in range(60):
+        kind = rng.choice(("step", "dict", "epoch"))
+        length = rng.choice((3, 15, 16, 17, 40, 120))
+        broken = rng.randrange(length) if rng.random() < 0.6 else -1
+        trouble = rng.choice(("repeat", "nan", "comma", "event", "eval", "epoch"))
+        for i in range(length):
+            bad = i == broken
+            step += 0 if bad and trouble == "repeat" else 1
+            loss = f"{rng.random():.4f}"
+            if bad and trouble in ("nan", "comma"):
+                loss = "nan" if trouble == "nan" else "1,000.5"
+            if kind == "step":
+                lines.append(f"step {step} | loss {loss} | lr 3.0e-04")
+            elif kind == "dict":
+                grad = "nan" if bad and trouble == "nan" else f"{rng.random():.3f}"
+                if bad and trouble in ("repeat", "nan", "epoch"):
+                    lines.append(lines[-1])  # the same values: one record, or not
+                    if trouble == "epoch":
+                        lines[-1] = lines[-1].replace("'epoch': ", "'epoch': 9")
+                    continue
+                lines.append(f"{{'loss': {loss}, 'grad_norm': {grad}, 'epoch': {step // 7 / 10}}}")
+            else:
+                lines.append(f"epoch {step // 5} iter {step} loss={loss} acc={rng.random():.2f}")
+            if bad and trouble == "event":
+                lines.append(
+                    "Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to 1024"
+                )
+            elif bad and trouble == "eval":
+                lines.append("{'eval_loss': 0.7, 'epoch': 1.0}")
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_runs_in_columns_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    log = tmp_path / "runs.log"
+    log.write_text("\n".join(_runs_log(random.Random(seed))) + "\n")
+    expected = _read(log, layouts=False)
+    for block in (7, 97, 4096):
+        assert _read(log, layouts=True, block=block) == expected
+
+
+def test_long_runs_become_columns() -> None:
+    reader = LogReader()
+    lines = [f"step {i} | loss {2.0 - i / 1000:.4f} | lr 3e-4" for i in range(100, 400)]
+    lines += [f"{{'loss': {i / 1000}, 'grad_norm': 0.5, 'epoch': 0.1}}" for i in range(200)]
+    parts = reader.read_lines(1, lines)
+    runs = [part for part in parts if isinstance(part, RecordRun)]
+    assert sum(len(run) for run in runs) > 400
+    assert {type(run.steps) for run in runs} == {np.ndarray}
+    steps = [record.step for part in parts for record in part]
+    assert steps == list(range(100, 599))  # dicts numbered on; the last record still open

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from gradlog.columns import RecordRun
 from gradlog.model import Record
 
 Floats = npt.NDArray[np.float64]
@@ -33,6 +34,12 @@ class Block:
         self._steps: Floats | None = None
         self._lines: npt.NDArray[np.int64] | None = None
         self._names: tuple[str, ...] | None = None
+        if isinstance(records, RecordRun):  # read in bulk: the columns are there
+            self._steps, self._lines, self._names = records.steps, records.lines, records.names
+            everywhere = np.ones(len(records), np.bool_)
+            for name in records.names:
+                self._values[name] = np.ascontiguousarray(records.column(name))
+                self._present[name] = everywhere
 
     def __len__(self) -> int:
         return len(self.records)
@@ -63,11 +70,22 @@ class Block:
             self._lines = np.fromiter((r.line for r in self.records), np.int64, len(self.records))
         return self._lines
 
+    @property
+    def bits(self) -> Flags | None:
+        """Whether each record's losses are in bits; None when none is (the usual case)."""
+        if isinstance(self.records, RecordRun):
+            return None  # a run in columns never holds a record in bits
+        if not any(r.bits for r in self.records):
+            return None
+        return np.fromiter((r.bits for r in self.records), np.bool_, len(self.records))
+
     def values(self, name: str) -> Floats:
         """Metric ``name`` of each record; NaN where a record lacks it (see ``present``,
         since a printed NaN is NaN too)."""
         found = self._values.get(name)
-        if found is None:
+        if found is None and isinstance(self.records, RecordRun):  # no record has it
+            found = self._values[name] = np.full(len(self.records), NAN)
+        elif found is None:
             get = NAN
             found = self._values[name] = np.fromiter(
                 (r.metrics.get(name, get) for r in self.records), np.float64, len(self.records)
@@ -77,7 +95,9 @@ class Block:
     def present(self, name: str) -> Flags:
         """Whether each record has metric ``name`` (printed, even as NaN)."""
         found = self._present.get(name)
-        if found is None:
+        if found is None and isinstance(self.records, RecordRun):  # no record has it
+            found = self._present[name] = np.zeros(len(self.records), np.bool_)
+        elif found is None:
             found = self._present[name] = np.fromiter(
                 (name in r.metrics for r in self.records), np.bool_, len(self.records)
             )

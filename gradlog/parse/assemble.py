@@ -178,6 +178,32 @@ class Assembler:
         taken, self._carry = {**self._carry, **metrics}, {}
         return taken
 
+    def open_step(self) -> float | None:
+        """The step of the open record, if a printed step opened it."""
+        pending = self._pending
+        return None if pending is None or pending.numbered else pending.step
+
+    def opened_by(self, line: int, names: tuple[str, ...]) -> float | None:
+        """The number of the open record if gradlog numbered it and line ``line``, with
+        exactly metrics ``names``, opened it and is all it holds; else None."""
+        pending = self._pending
+        if (
+            pending is None
+            or not pending.numbered
+            or pending.line != line
+            or tuple(pending.metrics) != names
+        ):
+            return None
+        return pending.step
+
+    def ran(self, last: Record, numbered: int = 0) -> None:
+        """Records were completed in bulk (``RecordRun``): ``last`` is the latest, and
+        ``numbered`` of them were numbered by gradlog."""
+        self._last = last
+        if numbered:
+            self.numbered = True
+            self.numbered_records += numbered
+
     def open_nonfinite(self) -> bool:
         """Whether the open record holds a NaN or an infinity (one sum, no loop)."""
         pending = self._pending

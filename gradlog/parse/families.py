@@ -165,6 +165,11 @@ class Families:
                 value = metrics.pop(members[0])
                 metrics[fam] = _log(value) if members[0] in self._logs else value
 
+    def plain(self, keys: tuple[str, ...]) -> bool:
+        """Whether ``resolve`` leaves records with exactly these metric names as they
+        are (their plan is known, and empty)."""
+        return self._plans.get(keys) == ()
+
     @property
     def _logs(self) -> tuple[str, ...]:
         return self.primary.get("log", ())

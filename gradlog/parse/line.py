@@ -6,8 +6,10 @@ import math
 import re
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from typing import Final, TypeVar
 
 from gradlog.parse import families, grammar
@@ -568,7 +570,34 @@ class LineParser:
             if traced is None:
                 return False
             roles, marker, bits = traced
-        return Compiled(pattern, plan.dialect, dialect, roles, stats, marker, bits, self.evictions)
+        # How a run of its lines may be read in columns (the reader's ``_run``): each line
+        # a record at its printed step, or each a record gradlog numbers (a dict with no
+        # step, as HF Trainer prints).
+        run = None if bits else ("step" if marker and roles.step is not None else None)
+        if not marker and not bits:
+            run = "numbered"
+        return Compiled(
+            pattern,
+            plan.dialect,
+            dialect,
+            roles,
+            stats,
+            marker,
+            bits,
+            self.evictions,
+            run,
+            itemgetter(
+                *(i for i in (roles.step, roles.epoch) if i is not None),
+                *(index for _, index in roles.metrics),
+            ),
+            (
+                tuple(name for name, _ in roles.metrics),
+                roles.step is not None,
+                roles.epoch is not None,
+                None if plan.dialect is None else plan.dialect.name,
+                run,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -653,3 +682,8 @@ class Compiled:
     marker: bool  # a line of it starts a record at its step or epoch (see ``Fields``)
     bits: bool  # its losses are in bits
     evictions: int  # the parser's cache evictions when this was made: stale after one
+    run: str | None  # "step", "numbered": how a run of its lines is read in columns
+    pick: Callable[[Sequence[str]], tuple[str, ...]]  # step, epoch (if any), metrics
+    # Lines of shapes with the same run key can share columns: the metric names, whether
+    # there is a step and an epoch, the dialect the shape shows, the kind of run.
+    run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None]

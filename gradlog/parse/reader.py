@@ -17,9 +17,13 @@ import dataclasses
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
+import numpy as np
+
+from gradlog.columns import RecordRun
 from gradlog.model import Record, step_value
 from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
@@ -49,6 +53,7 @@ _SPANS_KEPT = 4096  # learned line layouts
 # A line's layout as bytes for the compiled shapes: bytes translate far faster than str.
 _BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
+_RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
 
 
 class LogReader:
@@ -151,16 +156,25 @@ class LogReader:
         return self._named(records)
 
     def feed_lines(self, first: int, lines: Iterable[str]) -> list[Record]:
-        """Read physical lines numbered from ``first``; return the records they complete.
+        """Read physical lines numbered from ``first``; return the records they complete
+        (``read_lines``, as one list)."""
+        return [record for part in self.read_lines(first, lines) for record in part]
 
-        The same as ``feed`` on each, faster: a line of a learned layout whose shape was
-        compiled (``LineParser.compiled``) is read by one match and handed to the
-        assembler without the general path's objects. Every other line goes through
-        ``feed``, which also learns the layouts."""
-        records: list[Record] = []
+    def read_lines(self, first: int, lines: Iterable[str]) -> list[Sequence[Record]]:
+        """Read physical lines numbered from ``first``; return the records they complete,
+        in order, in parts: lists of records, and ``RecordRun`` columns.
+
+        The same as ``feed`` on each line, faster: a line of a learned layout whose shape
+        was compiled (``LineParser.compiled``) is read by one match and handed to the
+        assembler without the general path's objects, and a run of lines that each print
+        a whole record of the same metrics is read into columns at once (``_run``). Every
+        other line goes through ``feed``, which also learns the layouts."""
+        parts: list[Sequence[Record]] = []
+        loose: list[Record] = []  # records since the last run of columns
+        run: list[tuple[int, tuple[str, ...], Compiled]] = []
         number = first - 1
         compiled = self._compiled
-        parser, resolve = self._parser, self.families.resolve
+        parser = self._parser
         ready = self._ready()
         for raw in lines:
             number += 1
@@ -169,22 +183,117 @@ class LogReader:
                 entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(_BYTE_DIGITS))
             if entry is not None:
                 start, end, shape = entry
-                done: list[Record] | None = None
+                if run and shape.run_key != run[0][2].run_key:
+                    self._run(run, loose, parts)
+                    run = []
                 if shape.evictions == parser.evictions and (
                     shape.plan_dialect is not None or parser.dialect is shape.dialect
                 ):
                     match = shape.pattern.fullmatch(raw[start:end])
                     if match is not None:
-                        done = self._compiled_line(number, match.groups(), shape)
-                if done is not None:
-                    if done:
-                        for record in done:
-                            resolve(record.metrics)
-                        records += done
-                    continue
-            records += self.feed(number, raw)
+                        if shape.run is not None:
+                            run.append((number, match.groups(), shape))
+                        else:
+                            loose += self._compiled_line(number, match.groups(), shape)
+                        continue
+            if run:
+                self._run(run, loose, parts)
+                run = []
+            loose += self.feed(number, raw)
             ready = self._ready()
-        return records
+        if run:
+            self._run(run, loose, parts)
+        if loose:
+            parts.append(loose)
+        return parts
+
+    def _run(
+        self,
+        run: list[tuple[int, tuple[str, ...], Compiled]],
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+    ) -> None:
+        """Read a run of lines of compiled shapes of one run key, as ``_compiled_line`` on
+        each would: adding the records to ``loose``, or, for a long run of lines that
+        each make a record of their own, in columns, added to ``parts`` after ``loose``.
+
+        Line by line, each such line completes the record of the line before and stays
+        open itself. So the first line is read as ever (it completes what was open); the
+        lines after it become a ``RecordRun`` when each indeed opens a record of its own
+        (``_columns``); and the last line is read as ever again, so that it stays open
+        for what follows."""
+        if len(run) >= _RUN_SHORTEST:
+            loose += self._compiled_line(*run[0])
+            body = self._columns(run)
+            if body is not None:
+                loose += self._named(self._assembler.flush())
+                parts.append(loose.copy())
+                loose.clear()
+                parts.append(body)
+                self._assembler.ran(body[-1], len(body) if run[0][2].run == "numbered" else 0)
+                loose += self._compiled_line(*run[-1])
+                return
+            run = run[1:]
+        for item in run:
+            loose += self._compiled_line(*item)
+
+    def _columns(self, run: list[tuple[int, tuple[str, ...], Compiled]]) -> RecordRun | None:
+        """The lines of ``run`` but the first (already read) and the last, as records in
+        columns, counted as read; None when line by line would not make each line of the
+        run a record of its own, or a number needs more than float()."""
+        shape = run[0][2]
+        names, has_step, has_epoch, _, kind = shape.run_key
+        if not self.families.plain(names):
+            return None  # its records would gain a family's series
+        width = has_step + has_epoch + len(names)
+        picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in run)
+        try:
+            table = np.fromiter(map(float, picked), np.float64, len(run) * width)
+        except ValueError:  # a number float() does not read: to_float will, line by line
+            return None
+        table = table.reshape(len(run), width)
+        values = table[:, width - len(names) :]
+        epochs = table[:, int(has_step)] if has_epoch else None
+        if epochs is not None:  # as read: a non-finite epoch is no epoch
+            epochs = np.where(np.isfinite(epochs), epochs, np.nan)
+        kept = len(run) - 2
+        assembler = self._assembler
+        if kind == "step":
+            steps = table[:, 0]
+            if steps[1] == assembler.open_step() or bool(np.any(steps[2:] == steps[1:-1])):
+                return None  # a repeated step joins the record before
+            steps = steps[1:-1].copy()
+        else:
+            # A line without a step opens a record when a value differs from the open
+            # record's (NaN is the same as NaN) or its epoch does; the first line of the
+            # run must have opened the open record, with exactly these values.
+            number = assembler.opened_by(run[0][0], names)
+            if number is None:
+                return None
+            same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
+            new = ~same.all(axis=1)
+            if epochs is not None:
+                after, before = epochs[1:], epochs[:-1]
+                new |= np.isfinite(after) & np.isfinite(before) & (after != before)
+            if not new.all():
+                return None
+            steps = number + 1 + np.arange(kept, dtype=np.float64)
+        for _, _, each in run[1:-1]:
+            if each.stats is not None:
+                each.stats.count += 1
+        self.kinds["key-value"] += kept
+        self.parsed += kept
+        parser, plan_dialect = self._parser, shape.plan_dialect
+        if plan_dialect is not None and (parser.dialect.generic or not plan_dialect.generic):
+            parser.dialect = plan_dialect
+        self._dialects.setdefault((plan_dialect or shape.dialect).name)
+        return RecordRun(
+            names,
+            steps,
+            np.fromiter((number for number, _, _ in run[1:-1]), np.int64, kept),
+            None if epochs is None else epochs[1:-1].copy(),
+            values[1:-1],
+        )
 
     def _ready(self) -> bool:
         """Whether the next line may be read by a learned layout: no JSON document, no
@@ -197,7 +306,7 @@ class LogReader:
         )
 
     def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:
-        """What ``_quick`` does with a line of a compiled shape, from its number tokens."""
+        """What ``feed`` does with a line of a compiled shape, from its number tokens."""
         parser = self._parser
         if shape.stats is not None:
             shape.stats.count += 1
@@ -216,7 +325,8 @@ class LogReader:
         self.kinds["key-value"] += 1
         self.parsed += 1
         self._dialects.setdefault((plan_dialect or shape.dialect).name)
-        return self._assembler.take(number, metrics, step, epoch, shape.marker, bits=shape.bits)
+        done = self._assembler.take(number, metrics, step, epoch, shape.marker, bits=shape.bits)
+        return self._named(done) if done else done
 
     def _learn(self, key: str, raw: str, segment: Segment) -> None:
         """Remember where in a raw line of this layout its text is, when cleaning only cut

@@ -60,13 +60,13 @@ FAULTY = textwrap.dedent(
 
     if fault == "detector":
         detector, seen = DETECTORS[0], [0]
-        real = detector.observe
-        def observe(self, record):
-            seen[0] += 1
+        real = detector.observe_block
+        def observe_block(self, block):
+            seen[0] += len(block)
             if seen[0] > 50:
                 fail()
-            return real(self, record)
-        detector.observe = observe
+            return real(self, block)
+        detector.observe_block = observe_block
     elif fault == "start":
         Engine.__init__ = fail
     else:

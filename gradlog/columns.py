@@ -1,0 +1,84 @@
+"""Records read in bulk: a run of log lines of one layout, kept as numpy columns.
+
+The reader turns a run of lines that each print one whole record (a step and the same
+metrics) into a ``RecordRun``: the steps, line numbers, epochs and values as columns,
+with no object per record. The rules read the columns; a ``Record`` is made only for
+the few records someone asks for (a diagnosis's evidence, a rule's close look).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import overload
+
+import numpy as np
+import numpy.typing as npt
+
+from gradlog.model import Record, step_value
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+class RecordRun(Sequence[Record]):
+    """Consecutive records with the same metrics, all printed, as columns."""
+
+    __slots__ = ("_made", "epochs", "lines", "names", "steps", "values")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        steps: Floats,
+        lines: Ints,
+        epochs: Floats | None,
+        values: Floats,
+    ) -> None:
+        self.names = names  # in the order a record's metrics hold them
+        self.steps = steps
+        self.lines = lines
+        self.epochs = epochs  # NaN where a record has no epoch; None: none has one
+        self.values = values  # one row per record, one column per name
+        self._made: dict[int, Record] = {}
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
+        if isinstance(index, slice):
+            return [self._record(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._record(index)
+
+    def __iter__(self) -> Iterator[Record]:
+        return (self._record(i) for i in range(len(self)))
+
+    def column(self, name: str) -> Floats:
+        """The values of metric ``name``, one per record."""
+        return self.values[:, self.names.index(name)]
+
+    def _record(self, index: int) -> Record:
+        """Record ``index``, made once: the same object each time it is asked for."""
+        made = self._made.get(index)
+        if made is None:
+            row = self.values[index].tolist()
+            epoch = None
+            if self.epochs is not None:
+                value = self.epochs[index].item()
+                epoch = step_value(value) if math.isfinite(value) else None
+            made = self._made[index] = Record(
+                step_value(self.steps[index].item()),
+                int(self.lines[index]),
+                dict(zip(self.names, row, strict=True)),
+                epoch,
+            )
+        return made
