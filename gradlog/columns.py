@@ -8,6 +8,8 @@ the few records someone asks for (a diagnosis's evidence, a rule's close look).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from typing import overload
@@ -82,3 +84,36 @@ class RecordRun(Sequence[Record]):
                 epoch,
             )
         return made
+
+
+class Parts(Sequence[Record]):
+    """Records from several parts in order (lists of records and ``RecordRun``s), as one
+    sequence: what one read of a log completed."""
+
+    __slots__ = ("_starts", "parts")
+
+    def __init__(self, parts: Sequence[Sequence[Record]]) -> None:
+        self.parts = tuple(part for part in parts if len(part))
+        self._starts = list(itertools.accumulate((len(part) for part in self.parts), initial=0))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        at = bisect.bisect_right(self._starts, index) - 1
+        return self.parts[at][index - self._starts[at]]
+
+    def __iter__(self) -> Iterator[Record]:
+        return itertools.chain.from_iterable(self.parts)

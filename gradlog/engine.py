@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from gradlog.columns import Parts
 from gradlog.config import Config
 from gradlog.detectors import DETECTORS
 from gradlog.detectors.block import Block, Floats
@@ -107,9 +108,7 @@ class Engine:
             lines = list(lines)
         parts = self._reader.read_lines(self._lines + 1, lines)
         self._lines += len(lines)
-        announced: list[Diagnosis] = []
-        for part in parts:  # lists of records, and runs of them read into columns
-            announced += self._observe(part)
+        announced = self._observe(Parts(parts))  # lists of records, and runs in columns
         # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN
         # is announced the moment its line arrives, not when the next line completes it.
         # Once per run of such records, and at most once in EAGER_EVERY records (a metric
@@ -197,7 +196,7 @@ class Engine:
         rules = tuple(detector.rule.id for detector in self._detectors)
         return Report(summary, tuple(diagnoses), rules)
 
-    def _observe(self, records: Sequence[Record]) -> list[Diagnosis]:
+    def _observe(self, records: Sequence[Record] | Parts) -> list[Diagnosis]:
         """Give every rule the completed ``records`` as one block; keep what they find in
         the order of the records (and of the rules for one record), as if each rule had
         seen the records one at a time."""

@@ -9,12 +9,13 @@ records the screen flags. Columns are built on first use and shared by every rul
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from gradlog.columns import RecordRun
+from gradlog.columns import Parts, RecordRun
 from gradlog.model import Record
 
 Floats = npt.NDArray[np.float64]
@@ -23,36 +24,53 @@ NAN = math.nan
 
 
 class Block:
-    """``records`` (in order) with their steps, lines and metrics as numpy columns."""
+    """Records (in order) with their steps, lines and metrics as numpy columns.
 
-    __slots__ = ("_lines", "_names", "_present", "_steps", "_values", "records")
+    Made of parts: lists of records, and runs of records read into columns
+    (``RecordRun``) whose columns are used as they are. ``records`` is one sequence over
+    all parts; a record of a run is made only when it is asked for."""
 
-    def __init__(self, records: Sequence[Record]) -> None:
-        self.records = records
+    __slots__ = ("_lines", "_names", "_parts", "_present", "_steps", "_values", "records")
+
+    def __init__(self, records: Sequence[Record] | Parts) -> None:
+        if isinstance(records, Parts):
+            self._parts: tuple[Sequence[Record], ...] = records.parts
+            self.records: Sequence[Record] = records
+        else:
+            self._parts = (records,)
+            self.records = records
         self._values: dict[str, Floats] = {}
         self._present: dict[str, Flags] = {}
         self._steps: Floats | None = None
         self._lines: npt.NDArray[np.int64] | None = None
         self._names: tuple[str, ...] | None = None
-        if isinstance(records, RecordRun):  # read in bulk: the columns are there
-            self._steps, self._lines, self._names = records.steps, records.lines, records.names
-            everywhere = np.ones(len(records), np.bool_)
-            for name in records.names:
-                self._values[name] = np.ascontiguousarray(records.column(name))
-                self._present[name] = everywhere
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def _column(
+        self, of_run: Callable[[RecordRun], Any], of_records: Callable[[Sequence[Record]], Any]
+    ) -> Any:
+        """A column over every part: ``of_run`` for runs, ``of_records`` for lists."""
+        pieces = [
+            of_run(part) if isinstance(part, RecordRun) else of_records(part)
+            for part in self._parts
+        ]
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every metric name some record of the block has, in order of first sight."""
         if self._names is None:
             seen: dict[str, None] = {}
-            for record in self.records:
-                for name in record.metrics:
-                    if name not in seen:
-                        seen[name] = None
+            for part in self._parts:
+                if isinstance(part, RecordRun):
+                    seen.update(dict.fromkeys(part.names))
+                    continue
+                for record in part:
+                    for name in record.metrics:
+                        if name not in seen:
+                            seen[name] = None
             self._names = tuple(seen)
         return self._names
 
@@ -60,46 +78,58 @@ class Block:
     def steps(self) -> Floats:
         """Each record's step, as a float."""
         if self._steps is None:
-            self._steps = np.fromiter((r.step for r in self.records), np.float64, len(self.records))
+            self._steps = self._column(
+                lambda run: run.steps,
+                lambda part: np.fromiter((r.step for r in part), np.float64, len(part)),
+            )
         return self._steps
 
     @property
     def lines(self) -> npt.NDArray[np.int64]:
         """Each record's first line number."""
         if self._lines is None:
-            self._lines = np.fromiter((r.line for r in self.records), np.int64, len(self.records))
+            self._lines = self._column(
+                lambda run: run.lines,
+                lambda part: np.fromiter((r.line for r in part), np.int64, len(part)),
+            )
         return self._lines
 
     @property
     def bits(self) -> Flags | None:
         """Whether each record's losses are in bits; None when none is (the usual case)."""
-        if isinstance(self.records, RecordRun):
+        lists = [part for part in self._parts if not isinstance(part, RecordRun)]
+        if not any(r.bits for part in lists for r in part):
             return None  # a run in columns never holds a record in bits
-        if not any(r.bits for r in self.records):
-            return None
-        return np.fromiter((r.bits for r in self.records), np.bool_, len(self.records))
+        found: Flags = self._column(
+            lambda run: np.zeros(len(run), np.bool_),
+            lambda part: np.fromiter((r.bits for r in part), np.bool_, len(part)),
+        )
+        return found
 
     def values(self, name: str) -> Floats:
         """Metric ``name`` of each record; NaN where a record lacks it (see ``present``,
         since a printed NaN is NaN too)."""
         found = self._values.get(name)
-        if found is None and isinstance(self.records, RecordRun):  # no record has it
-            found = self._values[name] = np.full(len(self.records), NAN)
-        elif found is None:
-            get = NAN
-            found = self._values[name] = np.fromiter(
-                (r.metrics.get(name, get) for r in self.records), np.float64, len(self.records)
+        if found is None:
+            found = self._values[name] = self._column(
+                lambda run: (
+                    np.ascontiguousarray(run.column(name))
+                    if name in run.names
+                    else np.full(len(run), NAN)
+                ),
+                lambda part: np.fromiter(
+                    (r.metrics.get(name, NAN) for r in part), np.float64, len(part)
+                ),
             )
         return found
 
     def present(self, name: str) -> Flags:
         """Whether each record has metric ``name`` (printed, even as NaN)."""
         found = self._present.get(name)
-        if found is None and isinstance(self.records, RecordRun):  # no record has it
-            found = self._present[name] = np.zeros(len(self.records), np.bool_)
-        elif found is None:
-            found = self._present[name] = np.fromiter(
-                (name in r.metrics for r in self.records), np.bool_, len(self.records)
+        if found is None:
+            found = self._present[name] = self._column(
+                lambda run: np.full(len(run), name in run.names, np.bool_),
+                lambda part: np.fromiter((name in r.metrics for r in part), np.bool_, len(part)),
             )
         return found
 
