@@ -6,6 +6,8 @@ import math
 from collections import deque
 from collections.abc import Iterable
 
+import numpy as np
+
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
     Detector,
@@ -17,9 +19,16 @@ from gradlog.detectors.base import (
     median,
     where,
 )
+from gradlog.detectors.block import Block
+from gradlog.detectors.spike_block import Layout, State, refill, screen, screenable, slots
 from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR
+
+# Below this many records a block goes through ``observe`` one by one: the screen's
+# fixed cost (a few dozen numpy calls, some 45 us) is what ``observe`` takes on about
+# this many records (small blocks come from a live input).
+SMALL_BLOCK = 40
 
 
 class LossSpikeDetector(Detector):
@@ -145,6 +154,55 @@ class LossSpikeDetector(Detector):
         self._window.append(record)
         self._grads.append(finite_grad)
         return found
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        """``observe`` only the records the screen (spike_block.py) flags; over the
+        stretches between them the windows and counters move in bulk."""
+        if len(block) < SMALL_BLOCK or not screenable(self._limits):
+            return super().observe_block(block)  # numpy costs more than it saves here
+        state = State(
+            recent=slots(self._recent),
+            grads=slots(self._grads),
+            start=self._start,
+            start_level=self._start_level,
+            candidate_age=None if self._candidate is None else self._since_candidate,
+        )
+        flagged, layout = screen(block, self._limits, state)
+
+        def advance(block: Block, start: int, end: int) -> None:
+            self._advance(layout, block, start, end)
+
+        return self.replay(block, flagged, advance)
+
+    def _advance(self, layout: Layout, block: Block, start: int, end: int) -> None:
+        """What ``observe`` does on records the screen let pass: their loss rose too
+        little to check, their grad norm did not jump and no candidate waits for a NaN,
+        so they only fill the windows, age the candidate and clear the open episode."""
+        present = layout.present
+        first, last = np.searchsorted(present, (start, end)).tolist()
+        if first == last:
+            return  # no record here prints a loss: observe ignores them
+        size = self._limits.window
+        records = block.records
+        taken = [records[i] for i in present[max(first, last - size) : last].tolist()]
+        self._previous = taken[-1]
+        self._window.extend(taken)
+        grads = [r.metrics.get(GRAD_NORM) for r in taken]
+        refill(self._grads, [g if g is not None and math.isfinite(g) else None for g in grads])
+        good = layout.good
+        good_first, good_last = np.searchsorted(good, (start, end)).tolist()
+        kept = good[max(good_first, good_last - size) : good_last].tolist()
+        refill(self._recent, [records[i].metrics[LOSS] for i in kept])
+        self._episode = None  # as every record with a loss does, outside a spike
+        count = good_last - good_first  # finite losses: each ages the candidate
+        if count:
+            self._lm, self._lm_held = None, (self._lm if count == 1 else None)
+            if self._candidate is not None:
+                since = self._since_candidate + count
+                if since > self._limits.nan_horizon:  # aged out on the way
+                    self._candidate = None
+                    since = max(self._since_candidate + 1, self._limits.nan_horizon + 1)
+                self._since_candidate = since
 
     def _check(self, record: Record, loss: float, base: float) -> list[Diagnosis]:
         """Judge a finite loss that rose by enough over the recent level ``base``."""
