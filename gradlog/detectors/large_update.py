@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
+
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, where
+from gradlog.detectors.block import Block
+from gradlog.detectors.small_block import with_next
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LR, PARAM_NORM
 
@@ -112,6 +116,32 @@ class LargeUpdateDetector(Detector):
             self._reported = True
             return [self._report()]
         return []
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Only records with all three metrics count. Among them, one above the ratio
+        # extends a stretch, and the first one at or below it ends the stretch; the
+        # others find nothing open and change nothing, so they need no visit at all.
+        names = block.names
+        if PARAM_NORM not in names or LR not in names or GRAD_NORM not in names:
+            return []
+        lr, grad = block.values(LR), block.values(GRAD_NORM)
+        param = block.values(PARAM_NORM)
+        usable = np.flatnonzero(
+            np.isfinite(lr) & np.isfinite(grad) & np.isfinite(param) & (param > 0)
+        )
+        if not len(usable):
+            return []
+        # The same operations in the same order as update_ratio: the very same floats.
+        with np.errstate(over="ignore"):  # Python floats overflow to inf quietly too
+            ratio = np.abs(lr[usable]) * grad[usable] / param[usable]
+        large = with_next(ratio > self._limits.ratio, self._first is not None)
+        found: list[tuple[int, Diagnosis]] = []
+        records = block.records
+        for index in usable[large].tolist():
+            diagnoses = self.observe(records[index])
+            if diagnoses:
+                found += [(index, diagnosis) for diagnosis in diagnoses]
+        return found
 
     def finish(self) -> Iterable[Diagnosis]:
         return self._close()

@@ -7,8 +7,12 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, factor, fmt, where
+from gradlog.detectors.block import Block
+from gradlog.detectors.small_block import changed, indexes
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import OVERFLOW, SCALE_AT_MINIMUM
 from gradlog.parse.names import LOSS, LOSS_SCALE
@@ -197,6 +201,100 @@ class LossScaleCollapseDetector(Detector):
             return [] if self._reported is None else self._close()  # nothing open to close
         return self._update(record, *found)
 
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Only an overflow, the scaler's minimum or a new scale moves the scale; on the
+        # other records the state just counts on, and the judgement can change only as
+        # the window and the storm wear off or calibration ends.
+        names, size = block.names, len(block)
+        moved = np.zeros(size, np.bool_)
+        if OVERFLOW in names:
+            moved |= block.values(OVERFLOW) >= 1  # a count below 1 is no overflow
+        if SCALE_AT_MINIMUM in names:
+            moved |= block.values(SCALE_AT_MINIMUM) == 1.0
+        if LOSS_SCALE in names:
+            scales = block.values(LOSS_SCALE)
+            moved |= changed(scales, np.isfinite(scales) & (scales > 0), self._scale)
+        found: list[tuple[int, Diagnosis]] = []
+        start = 0
+        for index in indexes(moved):
+            if index > start:
+                self._between(block, start, index, found)
+            self._observe_at(block, index, found)
+            start = index + 1
+        if start < size:
+            self._between(block, start, size, found)
+        return found
+
+    def _observe_at(self, block: Block, index: int, found: list[tuple[int, Diagnosis]]) -> None:
+        diagnoses = self.observe(block.records[index])
+        if diagnoses:
+            found += [(index, diagnosis) for diagnosis in diagnoses]
+
+    def _between(
+        self, block: Block, start: int, end: int, found: list[tuple[int, Diagnosis]]
+    ) -> None:
+        """Records ``start`` to ``end`` of ``block``, none of which moves the scale:
+        in bulk wherever the judgement is known to hold still, else one by one."""
+        limits = self._limits
+        while start < end:
+            if self._settled:
+                stop = end
+            else:  # calibration ends at a record of its own, read as such
+                stop = start + max(
+                    0,
+                    min(
+                        limits.settle_records - self._quiet - 1,
+                        limits.calibration_records - self._records - 1,
+                    ),
+                )
+                stop = min(stop, end)
+            if stop > start and self._still(block, stop - 1):
+                self._advance(start, stop)
+                start = stop
+            else:
+                self._observe_at(block, start, found)
+                start += 1
+
+    def _still(self, block: Block, last: int) -> bool:
+        """Whether every record up to ``last`` that moves nothing would leave the verdict
+        as it is now; if so, note ``last`` as the open episode's latest record, as those
+        records would."""
+        judged, limits = self._judge(), self._limits
+        storm = self._storm
+        if storm.settled and storm.halvings >= limits.storm_halvings:
+            return False  # a storm wears off after a clean record or two: read them
+        if self._reported is None:
+            # The overflow condition can come true only while the window still holds
+            # enough overflows for it (it holds fewer and fewer): else it stays false.
+            crowded = self._window_overflows >= limits.overflow_fraction * (
+                self._window.maxlen or 0
+            )
+            return judged is None and not (crowded and self._fall() >= limits.overflow_drop)
+        if judged is None or not self._lasting() or judged[0] > self._reported:
+            return False  # it closes, wears off, or gets worse
+        if judged[0] == self._reported:
+            self._reason = judged[1]
+        self._last = block.records[last]
+        return True
+
+    def _advance(self, start: int, end: int) -> None:
+        """Count ``end - start`` records that move nothing, as ``observe`` would."""
+        count = end - start
+        self._records += count
+        self._quiet += count
+        window = self._window
+        if self._window_overflows or self._window_growths:
+            window.extend([_CLEAN] * min(count, window.maxlen or 0))
+            self._window_overflows = sum(overflow for overflow, _ in window)
+            self._window_growths = sum(grew for _, grew in window)
+        elif len(window) < (window.maxlen or 0):
+            window.extend([_CLEAN] * min(count, (window.maxlen or 0) - len(window)))
+        storm = self._storm
+        if storm.halvings:
+            storm.gap += count
+            if storm.gap > self._limits.storm_gap:
+                self._storm = _Storm()
+
     def _slide(self, overflow: bool, grew: bool) -> None:
         """Move the window of the last records on by one, with its counts."""
         window = self._window
@@ -301,15 +399,32 @@ class LossScaleCollapseDetector(Detector):
         storm = self._storm
         if storm.settled and storm.halvings >= limits.storm_halvings:
             return self._severity(), f"{storm.halvings} halvings in a row, with no growth between"
-        # How far the scale fell since its current descent began after calibration.
-        start = self._descent_from
-        fall = 1.0 if start is None or scale is None or not self._descent_settled else start / scale
+        fall = self._fall()
         if fall >= limits.drop_factor:
             return self._severity(), f"{factor(fall)} down without ever growing back"
         peak = self._peak
         if peak is not None and scale is not None and peak >= limits.peak_factor * scale:
             return self._severity(), f"{factor(peak / scale)} below its highest since calibration"
         return self._judge_overflows(fall) if fall >= limits.overflow_drop else None
+
+    def _fall(self) -> float:
+        """How far the scale fell since its current descent began after calibration."""
+        start, scale = self._descent_from, self._scale
+        if start is None or scale is None or not self._descent_settled:
+            return 1.0
+        return start / scale
+
+    def _lasting(self) -> bool:
+        """Whether a condition holds that only an overflow or a new scale can change
+        (the storm and the overflow window wear off on clean records instead)."""
+        limits, scale, peak = self._limits, self._scale, self._peak
+        if self._at_minimum or self._fall() >= limits.drop_factor:
+            return True
+        if scale is None:
+            return False
+        return scale <= limits.free_fall_scale or (
+            peak is not None and peak >= limits.peak_factor * scale
+        )
 
     def _severity(self) -> Severity:
         """An error once the scale no longer amplifies anything, else a warning."""

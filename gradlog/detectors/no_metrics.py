@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule
+from gradlog.detectors.block import Block
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import ACC, GRAD_NORM, LOSS, PARAM_NORM, VAL_ACC, VAL_LOSS
 
@@ -63,6 +64,13 @@ class NoMetricsDetector(Detector):
         if not self._found:
             self._found = any(name in TRAINING_METRICS or "loss" in name for name in record.metrics)
         return ()
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Only a count and a yes/no over every name seen: the block's names answer both.
+        self._records += len(block)
+        if not self._found:
+            self._found = any(name in TRAINING_METRICS or "loss" in name for name in block.names)
+        return []
 
     def finish(self) -> Iterable[Diagnosis]:
         if self._found:

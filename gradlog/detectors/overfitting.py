@@ -7,6 +7,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
 
+import numpy as np
+
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
     Detector,
@@ -17,7 +19,9 @@ from gradlog.detectors.base import (
     median,
     where,
 )
+from gradlog.detectors.block import Block
 from gradlog.detectors.noise import NoiseGauge
+from gradlog.detectors.small_block import changed, indexes, last_values
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import LOSS, VAL_ACC, VAL_LOSS
 
@@ -159,6 +163,33 @@ class OverfittingDetector(Detector):
         self._reported = self._report(level, best)
         return [self._reported] if announce else []
 
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Only a new evaluation (a finite validation loss other than the last one) does
+        # anything beyond keeping the training losses since the previous evaluation.
+        if VAL_LOSS not in block.names:
+            return self.replay(block, (), self._advance)
+        vals = block.values(VAL_LOSS)
+        flagged = indexes(changed(vals, np.isfinite(vals), self._previous_val))
+        return self.replay(block, flagged, self._advance)
+
+    def _advance(self, block: Block, start: int, end: int) -> None:
+        """Keep the training losses of records with no new evaluation: only the last
+        ``train_window`` can still count, so they are read from the end backwards."""
+        train = self._train
+        if LOSS not in block.names or not train.maxlen:
+            return
+        records = block.records
+        found = last_values(records, start, end, LOSS, train.maxlen, _trains)
+        if found is None:  # few losses in a long stretch: read the column instead
+            losses = block.values(LOSS)[start:end]
+            where = np.flatnonzero(np.isfinite(losses)) + start
+            found = [
+                value
+                for index in where.tolist()
+                if _trains(records[index], value := records[index].metrics[LOSS])
+            ]
+        train.extend(found)
+
     def finish(self) -> Iterable[Diagnosis]:
         return self._close() or self._stark()
 
@@ -244,3 +275,8 @@ class OverfittingDetector(Detector):
             count=self._streak_count,
             evidence=evidence_of(pairs),
         )
+
+
+def _trains(record: Record, loss: float) -> bool:
+    """Whether ``observe`` keeps ``loss``, the record's training loss, in the interval."""
+    return math.isfinite(loss) and (loss != 0 or not loss_is_nan(record))

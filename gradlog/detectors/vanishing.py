@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+import numpy as np
+
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
+from gradlog.detectors.block import Block
+from gradlog.detectors.small_block import indexes, with_next
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 
@@ -87,6 +91,32 @@ class VanishingGradientDetector(Detector):
             self._reported = True
             return [self._report()]
         return []
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # A record does anything beyond noting the first loss only when its grad norm is
+        # tiny, or when it ends a run of tiny ones. The screen leaves out the loss tests
+        # of _tiny (it may flag more, never fewer); `observe` settles them.
+        names = block.names
+        if GRAD_NORM not in names:
+            tiny = np.zeros(len(block), np.bool_)
+        else:
+            limits = self._limits
+            grad = block.values(GRAD_NORM)
+            tiny = grad <= limits.absolute
+            if PARAM_NORM in names:
+                param = block.values(PARAM_NORM)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    tiny |= (param > 0) & (grad / param < limits.relative)
+            tiny &= np.isfinite(grad)
+        return self.replay(block, indexes(with_next(tiny, bool(self._run))), self._advance)
+
+    def _advance(self, block: Block, start: int, end: int) -> None:
+        """Records with a grad norm that is not tiny and no run open: only the first
+        finite loss of the run is kept."""
+        if self._start_loss is None and LOSS in block.names:
+            where = np.flatnonzero(block.finite(LOSS)[start:end])
+            if len(where):
+                self._start_loss = block.records[start + int(where[0])].metrics[LOSS]
 
     def finish(self) -> Iterable[Diagnosis]:
         return self._close()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import numpy.typing as npt
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
@@ -16,10 +19,12 @@ from gradlog.detectors.base import (
     median,
     where,
 )
+from gradlog.detectors.block import Block, Floats
 from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 
+Ints = npt.NDArray[np.intp]
 _SAMPLES = 64  # points kept along a rise, thinned by half when full: bounded memory
 
 
@@ -47,6 +52,33 @@ class _Rise:
             self._points.append((self.length, value, record))
             if len(self._points) > _SAMPLES:
                 self._points, self._stride = self._points[::2], self._stride * 2
+
+    def extend(self, values: Floats, record: Callable[[int], Record]) -> None:
+        """``add`` each of ``values`` in turn (``record(i)`` holds the i-th): only the
+        last rise in them matters, and only its sampled positions need a visit."""
+        if not len(values):
+            return
+        before = np.empty_like(values)
+        before[0] = self.last
+        before[1:] = values[:-1]
+        drops = np.flatnonzero(values <= before)  # each starts a rise of its own
+        begin = 0
+        if len(drops) or not self._points:
+            begin = int(drops[-1]) if len(drops) else 0
+            self._reset()
+            self.last = float(values[begin])
+            self._points = [(0, self.last, record(begin))]
+            begin += 1
+        length, last = self.length, self.length + len(values) - begin
+        position = (length // self._stride + 1) * self._stride  # the next one sampled
+        while position <= last:
+            index = begin + position - length - 1
+            self._points.append((position, float(values[index]), record(index)))
+            if len(self._points) > _SAMPLES:
+                self._points, self._stride = self._points[::2], self._stride * 2
+            position = (position // self._stride + 1) * self._stride
+        self.length = last
+        self.last = float(values[-1])
 
     def growth(self) -> float:
         """The last value over the base."""
@@ -187,6 +219,59 @@ class WeightGrowthDetector(Detector):
             self._reported, self._how = severity, how
             return [self._report()]
         return []
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # A value does more than bookkeeping only where the level (the median of the
+        # last 3) crosses a bar the episode has not reached yet, or could be a
+        # geometric rise: the level alone tells, except for the geometric test.
+        if PARAM_NORM not in block.names:
+            return []
+        values = block.values(PARAM_NORM)
+        usable = np.flatnonzero(np.isfinite(values) & (values > 0))
+        # The first values of the block, and all until the early level is known, are
+        # read one by one: their levels take values from before the block.
+        limits, records = self._limits, block.records
+        ahead = max(2, limits.early_records - len(self._early), 3 - len(self._recent))
+        found: list[tuple[int, Diagnosis]] = []
+        for index in usable[:ahead].tolist():
+            found += [(index, diagnosis) for diagnosis in self.observe(records[index])]
+        rest = usable[ahead:]
+        if not len(rest):
+            return found
+        kept = values[usable[ahead - 2 :]]
+        a, b, c = kept[:-2], kept[1:-1], kept[2:]
+        level = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+        with np.errstate(over="ignore"):  # as a Python float, a huge ratio is inf
+            ratio = level / self._early_level  # observe's very division, value by value
+        severe, grown = ratio >= limits.severe_growth, ratio >= limits.growth
+        reported = -1 if self._reported is None else self._reported
+        flags = ~severe & ~grown & (ratio >= limits.fast_growth)  # the geometric test
+        flags |= severe & (reported < Severity.ERROR)
+        flags |= ~severe & grown & (reported < Severity.WARNING)
+        return found + self.replay(
+            block,
+            rest[flags].tolist(),
+            lambda block, start, end: self._advance(block, start, end, rest),
+        )
+
+    def _advance(self, block: Block, start: int, end: int, usable: Ints) -> None:
+        """The ``usable`` values between ``start`` and ``end``, none of which takes the
+        level over a bar not yet reached: they feed the rise, the last 3, the peak and
+        the open episode's extent, as ``observe`` would."""
+        chosen = usable[np.searchsorted(usable, start) : np.searchsorted(usable, end)]
+        if not len(chosen):
+            return
+        records = block.records
+        values = block.values(PARAM_NORM)[chosen]
+        self._rise.extend(values, lambda i: records[chosen[i]])
+        for index in chosen[-3:].tolist():
+            self._recent.append(records[index].metrics[PARAM_NORM])
+        if self._first is not None:
+            self._last, self._count = records[chosen[-1]], self._count + len(chosen)
+        top = int(np.argmax(values))
+        if self._peak is None or values[top] > self._peak[0]:
+            record = records[chosen[top]]
+            self._peak = (record.metrics[PARAM_NORM], record)
 
     def finish(self) -> Iterable[Diagnosis]:
         return [self._report()] if self._reported is not None else []

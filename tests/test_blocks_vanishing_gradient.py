@@ -1,0 +1,76 @@
+"""`vanishing_gradient` reads blocks as it reads records, on runs where it fires.
+
+Stretches of tiny gradients (absolutely, or beside the parameter norm) with a flat loss
+near the start come and go between healthy ones; some are too short, some have a loss
+that moves or has already been learned, and some records lack a metric or print NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from gradlog.config import Thresholds
+from gradlog.detectors.vanishing import VanishingGradientDetector
+from gradlog.model import Record
+from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
+from tests.test_blocks import _blocks, _oracle
+
+
+def _run(rng: random.Random, relative: bool, length: int) -> tuple[Record, ...]:
+    records: list[Record] = []
+    loss, param = 2.3, 40.0
+    while len(records) < length:
+        kind = rng.choice(("healthy", "healthy", "tiny", "short", "moving", "learned", "gaps"))
+        count = {"healthy": rng.randint(1, 900), "short": 2}.get(kind, rng.randint(3, 150))
+        for i in range(count):
+            metrics: dict[str, float] = {}
+            grad = 0.5 + rng.random()
+            value = loss + rng.uniform(-0.01, 0.01)
+            if kind != "healthy":
+                grad = 5e-4 * (1 + rng.random()) if not relative else 3e-3 * rng.random()
+            if kind == "moving":
+                value *= 1 + 0.1 * (i % 3)
+            if kind == "learned":
+                value = loss * 0.3
+            if kind == "gaps" and i % 4 == 1:
+                grad = rng.choice((math.nan, math.inf, -math.inf, 0.0))
+            if not (kind == "gaps" and i % 5 == 2):
+                metrics[LOSS] = value
+            if not (kind == "gaps" and i % 7 == 3):
+                metrics[GRAD_NORM] = grad
+            if relative or rng.random() < 0.3:
+                metrics[PARAM_NORM] = param * (1 + 0.001 * rng.random())
+            n = len(records) + 1
+            records.append(Record(n, n, metrics))
+    return tuple(records)
+
+
+def cases() -> dict[str, tuple[Record, ...]]:
+    """Runs with absolute and relative tiny gradients, for two seeds each."""
+    return {
+        f"{kind}_{seed}": _run(random.Random(seed), kind == "relative", 6000)
+        for kind in ("absolute", "relative")
+        for seed in range(2)
+    } | {"nan_start": (Record(1, 1, {LOSS: math.nan}), *_run(random.Random(9), False, 3000))}
+
+
+@pytest.mark.parametrize("name", sorted(cases()))
+def test_the_runs_make_the_rule_fire(name: str) -> None:
+    detector = VanishingGradientDetector(Thresholds())
+    found = _oracle(detector, cases()[name]) + [(-1, d) for d in detector.finish()]
+    assert len({d.key for _, d in found}) >= 2  # it fires, and again after a recovery
+
+
+@pytest.mark.parametrize("name", sorted(cases()))
+def test_blocks_read_as_records(name: str) -> None:
+    records = cases()[name]
+    for seed in range(4):
+        single = VanishingGradientDetector(Thresholds())
+        blocked = VanishingGradientDetector(Thresholds())
+        expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
+        rng = random.Random(f"{name}{seed}")
+        got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
+        assert got == expected, name
