@@ -19,6 +19,7 @@ import gradlog.detectors.spike as spike
 from gradlog.config import Thresholds
 from gradlog.detectors.spike import LossSpikeDetector
 from gradlog.model import Diagnosis, Record
+from tests.helpers import records, run
 from tests.test_blocks import _blocks, _oracle
 
 # What a stretch of the run does after some calm records; each value scales the loss
@@ -195,3 +196,17 @@ def test_starting_level_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert found
     assert all(losses[d.first_step - 1] == 0.1 for d in found)
     _check(records, thresholds, "start")
+
+
+def test_a_loss_at_or_below_zero_has_no_spike() -> None:
+    # Falling negative losses (an ELBO, a policy loss) and a loss printed as 0.0 from the
+    # start: no positive level to measure a jump against, so no spike, by either path.
+    falling = [-100 - i * 0.5 + (i % 3) * 0.2 for i in range(300)]
+    for losses in (falling, [0.0] * 300):
+        recs = records(loss=losses)
+        assert run("loss_spike", recs) == []
+        detector = LossSpikeDetector(Thresholds())
+        assert _blocks(detector, recs, random.Random(1)) == []
+    # A positive run that drops to exactly 0.0 and jumps back is still a spike.
+    recs = records(loss=[1.0] * 20 + [0.0] * 20 + [5.0] + [0.0] * 10)
+    assert [d.id for d in run("loss_spike", recs)] == ["loss_spike"]

@@ -138,7 +138,9 @@ class LossSpikeDetector(Detector):
                 base = recent[mid] if size & 1 else (recent[mid - 1] + recent[mid]) / 2
                 start = self._start_level
                 scale = base if base > start else start  # max(start, base), the same on ties
-                if loss - base < self._limits.min_rise_fraction * scale:
+                # A jump is a ratio to a positive level: a loss that lives at or below
+                # zero (an ELBO, a policy loss, a perfect fit) has none to measure.
+                if scale <= 0 or loss - base < self._limits.min_rise_fraction * scale:
                     self._episode = None  # no rise worth a look: the common case
                 else:
                     found = self._check(record, loss, base)
