@@ -8,6 +8,8 @@ from itertools import pairwise
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
+from gradlog.detectors.block import Block
+from gradlog.detectors.oscillation_block import OscillationScreen
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS
 
@@ -114,6 +116,14 @@ class OscillationDetector(Detector):
             self._reported = self._report()
             found.append(self._reported)
         return found
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Screened with arrays (oscillation_block): ``observe`` runs only where the
+        # stretch is long enough to be judged, or a reported one ends. A window under
+        # two records keeps no direction to compare, which the screen does not model.
+        if self._limits.window < 2:
+            return super().observe_block(block)
+        return OscillationScreen(self, block).run()
 
     def finish(self) -> Iterable[Diagnosis]:
         return self._break(None)

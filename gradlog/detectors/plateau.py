@@ -10,6 +10,8 @@ from functools import cache
 
 from gradlog.config import PlateauThresholds, Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
+from gradlog.detectors.block import Block
+from gradlog.detectors.plateau_block import PlateauScreen
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR, VAL_ACC
 
@@ -206,6 +208,11 @@ class ChancePlateauDetector(Detector):
         if level < self._trough:
             self._trough = level
         return []
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Screened with arrays (plateau_block): ``observe`` runs only where a stretch
+        # opens or ends, might be judged a plateau, or a reported one is left.
+        return PlateauScreen(self, block).run()
 
     def finish(self) -> Iterable[Diagnosis]:
         if self._reported:
