@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from gradlog.detectors.plateau import ChancePlateauDetector, _Chance
 
 Ints = npt.NDArray[np.int64]
-_bits = attrgetter("bits")
 _metrics = attrgetter("metrics")
 # Up to this many records, ``observe`` on each is cheaper than the array set-up.
 _SHORT = 12
@@ -88,14 +87,14 @@ class PlateauScreen:
     def __init__(self, detector: ChancePlateauDetector, block: Block) -> None:
         self.detector = detector
         self.block = block
-        records = block.records
         raw = block.values(LOSS)
         finite = np.isfinite(raw)
         self.index: Ints = np.flatnonzero(finite)  # block index of each finite loss
         losses = raw[self.index]
         self.bits: Flags | None = None
-        if any(map(_bits, records)):
-            bits = np.fromiter(map(_bits, records), np.bool_, len(records))[self.index]
+        in_bits = block.bits
+        if in_bits is not None:
+            bits = in_bits[self.index]
             losses = np.where(bits, losses * math.log(2), losses)
             self.bits = bits
         self.losses: Floats = losses
