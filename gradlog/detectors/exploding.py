@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import ClassVar
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
@@ -16,6 +17,8 @@ from gradlog.detectors.base import (
     median,
     where,
 )
+from gradlog.detectors.block import Block
+from gradlog.detectors.exploding_block import ExplodingScreen
 from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
@@ -81,6 +84,8 @@ class ExplodingGradientDetector(Detector):
         ),
     )
 
+    RECENT: ClassVar[int] = 16  # healthy grad norms in the recent level
+
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._blips = 0  # one-record episodes that settled at once, unreported
@@ -90,7 +95,7 @@ class ExplodingGradientDetector(Detector):
         self._early_level = 0.0  # their median, once there are 3
         # The settled level: warm-up inflates the first grad norms, so an explosion is
         # measured against the lower of the early level and the recent healthy one.
-        self._recent = SortedWindow(16)
+        self._recent = SortedWindow(self.RECENT)
         self._recent_sorted = self._recent.ordered  # the same list, read on every record
         self._previous_loss: float | None = None
         self._reset()
@@ -154,6 +159,14 @@ class ExplodingGradientDetector(Detector):
         found = self._maybe_report()
         self._previous_loss = kept
         return found
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Screened with arrays (exploding_block): ``observe`` runs only where a grad norm
+        # can open an episode, and inside one on every record until it is reported as
+        # an error, then only where it may end or be corroborated.
+        if not block.records:
+            return []
+        return ExplodingScreen(self, block).run()
 
     def finish(self) -> Iterable[Diagnosis]:
         if self._reported is None and self._first is not None:

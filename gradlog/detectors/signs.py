@@ -216,15 +216,20 @@ class FrozenValue(Sign):
         return (
             held >= limits.repeat_records
             and self.units >= limits.repeat_fraction * self.total
-            and abs(value) >= 10 ** (limits.repeat_digits - 1) * self.precision()
-            and chance_classes(value, self.chance) is None  # that is chance_plateau
+            and self.distinct(value, self.previous)
             and not cycling(recent, limits.repeat_records)  # one phase of a cycle each time
         )
 
-    def precision(self) -> float:
-        """The series' last printed decimal place, from this value and the one before."""
-        assert self.value is not None
-        return min(quantum(self.value), quantum(self.previous or self.value))
+    def distinct(self, value: float, previous: float | None) -> bool:
+        """Whether a held value could be a frozen one at all: printed with enough digits
+        at the series' precision, and away from every chance level. It depends only on
+        the value and the one printed before it, so the block screen asks it once for a
+        whole hold instead of once per record."""
+        precision = min(quantum(value), quantum(previous or value))
+        return (
+            abs(value) >= 10 ** (self.limits.repeat_digits - 1) * precision
+            and chance_classes(value, self.chance) is None  # that is chance_plateau
+        )
 
     def describe(self) -> str:
         assert self.first is not None and self.last is not None and self.value is not None

@@ -9,9 +9,11 @@ from collections.abc import Iterable
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
+from gradlog.detectors.block import Block
 from gradlog.detectors.noise import NoiseGauge
 from gradlog.detectors.plateau import chance_classes
 from gradlog.detectors.signs import DeadRate, FrozenValue, PinnedError, Sign, SkippedSteps
+from gradlog.detectors.stalled_block import StalledScreen
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 
@@ -139,6 +141,18 @@ class StalledDetector(Detector):
         self._init_plateau()
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
+        standing = self._signs_observe(record)
+        found = self._follow(record) if standing or self._episode is not None else []
+        if self._limits.plateau:
+            found += self._plateau(record)
+        return found
+
+    def _signs_observe(self, record: Record) -> bool:
+        """Follow one record in every sign; whether any of them stands.
+
+        Inside an episode that surely goes on, the block path calls only this: the
+        episode's report is rebuilt on the next record ``observe`` reads, before it can
+        be announced or closed."""
         self._records += 1
         loss = record.metrics.get(LOSS)
         latest = self._latest
@@ -150,10 +164,18 @@ class StalledDetector(Detector):
             if sign.first is not None:  # tick(), and whether it stands, without the calls
                 sign.span += 1
                 standing = standing or sign.confirmed
-        found = self._follow(record) if standing or self._episode is not None else []
-        if self._limits.plateau:
-            found += self._plateau(record)
-        return found
+        return standing
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        # Screened with arrays (stalled_block): ``observe`` runs only where a sign could
+        # act, on every record while a sign's stretch is open outside an episode, and
+        # inside one only before a record that may end it. The opt-in plateau part
+        # follows a noise gauge record by record: with it on, each record is read.
+        if block.records and not self._limits.plateau:
+            screen = StalledScreen(self, block)
+            if screen.exact:
+                return screen.run()
+        return super().observe_block(block)
 
     def finish(self) -> Iterable[Diagnosis]:
         return [d for d in (self._stall, self._episode) if d is not None]
