@@ -21,6 +21,7 @@ from gradlog.model import Record
 Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 NAN = math.nan
+_EPOCHS = "\x00epochs"  # the epoch column's key among the metrics' (no metric's name)
 
 
 class Block:
@@ -93,6 +94,37 @@ class Block:
                 lambda part: np.fromiter((r.line for r in part), np.int64, len(part)),
             )
         return self._lines
+
+    @property
+    def epochs(self) -> Floats:
+        """Each record's epoch; NaN where it has none (see ``has_epoch``)."""
+        return self._epochs()[0]
+
+    @property
+    def has_epoch(self) -> Flags:
+        """Whether each record has an epoch."""
+        return self._epochs()[1]
+
+    def _epochs(self) -> tuple[Floats, Flags]:
+        found = self._values.get(_EPOCHS)
+        if found is None:
+
+            def of_run(run: RecordRun) -> Floats:
+                return np.full(len(run), NAN) if run.epochs is None else run.epochs
+
+            def of_records(part: Sequence[Record]) -> Floats:
+                return np.fromiter(
+                    (NAN if r.epoch is None else r.epoch for r in part), np.float64, len(part)
+                )
+
+            found = self._values[_EPOCHS] = self._column(of_run, of_records)
+            self._present[_EPOCHS] = self._column(
+                lambda run: (
+                    np.zeros(len(run), np.bool_) if run.epochs is None else np.isfinite(run.epochs)
+                ),
+                lambda part: np.fromiter((r.epoch is not None for r in part), np.bool_, len(part)),
+            )
+        return found, self._present[_EPOCHS]
 
     @property
     def bits(self) -> Flags | None:

@@ -29,9 +29,7 @@ confirm a stretch (those records go through the signs one by one).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,7 +53,6 @@ if TYPE_CHECKING:
     from gradlog.detectors.stalled import StalledDetector
 
 Ints = npt.NDArray[np.int64]
-_epoch = attrgetter("epoch")
 _EXACT = 2.0**53  # epochs beyond this would not compare as floats the way Python compares
 
 
@@ -69,23 +66,14 @@ def _before(flags: Flags) -> Ints:
     return out
 
 
-def _units(records: Sequence[Record], block: Block) -> tuple[Flags, Floats] | None:
+def _units(block: Block) -> tuple[Flags, Floats] | None:
     """What ``FrozenValue`` counts as one unit, for every record: (no epoch, epoch or
     line). None when an epoch is NaN (a NaN in a tuple compares equal to itself only
     when it is the very same object) or too large to compare exactly as a float."""
-    n = len(records)
-    keys: Floats | None = None
-    if records[0].epoch is not None:
-        with contextlib.suppress(TypeError):  # (a None among the epochs)
-            keys = np.fromiter(map(_epoch, records), np.float64, n)
-            by_line = np.zeros(n, np.bool_)
-    if keys is None:
-        epochs = list(map(_epoch, records))
-        if epochs.count(None) == n:  # (fast: None is found by identity)
-            return np.ones(n, np.bool_), block.lines.astype(np.float64)
-        by_line = np.fromiter((e is None for e in epochs), np.bool_, n)
-        keys = np.fromiter((0.0 if e is None else e for e in epochs), np.float64, n)
-        keys = np.where(by_line, block.lines, keys)
+    by_line = ~block.has_epoch
+    if by_line.all():
+        return by_line, block.lines.astype(np.float64)
+    keys = np.where(by_line, block.lines, block.epochs)
     if not (np.abs(keys) < _EXACT).all():  # (NaN fails it too)
         return None
     return by_line, keys
@@ -270,7 +258,7 @@ class StalledScreen:
         assert isinstance(skipped, SkippedSteps)
         self.dead, self.pinned, self.skipped = dead, pinned, skipped
         self.exact = True  # False: epochs that arrays cannot compare; read each record
-        units = _units(records, block)
+        units = _units(block)
         if units is None:
             self.exact = False
             return
