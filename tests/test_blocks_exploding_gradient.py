@@ -12,7 +12,8 @@ import pytest
 
 from gradlog.config import Thresholds
 from gradlog.detectors.exploding import ExplodingGradientDetector
-from gradlog.model import Record
+from gradlog.model import Record, Severity
+from tests.helpers import records, run
 from tests.test_blocks import _blocks, _oracle
 
 Metrics = dict[str, float]
@@ -215,3 +216,16 @@ def test_blocks_exploding_gradient(case: str) -> None:
             assert _state(blocked) == state, f"{case} {seed} {cut}"
             got += [(-1, d) for d in blocked.finish()]
             assert got == expected, f"{case} {seed} {cut}"
+
+
+def test_a_negative_loss_does_not_corroborate_an_explosion() -> None:
+    # A loss of -2.0 throughout is not "3x" the one before: one big norm is not
+    # corroborated into an error ("the loss jumped 1.0x"), by either path.
+    norms = [1.0 + (i % 5) / 10 for i in range(60)] + [150.0] + [1.0] * 10
+    recs = records(loss=[-2.0] * 71, grad_norm=norms)
+    found = run("exploding_gradient", recs)
+    assert all(d.severity < Severity.ERROR and "jumped" not in d.message for d in found)
+    detector = ExplodingGradientDetector(Thresholds())
+    assert _blocks(detector, recs, random.Random(3)) == _oracle(
+        ExplodingGradientDetector(Thresholds()), recs
+    )

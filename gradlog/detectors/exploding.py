@@ -203,7 +203,12 @@ class ExplodingGradientDetector(Detector):
         loss, param = record.get(LOSS), record.get(PARAM_NORM)
         if loss_is_nan(record) or (param is not None and not math.isfinite(param)):
             self._corroboration = f"the loss or weights went non-finite at {where(record)}"
-        elif loss is not None and self._previous_loss and loss >= 3 * self._previous_loss:
+        elif (
+            loss is not None
+            and self._previous_loss is not None
+            and self._previous_loss > 0  # a tripling means nothing at or below zero
+            and loss >= 3 * self._previous_loss
+        ):
             self._corroboration = (
                 f"the loss jumped {factor(loss / self._previous_loss)} at {where(record)}"
             )

@@ -227,7 +227,7 @@ class ExplodingScreen:
         previous = np.where(
             before >= 0, losses[np.maximum(before, 0)], math.nan if held is None else held
         )
-        found |= (previous == previous) & (previous != 0) & (losses >= 3 * previous)
+        found |= (previous > 0) & (losses >= 3 * previous)
         if self.params is not None:
             params = self.params[start:stop]
             has_param = block.present(PARAM_NORM)[start:stop]
