@@ -153,6 +153,7 @@ class ChancePlateauDetector(Detector):
         self._count = 0
         self._reported = False
         self._passing = False  # entered from above or below: passing through ln(K)
+        self._from_start = False  # opened on the run's first loss
         self._previous: float | None = None  # the stretch's last loss, for its trend
         self._downs = 0  # records of the stretch whose loss fell
         window = self._limits.min_records
@@ -189,12 +190,13 @@ class ChancePlateauDetector(Detector):
                 self._track(record, loss)
             if self._count >= self._limits.min_records and self._judged():
                 self._reported = True
-                return [self._report(None)]
+                return [self._report(None, ongoing=True)]
             return []
         if self._k is not None:  # (after a reset there is nothing to reset)
             self._reset()
         if k is not None:
             self._k, self._first, self._last, self._count = k, record, record, 1
+            self._from_start = self._seen == 1  # the run's first loss: it began at chance
             self._low, self._high = self._band(k)
             self._stretch.append(loss)
             self._track(record, loss)
@@ -320,7 +322,11 @@ class ChancePlateauDetector(Detector):
         low = (1 - 2 * self._limits.below) * math.log(k)
         return low, (1 + 3 * self._limits.tolerance) * math.log(k)
 
-    def _report(self, learned: Record | None, thin: bool = False) -> Diagnosis:
+    def _report(
+        self, learned: Record | None, thin: bool = False, ongoing: bool = False
+    ) -> Diagnosis:
+        """The plateau as it stands: ``learned`` is the record that left it (a slow start),
+        ``ongoing`` that the run is still on it (a live judgement)."""
         first, last, k = self._first, self._last, self._k
         assert first is not None and last is not None and k is not None
         chance = (
@@ -346,6 +352,11 @@ class ChancePlateauDetector(Detector):
             message += f"; grad_norm {fmt(grad)} ~ 0: saturated or dead units"
         severity = Severity.ERROR
         confidence = Confidence.MEDIUM if thin else Confidence.HIGH
+        if ongoing and self._from_start:
+            # Every classifier starts at chance: while the run is still on the plateau it
+            # began in, it may yet be a slow start. A warning now; an error if it stays.
+            message += "; so far: the run began at chance and has not left it yet"
+            severity = Severity.WARNING
         if learned is not None:
             message += (
                 f"; then it learned (loss {fmt(learned.metrics[LOSS])} at "

@@ -87,3 +87,27 @@ def test_a_loss_in_bits_sits_at_log2_k() -> None:
 
 def test_the_same_number_in_nats_is_not_at_chance() -> None:
     assert run("chance_plateau", records(loss=[math.log2(10)] * 8)) == []  # ln 27.7
+
+
+def _told(losses: list[float]) -> list[tuple[Severity, int]]:
+    """The severities a live reading announces, record by record, as (severity, step)."""
+    from gradlog.config import Thresholds
+    from gradlog.detectors.plateau import ChancePlateauDetector
+
+    detector = ChancePlateauDetector(Thresholds())
+    told = []
+    for record in records(loss=losses):
+        told += [(d.severity, record.step) for d in detector.observe(record)]
+    told += [(d.severity, -1) for d in detector.finish()]
+    return told
+
+
+def test_a_run_that_begins_at_chance_is_a_warning_until_it_ends_there() -> None:
+    # Every classifier starts near ln(K): while the run has not left the plateau it began
+    # in, a live reading says warning ("so far"); the end decides: error if it stayed,
+    # info if it learned. `gradlog run --stop-on error` must not kill a healthy start.
+    at_chance = [math.log(10) + 0.001 * (-1) ** i for i in range(30)]
+    stayed = _told(at_chance)
+    assert stayed[0][0] is Severity.WARNING and stayed[-1] == (Severity.ERROR, -1)
+    learned = _told(at_chance + [2.0 - i / 100 for i in range(30)])
+    assert [severity for severity, _ in learned] == [Severity.WARNING, Severity.INFO]
