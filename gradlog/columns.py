@@ -12,15 +12,16 @@ import bisect
 import itertools
 import math
 from collections.abc import Iterator, Sequence
-from typing import overload
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, overload
 
 from gradlog.model import Record, step_value
 
-Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Floats = npt.NDArray[np.float64]
+    Ints = npt.NDArray[np.int64]
 
 
 class RecordRun(Sequence[Record]):

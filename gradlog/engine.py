@@ -6,18 +6,23 @@ import copy
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gradlog.columns import Parts
 from gradlog.config import Config
 from gradlog.detectors import DETECTORS
-from gradlog.detectors.block import Block, Floats
 from gradlog.model import Diagnosis, EpisodeKey, Record, Step
 from gradlog.parse.names import NameTable
 from gradlog.parse.reader import LogReader
 from gradlog.remedies import History, personalise
 from gradlog.report import LIMITS, InputSummary, Report, SeriesSummary
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Floats
+else:
+    from gradlog.lazy import numpy as np
 
 _ORDER = {detector.rule.id: index for index, detector in enumerate(DETECTORS)}
 
@@ -28,6 +33,20 @@ class _Series:
     def __init__(self, value: float) -> None:
         self.count, self.first, self.last = 0, value, value
         self.minimum, self.maximum, self.nonfinite = math.inf, -math.inf, 0
+
+    def add_one(self, value: float) -> None:
+        """Take in the next value."""
+        self.count += 1
+        self.last = value
+        if value - value != 0.0:  # NaN or an infinity, without a call
+            self.nonfinite += 1
+            return
+        if self.first - self.first != 0.0:
+            self.first = value
+        if value < self.minimum:
+            self.minimum = value
+        if value > self.maximum:
+            self.maximum = value
 
     def add(self, values: Floats) -> None:
         """Take in the next values (a column of the records that have this metric)."""
@@ -53,6 +72,7 @@ class _Series:
 # time, and reports progress after each.
 PROGRESS_EVERY = 4096
 BLOCK_CHARS = 1 << 20
+SMALL_BLOCK = 256  # fewer records are read one by one, more as a block of columns
 EAGER_EVERY = 64  # records between two early judgements of a non-finite open record
 
 
@@ -106,7 +126,8 @@ class Engine:
         severe."""
         if not isinstance(lines, Sequence):
             lines = list(lines)
-        parts = self._reader.read_lines(self._lines + 1, lines)
+        # A read as short as a live line, or a short log, is read without columns.
+        parts = self._reader.read_lines(self._lines + 1, lines, len(lines) >= SMALL_BLOCK)
         self._lines += len(lines)
         announced = self._observe(Parts(parts))  # lists of records, and runs in columns
         # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN
@@ -197,16 +218,42 @@ class Engine:
         return Report(summary, tuple(diagnoses), rules)
 
     def _observe(self, records: Sequence[Record] | Parts) -> list[Diagnosis]:
-        """Give every rule the completed ``records`` as one block; keep what they find in
-        the order of the records (and of the rules for one record), as if each rule had
-        seen the records one at a time."""
+        """Give every rule the completed ``records``: a few one at a time, more as one
+        block. Either way what the rules find is kept in the order of the records (and
+        of the rules for one record), as if each rule had seen them one at a time."""
         if not records:
             return []
-        block = Block(records)
         self._records += len(records)
         if self._first_step is None:
             self._first_step = records[0].step
         self._last_step = records[-1].step
+        if len(records) < SMALL_BLOCK:
+            return self._one_by_one(records)
+        return self._block(records)
+
+    def _one_by_one(self, records: Sequence[Record]) -> list[Diagnosis]:
+        """A few records (a short log, a live job's last line): each through every rule's
+        ``observe``, with no arrays to set up (nor numpy to import)."""
+        announced: list[Diagnosis] = []
+        series = self._series
+        for record in records:
+            for name, value in record.metrics.items():
+                known = series.get(name)
+                if known is None:
+                    known = series[name] = _Series(value)
+                known.add_one(value)
+            self._history.add(record)
+            for detector in self._detectors:
+                found = detector.observe(record)
+                if found:  # most records give none: skip the call
+                    announced += self._collect(found)
+        return announced
+
+    def _block(self, records: Sequence[Record] | Parts) -> list[Diagnosis]:
+        """Many records: one ``Block`` of columns through every rule's ``observe_block``."""
+        from gradlog.detectors.block import Block
+
+        block = Block(records)
         series = self._series
         for name in block.names:
             values = block.values(name)[block.present(name)]

@@ -14,12 +14,17 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from gradlog.detectors.block import Block
 from gradlog.model import Diagnosis, Record, Step
 from gradlog.parse.names import GRAD_NORM, LR
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import numpy as np
 
 # How each framework clips by global norm; {c} is the threshold.
 CLIP_BY_FRAMEWORK: dict[str, str] = {

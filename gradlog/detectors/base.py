@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from gradlog.config import Thresholds
-from gradlog.detectors.block import Block
 from gradlog.detectors.window import sorted_median
 from gradlog.model import Confidence, Diagnosis, Evidence, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS
+
+if TYPE_CHECKING:
+    from gradlog.detectors.block import Block
 
 
 @dataclass(frozen=True)

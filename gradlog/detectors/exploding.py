@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
@@ -17,11 +17,12 @@ from gradlog.detectors.base import (
     median,
     where,
 )
-from gradlog.detectors.block import Block
-from gradlog.detectors.exploding_block import ExplodingScreen
 from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
+
+if TYPE_CHECKING:
+    from gradlog.detectors.block import Block
 
 
 class ExplodingGradientDetector(Detector):
@@ -161,6 +162,8 @@ class ExplodingGradientDetector(Detector):
         return found
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.exploding_block import ExplodingScreen
+
         # Screened with arrays (exploding_block): ``observe`` runs only where a grad norm
         # can open an episode, and inside one on every record until it is reported as
         # an error, then only where it may end or be corroborated.

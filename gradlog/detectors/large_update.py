@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, where
-from gradlog.detectors.block import Block
-from gradlog.detectors.small_block import with_next
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LR, PARAM_NORM
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import numpy as np
 
 
 def update_ratio(record: Record) -> float | None:
@@ -118,6 +122,8 @@ class LargeUpdateDetector(Detector):
         return []
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.small_block import with_next
+
         # Only records with all three metrics count. Among them, one above the ratio
         # extends a stretch, and the first one at or below it ends the stretch; the
         # others find nothing open and change nothing, so they need no visit at all.

@@ -6,16 +6,20 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, factor, fmt, where
-from gradlog.detectors.block import Block
-from gradlog.detectors.small_block import changed, indexes
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import OVERFLOW, SCALE_AT_MINIMUM
 from gradlog.parse.names import LOSS, LOSS_SCALE
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import numpy as np
 
 _GROWTH_GAP = 3  # clean records before an equal reduction counts as unseen growth
 # Every dynamic scaler backs off by half on an overflow by default (torch GradScaler
@@ -202,6 +206,8 @@ class LossScaleCollapseDetector(Detector):
         return self._update(record, *found)
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.small_block import changed, indexes
+
         # Only an overflow, the scaler's minimum or a new scale moves the scale; on the
         # other records the state just counts on, and the judgement can change only as
         # the window and the storm wear off or calibration ends.

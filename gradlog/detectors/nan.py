@@ -5,16 +5,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from functools import lru_cache
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, where
-from gradlog.detectors.block import Block
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import ABORTED
 from gradlog.parse.families import family, watched
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM, VAL_LOSS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import numpy as np
 
 WATCHED = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM)
 

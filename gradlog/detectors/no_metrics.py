@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule
-from gradlog.detectors.block import Block
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import ACC, GRAD_NORM, LOSS, PARAM_NORM, VAL_ACC, VAL_LOSS
+
+if TYPE_CHECKING:
+    from gradlog.detectors.block import Block
 
 TRAINING_METRICS = frozenset({LOSS, VAL_LOSS, ACC, VAL_ACC, GRAD_NORM, PARAM_NORM})
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
-from gradlog.detectors.block import Block
-from gradlog.detectors.oscillation_block import OscillationScreen
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS
+
+if TYPE_CHECKING:
+    from gradlog.detectors.block import Block
 
 
 class OscillationDetector(Detector):
@@ -118,6 +120,8 @@ class OscillationDetector(Detector):
         return found
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.oscillation_block import OscillationScreen
+
         # Screened with arrays (oscillation_block): ``observe`` runs only where the
         # stretch is long enough to be judged, or a reported one ends. A window under
         # two records keeps no direction to compare, which the screen does not model.

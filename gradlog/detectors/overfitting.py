@@ -6,8 +6,7 @@ import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
@@ -19,11 +18,16 @@ from gradlog.detectors.base import (
     median,
     where,
 )
-from gradlog.detectors.block import Block
 from gradlog.detectors.noise import NoiseGauge
-from gradlog.detectors.small_block import changed, indexes, last_values
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import LOSS, VAL_ACC, VAL_LOSS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import numpy as np
 
 
 class OverfittingDetector(Detector):
@@ -164,6 +168,8 @@ class OverfittingDetector(Detector):
         return [self._reported] if announce else []
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.small_block import changed, indexes
+
         # Only a new evaluation (a finite validation loss other than the last one) does
         # anything beyond keeping the training losses since the previous evaluation.
         if VAL_LOSS not in block.names:
@@ -173,6 +179,8 @@ class OverfittingDetector(Detector):
         return self.replay(block, flagged, self._advance)
 
     def _advance(self, block: Block, start: int, end: int) -> None:
+        from gradlog.detectors.small_block import last_values
+
         """Keep the training losses of records with no new evaluation: only the last
         ``train_window`` can still count, so they are read from the end backwards."""
         train = self._train

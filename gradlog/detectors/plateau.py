@@ -7,13 +7,15 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
 from functools import cache
+from typing import TYPE_CHECKING
 
 from gradlog.config import PlateauThresholds, Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
-from gradlog.detectors.block import Block
-from gradlog.detectors.plateau_block import PlateauScreen
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR, VAL_ACC
+
+if TYPE_CHECKING:
+    from gradlog.detectors.block import Block
 
 
 def chance_classes(loss: float, limits: PlateauThresholds) -> int | None:
@@ -212,6 +214,8 @@ class ChancePlateauDetector(Detector):
         return []
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.plateau_block import PlateauScreen
+
         # Screened with arrays (plateau_block): ``observe`` runs only where a stretch
         # opens or ends, might be judged a plateau, or a reported one is left.
         return PlateauScreen(self, block).run()

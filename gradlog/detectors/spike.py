@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
@@ -19,11 +18,17 @@ from gradlog.detectors.base import (
     median,
     where,
 )
-from gradlog.detectors.block import Block
-from gradlog.detectors.spike_block import Layout, State, refill, screen, screenable, slots
 from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Block
+    from gradlog.detectors.spike_block import Layout
+else:
+    from gradlog.lazy import numpy as np
 
 # Below this many records a block goes through ``observe`` one by one: the screen's
 # fixed cost (a few dozen numpy calls, some 45 us) is what ``observe`` takes on about
@@ -158,6 +163,8 @@ class LossSpikeDetector(Detector):
         return found
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.spike_block import State, screen, screenable, slots
+
         """``observe`` only the records the screen (spike_block.py) flags; over the
         stretches between them the windows and counters move in bulk."""
         if len(block) < SMALL_BLOCK or not screenable(self._limits):
@@ -177,6 +184,8 @@ class LossSpikeDetector(Detector):
         return self.replay(block, flagged, advance)
 
     def _advance(self, layout: Layout, block: Block, start: int, end: int) -> None:
+        from gradlog.detectors.spike_block import refill
+
         """What ``observe`` does on records the screen let pass: their loss rose too
         little to check, their grad norm did not jump and no candidate waits for a NaN,
         so they only fill the windows, age the candidate and clear the open episode."""

@@ -6,16 +6,18 @@ import dataclasses
 import math
 from collections import deque
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
-from gradlog.detectors.block import Block
 from gradlog.detectors.noise import NoiseGauge
 from gradlog.detectors.plateau import chance_classes
 from gradlog.detectors.signs import DeadRate, FrozenValue, PinnedError, Sign, SkippedSteps
-from gradlog.detectors.stalled_block import StalledScreen
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
+
+if TYPE_CHECKING:
+    from gradlog.detectors.block import Block
 
 
 class StalledDetector(Detector):
@@ -167,6 +169,8 @@ class StalledDetector(Detector):
         return standing
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.stalled_block import StalledScreen
+
         # Screened with arrays (stalled_block): ``observe`` runs only where a sign could
         # act, on every record while a sign's stretch is open outside an episode, and
         # inside one only before a record that may end it. The opt-in plateau part

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
-from gradlog.detectors.block import Block
-from gradlog.detectors.small_block import indexes, with_next
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import numpy as np
 
 
 class VanishingGradientDetector(Detector):
@@ -93,6 +97,8 @@ class VanishingGradientDetector(Detector):
         return []
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        from gradlog.detectors.small_block import indexes, with_next
+
         # A record does anything beyond noting the first loss only when its grad norm is
         # tiny, or when it ends a run of tiny ones. The screen leaves out the loss tests
         # of _tiny (it may flag more, never fewer); `observe` settles them.

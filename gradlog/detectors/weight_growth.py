@@ -5,9 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
@@ -19,12 +17,20 @@ from gradlog.detectors.base import (
     median,
     where,
 )
-from gradlog.detectors.block import Block, Floats
 from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 
-Ints = npt.NDArray[np.intp]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Ints = npt.NDArray[np.intp]
+
+    from gradlog.detectors.block import Block, Floats
+else:
+    from gradlog.lazy import numpy as np
+
 _SAMPLES = 64  # points kept along a rise, thinned by half when full: bounded memory
 
 

@@ -19,9 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import chain
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from gradlog.columns import RecordRun
 from gradlog.model import Record, step_value
@@ -35,6 +33,11 @@ from gradlog.parse.grammar import NUMBER_RE, mask_digits
 from gradlog.parse.line import Compiled, Fields, LineParser, ShapeStats, to_float
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.tables import Table, block_row
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from gradlog.lazy import numpy as np
 
 _UNPARSED_KEPT = 5
 _UNREAD_KEPT = 5  # examples kept of lines that hold numbers but yielded nothing
@@ -160,7 +163,9 @@ class LogReader:
         (``read_lines``, as one list)."""
         return [record for part in self.read_lines(first, lines) for record in part]
 
-    def read_lines(self, first: int, lines: Iterable[str]) -> list[Sequence[Record]]:
+    def read_lines(
+        self, first: int, lines: Iterable[str], columns: bool = True
+    ) -> list[Sequence[Record]]:
         """Read physical lines numbered from ``first``; return the records they complete,
         in order, in parts: lists of records, and ``RecordRun`` columns.
 
@@ -168,7 +173,8 @@ class LogReader:
         was compiled (``LineParser.compiled``) is read by one match and handed to the
         assembler without the general path's objects, and a run of lines that each print
         a whole record of the same metrics is read into columns at once (``_run``). Every
-        other line goes through ``feed``, which also learns the layouts."""
+        other line goes through ``feed``, which also learns the layouts. ``columns``
+        False reads no run into columns (a short read: not worth numpy)."""
         parts: list[Sequence[Record]] = []
         loose: list[Record] = []  # records since the last run of columns
         run: list[tuple[int, tuple[str, ...], Compiled]] = []
@@ -191,7 +197,7 @@ class LogReader:
                 ):
                     match = shape.pattern.fullmatch(raw[start:end])
                     if match is not None:
-                        if shape.run is not None:
+                        if shape.run is not None and columns:
                             run.append((number, match.groups(), shape))
                         else:
                             loose += self._compiled_line(number, match.groups(), shape)
