@@ -22,4 +22,9 @@ class _Deferred(ModuleType):
         return getattr(module, attr)
 
 
-numpy: Any = _Deferred("numpy")
+def deferred(name: str) -> Any:
+    """Module ``name``, imported when one of its names is first read."""
+    return _Deferred(name)
+
+
+numpy: Any = deferred("numpy")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import (
@@ -17,6 +18,17 @@ from gradlog.detectors.base import (
 from gradlog.detectors.levels import Climb, Level
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from gradlog.detectors import divergence_block as bulk
+    from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import deferred
+    from gradlog.lazy import numpy as np
+
+    bulk = deferred("gradlog.detectors.divergence_block")
 
 
 class DivergenceDetector(Detector):
@@ -118,6 +130,8 @@ class DivergenceDetector(Detector):
         self._val = Level(VAL_LOSS, self._limits)
         self._training_seen = False
         self._said: dict[str, Severity] = {}  # metric: severity of its open climb, as told
+        self._bulk: bool | None = None  # whether the screen models these settings: on first use
+        self._horizon = _HORIZON  # records to screen at once: grows while none is flagged
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         found: list[Diagnosis] = []
@@ -136,6 +150,75 @@ class DivergenceDetector(Detector):
             if climb is not None:
                 found += self._judge(climb, ended)
         return found
+
+    def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
+        """``observe`` on the records a screen flags, the quiet ones taken in bulk.
+
+        Each series screens forward from where the rule stands (see ``divergence_block``)
+        for the first record it must observe. A validation value flagged while the
+        training loss is quiet is observed alone, the training loss around it staying in
+        bulk; a flagged training loss stops both series. Where flagged records come close
+        together (an open climb, a blow-up) the records after one are observed one by
+        one for a while: a screen costs more than a few records do.
+        """
+        records = block.records
+        total = len(records)
+        if self._bulk is None and total >= _SMALL_BLOCK:
+            self._bulk = bulk.supported(self._limits)
+        if total < _SMALL_BLOCK or not self._bulk:
+            return super().observe_block(block)
+        train = Stream(self._train, block, LOSS)
+        val = Stream(self._val, block, VAL_LOSS)
+        found: list[tuple[int, Diagnosis]] = []
+        pos, horizon = 0, self._horizon
+        while pos < total:
+            limit = min(total, pos + horizon)
+            stop = train.screen(pos, limit)
+            flagged = val.screen(pos, stop)
+            while flagged < stop:
+                below = train.below_bar(flagged + 1)
+                if below is False:  # (the validation loss reads it: take the training loss)
+                    stop = flagged
+                    break
+                val.advance(flagged)
+                if below:
+                    self._train.elevated = False  # (as taking those values will leave it)
+                self._see_training(block, pos, flagged + 1)
+                found += [(flagged, d) for d in self._observe_validation(records[flagged])]
+                val.skip(flagged)
+                flagged = val.screen(flagged + 1, stop)
+            train.advance(stop)
+            val.advance(stop)
+            self._see_training(block, pos, stop)
+            if stop == limit:
+                pos, horizon = stop, min(2 * horizon, _MAX_HORIZON)
+                continue
+            # Flagged records close together: observe the next ones singly for a while.
+            last = min(total, stop + (_BURST if stop - pos < _DENSE else 1))
+            for index in range(stop, last):
+                diagnoses = self.observe(records[index])
+                if diagnoses:
+                    found += [(index, diagnosis) for diagnosis in diagnoses]
+            train.skip(last - 1)
+            val.skip(last - 1)
+            pos, horizon = last, max(_HORIZON, 2 * (stop - pos))
+        self._horizon = horizon
+        return found
+
+    def _see_training(self, block: Block, first: int, stop: int) -> None:
+        """Whether a training loss was printed, by record ``stop - 1``."""
+        if stop > first and not self._training_seen:
+            self._training_seen = bool(block.present(LOSS)[first:stop].any())
+
+    def _observe_validation(self, record: Record) -> list[Diagnosis]:
+        """``observe``'s validation half, for a record whose training loss (if any) is
+        quiet and taken in bulk later: all the validation loss reads of the training
+        side is whether a training loss was seen and whether it is above its bar now."""
+        value = record.metrics.get(VAL_LOSS)
+        if value is None or not math.isfinite(value):
+            return []
+        climb, ended = self._val.add(value, record)
+        return self._judge(climb, ended) if climb is not None else []
 
     def finish(self) -> Iterable[Diagnosis]:
         climbs = (series.finish() for series in (self._train, self._val))
@@ -233,6 +316,14 @@ class DivergenceDetector(Detector):
         )
 
 
+_SMALL_BLOCK = 64  # blocks shorter than this are read record by record: ...
+_FEW = 32  # ... and a series' values too, fewer than this (a screen costs ~60 records)
+_HORIZON = 256  # records screened after a flagged one (doubling while none is flagged)
+_MAX_HORIZON = 1 << 16
+_DENSE = 32  # a flagged record this close to the last one ...
+_BURST = 16  # ... has this many records after it observed one by one
+
+
 def _lr_note(climb: Climb) -> tuple[str, bool]:
     """What the printed learning rate says about the climb, and whether it is evidence."""
     then, now = climb.best.get(LR), climb.last.get(LR)
@@ -243,3 +334,71 @@ def _lr_note(climb: Climb) -> tuple[str, bool]:
     if now >= 1.0:
         return f" (lr {fmt(now)}: a learning rate of 1 or more)", True
     return f" (lr {fmt(now)})", False
+
+
+class Stream:
+    """One loss series (training or validation) over a block: its values and the record
+    each came from, read in order as the rule moves through the block."""
+
+    def __init__(self, level: Level, block: Block, metric: str) -> None:
+        self.level = level
+        self.records = block.records
+        limits = level._limits
+        self.warmed = max(  # every window full, the noise at its slow rhythm
+            max(limits.windows) + 1,
+            limits.noise_records,
+            limits.min_noise_records,
+            limits.early_records,
+        )
+        self.next = 0  # the first of the block's values that the level has not taken
+        self.scan: bulk.Scan | None = None
+        values = block.values(metric) if not level._signed else np.zeros(0)
+        self.index = bulk.where((values > 0) & (values < math.inf))
+        self.raw = values[self.index]
+        self.logs = np.log(self.raw)
+        self.negative = bulk.where((values < 0) & (values > -math.inf))
+
+    def screen(self, pos: int, limit: int) -> int:
+        """The first record from ``pos`` (before ``limit``) that the rule must observe for
+        this series, or ``limit``; what it learned is kept for ``advance``."""
+        self.scan = None
+        level = self.level
+        if level._signed:
+            return limit
+        at = int(np.searchsorted(self.negative, pos))
+        if at < len(self.negative):
+            limit = min(limit, int(self.negative[at]))
+        first, stop = self.next, int(np.searchsorted(self.index, limit))
+        if first >= stop:
+            return limit
+        if stop - first < _FEW or level.reported is not None or level._blown_run:
+            return int(self.index[first])  # (near an episode, or too few for a screen)
+        if level._seq < self.warmed:
+            return int(self.index[first])  # (early on: value by value)
+        self.scan = bulk.Scan(
+            level, self.raw[first:stop], self.logs[first:stop], self.index[first:stop], self.records
+        )
+        taken = self.scan.events()
+        return int(self.index[first + taken]) if taken < stop - first else limit
+
+    def advance(self, stop: int) -> None:
+        """Take every value before record ``stop`` in bulk (all quiet, as screened)."""
+        first, last = self.next, int(np.searchsorted(self.index, stop))
+        if last > first and not self.level._signed:  # (a signed series takes nothing)
+            assert self.scan is not None
+            self.scan.apply(last - first)
+        self.next = max(first, last)
+        self.scan = None
+
+    def below_bar(self, stop: int) -> bool | None:
+        """Whether the level is surely below its bar (not ``elevated``) once the values
+        before record ``stop`` still to be taken are; None if there are none."""
+        last = int(np.searchsorted(self.index, stop)) - 1
+        if last < self.next or self.level._signed:
+            return None
+        high = self.scan.high if self.scan is not None else None
+        return high is None or not high[last - self.next]
+
+    def skip(self, index: int) -> None:
+        """Record ``index`` was observed one by one: its value is taken."""
+        self.next = max(self.next, int(np.searchsorted(self.index, index, side="right")))

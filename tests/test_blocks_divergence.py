@@ -1,0 +1,215 @@
+"""`divergence` reads blocks exactly as it reads records, where it fires and nearly does.
+
+The generated runs of ``test_blocks`` rarely make this rule fire; these do: smooth and
+noisy runs whose loss climbs (and recovers, and climbs again), steps to a higher level
+that hold, blow-ups, validation losses alone or confirmed by the training loss, a
+window that grows as the noise does, negative losses, and values that are missing, not
+finite or zero. Each is read as records (the oracle) and as blocks of random sizes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+import pytest
+
+from gradlog.config import Thresholds
+from gradlog.detectors.divergence import DivergenceDetector
+from gradlog.model import Record
+from tests.test_blocks import _blocks, _oracle
+
+Shape = Callable[[int], float]
+
+
+def _run(
+    rng: random.Random,
+    length: int,
+    shape: Shape,
+    noise: Callable[[int], float],
+    val_every: int = 0,
+    train: bool = True,
+    odd: float = 0.0,
+) -> tuple[Record, ...]:
+    """Records of a loss ``shape(i)`` times log-normal noise of ``noise(i)``; every
+    ``val_every`` records a validation loss that follows it; a share ``odd`` of records
+    with a loss that is missing, not finite or zero."""
+    records = []
+    for i in range(1, length + 1):
+        loss = shape(i) * math.exp(noise(i) * rng.gauss(0, 1))
+        metrics = {"lr": 1e-3 * (1 + 4 * (i > length // 2))}
+        if train:
+            metrics["loss"] = loss
+            if rng.random() < odd:
+                metrics["loss"] = rng.choice((math.nan, math.inf, 0.0, loss))
+                if rng.random() < 0.3:
+                    del metrics["loss"]
+        if val_every and i % val_every == 0:
+            metrics["val_loss"] = 1.1 * loss * math.exp(0.01 * rng.gauss(0, 1))
+        records.append(Record(i, i, metrics, epoch=i if val_every == 1 else None))
+    return tuple(records)
+
+
+def _decay(start: float, floor: float, scale: float) -> Shape:
+    return lambda i: floor + (start - floor) * math.exp(-i / scale)
+
+
+def _bumps(base: Shape, bumps: list[tuple[int, int, float]]) -> Shape:
+    """``base`` times a climb to ``factor`` from ``at`` over ``length`` records, held as
+    long again, then back down: (at, length, factor) each."""
+
+    def shape(i: int) -> float:
+        value = base(i)
+        for at, length, factor in bumps:
+            if at <= i < at + 3 * length:
+                rise = min(1.0, (i - at + 1) / length, (at + 3 * length - i) / length)
+                value *= factor**rise
+        return value
+
+    return shape
+
+
+def _step(base: Shape, at: int, factor: float) -> Shape:
+    return lambda i: base(i) * (factor if i >= at else 1.0)
+
+
+def _blowup(base: Shape, at: int, length: int) -> Shape:
+    return lambda i: base(i) * (3e4 if at <= i < at + length else 1.0)
+
+
+def _flat(level: float) -> Callable[[int], float]:
+    return lambda i: level
+
+
+SCENARIOS: dict[str, tuple[bool, Callable[[random.Random], tuple[Record, ...]]]] = {
+    # name: (fires, records)
+    "smooth_climbs_twice": (
+        True,
+        lambda rng: _run(
+            rng,
+            5000,
+            _bumps(_decay(2.3, 0.3, 800), [(1500, 200, 2.5), (3500, 150, 3.0)]),
+            _flat(0.01),
+        ),
+    ),
+    "noisy_climbs_twice": (
+        True,
+        lambda rng: _run(
+            rng,
+            9000,
+            _bumps(_decay(2.3, 0.5, 1500), [(3000, 400, 2.6), (6500, 300, 6.0)]),
+            _flat(0.25),
+        ),
+    ),
+    "near_miss_climb": (
+        False,
+        lambda rng: _run(
+            rng,
+            5000,
+            _bumps(_decay(2.3, 0.3, 800), [(2000, 300, 1.3), (3800, 100, 1.35)]),
+            _flat(0.01),
+        ),
+    ),
+    "step_that_holds": (
+        True,
+        lambda rng: _run(rng, 4000, _step(_decay(2.3, 0.3, 600), 2500, 2.4), _flat(0.02)),
+    ),
+    "moderate_step_that_holds": (  # abrupt: it counts as climbing over the stretch
+        True,
+        lambda rng: _run(rng, 4000, _step(_decay(2.3, 0.3, 600), 2500, 1.6), _flat(0.02)),
+    ),
+    "blowup_and_back": (
+        True,
+        lambda rng: _run(rng, 3000, _blowup(_decay(2.3, 0.3, 500), 1700, 3), _flat(0.03)),
+    ),
+    "noise_grows_window_grows": (
+        True,
+        lambda rng: _run(
+            rng,
+            8000,
+            _bumps(_decay(2.3, 0.4, 1000), [(6000, 300, 3.0)]),
+            lambda i: 0.005 + 0.3 * (i / 8000) ** 2,
+        ),
+    ),
+    "validation_alone": (
+        True,
+        lambda rng: _run(
+            rng,
+            6000,
+            _bumps(_decay(2.3, 0.3, 800), [(3000, 300, 2.5)]),
+            _flat(0.02),
+            val_every=10,
+            train=False,
+        ),
+    ),
+    "validation_with_training": (
+        True,
+        lambda rng: _run(
+            rng,
+            6000,
+            _bumps(_decay(2.3, 0.3, 800), [(2500, 250, 3.0), (4500, 200, 2.2)]),
+            _flat(0.02),
+            val_every=7,
+        ),
+    ),
+    "epochs_short": (
+        True,
+        lambda rng: _run(
+            rng, 60, _bumps(_decay(1.0, 0.25, 5), [(25, 5, 2.0)]), _flat(0.002), val_every=1
+        ),
+    ),
+    "odd_values": (
+        True,
+        lambda rng: _run(
+            rng,
+            6000,
+            _bumps(_decay(2.3, 0.3, 800), [(2000, 200, 2.5), (4200, 200, 4.0)]),
+            _flat(0.05),
+            odd=0.03,
+        ),
+    ),
+}
+
+
+def _negative(rng: random.Random) -> tuple[Record, ...]:
+    """A run whose loss turns negative halfway (an RL objective): never judged after."""
+    records = _run(rng, 3000, _bumps(_decay(2.3, 0.3, 500), [(2200, 100, 5.0)]), _flat(0.02))
+    records[1500].metrics["loss"] = -0.5
+    return records
+
+
+SCENARIOS["negative_halfway"] = (False, _negative)
+
+
+def _confirmed(rng: random.Random) -> tuple[Record, ...]:
+    """A training loss creeping above its bar, too slowly to be proved itself, while the
+    validation loss triples: the training side confirms the validation climb."""
+    records = []
+    for i in range(1, 6001):
+        base = 0.3 + 2.0 * math.exp(-i / 400)
+        loss = base * 1.6 ** min(1, max(0, (i - 2000) / 3000)) * math.exp(0.01 * rng.gauss(0, 1))
+        metrics = {"loss": loss}
+        if i % 5 == 0:
+            rise = 3.0 ** min(1, max(0, (i - 4200) / 50))
+            metrics["val_loss"] = 1.1 * base * rise * math.exp(0.01 * rng.gauss(0, 1))
+        records.append(Record(i, i, metrics))
+    return tuple(records)
+
+
+SCENARIOS["validation_confirmed_by_training"] = (True, _confirmed)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_divergence_blocks_read_as_records(name: str) -> None:
+    fires, make = SCENARIOS[name]
+    thresholds = Thresholds()
+    for seed in range(3):
+        records = make(random.Random(f"{name}{seed}"))
+        single, blocked = DivergenceDetector(thresholds), DivergenceDetector(thresholds)
+        expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
+        if fires:
+            assert expected, name  # the case must make the rule fire
+        rng = random.Random(f"{name}{seed}blocks")
+        got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
+        assert got == expected, name
