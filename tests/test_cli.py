@@ -177,6 +177,24 @@ def test_version_and_help_load_no_parser_rules_or_formatters(args: list[str]) ->
     assert not {m for m in loaded if m.startswith(("gradlog.parse", "gradlog.formatters."))}
 
 
+def test_a_short_log_is_read_without_numpy_and_a_long_one_with_it(tmp_path: Path) -> None:
+    # numpy costs more to import than a short log costs to read: records are read one
+    # by one until a read brings enough of them for a block of columns.
+    def loaded(lines: int) -> set[str]:
+        log = tmp_path / f"{lines}.log"
+        log.write_text("".join(f"step {i} | loss {2 - i / 1e5:.5f}\n" for i in range(lines)))
+        done = subprocess.run(
+            [sys.executable, "-c", _MODULES_AT_EXIT, "diagnose", str(log)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return set(done.stderr.split())
+
+    assert "numpy" not in loaded(200)
+    assert {"numpy", "gradlog.detectors.block", "gradlog.detectors.spike_block"} <= loaded(5000)
+
+
 def test_the_command_list_matches_each_commands_own_help() -> None:
     from gradlog.cli import COMMANDS, cli
 
