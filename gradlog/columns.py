@@ -24,7 +24,31 @@ if TYPE_CHECKING:
     Ints = npt.NDArray[np.int64]
 
 
-class RecordRun(Sequence[Record]):
+class _Records(Sequence[Record]):
+    """A sequence of records made on demand: ``_record(i)`` for 0 <= i < len."""
+
+    __slots__ = ()
+
+    def _record(self, index: int) -> Record:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
+        if isinstance(index, slice):
+            return [self._record(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._record(index)
+
+
+class RecordRun(_Records):
     """Consecutive records with the same metrics, all printed, as columns."""
 
     __slots__ = ("_made", "epochs", "lines", "names", "steps", "values")
@@ -47,20 +71,6 @@ class RecordRun(Sequence[Record]):
     def __len__(self) -> int:
         return len(self.steps)
 
-    @overload
-    def __getitem__(self, index: int) -> Record: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Record]: ...
-
-    def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
-        if isinstance(index, slice):
-            return [self._record(i) for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self._record(index)
 
     def __iter__(self) -> Iterator[Record]:
         return (self._record(i) for i in range(len(self)))
@@ -87,7 +97,7 @@ class RecordRun(Sequence[Record]):
         return made
 
 
-class Parts(Sequence[Record]):
+class Parts(_Records):
     """Records from several parts in order (lists of records and ``RecordRun``s), as one
     sequence: what one read of a log completed."""
 
@@ -100,19 +110,7 @@ class Parts(Sequence[Record]):
     def __len__(self) -> int:
         return self._starts[-1]
 
-    @overload
-    def __getitem__(self, index: int) -> Record: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Record]: ...
-
-    def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _record(self, index: int) -> Record:
         at = bisect.bisect_right(self._starts, index) - 1
         return self.parts[at][index - self._starts[at]]
 

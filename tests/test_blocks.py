@@ -118,3 +118,25 @@ def test_blocks_read_as_records(kind: type[Detector]) -> None:
             rng = random.Random(f"{name}{seed}")
             got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
             assert got == expected, name
+
+
+def found_whole(detector: Detector, records: Sequence[Record]) -> Tagged:
+    """What ``detector`` finds over ``records`` one at a time, ``finish`` as index -1."""
+    return _oracle(detector, records) + [(-1, d) for d in detector.finish()]
+
+
+def assert_blocks_exact(
+    kind: type[Detector],
+    records: Sequence[Record],
+    name: str,
+    thresholds: Thresholds | None = None,
+    seeds: int = 4,
+) -> None:
+    """For ``seeds`` random cuttings into blocks, ``observe_block`` finds exactly what
+    ``observe`` finds one record at a time, and ``finish`` then too."""
+    thresholds = thresholds or Thresholds()
+    for seed in range(seeds):
+        expected = found_whole(kind(thresholds), records)
+        blocked = kind(thresholds)
+        got = _blocks(blocked, records, random.Random(f"{name}{seed}"))
+        assert got + [(-1, d) for d in blocked.finish()] == expected, name

@@ -16,7 +16,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.large_update import LargeUpdateDetector
 from gradlog.model import Record
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, PARAM_NORM
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import assert_blocks_exact, found_whole
 
 
 def _run(rng: random.Random, length: int, every: int) -> tuple[Record, ...]:
@@ -54,18 +54,10 @@ def cases() -> dict[str, tuple[Record, ...]]:
 
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_the_runs_make_the_rule_fire(name: str) -> None:
-    detector = LargeUpdateDetector(Thresholds())
-    found = _oracle(detector, cases()[name]) + [(-1, d) for d in detector.finish()]
+    found = found_whole(LargeUpdateDetector(Thresholds()), cases()[name])
     assert len({d.key for _, d in found}) >= 2  # it fires, and again after a recovery
 
 
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_blocks_read_as_records(name: str) -> None:
-    records = cases()[name]
-    for seed in range(4):
-        single = LargeUpdateDetector(Thresholds())
-        blocked = LargeUpdateDetector(Thresholds())
-        expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
-        rng = random.Random(f"{name}{seed}")
-        got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
-        assert got == expected, name
+    assert_blocks_exact(LargeUpdateDetector, cases()[name], name, seeds=4)

@@ -18,7 +18,7 @@ from gradlog.detectors.loss_scale import LossScaleCollapseDetector
 from gradlog.model import Record
 from gradlog.parse.events import OVERFLOW, SCALE_AT_MINIMUM
 from gradlog.parse.names import LOSS, LOSS_SCALE
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import assert_blocks_exact, found_whole
 
 Metrics = dict[str, float]
 
@@ -145,18 +145,10 @@ def cases() -> dict[str, tuple[Record, ...]]:
 
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_the_runs_make_the_rule_fire(name: str) -> None:
-    detector = LossScaleCollapseDetector(Thresholds())
-    found = _oracle(detector, cases()[name]) + [(-1, d) for d in detector.finish()]
+    found = found_whole(LossScaleCollapseDetector(Thresholds()), cases()[name])
     assert len({d.key for _, d in found}) >= 2  # it fires, and again after a recovery
 
 
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_blocks_read_as_records(name: str) -> None:
-    records = cases()[name]
-    for seed in range(4):
-        single = LossScaleCollapseDetector(Thresholds())
-        blocked = LossScaleCollapseDetector(Thresholds())
-        expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
-        rng = random.Random(f"{name}{seed}")
-        got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
-        assert got == expected, name
+    assert_blocks_exact(LossScaleCollapseDetector, cases()[name], name, seeds=4)

@@ -18,7 +18,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.overfitting import OverfittingDetector
 from gradlog.model import Record
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_ACC, VAL_LOSS
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import assert_blocks_exact, found_whole
 
 
 def _run(
@@ -74,18 +74,10 @@ def cases() -> dict[str, tuple[Record, ...]]:
 
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_the_runs_make_the_rule_fire(name: str) -> None:
-    detector = OverfittingDetector(Thresholds())
-    found = _oracle(detector, cases()[name]) + [(-1, d) for d in detector.finish()]
+    found = found_whole(OverfittingDetector(Thresholds()), cases()[name])
     assert len({d.key for _, d in found}) >= 2  # it fires, and again after a recovery
 
 
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_blocks_read_as_records(name: str) -> None:
-    records = cases()[name]
-    for seed in range(4):
-        single = OverfittingDetector(Thresholds())
-        blocked = OverfittingDetector(Thresholds())
-        expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
-        rng = random.Random(f"{name}{seed}")
-        got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
-        assert got == expected, name
+    assert_blocks_exact(OverfittingDetector, cases()[name], name, seeds=4)

@@ -19,7 +19,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.weight_growth import WeightGrowthDetector
 from gradlog.model import Record
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import _oracle, assert_blocks_exact
 
 
 def _records(rng: random.Random, norms: list[float], misprints: bool) -> tuple[Record, ...]:
@@ -85,11 +85,4 @@ def test_the_runs_make_the_rule_fire(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_blocks_read_as_records(name: str) -> None:
-    records = cases()[name]
-    for seed in range(3):
-        single = WeightGrowthDetector(Thresholds())
-        blocked = WeightGrowthDetector(Thresholds())
-        expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
-        rng = random.Random(f"{name}{seed}")
-        got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
-        assert got == expected, name
+    assert_blocks_exact(WeightGrowthDetector, cases()[name], name, seeds=3)
