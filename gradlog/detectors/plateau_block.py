@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from itertools import repeat
-from operator import attrgetter, contains
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -104,8 +103,8 @@ class PlateauScreen:
         self._ends: dict[int, Ints] = {}
         self._leaves: dict[int, Ints] = {}
         self._tight: Ints | None = None
-        self._accs: Floats = np.full(len(losses), math.nan)
-        self._acc_known = np.zeros(len(losses), np.bool_)
+        self._accs: Floats = np.full(len(losses), math.nan)  # see _acc
+        self._acc_known = False
 
     def run(self) -> list[tuple[int, Diagnosis]]:
         return self.detector.replay(self.block, self._flags(), self._advance)
@@ -237,27 +236,18 @@ class PlateauScreen:
         return found
 
     def _acc(self, start: int, stop: int) -> Floats:
-        """The accuracy ``_track`` would read on each finite loss (NaN for none): ``acc``,
-        else ``val_acc``; looked up only where a stretch needs it."""
-        known = self._acc_known[start:stop]
-        if not known.all():
-            records, index = self.block.records, self.index
-            todo = np.flatnonzero(~known) + start
-            # Most logs print no accuracy: ask the dicts in C before asking each in turn.
-            metrics = list(map(_metrics, records[int(index[todo[0]]) : int(index[todo[-1]]) + 1]))
-            if any(map(contains, metrics, repeat(ACC))) or any(
-                map(contains, metrics, repeat(VAL_ACC))
-            ):
-                # ``acc`` when printed (even as NaN), else ``val_acc``, else nothing.
-                self._accs[todo] = np.fromiter(
-                    (
-                        records[at].metrics.get(ACC, records[at].metrics.get(VAL_ACC, math.nan))
-                        for at in index[todo].tolist()
-                    ),
-                    np.float64,
-                    len(todo),
-                )
-            known[:] = True
+        """The accuracy ``_track`` would read on each finite loss (NaN for none): ``acc``
+        when printed (even as NaN), else ``val_acc``; from the block's columns, built the
+        first time a stretch needs them."""
+        if not self._acc_known:
+            block = self.block
+            acc = np.where(
+                block.present(ACC),
+                block.values(ACC),
+                np.where(block.present(VAL_ACC), block.values(VAL_ACC), math.nan),
+            )
+            self._accs = acc[self.index]
+            self._acc_known = True
         return self._accs[start:stop]
 
     # The bulk bookkeeping.
