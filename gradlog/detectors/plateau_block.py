@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
     from gradlog.detectors.plateau import ChancePlateauDetector, _Chance
 
 Ints = npt.NDArray[np.int64]
-_metrics = attrgetter("metrics")
 # Up to this many records, ``observe`` on each is cheaper than the array set-up.
 _SHORT = 12
 
