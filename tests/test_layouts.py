@@ -113,7 +113,9 @@ def _runs_log(rng: random.Random) -> list[str]:
     lines: list[str] = []
     step = 0
     for _ in range(60):
-        kind = rng.choice(("step", "dict", "epoch"))
+        kind = rng.choice(("step", "dict", "epoch", "bar"))
+        if kind == "bar":  # Keras 2 piped: a header opens a block its bar lines refresh
+            lines.append(f"Epoch {step // 50 + 1}/9")
         length = rng.choice((3, 15, 16, 17, 40, 120))
         broken = rng.randrange(length) if rng.random() < 0.6 else -1
         trouble = rng.choice(("repeat", "nan", "comma", "event", "eval", "epoch"))
@@ -133,6 +135,9 @@ def _runs_log(rng: random.Random) -> list[str]:
                         lines[-1] = lines[-1].replace("'epoch': ", "'epoch': 9")
                     continue
                 lines.append(f"{{'loss': {loss}, 'grad_norm': {grad}, 'epoch': {step // 7 / 10}}}")
+            elif kind == "bar":
+                done = "=" * (i % 30) + ">" + "." * (29 - i % 30)
+                lines.append(f"{i:3d}/200 [{done}] - ETA: 3s - loss: {loss} - accuracy: 0.5")
             else:
                 lines.append(f"epoch {step // 5} iter {step} loss={loss} acc={rng.random():.2f}")
             if bad and trouble == "event":

@@ -183,6 +183,10 @@ class Assembler:
         pending = self._pending
         return None if pending is None or pending.numbered else pending.step
 
+    def open_header(self) -> bool:
+        """Whether the open record is a block a header opened (it takes every value)."""
+        return self._pending is not None and self._pending.header
+
     def opened_by(self, line: int, names: tuple[str, ...]) -> float | None:
         """The number of the open record if gradlog numbered it and line ``line``, with
         exactly metrics ``names``, opened it and is all it holds; else None."""

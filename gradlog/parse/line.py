@@ -570,12 +570,16 @@ class LineParser:
             if traced is None:
                 return False
             roles, marker, bits = traced
-        # How a run of its lines may be read in columns (the reader's ``_run``): each line
-        # a record at its printed step, or each a record gradlog numbers (a dict with no
-        # step, as HF Trainer prints).
-        run = None if bits else ("step" if marker and roles.step is not None else None)
-        if not marker and not bits:
+        # How a run of its lines may be read in bulk (the reader's ``_run``): each line a
+        # record at its printed step, or each a record gradlog numbers (a dict with no
+        # step, as HF Trainer prints), or each refreshing the block a header opened.
+        run = None
+        if not bits and marker and roles.step is not None:
+            run = "step"
+        elif not bits and not marker:
             run = "numbered"
+        elif not bits and roles.epoch is None:  # no step, no epoch: it refreshes a block
+            run = "refresh"
         return Compiled(
             pattern,
             plan.dialect,
@@ -682,7 +686,7 @@ class Compiled:
     marker: bool  # a line of it starts a record at its step or epoch (see ``Fields``)
     bits: bool  # its losses are in bits
     evictions: int  # the parser's cache evictions when this was made: stale after one
-    run: str | None  # "step", "numbered": how a run of its lines is read in columns
+    run: str | None  # "step", "numbered", "refresh": how a run of its lines is read
     pick: Callable[[Sequence[str]], tuple[str, ...]]  # step, epoch (if any), metrics
     # Lines of shapes with the same run key can share columns: the metric names, whether
     # there is a step and an epoch, the dialect the shape shows, the kind of run.

@@ -227,7 +227,16 @@ class LogReader:
         open itself. So the first line is read as ever (it completes what was open); the
         lines after it become a ``RecordRun`` when each indeed opens a record of its own
         (``_columns``); and the last line is read as ever again, so that it stays open
-        for what follows."""
+        for what follows.
+
+        Lines that print no step nor epoch, under a block a header opened (Keras's
+        ``Epoch 3/50`` and its refreshed bar), all go into that block, each replacing the
+        values of the line before: only the last line's values stay."""
+        kind = run[0][2].run
+        if kind == "refresh" and self._assembler.open_header():
+            self._count(run[:-1])
+            loose += self._compiled_line(*run[-1])
+            return
         if len(run) >= _RUN_SHORTEST:
             loose += self._compiled_line(*run[0])
             body = self._columns(run)
@@ -236,12 +245,27 @@ class LogReader:
                 parts.append(loose.copy())
                 loose.clear()
                 parts.append(body)
-                self._assembler.ran(body[-1], len(body) if run[0][2].run == "numbered" else 0)
+                self._assembler.ran(body[-1], len(body) if kind != "step" else 0)
                 loose += self._compiled_line(*run[-1])
                 return
             run = run[1:]
         for item in run:
             loose += self._compiled_line(*item)
+
+    def _count(self, lines: list[tuple[int, tuple[str, ...], Compiled]]) -> None:
+        """Count ``lines`` (of one run key) as read, as ``_compiled_line`` does each."""
+        if not lines:
+            return
+        for _, _, each in lines:
+            if each.stats is not None:
+                each.stats.count += 1
+        self.kinds["key-value"] += len(lines)
+        self.parsed += len(lines)
+        shape = lines[0][2]
+        parser, plan_dialect = self._parser, shape.plan_dialect
+        if plan_dialect is not None and (parser.dialect.generic or not plan_dialect.generic):
+            parser.dialect = plan_dialect
+        self._dialects.setdefault((plan_dialect or shape.dialect).name)
 
     def _columns(self, run: list[tuple[int, tuple[str, ...], Compiled]]) -> RecordRun | None:
         """The lines of ``run`` but the first (already read) and the last, as records in
@@ -284,15 +308,7 @@ class LogReader:
             if not new.all():
                 return None
             steps = number + 1 + np.arange(kept, dtype=np.float64)
-        for _, _, each in run[1:-1]:
-            if each.stats is not None:
-                each.stats.count += 1
-        self.kinds["key-value"] += kept
-        self.parsed += kept
-        parser, plan_dialect = self._parser, shape.plan_dialect
-        if plan_dialect is not None and (parser.dialect.generic or not plan_dialect.generic):
-            parser.dialect = plan_dialect
-        self._dialects.setdefault((plan_dialect or shape.dialect).name)
+        self._count(run[1:-1])
         return RecordRun(
             names,
             steps,
