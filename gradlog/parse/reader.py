@@ -195,7 +195,11 @@ class LogReader:
                 if shape.evictions == parser.evictions and (
                     shape.plan_dialect is not None or parser.dialect is shape.dialect
                 ):
-                    match = shape.pattern.fullmatch(raw[start:end])
+                    # From the line's start the match needs no copy: endpos ends it.
+                    if start:
+                        match = shape.pattern.fullmatch(raw[start:end])
+                    else:
+                        match = shape.pattern.fullmatch(raw, 0, end)
                     if match is not None:
                         if shape.run is not None and columns:
                             run.append((number, match.groups(), shape))
