@@ -125,18 +125,30 @@ def found_whole(detector: Detector, records: Sequence[Record]) -> Tagged:
     return _oracle(detector, records) + [(-1, d) for d in detector.finish()]
 
 
+class DenseCuts(random.Random):
+    """Cuts blocks of a few records: many boundaries fall inside and beside episodes."""
+
+    def choice(self, seq: Sequence[int]) -> int:  # type: ignore[override]
+        return super().choice((1, 2, 3, 4, 5, 8, 13, 40))
+
+
 def assert_blocks_exact(
     kind: type[Detector],
     records: Sequence[Record],
     name: str,
     thresholds: Thresholds | None = None,
     seeds: int = 4,
+    dense: bool = False,
 ) -> None:
-    """For ``seeds`` random cuttings into blocks, ``observe_block`` finds exactly what
-    ``observe`` finds one record at a time, and ``finish`` then too."""
+    """For ``seeds`` random cuttings into blocks (and as many dense ones), ``observe_block``
+    finds exactly what ``observe`` finds one record at a time, and ``finish`` then too."""
     thresholds = thresholds or Thresholds()
     for seed in range(seeds):
-        expected = found_whole(kind(thresholds), records)
-        blocked = kind(thresholds)
-        got = _blocks(blocked, records, random.Random(f"{name}{seed}"))
-        assert got + [(-1, d) for d in blocked.finish()] == expected, name
+        cuts = [random.Random(f"{name}{seed}")]
+        if dense:
+            cuts.append(DenseCuts(f"{name}{seed}"))
+        for rng in cuts:
+            expected = found_whole(kind(thresholds), records)
+            blocked = kind(thresholds)
+            got = _blocks(blocked, records, rng)
+            assert got + [(-1, d) for d in blocked.finish()] == expected, name

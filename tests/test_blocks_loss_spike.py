@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -20,7 +19,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.spike import LossSpikeDetector
 from gradlog.model import Diagnosis, Record
 from tests.helpers import records, run
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import _blocks, _oracle, assert_blocks_exact
 
 # What a stretch of the run does after some calm records; each value scales the loss
 # (and the grad norm, as the second item) of the records in a row.
@@ -75,20 +74,8 @@ def _run(
     return found
 
 
-class _Dense(random.Random):
-    """Cuts blocks of a few records: many boundaries fall between a jump and its NaN."""
-
-    def choice(self, seq: Sequence[int]) -> int:  # type: ignore[override]
-        return super().choice((1, 2, 3, 4, 5, 8, 13, 40))
-
-
 def _check(records: list[Record], thresholds: Thresholds, name: str, seeds: int = 4) -> None:
-    for seed in range(seeds):
-        for rng in (random.Random(f"{name}{seed}"), _Dense(f"{name}{seed}")):
-            single, blocked = LossSpikeDetector(thresholds), LossSpikeDetector(thresholds)
-            expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
-            got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
-            assert got == expected, name
+    assert_blocks_exact(LossSpikeDetector, records, name, thresholds, seeds, dense=True)
 
 
 def _found(records: list[Record], thresholds: Thresholds) -> list[Diagnosis]:

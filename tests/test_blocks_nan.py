@@ -19,7 +19,7 @@ from gradlog.config import NanThresholds, Thresholds
 from gradlog.detectors.nan import NanDetector
 from gradlog.model import Diagnosis, Record, Severity
 from gradlog.parse.events import ABORTED
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import _oracle, assert_blocks_exact
 
 NAN, INF = math.nan, math.inf
 
@@ -70,20 +70,8 @@ def _run(
     return found
 
 
-class _Dense(random.Random):
-    """Cuts blocks of a few records: many boundaries fall inside and beside episodes."""
-
-    def choice(self, seq: Sequence[int]) -> int:  # type: ignore[override]
-        return super().choice((1, 2, 3, 4, 5, 8, 13, 40))
-
-
 def _check(records: list[Record], thresholds: Thresholds, name: str, seeds: int = 4) -> None:
-    for seed in range(seeds):
-        for rng in (random.Random(f"{name}{seed}"), _Dense(f"{name}{seed}")):
-            single, blocked = NanDetector(thresholds), NanDetector(thresholds)
-            expected = _oracle(single, records) + [(-1, d) for d in single.finish()]
-            got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
-            assert got == expected, name
+    assert_blocks_exact(NanDetector, records, name, thresholds, seeds, dense=True)
 
 
 def _found(records: list[Record], thresholds: Thresholds) -> list[Diagnosis]:
