@@ -6,13 +6,12 @@ import math
 import re
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
-from operator import itemgetter
 from typing import Final, TypeVar
 
 from gradlog.parse import families, grammar
+from gradlog.parse.compiled import IN_EPOCH, Compiled, Roles, compile_shape, plan_roles
 from gradlog.parse.dialects import GENERIC, Dialect, LineFields, recognise
 from gradlog.parse.names import _CANONICAL, EPOCH, IGNORED, STEP, NameTable, normalise
 
@@ -43,20 +42,6 @@ _COMPILE_AFTER = 8
 _CREDIT = 256
 _REFILL = 128
 _RESERVE = 128
-# When a line prints several step counters, the most specific one is the step:
-# LitGPT's ``iter 320 step 80`` counts optimizer steps in ``step``.
-_STEP_PRIORITY = (
-    "global_step",
-    "num_updates",
-    "current_steps",
-    "step",
-    "steps",
-    "train_step",
-    "iteration",
-    "iter",
-    "s",
-    "batch",
-)
 
 
 @dataclass(frozen=True)
@@ -95,7 +80,6 @@ _AT_STEP = re.compile(
     r"(?P<axis>[A-Za-z]+) \x00,? (?:is|was|=|:) ?(?=\x00)"
 )
 COUNTER = "(counter)"  # the key of a step counter printed without a name
-IN_EPOCH = "(i/N of epoch)"  # ``i/N`` after an epoch: the step is epoch * N + i
 EPOCH_COUNTER = "(epoch counter)"
 
 
@@ -120,7 +104,7 @@ class _Plan:
     dialect: Dialect | None  # None: the line shows no framework's signature
     is_dict: bool
     # What each number is, by dialect name (renames differ): filled on first use.
-    roles: dict[str, _Roles] = field(default_factory=dict, compare=False, hash=False)
+    roles: dict[str, Roles] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -520,7 +504,7 @@ class LineParser:
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
         dialect = plan.dialect or self.dialect
-        roles = _roles(plan, dialect)
+        roles = plan_roles(plan, dialect)
         metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
         epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
         step = None if roles.step is None else to_float(tokens[roles.step])
@@ -545,9 +529,9 @@ class LineParser:
 
     def compiled(self, text: str, masked: str) -> Compiled | bool:
         """How to read every text that masks to ``masked`` (``text`` is one) in a few
-        steps, when that is exactly what ``parse`` would do: a learned shape whose plan
-        names some metrics, with no dialect adjustment and no ``i/N`` step. False when the shape
-        needs the general way; True when it is not learned yet (ask again later)."""
+        steps, when that is exactly what ``parse`` would do (``compiled.compile_shape``).
+        False when the shape needs the general way; True when it is not learned yet (ask
+        again later)."""
         fast = self._fast.get(masked)
         if fast is None:
             key, ids = MASK.subn(ID, masked)
@@ -557,137 +541,5 @@ class LineParser:
         pattern, plan, stats = fast
         if plan is None or pattern.fullmatch(text) is None:
             return False
-        dialect = plan.dialect or self.dialect
-        roles = _roles(plan, dialect)
-        if roles.in_epoch or not roles.metrics:
-            return False
-        marker = not (plan.is_dict and roles.step is None)
-        bits = False
-        if dialect.adjust is not None:
-            if not dialect.layout_only:
-                return False
-            traced = _trace(dialect, roles, marker, text)
-            if traced is None:
-                return False
-            roles, marker, bits = traced
-        # How a run of its lines may be read in bulk (the reader's ``_run``): each line a
-        # record at its printed step, or each a record gradlog numbers (a dict with no
-        # step, as HF Trainer prints), or each refreshing the block a header opened.
-        run = None
-        if not bits and marker and roles.step is not None:
-            run = "step"
-        elif not bits and not marker:
-            run = "numbered"
-        elif not bits and roles.epoch is None:  # no step, no epoch: it refreshes a block
-            run = "refresh"
-        return Compiled(
-            pattern,
-            plan.dialect,
-            dialect,
-            roles,
-            stats,
-            marker,
-            bits,
-            self.evictions,
-            run,
-            itemgetter(
-                *(i for i in (roles.step, roles.epoch) if i is not None),
-                *(index for _, index in roles.metrics),
-            ),
-            (
-                tuple(name for name, _ in roles.metrics),
-                roles.step is not None,
-                roles.epoch is not None,
-                None if plan.dialect is None else plan.dialect.name,
-                run,
-            ),
-        )
-
-
-@dataclass(frozen=True)
-class _Roles:
-    """What each number of a plan's line is: the step, the epoch, or a metric (by index
-    into the line's number tokens); the same for every line of the plan."""
-
-    step: int | None
-    epoch: int | None
-    metrics: tuple[tuple[str, int], ...]
-    in_epoch: bool  # the step is an ``i/N`` count within the epoch
-
-
-def _roles(plan: _Plan, dialect: Dialect) -> _Roles:
-    """A plan's roles under ``dialect`` (whose renames apply), kept on the plan."""
-    found = plan.roles.get(dialect.name)
-    if found is not None:
-        return found
-    steps: dict[str, int] = {}
-    metrics: dict[str, int] = {}
-    epoch = None
-    for slot in plan.slots:
-        name = dialect.renames.get(slot.key, slot.canonical)
-        if name == STEP:
-            steps.setdefault(slot.key, slot.index)
-        elif name == EPOCH:
-            epoch = slot.index if epoch is None else epoch
-        else:
-            metrics.setdefault(name, slot.index)
-    if "batch" in steps and epoch is None:  # ``batch=50`` alone is a batch size
-        metrics.setdefault("batch", steps.pop("batch"))
-    key = next((k for k in _STEP_PRIORITY if k in steps), None)
-    if key is None and steps:
-        key = next(iter(steps))
-    found = _Roles(
-        None if key is None else steps[key], epoch, tuple(metrics.items()), key == IN_EPOCH
-    )
-    plan.roles[dialect.name] = found
-    return found
-
-
-def _trace(
-    dialect: Dialect, roles: _Roles, marker: bool, text: str
-) -> tuple[_Roles, bool, bool] | None:
-    """What a layout-only adjustment does to every line of a layout, found by running it
-    once on stand-in values, one per number, that say where each result came from: the
-    roles, marker and bits after it. None when it drops the line or makes a value."""
-    assert dialect.adjust is not None
-    origin = {float(k + 1): index for k, (_, index) in enumerate(roles.metrics)}
-    step = None if roles.step is None else -1.0
-    epoch = None if roles.epoch is None else -2.0
-    fields = LineFields(
-        {name: float(k + 1) for k, (name, _) in enumerate(roles.metrics)}, step, epoch, marker
-    )
-    if not dialect.adjust(fields, text) or not fields.metrics:
-        return None
-    if fields.step not in (step, None) or fields.epoch not in (epoch, None):
-        return None
-    metrics = []
-    for name, value in fields.metrics.items():
-        if value not in origin:
-            return None
-        metrics.append((name, origin[value]))
-    traced = _Roles(
-        None if fields.step is None else roles.step,
-        None if fields.epoch is None else roles.epoch,
-        tuple(metrics),
-        False,
-    )
-    return traced, fields.marker, fields.bits
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """A learned shape, ready to read a line of it without the general path."""
-
-    pattern: re.Pattern[str]  # matches the line's text; its groups are its numbers
-    plan_dialect: Dialect | None  # the dialect the shape shows, if any
-    dialect: Dialect  # the dialect whose renames made ``roles``
-    roles: _Roles
-    stats: ShapeStats | None  # the shape's sightings, counted for ``inspect``
-    marker: bool  # a line of it starts a record at its step or epoch (see ``Fields``)
-    bits: bool  # its losses are in bits
-    evictions: int  # the parser's cache evictions when this was made: stale after one
-    run: str | None  # "step", "numbered", "refresh": how a run of its lines is read
-    pick: Callable[[Sequence[str]], tuple[str, ...]]  # step, epoch (if any), metrics
-    # Lines of shapes with the same run key can share columns: the metric names, whether
-    # there is a step and an epoch, the dialect the shape shows, the kind of run.
-    run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None]
+        shape = compile_shape(pattern, plan, plan.dialect or self.dialect, text, stats)
+        return False if shape is None else replace(shape, evictions=self.evictions)

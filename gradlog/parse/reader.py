@@ -26,11 +26,12 @@ from gradlog.model import Record, step_value
 from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.clean import Segment, clean
+from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import NUMBER_RE, mask_digits
-from gradlog.parse.line import Compiled, Fields, LineParser, ShapeStats, to_float
+from gradlog.parse.line import Fields, LineParser, ShapeStats, to_float
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.tables import Table, block_row
 

@@ -1,0 +1,183 @@
+"""Compiled shapes: a learned line shape turned into a plan a line can be read by with
+one match and no general-path objects (the reader's fast way, ``LogReader.read_lines``).
+
+What each number of a shape's line is (``Roles``) is the same for every line of it, and
+so is what a layout-only dialect adjustment does to it (``_trace``): both are worked
+out once, from the shape's plan, and kept.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import TYPE_CHECKING
+
+from gradlog.parse.dialects import Dialect, LineFields
+from gradlog.parse.names import EPOCH, STEP
+
+if TYPE_CHECKING:
+    from gradlog.parse.line import ShapeStats, _Plan
+
+IN_EPOCH = "(i/N of epoch)"  # ``i/N`` after an epoch: the step is epoch * N + i
+# When a line prints several step counters, the most specific one is the step:
+# LitGPT's ``iter 320 step 80`` counts optimizer steps in ``step``.
+_STEP_PRIORITY = (
+    "global_step",
+    "num_updates",
+    "current_steps",
+    "step",
+    "steps",
+    "train_step",
+    "iteration",
+    "iter",
+    "s",
+    "batch",
+)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What each number of a plan's line is: the step, the epoch, or a metric (by index
+    into the line's number tokens); the same for every line of the plan."""
+
+    step: int | None
+    epoch: int | None
+    metrics: tuple[tuple[str, int], ...]
+    in_epoch: bool  # the step is an ``i/N`` count within the epoch
+
+
+def plan_roles(plan: _Plan, dialect: Dialect) -> Roles:
+    """A plan's roles under ``dialect`` (whose renames apply), kept on the plan."""
+    found = plan.roles.get(dialect.name)
+    if found is not None:
+        return found
+    steps: dict[str, int] = {}
+    metrics: dict[str, int] = {}
+    epoch = None
+    for slot in plan.slots:
+        name = dialect.renames.get(slot.key, slot.canonical)
+        if name == STEP:
+            steps.setdefault(slot.key, slot.index)
+        elif name == EPOCH:
+            epoch = slot.index if epoch is None else epoch
+        else:
+            metrics.setdefault(name, slot.index)
+    if "batch" in steps and epoch is None:  # ``batch=50`` alone is a batch size
+        metrics.setdefault("batch", steps.pop("batch"))
+    key = next((k for k in _STEP_PRIORITY if k in steps), None)
+    if key is None and steps:
+        key = next(iter(steps))
+    found = Roles(
+        None if key is None else steps[key], epoch, tuple(metrics.items()), key == IN_EPOCH
+    )
+    plan.roles[dialect.name] = found
+    return found
+
+
+def _trace(
+    dialect: Dialect, roles: Roles, marker: bool, text: str
+) -> tuple[Roles, bool, bool] | None:
+    """What a layout-only adjustment does to every line of a layout, found by running it
+    once on stand-in values, one per number, that say where each result came from: the
+    roles, marker and bits after it. None when it drops the line or makes a value."""
+    assert dialect.adjust is not None
+    origin = {float(k + 1): index for k, (_, index) in enumerate(roles.metrics)}
+    step = None if roles.step is None else -1.0
+    epoch = None if roles.epoch is None else -2.0
+    fields = LineFields(
+        {name: float(k + 1) for k, (name, _) in enumerate(roles.metrics)}, step, epoch, marker
+    )
+    if not dialect.adjust(fields, text) or not fields.metrics:
+        return None
+    if fields.step not in (step, None) or fields.epoch not in (epoch, None):
+        return None
+    metrics = []
+    for name, value in fields.metrics.items():
+        if value not in origin:
+            return None
+        metrics.append((name, origin[value]))
+    traced = Roles(
+        None if fields.step is None else roles.step,
+        None if fields.epoch is None else roles.epoch,
+        tuple(metrics),
+        False,
+    )
+    return traced, fields.marker, fields.bits
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A learned shape, ready to read a line of it without the general path."""
+
+    pattern: re.Pattern[str]  # matches the line's text; its groups are its numbers
+    plan_dialect: Dialect | None  # the dialect the shape shows, if any
+    dialect: Dialect  # the dialect whose renames made ``roles``
+    roles: Roles
+    stats: ShapeStats | None  # the shape's sightings, counted for ``inspect``
+    marker: bool  # a line of it starts a record at its step or epoch (see ``Fields``)
+    bits: bool  # its losses are in bits
+    evictions: int  # the parser's cache evictions when this was made: stale after one
+    run: str | None  # "step", "numbered", "refresh": how a run of its lines is read
+    pick: Callable[[Sequence[str]], tuple[str, ...]]  # step, epoch (if any), metrics
+    # Lines of shapes with the same run key can share columns: the metric names, whether
+    # there is a step and an epoch, the dialect the shape shows, the kind of run.
+    run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None]
+
+
+def compile_shape(
+    pattern: re.Pattern[str],
+    plan: _Plan,
+    dialect: Dialect,
+    text: str,
+    stats: ShapeStats | None,
+) -> Compiled | None:
+    """The compiled form of a learned shape (``pattern``, ``plan``, read under
+    ``dialect``; ``text`` is one of its lines), when reading a line of it by one match
+    is exactly what the parser would do: its plan names some metrics, the dialect's
+    adjustment (if any) depends only on the layout, and no ``i/N`` step. Else None."""
+    roles = plan_roles(plan, dialect)
+    if roles.in_epoch or not roles.metrics:
+        return None
+    marker = not (plan.is_dict and roles.step is None)
+    bits = False
+    if dialect.adjust is not None:
+        if not dialect.layout_only:
+            return None
+        traced = _trace(dialect, roles, marker, text)
+        if traced is None:
+            return None
+        roles, marker, bits = traced
+    # How a run of its lines may be read in bulk (the reader's ``_run``): each line a
+    # record at its printed step, or each a record gradlog numbers (a dict with no step,
+    # as HF Trainer prints), or each refreshing the block a header opened.
+    run = None
+    if not bits and marker and roles.step is not None:
+        run = "step"
+    elif not bits and not marker:
+        run = "numbered"
+    elif not bits and roles.epoch is None:  # no step, no epoch: it refreshes a block
+        run = "refresh"
+    return Compiled(
+        pattern,
+        plan.dialect,
+        dialect,
+        roles,
+        stats,
+        marker,
+        bits,
+        0,
+        run,
+        itemgetter(
+            *(i for i in (roles.step, roles.epoch) if i is not None),
+            *(index for _, index in roles.metrics),
+        ),
+        (
+            tuple(name for name, _ in roles.metrics),
+            roles.step is not None,
+            roles.epoch is not None,
+            None if plan.dialect is None else plan.dialect.name,
+            run,
+        ),
+    )
