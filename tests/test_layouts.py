@@ -93,6 +93,16 @@ def test_every_kind_of_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     log.write_text("\n".join(lines) + "\n")
     assert _read(log, layouts=True) == _read(log, layouts=False)
     assert _read(log, layouts=True, block=5) == _read(log, layouts=False)
+    # Written on Windows: every line ends in "\r\n", which is a line end, not a redraw.
+    log.write_bytes(log.read_bytes().replace(b"\n", b"\r\n"))
+    assert _read(log, layouts=True, block=5) == _read(log, layouts=False)
+
+
+def test_a_windows_line_end_is_learned_and_compiled() -> None:
+    reader = LogReader()
+    lines = [f"step {i} | loss {2.0 - i / 1000:.4f} | lr 3e-4\r\n" for i in range(100, 400)]
+    parts = reader.read_lines(1, lines)
+    assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > 250
 
 
 def test_a_compiled_shape_is_used() -> None:

@@ -362,9 +362,9 @@ class LogReader:
         digits alike, so any line of the same layout goes the same way."""
         if segment.rank is not None or len(self._spans) >= _SPANS_KEPT:
             return
-        if "\x1b" in raw or "\b" in raw or "\r" in raw:
+        base, text = raw.rstrip("\n").removesuffix("\r"), segment.text  # as clean() ends it
+        if "\x1b" in base or "\b" in base or "\r" in base:
             return  # escape sequences, backspaces and redraws rewrite the text
-        base, text = raw.rstrip("\n"), segment.text
         if base.endswith(text):
             self._spans[key] = (len(base) - len(text), len(base))
         elif base.startswith(text):
