@@ -98,11 +98,20 @@ def test_every_kind_of_line_reads_the_same_both_ways(tmp_path: Path) -> None:
     assert _read(log, layouts=True, block=5) == _read(log, layouts=False)
 
 
-def test_a_windows_line_end_is_learned_and_compiled() -> None:
-    reader = LogReader()
-    lines = [f"step {i} | loss {2.0 - i / 1000:.4f} | lr 3e-4\r\n" for i in range(100, 400)]
-    parts = reader.read_lines(1, lines)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "step {i} | loss {v} | lr 3e-4\r\n",  # written on Windows
+        "\x1b[32m2024-05-01 10:00:{s}\x1b[0m | \x1b[1mINFO\x1b[0m | step {i} | loss {v}\n",
+    ],
+)
+def test_windows_line_ends_and_coloured_prefixes_are_learned(tmp_path: Path, line: str) -> None:
+    lines = [line.format(i=i, s=10 + i % 50, v=f"{2.0 - i / 1000:.4f}") for i in range(100, 400)]
+    parts = LogReader().read_lines(1, lines)
     assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > 250
+    log = tmp_path / "lines.log"
+    log.write_text("".join(lines), newline="")
+    assert _read(log, layouts=True, block=64) == _read(log, layouts=False)
 
 
 def test_a_compiled_shape_is_used() -> None:

@@ -363,8 +363,10 @@ class LogReader:
         if segment.rank is not None or len(self._spans) >= _SPANS_KEPT:
             return
         base, text = raw.rstrip("\n").removesuffix("\r"), segment.text  # as clean() ends it
-        if "\x1b" in base or "\b" in base or "\r" in base:
-            return  # escape sequences, backspaces and redraws rewrite the text
+        if "\b" in base or "\r" in base:
+            return  # backspaces and redraws rewrite the text
+        # Colour codes are only cut out, alike whatever their digits: a text that is left
+        # whole at the end (or start) of the line had them all in the part cut off.
         if base.endswith(text):
             self._spans[key] = (len(base) - len(text), len(base))
         elif base.startswith(text):
