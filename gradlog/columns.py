@@ -32,6 +32,10 @@ class _Records(Sequence[Record]):
     def _record(self, index: int) -> Record:
         raise NotImplementedError
 
+    def _slice(self, start: int, stop: int) -> list[Record]:
+        """Records ``start`` to ``stop`` (a step of 1, within bounds)."""
+        return [self._record(i) for i in range(start, stop)]
+
     @overload
     def __getitem__(self, index: int) -> Record: ...
 
@@ -40,7 +44,10 @@ class _Records(Sequence[Record]):
 
     def __getitem__(self, index: int | slice) -> Record | Sequence[Record]:
         if isinstance(index, slice):
-            return [self._record(i) for i in range(*index.indices(len(self)))]
+            start, stop, step = index.indices(len(self))
+            if step == 1:
+                return self._slice(start, stop) if start < stop else []
+            return [self._record(i) for i in range(start, stop, step)]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
@@ -71,13 +78,37 @@ class RecordRun(_Records):
     def __len__(self) -> int:
         return len(self.steps)
 
-
     def __iter__(self) -> Iterator[Record]:
         return (self._record(i) for i in range(len(self)))
 
     def column(self, name: str) -> Floats:
         """The values of metric ``name``, one per record."""
         return self.values[:, self.names.index(name)]
+
+    def _slice(self, start: int, stop: int) -> list[Record]:
+        """Records ``start`` to ``stop``, their values read out of the columns at once."""
+        made = self._made
+        names = self.names
+        rows = self.values[start:stop].tolist()
+        steps = self.steps[start:stop].tolist()
+        lines = self.lines[start:stop].tolist()
+        epochs = (
+            [None] * (stop - start) if self.epochs is None else self.epochs[start:stop].tolist()
+        )
+        found = []
+        for offset, row in enumerate(rows):
+            index = start + offset
+            record = made.get(index)
+            if record is None:
+                epoch = epochs[offset]
+                record = made[index] = Record(
+                    step_value(steps[offset]),
+                    lines[offset],
+                    dict(zip(names, row, strict=True)),
+                    None if epoch is None or not math.isfinite(epoch) else step_value(epoch),
+                )
+            found.append(record)
+        return found
 
     def _record(self, index: int) -> Record:
         """Record ``index``, made once: the same object each time it is asked for."""
@@ -113,6 +144,16 @@ class Parts(_Records):
     def _record(self, index: int) -> Record:
         at = bisect.bisect_right(self._starts, index) - 1
         return self.parts[at][index - self._starts[at]]
+
+    def _slice(self, start: int, stop: int) -> list[Record]:
+        found: list[Record] = []
+        at = bisect.bisect_right(self._starts, start) - 1
+        while start < stop:
+            first, part = self._starts[at], self.parts[at]
+            end = min(stop, first + len(part))
+            found += part[start - first : end - first]
+            start, at = end, at + 1
+        return found
 
     def __iter__(self) -> Iterator[Record]:
         return itertools.chain.from_iterable(self.parts)
