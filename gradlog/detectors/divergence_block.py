@@ -434,7 +434,10 @@ class Scan:
             level._blown_run = []
         level._values.extend(logs[max(head, end - head) : end].tolist())
         kept = self.index[max(0, taken - level._longest) : taken].tolist()
-        level._records.extend([self.records[i] for i in kept])
+        if kept and kept[-1] - kept[0] == len(kept) - 1:  # one stretch: one slice
+            level._records.extend(self.records[kept[0] : kept[-1] + 1])
+        else:
+            level._records.extend([self.records[i] for i in kept])
         level._seq = seq0 + taken
 
     def _climb(self, taken: int) -> None:
