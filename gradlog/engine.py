@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.columns import Parts
 from gradlog.config import Config
-from gradlog.detectors import DETECTORS
+from gradlog.detectors import DETECTORS, Detector
 from gradlog.model import Diagnosis, EpisodeKey, Record, Step
 from gradlog.parse.names import NameTable
 from gradlog.parse.reader import LogReader
@@ -160,16 +160,7 @@ class Engine:
             return []
         shared = {id(self.config): self.config}  # settings are read-only: never copied
         detectors = copy.deepcopy(self._detectors, shared)
-        history = self._history.fork()
-        found = dict(self._found)
-        announced: list[Diagnosis] = []
-        for record in records:
-            history.add(record)
-            for detector in detectors:
-                diagnoses = detector.observe(record)
-                if diagnoses:
-                    announced += self._keep(diagnoses, found, history)
-        return announced
+        return self._each(records, detectors, dict(self._found), self._history.fork())
 
     def interrupt(self, signum: int) -> None:
         """Signal ``signum`` cut the input short: the report will say it is incomplete."""
@@ -234,7 +225,6 @@ class Engine:
     def _one_by_one(self, records: Sequence[Record]) -> list[Diagnosis]:
         """A few records (a short log, a live job's last line): each through every rule's
         ``observe``, with no arrays to set up (nor numpy to import)."""
-        announced: list[Diagnosis] = []
         series = self._series
         for record in records:
             for name, value in record.metrics.items():
@@ -242,11 +232,24 @@ class Engine:
                 if known is None:
                     known = series[name] = _Series(value)
                 known.add_one(value)
-            self._history.add(record)
-            for detector in self._detectors:
-                found = detector.observe(record)
-                if found:  # most records give none: skip the call
-                    announced += self._collect(found)
+        return self._each(records, self._detectors, self._found, self._history)
+
+    def _each(
+        self,
+        records: Sequence[Record],
+        detectors: list[Detector],
+        found: dict[EpisodeKey, Diagnosis],
+        history: History,
+    ) -> list[Diagnosis]:
+        """Each record into ``history``, then through each rule's ``observe``; what they
+        find is kept in ``found``. Returns the diagnoses new or more severe there."""
+        announced: list[Diagnosis] = []
+        for record in records:
+            history.add(record)
+            for detector in detectors:
+                diagnoses = detector.observe(record)
+                if diagnoses:  # most records give none: skip the call
+                    announced += self._keep(diagnoses, found, history)
         return announced
 
     def _block(self, records: Sequence[Record] | Parts) -> list[Diagnosis]:
@@ -311,7 +314,7 @@ def analyze(
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Diagnose a whole log given as an iterable of lines; ``progress`` is told the lines
-    read and records found every ``PROGRESS_EVERY`` lines."""
+    read and records found after each block read (``PROGRESS_EVERY``, ``BLOCK_CHARS``)."""
     engine = Engine(name, config)
     chunk: list[str] = []
     size = 0

@@ -6,6 +6,7 @@ import math
 import re
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Final, TypeVar
@@ -233,6 +234,20 @@ def to_float(token: str) -> float:
     return float(text)
 
 
+def read_roles(
+    roles: Roles, tokens: Sequence[str]
+) -> tuple[dict[str, float], float | None, float | None]:
+    """The metrics, step and epoch (as printed, maybe non-finite) of a line's number
+    ``tokens`` by their ``roles``."""
+    try:  # plain numbers, as nearly always; to_float reads the odd ones
+        metrics = {name: float(tokens[index]) for name, index in roles.metrics}
+    except ValueError:
+        metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
+    step = None if roles.step is None else to_float(tokens[roles.step])
+    epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
+    return metrics, step, epoch
+
+
 def _counters(
     prefix: str, holes: list[int], covered: set[int], shape: str, epoch: int | None
 ) -> list[_Slot]:
@@ -411,9 +426,14 @@ class LineParser:
     def _use(self, plan: _Plan | None, tokens: list[str], text: str) -> Fields | None:
         if plan is None:
             return None
-        if plan.dialect is not None and (self.dialect.generic or not plan.dialect.generic):
-            self.dialect = plan.dialect
+        self.adopt(plan.dialect)
         return self._read(plan, tokens, text)
+
+    def adopt(self, dialect: Dialect | None) -> None:
+        """A line showed ``dialect``'s signature: it becomes the document's dialect,
+        unless that is a framework and this only a generic shape."""
+        if dialect is not None and (self.dialect.generic or not dialect.generic):
+            self.dialect = dialect
 
     def _plan(self, shape: str, scan: tuple[_Pair, ...], text: str, key: str) -> _Plan | None:
         """Read the pairs a scan found in ``shape`` (prepared): keys to names, slots."""
@@ -505,9 +525,7 @@ class LineParser:
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
         dialect = plan.dialect or self.dialect
         roles = plan_roles(plan, dialect)
-        metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
-        epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
-        step = None if roles.step is None else to_float(tokens[roles.step])
+        metrics, step, epoch = read_roles(roles, tokens)
         if roles.in_epoch:  # a count within the epoch, made global so epochs stay apart
             step = (epoch or 0.0) * _total_after(plan, tokens) + (step or 0.0)
         if epoch is not None and not math.isfinite(epoch):

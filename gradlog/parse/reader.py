@@ -30,8 +30,8 @@ from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
-from gradlog.parse.grammar import NUMBER_RE, mask_digits
-from gradlog.parse.line import Fields, LineParser, ShapeStats, to_float
+from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, mask_digits
+from gradlog.parse.line import Fields, LineParser, ShapeStats, read_roles
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.tables import Table, block_row
 
@@ -54,8 +54,6 @@ _SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S")
 _PY_WARNING = re.compile(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
 _SPANS_KEPT = 4096  # learned line layouts
-# A line's layout as bytes for the compiled shapes: bytes translate far faster than str.
-_BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
 
@@ -187,7 +185,7 @@ class LogReader:
             number += 1
             entry = None
             if ready and len(raw) <= _SPAN_LONGEST:
-                entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(_BYTE_DIGITS))
+                entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
             if entry is not None:
                 start, end, shape = entry
                 if run and shape.run_key != run[0][2].run_key:
@@ -264,13 +262,14 @@ class LogReader:
         for _, _, each in lines:
             if each.stats is not None:
                 each.stats.count += 1
-        self.kinds["key-value"] += len(lines)
-        self.parsed += len(lines)
-        shape = lines[0][2]
-        parser, plan_dialect = self._parser, shape.plan_dialect
-        if plan_dialect is not None and (parser.dialect.generic or not plan_dialect.generic):
-            parser.dialect = plan_dialect
-        self._dialects.setdefault((plan_dialect or shape.dialect).name)
+        self._read_as(lines[0][2], len(lines))
+
+    def _read_as(self, shape: Compiled, count: int) -> None:
+        """Note ``count`` lines read by ``shape``: its dialect, and the reading counts."""
+        self._parser.adopt(shape.plan_dialect)
+        self._dialects.setdefault((shape.plan_dialect or shape.dialect).name)
+        self.kinds["key-value"] += count
+        self.parsed += count
 
     def _columns(self, run: list[tuple[int, tuple[str, ...], Compiled]]) -> RecordRun | None:
         """The lines of ``run`` but the first (already read) and the last, as records in
@@ -334,24 +333,12 @@ class LogReader:
 
     def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:
         """What ``feed`` does with a line of a compiled shape, from its number tokens."""
-        parser = self._parser
         if shape.stats is not None:
             shape.stats.count += 1
-        plan_dialect = shape.plan_dialect
-        if plan_dialect is not None and (parser.dialect.generic or not plan_dialect.generic):
-            parser.dialect = plan_dialect
-        roles = shape.roles
-        try:  # plain numbers, as nearly always; to_float reads the odd ones
-            metrics = {name: float(tokens[index]) for name, index in roles.metrics}
-        except ValueError:
-            metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
-        step = None if roles.step is None else to_float(tokens[roles.step])
-        epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
+        self._read_as(shape, 1)
+        metrics, step, epoch = read_roles(shape.roles, tokens)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
-        self.kinds["key-value"] += 1
-        self.parsed += 1
-        self._dialects.setdefault((plan_dialect or shape.dialect).name)
         done = self._assembler.take(number, metrics, step, epoch, shape.marker, bits=shape.bits)
         return self._named(done) if done else done
 
