@@ -64,6 +64,13 @@ class Detector:
                 found += [(index, diagnosis) for diagnosis in diagnoses]
         return found
 
+    def observe_each(self, records: Iterable[Record]) -> None:
+        """``observe`` each of ``records``, which a screen showed to report nothing: for
+        a stretch too short to be worth advancing in bulk."""
+        observe = self.observe
+        for record in records:
+            observe(record)
+
     def replay(
         self,
         block: Block,

@@ -111,9 +111,7 @@ class OscillationScreen:
         detector = self.detector
         if end - start <= _SHORT:
             # Cheaper one by one than with arrays; the screens say none of them reports.
-            observe = detector.observe
-            for record in block.records[start:end]:
-                observe(record)
+            detector.observe_each(block.records[start:end])
             return
         index = self.index
         a = int(np.searchsorted(index, start))

@@ -256,9 +256,7 @@ class PlateauScreen:
         detector = self.detector
         if end - start <= _SHORT:
             # Cheaper one by one than with arrays; the screens say none of them reports.
-            observe = detector.observe
-            for record in block.records[start:end]:
-                observe(record)
+            detector.observe_each(block.records[start:end])
             return
         a = int(np.searchsorted(self.index, start))
         b = int(np.searchsorted(self.index, end))

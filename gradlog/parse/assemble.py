@@ -39,6 +39,13 @@ def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN equals NaN here: a repeated line
 
 
+def _marker(step: float | None, epoch: float | None, marker: bool) -> float | None:
+    """Where a line starts a record: its step, else its epoch; None when it marks none."""
+    if not marker:
+        return None
+    return step if step is not None else epoch
+
+
 # Event values that count occurrences: two overflow lines in one record are two skipped
 # steps (and, for a loss scaler, two halvings), not one.
 _COUNTED = (OVERFLOW, SKIPPED_STEP)
@@ -75,7 +82,7 @@ class Assembler:
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
-        if fields.event and (not fields.marker or (fields.step is None and fields.epoch is None)):
+        if fields.event and _marker(fields.step, fields.epoch, fields.marker) is None:
             pending = self._pending
             if pending is not None:
                 pending.bits = pending.bits or fields.bits
@@ -112,7 +119,7 @@ class Assembler:
         pending = self._pending
         if bits and pending is not None:
             pending.bits = True  # the open record's losses are in bits too
-        at = (step if step is not None else epoch) if marker else None
+        at = _marker(step, epoch, marker)
         if at is not None:
             if pending is not None and not pending.numbered and pending.step == at:
                 pending.metrics.update(metrics)
