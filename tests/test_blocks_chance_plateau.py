@@ -14,10 +14,9 @@ import random
 import pytest
 
 from gradlog.config import Thresholds
-from gradlog.detectors.block import Block
 from gradlog.detectors.plateau import ChancePlateauDetector
 from gradlog.model import Record
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import _oracle, assert_whole_and_cut_exact
 
 LN2, LN10 = math.log(2), math.log(10)
 
@@ -123,24 +122,8 @@ def _near_misses() -> list[tuple[str, tuple[Record, ...]]]:
     return runs
 
 
-def _state(detector: ChancePlateauDetector) -> dict[str, str]:
-    """The detector's state spelled out: repr tells a numpy float from a Python one."""
-    return {k: repr(v) for k, v in vars(detector).items() if not k.endswith("chance")}
-
-
 def _check(records: tuple[Record, ...], name: str, thresholds: Thresholds | None = None) -> None:
-    thresholds = thresholds or Thresholds()
-    for seed in range(4):
-        single = ChancePlateauDetector(thresholds)
-        blocked = ChancePlateauDetector(thresholds)
-        expected = _oracle(single, records)
-        if seed:
-            got = _blocks(blocked, records, random.Random(f"{name}{seed}"))
-        else:  # the whole run as one block
-            got = blocked.observe_block(Block(records))
-        assert got == expected, name
-        assert _state(blocked) == _state(single), name
-        assert list(blocked.finish()) == list(single.finish()), name
+    assert_whole_and_cut_exact(ChancePlateauDetector, records, name, thresholds)
 
 
 # Thresholds away from the defaults: the screens read them, never assume them.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
 from collections.abc import Callable
 
 import pytest
@@ -14,7 +13,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.exploding import ExplodingGradientDetector
 from gradlog.model import Record, Severity
 from tests.helpers import records, run
-from tests.test_blocks import _blocks, _oracle
+from tests.test_blocks import _blocks, _oracle, assert_cut_runs_exact
 
 Metrics = dict[str, float]
 
@@ -183,39 +182,9 @@ CASES: dict[str, Callable[[random.Random], tuple[Record, ...]]] = {
 }
 
 
-def _state(item: object) -> object:
-    """What a detector keeps, as plain values to compare (PinnedError's cache of which
-    metric names are error rates aside: it changes no answer)."""
-    if isinstance(item, (list, tuple, deque)):
-        return [_state(x) for x in item]
-    if type(item).__module__.startswith("gradlog.detectors"):
-        if hasattr(item, "__dict__"):
-            return {k: _state(v) for k, v in vars(item).items() if k != "_rates"}
-        return {k: _state(getattr(item, k)) for k in item.__slots__}  # type: ignore[attr-defined]
-    return item
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_blocks_exploding_gradient(case: str) -> None:
-    thresholds = Thresholds()
-    for seed in range(6):
-        records = CASES[case](random.Random(seed))
-        for cut in range(3):
-            rng = random.Random(f"{case}{seed}{cut}")
-            # The whole run, then two runs cut short anywhere (inside an episode too):
-            # the state is compared where the run stops.
-            end = len(records) if cut == 0 else rng.randrange(1, len(records))
-            single = ExplodingGradientDetector(thresholds)
-            expected = _oracle(single, records[:end])
-            state = _state(single)
-            expected += [(-1, d) for d in single.finish()]
-            if cut == 0:
-                assert expected, f"{case} {seed}: the run should make the rule fire"
-            blocked = ExplodingGradientDetector(thresholds)
-            got = _blocks(blocked, records[:end], rng)
-            assert _state(blocked) == state, f"{case} {seed} {cut}"
-            got += [(-1, d) for d in blocked.finish()]
-            assert got == expected, f"{case} {seed} {cut}"
+    assert_cut_runs_exact(ExplodingGradientDetector, CASES[case], case)
 
 
 def test_a_negative_loss_does_not_corroborate_an_explosion() -> None:
