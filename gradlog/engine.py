@@ -318,9 +318,11 @@ def analyze(
     engine = Engine(name, config)
     chunk: list[str] = []
     size = 0
-    for line in lines:
-        chunk.append(line)
-        size += len(line)
+    # An input that reads in lists of lines (``sources.Lines``) is taken a list at a time.
+    reads = getattr(lines, "blocks", None)
+    for read in reads() if reads is not None else ([line] for line in lines):
+        chunk += read
+        size += sum(map(len, read))
         if len(chunk) >= PROGRESS_EVERY or size >= BLOCK_CHARS:
             engine.feed_lines(chunk)
             chunk, size = [], 0

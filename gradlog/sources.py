@@ -22,6 +22,7 @@ import stat
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterator
+from itertools import chain
 from typing import Any, BinaryIO, Protocol, cast
 
 _CHUNK = 1 << 16
@@ -155,7 +156,9 @@ class LineSplitter:
             self._pending += complete.pop(0)
             self._bound(lines, ended=True)
         if len(chunk) <= self.max_line:  # no line in it can be too long
-            lines += [raw.decode("utf-8", errors="replace") for raw in complete]
+            # Decoded at once: a newline is never part of a character, so the same text.
+            if complete:
+                lines += b"\n".join(complete).decode("utf-8", errors="replace").split("\n")
         else:
             for raw in complete:
                 self._pending += raw
@@ -288,7 +291,8 @@ class Lines:
         self.sniffer = Sniffer()
         self._stream = stream
         self._owned = owned
-        self._lines = self._read()
+        self._blocks = self._read()
+        self._lines = chain.from_iterable(self._blocks)
 
     @property
     def cut(self) -> int:
@@ -304,22 +308,29 @@ class Lines:
     def __next__(self) -> str:
         return next(self._lines)
 
+    def blocks(self) -> Iterator[list[str]]:
+        """The lines in lists, as each read of the input completes them (never mixed with
+        reading line by line)."""
+        return self._blocks
+
     def close(self) -> None:
         """Close the input (when opened here); reading it is over."""
-        self._lines.close()
+        self._blocks.close()
         if self._owned:
             self._stream.close()
 
-    def _read(self) -> Generator[str, None, None]:
+    def _read(self) -> Generator[list[str], None, None]:
         try:
             source = self._source()
             while chunk := source.read(_CHUNK):
                 self.read_bytes += len(chunk)
-                yield from self.splitter.push(self.sniffer.feed(chunk))
+                lines = self.splitter.push(self.sniffer.feed(chunk))
+                if lines:
+                    yield lines
             self.sniffer.finish()
             rest = self.splitter.flush()
             if rest is not None:
-                yield rest
+                yield [rest]
         finally:
             if self._owned:
                 self._stream.close()

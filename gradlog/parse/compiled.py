@@ -126,6 +126,14 @@ class Compiled:
     run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None]
 
 
+def _picker(*indices: int) -> Callable[[Sequence[str]], tuple[str, ...]]:
+    """A function taking the items at ``indices``, as a tuple even when there is one."""
+    if len(indices) == 1:
+        (index,) = indices
+        return lambda items: (items[index],)
+    return itemgetter(*indices)
+
+
 def compile_shape(
     pattern: re.Pattern[str],
     plan: _Plan,
@@ -143,7 +151,7 @@ def compile_shape(
     marker = not (plan.is_dict and roles.step is None)
     bits = False
     if dialect.adjust is not None:
-        if not dialect.layout_only:
+        if not dialect.reads_layouts(frozenset(name for name, _ in roles.metrics)):
             return None
         traced = _trace(dialect, roles, marker, text)
         if traced is None:
@@ -169,7 +177,7 @@ def compile_shape(
         bits,
         0,
         run,
-        itemgetter(
+        _picker(
             *(i for i in (roles.step, roles.epoch) if i is not None),
             *(index for _, index in roles.metrics),
         ),

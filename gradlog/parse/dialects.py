@@ -44,6 +44,15 @@ class Dialect:
     # digits masked, never on a value: it does the same to every line of a layout, so a
     # layout's lines can be read by a compiled shape (``LineParser.compiled``).
     layout_only: bool = False
+    # Or only for the layouts whose metric names pass this test.
+    layout_only_for: Callable[[frozenset[str]], bool] | None = None
+
+    def reads_layouts(self, names: frozenset[str]) -> bool:
+        """Whether the adjustment does the same to every line of a layout printing these
+        metric names (see ``layout_only``)."""
+        return self.layout_only or (
+            self.layout_only_for is not None and self.layout_only_for(names)
+        )
 
 
 def _batch_step(epoch: float, index: float, total: float, first_epoch: int) -> float:
@@ -170,6 +179,8 @@ DIALECTS: tuple[Dialect, ...] = (
         "megatron",
         _signature(r"\biteration\s+\d+/\s*\d+ \||validation loss at iteration"),
         adjust=_megatron,
+        # It adds a NaN loss only to a line that prints a grad norm and no loss.
+        layout_only_for=lambda names: LOSS in names or GRAD_NORM not in names,
     ),
     Dialect(
         "llmc",

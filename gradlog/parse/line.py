@@ -297,6 +297,12 @@ class LineParser:
         self._seen: dict[int, int] = {}  # sightings of layouts not compiled yet
         self._unlearned: set[int] = set()  # shapes not scanned for want of credit
         self._credit = float(_CREDIT)
+        # The number of the line being read, when the caller says (``LogReader``): the
+        # credit comes back by lines of the log, however they were read; else by lines
+        # parsed here.
+        self.line: int | None = None
+        self._credited = 0  # the line the credit was last brought up to date at
+        self.sightings = 0  # lines counted in ``shapes``, of any shape
         self._keys: dict[tuple[str, bool, bool, bool], tuple[str, str, bool] | None] = {}
         self._names: set[str] = set()
         self._dialects: dict[str, Dialect | None] = {}
@@ -321,12 +327,16 @@ class LineParser:
             if match is not None:
                 if fast[2] is not None:
                     fast[2].count += 1
+                    self.sightings += 1
                 return self._use(fast[1], list(match.groups()), text)
         return self._slow(text, key, MASK.sub(ID, text) if ids else text)
 
     def _slow(self, text: str, key: str, view: str) -> Fields | None:
         """Tokenise ``view`` (``text`` with its ids masked) and plan its shape."""
-        self._credit = min(_CREDIT, self._credit + 1 / _REFILL)
+        gained = 1
+        if self.line is not None:
+            gained, self._credited = max(0, self.line - self._credited), self.line
+        self._credit = min(_CREDIT, self._credit + gained / _REFILL)
         parts = grammar.NUMBER_RE.split(view, NUMBERS_KEPT)  # text, number, ..., text
         if len(parts) == 1:
             return None
@@ -342,6 +352,7 @@ class LineParser:
         stats = self._stats(shape, plan, text)
         if stats is not None:
             stats.count += 1
+            self.sightings += 1
         if not capped and len(view) <= _FAST_TEXT:
             self._learn(key, view, plan, stats)
         return self._use(plan, tokens, text)

@@ -18,7 +18,6 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from gradlog.columns import RecordRun
@@ -27,12 +26,22 @@ from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.clean import Segment, clean
 from gradlog.parse.compiled import Compiled
-from gradlog.parse.dialects import BY_NAME
+from gradlog.parse.dialects import BY_NAME, Dialect
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, mask_digits
 from gradlog.parse.line import Fields, LineParser, ShapeStats, read_roles
 from gradlog.parse.names import LOSS, NameTable
+from gradlog.parse.runs import (
+    Item,
+    Lines,
+    Listed,
+    Stretch,
+    TokenPlan,
+    skeletons,
+    stretches,
+    token_plan,
+)
 from gradlog.parse.tables import Table, block_row
 
 if TYPE_CHECKING:
@@ -56,6 +65,11 @@ _OPEN = object()  # a JSON document's value while it has not closed
 _SPANS_KEPT = 4096  # learned line layouts
 _SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
+# A block with stretches covering less than 1 / _STRETCHED_SHARE of its lines (chatter,
+# short runs of several kinds) is not worth the skeletons: the next few are read without.
+_STRETCHED_SHARE = 4
+_UNSTRETCHED_SKIPPED = 3
+_STRETCH_SHORTEST = 64  # lines of one token plan cut out together: fewer are matched each
 
 
 class LogReader:
@@ -92,7 +106,16 @@ class LogReader:
         # Learned layouts read in one match (``feed_lines``): the span and the shape, or
         # None for a layout that needs the general way.
         self._compiled: dict[bytes, tuple[int, int, Compiled] | None] = {}
+        # Layouts whose lines can be read by their tokens (``runs.TokenPlan``), or None;
+        # one plan object for layouts that can share columns.
+        self._plans: dict[bytes, TokenPlan | None] = {}
+        self._shared: dict[tuple[object, ...], TokenPlan] = {}
+        self._planned = 0  # the parser's evictions when the plans were made
+        self._unstretched = 0  # blocks still to read without looking for stretches
         self._plain = False  # the last line read went the plain key-value way
+        # Layouts of lines that yield nothing under a dialect: whether such a line counts
+        # as an unread line with a number (``_hush``).
+        self._quiet: dict[str, tuple[Dialect, int]] = {}
 
     @property
     def limits(self) -> dict[str, int]:
@@ -121,6 +144,7 @@ class LogReader:
 
     def feed(self, line_no: int, raw: str) -> list[Record]:
         """Read one physical line; return the records it completes."""
+        self._parser.line = line_no
         if self._document is not None:
             return self._gather(line_no, raw)
         if not self._started:
@@ -133,29 +157,72 @@ class LogReader:
         plain = not (self._in_summary or self._section or self._table.columns)
         if plain and self.layouts and len(raw) <= _SPAN_LONGEST:
             key = mask_digits(raw)
+            quiet = self._quiet.get(key)
+            if quiet is not None and quiet[0] is self._parser.dialect and self._unread_full():
+                self.unread_numeric += quiet[1]
+                return []
             span = self._spans.get(key)
             if span is not None:
                 start, end = span
                 text, masked = raw[start:end], key[start:end]
                 quick = self._named(self._quick(line_no, text, masked))
                 layout = key.encode("utf-8", "surrogatepass")
-                if layout not in self._compiled and len(self._compiled) < _SPANS_KEPT:
+                entry = self._compiled.get(layout, _OPEN)
+                # Compiled once, and again when it went stale: the parser dropped shapes,
+                # or the log's dialect changed (its renames made the roles).
+                if (entry is _OPEN and len(self._compiled) < _SPANS_KEPT) or (
+                    isinstance(entry, tuple) and not self._current(entry[2])
+                ):
                     shape = self._parser.compiled(text, masked)
                     if shape is not True:  # else the shape is not learned yet
                         self._compiled[layout] = (start, end, shape) if shape else None
                 return quick
         records: list[Record] = []
         segments = clean(raw)
+        hush = key is not None and len(segments) == 1 and segments[0].rank is None
+        if hush:
+            parser = self._parser
+            before = (self.unread_numeric, parser.dialect, repr(parser.limits), parser.sightings)
         for segment in segments:
             if segment.rank is not None:
                 self._rank = segment.rank if self._rank is None else self._rank
                 if segment.rank != self._rank:
                     continue  # another rank printing the same run: keep one
             self._plain = False
-            records += self._assemble(line_no, self._fields(segment.text))
+            fields = self._fields(segment.text)
+            hush = hush and fields is None
+            records += self._assemble(line_no, fields)
         if key is not None and len(segments) == 1 and self._plain:
             self._learn(key, raw, segments[0])
+        elif hush and key is not None:
+            self._hush(key, before)
         return self._named(records)
+
+    def _hush(self, key: str, before: tuple[int, Dialect, str, int]) -> None:
+        """Remember the layout ``key`` of a line that yielded nothing and changed nothing
+        but the count of unread lines with a number: every step reads all digits alike, so
+        any line of it does the same (``feed`` then only counts it, once the examples of
+        unread lines are all kept). Not when the line changed the parser's dialect or
+        reached one of its caps (a shape skipped for want of credit may be read later), or
+        a shape counted it (``inspect`` shows the count)."""
+        numeric, dialect, limits, sightings = before
+        parser = self._parser
+        if (
+            self._in_summary
+            or self._section
+            or self._table.columns
+            or parser.dialect is not dialect
+            or repr(parser.limits) != limits
+            or parser.sightings != sightings  # a shape counted the line: not nothing
+        ):
+            return
+        if len(self._quiet) >= _SPANS_KEPT:
+            self._quiet.clear()
+        self._quiet[key] = (dialect, self.unread_numeric - numeric)
+
+    def _unread_full(self) -> bool:
+        """Whether the examples of lines nothing was read from are all kept."""
+        return len(self.unparsed) >= _UNPARSED_KEPT and len(self.unread_examples) >= _UNREAD_KEPT
 
     def feed_lines(self, first: int, lines: Iterable[str]) -> list[Record]:
         """Read physical lines numbered from ``first``; return the records they complete
@@ -168,37 +235,122 @@ class LogReader:
         """Read physical lines numbered from ``first``; return the records they complete,
         in order, in parts: lists of records, and ``RecordRun`` columns.
 
-        The same as ``feed`` on each line, faster: a line of a learned layout whose shape
+        The same as ``feed`` on each line, faster. A line of a learned layout whose shape
         was compiled (``LineParser.compiled``) is read by one match and handed to the
-        assembler without the general path's objects, and a run of lines that each print
-        a whole record of the same metrics is read into columns at once (``_run``). Every
+        assembler without the general path's objects; a run of lines that each print a
+        whole record of the same metrics is read into columns at once (``_run``); and a
+        long stretch of lines whose layouts share a ``TokenPlan`` is not even matched
+        line by line, its numbers are cut out of it at once (``runs.Stretch``). Every
         other line goes through ``feed``, which also learns the layouts. ``columns``
         False reads no run into columns (a short read: not worth numpy)."""
+        if not isinstance(lines, list):
+            lines = list(lines)
         parts: list[Sequence[Record]] = []
         loose: list[Record] = []  # records since the last run of columns
-        run: list[tuple[int, tuple[str, ...], Compiled]] = []
-        number = first - 1
+        run: list[Item] = []
+        done = 0
+        block, found = self._stretches(first, lines) if columns else (None, [])
+        for start, end, plan in found:
+            run = self._each(first, lines, done, start, run, loose, parts, columns)
+            shape = plan.shape
+            if block is not None and self._ready() and self._current(shape):
+                if run:
+                    self._run(Listed(run), loose, parts)
+                    run = []
+                self._run(Stretch(block, start, end, plan), loose, parts)
+            else:
+                if block is not None:  # planned from a stale shape: plan again
+                    for key in set(block.keys[start:end]):
+                        self._plans.pop(key, None)
+                run = self._each(first, lines, start, end, run, loose, parts, columns)
+            done = end
+        run = self._each(first, lines, done, len(lines), run, loose, parts, columns)
+        if run:
+            self._run(Listed(run), loose, parts)
+        if loose:
+            parts.append(loose)
+        return parts
+
+    def _stretches(
+        self, first: int, lines: list[str]
+    ) -> tuple[Lines | None, list[tuple[int, int, TokenPlan]]]:
+        """The block's stretches of at least ``_STRETCH_SHORTEST`` lines of skeletons
+        that share a token plan, as the layouts compiled when the block began know them."""
+        if not (self.layouts and self._compiled) or len(lines) < _STRETCH_SHORTEST:
+            return None, []
+        if self._unstretched:  # the last block had few: look again in a few blocks
+            self._unstretched -= 1
+            return None, []
+        found = skeletons(lines)
+        if found is None:
+            return None, []
+        data, keys = found
+        plans = self._plans
+        if self._planned != self._parser.evictions:  # every plan's shape is stale
+            plans.clear()
+            self._shared.clear()
+            self._planned = self._parser.evictions
+        new = set(keys).difference(plans)
+        if new:
+            where = dict(zip(keys, range(len(keys)), strict=True))
+            for key in new:
+                self._plan(key, lines[where[key]])
+        spans = stretches(list(map(plans.get, keys)), _STRETCH_SHORTEST)
+        if sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
+            self._unstretched = _UNSTRETCHED_SKIPPED
+        return (Lines(first, lines, data, keys) if spans else None), spans
+
+    def _plan(self, key: bytes, raw: str) -> None:
+        """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout
+        is compiled (else later: it may be compiled by then)."""
+        if len(raw) > _SPAN_LONGEST:
+            return
+        layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
+        if layout not in self._compiled:
+            return
+        if len(self._plans) >= _SPANS_KEPT:
+            self._plans.clear()
+        entry = self._compiled[layout]
+        plan = None if entry is None else token_plan(raw, entry)
+        if plan is not None:
+            plan = self._shared.setdefault(plan.key(), plan)
+        self._plans[key] = plan
+
+    def _each(
+        self,
+        first: int,
+        lines: list[str],
+        start: int,
+        end: int,
+        run: list[Item],
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+        columns: bool,
+    ) -> list[Item]:
+        """Read lines ``start`` to ``end`` of ``lines`` one by one, by their compiled shape
+        when they have one, else by ``feed``; return the run still open."""
         compiled = self._compiled
         parser = self._parser
         ready = self._ready()
-        for raw in lines:
+        number = first + start - 1
+        for raw in lines[start:end] if start or end < len(lines) else lines:
             number += 1
             entry = None
             if ready and len(raw) <= _SPAN_LONGEST:
                 entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
             if entry is not None:
-                start, end, shape = entry
+                left, right, shape = entry
                 if run and shape.run_key != run[0][2].run_key:
-                    self._run(run, loose, parts)
+                    self._run(Listed(run), loose, parts)
                     run = []
                 if shape.evictions == parser.evictions and (
                     shape.plan_dialect is not None or parser.dialect is shape.dialect
                 ):
                     # From the line's start the match needs no copy: endpos ends it.
-                    if start:
-                        match = shape.pattern.fullmatch(raw[start:end])
+                    if left:
+                        match = shape.pattern.fullmatch(raw[left:right])
                     else:
-                        match = shape.pattern.fullmatch(raw, 0, end)
+                        match = shape.pattern.fullmatch(raw, 0, right)
                     if match is not None:
                         if shape.run is not None and columns:
                             run.append((number, match.groups(), shape))
@@ -206,21 +358,14 @@ class LogReader:
                             loose += self._compiled_line(number, match.groups(), shape)
                         continue
             if run:
-                self._run(run, loose, parts)
+                self._run(Listed(run), loose, parts)
                 run = []
             loose += self.feed(number, raw)
             ready = self._ready()
-        if run:
-            self._run(run, loose, parts)
-        if loose:
-            parts.append(loose)
-        return parts
+        return run
 
     def _run(
-        self,
-        run: list[tuple[int, tuple[str, ...], Compiled]],
-        loose: list[Record],
-        parts: list[Sequence[Record]],
+        self, run: Listed | Stretch, loose: list[Record], parts: list[Sequence[Record]]
     ) -> None:
         """Read a run of lines of compiled shapes of one run key, as ``_compiled_line`` on
         each would: adding the records to ``loose``, or, for a long run of lines that
@@ -235,13 +380,15 @@ class LogReader:
         Lines that print no step nor epoch, under a block a header opened (Keras's
         ``Epoch 3/50`` and its refreshed bar), all go into that block, each replacing the
         values of the line before: only the last line's values stay."""
-        kind = run[0][2].run
+        kind = run.shape.run
+        count = len(run)
         if kind == "refresh" and self._assembler.open_header():
-            self._count(run[:-1])
-            loose += self._compiled_line(*run[-1])
+            self._count(run, 0, count - 1)
+            loose += self._one(run, -1)
             return
-        if len(run) >= _RUN_SHORTEST:
-            loose += self._compiled_line(*run[0])
+        skip = 0
+        if count >= _RUN_SHORTEST:
+            loose += self._one(run, 0)
             body = self._columns(run)
             if body is not None:
                 loose += self._named(self._assembler.flush())
@@ -249,20 +396,35 @@ class LogReader:
                 loose.clear()
                 parts.append(body)
                 self._assembler.ran(body[-1], len(body) if kind != "step" else 0)
-                loose += self._compiled_line(*run[-1])
+                loose += self._one(run, -1)
                 return
-            run = run[1:]
-        for item in run:
-            loose += self._compiled_line(*item)
+            skip = 1
+        for index in range(skip, count):
+            loose += self._one(run, index)
 
-    def _count(self, lines: list[tuple[int, tuple[str, ...], Compiled]]) -> None:
-        """Count ``lines`` (of one run key) as read, as ``_compiled_line`` does each."""
-        if not lines:
+    def _one(self, run: Listed | Stretch, index: int) -> list[Record]:
+        """Read line ``index`` of ``run`` by itself: by its match, or, in a stretch, as
+        ``_each`` would (by its layout's compiled shape, if it has one, else by ``feed``)."""
+        if isinstance(run, Listed):
+            return self._compiled_line(*run.item(index))
+        number, raw = run.line(index)
+        entry = self._compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
+        if entry is not None and self._current(entry[2]):
+            left, right, shape = entry
+            match = shape.pattern.fullmatch(raw[left:right])
+            if match is not None:
+                return self._compiled_line(number, match.groups(), shape)
+        return self.feed(number, raw)
+
+    def _count(self, run: Listed | Stretch, start: int, end: int) -> None:
+        """Count lines ``start`` to ``end`` of ``run`` as read, as ``_compiled_line`` does
+        each."""
+        if end <= start:
             return
-        for _, _, each in lines:
-            if each.stats is not None:
-                each.stats.count += 1
-        self._read_as(lines[0][2], len(lines))
+        for shape, count in run.shapes(start, end):
+            if shape.stats is not None:
+                shape.stats.count += count
+        self._read_as(run.shape, end - start)
 
     def _read_as(self, shape: Compiled, count: int) -> None:
         """Note ``count`` lines read by ``shape``: its dialect, and the reading counts."""
@@ -271,26 +433,23 @@ class LogReader:
         self.kinds["key-value"] += count
         self.parsed += count
 
-    def _columns(self, run: list[tuple[int, tuple[str, ...], Compiled]]) -> RecordRun | None:
+    def _columns(self, run: Listed | Stretch) -> RecordRun | None:
         """The lines of ``run`` but the first (already read) and the last, as records in
         columns, counted as read; None when line by line would not make each line of the
         run a record of its own, or a number needs more than float()."""
-        shape = run[0][2]
-        names, has_step, has_epoch, _, kind = shape.run_key
+        names, has_step, has_epoch, _, kind = run.shape.run_key
         if not self.families.plain(names):
             return None  # its records would gain a family's series
         width = has_step + has_epoch + len(names)
-        picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in run)
-        try:
-            table = np.fromiter(map(float, picked), np.float64, len(run) * width)
-        except ValueError:  # a number float() does not read: to_float will, line by line
+        table = run.table(width)
+        if table is None:  # a number float() does not read: to_float will, line by line
             return None
-        table = table.reshape(len(run), width)
+        count = len(run)
         values = table[:, width - len(names) :]
         epochs = table[:, int(has_step)] if has_epoch else None
         if epochs is not None:  # as read: a non-finite epoch is no epoch
             epochs = np.where(np.isfinite(epochs), epochs, np.nan)
-        kept = len(run) - 2
+        kept = count - 2
         assembler = self._assembler
         if kind == "step":
             steps = table[:, 0]
@@ -301,7 +460,7 @@ class LogReader:
             # A line without a step opens a record when a value differs from the open
             # record's (NaN is the same as NaN) or its epoch does; the first line of the
             # run must have opened the open record, with exactly these values.
-            number = assembler.opened_by(run[0][0], names)
+            number = assembler.opened_by(int(run.numbers(0, 1)[0]), names)
             if number is None:
                 return None
             same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
@@ -312,11 +471,11 @@ class LogReader:
             if not new.all():
                 return None
             steps = number + 1 + np.arange(kept, dtype=np.float64)
-        self._count(run[1:-1])
+        self._count(run, 1, count - 1)
         return RecordRun(
             names,
             steps,
-            np.fromiter((number for number, _, _ in run[1:-1]), np.int64, kept),
+            run.numbers(1, count - 1),
             None if epochs is None else epochs[1:-1].copy(),
             values[1:-1],
         )
@@ -329,6 +488,14 @@ class LogReader:
             and self._document is None
             and self._started
             and not (self._in_summary or self._section or self._table.columns)
+        )
+
+    def _current(self, shape: Compiled) -> bool:
+        """Whether a compiled shape reads as the parser would now: made since the parser
+        last dropped shapes, and under the log's dialect unless it shows its own."""
+        parser = self._parser
+        return shape.evictions == parser.evictions and (
+            shape.plan_dialect is not None or parser.dialect is shape.dialect
         )
 
     def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:

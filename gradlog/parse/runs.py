@@ -1,0 +1,284 @@
+"""Runs of lines of compiled shapes, read together (``LogReader._run``).
+
+A run is a stretch of consecutive lines whose shapes share a run key
+(``Compiled.run_key``: the same metrics, step and epoch, dialect and kind of run). It is
+held one of two ways, with the same questions asked of both:
+
+- ``Listed``: lines already matched one by one, each with its number tokens;
+- ``Stretch``: lines of one block whose skeletons share a ``TokenPlan``, never matched
+  one by one: their numbers are cut out of the whole stretch at once
+  (``bytes.translate`` and ``split``) and parsed a column at a time.
+
+A line's skeleton (``skeletons``) is the line with its digits made 0 and every run of
+more than ``LONG_RUN`` digits cut to that many, so that a float printed with 15 digits or
+17 (``repr``) gives the same skeleton; the parser and the cleaning read digits alike,
+and runs that long alike whatever their length.
+
+Why a plan reads what the parser would. A plan is made from one line of a compiled
+layout only when every digit of the text its pattern matches lies inside one of the
+pattern's number groups, and each group it reads is exactly one token of the line as
+``KEEP`` translates it. Every line of the same skeleton then has its digits at the same
+places among the same other characters, so the same tokens, and the pattern (literal
+text with no digit, number groups that take any count of digits) would match it with
+its groups at those tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from itertools import chain, groupby
+from typing import TYPE_CHECKING
+
+from gradlog.parse.compiled import Compiled
+from gradlog.parse.grammar import BYTE_DIGITS
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from gradlog.lazy import numpy as np
+
+# A line's number tokens, as ``split`` finds them: characters a decimal number is written
+# with are kept, every other byte becomes a blank.
+KEEP = bytes(c if chr(c) in "0123456789.eE+-" else 0x20 for c in range(256))
+_TOKEN = re.compile(rb"\S+")
+LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
+_ZERO = ord("0")
+
+Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
+Entry = tuple[int, int, Compiled]  # where a layout's text is in its line, and its shape
+
+
+class TokenPlan:
+    """Which of a layout's tokens are its shape's picked numbers (``Compiled.pick``);
+    shared, as one object, by every layout whose lines can share columns."""
+
+    __slots__ = ("picks", "shape", "width")
+
+    def __init__(self, width: int, picks: tuple[int, ...], shape: Compiled) -> None:
+        self.width = width  # tokens per line
+        self.picks = picks  # the token of the step, the epoch (if any), each metric
+        self.shape = shape  # the shape of the first layout seen: the run key's
+
+    def key(self) -> tuple[object, ...]:
+        """What layouts must share to share a plan."""
+        shape = self.shape
+        return (
+            self.width,
+            self.picks,
+            shape.run_key,
+            shape.evictions,
+            id(shape.dialect),
+            id(shape.plan_dialect),
+            shape.marker,
+            shape.bits,
+            id(shape.stats),  # its lines are counted as the shape's
+        )
+
+
+def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
+    """The plan reading ``raw``'s layout by tokens, or None when that might read any of
+    its lines otherwise than its shape's pattern does (see the module's docstring)."""
+    start, end, shape = entry
+    if shape.run is None or not raw.isascii():  # tokens are bytes: offsets must agree
+        return None
+    match = shape.pattern.fullmatch(raw[start:end])
+    if match is None:
+        return None
+    spans = [(match.start(i) + start, match.end(i) + start) for i in range(1, match.re.groups + 1)]
+    covered = set(chain.from_iterable(range(a, b) for a, b in spans))
+    if any(c.isdigit() and i not in covered for i, c in enumerate(raw[start:end], start)):
+        return None  # a digit the pattern reads literally, or in a masked id
+    tokens = {
+        found.span(): index
+        for index, found in enumerate(_TOKEN.finditer(raw.encode("ascii").translate(KEEP)))
+    }
+    picks = []
+    for group in order(shape):
+        token = tokens.get(spans[group])
+        if token is None:
+            return None
+        picks.append(token)
+    return TokenPlan(len(tokens), tuple(picks), shape)
+
+
+def order(shape: Compiled) -> list[int]:
+    """The groups ``shape.pick`` takes, in its order."""
+    roles = shape.roles
+    steps = [i for i in (roles.step, roles.epoch) if i is not None]
+    return steps + [index for _, index in roles.metrics]
+
+
+def stretches(plans: Sequence[TokenPlan | None], shortest: int) -> list[tuple[int, int, TokenPlan]]:
+    """The stretches of at least ``shortest`` consecutive lines of one plan: (first,
+    end, plan)."""
+    found = []
+    position = 0
+    for plan, lines in groupby(plans):
+        count = len(list(lines))
+        if plan is not None and count >= shortest:
+            found.append((position, position + count, plan))
+        position += count
+    return found
+
+
+class Listed:
+    """A run of lines matched one by one."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self._items = items
+        self.shape = items[0][2]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def item(self, index: int) -> Item:
+        return self._items[index]
+
+    def numbers(self, first: int, end: int) -> np.ndarray:
+        """The line numbers of lines ``first`` to ``end``."""
+        items = self._items[first:end]
+        return np.fromiter((number for number, _, _ in items), np.int64, len(items))
+
+    def shapes(self, first: int, end: int) -> list[tuple[Compiled, int]]:
+        """The shapes of lines ``first`` to ``end``, each with its count of lines."""
+        return [(shape, 1) for _, _, shape in self._items[first:end]]
+
+    def table(self, width: int) -> np.ndarray | None:
+        """The picked numbers of every line, a row each; None when a number needs more
+        than ``float()`` (``to_float`` reads it, line by line)."""
+        picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in self._items)
+        try:
+            table = np.fromiter(map(float, picked), np.float64, len(self._items) * width)
+        except ValueError:
+            return None
+        return table.reshape(len(self._items), width)
+
+
+def skeletons(lines: list[str]) -> tuple[bytes, list[bytes]] | None:
+    """The lines joined by newlines as UTF-8, and each line's skeleton; None when a line
+    holds a newline (it is not a physical line)."""
+    data = "\n".join(lines).encode("utf-8", "surrogatepass")
+    masked = np.frombuffer(data.translate(BYTE_DIGITS), np.uint8)
+    digit = masked == _ZERO
+    # A digit goes when the LONG_RUN characters before it are digits too.
+    late = digit.copy()
+    for back in range(1, LONG_RUN + 1):
+        late[back:] &= digit[:-back]
+        late[:back] = False
+    found = masked[~late].tobytes().split(b"\n")
+    return (data, found) if len(found) == len(lines) else None
+
+
+class Lines:
+    """A block of physical lines with their skeletons, for ``Stretch``es."""
+
+    def __init__(self, first: int, lines: list[str], data: bytes, keys: list[bytes]) -> None:
+        self.first = first  # the number of the first line
+        self.lines = lines
+        self.keys = keys  # their skeletons
+        self._data = data  # the lines joined by newlines, as UTF-8
+        self._raw: list[bytes] | None = None
+
+    @property
+    def raw(self) -> list[bytes]:
+        if self._raw is None:
+            self._raw = self._data.split(b"\n")
+        return self._raw
+
+
+class Stretch:
+    """Lines ``first`` to ``end`` of a block, of skeletons sharing ``plan``."""
+
+    def __init__(self, block: Lines, first: int, end: int, plan: TokenPlan) -> None:
+        self._block, self._first, self._end = block, first, end
+        self._plan = plan
+        self.shape = plan.shape
+
+    def __len__(self) -> int:
+        return self._end - self._first
+
+    def line(self, index: int) -> tuple[int, str]:
+        """The number and text of line ``index`` of the stretch (negative from its end)."""
+        index = index % len(self) + self._first
+        return self._block.first + index, self._block.lines[index]
+
+    def numbers(self, first: int, end: int) -> np.ndarray:
+        start = self._block.first + self._first
+        return np.arange(start + first, start + end, dtype=np.int64)
+
+    def shapes(self, first: int, end: int) -> list[tuple[Compiled, int]]:
+        return [(self.shape, end - first)]
+
+    def table(self, width: int) -> np.ndarray | None:
+        plan, count = self._plan, len(self)
+        text = b" ".join(self._block.raw[self._first : self._end])
+        tokens = text.translate(KEEP).split()
+        if len(tokens) != count * plan.width:
+            return None
+        table = np.empty((count, width))
+        try:
+            for column, token in enumerate(plan.picks):
+                table[:, column] = floats(tokens[token :: plan.width])
+        except ValueError:
+            return None
+        return table
+
+
+# A number token's layout: sign, integer digits, fraction digits, exponent sign and digits.
+_LAYOUT = re.compile(rb"([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?")
+_ALIKE_SHORTEST = 128  # tokens: a shorter column is read by float (numpy costs more)
+_EXACT_DIGITS = 15  # digits of an integer every double holds exactly (below 2**53)
+_EXACT_POWER = 22  # 10**22 is the largest power of ten a double holds exactly
+_POWERS = tuple(10.0**k for k in range(_EXACT_POWER + 1))
+
+
+def floats(tokens: list[bytes]) -> np.ndarray:
+    """``float()`` of each token, as an array; raises ValueError as ``float`` would.
+
+    Tokens printed alike (a fixed format: the same length, with their signs, point and
+    exponent mark in the same places) are read together from their digits: the digits
+    make an integer below 2**53 and the value is that integer times or over a power of
+    ten up to 10**22, one correctly rounded operation on two exact doubles, which is
+    exactly what ``float`` returns. Any other column is read by ``float``, one by one."""
+    count = len(tokens)
+    if count >= _ALIKE_SHORTEST:
+        width = len(tokens[0])
+        joined = b"".join(tokens)
+        if (
+            len(joined) == count * width
+            and (np.fromiter(map(len, tokens), np.int64, count) == width).all()
+        ):
+            found = _alike(np.frombuffer(joined, np.uint8).reshape(count, width), tokens[0])
+            if found is not None:
+                return found
+    return np.fromiter(map(float, tokens), np.float64, count)
+
+
+def _alike(rows: np.ndarray, first: bytes) -> np.ndarray | None:
+    """The values of tokens of one length, a row of bytes each, when they are printed
+    alike and read exactly from their digits (see ``floats``); else None."""
+    layout = _LAYOUT.fullmatch(first)
+    if layout is None:
+        return None
+    digit = (rows[0] >= _ZERO) & (rows[0] <= _ZERO + 9)
+    if not ((rows[:, ~digit] == rows[0, ~digit]).all() and (rows[:, digit] - _ZERO <= 9).all()):
+        return None
+    places = [*range(*layout.span(2))]
+    if layout.group(3) is not None:
+        places += range(*layout.span(3))
+    if not places or len(places) > _EXACT_DIGITS:
+        return None
+    weights = 10 ** np.arange(len(places) - 1, -1, -1, dtype=np.int64)
+    mantissa = ((rows[:, places] - _ZERO).astype(np.int64) @ weights).astype(np.float64)
+    scale = np.full(len(rows), -len(layout.group(3) or b""), np.int64)
+    if layout.group(5) is not None:
+        start, end = layout.span(5)
+        exponent = 10 ** np.arange(end - start - 1, -1, -1, dtype=np.int64)
+        exponent = (rows[:, start:end] - _ZERO).astype(np.int64) @ exponent
+        scale += -exponent if layout.group(4) == b"-" else exponent
+    if np.abs(scale).max() > _EXACT_POWER:
+        return None
+    power = np.array(_POWERS)[np.abs(scale)]
+    values: np.ndarray = np.where(scale >= 0, mantissa * power, mantissa / power)
+    return np.negative(values) if layout.group(1) == b"-" else values

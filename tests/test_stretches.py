@@ -1,0 +1,155 @@
+"""Stretches read by skeleton and token plan change nothing.
+
+A long stretch of lines whose skeletons (digits made 0, long runs of digits cut) share a
+token plan is read without matching any line: numbers are cut out by ``translate`` and
+``split`` and parsed a column at a time (``runs.floats``). Line by line, every line through
+every step, is the oracle. The logs here are built from what makes that hard: floats
+printed by ``repr`` (every length), runs of digits longer than a skeleton keeps,
+timestamps before the text, digits in names, integers whose lengths change inside a stretch,
+numbers ``float`` cannot read, NaN, events and chatter between the lines."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradlog.columns import RecordRun
+from gradlog.parse import reader as reader_module
+from gradlog.parse.reader import LogReader
+from gradlog.parse.runs import LONG_RUN, floats, skeletons
+from tests.test_layouts import _read
+
+
+def _form(value: str, spec: str) -> str:
+    """``value`` printed by ``spec``; as it is when it is no float (``1,000.5``)."""
+    try:
+        return format(float(value), spec)
+    except ValueError:
+        return value
+
+
+def _stretch_log(rng: random.Random) -> list[str]:
+    lines: list[str] = []
+    step = rng.randrange(1, 99_990)
+    for _ in range(14):
+        kind = rng.choice(("repr", "fixed", "stamped", "long", "megatron", "named"))
+        length = rng.choice((63, 64, 65, 300, 700, 900))
+        broken = rng.randrange(length) if rng.random() < 0.7 else -1
+        trouble = rng.choice(("nan", "comma", "event", "repeat", "word", "wide", "chatter"))
+        scale = 10 ** rng.choice((0, 0, 0, -3, 2))  # repr's lengths, and exponents
+        for i in range(length):
+            bad = i == broken
+            step += 0 if bad and trouble == "repeat" else rng.choice((1, 1, 1, 1, 7, 1000))
+            loss = repr(rng.random() * scale)
+            if bad and trouble in ("nan", "comma"):
+                loss = "nan" if trouble == "nan" else "1,000.5"
+            if kind == "repr":
+                grad = repr(rng.random())
+                lines.append(f"{{'loss': {loss}, 'grad_norm': {grad}, 'epoch': {step / 997!r}}}")
+            elif kind == "fixed":
+                lines.append(f"step {step} | loss {_form(loss, '.4f')} | lr {rng.random():.2e}")
+            elif kind == "stamped":
+                stamp = f"2024-05-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:07,{i % 1000:03d}"
+                lines.append(f"{stamp} - INFO - step {step} | loss {_form(loss, '.4f')}")
+            elif kind == "long":  # a run id with more digits than a skeleton keeps
+                run_id = rng.randrange(10 ** (LONG_RUN + 1), 10 ** (LONG_RUN + 6))
+                lines.append(f"run {run_id} iter {step} loss={loss}")
+            elif kind == "named":  # a digit in a name: every line its own shape
+                lines.append(f"step {step} | head{i % 4}_loss {_form(loss, '.4f')}")
+            else:
+                lines.append(
+                    f" iteration {step:>8d}/ 1000000 | lm loss: {_form(loss, '.6E')} |"
+                    f" grad norm: {rng.random():.3f} |"
+                )
+            if bad and trouble == "event":
+                lines.append(
+                    "Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to 1024"
+                )
+            elif bad and trouble == "word":
+                lines.append(lines[-1].replace("loss", "lo5s", 1))
+            elif bad and trouble == "wide":
+                lines.append(lines[-1].replace(".", "..", 1))
+            if trouble == "chatter" and rng.random() < 0.2:  # lines that say nothing
+                lines.append(
+                    rng.choice(
+                        (
+                            "",
+                            f"Saving model checkpoint to out/checkpoint-{step}",
+                            "Tokenizer has no pad token, using eos",
+                            f"{step % 10_000 / 7:.1f}% of the data seen",
+                        )
+                    )
+                )
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_stretches_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    log = tmp_path / "stretches.log"
+    log.write_text("\n".join(_stretch_log(random.Random(seed))) + "\n")
+    expected = _read(log, layouts=False)
+    for block in (97, 500, 1500, 4096):
+        assert _read(log, layouts=True, block=block) == expected
+
+
+def test_a_stretch_is_read_without_matching_its_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once learned, a stretch of repr-printed dicts is read with no match per line."""
+    rng = random.Random(3)
+    lines = [
+        f"{{'loss': {rng.random()!r}, 'grad_norm': {rng.random() * 9!r}, 'epoch': {i / 97!r}}}"
+        for i in range(3000)
+    ]
+    reader = LogReader()
+    reader.feed_lines(1, lines[:1000])  # learns the layouts
+    matched = 0
+    one = reader_module.LogReader._compiled_line
+
+    def counted(self: LogReader, *args: object) -> object:
+        nonlocal matched
+        matched += 1
+        return one(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module.LogReader, "_compiled_line", counted)
+    parts = reader.read_lines(1001, lines[1000:])
+    assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > 1900
+    assert matched < 50
+
+
+def test_skeletons_cut_long_runs_of_digits_only() -> None:
+    lines = ["step 12 | loss 0.1234567890123", "step 99 | loss 0.98765432101", "a\x00b"]
+    data, keys = skeletons(lines) or (b"", [])
+    assert data == "\n".join(lines).encode()
+    assert keys[0] == keys[1] == b"step 00 | loss 0." + b"0" * LONG_RUN
+    assert keys[2] == b"a\x00b"
+    assert skeletons(["one\ntwo"]) is None  # not a physical line
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_floats_is_float(seed: int) -> None:
+    """Columns printed alike are read from their digits, exactly as float() reads them;
+    any other column by float itself."""
+    rng = random.Random(seed)
+    for _ in range(200):
+        form = rng.choice(
+            ("{:.4f}", "{:.6f}", "{:.3e}", "{:.2E}", "{:+.3f}", "{:.0f}", "{:.15f}", "{!r}")
+        )
+        scale = 10.0 ** rng.randint(-30, 30)
+        values = [rng.uniform(-1, 1) * scale for _ in range(rng.choice((1, 40, 130, 300)))]
+        tokens = [form.format(v).encode() for v in values]
+        want = np.array([float(t) for t in tokens])
+        assert np.array_equal(floats(tokens).view(np.int64), want.view(np.int64)), tokens
+
+
+def test_floats_does_not_align_integers_of_other_lengths() -> None:
+    # Three integers of 6, 7 and 5 digits join to 18 bytes, three rows of 6.
+    tokens = [b"123456", b"1234567", b"12345"] * 50
+    assert floats(tokens).tolist() == [123456.0, 1234567.0, 12345.0] * 50
+
+
+@pytest.mark.parametrize("bad", [b"1.2.3", b"e5", b"-", b"1e", b"."])
+def test_floats_refuses_what_float_refuses(bad: bytes) -> None:
+    with pytest.raises(ValueError):
+        floats([bad] * 200)
