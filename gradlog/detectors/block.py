@@ -138,6 +138,60 @@ class Block:
         )
         return found
 
+    def printed(self) -> dict[str, Floats]:
+        """Each metric's values where records print it, in record order: one pass over
+        the records, keeping nothing (a block of records printing many names would
+        otherwise hold a column of every name)."""
+        pieces: dict[str, list[Floats]] = {}
+        for part in self._parts:
+            if isinstance(part, RecordRun):
+                for name in part.names:
+                    pieces.setdefault(name, []).append(np.ascontiguousarray(part.column(name)))
+                continue
+            found: dict[str, list[float]] = {}
+            for record in part:
+                for name, value in record.metrics.items():
+                    values = found.get(name)
+                    if values is None:
+                        values = found[name] = []
+                    values.append(value)
+            for name, values in found.items():
+                pieces.setdefault(name, []).append(np.array(values, np.float64))
+        return {
+            name: parts[0] if len(parts) == 1 else np.concatenate(parts)
+            for name, parts in pieces.items()
+        }
+
+    def nonfinite(self, watched: Callable[[str], bool]) -> Flags:
+        """Whether each record prints a NaN or an infinity for a metric ``watched`` names:
+        one pass over the records, keeping no column (see ``printed``)."""
+        verdicts: dict[str, bool] = {}
+
+        def watch(name: str) -> bool:
+            verdict = verdicts.get(name)
+            if verdict is None:
+                verdict = verdicts[name] = watched(name)
+            return verdict
+
+        pieces: list[Flags] = []
+        for part in self._parts:
+            if isinstance(part, RecordRun):
+                flags = np.zeros(len(part), np.bool_)
+                for name in part.names:
+                    if watch(name):
+                        flags |= ~np.isfinite(part.column(name))
+            else:
+                flags = np.fromiter(
+                    (
+                        any(not math.isfinite(v) and watch(n) for n, v in r.metrics.items())
+                        for r in part
+                    ),
+                    np.bool_,
+                    len(part),
+                )
+            pieces.append(flags)
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
     def values(self, name: str) -> Floats:
         """Metric ``name`` of each record; NaN where a record lacks it (see ``present``,
         since a printed NaN is NaN too)."""

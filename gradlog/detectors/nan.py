@@ -125,12 +125,7 @@ class NanDetector(Detector):
         records = block.records
         if len(records) < SMALL_BLOCK:
             return super().observe_block(block)  # numpy costs more than it saves here
-        bad = np.zeros(len(records), np.bool_)
-        for name in block.names:
-            if _is_watched(name):
-                odd = ~np.isfinite(block.values(name))
-                if odd.any():  # NaN also stands for a missing value: keep printed ones
-                    bad |= odd & block.present(name)
+        bad = block.nonfinite(_is_watched)
         flagged = bad.copy()
         flagged[1:] |= bad[:-1]
         flagged[0] |= self._first is not None  # an episode open from before the block
