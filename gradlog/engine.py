@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.columns import Parts
 from gradlog.config import Config
+from gradlog.curves import CHARTED, Curve
 from gradlog.detectors import DETECTORS, Detector
 from gradlog.model import Diagnosis, EpisodeKey, Record, Step
 from gradlog.parse.names import NameTable
@@ -97,6 +98,7 @@ class Engine:
         self._found: dict[EpisodeKey, Diagnosis] = {}
         self._lines = self._records = 0
         self._series: dict[str, _Series] = {}
+        self._curves: dict[str, Curve] = {name: Curve() for name in CHARTED}
         self._history = History()
         self._first_step: Step | None = None
         self._last_step: Step | None = None
@@ -193,6 +195,7 @@ class Engine:
             numbered_steps=self._reader.numbered,
             unparsed=tuple(self._reader.unparsed) if not self._records else (),
             series={name: s.freeze() for name, s in sorted(self._series.items())},
+            curves={name: c.freeze() for name, c in self._curves.items() if c.count},
             unread_numeric=self._reader.unread_numeric,
             unread_examples=tuple(self._reader.unread_examples[:2]),
             unjudged=tuple(
@@ -228,12 +231,16 @@ class Engine:
         """A few records (a short log, a live job's last line): each through every rule's
         ``observe``, with no arrays to set up (nor numpy to import)."""
         series = self._series
+        curves = self._curves
         for record in records:
             for name, value in record.metrics.items():
                 known = series.get(name)
                 if known is None:
                     known = series[name] = _Series(value)
                 known.add_one(value)
+                curve = curves.get(name)
+                if curve is not None:
+                    curve.add_one(record.step, record.line, value)
         return self._each(records, self._detectors, self._found, self._history)
 
     def _each(
@@ -265,6 +272,10 @@ class Engine:
             if known is None:
                 known = series[name] = _Series(values[0].item())
             known.add(values)
+            curve = self._curves.get(name)
+            if curve is not None:
+                present = block.present(name)
+                curve.add(block.steps[present], block.lines[present], values)
         found: list[tuple[int, int, Diagnosis]] = []
         for rank, detector in enumerate(self._detectors):
             for index, diagnosis in detector.observe_block(block):

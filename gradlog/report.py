@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 import signal
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gradlog.model import Diagnosis, Severity, Step
+
+if TYPE_CHECKING:
+    from gradlog.curves import CurvePoints
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class InputSummary:
     interrupted: int | None = None
     # Each cap the input reached (see ``LIMITS``) and how many times; only those reached.
     limits: dict[str, int] = field(default_factory=dict)
+    # The charted series (``curves.CHARTED``) the input prints, in buckets.
+    curves: dict[str, CurvePoints] = field(default_factory=dict)
 
     @property
     def incomplete(self) -> bool:

@@ -179,13 +179,14 @@ def diagnose_inputs(paths: tuple[str, ...], config: Config, quiet: bool = False)
     return ReportSet(tuple(reports), config.fail_on)
 
 
-def render(reports: ReportSet, fmt: str, to_terminal: bool) -> str:
-    """Render with the chosen formatter; the rich one gets colour only on a terminal."""
+def render(reports: ReportSet, fmt: str, to_terminal: bool, chart: bool = True) -> str:
+    """Render with the chosen formatter; the rich one gets colour only on a terminal, and
+    its charts unless ``chart`` is False."""
     if fmt == "terminal":
         from gradlog.formatters import terminal
 
         color, width = terminal_style(to_terminal)
-        return terminal.render(reports, color=color, width=width)
+        return terminal.render(reports, color=color, width=width, chart=chart)
     return FORMATTERS[fmt](reports)
 
 

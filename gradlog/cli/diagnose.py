@@ -44,6 +44,9 @@ from gradlog.report import ReportSet, plural
 @click.option(
     "--quiet", "-q", is_flag=True, help="No progress display on stderr while a big log is read."
 )
+@click.option(
+    "--no-chart", is_flag=True, help="Terminal format: no chart of the loss and grad norm."
+)
 @config_option
 @common_options
 def diagnose(
@@ -51,6 +54,7 @@ def diagnose(
     fmt: str,
     output: str | None,
     quiet: bool,
+    no_chart: bool,
     config_path: str | None,
     fail_on: str | None,
     exit_zero: bool,
@@ -75,7 +79,9 @@ def diagnose(
     if output is not None:
         refuse_inputs(output, paths)
     reports = stream_stdin(config) if piped else diagnose_inputs(paths, config, quiet)
-    text = render(reports, fmt, to_terminal=output is None and sys.stdout.isatty())
+    text = render(
+        reports, fmt, to_terminal=output is None and sys.stdout.isatty(), chart=not no_chart
+    )
     if output is not None:
         write_output(output, text)
         found = ", ".join(f"{n} {name}" for name, n in reports.summary.items())

@@ -20,6 +20,7 @@ from gradlog.detectors.base import (
 from gradlog.detectors.window import SortedWindow
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
+from gradlog.report import plural
 
 if TYPE_CHECKING:
     from gradlog.detectors.block import Block
@@ -283,7 +284,7 @@ class ExplodingGradientDetector(Detector):
             message += f", against a healthy level of {fmt(self._level())}"
         if peak is not first:
             message += f"; peak {fmt(peak.metrics[GRAD_NORM])} at {where(peak)}"
-        message += f"; {self._count} record(s) above a healthy level"
+        message += f"; {plural(self._count, 'record')} above a healthy level"
         if self._corroboration:
             message += f"; {self._corroboration}"
         pairs = [(first, GRAD_NORM), (first, PARAM_NORM), (peak, GRAD_NORM), (first, LOSS)]

@@ -13,6 +13,7 @@ from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import ABORTED
 from gradlog.parse.families import family, watched
 from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM, VAL_LOSS
+from gradlog.report import plural
 
 if TYPE_CHECKING:
     import numpy as np
@@ -159,7 +160,7 @@ class NanDetector(Detector):
                 f"{where(first)}: a NaN loss hidden by the logger"
             )
         duration = "so far" if open_ else ""
-        message += f" and stayed so for {self._count} record(s) {duration}".rstrip()
+        message += f" and stayed so for {plural(self._count, 'record')} {duration}".rstrip()
         if self._healthy is not None:
             values = ", ".join(
                 f"{m} {fmt(v)}" for m, v in self._healthy.metrics.items() if m in WATCHED

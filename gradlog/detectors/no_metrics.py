@@ -10,6 +10,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import ACC, GRAD_NORM, LOSS, PARAM_NORM, VAL_ACC, VAL_LOSS
+from gradlog.report import plural
 
 if TYPE_CHECKING:
     from gradlog.detectors.block import Block
@@ -79,7 +80,7 @@ class NoMetricsDetector(Detector):
         if self._found:
             return ()
         message = (
-            f"found no training metric in {self._records} record(s): gradlog could not "
+            f"found no training metric in {plural(self._records, 'record')}: gradlog could not "
             "read this log, so nothing was checked"
             if self._records
             else "found no training metric at all: gradlog could not read this log, so "

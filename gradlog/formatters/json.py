@@ -7,6 +7,7 @@ from typing import Any
 
 from gradlog import __version__
 from gradlog.escape import json_inert
+from gradlog.incidents import Incident, incidents, verdict
 from gradlog.model import Diagnosis, Evidence, Step
 from gradlog.report import Report, ReportSet, finite_or_text
 
@@ -62,6 +63,7 @@ def diagnosis_object(diagnosis: Diagnosis) -> dict[str, Any]:
 
 def report_object(report: Report) -> dict[str, Any]:
     read = report.input
+    found = incidents(report)
     return {
         "input": {
             "name": read.name,
@@ -81,7 +83,26 @@ def report_object(report: Report) -> dict[str, Any]:
         "incomplete": read.incomplete,
         "interrupted_by": read.interrupted_by,
         "diagnoses": [diagnosis_object(d) for d in report.diagnoses],
+        # The diagnoses that tell one story, grouped (gradlog.incidents), each naming its
+        # diagnoses by their index in "diagnoses"; the verdict is the worst one's line.
+        "verdict": verdict(report, found) or None,
+        "incidents": [incident_object(i, report) for i in found],
         "summary": report.summary,
+    }
+
+
+def incident_object(incident: Incident, report: Report) -> dict[str, Any]:
+    index = {id(d): n for n, d in enumerate(report.diagnoses)}
+    return {
+        "number": incident.number,
+        "severity": str(incident.severity),
+        "first_step": step_or_text(incident.first_step),
+        "last_step": step_or_text(incident.last_step),
+        "line": incident.line,
+        "outcome": incident.outcome,
+        "story": incident.story,
+        "ids": list(incident.ids),
+        "diagnoses": [index[id(d)] for d in incident.diagnoses],
     }
 
 

@@ -12,8 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from gradlog import __version__
+from gradlog.chart import draw
 from gradlog.escape import inert, visible
-from gradlog.model import Diagnosis, Severity, Step
+from gradlog.incidents import Incident, incidents
+from gradlog.incidents import verdict as incident_verdict
+from gradlog.model import Evidence, Severity, Step
+from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 from gradlog.report import LIMITS, InputSummary, Report, ReportSet, plural
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -103,56 +107,132 @@ def describe_steps(read: InputSummary) -> str:
     return f"steps {read.first_step}-{read.last_step}"
 
 
-def _summary_table(report: Report) -> Table:
+def _incident_table(found: tuple[Incident, ...]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for column in ("severity", "id", "where", "message"):
+    for column in ("#", "severity", "where", "what happened"):
         table.add_column(column, overflow="fold")
-    for diagnosis in report.diagnoses:
+    for incident in found:
         table.add_row(
-            Text(str(diagnosis.severity).upper(), style=STYLES[diagnosis.severity]),
-            Text(visible(diagnosis.id)),
-            Text(where(diagnosis.first_step, diagnosis.line)),
-            Text(visible(diagnosis.message)),
+            str(incident.number),
+            Text(str(incident.severity).upper(), style=STYLES[incident.severity]),
+            Text(where(incident.first_step, incident.line)),
+            Text(visible(incident.story)),
         )
     return table
 
 
-def _panel(diagnosis: Diagnosis, why: str) -> Panel:
-    style = STYLES[diagnosis.severity]
+EVIDENCE_SHOWN = 10  # rows of an incident's evidence table
+REMEDIES_SHOWN = 4  # remedies shown per incident; the rest are one command away
+
+
+def _span(first: Step | None, last: Step | None, line: int | None) -> str:
+    span = where(first, line)
+    if last is not None and first is not None and last != first:
+        span += f" to step {last}"
+    return span
+
+
+def _evidence(incident: Incident) -> Table | None:
+    """The evidence of every diagnosis of the incident, each value once, by step."""
+    seen: dict[tuple[object, int, str], Evidence] = {}
+    for diagnosis in incident.diagnoses:
+        for item in diagnosis.evidence:
+            seen.setdefault((item.step, item.line, item.metric), item)
+    if not seen:
+        return None
+    items = sorted(seen.values(), key=lambda e: (float(e.step), e.line))
+    table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
+    for column in ("step", "line", "metric", "value"):
+        table.add_column(column, justify="right" if column != "metric" else "left")
+    for item in items[:EVIDENCE_SHOWN]:
+        table.add_row(
+            str(item.step), str(item.line), Text(visible(item.metric)), number(item.value)
+        )
+    if len(items) > EVIDENCE_SHOWN:
+        table.add_row("", "", Text(f"and {len(items) - EVIDENCE_SHOWN} more", style="dim"), "")
+    return table
+
+
+def _remedies(incident: Incident) -> tuple[list[str], list[str]]:
+    """The incident's remedies, each once, its earliest sign's first; and the ids whose
+    further remedies were left out."""
+    remedies: dict[str, str] = {}
+    for diagnosis in incident.diagnoses:
+        for remedy in diagnosis.remedies:
+            remedies.setdefault(remedy, diagnosis.id)
+    shown = list(remedies)[:REMEDIES_SHOWN]
+    rest = [rule for remedy, rule in remedies.items() if remedy not in shown]
+    return shown, list(dict.fromkeys(rest))
+
+
+def _panel(incident: Incident, whys: dict[str, str]) -> Panel:
+    style = STYLES[incident.severity]
     parts: list[RenderableType] = []
-    span = where(diagnosis.first_step, diagnosis.line)
-    if diagnosis.last_step is not None and diagnosis.last_step != diagnosis.first_step:
-        span += f" to step {diagnosis.last_step}"
     parts.append(
         Text.assemble(
-            ("Where: ", "bold"),
-            f"{span}; {diagnosis.count} record(s); confidence {diagnosis.confidence}",
+            ("Where: ", "bold"), _span(incident.first_step, incident.last_step, incident.line)
         )
     )
-    parts.append(Text(visible(diagnosis.message)))
-    if diagnosis.evidence:
-        table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, title_justify="left")
-        for column in ("step", "line", "metric", "value"):
-            table.add_column(column, justify="right" if column != "metric" else "left")
-        for item in diagnosis.evidence:
-            table.add_row(
-                str(item.step), str(item.line), Text(visible(item.metric)), number(item.value)
-            )
-        parts += [Text("Evidence", style="bold"), table]
+    story = Table.grid(padding=(0, 1))
+    story.add_column(no_wrap=True)
+    story.add_column(no_wrap=True)
+    story.add_column(overflow="fold")
+    for diagnosis in incident.diagnoses:
+        story.add_row(
+            Text(where(diagnosis.first_step, diagnosis.line), style="dim"),
+            Text(visible(diagnosis.id), style=STYLES[diagnosis.severity]),
+            Text(
+                f"{visible(diagnosis.message)} "
+                f"({plural(diagnosis.count, 'record')}, confidence {diagnosis.confidence})"
+            ),
+        )
+    parts.append(story)
+    evidence = _evidence(incident)
+    if evidence is not None:
+        parts += [Text("Evidence", style="bold"), evidence]
+    worst = max(incident.diagnoses, key=lambda d: d.severity)
+    # An info finding is not a failure: its rule's case for why failures matter does not
+    # apply (a NaN step a loss scaler skipped is not a run "producing nothing").
+    why = whys.get(worst.id, "") if incident.severity > Severity.INFO else ""
     if why:
         parts.append(Text.assemble(("Why it matters: ", "bold"), why))
-    if diagnosis.remedies:
+    shown, rest = _remedies(incident)
+    if shown:
         remedies = Table.grid(padding=(0, 1))
         remedies.add_column(justify="right")
         remedies.add_column()
-        for i, remedy in enumerate(diagnosis.remedies, 1):
+        for i, remedy in enumerate(shown, 1):
             remedies.add_row(f"{i}.", Text(visible(remedy)))
         parts += [Text("Remedies", style="bold"), remedies]
+        if rest:
+            more = ", ".join(f"gradlog explain {visible(rule)}" for rule in rest)
+            parts.append(Text(f"More remedies: {more}", style="dim"))
     title = Text.assemble(
-        (f" {str(diagnosis.severity).upper()} ", style), f" {visible(diagnosis.id)} "
+        (f" {str(incident.severity).upper()} ", style), f" incident {incident.number} "
     )
-    title.append(f"· {visible(diagnosis.title)} ")
+    if len(incident.ids) == 1:
+        title.append(
+            f"· {visible(incident.diagnoses[0].id)} · {visible(incident.diagnoses[0].title)} "
+        )
+    else:
+        title.append(f"· {visible(incident.story)} ")
     return Panel(Group(*parts), title=title, title_align="left", border_style=style)
+
+
+CHART_ROWS = {LOSS: 8, VAL_LOSS: 5, GRAD_NORM: 5, LR: 4}
+
+
+def _charts(report: Report, found: tuple[Incident, ...], width: int) -> list[Text]:
+    """The charted series of the input: loss (or, without it, the validation loss),
+    then grad norm and learning rate when printed."""
+    curves = report.input.curves
+    names = [n for n in (LOSS, GRAD_NORM, LR) if n in curves]
+    if LOSS not in curves and VAL_LOSS in curves:
+        names.insert(0, VAL_LOSS)
+    rows: list[Text] = []
+    for name in names:
+        rows += draw(name, curves[name], width, CHART_ROWS[name], found)
+    return rows
 
 
 def _whys() -> dict[str, str]:
@@ -161,7 +241,7 @@ def _whys() -> dict[str, str]:
     return {rule_id: rule.why for rule_id, rule in RULES.items()}
 
 
-def render_to(console: Console, reports: ReportSet) -> None:
+def render_to(console: Console, reports: ReportSet, chart: bool = True) -> None:
     """Print the whole report on ``console``."""
     whys = _whys()
     for report in reports.reports:
@@ -178,10 +258,17 @@ def render_to(console: Console, reports: ReportSet) -> None:
             console.print(Text("First lines gradlog could not read:", style="bold"))
             for line in report.input.unparsed:
                 console.print(Text(f"  {visible(line)}"))
-        if report.diagnoses:
-            console.print(_summary_table(report))
-            for diagnosis in report.diagnoses:
-                console.print(_panel(diagnosis, whys.get(diagnosis.id, "")))
+        found = incidents(report)
+        if found:
+            gravest = max(incident.severity for incident in found)
+            console.print(Text(incident_verdict(report, found), style=STYLES[gravest]))
+        if chart:
+            for row in _charts(report, found, console.width):
+                console.print(row, overflow="crop", no_wrap=True)
+        if found:
+            console.print(_incident_table(found))
+            for incident in found:
+                console.print(_panel(incident, whys))
         worst = report.worst()
         style = STYLES[worst] if worst is not None else "bold green"
         console.print(Text(verdict(report), style=style))
@@ -203,10 +290,11 @@ def string_console(buffer: io.StringIO, *, color: bool, width: int) -> Console:
     )
 
 
-def render(reports: ReportSet, *, color: bool = False, width: int = 100) -> str:
-    """The rich report as a string; colours only when asked for."""
+def render(reports: ReportSet, *, color: bool = False, width: int = 100, chart: bool = True) -> str:
+    """The rich report as a string; colours only when asked for; ``chart``: draw each
+    input's curves."""
     buffer = io.StringIO()
-    render_to(string_console(buffer, color=color, width=width), reports)
+    render_to(string_console(buffer, color=color, width=width), reports, chart)
     return inert(buffer.getvalue())
 
 

@@ -1,0 +1,179 @@
+"""Incidents and charts: one story told once, the run's curve drawn honestly."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradlog.chart import draw
+from gradlog.curves import CAPACITY, Curve
+from gradlog.engine import analyze
+from gradlog.formatters import terminal
+from gradlog.incidents import incidents, verdict
+from gradlog.model import Confidence, Diagnosis, Severity
+from gradlog.report import InputSummary, Report, ReportSet
+from gradlog.sources import open_input
+from tests.helpers import ROOT, SAMPLES
+
+SEED = ROOT.parent / "shared" / "seed-logs" / "exploding.log"
+
+
+def _diagnosis(rule: str, first: int, last: int | None = None, line: int = 0) -> Diagnosis:
+    return Diagnosis(
+        rule,
+        rule.replace("_", " ").capitalize(),
+        Severity.ERROR,
+        Confidence.HIGH,
+        f"{rule} at {first}",
+        "loss",
+        first,
+        last,
+        line or first,
+    )
+
+
+def _report(*diagnoses: Diagnosis, steps: tuple[int, int] = (0, 1000)) -> Report:
+    read = InputSummary("run.log", 1000, 1000, 1000, (), ("loss",), steps[0], steps[1])
+    return Report(read, diagnoses)
+
+
+def test_one_blow_up_is_one_incident_told_in_time_order() -> None:
+    # Reported by rule (NaN first), the story is the grad norm, the spike, then NaN.
+    found = incidents(
+        _report(
+            _diagnosis("nan", 309, 320),
+            _diagnosis("loss_spike", 307),
+            _diagnosis("exploding_gradient", 305, 312),
+        )
+    )
+    assert len(found) == 1
+    assert found[0].ids == ("exploding_gradient", "loss_spike", "nan")
+    assert (found[0].first_step, found[0].last_step) == (305, 320)
+
+
+def test_independent_problems_stay_apart() -> None:
+    report = _report(
+        _diagnosis("loss_spike", 100),  # recovered long before
+        _diagnosis("nan", 900, 950),
+        _diagnosis("chance_plateau", 0, 80),  # another family, overlapping in time
+        _diagnosis("vanishing_gradient", 10, 60),
+    )
+    found = incidents(report)
+    assert [i.ids for i in found] == [
+        ("chance_plateau", "vanishing_gradient"),
+        ("loss_spike",),
+        ("nan",),
+    ]
+    # The verdict tells the worst (all errors here: the first of them) and counts the rest.
+    assert verdict(report, found) == (
+        "The run did not learn at step 0: Chance plateau -> Vanishing gradient "
+        "(and 2 more incidents)."
+    )
+
+
+def test_a_cause_comes_before_its_consequence_at_the_same_step() -> None:
+    found = incidents(_report(_diagnosis("nan", 50), _diagnosis("exploding_gradient", 50)))
+    assert found[0].ids == ("exploding_gradient", "nan")
+    assert found[0].outcome == "went non-finite"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed logs are not beside the checkout")
+def test_the_seed_blow_up_reads_as_one_incident() -> None:
+    report = analyze(open_input(str(SEED)), "exploding.log")
+    found = incidents(report)
+    assert len(found) == 1
+    assert found[0].ids[-1] == "nan" and "exploding_gradient" in found[0].ids
+    text = terminal.render(ReportSet((report,)), width=100)
+    assert text.count("incident 1") == 1 and "incident 2" not in text
+    assert "The run went non-finite at step 8" in text
+    assert "grad_norm" in text  # the evidence of the gradient, in the one panel
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_curve_in_blocks_is_curve_one_by_one(seed: int) -> None:
+    rng = random.Random(seed)
+    count = rng.choice((10, 1500, 5000))
+    values = [rng.random() if rng.random() > 0.02 else math.nan for _ in range(count)]
+    one, blocks = Curve(), Curve()
+    for i, value in enumerate(values):
+        one.add_one(float(i), i + 1, value)
+    start = 0
+    while start < count:
+        end = min(count, start + rng.randint(1, 900))
+        blocks.add(
+            np.arange(start, end, dtype=np.float64),
+            np.arange(start + 1, end + 1, dtype=np.int64),
+            np.array(values[start:end]),
+        )
+        start = end
+    assert repr(one.freeze()) == repr(blocks.freeze())
+    assert len(one.steps) <= CAPACITY
+
+
+def test_a_spike_of_one_record_in_a_million_still_shows() -> None:
+    curve = Curve()
+    values = np.full(1_000_000, 1.0)
+    values[654_321] = 1000.0
+    steps = np.arange(1_000_000, dtype=np.float64)
+    lines = np.arange(1, 1_000_001, dtype=np.int64)
+    for start in range(0, 1_000_000, 16_384):
+        curve.add(
+            steps[start : start + 16_384],
+            lines[start : start + 16_384],
+            values[start : start + 16_384],
+        )
+    points = curve.freeze()
+    assert max(points.highs) == 1000.0 and len(points.steps) <= CAPACITY
+    rows = [row.plain for row in draw("loss", points, 80, 6)]
+    top = rows[1]  # under the title
+    assert top.strip().startswith("1000")
+    column = top.index("█") if "█" in top else top.index("▀")
+    plot = top[11:]  # after the labels
+    assert abs(plot.index(top[column]) / len(plot) - 0.654) < 0.05
+
+
+def test_the_healthy_sample_shows_its_curve_and_no_problems() -> None:
+    report = analyze(open_input(str(SAMPLES / "healthy.log")), "healthy.log")
+    text = terminal.render(ReportSet((report,)), width=100)
+    assert "loss, steps 0-1950" in text and "grad_norm, steps" in text
+    assert "No problems found" in text
+    assert "loss, steps" not in terminal.render(ReportSet((report,)), width=100, chart=False)
+
+
+def test_log_text_in_an_incident_is_shown_inert() -> None:
+    hostile = _diagnosis("nan", 5)
+    hostile = Diagnosis(**{**hostile.__dict__, "message": "loss \x1b[2J\x1b]0;pwned\x07 nan"})
+    text = terminal.render(ReportSet((_report(hostile),)), width=100, color=True)
+    assert "\x1b[2J" not in text and "\x1b]0;" not in text
+
+
+def test_json_tells_incidents_beside_the_diagnoses(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    lines = [f"step {i} | loss {2.0 - i / 200:.4f} | grad_norm 1.0" for i in range(1, 200)]
+    lines += ["step 200 | loss 9.5 | grad_norm 350.0", "step 201 | loss nan | grad_norm inf"]
+    log.write_text("\n".join(lines) + "\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "gradlog", "diagnose", "--format", "json", str(log)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(run.stdout)["reports"][0]
+    assert report["incidents"], report
+    named = {i for incident in report["incidents"] for i in incident["diagnoses"]}
+    assert named == set(range(len(report["diagnoses"])))  # every diagnosis, once
+    assert report["verdict"].startswith("The run went non-finite at step 200")
+    no_chart = subprocess.run(
+        [sys.executable, "-m", "gradlog", "diagnose", "--no-chart", str(log)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "incident 1" in no_chart.stdout and "loss, steps" not in no_chart.stdout
