@@ -91,7 +91,7 @@ def draw(
 
     shade = [""] * plot
     for incident in incidents:
-        start, end = _span(incident, points, plot)
+        start, end = span_of(incident, points, plot)
         if start is not None and end is not None:
             for at in range(start, end + 1):
                 shade[at] = _SHADES[incident.severity]
@@ -129,10 +129,10 @@ def draw(
     if incidents:
         marks = Text(" " * (_LABEL + 1))
         for incident in incidents:
-            start, _ = _span(incident, points, plot)
+            start, _ = span_of(incident, points, plot)
             if start is None:
                 continue
-            _, end = _span(incident, points, plot)
+            _, end = span_of(incident, points, plot)
             label = f"^{incident.number}"
             if len(marks) < _LABEL + 1 + start:
                 marks.append(" " * (_LABEL + 1 + start - len(marks)))
@@ -170,7 +170,7 @@ def _joined(spans: list[tuple[int, int] | None]) -> list[tuple[int, int] | None]
     return out
 
 
-def _span(incident: Incident, points: CurvePoints, plot: int) -> tuple[int | None, int | None]:
+def span_of(incident: Incident, points: CurvePoints, plot: int) -> tuple[int | None, int | None]:
     """The columns an incident covers: from the bucket holding its first line to the
     first bucket after it at or past its last step."""
     if incident.line is None:

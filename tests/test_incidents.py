@@ -177,3 +177,20 @@ def test_json_tells_incidents_beside_the_diagnoses(tmp_path: Path) -> None:
         check=False,
     )
     assert "incident 1" in no_chart.stdout and "loss, steps" not in no_chart.stdout
+
+
+def test_markdown_draws_the_loss_for_github_and_keeps_a_spike(tmp_path: Path) -> None:
+    from gradlog.formatters import markdown
+
+    log = tmp_path / "run.log"
+    lines = [f"step {i} | loss {1.0 + (i % 7) / 100:.4f}" for i in range(1, 5001)]
+    lines[3210] = "step 3211 | loss 75.0000"  # one record in five thousand
+    log.write_text("\n".join(lines) + "\n")
+    report = analyze(open_input(str(log)), "``` | <b>run</b>\n# not a heading")
+    text = markdown.render(ReportSet((report,)))
+    block = text[text.index("```mermaid") :]
+    block = block[: block.index("```", 3) + 3]
+    assert "xychart-beta" in block and "75" in block.split("line [")[1]
+    heading = next(line for line in text.splitlines() if line.startswith("#### "))
+    assert heading == "#### \\`\\`\\` \\| &lt;b&gt;run&lt;/b&gt; \\# not a heading"
+    assert "<b>run</b>" not in text and "\n# not a heading" not in text

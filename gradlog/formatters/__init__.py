@@ -23,6 +23,7 @@ _WHERE = {
     "markdown": ("gradlog.formatters.markdown", "render"),
     "junit": ("gradlog.formatters.junit", "render"),
     "sarif": ("gradlog.formatters.sarif", "render"),
+    "html": ("gradlog.formatters.html", "render"),
 }
 
 

@@ -9,10 +9,14 @@ break, a backtick or ``<script>`` cannot break a table, open a code span or rend
 from __future__ import annotations
 
 from gradlog import __version__
+from gradlog.chart import columns
 from gradlog.escape import html_text, markdown_code
 from gradlog.escape import markdown_text as escape
 from gradlog.formatters.terminal import describe_steps, verdict
+from gradlog.incidents import incidents
+from gradlog.incidents import verdict as incident_verdict
 from gradlog.model import Diagnosis, Step
+from gradlog.parse.names import LOSS, VAL_LOSS
 from gradlog.report import Report, ReportSet
 
 
@@ -48,7 +52,8 @@ def inputs_table(reports: ReportSet) -> str:
         read = report.input
         rows.append(
             f"| {escape(input_name(read.name))} | {read.records:,} | "
-            f"{escape(describe_steps(read))} | {escape(verdict(report))} |"
+            f"{escape(describe_steps(read))} | "
+            f"{escape(incident_verdict(report) or verdict(report))} |"
         )
     return "\n".join(rows) + "\n"
 
@@ -82,8 +87,73 @@ def remedies(report: Report, diagnosis: Diagnosis) -> str:
     )
 
 
+MERMAID_POINTS = 60  # columns of a Markdown chart (GitHub draws it at the page's width)
+
+
+def _mermaid_number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def curve(report: Report) -> str:
+    """The input's loss (else its validation loss) as a mermaid ``xychart-beta`` block,
+    which GitHub renders: the highest and lowest value of each of up to 60 columns, as
+    two lines, so a spike is never averaged away. Empty when there is no such series."""
+    points = report.input.curves.get(LOSS) or report.input.curves.get(VAL_LOSS)
+    if points is None:
+        return ""
+    name = LOSS if LOSS in report.input.curves else VAL_LOSS
+    lows, highs, bad = columns(points, min(MERMAID_POINTS, len(points.steps)))
+    known = [(lo, hi) for lo, hi in zip(lows, highs, strict=True) if lo == lo]
+    if len(known) < 2:
+        return ""
+    filled: list[tuple[float, float]] = []
+    for lo, hi in zip(lows, highs, strict=True):  # a column without a value keeps the last
+        filled.append((lo, hi) if lo == lo else filled[-1] if filled else known[0])
+    bottom = min(lo for lo, _ in known)
+    top = max(hi for _, hi in known)
+    first, last = points.steps[0], points.steps[-1]
+    nan = sum(bad)
+    title = f"{name}, steps {first}-{last}" + (f" ({nan} NaN/Inf not drawn)" if nan else "")
+    return "\n".join(
+        [
+            "```mermaid",
+            "xychart-beta",
+            f'    title "{escape_quotes(title)}"',
+            f'    y-axis "{name}" {_mermaid_number(bottom)} --> {_mermaid_number(top)}',
+            "    line [" + ", ".join(_mermaid_number(hi) for _, hi in filled) + "]",
+            *(
+                ["    line [" + ", ".join(_mermaid_number(lo) for lo, _ in filled) + "]"]
+                if any(lo != hi for lo, hi in filled)
+                else []
+            ),
+            "```",
+            "",
+        ]
+    )
+
+
+def escape_quotes(text: str) -> str:
+    """Text inside a mermaid double-quoted string: no quote, no line break."""
+    return " ".join(text.replace('"', "'").split())
+
+
+def curves(reports: ReportSet) -> str:
+    """Per input: its verdict and its loss curve."""
+    parts = []
+    for report in reports.reports:
+        found = incidents(report)
+        said = incident_verdict(report, found) or verdict(report)
+        block = curve(report)
+        if block or found:
+            parts += [f"#### {escape(input_name(report.input.name))}\n", f"{escape(said)}\n"]
+            parts += [block] if block else []
+    return "\n".join(parts)
+
+
 def render(reports: ReportSet) -> str:
     parts = [heading(reports), inputs_table(reports)]
+    if chart := curves(reports):
+        parts += ["### Curves\n", chart]
     if reports.diagnoses:
         parts += ["### Diagnoses\n", diagnoses_table(reports), "### Remedies\n"]
         parts += [remedies(report, d) for report in reports.reports for d in report.diagnoses]
