@@ -34,6 +34,16 @@ def _short(value: float) -> str:
     return f"{value:.4g}"
 
 
+def share(value: float, low: float, high: float) -> float:
+    """Where ``value`` lies from ``low`` (0) to ``high`` (1), clamped; the middle when
+    the range is a single value. Computed in halves: a range from -1e308 to 1e308 is
+    wider than a float holds."""
+    if not high > low:
+        return 0.5
+    found = (value / 2 - low / 2) / (high / 2 - low / 2)
+    return min(1.0, max(0.0, found)) if found == found else 0.0
+
+
 def place(index: int, count: int, width: int) -> int:
     """The column of bucket ``index`` of ``count``, spread over ``width`` columns in the
     order of the log (steps may repeat or go back: a resumed run)."""
@@ -81,13 +91,10 @@ def draw(
     log = bottom > 0 and top / bottom > LOG_RANGE
     scale = math.log10 if log else (lambda v: v)
     low_end, high_end = scale(bottom), scale(top)
-    if high_end == low_end:
-        low_end, high_end = low_end - 1, high_end + 1
 
     def level(value: float) -> int:
         """A value's half-row: 0 at the bottom, 2 * height - 1 at the top."""
-        share = (scale(value) - low_end) / (high_end - low_end)
-        return min(2 * height - 1, max(0, int(share * (2 * height - 1) + 0.5)))
+        return int(share(scale(value), low_end, high_end) * (2 * height - 1) + 0.5)
 
     shade = [""] * plot
     for incident in incidents:

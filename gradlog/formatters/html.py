@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from gradlog import __version__
-from gradlog.chart import span_of
+from gradlog.chart import share, span_of
 from gradlog.curves import CurvePoints
 from gradlog.escape import html_text
 from gradlog.formatters.terminal import describe_input, number, verdict, where
@@ -92,8 +92,6 @@ def _axis(points: CurvePoints) -> tuple[float, float, bool] | None:
     log = low > 0 and high / low > LOG_RANGE
     if log:
         low, high = math.log10(low), math.log10(high)
-    if high == low:
-        low, high = low - 1, high + 1
     return low, high, log
 
 
@@ -111,7 +109,7 @@ def chart(name: str, points: CurvePoints, found: tuple[Incident, ...]) -> str:
 
     def y(value: float) -> float:
         value = math.log10(value) if log else value
-        return TOP + plot_h * (1 - (value - low) / (high - low))
+        return TOP + plot_h * (1 - share(value, low, high))
 
     parts = [
         f'<svg class="chart" data-series="{html_text(name)}" viewBox="0 0 {WIDTH} {HEIGHT}" '
