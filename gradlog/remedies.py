@@ -45,10 +45,25 @@ CLIP_BY_FRAMEWORK: dict[str, str] = {
     "opennmt": "`max_grad_norm: {c}` in the training config",
     "espnet": "`grad_clip: {c}` in the training config",
 }
-CLIP_TORCH = (
-    "`torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={c})` between "
-    "`loss.backward()` and `optimizer.step()`"
+CLIP_BY_FRAMEWORK["paddle"] = (
+    "`grad_clip=paddle.nn.ClipGradByGlobalNorm(clip_norm={c})` when building the optimizer"
 )
+CLIP_BY_FRAMEWORK["tensorflow"] = "pass `global_clipnorm={c}` to the optimizer"
+# Frameworks that clip by global norm at 1.0 unless told otherwise: clipping is not new
+# advice there, checking that the run did not turn it off is.
+CLIPS_BY_DEFAULT: dict[str, str] = {
+    "hf_trainer": "`max_grad_norm=1.0`",
+    "nanogpt": "`grad_clip = 1.0`",
+    "megatron": "`--clip-grad 1.0`",
+    "litgpt": "`--train.max_norm 1.0`",
+}
+# Frameworks that train transformer language models: advice for recurrent cells does not fit.
+LANGUAGE_MODELS = frozenset(
+    {"hf_trainer", "nanogpt", "megatron", "litgpt", "torchtitan", "llmc", "deepspeed"}
+)
+_RECURRENT = "For recurrent models"
+# The rules for a run that does not learn: a zero learning rate in the log comes first.
+_NO_LEARNING = frozenset({"stalled", "chance_plateau", "vanishing_gradient"})
 DEFAULTS = {
     "clip": "Clip gradients by norm (g <- g * min(1, c/||g||), with c around 1.0).",
     "lower_lr": "Lower the learning rate (try 3-10x lower)",
@@ -73,17 +88,26 @@ class Context:
 
     def values(self) -> dict[str, str]:
         found = dict(DEFAULTS)
-        if self.clip_at is not None:
+        default = CLIPS_BY_DEFAULT.get(self.framework or "")
+        if default is not None:
+            found["clip"] = (
+                f"Check that gradient clipping is on: {self.framework} clips by norm at 1.0 "
+                f"unless told otherwise ({default}), and the norm it logs is measured before "
+                "clipping; if the run turns it off, turn it back on."
+            )
+        elif self.clip_at is not None:
             c = _round(self.clip_at)
-            how = CLIP_BY_FRAMEWORK.get(self.framework or "", CLIP_TORCH).format(c=c)
+            how = CLIP_BY_FRAMEWORK.get(self.framework or "")
             found["clip"] = (
                 f"Clip gradients by norm at about {c} (the 90th percentile of the grad "
-                f"norms before the problem): {how}."
+                f"norms before the problem): "
+                + (how.format(c=c) if how else f"g <- g * min(1, {c}/||g||), every step")
+                + "."
             )
         elif self.framework in CLIP_BY_FRAMEWORK:
             how = CLIP_BY_FRAMEWORK[self.framework].format(c="1.0")
             found["clip"] = f"Clip gradients by norm, with a threshold around 1.0: {how}."
-        if self.lr is not None and self.lr > 0:
+        if self.lr is not None and self.lr > 0:  # (a zero one: see ``personalise``)
             found["lower_lr"] = (
                 f"Lower the learning rate from {_round(self.lr)} to about "
                 f"{_round(self.lr / 3)} (3x lower; 10x if the problem returns)"
@@ -153,9 +177,21 @@ class History:
 
 
 def personalise(diagnosis: Diagnosis, context: Context) -> Diagnosis:
-    """The diagnosis with its remedy templates filled from ``context``."""
+    """The diagnosis with its remedy templates filled from ``context``, fitted to what the
+    log shows: a zero learning rate first for a run that does not learn, and no advice
+    for recurrent cells in a framework that trains transformer language models."""
     values = context.values()
-    return replace(diagnosis, remedies=tuple(fill(r, values) for r in diagnosis.remedies))
+    remedies = [fill(r, values) for r in diagnosis.remedies]
+    if context.framework in LANGUAGE_MODELS:
+        remedies = [r for r in remedies if not r.startswith(_RECURRENT)]
+    if diagnosis.id in _NO_LEARNING and context.lr == 0:
+        remedies.insert(
+            0,
+            "The learning rate the log shows is 0: nothing can change. Fix the schedule "
+            "first (a warm-up that never starts, a decay that reached 0, a parameter group "
+            "with lr 0).",
+        )
+    return replace(diagnosis, remedies=tuple(remedies))
 
 
 def general(remedies: tuple[str, ...]) -> tuple[str, ...]:

@@ -28,14 +28,15 @@ SPIKE_RUN = [
 ]
 
 
-def test_plain_log_gets_torch_clip_with_threshold_from_the_run() -> None:
+def test_a_log_of_no_known_framework_gets_the_generic_clip_with_the_run_s_threshold() -> None:
     (spike,) = [d for d in analyze_text("\n".join(SPIKE_RUN)) if d.id == "loss_spike"]
-    assert "clip_grad_norm_(model.parameters(), max_norm=1.2)" in spike.remedies[0]
+    assert "at about 1.2" in spike.remedies[0] and "min(1, 1.2/||g||)" in spike.remedies[0]
+    assert "torch" not in " ".join(spike.remedies)  # no knob of a framework it may not use
     assert "from 0.0003 to about 0.0001" in spike.remedies[1]
     assert "at or before step 305" in spike.remedies[2]
 
 
-def test_hf_run_gets_training_arguments_advice() -> None:
+def test_hf_run_is_not_told_to_clip_as_hf_already_does() -> None:
     lines = [
         f"{{'loss': {loss}, 'grad_norm': {grad}, 'learning_rate': 5e-05, 'epoch': {i / 10}}}"
         for i, (loss, grad) in enumerate(
@@ -43,7 +44,60 @@ def test_hf_run_gets_training_arguments_advice() -> None:
         )
     ]
     (spike,) = [d for d in analyze_text("\n".join(lines)) if d.id == "loss_spike"]
-    assert "`max_grad_norm=1.1` in `TrainingArguments`" in spike.remedies[0]
+    assert spike.remedies[0].startswith("Check that gradient clipping is on: hf_trainer")
+    assert "`max_grad_norm=1.0`" in spike.remedies[0]
+
+
+def test_a_keras_run_gets_the_keras_knob() -> None:
+    values = Context("keras", clip_at=2.345).values()
+    assert "`clipnorm=2.3`" in values["clip"]
+
+
+def test_a_language_model_gets_no_advice_for_recurrent_cells() -> None:
+    from gradlog.model import Confidence, Diagnosis, Severity
+    from gradlog.remedies import personalise
+
+    rule = RULES["exploding_gradient"]
+    diagnosis = Diagnosis(
+        rule.id,
+        rule.title,
+        Severity.ERROR,
+        Confidence.HIGH,
+        "",
+        None,
+        1,
+        1,
+        1,
+        remedies=rule.remedies,
+    )
+    assert any(r.startswith("For recurrent") for r in personalise(diagnosis, Context()).remedies)
+    fitted = personalise(diagnosis, Context("nanogpt")).remedies
+    assert fitted and not any(r.startswith("For recurrent") for r in fitted)
+
+
+def test_a_zero_learning_rate_in_the_log_is_the_first_remedy_of_a_stall() -> None:
+    from gradlog.model import Confidence, Diagnosis, Severity
+    from gradlog.remedies import personalise
+
+    rule = RULES["stalled"]
+    diagnosis = Diagnosis(
+        rule.id,
+        rule.title,
+        Severity.WARNING,
+        Confidence.HIGH,
+        "",
+        None,
+        1,
+        1,
+        1,
+        remedies=rule.remedies,
+    )
+    assert (
+        personalise(diagnosis, Context(lr=0.0))
+        .remedies[0]
+        .startswith("The learning rate the log shows is 0")
+    )
+    assert not personalise(diagnosis, Context(lr=1e-4)).remedies[0].startswith("The learning")
 
 
 def test_without_numbers_the_general_wording_is_used() -> None:
