@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from gradlog.config import Config
 from gradlog.curves import CHARTED, Curve
 from gradlog.detectors import DETECTORS, Detector
 from gradlog.model import Diagnosis, EpisodeKey, Record, Step
-from gradlog.parse.names import NameTable
+from gradlog.parse.names import STEP, NameTable
 from gradlog.parse.reader import LogReader
 from gradlog.remedies import History, personalise
 from gradlog.report import LIMITS, InputSummary, Report, SeriesSummary
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 else:
     from gradlog.lazy import numpy as np
 
+_STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,23}")
 _ORDER = {detector.rule.id: index for index, detector in enumerate(DETECTORS)}
 
 
@@ -101,6 +103,7 @@ class Engine:
         self._curves: dict[str, Curve] = {name: Curve() for name in CHARTED}
         self._history = History()
         self._first_step: Step | None = None
+        self._by_epoch = False  # the records are numbered by epoch
         self._last_step: Step | None = None
         self._interrupted: int | None = None
         # Live callers set ``eager``: see feed(). The open record turned non-finite and
@@ -196,6 +199,7 @@ class Engine:
             unparsed=tuple(self._reader.unparsed) if not self._records else (),
             series={name: s.freeze() for name, s in sorted(self._series.items())},
             curves={name: c.freeze() for name, c in self._curves.items() if c.count},
+            step_name=self._step_name(),
             unread_numeric=self._reader.unread_numeric,
             unread_examples=tuple(self._reader.unread_examples[:2]),
             unjudged=tuple(
@@ -213,6 +217,19 @@ class Engine:
         rules = tuple(detector.rule.id for detector in self._detectors)
         return Report(summary, tuple(diagnoses), rules)
 
+    def _step_name(self) -> str:
+        """What the log calls its steps: the name its most printed shape gives the step
+        (a word of 3 to 24 letters, digits or underscores), ``epoch`` when the records are
+        numbered by epoch, else ``step``."""
+        if self._by_epoch:
+            return "epoch"
+        if not self._reader.numbered:
+            for shape in self._reader.shapes:
+                for key, canonical in shape.names:
+                    if canonical == STEP:
+                        return key if _STEP_NAME.fullmatch(key) else "step"
+        return "step"
+
     def _observe(self, records: Sequence[Record] | Parts) -> list[Diagnosis]:
         """Give every rule the completed ``records``: a few one at a time, more as one
         block. Either way what the rules find is kept in the order of the records (and
@@ -222,6 +239,7 @@ class Engine:
         self._records += len(records)
         if self._first_step is None:
             self._first_step = records[0].step
+            self._by_epoch = records[0].epoch is not None and records[0].epoch == records[0].step
         self._last_step = records[-1].step
         if len(records) < SMALL_BLOCK:
             return self._one_by_one(records)

@@ -92,9 +92,10 @@ class Incident:
                 return outcome
         return f"showed {self.diagnoses[0].title.lower()}"
 
-    def sentence(self) -> str:
-        """``went non-finite at step 9: Loss spike -> Exploding gradients -> NaN``."""
-        where = "" if self.first_step is None else f" at step {self.first_step}"
+    def sentence(self, unit: str = "step") -> str:
+        """``went non-finite at step 9: Loss spike -> Exploding gradients -> NaN``
+        (``unit``: what the log calls a step)."""
+        where = "" if self.first_step is None else f" at {unit} {self.first_step}"
         if len(self.ids) == 1:
             return f"{self.outcome}{where}: {self.diagnoses[0].title}"
         return f"{self.outcome}{where}: {self.story}"
@@ -143,4 +144,4 @@ def verdict(report: Report, found: tuple[Incident, ...] | None = None) -> str:
     worst = max(found, key=lambda i: (i.severity, -i.number))
     more = len(found) - 1
     rest = f" (and {more} more incident{'s' if more != 1 else ''})" if more else ""
-    return f"The run {worst.sentence()}{rest}."
+    return f"The run {worst.sentence(report.input.step_name)}{rest}."

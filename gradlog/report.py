@@ -52,6 +52,9 @@ class InputSummary:
     limits: dict[str, int] = field(default_factory=dict)
     # The charted series (``curves.CHARTED``) the input prints, in buckets.
     curves: dict[str, CurvePoints] = field(default_factory=dict)
+    # What the log calls a step: ``iteration``, ``num_updates``, ``epoch``... (``step``
+    # when it names none, or gradlog numbered the records).
+    step_name: str = "step"
 
     @property
     def incomplete(self) -> bool:

@@ -81,6 +81,7 @@ def test_json_is_strict_and_has_the_documented_shape() -> None:
         "first_step",
         "last_step",
         "numbered_steps",
+        "step_name",
         "unread_numeric_lines",
         "limits",
         "unjudged",

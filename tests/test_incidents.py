@@ -92,7 +92,7 @@ def test_the_seed_blow_up_reads_as_one_incident() -> None:
     assert found[0].ids[-1] == "nan" and "exploding_gradient" in found[0].ids
     text = terminal.render(ReportSet((report,)), width=100)
     assert text.count("incident 1") == 1 and "incident 2" not in text
-    assert "The run went non-finite at step 8" in text
+    assert "The run went non-finite at epoch 8" in text  # as the log counts
     assert "grad_norm" in text  # the evidence of the gradient, in the one panel
 
 
@@ -194,3 +194,15 @@ def test_markdown_draws_the_loss_for_github_and_keeps_a_spike(tmp_path: Path) ->
     heading = next(line for line in text.splitlines() if line.startswith("#### "))
     assert heading == "#### \\`\\`\\` \\| &lt;b&gt;run&lt;/b&gt; \\# not a heading"
     assert "<b>run</b>" not in text and "\n# not a heading" not in text
+
+
+def test_steps_are_named_as_the_log_names_them(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    lines = [f"iteration {i} | loss {2.0 - i / 500:.4f}" for i in range(1, 300)]
+    lines += ["iteration 300 | loss nan"]
+    log.write_text("\n".join(lines) + "\n")
+    report = analyze(open_input(str(log)), "run.log")
+    assert report.input.step_name == "iteration"
+    text = terminal.render(ReportSet((report,)), width=100, chart=False)
+    assert "iteration 300 (line 300)" in text and "step 300 (line" not in text
+    assert verdict(report).startswith("The run went non-finite at iteration 300")

@@ -122,7 +122,7 @@ def chart(name: str, points: CurvePoints, found: tuple[Incident, ...]) -> str:
         if span is None:
             continue
         start, end = x(span[0]) - 2, x(span[1]) + 2
-        label = f"incident {incident.number}: {incident.sentence()}"
+        label = f"incident {incident.number}: {incident.story}"
         parts.append(
             f'<rect class="incident {incident.severity}" data-incident="{incident.number}" '
             f'x="{start:.1f}" y="{TOP}" width="{max(4.0, end - start):.1f}" height="{plot_h}">'
@@ -200,11 +200,11 @@ def _columns(incident: Incident, points: CurvePoints) -> tuple[int, int] | None:
     return None if start is None or end is None else (start, end)
 
 
-def _incident(incident: Incident, whys: dict[str, str]) -> str:
+def _incident(incident: Incident, whys: dict[str, str], unit: str) -> str:
     rows = []
     for d in incident.diagnoses:
         rows.append(
-            f"<tr><td>{html_text(where(d.first_step, d.line))}</td>"
+            f"<tr><td>{html_text(where(d.first_step, d.line, unit))}</td>"
             f"<td><code>{html_text(d.id)}</code></td><td>{html_text(d.message)}</td></tr>"
         )
     evidence: dict[tuple[object, int, str], str] = {}
@@ -253,7 +253,7 @@ def _input(report: Report, whys: dict[str, str]) -> str:
     for name in CHARTS:
         if name in curves:
             parts.append(chart(name, curves[name], found))
-    parts += [_incident(incident, whys) for incident in found]
+    parts += [_incident(incident, whys, report.input.step_name) for incident in found]
     if found:
         parts.append(f'<p class="read">{html_text(verdict(report))}</p>')
     return "\n".join(parts)

@@ -74,6 +74,7 @@ def report_object(report: Report) -> dict[str, Any]:
             "first_step": step_or_text(read.first_step),
             "last_step": step_or_text(read.last_step),
             "numbered_steps": read.numbered_steps,
+            "step_name": read.step_name,
             "unread_numeric_lines": read.unread_numeric,
             "unjudged": [{"id": rule, "min_records": n} for rule, n in read.unjudged],
             # Caps reached while reading (names as gradlog.report.LIMITS), with counts.

@@ -32,11 +32,12 @@ def number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def where(step: Step | None, line: int | None) -> str:
-    """``step 9 (line 8)``, or ``-`` for a diagnosis of the whole input."""
+def where(step: Step | None, line: int | None, unit: str = "step") -> str:
+    """``step 9 (line 8)`` (``iteration 9``, ``epoch 9``: as the log names its steps),
+    or ``-`` for a diagnosis of the whole input."""
     if step is None:
         return "-"
-    return f"step {step}" + (f" (line {line})" if line else "")
+    return f"{visible(unit)} {step}" + (f" (line {line})" if line else "")
 
 
 def describe_input(read: InputSummary) -> str:
@@ -107,7 +108,7 @@ def describe_steps(read: InputSummary) -> str:
     return f"steps {read.first_step}-{read.last_step}"
 
 
-def _incident_table(found: tuple[Incident, ...]) -> Table:
+def _incident_table(found: tuple[Incident, ...], unit: str) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("#", "severity", "where", "what happened"):
         table.add_column(column, overflow="fold")
@@ -115,7 +116,7 @@ def _incident_table(found: tuple[Incident, ...]) -> Table:
         table.add_row(
             str(incident.number),
             Text(str(incident.severity).upper(), style=STYLES[incident.severity]),
-            Text(where(incident.first_step, incident.line)),
+            Text(where(incident.first_step, incident.line, unit)),
             Text(visible(incident.story)),
         )
     return table
@@ -125,10 +126,10 @@ EVIDENCE_SHOWN = 10  # rows of an incident's evidence table
 REMEDIES_SHOWN = 4  # remedies shown per incident; the rest are one command away
 
 
-def _span(first: Step | None, last: Step | None, line: int | None) -> str:
-    span = where(first, line)
+def _span(first: Step | None, last: Step | None, line: int | None, unit: str) -> str:
+    span = where(first, line, unit)
     if last is not None and first is not None and last != first:
-        span += f" to step {last}"
+        span += f" to {visible(unit)} {last}"
     return span
 
 
@@ -165,12 +166,13 @@ def _remedies(incident: Incident) -> tuple[list[str], list[str]]:
     return shown, list(dict.fromkeys(rest))
 
 
-def _panel(incident: Incident, whys: dict[str, str]) -> Panel:
+def _panel(incident: Incident, whys: dict[str, str], unit: str) -> Panel:
     style = STYLES[incident.severity]
     parts: list[RenderableType] = []
     parts.append(
         Text.assemble(
-            ("Where: ", "bold"), _span(incident.first_step, incident.last_step, incident.line)
+            ("Where: ", "bold"),
+            _span(incident.first_step, incident.last_step, incident.line, unit),
         )
     )
     story = Table.grid(padding=(0, 1))
@@ -179,7 +181,7 @@ def _panel(incident: Incident, whys: dict[str, str]) -> Panel:
     story.add_column(overflow="fold")
     for diagnosis in incident.diagnoses:
         story.add_row(
-            Text(where(diagnosis.first_step, diagnosis.line), style="dim"),
+            Text(where(diagnosis.first_step, diagnosis.line, unit), style="dim"),
             Text(visible(diagnosis.id), style=STYLES[diagnosis.severity]),
             Text(
                 f"{visible(diagnosis.message)} "
@@ -266,9 +268,10 @@ def render_to(console: Console, reports: ReportSet, chart: bool = True) -> None:
             for row in _charts(report, found, console.width):
                 console.print(row, overflow="crop", no_wrap=True)
         if found:
-            console.print(_incident_table(found))
+            unit = report.input.step_name
+            console.print(_incident_table(found, unit))
             for incident in found:
-                console.print(_panel(incident, whys))
+                console.print(_panel(incident, whys, unit))
         worst = report.worst()
         style = STYLES[worst] if worst is not None else "bold green"
         console.print(Text(verdict(report), style=style))
