@@ -168,13 +168,19 @@ def _runs_log(rng: random.Random) -> list[str]:
     return lines
 
 
+def assert_read_as_line_by_line(log: Path, lines: list[str], blocks: tuple[int, ...]) -> None:
+    """``lines``, written to ``log``, read in blocks of each size as line by line."""
+    log.write_text("\n".join(lines) + "\n")
+    expected = _read(log, layouts=False)
+    for block in blocks:
+        assert _read(log, layouts=True, block=block) == expected
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_runs_in_columns_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
-    log = tmp_path / "runs.log"
-    log.write_text("\n".join(_runs_log(random.Random(seed))) + "\n")
-    expected = _read(log, layouts=False)
-    for block in (7, 97, 4096):
-        assert _read(log, layouts=True, block=block) == expected
+    assert_read_as_line_by_line(
+        tmp_path / "runs.log", _runs_log(random.Random(seed)), (7, 97, 4096)
+    )
 
 
 def test_long_runs_become_columns() -> None:

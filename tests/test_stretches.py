@@ -20,7 +20,7 @@ from gradlog.columns import RecordRun
 from gradlog.parse import reader as reader_module
 from gradlog.parse.reader import LogReader
 from gradlog.parse.runs import LONG_RUN, floats, skeletons
-from tests.test_layouts import _read
+from tests.test_layouts import assert_read_as_line_by_line
 
 
 def _form(value: str, spec: str) -> str:
@@ -88,11 +88,9 @@ def _stretch_log(rng: random.Random) -> list[str]:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_stretches_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
-    log = tmp_path / "stretches.log"
-    log.write_text("\n".join(_stretch_log(random.Random(seed))) + "\n")
-    expected = _read(log, layouts=False)
-    for block in (97, 500, 1500, 4096):
-        assert _read(log, layouts=True, block=block) == expected
+    assert_read_as_line_by_line(
+        tmp_path / "stretches.log", _stretch_log(random.Random(seed)), (97, 500, 1500, 4096)
+    )
 
 
 def test_a_stretch_is_read_without_matching_its_lines(monkeypatch: pytest.MonkeyPatch) -> None:

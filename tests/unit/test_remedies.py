@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gradlog.detectors import RULES
-from gradlog.remedies import CLIP_BY_FRAMEWORK, Context, general
+from gradlog.model import Confidence, Diagnosis, Severity
+from gradlog.remedies import CLIP_BY_FRAMEWORK, Context, general, personalise
 from tests.helpers import analyze_text
 
 
@@ -53,12 +54,10 @@ def test_a_keras_run_gets_the_keras_knob() -> None:
     assert "`clipnorm=2.3`" in values["clip"]
 
 
-def test_a_language_model_gets_no_advice_for_recurrent_cells() -> None:
-    from gradlog.model import Confidence, Diagnosis, Severity
-    from gradlog.remedies import personalise
-
-    rule = RULES["exploding_gradient"]
-    diagnosis = Diagnosis(
+def _diagnosis(rule_id: str) -> Diagnosis:
+    """A diagnosis of rule ``rule_id`` with its remedies as the rule writes them."""
+    rule = RULES[rule_id]
+    return Diagnosis(
         rule.id,
         rule.title,
         Severity.ERROR,
@@ -70,28 +69,17 @@ def test_a_language_model_gets_no_advice_for_recurrent_cells() -> None:
         1,
         remedies=rule.remedies,
     )
+
+
+def test_a_language_model_gets_no_advice_for_recurrent_cells() -> None:
+    diagnosis = _diagnosis("exploding_gradient")
     assert any(r.startswith("For recurrent") for r in personalise(diagnosis, Context()).remedies)
     fitted = personalise(diagnosis, Context("nanogpt")).remedies
     assert fitted and not any(r.startswith("For recurrent") for r in fitted)
 
 
 def test_a_zero_learning_rate_in_the_log_is_the_first_remedy_of_a_stall() -> None:
-    from gradlog.model import Confidence, Diagnosis, Severity
-    from gradlog.remedies import personalise
-
-    rule = RULES["stalled"]
-    diagnosis = Diagnosis(
-        rule.id,
-        rule.title,
-        Severity.WARNING,
-        Confidence.HIGH,
-        "",
-        None,
-        1,
-        1,
-        1,
-        remedies=rule.remedies,
-    )
+    diagnosis = _diagnosis("stalled")
     assert (
         personalise(diagnosis, Context(lr=0.0))
         .remedies[0]
