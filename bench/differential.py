@@ -2,6 +2,7 @@
 
     python bench/differential.py save DIR      # reports of this checkout, one JSON per log
     python bench/differential.py compare DIR   # this checkout against the saved ones
+    python bench/differential.py compare --facts DIR   # only what was found, not its wording
 
 The logs: every labelled log of the shared corpora (read in place, when present beside
 the checkout), the samples, the format fixtures, the test data, and generated logs of
@@ -11,7 +12,9 @@ enabled, and the whole JSON report (diagnoses with their ids, steps, lines, seve
 messages and evidence, and the input summary) must match exactly.
 
 Use it before and after any change meant to make gradlog faster without changing what
-it finds: save on the old version, compare on the new one.
+it finds: save on the old version, compare on the new one. ``--facts`` compares what was
+found and nothing of how it is told: each diagnosis without its title, message and
+remedies, and the report without the keys the saved one lacks (a field added since).
 """
 
 from __future__ import annotations
@@ -128,10 +131,28 @@ def _first_difference(old: Any, new: Any, where: str = "") -> str:
     return f"{where}: {old!r} != {new!r}"
 
 
+_WORDING = ("title", "message", "remedies")
+
+
+def facts(saved: Any, report: Any) -> Any:
+    """``report`` as ``--facts`` compares it with ``saved``: only the keys ``saved`` has,
+    and no diagnosis's wording (in both)."""
+    if isinstance(saved, dict) and isinstance(report, dict):
+        return {
+            key: facts(saved[key], report[key])
+            for key in saved
+            if key in report and key not in _WORDING
+        }
+    if isinstance(saved, list) and isinstance(report, list) and len(saved) == len(report):
+        return [facts(a, b) for a, b in zip(saved, report, strict=True)]
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["save", "compare"])
     parser.add_argument("folder", type=Path)
+    parser.add_argument("--facts", action="store_true", help="compare findings, not wording")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         found = reports(Path(scratch))
@@ -142,6 +163,11 @@ def main() -> int:
         print(f"saved the reports of {len(found)} runs to {saved}")
         return 0
     old = json.loads(saved.read_text())
+    if args.facts:
+        found = {
+            key: facts(old[key], report) if key in old else report for key, report in found.items()
+        }
+        old = {key: facts(report, report) for key, report in old.items()}
     differ = [key for key in sorted(set(old) | set(found)) if old.get(key) != found.get(key)]
     for key in differ:
         print(f"DIFFERS {key}: {_first_difference(old.get(key), found.get(key))}")

@@ -200,6 +200,7 @@ class Engine:
             series={name: s.freeze() for name, s in sorted(self._series.items())},
             curves={name: c.freeze() for name, c in self._curves.items() if c.count},
             step_name=self._step_name(),
+            batches=self._reader.batches,
             unread_numeric=self._reader.unread_numeric,
             unread_examples=tuple(self._reader.unread_examples[:2]),
             unjudged=tuple(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradlog.model import Diagnosis, Severity, Step
-from gradlog.report import Report
+from gradlog.report import InputSummary, Report, position
 
 GAP = 0.05  # of the input's span of steps: a later sign this close joins the story
 # Families, each rule with its place in a story: the cause before its consequences when
@@ -92,10 +92,14 @@ class Incident:
                 return outcome
         return f"showed {self.diagnoses[0].title.lower()}"
 
-    def sentence(self, unit: str = "step") -> str:
-        """``went non-finite at step 9: Loss spike -> Exploding gradients -> NaN``
-        (``unit``: what the log calls a step)."""
-        where = "" if self.first_step is None else f" at {unit} {self.first_step}"
+    def sentence(self, read: InputSummary | None = None) -> str:
+        """``went non-finite at step 9: Loss spike -> Exploding gradients -> NaN``, the
+        step as the input ``read`` counts it when given."""
+        first = self.first_step
+        if first is None:
+            where = ""
+        else:
+            where = f" at {position(first, read) if read is not None else f'step {first}'}"
         if len(self.ids) == 1:
             return f"{self.outcome}{where}: {self.diagnoses[0].title}"
         return f"{self.outcome}{where}: {self.story}"
@@ -144,4 +148,4 @@ def verdict(report: Report, found: tuple[Incident, ...] | None = None) -> str:
     worst = max(found, key=lambda i: (i.severity, -i.number))
     more = len(found) - 1
     rest = f" (and {more} more incident{'s' if more != 1 else ''})" if more else ""
-    return f"The run {worst.sentence(report.input.step_name)}{rest}."
+    return f"The run {worst.sentence(report.input)}{rest}."

@@ -7,7 +7,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gradlog.model import Diagnosis, Severity, Step
+from gradlog.model import Diagnosis, Severity, Step, step_value
 
 if TYPE_CHECKING:
     from gradlog.curves import CurvePoints
@@ -55,6 +55,9 @@ class InputSummary:
     # What the log calls a step: ``iteration``, ``num_updates``, ``epoch``... (``step``
     # when it names none, or gradlog numbered the records).
     step_name: str = "step"
+    # Steps counted within the epoch (``[2][100/788]``): batches per epoch, the first
+    # epoch's number and the first batch's; None for a log that counts steps globally.
+    batches: tuple[int, int, int] | None = None
 
     @property
     def incomplete(self) -> bool:
@@ -77,6 +80,16 @@ LIMITS = {
     "names_dropped": "metric names past the 1,024th, not read",
     "nul_bytes": "NUL bytes leading the input (a preallocated file), skipped",
 }
+
+
+def position(step: Step, read: InputSummary) -> str:
+    """A step as the log counts it: ``epoch 2, batch 100/788`` for a log that counts
+    batches within each epoch, else ``iteration 320`` (``read.step_name``)."""
+    if read.batches is not None and isinstance(step, int | float) and math.isfinite(step):
+        total, first, base = read.batches
+        epoch, batch = divmod(step - base, total)
+        return f"epoch {step_value(epoch + first)}, batch {step_value(batch + base)}/{total}"
+    return f"{read.step_name} {step}"
 
 
 def plural(n: int, noun: str) -> str:

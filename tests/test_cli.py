@@ -82,6 +82,7 @@ def test_json_is_strict_and_has_the_documented_shape() -> None:
         "last_step",
         "numbered_steps",
         "step_name",
+        "batches",
         "unread_numeric_lines",
         "limits",
         "unjudged",

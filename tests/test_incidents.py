@@ -206,3 +206,27 @@ def test_steps_are_named_as_the_log_names_them(tmp_path: Path) -> None:
     text = terminal.render(ReportSet((report,)), width=100, chart=False)
     assert "iteration 300 (line 300)" in text and "step 300 (line" not in text
     assert verdict(report).startswith("The run went non-finite at iteration 300")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        # mmdetection counts from batch 1 and prints every 50 batches
+        ("Epoch [{e}][{b}/2766]\tlr: 0.01000, loss: {v}", "epoch 3, batch 150/2766"),
+        # Torch7's ImageNet example
+        ("Epoch: [{e}][{b}/2766] Time 0.675 Err {v}", "epoch 3, batch 150/2766"),
+    ],
+)
+def test_a_step_counted_within_its_epoch_is_told_as_the_log_counts_it(
+    tmp_path: Path, line: str, expected: str
+) -> None:
+    log = tmp_path / "run.log"
+    rows = [
+        line.format(e=e, b=b, v="nan" if (e, b) == (3, 150) else f"{2.0 - e / 10:.4f}")
+        for e in range(1, 4)
+        for b in range(50, 2767, 50)
+    ]
+    log.write_text("\n".join(rows) + "\n")
+    report = analyze(open_input(str(log)), "run.log")
+    assert report.input.batches == (2766, report.input.batches[1], 1)  # type: ignore[index]
+    assert verdict(report).startswith(f"The run went non-finite at {expected}")

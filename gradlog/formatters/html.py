@@ -20,7 +20,7 @@ from gradlog.formatters.terminal import describe_input, number, verdict, where
 from gradlog.incidents import Incident, incidents
 from gradlog.incidents import verdict as incident_verdict
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
-from gradlog.report import Report, ReportSet
+from gradlog.report import InputSummary, Report, ReportSet
 
 WIDTH, HEIGHT = 900, 220  # a chart's drawing box
 LEFT, RIGHT, TOP, BOTTOM = 70, 10, 12, 28  # its margins
@@ -200,11 +200,11 @@ def _columns(incident: Incident, points: CurvePoints) -> tuple[int, int] | None:
     return None if start is None or end is None else (start, end)
 
 
-def _incident(incident: Incident, whys: dict[str, str], unit: str) -> str:
+def _incident(incident: Incident, whys: dict[str, str], read: InputSummary) -> str:
     rows = []
     for d in incident.diagnoses:
         rows.append(
-            f"<tr><td>{html_text(where(d.first_step, d.line, unit))}</td>"
+            f"<tr><td>{html_text(where(d.first_step, d.line, read))}</td>"
             f"<td><code>{html_text(d.id)}</code></td><td>{html_text(d.message)}</td></tr>"
         )
     evidence: dict[tuple[object, int, str], str] = {}
@@ -253,7 +253,7 @@ def _input(report: Report, whys: dict[str, str]) -> str:
     for name in CHARTS:
         if name in curves:
             parts.append(chart(name, curves[name], found))
-    parts += [_incident(incident, whys, report.input.step_name) for incident in found]
+    parts += [_incident(incident, whys, report.input) for incident in found]
     if found:
         parts.append(f'<p class="read">{html_text(verdict(report))}</p>')
     return "\n".join(parts)

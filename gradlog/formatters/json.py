@@ -75,6 +75,8 @@ def report_object(report: Report) -> dict[str, Any]:
             "last_step": step_or_text(read.last_step),
             "numbered_steps": read.numbered_steps,
             "step_name": read.step_name,
+            # Steps counted within the epoch: [batches per epoch, first epoch, first batch].
+            "batches": list(read.batches) if read.batches is not None else None,
             "unread_numeric_lines": read.unread_numeric,
             "unjudged": [{"id": rule, "min_records": n} for rule, n in read.unjudged],
             # Caps reached while reading (names as gradlog.report.LIMITS), with counts.

@@ -18,7 +18,7 @@ from gradlog.incidents import Incident, incidents
 from gradlog.incidents import verdict as incident_verdict
 from gradlog.model import Evidence, Severity, Step
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
-from gradlog.report import LIMITS, InputSummary, Report, ReportSet, plural
+from gradlog.report import LIMITS, InputSummary, Report, ReportSet, plural, position
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -32,12 +32,14 @@ def number(value: float) -> str:
     return f"{value:.6g}"
 
 
-def where(step: Step | None, line: int | None, unit: str = "step") -> str:
-    """``step 9 (line 8)`` (``iteration 9``, ``epoch 9``: as the log names its steps),
-    or ``-`` for a diagnosis of the whole input."""
+def where(step: Step | None, line: int | None, read: InputSummary | None = None) -> str:
+    """``step 9 (line 8)``, or as the log counts (``iteration 9``, ``epoch 2, batch
+    100/788``: see ``report.position``) given its ``read``; ``-`` for a diagnosis of the
+    whole input."""
     if step is None:
         return "-"
-    return f"{visible(unit)} {step}" + (f" (line {line})" if line else "")
+    at = f"step {step}" if read is None else visible(position(step, read))
+    return at + (f" (line {line})" if line else "")
 
 
 def describe_input(read: InputSummary) -> str:
@@ -108,7 +110,7 @@ def describe_steps(read: InputSummary) -> str:
     return f"steps {read.first_step}-{read.last_step}"
 
 
-def _incident_table(found: tuple[Incident, ...], unit: str) -> Table:
+def _incident_table(found: tuple[Incident, ...], read: InputSummary) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ("#", "severity", "where", "what happened"):
         table.add_column(column, overflow="fold")
@@ -116,7 +118,7 @@ def _incident_table(found: tuple[Incident, ...], unit: str) -> Table:
         table.add_row(
             str(incident.number),
             Text(str(incident.severity).upper(), style=STYLES[incident.severity]),
-            Text(where(incident.first_step, incident.line, unit)),
+            Text(where(incident.first_step, incident.line, read)),
             Text(visible(incident.story)),
         )
     return table
@@ -126,10 +128,10 @@ EVIDENCE_SHOWN = 10  # rows of an incident's evidence table
 REMEDIES_SHOWN = 4  # remedies shown per incident; the rest are one command away
 
 
-def _span(first: Step | None, last: Step | None, line: int | None, unit: str) -> str:
-    span = where(first, line, unit)
+def _span(first: Step | None, last: Step | None, line: int | None, read: InputSummary) -> str:
+    span = where(first, line, read)
     if last is not None and first is not None and last != first:
-        span += f" to {visible(unit)} {last}"
+        span += f" to {visible(position(last, read))}"
     return span
 
 
@@ -166,13 +168,13 @@ def _remedies(incident: Incident) -> tuple[list[str], list[str]]:
     return shown, list(dict.fromkeys(rest))
 
 
-def _panel(incident: Incident, whys: dict[str, str], unit: str) -> Panel:
+def _panel(incident: Incident, whys: dict[str, str], read: InputSummary) -> Panel:
     style = STYLES[incident.severity]
     parts: list[RenderableType] = []
     parts.append(
         Text.assemble(
             ("Where: ", "bold"),
-            _span(incident.first_step, incident.last_step, incident.line, unit),
+            _span(incident.first_step, incident.last_step, incident.line, read),
         )
     )
     story = Table.grid(padding=(0, 1))
@@ -181,7 +183,7 @@ def _panel(incident: Incident, whys: dict[str, str], unit: str) -> Panel:
     story.add_column(overflow="fold")
     for diagnosis in incident.diagnoses:
         story.add_row(
-            Text(where(diagnosis.first_step, diagnosis.line, unit), style="dim"),
+            Text(where(diagnosis.first_step, diagnosis.line, read), style="dim"),
             Text(visible(diagnosis.id), style=STYLES[diagnosis.severity]),
             Text(
                 f"{visible(diagnosis.message)} "
@@ -268,10 +270,9 @@ def render_to(console: Console, reports: ReportSet, chart: bool = True) -> None:
             for row in _charts(report, found, console.width):
                 console.print(row, overflow="crop", no_wrap=True)
         if found:
-            unit = report.input.step_name
-            console.print(_incident_table(found, unit))
+            console.print(_incident_table(found, report.input))
             for incident in found:
-                console.print(_panel(incident, whys, unit))
+                console.print(_panel(incident, whys, report.input))
         worst = report.worst()
         style = STYLES[worst] if worst is not None else "bold green"
         console.print(Text(verdict(report), style=style))

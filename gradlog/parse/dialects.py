@@ -26,6 +26,9 @@ class LineFields:
     epoch: float | None = None
     marker: bool = True  # False: the line continues the open record whatever its step
     bits: bool = False  # the line's losses are in bits (base 2)
+    # A step counted within the epoch (``[2][100/788]``): the batch, the batches per
+    # epoch and the number of the first epoch, as ``in_epoch`` made the step from them.
+    batch: tuple[float, float, int] | None = None
 
 
 Adjust = Callable[[LineFields, str], bool]  # False drops the line
@@ -55,9 +58,12 @@ class Dialect:
         )
 
 
-def _batch_step(epoch: float, index: float, total: float, first_epoch: int) -> float:
-    """Global batch count from an epoch and a batch ``index/total`` within it."""
-    return (epoch - first_epoch) * total + index
+def in_epoch(fields: LineFields, epoch: float, index: float, total: float, first: int) -> None:
+    """The line's step as a global batch count, from its epoch (the first is numbered
+    ``first``) and its batch ``index/total`` within it; the parts are kept too."""
+    fields.epoch = epoch
+    fields.step = (epoch - first) * total + index
+    fields.batch = (index, total, first)
 
 
 _BAR = re.compile(r"(\d+)/(\d+)\s*\[")
@@ -73,8 +79,7 @@ def _keras(fields: LineFields, text: str) -> bool:
 def _lightning(fields: LineFields, text: str) -> bool:
     epoch, bar = _EPOCH_COLON.search(text), _BAR.search(text)
     if epoch and bar:
-        fields.epoch = float(epoch.group(1))
-        fields.step = _batch_step(fields.epoch, float(bar.group(1)), float(bar.group(2)), 0)
+        in_epoch(fields, float(epoch.group(1)), float(bar.group(1)), float(bar.group(2)), 0)
     fields.metrics.pop("v_num", None)
     return bool(fields.metrics)
 
@@ -115,8 +120,8 @@ def _timm(fields: LineFields, text: str) -> bool:
         return bool(fields.metrics)
     match = _TIMM_TRAIN.search(text)
     if match:
-        fields.epoch = float(match.group(1) or match.group(2))
-        fields.step = _batch_step(fields.epoch, float(match.group(3)), float(match.group(4)), 0)
+        epoch = float(match.group(1) or match.group(2))
+        in_epoch(fields, epoch, float(match.group(3)), float(match.group(4)), 0)
     return True
 
 
@@ -131,8 +136,8 @@ def _mmengine(fields: LineFields, text: str) -> bool:
         fields.marker = False
         return True
     if match := _MM_EPOCH.search(text):
-        fields.epoch = float(match.group(1))
-        fields.step = _batch_step(fields.epoch, float(match.group(2)), float(match.group(3)), 1)
+        epoch, index, total = (float(match.group(i)) for i in (1, 2, 3))
+        in_epoch(fields, epoch, index, total, 1)
     elif match := _MM_ITER.search(text):
         fields.step = float(match.group(1))
     return True

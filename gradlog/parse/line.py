@@ -36,6 +36,7 @@ _SEEN_KEPT = 1 << 16  # hashes remembered of layouts and shapes not learned yet
 # A layout gets its compiled reader (about a millisecond to compile, ten microseconds
 # saved per line) once seen this often: metric lines repeat for ever, free text rarely.
 _COMPILE_AFTER = 8
+_BATCH_KINDS = 16  # kinds of within-epoch counters tallied
 # Scanning a new shape with the grammar costs about a millisecond. A log gets _CREDIT
 # scans at once (the corpus needs 42 at most) and one more every _REFILL lines; a shape
 # seen again before it is scanned may borrow _RESERVE ahead. A new shape on every line
@@ -303,6 +304,10 @@ class LineParser:
         self.line: int | None = None
         self._credited = 0  # the line the credit was last brought up to date at
         self.sightings = 0  # lines counted in ``shapes``, of any shape
+        # Steps counted within the epoch: lines by (batches per epoch, first epoch), and
+        # the lowest batch seen (0 or 1: how batches are counted).
+        self.batches: dict[tuple[float, int], int] = {}
+        self.first_batch = math.inf
         self._keys: dict[tuple[str, bool, bool, bool], tuple[str, str, bool] | None] = {}
         self._names: set[str] = set()
         self._dialects: dict[str, Dialect | None] = {}
@@ -537,13 +542,19 @@ class LineParser:
         dialect = plan.dialect or self.dialect
         roles = plan_roles(plan, dialect)
         metrics, step, epoch = read_roles(roles, tokens)
+        batch = None
         if roles.in_epoch:  # a count within the epoch, made global so epochs stay apart
-            step = (epoch or 0.0) * _total_after(plan, tokens) + (step or 0.0)
+            total = _total_after(plan, tokens)
+            batch = (step or 0.0, total, 0)
+            step = (epoch or 0.0) * total + (step or 0.0)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
         fields = LineFields(metrics, step, epoch, marker=not (plan.is_dict and step is None))
+        fields.batch = batch
         if dialect.adjust is not None and not dialect.adjust(fields, text):
             return None
+        if fields.batch is not None:
+            self._count_batches(fields.batch)
         name = dialect.name
         if (
             name == GENERIC.name
@@ -555,6 +566,16 @@ class LineParser:
         return Fields(
             fields.metrics, fields.step, fields.epoch, name, fields.marker, bits=fields.bits
         )
+
+    def _count_batches(self, batch: tuple[float, float, int]) -> None:
+        """Note a step counted within its epoch: its batches per epoch and first epoch,
+        and whether batches count from 0 or 1 (a bounded tally)."""
+        index, total, first = batch
+        key = (total, first)
+        if key in self.batches or len(self.batches) < _BATCH_KINDS:
+            self.batches[key] = self.batches.get(key, 0) + 1
+        if index < self.first_batch:
+            self.first_batch = index
 
     def compiled(self, text: str, masked: str) -> Compiled | bool:
         """How to read every text that masks to ``masked`` (``text`` is one) in a few

@@ -138,6 +138,21 @@ class LogReader:
         return self._assembler.numbered_records
 
     @property
+    def batches(self) -> tuple[int, int, int] | None:
+        """How the log counts steps within the epoch, when it does so on nearly every such
+        line: batches per epoch, the first epoch's number, the first batch's number (0 or
+        1)."""
+        tally = self._parser.batches
+        if not tally:
+            return None
+        (total, first), count = max(tally.items(), key=lambda item: item[1])
+        if count < 0.9 * sum(tally.values()) or total < 1 or total != int(total):
+            return None
+        # Batches count from 1 unless one is numbered 0 (a log printing every 50 batches
+        # shows 50 first).
+        return int(total), first, 0 if self._parser.first_batch == 0 else 1
+
+    @property
     def shapes(self) -> list[ShapeStats]:
         """The key-value line shapes read so far, most frequent first."""
         return sorted(self._parser.shapes.values(), key=lambda s: -s.count)
