@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import groupby, pairwise
 
 from rich.text import Text
 
@@ -111,6 +111,7 @@ def draw(
     for row in range(height - 1, -1, -1):
         label = _short(top) if row == height - 1 else _short(bottom) if row == 0 else ""
         line = Text(label.rjust(_LABEL) + " ", style="dim")
+        cells: list[tuple[str, str]] = []
         for at in range(plot):
             cell = " "
             style = "green"
@@ -118,20 +119,13 @@ def draw(
                 cell, style = "x", "bold red"
             elif spans[at] is not None:
                 low, high = spans[at]  # type: ignore[misc]
-                upper, lower = 2 * row + 1, 2 * row
-                has_upper, has_lower = low <= upper <= high, low <= lower <= high
-                cell = (
-                    "█"
-                    if has_upper and has_lower
-                    else "▀"
-                    if has_upper
-                    else "▄"
-                    if has_lower
-                    else " "
-                )
-            line.append(
-                cell, style=f"{style} {shade[at]}".strip() if cell != " " else shade[at] or None
-            )
+                has_upper, has_lower = low <= 2 * row + 1 <= high, low <= 2 * row <= high
+                if has_upper or has_lower:
+                    cell = "█" if has_upper and has_lower else "▀" if has_upper else "▄"
+            cells.append((cell, f"{style} {shade[at]}".strip() if cell != " " else shade[at]))
+        # One span of text per run of cells of one style: rich's cost is per span.
+        for style, run in groupby(cells, key=lambda item: item[1]):
+            line.append("".join(cell for cell, _ in run), style=style or None)
         rows.append(line)
     if incidents:
         marks = Text(" " * (_LABEL + 1))
