@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -90,6 +91,17 @@ def position(step: Step, read: InputSummary) -> str:
         epoch, batch = divmod(step - base, total)
         return f"epoch {step_value(epoch + first)}, batch {step_value(batch + base)}/{total}"
     return f"{read.step_name} {step}"
+
+
+_STEP_MENTION = re.compile(r"\bstep (\d+)\b")
+
+
+def told(message: str, read: InputSummary) -> str:
+    """A rule's message with the steps it names as the log counts them (``step 150`` ->
+    ``epoch 1, batch 150/2766`` or ``iteration 150``), for the report a person reads."""
+    if read.step_name == "step" and read.batches is None:
+        return message
+    return _STEP_MENTION.sub(lambda m: position(int(m.group(1)), read), message)
 
 
 def plural(n: int, noun: str) -> str:

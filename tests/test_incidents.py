@@ -230,3 +230,19 @@ def test_a_step_counted_within_its_epoch_is_told_as_the_log_counts_it(
     report = analyze(open_input(str(log)), "run.log")
     assert report.input.batches == (2766, report.input.batches[1], 1)  # type: ignore[index]
     assert verdict(report).startswith(f"The run went non-finite at {expected}")
+
+
+def test_rule_messages_name_steps_as_the_log_does(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    rows = [
+        f"Epoch [{e}][{b}/400]\tlr: 0.01, loss: {2.0 - e / 10:.4f}"
+        for e in (1, 2)
+        for b in range(50, 401, 50)
+    ]
+    rows[11] = "Epoch [2][150/400]\tlr: 0.01, loss: nan"
+    log.write_text("\n".join(rows) + "\n")
+    report = analyze(open_input(str(log)), "run.log")
+    text = terminal.render(ReportSet((report,)), width=120, chart=False)
+    assert "non-finite at epoch 2, batch 150/400" in text
+    assert "at step 550" not in text  # gradlog's own count, 400 + 150
+    assert any("step 550" in d.message for d in report.diagnoses)  # JSON keeps the rule's

@@ -20,7 +20,7 @@ from gradlog.formatters.terminal import describe_input, number, verdict, where
 from gradlog.incidents import Incident, incidents
 from gradlog.incidents import verdict as incident_verdict
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
-from gradlog.report import InputSummary, Report, ReportSet
+from gradlog.report import InputSummary, Report, ReportSet, told
 
 WIDTH, HEIGHT = 900, 220  # a chart's drawing box
 LEFT, RIGHT, TOP, BOTTOM = 70, 10, 12, 28  # its margins
@@ -205,7 +205,8 @@ def _incident(incident: Incident, whys: dict[str, str], read: InputSummary) -> s
     for d in incident.diagnoses:
         rows.append(
             f"<tr><td>{html_text(where(d.first_step, d.line, read))}</td>"
-            f"<td><code>{html_text(d.id)}</code></td><td>{html_text(d.message)}</td></tr>"
+            f"<td><code>{html_text(d.id)}</code></td>"
+            f"<td>{html_text(told(d.message, read))}</td></tr>"
         )
     evidence: dict[tuple[object, int, str], str] = {}
     for d in incident.diagnoses:

@@ -17,7 +17,7 @@ from gradlog.incidents import incidents
 from gradlog.incidents import verdict as incident_verdict
 from gradlog.model import Diagnosis, Step
 from gradlog.parse.names import LOSS, VAL_LOSS
-from gradlog.report import Report, ReportSet
+from gradlog.report import Report, ReportSet, told
 
 
 def input_name(name: str) -> str:
@@ -70,7 +70,7 @@ def diagnoses_table(reports: ReportSet) -> str:
             rows.append(
                 f"| {d.severity} | {markdown_code(d.id, in_table=True)} | "
                 f"{escape(where(report, d))} | {steps(d.first_step, d.last_step)} | "
-                f"{escape(d.message)} |"
+                f"{escape(told(d.message, report.input))} |"
             )
     return "\n".join(rows) + "\n"
 

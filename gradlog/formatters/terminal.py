@@ -18,7 +18,15 @@ from gradlog.incidents import Incident, incidents
 from gradlog.incidents import verdict as incident_verdict
 from gradlog.model import Evidence, Severity, Step
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
-from gradlog.report import LIMITS, InputSummary, Report, ReportSet, plural, position
+from gradlog.report import (
+    LIMITS,
+    InputSummary,
+    Report,
+    ReportSet,
+    plural,
+    position,
+    told,
+)
 
 STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -186,7 +194,7 @@ def _panel(incident: Incident, whys: dict[str, str], read: InputSummary) -> Pane
             Text(where(diagnosis.first_step, diagnosis.line, read), style="dim"),
             Text(visible(diagnosis.id), style=STYLES[diagnosis.severity]),
             Text(
-                f"{visible(diagnosis.message)} "
+                f"{visible(told(diagnosis.message, read))} "
                 f"({plural(diagnosis.count, 'record')}, confidence {diagnosis.confidence})"
             ),
         )
