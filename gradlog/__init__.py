@@ -9,6 +9,9 @@ __version__ = "0.1.0"
 
 # The library's names are imported on first use, so `gradlog --version` stays quick.
 _LAZY = {
+    "Monitor": "gradlog.api",
+    "diagnose": "gradlog.api",
+    "Config": "gradlog.config",
     "Engine": "gradlog.engine",
     "analyze": "gradlog.engine",
     "Confidence": "gradlog.model",
@@ -21,6 +24,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from gradlog.api import Monitor, diagnose
+    from gradlog.config import Config
     from gradlog.engine import Engine, analyze
     from gradlog.model import Confidence, Diagnosis, Evidence, Record, Severity
     from gradlog.report import Report, ReportSet
@@ -34,13 +39,16 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Confidence",
+    "Config",
     "Diagnosis",
     "Engine",
     "Evidence",
+    "Monitor",
     "Record",
     "Report",
     "ReportSet",
     "Severity",
     "__version__",
     "analyze",
+    "diagnose",
 ]

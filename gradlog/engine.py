@@ -153,6 +153,12 @@ class Engine:
             self._judged_early = False
         return announced
 
+    def observe(self, records: Sequence[Record]) -> list[Diagnosis]:
+        """Judge records made elsewhere than from a log's lines (``api.Monitor``): each a
+        whole step, judged at once; return diagnoses that are new or more severe."""
+        self._lines += len(records)
+        return self._observe(records)
+
     def idle(self) -> list[Diagnosis]:
         """The input paused: judge the open record as it stands, so a live alert is not
         held back, without completing it.
