@@ -130,11 +130,11 @@ def draw(
     if incidents:
         marks = Text(" " * (_LABEL + 1))
         for incident in incidents:
-            start, _ = span_of(incident, points, plot)
+            start, end = span_of(incident, points, plot)
             if start is None:
                 continue
-            _, end = span_of(incident, points, plot)
             label = f"^{incident.number}"
+            start = min(start, plot - len(label))  # a label at the right edge stays whole
             if len(marks) < _LABEL + 1 + start:
                 marks.append(" " * (_LABEL + 1 + start - len(marks)))
             reach = max(len(label), (end or start) - start + 1)
