@@ -34,6 +34,16 @@ def _short(value: float) -> str:
     return f"{value:.4g}"
 
 
+def axis_of(points: CurvePoints) -> tuple[float, float, bool] | None:
+    """A series' vertical axis: its lowest and highest finite value, and whether it is
+    drawn on a log scale; None when it has no finite value."""
+    finite = [v for v in (*points.lows, *points.highs) if v == v]
+    if not finite:
+        return None
+    low, high = min(finite), max(finite)
+    return low, high, low > 0 and high / low > LOG_RANGE
+
+
 def share(value: float, low: float, high: float) -> float:
     """Where ``value`` lies from ``low`` (0) to ``high`` (1), clamped; the middle when
     the range is a single value. Computed in halves: a range from -1e308 to 1e308 is
@@ -84,11 +94,10 @@ def draw(
     plot = max(8, width - _LABEL - 1)
     lows, highs, bad = columns(points, plot)
     first, last = points.steps[0], points.steps[-1]
-    finite = [v for v in lows + highs if v == v]
-    if not finite:
+    bounds = axis_of(points)
+    if bounds is None:
         return [Text(f"{name}: no finite value to chart", style="dim")]
-    bottom, top = min(finite), max(finite)
-    log = bottom > 0 and top / bottom > LOG_RANGE
+    bottom, top, log = bounds
     scale = math.log10 if log else (lambda v: v)
     low_end, high_end = scale(bottom), scale(top)
 

@@ -13,9 +13,10 @@ an independent problem, an incident of its own.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gradlog.model import Diagnosis, Severity, Step
+from gradlog.model import Diagnosis, Evidence, Severity, Step
 from gradlog.report import InputSummary, Report, position
 
 GAP = 0.05  # of the input's span of steps: a later sign this close joins the story
@@ -77,6 +78,34 @@ class Incident:
     def ids(self) -> tuple[str, ...]:
         """Its rules, each once, in the order of the story."""
         return tuple(dict.fromkeys(d.id for d in self.diagnoses))
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """The evidence of every diagnosis of the incident, each value once, in story
+        order."""
+        seen: dict[tuple[object, int, str], Evidence] = {}
+        for diagnosis in self.diagnoses:
+            for item in diagnosis.evidence:
+                seen.setdefault((item.step, item.line, item.metric), item)
+        return list(seen.values())
+
+    @property
+    def remedies(self) -> dict[str, str]:
+        """The remedies of every diagnosis, each once, the earliest sign's first: each
+        with the rule that gives it."""
+        found: dict[str, str] = {}
+        for diagnosis in self.diagnoses:
+            for remedy in diagnosis.remedies:
+                found.setdefault(remedy, diagnosis.id)
+        return found
+
+    def why(self, whys: Mapping[str, str]) -> str:
+        """Why the incident matters: its gravest rule's case (``whys`` by rule id); none
+        for an info incident, which is no failure (a NaN step a loss scaler skipped is not
+        a run "producing nothing")."""
+        if self.severity == Severity.INFO:
+            return ""
+        return whys.get(max(self.diagnoses, key=lambda d: d.severity).id, "")
 
     @property
     def story(self) -> str:

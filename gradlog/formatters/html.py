@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from gradlog import __version__
-from gradlog.chart import share, span_of
+from gradlog.chart import axis_of, share, span_of
 from gradlog.curves import CurvePoints
 from gradlog.escape import html_text
 from gradlog.formatters.terminal import describe_input, number, verdict, where
@@ -24,7 +24,6 @@ from gradlog.report import InputSummary, Report, ReportSet, told
 
 WIDTH, HEIGHT = 900, 220  # a chart's drawing box
 LEFT, RIGHT, TOP, BOTTOM = 70, 10, 12, 28  # its margins
-LOG_RANGE = 100.0  # as in the terminal: a wider positive range is drawn on a log scale
 CHARTS = (LOSS, VAL_LOSS, GRAD_NORM, LR)
 DOTTED = 200  # buckets: a chart of fewer marks each with a dot
 
@@ -84,23 +83,13 @@ document.querySelectorAll("svg.chart").forEach(function (svg) {
 """
 
 
-def _axis(points: CurvePoints) -> tuple[float, float, bool] | None:
-    finite = [v for v in (*points.lows, *points.highs) if v == v]
-    if not finite:
-        return None
-    low, high = min(finite), max(finite)
-    log = low > 0 and high / low > LOG_RANGE
-    if log:
-        low, high = math.log10(low), math.log10(high)
-    return low, high, log
-
-
 def chart(name: str, points: CurvePoints, found: tuple[Incident, ...]) -> str:
     """The SVG chart of one series."""
-    axis = _axis(points)
-    if axis is None:
+    bounds = axis_of(points)
+    if bounds is None:
         return f'<p class="read">{html_text(name)}: no finite value to chart</p>'
-    low, high, log = axis
+    bottom, top, log = bounds
+    low, high = (math.log10(bottom), math.log10(top)) if log else (bottom, top)
     count = len(points.steps)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -164,11 +153,9 @@ def chart(name: str, points: CurvePoints, found: tuple[Incident, ...]) -> str:
             f'<rect class="hover" x="{x(i) - cell / 2:.1f}" y="{TOP}" width="{cell:.2f}" '
             f'height="{plot_h}"><title>{html_text(tip)}</title></rect>'
         )
-    top_label = 10**high if log else high
-    bottom_label = 10**low if log else low
     parts += [
-        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end">{number(top_label)}</text>',
-        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end">{number(bottom_label)}</text>',
+        f'<text x="{LEFT - 6}" y="{TOP + 10}" text-anchor="end">{number(top)}</text>',
+        f'<text x="{LEFT - 6}" y="{TOP + plot_h}" text-anchor="end">{number(bottom)}</text>',
         f'<text x="{LEFT}" y="{HEIGHT - 8}">step {html_text(str(points.steps[0]))}</text>',
         f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 8}" text-anchor="end">'
         f"step {html_text(str(points.steps[-1]))}</text>",
@@ -208,18 +195,14 @@ def _incident(incident: Incident, whys: dict[str, str], read: InputSummary) -> s
             f"<td><code>{html_text(d.id)}</code></td>"
             f"<td>{html_text(told(d.message, read))}</td></tr>"
         )
-    evidence: dict[tuple[object, int, str], str] = {}
-    for d in incident.diagnoses:
-        for item in d.evidence:
-            evidence.setdefault(
-                (item.step, item.line, item.metric),
-                f'<tr><td class="num">{html_text(str(item.step))}</td>'
-                f'<td class="num">{item.line}</td><td>{html_text(item.metric)}</td>'
-                f'<td class="num">{html_text(number(item.value))}</td></tr>',
-            )
-    remedies = list(dict.fromkeys(r for d in incident.diagnoses for r in d.remedies))
-    worst = max(incident.diagnoses, key=lambda d: d.severity)
-    why = whys.get(worst.id, "") if str(incident.severity) != "info" else ""
+    evidence = [
+        f'<tr><td class="num">{html_text(str(item.step))}</td>'
+        f'<td class="num">{item.line}</td><td>{html_text(item.metric)}</td>'
+        f'<td class="num">{html_text(number(item.value))}</td></tr>'
+        for item in incident.evidence
+    ]
+    remedies = list(incident.remedies)
+    why = incident.why(whys)
     return "\n".join(
         [
             f'<section class="incident {incident.severity}" data-incident="{incident.number}">',
@@ -227,7 +210,7 @@ def _incident(incident: Incident, whys: dict[str, str], read: InputSummary) -> s
             f"{html_text(incident.story)}</h3>",
             f"<table>{''.join(rows)}</table>",
             "<h4>Evidence</h4><table><tr><th>step</th><th>line</th><th>metric</th>"
-            f"<th>value</th></tr>{''.join(evidence.values())}</table>"
+            f"<th>value</th></tr>{''.join(evidence)}</table>"
             if evidence
             else "",
             f"<p><b>Why it matters:</b> {html_text(why)}</p>" if why else "",

@@ -16,7 +16,7 @@ from gradlog.chart import draw
 from gradlog.escape import inert, visible
 from gradlog.incidents import Incident, incidents
 from gradlog.incidents import verdict as incident_verdict
-from gradlog.model import Evidence, Severity, Step
+from gradlog.model import Severity, Step
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 from gradlog.report import (
     LIMITS,
@@ -145,13 +145,9 @@ def _span(first: Step | None, last: Step | None, line: int | None, read: InputSu
 
 def _evidence(incident: Incident) -> Table | None:
     """The evidence of every diagnosis of the incident, each value once, by step."""
-    seen: dict[tuple[object, int, str], Evidence] = {}
-    for diagnosis in incident.diagnoses:
-        for item in diagnosis.evidence:
-            seen.setdefault((item.step, item.line, item.metric), item)
-    if not seen:
+    items = sorted(incident.evidence, key=lambda e: (float(e.step), e.line))
+    if not items:
         return None
-    items = sorted(seen.values(), key=lambda e: (float(e.step), e.line))
     table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
     for column in ("step", "line", "metric", "value"):
         table.add_column(column, justify="right" if column != "metric" else "left")
@@ -167,10 +163,7 @@ def _evidence(incident: Incident) -> Table | None:
 def _remedies(incident: Incident) -> tuple[list[str], list[str]]:
     """The incident's remedies, each once, its earliest sign's first; and the ids whose
     further remedies were left out."""
-    remedies: dict[str, str] = {}
-    for diagnosis in incident.diagnoses:
-        for remedy in diagnosis.remedies:
-            remedies.setdefault(remedy, diagnosis.id)
+    remedies = incident.remedies
     shown = list(remedies)[:REMEDIES_SHOWN]
     rest = [rule for remedy, rule in remedies.items() if remedy not in shown]
     return shown, list(dict.fromkeys(rest))
@@ -202,11 +195,7 @@ def _panel(incident: Incident, whys: dict[str, str], read: InputSummary) -> Pane
     evidence = _evidence(incident)
     if evidence is not None:
         parts += [Text("Evidence", style="bold"), evidence]
-    worst = max(incident.diagnoses, key=lambda d: d.severity)
-    # An info finding is not a failure: its rule's case for why failures matter does not
-    # apply (a NaN step a loss scaler skipped is not a run "producing nothing").
-    why = whys.get(worst.id, "") if incident.severity > Severity.INFO else ""
-    if why:
+    if why := incident.why(whys):
         parts.append(Text.assemble(("Why it matters: ", "bold"), why))
     shown, rest = _remedies(incident)
     if shown:

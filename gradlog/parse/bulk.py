@@ -99,17 +99,16 @@ class BulkReader:
         done = 0
         block, found = self._stretches(first, lines) if columns else (None, [])
         for start, end, plan in found:
+            assert block is not None  # stretches come with their block
             run = self._each(first, lines, done, start, run, loose, parts, columns)
-            shape = plan.shape
-            if block is not None and self._ready() and self._current(shape):
+            if self._ready() and self._current(plan.shape):
                 if run:
                     self._run(Listed(run), loose, parts)
                     run = []
                 self._run(Stretch(block, start, end, plan), loose, parts)
             else:
-                if block is not None:  # planned from a stale shape: plan again
-                    for key in set(block.keys[start:end]):
-                        self._plans.pop(key, None)
+                for key in set(block.keys[start:end]):  # planned from a stale shape
+                    self._plans.pop(key, None)
                 run = self._each(first, lines, start, end, run, loose, parts, columns)
             done = end
         run = self._each(first, lines, done, len(lines), run, loose, parts, columns)
@@ -191,6 +190,7 @@ class BulkReader:
                 if run and shape.run_key != run[0][2].run_key:
                     self._run(Listed(run), loose, parts)
                     run = []
+                # ``_current(shape)``, inline: this runs for every line.
                 if shape.evictions == parser.evictions and (
                     shape.plan_dialect is not None or parser.dialect is shape.dialect
                 ):
@@ -256,13 +256,9 @@ class BulkReader:
         if isinstance(run, Listed):
             return self._compiled_line(*run.item(index))
         number, raw = run.line(index)
-        entry = self._compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
-        if entry is not None and self._current(entry[2]):
-            left, right, shape = entry
-            match = shape.pattern.fullmatch(raw[left:right])
-            if match is not None:
-                return self._compiled_line(number, match.groups(), shape)
-        return self.feed(number, raw)
+        read: list[Record] = []
+        self._each(number, [raw], 0, 1, [], read, [], columns=False)
+        return read
 
     def _count(self, run: Listed | Stretch, start: int, end: int) -> None:
         """Count lines ``start`` to ``end`` of ``run`` as read, as ``_compiled_line`` does

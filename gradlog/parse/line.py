@@ -131,6 +131,10 @@ class Limits:
     rare_shapes: int = 0  # lines skipped: a new shape when too many were being learned
     names_dropped: int = 0  # metric names past NAMES_KEPT not read (once per line shape)
 
+    def total(self) -> int:
+        """All caps reached, together: counts only grow, so a change shows one reached."""
+        return self.long_lines + self.many_numbers + self.rare_shapes + self.names_dropped
+
 
 _HOLES = re.compile(grammar.HOLE)
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit

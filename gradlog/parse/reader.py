@@ -175,7 +175,7 @@ class LogReader(BulkReader):
         hush = key is not None and len(segments) == 1 and segments[0].rank is None
         if hush:
             parser = self._parser
-            before = (self.unread_numeric, parser.dialect, repr(parser.limits), parser.sightings)
+            before = (self.unread_numeric, parser.dialect, parser.limits.total(), parser.sightings)
         for segment in segments:
             if segment.rank is not None:
                 self._rank = segment.rank if self._rank is None else self._rank
@@ -191,7 +191,7 @@ class LogReader(BulkReader):
             self._hush(key, before)
         return self._named(records)
 
-    def _hush(self, key: str, before: tuple[int, Dialect, str, int]) -> None:
+    def _hush(self, key: str, before: tuple[int, Dialect, int, int]) -> None:
         """Remember the layout ``key`` of a line that yielded nothing and changed nothing
         but the count of unread lines with a number: every step reads all digits alike, so
         any line of it does the same (``feed`` then only counts it, once the examples of
@@ -205,7 +205,7 @@ class LogReader(BulkReader):
             or self._section
             or self._table.columns
             or parser.dialect is not dialect
-            or repr(parser.limits) != limits
+            or parser.limits.total() != limits
             or parser.sightings != sightings  # a shape counted the line: not nothing
         ):
             return
