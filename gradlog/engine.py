@@ -134,7 +134,7 @@ class Engine:
         if not isinstance(lines, Sequence):
             lines = list(lines)
         # A read as short as a live line, or a short log, is read without columns.
-        parts = self._reader.read_lines(self._lines + 1, lines, len(lines) >= SMALL_BLOCK)
+        parts = self._reader.read_lines(self._lines + 1, lines, SMALL_BLOCK)
         self._lines += len(lines)
         announced = self._observe(Parts(parts))  # lists of records, and runs in columns
         # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN

@@ -46,6 +46,7 @@ def _read(path: Path, layouts: bool, block: int = 0) -> tuple[list[Any], dict[st
         "dialects": reader.dialects,
         "limits": reader.limits,
         "shapes": [(s.shape, s.count, s.names, s.dialect) for s in reader.shapes],
+        "batches": (reader._parser.batches, reader._parser.first_batch),
     }
     return [repr(item) for item in seen], counts
 
@@ -193,3 +194,82 @@ def test_long_runs_become_columns() -> None:
     assert {type(run.steps) for run in runs} == {np.ndarray}
     steps = [record.step for part in parts for record in part]
     assert steps == list(range(100, 599))  # dicts numbered on; the last record still open
+
+
+# Progress bars redrawn with "\r", one state per batch, as frameworks print them piped:
+# Lightning's postfix, timm's and mmengine's ``[epoch][i/N]`` counters, a generic
+# ``epoch e [i/N]`` and a plain tqdm bar over steps. Each physical line holds an epoch's
+# states (the last with its validation values), with colour codes, backspaces and blank
+# states in some, and line ends of both kinds.
+_REDRAWN = (
+    "Epoch {e}: {p:3d}%|{bar}| {i}/{n} [00:{c:02d}<00:{d:02d}, {r}it/s, loss={v}, v_num=0]",
+    "Train: {e} [{i:>4d}/{n} ({p:3d}%)]  Loss: {v} ({w})  Time: 0.{c}s",
+    "Epoch(train) [{e1}][{i:>4d}/{n}]  lr: 1.0e-04  loss: {v}  grad_norm: {w}",
+    "epoch {e} [{i}/{n}] loss {v}",
+    "{p:3d}%|{bar}| {i}/{n} [00:{c:02d}<00:{d:02d}, {r}it/s, loss={v}]",
+)
+
+
+def _redrawn_log(seed: int, style: str) -> str:
+    rng = random.Random(seed)
+    text = []
+    blocks = " ▏▎▍▌▋▊▉█"
+    for epoch in range(3):
+        total = rng.choice((7, 80, 150))
+        states = []
+        for i in range(1, total + 1):
+            fill = i * 80 // total
+            state = style.format(
+                e=epoch,
+                e1=epoch + 1,
+                i=i,
+                n=total,
+                p=i * 100 // total,
+                bar=("█" * (fill // 8) + blocks[fill % 8].strip()).ljust(10),
+                c=i % 60,
+                d=(total - i) % 60,
+                r=f"{rng.uniform(5, 40):.2f}",
+                v=rng.choice((f"{rng.uniform(0.1, 3):.3f}", "nan", f"{rng.uniform(0, 9):.1e}")),
+                w=f"{rng.uniform(0.1, 3):.4f}",
+            )
+            if rng.random() < 0.02:
+                state = f"\x1b[2K{state}"  # a colour or erase code
+            if rng.random() < 0.02:
+                state = state + "x\b"  # a backspace undoes a character
+            states.append(state)
+            if rng.random() < 0.03:
+                states.append("   ")  # a blank redraw
+        states[-1] += ", val_loss=0.51]" if "]" in style[-1] else " val_loss 0.51"
+        text.append("\r" + "\r".join(states) + rng.choice(("\n", "\r\n", "\r\n")))
+    return "".join(text)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("style", _REDRAWN, ids=["lightning", "timm", "mmengine", "i-of-n", "tqdm"])
+def test_redrawn_states_read_as_the_long_way(tmp_path: Path, style: str, seed: int) -> None:
+    log = tmp_path / "redrawn.log"
+    log.write_text(_redrawn_log(seed, style), encoding="utf-8", newline="")
+    long_way = _read(log, layouts=False)
+    assert _read(log, layouts=True) == long_way
+    for block in (1, 2, 5):
+        assert _read(log, layouts=True, block=block) == long_way
+
+
+def test_redrawn_states_are_read_by_compiled_shapes() -> None:
+    """Lightning's states, each a step counted within its epoch, are learned as one
+    layout and read in columns; the steps are global and the batches counted."""
+    line = "\r".join(
+        f"Epoch {e}: {i // 10:3d}%|{'█' * (i // 100)}| {i}/1000 [00:0{i % 10}<00:10, 37.3it/s, "
+        f"loss={2 - i / 1000:.3f}, v_num=0]"
+        for e in range(2)
+        for i in range(1, 1001)
+    )
+    reader = LogReader()
+    parts = reader.read_lines(1, ["Epoch 0: starting", line])
+    assert any(isinstance(part, RecordRun) for part in parts)
+    records = [record for part in parts for record in part] + reader.flush()
+    assert [r.step for r in records] == [float(i) for i in range(1, 2001)]
+    assert {r.line for r in records} == {2}
+    assert records[1500].epoch == 1 and records[1500].metrics["loss"] == pytest.approx(1.499)
+    assert reader.batches == (1000, 0, 1)
+    assert reader.dialects == ("lightning",)

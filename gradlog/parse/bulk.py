@@ -12,6 +12,7 @@ against (``tests/test_layouts.py``, ``tests/test_stretches.py``).
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
+from gradlog.parse.clean import redrawn
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
@@ -48,6 +50,7 @@ _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one
 _STRETCHED_SHARE = 4
 _UNSTRETCHED_SKIPPED = 3
 _STRETCH_SHORTEST = 64  # lines of one token plan cut out together: fewer are matched each
+_INNER_CR = re.compile(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF end
 
 
 class BulkReader:
@@ -78,7 +81,7 @@ class BulkReader:
         def _named(self, records: list[Record]) -> list[Record]: ...
 
     def read_lines(
-        self, first: int, lines: Iterable[str], columns: bool = True
+        self, first: int, lines: Iterable[str], shortest: int = 0
     ) -> list[Sequence[Record]]:
         """Read physical lines numbered from ``first``; return the records they complete,
         in order, in parts: lists of records, and ``RecordRun`` columns.
@@ -89,18 +92,30 @@ class BulkReader:
         whole record of the same metrics is read into columns at once (``_run``); and a
         long stretch of lines whose layouts share a ``TokenPlan`` is not even matched
         line by line, its numbers are cut out of it at once (``runs.Stretch``). Every
-        other line goes through ``feed``, which also learns the layouts. ``columns``
-        False reads no run into columns (a short read: not worth numpy)."""
+        other line goes through ``feed``, which also learns the layouts. A read of fewer
+        than ``shortest`` lines (a redrawn line's states each count) reads no run into
+        columns: a short read is not worth numpy."""
         if not isinstance(lines, list):
             lines = list(lines)
         parts: list[Sequence[Record]] = []
         loose: list[Record] = []  # records since the last run of columns
+        started = 0
+        while started < len(lines) and not (self._started and self._document is None):
+            loose += self.feed(first + started, lines[started])  # a JSON document, maybe
+            started += 1
+        if started:
+            parts.append(loose)
+            if started == len(lines):
+                return parts
+            loose = []
+        lines, numbers = self._redrawn(first + started, lines[started:] if started else lines)
+        columns = len(lines) >= shortest
         run: list[Item] = []
         done = 0
-        block, found = self._stretches(first, lines) if columns else (None, [])
+        block, found = self._stretches(numbers, lines) if columns else (None, [])
         for start, end, plan in found:
             assert block is not None  # stretches come with their block
-            run = self._each(first, lines, done, start, run, loose, parts, columns)
+            run = self._each(numbers, lines, done, start, run, loose, parts, columns)
             if self._ready() and self._current(plan.shape):
                 if run:
                     self._run(Listed(run), loose, parts)
@@ -109,17 +124,37 @@ class BulkReader:
             else:
                 for key in set(block.keys[start:end]):  # planned from a stale shape
                     self._plans.pop(key, None)
-                run = self._each(first, lines, start, end, run, loose, parts, columns)
+                run = self._each(numbers, lines, start, end, run, loose, parts, columns)
             done = end
-        run = self._each(first, lines, done, len(lines), run, loose, parts, columns)
+        run = self._each(numbers, lines, done, len(lines), run, loose, parts, columns)
         if run:
             self._run(Listed(run), loose, parts)
         if loose:
             parts.append(loose)
         return parts
 
+    def _redrawn(self, first: int, lines: list[str]) -> tuple[list[str], Sequence[int]]:
+        """The lines numbered from ``first``, each redrawn one (a progress bar's ``\\r``
+        states) as its states (``clean.redrawn``), each a line with the line's number;
+        and the number of each line. Read alone, a state gives what it gives as part of
+        its line (``feed`` cleans each state alike), and its layout can be learned."""
+        numbers = range(first, first + len(lines))
+        if _INNER_CR.search("\n".join(lines)) is None:
+            return lines, numbers
+        expanded: list[str] = []
+        numbered: list[int] = []
+        for number, raw in zip(numbers, lines, strict=True):
+            states = redrawn(raw) if "\r" in raw else None
+            if states is None:
+                expanded.append(raw)
+                numbered.append(number)
+            else:
+                expanded += states
+                numbered += [number] * len(states)
+        return expanded, numbered
+
     def _stretches(
-        self, first: int, lines: list[str]
+        self, numbers: Sequence[int], lines: list[str]
     ) -> tuple[Lines | None, list[tuple[int, int, TokenPlan]]]:
         """The block's stretches of at least ``_STRETCH_SHORTEST`` lines of skeletons
         that share a token plan, as the layouts compiled when the block began know them."""
@@ -145,7 +180,7 @@ class BulkReader:
         spans = stretches(list(map(plans.get, keys)), _STRETCH_SHORTEST)
         if sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
             self._unstretched = _UNSTRETCHED_SKIPPED
-        return (Lines(first, lines, data, keys) if spans else None), spans
+        return (Lines(numbers, lines, data, keys) if spans else None), spans
 
     def _plan(self, key: bytes, raw: str) -> None:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout
@@ -165,7 +200,7 @@ class BulkReader:
 
     def _each(
         self,
-        first: int,
+        numbers: Sequence[int],
         lines: list[str],
         start: int,
         end: int,
@@ -179,9 +214,12 @@ class BulkReader:
         compiled = self._compiled
         parser = self._parser
         ready = self._ready()
-        number = first + start - 1
-        for raw in lines[start:end] if start or end < len(lines) else lines:
-            number += 1
+        whole = not start and end == len(lines)
+        for number, raw in zip(
+            numbers if whole else numbers[start:end],
+            lines if whole else lines[start:end],
+            strict=True,
+        ):
             entry = None
             if ready and len(raw) <= SPAN_LONGEST:
                 entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
@@ -257,7 +295,7 @@ class BulkReader:
             return self._compiled_line(*run.item(index))
         number, raw = run.line(index)
         read: list[Record] = []
-        self._each(number, [raw], 0, 1, [], read, [], columns=False)
+        self._each((number,), [raw], 0, 1, [], read, [], columns=False)
         return read
 
     def _count(self, run: Listed | Stretch, start: int, end: int) -> None:
@@ -281,22 +319,27 @@ class BulkReader:
         """The lines of ``run`` but the first (already read) and the last, as records in
         columns, counted as read; None when line by line would not make each line of the
         run a record of its own, or a number needs more than float()."""
-        names, has_step, has_epoch, _, kind = run.shape.run_key
+        names, has_step, has_epoch, _, kind, first = run.shape.run_key
         if not self.families.plain(names):
             return None  # its records would gain a family's series
-        width = has_step + has_epoch + len(names)
+        counted = first is not None  # the step is a batch of the epoch: ``read_roles``
+        width = has_step + has_epoch + counted + len(names)
         table = run.table(width)
         if table is None:  # a number float() does not read: to_float will, line by line
             return None
         count = len(run)
         values = table[:, width - len(names) :]
         epochs = table[:, int(has_step)] if has_epoch else None
+        steps = table[:, 0]
+        if first is not None:
+            batches, totals = steps, table[:, int(has_step) + int(has_epoch)]
+            printed = np.zeros(count) if epochs is None else np.where(epochs == 0, 0.0, epochs)
+            steps = (printed - first) * totals + batches
         if epochs is not None:  # as read: a non-finite epoch is no epoch
             epochs = np.where(np.isfinite(epochs), epochs, np.nan)
         kept = count - 2
         assembler = self._assembler
         if kind == "step":
-            steps = table[:, 0]
             if steps[1] == assembler.open_step() or bool(np.any(steps[2:] == steps[1:-1])):
                 return None  # a repeated step joins the record before
             steps = steps[1:-1].copy()
@@ -316,6 +359,8 @@ class BulkReader:
                 return None
             steps = number + 1 + np.arange(kept, dtype=np.float64)
         self._count(run, 1, count - 1)
+        if first is not None:
+            self._parser.count_many(batches[1:-1], totals[1:-1], first)
         return RecordRun(
             names,
             steps,
@@ -347,7 +392,9 @@ class BulkReader:
         if shape.stats is not None:
             shape.stats.count += 1
         self._read_as(shape, 1)
-        metrics, step, epoch = read_roles(shape.roles, tokens)
+        metrics, step, epoch, batch = read_roles(shape.roles, tokens)
+        if batch is not None:
+            self._parser.count_batches(batch)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
         done = self._assembler.take(number, metrics, step, epoch, shape.marker, bits=shape.bits)

@@ -20,7 +20,8 @@ _MOJIBAKE = re.compile("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
 _COMMENT = re.compile(r"(?<!\s)\s+(?:<-+|←+)\s.*$")
 # A tqdm bar's percentage and bar, ``42%|████▏     |``: its digits are progress, not data
 # (the ``n/N`` counter and the postfix after it are kept for the dialects that read them).
-_TQDM_BAR = re.compile(r"\d{1,3}%\|[^|]{0,100}\|")
+# Never across a ``\r``: every state of a redrawn line can be cut at once.
+_TQDM_BAR = re.compile(r"\d{1,3}%\|[^|\r]{0,100}\|")
 # Keras glues callback messages to the bar: ``loss: 2.1307Batch 36: Invalid loss``.
 _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 
@@ -113,14 +114,48 @@ def strip_prefixes(text: str) -> Segment:
     return Segment(text, rank)
 
 
-def clean(raw: str) -> list[Segment]:
-    """One physical line of a log -> the logical lines a parser should read."""
+def _unstyled(raw: str) -> str:
+    """A physical line without its end, colour codes and backspaces, as ``clean`` reads it."""
     text = raw.rstrip("\n").removesuffix("\r")
     if "\x1b" in text:
         text = _ANSI.sub("", text)
-    text = apply_backspaces(text)
-    out: list[Segment] = []
+    return apply_backspaces(text)
+
+
+def _unbarred(state: str) -> str:
+    """A state without its tqdm bar, the first step of ``clean`` for each state."""
+    return _TQDM_BAR.sub("| ", state) if "%|" in state else state
+
+
+def redrawn(raw: str) -> list[str] | None:
+    """The states of a physical line redrawn with ``\\r`` (a progress bar), each cleaned
+    as a line of its own would be cleaned to what ``clean(raw)`` makes of it: None when
+    the line is not redrawn, or a state may not read alone as it does in the line.
+
+    Reading each state as a line lets the reader learn its layout: its tqdm bar, which
+    changes with every redraw, is cut out here already (when cutting it is final: a cut
+    state shows no bar any more), so states that differ only in their numbers share
+    one layout."""
+    if "\r" not in raw.rstrip("\n").removesuffix("\r"):
+        return None
+    text = _unstyled(raw)
+    if "\x1b" in text or "\b" in text:  # a code a cut made: not what clean(state) sees
+        return None
+    cut = _unbarred(text)  # every state's bar at once
+    if "%|" not in cut:
+        return redraws(cut)
+    states = []
     for state in redraws(text):
+        cut = _unbarred(state)
+        states.append(state if "%|" in cut else cut)  # a cut state that shows a bar: uncut
+    return states
+
+
+def clean(raw: str) -> list[Segment]:
+    """One physical line of a log -> the logical lines a parser should read."""
+    out: list[Segment] = []
+    for state in redraws(_unstyled(raw)):
+        state = _unbarred(state)
         if not state.isprintable():
             state = _CONTROL.sub("", state.replace("\t", "  "))
         if "m" in state and "[" in state:
@@ -133,8 +168,6 @@ def clean(raw: str) -> list[Segment]:
             continue
         if "<-" in state or "←" in state:
             state = _COMMENT.sub("", state)
-        if "%|" in state:
-            state = _TQDM_BAR.sub("| ", state)
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
         out.append(strip_prefixes(state))

@@ -45,7 +45,16 @@ class Roles:
     step: int | None
     epoch: int | None
     metrics: tuple[tuple[str, int], ...]
-    in_epoch: bool  # the step is an ``i/N`` count within the epoch
+    # A step counted within the epoch (``i/N``): the token of ``N``, and the number of
+    # the first epoch; the step is then (epoch - first) * N + i.
+    total: int | None = None
+    first: int = 0
+
+    def picked(self) -> list[int]:
+        """The tokens a compiled shape picks (``Compiled.pick``), in order: the step, the
+        epoch and the batches per epoch (each if any), then each metric."""
+        counters = [i for i in (self.step, self.epoch, self.total) if i is not None]
+        return counters + [index for _, index in self.metrics]
 
 
 def plan_roles(plan: _Plan, dialect: Dialect) -> Roles:
@@ -69,19 +78,21 @@ def plan_roles(plan: _Plan, dialect: Dialect) -> Roles:
     key = next((k for k in _STEP_PRIORITY if k in steps), None)
     if key is None and steps:
         key = next(iter(steps))
-    found = Roles(
-        None if key is None else steps[key], epoch, tuple(metrics.items()), key == IN_EPOCH
-    )
+    step = None if key is None else steps[key]
+    total = None if key != IN_EPOCH or step is None else step + 1
+    found = Roles(step, epoch, tuple(metrics.items()), total)
     plan.roles[dialect.name] = found
     return found
 
 
 def _trace(
-    dialect: Dialect, roles: Roles, marker: bool, text: str
+    dialect: Dialect, roles: Roles, marker: bool, text: str, tokens: dict[tuple[int, int], int]
 ) -> tuple[Roles, bool, bool] | None:
     """What a layout-only adjustment does to every line of a layout, found by running it
     once on stand-in values, one per number, that say where each result came from: the
-    roles, marker and bits after it. None when it drops the line or makes a value."""
+    roles, marker and bits after it. ``tokens``: the index of the number token at each
+    span of ``text``, for a step the adjustment counts within the epoch (``in_epoch``
+    says where it read its parts). None when it drops the line or makes a value."""
     assert dialect.adjust is not None
     origin = {float(k + 1): index for k, (_, index) in enumerate(roles.metrics)}
     step = None if roles.step is None else -1.0
@@ -91,18 +102,27 @@ def _trace(
     )
     if not dialect.adjust(fields, text) or not fields.metrics:
         return None
-    if fields.step not in (step, None) or fields.epoch not in (epoch, None):
-        return None
     metrics = []
     for name, value in fields.metrics.items():
         if value not in origin:
             return None
         metrics.append((name, origin[value]))
+    if fields.counted is not None and fields.batch is not None:  # a step made in the epoch
+        found = [tokens.get(span) for span in fields.counted]
+        if None in found:
+            return None  # a part is not exactly one number token
+        at_epoch, at_step, at_total = found
+        traced = Roles(at_step, at_epoch, tuple(metrics), at_total, fields.batch[2])
+        return traced, fields.marker, fields.bits
+    if fields.step not in (step, None) or fields.epoch not in (epoch, None):
+        return None
+    kept = fields.step is not None
     traced = Roles(
-        None if fields.step is None else roles.step,
+        roles.step if kept else None,
         None if fields.epoch is None else roles.epoch,
         tuple(metrics),
-        False,
+        roles.total if kept else None,
+        roles.first,
     )
     return traced, fields.marker, fields.bits
 
@@ -122,8 +142,9 @@ class Compiled:
     run: str | None  # "step", "numbered", "refresh": how a run of its lines is read
     pick: Callable[[Sequence[str]], tuple[str, ...]]  # step, epoch (if any), metrics
     # Lines of shapes with the same run key can share columns: the metric names, whether
-    # there is a step and an epoch, the dialect the shape shows, the kind of run.
-    run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None]
+    # there is a step and an epoch, the dialect the shape shows, the kind of run, and
+    # for a step counted within the epoch the first epoch's number (None: not so).
+    run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None, int | None]
 
 
 def _picker(*indices: int) -> Callable[[Sequence[str]], tuple[str, ...]]:
@@ -143,20 +164,26 @@ def compile_shape(
 ) -> Compiled | None:
     """The compiled form of a learned shape (``pattern``, ``plan``, read under
     ``dialect``; ``text`` is one of its lines), when reading a line of it by one match
-    is exactly what the parser would do: its plan names some metrics, the dialect's
-    adjustment (if any) depends only on the layout, and no ``i/N`` step. Else None."""
+    is exactly what the parser would do: its plan names some metrics and the dialect's
+    adjustment (if any) depends only on the layout. Else None."""
     roles = plan_roles(plan, dialect)
-    if roles.in_epoch or not roles.metrics:
+    if not roles.metrics:
         return None
     marker = not (plan.is_dict and roles.step is None)
     bits = False
     if dialect.adjust is not None:
         if not dialect.reads_layouts(frozenset(name for name, _ in roles.metrics)):
             return None
-        traced = _trace(dialect, roles, marker, text)
+        match = pattern.fullmatch(text)
+        if match is None:
+            return None
+        tokens = {match.span(group): group - 1 for group in range(1, pattern.groups + 1)}
+        traced = _trace(dialect, roles, marker, text, tokens)
         if traced is None:
             return None
         roles, marker, bits = traced
+    if roles.total is not None and roles.total >= pattern.groups:
+        return None  # ``i/N`` with no ``N``: read the general way
     # How a run of its lines may be read in bulk (the reader's ``_run``): each line a
     # record at its printed step, or each a record gradlog numbers (a dict with no step,
     # as HF Trainer prints), or each refreshing the block a header opened.
@@ -177,15 +204,13 @@ def compile_shape(
         bits,
         0,
         run,
-        _picker(
-            *(i for i in (roles.step, roles.epoch) if i is not None),
-            *(index for _, index in roles.metrics),
-        ),
+        _picker(*roles.picked()),
         (
             tuple(name for name, _ in roles.metrics),
             roles.step is not None,
             roles.epoch is not None,
             None if plan.dialect is None else plan.dialect.name,
             run,
+            None if roles.total is None else roles.first,
         ),
     )

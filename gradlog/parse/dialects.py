@@ -29,8 +29,12 @@ class LineFields:
     # A step counted within the epoch (``[2][100/788]``): the batch, the batches per
     # epoch and the number of the first epoch, as ``in_epoch`` made the step from them.
     batch: tuple[float, float, int] | None = None
+    # Where in the text ``in_epoch`` read the epoch, the batch and the batches per epoch:
+    # a compiled shape reads them from the same places of every line of the layout.
+    counted: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = None
 
 
+Group = tuple["re.Match[str]", int]  # a group of a match: a number in the line's text
 Adjust = Callable[[LineFields, str], bool]  # False drops the line
 
 
@@ -44,7 +48,8 @@ class Dialect:
     adjust: Adjust | None = None
     generic: bool = False  # a shape, not a framework: reported only when nothing else is
     # The adjustment depends only on a line's metric names and on its text with the
-    # digits masked, never on a value: it does the same to every line of a layout, so a
+    # digits masked, never on a value (a step ``in_epoch`` makes is read from places of
+    # the text the layout fixes): it does the same to every line of a layout, so a
     # layout's lines can be read by a compiled shape (``LineParser.compiled``).
     layout_only: bool = False
     # Or only for the layouts whose metric names pass this test.
@@ -58,12 +63,16 @@ class Dialect:
         )
 
 
-def in_epoch(fields: LineFields, epoch: float, index: float, total: float, first: int) -> None:
+def in_epoch(fields: LineFields, first: int, epoch: Group, index: Group, total: Group) -> None:
     """The line's step as a global batch count, from its epoch (the first is numbered
-    ``first``) and its batch ``index/total`` within it; the parts are kept too."""
-    fields.epoch = epoch
-    fields.step = (epoch - first) * total + index
-    fields.batch = (index, total, first)
+    ``first``) and its batch ``index/total`` within it, each a group of a match on the
+    line's text; the parts are kept too, and where in the text they were read."""
+    value = [float(match.group(group)) for match, group in (epoch, index, total)]
+    fields.epoch = value[0]
+    fields.step = (value[0] - first) * value[2] + value[1]
+    fields.batch = (value[1], value[2], first)
+    spans = [match.span(group) for match, group in (epoch, index, total)]
+    fields.counted = (spans[0], spans[1], spans[2])
 
 
 _BAR = re.compile(r"(\d+)/(\d+)\s*\[")
@@ -79,7 +88,7 @@ def _keras(fields: LineFields, text: str) -> bool:
 def _lightning(fields: LineFields, text: str) -> bool:
     epoch, bar = _EPOCH_COLON.search(text), _BAR.search(text)
     if epoch and bar:
-        in_epoch(fields, float(epoch.group(1)), float(bar.group(1)), float(bar.group(2)), 0)
+        in_epoch(fields, 0, (epoch, 1), (bar, 1), (bar, 2))
     fields.metrics.pop("v_num", None)
     return bool(fields.metrics)
 
@@ -120,8 +129,7 @@ def _timm(fields: LineFields, text: str) -> bool:
         return bool(fields.metrics)
     match = _TIMM_TRAIN.search(text)
     if match:
-        epoch = float(match.group(1) or match.group(2))
-        in_epoch(fields, epoch, float(match.group(3)), float(match.group(4)), 0)
+        in_epoch(fields, 0, (match, 1 if match.group(1) else 2), (match, 3), (match, 4))
     return True
 
 
@@ -136,8 +144,7 @@ def _mmengine(fields: LineFields, text: str) -> bool:
         fields.marker = False
         return True
     if match := _MM_EPOCH.search(text):
-        epoch, index, total = (float(match.group(i)) for i in (1, 2, 3))
-        in_epoch(fields, epoch, index, total, 1)
+        in_epoch(fields, 1, (match, 1), (match, 2), (match, 3))
     elif match := _MM_ITER.search(text):
         fields.step = float(match.group(1))
     return True
@@ -211,6 +218,7 @@ DIALECTS: tuple[Dialect, ...] = (
         "lightning",
         _signature(r"^Epoch \d+:.*\d+/\d+ \[.*(?:it/s|s/it)|\bv_num="),
         adjust=_lightning,
+        layout_only=True,
     ),
     Dialect(
         "keras",
@@ -234,6 +242,7 @@ DIALECTS: tuple[Dialect, ...] = (
             r"^Epoch: \[\d+\]\s+\[\s*\d+/\d+\]"
         ),
         adjust=_timm,
+        layout_only=True,
     ),
     Dialect(
         "mmengine",
@@ -242,6 +251,7 @@ DIALECTS: tuple[Dialect, ...] = (
             r"^Epoch \[\d+\]\[\s*\d+/\d+\]|^Iter \[\s*\d+/\d+\]"
         ),
         adjust=_mmengine,
+        layout_only=True,
     ),
     Dialect("torchtitan", _signature(r"^(?:validate )?step:\s*\d+\s+loss:")),
     Dialect("detectron2", _signature(r"\biter: \d+\s+total_loss:|Loss became infinite or NaN")),

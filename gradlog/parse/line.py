@@ -9,12 +9,17 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from gradlog.parse import families, grammar
 from gradlog.parse.compiled import IN_EPOCH, Compiled, Roles, compile_shape, plan_roles
 from gradlog.parse.dialects import GENERIC, Dialect, LineFields, recognise
 from gradlog.parse.names import _CANONICAL, EPOCH, IGNORED, STEP, NameTable, normalise
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from gradlog.lazy import numpy as np
 
 # What one line may cost. Real metric lines are a few hundred characters with a dozen
 # numbers; these caps sit far above them and bound a hostile line (a 50 MB blob, 100k
@@ -241,16 +246,23 @@ def to_float(token: str) -> float:
 
 def read_roles(
     roles: Roles, tokens: Sequence[str]
-) -> tuple[dict[str, float], float | None, float | None]:
+) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
     """The metrics, step and epoch (as printed, maybe non-finite) of a line's number
-    ``tokens`` by their ``roles``."""
+    ``tokens`` by their ``roles``, and for a step counted within the epoch the batch
+    (index, batches per epoch, first epoch), the step then made global so that epochs
+    stay apart."""
     try:  # plain numbers, as nearly always; to_float reads the odd ones
         metrics = {name: float(tokens[index]) for name, index in roles.metrics}
     except ValueError:
         metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
     step = None if roles.step is None else to_float(tokens[roles.step])
     epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
-    return metrics, step, epoch
+    batch = None
+    if roles.total is not None and step is not None:
+        total = to_float(tokens[roles.total]) if roles.total < len(tokens) else 0.0
+        batch = (step, total, roles.first)
+        step = ((epoch or 0.0) - roles.first) * total + step
+    return metrics, step, epoch, batch
 
 
 def _counters(
@@ -271,12 +283,6 @@ def _counters(
         if index == epoch + 1 and index + 1 not in covered:
             return [_Slot(IN_EPOCH, STEP, index)]
     return []
-
-
-def _total_after(plan: _Plan, tokens: list[str]) -> float:
-    """The ``N`` of an ``i/N`` counter: the number token after the counter's."""
-    index = next(slot.index for slot in plan.slots if slot.key == IN_EPOCH)
-    return to_float(tokens[index + 1]) if index + 1 < len(tokens) else 0.0
 
 
 class LineParser:
@@ -545,12 +551,7 @@ class LineParser:
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
         dialect = plan.dialect or self.dialect
         roles = plan_roles(plan, dialect)
-        metrics, step, epoch = read_roles(roles, tokens)
-        batch = None
-        if roles.in_epoch:  # a count within the epoch, made global so epochs stay apart
-            total = _total_after(plan, tokens)
-            batch = (step or 0.0, total, 0)
-            step = (epoch or 0.0) * total + (step or 0.0)
+        metrics, step, epoch, batch = read_roles(roles, tokens)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
         fields = LineFields(metrics, step, epoch, marker=not (plan.is_dict and step is None))
@@ -558,7 +559,7 @@ class LineParser:
         if dialect.adjust is not None and not dialect.adjust(fields, text):
             return None
         if fields.batch is not None:
-            self._count_batches(fields.batch)
+            self.count_batches(fields.batch)
         name = dialect.name
         if (
             name == GENERIC.name
@@ -571,7 +572,7 @@ class LineParser:
             fields.metrics, fields.step, fields.epoch, name, fields.marker, bits=fields.bits
         )
 
-    def _count_batches(self, batch: tuple[float, float, int]) -> None:
+    def count_batches(self, batch: tuple[float, float, int]) -> None:
         """Note a step counted within its epoch: its batches per epoch and first epoch,
         and whether batches count from 0 or 1 (a bounded tally)."""
         index, total, first = batch
@@ -580,6 +581,19 @@ class LineParser:
             self.batches[key] = self.batches.get(key, 0) + 1
         if index < self.first_batch:
             self.first_batch = index
+
+    def count_many(self, indices: np.ndarray, totals: np.ndarray, first: int) -> None:
+        """``count_batches`` of many lines at once: their batches and batches per epoch."""
+        if not (np.isfinite(indices).all() and np.isfinite(totals).all()):
+            for index, total in zip(indices.tolist(), totals.tolist(), strict=True):
+                self.count_batches((index, total, first))
+            return
+        kinds, where, counts = np.unique(totals, return_index=True, return_counts=True)
+        for at in np.argsort(where, kind="stable").tolist():  # as first seen, as one by one
+            key = (float(kinds[at]), first)
+            if key in self.batches or len(self.batches) < _BATCH_KINDS:
+                self.batches[key] = self.batches.get(key, 0) + int(counts[at])
+        self.first_batch = min(self.first_batch, float(indices.min()))
 
     def compiled(self, text: str, masked: str) -> Compiled | bool:
         """How to read every text that masks to ``masked`` (``text`` is one) in a few

@@ -57,7 +57,7 @@ class TokenPlan:
 
     def __init__(self, width: int, picks: tuple[int, ...], shape: Compiled) -> None:
         self.width = width  # tokens per line
-        self.picks = picks  # the token of the step, the epoch (if any), each metric
+        self.picks = picks  # the tokens ``Roles.picked`` names
         self.shape = shape  # the shape of the first layout seen: the run key's
 
     def key(self) -> tuple[object, ...]:
@@ -94,19 +94,12 @@ def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
         for index, found in enumerate(_TOKEN.finditer(raw.encode("ascii").translate(KEEP)))
     }
     picks = []
-    for group in order(shape):
+    for group in shape.roles.picked():
         token = tokens.get(spans[group])
         if token is None:
             return None
         picks.append(token)
     return TokenPlan(len(tokens), tuple(picks), shape)
-
-
-def order(shape: Compiled) -> list[int]:
-    """The groups ``shape.pick`` takes, in its order."""
-    roles = shape.roles
-    steps = [i for i in (roles.step, roles.epoch) if i is not None]
-    return steps + [index for _, index in roles.metrics]
 
 
 def stretches(plans: Sequence[TokenPlan | None], shortest: int) -> list[tuple[int, int, TokenPlan]]:
@@ -173,8 +166,10 @@ def skeletons(lines: list[str]) -> tuple[bytes, list[bytes]] | None:
 class Lines:
     """A block of physical lines with their skeletons, for ``Stretch``es."""
 
-    def __init__(self, first: int, lines: list[str], data: bytes, keys: list[bytes]) -> None:
-        self.first = first  # the number of the first line
+    def __init__(
+        self, numbers: Sequence[int], lines: list[str], data: bytes, keys: list[bytes]
+    ) -> None:
+        self.numbers = numbers  # each line's number (a redrawn line's states share one)
         self.lines = lines
         self.keys = keys  # their skeletons
         self._data = data  # the lines joined by newlines, as UTF-8
@@ -201,11 +196,13 @@ class Stretch:
     def line(self, index: int) -> tuple[int, str]:
         """The number and text of line ``index`` of the stretch (negative from its end)."""
         index = index % len(self) + self._first
-        return self._block.first + index, self._block.lines[index]
+        return self._block.numbers[index], self._block.lines[index]
 
     def numbers(self, first: int, end: int) -> np.ndarray:
-        start = self._block.first + self._first
-        return np.arange(start + first, start + end, dtype=np.int64)
+        numbers = self._block.numbers[self._first + first : self._first + end]
+        if isinstance(numbers, range):
+            return np.arange(numbers.start, numbers.stop, dtype=np.int64)
+        return np.array(numbers, dtype=np.int64)
 
     def shapes(self, first: int, end: int) -> list[tuple[Compiled, int]]:
         return [(self.shape, end - first)]
