@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, replace
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from gradlog.model import Diagnosis, Record, Step
@@ -122,6 +124,11 @@ def fill(template: str, values: dict[str, str]) -> str:
     return template.format(**values) if "{" in template else template
 
 
+def _rows(pairs: Collection[tuple[Step, float]]) -> np.ndarray:
+    """(step, grad norm) pairs as an array of two columns."""
+    return np.fromiter(chain.from_iterable(pairs), np.float64, 2 * len(pairs)).reshape(-1, 2)
+
+
 class History:
     """Bounded memory of the run, enough to fill remedies for any episode."""
 
@@ -129,6 +136,8 @@ class History:
         self._early: list[tuple[Step, float]] = []
         self._recent: deque[tuple[Step, float]] = deque(maxlen=_KEPT)
         self._records: deque[Record] = deque(maxlen=64)
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None  # steps, grads: a cache
+        self._early_rows: np.ndarray | None = None  # the early ones, once their memory is full
 
     def fork(self) -> History:
         """A copy to add to without changing this one (records are never changed, so
@@ -144,6 +153,7 @@ class History:
         if grad is not None and math.isfinite(grad):
             target = self._early if len(self._early) < _KEPT else self._recent
             target.append((record.step, grad))
+            self._arrays = None
         self._records.append(record)
 
     def add_block(self, block: Block, start: int, end: int) -> None:
@@ -158,18 +168,32 @@ class History:
             head, tail = kept[:room], kept[room:][-_KEPT:]
             self._early += zip(steps[head].tolist(), grads[head].tolist(), strict=True)
             self._recent.extend(zip(steps[tail].tolist(), grads[tail].tolist(), strict=True))
+            self._arrays = None
         self._records.extend(block.records[max(start, end - 64) : end])
+
+    def _grads(self) -> tuple[np.ndarray, np.ndarray]:
+        """The steps and grad norms kept, as arrays (made again after an ``add``; the
+        early ones only until their memory is full, as it then stays)."""
+        if self._arrays is None:
+            early = self._early_rows
+            if early is None or len(early) != len(self._early):
+                early = _rows(self._early)
+                self._early_rows = early if len(self._early) >= _KEPT else None
+            rows = np.concatenate((early, _rows(self._recent)))
+            self._arrays = rows[:, 0], rows[:, 1]
+        return self._arrays
 
     def context(self, diagnosis: Diagnosis, framework: str | None) -> Context:
         """Facts from before the diagnosis's first step."""
         first = diagnosis.first_step
         if first is None:
             return Context(framework)
-        grads = sorted(g for s, g in (*self._early, *self._recent) if s < first)
-        if grads:  # leave out the onset of an explosion that began before the diagnosis
+        steps, grads = self._grads()
+        grads = np.sort(grads[steps < first])
+        if len(grads):  # leave out the onset of an explosion that began before the diagnosis
             typical = grads[len(grads) // 2]
-            grads = [g for g in grads if g <= 5 * typical]
-        clip = grads[int(0.9 * (len(grads) - 1))] if len(grads) >= 5 else None
+            grads = grads[grads <= 5 * typical]
+        clip = float(grads[int(0.9 * (len(grads) - 1))]) if len(grads) >= 5 else None
         before = [r for r in self._records if r.step < first]
         lrs = [r.metrics[LR] for r in before if r.get(LR) is not None]
         rollback = before[-1].step if before else None
