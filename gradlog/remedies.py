@@ -12,6 +12,7 @@ here from facts about the run, never invented per diagnosis:
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -71,6 +72,7 @@ DEFAULTS = {
     "lower_lr": "Lower the learning rate (try 3-10x lower)",
     "rollback": "shortly before the episode",
 }
+_ARRAYS_FROM = 512  # grad norms kept: from this many, the context is worked out in numpy
 _KEPT = 4096  # grad norms kept from the start of the run and from its recent past
 
 
@@ -171,6 +173,15 @@ class History:
             self._arrays = None
         self._records.extend(block.records[max(start, end - 64) : end])
 
+    def _before(self, first: Step) -> list[float]:
+        """The grad norms kept from before step ``first``, sorted (in numpy when there
+        are many: a short run is not worth importing it)."""
+        if len(self._early) + len(self._recent) < _ARRAYS_FROM:
+            return sorted(g for s, g in (*self._early, *self._recent) if s < first)
+        steps, grads = self._grads()
+        found: list[float] = np.sort(grads[steps < first]).tolist()
+        return found
+
     def _grads(self) -> tuple[np.ndarray, np.ndarray]:
         """The steps and grad norms kept, as arrays (made again after an ``add``; the
         early ones only until their memory is full, as it then stays)."""
@@ -188,11 +199,10 @@ class History:
         first = diagnosis.first_step
         if first is None:
             return Context(framework)
-        steps, grads = self._grads()
-        grads = np.sort(grads[steps < first])
+        grads = self._before(first)
         if len(grads):  # leave out the onset of an explosion that began before the diagnosis
             typical = grads[len(grads) // 2]
-            grads = grads[grads <= 5 * typical]
+            grads = grads[: bisect_right(grads, 5 * typical)]
         clip = float(grads[int(0.9 * (len(grads) - 1))]) if len(grads) >= 5 else None
         before = [r for r in self._records if r.step < first]
         lrs = [r.metrics[LR] for r in before if r.get(LR) is not None]
