@@ -50,7 +50,7 @@ def strict_json(text: str) -> dict[str, object]:
         ((HEALTHY, EXPLODING), 1),
         (("missing.log",), 2),
         (("missing.log", "--exit-zero"), 2),
-        ((str(SAMPLES),), 2),
+        ((str(SAMPLES),), 1),  # a folder: every log in it (exploding ones among them)
         ((HEALTHY, "--fail-on", "bogus"), 2),
         ((HEALTHY, "--select", "not_a_rule"), 2),
         ((HEALTHY, "--metric", "loss"), 2),

@@ -307,8 +307,8 @@ def test_explain_unknown_rule_lists_known_ids() -> None:
         (("logs/**/*.log",), 1),
         (("logs/**/h*.log", "--fail-on", "info"), 0),
         (("nothing/*.log",), 2),
-        (("logs",), 2),
-        (("log[s]",), 2),  # the pattern matches only a directory
+        (("logs",), 1),  # a folder: every log under it
+        (("log[s]",), 1),  # a pattern that matches only folders: their logs
     ],
 )
 def test_exit_code_matrix(tmp_path: Path, args: tuple[str, ...], code: int) -> None:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
@@ -30,6 +30,9 @@ from gradlog.model import Severity
 from gradlog.parse.names import parse_mapping
 from gradlog.report import Report, ReportSet
 from gradlog.sources import Lines, iter_lines, open_input
+
+if TYPE_CHECKING:
+    from gradlog import saved
 
 F = TypeVar("F", bound=Callable[..., Any])
 _GLOB_CHARS = frozenset("*?[")
@@ -109,15 +112,18 @@ def build_config(
 def expand_inputs(args: tuple[str, ...]) -> tuple[str, ...]:
     """Paths, with each glob pattern expanded (sorted), whether or not the shell did it.
 
-    A pattern that matches no file is an error; an existing file whose name merely looks
-    like a pattern is taken as it is. Each input is kept once, in order of first mention.
+    A pattern that matches no file is an error, unless it matches folders (run folders:
+    ``'wandb/offline-run-*'``), which are then the inputs; an existing file whose name
+    merely looks like a pattern is taken as it is. Each input is kept once, in order of
+    first mention.
     """
     paths: list[str] = []
     for arg in args:
         if arg == "-" or os.path.exists(arg) or not _GLOB_CHARS & set(arg):
             paths.append(arg)
             continue
-        matches = [p for p in sorted(glob.glob(arg, recursive=True)) if not os.path.isdir(p)]
+        found = sorted(glob.glob(arg, recursive=True))
+        matches = [p for p in found if not os.path.isdir(p)] or found
         if not matches:
             raise GradlogError(f"{arg}: no file matches this pattern")
         paths += matches
@@ -156,27 +162,83 @@ def open_lines(path: str) -> Lines:
         raise GradlogError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def diagnose_inputs(paths: tuple[str, ...], config: Config, quiet: bool = False) -> ReportSet:
-    """Analyse each input independently; any unreadable input stops the run (exit 2).
+def diagnose_inputs(
+    paths: tuple[str, ...], config: Config, quiet: bool = False, jobs: int = 1
+) -> ReportSet:
+    """Analyse each input independently (a folder: each log and saved run in it; ``jobs``
+    processes at once); any unreadable input stops the run (exit 2).
 
     A progress display on stderr shows how reading goes on a terminal, for an input
     that takes more than a second (none with ``quiet``)."""
-    for path in paths:
-        if path != "-":
-            check_input(path)  # fail on a missing input before analysing any
-    from gradlog.engine import analyze  # the parser and rules, once there is work
+    from gradlog import saved
 
-    reports: list[Report] = []
-    for path in paths:
-        lines = open_lines(path)
+    found: list[saved.Input] = []
+    for path in paths:  # fail on a missing input before analysing any
+        if path != "-" and not os.path.isdir(path):
+            check_input(path)
         try:
-            with progress.for_input(path, lines, quiet) as shown:
-                reports.append(analyze(lines, path, config, shown.update))
+            found += saved.inputs(path)
+        except saved.RunError as exc:
+            raise GradlogError(str(exc)) from None
         except OSError as exc:
-            raise GradlogError(f"{path}: read failed ({exc.strerror or exc})") from None
-        finally:
-            lines.close()  # standard input itself stays open
+            raise GradlogError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    found = list(dict.fromkeys(found))  # a log named twice (by a folder and a glob): once
+    if jobs > 1 and len(found) > 1 and all(item.path != "-" for item in found):
+        reports = _in_parallel(found, config, jobs)
+    else:
+        reports = [diagnose_one(item, config, quiet) for item in found]
     return ReportSet(tuple(reports), config.fail_on)
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _in_parallel(found: Sequence[saved.Input], config: Config, jobs: int) -> list[Report]:
+    """``diagnose_one`` of each input in up to ``jobs`` worker processes; the reports in
+    input order. The first input (in order) that cannot be read stops the run, as one by
+    one; no progress display (several inputs at once would garble it)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import gradlog.engine  # noqa: F401  (loaded once, before the workers fork)
+
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(min(jobs, len(found)), mp_context=context) as pool:
+        futures = [pool.submit(diagnose_one, item, config, True) for item in found]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def diagnose_one(item: saved.Input, config: Config, quiet: bool = False) -> Report:
+    """The report of one input: a log, or a saved run."""
+    from gradlog.engine import analyze  # the parser and rules, once there is work
+    from gradlog.saved import RunError, analyze_run
+
+    if item.log is None:
+        try:
+            return analyze_run(item, config)
+        except RunError as exc:
+            raise GradlogError(str(exc)) from None
+        except OSError as exc:
+            raise GradlogError(f"{item.path}: read failed ({exc.strerror or exc})") from None
+    lines = open_lines(item.log)
+    try:
+        with progress.for_input(item.path, lines, quiet) as shown:
+            return analyze(lines, item.path, config, shown.update)
+    except OSError as exc:
+        raise GradlogError(f"{item.path}: read failed ({exc.strerror or exc})") from None
+    finally:
+        lines.close()  # standard input itself stays open
 
 
 def render(reports: ReportSet, fmt: str, to_terminal: bool, chart: bool = True) -> str:

@@ -12,6 +12,7 @@ from gradlog.cli.common import (
     build_config,
     common_options,
     config_option,
+    default_jobs,
     diagnose_inputs,
     expand_inputs,
     refuse_inputs,
@@ -47,6 +48,15 @@ from gradlog.report import ReportSet, plural
 @click.option(
     "--no-chart", is_flag=True, help="Terminal format: no chart of the loss and grad norm."
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Diagnose up to N inputs at once, in worker processes (default: one per CPU); "
+    "the report keeps the order of the inputs.",
+)
 @config_option
 @common_options
 def diagnose(
@@ -55,6 +65,7 @@ def diagnose(
     output: str | None,
     quiet: bool,
     no_chart: bool,
+    jobs: int | None,
     config_path: str | None,
     fail_on: str | None,
     exit_zero: bool,
@@ -78,7 +89,10 @@ def diagnose(
     paths = ("-",) if piped else expand_inputs(files)
     if output is not None:
         refuse_inputs(output, paths)
-    reports = stream_stdin(config) if piped else diagnose_inputs(paths, config, quiet)
+    if piped:
+        reports = stream_stdin(config)
+    else:
+        reports = diagnose_inputs(paths, config, quiet, jobs or default_jobs())
     text = render(
         reports, fmt, to_terminal=output is None and sys.stdout.isatty(), chart=not no_chart
     )

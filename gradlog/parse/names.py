@@ -39,6 +39,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "running_loss",
         "loss_total_loss",
         "train_loss_total",
+        "loss_step",  # Lightning's on_step value of a metric logged both ways
     ),
     VAL_LOSS: (
         "val_loss",
@@ -87,6 +88,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "grads_norm",
         "global_grad_norm",
         "grad_2_0_norm_total",
+        "train_grad_norm",
     ),
     PARAM_NORM: (
         "param_norm",
@@ -96,7 +98,26 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "weights_norm",
         "model_norm",
     ),
-    LR: ("lr", "learning_rate", "learningrate", "optim0_lr0", "lr_0", "lr_pg0", "base_lr"),
+    LR: (
+        "lr",
+        "learning_rate",
+        "learningrate",
+        "optim0_lr0",
+        "lr_0",
+        "lr_pg0",
+        "base_lr",
+        "train_lr",
+        # Lightning's LearningRateMonitor names the rate after the optimizer: lr-AdamW
+        "lr_sgd",
+        "lr_adam",
+        "lr_adam_w",
+        "lr_adamw",
+        "lr_rm_sprop",
+        "lr_rmsprop",
+        "lr_adagrad",
+        "lr_lion",
+        "lr_adafactor",
+    ),
     LOSS_SCALE: ("loss_scale", "scale", "loss_scaler", "grad_scale"),
     STEP: (
         "step",
