@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Monitor": "gradlog.api",
     "diagnose": "gradlog.api",
+    "scan": "gradlog.fleet",
     "Config": "gradlog.config",
     "Engine": "gradlog.engine",
     "analyze": "gradlog.engine",
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from gradlog.api import Monitor, diagnose
     from gradlog.config import Config
     from gradlog.engine import Engine, analyze
+    from gradlog.fleet import scan
     from gradlog.model import Confidence, Diagnosis, Evidence, Record, Severity
     from gradlog.report import Report, ReportSet
 
@@ -51,4 +53,5 @@ __all__ = [
     "__version__",
     "analyze",
     "diagnose",
+    "scan",
 ]

@@ -49,6 +49,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "run",
         "Run a training command, show and watch its output, stop it if told to.",
     ),
+    "scan": (
+        "gradlog.cli.scan",
+        "scan",
+        "Diagnose many inputs on a Dask cluster and write one summary table: a row per "
+        "input (logs, saved runs, folders of them, remote logs) with its worst severity, "
+        "verdict, ids, first bad step and records; a row that could not be read says why.",
+    ),
     "series": (
         "gradlog.cli.series",
         "series",

@@ -119,7 +119,7 @@ def expand_inputs(args: tuple[str, ...]) -> tuple[str, ...]:
     """
     paths: list[str] = []
     for arg in args:
-        if arg == "-" or os.path.exists(arg) or not _GLOB_CHARS & set(arg):
+        if arg == "-" or os.path.exists(arg) or not _GLOB_CHARS & set(arg) or _url(arg):
             paths.append(arg)
             continue
         found = sorted(glob.glob(arg, recursive=True))
@@ -128,6 +128,13 @@ def expand_inputs(args: tuple[str, ...]) -> tuple[str, ...]:
             raise GradlogError(f"{arg}: no file matches this pattern")
         paths += matches
     return tuple(dict.fromkeys(paths))
+
+
+def _url(path: str) -> bool:
+    """A remote input (``s3://...``): opened through fsspec, never a glob or a file here."""
+    from gradlog.remote import is_remote
+
+    return is_remote(path)
 
 
 def stdin_is_pipe(files: Sequence[str]) -> bool:
@@ -155,6 +162,13 @@ def open_lines(path: str) -> Lines:
     """The input's lines, opened once (``-``: standard input)."""
     if path == "-":
         return iter_lines(sys.stdin.buffer)
+    from gradlog.remote import RemoteError, is_remote, open_remote
+
+    if is_remote(path):
+        try:
+            return open_remote(path)
+        except RemoteError as exc:
+            raise GradlogError(str(exc)) from None
     check_input(path)
     try:
         return open_input(path)
@@ -174,7 +188,7 @@ def diagnose_inputs(
 
     found: list[saved.Input] = []
     for path in paths:  # fail on a missing input before analysing any
-        if path != "-" and not os.path.isdir(path):
+        if path != "-" and not os.path.isdir(path) and not _url(path):
             check_input(path)
         try:
             found += saved.inputs(path)

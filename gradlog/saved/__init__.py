@@ -51,7 +51,9 @@ class RunError(ValueError):
 def inputs(path: str) -> list[Input]:
     """What ``path`` holds: itself as a log, one saved run, or, for a folder, every log
     and run under it (in order of their paths). RunError for a folder with none."""
-    if path == "-" or not os.path.isdir(path):
+    if path == "-" or ("://" in path and not os.path.exists(path)):
+        return [Input(path)]  # standard input, or a remote log (only logs are read remotely)
+    if not os.path.isdir(path):
         if os.path.basename(path).startswith(EVENTS) or _sniffed(path):
             return [Input(path, "tensorboard", (path,))]
         return [Input(path)]
