@@ -241,3 +241,107 @@ def test_a_folder_holds_logs_and_runs(tmp_path: Path) -> None:
         [sys.executable, "-m", "gradlog", "diagnose", str(empty)], capture_output=True, text=True
     )
     assert done.returncode == 2 and "no logs or saved runs in this folder" in done.stderr
+
+
+def test_tf2_scalar_tensors_are_read(tmp_path: Path) -> None:
+    """TF2's ``tf.summary.scalar`` writes a one-element tensor; the tag's plugin is named
+    on its first event only. Histograms (tensors of the histograms plugin) are not read."""
+
+    def tensor(value: float) -> bytes:
+        return _field(1, 1, 0) + _field(2, b"", 2) + _field(5, struct.pack("<f", value), 2)
+
+    def plugin(name: str) -> bytes:
+        return _field(9, _field(1, _field(1, name.encode(), 2), 2), 2)
+
+    out = _record(_field(3, b"brain.Event:2", 2))
+    for step in range(1, 31):
+        first = step == 1
+        loss = _field(1, b"epoch_loss", 2) + _field(8, tensor(2.0 / step), 2)
+        histogram = _field(1, b"weights", 2) + _field(8, tensor(5.0), 2)
+        if first:
+            loss += plugin("scalars")
+            histogram += plugin("histograms")
+        values = _field(1, loss, 2) + _field(1, histogram, 2)
+        out += _record(_field(2, step, 0) + _field(5, values, 2))
+    path = tmp_path / "events.out.tfevents.3.host"
+    path.write_bytes(out)
+    (run,) = inputs(str(path))
+    report = analyze_run(run, Config())
+    assert report.input.records == 30 and report.input.metrics == ("loss",)
+
+
+def _readme_commands(start: str, end: str) -> list[str]:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index(start) : readme.index(end)]
+    commands = []
+    for block in section.split("```bash\n")[1:]:
+        for line in block[: block.index("```")].splitlines():
+            command = line.split("  #")[0].strip()
+            if command.startswith("gradlog ") and "://" not in command:
+                commands.append(command)
+    return commands
+
+
+def _runs_folder(root: Path) -> None:
+    """A folder like a user's: Lightning's TensorBoard logs, an MLflow store, W&B runs,
+    a sweep of logs."""
+    version = root / "lightning_logs" / "version_0"
+    version.mkdir(parents=True)
+    _event_file(
+        version / "events.out.tfevents.1.host",
+        [(s, [("train_loss", 2.0 / s)]) for s in range(1, 30)],
+    )
+    metrics = root / "mlruns" / "0" / "abc" / "metrics"
+    metrics.mkdir(parents=True)
+    (metrics.parent / "meta.yaml").write_text("run_id: abc\n")
+    (metrics / "loss").write_text("".join(f"{1000 + s} {2.0 / s} {s}\n" for s in range(1, 30)))
+    for name in ("offline-run-20241201_000000-abc", "offline-run-20241201_010000-def"):
+        files = root / "wandb" / name / "files"
+        files.mkdir(parents=True)
+        (files / "wandb-metadata.json").write_text("{}")
+        (files / "output.log").write_text(
+            "".join(f"step {s} loss {2.0 / s}\n" for s in range(1, 30))
+        )
+    for part in ("a", "b"):
+        (root / "sweep" / part).mkdir(parents=True)
+        (root / "sweep" / part / "run.log").write_text("step 1 loss 2.0\nstep 2 loss nan\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    _readme_commands("### Saved runs", "### When a log is misread")
+    + [c for c in _readme_commands("## Many runs", "## Use in CI") if " scan " not in f" {c} "],
+)
+def test_readme_examples_of_runs_run(tmp_path: Path, command: str) -> None:
+    import glob
+    import shlex
+
+    _runs_folder(tmp_path)
+    arguments = shlex.split(command)[1:]
+    expanded = []
+    for argument in arguments:  # the shell's expansion of unquoted globs
+        found = sorted(glob.glob(str(tmp_path / argument))) if "*" in argument else []
+        expanded += [str(Path(p).relative_to(tmp_path)) for p in found] or [argument]
+    done = subprocess.run(
+        [sys.executable, "-m", "gradlog", *expanded],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_run_split_in_train_and_validation_folders_is_one_run(tmp_path: Path) -> None:
+    """Keras's TensorBoard callback writes logs/train/ and logs/validation/, both with
+    ``epoch_loss``: one run, whose validation tags are the validation series."""
+    for split, offset in (("train", 0.0), ("validation", 0.1)):
+        (tmp_path / "logs" / split).mkdir(parents=True)
+        rows = [(e, [("epoch_loss", 2.0 / (e + 1) + offset)]) for e in range(12)]
+        _event_file(tmp_path / "logs" / split / "events.out.tfevents.1.host.v2", rows)
+    (run,) = inputs(str(tmp_path / "logs"))
+    assert run.path == str(tmp_path / "logs") and len(run.held_out) == 1
+    report = analyze_run(run, Config())
+    assert report.input.records == 12
+    assert set(report.input.metrics) == {"loss", "val_loss"}

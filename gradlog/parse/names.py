@@ -40,6 +40,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "loss_total_loss",
         "train_loss_total",
         "loss_step",  # Lightning's on_step value of a metric logged both ways
+        "epoch_loss",  # Keras's TensorBoard callback: epoch_*, batch_* (train/ folder)
     ),
     VAL_LOSS: (
         "val_loss",
@@ -55,6 +56,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "val_loss_epoch",
         "valid_loss_epoch",
         "validation_lm_loss",
+        "val_epoch_loss",  # Keras's TensorBoard callback, its validation/ folder
     ),
     ACC: (
         "acc",
@@ -64,6 +66,8 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "training_accuracy",
         "acc_train",
         "train_acc_step",
+        "epoch_accuracy",
+        "batch_accuracy",
     ),
     VAL_ACC: (
         "val_acc",
@@ -76,6 +80,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "test_acc",
         "test_accuracy",
         "val_acc_epoch",
+        "val_epoch_accuracy",
     ),
     GRAD_NORM: (
         "grad_norm",
@@ -107,6 +112,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "lr_pg0",
         "base_lr",
         "train_lr",
+        "epoch_learning_rate",
         # Lightning's LearningRateMonitor names the rate after the optimizer: lr-AdamW
         "lr_sgd",
         "lr_adam",

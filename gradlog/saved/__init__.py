@@ -35,6 +35,9 @@ class Input:
     path: str
     kind: str = "log"  # "log", "tensorboard", "mlflow", "wandb"
     files: tuple[str, ...] = ()  # a TensorBoard run's event files; a W&B run's capture
+    # A TensorBoard run split in folders (Keras: train/ and validation/): the files of
+    # held-out splits, whose tags are validation series (``val_`` + tag).
+    held_out: tuple[str, ...] = ()
 
     @property
     def log(self) -> str | None:
@@ -94,7 +97,34 @@ def _inside(path: str, root: str) -> bool:
     return os.path.commonpath((target, top)) == top
 
 
+# Folders a run's event files are split into by the data they were computed on (Keras's
+# TensorBoard callback writes train/ and validation/ with the same tags).
+TRAIN_SPLITS = frozenset({"train", "training"})
+HELD_OUT_SPLITS = frozenset({"validation", "val", "valid", "eval", "evaluation", "test"})
+
+
 def _folder(root: str) -> Iterator[Input]:
+    """Every log and run under ``root`` (a run split in folders is one run)."""
+    found = list(_walk(root))
+    splits: dict[str, list[Input]] = {}
+    for item in found:
+        name = os.path.basename(item.path)
+        if item.kind == "tensorboard" and name in TRAIN_SPLITS | HELD_OUT_SPLITS:
+            splits.setdefault(os.path.dirname(item.path), []).append(item)
+    merged = {}
+    for parent, parts in splits.items():
+        names = {os.path.basename(p.path) for p in parts}
+        if names & TRAIN_SPLITS and names & HELD_OUT_SPLITS:
+            train = [f for p in parts if os.path.basename(p.path) in TRAIN_SPLITS for f in p.files]
+            held = [
+                f for p in parts if os.path.basename(p.path) in HELD_OUT_SPLITS for f in p.files
+            ]
+            run = Input(parent, "tensorboard", tuple(train + held), tuple(held))
+            merged.update({p.path: run for p in parts})
+    yield from dict.fromkeys(merged.get(item.path, item) for item in found)
+
+
+def _walk(root: str) -> Iterator[Input]:
     """Every log and run under ``root``. Linked folders are not entered (no loops), and
     a linked file that leads back into ``root`` is not read twice (W&B links its latest
     run's logs)."""
@@ -124,9 +154,16 @@ def _folder(root: str) -> Iterator[Input]:
                 yield Input(os.path.join(where, name))
 
 
-def _tensorboard_steps(files: Iterable[str]) -> Iterator[tuple[float, dict[str, float]]]:
+def _tensorboard_steps(
+    files: Iterable[str], held_out: tuple[str, ...] = ()
+) -> Iterator[tuple[float, dict[str, float]]]:
     """Each step's scalars, in the order they were written: the events of one step, one
-    after another, make one step (a tag seen again starts the next)."""
+    after another, make one step (a tag seen again starts the next). A run split in
+    folders is read whole and its steps put in order, the held-out splits' tags as
+    validation series."""
+    if held_out:
+        yield from _split_steps(files, held_out)
+        return
     plugins: dict[str, str] = {}
     step: float | None = None
     held: dict[str, float] = {}
@@ -148,10 +185,23 @@ def _tensorboard_steps(files: Iterable[str]) -> Iterator[tuple[float, dict[str, 
         yield step, held
 
 
+def _split_steps(
+    files: Iterable[str], held_out: tuple[str, ...]
+) -> list[tuple[float, dict[str, float]]]:
+    """The steps of a run split in folders, in order, held-out tags as ``val_`` + tag."""
+    by_step: dict[float, dict[str, float]] = {}
+    for path in files:
+        prefix = "val_" if path in held_out else ""
+        for at, scalars in _tensorboard_steps((path,)):
+            found = by_step.setdefault(at, {})
+            found.update((prefix + tag, value) for tag, value in scalars.items())
+    return sorted(by_step.items())
+
+
 def steps(run: Input) -> Iterator[tuple[float, dict[str, float]]]:
     """A saved run's steps, each with its metrics as logged."""
     if run.kind == "tensorboard":
-        return _tensorboard_steps(run.files)
+        return _tensorboard_steps(run.files, run.held_out)
     if run.kind == "mlflow":
         return iter(mlflow.steps(run.path))
     raise RunError(f"{run.path}: a {run.kind} run is read as a log")
