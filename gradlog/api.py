@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from gradlog.config import Config
 from gradlog.engine import Engine, analyze
 from gradlog.model import Diagnosis, Record, Step, step_value
+from gradlog.parse.families import Families
 from gradlog.parse.names import NameTable
 from gradlog.report import Report
 from gradlog.sources import open_input
@@ -49,6 +50,7 @@ class Monitor:
         self.config = config or Config()
         self._engine = Engine(name, self.config)
         self._names = NameTable(self.config.metric_names)
+        self._families = Families()  # as a log's reader: ``optim/lr`` is the lr
         self._count = 0
         self._done = False
 
@@ -72,6 +74,7 @@ class Monitor:
             except (TypeError, ValueError):
                 continue
             read[self._names.canonical(key)] = number
+        self._families.resolve(read)
         self._count += 1
         if step is None:
             step = self._count

@@ -71,3 +71,11 @@ def test_the_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     code = section[section.index("```python") + len("```python") : section.index("\n```\n")]
     monkeypatch.chdir(SAMPLES.parent)
     exec(compile(code, "README.md", "exec"), {})  # its own assert checks the outcome
+
+
+def test_names_are_read_as_in_a_log() -> None:
+    """A name outside the table joins its family, as a log's reader would have it."""
+    monitor = gradlog.Monitor()
+    for step in range(1, 30):
+        monitor.log(step, {"optim/lr": 3e-4, "train/ce_loss": 2.0 / step})
+    assert set(monitor.report().input.metrics) == {"lr", "loss"}

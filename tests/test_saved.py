@@ -122,8 +122,13 @@ def test_an_mlflow_run_reads_like_its_log(tmp_path: Path, monkeypatch: Any) -> N
 
 
 @pytest.mark.slow
-def test_a_wandb_offline_run_reads_through_its_console_capture(tmp_path: Path) -> None:
+@pytest.mark.parametrize("logged", [True, False], ids=["history", "console"])
+def test_a_wandb_offline_run_reads_like_its_log(tmp_path: Path, logged: bool) -> None:
+    """A run that logs its metrics is read from its history (the .wandb file); one that
+    only prints them, through its console capture."""
     pytest.importorskip("wandb", reason="the frameworks extra is not installed")
+    from gradlog.saved import CONSOLE
+
     script = tmp_path / "train.py"
     script.write_text(
         "import json, sys, wandb\n"
@@ -132,8 +137,13 @@ def test_a_wandb_offline_run_reads_through_its_console_capture(tmp_path: Path) -
         "for step, m in rows:\n"
         "    print(f\"step {step} | loss {m['loss']!r} | grad_norm {m['grad_norm']!r} "
         "| lr {m['lr']!r}\", flush=True)\n"
-        "    run.log(m, step=step)\n"
-        "run.finish()\n"
+        + (
+            "    run.log({'train/loss': m['loss'], 'grad_norm': m['grad_norm'], "
+            "'optim': {'lr': m['lr']}}, step=step)\n"
+            if logged
+            else ""
+        )
+        + "run.finish()\n"
     )
     environment = {**os.environ, "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
     done = subprocess.run(
@@ -145,9 +155,11 @@ def test_a_wandb_offline_run_reads_through_its_console_capture(tmp_path: Path) -
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    runs = [i for i in inputs(str(tmp_path / "wandb")) if i.kind == "wandb"]
-    assert len(runs) == 1
-    assert _facts(_diagnose(tmp_path / "wandb")) == _as_text(tmp_path)
+    (run,) = inputs(str(tmp_path / "wandb"))
+    assert run.kind == ("wandb" if logged else CONSOLE)
+    found = _diagnose(tmp_path / "wandb")
+    assert _facts(found) == _as_text(tmp_path)
+    assert {"loss", "grad_norm", "lr"} <= set(found["reports"][0]["input"]["metrics"])
 
 
 # --------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Saved runs: metrics a framework stored rather than printed, read as records.
 
 An input may be a log (text, as ever), a TensorBoard run (its event files), an MLflow
-run folder (a file store's ``meta.yaml`` and ``metrics/``) or a W&B run folder (read
-through its console capture, ``files/output.log``). ``inputs`` finds what a path holds:
-itself, or for a folder every log and run under it (``gradlog diagnose runs/``). A run
+run folder (a file store's ``meta.yaml`` and ``metrics/``) or a W&B run folder (its
+logged history, from its ``.wandb`` file, else its console capture,
+``files/output.log``). ``inputs`` finds what a path holds: itself, or for a folder every
+log and run under it (``gradlog diagnose runs/``). A run
 becomes records, one per step with every metric logged at it, under the names a log
 would give them (``train/loss`` is ``loss``, ``epoch`` is the record's epoch), and goes
 through the same engine as a log: the same numbers give the same diagnoses.
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 
 from gradlog.config import Config
 from gradlog.model import Record, step_value
+from gradlog.parse.families import Families
 from gradlog.parse.names import EPOCH, STEP, NameTable
 from gradlog.report import Report
-from gradlog.saved import mlflow, tensorboard
+from gradlog.saved import mlflow, tensorboard, wandb
 
 EVENTS = "events.out.tfevents."
+CONSOLE = "wandb-console"  # a W&B run read through its console capture (no history)
 # Files in a folder read as logs: by the end of their name (compressed ones too).
 LOG_SUFFIXES = (".log", ".txt", ".out", ".err", ".jsonl", ".csv")
 COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst")
@@ -33,7 +36,7 @@ class Input:
     """One thing to diagnose: a log, or a saved run of some ``kind``."""
 
     path: str
-    kind: str = "log"  # "log", "tensorboard", "mlflow", "wandb"
+    kind: str = "log"  # "log", "tensorboard", "mlflow", "wandb" (history), CONSOLE
     files: tuple[str, ...] = ()  # a TensorBoard run's event files; a W&B run's capture
     # A TensorBoard run split in folders (Keras: train/ and validation/): the files of
     # held-out splits, whose tags are validation series (``val_`` + tag).
@@ -44,7 +47,7 @@ class Input:
         """The text file this input is read from, if it is read as a log."""
         if self.kind == "log":
             return self.path
-        return self.files[0] if self.kind == "wandb" else None
+        return self.files[0] if self.kind == CONSOLE else None
 
 
 class RunError(ValueError):
@@ -83,11 +86,13 @@ def _run_here(folder: str, names: list[str]) -> Input | None:
     if mlflow.is_run(folder):
         return Input(folder, "mlflow")
     capture = os.path.join(folder, "files", "output.log")
+    runs = [os.path.join(folder, n) for n in names if n.endswith(".wandb")]
+    if runs and wandb.has_history(runs[0]):
+        return Input(folder, "wandb", (runs[0],))
     if os.path.isfile(capture) and (
-        any(n.endswith(".wandb") for n in names)
-        or os.path.isfile(os.path.join(folder, "files", "wandb-metadata.json"))
+        runs or os.path.isfile(os.path.join(folder, "files", "wandb-metadata.json"))
     ):
-        return Input(folder, "wandb", (capture,))
+        return Input(folder, CONSOLE, (capture,))
     return None
 
 
@@ -198,17 +203,29 @@ def _split_steps(
     return sorted(by_step.items())
 
 
+def _wandb_steps(path: str) -> Iterator[tuple[float, dict[str, float]]]:
+    try:
+        with open(path, "rb") as stream:
+            yield from wandb.history(stream)
+    except ValueError as error:
+        raise RunError(f"{path}: not a readable W&B run file ({error})") from None
+
+
 def steps(run: Input) -> Iterator[tuple[float, dict[str, float]]]:
     """A saved run's steps, each with its metrics as logged."""
     if run.kind == "tensorboard":
         return _tensorboard_steps(run.files, run.held_out)
     if run.kind == "mlflow":
         return iter(mlflow.steps(run.path))
+    if run.kind == "wandb":
+        return _wandb_steps(run.files[0])
     raise RunError(f"{run.path}: a {run.kind} run is read as a log")
 
 
 def records(run: Input, names: NameTable) -> Iterator[Record]:
-    """A saved run's steps as records, with the metrics under their canonical names."""
+    """A saved run's steps as records, with the metrics under their canonical names and
+    each family's series (``optim/lr`` is the lr), as a log's lines would give them."""
+    families = Families()
     for count, (step, logged) in enumerate(steps(run), 1):
         metrics: dict[str, float] = {}
         epoch = None
@@ -219,6 +236,7 @@ def records(run: Input, names: NameTable) -> Iterator[Record]:
             elif canonical != STEP:
                 metrics[canonical] = value
         if metrics:
+            families.resolve(metrics)
             yield Record(step_value(step), count, metrics, epoch)
 
 
