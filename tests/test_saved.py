@@ -101,22 +101,28 @@ def test_a_tensorboard_run_reads_like_its_log(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_an_mlflow_run_reads_like_its_log(tmp_path: Path, monkeypatch: Any) -> None:
+@pytest.mark.parametrize("store", ["files", "database"])
+def test_an_mlflow_run_reads_like_its_log(tmp_path: Path, monkeypatch: Any, store: str) -> None:
+    """In a file store (mlruns/) and in MLflow 3's default database (mlflow.db)."""
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # the file store, kept up
     mlflow = pytest.importorskip("mlflow", reason="the frameworks extra is not installed")
-    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    if store == "files":
+        where = tmp_path / "mlruns"
+        mlflow.set_tracking_uri(where.as_uri())
+    else:
+        pytest.importorskip("sqlalchemy", reason="the frameworks extra is not installed")
+        where = tmp_path / "mlflow.db"
+        mlflow.set_tracking_uri(f"sqlite:///{where}")
     with mlflow.start_run():
         for step, metrics in _run():
-            mlflow.log_metrics(
-                {
-                    "train/loss": metrics["loss"],
-                    "grad_norm": metrics["grad_norm"],
-                    "learning_rate": metrics["lr"],
-                },
-                step=step,
-            )
+            logged = {
+                "train/loss": metrics["loss"],
+                "grad_norm": metrics["grad_norm"],
+                "learning_rate": metrics["lr"],
+            }
+            mlflow.log_metrics(logged, step=step)
     expected = _as_text(tmp_path)
-    found = _diagnose(tmp_path / "mlruns")
+    found = _diagnose(where)
     assert len(found["reports"]) == 1
     assert _facts(found) == expected
 
@@ -294,6 +300,44 @@ def _readme_commands(start: str, end: str) -> list[str]:
     return commands
 
 
+def _database(path: Path, runs: dict[str, list[tuple[str, float, int]]]) -> None:
+    """An MLflow database with the tables gradlog reads, as MLflow lays them out."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "CREATE TABLE experiments (experiment_id INTEGER, name TEXT);"
+        "CREATE TABLE runs (run_uuid TEXT, name TEXT, experiment_id INTEGER,"
+        " lifecycle_stage TEXT, start_time INTEGER);"
+        "CREATE TABLE metrics (key TEXT, value FLOAT, timestamp INTEGER, run_uuid TEXT,"
+        " step INTEGER, is_nan BOOLEAN);"
+    )
+    for start, (run, rows) in enumerate(runs.items()):
+        connection.execute("INSERT INTO runs VALUES (?, ?, 0, 'active', ?)", (run, run, start))
+        for stamp, (key, value, step) in enumerate(rows):
+            nan = math.isnan(value)
+            stored = 0.0 if nan else value
+            connection.execute(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
+                (key, stored, stamp, run, step, nan),
+            )
+    connection.commit()
+    connection.close()
+
+
+def test_an_mlflow_database_holds_runs(tmp_path: Path) -> None:
+    rows = [("loss", 2.0 / s if s < 20 else math.nan, s) for s in range(1, 30)]
+    _database(tmp_path / "mlflow.db", {"aaa": rows, "bbb": rows[:10]})
+    found = inputs(str(tmp_path / "mlflow.db"))
+    assert [(Path(i.path).name, i.kind) for i in found] == [
+        ("mlflow.db#aaa", "mlflow-db"),
+        ("mlflow.db#bbb", "mlflow-db"),
+    ]
+    report = analyze_run(found[0], Config())
+    assert report.input.records == 29 and report.diagnoses[0].id == "nan"
+    assert report.diagnoses[0].first_step == 20
+
+
 def _runs_folder(root: Path) -> None:
     """A folder like a user's: Lightning's TensorBoard logs, an MLflow store, W&B runs,
     a sweep of logs."""
@@ -314,6 +358,7 @@ def _runs_folder(root: Path) -> None:
         (files / "output.log").write_text(
             "".join(f"step {s} loss {2.0 / s}\n" for s in range(1, 30))
         )
+    _database(root / "mlflow.db", {"r1": [("loss", 2.0 / s, s) for s in range(1, 30)]})
     for part in ("a", "b"):
         (root / "sweep" / part).mkdir(parents=True)
         (root / "sweep" / part / "run.log").write_text("step 1 loss 2.0\nstep 2 loss nan\n")

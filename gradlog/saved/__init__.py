@@ -13,6 +13,7 @@ through the same engine as a log: the same numbers give the same diagnoses.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ class Input:
     """One thing to diagnose: a log, or a saved run of some ``kind``."""
 
     path: str
-    kind: str = "log"  # "log", "tensorboard", "mlflow", "wandb" (history), CONSOLE
+    # "log", "tensorboard", "mlflow" (a file store's run folder), "mlflow-db" (a run of a
+    # database: path is ``database#run_id``), "wandb" (its history), CONSOLE
+    kind: str = "log"
     files: tuple[str, ...] = ()  # a TensorBoard run's event files; a W&B run's capture
     # A TensorBoard run split in folders (Keras: train/ and validation/): the files of
     # held-out splits, whose tags are validation series (``val_`` + tag).
@@ -62,11 +65,22 @@ def inputs(path: str) -> list[Input]:
     if not os.path.isdir(path):
         if os.path.basename(path).startswith(EVENTS) or _sniffed(path):
             return [Input(path, "tensorboard", (path,))]
+        if os.path.isfile(path) and mlflow.is_database(path):
+            return _database(path)
         return [Input(path)]
     found = list(_folder(path))
     if not found:
         raise RunError(f"{path}: no logs or saved runs in this folder")
     return found
+
+
+def _database(path: str) -> list[Input]:
+    """Each run of an MLflow database, named ``path#run_id``."""
+    try:
+        runs = mlflow.database_runs(path)
+    except sqlite3.Error as error:
+        raise RunError(f"{path}: cannot read this MLflow database ({error})") from None
+    return [Input(f"{path}#{run}", "mlflow-db", (path,)) for run in runs]
 
 
 def _sniffed(path: str) -> bool:
@@ -157,6 +171,8 @@ def _walk(root: str) -> Iterator[Input]:
         for name in names:
             if any(name.endswith(s + c) for s in LOG_SUFFIXES for c in COMPRESSED):
                 yield Input(os.path.join(where, name))
+            elif name.endswith(".db") and mlflow.is_database(os.path.join(where, name)):
+                yield from _database(os.path.join(where, name))
 
 
 def _tensorboard_steps(
@@ -219,6 +235,11 @@ def steps(run: Input) -> Iterator[tuple[float, dict[str, float]]]:
         return iter(mlflow.steps(run.path))
     if run.kind == "wandb":
         return _wandb_steps(run.files[0])
+    if run.kind == "mlflow-db":
+        try:
+            return iter(mlflow.database_steps(run.files[0], run.path.rsplit("#", 1)[1]))
+        except sqlite3.Error as error:
+            raise RunError(f"{run.files[0]}: cannot read this MLflow database ({error})") from None
     raise RunError(f"{run.path}: a {run.kind} run is read as a log")
 
 
