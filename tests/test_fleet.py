@@ -90,3 +90,23 @@ def test_an_unreadable_input_is_a_row_that_says_why(tmp_path: Path) -> None:
     assert tensorboard["input"].rstrip("/") == str(tmp_path)
     assert "events.out.tfevents.1.host: not a TensorBoard event file" in tensorboard["error"]
     assert good["error"] == "" and good["records"] == 2
+
+
+def test_readme_scan_example_runs(tmp_path: Path) -> None:
+    import shlex
+
+    pytest.importorskip("dask.distributed", reason="the scan extra is not installed")
+    from tests.test_saved import _readme_commands, _runs_folder
+
+    _runs_folder(tmp_path)
+    (command,) = [c for c in _readme_commands("## Many runs", "## Use in CI") if " scan " in c]
+    done = subprocess.run(
+        [sys.executable, "-m", "gradlog", *shlex.split(command)[1:]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 1, done.stderr  # the sweep's logs go NaN
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert [Path(row["input"]).parts[0] for row in rows] == ["sweep", "sweep", "mlruns"]

@@ -46,6 +46,14 @@ def test_jobs_give_the_reports_one_by_one_gives(tmp_path: Path) -> None:
     assert names == sorted(names) and len(names) == 24
 
 
+@pytest.mark.slow
+def test_jobs_on_200_logs(tmp_path: Path) -> None:
+    _logs(tmp_path, 200)
+    one = _diagnose("--format", "json", "--jobs", "1", str(tmp_path))
+    two = _diagnose("--format", "json", "--jobs", "2", str(tmp_path))
+    assert one.returncode == two.returncode == 1 and one.stdout == two.stdout
+
+
 def test_an_unreadable_input_stops_the_run_as_one_by_one(tmp_path: Path) -> None:
     logs = _logs(tmp_path, 6)
     bad = tmp_path / "events.out.tfevents.9.host"
