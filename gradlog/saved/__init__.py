@@ -13,7 +13,6 @@ through the same engine as a log: the same numbers give the same diagnoses.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -76,6 +75,8 @@ def inputs(path: str) -> list[Input]:
 
 def _database(path: str) -> list[Input]:
     """Each run of an MLflow database, named ``path#run_id``."""
+    import sqlite3
+
     try:
         runs = mlflow.database_runs(path)
     except sqlite3.Error as error:
@@ -236,6 +237,8 @@ def steps(run: Input) -> Iterator[tuple[float, dict[str, float]]]:
     if run.kind == "wandb":
         return _wandb_steps(run.files[0])
     if run.kind == "mlflow-db":
+        import sqlite3
+
         try:
             return iter(mlflow.database_steps(run.files[0], run.path.rsplit("#", 1)[1]))
         except sqlite3.Error as error:

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
-from urllib.request import pathname2url
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _SQLITE = b"SQLite format 3\x00"
 
@@ -56,11 +59,15 @@ def steps(folder: str) -> list[tuple[float, dict[str, float]]]:
 
 def _connect(path: str) -> sqlite3.Connection:
     """A read-only connection: reading a run never changes its store."""
-    return sqlite3.connect(f"file:{pathname2url(os.path.abspath(path))}?mode=ro", uri=True)
+    import sqlite3
+
+    return sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
 
 
 def is_database(path: str) -> bool:
     """Whether a file is an MLflow database (SQLite, with runs and metrics tables)."""
+    import sqlite3
+
     try:
         with open(path, "rb") as stream:
             if stream.read(16) != _SQLITE:
