@@ -35,7 +35,7 @@ def _stretch_log(rng: random.Random) -> list[str]:
     lines: list[str] = []
     step = rng.randrange(1, 99_990)
     for _ in range(14):
-        kind = rng.choice(("repr", "fixed", "stamped", "long", "megatron", "named"))
+        kind = rng.choice(("repr", "fixed", "stamped", "long", "megatron", "named", "two"))
         length = rng.choice((63, 64, 65, 300, 700, 900))
         broken = rng.randrange(length) if rng.random() < 0.7 else -1
         trouble = rng.choice(("nan", "comma", "event", "repeat", "word", "wide", "chatter"))
@@ -57,6 +57,13 @@ def _stretch_log(rng: random.Random) -> list[str]:
             elif kind == "long":  # a run id with more digits than a skeleton keeps
                 run_id = rng.randrange(10 ** (LONG_RUN + 1), 10 ** (LONG_RUN + 6))
                 lines.append(f"run {run_id} iter {step} loss={loss}")
+            elif kind == "two":  # two long runs: 6 + 7 digits or 7 + 6, one skeleton
+                first = rng.choice((LONG_RUN + 1, LONG_RUN + 2))
+                run_id = rng.randrange(10 ** (first - 1), 10**first)
+                job = rng.randrange(
+                    10 ** (2 * LONG_RUN + 2 - first), 10 ** (2 * LONG_RUN + 3 - first)
+                )
+                lines.append(f"run {run_id} job {job} step {step} loss {_form(loss, '.4f')}")
             elif kind == "named":  # a digit in a name: every line its own shape
                 lines.append(f"step {step} | head{i % 4}_loss {_form(loss, '.4f')}")
             else:
@@ -114,6 +121,25 @@ def test_a_stretch_is_read_without_matching_its_lines(monkeypatch: pytest.Monkey
     parts = reader.read_lines(1001, lines[1000:])
     assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > 1900
     assert matched < 50
+
+
+def test_lines_laid_out_alike_are_read_as_a_table_of_bytes() -> None:
+    """Fixed-format lines of one length are cut into columns by their bytes; lines whose
+    long runs of digits fall elsewhere (the same skeleton) are not."""
+    from gradlog.parse.runs import Lines
+
+    alike = [f"step {100_000 + i} | loss {i / 1000:.4f}" for i in range(300)]
+    shifted = [f"run {10**6 + i} job {10**5 + i} loss 0.5000" for i in range(150)] + [
+        f"run {10**5 + i} job {10**6 + i} loss 0.5000" for i in range(150)
+    ]
+    for lines, expected in ((alike, True), (shifted, False)):
+        data, keys = skeletons(lines) or (b"", [])
+        assert len(set(keys)) == 1
+        rows = Lines(range(len(lines)), lines, data, keys).rows(0, len(lines))
+        assert (rows is not None) == expected
+    data, keys = skeletons(alike) or (b"", [])
+    rows = Lines(range(300), alike, data, keys).rows(10, 20)
+    assert rows is not None and rows[0].tobytes() == alike[10].encode()
 
 
 def test_skeletons_cut_long_runs_of_digits_only() -> None:

@@ -44,6 +44,7 @@ KEEP = bytes(c if chr(c) in "0123456789.eE+-" else 0x20 for c in range(256))
 _TOKEN = re.compile(rb"\S+")
 LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
 _ZERO = ord("0")
+_NEWLINE = ord("\n")
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
 Entry = tuple[int, int, Compiled]  # where a layout's text is in its line, and its shape
@@ -173,13 +174,40 @@ class Lines:
         self.lines = lines
         self.keys = keys  # their skeletons
         self._data = data  # the lines joined by newlines, as UTF-8
-        self._raw: list[bytes] | None = None
+        self._ends: np.ndarray | None = None
 
-    @property
-    def raw(self) -> list[bytes]:
-        if self._raw is None:
-            self._raw = self._data.split(b"\n")
-        return self._raw
+    def _span(self, first: int, end: int) -> tuple[int, int]:
+        """Where lines ``first`` to ``end`` are in the block's bytes."""
+        if self._ends is None:  # where each line ends: its newline (the last: the end)
+            breaks = np.flatnonzero(np.frombuffer(self._data, np.uint8) == _NEWLINE)
+            self._ends = np.append(breaks, len(self._data))
+        start = 0 if first == 0 else int(self._ends[first - 1]) + 1
+        return start, int(self._ends[end - 1])
+
+    def text(self, first: int, end: int) -> bytes:
+        """Lines ``first`` to ``end`` as they are in the block: joined by newlines."""
+        start, stop = self._span(first, end)
+        return self._data[start:stop]
+
+    def rows(self, first: int, end: int) -> np.ndarray | None:
+        """Lines ``first`` to ``end`` as a table of bytes, a row each, when they are laid
+        out alike: the same length, digits at the same places, the same other bytes.
+        Then each token of one line is at the same columns in all. None otherwise."""
+        start, stop = self._span(first, end)
+        count = end - first
+        if (stop - start + 1) % count:
+            return None
+        table = np.frombuffer(self._data[start:stop] + b"\n", np.uint8).reshape(count, -1)
+        if not (table[:, -1] == _NEWLINE).all():
+            return None  # lines of other lengths (each row must end at a line's end)
+        rows = table[:, :-1]
+        digits = (rows - _ZERO) <= 9  # bytes wrap: anything below "0" becomes large
+        if not (digits == digits[0]).all():
+            return None
+        other = ~digits[0]
+        if not (rows[:, other] == rows[0, other]).all():
+            return None
+        return rows
 
 
 class Stretch:
@@ -208,9 +236,13 @@ class Stretch:
         return [(self.shape, end - first)]
 
     def table(self, width: int) -> np.ndarray | None:
+        rows = self._block.rows(self._first, self._end)
+        if rows is not None:
+            found = self._columns(rows, width)
+            if found is not None:
+                return found
         plan, count = self._plan, len(self)
-        text = b" ".join(self._block.raw[self._first : self._end])
-        tokens = text.translate(KEEP).split()
+        tokens = self._block.text(self._first, self._end).translate(KEEP).split()
         if len(tokens) != count * plan.width:
             return None
         table = np.empty((count, width))
@@ -219,6 +251,24 @@ class Stretch:
                 table[:, column] = floats(tokens[token :: plan.width])
         except ValueError:
             return None
+        return table
+
+
+    def _columns(self, rows: np.ndarray, width: int) -> np.ndarray | None:
+        """The picked numbers of lines that share one uncut skeleton (``Lines.rows``),
+        each column read from its bytes at once when printed alike (``_alike``); None
+        when a column is not."""
+        first = rows[0].tobytes()
+        spans = [found.span() for found in _TOKEN.finditer(first.translate(KEEP))]
+        if len(spans) != self._plan.width:
+            return None
+        table = np.empty((len(rows), width))
+        for column, token in enumerate(self._plan.picks):
+            start, end = spans[token]
+            values = _alike(rows[:, start:end], first[start:end])
+            if values is None:
+                return None
+            table[:, column] = values
         return table
 
 
