@@ -253,7 +253,6 @@ class Stretch:
             return None
         return table
 
-
     def _columns(self, rows: np.ndarray, width: int) -> np.ndarray | None:
         """The picked numbers of lines that share one uncut skeleton (``Lines.rows``),
         each column read from its bytes at once when printed alike (``_alike``); None
