@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gradlog.columns import RecordRun
 from gradlog.parse.reader import LogReader
@@ -273,3 +275,12 @@ def test_redrawn_states_are_read_by_compiled_shapes() -> None:
     assert records[1500].epoch == 1 and records[1500].metrics["loss"] == pytest.approx(1.499)
     assert reader.batches == (1000, 0, 1)
     assert reader.dialects == ("lightning",)
+
+
+@given(st.text(alphabet="0123456789%|\r █▏a.5٣", max_size=60))
+@settings(max_examples=3000, deadline=None)
+def test_bars_are_cut_as_the_pattern_says(text: str) -> None:
+    """The fast bar cut is the pattern's substitution, on any text."""
+    from gradlog.parse.clean import TQDM_BAR, _unbarred, _unbarred_slowly
+
+    assert _unbarred(text) == _unbarred_slowly(text) == TQDM_BAR.sub("| ", text)

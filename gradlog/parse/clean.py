@@ -20,8 +20,12 @@ _MOJIBAKE = re.compile("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
 _COMMENT = re.compile(r"(?<!\s)\s+(?:<-+|←+)\s.*$")
 # A tqdm bar's percentage and bar, ``42%|████▏     |``: its digits are progress, not data
 # (the ``n/N`` counter and the postfix after it are kept for the dialects that read them).
-# Never across a ``\r``: every state of a redrawn line can be cut at once.
-_TQDM_BAR = re.compile(r"\d{1,3}%\|[^|\r]{0,100}\|")
+# Never across a ``\r``: every state of a redrawn line can be cut at once. The rule is
+# this pattern; ``_unbarred`` applies it by searching for ``%|`` (tests hold the two equal).
+TQDM_BAR = re.compile(r"\d{1,3}%\|[^|\r]{0,100}\|")
+_BAR_LONGEST = 100  # characters between a bar's two | (as in TQDM_BAR)
+_BAR_TAIL = re.compile(r"%\|[^|\r]{0,100}\|")  # TQDM_BAR without its digits
+_DIGITS = "0123456789"
 # Keras glues callback messages to the bar: ``loss: 2.1307Batch 36: Invalid loss``.
 _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 
@@ -122,9 +126,51 @@ def _unstyled(raw: str) -> str:
     return apply_backspaces(text)
 
 
-def _unbarred(state: str) -> str:
-    """A state without its tqdm bar, the first step of ``clean`` for each state."""
-    return _TQDM_BAR.sub("| ", state) if "%|" in state else state
+def _unbarred(text: str) -> str:
+    """``text`` with each tqdm bar replaced by ``| `` (``TQDM_BAR.sub("| ", text)``), the
+    first step of ``clean`` for each state.
+
+    The pattern tries every digit of a line; this cuts the text at each ``%|...|`` (a
+    pattern that starts with a literal: found at C speed) and takes the 1 to 3 digits
+    before each from the end of the piece before it, several times faster on a line of
+    many redraws. A bar with no digit before it, or a non-ASCII digit, is left to
+    ``_unbarred_slowly``, which applies the pattern's rule exactly."""
+    if "%|" not in text:
+        return text
+    pieces = _BAR_TAIL.split(text)
+    if len(pieces) == 1:
+        return text
+    out: list[str] = []
+    for piece in pieces[:-1]:
+        kept = piece.rstrip(_DIGITS)
+        cut = len(piece) - len(kept)
+        if cut == 0 or (cut < 3 and kept[-1:].isdecimal()):
+            return _unbarred_slowly(text)
+        out += (kept if cut <= 3 else piece[:-3], "| ")
+    out.append(pieces[-1])
+    return "".join(out)
+
+
+def _unbarred_slowly(text: str) -> str:
+    """``_unbarred`` by the pattern's rule, one ``%|`` at a time: a match starts at the 1
+    to 3 digits just before a ``%|`` (those after the end of the last match) and ends at
+    the first ``|`` within 100 characters after it, with no ``\\r`` before."""
+    at = text.find("%|")
+    out: list[str] = []
+    done = 0  # where the last match ended: the text before it is in out
+    while at >= 0:
+        start = at
+        while start > max(done, at - 3) and text[start - 1].isdecimal():
+            start -= 1
+        close = text.find("|", at + 2, at + 3 + _BAR_LONGEST)
+        if start < at and close >= 0 and text.find("\r", at + 2, close) < 0:
+            out += (text[done:start], "| ")
+            done = close + 1
+            at = text.find("%|", done)
+        else:
+            at = text.find("%|", at + 1)
+    out.append(text[done:])
+    return "".join(out)
 
 
 def redrawn(raw: str) -> list[str] | None:
