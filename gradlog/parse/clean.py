@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import sub
 
 # CSI sequences (colours, cursor moves, erase), OSC titles and other two-byte escapes.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -140,15 +141,15 @@ def _unbarred(text: str) -> str:
     pieces = _BAR_TAIL.split(text)
     if len(pieces) == 1:
         return text
-    out: list[str] = []
-    for piece in pieces[:-1]:
-        kept = piece.rstrip(_DIGITS)
-        cut = len(piece) - len(kept)
-        if cut == 0 or (cut < 3 and kept[-1:].isdecimal()):
-            return _unbarred_slowly(text)
-        out += (kept if cut <= 3 else piece[:-3], "| ")
-    out.append(pieces[-1])
-    return "".join(out)
+    before = pieces[:-1]
+    kept = [piece.rstrip(_DIGITS) for piece in before]
+    cuts = list(map(sub, map(len, before), map(len, kept)))
+    if not (min(cuts) >= 1 and max(cuts) <= 3):  # a bar without digits, or 4 and more
+        return _unbarred_slowly(text)
+    if not "".join([piece[-1:] for piece in kept]).isascii():
+        return _unbarred_slowly(text)  # maybe a non-ASCII digit, which the pattern takes
+    kept.append(pieces[-1])
+    return "| ".join(kept)
 
 
 def _unbarred_slowly(text: str) -> str:
