@@ -8,6 +8,7 @@ records the screen flags. Columns are built on first use and shared by every rul
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 NAN = math.nan
 _EPOCHS = "\x00epochs"  # the epoch column's key among the metrics' (no metric's name)
+_FEW_PARTS = 8  # parts a column is made of piece by piece; more: the lists' records at once
 
 
 class Block:
@@ -31,7 +33,16 @@ class Block:
     (``RecordRun``) whose columns are used as they are. ``records`` is one sequence over
     all parts; a record of a run is made only when it is asked for."""
 
-    __slots__ = ("_lines", "_names", "_parts", "_present", "_steps", "_values", "records")
+    __slots__ = (
+        "_layout",
+        "_lines",
+        "_names",
+        "_parts",
+        "_present",
+        "_steps",
+        "_values",
+        "records",
+    )
 
     def __init__(self, records: Sequence[Record] | Parts) -> None:
         if isinstance(records, Parts):
@@ -45,6 +56,8 @@ class Block:
         self._steps: Floats | None = None
         self._lines: npt.NDArray[np.int64] | None = None
         self._names: tuple[str, ...] | None = None
+        # With many parts: the lists' records together, where each goes, and the runs.
+        self._layout: tuple[list[Record], npt.NDArray[np.int64], list[Any], int] | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -52,12 +65,37 @@ class Block:
     def _column(
         self, of_run: Callable[[RecordRun], Any], of_records: Callable[[Sequence[Record]], Any]
     ) -> Any:
-        """A column over every part: ``of_run`` for runs, ``of_records`` for lists."""
-        pieces = [
-            of_run(part) if isinstance(part, RecordRun) else of_records(part)
-            for part in self._parts
-        ]
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        """A column over every part: ``of_run`` for runs, ``of_records`` for lists (all
+        the lists' records at once, put in their places: a log that changes format
+        every few lines makes hundreds of short parts, each a few numpy calls)."""
+        parts = self._parts
+        if len(parts) <= _FEW_PARTS:
+            pieces = [
+                of_run(part) if isinstance(part, RecordRun) else of_records(part)
+                for part in parts
+            ]
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        if self._layout is None:
+            loose: list[Record] = []
+            places: list[range] = []
+            runs: list[tuple[int, int, RecordRun]] = []
+            at = 0
+            for part in parts:
+                if isinstance(part, RecordRun):
+                    runs.append((at, at + len(part), part))
+                else:
+                    loose += part
+                    places.append(range(at, at + len(part)))
+                at += len(part)
+            where = np.fromiter(itertools.chain.from_iterable(places), np.int64, len(loose))
+            self._layout = (loose, where, runs, at)
+        loose, where, runs, total = self._layout
+        found = of_records(loose)
+        column = np.empty(total, dtype=found.dtype)
+        column[where] = found
+        for start, end, run in runs:
+            column[start:end] = of_run(run)
+        return column
 
     @property
     def names(self) -> tuple[str, ...]:
