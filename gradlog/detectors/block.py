@@ -71,8 +71,7 @@ class Block:
         parts = self._parts
         if len(parts) <= _FEW_PARTS:
             pieces = [
-                of_run(part) if isinstance(part, RecordRun) else of_records(part)
-                for part in parts
+                of_run(part) if isinstance(part, RecordRun) else of_records(part) for part in parts
             ]
             return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         if self._layout is None:
