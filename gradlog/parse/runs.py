@@ -175,6 +175,7 @@ class Lines:
         self.keys = keys  # their skeletons
         self._data = data  # the lines joined by newlines, as UTF-8
         self._ends: np.ndarray | None = None
+        self._masked: np.ndarray | None = None  # the data with its digits made 0
 
     def _span(self, first: int, end: int) -> tuple[int, int]:
         """Where lines ``first`` to ``end`` are in the block's bytes."""
@@ -190,24 +191,26 @@ class Lines:
         return self._data[start:stop]
 
     def rows(self, first: int, end: int) -> np.ndarray | None:
-        """Lines ``first`` to ``end`` as a table of bytes, a row each, when they are laid
-        out alike: the same length, digits at the same places, the same other bytes.
-        Then each token of one line is at the same columns in all. None otherwise."""
+        """Lines ``first`` to ``end`` as a table of bytes, a row each (a view of the
+        block's bytes, not a copy), when they are laid out alike: the same length and,
+        with their digits made 0, the same bytes. Then each token of one line is at the
+        same columns in all. None otherwise."""
         start, stop = self._span(first, end)
         count = end - first
         if (stop - start + 1) % count:
             return None
-        table = np.frombuffer(self._data[start:stop] + b"\n", np.uint8).reshape(count, -1)
-        if not (table[:, -1] == _NEWLINE).all():
+        width = (stop - start + 1) // count  # a line and its newline
+        if self._masked is None:
+            self._masked = np.frombuffer(self._data.translate(BYTE_DIGITS), np.uint8)
+        masked = self._masked
+        if not (masked[start + width - 1 : stop : width] == _NEWLINE).all():
             return None  # lines of other lengths (each row must end at a line's end)
-        rows = table[:, :-1]
-        digits = (rows - _ZERO) <= 9  # bytes wrap: anything below "0" becomes large
-        if not (digits == digits[0]).all():
+        shape, strides = (count, width - 1), (width, 1)
+        layout = np.lib.stride_tricks.as_strided(masked[start:], shape, strides, writeable=False)
+        if not (layout == layout[0]).all():
             return None
-        other = ~digits[0]
-        if not (rows[:, other] == rows[0, other]).all():
-            return None
-        return rows
+        data = np.frombuffer(self._data, np.uint8)[start:]
+        return np.lib.stride_tricks.as_strided(data, shape, strides, writeable=False)
 
 
 class Stretch:
