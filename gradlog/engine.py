@@ -136,6 +136,17 @@ class Engine:
         # A read as short as a live line, or a short log, is read without columns.
         parts = self._reader.read_lines(self._lines + 1, lines, SMALL_BLOCK)
         self._lines += len(lines)
+        return self._judge(parts)
+
+    def feed_redraws(self, redraws: str) -> list[Diagnosis]:
+        """Live: read the redraws a line still being written holds so far (a progress
+        bar's states, up to and with its last ``\\r``), under that line's number; the
+        line, when it ends, holds only the rest. A line read so is read as it would be
+        whole, since each of its states is read as a line of its own either way."""
+        return self._judge(self._reader.read_lines(self._lines + 1, [redraws], SMALL_BLOCK))
+
+    def _judge(self, parts: list[Sequence[Record]]) -> list[Diagnosis]:
+        """Judge the records a read completed (see ``feed_lines``)."""
         announced = self._observe(Parts(parts))  # lists of records, and runs in columns
         # Live, a record that turns non-finite is judged at once, as at a pause, so a NaN
         # is announced the moment its line arrives, not when the next line completes it.

@@ -129,6 +129,9 @@ class Watcher:
             lines = self._splitter.push(chunk)
             self.lines += len(lines)
             self._announce(engine.feed_lines(lines))
+            redraws = self._splitter.redraws() if b"\r" in chunk else None
+            if redraws is not None:  # a progress bar's states, read before its line ends
+                self._announce(engine.feed_redraws(redraws))
         except Exception as exc:  # diagnosis is lost, the passthrough must not be
             self._fail(exc)
             return 0

@@ -141,6 +141,9 @@ class LineSplitter:
         self._pending = bytearray()
         self._dropping = False  # inside the dropped rest of a cut line
         self._pieces = False  # the pending line was already read in part
+        # Live: bytes of the pending line already taken out as redraws (``redraws``). A
+        # long line is still cut where it would be whole, so it is read as when saved.
+        self._taken = 0
 
     def push(self, chunk: bytes) -> list[str]:
         """Take the next bytes; return the lines they complete, in order."""
@@ -152,7 +155,7 @@ class LineSplitter:
             self._dropping = False
             chunk = chunk[end + 1 :]
         *complete, rest = chunk.split(b"\n")
-        if complete and self._pending:
+        if complete and (self._pending or self._taken):
             self._pending += complete.pop(0)
             self._bound(lines, ended=True)
         if len(chunk) <= self.max_line:  # no line in it can be too long
@@ -164,14 +167,29 @@ class LineSplitter:
                 self._pending += raw
                 self._bound(lines, ended=True)
         self._pending += rest
-        if len(self._pending) > self.max_line:
+        if len(self._pending) + self._taken > self.max_line:
             self._bound(lines, ended=False)
         return lines
+
+    def redraws(self) -> str | None:
+        """Live: the complete redraws of the partial line (its bytes up to and with its
+        last ``\\r``), taken out of it to be read now, so that a progress bar that only
+        ends its line at the end of an epoch is not read an epoch late; None when it
+        holds none, or holds what its cleaning would apply across redraws (colour codes,
+        backspaces), which is then read with the whole line."""
+        pending = self._pending
+        end = pending.rfind(b"\r") + 1
+        if self._dropping or not end or b"\x1b" in pending or b"\b" in pending:
+            return None
+        head = decode(pending[:end])
+        del pending[:end]
+        self._taken += end
+        return head
 
     def flush(self) -> str | None:
         """The input ended: the partial line, if any, is a line."""
         lines: list[str] = []
-        if self._pending:
+        if self._pending or self._taken:
             self._bound(lines, ended=True)
         self._dropping = self._pieces = False
         return lines[-1] if lines else None
@@ -179,8 +197,14 @@ class LineSplitter:
     def _bound(self, lines: list[str], ended: bool) -> None:
         """Move what the pending bytes hold as lines into ``lines``."""
         pending = self._pending
-        while len(pending) > self.max_line:
-            end = pending.rfind(b"\r", 0, self.max_line) + 1
+        while len(pending) + self._taken > self.max_line:
+            # The line's first piece ends at its last redraw before max_line, counted
+            # from the line's start, even when its head was taken already (``redraws``).
+            end = pending.rfind(b"\r", 0, self.max_line - self._taken) + 1
+            if not end and self._taken:  # the piece is the head already taken
+                lines.append("")
+                self._pieces, self._taken = True, 0
+                continue
             if not end:  # no redraw to cut at: keep the head, drop the rest
                 lines.append(decode(pending[: self.max_line]))
                 pending.clear()
@@ -189,12 +213,12 @@ class LineSplitter:
                 return
             lines.append(decode(pending[:end]))
             del pending[:end]
-            self._pieces = True
+            self._pieces, self._taken = True, 0
         if ended:
-            if pending or not self._pieces:
+            if pending or self._taken or not self._pieces:
                 lines.append(decode(pending))
             pending.clear()
-            self._pieces = False
+            self._pieces, self._taken = False, 0
 
 
 class _Stream(Protocol):

@@ -5,6 +5,7 @@ evidence), and pass every byte through unchanged."""
 
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -16,7 +17,7 @@ from gradlog.engine import Engine, analyze
 from gradlog.formatters.json import dumps, report_object
 from gradlog.live import Watcher
 from gradlog.report import Report
-from gradlog.sources import read_file
+from gradlog.sources import Lines, read_file
 from tests.helpers import CopySink, every_log
 
 
@@ -46,3 +47,45 @@ def test_live_with_pauses_ends_with_the_saved_report(path: Path) -> None:
             watcher.idle()
     assert _document(watcher.finish()) == saved
     assert bytes(copy.data) == data
+
+
+def _bar_log(epochs: int, batches: int, nan_at: int) -> bytes:
+    """Lightning bars piped: one line per epoch, a ``\\r`` redraw per batch."""
+    lines = []
+    for epoch in range(epochs):
+        states = []
+        for n in range(1, batches + 1):
+            step = epoch * batches + n
+            loss = "nan" if step >= nan_at else f"{2.4 - step / 1000:.3f}"
+            states.append(
+                f"\rEpoch {epoch}: {n * 100 // batches:3d}%|{'█' * (n * 10 // batches):<10}| "
+                f"{n}/{batches} [00:01<00:02, 37.3it/s, loss={loss}, v_num=0]"
+            )
+        lines.append("".join(states) + "\n")
+    return "".join(lines).encode()
+
+
+@pytest.mark.parametrize("max_line", [1 << 20, 3000, 701])
+def test_redraws_are_read_before_their_line_ends(max_line: int) -> None:
+    """A progress bar ends its line only when its epoch ends: its states are read as
+    they arrive, so the NaN alert comes with the NaN state, not an epoch later; and the
+    report is the saved one, also for lines longer than the longest read whole."""
+    data = _bar_log(epochs=3, batches=200, nan_at=450)
+    saved = _document(analyze(Lines(io.BytesIO(data), max_line=max_line), "bars"))
+    alerts: list[int] = []
+    watcher = Watcher(
+        Engine("bars"),
+        lambda d, p: alerts.append(fed) if d.id == "nan" else None,
+        [],
+        max_line=max_line,
+    )
+    rng = random.Random(max_line)
+    fed = start = 0
+    while start < len(data):
+        size = rng.randint(1, 700)
+        fed = start + size
+        watcher.feed(data[start:fed])
+        start = fed
+    assert _document(watcher.finish()) == saved
+    nan_state = data.index(b"loss=nan")
+    assert alerts and alerts[0] < data.index(b"\n", nan_state)  # before its line ended
