@@ -60,17 +60,11 @@ def scan_one(item: Any, config: Config) -> Row:
 
 
 def inputs(paths: Iterable[str]) -> list[Any]:
-    """The inputs ``paths`` name: globs expanded, folders searched (as ``diagnose``)."""
-    from gradlog import saved
-    from gradlog.cli.common import GradlogError, expand_inputs
+    """The inputs ``paths`` name: globs expanded, folders searched (as ``diagnose``); a
+    file that cannot be read is left for its row to say so."""
+    from gradlog.cli.common import expand_inputs, find_inputs
 
-    found: list[saved.Input] = []
-    for path in expand_inputs(tuple(paths)):
-        try:
-            found += saved.inputs(path)
-        except saved.RunError as error:
-            raise GradlogError(str(error)) from None
-    return list(dict.fromkeys(found))
+    return find_inputs(expand_inputs(tuple(paths)), check=False)
 
 
 def scan(

@@ -176,6 +176,24 @@ def open_lines(path: str) -> Lines:
         raise GradlogError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
+def find_inputs(paths: Iterable[str], check: bool = True) -> list[saved.Input]:
+    """What ``paths`` hold (``saved.inputs``: a folder's logs and runs), each once; with
+    ``check``, a missing or unreadable file is an error here, before any is read."""
+    from gradlog import saved
+
+    found: list[saved.Input] = []
+    for path in paths:
+        if check and path != "-" and not os.path.isdir(path) and not _url(path):
+            check_input(path)
+        try:
+            found += saved.inputs(path)
+        except saved.RunError as exc:
+            raise GradlogError(str(exc)) from None
+        except OSError as exc:
+            raise GradlogError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return list(dict.fromkeys(found))  # a log named twice (by a folder and a glob): once
+
+
 def diagnose_inputs(
     paths: tuple[str, ...], config: Config, quiet: bool = False, jobs: int = 1
 ) -> ReportSet:
@@ -184,19 +202,7 @@ def diagnose_inputs(
 
     A progress display on stderr shows how reading goes on a terminal, for an input
     that takes more than a second (none with ``quiet``)."""
-    from gradlog import saved
-
-    found: list[saved.Input] = []
-    for path in paths:  # fail on a missing input before analysing any
-        if path != "-" and not os.path.isdir(path) and not _url(path):
-            check_input(path)
-        try:
-            found += saved.inputs(path)
-        except saved.RunError as exc:
-            raise GradlogError(str(exc)) from None
-        except OSError as exc:
-            raise GradlogError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    found = list(dict.fromkeys(found))  # a log named twice (by a folder and a glob): once
+    found = find_inputs(paths)  # a missing input fails before any is analysed
     if jobs > 1 and len(found) > 1 and all(item.path != "-" for item in found):
         reports = _in_parallel(found, config, jobs)
     else:

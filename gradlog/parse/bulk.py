@@ -108,11 +108,13 @@ class BulkReader:
             if started == len(lines):
                 return parts
             loose = []
-        lines, numbers = self._redrawn(first + started, lines[started:] if started else lines)
+        lines, numbers, joined = self._redrawn(
+            first + started, lines[started:] if started else lines
+        )
         columns = len(lines) >= shortest
         run: list[Item] = []
         done = 0
-        block, found = self._stretches(numbers, lines) if columns else (None, [])
+        block, found = self._stretches(numbers, lines, joined) if columns else (None, [])
         for start, end, plan in found:
             assert block is not None  # stretches come with their block
             run = self._each(numbers, lines, done, start, run, loose, parts, columns)
@@ -133,14 +135,16 @@ class BulkReader:
             parts.append(loose)
         return parts
 
-    def _redrawn(self, first: int, lines: list[str]) -> tuple[list[str], Sequence[int]]:
+    def _redrawn(self, first: int, lines: list[str]) -> tuple[list[str], Sequence[int], str | None]:
         """The lines numbered from ``first``, each redrawn one (a progress bar's ``\\r``
         states) as its states (``clean.redrawn``), each a line with the line's number;
-        and the number of each line. Read alone, a state gives what it gives as part of
-        its line (``feed`` cleans each state alike), and its layout can be learned."""
+        the number of each line; and, when no line was redrawn, the lines joined by
+        newlines (for their skeletons). Read alone, a state gives what it gives as part
+        of its line (``feed`` cleans each state alike), and its layout can be learned."""
         numbers = range(first, first + len(lines))
-        if _INNER_CR.search("\n".join(lines)) is None:
-            return lines, numbers
+        joined = "\n".join(lines)
+        if _INNER_CR.search(joined) is None:
+            return lines, numbers, joined
         expanded: list[str] = []
         numbered: list[int] = []
         for number, raw in zip(numbers, lines, strict=True):
@@ -151,10 +155,10 @@ class BulkReader:
             else:
                 expanded += states
                 numbered += [number] * len(states)
-        return expanded, numbered
+        return expanded, numbered, None
 
     def _stretches(
-        self, numbers: Sequence[int], lines: list[str]
+        self, numbers: Sequence[int], lines: list[str], joined: str | None = None
     ) -> tuple[Lines | None, list[tuple[int, int, TokenPlan]]]:
         """The block's stretches of at least ``_STRETCH_SHORTEST`` lines of skeletons
         that share a token plan, as the layouts compiled when the block began know them."""
@@ -163,7 +167,7 @@ class BulkReader:
         if self._unstretched:  # the last block had few: look again in a few blocks
             self._unstretched -= 1
             return None, []
-        found = skeletons(lines)
+        found = skeletons(lines, joined)
         if found is None:
             return None, []
         data, keys = found

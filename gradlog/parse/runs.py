@@ -149,10 +149,13 @@ class Listed:
         return table.reshape(len(self._items), width)
 
 
-def skeletons(lines: list[str]) -> tuple[bytes, list[bytes]] | None:
+def skeletons(lines: list[str], joined: str | None = None) -> tuple[bytes, list[bytes]] | None:
     """The lines joined by newlines as UTF-8, and each line's skeleton; None when a line
-    holds a newline (it is not a physical line)."""
-    data = "\n".join(lines).encode("utf-8", "surrogatepass")
+    holds a newline (it is not a physical line). ``joined``: the lines joined by
+    newlines, when the caller has it."""
+    if joined is None:
+        joined = "\n".join(lines)
+    data = joined.encode("utf-8", "surrogatepass")
     masked = np.frombuffer(data.translate(BYTE_DIGITS), np.uint8)
     digit = masked == _ZERO
     # A digit goes when the LONG_RUN characters before it are digits too.

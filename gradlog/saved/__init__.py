@@ -22,6 +22,7 @@ from gradlog.parse.families import Families
 from gradlog.parse.names import EPOCH, STEP, NameTable
 from gradlog.report import Report
 from gradlog.saved import mlflow, tensorboard, wandb
+from gradlog.saved.wire import WireError
 
 EVENTS = "events.out.tfevents."
 CONSOLE = "wandb-console"  # a W&B run read through its console capture (no history)
@@ -201,7 +202,7 @@ def _tensorboard_steps(
                             yield step, held
                         step, held = float(at), {}
                     held.update(scalars)
-        except tensorboard.EventFileError as error:
+        except WireError as error:  # an event file is protobuf records
             raise RunError(f"{path}: not a TensorBoard event file ({error})") from None
     if held and step is not None:
         yield step, held

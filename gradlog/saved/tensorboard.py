@@ -21,6 +21,8 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from gradlog.saved.wire import WireError, fields, varint
+
 _RECORD_LIMIT = 256 << 20  # bytes: a longer record is not an event (or not a scalar's)
 _SIGNATURE = b"brain.Event:"  # the first event of every file: its file_version
 # TensorProto dtypes of numbers, with the struct format of one element in tensor_content.
@@ -28,44 +30,8 @@ _DTYPES = {1: "<f", 2: "<d", 3: "<i", 9: "<q", 4: "<B", 6: "<b", 5: "<h", 17: "<
 _SCALARS = "scalars"
 
 
-class EventFileError(ValueError):
+class EventFileError(WireError):
     """Not a TensorBoard event file, or a damaged one."""
-
-
-def _varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if at >= len(data) or shift > 63:
-            raise EventFileError("a varint runs past its message")
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, at
-        shift += 7
-
-
-def fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """The fields of a protobuf message: (number, wire type, value), a varint as an int,
-    anything else as its bytes."""
-    at = 0
-    while at < len(data):
-        key, at = _varint(data, at)
-        number, wire = key >> 3, key & 7
-        value: int | bytes
-        if wire == 0:
-            value, at = _varint(data, at)
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            value, at = data[at : at + size], at + size
-        elif wire == 2:
-            size, at = _varint(data, at)
-            value, at = data[at : at + size], at + size
-        else:
-            raise EventFileError(f"protobuf wire type {wire} is not used by events")
-        if at > len(data):
-            raise EventFileError("a field runs past its message")
-        yield number, wire, value
 
 
 def _packed(wire: int, value: int | bytes, fmt: str) -> list[float]:
@@ -78,7 +44,7 @@ def _packed(wire: int, value: int | bytes, fmt: str) -> list[float]:
     if wire == 2:  # packed varints
         found, at = [], 0
         while at < len(value):
-            item, at = _varint(value, at)
+            item, at = varint(value, at)
             found.append(float(item - (1 << 64) if item >= 1 << 63 else item))
         return found
     return [struct.unpack(fmt, value)[0]]

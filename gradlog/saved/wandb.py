@@ -18,7 +18,7 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from gradlog.saved.tensorboard import fields
+from gradlog.saved.wire import fields
 
 _IDENT = b":W&B"
 _FILE_HEADER = 7
