@@ -98,6 +98,9 @@ def draw(
     if bounds is None:
         return [Text(f"{name}: no finite value to chart", style="dim")]
     bottom, top, log = bounds
+    span = f"steps {_short(first)}-{_short(last)}"
+    if bottom == top and not any(bad):  # a flat line says less than one line of text
+        return [Text(f"{name}, {span}: {_short(top)} at every step", style="dim")]
     scale = math.log10 if log else (lambda v: v)
     low_end, high_end = scale(bottom), scale(top)
 
@@ -112,7 +115,7 @@ def draw(
             for at in range(start, end + 1):
                 shade[at] = _SHADES[incident.severity]
     rows: list[Text] = []
-    title = f"{name}" + (" (log scale)" if log else "") + f", steps {_short(first)}-{_short(last)}"
+    title = f"{name}" + (" (log scale)" if log else "") + f", {span}"
     rows.append(Text(title, style="bold"))
     spans = _joined(
         [(level(lo), level(hi)) if lo == lo else None for lo, hi in zip(lows, highs, strict=True)]

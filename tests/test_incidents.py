@@ -139,6 +139,31 @@ def test_a_spike_of_one_record_in_a_million_still_shows() -> None:
     assert abs(plot.index(top[column]) / len(plot) - 0.654) < 0.05
 
 
+def test_a_series_that_never_changes_is_one_line_not_a_chart() -> None:
+    curve = Curve()
+    steps = np.arange(1.0, 101.0)
+    curve.add(steps, np.arange(1, 101, dtype=np.int64), np.full(100, 3e-4))
+    assert [row.plain for row in draw("lr", curve.freeze(), 100, 4)] == [
+        "lr, steps 1-100: 3.00e-04 at every step"
+    ]
+    values = np.full(100, 3e-4)
+    values[50] = np.nan  # a NaN is news: the chart marks it
+    curve = Curve()
+    curve.add(steps, np.arange(1, 101, dtype=np.int64), values)
+    rows = [row.plain for row in draw("lr", curve.freeze(), 100, 4)]
+    assert len(rows) > 1 and "x" in rows[1]
+
+
+def test_a_count_the_message_gives_is_not_repeated(tmp_path: Path) -> None:
+    log = tmp_path / "chance.log"
+    log.write_text(
+        "".join(f"step {i} | loss {2.3026 + (i % 3) * 1e-4:.4f}\n" for i in range(1, 101))
+    )
+    text = terminal.render(ReportSet((analyze(open_input(str(log)), "chance.log"),)), width=200)
+    assert "(100 records)" in text and "(100 records, confidence" not in text
+    assert "(confidence high)" in text
+
+
 def test_the_healthy_sample_shows_its_curve_and_no_problems() -> None:
     report = analyze(open_input(str(SAMPLES / "healthy.log")), "healthy.log")
     text = terminal.render(ReportSet((report,)), width=100)

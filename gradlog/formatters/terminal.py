@@ -183,13 +183,14 @@ def _panel(incident: Incident, whys: dict[str, str], read: InputSummary) -> Pane
     story.add_column(no_wrap=True)
     story.add_column(overflow="fold")
     for diagnosis in incident.diagnoses:
+        message = visible(told(diagnosis.message, read))
+        counted = plural(diagnosis.count, "record")
+        # A message that already gives the count ("... (100 records)") is not told it twice.
+        count = "" if f"({counted})" in message else f"{counted}, "
         story.add_row(
             Text(where(diagnosis.first_step, diagnosis.line, read), style="dim"),
             Text(visible(diagnosis.id), style=STYLES[diagnosis.severity]),
-            Text(
-                f"{visible(told(diagnosis.message, read))} "
-                f"({plural(diagnosis.count, 'record')}, confidence {diagnosis.confidence})"
-            ),
+            Text(f"{message} ({count}confidence {diagnosis.confidence})"),
         )
     parts.append(story)
     evidence = _evidence(incident)
