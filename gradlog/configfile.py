@@ -9,25 +9,18 @@ threshold, or a value of the wrong type, is an error naming the file and the key
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, NamedTuple, get_args, get_origin, get_type_hints
 
 from gradlog.config import Config, Thresholds
 from gradlog.detectors import RULES
 from gradlog.model import Severity
 from gradlog.parse.names import NameTable, normalise
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 FILE_NAMES = ("gradlog.toml", "pyproject.toml")  # in order of precedence in one directory
 _TOP_KEYS = ("fail_on", "select", "ignore", "metrics", "thresholds")
@@ -37,8 +30,7 @@ class ConfigError(ValueError):
     """A configuration file cannot be used; the message names the file and the key."""
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(NamedTuple):
     """The gradlog table of one file, with how to name its keys in messages."""
 
     path: Path
@@ -62,11 +54,21 @@ def shown(path: Path) -> str:
 def read(path: Path, explicit: bool = False) -> ConfigFile | None:
     """The gradlog table of ``path``; None for a pyproject.toml without one (unless
     ``explicit``: a file named on the command line always counts, if only as defaults)."""
+    if sys.version_info >= (3, 11):  # imported here: most runs parse no file
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     try:
         if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would hang, a device never end
             raise ConfigError(f"{shown(path)}: not a regular file")
-        with path.open("rb") as stream:
-            data = tomllib.load(stream)
+        raw = path.read_bytes()
+        # Every way TOML can spell tool.gradlog has the word in it (a key's escapes
+        # aside): a project's pyproject.toml without it is not parsed, nor judged.
+        if path.name == "pyproject.toml" and not explicit and b"gradlog" not in raw:
+            return None
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{shown(path)}: invalid TOML (not UTF-8: {exc.reason})") from None
     except FileNotFoundError:
         raise ConfigError(f"{shown(path)}: no such file") from None
     except OSError as exc:
@@ -199,7 +201,7 @@ def metrics(file: ConfigFile, key: str, value: object) -> dict[str, str]:
 def thresholds(file: ConfigFile, key: str, value: object) -> Thresholds:
     if not isinstance(value, dict):
         raise file.fail(key, f"expected a table, got {kind(value)}")
-    groups = {f.name for f in dataclasses.fields(Thresholds)}
+    groups = set(Thresholds._fields)
     result = Thresholds()
     for rule_id, (written, table) in keyed(file, value, f"{key}.").items():
         where = f"{key}.{written}"
@@ -210,12 +212,12 @@ def thresholds(file: ConfigFile, key: str, value: object) -> Thresholds:
         if not isinstance(table, dict):
             raise file.fail(where, f"expected a table, got {kind(table)}")
         group = threshold_group(file, where, getattr(result, rule_id), table)
-        result = dataclasses.replace(result, **{rule_id: group})
+        result = result._replace(**{rule_id: group})
     return result
 
 
 def threshold_group(file: ConfigFile, where: str, group: Any, table: dict[str, Any]) -> Any:
-    """``group`` (one rule's frozen thresholds) with the values of ``table``."""
+    """``group`` (one rule's thresholds) with the values of ``table``."""
     hints = get_type_hints(type(group))
     values = {}
     for snake, (written, value) in keyed(file, table, f"{where}.").items():
@@ -223,7 +225,7 @@ def threshold_group(file: ConfigFile, where: str, group: Any, table: dict[str, A
             known = ", ".join(name.replace("_", "-") for name in hints)
             raise file.fail(f"{where}.{written}", f"unknown threshold (known: {known})")
         values[snake] = checked(file, f"{where}.{written}", value, hints[snake], snake)
-    return dataclasses.replace(group, **values)
+    return group._replace(**values)
 
 
 # Counts that may be 0 (no allowance, no gap); every other count and window is at least 1.
@@ -270,6 +272,8 @@ def checked(file: ConfigFile, where: str, value: object, hint: Any, name: str = 
 
 def toml_key(key: str) -> str:
     """A key as TOML text: bare when it can be, quoted otherwise."""
+    import json
+
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
 
 
@@ -280,6 +284,8 @@ def toml_value(value: object) -> str:
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, str):
+        import json
+
         return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
@@ -300,9 +306,9 @@ def dumps(config: Config) -> str:
     for name, canonical in config.metric_names.items():
         printed.setdefault(canonical, []).append(name)
     lines += [f"{toml_key(name)} = {toml_value(names)}" for name, names in printed.items()]
-    for group in dataclasses.fields(Thresholds):
-        lines += ["", f"[tool.gradlog.thresholds.{group.name}]"]
-        values = getattr(config.thresholds, group.name)
+    for name in Thresholds._fields:
+        lines += ["", f"[tool.gradlog.thresholds.{name}]"]
+        values = getattr(config.thresholds, name)
         lines += threshold_lines(values)
     return "\n".join(lines) + "\n"
 
@@ -310,6 +316,6 @@ def dumps(config: Config) -> str:
 def threshold_lines(group: Any) -> list[str]:
     """``name = value`` for each field of one rule's thresholds, in kebab-case."""
     return [
-        f"{f.name.replace('_', '-')} = {toml_value(getattr(group, f.name))}"
-        for f in dataclasses.fields(group)
+        f"{name.replace('_', '-')} = {toml_value(value)}"
+        for name, value in zip(group._fields, group, strict=True)
     ]

@@ -10,8 +10,7 @@ pairs and buckets become twice as wide. Work is linear in the values, memory fix
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 
@@ -29,8 +28,7 @@ CAPACITY = 1024  # buckets kept per series (a chart is at most a few hundred col
 CHARTED = (LOSS, VAL_LOSS, GRAD_NORM, LR)  # the series a report charts, in this order
 
 
-@dataclass(frozen=True)
-class CurvePoints:
+class CurvePoints(NamedTuple):
     """A series as buckets of consecutive values: the step of each bucket's first value,
     its lowest and highest finite value (NaN when it has none) and its count of NaN or
     infinite values."""

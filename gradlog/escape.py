@@ -10,7 +10,6 @@ through an ``inert`` pass last, so no line of it can start a workflow command.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 
@@ -37,7 +36,8 @@ _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]|~!#$])")
 _MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 # XML 1.0 cannot carry most C0 controls, surrogates, U+FFFE and U+FFFF, even escaped.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Compiled on first use: its ranges take 6 ms to compile, and most runs write no XML.
+_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 def _escape_char(char: str) -> str:
@@ -110,6 +110,8 @@ def markdown_code(text: str, *, in_table: bool = False) -> str:
 
 def html_text(text: str) -> str:
     """Text for an HTML element (``<summary>`` in Markdown): one line, no markup, inert."""
+    import html  # only the HTML report needs it
+
     return html.escape(visible(" ".join(text.split()))).replace("[", "&#91;")
 
 
@@ -131,7 +133,7 @@ def workflow_property(text: str) -> str:
 def xml_text(text: str) -> str:
     """Text for an XML 1.0 document: characters XML cannot carry become U+FFFD, and the
     other hidden ones escapes (tabs and line breaks stay; the serializer encodes them)."""
-    return visible(_NOT_XML.sub("\ufffd", text), keep="\t\n\r")
+    return visible(re.sub(_NOT_XML, "\ufffd", text), keep="\t\n\r")
 
 
 def xml_inert(document: str) -> str:

@@ -14,7 +14,7 @@ an independent problem, an incident of its own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gradlog.model import Diagnosis, Evidence, Severity, Step
 from gradlog.report import InputSummary, Report, position
@@ -50,8 +50,7 @@ _OUTCOMES = (
 )
 
 
-@dataclass(frozen=True)
-class Incident:
+class Incident(NamedTuple):
     """Diagnoses of one story, in time order (the earliest sign first)."""
 
     number: int  # 1, 2, ... in order of the input

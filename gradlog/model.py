@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, IntEnum
+from typing import NamedTuple
 
 Step = int | float
 EpisodeKey = tuple[str, "Step | None", "int | None"]  # rule id, first step, first line
@@ -48,13 +49,12 @@ def step_value(value: float) -> Step:
     return value
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One logical step of training, with canonical metric names."""
 
     step: Step
     line: int
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = {}  # noqa: RUF012  (never changed: records are values)
     epoch: Step | None = None
     bits: bool = False  # losses printed in bits (base 2, fairseq), not nats
 
@@ -63,8 +63,7 @@ class Record:
         return self.metrics.get(name)
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     """One value that supports a diagnosis, with where it was read."""
 
     step: Step

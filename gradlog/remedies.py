@@ -15,9 +15,9 @@ import math
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import chain
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gradlog.model import Diagnosis, Record, Step
 from gradlog.parse.names import GRAD_NORM, LR
@@ -81,8 +81,7 @@ def _round(value: float) -> str:
     return f"{float(f'{value:.2g}'):g}"
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """Facts about the run that fill remedy templates."""
 
     framework: str | None = None

@@ -17,7 +17,6 @@ import lzma
 import os
 import re
 import selectors
-import socket
 import stat
 import time
 import zlib
@@ -412,6 +411,8 @@ def read_file(path: str) -> Iterator[str]:
 
 def _connect(path: str) -> int:
     """A descriptor reading from the Unix stream socket at ``path``."""
+    import socket  # rare: most inputs are files and pipes
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(path)

@@ -7,7 +7,6 @@ class prior), leave it and come back, or only nearly qualify, over many block cu
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 
@@ -139,8 +138,8 @@ VARIANTS = [
 
 @pytest.mark.parametrize("change", VARIANTS, ids=str)
 def test_other_thresholds_read_in_blocks(change: dict[str, float]) -> None:
-    limits = dataclasses.replace(Thresholds().chance_plateau, **change)
-    thresholds = dataclasses.replace(Thresholds(), chance_plateau=limits)
+    limits = Thresholds().chance_plateau._replace(**change)
+    thresholds = Thresholds()._replace(chance_plateau=limits)
     for name, records in _firing() + _near_misses()[:3]:
         _check(records, name, thresholds)
 

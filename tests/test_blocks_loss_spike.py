@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import replace
 
 import pytest
 
@@ -129,8 +128,8 @@ def test_other_thresholds_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(spike, "SMALL_BLOCK", 1)
     base = Thresholds()
     for window, horizon in ((1, 0), (3, 1), (5, 6), (13, 3)):
-        limits = replace(base.loss_spike, window=window, nan_horizon=horizon, min_history=1)
-        thresholds = replace(base, loss_spike=limits)
+        limits = base.loss_spike._replace(window=window, nan_horizon=horizon, min_history=1)
+        thresholds = base._replace(loss_spike=limits)
         records = _run(random.Random(window), 800, EVERY)
         assert _found(records, thresholds)
         _check(records, thresholds, f"window{window}", seeds=2)

@@ -8,7 +8,6 @@ qualify (too short, irregular, trending), over many block cuts.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 
@@ -121,8 +120,8 @@ VARIANTS = [
 
 @pytest.mark.parametrize("change", VARIANTS, ids=str)
 def test_other_thresholds_read_in_blocks(change: dict[str, float]) -> None:
-    limits = dataclasses.replace(Thresholds().oscillation, **change)
-    thresholds = dataclasses.replace(Thresholds(), oscillation=limits)
+    limits = Thresholds().oscillation._replace(**change)
+    thresholds = Thresholds()._replace(oscillation=limits)
     for name, records in _firing() + _near_misses()[:3]:
         _check(records, name, thresholds)
 

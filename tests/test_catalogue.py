@@ -29,7 +29,7 @@ def test_rule_page_and_identity(detector: type) -> None:
 
 
 def test_every_threshold_group_belongs_to_a_rule() -> None:
-    assert set(Thresholds.__dataclass_fields__) <= set(RULES)
+    assert set(Thresholds._fields) <= set(RULES)
 
 
 @pytest.mark.parametrize("rule_id", list(RULES))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
 import sys
@@ -241,7 +240,7 @@ def test_config_command_prints_every_threshold_and_its_source(tmp_path: Path) ->
     table = tomllib.loads(text)["tool"]["gradlog"]
     assert table["fail-on"] == "warning" and table["ignore"] == ["nan"]
     assert table["metrics"] == {"loss": ["objective"]}
-    assert set(table["thresholds"]) == {f.name for f in dataclasses.fields(Thresholds)}
+    assert set(table["thresholds"]) == set(Thresholds._fields)
     assert table["thresholds"]["loss_spike"]["factor"] == 5.0
     assert table["thresholds"]["loss_spike"]["severe-factor"] == 100.0
 

@@ -83,10 +83,9 @@ def page(detector: type[Detector], config: Config, source: Path | None) -> str:
 
 
 def current_thresholds(rule_id: str, config: Config, source: Path | None) -> str:
-    group = getattr(config.thresholds, rule_id, None)
-    if group is None:
+    if rule_id not in config.thresholds._fields:
         return "This rule has no thresholds to set."
-    lines = "\n".join(threshold_lines(group))
+    lines = "\n".join(threshold_lines(getattr(config.thresholds, rule_id)))
     return (
         f"Current values, from {_source(source)} (set them under "
         f"`[tool.gradlog.thresholds.{rule_id}]`, with `-` or `_` in names):"

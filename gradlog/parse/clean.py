@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from operator import sub
+from typing import NamedTuple
 
 # CSI sequences (colours, cursor moves, erase), OSC titles and other two-byte escapes.
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -66,8 +66,7 @@ _PREFIX = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """One logical line: the cleaned text and, if a prefix named it, the rank that printed it."""
 
     text: str

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gradlog.parse.dialects import Dialect, LineFields
 from gradlog.parse.names import EPOCH, STEP
@@ -37,8 +37,7 @@ _STEP_PRIORITY = (
 )
 
 
-@dataclass(frozen=True)
-class Roles:
+class Roles(NamedTuple):
     """What each number of a plan's line is: the step, the epoch, or a metric (by index
     into the line's number tokens); the same for every line of the plan."""
 

@@ -8,7 +8,6 @@ the reader tell, line by line, when the value closes or that the text cannot be 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +24,8 @@ _OPENS = {"{": 1, "[": 1, "}": -1, "]": -1}
 
 def load(text: str) -> Any:
     """The JSON value of ``text``; ValueError when it is not one JSON value."""
+    import json  # a log holds a JSON document now and then: not on every start
+
     try:
         return json.loads(text)
     except RecursionError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gradlog.parse.grammar import mask_digits
 from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE
@@ -43,8 +43,7 @@ SKIPPED_STEP = "skipped_step"
 EVENTS = frozenset({OVERFLOW, SCALE_AT_MINIMUM, ABORTED, SKIPPED_STEP})  # names, not values
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """Metric values an event line stands for, and the step it names, if any."""
 
     metrics: dict[str, float]

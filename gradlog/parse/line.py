@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
 from gradlog.parse import families, grammar
 from gradlog.parse.compiled import IN_EPOCH, Compiled, Roles, compile_shape, plan_roles
@@ -114,8 +114,7 @@ class _Plan:
     roles: dict[str, Roles] = field(default_factory=dict, compare=False, hash=False)
 
 
-@dataclass(frozen=True)
-class _Pair:
+class _Pair(NamedTuple):
     """A key-value pair the grammar found in a shape, by position: the same for every
     shape that differs only in its digits."""
 

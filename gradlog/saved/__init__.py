@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gradlog.config import Config
 from gradlog.model import Record, step_value
@@ -32,8 +32,7 @@ COMPRESSED = ("", ".gz", ".bz2", ".xz", ".zst")
 _BLOCK = 4096  # records judged together
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     """One thing to diagnose: a log, or a saved run of some ``kind``."""
 
     path: str

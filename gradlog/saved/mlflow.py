@@ -66,12 +66,15 @@ def _connect(path: str) -> sqlite3.Connection:
 
 def is_database(path: str) -> bool:
     """Whether a file is an MLflow database (SQLite, with runs and metrics tables)."""
-    import sqlite3
-
     try:
         with open(path, "rb") as stream:
             if stream.read(16) != _SQLITE:
                 return False
+    except OSError:
+        return False
+    import sqlite3  # only for a SQLite file: the module costs a log's start 2-3 ms
+
+    try:
         connection = _connect(path)
         try:
             names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}

@@ -12,7 +12,6 @@ metrics.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from collections.abc import Iterator
@@ -61,6 +60,8 @@ def records(stream: BinaryIO) -> Iterator[bytes]:
 
 
 def _number(text: str) -> float | None:
+    import json  # here, not at the top: a log's start never needs it
+
     try:
         value = json.loads(text)
     except ValueError:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 
@@ -15,9 +14,7 @@ from gradlog.model import Record, Severity
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from tests.helpers import analyze_text, records, run
 
-PLATEAU = dataclasses.replace(
-    Thresholds(), stalled=dataclasses.replace(Thresholds().stalled, plateau=True)
-)
+PLATEAU = Thresholds()._replace(stalled=Thresholds().stalled._replace(plateau=True))
 
 
 def _noisy(level: float, count: int, noise: float = 0.05, seed: int = 3) -> list[float]:
