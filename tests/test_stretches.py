@@ -118,7 +118,7 @@ def test_a_stretch_is_read_without_matching_its_lines(monkeypatch: pytest.Monkey
         return one(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(reader_module.LogReader, "_compiled_line", counted)
-    parts = reader.read_lines(1001, lines[1000:])
+    parts = reader.read_lines(1001, lines[1000:])  # fewer than a first block's head
     assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > 1900
     assert matched < 50
 
@@ -142,13 +142,82 @@ def test_lines_laid_out_alike_are_read_as_a_table_of_bytes() -> None:
     assert rows is not None and rows[0].tobytes() == alike[10].encode()
 
 
-def test_skeletons_cut_long_runs_of_digits_only() -> None:
-    lines = ["step 12 | loss 0.1234567890123", "step 99 | loss 0.98765432101", "a\x00b"]
+def test_skeletons_cut_long_runs_and_fractions_only() -> None:
+    lines = [
+        "step 1234567 | loss 0.1234567890123 | lr 5.0e-05",
+        "step 9876543 | loss 0.98 | lr 4.99985e-05",
+        "a\x00b",
+        "12:30:45 | 1,000 | 1,5 | 2024-05-01 | 10.5.1",
+    ]
     data, keys = skeletons(lines) or (b"", [])
     assert data == "\n".join(lines).encode()
-    assert keys[0] == keys[1] == b"step 00 | loss 0." + b"0" * LONG_RUN
+    assert keys[0] == keys[1] == b"step " + b"0" * LONG_RUN + b" | loss 0.0 | lr 0.0e-00"
     assert keys[2] == b"a\x00b"
+    # Digits that rules count (times, dates, thousands groups) keep their count.
+    assert keys[3] == b"00:00:00 | 0,000 | 0,0 | 0000-00-00 | 00.0.0"
     assert skeletons(["one\ntwo"]) is None  # not a physical line
+
+
+def _matched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the lines read one at a time (matched, or by the general path), from
+    now on."""
+    matched = [0]
+    each = reader_module.LogReader._each
+
+    def counted(
+        self: LogReader,
+        numbers: object,
+        lines: object,
+        start: int,
+        end: int,
+        *args: object,
+        **named: object,
+    ) -> object:
+        matched[0] += end - start
+        return each(self, numbers, lines, start, end, *args, **named)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module.LogReader, "_each", counted)
+    return matched
+
+
+def _hf_lines(count: int, first_epoch: float = 0.0) -> list[str]:
+    """HF Trainer's dicts: repr floats of every length, and an epoch that gains a digit
+    (9.99 -> 10.0) when ``first_epoch`` is near 10."""
+    rng = random.Random(5)
+    return [
+        f"{{'loss': {round(2 + rng.random(), rng.choice((2, 3, 4)))}, "
+        f"'grad_norm': {rng.random() * 3!r}, 'learning_rate': {5e-5 * (1 - i / 1e6)!r}, "
+        f"'epoch': {round(first_epoch + i / 1000, 2)}}}"
+        for i in range(count)
+    ]
+
+
+def test_a_logs_first_block_is_learned_from_its_head_then_stretched(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Nothing is compiled before a log's first block: its first lines are read one by
+    one, which learns their layouts, and the rest of the block in stretches."""
+    lines = _hf_lines(16_000)
+    matched = _matched(monkeypatch)
+    LogReader().read_lines(1, lines)
+    assert matched[0] < 2_500
+    monkeypatch.undo()
+    assert_read_as_line_by_line(tmp_path / "hf.log", lines, (16_384,))
+
+
+def test_a_layout_new_in_the_middle_of_a_block_is_learned_and_stretched(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An epoch that gains a digit half way through a block makes a new layout; once a
+    few of its lines are read one by one, the rest of the block is read in stretches."""
+    lines = _hf_lines(16_000, first_epoch=2.0)
+    reader = LogReader()
+    reader.read_lines(1, lines[:7_900])  # learns epochs 2.0 to 9.9
+    matched = _matched(monkeypatch)
+    reader.read_lines(7_901, lines[7_900:])  # 10.0 from its 101st line: one more digit
+    assert matched[0] < 2_500
+    monkeypatch.undo()
+    assert_read_as_line_by_line(tmp_path / "hf.log", lines, (16_384, 4_096))
 
 
 @pytest.mark.parametrize("seed", range(20))

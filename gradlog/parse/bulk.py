@@ -49,6 +49,7 @@ _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one
 # short runs of several kinds) is not worth the skeletons: the next few are read without.
 _STRETCHED_SHARE = 4
 _UNSTRETCHED_SKIPPED = 3
+_LEARNED_FROM = 1024  # lines of a log's first block read one by one to learn its layouts
 _STRETCH_SHORTEST = 64  # lines of one token plan cut out together: fewer are matched each
 _INNER_CR = re.compile(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF end
 
@@ -113,21 +114,9 @@ class BulkReader:
         )
         columns = len(lines) >= shortest
         run: list[Item] = []
-        done = 0
-        block, found = self._stretches(numbers, lines, joined) if columns else (None, [])
-        for start, end, plan in found:
-            assert block is not None  # stretches come with their block
-            run = self._each(numbers, lines, done, start, run, loose, parts, columns)
-            if self._ready() and self._current(plan.shape):
-                if run:
-                    self._run(Listed(run), loose, parts)
-                    run = []
-                self._run(Stretch(block, start, end, plan), loose, parts)
-            else:
-                for key in set(block.keys[start:end]):  # planned from a stale shape
-                    self._plans.pop(key, None)
-                run = self._each(numbers, lines, start, end, run, loose, parts, columns)
-            done = end
+        if columns:
+            run = self._span(numbers, lines, joined, 0, len(lines), run, loose, parts, True)
+        done = len(lines) if columns else 0
         run = self._each(numbers, lines, done, len(lines), run, loose, parts, columns)
         if run:
             self._run(Listed(run), loose, parts)
@@ -157,14 +146,73 @@ class BulkReader:
                 numbered += [number] * len(states)
         return expanded, numbered, None
 
+    def _span(
+        self,
+        numbers: Sequence[int],
+        lines: list[str],
+        joined: str | None,
+        low: int,
+        high: int,
+        run: list[Item],
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+        whole: bool,
+    ) -> list[Item]:
+        """Read lines ``low`` to ``high`` of the block: its stretches at once, the lines
+        between them one by one. Where no layout is compiled yet (the log's first lines)
+        or none of a long gap's lines were planned (a new layout: an epoch's number
+        gained a digit), the first ``_LEARNED_FROM`` lines are read one by one, which
+        compiles their layouts, and the rest is looked at again. ``whole``: the span is
+        the block (it alone decides whether the next blocks look for stretches)."""
+        done = low
+        if not self._compiled and high - low >= 2 * _LEARNED_FROM:
+            done = low + _LEARNED_FROM
+            run = self._each(numbers, lines, low, done, run, loose, parts, True)
+        whole = whole and done == low
+        block, found = self._stretches(
+            numbers[done:high], lines[done:high], joined if whole else None, whole
+        )
+        offset = done  # where the lines the stretches are found in begin
+        for start, end, plan in [*found, (high - offset, high - offset, None)]:
+            start, end = offset + start, offset + end
+            if start - done >= 2 * _LEARNED_FROM and self._compiled:
+                compiled = len(self._compiled)
+                run = self._each(
+                    numbers, lines, done, done + _LEARNED_FROM, run, loose, parts, True
+                )
+                done += _LEARNED_FROM
+                if len(self._compiled) > compiled:  # it learned: look at the rest again
+                    run = self._span(numbers, lines, None, done, start, run, loose, parts, False)
+                    done = start
+            run = self._each(numbers, lines, done, start, run, loose, parts, True)
+            if plan is None:
+                break
+            assert block is not None  # stretches come with their block
+            if self._ready() and self._current(plan.shape):
+                if run:
+                    self._run(Listed(run), loose, parts)
+                    run = []
+                self._run(Stretch(block, start - offset, end - offset, plan), loose, parts)
+            else:
+                for key in set(block.keys[start - offset : end - offset]):  # a stale plan
+                    self._plans.pop(key, None)
+                run = self._each(numbers, lines, start, end, run, loose, parts, True)
+            done = end
+        return run
+
     def _stretches(
-        self, numbers: Sequence[int], lines: list[str], joined: str | None = None
+        self,
+        numbers: Sequence[int],
+        lines: list[str],
+        joined: str | None = None,
+        whole: bool = True,
     ) -> tuple[Lines | None, list[tuple[int, int, TokenPlan]]]:
-        """The block's stretches of at least ``_STRETCH_SHORTEST`` lines of skeletons
-        that share a token plan, as the layouts compiled when the block began know them."""
+        """The stretches of at least ``_STRETCH_SHORTEST`` lines of skeletons that share
+        a token plan, as the layouts compiled now know them. ``whole``: the lines are a
+        block, whose share of stretched lines decides whether the next blocks look."""
         if not (self.layouts and self._compiled) or len(lines) < _STRETCH_SHORTEST:
             return None, []
-        if self._unstretched:  # the last block had few: look again in a few blocks
+        if whole and self._unstretched:  # the last block had few: look again in a few
             self._unstretched -= 1
             return None, []
         found = skeletons(lines, joined)
@@ -178,22 +226,26 @@ class BulkReader:
             self._planned = self._parser.evictions
         new = set(keys).difference(plans)
         if new:
-            where = dict(zip(keys, range(len(keys)), strict=True))
+            # Lines of one skeleton may differ in their count of digits, so in layout:
+            # the plan comes from the first or the last, whichever layout is compiled.
+            last = dict(zip(keys, range(len(keys)), strict=True))
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
             for key in new:
-                self._plan(key, lines[where[key]])
+                if not self._plan(key, lines[last[key]]):
+                    self._plan(key, lines[first[key]])
         spans = stretches(list(map(plans.get, keys)), _STRETCH_SHORTEST)
-        if sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
+        if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
             self._unstretched = _UNSTRETCHED_SKIPPED
         return (Lines(numbers, lines, data, keys) if spans else None), spans
 
-    def _plan(self, key: bytes, raw: str) -> None:
+    def _plan(self, key: bytes, raw: str) -> bool:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout
-        is compiled (else later: it may be compiled by then)."""
+        is compiled (else later: it may be compiled by then); whether it was."""
         if len(raw) > SPAN_LONGEST:
-            return
+            return False
         layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
         if layout not in self._compiled:
-            return
+            return False
         if len(self._plans) >= SPANS_KEPT:
             self._plans.clear()
         entry = self._compiled[layout]
@@ -201,6 +253,7 @@ class BulkReader:
         if plan is not None:
             plan = self._shared.setdefault(plan.key(), plan)
         self._plans[key] = plan
+        return True
 
     def _each(
         self,

@@ -9,10 +9,11 @@ held one of two ways, with the same questions asked of both:
   one by one: their numbers are cut out of the whole stretch at once
   (``bytes.translate`` and ``split``) and parsed a column at a time.
 
-A line's skeleton (``skeletons``) is the line with its digits made 0 and every run of
-more than ``LONG_RUN`` digits cut to that many, so that a float printed with 15 digits or
-17 (``repr``) gives the same skeleton; the parser and the cleaning read digits alike,
-and runs that long alike whatever their length.
+A line's skeleton (``skeletons``) is the line with its digits made 0, every run of more
+than ``LONG_RUN`` digits cut to that many and every run after a point cut to one, so that
+a float printed with 2 decimals or 17 (``repr``) gives the same skeleton: the parser and
+the cleaning read digits alike, runs that long alike whatever their length, and a
+fraction's digits alike whatever their count (no rule counts the digits after a point).
 
 Why a plan reads what the parser would. A plan is made from one line of a compiled
 layout only when every digit of the text its pattern matches lies inside one of the
@@ -44,6 +45,7 @@ KEEP = bytes(c if chr(c) in "0123456789.eE+-" else 0x20 for c in range(256))
 _TOKEN = re.compile(rb"\S+")
 LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
 _ZERO = ord("0")
+_POINT = ord(".")
 _NEWLINE = ord("\n")
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
@@ -158,11 +160,19 @@ def skeletons(lines: list[str], joined: str | None = None) -> tuple[bytes, list[
     data = joined.encode("utf-8", "surrogatepass")
     masked = np.frombuffer(data.translate(BYTE_DIGITS), np.uint8)
     digit = masked == _ZERO
-    # A digit goes when the LONG_RUN characters before it are digits too.
+    # A digit goes when the LONG_RUN characters before it are digits too ...
     late = digit.copy()
     for back in range(1, LONG_RUN + 1):
         late[back:] &= digit[:-back]
         late[:back] = False
+    # ... or when it is not the first of a run of digits after a point (a fraction).
+    starts = digit.copy()
+    starts[1:] &= ~digit[:-1]
+    after_point = np.zeros_like(digit)
+    after_point[1:] = masked[:-1] == _POINT
+    run = np.cumsum(starts)  # which run of digits each byte is in (or follows)
+    fraction = np.concatenate(([False], (starts & after_point)[starts]))[run]
+    late |= digit & fraction & ~starts
     found = masked[~late].tobytes().split(b"\n")
     return (data, found) if len(found) == len(lines) else None
 
