@@ -10,7 +10,10 @@ numbers ``float`` cannot read, NaN, events and chatter between the lines."""
 
 from __future__ import annotations
 
+import math
 import random
+import struct
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,7 @@ import pytest
 
 from gradlog.columns import RecordRun
 from gradlog.parse import reader as reader_module
+from gradlog.parse.exact import nearest
 from gradlog.parse.reader import LogReader
 from gradlog.parse.runs import LONG_RUN, floats, skeletons
 from tests.test_layouts import assert_read_as_line_by_line
@@ -246,3 +250,67 @@ def test_floats_does_not_align_integers_of_other_lengths() -> None:
 def test_floats_refuses_what_float_refuses(bad: bytes) -> None:
     with pytest.raises(ValueError):
         floats([bad] * 200)
+
+
+def _bits(values: object) -> list[int]:
+    return np.asarray(values, np.float64).view(np.uint64).tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nearest_rounds_as_float_does_or_leaves_it_to_float(seed: int) -> None:
+    """Eisel-Lemire on whole columns: what it decides is float()'s double, bit for bit
+    (10**q of either sign, significands of every length up to 19 digits, near ties)."""
+    rng = random.Random(seed)
+    count = 20_000
+    w = [rng.getrandbits(rng.randint(1, 63)) for _ in range(count)]
+    w[:200] = [2**53 + 1, 2**54 - 1, 10**19 - 1, 9007199254740993, 1, 5, 17, 2**63] * 25
+    q = [rng.randint(-350, 320) for _ in range(count)]
+    q[:200] = [rng.randint(-25, 25) for _ in range(200)]
+    # The hard cases: 19 digits just below and just above the midpoint of two doubles.
+    for _ in range(2_000):
+        low = struct.unpack("d", struct.pack("Q", rng.getrandbits(62)))[0]
+        middle = (Decimal(low) + Decimal(math.nextafter(low, math.inf))) / 2
+        digits, exponent = middle.as_tuple().digits, middle.as_tuple().exponent
+        assert isinstance(exponent, int)
+        whole = int("".join(map(str, digits)))
+        cut = len(digits) - 19
+        for nudge in (0, 1):
+            w.append(whole // 10**cut + nudge if cut > 0 else whole)
+            q.append(exponent + max(cut, 0))
+    count = len(w)
+    values, decided = nearest(np.array(w, np.uint64), np.array(q, np.int64))
+    want = [float(f"{a}e{b}") for a, b in zip(w, q, strict=True)]  # inf past the largest
+    got, expected = _bits(values), _bits(want)
+    assert all(got[i] == expected[i] for i in range(count) if decided[i])
+    assert decided.mean() > 0.85  # only the odd cases go to float()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_floats_of_many_layouts_is_float(seed: int) -> None:
+    """Columns whose tokens differ in length (repr floats, rounded losses, a learning
+    rate decaying in ``e-05``, both signs, leading zeros past 19 digits) are read a
+    layout at a time, exactly as float() reads them."""
+    rng = random.Random(seed)
+    forms = (
+        lambda: repr(rng.random() * 3),
+        lambda: repr(rng.uniform(-1, 1) * 10.0 ** rng.randint(-40, 40)),
+        lambda: repr(round(rng.random() * 3, rng.choice((1, 2, 3, 4)))),
+        lambda: repr(5e-5 * (1 - rng.random())),
+        lambda: f"{rng.random() * 1e-4:.22f}",
+        lambda: repr(struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]),
+    )
+    for _ in range(40):
+        mix = rng.sample(forms, rng.randint(1, 3))
+        tokens = [rng.choice(mix)().encode() for _ in range(rng.choice((130, 500, 3000)))]
+        try:
+            want = [float(token) for token in tokens]
+        except ValueError:  # nan or inf from random bits: not a token of a log
+            continue
+        assert _bits(floats(tokens)) == _bits(want), tokens[:5]
+
+
+def test_floats_of_many_layouts_refuses_what_float_refuses() -> None:
+    tokens = [repr(i / 7).encode() for i in range(300)]
+    tokens[150] = b"1.2e"
+    with pytest.raises(ValueError):
+        floats(tokens)

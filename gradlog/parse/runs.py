@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 from itertools import chain, groupby
 from typing import TYPE_CHECKING
 
 from gradlog.parse.compiled import Compiled
+from gradlog.parse.exact import SIGNIFICANT, nearest
 from gradlog.parse.grammar import BYTE_DIGITS
 
 if TYPE_CHECKING:
@@ -293,33 +295,80 @@ _ALIKE_SHORTEST = 128  # tokens: a shorter column is read by float (numpy costs 
 _EXACT_DIGITS = 15  # digits of an integer every double holds exactly (below 2**53)
 _EXACT_POWER = 22  # 10**22 is the largest power of ten a double holds exactly
 _POWERS = tuple(10.0**k for k in range(_EXACT_POWER + 1))
+_EXPONENT_DIGITS = 4  # a longer exponent is read by float (its value is 0 or inf anyway)
+_WIDEST = 24  # bytes: a column with a longer token is read by float
+_ROWS_PER_LAYOUT = 16  # fewer on average: a column of so many layouts is read by float
 
 
 def floats(tokens: list[bytes]) -> np.ndarray:
     """``float()`` of each token, as an array; raises ValueError as ``float`` would.
 
-    Tokens printed alike (a fixed format: the same length, with their signs, point and
-    exponent mark in the same places) are read together from their digits: the digits
-    make an integer below 2**53 and the value is that integer times or over a power of
-    ten up to 10**22, one correctly rounded operation on two exact doubles, which is
-    exactly what ``float`` returns. Any other column is read by ``float``, one by one."""
+    Tokens printed alike (the same length, with their signs, point and exponent mark in
+    the same places) are read together from their digits (``_alike``). A column of
+    tokens of a few layouts (``repr`` floats, whose lengths vary) is read a layout at a
+    time, the same way. Any other column is read by ``float``, one by one."""
     count = len(tokens)
-    if count >= _ALIKE_SHORTEST:
-        width = len(tokens[0])
-        joined = b"".join(tokens)
-        if (
-            len(joined) == count * width
-            and (np.fromiter(map(len, tokens), np.int64, count) == width).all()
-        ):
-            found = _alike(np.frombuffer(joined, np.uint8).reshape(count, width), tokens[0])
+    if count >= _ALIKE_SHORTEST and b"\x00" not in b"".join(tokens):
+        table = np.array(tokens)  # bytes of the longest token's length, NUL-padded
+        width = table.dtype.itemsize
+        if 0 < width <= _WIDEST:
+            table = table.view(np.uint8).reshape(count, width)
+            found = (
+                _alike(table, tokens[0]) if (table[:, -1] != 0).all() else _by_layout(table, tokens)
+            )
             if found is not None:
                 return found
     return np.fromiter(map(float, tokens), np.float64, count)
 
 
+@cache
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Powers of ten below 10**19 (uint64); each byte's kind (1 digit, then ., e or E,
+    +, -, and 0 padding or anything else: ``_alike`` refuses a layout with such a byte
+    unless all its rows share it); the weight of each place of a token in the number of
+    its layout (its kinds in base 6)."""
+    tens = np.array([10**k for k in range(SIGNIFICANT)], np.uint64)
+    kinds = np.zeros(256, np.uint8)
+    kinds[_ZERO : _ZERO + 10] = 1
+    kinds[[ord("."), ord("e"), ord("E"), ord("+"), ord("-")]] = [2, 3, 3, 4, 5]
+    return tens, kinds, np.array([6.0**k for k in range(_WIDEST)])
+
+
+def _by_layout(table: np.ndarray, tokens: list[bytes]) -> np.ndarray | None:
+    """Tokens of different lengths (a row of ``table`` each, padded with NUL), read a
+    layout at a time: the rows whose bytes are of the same kinds (digit, point, exponent
+    mark, sign, padding) in the same places, by ``_alike``, or by ``float`` when it
+    cannot; None when they have too many layouts to be worth it."""
+    _, kinds, places = _tables()
+    count, width = table.shape
+    # Each row's layout as a number (kinds in base 6). In doubles it may round, and two
+    # layouts share a number: ``_alike`` then refuses the mix, and ``float`` reads it.
+    layouts = kinds[table].astype(np.float64) @ places[:width]
+    values = np.empty(count)
+    done = np.zeros(count, bool)
+    start = 0
+    for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
+        rows = np.flatnonzero(layouts == layouts[start])
+        first = tokens[rows[0]]
+        found = _alike(table[rows, : len(first)], first)
+        if found is None:
+            found = np.fromiter(map(float, [tokens[row] for row in rows]), np.float64, len(rows))
+        values[rows] = found
+        done[rows] = True
+        start = int(done.argmin())
+        if done[start]:
+            return values
+    return None
+
+
 def _alike(rows: np.ndarray, first: bytes) -> np.ndarray | None:
     """The values of tokens of one length, a row of bytes each, when they are printed
-    alike and read exactly from their digits (see ``floats``); else None."""
+    alike (see ``floats``); else None.
+
+    The digits make an integer ``w`` below 10**19 and the value is ``w`` times a power
+    of ten. When ``w`` is below 2**53 and the power at most 10**22, the value is one
+    correctly rounded operation on two exact doubles, which is exactly what ``float``
+    returns; otherwise ``exact.nearest`` rounds it, and ``float`` reads what it leaves."""
     layout = _LAYOUT.fullmatch(first)
     if layout is None:
         return None
@@ -329,18 +378,29 @@ def _alike(rows: np.ndarray, first: bytes) -> np.ndarray | None:
     places = [*range(*layout.span(2))]
     if layout.group(3) is not None:
         places += range(*layout.span(3))
-    if not places or len(places) > _EXACT_DIGITS:
+    if len(places) > SIGNIFICANT:  # leading zeros in every row may go
+        extra = places[: len(places) - SIGNIFICANT]
+        if not (rows[:, extra] == _ZERO).all():
+            return None
+        places = places[len(extra) :]
+    if not places:
         return None
-    weights = 10 ** np.arange(len(places) - 1, -1, -1, dtype=np.int64)
-    mantissa = ((rows[:, places] - _ZERO).astype(np.int64) @ weights).astype(np.float64)
     scale = np.full(len(rows), -len(layout.group(3) or b""), np.int64)
     if layout.group(5) is not None:
         start, end = layout.span(5)
+        if end - start > _EXPONENT_DIGITS:
+            return None
         exponent = 10 ** np.arange(end - start - 1, -1, -1, dtype=np.int64)
         exponent = (rows[:, start:end] - _ZERO).astype(np.int64) @ exponent
         scale += -exponent if layout.group(4) == b"-" else exponent
-    if np.abs(scale).max() > _EXACT_POWER:
-        return None
-    power = np.array(_POWERS)[np.abs(scale)]
-    values: np.ndarray = np.where(scale >= 0, mantissa * power, mantissa / power)
+    digits = (rows[:, places] - _ZERO).astype(np.uint64)
+    weights = _tables()[0][len(places) - 1 :: -1]
+    if len(places) <= _EXACT_DIGITS and np.abs(scale).max() <= _EXACT_POWER:
+        mantissa = (digits @ weights).astype(np.float64)
+        power = np.array(_POWERS)[np.abs(scale)]
+        values: np.ndarray = np.where(scale >= 0, mantissa * power, mantissa / power)
+    else:
+        values, decided = nearest(digits @ weights, scale)
+        for row in np.flatnonzero(~decided):  # float() decides (the sign comes below)
+            values[row] = abs(float(rows[row].tobytes()))
     return np.negative(values) if layout.group(1) == b"-" else values
