@@ -162,19 +162,18 @@ def skeletons(lines: list[str], joined: str | None = None) -> tuple[bytes, list[
     data = joined.encode("utf-8", "surrogatepass")
     masked = np.frombuffer(data.translate(BYTE_DIGITS), np.uint8)
     digit = masked == _ZERO
-    # A digit goes when the LONG_RUN characters before it are digits too ...
+    # A digit goes when the LONG_RUN characters before it are digits too, or when it
+    # is not the first of a run of digits after a point (a fraction): the digits from
+    # ``back`` places before it to it are a run, and a point is just before that.
+    point = masked == _POINT
     late = digit.copy()
+    fraction = np.zeros_like(digit)
     for back in range(1, LONG_RUN + 1):
         late[back:] &= digit[:-back]
         late[:back] = False
-    # ... or when it is not the first of a run of digits after a point (a fraction).
-    starts = digit.copy()
-    starts[1:] &= ~digit[:-1]
-    after_point = np.zeros_like(digit)
-    after_point[1:] = masked[:-1] == _POINT
-    run = np.cumsum(starts)  # which run of digits each byte is in (or follows)
-    fraction = np.concatenate(([False], (starts & after_point)[starts]))[run]
-    late |= digit & fraction & ~starts
+        if back < LONG_RUN:  # a longer run goes by the rule above anyway
+            fraction[back + 1 :] |= late[back + 1 :] & point[: -back - 1]
+    late |= fraction
     found = masked[~late].tobytes().split(b"\n")
     return (data, found) if len(found) == len(lines) else None
 
