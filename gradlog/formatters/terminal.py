@@ -264,8 +264,10 @@ def render_to(console: Console, reports: ReportSet, chart: bool = True) -> None:
         if found:
             gravest = max(incident.severity for incident in found)
             console.print(Text(incident_verdict(report, found), style=STYLES[gravest]))
-        if chart:
-            for row in _charts(report, found, console.width):
+        if chart and (rows := _charts(report, found, console.width)):
+            if console.color_system is None:  # no colour: the rows' styles show nothing
+                rows = [Text("\n".join(row.plain for row in rows))]
+            for row in rows:
                 console.print(row, overflow="crop", no_wrap=True)
         if found:
             console.print(_incident_table(found, report.input))
