@@ -309,8 +309,9 @@ def test_floats_of_many_layouts_is_float(seed: int) -> None:
         assert _bits(floats(tokens)) == _bits(want), tokens[:5]
 
 
-def test_floats_of_many_layouts_refuses_what_float_refuses() -> None:
+@pytest.mark.parametrize("bad", [b"1.2e", b"0.14x", b"0.1428571428571428\xff", b"--1", b"1.2.3"])
+def test_floats_of_many_layouts_refuses_what_float_refuses(bad: bytes) -> None:
     tokens = [repr(i / 7).encode() for i in range(300)]
-    tokens[150] = b"1.2e"
+    tokens[150] = bad
     with pytest.raises(ValueError):
         floats(tokens)

@@ -322,15 +322,14 @@ def floats(tokens: list[bytes]) -> np.ndarray:
 
 @cache
 def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Powers of ten below 10**19 (uint64); each byte's kind (1 digit, then ., e or E,
-    +, -, and 0 padding or anything else: ``_alike`` refuses a layout with such a byte
-    unless all its rows share it); the weight of each place of a token in the number of
-    its layout (its kinds in base 6)."""
+    """Powers of ten below 10**19 (uint64); each byte's kind (0 padding, 1 digit, then
+    ., e or E, +, -, and 6 anything else); the weight of each place of a token in the
+    number of its layout (its kinds in base 7)."""
     tens = np.array([10**k for k in range(SIGNIFICANT)], np.uint64)
-    kinds = np.zeros(256, np.uint8)
-    kinds[_ZERO : _ZERO + 10] = 1
+    kinds = np.full(256, 6, np.uint8)
+    kinds[0], kinds[_ZERO : _ZERO + 10] = 0, 1
     kinds[[ord("."), ord("e"), ord("E"), ord("+"), ord("-")]] = [2, 3, 3, 4, 5]
-    return tens, kinds, np.array([6.0**k for k in range(_WIDEST)])
+    return tens, kinds, np.array([7.0**k for k in range(_WIDEST)])
 
 
 def _by_layout(table: np.ndarray, tokens: list[bytes]) -> np.ndarray | None:
@@ -340,8 +339,9 @@ def _by_layout(table: np.ndarray, tokens: list[bytes]) -> np.ndarray | None:
     cannot; None when they have too many layouts to be worth it."""
     _, kinds, places = _tables()
     count, width = table.shape
-    # Each row's layout as a number (kinds in base 6). In doubles it may round, and two
-    # layouts share a number: ``_alike`` then refuses the mix, and ``float`` reads it.
+    # Each row's layout as a number (kinds in base 7). In doubles it may round, and two
+    # layouts share a number: the rows' lengths and ``_alike`` then refuse the mix, and
+    # ``float`` reads it.
     layouts = kinds[table].astype(np.float64) @ places[:width]
     values = np.empty(count)
     done = np.zeros(count, bool)
@@ -349,7 +349,9 @@ def _by_layout(table: np.ndarray, tokens: list[bytes]) -> np.ndarray | None:
     for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
         rows = np.flatnonzero(layouts == layouts[start])
         first = tokens[rows[0]]
-        found = _alike(table[rows, : len(first)], first)
+        found = None
+        if not table[rows, len(first) :].any():  # all as long as the first (see above)
+            found = _alike(table[rows, : len(first)], first)
         if found is None:
             found = np.fromiter(map(float, [tokens[row] for row in rows]), np.float64, len(rows))
         values[rows] = found
