@@ -11,9 +11,10 @@ command's fixed cost (on a 10-line log) plus the rest of its cost scaled to 1M l
 the plain measurement at the default size, and startup is not multiplied at --quick.
 Baselines are the fastest of 5 runs (noise only ever adds time).
 
-1. ``diagnose --format json FILE > /dev/null``, CPU seconds per 1M lines, on four styles:
+1. ``diagnose --format json FILE > /dev/null``, CPU seconds per 1M lines, on five styles:
    step lines, HF Trainer dicts, a mix (step lines, HF dicts, Keras bars, warnings,
-   timestamps, setup chatter) and Lightning bars redrawn with ``\\r`` (there a "line" is
+   timestamps, setup chatter: three runs interleaved), one run printed in mixed
+   formats, and Lightning bars redrawn with ``\\r`` (there a "line" is
    one redraw, one progress state, as it would be in a piped log; a ``\\n`` ends each
    epoch). Beside it: ``awk '{print $3}' FILE`` and a bare Python loop over the file's
    lines in binary; gradlog's lines per CPU second.
@@ -145,7 +146,11 @@ def noise_lines(rng: random.Random) -> Iterator[str]:
 
 
 def mixed_lines(rng: random.Random) -> Iterator[str]:
-    """Runs of 1-40 lines of each kind; a third of the step runs behind a logging prefix."""
+    """Runs of 1-40 lines of each kind; a third of the step runs behind a logging prefix.
+    Each kind counts its own steps and follows its own loss curve, so the records make
+    three runs interleaved: the rules see a loss that jumps between levels and steps that
+    go back every few lines, the worst case for their screens (``one_run_lines`` is one
+    run)."""
     kinds = [step_lines(rng), hf_lines(rng), keras_lines(rng), noise_lines(rng)]
     weights = [4, 2.5, 2.5, 1]
     for run in itertools.count():
@@ -185,11 +190,39 @@ def lightning_pieces(rng: random.Random) -> Iterator[str]:
             )
 
 
+def one_run_lines(rng: random.Random) -> Iterator[str]:
+    """One run printed in mixed formats: runs of 1-40 step lines (a third behind a logging
+    prefix), HF dicts and chatter, every record from one step counter and loss curve."""
+    steps = itertools.count(1)
+
+    def step_line(i: int) -> str:
+        return (
+            f"step {i} | loss {_loss(i, rng):.4f} | grad_norm {0.8 + rng.random():.3f} "
+            f"| lr 3.0e-04 | {170 + rng.random() * 4:.2f} ms\n"
+        )
+
+    def hf_line(i: int) -> str:
+        grad, lr = 0.8 + rng.random() * 2, 5e-05 * (1 - (i % 100_000) / 100_000)
+        return (
+            f"{{'loss': {round(_loss(i, rng), 4)!r}, 'grad_norm': {grad!r}, "
+            f"'learning_rate': {lr!r}, 'epoch': {round(i / 1200, 2)!r}}}\n"
+        )
+
+    chatter = noise_lines(rng)
+    for run in itertools.count():
+        kind = rng.choices(range(3), (5, 3, 1.2))[0]
+        prefixed = kind == 0 and rng.random() < 1 / 3
+        for _ in range(rng.randint(1, 40)):
+            line = next(chatter) if kind == 2 else (step_line, hf_line)[kind](next(steps))
+            yield f"{_stamp(run)} - __main__ - INFO - {line}" if prefixed else line
+
+
 Style = Callable[[random.Random], Iterator[str]]
 STYLES: dict[str, Style] = {
     "step lines": step_lines,
     "HF dicts": hf_lines,
     "mixed": mixed_lines,
+    "mixed, one run": one_run_lines,
     "Lightning \\r": lightning_pieces,
 }
 
