@@ -315,3 +315,35 @@ def test_floats_of_many_layouts_refuses_what_float_refuses(bad: bytes) -> None:
     tokens[150] = bad
     with pytest.raises(ValueError):
         floats(tokens)
+
+
+def _skeleton_by_rule(line: str) -> bytes:
+    """The skeleton rule spelled out a character at a time: digits become 0; of a run
+    of digits, the first LONG_RUN stay, and of a run right after a point, the first."""
+    out, run, fraction, before = [], 0, False, ""
+    for char in line.encode().decode("latin-1"):
+        if char.isdigit() and char.isascii():
+            if run == 0:
+                fraction = before == "."
+            run += 1
+            if run <= (1 if fraction else LONG_RUN):
+                out.append("0")
+        else:
+            run = 0
+            out.append(char)
+        before = char
+    return "".join(out).encode("latin-1")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_skeletons_follow_their_rule(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = "0123456789" * 3 + "....,:-+e |xé"
+    for _ in range(300):
+        lines = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+            for _ in range(rng.randint(1, 40))
+        ]
+        found = skeletons(lines, known={})
+        assert found is not None
+        assert found[1] == [_skeleton_by_rule(line) for line in lines]

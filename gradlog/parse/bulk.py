@@ -71,6 +71,7 @@ class BulkReader:
     _section: str
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _plans: dict[bytes, TokenPlan | None]
+    _skeletons: dict[bytes, bytes]  # layouts seen in stretches, with their skeletons
     _shared: dict[tuple[object, ...], TokenPlan]
     _planned: int
     _unstretched: int
@@ -215,7 +216,9 @@ class BulkReader:
         if whole and self._unstretched:  # the last block had few: look again in a few
             self._unstretched -= 1
             return None, []
-        found = skeletons(lines, joined)
+        if len(self._skeletons) >= SPANS_KEPT:
+            self._skeletons.clear()
+        found = skeletons(lines, joined, self._skeletons)
         if found is None:
             return None, []
         data, keys = found

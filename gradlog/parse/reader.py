@@ -87,6 +87,7 @@ class LogReader(BulkReader):
         # Layouts whose lines can be read by their tokens (``runs.TokenPlan``), or None;
         # one plan object for layouts that can share columns.
         self._plans: dict[bytes, TokenPlan | None] = {}
+        self._skeletons: dict[bytes, bytes] = {}
         self._shared: dict[tuple[object, ...], TokenPlan] = {}
         self._planned = 0  # the parser's evictions when the plans were made
         self._unstretched = 0  # blocks still to read without looking for stretches

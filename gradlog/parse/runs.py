@@ -14,6 +14,8 @@ than ``LONG_RUN`` digits cut to that many and every run after a point cut to one
 a float printed with 2 decimals or 17 (``repr``) gives the same skeleton: the parser and
 the cleaning read digits alike, runs that long alike whatever their length, and a
 fraction's digits alike whatever their count (no rule counts the digits after a point).
+A skeleton is made once per layout (the line with its digits made 0) by two patterns and
+then looked up: a log prints few layouts, many times each.
 
 Why a plan reads what the parser would. A plan is made from one line of a compiled
 layout only when every digit of the text its pattern matches lies inside one of the
@@ -46,8 +48,9 @@ else:
 KEEP = bytes(c if chr(c) in "0123456789.eE+-" else 0x20 for c in range(256))
 _TOKEN = re.compile(rb"\S+")
 LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
+_FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
+_LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
 _ZERO = ord("0")
-_POINT = ord(".")
 _NEWLINE = ord("\n")
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
@@ -153,29 +156,30 @@ class Listed:
         return table.reshape(len(self._items), width)
 
 
-def skeletons(lines: list[str], joined: str | None = None) -> tuple[bytes, list[bytes]] | None:
+def skeleton(layout: bytes) -> bytes:
+    """The skeleton of a line's layout (the line as UTF-8 with its digits made 0)."""
+    return _LONG.sub(b"0" * LONG_RUN, _FRACTION.sub(b".0", layout))
+
+
+def skeletons(
+    lines: list[str], joined: str | None = None, known: dict[bytes, bytes] | None = None
+) -> tuple[bytes, list[bytes]] | None:
     """The lines joined by newlines as UTF-8, and each line's skeleton; None when a line
     holds a newline (it is not a physical line). ``joined``: the lines joined by
-    newlines, when the caller has it."""
+    newlines, when the caller has it. ``known``: the skeletons of layouts seen before,
+    kept up to date (most lines of a log have a layout seen before: a dictionary look-up
+    each, instead of the patterns)."""
     if joined is None:
         joined = "\n".join(lines)
     data = joined.encode("utf-8", "surrogatepass")
-    masked = np.frombuffer(data.translate(BYTE_DIGITS), np.uint8)
-    digit = masked == _ZERO
-    # A digit goes when the LONG_RUN characters before it are digits too, or when it
-    # is not the first of a run of digits after a point (a fraction): the digits from
-    # ``back`` places before it to it are a run, and a point is just before that.
-    point = masked == _POINT
-    late = digit.copy()
-    fraction = np.zeros_like(digit)
-    for back in range(1, LONG_RUN + 1):
-        late[back:] &= digit[:-back]
-        late[:back] = False
-        if back < LONG_RUN:  # a longer run goes by the rule above anyway
-            fraction[back + 1 :] |= late[back + 1 :] & point[: -back - 1]
-    late |= fraction
-    found = masked[~late].tobytes().split(b"\n")
-    return (data, found) if len(found) == len(lines) else None
+    layouts = data.translate(BYTE_DIGITS).split(b"\n")
+    if len(layouts) != len(lines):
+        return None
+    if known is None:
+        known = {}
+    for layout in set(layouts).difference(known):
+        known[layout] = skeleton(layout)
+    return data, list(map(known.__getitem__, layouts))
 
 
 class Lines:
