@@ -23,7 +23,7 @@ from gradlog.columns import RecordRun
 from gradlog.parse import reader as reader_module
 from gradlog.parse.exact import nearest
 from gradlog.parse.reader import LogReader
-from gradlog.parse.runs import LONG_RUN, floats, skeletons
+from gradlog.parse.runs import LONG_RUN, floats, floats_at, skeletons, token_spans
 from tests.test_layouts import assert_read_as_line_by_line
 
 
@@ -347,3 +347,26 @@ def test_skeletons_follow_their_rule(seed: int) -> None:
         found = skeletons(lines, known={})
         assert found is not None
         assert found[1] == [_skeleton_by_rule(line) for line in lines]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tokens_cut_from_the_text_read_as_split_and_float(seed: int) -> None:
+    """A stretch's numbers are cut from its translated text by their spans, not split
+    into one bytes object each: the same tokens, the same values, the same refusals."""
+    rng = random.Random(seed)
+    for _ in range(30):
+        count = rng.choice((5, 130, 600))
+        tokens = [
+            rng.choice((repr(rng.random()), f"{rng.random():.3f}", str(rng.randint(0, 10**6))))
+            for _ in range(count)
+        ]
+        text = "".join(f"{' ' * rng.randint(1, 3)}{token}" for token in tokens).encode()
+        starts, ends = token_spans(text)
+        assert [text[a:b] for a, b in zip(starts, ends, strict=True)] == text.split()
+        padded = np.frombuffer(text + bytes(32), np.uint8)
+        want = [float(token) for token in tokens]
+        assert _bits(floats_at(padded, starts, ends)) == _bits(want)
+    text = b" 1.5 2.5e 3.5" * 60
+    starts, ends = token_spans(text)
+    with pytest.raises(ValueError):
+        floats_at(np.frombuffer(text + bytes(32), np.uint8), starts, ends)

@@ -51,6 +51,7 @@ LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
 _FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
 _LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
 _ZERO = ord("0")
+_BLANK = ord(" ")
 _NEWLINE = ord("\n")
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
@@ -263,13 +264,16 @@ class Stretch:
             if found is not None:
                 return found
         plan, count = self._plan, len(self)
-        tokens = self._block.text(self._first, self._end).translate(KEEP).split()
-        if len(tokens) != count * plan.width:
+        text = self._block.text(self._first, self._end).translate(KEEP)
+        starts, ends = token_spans(text)
+        if len(starts) != count * plan.width:
             return None
+        padded = np.frombuffer(text + bytes(_WIDEST), np.uint8)
         table = np.empty((count, width))
         try:
             for column, token in enumerate(plan.picks):
-                table[:, column] = floats(tokens[token :: plan.width])
+                picked = slice(token, None, plan.width)
+                table[:, column] = floats_at(padded, starts[picked], ends[picked])
         except ValueError:
             return None
         return table
@@ -315,13 +319,47 @@ def floats(tokens: list[bytes]) -> np.ndarray:
         table = np.array(tokens)  # bytes of the longest token's length, NUL-padded
         width = table.dtype.itemsize
         if 0 < width <= _WIDEST:
-            table = table.view(np.uint8).reshape(count, width)
-            found = (
-                _alike(table, tokens[0]) if (table[:, -1] != 0).all() else _by_layout(table, tokens)
-            )
+            found = _read_table(table.view(np.uint8).reshape(count, width))
             if found is not None:
                 return found
     return np.fromiter(map(float, tokens), np.float64, count)
+
+
+def token_spans(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Where each token of ``text`` (a ``KEEP`` translation: tokens between blanks)
+    starts and ends, as ``text.split()`` would cut them."""
+    kept = (np.frombuffer(text, np.uint8) != _BLANK).view(np.int8)
+    edges = np.diff(kept, prepend=np.int8(0), append=np.int8(0))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``floats`` of the tokens at ``starts`` to ``ends`` of a text's bytes (``padded``:
+    with _WIDEST NUL bytes after them), their table of bytes cut from the text at once
+    rather than from one bytes object per token."""
+    count = len(starts)
+    lengths = ends - starts
+    width = int(lengths.max()) if count else 0
+    if count >= _ALIKE_SHORTEST and 0 < width <= _WIDEST:
+        table = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
+        table[np.arange(width) >= lengths[:, None]] = 0  # NUL after each token
+        found = _read_table(table)
+        if found is not None:
+            return found
+    data = padded.tobytes()
+    return np.fromiter(
+        (float(data[start:end]) for start, end in zip(starts.tolist(), ends.tolist(), strict=True)),
+        np.float64,
+        count,
+    )
+
+
+def _read_table(table: np.ndarray) -> np.ndarray | None:
+    """The values of the tokens of ``table`` (a row each, NUL after each token, none in
+    one), by ``_alike`` or a layout at a time; None to leave them to ``float``."""
+    if (table[:, -1] != 0).all():
+        return _alike(table, table[0].tobytes())
+    return _by_layout(table)
 
 
 @cache
@@ -336,8 +374,8 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tens, kinds, np.array([7.0**k for k in range(_WIDEST)])
 
 
-def _by_layout(table: np.ndarray, tokens: list[bytes]) -> np.ndarray | None:
-    """Tokens of different lengths (a row of ``table`` each, padded with NUL), read a
+def _by_layout(table: np.ndarray) -> np.ndarray | None:
+    """Tokens of different lengths (a row of ``table`` each, NUL after each), read a
     layout at a time: the rows whose bytes are of the same kinds (digit, point, exponent
     mark, sign, padding) in the same places, by ``_alike``, or by ``float`` when it
     cannot; None when they have too many layouts to be worth it."""
@@ -352,12 +390,13 @@ def _by_layout(table: np.ndarray, tokens: list[bytes]) -> np.ndarray | None:
     start = 0
     for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
         rows = np.flatnonzero(layouts == layouts[start])
-        first = tokens[rows[0]]
+        first = table[rows[0]].tobytes().rstrip(b"\x00")
         found = None
         if not table[rows, len(first) :].any():  # all as long as the first (see above)
             found = _alike(table[rows, : len(first)], first)
         if found is None:
-            found = np.fromiter(map(float, [tokens[row] for row in rows]), np.float64, len(rows))
+            tokens = [table[row].tobytes().rstrip(b"\x00") for row in rows]
+            found = np.fromiter(map(float, tokens), np.float64, len(rows))
         values[rows] = found
         done[rows] = True
         start = int(done.argmin())
