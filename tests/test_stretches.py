@@ -370,3 +370,16 @@ def test_tokens_cut_from_the_text_read_as_split_and_float(seed: int) -> None:
     starts, ends = token_spans(text)
     with pytest.raises(ValueError):
         floats_at(np.frombuffer(text + bytes(32), np.uint8), starts, ends)
+
+
+def test_skeletons_keep_few_and_short_layouts() -> None:
+    """The cache of skeletons by layout holds no long layout and never more than it may:
+    a log of ever new or very long lines cannot grow it."""
+    known: dict[bytes, bytes] = {}
+    lines = [f"id{'x' * (i % 50)} loss 0.5" for i in range(200)] + ["y" * 5000 + " 1.5"]
+    found = skeletons(lines, known=known, longest=100, kept=30)
+    assert found is not None and len(found[1]) == len(lines)
+    assert found[1][-1] == b"y" * 5000 + b" 0.0"
+    assert len(known) == 30 and all(len(layout) <= 100 for layout in known)
+    again = skeletons(lines, known=known, longest=100, kept=30)
+    assert again is not None and again[1] == found[1]

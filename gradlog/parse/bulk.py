@@ -217,8 +217,8 @@ class BulkReader:
             self._unstretched -= 1
             return None, []
         if len(self._skeletons) >= SPANS_KEPT:
-            self._skeletons.clear()
-        found = skeletons(lines, joined, self._skeletons)
+            self._skeletons.clear()  # (a log of ever new layouts: start again)
+        found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT)
         if found is None:
             return None, []
         data, keys = found

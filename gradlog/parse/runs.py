@@ -163,13 +163,18 @@ def skeleton(layout: bytes) -> bytes:
 
 
 def skeletons(
-    lines: list[str], joined: str | None = None, known: dict[bytes, bytes] | None = None
+    lines: list[str],
+    joined: str | None = None,
+    known: dict[bytes, bytes] | None = None,
+    longest: int = 2048,
+    kept: int = 4096,
 ) -> tuple[bytes, list[bytes]] | None:
     """The lines joined by newlines as UTF-8, and each line's skeleton; None when a line
     holds a newline (it is not a physical line). ``joined``: the lines joined by
-    newlines, when the caller has it. ``known``: the skeletons of layouts seen before,
-    kept up to date (most lines of a log have a layout seen before: a dictionary look-up
-    each, instead of the patterns)."""
+    newlines, when the caller has it. ``known``: the skeletons of layouts seen before;
+    those of new layouts of at most ``longest`` bytes are added, up to ``kept`` in all
+    (most lines of a log have a layout seen before: a dictionary look-up each, instead
+    of the patterns)."""
     if joined is None:
         joined = "\n".join(lines)
     data = joined.encode("utf-8", "surrogatepass")
@@ -178,9 +183,16 @@ def skeletons(
         return None
     if known is None:
         known = {}
-    for layout in set(layouts).difference(known):
-        known[layout] = skeleton(layout)
-    return data, list(map(known.__getitem__, layouts))
+    new = {layout: skeleton(layout) for layout in set(layouts).difference(known)}
+    if not new:
+        return data, list(map(known.__getitem__, layouts))
+    keys = list(map({**known, **new}.__getitem__, layouts))
+    for layout, key in new.items():
+        if len(known) >= kept:
+            break
+        if len(layout) <= longest:
+            known[layout] = key
+    return data, keys
 
 
 class Lines:
