@@ -162,6 +162,11 @@ def test_a_count_the_message_gives_is_not_repeated(tmp_path: Path) -> None:
     text = terminal.render(ReportSet((analyze(open_input(str(log)), "chance.log"),)), width=200)
     assert "(100 records)" in text and "(100 records, confidence" not in text
     assert "(confidence high)" in text
+    exploding = analyze(open_input(str(SAMPLES / "exploding.log")), "exploding.log")
+    text = terminal.render(ReportSet((exploding,)), width=300)
+    assert "stayed so for 1 record;" in text and "val_loss 2.4129 (confidence high)" in text
+    assert "6 records above a healthy level;" in text and "(6 records," not in text
+    assert "epoch 9 (1 record, confidence high)" in text  # the spike's message gives none
 
 
 def test_the_healthy_sample_shows_its_curve_and_no_problems() -> None:

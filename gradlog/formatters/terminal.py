@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -185,8 +186,9 @@ def _panel(incident: Incident, whys: dict[str, str], read: InputSummary) -> Pane
     for diagnosis in incident.diagnoses:
         message = visible(told(diagnosis.message, read))
         counted = plural(diagnosis.count, "record")
-        # A message that already gives the count ("... (100 records)") is not told it twice.
-        count = "" if f"({counted})" in message else f"{counted}, "
+        # A message that already gives the count ("for 100 records") is not told it twice.
+        said = re.search(rf"(?<![\d,.]){re.escape(counted)}\b", message)
+        count = "" if said else f"{counted}, "
         story.add_row(
             Text(where(diagnosis.first_step, diagnosis.line, read), style="dim"),
             Text(visible(diagnosis.id), style=STYLES[diagnosis.severity]),
