@@ -321,20 +321,13 @@ _ROWS_PER_LAYOUT = 16  # fewer on average: a column of so many layouts is read b
 
 def floats(tokens: list[bytes]) -> np.ndarray:
     """``float()`` of each token, as an array; raises ValueError as ``float`` would.
-
-    Tokens printed alike (the same length, with their signs, point and exponent mark in
-    the same places) are read together from their digits (``_alike``). A column of
-    tokens of a few layouts (``repr`` floats, whose lengths vary) is read a layout at a
-    time, the same way. Any other column is read by ``float``, one by one."""
-    count = len(tokens)
-    if count >= _ALIKE_SHORTEST and b"\x00" not in b"".join(tokens):
-        table = np.array(tokens)  # bytes of the longest token's length, NUL-padded
-        width = table.dtype.itemsize
-        if 0 < width <= _WIDEST:
-            found = _read_table(table.view(np.uint8).reshape(count, width))
-            if found is not None:
-                return found
-    return np.fromiter(map(float, tokens), np.float64, count)
+    (``floats_at`` on the tokens joined by blanks; tokens that hold a blank, or none,
+    are read by ``float``.)"""
+    text = b" ".join(tokens)
+    starts, ends = token_spans(text)
+    if len(starts) != len(tokens):
+        return np.fromiter(map(float, tokens), np.float64, len(tokens))
+    return floats_at(np.frombuffer(text + bytes(_WIDEST), np.uint8), starts, ends)
 
 
 def token_spans(text: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -346,16 +339,21 @@ def token_spans(text: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``floats`` of the tokens at ``starts`` to ``ends`` of a text's bytes (``padded``:
-    with _WIDEST NUL bytes after them), their table of bytes cut from the text at once
-    rather than from one bytes object per token."""
+    """``float()`` of each token at ``starts`` to ``ends`` of a text's bytes (``padded``:
+    with _WIDEST NUL bytes after them), as an array; ValueError as ``float``.
+
+    The tokens' bytes are cut from the text at once, a row each. Tokens of one length
+    printed alike (with their signs, point and exponent mark in the same places) are read
+    together from their digits (``_alike``); a column of several lengths or layouts
+    (``repr`` floats) is read a length, then a layout, at a time, the same way. What is
+    left, and a short column, is read by ``float``, one by one."""
     count = len(starts)
     lengths = ends - starts
     width = int(lengths.max()) if count else 0
     if count >= _ALIKE_SHORTEST and 0 < width <= _WIDEST:
         table = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
         table[np.arange(width) >= lengths[:, None]] = 0  # NUL after each token
-        found = _read_table(table)
+        found = _read_table(table, lengths)
         if found is not None:
             return found
     data = padded.tobytes()
@@ -366,12 +364,33 @@ def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     )
 
 
-def _read_table(table: np.ndarray) -> np.ndarray | None:
-    """The values of the tokens of ``table`` (a row each, NUL after each token, none in
-    one), by ``_alike`` or a layout at a time; None to leave them to ``float``."""
-    if (table[:, -1] != 0).all():
-        return _alike(table, table[0].tobytes())
-    return _by_layout(table)
+def _read_table(table: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
+    """The values of the tokens of ``table`` (a row each, ``lengths`` long, NUL after
+    each), a length at a time by ``_alike``, else a layout at a time; None to leave them
+    all to ``float``."""
+    count = len(table)
+    values = np.empty(count)
+    done = np.zeros(count, bool)
+    start = 0
+    for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
+        length = int(lengths[start])
+        rows = np.flatnonzero(lengths == length)
+        whole = len(rows) == count  # one length: the table itself, not a copy
+        group = table[:, :length] if whole else table[rows, :length]
+        found = _alike(group, group[0].tobytes())
+        if found is None:
+            found = _by_layout(group)
+        if found is None:
+            tokens = [row.tobytes() for row in group]
+            found = np.fromiter(map(float, tokens), np.float64, len(tokens))
+        if whole:
+            return found
+        values[rows] = found
+        done[rows] = True
+        start = int(done.argmin())
+        if done[start]:
+            return values
+    return None
 
 
 @cache
@@ -387,27 +406,23 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _by_layout(table: np.ndarray) -> np.ndarray | None:
-    """Tokens of different lengths (a row of ``table`` each, NUL after each), read a
-    layout at a time: the rows whose bytes are of the same kinds (digit, point, exponent
-    mark, sign, padding) in the same places, by ``_alike``, or by ``float`` when it
+    """Tokens of one length (a row of ``table`` each) that are not all printed alike,
+    read a layout at a time: the rows whose bytes are of the same kinds (digit, point,
+    exponent mark, sign) in the same places, by ``_alike``, or by ``float`` when it
     cannot; None when they have too many layouts to be worth it."""
     _, kinds, places = _tables()
     count, width = table.shape
     # Each row's layout as a number (kinds in base 7). In doubles it may round, and two
-    # layouts share a number: the rows' lengths and ``_alike`` then refuse the mix, and
-    # ``float`` reads it.
+    # layouts share a number: ``_alike`` then refuses the mix, and ``float`` reads it.
     layouts = kinds[table].astype(np.float64) @ places[:width]
     values = np.empty(count)
     done = np.zeros(count, bool)
     start = 0
     for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
         rows = np.flatnonzero(layouts == layouts[start])
-        first = table[rows[0]].tobytes().rstrip(b"\x00")
-        found = None
-        if not table[rows, len(first) :].any():  # all as long as the first (see above)
-            found = _alike(table[rows, : len(first)], first)
+        found = _alike(table[rows], table[rows[0]].tobytes())
         if found is None:
-            tokens = [table[row].tobytes().rstrip(b"\x00") for row in rows]
+            tokens = [table[row].tobytes() for row in rows]
             found = np.fromiter(map(float, tokens), np.float64, len(rows))
         values[rows] = found
         done[rows] = True
