@@ -31,7 +31,7 @@ from gradlog.parse.runs import (
     Listed,
     Stretch,
     TokenPlan,
-    skeletons,
+    skeleton_keys,
     stretches,
     token_plan,
 )
@@ -218,10 +218,13 @@ class BulkReader:
             return None, []
         if len(self._skeletons) >= SPANS_KEPT:
             self._skeletons.clear()  # (a log of ever new layouts: start again)
-        found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT)
-        if found is None:
+        if joined is None:
+            joined = "\n".join(lines)
+        data = joined.encode("utf-8", "surrogatepass")
+        masked = data.translate(BYTE_DIGITS)
+        keys = skeleton_keys(masked, len(lines), self._skeletons, SPAN_LONGEST, SPANS_KEPT)
+        if keys is None:
             return None, []
-        data, keys = found
         plans = self._plans
         if self._planned != self._parser.evictions:  # every plan's shape is stale
             plans.clear()
@@ -239,7 +242,7 @@ class BulkReader:
         spans = stretches(list(map(plans.get, keys)), _STRETCH_SHORTEST)
         if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
             self._unstretched = _UNSTRETCHED_SKIPPED
-        return (Lines(numbers, lines, data, keys) if spans else None), spans
+        return (Lines(numbers, lines, data, keys, masked) if spans else None), spans
 
     def _plan(self, key: bytes, raw: str) -> bool:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout

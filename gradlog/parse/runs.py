@@ -171,42 +171,61 @@ def skeletons(
 ) -> tuple[bytes, list[bytes]] | None:
     """The lines joined by newlines as UTF-8, and each line's skeleton; None when a line
     holds a newline (it is not a physical line). ``joined``: the lines joined by
-    newlines, when the caller has it. ``known``: the skeletons of layouts seen before;
-    those of new layouts of at most ``longest`` bytes are added, up to ``kept`` in all
-    (most lines of a log have a layout seen before: a dictionary look-up each, instead
-    of the patterns)."""
+    newlines, when the caller has it. ``known`` and the rest: see ``skeleton_keys``."""
     if joined is None:
         joined = "\n".join(lines)
     data = joined.encode("utf-8", "surrogatepass")
-    layouts = data.translate(BYTE_DIGITS).split(b"\n")
-    if len(layouts) != len(lines):
+    found = skeleton_keys(data.translate(BYTE_DIGITS), len(lines), known, longest, kept)
+    return None if found is None else (data, found)
+
+
+def skeleton_keys(
+    masked: bytes,
+    count: int,
+    known: dict[bytes, bytes] | None = None,
+    longest: int = 2048,
+    kept: int = 4096,
+) -> list[bytes] | None:
+    """The skeletons of ``count`` lines, from their bytes joined by newlines with their
+    digits made 0; None when there are not ``count`` lines. ``known``: the skeletons of
+    layouts seen before; those of new layouts of at most ``longest`` bytes are added, up
+    to ``kept`` in all (most lines of a log have a layout seen before: a dictionary
+    look-up each, instead of the patterns)."""
+    layouts = masked.split(b"\n")
+    if len(layouts) != count:
         return None
     if known is None:
         known = {}
     new = {layout: skeleton(layout) for layout in set(layouts).difference(known)}
     if not new:
-        return data, list(map(known.__getitem__, layouts))
-    keys = list(map({**known, **new}.__getitem__, layouts))
+        return list(map(known.__getitem__, layouts))
+    found = list(map({**known, **new}.__getitem__, layouts))
     for layout, key in new.items():
         if len(known) >= kept:
             break
         if len(layout) <= longest:
             known[layout] = key
-    return data, keys
+    return found
 
 
 class Lines:
     """A block of physical lines with their skeletons, for ``Stretch``es."""
 
     def __init__(
-        self, numbers: Sequence[int], lines: list[str], data: bytes, keys: list[bytes]
+        self,
+        numbers: Sequence[int],
+        lines: list[str],
+        data: bytes,
+        keys: list[bytes],
+        masked: bytes | None = None,
     ) -> None:
         self.numbers = numbers  # each line's number (a redrawn line's states share one)
         self.lines = lines
         self.keys = keys  # their skeletons
         self._data = data  # the lines joined by newlines, as UTF-8
         self._ends: np.ndarray | None = None
-        self._masked: np.ndarray | None = None  # the data with its digits made 0
+        # The data with its digits made 0, when the caller has it.
+        self._masked = None if masked is None else np.frombuffer(masked, np.uint8)
 
     def _span(self, first: int, end: int) -> tuple[int, int]:
         """Where lines ``first`` to ``end`` are in the block's bytes."""
