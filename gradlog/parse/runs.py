@@ -29,7 +29,7 @@ its groups at those tokens.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from itertools import chain, groupby
 from typing import TYPE_CHECKING
@@ -387,24 +387,34 @@ def _read_table(table: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
     """The values of the tokens of ``table`` (a row each, ``lengths`` long, NUL after
     each), a length at a time by ``_alike``, else a layout at a time; None to leave them
     all to ``float``."""
-    count = len(table)
+    if (lengths == lengths[0]).all():  # one length: the table itself, not a copy
+        return _read_group(table[:, : lengths[0]])
+    return _grouped(lengths, lambda rows: _read_group(table[rows, : lengths[rows[0]]]))
+
+
+def _read_group(table: np.ndarray) -> np.ndarray:
+    """The values of tokens of one length (a row of ``table`` each)."""
+    found = _alike(table, table[0].tobytes())
+    if found is None:
+        found = _by_layout(table)
+    return _by_float(table) if found is None else found
+
+
+def _by_float(table: np.ndarray) -> np.ndarray:
+    """``float`` of each row of ``table`` (tokens of one length)."""
+    return np.fromiter(map(float, map(np.ndarray.tobytes, table)), np.float64, len(table))
+
+
+def _grouped(keys: np.ndarray, read: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+    """The values of rows read a group at a time (the rows of one key: ``read(rows)``);
+    None when there are too many groups to be worth it."""
+    count = len(keys)
     values = np.empty(count)
     done = np.zeros(count, bool)
     start = 0
     for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
-        length = int(lengths[start])
-        rows = np.flatnonzero(lengths == length)
-        whole = len(rows) == count  # one length: the table itself, not a copy
-        group = table[:, :length] if whole else table[rows, :length]
-        found = _alike(group, group[0].tobytes())
-        if found is None:
-            found = _by_layout(group)
-        if found is None:
-            tokens = [row.tobytes() for row in group]
-            found = np.fromiter(map(float, tokens), np.float64, len(tokens))
-        if whole:
-            return found
-        values[rows] = found
+        rows = np.flatnonzero(keys == keys[start])
+        values[rows] = read(rows)
         done[rows] = True
         start = int(done.argmin())
         if done[start]:
@@ -430,25 +440,15 @@ def _by_layout(table: np.ndarray) -> np.ndarray | None:
     exponent mark, sign) in the same places, by ``_alike``, or by ``float`` when it
     cannot; None when they have too many layouts to be worth it."""
     _, kinds, places = _tables()
-    count, width = table.shape
     # Each row's layout as a number (kinds in base 7). In doubles it may round, and two
     # layouts share a number: ``_alike`` then refuses the mix, and ``float`` reads it.
-    layouts = kinds[table].astype(np.float64) @ places[:width]
-    values = np.empty(count)
-    done = np.zeros(count, bool)
-    start = 0
-    for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
-        rows = np.flatnonzero(layouts == layouts[start])
+    layouts = kinds[table].astype(np.float64) @ places[: table.shape[1]]
+
+    def read(rows: np.ndarray) -> np.ndarray:
         found = _alike(table[rows], table[rows[0]].tobytes())
-        if found is None:
-            tokens = [table[row].tobytes() for row in rows]
-            found = np.fromiter(map(float, tokens), np.float64, len(rows))
-        values[rows] = found
-        done[rows] = True
-        start = int(done.argmin())
-        if done[start]:
-            return values
-    return None
+        return _by_float(table[rows]) if found is None else found
+
+    return _grouped(layouts, read)
 
 
 def _alike(rows: np.ndarray, first: bytes) -> np.ndarray | None:
