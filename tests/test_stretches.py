@@ -21,9 +21,9 @@ import pytest
 
 from gradlog.columns import RecordRun
 from gradlog.parse import reader as reader_module
-from gradlog.parse.exact import nearest
+from gradlog.parse.exact import floats, floats_at, nearest, token_spans
 from gradlog.parse.reader import LogReader
-from gradlog.parse.runs import LONG_RUN, floats, floats_at, skeletons, token_spans
+from gradlog.parse.runs import LONG_RUN, skeletons
 from tests.test_layouts import assert_read_as_line_by_line
 
 

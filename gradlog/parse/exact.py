@@ -1,5 +1,11 @@
 """Decimal numbers to doubles a column at a time, exactly as ``float()`` reads them.
 
+``floats_at`` reads the tokens of a column at given spans of a text (a stretch of lines
+as ``runs.KEEP`` leaves them): their bytes are cut from the text into a table, a row
+each, and read a length, then a layout, at a time (``alike``: tokens with their signs,
+point and exponent mark in the same places are read from their digits). ``floats`` is
+the same for a list of tokens.
+
 A log printed with ``repr`` (HF Trainer's dicts, ``print(f"loss {loss.item()}")``) has
 floats of 16 or 17 significant digits. Their digits make an integer ``w`` above 2**53,
 so ``w`` times or over a power of ten is no longer one exact operation, and ``float()``
@@ -17,6 +23,8 @@ numbers of every kind).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -26,6 +34,7 @@ else:
     from gradlog.lazy import numpy as np
 
 SIGNIFICANT = 19  # digits of w at most: 10**19 < 2**64
+_ZERO, _BLANK = ord("0"), ord(" ")
 _LOWEST, _HIGHEST = -342, 308  # powers of ten the method handles (outside: 0 or inf)
 _LOW_BITS = 0x1FF  # the product's bits below the 54 kept, where a truncation shows
 
@@ -115,3 +124,172 @@ def nearest(w: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values[ranged] = bits.view(np.float64)
         decided[np.flatnonzero(ranged)[sure]] = True
     return values, decided
+
+
+# A number token's layout: sign, integer digits, fraction digits, exponent sign and digits.
+_LAYOUT = re.compile(rb"([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?")
+_ALIKE_SHORTEST = 128  # tokens: a shorter column is read by float (numpy costs more)
+_EXACT_DIGITS = 15  # digits of an integer every double holds exactly (below 2**53)
+_EXACT_POWER = 22  # 10**22 is the largest power of ten a double holds exactly
+_POWERS = tuple(10.0**k for k in range(_EXACT_POWER + 1))
+_EXPONENT_DIGITS = 4  # a longer exponent is read by float (its value is 0 or inf anyway)
+WIDEST = 24  # bytes: a column with a longer token is read by float
+_ROWS_PER_LAYOUT = 16  # fewer on average: a column of so many layouts is read by float
+
+
+def floats(tokens: list[bytes]) -> np.ndarray:
+    """``float()`` of each token, as an array; raises ValueError as ``float`` would.
+    (``floats_at`` on the tokens joined by blanks; tokens that hold a blank, or none,
+    are read by ``float``.)"""
+    text = b" ".join(tokens)
+    starts, ends = token_spans(text)
+    if len(starts) != len(tokens):
+        return np.fromiter(map(float, tokens), np.float64, len(tokens))
+    return floats_at(np.frombuffer(text + bytes(WIDEST), np.uint8), starts, ends)
+
+
+def token_spans(text: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Where each token of ``text`` (a ``KEEP`` translation: tokens between blanks)
+    starts and ends, as ``text.split()`` would cut them."""
+    kept = (np.frombuffer(text, np.uint8) != _BLANK).view(np.int8)
+    edges = np.diff(kept, prepend=np.int8(0), append=np.int8(0))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``float()`` of each token at ``starts`` to ``ends`` of a text's bytes (``padded``:
+    with WIDEST NUL bytes after them), as an array; ValueError as ``float``.
+
+    The tokens' bytes are cut from the text at once, a row each. Tokens of one length
+    printed alike (with their signs, point and exponent mark in the same places) are read
+    together from their digits (``alike``); a column of several lengths or layouts
+    (``repr`` floats) is read a length, then a layout, at a time, the same way. What is
+    left, and a short column, is read by ``float``, one by one."""
+    count = len(starts)
+    lengths = ends - starts
+    width = int(lengths.max()) if count else 0
+    if count >= _ALIKE_SHORTEST and 0 < width <= WIDEST:
+        table = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
+        table[np.arange(width) >= lengths[:, None]] = 0  # NUL after each token
+        found = _read_table(table, lengths)
+        if found is not None:
+            return found
+    data = padded.tobytes()
+    return np.fromiter(
+        (float(data[start:end]) for start, end in zip(starts.tolist(), ends.tolist(), strict=True)),
+        np.float64,
+        count,
+    )
+
+
+def _read_table(table: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
+    """The values of the tokens of ``table`` (a row each, ``lengths`` long, NUL after
+    each), a length at a time by ``alike``, else a layout at a time; None to leave them
+    all to ``float``."""
+    if (lengths == lengths[0]).all():  # one length: the table itself, not a copy
+        return _read_group(table[:, : lengths[0]])
+    return _grouped(lengths, lambda rows: _read_group(table[rows, : lengths[rows[0]]]))
+
+
+def _read_group(table: np.ndarray) -> np.ndarray:
+    """The values of tokens of one length (a row of ``table`` each)."""
+    found = alike(table, table[0].tobytes())
+    if found is None:
+        found = _by_layout(table)
+    return _by_float(table) if found is None else found
+
+
+def _by_float(table: np.ndarray) -> np.ndarray:
+    """``float`` of each row of ``table`` (tokens of one length)."""
+    return np.fromiter(map(float, map(np.ndarray.tobytes, table)), np.float64, len(table))
+
+
+def _grouped(keys: np.ndarray, read: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
+    """The values of rows read a group at a time (the rows of one key: ``read(rows)``);
+    None when there are too many groups to be worth it."""
+    count = len(keys)
+    values = np.empty(count)
+    done = np.zeros(count, bool)
+    start = 0
+    for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
+        rows = np.flatnonzero(keys == keys[start])
+        values[rows] = read(rows)
+        done[rows] = True
+        start = int(done.argmin())
+        if done[start]:
+            return values
+    return None
+
+
+@cache
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Powers of ten below 10**19 (uint64); each byte's kind (0 padding, 1 digit, then
+    ., e or E, +, -, and 6 anything else); the weight of each place of a token in the
+    number of its layout (its kinds in base 7)."""
+    tens = np.array([10**k for k in range(SIGNIFICANT)], np.uint64)
+    kinds = np.full(256, 6, np.uint8)
+    kinds[0], kinds[_ZERO : _ZERO + 10] = 0, 1
+    kinds[[ord("."), ord("e"), ord("E"), ord("+"), ord("-")]] = [2, 3, 3, 4, 5]
+    return tens, kinds, np.array([7.0**k for k in range(WIDEST)])
+
+
+def _by_layout(table: np.ndarray) -> np.ndarray | None:
+    """Tokens of one length (a row of ``table`` each) that are not all printed alike,
+    read a layout at a time: the rows whose bytes are of the same kinds (digit, point,
+    exponent mark, sign) in the same places, by ``alike``, or by ``float`` when it
+    cannot; None when they have too many layouts to be worth it."""
+    _, kinds, places = _tables()
+    # Each row's layout as a number (kinds in base 7). In doubles it may round, and two
+    # layouts share a number: ``alike`` then refuses the mix, and ``float`` reads it.
+    layouts = kinds[table].astype(np.float64) @ places[: table.shape[1]]
+
+    def read(rows: np.ndarray) -> np.ndarray:
+        found = alike(table[rows], table[rows[0]].tobytes())
+        return _by_float(table[rows]) if found is None else found
+
+    return _grouped(layouts, read)
+
+
+def alike(rows: np.ndarray, first: bytes) -> np.ndarray | None:
+    """The values of tokens of one length, a row of bytes each, when they are printed
+    alike (see ``floats``); else None.
+
+    The digits make an integer ``w`` below 10**19 and the value is ``w`` times a power
+    of ten. When ``w`` is below 2**53 and the power at most 10**22, the value is one
+    correctly rounded operation on two exact doubles, which is exactly what ``float``
+    returns; otherwise ``exact.nearest`` rounds it, and ``float`` reads what it leaves."""
+    layout = _LAYOUT.fullmatch(first)
+    if layout is None:
+        return None
+    digit = (rows[0] >= _ZERO) & (rows[0] <= _ZERO + 9)
+    if not ((rows[:, ~digit] == rows[0, ~digit]).all() and (rows[:, digit] - _ZERO <= 9).all()):
+        return None
+    places = [*range(*layout.span(2))]
+    if layout.group(3) is not None:
+        places += range(*layout.span(3))
+    if len(places) > SIGNIFICANT:  # leading zeros in every row may go
+        extra = places[: len(places) - SIGNIFICANT]
+        if not (rows[:, extra] == _ZERO).all():
+            return None
+        places = places[len(extra) :]
+    if not places:
+        return None
+    scale = np.full(len(rows), -len(layout.group(3) or b""), np.int64)
+    if layout.group(5) is not None:
+        start, end = layout.span(5)
+        if end - start > _EXPONENT_DIGITS:
+            return None
+        exponent = 10 ** np.arange(end - start - 1, -1, -1, dtype=np.int64)
+        exponent = (rows[:, start:end] - _ZERO).astype(np.int64) @ exponent
+        scale += -exponent if layout.group(4) == b"-" else exponent
+    digits = (rows[:, places] - _ZERO).astype(np.uint64)
+    weights = _tables()[0][len(places) - 1 :: -1]
+    if len(places) <= _EXACT_DIGITS and np.abs(scale).max() <= _EXACT_POWER:
+        mantissa = (digits @ weights).astype(np.float64)
+        power = np.array(_POWERS)[np.abs(scale)]
+        values: np.ndarray = np.where(scale >= 0, mantissa * power, mantissa / power)
+    else:
+        values, decided = nearest(digits @ weights, scale)
+        for row in np.flatnonzero(~decided):  # float() decides (the sign comes below)
+            values[row] = abs(float(rows[row].tobytes()))
+    return np.negative(values) if layout.group(1) == b"-" else values

@@ -29,13 +29,12 @@ its groups at those tokens.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from functools import cache
+from collections.abc import Sequence
 from itertools import chain, groupby
 from typing import TYPE_CHECKING
 
 from gradlog.parse.compiled import Compiled
-from gradlog.parse.exact import SIGNIFICANT, nearest
+from gradlog.parse.exact import WIDEST, alike, floats_at, token_spans
 from gradlog.parse.grammar import BYTE_DIGITS
 
 if TYPE_CHECKING:
@@ -50,8 +49,6 @@ _TOKEN = re.compile(rb"\S+")
 LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
 _FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
 _LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
-_ZERO = ord("0")
-_BLANK = ord(" ")
 _NEWLINE = ord("\n")
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
@@ -299,7 +296,7 @@ class Stretch:
         starts, ends = token_spans(text)
         if len(starts) != count * plan.width:
             return None
-        padded = np.frombuffer(text + bytes(_WIDEST), np.uint8)
+        padded = np.frombuffer(text + bytes(WIDEST), np.uint8)
         table = np.empty((count, width))
         try:
             for column, token in enumerate(plan.picks):
@@ -311,7 +308,7 @@ class Stretch:
 
     def _columns(self, rows: np.ndarray, width: int) -> np.ndarray | None:
         """The picked numbers of lines that share one uncut skeleton (``Lines.rows``),
-        each column read from its bytes at once when printed alike (``_alike``); None
+        each column read from its bytes at once when printed alike (``alike``); None
         when a column is not."""
         first = rows[0].tobytes()
         spans = [found.span() for found in _TOKEN.finditer(first.translate(KEEP))]
@@ -320,177 +317,8 @@ class Stretch:
         table = np.empty((len(rows), width))
         for column, token in enumerate(self._plan.picks):
             start, end = spans[token]
-            values = _alike(rows[:, start:end], first[start:end])
+            values = alike(rows[:, start:end], first[start:end])
             if values is None:
                 return None
             table[:, column] = values
         return table
-
-
-# A number token's layout: sign, integer digits, fraction digits, exponent sign and digits.
-_LAYOUT = re.compile(rb"([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?")
-_ALIKE_SHORTEST = 128  # tokens: a shorter column is read by float (numpy costs more)
-_EXACT_DIGITS = 15  # digits of an integer every double holds exactly (below 2**53)
-_EXACT_POWER = 22  # 10**22 is the largest power of ten a double holds exactly
-_POWERS = tuple(10.0**k for k in range(_EXACT_POWER + 1))
-_EXPONENT_DIGITS = 4  # a longer exponent is read by float (its value is 0 or inf anyway)
-_WIDEST = 24  # bytes: a column with a longer token is read by float
-_ROWS_PER_LAYOUT = 16  # fewer on average: a column of so many layouts is read by float
-
-
-def floats(tokens: list[bytes]) -> np.ndarray:
-    """``float()`` of each token, as an array; raises ValueError as ``float`` would.
-    (``floats_at`` on the tokens joined by blanks; tokens that hold a blank, or none,
-    are read by ``float``.)"""
-    text = b" ".join(tokens)
-    starts, ends = token_spans(text)
-    if len(starts) != len(tokens):
-        return np.fromiter(map(float, tokens), np.float64, len(tokens))
-    return floats_at(np.frombuffer(text + bytes(_WIDEST), np.uint8), starts, ends)
-
-
-def token_spans(text: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Where each token of ``text`` (a ``KEEP`` translation: tokens between blanks)
-    starts and ends, as ``text.split()`` would cut them."""
-    kept = (np.frombuffer(text, np.uint8) != _BLANK).view(np.int8)
-    edges = np.diff(kept, prepend=np.int8(0), append=np.int8(0))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """``float()`` of each token at ``starts`` to ``ends`` of a text's bytes (``padded``:
-    with _WIDEST NUL bytes after them), as an array; ValueError as ``float``.
-
-    The tokens' bytes are cut from the text at once, a row each. Tokens of one length
-    printed alike (with their signs, point and exponent mark in the same places) are read
-    together from their digits (``_alike``); a column of several lengths or layouts
-    (``repr`` floats) is read a length, then a layout, at a time, the same way. What is
-    left, and a short column, is read by ``float``, one by one."""
-    count = len(starts)
-    lengths = ends - starts
-    width = int(lengths.max()) if count else 0
-    if count >= _ALIKE_SHORTEST and 0 < width <= _WIDEST:
-        table = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
-        table[np.arange(width) >= lengths[:, None]] = 0  # NUL after each token
-        found = _read_table(table, lengths)
-        if found is not None:
-            return found
-    data = padded.tobytes()
-    return np.fromiter(
-        (float(data[start:end]) for start, end in zip(starts.tolist(), ends.tolist(), strict=True)),
-        np.float64,
-        count,
-    )
-
-
-def _read_table(table: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
-    """The values of the tokens of ``table`` (a row each, ``lengths`` long, NUL after
-    each), a length at a time by ``_alike``, else a layout at a time; None to leave them
-    all to ``float``."""
-    if (lengths == lengths[0]).all():  # one length: the table itself, not a copy
-        return _read_group(table[:, : lengths[0]])
-    return _grouped(lengths, lambda rows: _read_group(table[rows, : lengths[rows[0]]]))
-
-
-def _read_group(table: np.ndarray) -> np.ndarray:
-    """The values of tokens of one length (a row of ``table`` each)."""
-    found = _alike(table, table[0].tobytes())
-    if found is None:
-        found = _by_layout(table)
-    return _by_float(table) if found is None else found
-
-
-def _by_float(table: np.ndarray) -> np.ndarray:
-    """``float`` of each row of ``table`` (tokens of one length)."""
-    return np.fromiter(map(float, map(np.ndarray.tobytes, table)), np.float64, len(table))
-
-
-def _grouped(keys: np.ndarray, read: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
-    """The values of rows read a group at a time (the rows of one key: ``read(rows)``);
-    None when there are too many groups to be worth it."""
-    count = len(keys)
-    values = np.empty(count)
-    done = np.zeros(count, bool)
-    start = 0
-    for _ in range(max(1, count // _ROWS_PER_LAYOUT)):
-        rows = np.flatnonzero(keys == keys[start])
-        values[rows] = read(rows)
-        done[rows] = True
-        start = int(done.argmin())
-        if done[start]:
-            return values
-    return None
-
-
-@cache
-def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Powers of ten below 10**19 (uint64); each byte's kind (0 padding, 1 digit, then
-    ., e or E, +, -, and 6 anything else); the weight of each place of a token in the
-    number of its layout (its kinds in base 7)."""
-    tens = np.array([10**k for k in range(SIGNIFICANT)], np.uint64)
-    kinds = np.full(256, 6, np.uint8)
-    kinds[0], kinds[_ZERO : _ZERO + 10] = 0, 1
-    kinds[[ord("."), ord("e"), ord("E"), ord("+"), ord("-")]] = [2, 3, 3, 4, 5]
-    return tens, kinds, np.array([7.0**k for k in range(_WIDEST)])
-
-
-def _by_layout(table: np.ndarray) -> np.ndarray | None:
-    """Tokens of one length (a row of ``table`` each) that are not all printed alike,
-    read a layout at a time: the rows whose bytes are of the same kinds (digit, point,
-    exponent mark, sign) in the same places, by ``_alike``, or by ``float`` when it
-    cannot; None when they have too many layouts to be worth it."""
-    _, kinds, places = _tables()
-    # Each row's layout as a number (kinds in base 7). In doubles it may round, and two
-    # layouts share a number: ``_alike`` then refuses the mix, and ``float`` reads it.
-    layouts = kinds[table].astype(np.float64) @ places[: table.shape[1]]
-
-    def read(rows: np.ndarray) -> np.ndarray:
-        found = _alike(table[rows], table[rows[0]].tobytes())
-        return _by_float(table[rows]) if found is None else found
-
-    return _grouped(layouts, read)
-
-
-def _alike(rows: np.ndarray, first: bytes) -> np.ndarray | None:
-    """The values of tokens of one length, a row of bytes each, when they are printed
-    alike (see ``floats``); else None.
-
-    The digits make an integer ``w`` below 10**19 and the value is ``w`` times a power
-    of ten. When ``w`` is below 2**53 and the power at most 10**22, the value is one
-    correctly rounded operation on two exact doubles, which is exactly what ``float``
-    returns; otherwise ``exact.nearest`` rounds it, and ``float`` reads what it leaves."""
-    layout = _LAYOUT.fullmatch(first)
-    if layout is None:
-        return None
-    digit = (rows[0] >= _ZERO) & (rows[0] <= _ZERO + 9)
-    if not ((rows[:, ~digit] == rows[0, ~digit]).all() and (rows[:, digit] - _ZERO <= 9).all()):
-        return None
-    places = [*range(*layout.span(2))]
-    if layout.group(3) is not None:
-        places += range(*layout.span(3))
-    if len(places) > SIGNIFICANT:  # leading zeros in every row may go
-        extra = places[: len(places) - SIGNIFICANT]
-        if not (rows[:, extra] == _ZERO).all():
-            return None
-        places = places[len(extra) :]
-    if not places:
-        return None
-    scale = np.full(len(rows), -len(layout.group(3) or b""), np.int64)
-    if layout.group(5) is not None:
-        start, end = layout.span(5)
-        if end - start > _EXPONENT_DIGITS:
-            return None
-        exponent = 10 ** np.arange(end - start - 1, -1, -1, dtype=np.int64)
-        exponent = (rows[:, start:end] - _ZERO).astype(np.int64) @ exponent
-        scale += -exponent if layout.group(4) == b"-" else exponent
-    digits = (rows[:, places] - _ZERO).astype(np.uint64)
-    weights = _tables()[0][len(places) - 1 :: -1]
-    if len(places) <= _EXACT_DIGITS and np.abs(scale).max() <= _EXACT_POWER:
-        mantissa = (digits @ weights).astype(np.float64)
-        power = np.array(_POWERS)[np.abs(scale)]
-        values: np.ndarray = np.where(scale >= 0, mantissa * power, mantissa / power)
-    else:
-        values, decided = nearest(digits @ weights, scale)
-        for row in np.flatnonzero(~decided):  # float() decides (the sign comes below)
-            values[row] = abs(float(rows[row].tobytes()))
-    return np.negative(values) if layout.group(1) == b"-" else values
