@@ -137,12 +137,12 @@ def test_lines_laid_out_alike_are_read_as_a_table_of_bytes() -> None:
         f"run {10**5 + i} job {10**6 + i} loss 0.5000" for i in range(150)
     ]
     for lines, expected in ((alike, True), (shifted, False)):
-        data, keys = skeletons(lines) or (b"", [])
+        data, keys, masked = skeletons(lines) or (b"", [], b"")
         assert len(set(keys)) == 1
-        rows = Lines(range(len(lines)), lines, data, keys).rows(0, len(lines))
+        rows = Lines(range(len(lines)), lines, data, keys, masked).rows(0, len(lines))
         assert (rows is not None) == expected
-    data, keys = skeletons(alike) or (b"", [])
-    rows = Lines(range(300), alike, data, keys).rows(10, 20)
+    data, keys, masked = skeletons(alike) or (b"", [], b"")
+    rows = Lines(range(300), alike, data, keys, masked).rows(10, 20)
     assert rows is not None and rows[0].tobytes() == alike[10].encode()
 
 
@@ -153,7 +153,7 @@ def test_skeletons_cut_long_runs_and_fractions_only() -> None:
         "a\x00b",
         "12:30:45 | 1,000 | 1,5 | 2024-05-01 | 10.5.1",
     ]
-    data, keys = skeletons(lines) or (b"", [])
+    data, keys, _ = skeletons(lines) or (b"", [], b"")
     assert data == "\n".join(lines).encode()
     assert keys[0] == keys[1] == b"step " + b"0" * LONG_RUN + b" | loss 0.0 | lr 0.0e-00"
     assert keys[2] == b"a\x00b"

@@ -31,7 +31,7 @@ from gradlog.parse.runs import (
     Listed,
     Stretch,
     TokenPlan,
-    skeleton_keys,
+    skeletons,
     stretches,
     token_plan,
 )
@@ -160,23 +160,18 @@ class BulkReader:
         whole: bool,
     ) -> list[Item]:
         """Read lines ``low`` to ``high`` of the block: its stretches at once, the lines
-        between them one by one. Where no layout is compiled yet (the log's first lines)
-        or none of a long gap's lines were planned (a new layout: an epoch's number
-        gained a digit), the first ``_LEARNED_FROM`` lines are read one by one, which
-        compiles their layouts, and the rest is looked at again. ``whole``: the span is
+        between them one by one. In a long gap between stretches (the log's first lines,
+        when no layout is compiled yet; a new layout: an epoch's number gained a digit),
+        the first ``_LEARNED_FROM`` lines are read one by one, which compiles their
+        layouts, and the rest is looked at again when they did. ``whole``: the span is
         the block (it alone decides whether the next blocks look for stretches)."""
-        done = low
-        if not self._compiled and high - low >= 2 * _LEARNED_FROM:
-            done = low + _LEARNED_FROM
-            run = self._each(numbers, lines, low, done, run, loose, parts, True)
-        whole = whole and done == low
         block, found = self._stretches(
-            numbers[done:high], lines[done:high], joined if whole else None, whole
+            numbers[low:high], lines[low:high], joined if whole else None, whole
         )
-        offset = done  # where the lines the stretches are found in begin
-        for start, end, plan in [*found, (high - offset, high - offset, None)]:
-            start, end = offset + start, offset + end
-            if start - done >= 2 * _LEARNED_FROM and self._compiled:
+        done = low
+        for start, end, plan in [*found, (high - low, high - low, None)]:
+            start, end = low + start, low + end  # (the stretches count from low)
+            if start - done >= 2 * _LEARNED_FROM:
                 compiled = len(self._compiled)
                 run = self._each(
                     numbers, lines, done, done + _LEARNED_FROM, run, loose, parts, True
@@ -193,9 +188,9 @@ class BulkReader:
                 if run:
                     self._run(Listed(run), loose, parts)
                     run = []
-                self._run(Stretch(block, start - offset, end - offset, plan), loose, parts)
+                self._run(Stretch(block, start - low, end - low, plan), loose, parts)
             else:
-                for key in set(block.keys[start - offset : end - offset]):  # a stale plan
+                for key in set(block.keys[start - low : end - low]):  # a stale plan
                     self._plans.pop(key, None)
                 run = self._each(numbers, lines, start, end, run, loose, parts, True)
             done = end
@@ -218,13 +213,10 @@ class BulkReader:
             return None, []
         if len(self._skeletons) >= SPANS_KEPT:
             self._skeletons.clear()  # (a log of ever new layouts: start again)
-        if joined is None:
-            joined = "\n".join(lines)
-        data = joined.encode("utf-8", "surrogatepass")
-        masked = data.translate(BYTE_DIGITS)
-        keys = skeleton_keys(masked, len(lines), self._skeletons, SPAN_LONGEST, SPANS_KEPT)
-        if keys is None:
+        found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT)
+        if found is None:
             return None, []
+        data, keys, masked = found
         plans = self._plans
         if self._planned != self._parser.evictions:  # every plan's shape is stale
             plans.clear()

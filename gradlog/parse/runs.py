@@ -165,44 +165,32 @@ def skeletons(
     known: dict[bytes, bytes] | None = None,
     longest: int = 2048,
     kept: int = 4096,
-) -> tuple[bytes, list[bytes]] | None:
-    """The lines joined by newlines as UTF-8, and each line's skeleton; None when a line
-    holds a newline (it is not a physical line). ``joined``: the lines joined by
-    newlines, when the caller has it. ``known`` and the rest: see ``skeleton_keys``."""
+) -> tuple[bytes, list[bytes], bytes] | None:
+    """The lines joined by newlines as UTF-8, each line's skeleton, and the joined bytes
+    with their digits made 0; None when a line holds a newline (it is not a physical
+    line). ``joined``: the lines joined by newlines, when the caller has it. ``known``:
+    the skeletons of layouts seen before; those of new layouts of at most ``longest``
+    bytes are added, up to ``kept`` in all (most lines of a log have a layout seen
+    before: a dictionary look-up each, instead of the patterns)."""
     if joined is None:
         joined = "\n".join(lines)
     data = joined.encode("utf-8", "surrogatepass")
-    found = skeleton_keys(data.translate(BYTE_DIGITS), len(lines), known, longest, kept)
-    return None if found is None else (data, found)
-
-
-def skeleton_keys(
-    masked: bytes,
-    count: int,
-    known: dict[bytes, bytes] | None = None,
-    longest: int = 2048,
-    kept: int = 4096,
-) -> list[bytes] | None:
-    """The skeletons of ``count`` lines, from their bytes joined by newlines with their
-    digits made 0; None when there are not ``count`` lines. ``known``: the skeletons of
-    layouts seen before; those of new layouts of at most ``longest`` bytes are added, up
-    to ``kept`` in all (most lines of a log have a layout seen before: a dictionary
-    look-up each, instead of the patterns)."""
+    masked = data.translate(BYTE_DIGITS)
     layouts = masked.split(b"\n")
-    if len(layouts) != count:
+    if len(layouts) != len(lines):
         return None
     if known is None:
         known = {}
     new = {layout: skeleton(layout) for layout in set(layouts).difference(known)}
     if not new:
-        return list(map(known.__getitem__, layouts))
-    found = list(map({**known, **new}.__getitem__, layouts))
+        return data, list(map(known.__getitem__, layouts)), masked
+    keys = list(map({**known, **new}.__getitem__, layouts))
     for layout, key in new.items():
         if len(known) >= kept:
             break
         if len(layout) <= longest:
             known[layout] = key
-    return found
+    return data, keys, masked
 
 
 class Lines:
@@ -214,15 +202,14 @@ class Lines:
         lines: list[str],
         data: bytes,
         keys: list[bytes],
-        masked: bytes | None = None,
+        masked: bytes,
     ) -> None:
         self.numbers = numbers  # each line's number (a redrawn line's states share one)
         self.lines = lines
         self.keys = keys  # their skeletons
         self._data = data  # the lines joined by newlines, as UTF-8
         self._ends: np.ndarray | None = None
-        # The data with its digits made 0, when the caller has it.
-        self._masked = None if masked is None else np.frombuffer(masked, np.uint8)
+        self._masked = np.frombuffer(masked, np.uint8)  # the data with its digits made 0
 
     def _span(self, first: int, end: int) -> tuple[int, int]:
         """Where lines ``first`` to ``end`` are in the block's bytes."""
@@ -247,8 +234,6 @@ class Lines:
         if (stop - start + 1) % count:
             return None
         width = (stop - start + 1) // count  # a line and its newline
-        if self._masked is None:
-            self._masked = np.frombuffer(self._data.translate(BYTE_DIGITS), np.uint8)
         masked = self._masked
         if not (masked[start + width - 1 : stop : width] == _NEWLINE).all():
             return None  # lines of other lengths (each row must end at a line's end)
