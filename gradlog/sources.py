@@ -153,19 +153,23 @@ class LineSplitter:
                 return lines
             self._dropping = False
             chunk = chunk[end + 1 :]
-        *complete, rest = chunk.split(b"\n")
-        if complete and (self._pending or self._taken):
-            self._pending += complete.pop(0)
-            self._bound(lines, ended=True)
-        if len(chunk) <= self.max_line:  # no line in it can be too long
-            # Decoded at once: a newline is never part of a character, so the same text.
-            if complete:
-                lines += b"\n".join(complete).decode("utf-8", errors="replace").split("\n")
-        else:
-            for raw in complete:
-                self._pending += raw
+        last = chunk.rfind(b"\n")  # the complete lines end at the last newline
+        if last >= 0:
+            done = 0
+            if self._pending or self._taken:
+                done = chunk.find(b"\n") + 1
+                self._pending += chunk[: done - 1]
                 self._bound(lines, ended=True)
-        self._pending += rest
+            if done > last:
+                pass  # that was the only complete line
+            elif len(chunk) <= self.max_line:  # no line in it can be too long
+                # Decoded at once: a newline is never part of a character, so the same text.
+                lines += str(memoryview(chunk)[done:last], "utf-8", "replace").split("\n")
+            else:
+                for raw in chunk[done:last].split(b"\n"):
+                    self._pending += raw
+                    self._bound(lines, ended=True)
+        self._pending += chunk[last + 1 :]
         if len(self._pending) + self._taken > self.max_line:
             self._bound(lines, ended=False)
         return lines

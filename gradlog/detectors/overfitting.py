@@ -179,23 +179,26 @@ class OverfittingDetector(Detector):
         return self.replay(block, flagged, self._advance)
 
     def _advance(self, block: Block, start: int, end: int) -> None:
-        from gradlog.detectors.small_block import last_values
-
         """Keep the training losses of records with no new evaluation: only the last
-        ``train_window`` can still count, so they are read from the end backwards."""
+        ``train_window`` can still count, so they are taken from the end of the loss
+        column; a record is made only for a loss of 0, which may be a hidden NaN."""
         train = self._train
         if LOSS not in block.names or not train.maxlen:
             return
-        records = block.records
-        found = last_values(records, start, end, LOSS, train.maxlen, _trains)
-        if found is None:  # few losses in a long stretch: read the column instead
-            losses = block.values(LOSS)[start:end]
-            where = np.flatnonzero(np.isfinite(losses)) + start
-            found = [
-                value
-                for index in where.tolist()
-                if _trains(records[index], value := records[index].metrics[LOSS])
-            ]
+        losses = block.values(LOSS)[start:end]
+        where = np.flatnonzero(np.isfinite(losses))
+        if not (losses[where] == 0).any():
+            found: list[float] = losses[where[-train.maxlen :]].tolist()
+        else:
+            records = block.records
+            found = []
+            for index in reversed(where.tolist()):
+                value = float(losses[index])
+                if value != 0 or _trains(records[start + index], value):
+                    found.append(value)
+                    if len(found) == train.maxlen:
+                        break
+            found.reverse()
         train.extend(found)
 
     def finish(self) -> Iterable[Diagnosis]:

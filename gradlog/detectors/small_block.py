@@ -2,19 +2,16 @@
 
 These rules act on few records (an evaluation, a tiny gradient, a new loss scale) and
 only keep light bookkeeping on the others, so their screens are short: which records
-carry a new value of a metric, which follow one the rule acted on, and what the last
-few values of a metric were at the end of a stretch.
+carry a new value of a metric, and which follow one the rule acted on.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from gradlog.detectors.block import Flags, Floats
-from gradlog.model import Record
 
 
 def changed(values: Floats, usable: Flags, previous: float | None) -> Flags:
@@ -45,31 +42,4 @@ def with_next(flags: Flags, open_before: bool) -> Flags:
 def indexes(flags: Flags) -> list[int]:
     """The positions of the flagged records, as Python ints."""
     found: list[int] = np.flatnonzero(flags).tolist()
-    return found
-
-
-def last_values(
-    records: Sequence[Record],
-    start: int,
-    end: int,
-    name: str,
-    keep: int,
-    accept: Callable[[Record, float], bool],
-) -> list[float] | None:
-    """The last ``keep`` values of ``name`` in ``records[start:end]`` that ``accept``
-    takes, oldest first, found by walking back from ``end``; None when the walk would
-    pass many records without the metric (the caller then reads the whole column)."""
-    found: list[float] = []
-    budget = 4 * keep + 16  # records to look at before a column is cheaper
-    index = end
-    while index > start and len(found) < keep:
-        index -= 1
-        budget -= 1
-        if budget < 0:
-            return None
-        record = records[index]
-        value = record.metrics.get(name)
-        if value is not None and accept(record, value):
-            found.append(value)
-    found.reverse()
     return found

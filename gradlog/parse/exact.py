@@ -151,9 +151,16 @@ def floats(tokens: list[bytes]) -> np.ndarray:
 def token_spans(text: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Where each token of ``text`` (a ``KEEP`` translation: tokens between blanks)
     starts and ends, as ``text.split()`` would cut them."""
-    kept = (np.frombuffer(text, np.uint8) != _BLANK).view(np.int8)
-    edges = np.diff(kept, prepend=np.int8(0), append=np.int8(0))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    kept = np.frombuffer(text, np.uint8) != _BLANK
+    if not len(kept):
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    # Where a byte differs from the one before: a token's start and its end, in turn.
+    edges = np.flatnonzero(kept[1:] != kept[:-1]) + 1
+    if kept[0]:
+        edges = np.concatenate(([0], edges))
+    if kept[-1]:
+        edges = np.append(edges, len(kept))
+    return edges[0::2], edges[1::2]
 
 
 def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
