@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from gradlog import __version__
+from gradlog import __version__, lazy
 
 # Each command: its module, its function, and the start of its help as `gradlog --help`
 # lists it. Commands are imported when they run, so `--version` and `--help` load no
@@ -104,6 +104,7 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point: every failure becomes one line on stderr and a documented exit code."""
+    lazy.for_command_line()
     try:
         code = cli.main(prog_name="gradlog", standalone_mode=False)
     except click.ClickException as exc:

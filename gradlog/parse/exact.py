@@ -176,7 +176,10 @@ def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     lengths = ends - starts
     width = int(lengths.max()) if count else 0
     if count >= _ALIKE_SHORTEST and 0 < width <= WIDEST:
-        table = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]
+        # Every window of ``width`` bytes (a view: sliding_window_view costs more), then
+        # the tokens' windows gathered into a table.
+        windows = (len(padded) - width + 1, width)
+        table = np.lib.stride_tricks.as_strided(padded, windows, (1, 1), writeable=False)[starts]
         table[np.arange(width) >= lengths[:, None]] = 0  # NUL after each token
         found = _read_table(table, lengths)
         if found is not None:

@@ -1,0 +1,90 @@
+"""numpy loaded on first use, and set up for reading in blocks in the command line only.
+
+Each case runs in a fresh interpreter, since numpy loads once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def glibc() -> bool:
+    try:
+        return bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+# Allocates eight arrays of 4 MiB and frees them, 20 times, as the blocks of a log do, and
+# prints the page faults that cost; then what OPENBLAS_NUM_THREADS holds and the threads.
+PROBE = """
+import os, resource, sys
+from gradlog import lazy
+if sys.argv[1] == "cli":
+    lazy.for_command_line()
+np = lazy.numpy
+np.zeros(1)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    arrays = [np.ones(1 << 19) for _ in range(8)]
+    del arrays
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else -1
+print(faults, os.environ.get("OPENBLAS_NUM_THREADS"), threads)
+"""
+
+
+def probe(mode: str, **env: str) -> tuple[int, str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    faults, threads_setting, threads = done.stdout.split()
+    return int(faults), threads_setting, int(threads)
+
+
+@pytest.fixture(autouse=True)
+def no_user_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+
+
+@pytest.mark.skipif(not glibc(), reason="the allocator set-up is for glibc")
+def test_command_line_reuses_freed_memory() -> None:
+    faults, _, _ = probe("cli")
+    untuned, _, _ = probe("library")
+    # 20 x 32 MiB, 8,192 pages a time: fresh pages every time unless memory is reused.
+    assert untuned > 40_000
+    assert faults < 10_000
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_command_line_starts_no_blas_threads_and_leaves_no_setting() -> None:
+    _, setting, threads = probe("cli")
+    assert setting == "None"  # removed once numpy loaded: a job it starts has its own
+    assert threads == 1
+
+
+def test_a_users_setting_is_kept() -> None:
+    _, setting, _ = probe("cli", OPENBLAS_NUM_THREADS="2")
+    assert setting == "2"
+
+
+def test_small_logs_load_no_numpy(tmp_path: pytest.TempPathFactory) -> None:
+    log = os.path.join(str(tmp_path), "train.log")
+    with open(log, "w", encoding="utf-8") as out:
+        out.writelines(f"step {i} loss {2.0 / i:.4f}\n" for i in range(1, 101))
+    code = (
+        "import sys, runpy; sys.argv = ['gradlog', 'diagnose', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('gradlog', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('numpy' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, log], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == "False"
