@@ -383,3 +383,103 @@ def test_skeletons_keep_few_and_short_layouts() -> None:
     assert len(known) == 30 and all(len(layout) <= 100 for layout in known)
     again = skeletons(lines, known=known, longest=100, kept=30)
     assert again is not None and again[1] == found[1]
+
+
+def _interleaved_log(rng: random.Random, counters: int) -> list[str]:
+    """Lines of several kinds in turn, in runs of 10-40 (the mixed logs of real runs:
+    step lines, the same behind a logging prefix, HF dicts, a validation line, chatter),
+    from ``counters`` step counters: with more than one, steps go back between runs, so
+    runs cannot become columns and their lines are read one at a time."""
+    steps = [1] * counters
+    lines: list[str] = []
+    for run in range(rng.randrange(60, 90)):
+        kind = rng.choice(("step", "stamped", "dict", "val", "chatter"))
+        counter = rng.randrange(counters)
+        for i in range(rng.randrange(10, 41)):
+            steps[counter] += 0 if rng.random() < 0.01 else 1  # a repeated step, rarely
+            step, loss = steps[counter], 2 / (1 + steps[counter] / 500) + rng.random() / 10
+            if rng.random() < 0.003:
+                loss = rng.choice((math.nan, math.inf))
+            text = f"step {step} | loss {loss:.4f} | grad_norm {rng.random() * 3!r} | lr 3e-04"
+            if kind == "stamped":
+                lines.append(f"2024-05-01 10:{run % 60:02d}:{i % 60:02d},123 - INFO - {text}")
+            elif kind == "dict":
+                lines.append(
+                    f"{{'loss': {loss!r}, 'grad_norm': {rng.random() * 3!r}, "
+                    f"'learning_rate': {5e-5 * (1 - step / 1e5)!r}, 'epoch': {step / 977:.2f}}}"
+                )
+            elif kind == "val":
+                lines.append(f"step {step} | val_loss {loss:.4f} | val_acc {rng.random():.3f}")
+            elif kind == "chatter":
+                lines.append(rng.choice(("Saving checkpoint", f"{i} of 40 shards", "")))
+            else:
+                lines.append(text if rng.random() > 0.005 else text.replace("3e-04", "1,000.5"))
+    return lines
+
+
+@pytest.mark.parametrize(("seed", "counters"), [(seed, 1 + seed % 3) for seed in range(9)])
+def test_short_stretches_of_several_kinds_read_as_line_by_line(
+    tmp_path: Path, seed: int, counters: int
+) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "mixed.log",
+        _interleaved_log(random.Random(seed), counters),
+        (97, 500, 4096),
+    )
+
+
+def test_the_lines_of_a_plan_are_read_in_one_pass_per_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a block of many short stretches of two kinds in turn, each number column of a
+    kind is read once for the whole block, not once per stretch, and almost no line is
+    matched on its own."""
+    from gradlog.parse import runs
+
+    rng = random.Random(11)
+    lines, step = [], 1
+    for run in range(200):
+        for _ in range(rng.randrange(20, 31)):
+            step += 1
+            loss = 2 / (1 + step / 500)
+            if run % 2:
+                lines.append(f"step {step} | val_loss {loss:.4f} | val_acc {rng.random():.3f}")
+            else:
+                lines.append(f"step {step} | loss {loss:.4f} | grad_norm {rng.random() * 3!r}")
+    reader = LogReader()
+    reader.read_lines(1, lines[:2000])  # learns the layouts
+    columns = [0]
+    read = runs.floats_at
+
+    def counted(*args: np.ndarray) -> np.ndarray:
+        columns[0] += 1
+        return read(*args)
+
+    monkeypatch.setattr(runs, "floats_at", counted)
+    matched = _matched(monkeypatch)
+    rest = lines[2000:]
+    parts = reader.read_lines(2001, rest)
+    assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > len(rest) * 0.9
+    assert columns[0] <= 2 * 3  # two plans of three numbers (the step, two metrics)
+    assert matched[0] < 100
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_picked_numbers_read_as_their_tokens(seed: int) -> None:
+    """A line's numbers taken from a table of picked values mean what its tokens do."""
+    from gradlog.parse.compiled import Roles
+    from gradlog.parse.line import read_picked, read_roles
+
+    rng = random.Random(seed)
+    tokens = tuple(f"{rng.random() * 100:.3f}" for _ in range(8))
+    places = rng.sample(range(8), 7)
+    names = ("loss", "grad_norm", "lr", "acc")[: rng.randrange(1, 5)]
+    roles = Roles(
+        step=places[0] if rng.random() < 0.7 else None,
+        epoch=places[1] if rng.random() < 0.5 else None,
+        metrics=tuple(zip(names, places[3:], strict=False)),
+        total=places[2] if rng.random() < 0.5 else None,
+        first=rng.choice((0, 1)),
+    )
+    values = [float(tokens[index]) for index in roles.picked()]
+    assert read_picked(roles, values) == read_roles(roles, tokens)

@@ -24,8 +24,9 @@ from gradlog.parse.clean import redrawn
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
-from gradlog.parse.line import LineParser, read_roles
+from gradlog.parse.line import LineParser, read_picked, read_roles
 from gradlog.parse.runs import (
+    ROWS_SHORTEST,
     Item,
     Lines,
     Listed,
@@ -50,7 +51,7 @@ _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one
 _STRETCHED_SHARE = 4
 _UNSTRETCHED_SKIPPED = 3
 _LEARNED_FROM = 1024  # lines of a log's first block read one by one to learn its layouts
-_STRETCH_SHORTEST = 64  # lines of one token plan cut out together: fewer are matched each
+_STRETCH_SHORTEST = 16  # lines of one token plan cut out together: fewer are matched each
 _INNER_CR = re.compile(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF end
 
 
@@ -231,10 +232,18 @@ class BulkReader:
             for key in new:
                 if not self._plan(key, lines[last[key]]):
                     self._plan(key, lines[first[key]])
-        spans = stretches(list(map(plans.get, keys)), _STRETCH_SHORTEST)
-        if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
+        planned = list(map(plans.get, keys))
+        spans = stretches(planned, _STRETCH_SHORTEST)
+        stretched = sum(end - start for start, end, _ in spans)
+        if whole and stretched * _STRETCHED_SHARE < len(lines):
             self._unstretched = _UNSTRETCHED_SKIPPED
-        return (Lines(numbers, lines, data, keys, masked) if spans else None), spans
+        if not spans:
+            return None, spans
+        # Many short stretches (lines of several kinds in turn) are read from a table of
+        # each plan's lines in the whole block; a few long ones, each by itself.
+        short = sum(end - start for start, end, _ in spans if end - start < ROWS_SHORTEST)
+        shared = planned if short * _STRETCHED_SHARE >= len(lines) else ()
+        return Lines(numbers, lines, data, keys, masked, shared), spans
 
     def _plan(self, key: bytes, raw: str) -> bool:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout
@@ -349,6 +358,9 @@ class BulkReader:
         if isinstance(run, Listed):
             return self._compiled_line(*run.item(index))
         number, raw = run.line(index)
+        values = run.values(index)  # its numbers, when read for the block's stretches
+        if values is not None and self._ready() and self._current(run.shape):
+            return self._take(number, run.shape, read_picked(run.shape.roles, values))
         read: list[Record] = []
         self._each((number,), [raw], 0, 1, [], read, [], columns=False)
         return read
@@ -444,10 +456,20 @@ class BulkReader:
 
     def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:
         """What ``feed`` does with a line of a compiled shape, from its number tokens."""
+        return self._take(number, shape, read_roles(shape.roles, tokens))
+
+    def _take(
+        self,
+        number: int,
+        shape: Compiled,
+        read: tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None],
+    ) -> list[Record]:
+        """Hand line ``number``'s numbers, ``read`` by the roles of ``shape``, to the
+        assembler; return the records that completes."""
         if shape.stats is not None:
             shape.stats.count += 1
         self._read_as(shape, 1)
-        metrics, step, epoch, batch = read_roles(shape.roles, tokens)
+        metrics, step, epoch, batch = read
         if batch is not None:
             self._parser.count_batches(batch)
         if epoch is not None and not math.isfinite(epoch):

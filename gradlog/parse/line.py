@@ -256,12 +256,39 @@ def read_roles(
         metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
     step = None if roles.step is None else to_float(tokens[roles.step])
     epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
-    batch = None
+    total = None
     if roles.total is not None and step is not None:
         total = to_float(tokens[roles.total]) if roles.total < len(tokens) else 0.0
-        batch = (step, total, roles.first)
-        step = ((epoch or 0.0) - roles.first) * total + step
-    return metrics, step, epoch, batch
+    return _counted(roles, metrics, step, epoch, total)
+
+
+def read_picked(
+    roles: Roles, values: Sequence[float]
+) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
+    """``read_roles`` of a line whose picked numbers (``Roles.picked``, in that order)
+    were read already, as floats."""
+    at = 0
+    counters: list[float | None] = []
+    for index in (roles.step, roles.epoch, roles.total):
+        counters.append(None if index is None else values[at])
+        at += index is not None
+    step, epoch, total = counters
+    metrics = dict(zip([name for name, _ in roles.metrics], values[at:], strict=True))
+    return _counted(roles, metrics, step, epoch, None if step is None else total)
+
+
+def _counted(
+    roles: Roles,
+    metrics: dict[str, float],
+    step: float | None,
+    epoch: float | None,
+    total: float | None,
+) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
+    """The line's numbers with, for a step counted within the epoch (``total``: the
+    batches per epoch), the batch, and the step made global."""
+    if total is None or step is None:
+        return metrics, step, epoch, None
+    return metrics, ((epoch or 0.0) - roles.first) * total + step, epoch, (step, total, roles.first)
 
 
 def _counters(

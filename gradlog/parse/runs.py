@@ -7,7 +7,9 @@ held one of two ways, with the same questions asked of both:
 - ``Listed``: lines already matched one by one, each with its number tokens;
 - ``Stretch``: lines of one block whose skeletons share a ``TokenPlan``, never matched
   one by one: their numbers are cut out of the whole stretch at once
-  (``bytes.translate`` and ``split``) and parsed a column at a time.
+  (``bytes.translate`` and ``split``) and parsed a column at a time; or, in a block of
+  many short stretches, taken from a table of every line of their plan in the block
+  (``Lines.planned``), read the same way once for all of them.
 
 A line's skeleton (``skeletons``) is the line with its digits made 0, every run of more
 than ``LONG_RUN`` digits cut to that many and every run after a point cut to one, so that
@@ -50,6 +52,7 @@ LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
 _FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
 _LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
 _NEWLINE = ord("\n")
+ROWS_SHORTEST = 128  # lines: a shorter stretch is not read by its rows (``Lines.rows``)
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
 Entry = tuple[int, int, Compiled]  # where a layout's text is in its line, and its shape
@@ -203,6 +206,7 @@ class Lines:
         data: bytes,
         keys: list[bytes],
         masked: bytes,
+        plans: Sequence[TokenPlan | None] = (),
     ) -> None:
         self.numbers = numbers  # each line's number (a redrawn line's states share one)
         self.lines = lines
@@ -210,6 +214,78 @@ class Lines:
         self._data = data  # the lines joined by newlines, as UTF-8
         self._ends: np.ndarray | None = None
         self._masked = np.frombuffer(masked, np.uint8)  # the data with its digits made 0
+        self._plans = plans  # each line's token plan, if any (for ``planned``)
+        self._tokens: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._tables: dict[TokenPlan, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._codes: np.ndarray | None = None
+        self._code_of: dict[TokenPlan | None, int] = {}
+
+    def planned(self, plan: TokenPlan, first: int, end: int, width: int) -> np.ndarray | None:
+        """The picked numbers of lines ``first`` to ``end``, all of ``plan``, a row each,
+        cut from the table of every line of that plan in the block (read once, a column
+        at a time, however short the stretches between other lines); None when that
+        table cannot be read so."""
+        if not self._plans:
+            return None
+        if plan not in self._tables:
+            self._tables[plan] = self._plan_table(plan, width)
+        found = self._tables[plan]
+        if found is None:
+            return None
+        where, table = found
+        at = int(where[first])
+        if at < 0 or int(where[end - 1]) != at + end - 1 - first:
+            return None
+        rows: np.ndarray = table[at : at + end - first].copy()  # (a run's own, not the block's)
+        return rows
+
+    def row(self, plan: TokenPlan, line: int) -> list[float] | None:
+        """The picked numbers of ``line`` (of ``plan``), when ``planned`` read its table."""
+        found = self._tables.get(plan)
+        if found is None:
+            return None
+        where, table = found
+        at = int(where[line])
+        return None if at < 0 else table[at].tolist()
+
+    def _plan_table(self, plan: TokenPlan, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Where each line's row is (-1: not of ``plan``), and the picked numbers of every
+        line of ``plan``; None when a line of it has other tokens, or a number needs more
+        than ``float()``."""
+        if self._codes is None:  # each line's plan as a number, for all plans at once
+            codes: dict[TokenPlan | None, int] = {None: -1}
+            self._codes = np.fromiter(
+                (codes.setdefault(p, len(codes)) for p in self._plans), np.int64, len(self._plans)
+            )
+            self._code_of = codes
+        mine = np.flatnonzero(self._codes == self._code_of[plan])
+        starts, ends, firsts, counts = self._all_tokens()
+        if not len(mine) or not (counts[mine] == plan.width).all():
+            return None
+        padded = np.frombuffer(self._data + bytes(WIDEST), np.uint8)
+        table = np.empty((len(mine), width))
+        try:
+            for column, token in enumerate(plan.picks):
+                at = firsts[mine] + token
+                table[:, column] = floats_at(padded, starts[at], ends[at])
+        except ValueError:
+            return None
+        where = np.full(len(self.lines), -1, np.int64)
+        where[mine] = np.arange(len(mine))
+        return where, table
+
+    def _all_tokens(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every token of the block (where each starts and ends in its bytes), and each
+        line's first token and count of tokens."""
+        if self._tokens is None:
+            starts, ends = token_spans(self._data.translate(KEEP))
+            self._span(0, len(self.lines))  # (where each line ends)
+            assert self._ends is not None
+            begins = np.concatenate(([0], self._ends[:-1] + 1))
+            firsts = np.searchsorted(starts, begins)
+            counts = np.diff(firsts, append=len(starts))
+            self._tokens = starts, ends, firsts, counts
+        return self._tokens
 
     def _span(self, first: int, end: int) -> tuple[int, int]:
         """Where lines ``first`` to ``end`` are in the block's bytes."""
@@ -261,6 +337,11 @@ class Stretch:
         index = index % len(self) + self._first
         return self._block.numbers[index], self._block.lines[index]
 
+    def values(self, index: int) -> list[float] | None:
+        """The picked numbers of line ``index`` (negative from the end), when the block's
+        table of its plan was read (``Lines.planned``); else None."""
+        return self._block.row(self._plan, index % len(self) + self._first)
+
     def numbers(self, first: int, end: int) -> np.ndarray:
         numbers = self._block.numbers[self._first + first : self._first + end]
         if isinstance(numbers, range):
@@ -271,11 +352,17 @@ class Stretch:
         return [(self.shape, end - first)]
 
     def table(self, width: int) -> np.ndarray | None:
-        rows = self._block.rows(self._first, self._end)
+        block = self._block
+        # A long stretch of lines laid out alike is read from its bytes in place; a short
+        # one is cheaper cut from the block's table of its plan.
+        rows = block.rows(self._first, self._end) if len(self) >= ROWS_SHORTEST else None
         if rows is not None:
             found = self._columns(rows, width)
             if found is not None:
                 return found
+        found = block.planned(self._plan, self._first, self._end, width)
+        if found is not None:
+            return found
         plan, count = self._plan, len(self)
         text = self._block.text(self._first, self._end).translate(KEEP)
         starts, ends = token_spans(text)
