@@ -218,3 +218,54 @@ def assert_whole_and_cut_exact(
         assert got == expected, name
         assert state_repr(blocked) == state_repr(single), name
         assert list(blocked.finish()) == list(single.finish()), name
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_columns_of_many_parts_are_those_of_their_records(seed: int) -> None:
+    """A block of many parts (short runs in columns of a few metric sets, epochs or not,
+    NaN, between lists of records of other metrics) gives every column, and the values
+    each metric prints, exactly as the same records in one list do."""
+    import numpy as np
+
+    from gradlog.columns import Parts, RecordRun
+
+    rng = random.Random(seed)
+    kinds = [("loss", "grad_norm"), ("val_loss",), ("loss", "lr", "acc")]
+    parts: list[Sequence[Record]] = []
+    step = 0
+    for _ in range(rng.randrange(12, 60)):
+        count = rng.randrange(1, 30)
+        names = rng.choice(kinds)
+        values = np.array(
+            [[rng.choice((rng.random(), math.nan)) for _ in names] for _ in range(count)]
+        )
+        steps = np.arange(step, step + count, dtype=np.float64)
+        epochs = None if rng.random() < 0.5 else steps / 100
+        if rng.random() < 0.6:
+            lines = np.arange(step, step + count, dtype=np.int64) + 1
+            parts.append(RecordRun(names, steps, lines, epochs, values))
+        else:
+            parts.append(
+                [
+                    Record(
+                        int(steps[i]),
+                        int(steps[i]) + 1,
+                        dict(zip(("x_" + names[0], *names[1:]), values[i].tolist(), strict=True)),
+                        None if epochs is None else float(epochs[i]),
+                    )
+                    for i in range(count)
+                ]
+            )
+        step += count
+    many = Block(Parts(parts))
+    one = Block([record for part in parts for record in part])
+    assert list(many.printed()) == list(one.printed())
+    for name, values in one.printed().items():
+        np.testing.assert_array_equal(many.printed()[name], values)
+    for name in one.names:
+        np.testing.assert_array_equal(many.values(name), one.values(name))
+        np.testing.assert_array_equal(many.present(name), one.present(name))
+    for column in ("steps", "lines", "epochs", "has_epoch"):
+        np.testing.assert_array_equal(getattr(many, column), getattr(one, column))
+    watched = lambda name: "loss" in name  # noqa: E731
+    np.testing.assert_array_equal(many.nonfinite(watched), one.nonfinite(watched))

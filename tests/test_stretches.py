@@ -467,8 +467,7 @@ def test_the_lines_of_a_plan_are_read_in_one_pass_per_block(
 @pytest.mark.parametrize("seed", range(10))
 def test_picked_numbers_read_as_their_tokens(seed: int) -> None:
     """A line's numbers taken from a table of picked values mean what its tokens do."""
-    from gradlog.parse.compiled import Roles
-    from gradlog.parse.line import read_picked, read_roles
+    from gradlog.parse.compiled import Roles, read_picked, read_roles
 
     rng = random.Random(seed)
     tokens = tuple(f"{rng.random() * 100:.3f}" for _ in range(8))

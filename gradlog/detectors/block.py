@@ -65,36 +65,47 @@ class Block:
     def _column(
         self, of_run: Callable[[RecordRun], Any], of_records: Callable[[Sequence[Record]], Any]
     ) -> Any:
-        """A column over every part: ``of_run`` for runs, ``of_records`` for lists (all
-        the lists' records at once, put in their places: a log that changes format
-        every few lines makes hundreds of short parts, each a few numpy calls)."""
+        """A column over every part: ``of_run`` for runs, ``of_records`` for lists. With
+        many parts (a log that changes format every few lines makes hundreds, each a few
+        numpy calls), all the lists' records at once and the runs of the same metrics as
+        one run, each put in its places (``_merged``)."""
         parts = self._parts
         if len(parts) <= _FEW_PARTS:
             pieces = [
                 of_run(part) if isinstance(part, RecordRun) else of_records(part) for part in parts
             ]
             return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        loose, where, runs, total = self._merged()
+        found = of_records(loose)
+        column = np.empty(total, dtype=found.dtype)
+        column[where] = found
+        for places, run in runs:
+            column[places] = of_run(run)
+        return column
+
+    def _merged(self) -> tuple[list[Record], npt.NDArray[np.int64], list[Any], int]:
+        """The lists' records together and where each goes; each set of runs of the same
+        metrics as one run, with where its records go; and the count of records."""
         if self._layout is None:
             loose: list[Record] = []
             places: list[range] = []
-            runs: list[tuple[int, int, RecordRun]] = []
+            by_names: dict[tuple[str, ...], tuple[list[range], list[RecordRun]]] = {}
             at = 0
-            for part in parts:
+            for part in self._parts:
                 if isinstance(part, RecordRun):
-                    runs.append((at, at + len(part), part))
+                    spots, runs = by_names.setdefault(part.names, ([], []))
+                    spots.append(range(at, at + len(part)))
+                    runs.append(part)
                 else:
                     loose += part
                     places.append(range(at, at + len(part)))
                 at += len(part)
-            where = np.fromiter(itertools.chain.from_iterable(places), np.int64, len(loose))
-            self._layout = (loose, where, runs, at)
-        loose, where, runs, total = self._layout
-        found = of_records(loose)
-        column = np.empty(total, dtype=found.dtype)
-        column[where] = found
-        for start, end, run in runs:
-            column[start:end] = of_run(run)
-        return column
+            merged = [
+                (_positions(spots), runs[0] if len(runs) == 1 else _joined(runs))
+                for spots, runs in by_names.values()
+            ]
+            self._layout = (loose, _positions(places), merged, at)
+        return self._layout
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -176,28 +187,34 @@ class Block:
         return found
 
     def printed(self) -> dict[str, Floats]:
-        """Each metric's values where records print it, in record order: one pass over
-        the records, keeping nothing (a block of records printing many names would
-        otherwise hold a column of every name)."""
-        pieces: dict[str, list[Floats]] = {}
-        for part in self._parts:
-            if isinstance(part, RecordRun):
-                for name in part.names:
-                    pieces.setdefault(name, []).append(np.ascontiguousarray(part.column(name)))
-                continue
-            found: dict[str, list[float]] = {}
-            for record in part:
-                for name, value in record.metrics.items():
-                    values = found.get(name)
-                    if values is None:
-                        values = found[name] = []
-                    values.append(value)
-            for name, values in found.items():
-                pieces.setdefault(name, []).append(np.array(values, np.float64))
-        return {
-            name: parts[0] if len(parts) == 1 else np.concatenate(parts)
-            for name, parts in pieces.items()
-        }
+        """Each metric's values where records print it, in record order, the metrics in
+        order of first sight: one pass over the records, keeping nothing (a block of
+        records printing many names would otherwise hold a column of every name)."""
+        if len(self._parts) <= _FEW_PARTS:
+            return _printed(self._parts)
+        loose, where, runs, _ = self._merged()
+        spots: dict[str, list[Any]] = {}
+        values: dict[str, list[Any]] = {}
+        first: dict[str, tuple[int, int]] = {}  # where each name is first printed
+        for at, record in zip(where.tolist(), loose, strict=True):
+            for rank, (name, value) in enumerate(record.metrics.items()):
+                if name not in spots:
+                    spots[name], values[name], first[name] = [[]], [[]], (at, rank)
+                spots[name][0].append(at)
+                values[name][0].append(value)
+        for places, run in runs:
+            for rank, name in enumerate(run.names):
+                if name not in spots:
+                    spots[name], values[name], first[name] = [[]], [[]], (int(places[0]), rank)
+                first[name] = min(first[name], (int(places[0]), rank))
+                spots[name].append(places)
+                values[name].append(run.column(name))
+        found: dict[str, Floats] = {}
+        for name in sorted(spots, key=first.__getitem__):
+            at = np.concatenate([np.asarray(spots[name][0], np.int64), *spots[name][1:]])
+            printed = np.concatenate([np.asarray(values[name][0], np.float64), *values[name][1:]])
+            found[name] = printed[np.argsort(at, kind="stable")]
+        return found
 
     def nonfinite(self, watched: Callable[[str], bool]) -> Flags:
         """Whether each record prints a NaN or an infinity for a metric ``watched`` names:
@@ -210,24 +227,25 @@ class Block:
                 verdict = verdicts[name] = watched(name)
             return verdict
 
-        pieces: list[Flags] = []
-        for part in self._parts:
-            if isinstance(part, RecordRun):
-                flags = np.zeros(len(part), np.bool_)
-                for name in part.names:
-                    if watch(name):
-                        flags |= ~np.isfinite(part.column(name))
-            else:
-                flags = np.fromiter(
-                    (
-                        any(not math.isfinite(v) and watch(n) for n, v in r.metrics.items())
-                        for r in part
-                    ),
-                    np.bool_,
-                    len(part),
-                )
-            pieces.append(flags)
-        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        def of_run(run: RecordRun) -> Flags:
+            flags = np.zeros(len(run), np.bool_)
+            for name in run.names:
+                if watch(name):
+                    flags |= ~np.isfinite(run.column(name))
+            return flags
+
+        def of_records(part: Sequence[Record]) -> Flags:
+            return np.fromiter(
+                (
+                    any(not math.isfinite(v) and watch(n) for n, v in r.metrics.items())
+                    for r in part
+                ),
+                np.bool_,
+                len(part),
+            )
+
+        found: Flags = self._column(of_run, of_records)
+        return found
 
     def values(self, name: str) -> Floats:
         """Metric ``name`` of each record; NaN where a record lacks it (see ``present``,
@@ -259,3 +277,47 @@ class Block:
     def finite(self, name: str) -> Flags:
         """Whether each record has metric ``name`` as a finite number."""
         return np.isfinite(self.values(name))
+
+
+def _positions(spots: list[range]) -> npt.NDArray[np.int64]:
+    """The positions in ``spots``, in order, as one array."""
+    return np.fromiter(itertools.chain.from_iterable(spots), np.int64, sum(map(len, spots)))
+
+
+def _joined(runs: list[RecordRun]) -> RecordRun:
+    """Runs of the same metrics as one run, for its columns (never for its records)."""
+    epochs = None
+    if any(run.epochs is not None for run in runs):
+        epochs = np.concatenate(
+            [np.full(len(run), NAN) if run.epochs is None else run.epochs for run in runs]
+        )
+    return RecordRun(
+        runs[0].names,
+        np.concatenate([run.steps for run in runs]),
+        np.concatenate([run.lines for run in runs]),
+        epochs,
+        np.concatenate([run.values for run in runs]),
+    )
+
+
+def _printed(parts: Sequence[Sequence[Record]]) -> dict[str, Floats]:
+    """``Block.printed`` of a few parts, one at a time."""
+    pieces: dict[str, list[Floats]] = {}
+    for part in parts:
+        if isinstance(part, RecordRun):
+            for name in part.names:
+                pieces.setdefault(name, []).append(np.ascontiguousarray(part.column(name)))
+            continue
+        found: dict[str, list[float]] = {}
+        for record in part:
+            for name, value in record.metrics.items():
+                values = found.get(name)
+                if values is None:
+                    values = found[name] = []
+                values.append(value)
+        for name, values in found.items():
+            pieces.setdefault(name, []).append(np.array(values, np.float64))
+    return {
+        name: parts[0] if len(parts) == 1 else np.concatenate(parts)
+        for name, parts in pieces.items()
+    }

@@ -21,10 +21,10 @@ from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.clean import redrawn
-from gradlog.parse.compiled import Compiled
+from gradlog.parse.compiled import Compiled, read_picked, read_roles
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
-from gradlog.parse.line import LineParser, read_picked, read_roles
+from gradlog.parse.line import LineParser
 from gradlog.parse.runs import (
     ROWS_SHORTEST,
     Item,

@@ -6,13 +6,19 @@ import math
 import re
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
 from gradlog.parse import families, grammar
-from gradlog.parse.compiled import IN_EPOCH, Compiled, Roles, compile_shape, plan_roles
+from gradlog.parse.compiled import (
+    IN_EPOCH,
+    Compiled,
+    Roles,
+    compile_shape,
+    plan_roles,
+    read_roles,
+)
 from gradlog.parse.dialects import GENERIC, Dialect, LineFields, recognise
 from gradlog.parse.names import _CANONICAL, EPOCH, IGNORED, STEP, NameTable, normalise
 
@@ -219,76 +225,6 @@ _NUMBER_CORE = (
     r"[-+]?(?:\d{1,3}(?:[,_]\d{3})+(?:\.\d+)?|\d\.#[A-Z]+\d*"
     r"|[\d.]+(?:[eE][-+]?\d+)?|(?i:nan|inf(?:inity)?)(?:\.0)?)"
 )
-
-
-def to_float(token: str) -> float:
-    """Read a number token, ignoring a stuck unit: ``nan.0``, ``-infxx``, ``4.2ms``,
-    ``1,000.5``, ``1.#QNAN`` -> float."""
-    try:
-        return float(token)
-    except ValueError:
-        pass
-    match = grammar.NUMBER_RE.fullmatch(token)
-    text = match.group("num") if match else token
-    if "#" in text:  # MSVC: 1.#INF is infinite, 1.#IND / 1.#QNAN are NaN
-        return (
-            math.copysign(math.inf, -1.0 if text.startswith("-") else 1.0)
-            if ("INF" in text)
-            else math.nan
-        )
-    if "," in text:
-        text = text.replace(",", "")
-    if "n" in text or "N" in text:
-        text = text.lower().removesuffix(".0")
-    return float(text)
-
-
-def read_roles(
-    roles: Roles, tokens: Sequence[str]
-) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
-    """The metrics, step and epoch (as printed, maybe non-finite) of a line's number
-    ``tokens`` by their ``roles``, and for a step counted within the epoch the batch
-    (index, batches per epoch, first epoch), the step then made global so that epochs
-    stay apart."""
-    try:  # plain numbers, as nearly always; to_float reads the odd ones
-        metrics = {name: float(tokens[index]) for name, index in roles.metrics}
-    except ValueError:
-        metrics = {name: to_float(tokens[index]) for name, index in roles.metrics}
-    step = None if roles.step is None else to_float(tokens[roles.step])
-    epoch = None if roles.epoch is None else to_float(tokens[roles.epoch])
-    total = None
-    if roles.total is not None and step is not None:
-        total = to_float(tokens[roles.total]) if roles.total < len(tokens) else 0.0
-    return _counted(roles, metrics, step, epoch, total)
-
-
-def read_picked(
-    roles: Roles, values: Sequence[float]
-) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
-    """``read_roles`` of a line whose picked numbers (``Roles.picked``, in that order)
-    were read already, as floats."""
-    at = 0
-    counters: list[float | None] = []
-    for index in (roles.step, roles.epoch, roles.total):
-        counters.append(None if index is None else values[at])
-        at += index is not None
-    step, epoch, total = counters
-    metrics = dict(zip([name for name, _ in roles.metrics], values[at:], strict=True))
-    return _counted(roles, metrics, step, epoch, None if step is None else total)
-
-
-def _counted(
-    roles: Roles,
-    metrics: dict[str, float],
-    step: float | None,
-    epoch: float | None,
-    total: float | None,
-) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
-    """The line's numbers with, for a step counted within the epoch (``total``: the
-    batches per epoch), the batch, and the step made global."""
-    if total is None or step is None:
-        return metrics, step, epoch, None
-    return metrics, ((epoch or 0.0) - roles.first) * total + step, epoch, (step, total, roles.first)
 
 
 def _counters(

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from gradlog.parse.line import LineParser, to_float
+from gradlog.parse.compiled import to_float
+from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise, parse_mapping
 
 NAN = math.nan
