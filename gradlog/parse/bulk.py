@@ -26,7 +26,6 @@ from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
 from gradlog.parse.line import LineParser
 from gradlog.parse.runs import (
-    ROWS_SHORTEST,
     Item,
     Lines,
     Listed,
@@ -234,16 +233,9 @@ class BulkReader:
                     self._plan(key, lines[first[key]])
         planned = list(map(plans.get, keys))
         spans = stretches(planned, _STRETCH_SHORTEST)
-        stretched = sum(end - start for start, end, _ in spans)
-        if whole and stretched * _STRETCHED_SHARE < len(lines):
+        if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
             self._unstretched = _UNSTRETCHED_SKIPPED
-        if not spans:
-            return None, spans
-        # Many short stretches (lines of several kinds in turn) are read from a table of
-        # each plan's lines in the whole block; a few long ones, each by itself.
-        short = sum(end - start for start, end, _ in spans if end - start < ROWS_SHORTEST)
-        shared = planned if short * _STRETCHED_SHARE >= len(lines) else ()
-        return Lines(numbers, lines, data, keys, masked, shared), spans
+        return (Lines(numbers, lines, data, keys, masked, planned) if spans else None), spans
 
     def _plan(self, key: bytes, raw: str) -> bool:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout

@@ -7,9 +7,9 @@ held one of two ways, with the same questions asked of both:
 - ``Listed``: lines already matched one by one, each with its number tokens;
 - ``Stretch``: lines of one block whose skeletons share a ``TokenPlan``, never matched
   one by one: their numbers are cut out of the whole stretch at once
-  (``bytes.translate`` and ``split``) and parsed a column at a time; or, in a block of
-  many short stretches, taken from a table of every line of their plan in the block
-  (``Lines.planned``), read the same way once for all of them.
+  (``bytes.translate`` and ``split``) and parsed a column at a time; a short one is cut
+  from a table of every line of its plan in the block (``Lines.planned``), read the
+  same way once for all of them.
 
 A line's skeleton (``skeletons``) is the line with its digits made 0, every run of more
 than ``LONG_RUN`` digits cut to that many and every run after a point cut to one, so that
@@ -52,7 +52,7 @@ LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
 _FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
 _LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
 _NEWLINE = ord("\n")
-ROWS_SHORTEST = 128  # lines: a shorter stretch is not read by its rows (``Lines.rows``)
+_ROWS_SHORTEST = 128  # lines: a shorter stretch is cut from its plan's table (``Lines.planned``)
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
 Entry = tuple[int, int, Compiled]  # where a layout's text is in its line, and its shape
@@ -215,7 +215,6 @@ class Lines:
         self._ends: np.ndarray | None = None
         self._masked = np.frombuffer(masked, np.uint8)  # the data with its digits made 0
         self._plans = plans  # each line's token plan, if any (for ``planned``)
-        self._tokens: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._tables: dict[TokenPlan, tuple[np.ndarray, np.ndarray] | None] = {}
         self._codes: np.ndarray | None = None
         self._code_of: dict[TokenPlan | None, int] = {}
@@ -259,33 +258,15 @@ class Lines:
             )
             self._code_of = codes
         mine = np.flatnonzero(self._codes == self._code_of[plan])
-        starts, ends, firsts, counts = self._all_tokens()
-        if not len(mine) or not (counts[mine] == plan.width).all():
+        if not len(mine):
             return None
-        padded = np.frombuffer(self._data + bytes(WIDEST), np.uint8)
-        table = np.empty((len(mine), width))
-        try:
-            for column, token in enumerate(plan.picks):
-                at = firsts[mine] + token
-                table[:, column] = floats_at(padded, starts[at], ends[at])
-        except ValueError:
+        text = "\n".join(map(self.lines.__getitem__, mine.tolist()))
+        table = picked_numbers(text.encode("utf-8", "surrogatepass"), len(mine), plan, width)
+        if table is None:
             return None
         where = np.full(len(self.lines), -1, np.int64)
         where[mine] = np.arange(len(mine))
         return where, table
-
-    def _all_tokens(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every token of the block (where each starts and ends in its bytes), and each
-        line's first token and count of tokens."""
-        if self._tokens is None:
-            starts, ends = token_spans(self._data.translate(KEEP))
-            self._span(0, len(self.lines))  # (where each line ends)
-            assert self._ends is not None
-            begins = np.concatenate(([0], self._ends[:-1] + 1))
-            firsts = np.searchsorted(starts, begins)
-            counts = np.diff(firsts, append=len(starts))
-            self._tokens = starts, ends, firsts, counts
-        return self._tokens
 
     def _span(self, first: int, end: int) -> tuple[int, int]:
         """Where lines ``first`` to ``end`` are in the block's bytes."""
@@ -353,30 +334,14 @@ class Stretch:
 
     def table(self, width: int) -> np.ndarray | None:
         block = self._block
-        # A long stretch of lines laid out alike is read from its bytes in place; a short
-        # one is cheaper cut from the block's table of its plan.
-        rows = block.rows(self._first, self._end) if len(self) >= ROWS_SHORTEST else None
-        if rows is not None:
-            found = self._columns(rows, width)
-            if found is not None:
-                return found
-        found = block.planned(self._plan, self._first, self._end, width)
+        if len(self) >= _ROWS_SHORTEST:  # lines laid out alike are read in place
+            rows = block.rows(self._first, self._end)
+            found = None if rows is None else self._columns(rows, width)
+        else:  # a short stretch is cut from the block's table of its plan
+            found = block.planned(self._plan, self._first, self._end, width)
         if found is not None:
             return found
-        plan, count = self._plan, len(self)
-        text = self._block.text(self._first, self._end).translate(KEEP)
-        starts, ends = token_spans(text)
-        if len(starts) != count * plan.width:
-            return None
-        padded = np.frombuffer(text + bytes(WIDEST), np.uint8)
-        table = np.empty((count, width))
-        try:
-            for column, token in enumerate(plan.picks):
-                picked = slice(token, None, plan.width)
-                table[:, column] = floats_at(padded, starts[picked], ends[picked])
-        except ValueError:
-            return None
-        return table
+        return picked_numbers(block.text(self._first, self._end), len(self), self._plan, width)
 
     def _columns(self, rows: np.ndarray, width: int) -> np.ndarray | None:
         """The picked numbers of lines that share one uncut skeleton (``Lines.rows``),
@@ -394,3 +359,22 @@ class Stretch:
                 return None
             table[:, column] = values
         return table
+
+
+def picked_numbers(text: bytes, count: int, plan: TokenPlan, width: int) -> np.ndarray | None:
+    """The picked numbers of ``count`` lines of ``plan`` (``text``: them joined by
+    newlines), a row each, every column read at once (``floats_at``); None when a line
+    has other tokens than the plan's, or a number needs more than ``float()``."""
+    text = text.translate(KEEP)
+    starts, ends = token_spans(text)
+    if len(starts) != count * plan.width:
+        return None
+    padded = np.frombuffer(text + bytes(WIDEST), np.uint8)
+    table = np.empty((count, width))
+    try:
+        for column, token in enumerate(plan.picks):
+            picked = slice(token, None, plan.width)
+            table[:, column] = floats_at(padded, starts[picked], ends[picked])
+    except ValueError:
+        return None
+    return table
