@@ -21,7 +21,7 @@ from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.clean import redrawn
-from gradlog.parse.compiled import Compiled, read_picked, read_roles
+from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
 from gradlog.parse.line import LineParser
@@ -454,7 +454,7 @@ class BulkReader:
         self,
         number: int,
         shape: Compiled,
-        read: tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None],
+        read: LineNumbers,
     ) -> list[Record]:
         """Hand line ``number``'s numbers, ``read`` by the roles of ``shape``, to the
         assembler; return the records that completes."""

@@ -24,6 +24,9 @@ from gradlog.parse.names import EPOCH, STEP
 if TYPE_CHECKING:
     from gradlog.parse.line import ShapeStats, _Plan
 
+# A line's numbers by their roles: its metrics, step and epoch (as printed, maybe
+# non-finite) and, for a step counted within the epoch, the batch (``read_roles``).
+LineNumbers = tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]
 IN_EPOCH = "(i/N of epoch)"  # ``i/N`` after an epoch: the step is epoch * N + i
 # When a line prints several step counters, the most specific one is the step:
 # LitGPT's ``iter 320 step 80`` counts optimizer steps in ``step``.
@@ -241,9 +244,7 @@ def to_float(token: str) -> float:
     return float(text)
 
 
-def read_roles(
-    roles: Roles, tokens: Sequence[str]
-) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
+def read_roles(roles: Roles, tokens: Sequence[str]) -> LineNumbers:
     """The metrics, step and epoch (as printed, maybe non-finite) of a line's number
     ``tokens`` by their ``roles``, and for a step counted within the epoch the batch
     (index, batches per epoch, first epoch), the step then made global so that epochs
@@ -260,9 +261,7 @@ def read_roles(
     return _counted(roles, metrics, step, epoch, total)
 
 
-def read_picked(
-    roles: Roles, values: Sequence[float]
-) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
+def read_picked(roles: Roles, values: Sequence[float]) -> LineNumbers:
     """``read_roles`` of a line whose picked numbers (``Roles.picked``, in that order)
     were read already, as floats."""
     at = 0
@@ -281,7 +280,7 @@ def _counted(
     step: float | None,
     epoch: float | None,
     total: float | None,
-) -> tuple[dict[str, float], float | None, float | None, tuple[float, float, int] | None]:
+) -> LineNumbers:
     """The line's numbers with, for a step counted within the epoch (``total``: the
     batches per epoch), the batch, and the step made global."""
     if total is None or step is None:

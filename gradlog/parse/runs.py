@@ -252,10 +252,8 @@ class Lines:
         line of ``plan``; None when a line of it has other tokens, or a number needs more
         than ``float()``."""
         if self._codes is None:  # each line's plan as a number, for all plans at once
-            codes: dict[TokenPlan | None, int] = {None: -1}
-            self._codes = np.fromiter(
-                (codes.setdefault(p, len(codes)) for p in self._plans), np.int64, len(self._plans)
-            )
+            codes = {found: code for code, found in enumerate(dict.fromkeys(self._plans))}
+            self._codes = np.fromiter(map(codes.__getitem__, self._plans), np.int64)
             self._code_of = codes
         mine = np.flatnonzero(self._codes == self._code_of[plan])
         if not len(mine):
