@@ -46,7 +46,7 @@ SPANS_KEPT = 4096  # learned line layouts
 SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
 # A block with stretches covering less than 1 / _STRETCHED_SHARE of its lines (chatter,
-# short runs of several kinds) is not worth the skeletons: the next few are read without.
+# runs of a few lines of several kinds) is not worth skeletons: the next few have none.
 _STRETCHED_SHARE = 4
 _UNSTRETCHED_SKIPPED = 3
 _LEARNED_FROM = 1024  # lines of a log's first block read one by one to learn its layouts
