@@ -195,8 +195,9 @@ class DivergenceDetector(Detector):
                 continue
             # Flagged records close together: observe the next ones singly for a while.
             last = min(total, stop + (_BURST if stop - pos < _DENSE else 1))
-            for index in range(stop, last):
-                diagnoses = self.observe(records[index])
+            # (A slice: records made from columns are made together, not one by one.)
+            for index, record in enumerate(records[stop:last], stop):
+                diagnoses = self.observe(record)
                 if diagnoses:
                     found += [(index, diagnosis) for diagnosis in diagnoses]
             train.skip(last - 1)
