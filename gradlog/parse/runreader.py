@@ -1,0 +1,229 @@
+"""Reading runs of lines of compiled shapes into records (``LogReader._run``).
+
+A run is a stretch of consecutive lines whose shapes share a run key (``runs.Listed``:
+matched one by one; ``runs.Stretch``: never matched, its numbers cut out at once). Its
+lines become records as ``feed`` would make them: its first and last line one at a time
+(the first completes the record left open before it, the last stays open for what
+follows), and the lines between, when each makes a record of its own, as a
+``RecordRun`` of columns, with no object per record (``_columns``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gradlog.columns import RecordRun
+from gradlog.model import Record
+from gradlog.parse.assemble import Assembler
+from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
+from gradlog.parse.families import Families
+from gradlog.parse.line import LineParser
+from gradlog.parse.runs import Item, Listed, Stretch
+from gradlog.parse.tables import Table
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from gradlog.lazy import numpy as np
+
+_RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
+
+
+class RunReader:
+    """The run-reading half of ``LogReader``'s block reading (``bulk.BulkReader``): the
+    state it reads is ``LogReader``'s."""
+
+    layouts: bool
+    parsed: int
+    kinds: Counter[str]
+    families: Families
+    _dialects: dict[str, None]
+    _parser: LineParser
+    _assembler: Assembler
+    _table: Table
+    _document: list[tuple[int, str]] | None
+    _started: bool
+    _in_summary: bool
+    _section: str
+
+    if TYPE_CHECKING:
+
+        def _named(self, records: list[Record]) -> list[Record]: ...
+
+        def _each(
+            self,
+            numbers: Sequence[int],
+            lines: list[str],
+            start: int,
+            end: int,
+            run: list[Item],
+            loose: list[Record],
+            parts: list[Sequence[Record]],
+            columns: bool,
+        ) -> list[Item]: ...
+
+    def _run(
+        self, run: Listed | Stretch, loose: list[Record], parts: list[Sequence[Record]]
+    ) -> None:
+        """Read a run of lines of compiled shapes of one run key, as ``_compiled_line`` on
+        each would: adding the records to ``loose``, or, for a long run of lines that
+        each make a record of their own, in columns, added to ``parts`` after ``loose``.
+
+        Line by line, each such line completes the record of the line before and stays
+        open itself. So the first line is read as ever (it completes what was open); the
+        lines after it become a ``RecordRun`` when each indeed opens a record of its own
+        (``_columns``); and the last line is read as ever again, so that it stays open
+        for what follows.
+
+        Lines that print no step nor epoch, under a block a header opened (Keras's
+        ``Epoch 3/50`` and its refreshed bar), all go into that block, each replacing the
+        values of the line before: only the last line's values stay."""
+        kind = run.shape.run
+        count = len(run)
+        if kind == "refresh" and self._assembler.open_header():
+            self._count(run, 0, count - 1)
+            loose += self._one(run, -1)
+            return
+        skip = 0
+        if count >= _RUN_SHORTEST:
+            loose += self._one(run, 0)
+            body = self._columns(run)
+            if body is not None:
+                loose += self._named(self._assembler.flush())
+                parts.append(loose.copy())
+                loose.clear()
+                parts.append(body)
+                self._assembler.ran(body[-1], len(body) if kind != "step" else 0)
+                loose += self._one(run, -1)
+                return
+            skip = 1
+        for index in range(skip, count):
+            loose += self._one(run, index)
+
+    def _one(self, run: Listed | Stretch, index: int) -> list[Record]:
+        """Read line ``index`` of ``run`` by itself: by its match, or, in a stretch, as
+        ``_each`` would (by its layout's compiled shape, if it has one, else by ``feed``)."""
+        if isinstance(run, Listed):
+            return self._compiled_line(*run.item(index))
+        number, raw = run.line(index)
+        values = run.values(index)  # its numbers, when read for the block's stretches
+        if values is not None and self._ready() and self._current(run.shape):
+            return self._take(number, run.shape, read_picked(run.shape.roles, values))
+        read: list[Record] = []
+        self._each((number,), [raw], 0, 1, [], read, [], columns=False)
+        return read
+
+    def _count(self, run: Listed | Stretch, start: int, end: int) -> None:
+        """Count lines ``start`` to ``end`` of ``run`` as read, as ``_compiled_line`` does
+        each."""
+        if end <= start:
+            return
+        for shape, count in run.shapes(start, end):
+            if shape.stats is not None:
+                shape.stats.count += count
+        self._read_as(run.shape, end - start)
+
+    def _read_as(self, shape: Compiled, count: int) -> None:
+        """Note ``count`` lines read by ``shape``: its dialect, and the reading counts."""
+        self._parser.adopt(shape.plan_dialect)
+        self._dialects.setdefault((shape.plan_dialect or shape.dialect).name)
+        self.kinds["key-value"] += count
+        self.parsed += count
+
+    def _columns(self, run: Listed | Stretch) -> RecordRun | None:
+        """The lines of ``run`` but the first (already read) and the last, as records in
+        columns, counted as read; None when line by line would not make each line of the
+        run a record of its own, or a number needs more than float()."""
+        names, has_step, has_epoch, _, kind, first = run.shape.run_key
+        if not self.families.plain(names):
+            return None  # its records would gain a family's series
+        counted = first is not None  # the step is a batch of the epoch: ``read_roles``
+        width = has_step + has_epoch + counted + len(names)
+        table = run.table(width)
+        if table is None:  # a number float() does not read: to_float will, line by line
+            return None
+        count = len(run)
+        values = table[:, width - len(names) :]
+        epochs = table[:, int(has_step)] if has_epoch else None
+        steps = table[:, 0]
+        if first is not None:
+            batches, totals = steps, table[:, int(has_step) + int(has_epoch)]
+            printed = np.zeros(count) if epochs is None else np.where(epochs == 0, 0.0, epochs)
+            steps = (printed - first) * totals + batches
+        if epochs is not None:  # as read: a non-finite epoch is no epoch
+            epochs = np.where(np.isfinite(epochs), epochs, np.nan)
+        kept = count - 2
+        assembler = self._assembler
+        if kind == "step":
+            if steps[1] == assembler.open_step() or bool(np.any(steps[2:] == steps[1:-1])):
+                return None  # a repeated step joins the record before
+            steps = steps[1:-1].copy()
+        else:
+            # A line without a step opens a record when a value differs from the open
+            # record's (NaN is the same as NaN) or its epoch does; the first line of the
+            # run must have opened the open record, with exactly these values.
+            number = assembler.opened_by(int(run.numbers(0, 1)[0]), names)
+            if number is None:
+                return None
+            same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
+            new = ~same.all(axis=1)
+            if epochs is not None:
+                after, before = epochs[1:], epochs[:-1]
+                new |= np.isfinite(after) & np.isfinite(before) & (after != before)
+            if not new.all():
+                return None
+            steps = number + 1 + np.arange(kept, dtype=np.float64)
+        self._count(run, 1, count - 1)
+        if first is not None:
+            self._parser.count_many(batches[1:-1], totals[1:-1], first)
+        return RecordRun(
+            names,
+            steps,
+            run.numbers(1, count - 1),
+            None if epochs is None else epochs[1:-1].copy(),
+            values[1:-1],
+        )
+
+    def _ready(self) -> bool:
+        """Whether the next line may be read by a learned layout: no JSON document, no
+        summary block or table open, and layouts on."""
+        return (
+            self.layouts
+            and self._document is None
+            and self._started
+            and not (self._in_summary or self._section or self._table.columns)
+        )
+
+    def _current(self, shape: Compiled) -> bool:
+        """Whether a compiled shape reads as the parser would now: made since the parser
+        last dropped shapes, and under the log's dialect unless it shows its own."""
+        parser = self._parser
+        return shape.evictions == parser.evictions and (
+            shape.plan_dialect is not None or parser.dialect is shape.dialect
+        )
+
+    def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:
+        """What ``feed`` does with a line of a compiled shape, from its number tokens."""
+        return self._take(number, shape, read_roles(shape.roles, tokens))
+
+    def _take(
+        self,
+        number: int,
+        shape: Compiled,
+        read: LineNumbers,
+    ) -> list[Record]:
+        """Hand line ``number``'s numbers, ``read`` by the roles of ``shape``, to the
+        assembler; return the records that completes."""
+        if shape.stats is not None:
+            shape.stats.count += 1
+        self._read_as(shape, 1)
+        metrics, step, epoch, batch = read
+        if batch is not None:
+            self._parser.count_batches(batch)
+        if epoch is not None and not math.isfinite(epoch):
+            epoch = None
+        done = self._assembler.take(number, metrics, step, epoch, shape.marker, bits=shape.bits)
+        return self._named(done) if done else done
