@@ -1,25 +1,23 @@
 """Reading a block of lines at once: the fast ways of ``LogReader.read_lines``.
 
-A line of a layout learned and compiled (``LineParser.compiled``) is read by one match
-and handed to the assembler without the general path's objects; a run of lines that
-each print a whole record of the same metrics is read into columns at once (by
-``runreader.RunReader``); and a stretch of lines whose skeletons share a token plan is
-not even matched line by line (``runs.Stretch``). Every other line goes through
-``LogReader.feed``, the general way, which also learns the layouts and is the oracle
-all of this is tested against (``tests/test_layouts.py``, ``tests/test_stretches.py``).
+A block's lines are looked at together: a line redrawn with ``\r`` becomes its states,
+each line gets its skeleton, and stretches of lines whose skeletons share a token plan
+are found (``runs.Stretch``: their numbers are cut out at once, no line is matched). The
+lines between stretches, and a log's first lines (which learn its layouts), are read
+one by one; all of it goes into records by ``runreader.RunReader``. ``LogReader.feed``,
+the general way, is the oracle all of this is tested against (``tests/test_layouts.py``,
+``tests/test_stretches.py``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from gradlog.model import Record
 from gradlog.parse.clean import redrawn
-from gradlog.parse.compiled import Compiled
 from gradlog.parse.grammar import BYTE_DIGITS
-from gradlog.parse.runreader import RunReader
+from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT, RunReader
 from gradlog.parse.runs import (
     Item,
     Lines,
@@ -31,8 +29,6 @@ from gradlog.parse.runs import (
     token_plan,
 )
 
-SPANS_KEPT = 4096  # learned line layouts
-SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 # A block with stretches covering less than 1 / _STRETCHED_SHARE of its lines (chatter,
 # runs of a few lines of several kinds) is not worth skeletons: the next few have none.
 _STRETCHED_SHARE = 4
@@ -44,18 +40,13 @@ _INNER_CR = re.compile(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF e
 
 class BulkReader(RunReader):
     """The block-reading half of ``LogReader``: the state it reads is ``LogReader``'s;
-    the runs it finds are read by ``RunReader``."""
+    the lines and runs it finds are read by ``RunReader``."""
 
-    _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _plans: dict[bytes, TokenPlan | None]
     _skeletons: dict[bytes, bytes]  # layouts seen in stretches, with their skeletons
     _shared: dict[tuple[object, ...], TokenPlan]
     _planned: int
     _unstretched: int
-
-    if TYPE_CHECKING:
-
-        def feed(self, line_no: int, raw: str) -> list[Record]: ...
 
     def read_lines(
         self, first: int, lines: Iterable[str], shortest: int = 0
@@ -228,55 +219,3 @@ class BulkReader(RunReader):
             plan = self._shared.setdefault(plan.key(), plan)
         self._plans[key] = plan
         return True
-
-    def _each(
-        self,
-        numbers: Sequence[int],
-        lines: list[str],
-        start: int,
-        end: int,
-        run: list[Item],
-        loose: list[Record],
-        parts: list[Sequence[Record]],
-        columns: bool,
-    ) -> list[Item]:
-        """Read lines ``start`` to ``end`` of ``lines`` one by one, by their compiled shape
-        when they have one, else by ``feed``; return the run still open."""
-        compiled = self._compiled
-        parser = self._parser
-        ready = self._ready()
-        whole = not start and end == len(lines)
-        for number, raw in zip(
-            numbers if whole else numbers[start:end],
-            lines if whole else lines[start:end],
-            strict=True,
-        ):
-            entry = None
-            if ready and len(raw) <= SPAN_LONGEST:
-                entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
-            if entry is not None:
-                left, right, shape = entry
-                if run and shape.run_key != run[0][2].run_key:
-                    self._run(Listed(run), loose, parts)
-                    run = []
-                # ``_current(shape)``, inline: this runs for every line.
-                if shape.evictions == parser.evictions and (
-                    shape.plan_dialect is not None or parser.dialect is shape.dialect
-                ):
-                    # From the line's start the match needs no copy: endpos ends it.
-                    if left:
-                        match = shape.pattern.fullmatch(raw[left:right])
-                    else:
-                        match = shape.pattern.fullmatch(raw, 0, right)
-                    if match is not None:
-                        if shape.run is not None and columns:
-                            run.append((number, match.groups(), shape))
-                        else:
-                            loose += self._compiled_line(number, match.groups(), shape)
-                        continue
-            if run:
-                self._run(Listed(run), loose, parts)
-                run = []
-            loose += self.feed(number, raw)
-            ready = self._ready()
-        return run

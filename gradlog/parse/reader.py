@@ -22,7 +22,7 @@ from typing import Any
 from gradlog.model import Record, step_value
 from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
-from gradlog.parse.bulk import SPAN_LONGEST, SPANS_KEPT, BulkReader
+from gradlog.parse.bulk import BulkReader
 from gradlog.parse.clean import Segment, clean
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME, Dialect
@@ -31,6 +31,7 @@ from gradlog.parse.families import Families
 from gradlog.parse.grammar import NUMBER_RE, mask_digits
 from gradlog.parse.line import Fields, LineParser, ShapeStats
 from gradlog.parse.names import LOSS, NameTable
+from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import TokenPlan
 from gradlog.parse.tables import Table, block_row
 

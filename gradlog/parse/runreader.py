@@ -1,11 +1,14 @@
-"""Reading runs of lines of compiled shapes into records (``LogReader._run``).
+"""Reading lines one by one and runs of lines into records (``LogReader``'s block
+reading, with ``bulk.BulkReader``).
 
-A run is a stretch of consecutive lines whose shapes share a run key (``runs.Listed``:
-matched one by one; ``runs.Stretch``: never matched, its numbers cut out at once). Its
-lines become records as ``feed`` would make them: its first and last line one at a time
-(the first completes the record left open before it, the last stays open for what
-follows), and the lines between, when each makes a record of its own, as a
-``RecordRun`` of columns, with no object per record (``_columns``).
+A line of a layout learned and compiled (``LineParser.compiled``) is read by one match
+and handed to the assembler without the general path's objects (``_each``); any other
+line goes through ``LogReader.feed``, the general way. Consecutive lines whose shapes
+share a run key make a run (``runs.Listed``: matched one by one; ``runs.Stretch``:
+never matched, its numbers cut out at once), read as ``feed`` would read its lines:
+the first and last one at a time (the first completes the record left open before it,
+the last stays open for what follows), and the lines between, when each makes a record
+of its own, as a ``RecordRun`` of columns, with no object per record (``_columns``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
 from gradlog.parse.families import Families
+from gradlog.parse.grammar import BYTE_DIGITS
 from gradlog.parse.line import LineParser
 from gradlog.parse.runs import Item, Listed, Stretch
 from gradlog.parse.tables import Table
@@ -29,12 +33,14 @@ if TYPE_CHECKING:
 else:
     from gradlog.lazy import numpy as np
 
+SPANS_KEPT = 4096  # learned line layouts
+SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
 
 
 class RunReader:
-    """The run-reading half of ``LogReader``'s block reading (``bulk.BulkReader``): the
-    state it reads is ``LogReader``'s."""
+    """Lines one by one and runs into records, for ``bulk.BulkReader``: the state it
+    reads is ``LogReader``'s."""
 
     layouts: bool
     parsed: int
@@ -48,22 +54,65 @@ class RunReader:
     _started: bool
     _in_summary: bool
     _section: str
+    _compiled: dict[bytes, tuple[int, int, Compiled] | None]
 
     if TYPE_CHECKING:
 
         def _named(self, records: list[Record]) -> list[Record]: ...
 
-        def _each(
-            self,
-            numbers: Sequence[int],
-            lines: list[str],
-            start: int,
-            end: int,
-            run: list[Item],
-            loose: list[Record],
-            parts: list[Sequence[Record]],
-            columns: bool,
-        ) -> list[Item]: ...
+        def feed(self, line_no: int, raw: str) -> list[Record]: ...
+
+    def _each(
+        self,
+        numbers: Sequence[int],
+        lines: list[str],
+        start: int,
+        end: int,
+        run: list[Item],
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+        columns: bool,
+    ) -> list[Item]:
+        """Read lines ``start`` to ``end`` of ``lines`` one by one, by their compiled shape
+        when they have one, else by ``feed``; return the run still open."""
+        compiled = self._compiled
+        parser = self._parser
+        ready = self._ready()
+        whole = not start and end == len(lines)
+        for number, raw in zip(
+            numbers if whole else numbers[start:end],
+            lines if whole else lines[start:end],
+            strict=True,
+        ):
+            entry = None
+            if ready and len(raw) <= SPAN_LONGEST:
+                entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
+            if entry is not None:
+                left, right, shape = entry
+                if run and shape.run_key != run[0][2].run_key:
+                    self._run(Listed(run), loose, parts)
+                    run = []
+                # ``_current(shape)``, inline: this runs for every line.
+                if shape.evictions == parser.evictions and (
+                    shape.plan_dialect is not None or parser.dialect is shape.dialect
+                ):
+                    # From the line's start the match needs no copy: endpos ends it.
+                    if left:
+                        match = shape.pattern.fullmatch(raw[left:right])
+                    else:
+                        match = shape.pattern.fullmatch(raw, 0, right)
+                    if match is not None:
+                        if shape.run is not None and columns:
+                            run.append((number, match.groups(), shape))
+                        else:
+                            loose += self._compiled_line(number, match.groups(), shape)
+                        continue
+            if run:
+                self._run(Listed(run), loose, parts)
+                run = []
+            loose += self.feed(number, raw)
+            ready = self._ready()
+        return run
 
     def _run(
         self, run: Listed | Stretch, loose: list[Record], parts: list[Sequence[Record]]
