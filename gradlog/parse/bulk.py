@@ -191,12 +191,12 @@ class BulkReader(RunReader):
         new = set(keys).difference(plans)
         if new:
             # Lines of one skeleton may differ in their count of digits, so in layout:
-            # the plan comes from the first or the last, whichever layout is compiled.
-            last = dict(zip(keys, range(len(keys)), strict=True))
-            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+            # the plan comes from the last or the first, whichever layout is compiled.
+            # (Found by scans: a key whose layout is not compiled yet is new each block.)
+            backwards = keys[::-1]
             for key in new:
-                if not self._plan(key, lines[last[key]]):
-                    self._plan(key, lines[first[key]])
+                if not self._plan(key, lines[len(keys) - 1 - backwards.index(key)]):
+                    self._plan(key, lines[keys.index(key)])
         planned = list(map(plans.get, keys))
         spans = stretches(planned, _STRETCH_SHORTEST)
         if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
