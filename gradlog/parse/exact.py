@@ -1,10 +1,10 @@
 """Decimal numbers to doubles a column at a time, exactly as ``float()`` reads them.
 
 ``floats_at`` reads the tokens of a column at given spans of a text (a stretch of lines
-as ``runs.KEEP`` leaves them): their bytes are cut from the text into a table, a row
-each, and read a length, then a layout, at a time (``alike``: tokens with their signs,
-point and exponent mark in the same places are read from their digits). ``floats`` is
-the same for a list of tokens.
+as ``runs.KEEP`` leaves them) a length at a time: the bytes of the tokens of one
+length are cut from the text into a table, a row each, and read a layout at a time
+(``alike``: tokens with their signs, point and exponent mark in the same places are read
+from their digits). ``floats`` is the same for a list of tokens.
 
 A log printed with ``repr`` (HF Trainer's dicts, ``print(f"loss {loss.item()}")``) has
 floats of 16 or 17 significant digits. Their digits make an integer ``w`` above 2**53,
@@ -167,21 +167,16 @@ def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     """``float()`` of each token at ``starts`` to ``ends`` of a text's bytes (``padded``:
     with WIDEST NUL bytes after them), as an array; ValueError as ``float``.
 
-    The tokens' bytes are cut from the text at once, a row each. Tokens of one length
-    printed alike (with their signs, point and exponent mark in the same places) are read
-    together from their digits (``alike``); a column of several lengths or layouts
-    (``repr`` floats) is read a length, then a layout, at a time, the same way. What is
-    left, and a short column, is read by ``float``, one by one."""
+    The tokens' bytes are cut from the text a length at a time, a row each. Tokens of one
+    length printed alike (with their signs, point and exponent mark in the same places)
+    are read together from their digits (``alike``); a column of several layouts of one
+    length is read a layout at a time, the same way. What is left, and a short column, is
+    read by ``float``, one by one."""
     count = len(starts)
     lengths = ends - starts
     width = int(lengths.max()) if count else 0
     if count >= _ALIKE_SHORTEST and 0 < width <= WIDEST:
-        # Every window of ``width`` bytes (a view: sliding_window_view costs more), then
-        # the tokens' windows gathered into a table.
-        windows = (len(padded) - width + 1, width)
-        table = np.lib.stride_tricks.as_strided(padded, windows, (1, 1), writeable=False)[starts]
-        table[np.arange(width) >= lengths[:, None]] = 0  # NUL after each token
-        found = _read_table(table, lengths)
+        found = _read_spans(padded, starts, lengths)
         if found is not None:
             return found
     data = padded.tobytes()
@@ -192,13 +187,23 @@ def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     )
 
 
-def _read_table(table: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
-    """The values of the tokens of ``table`` (a row each, ``lengths`` long, NUL after
-    each), a length at a time by ``alike``, else a layout at a time; None to leave them
-    all to ``float``."""
-    if (lengths == lengths[0]).all():  # one length: the table itself, not a copy
-        return _read_group(table[:, : lengths[0]])
-    return _grouped(lengths, lambda rows: _read_group(table[rows, : lengths[rows[0]]]))
+def _read_spans(padded: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
+    """The values of the tokens at ``starts`` of ``padded``, ``lengths`` long: cut into
+    a table a length at a time (a row each) and read by ``alike``, else a layout at a
+    time; None to leave them all to ``float``."""
+
+    def cut(rows: np.ndarray | slice, length: int) -> np.ndarray:
+        # Every window of ``length`` bytes (a view: sliding_window_view costs more),
+        # then the tokens' windows gathered into a table.
+        windows = (len(padded) - length + 1, length)
+        every = np.lib.stride_tricks.as_strided(padded, windows, (1, 1), writeable=False)
+        table: np.ndarray = every[starts[rows]]
+        return table
+
+    first = int(lengths[0])
+    if (lengths == first).all():
+        return _read_group(cut(slice(None), first))
+    return _grouped(lengths, lambda rows: _read_group(cut(rows, int(lengths[rows[0]]))))
 
 
 def _read_group(table: np.ndarray) -> np.ndarray:
