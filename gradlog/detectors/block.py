@@ -193,6 +193,8 @@ class Block:
         if len(self._parts) <= _FEW_PARTS:
             return _printed(self._parts)
         loose, where, runs, _ = self._merged()
+        # Per name, where it is printed and its values: first the lists' records' (Python
+        # lists), then an array of each merged run; sorted by place at the end.
         spots: dict[str, list[Any]] = {}
         values: dict[str, list[Any]] = {}
         first: dict[str, tuple[int, int]] = {}  # where each name is first printed
