@@ -482,3 +482,27 @@ def test_picked_numbers_read_as_their_tokens(seed: int) -> None:
     )
     values = [float(tokens[index]) for index in roles.picked()]
     assert read_picked(roles, values) == read_roles(roles, tokens)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_batches_counted_many_at_once_as_one_by_one(seed: int) -> None:
+    """``count_many`` leaves the parser's tally of batches per epoch as ``count_batches``
+    on each line would: one count of batches, several, a NaN among them, a full tally."""
+    from gradlog.parse.line import LineParser
+
+    rng = random.Random(seed)
+    one, many = LineParser(), LineParser()
+    for _ in range(rng.randrange(1, 40)):
+        count = rng.randrange(1, 50)
+        kinds = rng.choice(([1000.0], [1000.0, 500.0], [float(k) for k in range(30)]))
+        totals = [rng.choice(kinds) for _ in range(count)]
+        if rng.random() < 0.1:
+            totals[rng.randrange(count)] = math.nan
+        indices = [float(rng.randrange(0, 1000)) for _ in range(count)]
+        first = rng.choice((0, 1))
+        for index, total in zip(indices, totals, strict=True):
+            one.count_batches((index, total, first))
+        many.count_many(np.array(indices), np.array(totals), first)
+    # (by repr: a NaN count of batches is a key of its own each time, and NaN != NaN)
+    assert repr(list(many.batches.items())) == repr(list(one.batches.items()))
+    assert many.first_batch == one.first_batch

@@ -550,11 +550,16 @@ class LineParser:
             for index, total in zip(indices.tolist(), totals.tolist(), strict=True):
                 self.count_batches((index, total, first))
             return
-        kinds, where, counts = np.unique(totals, return_index=True, return_counts=True)
-        for at in np.argsort(where, kind="stable").tolist():  # as first seen, as one by one
-            key = (float(kinds[at]), first)
+        if len(totals) and (totals == totals[0]).all():  # one count of batches, as nearly always
+            tallies = [(float(totals[0]), len(totals))]
+        else:
+            kinds, where, counts = np.unique(totals, return_index=True, return_counts=True)
+            order = np.argsort(where, kind="stable")  # as first seen, as one by one
+            tallies = list(zip(kinds[order].tolist(), counts[order].tolist(), strict=True))
+        for total, count in tallies:
+            key = (total, first)
             if key in self.batches or len(self.batches) < _BATCH_KINDS:
-                self.batches[key] = self.batches.get(key, 0) + int(counts[at])
+                self.batches[key] = self.batches.get(key, 0) + count
         self.first_batch = min(self.first_batch, float(indices.min()))
 
     def compiled(self, text: str, masked: str) -> Compiled | bool:
