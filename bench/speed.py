@@ -9,7 +9,8 @@ input, measured in the same minute, and as the ratio of the two. Times are CPU t
 (user + sys of the child, from ``os.wait4``), not wall times. Per-1M-line figures are a
 command's fixed cost (on a 10-line log) plus the rest of its cost scaled to 1M lines:
 the plain measurement at the default size, and startup is not multiplied at --quick.
-Baselines are the fastest of 5 runs (noise only ever adds time).
+Baselines are the fastest of 5 runs, and ``diagnose`` on each style the fastest of 3
+(noise only ever adds time: one run alone read 20-25% slow now and then).
 
 1. ``diagnose --format json FILE > /dev/null``, CPU seconds per 1M lines, on five styles:
    step lines, HF Trainer dicts, a mix (step lines, HF dicts, Keras bars, warnings,
@@ -32,8 +33,8 @@ Baselines are the fastest of 5 runs (noise only ever adds time).
    installed, and without gradlog's every run would time Python's compiler (80 ms).
 
 Targets are printed beside the figures and marked met / not met; nothing is asserted.
-gradlog reads 25-30k lines per CPU second today, so a full run (9M lines through gradlog)
-takes 10 minutes or more; use --quick for a run of about a minute. Logs are
+A full run (1M lines of each style three times, and 4M for memory) takes about three
+minutes; use --quick for a run of about a minute. Logs are
 generated once per run into a temporary folder, deterministically from --seed.
 """
 
@@ -73,6 +74,7 @@ LIGHTNING_BATCHES = 1000  # redraws per epoch: Lightning's bar redraws every bat
 CHECK_UNITS = 3000  # lines per style in the check that gradlog understands the style
 SMALL_UNITS = 10  # lines of the log that measures a command's fixed (startup) cost
 BASE_RUNS = 5  # baselines are cheap: the fastest of this many runs
+DIAGNOSE_RUNS = 3  # diagnose on each style's 1M lines: the fastest of this many runs
 
 
 # ---------------------------------------------------------------------------------------
@@ -345,7 +347,7 @@ def cpu_rows(folder: Path, lines: int, seed: int, awk: str) -> tuple[list[Row], 
         base_py = per_million(
             lambda p: [sys.executable, "-c", PY_LOOP, str(p)], log, small, BASE_RUNS
         )
-        usage = per_million(diagnose, log, small, runs=1)
+        usage = per_million(diagnose, log, small, runs=DIAGNOSE_RUNS)
         check_failed(name, usage)
         cost, awk_cost = usage.cpu, base_awk.cpu
         rows.append(
@@ -557,7 +559,8 @@ def main() -> None:
     print(table(rows))
     print(
         f"\nRatios are gradlog's cost over the baseline's (CPU time, or peak RSS): lower is "
-        f"better. Baselines are the fastest of {BASE_RUNS} runs.\n"
+        f"better. Baselines are the fastest of {BASE_RUNS} runs, diagnose on each style of "
+        f"{DIAGNOSE_RUNS}.\n"
         f"Per-1M figures: fixed cost (on {SMALL_UNITS} lines) + the rest scaled to 1M lines.\n"
         f"Bytes per line: " + ", ".join(sizes) + f". Lightning: a line is one \\r redraw, "
         f"{LIGHTNING_BATCHES} redraws per \\n line.\n"
