@@ -272,9 +272,14 @@ def checked(file: ConfigFile, where: str, value: object, hint: Any, name: str = 
 
 def toml_key(key: str) -> str:
     """A key as TOML text: bare when it can be, quoted otherwise."""
-    import json
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_string(key)
 
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string, which a JSON string is."""
+    import json  # here: only ``gradlog config`` writes TOML
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def toml_value(value: object) -> str:
@@ -284,9 +289,7 @@ def toml_value(value: object) -> str:
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, str):
-        import json
-
-        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+        return _toml_string(value)
     if isinstance(value, float) and math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return repr(value)

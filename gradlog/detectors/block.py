@@ -188,34 +188,14 @@ class Block:
 
     def printed(self) -> dict[str, Floats]:
         """Each metric's values where records print it, in record order, the metrics in
-        order of first sight: one pass over the records, keeping nothing (a block of
-        records printing many names would otherwise hold a column of every name)."""
-        if len(self._parts) <= _FEW_PARTS:
-            return _printed(self._parts)
-        loose, where, runs, _ = self._merged()
-        # Per name, where it is printed and its values: first the lists' records' (Python
-        # lists), then an array of each merged run; sorted by place at the end.
-        spots: dict[str, list[Any]] = {}
-        values: dict[str, list[Any]] = {}
-        first: dict[str, tuple[int, int]] = {}  # where each name is first printed
-        for at, record in zip(where.tolist(), loose, strict=True):
-            for rank, (name, value) in enumerate(record.metrics.items()):
-                if name not in spots:
-                    spots[name], values[name], first[name] = [[]], [[]], (at, rank)
-                spots[name][0].append(at)
-                values[name][0].append(value)
-        for places, run in runs:
-            for rank, name in enumerate(run.names):
-                if name not in spots:
-                    spots[name], values[name], first[name] = [[]], [[]], (int(places[0]), rank)
-                first[name] = min(first[name], (int(places[0]), rank))
-                spots[name].append(places)
-                values[name].append(run.column(name))
+        order of first sight. A value column not asked for yet is made and let go (a
+        block of records printing many names would otherwise hold a column of each)."""
         found: dict[str, Floats] = {}
-        for name in sorted(spots, key=first.__getitem__):
-            at = np.concatenate([np.asarray(spots[name][0], np.int64), *spots[name][1:]])
-            printed = np.concatenate([np.asarray(values[name][0], np.float64), *values[name][1:]])
-            found[name] = printed[np.argsort(at, kind="stable")]
+        for name in self.names:
+            values = self._values.get(name)
+            if values is None:
+                values = self._value_column(name)
+            found[name] = values[self.present(name)]
         return found
 
     def nonfinite(self, watched: Callable[[str], bool]) -> Flags:
@@ -254,16 +234,21 @@ class Block:
         since a printed NaN is NaN too)."""
         found = self._values.get(name)
         if found is None:
-            found = self._values[name] = self._column(
-                lambda run: (
-                    np.ascontiguousarray(run.column(name))
-                    if name in run.names
-                    else np.full(len(run), NAN)
-                ),
-                lambda part: np.fromiter(
-                    (r.metrics.get(name, NAN) for r in part), np.float64, len(part)
-                ),
-            )
+            found = self._values[name] = self._value_column(name)
+        return found
+
+    def _value_column(self, name: str) -> Floats:
+        """``values(name)``, made anew."""
+        found: Floats = self._column(
+            lambda run: (
+                np.ascontiguousarray(run.column(name))
+                if name in run.names
+                else np.full(len(run), NAN)
+            ),
+            lambda part: np.fromiter(
+                (r.metrics.get(name, NAN) for r in part), np.float64, len(part)
+            ),
+        )
         return found
 
     def present(self, name: str) -> Flags:
@@ -300,26 +285,3 @@ def _joined(runs: list[RecordRun]) -> RecordRun:
         epochs,
         np.concatenate([run.values for run in runs]),
     )
-
-
-def _printed(parts: Sequence[Sequence[Record]]) -> dict[str, Floats]:
-    """``Block.printed`` of a few parts, one at a time."""
-    pieces: dict[str, list[Floats]] = {}
-    for part in parts:
-        if isinstance(part, RecordRun):
-            for name in part.names:
-                pieces.setdefault(name, []).append(np.ascontiguousarray(part.column(name)))
-            continue
-        found: dict[str, list[float]] = {}
-        for record in part:
-            for name, value in record.metrics.items():
-                values = found.get(name)
-                if values is None:
-                    values = found[name] = []
-                values.append(value)
-        for name, values in found.items():
-            pieces.setdefault(name, []).append(np.array(values, np.float64))
-    return {
-        name: parts[0] if len(parts) == 1 else np.concatenate(parts)
-        for name, parts in pieces.items()
-    }

@@ -165,7 +165,7 @@ def token_spans(text: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 def floats_at(padded: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """``float()`` of each token at ``starts`` to ``ends`` of a text's bytes (``padded``:
-    with WIDEST NUL bytes after them), as an array; ValueError as ``float``.
+    with WIDEST bytes after them), as an array; ValueError as ``float``.
 
     The tokens' bytes are cut from the text a length at a time, a row each. Tokens of one
     length printed alike (with their signs, point and exponent mark in the same places)
@@ -238,12 +238,12 @@ def _grouped(keys: np.ndarray, read: Callable[[np.ndarray], np.ndarray]) -> np.n
 
 @cache
 def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Powers of ten below 10**19 (uint64); each byte's kind (0 padding, 1 digit, then
-    ., e or E, +, -, and 6 anything else); the weight of each place of a token in the
-    number of its layout (its kinds in base 7)."""
+    """Powers of ten below 10**19 (uint64); each byte's kind (1 digit, then ., e or E,
+    +, -, and 6 anything else); the weight of each place of a token in the number of its
+    layout (its kinds in base 7)."""
     tens = np.array([10**k for k in range(SIGNIFICANT)], np.uint64)
     kinds = np.full(256, 6, np.uint8)
-    kinds[0], kinds[_ZERO : _ZERO + 10] = 0, 1
+    kinds[_ZERO : _ZERO + 10] = 1
     kinds[[ord("."), ord("e"), ord("E"), ord("+"), ord("-")]] = [2, 3, 3, 4, 5]
     return tens, kinds, np.array([7.0**k for k in range(WIDEST)])
 

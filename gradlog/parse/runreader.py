@@ -153,8 +153,9 @@ class RunReader:
             loose += self._one(run, index)
 
     def _one(self, run: Listed | Stretch, index: int) -> list[Record]:
-        """Read line ``index`` of ``run`` by itself: by its match, or, in a stretch, as
-        ``_each`` would (by its layout's compiled shape, if it has one, else by ``feed``)."""
+        """Read line ``index`` of ``run`` by itself: by its match; in a stretch, by its
+        row of its plan's table when the block read one, else as ``_each`` would (by its
+        layout's compiled shape, if it has one, else by ``feed``)."""
         if isinstance(run, Listed):
             return self._compiled_line(*run.item(index))
         number, raw = run.line(index)
@@ -258,12 +259,7 @@ class RunReader:
         """What ``feed`` does with a line of a compiled shape, from its number tokens."""
         return self._take(number, shape, read_roles(shape.roles, tokens))
 
-    def _take(
-        self,
-        number: int,
-        shape: Compiled,
-        read: LineNumbers,
-    ) -> list[Record]:
+    def _take(self, number: int, shape: Compiled, read: LineNumbers) -> list[Record]:
         """Hand line ``number``'s numbers, ``read`` by the roles of ``shape``, to the
         assembler; return the records that completes."""
         if shape.stats is not None:

@@ -216,8 +216,8 @@ class Lines:
         self._masked = np.frombuffer(masked, np.uint8)  # the data with its digits made 0
         self._plans = plans  # each line's token plan, if any (for ``planned``)
         self._tables: dict[TokenPlan, tuple[np.ndarray, np.ndarray] | None] = {}
-        self._codes: np.ndarray | None = None
-        self._code_of: dict[TokenPlan | None, int] = {}
+        # Each line's plan as a number, and the numbers: made once, for every plan.
+        self._codes: tuple[np.ndarray, dict[TokenPlan | None, int]] | None = None
 
     def planned(self, plan: TokenPlan, first: int, end: int, width: int) -> np.ndarray | None:
         """The picked numbers of lines ``first`` to ``end``, all of ``plan``, a row each,
@@ -251,11 +251,11 @@ class Lines:
         """Where each line's row is (-1: not of ``plan``), and the picked numbers of every
         line of ``plan``; None when a line of it has other tokens, or a number needs more
         than ``float()``."""
-        if self._codes is None:  # each line's plan as a number, for all plans at once
+        if self._codes is None:
             codes = {found: code for code, found in enumerate(dict.fromkeys(self._plans))}
-            self._codes = np.fromiter(map(codes.__getitem__, self._plans), np.int64)
-            self._code_of = codes
-        mine = np.flatnonzero(self._codes == self._code_of[plan])
+            self._codes = np.fromiter(map(codes.__getitem__, self._plans), np.int64), codes
+        each, codes = self._codes
+        mine = np.flatnonzero(each == codes[plan])
         if not len(mine):
             return None
         text = "\n".join(map(self.lines.__getitem__, mine.tolist()))
