@@ -464,6 +464,76 @@ def test_the_lines_of_a_plan_are_read_in_one_pass_per_block(
     assert matched[0] < 100
 
 
+def _blocks_log(rng: random.Random) -> list[str]:
+    """Runs of dicts with no step (HF's, with an epoch or none) after a header that opens
+    a block (``Evaluating at step 40``, ``Epoch 3/50``), which takes each of them in turn,
+    between step lines and runs of dicts that make records of their own. A run's first
+    epoch is nan now and then (no epoch: a later line dates the block), and a run's
+    epochs are one or change within it."""
+    lines: list[str] = []
+    step = 1
+    for _ in range(rng.randrange(60, 90)):
+        kind = rng.choice(("header", "header", "dict", "step", "chatter"))
+        if kind == "header":
+            lines.append(rng.choice((f"Evaluating at step {step}", f"Epoch {step // 100 + 1}/50")))
+            kind = rng.choice(("dict", "dict", "undated"))
+        epoch = step / 977
+        for i in range(rng.randrange(1, 41)):
+            step += 1
+            loss = repr(2 / (1 + step / 500) + rng.random() / 10)
+            if kind == "dict":
+                epoch += 0.01 if rng.random() < 0.3 else 0.0
+                shown = "nan" if i == 0 and rng.random() < 0.2 else f"{epoch:.2f}"
+                lines.append(
+                    f"{{'eval_loss': {loss}, 'eval_acc': {rng.random()!r}, 'epoch': {shown}}}"
+                )
+            elif kind == "undated":
+                lines.append(f"{{'eval_loss': {loss}, 'eval_runtime': {rng.random() * 9:.4f}}}")
+            elif kind == "step":
+                lines.append(f"step {step} | loss {loss} | grad_norm {rng.random() * 3:.3f}")
+            else:
+                lines.append(rng.choice(("Saving checkpoint", f"{i} of 40 shards", "")))
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lines_into_a_headers_block_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "blocks.log", _blocks_log(random.Random(seed)), (97, 500, 4096)
+    )
+
+
+def test_a_run_of_lines_into_a_headers_block_reads_its_first_and_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dicts that go into the block a header opened replace each other's values: of a
+    run of them, only the first (which dates the block) and the last are read."""
+    rng = random.Random(3)
+    lines = []
+    for run in range(300):
+        lines.append(f"Evaluating at step {run * 40}")
+        lines += [
+            f"{{'eval_loss': {rng.random():.4f}, 'eval_acc': {rng.random():.4f}, "
+            f"'epoch': {run / 10 + i / 1000:.3f}}}"
+            for i in range(30)
+        ]
+    reader = LogReader()
+    reader.read_lines(1, lines[:2000])  # learns the layouts
+    one = reader_module.LogReader._one
+    read = [0]
+
+    def counted(self: LogReader, run: object, index: int) -> object:
+        read[0] += 1
+        return one(self, run, index)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module.LogReader, "_one", counted)
+    parts = reader.read_lines(2001, lines[2000:])
+    runs = len(lines[2000:]) // 31
+    assert read[0] <= 2 * runs + 4
+    records = [record for part in parts for record in part]
+    assert len(records) in (runs, runs + 1)  # a record per header's block
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_picked_numbers_read_as_their_tokens(seed: int) -> None:
     """A line's numbers taken from a table of picked values mean what its tokens do."""

@@ -190,21 +190,28 @@ class Assembler:
         pending = self._pending
         return None if pending is None or pending.numbered else pending.step
 
-    def open_header(self) -> bool:
-        """Whether the open record is a block a header opened (it takes every value)."""
-        return self._pending is not None and self._pending.header
-
-    def opened_by(self, line: int, names: tuple[str, ...]) -> float | None:
-        """The number of the open record if gradlog numbered it and line ``line``, with
-        exactly metrics ``names``, opened it and is all it holds; else None."""
+    def open_header(self, dated: bool = False) -> bool:
+        """Whether the open record is a block a header opened (it takes every value);
+        ``dated``: one that has its epoch (a line's epoch no longer changes it)."""
         pending = self._pending
-        if (
-            pending is None
-            or not pending.numbered
-            or pending.line != line
-            or tuple(pending.metrics) != names
-        ):
+        return pending is not None and pending.header and not (dated and pending.epoch is None)
+
+    def holding(
+        self, names: tuple[str, ...], values: list[float], epoch: float | None
+    ) -> float | None:
+        """The step of the open record when it holds exactly ``values`` for ``names``
+        (NaN the same as NaN) at ``epoch`` (None or NaN: at none) and is no header's
+        block, so that a line of those names with other values, or at another epoch,
+        opens the next record, numbered from this one; else None."""
+        pending = self._pending
+        if pending is None or pending.header:
             return None
+        if pending.epoch != (None if epoch is None or epoch != epoch else epoch):
+            return None
+        held = pending.metrics
+        for name, value in zip(names, values, strict=True):
+            if name not in held or not _same(held[name], value):
+                return None
         return pending.step
 
     def ran(self, last: Record, numbered: int = 0) -> None:

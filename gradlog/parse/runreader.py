@@ -127,25 +127,34 @@ class RunReader:
         (``_columns``); and the last line is read as ever again, so that it stays open
         for what follows.
 
-        Lines that print no step nor epoch, under a block a header opened (Keras's
-        ``Epoch 3/50`` and its refreshed bar), all go into that block, each replacing the
-        values of the line before: only the last line's values stay."""
+        Lines that print no step, under a block a header opened (Keras's ``Epoch 3/50``
+        and its refreshed bar; HF dicts after ``Evaluating at step 40``), all go into
+        that block, each replacing the values of the line before: only the last line's
+        values stay, and the block's epoch is the first line's when it had none."""
         kind = run.shape.run
         count = len(run)
-        if kind == "refresh" and self._assembler.open_header():
-            self._count(run, 0, count - 1)
-            loose += self._one(run, -1)
-            return
         skip = 0
-        if count >= _RUN_SHORTEST:
+        assembler = self._assembler
+        if kind != "step" and assembler.open_header():
+            # (Lines with no epoch never date a block.)
+            dated = not run.shape.run_key[2] or assembler.open_header(dated=True)
+            if not dated and count > 2:
+                loose += self._one(run, 0)  # its epoch dates the block, if it can
+                skip = 1
+                dated = assembler.open_header(dated=True)
+            if dated:
+                self._count(run, skip, count - 1)
+                loose += self._one(run, -1)
+                return
+        elif count >= _RUN_SHORTEST:
             loose += self._one(run, 0)
             body = self._columns(run)
             if body is not None:
-                loose += self._named(self._assembler.flush())
+                loose += self._named(assembler.flush())
                 parts.append(loose.copy())
                 loose.clear()
                 parts.append(body)
-                self._assembler.ran(body[-1], len(body) if kind != "step" else 0)
+                assembler.ran(body[-1], len(body) if kind != "step" else 0)
                 loose += self._one(run, -1)
                 return
             skip = 1
@@ -213,9 +222,12 @@ class RunReader:
             steps = steps[1:-1].copy()
         else:
             # A line without a step opens a record when a value differs from the open
-            # record's (NaN is the same as NaN) or its epoch does; the first line of the
-            # run must have opened the open record, with exactly these values.
-            number = assembler.opened_by(int(run.numbers(0, 1)[0]), names)
+            # record's (NaN is the same as NaN) or its epoch does; the open record must
+            # hold exactly the first line's values (the first line opened it, or joined
+            # a record a step line opened), so that the second line's differ.
+            number = assembler.holding(
+                names, values[0].tolist(), None if epochs is None else float(epochs[0])
+            )
             if number is None:
                 return None
             same = (values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1]))
