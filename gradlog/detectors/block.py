@@ -23,6 +23,7 @@ Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 NAN = math.nan
 _EPOCHS = "\x00epochs"  # the epoch column's key among the metrics' (no metric's name)
+_NOWHERE = (np.zeros(0, np.int64), np.zeros(0))  # a metric no record of a list prints
 _FEW_PARTS = 8  # parts a column is made of piece by piece; more: the lists' records at once
 
 
@@ -40,6 +41,7 @@ class Block:
         "_parts",
         "_present",
         "_steps",
+        "_tables",
         "_values",
         "records",
     )
@@ -58,6 +60,7 @@ class Block:
         self._names: tuple[str, ...] | None = None
         # With many parts: the lists' records together, where each goes, and the runs.
         self._layout: tuple[list[Record], npt.NDArray[np.int64], list[Any], int] | None = None
+        self._tables: dict[int, dict[str, tuple[npt.NDArray[np.int64], Floats]]] = {}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -113,15 +116,30 @@ class Block:
         if self._names is None:
             seen: dict[str, None] = {}
             for part in self._parts:
-                if isinstance(part, RecordRun):
-                    seen.update(dict.fromkeys(part.names))
-                    continue
-                for record in part:
-                    for name in record.metrics:
-                        if name not in seen:
-                            seen[name] = None
+                seen.update(
+                    dict.fromkeys(part.names if isinstance(part, RecordRun) else self._table(part))
+                )
             self._names = tuple(seen)
         return self._names
+
+    def _table(self, part: Sequence[Record]) -> dict[str, tuple[npt.NDArray[np.int64], Floats]]:
+        """Each metric of a list of records (in order of first sight): where in the list
+        records print it, and what. One pass over the records for every metric."""
+        found = self._tables.get(id(part))
+        if found is None:
+            listed: dict[str, tuple[list[int], list[float]]] = {}
+            for index, record in enumerate(part):
+                for name, value in record.metrics.items():
+                    entry = listed.get(name)
+                    if entry is None:
+                        entry = listed[name] = ([], [])
+                    entry[0].append(index)
+                    entry[1].append(value)
+            found = self._tables[id(part)] = {
+                name: (np.array(where, np.int64), np.array(values, np.float64))
+                for name, (where, values) in listed.items()
+            }
+        return found
 
     @property
     def steps(self) -> Floats:
@@ -217,14 +235,11 @@ class Block:
             return flags
 
         def of_records(part: Sequence[Record]) -> Flags:
-            return np.fromiter(
-                (
-                    any(not math.isfinite(v) and watch(n) for n, v in r.metrics.items())
-                    for r in part
-                ),
-                np.bool_,
-                len(part),
-            )
+            flags = np.zeros(len(part), np.bool_)
+            for name, (where, values) in self._table(part).items():
+                if watch(name):
+                    flags[where[~np.isfinite(values)]] = True
+            return flags
 
         found: Flags = self._column(of_run, of_records)
         return found
@@ -245,11 +260,21 @@ class Block:
                 if name in run.names
                 else np.full(len(run), NAN)
             ),
-            lambda part: np.fromiter(
-                (r.metrics.get(name, NAN) for r in part), np.float64, len(part)
-            ),
+            lambda part: self._spread(part, name),
         )
         return found
+
+    def _spread(self, part: Sequence[Record], name: str, flags: bool = False) -> Any:
+        """Metric ``name`` of each record of a list, NaN where it has none; ``flags``:
+        whether each prints it instead."""
+        where, values = self._table(part).get(name, _NOWHERE)
+        if flags:
+            printed = np.zeros(len(part), np.bool_)
+            printed[where] = True
+            return printed
+        column = np.full(len(part), NAN)
+        column[where] = values
+        return column
 
     def present(self, name: str) -> Flags:
         """Whether each record has metric ``name`` (printed, even as NaN)."""
@@ -257,7 +282,7 @@ class Block:
         if found is None:
             found = self._present[name] = self._column(
                 lambda run: np.full(len(run), name in run.names, np.bool_),
-                lambda part: np.fromiter((name in r.metrics for r in part), np.bool_, len(part)),
+                lambda part: self._spread(part, name, flags=True),
             )
         return found
 
