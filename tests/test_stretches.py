@@ -534,6 +534,86 @@ def test_a_run_of_lines_into_a_headers_block_reads_its_first_and_last(
     assert len(records) in (runs, runs + 1)  # a record per header's block
 
 
+def _woven_log(rng: random.Random) -> list[str]:
+    """Runs of 1-12 lines of several kinds in turn, from one step counter: step lines
+    (some behind a logging prefix), a validation line at the step just printed (it joins
+    that step's record), dicts with no step (numbered on; some with a nan epoch, some
+    repeating the line before), a header that opens a block the next dicts go into, and
+    now and then a blank line or chatter that ends a weave."""
+    lines: list[str] = []
+    step = 1
+    for _ in range(rng.randrange(150, 250)):
+        kind = rng.choice(("step", "step", "stamped", "val", "dict", "eval", "header", "gap"))
+        for i in range(rng.randrange(1, 13)):
+            loss = 2 / (1 + step / 500) + rng.random() / 10
+            if rng.random() < 0.004:
+                loss = rng.choice((math.nan, math.inf))
+            if kind in ("step", "stamped"):
+                step += 0 if rng.random() < 0.02 else 1
+                text = f"step {step} | loss {loss:.4f} | grad_norm {rng.random() * 3:.3f}"
+                if kind == "stamped":
+                    text = f"2024-05-01 10:{i % 60:02d}:07,123 - INFO - {text}"
+                lines.append(text)
+            elif kind == "val":
+                lines.append(f"step {step} | val_loss {loss:.4f} | val_acc {rng.random():.3f}")
+                break
+            elif kind in ("dict", "header"):
+                if kind == "header" and i == 0:
+                    lines.append(f"Evaluating at step {step}")
+                step += 1
+                epoch = "nan" if rng.random() < 0.03 else f"{step / 977:.2f}"
+                text = f"{{'loss': {loss:.4f}, 'grad_norm': {rng.random():.4f}, 'epoch': {epoch}}}"
+                lines += [text] * (2 if rng.random() < 0.03 else 1)
+            elif kind == "eval":
+                lines.append(f"{{'eval_loss': {loss:.4f}, 'eval_runtime': {rng.random():.4f}}}")
+            else:
+                lines.append(rng.choice(("", "Saving checkpoint")))
+                break
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_weaves_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "woven.log", _woven_log(random.Random(seed)), (97, 500, 4096)
+    )
+
+
+def test_short_runs_of_several_plans_are_read_into_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Runs of 1-8 step lines and dicts in turn, each line a record: a weave. Its lines
+    come from one table per plan and block; only the first and last of each weave are
+    read by themselves, and no line is matched."""
+    rng = random.Random(2)
+    lines, step, kind = [], 10_000, True  # (steps of five digits: one layout)
+    while len(lines) < 12_000:
+        for _ in range(rng.randrange(1, 9)):
+            step += 1
+            loss = 2 / (1 + step / 500) + rng.random() / 10
+            if kind:
+                lines.append(f"step {step} | loss {loss:.4f} | grad_norm {rng.random():.3f}")
+            else:
+                lines.append(f"{{'loss': {loss:.4f}, 'grad_norm': {rng.random():.4f}}}")
+        kind = not kind
+    reader = LogReader()
+    reader.read_lines(1, lines[:2000])  # learns the layouts
+    one = reader_module.LogReader._one
+    alone = [0]
+
+    def counted(self: LogReader, run: object, index: int) -> object:
+        alone[0] += 1
+        return one(self, run, index)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module.LogReader, "_one", counted)
+    matched = _matched(monkeypatch)
+    rest = lines[2000:]
+    parts = reader.read_lines(2001, rest)
+    assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > len(rest) - 10
+    assert alone[0] <= 4
+    assert matched[0] == 0
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_picked_numbers_read_as_their_tokens(seed: int) -> None:
     """A line's numbers taken from a table of picked values mean what its tokens do."""

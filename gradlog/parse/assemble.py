@@ -198,11 +198,11 @@ class Assembler:
 
     def holding(
         self, names: tuple[str, ...], values: list[float], epoch: float | None
-    ) -> float | None:
-        """The step of the open record when it holds exactly ``values`` for ``names``
-        (NaN the same as NaN) at ``epoch`` (None or NaN: at none) and is no header's
-        block, so that a line of those names with other values, or at another epoch,
-        opens the next record, numbered from this one; else None."""
+    ) -> tuple[float, bool] | None:
+        """The step of the open record, and whether gradlog numbered it, when it holds
+        exactly ``values`` for ``names`` (NaN the same as NaN) at ``epoch`` (None or NaN:
+        at none) and is no header's block: then a line of those names with other values,
+        or at another epoch, opens the next record, numbered from this one; else None."""
         pending = self._pending
         if pending is None or pending.header:
             return None
@@ -212,7 +212,7 @@ class Assembler:
         for name, value in zip(names, values, strict=True):
             if name not in held or not _same(held[name], value):
                 return None
-        return pending.step
+        return pending.step, pending.numbered
 
     def ran(self, last: Record, numbered: int = 0) -> None:
         """Records were completed in bulk (``RecordRun``): ``last`` is the latest, and

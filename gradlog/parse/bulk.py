@@ -11,8 +11,10 @@ the general way, is the oracle all of this is tested against (``tests/test_layou
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
+from itertools import groupby
 
 from gradlog.model import Record
 from gradlog.parse.clean import redrawn
@@ -28,6 +30,7 @@ from gradlog.parse.runs import (
     stretches,
     token_plan,
 )
+from gradlog.parse.weaves import Weave, WeaveTable
 
 # A block with stretches covering less than 1 / _STRETCHED_SHARE of its lines (chatter,
 # runs of a few lines of several kinds) is not worth skeletons: the next few have none.
@@ -35,7 +38,12 @@ _STRETCHED_SHARE = 4
 _UNSTRETCHED_SKIPPED = 3
 _LEARNED_FROM = 1024  # lines of a log's first block read one by one to learn its layouts
 _STRETCH_SHORTEST = 16  # lines of one token plan cut out together: fewer are matched each
+_WEAVE_SHORTEST = 24  # lines of several plans in turn read together (``RunReader._weave``)
 _INNER_CR = re.compile(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF end
+
+
+def _first(span: tuple[int, int, TokenPlan | Weave]) -> int:
+    return span[0]
 
 
 class BulkReader(RunReader):
@@ -135,8 +143,8 @@ class BulkReader(RunReader):
             numbers[low:high], lines[low:high], joined if whole else None, whole
         )
         done = low
-        for start, end, plan in [*found, (high - low, high - low, None)]:
-            start, end = low + start, low + end  # (the stretches count from low)
+        for span in [*found, None]:
+            start, end = (high, high) if span is None else (low + span[0], low + span[1])
             if start - done >= 2 * _LEARNED_FROM:
                 compiled = len(self._compiled)
                 run = self._each(
@@ -147,10 +155,16 @@ class BulkReader(RunReader):
                     run = self._span(numbers, lines, None, done, start, run, loose, parts, False)
                     done = start
             run = self._each(numbers, lines, done, start, run, loose, parts, True)
-            if plan is None:
+            if span is None:
                 break
+            plan = span[2]
             assert block is not None  # stretches come with their block
-            if self._ready() and self._current(plan.shape):
+            if isinstance(plan, Weave):
+                if run:
+                    self._run(Listed(run), loose, parts)
+                    run = []
+                self._weave(plan, loose, parts)
+            elif self._ready() and self._current(plan.shape):
                 if run:
                     self._run(Listed(run), loose, parts)
                     run = []
@@ -168,9 +182,10 @@ class BulkReader(RunReader):
         lines: list[str],
         joined: str | None = None,
         whole: bool = True,
-    ) -> tuple[Lines | None, list[tuple[int, int, TokenPlan]]]:
+    ) -> tuple[Lines | None, list[tuple[int, int, TokenPlan | Weave]]]:
         """The stretches of at least ``_STRETCH_SHORTEST`` lines of skeletons that share
-        a token plan, as the layouts compiled now know them. ``whole``: the lines are a
+        a token plan, as the layouts compiled now know them, and the weaves in the place
+        of the stretches in them (``_weaves``). ``whole``: the lines are a
         block, whose share of stretched lines decides whether the next blocks look."""
         if not (self.layouts and self._compiled) or len(lines) < _STRETCH_SHORTEST:
             return None, []
@@ -198,10 +213,43 @@ class BulkReader(RunReader):
                 if not self._plan(key, lines[len(keys) - 1 - backwards.index(key)]):
                     self._plan(key, lines[keys.index(key)])
         planned = list(map(plans.get, keys))
-        spans = stretches(planned, _STRETCH_SHORTEST)
+        spans: list[tuple[int, int, TokenPlan | Weave]] = []
+        spans += stretches(planned, _STRETCH_SHORTEST)
+        block = Lines(numbers, lines, data, keys, masked, planned)
+        weaves, woven = self._weaves(planned)
+        if weaves:  # (a stretch is in a weave or clear of every one)
+            starts = [start for start, _ in weaves]
+            spans = [
+                span
+                for span in spans
+                if (at := bisect.bisect_right(starts, span[0]) - 1) < 0 or span[0] >= weaves[at][1]
+            ]
+            table = WeaveTable.read(block, woven)
+            spans += [(start, end, Weave(block, table, start, end)) for start, end in weaves]
+            spans.sort(key=_first)
         if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
             self._unstretched = _UNSTRETCHED_SKIPPED
-        return (Lines(numbers, lines, data, keys, masked, planned) if spans else None), spans
+        return (block if spans else None), spans
+
+    def _weaves(
+        self, planned: list[TokenPlan | None]
+    ) -> tuple[list[tuple[int, int]], list[TokenPlan]]:
+        """Where at least ``_WEAVE_SHORTEST`` lines in a row are of several plans whose
+        lines each make a record of their own (``RunReader._weavable``): (first, end);
+        and those plans, in order of first sight."""
+        seen = dict.fromkeys(planned)
+        woven = {plan: plan is not None and self._weavable(plan.shape) for plan in seen}
+        if sum(woven.values()) < 2:
+            return [], []  # (no weave of one plan)
+        found = []
+        position = 0
+        for weavable, lines in groupby(map(woven.__getitem__, planned)):
+            count = sum(1 for _ in lines)
+            end = position + count
+            if weavable and count >= _WEAVE_SHORTEST and len(set(planned[position:end])) > 1:
+                found.append((position, end))
+            position = end
+        return found, [plan for plan in seen if plan is not None and woven[plan]]
 
     def _plan(self, key: bytes, raw: str) -> bool:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout

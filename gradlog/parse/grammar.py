@@ -89,5 +89,8 @@ BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 
 
 def mask_digits(text: str) -> str:
-    """``text`` with every digit made 0 (its layout)."""
+    """``text`` with every digit made 0 (its layout). ASCII text goes through bytes,
+    several times faster than ``str.translate``, to the same string."""
+    if text.isascii():
+        return text.encode("ascii").translate(BYTE_DIGITS).decode("ascii")
     return text.translate(DIGITS)

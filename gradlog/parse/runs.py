@@ -214,7 +214,7 @@ class Lines:
         self._data = data  # the lines joined by newlines, as UTF-8
         self._ends: np.ndarray | None = None
         self._masked = np.frombuffer(masked, np.uint8)  # the data with its digits made 0
-        self._plans = plans  # each line's token plan, if any (for ``planned``)
+        self.plans = plans  # each line's token plan, if any (for ``planned``)
         self._tables: dict[TokenPlan, tuple[np.ndarray, np.ndarray] | None] = {}
         # Each line's plan as a number, and the numbers: made once, for every plan.
         self._codes: tuple[np.ndarray, dict[TokenPlan | None, int]] | None = None
@@ -224,11 +224,7 @@ class Lines:
         cut from the table of every line of that plan in the block (read once, a column
         at a time, however short the stretches between other lines); None when that
         table cannot be read so."""
-        if not self._plans:
-            return None
-        if plan not in self._tables:
-            self._tables[plan] = self._plan_table(plan, width)
-        found = self._tables[plan]
+        found = self._table_of(plan, width)
         if found is None:
             return None
         where, table = found
@@ -237,6 +233,24 @@ class Lines:
             return None
         rows: np.ndarray = table[at : at + end - first].copy()  # (a run's own, not the block's)
         return rows
+
+    def picked(self, plan: TokenPlan, lines: np.ndarray, width: int) -> np.ndarray | None:
+        """The picked numbers of ``lines`` (positions in the block, all of ``plan``), a
+        row each, from the block's table of that plan (see ``planned``)."""
+        found = self._table_of(plan, width)
+        if found is None:
+            return None
+        where, table = found
+        rows: np.ndarray = table[where[lines]]
+        return rows
+
+    def _table_of(self, plan: TokenPlan, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``_plan_table``, read once per block and plan."""
+        if not self.plans:
+            return None
+        if plan not in self._tables:
+            self._tables[plan] = self._plan_table(plan, width)
+        return self._tables[plan]
 
     def row(self, plan: TokenPlan, line: int) -> list[float] | None:
         """The picked numbers of ``line`` (of ``plan``), when ``planned`` read its table."""
@@ -252,8 +266,8 @@ class Lines:
         line of ``plan``; None when a line of it has other tokens, or a number needs more
         than ``float()``."""
         if self._codes is None:
-            codes = {found: code for code, found in enumerate(dict.fromkeys(self._plans))}
-            self._codes = np.fromiter(map(codes.__getitem__, self._plans), np.int64), codes
+            codes = {found: code for code, found in enumerate(dict.fromkeys(self.plans))}
+            self._codes = np.fromiter(map(codes.__getitem__, self.plans), np.int64), codes
         each, codes = self._codes
         mine = np.flatnonzero(each == codes[plan])
         if not len(mine):
@@ -329,6 +343,10 @@ class Stretch:
 
     def shapes(self, first: int, end: int) -> list[tuple[Compiled, int]]:
         return [(self.shape, end - first)]
+
+    def shape_at(self, index: int) -> Compiled:
+        """The shape line ``index`` is read by."""
+        return self.shape
 
     def table(self, width: int) -> np.ndarray | None:
         block = self._block

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
 from gradlog.parse.compiled import to_float
+from gradlog.parse.grammar import DIGITS, mask_digits
 from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise, parse_mapping
 
@@ -113,3 +115,16 @@ def test_user_mapping_overrides_and_extends() -> None:
 def test_bad_mapping_is_rejected() -> None:
     with pytest.raises(ValueError, match="CANONICAL=PRINTED_NAME"):
         parse_mapping(["loss"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mask_digits_makes_every_ascii_digit_zero_and_nothing_else(seed: int) -> None:
+    """ASCII text is masked through bytes; any text reads as ``str.translate`` does."""
+    rng = random.Random(seed)
+    alphabet = "0123456789 .eE+-:|=,{}'abc\t\u00b5\u0663\u2014\U0001f525\udcff"
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
+        if rng.random() < 0.5:
+            text = text.encode("ascii", "ignore").decode("ascii")
+        assert mask_digits(text) == text.translate(DIGITS)
+        assert all(c == "0" or not "1" <= c <= "9" for c in mask_digits(text))
