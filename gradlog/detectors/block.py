@@ -116,9 +116,13 @@ class Block:
         if self._names is None:
             seen: dict[str, None] = {}
             for part in self._parts:
-                seen.update(
-                    dict.fromkeys(part.names if isinstance(part, RecordRun) else self._table(part))
-                )
+                if isinstance(part, RecordRun):
+                    seen.update(dict.fromkeys(part.names))
+                    continue
+                for record in part:
+                    for name in record.metrics:
+                        if name not in seen:
+                            seen[name] = None
             self._names = tuple(seen)
         return self._names
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Sequence
-from itertools import groupby
+from typing import TYPE_CHECKING
 
 from gradlog.model import Record
 from gradlog.parse.clean import redrawn
@@ -26,11 +26,17 @@ from gradlog.parse.runs import (
     Listed,
     Stretch,
     TokenPlan,
+    runs_of,
     skeletons,
     stretches,
     token_plan,
 )
 from gradlog.parse.weaves import Weave, WeaveTable
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from gradlog.lazy import numpy as np
 
 # A block with stretches covering less than 1 / _STRETCHED_SHARE of its lines (chatter,
 # runs of a few lines of several kinds) is not worth skeletons: the next few have none.
@@ -213,10 +219,11 @@ class BulkReader(RunReader):
                 if not self._plan(key, lines[len(keys) - 1 - backwards.index(key)]):
                     self._plan(key, lines[keys.index(key)])
         planned = list(map(plans.get, keys))
-        spans: list[tuple[int, int, TokenPlan | Weave]] = []
-        spans += stretches(planned, _STRETCH_SHORTEST)
         block = Lines(numbers, lines, data, keys, masked, planned)
-        weaves, woven = self._weaves(planned)
+        codes, coded = block.codes()
+        spans: list[tuple[int, int, TokenPlan | Weave]] = []
+        spans += stretches(codes, list(coded), _STRETCH_SHORTEST)
+        weaves, woven = self._weaves(codes, list(coded))
         if weaves:  # (a stretch is in a weave or clear of every one)
             starts = [start for start, _ in weaves]
             spans = [
@@ -232,24 +239,23 @@ class BulkReader(RunReader):
         return (block if spans else None), spans
 
     def _weaves(
-        self, planned: list[TokenPlan | None]
+        self, codes: np.ndarray, plans: list[TokenPlan | None]
     ) -> tuple[list[tuple[int, int]], list[TokenPlan]]:
         """Where at least ``_WEAVE_SHORTEST`` lines in a row are of several plans whose
         lines each make a record of their own (``RunReader._weavable``): (first, end);
-        and those plans, in order of first sight."""
-        seen = dict.fromkeys(planned)
-        woven = {plan: plan is not None and self._weavable(plan.shape) for plan in seen}
-        if sum(woven.values()) < 2:
+        and those plans, in order of first sight. ``codes``: each line's plan, as its
+        index in ``plans``."""
+        woven = [plan for plan in plans if plan is not None and self._weavable(plan.shape)]
+        if len(woven) < 2:
             return [], []  # (no weave of one plan)
+        weavable = np.isin(codes, [plans.index(plan) for plan in woven])
+        starts, ends = runs_of(weavable)
+        long = weavable[starts] & (ends - starts >= _WEAVE_SHORTEST)
         found = []
-        position = 0
-        for weavable, lines in groupby(map(woven.__getitem__, planned)):
-            count = sum(1 for _ in lines)
-            end = position + count
-            if weavable and count >= _WEAVE_SHORTEST and len(set(planned[position:end])) > 1:
-                found.append((position, end))
-            position = end
-        return found, [plan for plan in seen if plan is not None and woven[plan]]
+        for start, end in zip(starts[long].tolist(), ends[long].tolist(), strict=True):
+            if (codes[start:end] != codes[start]).any():  # (of several plans)
+                found.append((start, end))
+        return found, woven
 
     def _plan(self, key: bytes, raw: str) -> bool:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from itertools import chain, groupby
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from gradlog.parse.compiled import Compiled
@@ -111,17 +111,22 @@ def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
     return TokenPlan(len(tokens), tuple(picks), shape)
 
 
-def stretches(plans: Sequence[TokenPlan | None], shortest: int) -> list[tuple[int, int, TokenPlan]]:
+def stretches(
+    codes: np.ndarray, plans: Sequence[TokenPlan | None], shortest: int
+) -> list[tuple[int, int, TokenPlan]]:
     """The stretches of at least ``shortest`` consecutive lines of one plan: (first,
-    end, plan)."""
-    found = []
-    position = 0
-    for plan, lines in groupby(plans):
-        count = len(list(lines))
-        if plan is not None and count >= shortest:
-            found.append((position, position + count, plan))
-        position += count
-    return found
+    end, plan). ``codes``: each line's plan, as its index in ``plans``."""
+    starts, ends = runs_of(codes)
+    long = ends - starts >= shortest
+    starts, ends = starts[long], ends[long]
+    found = zip(starts.tolist(), ends.tolist(), codes[starts].tolist(), strict=True)
+    return [(start, end, plan) for start, end, code in found if (plan := plans[code]) is not None]
+
+
+def runs_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values starts and ends."""
+    changes = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return np.concatenate(([0], changes)), np.append(changes, len(values))
 
 
 class Listed:
@@ -207,6 +212,7 @@ class Lines:
         keys: list[bytes],
         masked: bytes,
         plans: Sequence[TokenPlan | None] = (),
+        codes: tuple[np.ndarray, dict[TokenPlan | None, int]] | None = None,
     ) -> None:
         self.numbers = numbers  # each line's number (a redrawn line's states share one)
         self.lines = lines
@@ -217,7 +223,7 @@ class Lines:
         self.plans = plans  # each line's token plan, if any (for ``planned``)
         self._tables: dict[TokenPlan, tuple[np.ndarray, np.ndarray] | None] = {}
         # Each line's plan as a number, and the numbers: made once, for every plan.
-        self._codes: tuple[np.ndarray, dict[TokenPlan | None, int]] | None = None
+        self._codes = codes
 
     def planned(self, plan: TokenPlan, first: int, end: int, width: int) -> np.ndarray | None:
         """The picked numbers of lines ``first`` to ``end``, all of ``plan``, a row each,
@@ -265,10 +271,7 @@ class Lines:
         """Where each line's row is (-1: not of ``plan``), and the picked numbers of every
         line of ``plan``; None when a line of it has other tokens, or a number needs more
         than ``float()``."""
-        if self._codes is None:
-            codes = {found: code for code, found in enumerate(dict.fromkeys(self.plans))}
-            self._codes = np.fromiter(map(codes.__getitem__, self.plans), np.int64), codes
-        each, codes = self._codes
+        each, codes = self.codes()
         mine = np.flatnonzero(each == codes[plan])
         if not len(mine):
             return None
@@ -279,6 +282,13 @@ class Lines:
         where = np.full(len(self.lines), -1, np.int64)
         where[mine] = np.arange(len(mine))
         return where, table
+
+    def codes(self) -> tuple[np.ndarray, dict[TokenPlan | None, int]]:
+        """Each line's plan as a number, and the number of each plan."""
+        if self._codes is None:
+            codes = {found: code for code, found in enumerate(dict.fromkeys(self.plans))}
+            self._codes = np.fromiter(map(codes.__getitem__, self.plans), np.int64), codes
+        return self._codes
 
     def _span(self, first: int, end: int) -> tuple[int, int]:
         """Where lines ``first`` to ``end`` are in the block's bytes."""

@@ -89,9 +89,11 @@ class WeaveTable:
 
     def __init__(self, block: Lines, order: list[TokenPlan]) -> None:
         self.order = order
-        codes: dict[TokenPlan | None, int] = {plan: code for code, plan in enumerate(order)}
-        count = len(block.plans)
-        self.code = np.fromiter((codes.get(plan, -1) for plan in block.plans), np.int64, count)
+        each, codes = block.codes()
+        mine = np.full(len(codes), -1, np.int64)  # (each of the block's plans: its code)
+        mine[[codes[plan] for plan in order]] = np.arange(len(order))
+        self.code = mine[each]
+        count = len(each)
         union: dict[str, int] = {}
         for plan in order:
             for name in plan.shape.run_key[0]:
