@@ -614,6 +614,32 @@ def test_short_runs_of_several_plans_are_read_into_columns(
     assert matched[0] == 0
 
 
+def test_validation_lines_that_join_the_step_before_stay_in_the_weave(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Runs of step lines, each ending in a validation line at the same step, which joins
+    that step's record (its names alone never make a record): no line is matched, the
+    lines around each join go into columns, and the records are line by line's."""
+    rng = random.Random(4)
+    lines, step = [], 10_000
+    while len(lines) < 12_000:
+        for _ in range(rng.randrange(5, 30)):
+            step += 1
+            lines.append(f"step {step} | loss {rng.random():.4f} | grad_norm {rng.random():.3f}")
+        lines.append(f"step {step} | val_loss {rng.random():.4f} | val_acc {rng.random():.4f}")
+    reader = LogReader()
+    reader.read_lines(1, lines[:2000])  # learns the layouts
+    matched = _matched(monkeypatch)
+    rest = lines[2000:]
+    parts = reader.read_lines(2001, rest)
+    in_columns = sum(len(part) for part in parts if isinstance(part, RecordRun))
+    records = sum(len(part) for part in parts)
+    assert matched[0] == 0
+    assert in_columns > 0.8 * records
+    monkeypatch.undo()
+    assert_read_as_line_by_line(tmp_path / "val.log", lines, (97, 4096))
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_picked_numbers_read_as_their_tokens(seed: int) -> None:
     """A line's numbers taken from a table of picked values mean what its tokens do."""

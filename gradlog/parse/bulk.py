@@ -231,7 +231,8 @@ class BulkReader(RunReader):
                 for span in spans
                 if (at := bisect.bisect_right(starts, span[0]) - 1) < 0 or span[0] >= weaves[at][1]
             ]
-            table = WeaveTable.read(block, woven)
+            plain = [self.families.plain(plan.shape.run_key[0]) for plan in woven]
+            table = WeaveTable.read(block, woven, plain)
             spans += [(start, end, Weave(block, table, start, end)) for start, end in weaves]
             spans.sort(key=_first)
         if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):

@@ -254,17 +254,17 @@ class RunReader:
         )
 
     def _weavable(self, shape: Compiled) -> bool:
-        """Whether lines of ``shape`` may be read in a weave now: each makes a record of
-        its own (a line with a step, or a dict without), counts no batch, needs no family
-        resolved, and reading it changes no dialect."""
-        names, _, _, _, kind, first = shape.run_key
+        """Whether lines of ``shape`` may be read in a weave now: each opens a record of
+        its own or joins the one before (a line with a step, or a dict without), counts
+        no batch, and reading it changes no dialect. (Whether its records may go into
+        columns as they are, their family plan empty, is ``WeaveTable.own``.)"""
+        _, _, _, _, kind, first = shape.run_key
         dialect = shape.plan_dialect
         return (
             (kind == "step" or kind == "numbered")
             and first is None
             and self._current(shape)
             and (dialect is None or dialect is self._parser.dialect)
-            and self.families.plain(names)
         )
 
     def _weave(self, weave: Weave, loose: list[Record], parts: list[Sequence[Record]]) -> None:
@@ -338,6 +338,8 @@ class RunReader:
         print a name with other values (NaN the same as NaN), or both an epoch, another
         (``WeaveTable.opens``, for each line after the first that opens one)."""
         step, numbered = held
+        if not table.own[first + 1]:
+            return first
         if table.stepped[first + 1]:
             opens = numbered or step != table.steps[first + 1]
         else:

@@ -1,11 +1,13 @@
 """Weaves: lines of several token plans in turn, read into records together.
 
 A log that prints a few step lines, then a few dicts, then a validation line, and so
-on, has stretches too short to read one by one into columns (``runs.Stretch``). When
-every plan in such a span makes a record of each line (a line with a step, or a dict
-without one), the span is a ``Weave``: its lines' numbers come from the block's table of
-each plan (``runs.Lines.picked``), and ``WeaveTable`` tells at once which lines open a
-record of their own (``RunReader._woven``)."""
+on, has stretches too short to read into columns one by one (``runs.Stretch``). When
+every line of such a span opens a record or joins the one before (a line with a step,
+or a dict without one), the span is a ``Weave``: its lines' numbers come from the
+block's table of each plan (``runs.Lines.picked``), and ``WeaveTable`` tells at once
+which lines open a record of their own, so that the lines between one that may not
+(the first, one that joins the record before) go into columns together
+(``RunReader._woven``)."""
 
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ else:
 class Weave:
     """Lines ``first`` to ``end`` of a block, of several token plans in turn (a log that
     prints a few step lines, then a few dicts, then a validation line...), each of a
-    plan whose lines make a record each (``Compiled.run``: "step" or "numbered"), with
-    their numbers (``table``: None when a plan's could not be read so)."""
+    plan whose lines each open a record or join the one before (``Compiled.run``:
+    "step" or "numbered"), with their numbers (``table``: None when a plan's could not
+    be read so)."""
 
     def __init__(self, block: Lines, table: WeaveTable | None, first: int, end: int) -> None:
         self._block, self._first, self._end = block, first, end
@@ -65,12 +68,14 @@ class WeaveTable:
     plans: each line's plan (``code``, an index into ``order``; -1: none of them); every
     metric of any plan as a column (``columns``: a plan's metrics' columns), NaN and
     ``present`` False where a line's plan lacks it; each line's printed step (NaN: none)
-    and epoch (NaN: none, or not finite); and whether each line's values differ from
-    the line before's (``differ``). Made once per block; ``part`` is a weave's.
+    and epoch (NaN: none, or not finite); whether each line's values differ from the
+    line before's (``differ``); and whether a record of the line's metrics alone may go
+    into columns (``own``). Made once per block; ``part`` is a weave's.
 
     ``closed(line)``: the first line from ``line`` on that does not open a record of its
-    own when the line before it did: a line with a step after one with the same printed
-    step, or a line without one whose values and epoch do not differ."""
+    own in columns when the line before it did: a line with a step after one with the
+    same printed step, a line without one whose values and epoch do not differ, or a
+    line not ``own``."""
 
     __slots__ = (
         "_closed",
@@ -81,6 +86,7 @@ class WeaveTable:
         "differ",
         "epochs",
         "order",
+        "own",
         "present",
         "stepped",
         "steps",
@@ -108,6 +114,7 @@ class WeaveTable:
         self.stepped = np.zeros(count, np.bool_)
         self.epochs = np.full(count, np.nan)
         self.differ = np.zeros(count, np.bool_)
+        self.own = np.ones(count, np.bool_)
         self._closed: list[int] = []
         self._offset, self._count = 0, count
 
@@ -116,10 +123,14 @@ class WeaveTable:
         return [plan.shape for plan in self.order]
 
     @classmethod
-    def read(cls, block: Lines, order: list[TokenPlan]) -> WeaveTable | None:
+    def read(cls, block: Lines, order: list[TokenPlan], plain: list[bool]) -> WeaveTable | None:
         """The table of ``block``'s lines of the plans in ``order``; None when a plan's
-        lines cannot be read as a table."""
+        lines cannot be read as a table. ``plain``: whether records of each plan's
+        metrics alone keep their names (``Families.plain``): a line of a plan that is
+        not opens no record in columns (a validation line that joins the step's record
+        before it never does)."""
         table = cls(block, order)
+        table.own = np.append(np.array(plain, np.bool_), False)[table.code]
         for code, plan in enumerate(order):
             names, has_step, has_epoch = plan.shape.run_key[:3]
             width = has_step + has_epoch + len(names)
@@ -145,7 +156,7 @@ class WeaveTable:
         stepped, steps = table.stepped, table.steps
         # A line with a step after one without opens a record: that one was numbered.
         opens = np.where(stepped[1:], ~stepped[:-1] | (steps[1:] != steps[:-1]), differ)
-        table._closed = (np.flatnonzero(~opens) + 1).tolist()
+        table._closed = (np.flatnonzero(~(opens & table.own[1:])) + 1).tolist()
         return table
 
     def part(self, first: int, end: int) -> WeaveTable:
@@ -156,11 +167,12 @@ class WeaveTable:
             self.values[first:end],
             self.present[first:end],
         )
-        part.steps, part.stepped, part.epochs, part.differ = (
+        part.steps, part.stepped, part.epochs, part.differ, part.own = (
             self.steps[first:end],
             self.stepped[first:end],
             self.epochs[first:end],
             self.differ[first:end],
+            self.own[first:end],
         )
         part._offset, part._count = self._offset + first, end - first
         return part
