@@ -538,12 +538,14 @@ def _woven_log(rng: random.Random) -> list[str]:
     """Runs of 1-12 lines of several kinds in turn, from one step counter: step lines
     (some behind a logging prefix), a validation line at the step just printed (it joins
     that step's record), dicts with no step (numbered on; some with a nan epoch, some
-    repeating the line before), a header that opens a block the next dicts go into, and
-    now and then a blank line or chatter that ends a weave."""
+    repeating the line before), a header that opens a block the next dicts go into,
+    Keras's bars (under their epoch's header or not), and now and then a blank line or
+    chatter that ends a weave."""
     lines: list[str] = []
     step = 1
-    for _ in range(rng.randrange(150, 250)):
-        kind = rng.choice(("step", "step", "stamped", "val", "dict", "eval", "header", "gap"))
+    kinds = ("step", "stamped", "val", "dict", "eval", "header", "bar", "gap")
+    for _ in range(rng.randrange(300, 450)):
+        kind = rng.choices(kinds, (8, 3, 3, 4, 2, 2, 2, 0.5))[0]
         for i in range(rng.randrange(1, 13)):
             loss = 2 / (1 + step / 500) + rng.random() / 10
             if rng.random() < 0.004:
@@ -561,11 +563,20 @@ def _woven_log(rng: random.Random) -> list[str]:
                 if kind == "header" and i == 0:
                     lines.append(f"Evaluating at step {step}")
                 step += 1
-                epoch = "nan" if rng.random() < 0.03 else f"{step / 977:.2f}"
+                unknown = 0.3 if kind == "header" and i == 0 else 0.03  # (a block not dated)
+                epoch = "nan" if rng.random() < unknown else f"{step / 977:.2f}"
                 text = f"{{'loss': {loss:.4f}, 'grad_norm': {rng.random():.4f}, 'epoch': {epoch}}}"
                 lines += [text] * (2 if rng.random() < 0.03 else 1)
             elif kind == "eval":
                 lines.append(f"{{'eval_loss': {loss:.4f}, 'eval_runtime': {rng.random():.4f}}}")
+            elif kind == "bar":  # Keras's bar, under its epoch's header or not
+                if i == 0 and rng.random() < 0.5:
+                    lines.append(f"Epoch {step // 100 + 1}/50")
+                batch = rng.randrange(1, 100)
+                lines.append(
+                    f" {batch:2d}/99 [{'=' * (batch // 10)}>{'.' * (9 - batch // 10)}] - "
+                    f"ETA: 3s - loss: {loss:.4f} - accuracy: {rng.random():.4f}"
+                )
             else:
                 lines.append(rng.choice(("", "Saving checkpoint")))
                 break
@@ -577,6 +588,28 @@ def test_weaves_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
     assert_read_as_line_by_line(
         tmp_path / "woven.log", _woven_log(random.Random(seed)), (97, 500, 4096)
     )
+
+
+def test_dicts_into_a_headers_block_in_a_weave_read_as_line_by_line(tmp_path: Path) -> None:
+    """In a weave, dicts after a header go into its block: the first with an epoch
+    dates it (here often not the first: its epoch is nan or inf), the last leaves its
+    values."""
+    rng = random.Random(6)
+    lines, step = [], 10_000
+    for _ in range(300):
+        step += 1  # (a header at the last step line's step would join its record)
+        lines.append(f"Evaluating at step {step}")
+        for i in range(rng.randrange(1, 8)):
+            epoch = f"{step / 50 + i / 100:.2f}"
+            if i == 0:  # an epoch that is none: nan (another layout), or one float() reads
+                epoch = rng.choice(("nan", "1e999", epoch))  # as inf (the same plan)
+            lines.append(
+                f"{{'loss': {rng.random():.4f}, 'acc': {rng.random():.4f}, 'epoch': {epoch}}}"
+            )
+        for _ in range(rng.randrange(20, 40)):
+            step += 1
+            lines.append(f"step {step} | loss {rng.random():.4f} | grad_norm {rng.random():.3f}")
+    assert_read_as_line_by_line(tmp_path / "blocks.log", lines, (500, 4096))
 
 
 def test_short_runs_of_several_plans_are_read_into_columns(

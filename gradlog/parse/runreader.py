@@ -255,13 +255,13 @@ class RunReader:
 
     def _weavable(self, shape: Compiled) -> bool:
         """Whether lines of ``shape`` may be read in a weave now: each opens a record of
-        its own or joins the one before (a line with a step, or a dict without), counts
-        no batch, and reading it changes no dialect. (Whether its records may go into
+        its own or joins the one before (a line with a step; a dict or a bar without),
+        counts no batch, and reading it changes no dialect. (Whether its records may go into
         columns as they are, their family plan empty, is ``WeaveTable.own``.)"""
         _, _, _, _, kind, first = shape.run_key
         dialect = shape.plan_dialect
         return (
-            (kind == "step" or kind == "numbered")
+            kind is not None
             and first is None
             and self._current(shape)
             and (dialect is None or dialect is self._parser.dialect)
@@ -289,16 +289,19 @@ class RunReader:
 
     def _into_block(self, table: WeaveTable, line: int) -> int:
         """The next line of a weave to read by itself after line ``line``: when ``line``
-        went into a header's block, with its epoch, and more lines of its plan follow
-        (dicts with no step), each of them would replace the values of the one before,
-        so only the last of them is read (``_run`` does the same); else the next line."""
+        went into a header's block, which has its epoch or their lines print none, and
+        more lines of its plan follow (dicts or a bar with no step), each of them would
+        replace the values of the one before, so only the last of them is read (``_run``
+        does the same); else the next line."""
         code = table.code
-        if table.stepped[line] or not self._assembler.open_header(dated=True):
+        if table.stepped[line] or not self._assembler.open_header():
+            return line + 1
+        plan = table.order[int(code[line])]
+        if plan.shape.run_key[2] and not self._assembler.open_header(dated=True):
             return line + 1
         end = line + 1
         while end < len(code) - 1 and code[end] == code[line]:
             end += 1  # (a few lines: a run of one plan in a weave is short)
-        plan = table.order[int(code[line])]
         if end - line < 3 or not (self._ready() and self._weavable(plan.shape)):
             return line + 1
         if plan.shape.stats is not None:

@@ -28,8 +28,8 @@ else:
 class Weave:
     """Lines ``first`` to ``end`` of a block, of several token plans in turn (a log that
     prints a few step lines, then a few dicts, then a validation line...), each of a
-    plan whose lines each open a record or join the one before (``Compiled.run``:
-    "step" or "numbered"), with their numbers (``table``: None when a plan's could not
+    plan whose lines each open a record or join the one before (any ``Compiled.run``
+    with no batch counted), with their numbers (``table``: None when a plan's could not
     be read so)."""
 
     def __init__(self, block: Lines, table: WeaveTable | None, first: int, end: int) -> None:
