@@ -184,6 +184,20 @@ def _matched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return matched
 
 
+def _read_alone(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the lines of runs, stretches and weaves read by themselves (through
+    the record protocol, not in columns), from now on."""
+    alone = [0]
+    one = reader_module.LogReader._one
+
+    def counted(self: LogReader, run: object, index: int) -> object:
+        alone[0] += 1
+        return one(self, run, index)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader_module.LogReader, "_one", counted)
+    return alone
+
+
 def _hf_lines(count: int, first_epoch: float = 0.0) -> list[str]:
     """HF Trainer's dicts: repr floats of every length, and an epoch that gains a digit
     (9.99 -> 10.0) when ``first_epoch`` is near 10."""
@@ -519,14 +533,7 @@ def test_a_run_of_lines_into_a_headers_block_reads_its_first_and_last(
         ]
     reader = LogReader()
     reader.read_lines(1, lines[:2000])  # learns the layouts
-    one = reader_module.LogReader._one
-    read = [0]
-
-    def counted(self: LogReader, run: object, index: int) -> object:
-        read[0] += 1
-        return one(self, run, index)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader_module.LogReader, "_one", counted)
+    read = _read_alone(monkeypatch)
     parts = reader.read_lines(2001, lines[2000:])
     runs = len(lines[2000:]) // 31
     assert read[0] <= 2 * runs + 4
@@ -631,14 +638,7 @@ def test_short_runs_of_several_plans_are_read_into_columns(
         kind = not kind
     reader = LogReader()
     reader.read_lines(1, lines[:2000])  # learns the layouts
-    one = reader_module.LogReader._one
-    alone = [0]
-
-    def counted(self: LogReader, run: object, index: int) -> object:
-        alone[0] += 1
-        return one(self, run, index)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(reader_module.LogReader, "_one", counted)
+    alone = _read_alone(monkeypatch)
     matched = _matched(monkeypatch)
     rest = lines[2000:]
     parts = reader.read_lines(2001, rest)
