@@ -15,6 +15,7 @@ import random
 import struct
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -617,6 +618,64 @@ def test_dicts_into_a_headers_block_in_a_weave_read_as_line_by_line(tmp_path: Pa
             step += 1
             lines.append(f"step {step} | loss {rng.random():.4f} | grad_norm {rng.random():.3f}")
     assert_read_as_line_by_line(tmp_path / "blocks.log", lines, (500, 4096))
+
+
+def _chatty_log(rng: random.Random) -> list[str]:
+    """Step lines and dicts in short runs, with chatter between them: a few lines at the
+    start that read as nothing (so the examples of unread lines fill up), then lines of
+    layouts that yield nothing, with numbers and without."""
+    lines = [f"note {word} {i}" for i, word in enumerate("abcdefghij")]
+    lines += [f"warming up {word}" for word in "abcdef"]
+    step = 10_000
+    for _ in range(rng.randrange(300, 400)):
+        kind = rng.choice(("step", "dict", "chatter"))
+        for _ in range(rng.randrange(1, 15)):
+            step += 1
+            if kind == "step":
+                lines.append(
+                    f"step {step} | loss {rng.random():.4f} | grad_norm {rng.random():.3f}"
+                )
+            elif kind == "dict":
+                lines.append(f"{{'loss': {rng.random():.4f}, 'grad_norm': {rng.random():.4f}}}")
+            else:
+                lines.append(
+                    rng.choice(
+                        (
+                            f"Saving checkpoint {step}",
+                            "Tokenizer has no pad token",
+                            "",
+                            f"{step} of 9",
+                        )
+                    )
+                )
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_chatter_between_records_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "chatty.log", _chatty_log(random.Random(seed)), (97, 500, 4096)
+    )
+
+
+def test_lines_known_to_yield_nothing_are_only_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a layout is known to yield nothing (and the examples of such lines are all
+    kept), a line of it is counted without being read: no line goes the general way."""
+    lines = _chatty_log(random.Random(9))
+    reader = LogReader()
+    reader.read_lines(1, lines[:1500])  # learns the layouts, and the quiet ones
+    fed = [0]
+    feed = reader_module.LogReader.feed
+
+    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
+        fed[0] += 1
+        return feed(self, line_no, raw)
+
+    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
+    before = reader.unread_numeric
+    reader.read_lines(1501, lines[1500:])
+    assert fed[0] == 0
+    assert reader.unread_numeric > before
 
 
 def test_short_runs_of_several_plans_are_read_into_columns(

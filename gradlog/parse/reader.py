@@ -28,7 +28,7 @@ from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME, Dialect
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
-from gradlog.parse.grammar import NUMBER_RE, mask_digits
+from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, mask_digits
 from gradlog.parse.line import Fields, LineParser, ShapeStats
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT
@@ -95,7 +95,7 @@ class LogReader(BulkReader):
         self._plain = False  # the last line read went the plain key-value way
         # Layouts of lines that yield nothing under a dialect: whether such a line counts
         # as an unread line with a number (``_hush``).
-        self._quiet: dict[str, tuple[Dialect, int]] = {}
+        self._quiet: dict[bytes, tuple[Dialect, int]] = {}
 
     @property
     def limits(self) -> dict[str, int]:
@@ -149,10 +149,14 @@ class LogReader(BulkReader):
                 self._document = []
                 return self._gather(line_no, raw)
         key: str | None = None
+        layout = b""
         plain = not (self._in_summary or self._section or self._table.columns)
         if plain and self.layouts and len(raw) <= SPAN_LONGEST:
-            key = mask_digits(raw)
-            quiet = self._quiet.get(key)
+            # The layout as bytes (the key of compiled and quiet layouts), and as text:
+            # ``mask_digits(raw)``, since only ASCII bytes are digits.
+            layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
+            key = layout.decode("utf-8", "surrogatepass")
+            quiet = self._quiet.get(layout)
             if quiet is not None and quiet[0] is self._parser.dialect and self._unread_full():
                 self.unread_numeric += quiet[1]
                 return []
@@ -161,7 +165,6 @@ class LogReader(BulkReader):
                 start, end = span
                 text, masked = raw[start:end], key[start:end]
                 quick = self._named(self._quick(line_no, text, masked))
-                layout = key.encode("utf-8", "surrogatepass")
                 entry = self._compiled.get(layout, _OPEN)
                 # Compiled once, and again when it went stale: the parser dropped shapes,
                 # or the log's dialect changed (its renames made the roles).
@@ -190,11 +193,11 @@ class LogReader(BulkReader):
         if key is not None and len(segments) == 1 and self._plain:
             self._learn(key, raw, segments[0])
         elif hush and key is not None:
-            self._hush(key, before)
+            self._hush(layout, before)
         return self._named(records)
 
-    def _hush(self, key: str, before: tuple[int, Dialect, int, int]) -> None:
-        """Remember the layout ``key`` of a line that yielded nothing and changed nothing
+    def _hush(self, layout: bytes, before: tuple[int, Dialect, int, int]) -> None:
+        """Remember the ``layout`` of a line that yielded nothing and changed nothing
         but the count of unread lines with a number: every step reads all digits alike, so
         any line of it does the same (``feed`` then only counts it, once the examples of
         unread lines are all kept). Not when the line changed the parser's dialect or
@@ -213,7 +216,7 @@ class LogReader(BulkReader):
             return
         if len(self._quiet) >= SPANS_KEPT:
             self._quiet.clear()
-        self._quiet[key] = (dialect, self.unread_numeric - numeric)
+        self._quiet[layout] = (dialect, self.unread_numeric - numeric)
 
     def _unread_full(self) -> bool:
         """Whether the examples of lines nothing was read from are all kept."""

@@ -23,6 +23,7 @@ from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
+from gradlog.parse.dialects import Dialect
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
 from gradlog.parse.line import LineParser
@@ -57,12 +58,16 @@ class RunReader:
     _in_summary: bool
     _section: str
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
+    _quiet: dict[bytes, tuple[Dialect, int]]
+    unread_numeric: int
 
     if TYPE_CHECKING:
 
         def _named(self, records: list[Record]) -> list[Record]: ...
 
         def feed(self, line_no: int, raw: str) -> list[Record]: ...
+
+        def _unread_full(self) -> bool: ...
 
     def _each(
         self,
@@ -78,6 +83,7 @@ class RunReader:
         """Read lines ``start`` to ``end`` of ``lines`` one by one, by their compiled shape
         when they have one, else by ``feed``; return the run still open."""
         compiled = self._compiled
+        quiet = self._quiet
         parser = self._parser
         ready = self._ready()
         whole = not start and end == len(lines)
@@ -88,7 +94,13 @@ class RunReader:
         ):
             entry = None
             if ready and len(raw) <= SPAN_LONGEST:
-                entry = compiled.get(raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS))
+                layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
+                entry = compiled.get(layout)
+                if entry is None and layout in quiet:  # (as ``feed`` takes such a line)
+                    dialect, count = quiet[layout]
+                    if dialect is parser.dialect and self._unread_full():
+                        self.unread_numeric += count
+                        continue
             if entry is not None:
                 left, right, shape = entry
                 if run and shape.run_key != run[0][2].run_key:
