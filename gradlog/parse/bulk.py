@@ -2,11 +2,12 @@
 
 A block's lines are looked at together: a line redrawn with ``\r`` becomes its states,
 each line gets its skeleton, and stretches of lines whose skeletons share a token plan
-are found (``runs.Stretch``: their numbers are cut out at once, no line is matched). The
-lines between stretches, and a log's first lines (which learn its layouts), are read
-one by one; all of it goes into records by ``runreader.RunReader``. ``LogReader.feed``,
-the general way, is the oracle all of this is tested against (``tests/test_layouts.py``,
-``tests/test_stretches.py``).
+are found (``runs.Stretch``: their numbers are cut out at once, no line is matched), and
+spans of short runs of several such plans in turn (``weaves.Weave``). The lines between
+them, and a log's first lines (which learn its layouts), are read one by one; all of it
+goes into records by ``runreader.RunReader`` and ``weaves.WeaveReader``.
+``LogReader.feed``, the general way, is the oracle all of this is tested against
+(``tests/test_layouts.py``, ``tests/test_stretches.py``).
 """
 
 from __future__ import annotations
@@ -19,19 +20,17 @@ from typing import TYPE_CHECKING
 from gradlog.model import Record
 from gradlog.parse.clean import redrawn
 from gradlog.parse.grammar import BYTE_DIGITS
-from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT, RunReader
+from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import (
     Item,
     Lines,
     Listed,
     Stretch,
     TokenPlan,
-    runs_of,
     skeletons,
-    stretches,
     token_plan,
 )
-from gradlog.parse.weaves import Weave, WeaveTable
+from gradlog.parse.weaves import Weave, WeaveReader, WeaveTable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,17 +43,35 @@ _STRETCHED_SHARE = 4
 _UNSTRETCHED_SKIPPED = 3
 _LEARNED_FROM = 1024  # lines of a log's first block read one by one to learn its layouts
 _STRETCH_SHORTEST = 16  # lines of one token plan cut out together: fewer are matched each
-_WEAVE_SHORTEST = 24  # lines of several plans in turn read together (``RunReader._weave``)
+_WEAVE_SHORTEST = 24  # lines of several plans in turn read together (``WeaveReader._weave``)
 _INNER_CR = re.compile(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF end
+
+
+def stretches(
+    codes: np.ndarray, plans: Sequence[TokenPlan | None], shortest: int
+) -> list[tuple[int, int, TokenPlan]]:
+    """The stretches of at least ``shortest`` consecutive lines of one plan: (first,
+    end, plan). ``codes``: each line's plan, as its index in ``plans``."""
+    starts, ends = runs_of(codes)
+    long = ends - starts >= shortest
+    starts, ends = starts[long], ends[long]
+    found = zip(starts.tolist(), ends.tolist(), codes[starts].tolist(), strict=True)
+    return [(start, end, plan) for start, end, code in found if (plan := plans[code]) is not None]
+
+
+def runs_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values starts and ends."""
+    changes = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return np.concatenate(([0], changes)), np.append(changes, len(values))
 
 
 def _first(span: tuple[int, int, TokenPlan | Weave]) -> int:
     return span[0]
 
 
-class BulkReader(RunReader):
+class BulkReader(WeaveReader):
     """The block-reading half of ``LogReader``: the state it reads is ``LogReader``'s;
-    the lines and runs it finds are read by ``RunReader``."""
+    the lines, runs and weaves it finds are read by ``RunReader`` and ``WeaveReader``."""
 
     _plans: dict[bytes, TokenPlan | None]
     _skeletons: dict[bytes, bytes]  # layouts seen in stretches, with their skeletons
@@ -191,8 +208,8 @@ class BulkReader(RunReader):
     ) -> tuple[Lines | None, list[tuple[int, int, TokenPlan | Weave]]]:
         """The stretches of at least ``_STRETCH_SHORTEST`` lines of skeletons that share
         a token plan, as the layouts compiled now know them, and the weaves in the place
-        of the stretches in them (``_weaves``). ``whole``: the lines are a
-        block, whose share of stretched lines decides whether the next blocks look."""
+        of the stretches in them (``_weaves``). ``whole``: the lines are a block, whose
+        share of stretched lines decides whether the next blocks look."""
         if not (self.layouts and self._compiled) or len(lines) < _STRETCH_SHORTEST:
             return None, []
         if whole and self._unstretched:  # the last block had few: look again in a few
@@ -243,9 +260,9 @@ class BulkReader(RunReader):
         self, codes: np.ndarray, plans: list[TokenPlan | None]
     ) -> tuple[list[tuple[int, int]], list[TokenPlan]]:
         """Where at least ``_WEAVE_SHORTEST`` lines in a row are of several plans whose
-        lines each make a record of their own (``RunReader._weavable``): (first, end);
-        and those plans, in order of first sight. ``codes``: each line's plan, as its
-        index in ``plans``."""
+        lines each open a record or join the one before (``WeaveReader._weavable``):
+        (first, end); and those plans, in order of first sight. ``codes``: each line's
+        plan, as its index in ``plans``."""
         woven = [plan for plan in plans if plan is not None and self._weavable(plan.shape)]
         if len(woven) < 2:
             return [], []  # (no weave of one plan)

@@ -111,24 +111,6 @@ def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
     return TokenPlan(len(tokens), tuple(picks), shape)
 
 
-def stretches(
-    codes: np.ndarray, plans: Sequence[TokenPlan | None], shortest: int
-) -> list[tuple[int, int, TokenPlan]]:
-    """The stretches of at least ``shortest`` consecutive lines of one plan: (first,
-    end, plan). ``codes``: each line's plan, as its index in ``plans``."""
-    starts, ends = runs_of(codes)
-    long = ends - starts >= shortest
-    starts, ends = starts[long], ends[long]
-    found = zip(starts.tolist(), ends.tolist(), codes[starts].tolist(), strict=True)
-    return [(start, end, plan) for start, end, code in found if (plan := plans[code]) is not None]
-
-
-def runs_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each run of equal values starts and ends."""
-    changes = np.flatnonzero(values[1:] != values[:-1]) + 1
-    return np.concatenate(([0], changes)), np.append(changes, len(values))
-
-
 class Listed:
     """A run of lines matched one by one."""
 

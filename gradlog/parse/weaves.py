@@ -7,16 +7,20 @@ or a dict without one), the span is a ``Weave``: its lines' numbers come from th
 block's table of each plan (``runs.Lines.picked``), and ``WeaveTable`` tells at once
 which lines open a record of their own, so that the lines between one that may not
 (the first, one that joins the record before) go into columns together
-(``RunReader._woven``)."""
+(``WeaveReader._woven``)."""
 
 from __future__ import annotations
 
 import bisect
 import copy
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from gradlog.columns import RecordRun
+from gradlog.model import Record
 from gradlog.parse.compiled import Compiled
+from gradlog.parse.runreader import RunReader
 from gradlog.parse.runs import Lines, TokenPlan
 
 if TYPE_CHECKING:
@@ -183,3 +187,146 @@ class WeaveTable:
         found = self._closed
         at = bisect.bisect_left(found, line + self._offset)
         return min(found[at] - self._offset, self._count) if at < len(found) else self._count
+
+
+class WeaveReader(RunReader):
+    """Reading weaves into records, for ``bulk.BulkReader``: the state it reads is
+    ``LogReader``'s."""
+
+    def _weavable(self, shape: Compiled) -> bool:
+        """Whether lines of ``shape`` may be read in a weave now: each opens a record of
+        its own or joins the one before (a line with a step; a dict or a bar without),
+        counts no batch, and reading it changes no dialect. (Whether its records may go into
+        columns as they are, their family plan empty, is ``WeaveTable.own``.)"""
+        _, _, _, _, kind, first = shape.run_key
+        dialect = shape.plan_dialect
+        return (
+            kind is not None
+            and first is None
+            and self._current(shape)
+            and (dialect is None or dialect is self._parser.dialect)
+        )
+
+    def _weave(self, weave: Weave, loose: list[Record], parts: list[Sequence[Record]]) -> None:
+        """Read a weave as ``_each`` would read its lines. A line is read by itself when
+        the record open before it may not be the line before's own: the first line (it
+        completes the record left open before the weave), a line that joins the record
+        before (the same step), a line after one that went into a header's block. From
+        each line read so, the lines that each open a record of their own are read into
+        columns, a run of them per run of one plan, but the last, read by itself and left
+        open (``_woven``)."""
+        table = weave.table
+        count = len(weave)
+        line = 0
+        loose += self._one(weave, line)
+        while line < count - 1:
+            held = None if table is None else self._held(table, line)
+            if held is not None and table is not None:
+                line = self._woven(weave, table, line, held, loose, parts)
+            if line < count - 1:
+                line = line + 1 if table is None else self._into_block(table, line)
+                loose += self._one(weave, line)
+
+    def _into_block(self, table: WeaveTable, line: int) -> int:
+        """The next line of a weave to read by itself after line ``line``: when ``line``
+        went into a header's block, which has its epoch or their lines print none, and
+        more lines of its plan follow (dicts or a bar with no step), each of them would
+        replace the values of the one before, so only the last of them is read (``_run``
+        does the same); else the next line."""
+        code = table.code
+        if table.stepped[line] or not self._assembler.open_header():
+            return line + 1
+        plan = table.order[int(code[line])]
+        if plan.shape.run_key[2] and not self._assembler.open_header(dated=True):
+            return line + 1
+        end = line + 1
+        while end < len(code) - 1 and code[end] == code[line]:
+            end += 1  # (a few lines: a run of one plan in a weave is short)
+        if end - line < 3 or not (self._ready() and self._weavable(plan.shape)):
+            return line + 1
+        if plan.shape.stats is not None:
+            plan.shape.stats.count += end - line - 2
+        self._read_as(plan.shape, end - line - 2)
+        return end - 1
+
+    def _held(self, table: WeaveTable, line: int) -> tuple[float, bool] | None:
+        """``Assembler.holding`` line ``line`` of a weave (just read): the open record's
+        step and whether it was numbered, when it is that line's record and the weave's
+        plans may still be woven; else None."""
+        if not (self._ready() and all(map(self._weavable, table.shapes))):
+            return None
+        plan = table.order[int(table.code[line])]
+        return self._assembler.holding(
+            plan.shape.run_key[0],
+            table.values[line, table.columns[plan]].tolist(),
+            float(table.epochs[line]),
+        )
+
+    def _woven(
+        self,
+        weave: Weave,
+        table: WeaveTable,
+        first: int,
+        held: tuple[float, bool],
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+    ) -> int:
+        """Read the lines after line ``first`` of ``weave`` (read; its record is open:
+        ``held``) that each open a record of their own: all but the last into columns,
+        the last by itself. Return the last line read.
+
+        As ``Assembler.take`` goes: a line with a step opens a record unless the open
+        record has that step and a printed one (not numbered); a line without one opens
+        a record, numbered on from the one before, when it and the open record both
+        print a name with other values (NaN the same as NaN), or both an epoch, another.
+        ``WeaveTable.closed`` finds the first line that does not, of those after the
+        second; the second is checked here, against the open record."""
+        step, numbered = held
+        if not table.own[first + 1]:
+            return first
+        if table.stepped[first + 1]:
+            opens = numbered or step != table.steps[first + 1]
+        else:
+            opens = bool(table.differ[first + 1])
+        if not opens:
+            return first
+        end = table.closed(first + 2)  # the lines before it each open a record
+        if end - first < 4:  # (one or two lines: not worth columns)
+            for line in range(first + 1, end):
+                loose += self._one(weave, line)
+            return end - 1
+        code = table.code[first : end - 1]
+        stepped = table.stepped[first : end - 1]
+        index = np.arange(len(code))
+        anchors = np.maximum.accumulate(np.where(stepped, index, 0))  # (the first is one)
+        printed = table.steps[first : end - 1].copy()
+        printed[0] = step
+        steps = printed[anchors] + (index - anchors)  # counted on from the last printed
+        lines = weave.numbers(first, end - 1)
+        cuts = (np.flatnonzero(code[2:] != code[1:-1]) + 2).tolist()
+        runs = []
+        for start, stop in itertools.pairwise([1, *cuts, len(code)]):
+            plan = table.order[int(code[start])]
+            names, _, has_epoch = plan.shape.run_key[:3]
+            runs.append(
+                RecordRun(
+                    names,
+                    steps[start:stop],
+                    lines[start:stop],
+                    table.epochs[first + start : first + stop] if has_epoch else None,
+                    table.values[first + start : first + stop, table.columns[plan]],
+                )
+            )
+        read = np.bincount(code[1:], minlength=len(table.order)).tolist()
+        for plan, count in zip(table.order, read, strict=True):
+            if count:
+                if plan.shape.stats is not None:
+                    plan.shape.stats.count += count
+                self._read_as(plan.shape, count)
+        loose += self._named(self._assembler.flush())
+        parts.append(loose.copy())
+        loose.clear()
+        parts += runs
+        self._assembler.ran(runs[-1][-1], int((~stepped[1:]).sum()))
+        loose += self._one(weave, end - 1)
+        return end - 1
