@@ -678,6 +678,47 @@ def test_lines_known_to_yield_nothing_are_only_counted(monkeypatch: pytest.Monke
     assert reader.unread_numeric > before
 
 
+@pytest.mark.parametrize("dialect", ["generic", "hf_trainer"])
+def test_header_lines_are_compiled_too(monkeypatch: pytest.MonkeyPatch, dialect: str) -> None:
+    """A line that only names a step (``Evaluating at step 40``, behind a logging
+    prefix or not) is read by its compiled layout once learned, under a framework's
+    dialect too: no line goes the general way, and the records are line by line's."""
+    rng = random.Random(1)
+    lines, step = [], 10_000
+    for _ in range(400):
+        for _ in range(rng.randrange(1, 6)):
+            step += 1
+            if dialect == "generic":
+                lines.append(f"step {step} | loss {rng.random():.4f}")
+            else:
+                lines.append(f"{{'loss': {rng.random():.4f}, 'epoch': {step / 1000:.2f}}}")
+        step += 1
+        lines.append(
+            rng.choice(
+                (
+                    f"Evaluating at step {step}",
+                    f"I0318 09:41:22.517338 140235 train.py:705] Evaluating at step {step}",
+                )
+            )
+        )
+    reader = LogReader()
+    expected = LogReader()
+    expected.layouts = False
+    want = [r for n, line in enumerate(lines, 1) for r in expected.feed(n, line)]
+    got = reader.feed_lines(1, lines[:1500])
+    fed = [0]
+    feed = reader_module.LogReader.feed
+
+    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
+        fed[0] += 1
+        return feed(self, line_no, raw)
+
+    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
+    got += reader.feed_lines(1501, lines[1500:])
+    assert fed[0] == 0
+    assert got == want
+
+
 def test_short_runs_of_several_plans_are_read_into_columns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

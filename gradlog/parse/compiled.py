@@ -106,8 +106,8 @@ def _trace(
     fields = LineFields(
         {name: float(k + 1) for k, (name, _) in enumerate(roles.metrics)}, step, epoch, marker
     )
-    if not dialect.adjust(fields, text) or not fields.metrics:
-        return None
+    if not dialect.adjust(fields, text) or (roles.metrics and not fields.metrics):
+        return None  # it drops the line, or all its values (a header has none to drop)
     metrics = []
     for name, value in fields.metrics.items():
         if value not in origin:
@@ -171,9 +171,11 @@ def compile_shape(
     """The compiled form of a learned shape (``pattern``, ``plan``, read under
     ``dialect``; ``text`` is one of its lines), when reading a line of it by one match
     is exactly what the parser would do: its plan names some metrics and the dialect's
-    adjustment (if any) depends only on the layout. Else None."""
+    adjustment (if any) depends only on the layout, or it only names a step or an epoch
+    (a header: ``Evaluating at step 40``). Else None."""
     roles = plan_roles(plan, dialect)
-    if not roles.metrics:
+    header = not roles.metrics
+    if header and ((roles.step is None and roles.epoch is None) or plan.is_dict):
         return None
     marker = not (plan.is_dict and roles.step is None)
     bits = False
@@ -194,7 +196,9 @@ def compile_shape(
     # record at its printed step, or each a record gradlog numbers (a dict with no step,
     # as HF Trainer prints), or each refreshing the block a header opened.
     run = None
-    if not bits and marker and roles.step is not None:
+    if header:
+        pass  # (a header opens a block: no run of its lines is read in bulk)
+    elif not bits and marker and roles.step is not None:
         run = "step"
     elif not bits and not marker:
         run = "numbered"

@@ -301,5 +301,7 @@ class RunReader:
             self._parser.count_batches(batch)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
-        done = self._assembler.take(number, metrics, step, epoch, shape.marker, bits=shape.bits)
+        done = self._assembler.take(
+            number, metrics, step, epoch, shape.marker, header=not metrics, bits=shape.bits
+        )
         return self._named(done) if done else done
