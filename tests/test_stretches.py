@@ -85,17 +85,20 @@ def _stretch_log(rng: random.Random) -> list[str]:
             elif bad and trouble == "wide":
                 lines.append(lines[-1].replace(".", "..", 1))
             if trouble == "chatter" and rng.random() < 0.2:  # lines that say nothing
-                lines.append(
-                    rng.choice(
-                        (
-                            "",
-                            f"Saving model checkpoint to out/checkpoint-{step}",
-                            "Tokenizer has no pad token, using eos",
-                            f"{step % 10_000 / 7:.1f}% of the data seen",
-                        )
-                    )
-                )
+                lines.append(_chatter(rng, step))
     return lines
+
+
+def _chatter(rng: random.Random, step: int) -> str:
+    """A line that yields no record, with a number or not, or blank."""
+    return rng.choice(
+        (
+            "",
+            f"Saving model checkpoint to out/checkpoint-{step}",
+            "Tokenizer has no pad token, using eos",
+            f"{step % 10_000 / 7:.1f}% of the data seen",
+        )
+    )
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -183,6 +186,19 @@ def _matched(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(reader_module.LogReader, "_each", counted)
     return matched
+
+
+def _fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the lines read the general way (``feed``), from now on."""
+    fed = [0]
+    feed = reader_module.LogReader.feed
+
+    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
+        fed[0] += 1
+        return feed(self, line_no, raw)
+
+    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
+    return fed
 
 
 def _read_alone(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -638,16 +654,7 @@ def _chatty_log(rng: random.Random) -> list[str]:
             elif kind == "dict":
                 lines.append(f"{{'loss': {rng.random():.4f}, 'grad_norm': {rng.random():.4f}}}")
             else:
-                lines.append(
-                    rng.choice(
-                        (
-                            f"Saving checkpoint {step}",
-                            "Tokenizer has no pad token",
-                            "",
-                            f"{step} of 9",
-                        )
-                    )
-                )
+                lines.append(_chatter(rng, step))
     return lines
 
 
@@ -664,14 +671,7 @@ def test_lines_known_to_yield_nothing_are_only_counted(monkeypatch: pytest.Monke
     lines = _chatty_log(random.Random(9))
     reader = LogReader()
     reader.read_lines(1, lines[:1500])  # learns the layouts, and the quiet ones
-    fed = [0]
-    feed = reader_module.LogReader.feed
-
-    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
-        fed[0] += 1
-        return feed(self, line_no, raw)
-
-    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
+    fed = _fed(monkeypatch)
     before = reader.unread_numeric
     reader.read_lines(1501, lines[1500:])
     assert fed[0] == 0
@@ -706,14 +706,7 @@ def test_header_lines_are_compiled_too(monkeypatch: pytest.MonkeyPatch, dialect:
     expected.layouts = False
     want = [r for n, line in enumerate(lines, 1) for r in expected.feed(n, line)]
     got = reader.feed_lines(1, lines[:1500])
-    fed = [0]
-    feed = reader_module.LogReader.feed
-
-    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
-        fed[0] += 1
-        return feed(self, line_no, raw)
-
-    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
+    fed = _fed(monkeypatch)
     got += reader.feed_lines(1501, lines[1500:])
     assert fed[0] == 0
     assert got == want
