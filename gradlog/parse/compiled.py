@@ -145,7 +145,7 @@ class Compiled:
     marker: bool  # a line of it starts a record at its step or epoch (see ``Fields``)
     bits: bool  # its losses are in bits
     evictions: int  # the parser's cache evictions when this was made: stale after one
-    run: str | None  # "step", "numbered", "refresh": how a run of its lines is read
+    run: str | None  # "step", "numbered", "refresh", "header": how a run of its lines is read
     pick: Callable[[Sequence[str]], tuple[str, ...]]  # step, epoch (if any), metrics
     # Lines of shapes with the same run key can share columns: the metric names, whether
     # there is a step and an epoch, the dialect the shape shows, the kind of run, and
@@ -197,7 +197,7 @@ def compile_shape(
     # as HF Trainer prints), or each refreshing the block a header opened.
     run = None
     if header:
-        pass  # (a header opens a block: no run of its lines is read in bulk)
+        run = "header"  # (it opens a block: its lines are read one at a time)
     elif not bits and marker and roles.step is not None:
         run = "step"
     elif not bits and not marker:

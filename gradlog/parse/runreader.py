@@ -152,7 +152,9 @@ class RunReader:
         count = len(run)
         skip = 0
         assembler = self._assembler
-        if kind != "step" and assembler.open_header():
+        if kind == "header":
+            pass  # each opens a block, or joins the record of its step: one at a time
+        elif kind != "step" and assembler.open_header():
             # (Lines with no epoch never date a block.)
             dated = not run.shape.run_key[2] or assembler.open_header(dated=True)
             if not dated and count > 2:

@@ -134,7 +134,9 @@ class WeaveTable:
         not opens no record in columns (a validation line that joins the step's record
         before it never does)."""
         table = cls(block, order)
-        table.own = np.append(np.array(plain, np.bool_), False)[table.code]
+        # (A header's line opens a block, never a record in columns.)
+        own = [fine and plan.shape.run != "header" for plan, fine in zip(order, plain, strict=True)]
+        table.own = np.append(np.array(own, np.bool_), False)[table.code]
         for code, plan in enumerate(order):
             names, has_step, has_epoch = plan.shape.run_key[:3]
             width = has_step + has_epoch + len(names)
