@@ -13,6 +13,8 @@ _BARE_SGR = re.compile(r"\[\d{1,3}(?:;\d{1,3})*m")
 _QUOTE = re.compile(r"^(?:\s{0,3}>)+ ?")
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# A blank state after a redraw: only whitespace (as ``str.strip`` sees it) up to the next.
+_BLANK_STATE = re.compile(r"\r\s*(?=\r|\Z)")
 # Read through cp1252, UTF-8 bar blocks become mojibake ("\u00e2\u2013\u02c6" for a full
 # block): bar debris, never data.
 _MOJIBAKE = re.compile("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
@@ -95,7 +97,10 @@ def redraws(text: str) -> list[str]:
     """
     if "\r" not in text:
         return [text]
-    return [segment for segment in text.split("\r") if segment.strip()]
+    states = text.split("\r")
+    if _BLANK_STATE.search(text) is None:  # (a search at C speed, not a strip per state)
+        return states if states[0].strip() else states[1:]
+    return [segment for segment in states if segment.strip()]
 
 
 def strip_prefixes(text: str) -> Segment:

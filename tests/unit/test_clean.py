@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from gradlog.parse.clean import clean
+from gradlog.parse.clean import clean, redraws
 
 CASES = [
     ("plain line", ["plain line"]),
@@ -62,3 +64,15 @@ def test_rank_prefixes(raw: str, rank: int | None) -> None:
     (segment,) = clean(raw)
     assert segment.rank == rank
     assert segment.text.startswith(("step", "12: 483"))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_redraws_drop_the_blank_states_as_strip_sees_them(seed: int) -> None:
+    """Found by one search, the blank states are those ``str.strip`` leaves empty:
+    spaces, tabs, Unicode spaces and separators alike, at the start, inside, at the end."""
+    rng = random.Random(seed)
+    alphabet = ["\r", "\r", " ", "\t", "\x0b", "\x1c", "\x85", "\xa0", "\u2028", "a", "7", "%"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        expected = [text] if "\r" not in text else [s for s in text.split("\r") if s.strip()]
+        assert redraws(text) == expected
