@@ -156,9 +156,7 @@ class LogReader(BulkReader):
             # ``mask_digits(raw)``, since only ASCII bytes are digits.
             layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
             key = layout.decode("utf-8", "surrogatepass")
-            quiet = self._quiet.get(layout)
-            if quiet is not None and quiet[0] is self._parser.dialect and self._unread_full():
-                self.unread_numeric += quiet[1]
+            if self._counted_quiet(layout):
                 return []
             span = self._spans.get(key)
             if span is not None:
@@ -217,6 +215,15 @@ class LogReader(BulkReader):
         if len(self._quiet) >= SPANS_KEPT:
             self._quiet.clear()
         self._quiet[layout] = (dialect, self.unread_numeric - numeric)
+
+    def _counted_quiet(self, layout: bytes) -> bool:
+        """Whether a line of ``layout`` is known to yield nothing now (``_hush``), and so
+        was only counted."""
+        quiet = self._quiet.get(layout)
+        if quiet is None or quiet[0] is not self._parser.dialect or not self._unread_full():
+            return False
+        self.unread_numeric += quiet[1]
+        return True
 
     def _unread_full(self) -> bool:
         """Whether the examples of lines nothing was read from are all kept."""

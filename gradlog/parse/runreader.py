@@ -62,7 +62,6 @@ class RunReader:
     _section: str
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _quiet: dict[bytes, tuple[Dialect, int]]
-    unread_numeric: int
 
     if TYPE_CHECKING:
 
@@ -70,7 +69,7 @@ class RunReader:
 
         def feed(self, line_no: int, raw: str) -> list[Record]: ...
 
-        def _unread_full(self) -> bool: ...
+        def _counted_quiet(self, layout: bytes) -> bool: ...
 
     def _each(
         self,
@@ -99,11 +98,8 @@ class RunReader:
             if ready and len(raw) <= SPAN_LONGEST:
                 layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
                 entry = compiled.get(layout)
-                if entry is None and layout in quiet:  # (as ``feed`` takes such a line)
-                    dialect, count = quiet[layout]
-                    if dialect is parser.dialect and self._unread_full():
-                        self.unread_numeric += count
-                        continue
+                if entry is None and layout in quiet and self._counted_quiet(layout):
+                    continue
             if entry is not None:
                 left, right, shape = entry
                 if run and shape.run_key != run[0][2].run_key:

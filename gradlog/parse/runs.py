@@ -8,7 +8,7 @@ held one of two ways, with the same questions asked of both:
 - ``Stretch``: lines of one block whose skeletons share a ``TokenPlan``, never matched
   one by one: their numbers are cut out of the whole stretch at once
   (``bytes.translate`` and ``split``) and parsed a column at a time; a short one is cut
-  from a table of every line of its plan in the block (``Lines.planned``), read the
+  from a table of every line of its plan in the block (``Lines.picked``), read the
   same way once for all of them.
 
 A line's skeleton (``skeletons``) is the line with its digits made 0, every run of more
@@ -52,7 +52,7 @@ LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
 _FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
 _LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
 _NEWLINE = ord("\n")
-_ROWS_SHORTEST = 128  # lines: a shorter stretch is cut from its plan's table (``Lines.planned``)
+_ROWS_SHORTEST = 128  # lines: a shorter stretch is cut from its plan's table (``Lines.picked``)
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
 Entry = tuple[int, int, Compiled]  # where a layout's text is in its line, and its shape
@@ -194,7 +194,6 @@ class Lines:
         keys: list[bytes],
         masked: bytes,
         plans: Sequence[TokenPlan | None] = (),
-        codes: tuple[np.ndarray, dict[TokenPlan | None, int]] | None = None,
     ) -> None:
         self.numbers = numbers  # each line's number (a redrawn line's states share one)
         self.lines = lines
@@ -202,29 +201,16 @@ class Lines:
         self._data = data  # the lines joined by newlines, as UTF-8
         self._ends: np.ndarray | None = None
         self._masked = np.frombuffer(masked, np.uint8)  # the data with its digits made 0
-        self.plans = plans  # each line's token plan, if any (for ``planned``)
+        self.plans = plans  # each line's token plan, if any (for ``picked``)
         self._tables: dict[TokenPlan, tuple[np.ndarray, np.ndarray] | None] = {}
         # Each line's plan as a number, and the numbers: made once, for every plan.
-        self._codes = codes
-
-    def planned(self, plan: TokenPlan, first: int, end: int, width: int) -> np.ndarray | None:
-        """The picked numbers of lines ``first`` to ``end``, all of ``plan``, a row each,
-        cut from the table of every line of that plan in the block (read once, a column
-        at a time, however short the stretches between other lines); None when that
-        table cannot be read so."""
-        found = self._table_of(plan, width)
-        if found is None:
-            return None
-        where, table = found
-        at = int(where[first])
-        if at < 0 or int(where[end - 1]) != at + end - 1 - first:
-            return None
-        rows: np.ndarray = table[at : at + end - first].copy()  # (a run's own, not the block's)
-        return rows
+        self._codes: tuple[np.ndarray, dict[TokenPlan | None, int]] | None = None
 
     def picked(self, plan: TokenPlan, lines: np.ndarray, width: int) -> np.ndarray | None:
         """The picked numbers of ``lines`` (positions in the block, all of ``plan``), a
-        row each, from the block's table of that plan (see ``planned``)."""
+        row each, cut from the table of every line of that plan in the block (read once,
+        a column at a time, however short the runs between other lines); None when that
+        table cannot be read so."""
         found = self._table_of(plan, width)
         if found is None:
             return None
@@ -241,7 +227,7 @@ class Lines:
         return self._tables[plan]
 
     def row(self, plan: TokenPlan, line: int) -> list[float] | None:
-        """The picked numbers of ``line`` (of ``plan``), when ``planned`` read its table."""
+        """The picked numbers of ``line`` (of ``plan``), when ``picked`` read its table."""
         found = self._tables.get(plan)
         if found is None:
             return None
@@ -324,7 +310,7 @@ class Stretch:
 
     def values(self, index: int) -> list[float] | None:
         """The picked numbers of line ``index`` (negative from the end), when the block's
-        table of its plan was read (``Lines.planned``); else None."""
+        table of its plan was read (``Lines.picked``); else None."""
         return self._block.row(self._plan, index % len(self) + self._first)
 
     def numbers(self, first: int, end: int) -> np.ndarray:
@@ -346,7 +332,7 @@ class Stretch:
             rows = block.rows(self._first, self._end)
             found = None if rows is None else self._columns(rows, width)
         else:  # a short stretch is cut from the block's table of its plan
-            found = block.planned(self._plan, self._first, self._end, width)
+            found = block.picked(self._plan, np.arange(self._first, self._end), width)
         if found is not None:
             return found
         return picked_numbers(block.text(self._first, self._end), len(self), self._plan, width)
