@@ -809,3 +809,78 @@ def test_batches_counted_many_at_once_as_one_by_one(seed: int) -> None:
     # (by repr: a NaN count of batches is a key of its own each time, and NaN != NaN)
     assert repr(list(many.batches.items())) == repr(list(one.batches.items()))
     assert many.first_batch == one.first_batch
+
+
+def _dialects_log(rng: random.Random, chatter: bool = True, runs: int = 400) -> list[str]:
+    """Runs of 1-10 lines of kinds that show different frameworks, in turn, from one step
+    counter: HF Trainer's dicts, Keras's bars (now and then under their epoch's header),
+    torchtitan's step lines, and plain step lines (some behind a logging prefix) that
+    show none; and chatter. Each line that shows a framework turns the log's dialect to
+    it, so the plain lines are read under one dialect, then another."""
+    lines: list[str] = []
+    step = 10_000
+    kinds = ("hf", "bar", "titan", "step", "stamped", "chatter")
+    for _ in range(rng.randrange(runs, runs + 100)):
+        kind = rng.choices(kinds, (3, 3, 2, 4, 2, 1 if chatter else 0))[0]
+        for i in range(rng.randrange(1, 11)):
+            step += 1
+            loss = 2 / (1 + step / 5000) + rng.random() / 10
+            if rng.random() < 0.003:
+                loss = math.nan
+            if kind == "hf":
+                lines.append(
+                    f"{{'loss': {loss:.4f}, 'grad_norm': {rng.random() * 3!r}, "
+                    f"'learning_rate': 5e-05, 'epoch': {step / 977:.2f}}}"
+                )
+            elif kind == "bar":
+                if i == 0 and rng.random() < 0.2:
+                    lines.append(f"Epoch {step // 1000}/50")
+                batch = rng.randrange(10, 99)
+                lines.append(
+                    f" {batch}/99 [{'=' * (batch // 10)}>{'.' * (9 - batch // 10)}] - "
+                    f"ETA: 3s - loss: {loss:.4f} - accuracy: {rng.random():.4f}"
+                )
+            elif kind == "titan":
+                lines.append(f"step: {step}  loss: {loss:7.4f}  memory: 12.34GiB(31.2%)")
+            elif kind in ("step", "stamped"):
+                text = f"step {step} | loss {loss:.4f} | grad_norm {rng.random():.3f}"
+                if kind == "stamped":
+                    text = f"2024-05-01 10:{i % 60:02d}:07,123 - INFO - {text}"
+                lines.append(text)
+            else:
+                lines.append(_chatter(rng, step))
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_of_several_dialects_in_turn_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "dialects.log", _dialects_log(random.Random(seed)), (97, 500, 4096)
+    )
+
+
+def test_a_layout_that_reads_alike_under_several_dialects_is_learned_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain step line reads the same whichever framework's line came before it: once
+    each dialect the log turns to has met its layout, it stays compiled under all of
+    them, and so do layouts that yield nothing. Then only a layout not met yet goes the
+    general way, and lines of several dialects in turn are woven into columns."""
+    lines = _dialects_log(random.Random(3), runs=2000)
+    reader = LogReader()
+    reader.read_lines(1, lines[:2500])  # learns the layouts under each dialect
+    shapes = [entry[2] for entry in reader._compiled.values() if entry is not None]
+    plain = [shape for shape in shapes if shape.plan_dialect is None and shape.run == "step"]
+    assert plain and all({"hf_trainer", "keras"} <= shape.readers for shape in plain)
+    fed = _fed(monkeypatch)
+    rest = lines[2500:]
+    reader.read_lines(2501, rest)
+    # (Only lines of layouts not met yet: a loss of nan, a number with more digits.)
+    assert fed[0] < len(rest) / 100
+    monkeypatch.undo()
+    quiet = _dialects_log(random.Random(4), chatter=False, runs=2000)
+    reader = LogReader()
+    reader.read_lines(1, quiet[:2500])
+    parts = reader.read_lines(2501, quiet[2500:])
+    in_columns = sum(len(part) for part in parts if isinstance(part, RecordRun))
+    assert in_columns > 0.9 * sum(len(part) for part in parts)

@@ -13,6 +13,7 @@ goes into records by ``runreader.RunReader`` and ``weaves.WeaveReader``.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -263,7 +264,8 @@ class BulkReader(WeaveReader):
         lines each open a record or join the one before (``WeaveReader._weavable``):
         (first, end); and those plans, in order of first sight. ``codes``: each line's
         plan, as its index in ``plans``."""
-        woven = [plan for plan in plans if plan is not None and self._weavable(plan.shape)]
+        known = [plan for plan in plans if plan is not None]
+        woven = list(itertools.compress(known, self._weavable([plan.shape for plan in known])))
         if len(woven) < 2:
             return [], []  # (no weave of one plan)
         weavable = np.isin(codes, [plans.index(plan) for plan in woven])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -151,6 +151,21 @@ class Compiled:
     # there is a step and an epoch, the dialect the shape shows, the kind of run, and
     # for a step counted within the epoch the first epoch's number (None: not so).
     run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None, int | None]
+    # The dialects (by name) under which a line of it reads as by it: ``dialect``, and
+    # each the log turned to since under which the shape compiled the same (``same_as``).
+    readers: set[str] = field(default_factory=set, compare=False)
+
+    def same_as(self, other: Compiled) -> bool:
+        """Whether ``other`` (this layout compiled under another dialect) reads every
+        line of it as this does."""
+        return (
+            self.pattern is other.pattern
+            and self.plan_dialect is other.plan_dialect
+            and self.roles == other.roles
+            and self.stats is other.stats
+            and (self.marker, self.bits, self.evictions, self.run, self.run_key)
+            == (other.marker, other.bits, other.evictions, other.run, other.run_key)
+        )
 
 
 def _picker(*indices: int) -> Callable[[Sequence[str]], tuple[str, ...]]:
@@ -223,6 +238,7 @@ def compile_shape(
             run,
             None if roles.total is None else roles.first,
         ),
+        {dialect.name},
     )
 
 

@@ -95,7 +95,8 @@ class LogReader(BulkReader):
         self._plain = False  # the last line read went the plain key-value way
         # Layouts of lines that yield nothing under a dialect: whether such a line counts
         # as an unread line with a number (``_hush``).
-        self._quiet: dict[bytes, tuple[Dialect, int]] = {}
+        # Layouts known to yield nothing: under each dialect, the numbers a line counts.
+        self._quiet: dict[bytes, dict[str, int]] = {}
 
     @property
     def limits(self) -> dict[str, int]:
@@ -170,7 +171,11 @@ class LogReader(BulkReader):
                     isinstance(entry, tuple) and not self._current(entry[2])
                 ):
                     shape = self._parser.compiled(text, masked)
-                    if shape is not True:  # else the shape is not learned yet
+                    if isinstance(entry, tuple) and shape and entry[2].same_as(shape):
+                        # (The same under this dialect: it stays current under both, so
+                        # a log that turns from one to the other and back keeps it.)
+                        entry[2].readers.add(self._parser.dialect.name)
+                    elif shape is not True:  # else the shape is not learned yet
                         self._compiled[layout] = (start, end, shape) if shape else None
                 return quick
         records: list[Record] = []
@@ -214,15 +219,18 @@ class LogReader(BulkReader):
             return
         if len(self._quiet) >= SPANS_KEPT:
             self._quiet.clear()
-        self._quiet[layout] = (dialect, self.unread_numeric - numeric)
+        self._quiet.setdefault(layout, {})[dialect.name] = self.unread_numeric - numeric
 
     def _counted_quiet(self, layout: bytes) -> bool:
-        """Whether a line of ``layout`` is known to yield nothing now (``_hush``), and so
-        was only counted."""
+        """Whether a line of ``layout`` is known to yield nothing under the log's dialect
+        now (``_hush``), and so was only counted."""
         quiet = self._quiet.get(layout)
-        if quiet is None or quiet[0] is not self._parser.dialect or not self._unread_full():
+        if quiet is None or not self._unread_full():
             return False
-        self.unread_numeric += quiet[1]
+        numeric = quiet.get(self._parser.dialect.name)
+        if numeric is None:
+            return False
+        self.unread_numeric += numeric
         return True
 
     def _unread_full(self) -> bool:

@@ -25,7 +25,6 @@ from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
-from gradlog.parse.dialects import Dialect
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
 from gradlog.parse.line import LineParser
@@ -61,7 +60,7 @@ class RunReader:
     _in_summary: bool
     _section: str
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
-    _quiet: dict[bytes, tuple[Dialect, int]]
+    _quiet: dict[bytes, dict[str, int]]
 
     if TYPE_CHECKING:
 
@@ -107,7 +106,9 @@ class RunReader:
                     run = []
                 # ``_current(shape)``, inline: this runs for every line.
                 if shape.evictions == parser.evictions and (
-                    shape.plan_dialect is not None or parser.dialect is shape.dialect
+                    shape.plan_dialect is not None
+                    or parser.dialect is shape.dialect
+                    or parser.dialect.name in shape.readers
                 ):
                     # From the line's start the match needs no copy: endpos ends it.
                     if left:
@@ -203,8 +204,10 @@ class RunReader:
 
     def _read_as(self, shape: Compiled, count: int) -> None:
         """Note ``count`` lines read by ``shape``: its dialect, and the reading counts."""
-        self._parser.adopt(shape.plan_dialect)
-        self._dialects.setdefault((shape.plan_dialect or shape.dialect).name)
+        parser = self._parser
+        parser.adopt(shape.plan_dialect)
+        # (The log's dialect: the shape's own, or one it reads the same under.)
+        self._dialects.setdefault((shape.plan_dialect or parser.dialect).name)
         self.kinds["key-value"] += count
         self.parsed += count
 
@@ -278,10 +281,13 @@ class RunReader:
 
     def _current(self, shape: Compiled) -> bool:
         """Whether a compiled shape reads as the parser would now: made since the parser
-        last dropped shapes, and under the log's dialect unless it shows its own."""
+        last dropped shapes, and under the log's dialect (or one it reads the same
+        under: ``Compiled.readers``) unless it shows its own."""
         parser = self._parser
         return shape.evictions == parser.evictions and (
-            shape.plan_dialect is not None or parser.dialect is shape.dialect
+            shape.plan_dialect is not None
+            or parser.dialect is shape.dialect
+            or parser.dialect.name in shape.readers
         )
 
     def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:

@@ -195,19 +195,30 @@ class WeaveReader(RunReader):
     """Reading weaves into records, for ``bulk.BulkReader``: the state it reads is
     ``LogReader``'s."""
 
-    def _weavable(self, shape: Compiled) -> bool:
-        """Whether lines of ``shape`` may be read in a weave now: each opens a record of
-        its own or joins the one before (a line with a step; a dict or a bar without),
-        counts no batch, and reading it changes no dialect. (Whether its records may go into
-        columns as they are, their family plan empty, is ``WeaveTable.own``.)"""
-        _, _, _, _, kind, first = shape.run_key
-        dialect = shape.plan_dialect
-        return (
-            kind is not None
-            and first is None
-            and self._current(shape)
-            and (dialect is None or dialect is self._parser.dialect)
-        )
+    def _weavable(self, shapes: Sequence[Compiled]) -> list[bool]:
+        """Whether lines of each of ``shapes`` may be read in a weave of lines of them now:
+        each opens a record of its own or joins the one before (a line with a step; a
+        dict or a bar without), counts no batch, and reads the same whichever dialect
+        the log is in while the weave is read (a line of a shape that shows its dialect
+        turns the log to it: a shape that shows none must read the same under each of
+        them, ``Compiled.readers``). (Whether its records may go into columns as they
+        are, their family plan empty, is ``WeaveTable.own``.)"""
+        parser = self._parser
+        fit = [
+            shape.run_key[4] is not None
+            and shape.run_key[5] is None
+            and shape.evictions == parser.evictions
+            for shape in shapes
+        ]
+        dialects = {parser.dialect.name}
+        for shape, fits in zip(shapes, fit, strict=True):
+            shown = shape.plan_dialect
+            if fits and shown is not None and (parser.dialect.generic or not shown.generic):
+                dialects.add(shown.name)  # (``LineParser.adopt`` may turn to it)
+        return [
+            fits and (shape.plan_dialect is not None or dialects <= shape.readers)
+            for shape, fits in zip(shapes, fit, strict=True)
+        ]
 
     def _weave(self, weave: Weave, loose: list[Record], parts: list[Sequence[Record]]) -> None:
         """Read a weave as ``_each`` would read its lines. A line is read by itself when
@@ -244,7 +255,7 @@ class WeaveReader(RunReader):
         end = line + 1
         while end < len(code) - 1 and code[end] == code[line]:
             end += 1  # (a few lines: a run of one plan in a weave is short)
-        if end - line < 3 or not (self._ready() and self._weavable(plan.shape)):
+        if end - line < 3 or not (self._ready() and all(self._weavable(table.shapes))):
             return line + 1
         if plan.shape.stats is not None:
             plan.shape.stats.count += end - line - 2
@@ -255,7 +266,7 @@ class WeaveReader(RunReader):
         """``Assembler.holding`` line ``line`` of a weave (just read): the open record's
         step and whether it was numbered, when it is that line's record and the weave's
         plans may still be woven; else None."""
-        if not (self._ready() and all(map(self._weavable, table.shapes))):
+        if not (self._ready() and all(self._weavable(table.shapes))):
             return None
         plan = table.order[int(table.code[line])]
         return self._assembler.holding(
@@ -319,12 +330,10 @@ class WeaveReader(RunReader):
                     table.values[first + start : first + stop, table.columns[plan]],
                 )
             )
-        read = np.bincount(code[1:], minlength=len(table.order)).tolist()
-        for plan, count in zip(table.order, read, strict=True):
-            if count:
-                if plan.shape.stats is not None:
-                    plan.shape.stats.count += count
-                self._read_as(plan.shape, count)
+            # In order, run by run: a line that shows its dialect turns the log to it.
+            if plan.shape.stats is not None:
+                plan.shape.stats.count += stop - start
+            self._read_as(plan.shape, stop - start)
         loose += self._named(self._assembler.flush())
         parts.append(loose.copy())
         loose.clear()
