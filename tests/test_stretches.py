@@ -141,11 +141,11 @@ def test_lines_laid_out_alike_are_read_as_a_table_of_bytes() -> None:
         f"run {10**5 + i} job {10**6 + i} loss 0.5000" for i in range(150)
     ]
     for lines, expected in ((alike, True), (shifted, False)):
-        data, keys, masked = skeletons(lines) or (b"", [], b"")
+        data, keys, masked, _ = skeletons(lines) or (b"", [], b"", [])
         assert len(set(keys)) == 1
         rows = Lines(range(len(lines)), lines, data, keys, masked).rows(0, len(lines))
         assert (rows is not None) == expected
-    data, keys, masked = skeletons(alike) or (b"", [], b"")
+    data, keys, masked, _ = skeletons(alike) or (b"", [], b"", [])
     rows = Lines(range(300), alike, data, keys, masked).rows(10, 20)
     assert rows is not None and rows[0].tobytes() == alike[10].encode()
 
@@ -157,7 +157,7 @@ def test_skeletons_cut_long_runs_and_fractions_only() -> None:
         "a\x00b",
         "12:30:45 | 1,000 | 1,5 | 2024-05-01 | 10.5.1",
     ]
-    data, keys, _ = skeletons(lines) or (b"", [], b"")
+    data, keys, _, _ = skeletons(lines) or (b"", [], b"", [])
     assert data == "\n".join(lines).encode()
     assert keys[0] == keys[1] == b"step " + b"0" * LONG_RUN + b" | loss 0.0 | lr 0.0e-00"
     assert keys[2] == b"a\x00b"
@@ -884,3 +884,62 @@ def test_a_layout_that_reads_alike_under_several_dialects_is_learned_once(
     parts = reader.read_lines(2501, quiet[2500:])
     in_columns = sum(len(part) for part in parts if isinstance(part, RecordRun))
     assert in_columns > 0.9 * sum(len(part) for part in parts)
+
+
+def _warned_log(rng: random.Random, count: int = 12_000, odd: bool = True) -> list[str]:
+    """Step lines in runs of 3-15, one or two lines of chatter after each run (a warning,
+    a checkpoint, a blank line: layouts that yield nothing), after a few lines at the
+    start that read as nothing (so the examples of unread lines fill up). ``odd``: now
+    and then a loss of nan or a number that gains a digit (a layout not met before)."""
+    lines = [f"note {word} {i}" for i, word in enumerate("abcdefghij")]
+    lines += [f"warming up {word}" for word in "abcdef"]
+    step = 10_000
+    while len(lines) < count:
+        for _ in range(rng.randrange(3, 16)):
+            step += 1
+            loss = rng.choice((math.nan, 1.5)) if odd and rng.random() < 0.002 else rng.random()
+            lines.append(f"step {step} | loss {loss:.4f} | grad_norm {rng.random():.3f}")
+        for _ in range(rng.randrange(1, 3)):
+            if odd:
+                lines.append(_chatter(rng, step))
+            else:
+                seen = f"{rng.randrange(10, 99)}.{rng.randrange(10)}% of the data seen"
+                lines.append(rng.choice(("", f"Saving checkpoint-{step}", seen)))
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_runs_of_one_kind_between_chatter_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "warned.log", _warned_log(random.Random(seed)), (97, 500, 4096)
+    )
+
+
+def test_lines_that_yield_nothing_stay_in_a_weave(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short runs of step lines between lines of layouts that yield nothing: the quiet
+    lines change no record, so they are counted and the step lines around them woven
+    into columns, with no line matched or read the general way."""
+    lines = _warned_log(random.Random(7), odd=False)
+    reader = LogReader()
+    reader.read_lines(1, lines[:2000])  # learns the layouts, and the quiet ones
+    matched, fed = _matched(monkeypatch), _fed(monkeypatch)
+    before = reader.unread_numeric
+    rest = lines[2000:]
+    parts = reader.read_lines(2001, rest)
+    in_columns = sum(len(part) for part in parts if isinstance(part, RecordRun))
+    assert in_columns > 0.95 * sum(len(part) for part in parts)
+    assert matched[0] < len(rest) / 100
+    assert fed[0] == 0
+    assert reader.unread_numeric > before
+
+
+def test_a_turn_of_dialect_before_a_weave_of_quiet_lines_reads_as_line_by_line(
+    tmp_path: Path,
+) -> None:
+    """A line of a framework met for the first time, in a block before a weave, turns the
+    log to its dialect, under which the weave's chatter is not known to yield nothing
+    yet: the weave is then read line by line, which learns it."""
+    lines = _warned_log(random.Random(1), 3000, odd=False)
+    lines.append("step: 20000  loss:  2.3456  memory: 12.34GiB(31.2%)")  # torchtitan's
+    lines += _warned_log(random.Random(2), 3000, odd=False)[16:]
+    assert_read_as_line_by_line(tmp_path / "turned.log", lines, (500, 2500, 4096))

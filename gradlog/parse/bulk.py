@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -221,7 +222,7 @@ class BulkReader(WeaveReader):
         found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT)
         if found is None:
             return None, []
-        data, keys, masked = found
+        data, keys, masked, layouts = found
         plans = self._plans
         if self._planned != self._parser.evictions:  # every plan's shape is stale
             plans.clear()
@@ -241,7 +242,7 @@ class BulkReader(WeaveReader):
         codes, coded = block.codes()
         spans: list[tuple[int, int, TokenPlan | Weave]] = []
         spans += stretches(codes, list(coded), _STRETCH_SHORTEST)
-        weaves, woven = self._weaves(codes, list(coded))
+        weaves, woven, quiet = self._weaves(codes, list(coded), layouts)
         if weaves:  # (a stretch is in a weave or clear of every one)
             starts = [start for start, _ in weaves]
             spans = [
@@ -250,32 +251,77 @@ class BulkReader(WeaveReader):
                 if (at := bisect.bisect_right(starts, span[0]) - 1) < 0 or span[0] >= weaves[at][1]
             ]
             plain = [self.families.plain(plan.shape.run_key[0]) for plan in woven]
-            table = WeaveTable.read(block, woven, plain)
-            spans += [(start, end, Weave(block, table, start, end)) for start, end in weaves]
+            if quiet is None:
+                table = WeaveTable.read(block, woven, plain, None)
+                spans += [(start, end, Weave(block, table, start, end)) for start, end in weaves]
+            else:  # the weaves' rows: their lines but the quiet ones
+                mask = quiet
+                rows = np.flatnonzero(~mask)
+                table = WeaveTable.read(block, woven, plain, rows)
+                for start, end in weaves:
+                    low, high = np.searchsorted(rows, (start, end)).tolist()
+                    among = np.flatnonzero(mask[start:end]) + start
+                    counts = Counter(map(layouts.__getitem__, among.tolist()))
+                    spans.append((start, end, Weave(block, table, low, high, rows, counts)))
             spans.sort(key=_first)
         if whole and sum(end - start for start, end, _ in spans) * _STRETCHED_SHARE < len(lines):
             self._unstretched = _UNSTRETCHED_SKIPPED
         return (block if spans else None), spans
 
     def _weaves(
-        self, codes: np.ndarray, plans: list[TokenPlan | None]
-    ) -> tuple[list[tuple[int, int]], list[TokenPlan]]:
-        """Where at least ``_WEAVE_SHORTEST`` lines in a row are of several plans whose
-        lines each open a record or join the one before (``WeaveReader._weavable``):
-        (first, end); and those plans, in order of first sight. ``codes``: each line's
-        plan, as its index in ``plans``."""
+        self, codes: np.ndarray, plans: list[TokenPlan | None], layouts: list[bytes]
+    ) -> tuple[list[tuple[int, int]], list[TokenPlan], np.ndarray | None]:
+        """Where at least ``_WEAVE_SHORTEST`` lines in a row are of plans whose lines each
+        open a record or join the one before (``WeaveReader._weavable``), or of layouts
+        that yield nothing (quiet), starting and ending with one of a plan, of several
+        plans or with quiet lines between: (first, end); those plans, in order of first
+        sight; and which lines are quiet, when any are. ``codes``: each line's plan, as
+        its index in ``plans``; ``layouts``: each line's layout."""
         known = [plan for plan in plans if plan is not None]
-        woven = list(itertools.compress(known, self._weavable([plan.shape for plan in known])))
-        if len(woven) < 2:
-            return [], []  # (no weave of one plan)
+        fits, dialects = self._weavable([plan.shape for plan in known])
+        woven = list(itertools.compress(known, fits))
+        if not woven:
+            return [], [], None
         weavable = np.isin(codes, [plans.index(plan) for plan in woven])
+        quiet = self._quiet_lines(codes, plans, layouts, dialects)
+        if quiet is None and len(woven) < 2:
+            return [], [], None  # (no weave of one plan)
+        if quiet is not None:
+            weavable |= quiet
         starts, ends = runs_of(weavable)
         long = weavable[starts] & (ends - starts >= _WEAVE_SHORTEST)
         found = []
         for start, end in zip(starts[long].tolist(), ends[long].tolist(), strict=True):
-            if (codes[start:end] != codes[start]).any():  # (of several plans)
+            if quiet is not None:  # (it starts and ends with a line of a plan)
+                kept = np.flatnonzero(~quiet[start:end])
+                if len(kept) < 2:
+                    continue
+                start, end = start + int(kept[0]), start + int(kept[-1]) + 1
+                if end - start < _WEAVE_SHORTEST:
+                    continue
+            if (codes[start:end] != codes[start]).any():  # (several plans, or quiet lines)
                 found.append((start, end))
-        return found, woven
+        return found, woven, quiet if found else None
+
+    def _quiet_lines(
+        self,
+        codes: np.ndarray,
+        plans: list[TokenPlan | None],
+        layouts: list[bytes],
+        dialects: set[str],
+    ) -> np.ndarray | None:
+        """Which lines of no plan are of a layout that yields nothing under each of
+        ``dialects`` alike (``WeaveReader._quiet_under``); None when none is."""
+        if not self._quiet or None not in plans:
+            return None
+        planless = np.flatnonzero(codes == plans.index(None))
+        chosen = planless.tolist()
+        numeric = self._quiet_under(set(map(layouts.__getitem__, chosen)), dialects)
+        if not numeric:
+            return None
+        mask = np.zeros(len(codes), np.bool_)
+        mask[[line for line in chosen if layouts[line] in numeric]] = True
+        return mask
 
     def _plan(self, key: bytes, raw: str) -> bool:
         """Plan the lines of skeleton ``key`` from ``raw``, one of them, when its layout

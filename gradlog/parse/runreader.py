@@ -61,6 +61,7 @@ class RunReader:
     _section: str
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _quiet: dict[bytes, dict[str, int]]
+    unread_numeric: int
 
     if TYPE_CHECKING:
 
@@ -69,6 +70,8 @@ class RunReader:
         def feed(self, line_no: int, raw: str) -> list[Record]: ...
 
         def _counted_quiet(self, layout: bytes) -> bool: ...
+
+        def _unread_full(self) -> bool: ...
 
     def _each(
         self,

@@ -155,13 +155,14 @@ def skeletons(
     known: dict[bytes, bytes] | None = None,
     longest: int = 2048,
     kept: int = 4096,
-) -> tuple[bytes, list[bytes], bytes] | None:
-    """The lines joined by newlines as UTF-8, each line's skeleton, and the joined bytes
-    with their digits made 0; None when a line holds a newline (it is not a physical
-    line). ``joined``: the lines joined by newlines, when the caller has it. ``known``:
-    the skeletons of layouts seen before; those of new layouts of at most ``longest``
-    bytes are added, up to ``kept`` in all (most lines of a log have a layout seen
-    before: a dictionary look-up each, instead of the patterns)."""
+) -> tuple[bytes, list[bytes], bytes, list[bytes]] | None:
+    """The lines joined by newlines as UTF-8, each line's skeleton, the joined bytes
+    with their digits made 0, and each line's layout (its bytes so); None when a line
+    holds a newline (it is not a physical line). ``joined``: the lines joined by
+    newlines, when the caller has it. ``known``: the skeletons of layouts seen before;
+    those of new layouts of at most ``longest`` bytes are added, up to ``kept`` in all
+    (most lines of a log have a layout seen before: a dictionary look-up each, instead
+    of the patterns)."""
     if joined is None:
         joined = "\n".join(lines)
     data = joined.encode("utf-8", "surrogatepass")
@@ -173,14 +174,14 @@ def skeletons(
         known = {}
     new = {layout: skeleton(layout) for layout in set(layouts).difference(known)}
     if not new:
-        return data, list(map(known.__getitem__, layouts)), masked
+        return data, list(map(known.__getitem__, layouts)), masked, layouts
     keys = list(map({**known, **new}.__getitem__, layouts))
     for layout, key in new.items():
         if len(known) >= kept:
             break
         if len(layout) <= longest:
             known[layout] = key
-    return data, keys, masked
+    return data, keys, masked, layouts
 
 
 class Lines:

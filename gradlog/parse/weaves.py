@@ -7,21 +7,23 @@ or a dict without one), the span is a ``Weave``: its lines' numbers come from th
 block's table of each plan (``runs.Lines.picked``), and ``WeaveTable`` tells at once
 which lines open a record of their own, so that the lines between one that may not
 (the first, one that joins the record before) go into columns together
-(``WeaveReader._woven``)."""
+(``WeaveReader._woven``). Lines of layouts known to yield nothing (a warning, a blank
+line) change no record: a weave takes them in too, and only counts them, so that runs
+of one plan with chatter between them are woven as well."""
 
 from __future__ import annotations
 
 import bisect
 import copy
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.runreader import RunReader
-from gradlog.parse.runs import Lines, TokenPlan
+from gradlog.parse.runs import Lines, Listed, TokenPlan
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,24 +32,53 @@ else:
 
 
 class Weave:
-    """Lines ``first`` to ``end`` of a block, of several token plans in turn (a log that
-    prints a few step lines, then a few dicts, then a validation line...), each of a
-    plan whose lines each open a record or join the one before (any ``Compiled.run``
-    with no batch counted), with their numbers (``table``: None when a plan's could not
-    be read so)."""
+    """Lines ``first`` to ``end`` of a block's ``rows`` (the lines that are not quiet:
+    each position in the block), of several token plans in turn (a log that prints a
+    few step lines, then a few dicts, then a validation line...), each of a plan whose
+    lines each open a record or join the one before (any ``Compiled.run`` with no batch
+    counted), with their numbers (``table``: None when a plan's could not be read so).
+    Between them, lines of layouts known to yield nothing (``quiet``: each layout's
+    count of lines), which a line by line reading only counts."""
 
-    def __init__(self, block: Lines, table: WeaveTable | None, first: int, end: int) -> None:
+    def __init__(
+        self,
+        block: Lines,
+        table: WeaveTable | None,
+        first: int,
+        end: int,
+        rows: np.ndarray | None = None,
+        quiet: dict[bytes, int] | None = None,
+    ) -> None:
         self._block, self._first, self._end = block, first, end
+        self._rows = None if rows is None else rows[first:end]
+        self.quiet = quiet or {}
         self.table = None if table is None else table.part(first, end)
-        self.plans: Sequence[TokenPlan] = block.plans[first:end]  # type: ignore[assignment]
+        if self._rows is None:
+            self.plans: Sequence[TokenPlan] = block.plans[first:end]  # type: ignore[assignment]
+        else:
+            self.plans = list(map(block.plans.__getitem__, self._rows.tolist()))  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return self._end - self._first
 
+    @property
+    def block(self) -> Lines:
+        return self._block
+
+    def _at(self, index: int) -> int:
+        """Line ``index``'s position in the block (negative from the end)."""
+        index %= len(self)
+        return index + self._first if self._rows is None else int(self._rows[index])
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Where the weave's lines are in the block, quiet ones with them: first, end."""
+        return self._at(0), self._at(-1) + 1
+
     def line(self, index: int) -> tuple[int, str]:
         """The number and text of line ``index`` (negative from the end)."""
-        index = index % len(self) + self._first
-        return self._block.numbers[index], self._block.lines[index]
+        at = self._at(index)
+        return self._block.numbers[at], self._block.lines[at]
 
     def shape_at(self, index: int) -> Compiled:
         """The shape line ``index`` is read by."""
@@ -56,12 +87,17 @@ class Weave:
     def values(self, index: int) -> list[float] | None:
         """The picked numbers of line ``index``, when the block's table of its plan was
         read; else None."""
-        index %= len(self)
-        return self._block.row(self.plans[index], index + self._first)
+        return self._block.row(self.plans[index % len(self)], self._at(index))
 
     def numbers(self, first: int, end: int) -> np.ndarray:
         """The numbers of lines ``first`` to ``end``."""
-        numbers = self._block.numbers[self._first + first : self._first + end]
+        numbers = self._block.numbers
+        if self._rows is not None:
+            at: np.ndarray = self._rows[first:end]
+            if isinstance(numbers, range):
+                return at + numbers.start
+            return np.fromiter(map(numbers.__getitem__, at.tolist()), np.int64, len(at))
+        numbers = numbers[self._first + first : self._first + end]
         if isinstance(numbers, range):
             return np.arange(numbers.start, numbers.stop, dtype=np.int64)
         return np.array(numbers, dtype=np.int64)
@@ -85,6 +121,7 @@ class WeaveTable:
         "_closed",
         "_count",
         "_offset",
+        "checked",
         "code",
         "columns",
         "differ",
@@ -97,13 +134,13 @@ class WeaveTable:
         "values",
     )
 
-    def __init__(self, block: Lines, order: list[TokenPlan]) -> None:
+    def __init__(self, block: Lines, order: list[TokenPlan], rows: np.ndarray | None) -> None:
         self.order = order
         each, codes = block.codes()
         mine = np.full(len(codes), -1, np.int64)  # (each of the block's plans: its code)
         mine[[codes[plan] for plan in order]] = np.arange(len(order))
-        self.code = mine[each]
-        count = len(each)
+        self.code = mine[each if rows is None else each[rows]]
+        count = len(self.code)
         union: dict[str, int] = {}
         for plan in order:
             for name in plan.shape.run_key[0]:
@@ -121,19 +158,25 @@ class WeaveTable:
         self.own = np.ones(count, np.bool_)
         self._closed: list[int] = []
         self._offset, self._count = 0, count
+        # Whether its plans may still be woven, and when that was asked (the parser's
+        # evictions and dialect: ``WeaveReader._still_woven``).
+        self.checked: tuple[bool, int, object] | None = None
 
     @property
     def shapes(self) -> list[Compiled]:
         return [plan.shape for plan in self.order]
 
     @classmethod
-    def read(cls, block: Lines, order: list[TokenPlan], plain: list[bool]) -> WeaveTable | None:
-        """The table of ``block``'s lines of the plans in ``order``; None when a plan's
-        lines cannot be read as a table. ``plain``: whether records of each plan's
-        metrics alone keep their names (``Families.plain``): a line of a plan that is
-        not opens no record in columns (a validation line that joins the step's record
-        before it never does)."""
-        table = cls(block, order)
+    def read(
+        cls, block: Lines, order: list[TokenPlan], plain: list[bool], rows: np.ndarray | None
+    ) -> WeaveTable | None:
+        """The table of ``block``'s lines of the plans in ``order``, a row for each of
+        ``rows`` (positions in the block; None: every line); None when a plan's lines
+        cannot be read as a table. ``plain``: whether records of each plan's metrics
+        alone keep their names (``Families.plain``): a line of a plan that is not opens
+        no record in columns (a validation line that joins the step's record before it
+        never does)."""
+        table = cls(block, order, rows)
         # (A header's line opens a block, never a record in columns.)
         own = [fine and plan.shape.run != "header" for plan, fine in zip(order, plain, strict=True)]
         table.own = np.append(np.array(own, np.bool_), False)[table.code]
@@ -141,17 +184,17 @@ class WeaveTable:
             names, has_step, has_epoch = plan.shape.run_key[:3]
             width = has_step + has_epoch + len(names)
             where = np.flatnonzero(table.code == code)
-            rows = block.picked(plan, where, width)
-            if rows is None:
+            picked = block.picked(plan, where if rows is None else rows[where], width)
+            if picked is None:
                 return None
             cells = np.ix_(where, table.columns[plan])
-            table.values[cells] = rows[:, width - len(names) :]
+            table.values[cells] = picked[:, width - len(names) :]
             table.present[cells] = True
             if has_step:
-                table.steps[where] = rows[:, 0]
+                table.steps[where] = picked[:, 0]
                 table.stepped[where] = True
             if has_epoch:
-                table.epochs[where] = rows[:, int(has_step)]
+                table.epochs[where] = picked[:, int(has_step)]
         epochs, values = table.epochs, table.values
         epochs[~np.isfinite(epochs)] = np.nan
         after, before = values[1:], values[:-1]
@@ -195,14 +238,15 @@ class WeaveReader(RunReader):
     """Reading weaves into records, for ``bulk.BulkReader``: the state it reads is
     ``LogReader``'s."""
 
-    def _weavable(self, shapes: Sequence[Compiled]) -> list[bool]:
+    def _weavable(self, shapes: Sequence[Compiled]) -> tuple[list[bool], set[str]]:
         """Whether lines of each of ``shapes`` may be read in a weave of lines of them now:
         each opens a record of its own or joins the one before (a line with a step; a
         dict or a bar without), counts no batch, and reads the same whichever dialect
         the log is in while the weave is read (a line of a shape that shows its dialect
         turns the log to it: a shape that shows none must read the same under each of
-        them, ``Compiled.readers``). (Whether its records may go into columns as they
-        are, their family plan empty, is ``WeaveTable.own``.)"""
+        them, ``Compiled.readers``); and those dialects, by name. (Whether its records
+        may go into columns as they are, their family plan empty, is
+        ``WeaveTable.own``.)"""
         parser = self._parser
         fit = [
             shape.run_key[4] is not None
@@ -218,7 +262,39 @@ class WeaveReader(RunReader):
         return [
             fits and (shape.plan_dialect is not None or dialects <= shape.readers)
             for shape, fits in zip(shapes, fit, strict=True)
-        ]
+        ], dialects
+
+    def _still_woven(self, table: WeaveTable) -> bool:
+        """Whether lines of a weave may be read in columns now: a line may be read by a
+        learned layout, and its plans are still all ``_weavable`` (asked again only when
+        the parser dropped shapes or the log turned to another dialect: a dialect a
+        layout reads the same under is never taken back)."""
+        if not self._ready():
+            return False
+        parser = self._parser
+        checked = table.checked
+        if checked is None or checked[1] != parser.evictions or checked[2] is not parser.dialect:
+            checked = (all(self._weavable(table.shapes)[0]), parser.evictions, parser.dialect)
+            table.checked = checked
+        return checked[0]
+
+    def _quiet_under(self, layouts: Iterable[bytes], dialects: set[str]) -> dict[bytes, int]:
+        """Of ``layouts``, those known to yield nothing (``LogReader._hush``) under each of
+        ``dialects`` alike, now: each with the numbers a line of it counts as unread.
+        None are while the examples of unread lines are not all kept, or a line may not
+        be read by a learned layout (``_ready``): then a line by line reading reads
+        them."""
+        if not (self._quiet and self._ready() and self._unread_full()):
+            return {}
+        found = {}
+        for layout in layouts:
+            counts = self._quiet.get(layout)
+            if counts is None:
+                continue
+            numeric = counts.get(self._parser.dialect.name)
+            if numeric is not None and all(counts.get(name) == numeric for name in dialects):
+                found[layout] = numeric
+        return found
 
     def _weave(self, weave: Weave, loose: list[Record], parts: list[Sequence[Record]]) -> None:
         """Read a weave as ``_each`` would read its lines. A line is read by itself when
@@ -229,11 +305,27 @@ class WeaveReader(RunReader):
         columns, a run of them per run of one plan, but the last, read by itself and left
         open (``_woven``)."""
         table = weave.table
+        if weave.quiet:
+            # Quiet lines change no record: each is only counted, all at once here. When
+            # one is not known to be quiet now (the log turned to another dialect before
+            # the weave), the weave is read line by line.
+            dialects = set() if table is None else self._weavable(table.shapes)[1]
+            numeric = self._quiet_under(weave.quiet, dialects | {self._parser.dialect.name})
+            if len(numeric) < len(weave.quiet):
+                block, (first, end) = weave.block, weave.span
+                run = self._each(block.numbers, block.lines, first, end, [], loose, parts, True)
+                if run:
+                    self._run(Listed(run), loose, parts)
+                return
+            self.unread_numeric += sum(numeric[key] * lines for key, lines in weave.quiet.items())
         count = len(weave)
         line = 0
         loose += self._one(weave, line)
         while line < count - 1:
-            held = None if table is None else self._held(table, line)
+            # (A line that never opens a record in columns is read by itself next.)
+            held = None
+            if table is not None and table.own[line + 1]:
+                held = self._held(table, line)
             if held is not None and table is not None:
                 line = self._woven(weave, table, line, held, loose, parts)
             if line < count - 1:
@@ -255,7 +347,7 @@ class WeaveReader(RunReader):
         end = line + 1
         while end < len(code) - 1 and code[end] == code[line]:
             end += 1  # (a few lines: a run of one plan in a weave is short)
-        if end - line < 3 or not (self._ready() and all(self._weavable(table.shapes))):
+        if end - line < 3 or not self._still_woven(table):
             return line + 1
         if plan.shape.stats is not None:
             plan.shape.stats.count += end - line - 2
@@ -266,7 +358,7 @@ class WeaveReader(RunReader):
         """``Assembler.holding`` line ``line`` of a weave (just read): the open record's
         step and whether it was numbered, when it is that line's record and the weave's
         plans may still be woven; else None."""
-        if not (self._ready() and all(self._weavable(table.shapes))):
+        if not self._still_woven(table):
             return None
         plan = table.order[int(table.code[line])]
         return self._assembler.holding(
