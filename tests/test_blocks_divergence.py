@@ -200,6 +200,22 @@ def _confirmed(rng: random.Random) -> tuple[Record, ...]:
 SCENARIOS["validation_confirmed_by_training"] = (True, _confirmed)
 
 
+def _converged_noisy(rng: random.Random) -> tuple[Record, ...]:
+    """A loss that converges toward 0.01 under batch noise of 0-0.1 added to it: far
+    larger than its level, and lopsided in log (a level often above its best by more
+    than ``min_rise``, while its bar, several standard errors up, is higher still)."""
+    return tuple(
+        Record(i, i, {"loss": 2 / (1 + i / 50) + 0.1 * rng.random()}) for i in range(1, 20001)
+    )
+
+
+SCENARIOS["converged_noise_above_level"] = (False, _converged_noisy)
+SCENARIOS["very_noisy_climb"] = (  # a level's error near ``max_level_error``
+    True,
+    lambda rng: _run(rng, 9000, _bumps(_decay(2.3, 0.5, 1500), [(4000, 600, 5.0)]), _flat(0.7)),
+)
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_divergence_blocks_read_as_records(name: str) -> None:
     fires, make = SCENARIOS[name]

@@ -37,6 +37,7 @@ _SPREAD = np.arange(8)  # medians taken among many candidates to narrow them
 _LAST = 64  # medians at the end of a stretch that bound its extreme
 _SLACK = 1e-9  # added to a threshold that only gathers candidates (each is checked)
 _ROWS = 128  # noise estimates taken at once (arrays past ~128 kB cost page faults)
+_STRETCH = 2048  # values whose levels are taken at once, checking them against the bar
 
 
 def supported(limits: DivergenceThresholds) -> bool:
@@ -326,7 +327,8 @@ class Scan:
         least ``min_rise`` above the best (the bar is higher) and the climb's before them."""
         level, head, width = self.level, self.head, self.window
         best = self._best(stop)
-        floor = (best[0] if best is not None else level._best[width][0]) + level._min_rise
+        lowest = best[0] if best is not None else level._best[width][0]
+        floor = lowest + level._min_rise
         segment = self.logs[head - width + 1 : head + stop]
         high = _counts(segment >= floor - _ROUNDING, width) >= (width + 1) // 2
         if not high.any():
@@ -343,7 +345,45 @@ class Scan:
         share = min(level._longest, math.ceil(self.limits.persist_share * (self.seq0 + 1)))
         persist = max(self.limits.min_persist, width, share)  # (it only grows)
         proved = where(run >= persist)
-        return int(proved[0]) if len(proved) else stop
+        if not len(proved):
+            return stop
+        return self._above_bar(int(proved[0]), stop, persist, lowest)
+
+    def _above_bar(self, first: int, stop: int, persist: int, best: float) -> int:
+        """The first value from ``first`` (before ``stop``) at which a climb may be proved
+        by its bar, not only by the floor ``min_rise`` above the best (the bar may be
+        well above it: 3 standard errors and more). Proved at ``t`` needs the levels of
+        the last ``persist`` values (``persist`` or more: it only grows) all at or above
+        the bar at ``t`` (``_climbing`` counts them against the bar of the moment), and
+        the error of the level within ``max_level_error``. The bar is bounded below from
+        the lowest best there may be by then (``best``) and the margin of the best now
+        (a later best has more levels before it: a wider margin); levels and errors are
+        exact, taken a stretch at a time."""
+        level, limits, window = self.level, self.limits, self.window
+        levels_before = max(1.0, level._best[window][1] / window)
+        spread = limits.noise_margin + math.sqrt(2 * math.log(levels_before))
+        floor = math.log(math.exp(best) + limits.min_rise_fraction * math.exp(level.early))
+        since = list(level._since)[-(persist - 1) :] if persist > 1 else []
+        t = first
+        while t < stop:
+            end = min(stop, t + _STRETCH)
+            low = max(0, t - persist + 1)
+            levels = self._level(np.arange(low, end))
+            if low > t - persist + 1:  # (the values before this block: the climb's levels)
+                need = low - (t - persist + 1)
+                carried = since[max(0, len(since) - need) :]
+                missing = need - len(carried)  # (before the climb: no run through them)
+                levels = np.concatenate((np.full(missing, -math.inf), carried, levels))
+            lowest = np.lib.stride_tricks.sliding_window_view(levels, persist).min(axis=1)
+            errors = self._errors_at(np.arange(t, end))
+            bars = np.maximum(best + np.maximum(level._min_rise, spread * errors), floor)
+            slack = 1e-9 * (1 + np.abs(bars))  # (float sums of the same terms: room)
+            may = (lowest >= bars - slack) & (errors <= limits.max_level_error * (1 + 1e-9))
+            found = where(may)
+            if len(found):
+                return t + int(found[0])
+            t = end
+        return stop
 
     def _best(self, stop: int) -> tuple[float, int] | None:
         """A new best of the window in use among values before ``stop``, if any."""
