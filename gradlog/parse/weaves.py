@@ -53,10 +53,6 @@ class Weave:
         self._rows = None if rows is None else rows[first:end]
         self.quiet = quiet or {}
         self.table = None if table is None else table.part(first, end)
-        if self._rows is None:
-            self.plans: Sequence[TokenPlan] = block.plans[first:end]  # type: ignore[assignment]
-        else:
-            self.plans = list(map(block.plans.__getitem__, self._rows.tolist()))  # type: ignore[arg-type]
 
     def __len__(self) -> int:
         return self._end - self._first
@@ -82,12 +78,19 @@ class Weave:
 
     def shape_at(self, index: int) -> Compiled:
         """The shape line ``index`` is read by."""
-        return self.plans[index].shape
+        return self._plan(index).shape
+
+    def _plan(self, index: int) -> TokenPlan:
+        plan = self._block.plans[self._at(index)]
+        assert plan is not None  # (a weave's lines are all of plans)
+        return plan
 
     def values(self, index: int) -> list[float] | None:
         """The picked numbers of line ``index``, when the block's table of its plan was
         read; else None."""
-        return self._block.row(self.plans[index % len(self)], self._at(index))
+        at = self._at(index)
+        plan = self._block.plans[at]
+        return None if plan is None else self._block.row(plan, at)
 
     def numbers(self, first: int, end: int) -> np.ndarray:
         """The numbers of lines ``first`` to ``end``."""
@@ -158,9 +161,9 @@ class WeaveTable:
         self.own = np.ones(count, np.bool_)
         self._closed: list[int] = []
         self._offset, self._count = 0, count
-        # Whether its plans may still be woven, and when that was asked (the parser's
+        # Whether its plans may still be woven, by when that was asked (the parser's
         # evictions and dialect: ``WeaveReader._still_woven``).
-        self.checked: tuple[bool, int, object] | None = None
+        self.checked: dict[tuple[int, int], bool] = {}
 
     @property
     def shapes(self) -> list[Compiled]:
@@ -272,11 +275,11 @@ class WeaveReader(RunReader):
         if not self._ready():
             return False
         parser = self._parser
-        checked = table.checked
-        if checked is None or checked[1] != parser.evictions or checked[2] is not parser.dialect:
-            checked = (all(self._weavable(table.shapes)[0]), parser.evictions, parser.dialect)
-            table.checked = checked
-        return checked[0]
+        key = (parser.evictions, id(parser.dialect))
+        woven = table.checked.get(key)
+        if woven is None:
+            woven = table.checked[key] = all(self._weavable(table.shapes)[0])
+        return woven
 
     def _quiet_under(self, layouts: Iterable[bytes], dialects: set[str]) -> dict[bytes, int]:
         """Of ``layouts``, those known to yield nothing (``LogReader._hush``) under each of
