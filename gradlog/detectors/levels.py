@@ -36,7 +36,7 @@ class Climb:
     window: int
     early: float  # where the run started: the median of its first few values
     learned: bool = True  # the best came after those first values (not an excerpt's start)
-    above: int = 0
+    above: int = 0  # the longest run of records in a row above the bar
     persist: int = 1  # records in a row above the bar that proved it
     blown_at: Record | None = None  # the first of the records that blew up, if any did
     severity: Severity = Severity.WARNING
@@ -328,7 +328,7 @@ class Level:
             return None
         x = self._values[-1]
         climb.last, climb.level = record, x if level is None or blown else level
-        climb.above = max(self._above, len(self._blown_run))
+        climb.above = max(climb.above, self._above, len(self._blown_run))  # (its longest run)
         climb.persist = self.persistence() if proved else climb.persist
         if blown and climb.blown_at is None:
             climb.blown_at = self._blown_run[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 from gradlog.model import Confidence, Severity
 from tests.helpers import records, run
@@ -204,3 +205,13 @@ def test_learning_rate_of_one_or_more_is_evidence() -> None:
     found = run("divergence", records(loss=losses, lr=[1.5] * len(losses)))
     assert found[0].confidence == Confidence.HIGH
     assert "a learning rate of 1 or more" in found[0].message
+
+
+def test_a_climb_that_ended_still_counts_its_longest_run_above_the_bar() -> None:
+    """Told again when the level is back at its best, the climb keeps what proved it: the
+    longest run of records above the bar, not the run at its end (none)."""
+    losses = _falls_then_rises(0.8) + [0.8] * 6 + [0.5, 0.3] + [0.26] * 12
+    found = run("divergence", records(loss=losses))
+    assert [d.id for d in found] == ["divergence"]
+    held = re.search(r"for (\d+) records in a row", found[0].message)
+    assert held is not None and int(held.group(1)) >= 6
