@@ -210,6 +210,43 @@ def _converged_noisy(rng: random.Random) -> tuple[Record, ...]:
 
 
 SCENARIOS["converged_noise_above_level"] = (False, _converged_noisy)
+
+
+def _climbs_and_holds(stages: list[tuple[int, int, float]]) -> Shape:
+    """A decay, then climbs that each hold where they reach: (at, length, factor)."""
+    base = _decay(2.3, 0.4, 800)
+
+    def shape(i: int) -> float:
+        value = base(i)
+        for at, length, factor in stages:
+            value *= factor ** min(1.0, max(0.0, (i - at) / length))
+        return value
+
+    return shape
+
+
+# A run that diverged and trained on: the climb stays reported for many blocks, turns
+# severe later (told again), is confirmed by a validation loss, or ends on the way back.
+SCENARIOS["diverged_and_stays"] = (
+    True,
+    lambda rng: _run(rng, 14000, _climbs_and_holds([(3000, 1500, 3.0)]), _flat(0.05)),
+)
+SCENARIOS["diverged_then_worse"] = (
+    True,
+    lambda rng: _run(
+        rng, 14000, _climbs_and_holds([(3000, 1000, 2.5), (8000, 1000, 3.0)]), _flat(0.08)
+    ),
+)
+SCENARIOS["diverged_with_validation"] = (
+    True,
+    lambda rng: _run(rng, 12000, _climbs_and_holds([(3000, 1500, 3.0)]), _flat(0.05), val_every=10),
+)
+SCENARIOS["diverged_then_back"] = (
+    True,
+    lambda rng: _run(
+        rng, 12000, _climbs_and_holds([(3000, 800, 2.4), (7000, 2000, 1 / 2.4)]), _flat(0.1)
+    ),
+)
 SCENARIOS["very_noisy_climb"] = (  # a level's error near ``max_level_error``
     True,
     lambda rng: _run(rng, 9000, _bumps(_decay(2.3, 0.5, 1500), [(4000, 600, 5.0)]), _flat(0.7)),

@@ -173,8 +173,8 @@ class DivergenceDetector(Detector):
         pos, horizon = 0, self._horizon
         while pos < total:
             limit = min(total, pos + horizon)
-            stop = train.screen(pos, limit)
-            flagged = val.screen(pos, stop)
+            stop = train.screen(pos, limit, self._carried(self._train))
+            flagged = val.screen(pos, stop, self._carried(self._val))
             while flagged < stop:
                 below = train.below_bar(flagged + 1)
                 if below is False:  # (the validation loss reads it: take the training loss)
@@ -205,6 +205,17 @@ class DivergenceDetector(Detector):
             pos, horizon = last, max(_HORIZON, 2 * (stop - pos))
         self._horizon = horizon
         return found
+
+    def _carried(self, level: Level) -> float | None:
+        """For a series with a climb reported and told as it stands: the rise over the
+        climb's best that would make it more severe (``inf``: it is an error already),
+        so that the values before one may be taken in bulk. None otherwise."""
+        climb = level.reported
+        if climb is None or self._said.get(climb.metric) != climb.severity:
+            return None
+        if climb.severity >= Severity.ERROR:
+            return math.inf
+        return math.log(self._limits.severe_factor)
 
     def _see_training(self, block: Block, first: int, stop: int) -> None:
         """Whether a training loss was printed, by record ``stop - 1``."""
@@ -359,9 +370,11 @@ class Stream:
         self.logs = np.log(self.raw)
         self.negative = bulk.where((values < 0) & (values > -math.inf))
 
-    def screen(self, pos: int, limit: int) -> int:
+    def screen(self, pos: int, limit: int, severe: float | None = None) -> int:
         """The first record from ``pos`` (before ``limit``) that the rule must observe for
-        this series, or ``limit``; what it learned is kept for ``advance``."""
+        this series, or ``limit``; what it learned is kept for ``advance``. ``severe``:
+        with a climb reported and told as it stands, the rise that would make it severe
+        (``inf``: none can); None when each value of a reported climb must be observed."""
         self.scan = None
         level = self.level
         if level._signed:
@@ -372,14 +385,18 @@ class Stream:
         first, stop = self.next, int(np.searchsorted(self.index, limit))
         if first >= stop:
             return limit
-        if stop - first < _FEW or level.reported is not None or level._blown_run:
+        reported = level.reported is not None
+        if stop - first < _FEW or (reported and severe is None) or level._blown_run:
             return int(self.index[first])  # (near an episode, or too few for a screen)
         if level._seq < self.warmed:
             return int(self.index[first])  # (early on: value by value)
         self.scan = bulk.Scan(
             level, self.raw[first:stop], self.logs[first:stop], self.index[first:stop], self.records
         )
-        taken = self.scan.events()
+        if level.reported is not None and severe is not None:
+            taken = self.scan.climbing(level.reported, severe)
+        else:
+            taken = self.scan.events()
         return int(self.index[first + taken]) if taken < stop - first else limit
 
     def advance(self, stop: int) -> None:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from gradlog.config import DivergenceThresholds
 from gradlog.detectors.block import Flags, Floats
-from gradlog.detectors.levels import _REESTIMATE, Level
+from gradlog.detectors.levels import _REESTIMATE, Climb, Level
 from gradlog.model import Record
 
 Ints = npt.NDArray[np.intp]
@@ -117,6 +117,9 @@ class Scan:
         self.bends: Floats | None = None  # of the logs as read (for bounds only)
         self.best_cache: tuple[int, tuple[float, int] | None] | None = None
         self.high: Flags | None = None  # values whose level may be above its bar
+        # A reported climb carried over the values (``climbing``): it, and each value's
+        # level, run above the bar, proof and persistence.
+        self.carried: tuple[Climb, Floats, Ints, Flags, Ints] | None = None
 
     def record(self, t: int) -> Record:
         return self.records[int(self.index[t])]
@@ -286,6 +289,102 @@ class Scan:
         if any(w > self.window for w in self.limits.windows):
             stop = self._regrowth(stop)
         return self._persisting(stop) if stop else stop
+
+    def climbing(self, climb: Climb, severe: float) -> int:
+        """With a climb reported (``climb``, told as it stands), the first value that may
+        do more than carry it on (``count`` if none): the level back at its best (or a
+        new best: the climb ends), the climb turning severe (its severity rises: told
+        again; ``severe``: the rise that makes it so, or ``inf`` when it cannot rise), or
+        a blow-up. Before it, each value only moves the climb on; ``apply`` carries it as
+        ``Level._update`` would, from each value's level, bar and proof, kept here.
+
+        While a climb is reported the window stays and its best can only fall to a new
+        best, which ends the climb: the bar moves with the error alone, so each value's
+        level, error, bar, run of levels above the bar and proof are taken exactly."""
+        level, limits, window = self.level, self.limits, self.window
+        blown = where(~(self.logs[self.head :] - level.early < level._blowup - 2 * _ROUNDING))
+        stop = int(blown[0]) if len(blown) else self.count
+        best_level, best_seq, _ = level._best[window]
+        margin_spread = limits.noise_margin + math.sqrt(2 * math.log(max(1.0, best_seq / window)))
+        floor = math.log(math.exp(best_level) + limits.min_rise_fraction * math.exp(level.early))
+        learned = climb.learned and climb.early - climb.best_level >= math.log(limits.min_rise)
+        longest = level._longest
+        since = np.fromiter(level._since, np.float64, len(level._since))
+        kept: list[tuple[Floats, Ints, Flags, Ints]] = []  # levels, runs, proofs, persists
+        highs: list[Flags] = []
+        t = 0
+        while t < stop:
+            end = min(stop, t + _STRETCH)
+            ts = np.arange(t, end)
+            levels = self._level(ts)
+            errors = self._errors_at(ts)
+            events = levels - best_level <= errors
+            events |= levels - climb.best_level >= severe
+            if learned and severe < math.inf:  # (all learning undone: an error too)
+                events |= levels > climb.early
+            cut = where(events)
+            last = int(cut[0]) if len(cut) else end - t
+            levels, errors = levels[:last], errors[:last]
+            bars = np.maximum(
+                best_level + np.maximum(level._min_rise, margin_spread * errors), floor
+            )
+            # The levels the climb keeps (``_since``, the longest window's worth) at each.
+            before = np.concatenate((np.full(longest, -math.inf), since, levels))
+            ends = len(since) + 1 + np.arange(last)  # (each value's last window, in views)
+            windows = np.lib.stride_tricks.sliding_window_view(before, longest)[ends]
+            above = windows >= bars[:, None]
+            run = np.where(above.all(axis=1), longest, np.argmin(above[:, ::-1], axis=1))
+            seqs = self.seq0 + 1 + t + np.arange(last)
+            share = np.minimum(longest, np.ceil(limits.persist_share * seqs)).astype(np.int64)
+            persist = np.maximum(max(limits.min_persist, window), share)
+            rise = levels - best_level
+            # (``since[-persist]``, where the run reaches that far: else none is read)
+            reach = np.maximum(np.minimum(persist, run), 1)
+            back = before[longest + len(since) + np.arange(last) - reach + 1]
+            change = levels - back
+            holds = np.where(
+                rise >= math.log(limits.factor),
+                change >= -errors,
+                change > limits.climb_errors * errors,
+            )
+            proved = (
+                (run >= limits.min_persist)
+                & (run >= window)
+                & (seqs >= limits.min_noise_records)
+                & (run >= persist)
+                & ~(errors > limits.max_level_error)
+                & holds
+            )
+            kept.append((levels, run, proved, persist))
+            highs.append(levels >= bars)
+            since = np.concatenate((since, levels))[-longest:]
+            if last < end - t:
+                stop = t + last
+                break
+            t = end
+        self.high = np.concatenate(highs) if highs else np.zeros(0, np.bool_)
+        if kept:
+            levels, runs, proofs, persists = (
+                np.concatenate(part) for part in zip(*kept, strict=True)
+            )
+            self.carried = (climb, levels, runs, proofs, persists)
+        return stop
+
+    def _carry(self, taken: int) -> None:
+        """Carry the reported climb over the first ``taken`` values (``climbing``): as
+        ``Level._update`` leaves it after each."""
+        if self.carried is None or not taken:
+            return
+        climb, levels, run, proved, persist = self.carried
+        levels, run, proved = levels[:taken], run[:taken], proved[:taken]
+        climb.last, climb.level = self.record(taken - 1), float(levels[-1])
+        climb.above = max(climb.above, int(run.max()))
+        last_proof = where(proved)
+        if len(last_proof):
+            climb.persist = int(persist[int(last_proof[-1])])
+        peak = int(np.argmax(levels))
+        if levels[peak] > climb.peak_level:
+            climb.peak, climb.peak_level = self.record(peak), float(levels[peak])
 
     def _regrowth(self, stop: int) -> int:
         """The first estimate before ``stop`` at which the window would grow."""
@@ -469,6 +568,7 @@ class Scan:
             level._bends._bends = deque(bends, maxlen=self.width)
             level._bends._bent = at - head + seq0
         level._above, level.elevated = 0, False
+        self._carry(taken)
         self._climb(taken)
         if level._blown_run:
             level._blown_run = []
