@@ -96,7 +96,15 @@ def _near_misses() -> list[tuple[str, tuple[Record, ...]]]:
     climb = _slide(0.55, 0.9, 3000)
     predicting = _noisy(rng, LN2, 800, 0.003)
     acc_moving = {i: 0.85 + rng.uniform(-0.05, 0.05) for i in range(len(predicting))}
+    # An LM's loss: down from 10 to 2.2 and wandering there by 3%, where ln 8, ln 9 and
+    # ln 10 lie a few percent apart: a stretch opens and ends every few records.
+    lm = [2.2 + 8 * math.exp(-i / 300) for i in range(6000)]
+    lm = [x * math.exp(rng.gauss(0, 0.03)) for x in lm]
+    acc_lm = {i: 0.3 + rng.uniform(-0.01, 0.01) for i in range(0, len(lm), 3)}
     runs = [
+        ("wandering", _records(lm)),
+        ("wandering_from_start", _records(_noisy(rng, math.log(9), 4000, 0.04))),
+        ("wandering_with_acc", _records(lm, acc_lm)),
         ("descent", _records(descent)),
         ("climb", _records([x + rng.uniform(-0.004, 0.004) for x in climb])),
         ("predicting", _records(predicting, acc_moving)),
@@ -140,7 +148,7 @@ VARIANTS = [
 def test_other_thresholds_read_in_blocks(change: dict[str, float]) -> None:
     limits = Thresholds().chance_plateau._replace(**change)
     thresholds = Thresholds()._replace(chance_plateau=limits)
-    for name, records in _firing() + _near_misses()[:3]:
+    for name, records in _firing() + _near_misses()[:6]:
         _check(records, name, thresholds)
 
 

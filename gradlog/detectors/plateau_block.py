@@ -21,6 +21,7 @@ the flags are produced lazily while ``replay`` runs (see ``_flags``).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -103,6 +104,11 @@ class PlateauScreen:
         self._tight: Ints | None = None
         self._accs: Floats = np.full(len(losses), math.nan)  # see _acc
         self._acc_known = False
+        # Stretches opened and ended without a trace (``_churn``): the losses inside them,
+        # and the lists it reads.
+        self._continued: Flags | None = None
+        self._lists: tuple[list[int], list[int], list[int]] | None = None
+        self._ends_list: dict[int, list[int]] = {}
 
     def run(self) -> list[tuple[int, Diagnosis]]:
         return self.detector.replay(self.block, self._flags(), self._advance)
@@ -120,6 +126,8 @@ class PlateauScreen:
                 found = self._next(self._leaving(k), j)
             elif k is None:
                 found = self._next(self.opens, j)
+                if found is not None:
+                    found = self._churn(found)
             else:
                 end = self._next(self._ending(k), j)
                 stop = n if end is None else end
@@ -137,6 +145,74 @@ class PlateauScreen:
                 return
             yield int(index[found])
             j = found + 1
+
+    def _churn(self, first: int) -> int | None:
+        """From an idle rule and the stretch that opens at finite loss ``first``: the
+        first stretch that may report (it gathers ``min_records`` records at chance) or
+        is still open at the block's end, or None when none is. The stretches before it
+        open and end without a trace but the levels of the records that open, end or lie
+        between them (``_peak`` and ``_trough``): a loss that wanders between chance
+        levels (an LM's 2.2, where ln(K) lie 2-5% apart) opens and ends a stretch every
+        few records, and those are marked here (``_continued``) and taken in bulk by
+        ``_advance`` instead of one by one."""
+        if self._lists is None:
+            classes = self.classes.tolist()
+            at_chance = np.concatenate(([0], np.cumsum(self.classes != 0))).tolist()
+            self._lists = classes, at_chance, self.opens.tolist()
+        classes, at_chance, opens = self._lists
+        detector = self.detector
+        limits = detector._limits
+        least = limits.min_records
+        # A stretch long enough to report still cannot when it passes through its ln(K)
+        # (the levels before it were well above or below) and no accuracy confirms it:
+        # ``_judged`` needs one or the other. The peak and trough it is judged by move
+        # with the records that open, end or lie between stretches.
+        # (An empty window of accuracies is full, and says chance: ``_confirmable``.)
+        unconfirmed = (detector._accs.maxlen or 0) > 0 and not np.isfinite(
+            self._acc(0, len(self.classes))
+        ).any()
+        peak, trough, folded = detector._peak, detector._trough, first
+        levels = self.levels
+        starts: list[int] = []
+        stops: list[int] = []
+        found: int | None = first
+        while found is not None:
+            if found > folded:
+                span = levels[folded:found]
+                peak, trough = max(peak, float(span.max())), min(trough, float(span.min()))
+            k = classes[found]
+            ends = self._ends_list.get(k)
+            if ends is None:
+                ends = self._ends_list[k] = self._ending(k).tolist()
+            at = bisect.bisect_right(ends, found)
+            if at == len(ends):
+                break  # (open at the block's end: read as ever)
+            end = ends[at]
+            # In a stretch every loss at chance is at its ln(K): the count it reaches.
+            if 1 + at_chance[end] - at_chance[found + 1] >= least:
+                chance = math.log(k)
+                passing = (
+                    peak > (1 + 5 * limits.tolerance) * chance
+                    or trough < (1 - limits.below) * chance
+                )
+                if not (passing and unconfirmed):
+                    break
+            level = float(levels[found])  # (the opening record's, after it is judged)
+            peak, trough, folded = max(peak, level), min(trough, level), end
+            starts.append(found + 1)
+            stops.append(end)
+            if classes[end]:
+                found = end  # (it ends the stretch and opens the next)
+            else:
+                at = bisect.bisect_right(opens, end)
+                found = opens[at] if at < len(opens) else None
+        if starts:
+            marks = np.zeros(len(self.classes) + 1, np.int64)
+            np.add.at(marks, starts, 1)
+            np.add.at(marks, stops, -1)
+            continued = np.cumsum(marks[:-1]) > 0
+            self._continued = continued if self._continued is None else self._continued | continued
+        return found
 
     @staticmethod
     def _next(flagged: Ints, start: int) -> int | None:
@@ -179,10 +255,35 @@ class PlateauScreen:
         maybe = self._confirmable(k, at_k, start, stop)
         if maybe.any():
             maybe &= self._median_near(k, wide, start, stop)
-        if not detector._passing:
-            maybe |= self._median_near(k, tolerance, start, stop)
+        if not detector._passing:  # (unconfirmed, a level: not a trend)
+            maybe |= self._median_near(k, tolerance, start, stop) & ~self._trending(
+                k, at_k, start, stop
+            )
         flagged: list[int] = (np.flatnonzero(ready & maybe) + start).tolist()
         return flagged
+
+    def _trending(self, k: int, at_k: Flags, start: int, stop: int) -> Flags:
+        """Where ``_trending`` holds after each record of an open stretch, ``start`` to
+        ``stop`` (``at_k``: which are at ln(k)): from the stretch's first loss, its latest
+        at ln(k), and the moves between those (as ``_track`` counts them), by the same
+        float operations."""
+        detector = self.detector
+        limits = detector._limits
+        first, previous = detector._level, detector._previous
+        if first is None or previous is None:  # (set when the stretch opened)
+            return np.zeros(len(at_k), np.bool_)
+        losses = self.losses[start:stop]
+        nth = np.cumsum(at_k)  # the records at ln(k) so far, in the range
+        picked = losses[at_k]
+        latest = np.concatenate(([previous], picked))[nth]
+        far = np.abs(latest - first) > 2 * limits.tolerance * math.log(k)
+        moves = np.diff(np.concatenate(([previous], picked)))
+        downs = np.concatenate(([0], np.cumsum(moves < 0)))[nth] + detector._downs
+        ups = np.concatenate(([0], np.cumsum(moves > 0)))[nth] + detector._ups
+        steps = detector._count + nth - 1
+        share = limits.descent_share * steps
+        signed: Flags = (steps >= 3) & ((downs >= share) | (ups >= share))
+        return far | signed
 
     def _confirmable(self, k: int, at_k: Flags, start: int, stop: int) -> Flags:
         """Where ``_confirmed`` holds: the accuracy window is full, and its values are
@@ -281,6 +382,10 @@ class PlateauScreen:
                 detector._last = block.records[int(self.index[a + near[-1]])]
         elif k is None:
             span = levels[a:b]
+            if self._continued is not None:  # (only records that open, end or lie idle)
+                span = span[~self._continued[a:b]]
+            if not len(span):
+                return
             peak, trough = float(span.max()), float(span.min())
             if peak > detector._peak:
                 detector._peak = peak
