@@ -84,6 +84,10 @@ class VanishingThresholds(NamedTuple):
     # Small gradients are expected once a run has learned; only a run whose loss is
     # still at least this fraction of its starting loss has "vanished".
     unlearned_fraction: float = 0.5
+    # A reported episode goes on through this many records in a row whose grad norm is
+    # not tiny: a noisy grad norm near 1e-3 steps over the bar now and then (30% noise
+    # does on 1 record in 100), and one episode must not be told as thousands.
+    gap_records: int = 2
 
 
 class PlateauThresholds(NamedTuple):

@@ -22,8 +22,9 @@ import pytest
 from gradlog.config import Thresholds
 from gradlog.detectors import DETECTORS, Detector
 from gradlog.detectors.block import Block
+from gradlog.detectors.vanishing import VanishingGradientDetector
 from gradlog.model import Diagnosis, Record
-from gradlog.parse.names import NameTable
+from gradlog.parse.names import GRAD_NORM, NameTable
 from gradlog.parse.reader import LogReader
 from gradlog.sources import read_file
 from tests.helpers import every_log
@@ -269,3 +270,28 @@ def test_columns_of_many_parts_are_those_of_their_records(seed: int) -> None:
         np.testing.assert_array_equal(getattr(many, column), getattr(one, column))
     watched = lambda name: "loss" in name  # noqa: E731
     np.testing.assert_array_equal(many.nonfinite(watched), one.nonfinite(watched))
+
+
+def _vanishing(rng: random.Random, noise: float) -> tuple[Record, ...]:
+    """Long stretches of a grad norm near 1e-3 (lognormal ``noise``: now and then over
+    the bar) beside a loss frozen near ln 2 (wobbling by up to about the 2% a flat run
+    allows), with param norms, between healthy ones."""
+    found = []
+    for i in range(1, 12_001):
+        frozen = (i // 3000) % 2 == 1
+        wobble = (0.0, 0.004, 0.0099, 0.011)[(i // 6000 + int(noise * 10)) % 4]  # (of 2%)
+        grad = (1e-3 if frozen else 0.5) * math.exp(noise * rng.gauss(0, 1))
+        loss = 0.6931 * (1 + wobble * rng.uniform(-1, 1)) if frozen else 0.6 + rng.random() * 0.3
+        if frozen and 1500 <= i % 3000 < 1600:
+            loss /= 3  # (learned after all: small gradients are expected there)
+        metrics = {"loss": loss, GRAD_NORM: grad, "param_norm": 3.1 + rng.choice((0, 0.01))}
+        if rng.random() < 0.002:
+            metrics["loss"] = math.nan
+        found.append(Record(i, i, metrics))
+    return tuple(found)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3, 0.6])
+def test_long_vanishing_episodes_read_in_blocks(noise: float) -> None:
+    records = _vanishing(random.Random(int(noise * 10)), noise)
+    assert_whole_and_cut_exact(VanishingGradientDetector, records, f"vanishing {noise}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
@@ -14,7 +15,7 @@ from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
 if TYPE_CHECKING:
     import numpy as np
 
-    from gradlog.detectors.block import Block
+    from gradlog.detectors.block import Block, Flags, Floats
 else:
     from gradlog.lazy import numpy as np
 
@@ -45,6 +46,8 @@ class VanishingGradientDetector(Detector):
       param_norm range within `flat_param` (2%) of their levels.
     - the loss still above `unlearned_fraction` (0.5) of its starting value: small
       gradients after a run has converged are expected.
+    - a reported episode goes on through up to `gap_records` (2) records in a row whose
+      grad norm is not tiny.
     """
 
     rule = Rule(
@@ -74,7 +77,9 @@ class VanishingGradientDetector(Detector):
         super().__init__(thresholds)
         self._limits = thresholds.vanishing_gradient
         self._start_loss: float | None = None
-        self._run: list[Record] = []
+        self._run: list[Record] = []  # the run's first record and its latest 63
+        self._length = 0  # records in the run
+        self._misses = 0  # records in a row since its last, whose grad norm is not tiny
         self._reported = False
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
@@ -83,21 +88,28 @@ class VanishingGradientDetector(Detector):
         if self._start_loss is None and loss is not None and math.isfinite(loss):
             self._start_loss = loss
         if not self._tiny(metrics, loss):
-            return self._close() if self._run else []  # no run open: nothing to close
+            if not self._run:
+                return []  # no run open: nothing to close
+            self._misses += 1
+            if self._reported and self._misses <= self._limits.gap_records:
+                return []  # (a reported episode goes on through a short gap)
+            return self._close()
+        self._misses = 0
         self._run.append(record)
-        if len(self._run) > 64:  # keep the state bounded; the ends are what matter
+        self._length += 1
+        if len(self._run) > _KEPT:  # keep the state bounded; the ends are what matter
             del self._run[1]
         if not self._flat():
             done = self._close()
-            self._run = [record]
+            self._run, self._length = [record], 1
             return done
-        if len(self._run) >= self._limits.min_records and not self._reported:
+        if self._length >= self._limits.min_records and not self._reported:
             self._reported = True
             return [self._report()]
         return []
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
-        from gradlog.detectors.small_block import indexes, with_next
+        from gradlog.detectors.small_block import indexes
 
         # A record does anything beyond noting the first loss only when its grad norm is
         # tiny, or when it ends a run of tiny ones. The screen leaves out the loss tests
@@ -114,7 +126,61 @@ class VanishingGradientDetector(Detector):
                 with np.errstate(divide="ignore", invalid="ignore"):
                     tiny |= (param > 0) & (grad / param < limits.relative)
             tiny &= np.isfinite(grad)
-        return self.replay(block, indexes(with_next(tiny, bool(self._run))), self._advance)
+        # (A run closes on the record after it, or after its gap when it was reported.)
+        flagged = indexes(_within(tiny, self._limits.gap_records + 1, bool(self._run)))
+        return self.replay(block, self._flags(block, tiny, flagged), self._advance)
+
+    def _flags(self, block: Block, tiny: Flags, flagged: list[int]) -> Iterator[int]:
+        """The ``flagged`` records to observe, but for a reported run that goes on: the
+        records with a tiny grad norm after it that keep it tiny and flat are carried in
+        bulk (``_carry``), up to the first that may not."""
+        at = 0
+        breaks: list[int] = np.flatnonzero(~tiny).tolist()  # (where each stretch ends)
+        while at < len(flagged):
+            index = flagged[at]
+            if self._reported and self._run and tiny[index]:
+                after = bisect.bisect_right(breaks, index)
+                stop = breaks[after] if after < len(breaks) else len(tiny)
+                if stop - index >= _CARRIED:
+                    index = self._carry(block, index, stop)
+                    at = bisect.bisect_left(flagged, index)
+                    if index >= stop:
+                        continue
+            yield index
+            at += 1
+
+    def _carry(self, block: Block, start: int, stop: int) -> int:
+        """Records ``start`` to ``stop`` all have a tiny grad norm and the run is open and
+        reported: take into it those that keep it so, as ``observe`` would (each is
+        tiny by its loss too, and the run's losses and parameter norms stay flat: the
+        run's first record and its latest 63, as ``observe`` keeps them); return the
+        first that does not, or ``stop``."""
+        limits = self._limits
+        records = block.records
+        run = self._run
+        count = stop - start
+        loss = block.values(LOSS)[start:stop] if LOSS in block.names else np.full(count, np.nan)
+        grad = block.values(GRAD_NORM)[start:stop]
+        keeps = np.isfinite(loss) & np.isfinite(grad)
+        if self._start_loss:
+            keeps &= ~(loss < limits.unlearned_fraction * self._start_loss)
+        tiny = grad <= limits.absolute
+        if PARAM_NORM in block.names:
+            param = block.values(PARAM_NORM)[start:stop]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tiny |= (param > 0) & (grad / param < limits.relative)
+        keeps &= tiny
+        flat = keeps.copy()
+        for metric, most in ((LOSS, limits.flat_loss), (PARAM_NORM, limits.flat_param)):
+            if metric in block.names:
+                flat &= _spreads(run, metric, block.values(metric)[start:stop]) <= most
+        taken = int(np.argmin(flat)) if not flat.all() else count
+        if taken:
+            kept = [*run[1:], *records[start : start + taken]][-(_KEPT - 1) :]
+            self._run = [run[0], *kept]
+            self._length += taken
+            self._misses = 0
+        return start + taken
 
     def _advance(self, block: Block, start: int, end: int) -> None:
         """Records with a grad norm that is not tiny and no run open: only the first
@@ -148,7 +214,7 @@ class VanishingGradientDetector(Detector):
 
     def _close(self) -> list[Diagnosis]:
         found = [self._report()] if self._reported else []
-        self._run, self._reported = [], False
+        self._run, self._length, self._misses, self._reported = [], 0, 0, False
         return found
 
     def _report(self) -> Diagnosis:
@@ -164,7 +230,7 @@ class VanishingGradientDetector(Detector):
                 f" and param_norm at {fmt(first.metrics[PARAM_NORM])}"
                 f" -> {fmt(last.metrics[PARAM_NORM])}"
             )
-        message += f" ({len(self._run)} records): the weights are not being updated"
+        message += f" ({self._length} records): the weights are not being updated"
         pairs = [
             (first, GRAD_NORM),
             (first, PARAM_NORM),
@@ -176,11 +242,55 @@ class VanishingGradientDetector(Detector):
             message,
             first,
             last,
-            confidence=Confidence.HIGH if len(self._run) >= 5 else Confidence.MEDIUM,
+            confidence=Confidence.HIGH if self._length >= 5 else Confidence.MEDIUM,
             metric=GRAD_NORM,
-            count=len(self._run),
+            count=self._length,
             evidence=evidence_of(pairs),
         )
+
+
+_KEPT = 64  # records of a run kept: its first and its latest
+
+
+def _within(flags: Flags, reach: int, open_before: bool) -> Flags:
+    """``flags`` plus the ``reach`` records after each flagged one, and the first
+    ``reach`` records when something was left open before the block."""
+    found: Flags = flags.copy()
+    for shift in range(1, reach + 1):
+        found[shift:] |= flags[:-shift] if shift < len(flags) else found[shift:]
+    found[:reach] |= open_before
+    return found
+
+
+_CARRIED = 16  # records with a tiny grad norm worth carrying in bulk
+
+
+def _spreads(run: list[Record], metric: str, values: Floats) -> Floats:
+    """``_spread`` of the run as it stands after each of ``values`` (of the records that
+    join it, in order) is added: over the run's first record's and the latest 63, the
+    finite ones; by the same float operations (the median of an even count is the mean
+    of the middle two)."""
+    width = _KEPT - 1
+    first = run[0].get(metric)
+    head = math.nan if first is None or not math.isfinite(first) else first
+    before = [
+        v if (v := r.get(metric)) is not None and math.isfinite(v) else math.nan for r in run[1:]
+    ]
+    values = np.where(np.isfinite(values), values, math.nan)
+    series = np.concatenate((np.full(width, math.nan), before, values))
+    windows = np.lib.stride_tricks.sliding_window_view(series, width)[len(before) + 1 :]
+    rows = np.concatenate((np.full((len(values), 1), head), windows), axis=1)
+    rows.sort(axis=1)  # (NaN last)
+    n = np.count_nonzero(~np.isnan(rows), axis=1)
+    at = np.arange(len(rows))
+    low, high = rows[at, np.maximum(n - 1, 0) // 2], rows[at, np.maximum(n, 1) // 2]
+    middle = np.where(n % 2 == 1, rows[at, np.maximum(n - 1, 0) // 2], (low + high) / 2)
+    level = np.abs(middle)
+    spread = rows[at, np.maximum(n - 1, 0)] - rows[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        found = np.where(level != 0, spread / level, math.inf)
+    found[n < 2] = 0.0
+    return found
 
 
 def _spread(records: list[Record], metric: str) -> float:

@@ -39,3 +39,22 @@ def test_tiny_grad_while_loss_still_moves_is_not_vanishing() -> None:
 def test_two_records_are_not_enough() -> None:
     found = run("vanishing_gradient", records(loss=[0.69, 0.69], grad_norm=[0.001, 0.001]))
     assert found == []
+
+
+def test_a_reported_episode_goes_on_through_a_short_gap() -> None:
+    """A noisy grad norm near 1e-3 steps over the bar now and then: one record, or two
+    in a row, do not end the episode (one incident, not one per gap), three do."""
+    grads = [0.001] * 40
+    grads[10] = grads[20] = grads[21] = 0.003  # gaps of one and two records
+    found = run("vanishing_gradient", records(loss=[0.6931] * 40, grad_norm=grads))
+    assert [(d.first_step, d.last_step, d.count) for d in found] == [(1, 40, 37)]
+    grads[30] = grads[31] = grads[32] = 0.003  # three in a row: it ended
+    found = run("vanishing_gradient", records(loss=[0.6931] * 40, grad_norm=grads))
+    assert [(d.first_step, d.last_step) for d in found] == [(1, 30), (34, 40)]
+
+
+def test_a_long_episode_counts_all_its_records() -> None:
+    """The run keeps only its first and latest records; its length is counted."""
+    found = run("vanishing_gradient", records(loss=[0.6931] * 300, grad_norm=[0.001] * 300))
+    assert [d.count for d in found] == [300]
+    assert "(300 records)" in found[0].message
