@@ -19,6 +19,10 @@ Baselines are the fastest of 5 runs, and ``diagnose`` on each style the fastest 
    one redraw, one progress state, as it would be in a piped log; a ``\\n`` ends each
    epoch). Beside it: ``awk '{print $3}' FILE`` and a bare Python loop over the file's
    lines in binary; gradlog's lines per CPU second.
+   Then ``diagnose`` on step lines whose curves make the rules work record by record
+   unless they are carried in bulk: an LM's loss wandering across chance levels, a run
+   that diverged and trained on, a run whose gradients vanished, 30% batch noise
+   (beside awk; shown, with no target of their own).
 2. Peak RSS (``ru_maxrss``) of ``diagnose`` on a long step-lines log, beside the loop's.
 3. ``watch``: throughput from a file on stdin with stdout to /dev/null, beside a Python
    loop copying stdin to stdout; then the NaN alert latency: a producer writes healthy
@@ -33,8 +37,8 @@ Baselines are the fastest of 5 runs, and ``diagnose`` on each style the fastest 
    installed, and without gradlog's every run would time Python's compiler (80 ms).
 
 Targets are printed beside the figures and marked met / not met; nothing is asserted.
-A full run (1M lines of each style three times, and 4M for memory) takes about three
-minutes; use --quick for a run of about a minute. Logs are
+A full run (1M lines of each style and curve three times, and 4M for memory) takes
+about four minutes; use --quick for a run of about a minute. Logs are
 generated once per run into a temporary folder, deterministically from --seed.
 """
 
@@ -219,6 +223,50 @@ def one_run_lines(rng: random.Random) -> Iterator[str]:
             yield f"{_stamp(run)} - __main__ - INFO - {line}" if prefixed else line
 
 
+def curve_lines(loss: Callable[[int, random.Random], tuple[float, float]]) -> Style:
+    """Step lines whose loss and grad norm follow ``loss(i, rng)``: the curves below make
+    the rules do more than screen (a loss wandering across chance levels, a climb that
+    stays reported, a run of tiny gradients, heavy batch noise)."""
+
+    def lines(rng: random.Random) -> Iterator[str]:
+        for i in itertools.count(1):
+            value, grad = loss(i, rng)
+            yield (
+                f"step {i} | loss {value:.4f} | grad_norm {grad:.4f} | lr 3.0e-04 "
+                f"| {170 + rng.random() * 4:.2f} ms\n"
+            )
+
+    return lines
+
+
+def _batch(rng: random.Random, spread: float) -> float:
+    return math.exp(spread * rng.gauss(0, 1))
+
+
+CURVES: dict[str, Callable[[random.Random], Iterator[str]]] = {
+    # An LM's loss near 2.2, 3% batch noise: ln 8, ln 9 and ln 10 lie a few percent apart.
+    "LM loss near 2.2": curve_lines(
+        lambda i, r: ((2.2 + 8 * math.exp(-i / 3000)) * _batch(r, 0.03), _batch(r, 0.3))
+    ),
+    # Diverged a fifth of the way in (4x its best) and trained on.
+    "diverged, trains on": curve_lines(
+        lambda i, r: (
+            (0.4 + 2 * math.exp(-i / 20000))
+            * (1 + 3 * min(1.0, max(0, i - 200_000) / 100_000))
+            * _batch(r, 0.05),
+            _batch(r, 0.3),
+        )
+    ),
+    # Vanished: the loss frozen at ln 2, grad norms near 1e-3 (30% noise).
+    "vanishing at ln 2": curve_lines(
+        lambda i, r: (0.6931 + r.choice((0.0, 1e-4)), 1e-3 * _batch(r, 0.3))
+    ),
+    # A small batch: 30% noise on every step's loss.
+    "30% batch noise": curve_lines(
+        lambda i, r: ((0.5 + 2 * math.exp(-i / 5000)) * _batch(r, 0.3), _batch(r, 0.3))
+    ),
+}
+
 Style = Callable[[random.Random], Iterator[str]]
 STYLES: dict[str, Style] = {
     "step lines": step_lines,
@@ -362,6 +410,29 @@ def cpu_rows(folder: Path, lines: int, seed: int, awk: str) -> tuple[list[Row], 
         )
         rows.append(("", "", f"Python loop {base_py.cpu:.2f} s", ratio(cost, base_py.cpu), "", ""))
     return rows, sizes
+
+
+def curve_rows(folder: Path, lines: int, seed: int, awk: str) -> list[Row]:
+    """``diagnose`` on step lines of each curve of ``CURVES``, beside awk: no target of
+    its own, the figures show what the rules' sequential work costs."""
+    rows: list[Row] = []
+    for name, style in CURVES.items():
+        log = write_log(folder / "curve.log", style, lines, seed)
+        small = write_log(folder / "small.log", style, SMALL_UNITS, seed)
+        base_awk = per_million(lambda p: [awk, "{print $3}", str(p)], log, small)
+        usage = per_million(diagnose, log, small, runs=DIAGNOSE_RUNS)
+        check_failed(name, usage)
+        rows.append(
+            (
+                f"diagnose CPU / 1M step lines, {name}",
+                f"{usage.cpu:.2f} s ({1e6 / usage.cpu:,.0f} lines/s)",
+                f"awk {base_awk.cpu:.2f} s",
+                ratio(usage.cpu, base_awk.cpu),
+                "(shown)",
+                "",
+            )
+        )
+    return rows
 
 
 def rss_row(folder: Path, lines: int, seed: int) -> Row:
@@ -552,6 +623,7 @@ def main() -> None:
         folder = Path(name)
         notes = understood(folder, args.seed)
         rows, sizes = cpu_rows(folder, args.lines, args.seed, awk)
+        rows += curve_rows(folder, args.lines, args.seed, awk)
         rows.append(rss_row(folder, args.rss_lines, args.seed))
         watch, wall = watch_throughput(folder, args.lines, args.seed)
         latency, each = latency_rows(args.runs)
