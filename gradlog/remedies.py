@@ -139,6 +139,9 @@ class History:
         self._records: deque[Record] = deque(maxlen=64)
         self._arrays: tuple[np.ndarray, np.ndarray] | None = None  # steps, grads: a cache
         self._early_rows: np.ndarray | None = None  # the early ones, once their memory is full
+        # The recent ones as rows, kept up to date by ``add_block`` once made (``add``, one
+        # record at a time, drops them: they are made again when asked for).
+        self._recent_rows: np.ndarray | None = None
 
     def fork(self) -> History:
         """A copy to add to without changing this one (records are never changed, so
@@ -154,7 +157,7 @@ class History:
         if grad is not None and math.isfinite(grad):
             target = self._early if len(self._early) < _KEPT else self._recent
             target.append((record.step, grad))
-            self._arrays = None
+            self._arrays = self._recent_rows = None
         self._records.append(record)
 
     def add_block(self, block: Block, start: int, end: int) -> None:
@@ -169,17 +172,33 @@ class History:
             head, tail = kept[:room], kept[room:][-_KEPT:]
             self._early += zip(steps[head].tolist(), grads[head].tolist(), strict=True)
             self._recent.extend(zip(steps[tail].tolist(), grads[tail].tolist(), strict=True))
+            if self._recent_rows is not None and len(tail):
+                added = np.column_stack((steps[tail], grads[tail]))
+                self._recent_rows = np.concatenate((self._recent_rows, added))[-_KEPT:]
             self._arrays = None
         self._records.extend(block.records[max(start, end - 64) : end])
 
-    def _before(self, first: Step) -> list[float]:
-        """The grad norms kept from before step ``first``, sorted (in numpy when there
-        are many: a short run is not worth importing it)."""
+    def _clip(self, first: Step) -> float | None:
+        """The 90th percentile of the grad norms kept from before step ``first``, leaving
+        out those above 5x their median (the onset of an explosion that began before
+        the diagnosis); None with fewer than 5. In numpy when there are many (a short run
+        is not worth importing it), by selection, not a sort: the same order statistics."""
         if len(self._early) + len(self._recent) < _ARRAYS_FROM:
-            return sorted(g for s, g in (*self._early, *self._recent) if s < first)
-        steps, grads = self._grads()
-        found: list[float] = np.sort(grads[steps < first]).tolist()
-        return found
+            grads = sorted(g for s, g in (*self._early, *self._recent) if s < first)
+            if grads:
+                grads = grads[: bisect_right(grads, 5 * grads[len(grads) // 2])]
+            return float(grads[int(0.9 * (len(grads) - 1))]) if len(grads) >= 5 else None
+        steps, kept = self._grads()
+        before = kept[steps < first]
+        if not len(before):
+            return None
+        middle = len(before) // 2
+        typical = np.partition(before, middle)[middle]
+        usual = before[before <= 5 * typical]
+        if len(usual) < 5:
+            return None
+        at = int(0.9 * (len(usual) - 1))
+        return float(np.partition(usual, at)[at])
 
     def _grads(self) -> tuple[np.ndarray, np.ndarray]:
         """The steps and grad norms kept, as arrays (made again after an ``add``; the
@@ -189,7 +208,9 @@ class History:
             if early is None or len(early) != len(self._early):
                 early = _rows(self._early)
                 self._early_rows = early if len(self._early) >= _KEPT else None
-            rows = np.concatenate((early, _rows(self._recent)))
+            if self._recent_rows is None:
+                self._recent_rows = _rows(self._recent)
+            rows = np.concatenate((early, self._recent_rows))
             self._arrays = rows[:, 0], rows[:, 1]
         return self._arrays
 
@@ -198,11 +219,7 @@ class History:
         first = diagnosis.first_step
         if first is None:
             return Context(framework)
-        grads = self._before(first)
-        if len(grads):  # leave out the onset of an explosion that began before the diagnosis
-            typical = grads[len(grads) // 2]
-            grads = grads[: bisect_right(grads, 5 * typical)]
-        clip = float(grads[int(0.9 * (len(grads) - 1))]) if len(grads) >= 5 else None
+        clip = self._clip(first)
         before = [r for r in self._records if r.step < first]
         lrs = [r.metrics[LR] for r in before if r.get(LR) is not None]
         rollback = before[-1].step if before else None

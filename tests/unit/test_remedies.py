@@ -97,3 +97,54 @@ def test_without_numbers_the_general_wording_is_used() -> None:
 def test_every_framework_snippet_takes_the_threshold() -> None:
     for name, snippet in CLIP_BY_FRAMEWORK.items():
         assert "{c}" in snippet, name
+
+
+def _clip_by_sorting(pairs: list[tuple[float, float]], first: float) -> float | None:
+    """The clip threshold as its rule reads: the grad norms before ``first``, sorted;
+    those above 5x their median left out; the 90th percentile of the rest."""
+    grads = sorted(g for s, g in pairs if s < first)
+    if grads:
+        typical = grads[len(grads) // 2]
+        grads = [g for g in grads if g <= 5 * typical]
+    return grads[int(0.9 * (len(grads) - 1))] if len(grads) >= 5 else None
+
+
+def test_the_clip_threshold_is_the_rules_order_statistic() -> None:
+    """However the history was filled (record by record, in blocks of columns, both in
+    turn) and however many grad norms it keeps (a few: in Python; many: in numpy, by
+    selection), the clip threshold is the one a sort gives."""
+    import random
+
+    from gradlog.detectors.block import Block
+    from gradlog.model import Record
+    from gradlog.remedies import _KEPT, History
+
+    rng = random.Random(3)
+    history, kept = History(), []
+    step = 0
+    for _ in range(60):
+        records = []
+        for _ in range(rng.choice((1, 3, 50, 700))):
+            step += 1
+            grad = rng.lognormvariate(0, 1) * (50 if rng.random() < 0.02 else 1)
+            records.append(Record(step, step, {"loss": 1.0, "grad_norm": grad}))
+        if len(records) == 1:
+            history.add(records[0])
+        else:
+            history.add_block(Block(records), 0, len(records))
+        kept += [(float(r.step), r.metrics["grad_norm"]) for r in records]
+        early, recent = kept[:_KEPT], kept[_KEPT:][-_KEPT:]
+        for first in (step + 1, max(1, step - 40), rng.randint(1, step + 1)):
+            diagnosis = Diagnosis(
+                id="loss_spike",
+                title="t",
+                severity=Severity.WARNING,
+                confidence=Confidence.HIGH,
+                message="m",
+                metric="loss",
+                first_step=first,
+                last_step=first,
+                line=first,
+            )
+            found = history.context(diagnosis, None).clip_at
+            assert found == _clip_by_sorting(early + recent, first)
