@@ -72,6 +72,10 @@ class ExplodingThresholds(NamedTuple):
     # An uncorroborated episode during which the loss fell this much is the optimizer
     # making progress (fine-tuning often starts with a growing grad norm), not damage.
     progress: float = 0.2
+    # A reported episode goes on through this many healthy grad norms in a row: a norm
+    # that crosses a bar with 30% noise dips under it every few records, and one
+    # explosion must not be told as a thousand.
+    gap_records: int = 2
 
 
 class VanishingThresholds(NamedTuple):

@@ -173,7 +173,24 @@ def _long(rng: random.Random) -> tuple[Record, ...]:
     return _build(rows)
 
 
+def _crossing(rng: random.Random) -> tuple[Record, ...]:
+    """Grad norms that grow through `absolute` with 30% noise: they dip under it every
+    few records (a reported episode goes on through gaps of one or two), with the loss
+    tripling now and then (corroborated: an error at once) or not."""
+    rows: list[Metrics] = [_healthy(rng) for _ in range(60)]
+    for k in range(3000):
+        grad = 60 * math.exp(k / 1500) * math.exp(0.3 * rng.gauss(0, 1))
+        loss = 1.0 + rng.uniform(-0.05, 0.05)
+        if rng.random() < 0.002:
+            loss *= 4
+        rows.append({"loss": round(loss, 4), "grad_norm": grad})
+        if rng.random() < 0.01:
+            rows += [_healthy(rng) for _ in range(rng.randint(1, 4))]  # (a gap, or an end)
+    return _build(rows)
+
+
 CASES: dict[str, Callable[[random.Random], tuple[Record, ...]]] = {
+    "crossing": _crossing,
     "long": _long,
     "bursts": _bursts,
     "weights": _weights,

@@ -111,6 +111,8 @@ class ExplodingGradientDetector(Detector):
         self._corroboration: str | None = None
         self._param_start: float | None = None
         self._reported: Severity | None = None
+        self._misses = 0  # healthy grad norms in a row since its last record
+        self._gap: list[float] = []  # ... their values
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         metrics = record.metrics
@@ -138,14 +140,18 @@ class ExplodingGradientDetector(Detector):
             param = metrics.get(PARAM_NORM)
             weak = param is not None and math.isfinite(param) and grad > param
             if not (strong or weak):
-                done = [] if self._first is None else self._close()  # nothing open to close
-                early = self._early  # a healthy norm: part of the early and recent levels
-                if len(early) < self._limits.early_records:
-                    early.append(grad)
-                    if len(early) >= 3:
-                        self._early_level = median(early)
-                self._recent.append(grad)
                 self._previous_loss = kept
+                if self._reported is not None and self._misses < self._limits.gap_records:
+                    # A reported episode goes on through a short gap; the gap's norms join
+                    # the healthy level only if it ends there (the level is the one before
+                    # the episode).
+                    self._misses += 1
+                    self._gap.append(grad)
+                    return []
+                gap = self._gap
+                done = [] if self._first is None else self._close()  # nothing open to close
+                for value in (*gap, grad):
+                    self._healthy(value)
                 return done
         elif self._first is None:
             self._previous_loss = kept  # a non-finite norm opens nothing by itself
@@ -153,7 +159,9 @@ class ExplodingGradientDetector(Detector):
         if self._first is None:
             self._first, self._param_start = record, record.get(PARAM_NORM)
             self._loss_before = self._previous_loss or record.get(LOSS)
-        self._last, self._count = record, self._count + 1
+        self._last, self._count, self._misses = record, self._count + 1, 0
+        if self._gap:
+            self._gap = []  # (dips inside the episode)
         self._strong += strong
         if math.isfinite(grad) and (self._peak is None or grad > self._peak.metrics[GRAD_NORM]):
             self._peak = record
@@ -176,6 +184,15 @@ class ExplodingGradientDetector(Detector):
         if self._reported is None and self._first is not None:
             self._reported = self._severity(ended=True)  # cut by the end of the log
         return self._close()
+
+    def _healthy(self, grad: float) -> None:
+        """A healthy norm: part of the early and recent levels."""
+        early = self._early
+        if len(early) < self._limits.early_records:
+            early.append(grad)
+            if len(early) >= 3:
+                self._early_level = median(early)
+        self._recent.append(grad)
 
     def _grown(self, grad: float) -> bool:
         """A finite grad norm grew `growth` times over the healthy level."""

@@ -244,6 +244,7 @@ class ExplodingScreen:
         with_grad = np.flatnonzero(block.present(GRAD_NORM)[start:end])
         if len(with_grad):
             detector._count += len(with_grad)
+            detector._misses, detector._gap = 0, []  # (each is one of the episode's)
             detector._strong += int(np.count_nonzero(self._strong(start, end)))
             detector._last = records[start + int(with_grad[-1])]
             grads = self.grads[start:end]

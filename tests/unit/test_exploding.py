@@ -70,3 +70,16 @@ def test_healthy_norms_are_clean() -> None:
         records(loss=[2.0, 1.5, 1.2], grad_norm=[2.0, 1.5, 3.0], param_norm=[30.0, 30.5, 31.0]),
     )
     assert found == []
+
+
+def test_a_reported_episode_goes_on_through_a_short_gap() -> None:
+    """Norms over `absolute` that dip under it for one or two records are one episode,
+    and the healthy level it is told against is the one before it; three healthy norms
+    in a row end it."""
+    grads = [1.0, 1.1, 0.9, 1.0, 1.2] + [150.0] * 5 + [1.0] + [150.0] * 5 + [1.0, 1.0] + [150.0]
+    found = run("exploding_gradient", records(loss=[1.0] * len(grads), grad_norm=grads))
+    assert [(d.first_step, d.last_step, d.count) for d in found] == [(6, 19, 11)]
+    assert "against a healthy level of 1;" in found[0].message
+    grads += [1.0, 1.0, 1.0] + [150.0] * 4
+    found = run("exploding_gradient", records(loss=[1.0] * len(grads), grad_norm=grads))
+    assert [(d.first_step, d.last_step) for d in found] == [(6, 19), (23, 26)]
