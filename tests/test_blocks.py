@@ -22,6 +22,7 @@ import pytest
 from gradlog.config import Thresholds
 from gradlog.detectors import DETECTORS, Detector
 from gradlog.detectors.block import Block
+from gradlog.detectors.spike import _Pending
 from gradlog.detectors.vanishing import VanishingGradientDetector
 from gradlog.model import Diagnosis, Record
 from gradlog.parse.names import GRAD_NORM, NameTable
@@ -162,6 +163,8 @@ def state_of(item: object) -> object:
     changes no answer)."""
     if isinstance(item, (list, tuple, deque)):
         return [state_of(x) for x in item]
+    if isinstance(item, _Pending):  # a record left in its block: the record it is
+        return item.record()
     if type(item).__module__.startswith("gradlog.detectors"):
         if hasattr(item, "__dict__"):
             return {k: state_of(v) for k, v in vars(item).items() if k != "_rates"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
@@ -34,6 +34,18 @@ else:
 # fixed cost (a few dozen numpy calls, some 45 us) is what ``observe`` takes on about
 # this many records (small blocks come from a live input).
 SMALL_BLOCK = 40
+
+
+class _Pending:
+    """A record of a block, made from its columns only when asked for."""
+
+    __slots__ = ("_index", "_records")
+
+    def __init__(self, records: Sequence[Record], index: int) -> None:
+        self._records, self._index = records, index
+
+    def record(self) -> Record:
+        return self._records[self._index]
 
 
 class LossSpikeDetector(Detector):
@@ -110,7 +122,8 @@ class LossSpikeDetector(Detector):
         self._since_candidate = 0
         self._episode: Diagnosis | None = None
         self._episode_base = 0.0
-        self._window: deque[Record] = deque(maxlen=self._limits.window)  # for causes
+        # For causes: the last records (or where they are in their block, ``_Pending``).
+        self._window: deque[Record | _Pending] = deque(maxlen=self._limits.window)
         # The finite grad norms of the same records (None where a record has none).
         self._grads = SortedWindow(self._limits.window)
         self._grads_sorted = self._grads.ordered
@@ -195,15 +208,16 @@ class LossSpikeDetector(Detector):
             return  # no record here prints a loss: observe ignores them
         size = self._limits.window
         records = block.records
-        taken = [records[i] for i in present[max(first, last - size) : last].tolist()]
-        self._previous = taken[-1]
-        self._window.extend(taken)
-        grads = [r.metrics.get(GRAD_NORM) for r in taken]
-        refill(self._grads, [g if g is not None and math.isfinite(g) else None for g in grads])
+        taken = present[max(first, last - size) : last]
+        self._previous = records[int(taken[-1])]
+        # (Records are made from the block's columns only if a report names them.)
+        self._window.extend(_Pending(records, index) for index in taken.tolist())
+        grads = block.values(GRAD_NORM)[taken]
+        refill(self._grads, [g if math.isfinite(g) else None for g in grads.tolist()])
         good = layout.good
         good_first, good_last = np.searchsorted(good, (start, end)).tolist()
-        kept = good[max(good_first, good_last - size) : good_last].tolist()
-        refill(self._recent, [records[i].metrics[LOSS] for i in kept])
+        kept = good[max(good_first, good_last - size) : good_last]
+        refill(self._recent, block.values(LOSS)[kept].tolist())
         self._episode = None  # as every record with a loss does, outside a spike
         count = good_last - good_first  # finite losses: each ages the candidate
         if count:
@@ -283,9 +297,19 @@ class LossSpikeDetector(Detector):
         if jumped and loss < self._limits.grad_confirmed_factor * base:
             self._quiet_jumps += 1
 
+    def _records(self) -> list[Record]:
+        """The window's records, made now where they were left in their block."""
+        window = self._window
+        if any(isinstance(item, _Pending) for item in window):
+            made = [item.record() if isinstance(item, _Pending) else item for item in window]
+            window.clear()
+            window.extend(made)
+        return list(window)  # type: ignore[arg-type]
+
     def _grad_jumped(self, record: Record) -> bool:
         """The grad norm, here or one record before, is 10x its level before that."""
-        grads = [r.metrics[GRAD_NORM] for r in self._window if finite(r.get(GRAD_NORM))]
+        # (The window's finite grad norms, in order: the slots of ``_grads``.)
+        grads = [g for g in self._grads._slots if g is not None]
         now = record.get(GRAD_NORM)
         if now is None or not math.isfinite(now):
             return False
@@ -299,9 +323,8 @@ class LossSpikeDetector(Detector):
     def _causes(self, record: Record) -> str:
         """What the grad norm and learning rate did around the jump, as message text."""
         text = ""
-        grads = [
-            (r, r.metrics[GRAD_NORM]) for r in (*self._window, record) if finite(r.get(GRAD_NORM))
-        ]
+        window = self._records()
+        grads = [(r, r.metrics[GRAD_NORM]) for r in (*window, record) if finite(r.get(GRAD_NORM))]
         for i, (at, grad) in enumerate(grads[-4:], start=max(len(grads) - 4, 0)):
             earlier = [g for _, g in grads[:i]]
             if len(earlier) >= 3 and grad >= 10 * median(earlier) > 0:
@@ -312,7 +335,7 @@ class LossSpikeDetector(Detector):
                 )
                 text = f"; grad_norm jumped {factor(grad / median(earlier))} at {where(at)}, {lag}"
                 break
-        lrs = [r.metrics[LR] for r in self._window if finite(r.get(LR))]
+        lrs = [r.metrics[LR] for r in window if finite(r.get(LR))]
         lr = record.get(LR)
         if lr is not None and lrs and lr > 1.05 * lrs[0]:
             text += f"; the learning rate was still rising (warm-up): {fmt(lrs[0])} -> {fmt(lr)}"
