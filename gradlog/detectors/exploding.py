@@ -60,6 +60,7 @@ class ExplodingGradientDetector(Detector):
     - an episode with no corroboration during which the loss fell by `progress` (20%)
       or more, from the record before it, is the optimizer making progress: not
       reported.
+    - a reported episode goes on through up to `gap_records` (2) healthy norms in a row.
     """
 
     rule = Rule(
