@@ -22,6 +22,7 @@ import pytest
 from gradlog.config import Thresholds
 from gradlog.detectors import DETECTORS, Detector
 from gradlog.detectors.block import Block
+from gradlog.detectors.nan import NanDetector
 from gradlog.detectors.spike import _Pending
 from gradlog.detectors.vanishing import VanishingGradientDetector
 from gradlog.model import Diagnosis, Record
@@ -298,3 +299,42 @@ def _vanishing(rng: random.Random, noise: float) -> tuple[Record, ...]:
 def test_long_vanishing_episodes_read_in_blocks(noise: float) -> None:
     records = _vanishing(random.Random(int(noise * 10)), noise)
     assert_whole_and_cut_exact(VanishingGradientDetector, records, f"vanishing {noise}")
+
+
+def _nan_tails(rng: random.Random) -> tuple[Record, ...]:
+    """Runs that go non-finite and keep printing: a NaN loss for thousands of records
+    (then back, then again), a grad norm alone non-finite for long (a loss scaler's
+    skipped steps; the loss goes with it later on), a NaN hidden as a 0.0 loss, an Inf, with healthy
+    stretches and single bad records between."""
+    found = []
+    for i in range(1, 15_001):
+        phase = (i // 2500) % 6
+        loss, grad = 0.5 + rng.random(), math.exp(rng.gauss(0, 0.3))
+        if phase == 1 or (phase == 3 and rng.random() < 0.95):
+            loss, grad = math.nan, rng.choice((math.nan, grad))
+        elif phase == 4:  # (the grad norm alone, then the loss too, late in the run)
+            grad = rng.choice((math.inf, math.nan))
+            loss = math.nan if 1000 <= i % 2500 < 1010 else loss
+        elif phase == 5 and i % 500 < 40:
+            loss, grad = 0.0, math.nan  # (a NaN hidden by the logger)
+        elif rng.random() < 0.002:
+            loss = math.inf
+        found.append(Record(i, i, {"loss": loss, GRAD_NORM: grad}))
+    return tuple(found)
+
+
+def test_long_non_finite_stretches_read_in_blocks() -> None:
+    for seed in range(2):
+        records = _nan_tails(random.Random(seed))
+        assert_whole_and_cut_exact(NanDetector, records, f"nan tails {seed}")
+
+
+def test_a_long_bad_run_whose_loss_turns_non_finite_at_its_end_reads_in_blocks() -> None:
+    """Told on its third bad record (a grad norm alone), the episode's loss turns NaN only
+    at the log's end: the state says so, however the run was read."""
+    rng = random.Random(4)
+    metrics = [{"loss": 1 + rng.random(), GRAD_NORM: 1.0} for _ in range(300)]
+    metrics += [{"loss": 1 + rng.random(), GRAD_NORM: math.nan} for _ in range(2000)]
+    metrics += [{"loss": math.nan, GRAD_NORM: math.nan} for _ in range(20)]
+    records = tuple(Record(i, i, m) for i, m in enumerate(metrics, 1))
+    assert_whole_and_cut_exact(NanDetector, records, "loss non-finite at the end")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ from gradlog.report import plural
 if TYPE_CHECKING:
     import numpy as np
 
-    from gradlog.detectors.block import Block
+    from gradlog.detectors.block import Block, Flags
 else:
     from gradlog.lazy import numpy as np
 
@@ -87,6 +88,7 @@ class NanDetector(Detector):
         self._count = 0
         self._loss_bad = False  # the loss itself went non-finite in this episode
         self._announced = False
+        self._bad_rows: Flags | None = None  # the block's records with a non-finite value
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         # Screen first: a sum is finite only if every term is (NaN and Inf never cancel
@@ -130,11 +132,45 @@ class NanDetector(Detector):
         flagged = bad.copy()
         flagged[1:] |= bad[:-1]
         flagged[0] |= self._first is not None  # an episode open from before the block
-        return self.replay(block, np.flatnonzero(flagged).tolist(), self._advance)
+        self._bad_rows = bad
+        try:
+            return self.replay(block, self._flags(block, flagged), self._advance)
+        finally:
+            self._bad_rows = None
+
+    def _flags(self, block: Block, flagged: Flags) -> Iterator[int]:
+        """The ``flagged`` records to observe, but inside an episode already told with its
+        loss non-finite: there a run of bad records only makes it longer (nothing is told
+        before the record after it, which may close it), so the run is counted in bulk."""
+        bad = self._bad_rows
+        assert bad is not None
+        indexes: list[int] = np.flatnonzero(flagged).tolist()
+        breaks: list[int] = np.flatnonzero(~bad).tolist()  # (where each run of bad ends)
+        at = 0
+        while at < len(indexes):
+            index = indexes[at]
+            if self._first is not None and self._announced and self._loss_bad and bad[index]:
+                after = bisect.bisect_right(breaks, index)
+                stop = breaks[after] if after < len(breaks) else len(bad)
+                if stop - index > 1:
+                    self._count += stop - index
+                    self._last = block.records[stop - 1]
+                    at = bisect.bisect_left(indexes, stop)
+                    continue
+            yield index
+            at += 1
 
     def _advance(self, block: Block, start: int, end: int) -> None:
-        """Records with every watched value finite, no episode open: remember the last."""
-        self._healthy = block.records[end - 1]
+        """Records not observed: those with every watched value finite (no episode open:
+        the last becomes the last healthy one), and runs of bad ones counted by
+        ``_flags``."""
+        bad = self._bad_rows
+        if bad is None or not bad[end - 1]:
+            self._healthy = block.records[end - 1]
+            return
+        good = np.flatnonzero(~bad[start:end])
+        if len(good):
+            self._healthy = block.records[start + int(good[-1])]
 
     def finish(self) -> Iterable[Diagnosis]:
         return self._close()
