@@ -943,3 +943,53 @@ def test_a_turn_of_dialect_before_a_weave_of_quiet_lines_reads_as_line_by_line(
     lines.append("step: 20000  loss:  2.3456  memory: 12.34GiB(31.2%)")  # torchtitan's
     lines += _warned_log(random.Random(2), 3000, odd=False)[16:]
     assert_read_as_line_by_line(tmp_path / "turned.log", lines, (500, 2500, 4096))
+
+
+def _non_finite_log(rng: random.Random) -> list[str]:
+    """Long runs of lines whose values are printed without a digit (``nan``, ``inf``,
+    ``-inf``, ``NaN``, ``Infinity``) beside numbers, as a run that went non-finite keeps
+    printing: step lines, the same behind a prefix, HF dicts with a nan loss or epoch."""
+    lines: list[str] = []
+    step = 10_000
+    texts = ("nan", "inf", "-inf", "NaN", "Infinity", "-nan")
+    for _ in range(rng.randrange(60, 90)):
+        kind = rng.choice(("step", "stamped", "dict", "finite"))
+        bad = rng.choice(texts)
+        for _ in range(rng.randrange(20, 200)):
+            step += 1
+            if kind == "dict":
+                lines.append(
+                    f"{{'loss': {bad}, 'grad_norm': {rng.random():.4f}, 'epoch': "
+                    f"{rng.choice((f'{step / 1000:.2f}', 'nan'))}}}"
+                )
+                continue
+            loss = f"{rng.random():.4f}" if kind == "finite" else bad
+            text = f"step {step} | loss {loss} | grad_norm {rng.choice((bad, '1.234'))}"
+            if kind == "stamped":
+                text = f"2024-05-01 10:{step % 60:02d}:07,123 - INFO - {text}"
+            lines.append(text)
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_values_printed_without_a_digit_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "nonfinite.log", _non_finite_log(random.Random(seed)), (97, 500, 4096)
+    )
+
+
+def test_a_stretch_of_nan_lines_is_read_without_matching_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value printed without a digit is the same text on every line of the layout: a
+    constant column of its plan, so a run that prints NaN goes in stretches."""
+    lines = [f"step {i} | loss {i % 7 / 10:.4f} | grad_norm 1.234" for i in range(10_000, 12_000)]
+    lines += [f"step {i} | loss nan | grad_norm nan" for i in range(12_000, 20_000)]
+    reader = LogReader()
+    reader.read_lines(1, lines[:3000])  # learns both layouts
+    matched = _matched(monkeypatch)
+    parts = reader.read_lines(3001, lines[3000:])
+    assert matched[0] < 100
+    runs = [part for part in parts if isinstance(part, RecordRun)]
+    assert sum(len(run) for run in runs) > 6000
+    assert all(math.isnan(value) for run in runs for value in run.values[:, 0])

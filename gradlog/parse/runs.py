@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from gradlog.parse.compiled import Compiled
+from gradlog.parse.compiled import Compiled, to_float
 from gradlog.parse.exact import WIDEST, alike, floats_at, token_spans
 from gradlog.parse.grammar import BYTE_DIGITS
 
@@ -62,12 +62,21 @@ class TokenPlan:
     """Which of a layout's tokens are its shape's picked numbers (``Compiled.pick``);
     shared, as one object, by every layout whose lines can share columns."""
 
-    __slots__ = ("picks", "shape", "width")
+    __slots__ = ("constants", "picks", "shape", "width")
 
-    def __init__(self, width: int, picks: tuple[int, ...], shape: Compiled) -> None:
+    def __init__(
+        self,
+        width: int,
+        picks: tuple[int, ...],
+        shape: Compiled,
+        constants: tuple[tuple[int, float], ...] = (),
+    ) -> None:
         self.width = width  # tokens per line
-        self.picks = picks  # the tokens ``Roles.picked`` names
+        self.picks = picks  # the tokens ``Roles.picked`` names (-1: a constant)
         self.shape = shape  # the shape of the first layout seen: the run key's
+        # Picked numbers printed without a digit (``nan``, ``inf``): the same text on every
+        # line of the layout, so the same value: (column, value).
+        self.constants = constants
 
     def key(self) -> tuple[object, ...]:
         """What layouts must share to share a plan."""
@@ -75,6 +84,7 @@ class TokenPlan:
         return (
             self.width,
             self.picks,
+            tuple((column, repr(value)) for column, value in self.constants),
             shape.run_key,
             shape.evictions,
             id(shape.dialect),
@@ -103,12 +113,24 @@ def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
         for index, found in enumerate(_TOKEN.finditer(raw.encode("ascii").translate(KEEP)))
     }
     picks = []
-    for group in shape.roles.picked():
+    constants = []
+    for column, group in enumerate(shape.roles.picked()):
+        first, end = spans[group]
+        text = raw[first:end]
+        if text and not any(c.isdigit() for c in text):
+            # (No digit: every line of the layout prints this very text, ``nan`` or
+            # ``inf``, and the shape reads it as ``to_float`` does.)
+            try:
+                constants.append((column, to_float(text)))
+            except ValueError:
+                return None
+            picks.append(-1)
+            continue
         token = tokens.get(spans[group])
         if token is None:
             return None
         picks.append(token)
-    return TokenPlan(len(tokens), tuple(picks), shape)
+    return TokenPlan(len(tokens), tuple(picks), shape, tuple(constants))
 
 
 class Listed:
@@ -347,7 +369,11 @@ class Stretch:
         if len(spans) != self._plan.width:
             return None
         table = np.empty((len(rows), width))
+        for column, value in self._plan.constants:
+            table[:, column] = value
         for column, token in enumerate(self._plan.picks):
+            if token < 0:
+                continue  # (a constant)
             start, end = spans[token]
             values = alike(rows[:, start:end], first[start:end])
             if values is None:
@@ -366,8 +392,12 @@ def picked_numbers(text: bytes, count: int, plan: TokenPlan, width: int) -> np.n
         return None
     padded = np.frombuffer(text + bytes(WIDEST), np.uint8)
     table = np.empty((count, width))
+    for column, value in plan.constants:
+        table[:, column] = value
     try:
         for column, token in enumerate(plan.picks):
+            if token < 0:
+                continue  # (a constant)
             picked = slice(token, None, plan.width)
             table[:, column] = floats_at(padded, starts[picked], ends[picked])
     except ValueError:
