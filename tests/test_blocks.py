@@ -23,6 +23,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors import DETECTORS, Detector
 from gradlog.detectors.block import Block
 from gradlog.detectors.nan import NanDetector
+from gradlog.detectors.overfitting import OverfittingDetector
 from gradlog.detectors.spike import _Pending
 from gradlog.detectors.vanishing import VanishingGradientDetector
 from gradlog.model import Diagnosis, Record
@@ -338,3 +339,30 @@ def test_a_long_bad_run_whose_loss_turns_non_finite_at_its_end_reads_in_blocks()
     metrics += [{"loss": math.nan, GRAD_NORM: math.nan} for _ in range(20)]
     records = tuple(Record(i, i, m) for i, m in enumerate(metrics, 1))
     assert_whole_and_cut_exact(NanDetector, records, "loss non-finite at the end")
+
+
+def test_training_losses_beside_hidden_nans_read_in_blocks() -> None:
+    """HF Trainer prints a window of only non-finite steps as a 0.0 loss beside a NaN grad
+    norm: the overfitting rule leaves those out of the training level, keeps a true 0.0
+    (a finite grad norm, or none), and reads blocks as records."""
+    rng = random.Random(6)
+    found = []
+    for i in range(1, 10_051):  # (it ends among the hidden NaNs, between evaluations)
+        loss, grad = 0.3 + 2 * math.exp(-i / 2000) + rng.random() / 20, 1.0
+        if 3000 <= i % 6000 < 5500:
+            loss, grad = 0.0, rng.choice((math.nan, math.nan, math.inf, 1.0))
+        metrics = {"loss": loss, GRAD_NORM: grad}
+        if i % 7 == 0:
+            del metrics[GRAD_NORM]
+        if i % 100 == 0:
+            metrics["val_loss"] = 0.5 + i / 8000 + rng.random() / 50
+        found.append(Record(i, i, metrics))
+    records = tuple(found)
+    for seed in range(3):
+        single, blocked = OverfittingDetector(Thresholds()), OverfittingDetector(Thresholds())
+        expected = _oracle(single, records)
+        got = _blocks(blocked, records, random.Random(seed))
+        assert state_of(blocked) == state_of(single)
+        expected += [(-1, d) for d in single.finish()]
+        assert expected  # (the validation loss climbs: the rule fires)
+        assert got + [(-1, d) for d in blocked.finish()] == expected

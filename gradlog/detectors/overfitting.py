@@ -20,7 +20,7 @@ from gradlog.detectors.base import (
 )
 from gradlog.detectors.noise import NoiseGauge
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.names import LOSS, VAL_ACC, VAL_LOSS
+from gradlog.parse.names import GRAD_NORM, LOSS, VAL_ACC, VAL_LOSS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -186,19 +186,12 @@ class OverfittingDetector(Detector):
         if LOSS not in block.names or not train.maxlen:
             return
         losses = block.values(LOSS)[start:end]
-        where = np.flatnonzero(np.isfinite(losses))
-        if not (losses[where] == 0).any():
-            found: list[float] = losses[where[-train.maxlen :]].tolist()
-        else:
-            records = block.records
-            found = []
-            for index in reversed(where.tolist()):
-                value = float(losses[index])
-                if value != 0 or _trains(records[start + index], value):
-                    found.append(value)
-                    if len(found) == train.maxlen:
-                        break
-            found.reverse()
+        kept = np.isfinite(losses)
+        zero = kept & (losses == 0)
+        if zero.any():  # (as ``observe``: a 0.0 beside a non-finite grad norm is a hidden NaN)
+            grads = block.values(GRAD_NORM)[start:end]
+            kept &= ~(zero & block.present(GRAD_NORM)[start:end] & ~np.isfinite(grads))
+        found: list[float] = losses[np.flatnonzero(kept)[-train.maxlen :]].tolist()
         train.extend(found)
 
     def finish(self) -> Iterable[Diagnosis]:
@@ -286,8 +279,3 @@ class OverfittingDetector(Detector):
             count=self._streak_count,
             evidence=evidence_of(pairs),
         )
-
-
-def _trains(record: Record, loss: float) -> bool:
-    """Whether ``observe`` keeps ``loss``, the record's training loss, in the interval."""
-    return math.isfinite(loss) and (loss != 0 or not loss_is_nan(record))
