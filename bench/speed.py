@@ -21,8 +21,8 @@ Baselines are the fastest of 5 runs, and ``diagnose`` on each style the fastest 
    lines in binary; gradlog's lines per CPU second.
    Then ``diagnose`` on step lines whose curves make the rules work record by record
    unless they are carried in bulk: an LM's loss wandering across chance levels, a run
-   that diverged and trained on, a run whose gradients vanished, 30% batch noise
-   (beside awk; shown, with no target of their own).
+   that diverged and trained on, a run whose gradients vanished, 30% batch noise, a run
+   that went NaN and printed on (beside awk; shown, with no target of their own).
 2. Peak RSS (``ru_maxrss``) of ``diagnose`` on a long step-lines log, beside the loop's.
 3. ``watch``: throughput from a file on stdin with stdout to /dev/null, beside a Python
    loop copying stdin to stdout; then the NaN alert latency: a producer writes healthy
@@ -226,7 +226,7 @@ def one_run_lines(rng: random.Random) -> Iterator[str]:
 def curve_lines(loss: Callable[[int, random.Random], tuple[float, float]]) -> Style:
     """Step lines whose loss and grad norm follow ``loss(i, rng)``: the curves below make
     the rules do more than screen (a loss wandering across chance levels, a climb that
-    stays reported, a run of tiny gradients, heavy batch noise)."""
+    stays reported, a run of tiny gradients, heavy batch noise, a long NaN tail)."""
 
     def lines(rng: random.Random) -> Iterator[str]:
         for i in itertools.count(1):
@@ -264,6 +264,13 @@ CURVES: dict[str, Callable[[random.Random], Iterator[str]]] = {
     # A small batch: 30% noise on every step's loss.
     "30% batch noise": curve_lines(
         lambda i, r: ((0.5 + 2 * math.exp(-i / 5000)) * _batch(r, 0.3), _batch(r, 0.3))
+    ),
+    # Went NaN a fifth of the way in, and printed NaN from then on.
+    "NaN from a fifth on": curve_lines(
+        lambda i, r: (
+            (0.5 + 2 * math.exp(-i / 5000)) * _batch(r, 0.05) if i < 200_000 else math.nan,
+            _batch(r, 0.3) if i < 200_000 else math.nan,
+        )
     ),
 }
 
