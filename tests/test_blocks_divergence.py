@@ -212,6 +212,19 @@ def _converged_noisy(rng: random.Random) -> tuple[Record, ...]:
 SCENARIOS["converged_noise_above_level"] = (False, _converged_noisy)
 
 
+def _frozen(rng: random.Random) -> tuple[Record, ...]:
+    """A loss frozen as printed to 4 decimals: one value for long stretches (every
+    median ties the best), then two in turn, then a climb from it and back, then steps
+    down to new bests that hold (the first of the tied medians is the best's record)."""
+    losses = [0.6931] * 6000 + [rng.choice((0.6931, 0.6932)) for _ in range(6000)]
+    losses += [round(0.6931 * 1.0004**i, 4) for i in range(3000)] + [0.6931] * 3000
+    losses += [0.65] * 3000 + [0.6] * 3000  # (new bests, tied for thousands of records)
+    return tuple(Record(i, i, {"loss": loss}) for i, loss in enumerate(losses, 1))
+
+
+SCENARIOS["frozen_as_printed"] = (True, _frozen)
+
+
 def _climbs_and_holds(stages: list[tuple[int, int, float]]) -> Shape:
     """A decay, then climbs that each hold where they reach: (at, length, factor)."""
     base = _decay(2.3, 0.4, 800)

@@ -507,11 +507,22 @@ class Scan:
         tails = self._tails([t.window for t in todo], end, last)
         lows = [int(np.argmin(tail)) for tail in tails]
         bounds = [min(float(m[at]), t.best) for m, at, t in zip(tails, lows, todo, strict=True)]
-        segment = self.logs[head - widest + 1 : end]
-        total = np.zeros((len(todo), len(segment) + 1), np.int32)
-        np.cumsum(
-            segment[None, :] < np.array(bounds)[:, None] + _ROUNDING, axis=1, out=total[:, 1:]
+        low = head - widest + 1
+        segment = self.logs[low:end]
+        limits = np.array(bounds)[:, None]
+        # The logs within rounding of a bound made exact, a count is exact too: below a
+        # track's best (none of a flat stretch is: no median of it is a new best), or at
+        # or below a lower bound the last medians set (the first of the least is wanted).
+        near = (np.abs(segment[None, :] - limits) <= 2 * _ROUNDING).any(axis=0)
+        if near.any():
+            self._fix(low + where(near))
+            segment = self.logs[low:end]
+        below = [bound >= track.best for bound, track in zip(bounds, todo, strict=True)]
+        hit = np.where(
+            np.array(below)[:, None], segment[None, :] < limits, segment[None, :] <= limits
         )
+        total = np.zeros((len(todo), len(segment) + 1), np.int32)
+        np.cumsum(hit, axis=1, out=total[:, 1:])
         for row, track, tail, at, bound in zip(total, todo, tails, lows, bounds, strict=True):
             width, skip = track.window, widest - track.window
             hits = where(row[skip + width :] - row[skip : skip + stop] >= (width + 1) // 2)
