@@ -176,7 +176,8 @@ class VanishingGradientDetector(Detector):
                 flat &= _spreads(run, metric, block.values(metric)[start:stop]) <= most
         taken = int(np.argmin(flat)) if not flat.all() else count
         if taken:
-            kept = [*run[1:], *records[start : start + taken]][-(_KEPT - 1) :]
+            latest = records[max(start, start + taken - (_KEPT - 1)) : start + taken]
+            kept = [*run[1:], *latest][-(_KEPT - 1) :]
             self._run = [run[0], *kept]
             self._length += taken
             self._misses = 0
