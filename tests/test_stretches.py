@@ -993,3 +993,21 @@ def test_a_stretch_of_nan_lines_is_read_without_matching_them(
     runs = [part for part in parts if isinstance(part, RecordRun)]
     assert sum(len(run) for run in runs) > 6000
     assert all(math.isnan(value) for run in runs for value in run.values[:, 0])
+
+
+def test_blocks_after_a_layout_new_at_a_blocks_start_are_stretched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An epoch that gains a digit (99.99 -> 100.00) just after a block starts leaves the
+    block few stretches at first sight; its new layout, learned from the block's first
+    lines, stretches the rest. The next blocks then look for stretches as ever, instead
+    of being read line by line as after a block of chatter."""
+    size = 24_576
+    lines = _hf_lines(4 * size, first_epoch=100 - (size + 50) / 1000)
+    reader = LogReader()
+    for start in range(0, 2 * size, size):
+        reader.read_lines(start + 1, lines[start : start + size])
+    matched = _matched(monkeypatch)
+    for start in range(2 * size, 4 * size, size):
+        reader.read_lines(start + 1, lines[start : start + size])
+    assert matched[0] < 200

@@ -80,6 +80,7 @@ class BulkReader(WeaveReader):
     _shared: dict[tuple[object, ...], TokenPlan]
     _planned: int
     _unstretched: int
+    _covered: int
 
     def read_lines(
         self, first: int, lines: Iterable[str], shortest: int = 0
@@ -164,9 +165,12 @@ class BulkReader(WeaveReader):
         the first ``_LEARNED_FROM`` lines are read one by one, which compiles their
         layouts, and the rest is looked at again when they did. ``whole``: the span is
         the block (it alone decides whether the next blocks look for stretches)."""
+        if whole:
+            self._covered = 0  # lines of the block read in stretches and weaves, so far
         block, found = self._stretches(
             numbers[low:high], lines[low:high], joined if whole else None, whole
         )
+        self._covered += sum(end - start for start, end, _ in found)
         done = low
         for span in [*found, None]:
             start, end = (high, high) if span is None else (low + span[0], low + span[1])
@@ -199,6 +203,10 @@ class BulkReader(WeaveReader):
                     self._plans.pop(key, None)
                 run = self._each(numbers, lines, start, end, run, loose, parts, True)
             done = end
+        if whole and self._unstretched and self._covered * _STRETCHED_SHARE >= high - low:
+            # (Few stretches at first sight, but a new layout, learned from the block's
+            # lines, stretched the rest: the next blocks look for stretches again.)
+            self._unstretched = 0
         return run
 
     def _stretches(

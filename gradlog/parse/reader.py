@@ -92,6 +92,7 @@ class LogReader(BulkReader):
         self._shared: dict[tuple[object, ...], TokenPlan] = {}
         self._planned = 0  # the parser's evictions when the plans were made
         self._unstretched = 0  # blocks still to read without looking for stretches
+        self._covered = 0  # lines of the block being read that stretches and weaves took
         self._plain = False  # the last line read went the plain key-value way
         # Layouts of lines that yield nothing under a dialect: whether such a line counts
         # as an unread line with a number (``_hush``).
