@@ -393,7 +393,8 @@ class Stream:
         self.scan = bulk.Scan(
             level, self.raw[first:stop], self.logs[first:stop], self.index[first:stop], self.records
         )
-        if level.reported is not None and severe is not None:
+        if reported and severe is not None:
+            assert level.reported is not None
             taken = self.scan.climbing(level.reported, severe)
         else:
             taken = self.scan.events()

@@ -280,12 +280,26 @@ class Scan:
             out[known] = self._noise_at(due[known]) * self.factor
         return out
 
-    def events(self) -> int:
-        """The first value that may do more than bookkeeping (``count`` if none)."""
+    def _blown(self) -> int:
+        """The first value that may blow up (``count`` if none)."""
         level = self.level
         # (allowing for the inexact logs: the exact difference may be a little larger)
         blown = where(~(self.logs[self.head :] - level.early < level._blowup - 2 * _ROUNDING))
-        stop = int(blown[0]) if len(blown) else self.count
+        return int(blown[0]) if len(blown) else self.count
+
+    def _bars(self, best: float, errors: Floats) -> Floats:
+        """``Level._bar_for`` at each of ``errors``, from a best level ``best`` with the
+        margin of the best now (``Level.margin``: a later best has a wider one)."""
+        level, limits, window = self.level, self.limits, self.window
+        levels = max(1.0, level._best[window][1] / window)
+        spread = limits.noise_margin + math.sqrt(2 * math.log(levels))
+        floor = math.log(math.exp(best) + limits.min_rise_fraction * math.exp(level.early))
+        bars: Floats = np.maximum(best + np.maximum(level._min_rise, spread * errors), floor)
+        return bars
+
+    def events(self) -> int:
+        """The first value that may do more than bookkeeping (``count`` if none)."""
+        stop = self._blown()
         if any(w > self.window for w in self.limits.windows):
             stop = self._regrowth(stop)
         return self._persisting(stop) if stop else stop
@@ -302,11 +316,8 @@ class Scan:
         best, which ends the climb: the bar moves with the error alone, so each value's
         level, error, bar, run of levels above the bar and proof are taken exactly."""
         level, limits, window = self.level, self.limits, self.window
-        blown = where(~(self.logs[self.head :] - level.early < level._blowup - 2 * _ROUNDING))
-        stop = int(blown[0]) if len(blown) else self.count
-        best_level, best_seq, _ = level._best[window]
-        margin_spread = limits.noise_margin + math.sqrt(2 * math.log(max(1.0, best_seq / window)))
-        floor = math.log(math.exp(best_level) + limits.min_rise_fraction * math.exp(level.early))
+        stop = self._blown()
+        best_level = level._best[window][0]
         learned = climb.learned and climb.early - climb.best_level >= math.log(limits.min_rise)
         longest = level._longest
         since = np.fromiter(level._since, np.float64, len(level._since))
@@ -325,9 +336,7 @@ class Scan:
             cut = where(events)
             last = int(cut[0]) if len(cut) else end - t
             levels, errors = levels[:last], errors[:last]
-            bars = np.maximum(
-                best_level + np.maximum(level._min_rise, margin_spread * errors), floor
-            )
+            bars = self._bars(best_level, errors)
             # The levels the climb keeps (``_since``, the longest window's worth) at each.
             before = np.concatenate((np.full(longest, -math.inf), since, levels))
             ends = len(since) + 1 + np.arange(last)  # (each value's last window, in views)
@@ -458,10 +467,7 @@ class Scan:
         the lowest best there may be by then (``best``) and the margin of the best now
         (a later best has more levels before it: a wider margin); levels and errors are
         exact, taken a stretch at a time."""
-        level, limits, window = self.level, self.limits, self.window
-        levels_before = max(1.0, level._best[window][1] / window)
-        spread = limits.noise_margin + math.sqrt(2 * math.log(levels_before))
-        floor = math.log(math.exp(best) + limits.min_rise_fraction * math.exp(level.early))
+        level, limits = self.level, self.limits
         since = list(level._since)[-(persist - 1) :] if persist > 1 else []
         t = first
         while t < stop:
@@ -475,7 +481,7 @@ class Scan:
                 levels = np.concatenate((np.full(missing, -math.inf), carried, levels))
             lowest = np.lib.stride_tricks.sliding_window_view(levels, persist).min(axis=1)
             errors = self._errors_at(np.arange(t, end))
-            bars = np.maximum(best + np.maximum(level._min_rise, spread * errors), floor)
+            bars = self._bars(best, errors)
             slack = 1e-9 * (1 + np.abs(bars))  # (float sums of the same terms: room)
             may = (lowest >= bars - slack) & (errors <= limits.max_level_error * (1 + 1e-9))
             found = where(may)

@@ -142,6 +142,8 @@ class NanDetector(Detector):
         """The ``flagged`` records to observe, but inside an episode already told with its
         loss non-finite: there a run of bad records only makes it longer (nothing is told
         before the record after it, which may close it), so the run is counted in bulk."""
+        from gradlog.detectors.small_block import run_end
+
         bad = self._bad_rows
         assert bad is not None
         indexes: list[int] = np.flatnonzero(flagged).tolist()
@@ -150,8 +152,7 @@ class NanDetector(Detector):
         while at < len(indexes):
             index = indexes[at]
             if self._first is not None and self._announced and self._loss_bad and bad[index]:
-                after = bisect.bisect_right(breaks, index)
-                stop = breaks[after] if after < len(breaks) else len(bad)
+                stop = run_end(breaks, index, len(bad))
                 if stop - index > 1:
                     self._count += stop - index
                     self._last = block.records[stop - 1]

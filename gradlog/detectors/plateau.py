@@ -204,9 +204,7 @@ class ChancePlateauDetector(Detector):
             self._track(record, loss)
             # Came into this band from clearly above it (a descent) or from below it (a
             # climb): passing through, unless accuracy confirms or it stays to the end.
-            above = self._peak > (1 + 5 * self._limits.tolerance) * math.log(k)
-            below = self._trough < (1 - self._limits.below) * math.log(k)
-            self._passing = above or below
+            self._passing = self._passes(k, self._peak, self._trough)
         if level > self._peak:  # max() and min(), without the calls
             self._peak = level
         if level < self._trough:
@@ -315,6 +313,15 @@ class ChancePlateauDetector(Detector):
         if self._near(loss, self._k):
             self._last, self._count = record, self._count + 1
         return []
+
+    def _passes(self, k: int, peak: float, trough: float) -> bool:
+        """Whether a stretch at ln(k) opened after levels as high as ``peak`` or as low
+        as ``trough`` came into its band from clearly above or below it."""
+        chance = math.log(k)
+        return (
+            peak > (1 + 5 * self._limits.tolerance) * chance
+            or trough < (1 - self._limits.below) * chance
+        )
 
     def _near(self, loss: float, k: int) -> bool:
         """Close enough to ln(K) to continue a plateau: noise does not end it."""

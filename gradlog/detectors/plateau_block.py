@@ -161,8 +161,7 @@ class PlateauScreen:
             self._lists = classes, at_chance, self.opens.tolist()
         classes, at_chance, opens = self._lists
         detector = self.detector
-        limits = detector._limits
-        least = limits.min_records
+        least = detector._limits.min_records
         # A stretch long enough to report still cannot when it passes through its ln(K)
         # (the levels before it were well above or below) and no accuracy confirms it:
         # ``_judged`` needs one or the other. The peak and trough it is judged by move
@@ -188,15 +187,11 @@ class PlateauScreen:
             if at == len(ends):
                 break  # (open at the block's end: read as ever)
             end = ends[at]
-            # In a stretch every loss at chance is at its ln(K): the count it reaches.
-            if 1 + at_chance[end] - at_chance[found + 1] >= least:
-                chance = math.log(k)
-                passing = (
-                    peak > (1 + 5 * limits.tolerance) * chance
-                    or trough < (1 - limits.below) * chance
-                )
-                if not (passing and unconfirmed):
-                    break
+            # In a stretch every loss at chance is at its ln(K): the count it reaches. A
+            # stretch that may report is read as ever.
+            reaches = 1 + at_chance[end] - at_chance[found + 1] >= least
+            if reaches and not (unconfirmed and detector._passes(k, peak, trough)):
+                break
             level = float(levels[found])  # (the opening record's, after it is judged)
             peak, trough, folded = max(peak, level), min(trough, level), end
             starts.append(found + 1)

@@ -7,6 +7,7 @@ carry a new value of a metric, and which follow one the rule acted on.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -28,15 +29,23 @@ def changed(values: Floats, usable: Flags, previous: float | None) -> Flags:
     return found
 
 
-def with_next(flags: Flags, open_before: bool) -> Flags:
-    """``flags`` plus each record right after a flagged one, and the first record when
-    something was left open before the block: the records where a run that the flagged
-    records extend comes to an end."""
+def with_next(flags: Flags, open_before: bool, reach: int = 1) -> Flags:
+    """``flags`` plus the ``reach`` records right after each flagged one, and the first
+    ``reach`` records when something was left open before the block: the records where a
+    run that the flagged records extend may come to an end (a run that goes on through
+    a gap of ``reach - 1`` records ends on the last of them)."""
     found: Flags = flags.copy()
-    if len(found):
-        found[1:] |= flags[:-1]
-        found[0] |= open_before
+    for shift in range(1, min(reach, len(flags) - 1) + 1):
+        found[shift:] |= flags[:-shift]
+    found[:reach] |= open_before
     return found
+
+
+def run_end(breaks: list[int], index: int, size: int) -> int:
+    """Where the run of flagged records that ``index`` is in ends: the first of
+    ``breaks`` (the unflagged records, in order) after it, or ``size``."""
+    after = bisect.bisect_right(breaks, index)
+    return breaks[after] if after < len(breaks) else size
 
 
 def indexes(flags: Flags) -> list[int]:

@@ -109,7 +109,7 @@ class VanishingGradientDetector(Detector):
         return []
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
-        from gradlog.detectors.small_block import indexes
+        from gradlog.detectors.small_block import indexes, with_next
 
         # A record does anything beyond noting the first loss only when its grad norm is
         # tiny, or when it ends a run of tiny ones. The screen leaves out the loss tests
@@ -127,20 +127,21 @@ class VanishingGradientDetector(Detector):
                     tiny |= (param > 0) & (grad / param < limits.relative)
             tiny &= np.isfinite(grad)
         # (A run closes on the record after it, or after its gap when it was reported.)
-        flagged = indexes(_within(tiny, self._limits.gap_records + 1, bool(self._run)))
+        flagged = indexes(with_next(tiny, bool(self._run), self._limits.gap_records + 1))
         return self.replay(block, self._flags(block, tiny, flagged), self._advance)
 
     def _flags(self, block: Block, tiny: Flags, flagged: list[int]) -> Iterator[int]:
         """The ``flagged`` records to observe, but for a reported run that goes on: the
         records with a tiny grad norm after it that keep it tiny and flat are carried in
         bulk (``_carry``), up to the first that may not."""
+        from gradlog.detectors.small_block import run_end
+
         at = 0
         breaks: list[int] = np.flatnonzero(~tiny).tolist()  # (where each stretch ends)
         while at < len(flagged):
             index = flagged[at]
             if self._reported and self._run and tiny[index]:
-                after = bisect.bisect_right(breaks, index)
-                stop = breaks[after] if after < len(breaks) else len(tiny)
+                stop = run_end(breaks, index, len(tiny))
                 if stop - index >= _CARRIED:
                     index = self._carry(block, index, stop)
                     at = bisect.bisect_left(flagged, index)
@@ -150,27 +151,19 @@ class VanishingGradientDetector(Detector):
             at += 1
 
     def _carry(self, block: Block, start: int, stop: int) -> int:
-        """Records ``start`` to ``stop`` all have a tiny grad norm and the run is open and
-        reported: take into it those that keep it so, as ``observe`` would (each is
-        tiny by its loss too, and the run's losses and parameter norms stay flat: the
-        run's first record and its latest 63, as ``observe`` keeps them); return the
-        first that does not, or ``stop``."""
+        """Records ``start`` to ``stop`` all have a tiny, finite grad norm (the block's
+        screen) and the run is open and reported: take into it those that keep it so, as
+        ``observe`` would (each is tiny by its loss too, and the run's losses and
+        parameter norms stay flat: the run's first record and its latest 63, as
+        ``observe`` keeps them); return the first that does not, or ``stop``."""
         limits = self._limits
         records = block.records
         run = self._run
         count = stop - start
         loss = block.values(LOSS)[start:stop] if LOSS in block.names else np.full(count, np.nan)
-        grad = block.values(GRAD_NORM)[start:stop]
-        keeps = np.isfinite(loss) & np.isfinite(grad)
+        flat = np.isfinite(loss)
         if self._start_loss:
-            keeps &= ~(loss < limits.unlearned_fraction * self._start_loss)
-        tiny = grad <= limits.absolute
-        if PARAM_NORM in block.names:
-            param = block.values(PARAM_NORM)[start:stop]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                tiny |= (param > 0) & (grad / param < limits.relative)
-        keeps &= tiny
-        flat = keeps.copy()
+            flat &= ~(loss < limits.unlearned_fraction * self._start_loss)
         for metric, most in ((LOSS, limits.flat_loss), (PARAM_NORM, limits.flat_param)):
             if metric in block.names:
                 flat &= _spreads(run, metric, block.values(metric)[start:stop]) <= most
@@ -251,16 +244,6 @@ class VanishingGradientDetector(Detector):
 
 
 _KEPT = 64  # records of a run kept: its first and its latest
-
-
-def _within(flags: Flags, reach: int, open_before: bool) -> Flags:
-    """``flags`` plus the ``reach`` records after each flagged one, and the first
-    ``reach`` records when something was left open before the block."""
-    found: Flags = flags.copy()
-    for shift in range(1, reach + 1):
-        found[shift:] |= flags[:-shift] if shift < len(flags) else found[shift:]
-    found[:reach] |= open_before
-    return found
 
 
 _CARRIED = 16  # records with a tiny grad norm worth carrying in bulk

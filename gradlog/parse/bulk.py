@@ -263,12 +263,11 @@ class BulkReader(WeaveReader):
                 table = WeaveTable.read(block, woven, plain, None)
                 spans += [(start, end, Weave(block, table, start, end)) for start, end in weaves]
             else:  # the weaves' rows: their lines but the quiet ones
-                mask = quiet
-                rows = np.flatnonzero(~mask)
+                rows = np.flatnonzero(~quiet)
                 table = WeaveTable.read(block, woven, plain, rows)
                 for start, end in weaves:
                     low, high = np.searchsorted(rows, (start, end)).tolist()
-                    among = np.flatnonzero(mask[start:end]) + start
+                    among = np.flatnonzero(quiet[start:end]) + start
                     counts = Counter(map(layouts.__getitem__, among.tolist()))
                     spans.append((start, end, Weave(block, table, low, high, rows, counts)))
             spans.sort(key=_first)

@@ -78,6 +78,14 @@ class TokenPlan:
         # line of the layout, so the same value: (column, value).
         self.constants = constants
 
+    def table(self, count: int, width: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """A table for the picked numbers of ``count`` lines, its constant columns
+        filled; and the columns still to read, each with its token."""
+        table = np.empty((count, width))
+        for column, value in self.constants:
+            table[:, column] = value
+        return table, [(column, token) for column, token in enumerate(self.picks) if token >= 0]
+
     def key(self) -> tuple[object, ...]:
         """What layouts must share to share a plan."""
         shape = self.shape
@@ -368,12 +376,8 @@ class Stretch:
         spans = [found.span() for found in _TOKEN.finditer(first.translate(KEEP))]
         if len(spans) != self._plan.width:
             return None
-        table = np.empty((len(rows), width))
-        for column, value in self._plan.constants:
-            table[:, column] = value
-        for column, token in enumerate(self._plan.picks):
-            if token < 0:
-                continue  # (a constant)
+        table, tokens = self._plan.table(len(rows), width)
+        for column, token in tokens:
             start, end = spans[token]
             values = alike(rows[:, start:end], first[start:end])
             if values is None:
@@ -391,13 +395,9 @@ def picked_numbers(text: bytes, count: int, plan: TokenPlan, width: int) -> np.n
     if len(starts) != count * plan.width:
         return None
     padded = np.frombuffer(text + bytes(WIDEST), np.uint8)
-    table = np.empty((count, width))
-    for column, value in plan.constants:
-        table[:, column] = value
+    table, tokens = plan.table(count, width)
     try:
-        for column, token in enumerate(plan.picks):
-            if token < 0:
-                continue  # (a constant)
+        for column, token in tokens:
             picked = slice(token, None, plan.width)
             table[:, column] = floats_at(padded, starts[picked], ends[picked])
     except ValueError:

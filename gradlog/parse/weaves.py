@@ -88,9 +88,7 @@ class Weave:
     def values(self, index: int) -> list[float] | None:
         """The picked numbers of line ``index``, when the block's table of its plan was
         read; else None."""
-        at = self._at(index)
-        plan = self._block.plans[at]
-        return None if plan is None else self._block.row(plan, at)
+        return self._block.row(self._plan(index), self._at(index))
 
     def numbers(self, first: int, end: int) -> np.ndarray:
         """The numbers of lines ``first`` to ``end``."""
@@ -312,8 +310,11 @@ class WeaveReader(RunReader):
             # Quiet lines change no record: each is only counted, all at once here. When
             # one is not known to be quiet now (the log turned to another dialect before
             # the weave), the weave is read line by line.
-            dialects = set() if table is None else self._weavable(table.shapes)[1]
-            numeric = self._quiet_under(weave.quiet, dialects | {self._parser.dialect.name})
+            if table is None:
+                dialects = {self._parser.dialect.name}
+            else:
+                dialects = self._weavable(table.shapes)[1]  # (the log's dialect one of them)
+            numeric = self._quiet_under(weave.quiet, dialects)
             if len(numeric) < len(weave.quiet):
                 block, (first, end) = weave.block, weave.span
                 run = self._each(block.numbers, block.lines, first, end, [], loose, parts, True)
@@ -326,11 +327,10 @@ class WeaveReader(RunReader):
         loose += self._one(weave, line)
         while line < count - 1:
             # (A line that never opens a record in columns is read by itself next.)
-            held = None
             if table is not None and table.own[line + 1]:
                 held = self._held(table, line)
-            if held is not None and table is not None:
-                line = self._woven(weave, table, line, held, loose, parts)
+                if held is not None:
+                    line = self._woven(weave, table, line, held, loose, parts)
             if line < count - 1:
                 line = line + 1 if table is None else self._into_block(table, line)
                 loose += self._one(weave, line)
@@ -388,10 +388,9 @@ class WeaveReader(RunReader):
         a record, numbered on from the one before, when it and the open record both
         print a name with other values (NaN the same as NaN), or both an epoch, another.
         ``WeaveTable.closed`` finds the first line that does not, of those after the
-        second; the second is checked here, against the open record."""
+        second; the second (``own``: ``_weave`` asks) is checked here, against the open
+        record."""
         step, numbered = held
-        if not table.own[first + 1]:
-            return first
         if table.stepped[first + 1]:
             opens = numbered or step != table.steps[first + 1]
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gradlog.detectors import RULES
 from gradlog.model import Confidence, Diagnosis, Severity
 from gradlog.remedies import CLIP_BY_FRAMEWORK, Context, general, personalise
@@ -135,16 +137,6 @@ def test_the_clip_threshold_is_the_rules_order_statistic() -> None:
         kept += [(float(r.step), r.metrics["grad_norm"]) for r in records]
         early, recent = kept[:_KEPT], kept[_KEPT:][-_KEPT:]
         for first in (step + 1, max(1, step - 40), rng.randint(1, step + 1)):
-            diagnosis = Diagnosis(
-                id="loss_spike",
-                title="t",
-                severity=Severity.WARNING,
-                confidence=Confidence.HIGH,
-                message="m",
-                metric="loss",
-                first_step=first,
-                last_step=first,
-                line=first,
-            )
+            diagnosis = replace(_diagnosis("loss_spike"), first_step=first)
             found = history.context(diagnosis, None).clip_at
             assert found == _clip_by_sorting(early + recent, first)
