@@ -1011,3 +1011,69 @@ def test_blocks_after_a_layout_new_at_a_blocks_start_are_stretched(
     for start in range(2 * size, 4 * size, size):
         reader.read_lines(start + 1, lines[start : start + size])
     assert matched[0] < 200
+
+
+def _thousands_log(rng: random.Random) -> list[str]:
+    """Numbers printed in thousands groups (``f"{n:,}"``, ``f"{n:_}"``) beside plain
+    ones, as trainers print steps, samples and tokens: groups whose count grows inside a
+    stretch, fractions, signs, more digits than a float holds exactly, a head of 4
+    digits the pattern does not group, and a setup banner's counts between the lines."""
+    lines: list[str] = []
+    step = rng.choice((1, 990, 99_990, 999_990))
+    for _ in range(rng.randrange(30, 50)):
+        kind = rng.choice(("comma", "under", "fraction", "signed", "huge", "odd", "dict"))
+        for _ in range(rng.randrange(20, 400)):
+            step += rng.choice((1, 1, 1, 9))
+            loss = f"{rng.random() * 3:.4f}"
+            tokens = step * rng.choice((4096, 2048, 1))
+            if kind == "comma":
+                lines.append(f"step {step:,}/1,000,000 | loss {loss} | tokens {tokens:,}")
+            elif kind == "under":
+                lines.append(f"iter {step:_} loss={loss} samples={tokens:_}")
+            elif kind == "fraction":
+                lines.append(f"step {step} | loss {loss} | tok/s {tokens / 7:,.1f}")
+            elif kind == "signed":
+                lines.append(f"step {step} | loss {loss} | delta {-tokens:,}")
+            elif kind == "huge":
+                flops = rng.randrange(10**14, 10**22)  # past 2**53: a join of groups rounds twice
+                lines.append(f"step {step} | loss {loss} | flops {flops:,}")
+            elif kind == "odd":  # 4 digits before a group: not a thousands number
+                lines.append(
+                    f"step {step} | loss {loss} | n {tokens % 9000 + 1000},{step % 1000:03d}"
+                )
+            else:
+                lines.append(
+                    f"{{'loss': {loss}, 'num_tokens': '{tokens:,}', 'epoch': {step / 997:.2f}}}"
+                )
+        if rng.random() < 0.5:
+            lines += ["***** Running training *****", f"  Num examples = {rng.randrange(10**6):,}"]
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_numbers_in_thousands_groups_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
+    assert_read_as_line_by_line(
+        tmp_path / "thousands.log", _thousands_log(random.Random(seed)), (97, 500, 4096)
+    )
+
+
+def test_a_stretch_of_numbers_in_thousands_groups_is_read_without_matching_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Steps and token counts printed with separators are read in stretches, as the same
+    numbers printed without them are."""
+    lines = [
+        f"step {i:,}/1,000,000 | loss {2 - i / 10**6:.4f} | tokens {i * 4096:_}"
+        for i in range(99_000, 105_000)
+    ]
+    reader = LogReader()
+    reader.read_lines(1, lines[:3000])
+    matched = _matched(monkeypatch)
+    parts = reader.read_lines(3001, lines[3000:])
+    assert matched[0] < 100
+    runs = [part for part in parts if isinstance(part, RecordRun)]
+    assert sum(len(run) for run in runs) > 2900
+    records = [record for part in parts for record in part]
+    # (The first completes the record the last read left open.)
+    assert [record.step for record in records[:3]] == [101_999, 102_000, 102_001]
+    assert records[1].metrics["tokens"] == 102_000 * 4096

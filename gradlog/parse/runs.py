@@ -26,10 +26,18 @@ pattern's number groups, and each group it reads is exactly one token of the lin
 places among the same other characters, so the same tokens, and the pattern (literal
 text with no digit, number groups that take any count of digits) would match it with
 its groups at those tokens.
+
+A number printed with thousands separators (``1,920``, ``12_000_000``) is several
+tokens: a head of 1 to 3 digits, then tails of 3 digits each, one ``,`` or ``_`` between
+them (``TokenPlan.grouped``). A skeleton keeps counts of up to ``LONG_RUN`` digits, so
+every line of it prints the same groups, and the pattern takes them as one number; the
+plan reads them as digits only (no sign, point or exponent) and of at most 15 digits, so
+that joining them (head * 1000 + tail...) is exact, as ``to_float`` is on the text.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from itertools import chain
@@ -53,6 +61,7 @@ _FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
 _LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
 _NEWLINE = ord("\n")
 _ROWS_SHORTEST = 128  # lines: a shorter stretch is cut from its plan's table (``Lines.picked``)
+_GROUPED_DIGITS = 15  # digits of a number in thousands groups: its join is exact in float
 
 Item = tuple[int, tuple[str, ...], Compiled]  # a line's number, its number tokens, its shape
 Entry = tuple[int, int, Compiled]  # where a layout's text is in its line, and its shape
@@ -62,7 +71,7 @@ class TokenPlan:
     """Which of a layout's tokens are its shape's picked numbers (``Compiled.pick``);
     shared, as one object, by every layout whose lines can share columns."""
 
-    __slots__ = ("constants", "picks", "shape", "width")
+    __slots__ = ("constants", "grouped", "picks", "shape", "width")
 
     def __init__(
         self,
@@ -70,6 +79,7 @@ class TokenPlan:
         picks: tuple[int, ...],
         shape: Compiled,
         constants: tuple[tuple[int, float], ...] = (),
+        grouped: tuple[tuple[int, int], ...] = (),
     ) -> None:
         self.width = width  # tokens per line
         self.picks = picks  # the tokens ``Roles.picked`` names (-1: a constant)
@@ -77,14 +87,23 @@ class TokenPlan:
         # Picked numbers printed without a digit (``nan``, ``inf``): the same text on every
         # line of the layout, so the same value: (column, value).
         self.constants = constants
+        # Picked numbers printed in thousands groups: (column, count of tokens), the
+        # first of them the column's pick.
+        self.grouped = grouped
 
-    def table(self, count: int, width: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    def table(self, count: int, width: int) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         """A table for the picked numbers of ``count`` lines, its constant columns
-        filled; and the columns still to read, each with its token."""
+        filled; and the columns still to read, each with its first token and count of
+        tokens (``join``: more than one are thousands groups)."""
         table = np.empty((count, width))
         for column, value in self.constants:
             table[:, column] = value
-        return table, [(column, token) for column, token in enumerate(self.picks) if token >= 0]
+        groups = dict(self.grouped)
+        return table, [
+            (column, token, groups.get(column, 1))
+            for column, token in enumerate(self.picks)
+            if token >= 0
+        ]
 
     def key(self) -> tuple[object, ...]:
         """What layouts must share to share a plan."""
@@ -93,6 +112,7 @@ class TokenPlan:
             self.width,
             self.picks,
             tuple((column, repr(value)) for column, value in self.constants),
+            self.grouped,
             shape.run_key,
             shape.evictions,
             id(shape.dialect),
@@ -116,12 +136,12 @@ def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
     covered = set(chain.from_iterable(range(a, b) for a, b in spans))
     if any(c.isdigit() and i not in covered for i, c in enumerate(raw[start:end], start)):
         return None  # a digit the pattern reads literally, or in a masked id
-    tokens = {
-        found.span(): index
-        for index, found in enumerate(_TOKEN.finditer(raw.encode("ascii").translate(KEEP)))
-    }
+    data = raw.encode("ascii")
+    found = [token.span() for token in _TOKEN.finditer(data.translate(KEEP))]
+    tokens = {span: index for index, span in enumerate(found)}
     picks = []
     constants = []
+    grouped = []
     for column, group in enumerate(shape.roles.picked()):
         first, end = spans[group]
         text = raw[first:end]
@@ -136,9 +156,31 @@ def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
             continue
         token = tokens.get(spans[group])
         if token is None:
-            return None
+            count = _thousands(data, found, spans[group])
+            if count is None:
+                return None
+            token = tokens[found[count[0]]]
+            grouped.append((column, count[1]))
         picks.append(token)
-    return TokenPlan(len(tokens), tuple(picks), shape, tuple(constants))
+    return TokenPlan(len(tokens), tuple(picks), shape, tuple(constants), tuple(grouped))
+
+
+def _thousands(
+    data: bytes, tokens: list[tuple[int, int]], span: tuple[int, int]
+) -> tuple[int, int] | None:
+    """The tokens of a number at ``span`` of ``data`` (the line) that the pattern took in
+    thousands groups (``grammar.NUMBER_RE``: a head of 1 to 3 digits, tails of 3, a ``,``
+    or ``_`` between each): (the first token's index, their count), when they are digits
+    only (no sign, point or exponent) and at most ``_GROUPED_DIGITS`` of them; else None."""
+    start, end = span
+    first = bisect.bisect_left(tokens, (start, start))
+    last = bisect.bisect_left(tokens, (end, end)) - 1
+    if first >= last or tokens[first][0] != start or tokens[last][1] != end:
+        return None
+    groups = [data[low:high] for low, high in tokens[first : last + 1]]
+    if not all(group.isdigit() for group in groups) or sum(map(len, groups)) > _GROUPED_DIGITS:
+        return None
+    return first, last - first + 1
 
 
 class Listed:
@@ -164,14 +206,21 @@ class Listed:
         return [(shape, 1) for _, _, shape in self._items[first:end]]
 
     def table(self, width: int) -> np.ndarray | None:
-        """The picked numbers of every line, a row each; None when a number needs more
-        than ``float()`` (``to_float`` reads it, line by line)."""
-        picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in self._items)
+        """The picked numbers of every line, a row each, read as ``read_roles`` reads
+        them: by ``float()``, or ``to_float`` when a number needs more (``1,920``);
+        None when not even that reads one."""
+        count = len(self._items)
+        items = self._items
         try:
-            table = np.fromiter(map(float, picked), np.float64, len(self._items) * width)
+            picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in items)
+            table = np.fromiter(map(float, picked), np.float64, count * width)
         except ValueError:
-            return None
-        return table.reshape(len(self._items), width)
+            picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in items)
+            try:
+                table = np.fromiter(map(to_float, picked), np.float64, count * width)
+            except ValueError:
+                return None
+        return table.reshape(count, width)
 
 
 def skeleton(layout: bytes) -> bytes:
@@ -377,12 +426,15 @@ class Stretch:
         if len(spans) != self._plan.width:
             return None
         table, tokens = self._plan.table(len(rows), width)
-        for column, token in tokens:
-            start, end = spans[token]
-            values = alike(rows[:, start:end], first[start:end])
-            if values is None:
-                return None
-            table[:, column] = values
+        for column, token, count in tokens:
+            joined = None
+            for group in range(token, token + count):
+                start, end = spans[group]
+                values = alike(rows[:, start:end], first[start:end])
+                if values is None:
+                    return None
+                joined = values if joined is None else joined * 1000 + values
+            table[:, column] = joined
         return table
 
 
@@ -397,9 +449,13 @@ def picked_numbers(text: bytes, count: int, plan: TokenPlan, width: int) -> np.n
     padded = np.frombuffer(text + bytes(WIDEST), np.uint8)
     table, tokens = plan.table(count, width)
     try:
-        for column, token in tokens:
-            picked = slice(token, None, plan.width)
-            table[:, column] = floats_at(padded, starts[picked], ends[picked])
+        for column, token, groups in tokens:
+            joined = None
+            for group in range(token, token + groups):
+                picked = slice(group, None, plan.width)
+                values = floats_at(padded, starts[picked], ends[picked])
+                joined = values if joined is None else joined * 1000 + values
+            table[:, column] = joined
     except ValueError:
         return None
     return table
