@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 import re
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from gradlog.model import Diagnosis, Severity, Step, step_value
 
 if TYPE_CHECKING:
     from gradlog.curves import CurvePoints
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,15 @@ def told(message: str, read: InputSummary) -> str:
     if read.step_name == "step" and read.batches is None:
         return message
     return _STEP_MENTION.sub(lambda m: position(int(m.group(1)), read), message)
+
+
+def first_and_last(items: Sequence[T], limit: int) -> tuple[list[T], int]:
+    """What a page shows of a long list (a rule that told one episode a thousand times):
+    all of ``items``, or the first ``limit - 1`` and the last; and how many it leaves out
+    (the machine formats keep every one)."""
+    if len(items) <= limit:
+        return list(items), 0
+    return [*items[: limit - 1], items[-1]], len(items) - limit
 
 
 def plural(n: int, noun: str) -> str:

@@ -15,7 +15,8 @@ import pytest
 from gradlog.chart import draw
 from gradlog.curves import CAPACITY, Curve
 from gradlog.engine import analyze
-from gradlog.formatters import terminal
+from gradlog.formatters import github, markdown, terminal
+from gradlog.formatters import json as json_format
 from gradlog.incidents import incidents, verdict
 from gradlog.model import Confidence, Diagnosis, Severity
 from gradlog.report import InputSummary, Report, ReportSet
@@ -276,3 +277,49 @@ def test_rule_messages_name_steps_as_the_log_does(tmp_path: Path) -> None:
     assert "non-finite at epoch 2, batch 150/400" in text
     assert "at step 550" not in text  # gradlog's own count, 400 + 150
     assert any("step 550" in d.message for d in report.diagnoses)  # JSON keeps the rule's
+
+
+def test_an_incident_of_many_diagnoses_tells_its_first_and_last_and_counts_the_rest() -> None:
+    """A rule that tells one episode a thousand times (a noisy series crossing its
+    threshold) leaves a readable panel: the first diagnoses, the last, and a line
+    counting the rest by rule and span; the machine formats keep every one."""
+    told = [_diagnosis("vanishing_gradient", step, step + 4) for step in range(10, 510, 10)]
+    report = _report(*told)
+    assert len(incidents(report)) == 1
+    text = terminal.render(ReportSet((report,)), width=200, color=False)
+    shown = [step for step in range(10, 510, 10) if f"vanishing_gradient at {step} " in text]
+    assert shown == [10, 20, 30, 40, 50, 60, 70, 500]
+    assert (
+        "and 42 more diagnoses: vanishing_gradient x42, from step 80 to step 490 "
+        "(every one in --format json)" in text
+    )
+    assert json.loads(json_format.render(ReportSet((report,))))["summary"]["error"] == 50
+
+
+def test_markdown_of_many_diagnoses_tells_the_first_and_last_and_advises_once() -> None:
+    """A page (a job summary, a PR comment of at most 65,536 characters) lists 50
+    diagnoses per input at most, counts the rest, and gives a rule's remedies once."""
+    told = [
+        Diagnosis(**{**_diagnosis("vanishing_gradient", step).__dict__, "remedies": ("Use ReLU.",)})
+        for step in range(1, 121)
+    ]
+    page = markdown.render(ReportSet((_report(*told),)))
+    rows = [line for line in page.splitlines() if line.startswith("| error |")]
+    assert len(rows) == 50
+    assert rows[48].endswith(" at 49 |") and rows[49].endswith(" at 120 |")
+    assert "and 70 more (every one in `--format json`) |" in page
+    assert page.count("<details>") == 1 and page.count("Use ReLU.") == 1
+
+
+def test_github_annotates_the_first_and_last_diagnoses_and_counts_the_rest() -> None:
+    """The runner shows at most 50 annotations of a job: a rule told a thousand times
+    gives 50 and a notice counting the rest."""
+    told = [_diagnosis("vanishing_gradient", step) for step in range(1, 121)]
+    commands = github.render(ReportSet((_report(*told),))).splitlines()
+    assert len(commands) == 51
+    assert all(line.startswith("::error file=run.log,line=") for line in commands[:50])
+    assert commands[49].endswith("::vanishing_gradient at 120")
+    assert commands[50] == (
+        "::notice file=run.log,title=gradlog::70 more diagnoses of this input "
+        "(every one in --format json)"
+    )

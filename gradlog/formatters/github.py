@@ -17,7 +17,7 @@ import os
 from gradlog.escape import workflow_data as escape_data
 from gradlog.escape import workflow_property as escape_property
 from gradlog.model import Diagnosis, Severity
-from gradlog.report import ReportSet
+from gradlog.report import ReportSet, first_and_last
 
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
@@ -34,9 +34,19 @@ def render_one(diagnosis: Diagnosis, name: str) -> str:
     return f"::{COMMANDS[diagnosis.severity]} {fields}::{escape_data(diagnosis.message)}\n"
 
 
+# Annotations per input: the runner shows 10 errors and 10 warnings of a step, 50 of a
+# job; a rule told a thousand times would only flood the log.
+ANNOTATIONS = 50
+
+
 def render(reports: ReportSet) -> str:
-    return "".join(
-        render_one(diagnosis, report.input.name)
-        for report in reports.reports
-        for diagnosis in report.diagnoses
-    )
+    lines = []
+    for report in reports.reports:
+        listed, left = first_and_last(report.diagnoses, ANNOTATIONS)
+        lines += [render_one(diagnosis, report.input.name) for diagnosis in listed]
+        if left:
+            said = f"{left:,} more diagnoses of this input (every one in --format json)"
+            name = report.input.name
+            where = "" if name == "-" else f"file={escape_property(name.replace(os.sep, '/'))},"
+            lines.append(f"::notice {where}title=gradlog::{escape_data(said)}\n")
+    return "".join(lines)

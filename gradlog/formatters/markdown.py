@@ -17,7 +17,7 @@ from gradlog.incidents import incidents
 from gradlog.incidents import verdict as incident_verdict
 from gradlog.model import Diagnosis, Step
 from gradlog.parse.names import LOSS, VAL_LOSS
-from gradlog.report import Report, ReportSet, told
+from gradlog.report import Report, ReportSet, first_and_last, told
 
 
 def input_name(name: str) -> str:
@@ -63,16 +63,44 @@ def where(report: Report, diagnosis: Diagnosis) -> str:
     return name if diagnosis.line is None else f"{name}:{diagnosis.line}"
 
 
+DIAGNOSES_SHOWN = 50  # rows per input: a page (or a PR comment, at most 65,536 characters)
+
+
+def shown(report: Report) -> tuple[list[Diagnosis], int]:
+    """The diagnoses of ``report`` a page tells, and how many it leaves out."""
+    return first_and_last(report.diagnoses, DIAGNOSES_SHOWN)
+
+
 def diagnoses_table(reports: ReportSet) -> str:
     rows = ["| severity | id | where | step | message |", "|---|---|---|---|---|"]
     for report in reports.reports:
-        for d in report.diagnoses:
+        listed, left = shown(report)
+        for d in listed:
+            if left and d is listed[-1]:
+                rows.append(
+                    f"| | | {escape(input_name(report.input.name))} | | "
+                    f"and {left:,} more (every one in `--format json`) |"
+                )
             rows.append(
                 f"| {d.severity} | {markdown_code(d.id, in_table=True)} | "
                 f"{escape(where(report, d))} | {steps(d.first_step, d.last_step)} | "
                 f"{escape(told(d.message, report.input))} |"
             )
     return "\n".join(rows) + "\n"
+
+
+def remedies_of(reports: ReportSet) -> list[str]:
+    """The remedies of the diagnoses the table tells, each list once per input and rule
+    (a rule told many times gives the same advice each time)."""
+    blocks = []
+    for report in reports.reports:
+        given: set[tuple[str, tuple[str, ...]]] = set()
+        for diagnosis in shown(report)[0]:
+            key = (diagnosis.id, tuple(diagnosis.remedies))
+            if key not in given:
+                given.add(key)
+                blocks.append(remedies(report, diagnosis))
+    return blocks
 
 
 def remedies(report: Report, diagnosis: Diagnosis) -> str:
@@ -156,5 +184,5 @@ def render(reports: ReportSet) -> str:
         parts += ["### Curves\n", chart]
     if reports.diagnoses:
         parts += ["### Diagnoses\n", diagnoses_table(reports), "### Remedies\n"]
-        parts += [remedies(report, d) for report in reports.reports for d in report.diagnoses]
+        parts += remedies_of(reports)
     return "\n".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections import Counter
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -24,6 +25,7 @@ from gradlog.report import (
     InputSummary,
     Report,
     ReportSet,
+    first_and_last,
     plural,
     position,
     told,
@@ -134,6 +136,20 @@ def _incident_table(found: tuple[Incident, ...], read: InputSummary) -> Table:
 
 
 EVIDENCE_SHOWN = 10  # rows of an incident's evidence table
+DIAGNOSES_SHOWN = 8  # diagnoses told in an incident's panel: the first ones and the last
+
+
+def _left_out(incident: Incident, read: InputSummary) -> str:
+    """What an incident's panel leaves out of its diagnoses: how many, of which rules,
+    between which steps (every one is in the machine formats)."""
+    left = incident.diagnoses[DIAGNOSES_SHOWN - 1 : -1]
+    ids = Counter(diagnosis.id for diagnosis in left)
+    kinds = ", ".join(f"{visible(rule)} x{count:,}" for rule, count in ids.items())
+    span = _span(left[0].first_step, left[-1].first_step, None, read)
+    noun = "diagnosis" if len(left) == 1 else "diagnoses"
+    return f"and {len(left):,} more {noun}: {kinds}, from {span} (every one in --format json)"
+
+
 REMEDIES_SHOWN = 4  # remedies shown per incident; the rest are one command away
 
 
@@ -183,7 +199,10 @@ def _panel(incident: Incident, whys: dict[str, str], read: InputSummary) -> Pane
     story.add_column(no_wrap=True)
     story.add_column(no_wrap=True)
     story.add_column(overflow="fold")
-    for diagnosis in incident.diagnoses:
+    listed, left = first_and_last(incident.diagnoses, DIAGNOSES_SHOWN)
+    for diagnosis in listed:
+        if left and diagnosis is listed[-1]:
+            story.add_row("", "", Text(_left_out(incident, read), style="dim"))
         message = visible(told(diagnosis.message, read))
         counted = plural(diagnosis.count, "record")
         # A message that already gives the count ("for 100 records") is not told it twice.
