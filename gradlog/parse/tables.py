@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from gradlog.parse import families
+from gradlog.parse.compiled import to_float
 from gradlog.parse.grammar import NUMBER_RE
 from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable, normalise
 
@@ -173,6 +174,16 @@ def _dialect(lowered: list[str], comma: bool) -> str | None:
 
 def _cell(cell: str) -> float | None:
     """A cell's number: plain, with a unit (``6.21G``), ``14/100``, or empty/None."""
+    if cell and "_" not in cell:  # (float() reads ``1_0`` too: the pattern does not)
+        try:
+            return float(cell)  # a plain number, as nearly always: what the pattern reads
+        except ValueError:
+            pass
+    return _cell_by_pattern(cell)
+
+
+def _cell_by_pattern(cell: str) -> float | None:
+    """``_cell`` of a cell ``float`` does not read."""
     if not cell:
         return None
     fraction = _FRACTION.match(cell)
@@ -181,8 +192,5 @@ def _cell(cell: str) -> float | None:
     match = NUMBER_RE.fullmatch(cell.rstrip(":"))
     if not match:
         return None
-    text = (
-        match.group("num").lower().removesuffix(".0") if "n" in cell.lower() else match.group("num")
-    )
-    value = float(text)
+    value = to_float(match.group("num"))  # (``1,000`` and ``1.#INF`` as the parser reads them)
     return value if not math.isnan(value) or "nan" in cell.lower() else None

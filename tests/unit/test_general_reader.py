@@ -7,11 +7,13 @@ separators, values, tables and events are printed), not copied from a framework'
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
 from gradlog.engine import analyze
 from gradlog.model import Record
+from gradlog.parse import tables
 from gradlog.parse.line import LineParser
 from gradlog.parse.reader import LogReader
 
@@ -248,3 +250,55 @@ def test_a_python_warning_is_not_read_as_metrics() -> None:
     assert report.input.metrics == ("loss",) and report.input.records == 2
     assert report.input.first_step == 1 and not report.input.numbered_steps
     assert report.input.unread_numeric == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_table_cell_float_reads_is_read_as_its_pattern_reads_it(seed: int) -> None:
+    """A cell is read by ``float`` first (CSV logs are all numbers), which must give what
+    the number pattern gives, for every spelling either takes."""
+    rng = random.Random(seed)
+    pieces = [
+        "1",
+        "0",
+        "12",
+        "345",
+        ".",
+        "e",
+        "E",
+        "-",
+        "+",
+        "_",
+        ",",
+        "nan",
+        "NaN",
+        "inf",
+        "Infinity",
+        "x",
+        "G",
+        "/",
+        ":",
+        "#",
+        "\u0663",
+        "\uff11",
+        " ",
+        "None",
+    ]
+    cells = ["1_0", "1_000", "1,000", "1.#INF", "14/100", "6.21G", "5:", "", "nan.0", "-inf"]
+    cells += ["".join(rng.choices(pieces, k=rng.randrange(1, 5))) for _ in range(3000)]
+    for cell in cells:
+        cell = cell.strip()
+        fast, slow = tables._cell(cell), tables._cell_by_pattern(cell)
+        assert (fast is None and slow is None) or (
+            fast is not None
+            and slow is not None
+            and (fast == slow or (fast != fast and slow != slow))
+        ), cell
+
+
+def test_a_table_cell_in_thousands_groups_or_an_msvc_spelling_is_read() -> None:
+    """A whitespace table whose cells print ``1,000`` or ``1.#INF`` is read as the
+    parser reads those numbers (it used to stop the run with an internal error)."""
+    reader = LogReader()
+    lines = ["epoch  train_loss  samples", "1  0.5  1,000", "2  0.4  1.#INF", "3  0.3  12,000"]
+    records = reader.feed_lines(1, lines) + reader.flush()
+    assert [record.metrics.get("samples") for record in records] == [1000.0, math.inf, 12000.0]
