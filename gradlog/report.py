@@ -107,13 +107,13 @@ def told(message: str, read: InputSummary) -> str:
     return _STEP_MENTION.sub(lambda m: position(int(m.group(1)), read), message)
 
 
-def first_and_last(items: Sequence[T], limit: int) -> tuple[list[T], int]:
+def first_and_last(items: Sequence[T], limit: int) -> tuple[list[T], list[T]]:
     """What a page shows of a long list (a rule that told one episode a thousand times):
-    all of ``items``, or the first ``limit - 1`` and the last; and how many it leaves out
-    (the machine formats keep every one)."""
+    all of ``items``, or the first ``limit - 1`` and the last; and what it leaves out,
+    which goes just before the last (the machine formats keep every one)."""
     if len(items) <= limit:
-        return list(items), 0
-    return [*items[: limit - 1], items[-1]], len(items) - limit
+        return list(items), []
+    return [*items[: limit - 1], items[-1]], list(items[limit - 1 : -1])
 
 
 def plural(n: int, noun: str) -> str:

@@ -24,14 +24,20 @@ COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO:
 
 def render_one(diagnosis: Diagnosis, name: str) -> str:
     """The workflow command for one diagnosis of input ``name``, newline included."""
+    title = f"gradlog {diagnosis.id}"
+    return _command(COMMANDS[diagnosis.severity], name, diagnosis.line, title, diagnosis.message)
+
+
+def _command(kind: str, name: str, line: int | None, title: str, message: str) -> str:
+    """A workflow command on input ``name`` (at ``line``, if any), newline included."""
     properties: list[tuple[str, str]] = []
     if name != "-":  # standard input has no file to point at
         properties.append(("file", name.replace(os.sep, "/")))
-    if diagnosis.line is not None:
-        properties.append(("line", str(diagnosis.line)))
-    properties.append(("title", f"gradlog {diagnosis.id}"))
+    if line is not None:
+        properties.append(("line", str(line)))
+    properties.append(("title", title))
     fields = ",".join(f"{key}={escape_property(value)}" for key, value in properties)
-    return f"::{COMMANDS[diagnosis.severity]} {fields}::{escape_data(diagnosis.message)}\n"
+    return f"::{kind} {fields}::{escape_data(message)}\n"
 
 
 # Annotations per input: the runner shows 10 errors and 10 warnings of a step, 50 of a
@@ -45,8 +51,6 @@ def render(reports: ReportSet) -> str:
         listed, left = first_and_last(report.diagnoses, ANNOTATIONS)
         lines += [render_one(diagnosis, report.input.name) for diagnosis in listed]
         if left:
-            said = f"{left:,} more diagnoses of this input (every one in --format json)"
-            name = report.input.name
-            where = "" if name == "-" else f"file={escape_property(name.replace(os.sep, '/'))},"
-            lines.append(f"::notice {where}title=gradlog::{escape_data(said)}\n")
+            said = f"{len(left):,} more diagnoses of this input (every one in --format json)"
+            lines.append(_command("notice", report.input.name, None, "gradlog", said))
     return "".join(lines)

@@ -66,20 +66,15 @@ def where(report: Report, diagnosis: Diagnosis) -> str:
 DIAGNOSES_SHOWN = 50  # rows per input: a page (or a PR comment, at most 65,536 characters)
 
 
-def shown(report: Report) -> tuple[list[Diagnosis], int]:
-    """The diagnoses of ``report`` a page tells, and how many it leaves out."""
-    return first_and_last(report.diagnoses, DIAGNOSES_SHOWN)
-
-
 def diagnoses_table(reports: ReportSet) -> str:
     rows = ["| severity | id | where | step | message |", "|---|---|---|---|---|"]
     for report in reports.reports:
-        listed, left = shown(report)
-        for d in listed:
-            if left and d is listed[-1]:
+        listed, left = first_and_last(report.diagnoses, DIAGNOSES_SHOWN)
+        for index, d in enumerate(listed, 1):
+            if left and index == len(listed):
                 rows.append(
                     f"| | | {escape(input_name(report.input.name))} | | "
-                    f"and {left:,} more (every one in `--format json`) |"
+                    f"and {len(left):,} more (every one in `--format json`) |"
                 )
             rows.append(
                 f"| {d.severity} | {markdown_code(d.id, in_table=True)} | "
@@ -95,7 +90,7 @@ def remedies_of(reports: ReportSet) -> list[str]:
     blocks = []
     for report in reports.reports:
         given: set[tuple[str, tuple[str, ...]]] = set()
-        for diagnosis in shown(report)[0]:
+        for diagnosis in first_and_last(report.diagnoses, DIAGNOSES_SHOWN)[0]:
             key = (diagnosis.id, tuple(diagnosis.remedies))
             if key not in given:
                 given.add(key)

@@ -18,7 +18,7 @@ from gradlog.chart import draw
 from gradlog.escape import inert, visible
 from gradlog.incidents import Incident, incidents
 from gradlog.incidents import verdict as incident_verdict
-from gradlog.model import Severity, Step
+from gradlog.model import Diagnosis, Severity, Step
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 from gradlog.report import (
     LIMITS,
@@ -139,10 +139,9 @@ EVIDENCE_SHOWN = 10  # rows of an incident's evidence table
 DIAGNOSES_SHOWN = 8  # diagnoses told in an incident's panel: the first ones and the last
 
 
-def _left_out(incident: Incident, read: InputSummary) -> str:
-    """What an incident's panel leaves out of its diagnoses: how many, of which rules,
-    between which steps (every one is in the machine formats)."""
-    left = incident.diagnoses[DIAGNOSES_SHOWN - 1 : -1]
+def _left_out(left: list[Diagnosis], read: InputSummary) -> str:
+    """What an incident's panel leaves out of its diagnoses (``left``): how many, of which
+    rules, between which steps (every one is in the machine formats)."""
     ids = Counter(diagnosis.id for diagnosis in left)
     kinds = ", ".join(f"{visible(rule)} x{count:,}" for rule, count in ids.items())
     span = _span(left[0].first_step, left[-1].first_step, None, read)
@@ -200,9 +199,9 @@ def _panel(incident: Incident, whys: dict[str, str], read: InputSummary) -> Pane
     story.add_column(no_wrap=True)
     story.add_column(overflow="fold")
     listed, left = first_and_last(incident.diagnoses, DIAGNOSES_SHOWN)
-    for diagnosis in listed:
-        if left and diagnosis is listed[-1]:
-            story.add_row("", "", Text(_left_out(incident, read), style="dim"))
+    for index, diagnosis in enumerate(listed, 1):
+        if left and index == len(listed):
+            story.add_row("", "", Text(_left_out(left, read), style="dim"))
         message = visible(told(diagnosis.message, read))
         counted = plural(diagnosis.count, "record")
         # A message that already gives the count ("for 100 records") is not told it twice.

@@ -210,17 +210,14 @@ class Listed:
         them: by ``float()``, or ``to_float`` when a number needs more (``1,920``);
         None when not even that reads one."""
         count = len(self._items)
-        items = self._items
-        try:
-            picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in items)
-            table = np.fromiter(map(float, picked), np.float64, count * width)
-        except ValueError:
-            picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in items)
+        for read in (float, to_float):
+            picked = chain.from_iterable(shape.pick(groups) for _, groups, shape in self._items)
             try:
-                table = np.fromiter(map(to_float, picked), np.float64, count * width)
+                table = np.fromiter(map(read, picked), np.float64, count * width)
             except ValueError:
-                return None
-        return table.reshape(count, width)
+                continue
+            return table.reshape(count, width)
+        return None
 
 
 def skeleton(layout: bytes) -> bytes:
@@ -427,15 +424,25 @@ class Stretch:
             return None
         table, tokens = self._plan.table(len(rows), width)
         for column, token, count in tokens:
-            joined = None
-            for group in range(token, token + count):
-                start, end = spans[group]
-                values = alike(rows[:, start:end], first[start:end])
-                if values is None:
-                    return None
-                joined = values if joined is None else joined * 1000 + values
-            table[:, column] = joined
+            groups = [
+                values
+                for start, end in spans[token : token + count]
+                if (values := alike(rows[:, start:end], first[start:end])) is not None
+            ]
+            if len(groups) < count:
+                return None
+            table[:, column] = joined(groups)
         return table
+
+
+def joined(groups: list[np.ndarray]) -> np.ndarray:
+    """A column of numbers from the values of its thousands groups, head first (one
+    group: its values): head * 1000 + the next..., exact for digits only and at most
+    ``_GROUPED_DIGITS`` of them."""
+    values = groups[0]
+    for group in groups[1:]:
+        values = values * 1000 + group
+    return values
 
 
 def picked_numbers(text: bytes, count: int, plan: TokenPlan, width: int) -> np.ndarray | None:
@@ -449,13 +456,13 @@ def picked_numbers(text: bytes, count: int, plan: TokenPlan, width: int) -> np.n
     padded = np.frombuffer(text + bytes(WIDEST), np.uint8)
     table, tokens = plan.table(count, width)
     try:
-        for column, token, groups in tokens:
-            joined = None
-            for group in range(token, token + groups):
-                picked = slice(group, None, plan.width)
-                values = floats_at(padded, starts[picked], ends[picked])
-                joined = values if joined is None else joined * 1000 + values
-            table[:, column] = joined
+        for column, token, count in tokens:
+            table[:, column] = joined(
+                [
+                    floats_at(padded, starts[group :: plan.width], ends[group :: plan.width])
+                    for group in range(token, token + count)
+                ]
+            )
     except ValueError:
         return None
     return table
