@@ -25,10 +25,10 @@ class _Pending:
 
     def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
+        if epoch is not None and self.epoch is not None and epoch != self.epoch:
+            return False  # values at another epoch (HF dicts): another record
         if self.header:
             return True  # a block takes every value; later ones overwrite (Keras averages)
-        if epoch is not None and self.epoch is not None and epoch != self.epoch:
-            return False  # same values at another epoch (HF dicts): another record
         return all(
             name not in self.metrics or _same(self.metrics[name], value)
             for name, value in metrics.items()

@@ -149,6 +149,12 @@ class Limits:
 _HOLES = re.compile(grammar.HOLE)
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
+_AXES = (STEP, EPOCH)
+# Words that make a key ending in an axis's name a count, a limit or a rate of it.
+_COUNTING = frozenset(
+    {"total", "num", "number", "max", "maximum", "min", "minimum", "count", "warmup", "per"}
+    | {"accumulation", "remaining", "planned"}
+)
 # Ids and other high-entropy tokens are masked out of shapes: a trace id, UUID, hash or
 # blob per line would otherwise make every line a new shape (and a UUID's ``123e4567``
 # a number). Hex ids need 8+ hex digits with a letter and a digit (``12345678e9`` is a
@@ -505,9 +511,14 @@ class LineParser:
         """
         if " " not in key.strip() or self._known(key, grad):
             return key
-        last = key.split()[-1]
+        *before, last = key.split()
         if sep and not self._known(last, grad):
             return key  # ``consumed samples: 614400``
+        if self.names.canonical(last) in _AXES and _COUNTING.intersection(map(str.lower, before)):
+            # ``Total optimization steps = 720``, ``Number of epochs: 3``, ``steps per
+            # epoch: 469``: a count or a setting of the axis, printed with the settings,
+            # not the step or epoch the lines after it belong to.
+            return key
         return last  # ``eval  val_loss=1.2`` names val_loss
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:

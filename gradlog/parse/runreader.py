@@ -145,9 +145,10 @@ class RunReader:
         for what follows.
 
         Lines that print no step, under a block a header opened (Keras's ``Epoch 3/50``
-        and its refreshed bar; HF dicts after ``Evaluating at step 40``), all go into
-        that block, each replacing the values of the line before: only the last line's
-        values stay, and the block's epoch is the first line's when it had none."""
+        and its refreshed bar; HF dicts after ``Evaluating at step 40``), go into that
+        block, each replacing the values of the line before, while they print no epoch
+        or the block's (the first line's, when the block had none): of lines that print
+        none, only the last is read."""
         kind = run.shape.run
         count = len(run)
         skip = 0
@@ -155,15 +156,17 @@ class RunReader:
         if kind == "header":
             pass  # each opens a block, or joins the record of its step: one at a time
         elif kind != "step" and assembler.open_header():
-            # (Lines with no epoch never date a block.)
-            dated = not run.shape.run_key[2] or assembler.open_header(dated=True)
-            if not dated and count > 2:
-                loose += self._one(run, 0)  # its epoch dates the block, if it can
-                skip = 1
-                dated = assembler.open_header(dated=True)
-            if dated:
-                self._count(run, skip, count - 1)
+            if not run.shape.run_key[2]:  # (lines with no epoch never leave the block)
+                self._count(run, 0, count - 1)
                 loose += self._one(run, -1)
+                return
+            # The first line of an epoch dates the block, a line of another epoch opens
+            # the next record: from there on, they are read as any run.
+            while skip < count and assembler.open_header():
+                loose += self._one(run, skip)
+                skip += 1
+            if count - skip > 1:
+                self._run(run.part(skip, count), loose, parts)
                 return
         elif count >= _RUN_SHORTEST:
             loose += self._one(run, 0)

@@ -196,6 +196,10 @@ class Listed:
     def item(self, index: int) -> Item:
         return self._items[index]
 
+    def part(self, first: int, end: int) -> Listed:
+        """Lines ``first`` to ``end`` of the run."""
+        return Listed(self._items[first:end])
+
     def numbers(self, first: int, end: int) -> np.ndarray:
         """The line numbers of lines ``first`` to ``end``."""
         items = self._items[first:end]
@@ -379,6 +383,10 @@ class Stretch:
 
     def __len__(self) -> int:
         return self._end - self._first
+
+    def part(self, first: int, end: int) -> Stretch:
+        """Lines ``first`` to ``end`` of the stretch."""
+        return Stretch(self._block, self._first + first, self._first + end, self._plan)
 
     def line(self, index: int) -> tuple[int, str]:
         """The number and text of line ``index`` of the stretch (negative from its end)."""

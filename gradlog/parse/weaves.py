@@ -337,15 +337,15 @@ class WeaveReader(RunReader):
 
     def _into_block(self, table: WeaveTable, line: int) -> int:
         """The next line of a weave to read by itself after line ``line``: when ``line``
-        went into a header's block, which has its epoch or their lines print none, and
-        more lines of its plan follow (dicts or a bar with no step), each of them would
-        replace the values of the one before, so only the last of them is read (``_run``
-        does the same); else the next line."""
+        went into a header's block and more lines of its plan follow that print no step
+        and no epoch (a bar refreshed), each of them would replace the values of the one
+        before, so only the last of them is read (``_run`` does the same); else the next
+        line."""
         code = table.code
         if table.stepped[line] or not self._assembler.open_header():
             return line + 1
         plan = table.order[int(code[line])]
-        if plan.shape.run_key[2] and not self._assembler.open_header(dated=True):
+        if plan.shape.run_key[2]:  # a line of another epoch than the block's leaves it
             return line + 1
         end = line + 1
         while end < len(code) - 1 and code[end] == code[line]:

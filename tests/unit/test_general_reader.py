@@ -252,6 +252,63 @@ def test_a_python_warning_is_not_read_as_metrics() -> None:
     assert report.input.unread_numeric == 2
 
 
+# A run's settings, printed before or between its steps: a count, a limit or a rate of
+# an axis (``Total optimization steps = 720``, HF's banner; ``Number of epochs: 3``).
+COUNTING_WORDS = ["Total", "Num", "Number of", "Max", "maximum", "Warmup", "Gradient Accumulation"]
+AXIS_WORDS = ["steps", "step", "Epochs", "epoch", "iterations", "iter", "batch"]
+SETTINGS = [f"{words} {axis}" for words in COUNTING_WORDS for axis in AXIS_WORDS]
+SETTINGS += ["Total optimization steps", "steps per epoch", "batches per epoch"]
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+@pytest.mark.parametrize("joiner", [" = ", ": ", "="])
+def test_a_count_of_steps_or_epochs_is_neither(setting: str, joiner: str) -> None:
+    # Read as the step, it opened a block at step 720 that took the next lines' losses,
+    # each replacing the one before.
+    log = f"loss: 2.0\n  {setting}{joiner}720\nloss: 1.9\nloss: 1.8"
+    records = read(log)
+    assert [(r.step, r.metrics["loss"]) for r in records if "loss" in r.metrics] == [
+        (1, 2.0),
+        (2, 1.9),
+        (3, 1.8),
+    ]
+    assert all(r.step != 720 and r.epoch != 720 for r in records), records
+
+
+@pytest.mark.parametrize(
+    ("line", "step", "epoch"),
+    [
+        ("Training step: 40 | loss 1.5", 40, None),
+        ("Train Epoch: 4 | loss 1.5", None, 4),
+        ("eval  step=40 loss=1.5", 40, None),
+        ("iteration 40/ 100 | loss: 1.5 | number of skipped iterations: 2 |", 40, None),
+    ],
+)
+def test_a_word_before_the_axis_that_counts_nothing_leaves_it_the_axis(
+    line: str, step: float | None, epoch: float | None
+) -> None:
+    fields = LineParser().parse(line)
+    assert fields is not None and (fields.step, fields.epoch) == (step, epoch), fields
+    assert fields.metrics["loss"] == 1.5
+
+
+def test_dicts_of_other_epochs_after_a_step_header_are_records_of_their_own() -> None:
+    # A header opens a block that takes the values after it; a dict printed at another
+    # epoch is the next record, not a new value for the block's (HF's eval line between
+    # its train dicts).
+    log = [
+        "{'loss': 2.3, 'epoch': 0.01}",
+        "I1204 10:00:00.000 123 train.py:55] Evaluating at step 40",
+        "{'loss': 2.1, 'epoch': 0.03}",
+        "{'loss': 2.0, 'epoch': 0.04}",
+    ]
+    assert [(r.step, r.epoch, r.metrics["loss"]) for r in read("\n".join(log))] == [
+        (1, 0.01, 2.3),
+        (40, 0.03, 2.1),
+        (41, 0.04, 2.0),
+    ]
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_a_table_cell_float_reads_is_read_as_its_pattern_reads_it(seed: int) -> None:
     """A cell is read by ``float`` first (CSV logs are all numbers), which must give what
