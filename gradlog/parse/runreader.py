@@ -16,9 +16,10 @@ would count it.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from gradlog.columns import RecordRun
@@ -29,7 +30,7 @@ from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS
 from gradlog.parse.line import LineParser
 from gradlog.parse.runs import Item, Listed, Stretch
-from gradlog.parse.tables import Table
+from gradlog.parse.tables import RowCells, RowPlan, Table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,6 +42,7 @@ else:
 SPANS_KEPT = 4096  # learned line layouts
 SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
 _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
+_ROWS_CHUNK = 4096  # lines of a table looked at at once for rows of plain numbers
 
 
 class RunReader:
@@ -85,17 +87,45 @@ class RunReader:
         columns: bool,
     ) -> list[Item]:
         """Read lines ``start`` to ``end`` of ``lines`` one by one, by their compiled shape
-        when they have one, else by ``feed``; return the run still open."""
+        when they have one, else by ``feed``; return the run still open. Under a CSV
+        table's header, its rows are read a block at a time (``_rows``)."""
+        whole = not start and end == len(lines)
+        pairs = zip(
+            numbers if whole else numbers[start:end],
+            lines if whole else lines[start:end],
+            strict=True,
+        )
+        while True:
+            if self._table.columns and isinstance(numbers, range):
+                if run:
+                    self._run(Listed(run), loose, parts)
+                    run = []
+                read = self._rows(numbers, lines, start, end, loose, parts)
+                if read > start:
+                    next(itertools.islice(pairs, read - start - 1, None))  # (the rows read)
+                    start = read
+            if start >= end:
+                return run
+            run, start = self._lines(pairs, numbers, end, run, loose, parts, columns)
+
+    def _lines(
+        self,
+        pairs: Iterator[tuple[int, str]],
+        numbers: Sequence[int],
+        end: int,
+        run: list[Item],
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+        columns: bool,
+    ) -> tuple[list[Item], int]:
+        """``_each`` on the lines of ``pairs`` (numbers and lines of ``numbers``, up to
+        ``end``), up to the first line after which a table's rows may follow (its header,
+        or a line under it): the run still open, and the index of the next line."""
         compiled = self._compiled
         quiet = self._quiet
         parser = self._parser
         ready = self._ready()
-        whole = not start and end == len(lines)
-        for number, raw in zip(
-            numbers if whole else numbers[start:end],
-            lines if whole else lines[start:end],
-            strict=True,
-        ):
+        for number, raw in pairs:
             entry = None
             if ready and len(raw) <= SPAN_LONGEST:
                 layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
@@ -129,7 +159,125 @@ class RunReader:
                 run = []
             loose += self.feed(number, raw)
             ready = self._ready()
-        return run
+            if self._table.columns and isinstance(numbers, range) and self._table.plan():
+                return run, number - numbers.start + 1  # (rows may follow)
+        return run, end
+
+    def _rows(
+        self,
+        numbers: Sequence[int],
+        lines: list[str],
+        start: int,
+        end: int,
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+    ) -> int:
+        """Read the rows of the open CSV table from line ``start`` on, as far as they
+        print plain numbers in every cell (``Table.plan``), as ``feed`` reads each: a
+        block of them at once; return the line they end before."""
+        table = self._table
+        plan = table.plan()
+        if plan is None or not self.layouts or self._document is not None or not self._started:
+            return start
+        done = start
+        size = _RUN_SHORTEST  # lines looked at: doubled while they are all rows
+        while done < end and plan.rows.match(lines[done]) is None:  # (no match: a row)
+            chunk = lines[done : min(end, done + size)]
+            text = "\n".join(chunk)
+            other = plan.rows.search(text)
+            if other is not None:
+                text = text[: other.start() - 1]
+            count = len(chunk) if other is None else text.count("\n") + 1
+            self._table_rows(plan, numbers, done, count, text, loose, parts)
+            done += count
+            size = min(2 * size, _ROWS_CHUNK)
+        return done
+
+    def _table_rows(
+        self,
+        plan: RowPlan,
+        numbers: Sequence[int],
+        first: int,
+        count: int,
+        text: str,
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+    ) -> None:
+        """Read ``count`` rows of plain numbers from line ``first``, the lines of ``text``,
+        as ``feed`` reads each: by the cells they print, in runs of rows that print the
+        same ones (``_cells``)."""
+        if "\r" in text:
+            text = text.replace("\r", "")  # (a CRLF line's end, which ``clean`` cuts)
+        cells = text.replace("\n", ",").split(",")
+        if "" in cells:
+            cells = [cell or "nan" for cell in cells]  # (a row prints no "nan": a NaN is empty)
+        table = np.fromiter(map(float, cells), np.float64, len(cells))
+        table = table.reshape(count, plan.width)
+        printed = ~np.isnan(table)
+        self.parsed += count
+        self.kinds["table"] += count
+        self._dialects.setdefault(self._table.dialect)
+        self._in_summary = False  # (a row ends a summary block, as in ``_fields``)
+        lines = numbers[first : first + count]
+        bounds = [0, *(np.flatnonzero((printed[1:] != printed[:-1]).any(axis=1)) + 1).tolist()]
+        for low, high in itertools.pairwise([*bounds, count]):
+            row_cells = plan.cells(printed[low].astype(np.uint8).tobytes())
+            self._cells(row_cells, table[low:high], lines[low:high], loose, parts)
+
+    def _cells(
+        self,
+        plan: RowCells,
+        table: np.ndarray,
+        lines: Sequence[int],
+        loose: list[Record],
+        parts: list[Sequence[Record]],
+    ) -> None:
+        """Rows that print the same cells, a row of ``table`` each, from lines ``lines``:
+        the first and last one by one, those between in columns when each opens a record
+        of its own (a new step each), else one by one."""
+        count = len(table)
+        names = plan.names
+        steps = None if plan.step is None else table[:, plan.step]
+        epochs = None if plan.epoch is None else table[:, plan.epoch]
+        values = table[:, plan.picks]
+        if steps is not None:
+            self._table.ran(float(steps[-1]))
+        assembler = self._assembler
+        columns = (
+            count >= _RUN_SHORTEST
+            and steps is not None
+            and bool(names)
+            and self.families.plain(names)
+            and bool(np.isfinite(steps).all())
+            and (epochs is None or bool(np.isfinite(epochs).all()))
+            and bool((steps[1:] != steps[:-1]).all())
+        )
+        for row in (0, count - 1) if columns else range(count):
+            if columns and row == count - 1:
+                assert steps is not None
+                records = RecordRun(
+                    names,
+                    steps[1:-1].copy(),
+                    np.array(lines[1:-1], dtype=np.int64),
+                    None if epochs is None else epochs[1:-1].copy(),
+                    values[1:-1],
+                )
+                loose += self._named(assembler.flush())
+                parts.append(loose.copy())
+                loose.clear()
+                parts.append(records)
+                assembler.ran(records[-1])
+            step = None if steps is None else float(steps[row])
+            epoch = None if epochs is None else float(epochs[row])
+            done = assembler.take(
+                lines[row],
+                dict(zip(names, values[row].tolist(), strict=True)),
+                step,
+                epoch,
+                header=not names and step is not None,
+            )
+            if done:
+                loose += self._named(done)
 
     def _run(
         self, run: Listed | Stretch, loose: list[Record], parts: list[Sequence[Record]]

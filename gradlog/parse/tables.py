@@ -57,6 +57,68 @@ def block_row(text: str, names: NameTable, section: str) -> tuple[str | None, st
     return f"{normalise(prefixed)}: {value}", section
 
 
+# A CSV row of plain numbers or empty cells: every cell one ``float()`` reads as the
+# pattern does, and nothing ``clean`` would cut (no prefix, no code). Rows of a table
+# open are read a block at a time when they are so printed (``Table.plan``).
+_PLAIN_CELL = r"(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)?"
+_PATTERNS_KEPT = 256  # which cells rows leave empty, per table
+
+
+@dataclass(frozen=True)
+class RowCells:
+    """What ``Table.row`` makes of a row of plain numbers with some cells empty, by
+    column: the metrics, in the order its record holds them, each with the column of its
+    value; the column of its step (failing one, its epoch), and of its epoch."""
+
+    names: tuple[str, ...]
+    picks: tuple[int, ...]
+    step: int | None
+    epoch: int | None
+
+
+class RowPlan:
+    """How rows of the open CSV table that print only plain numbers and empty cells read
+    (``Table.row`` on each of them), by the cells they print."""
+
+    def __init__(self, columns: list[str], names: NameTable) -> None:
+        self.width = len(columns)
+        # The first line of a text that is no such row (its lines each searched once).
+        self.rows = re.compile(
+            rf"^(?!{_PLAIN_CELL}(?:,{_PLAIN_CELL}){{{self.width - 1}}}\r?$)", re.M
+        )
+        self._columns = [(cell, names.canonical(cell)) for cell in columns]
+        self._cells: dict[bytes, RowCells] = {}
+
+    def cells(self, printed: bytes) -> RowCells:
+        """Rows that print the cells ``printed`` marks (a byte per column, 1: printed)."""
+        found = self._cells.get(printed)
+        if found is None:
+            found = self._plan(printed)
+            if len(self._cells) < _PATTERNS_KEPT:
+                self._cells[printed] = found
+        return found
+
+    def _plan(self, printed: bytes) -> RowCells:
+        """``Table._record`` by column: a step or epoch column's last printed value, a
+        loss column's last, another name's first."""
+        picks: dict[str, int] = {}
+        step = epoch = None
+        for column, (cell, name) in enumerate(self._columns):
+            if not printed[column]:
+                continue
+            if cell == "#" or name == STEP:
+                step = column
+            elif cell == "E" or name == EPOCH:
+                epoch = column
+            elif name.endswith("_loss") or name.startswith("loss_"):
+                picks[name] = column
+            else:
+                picks.setdefault(name, column)
+        return RowCells(
+            tuple(picks), tuple(picks.values()), step if step is not None else epoch, epoch
+        )
+
+
 @dataclass
 class Row:
     """One table row: canonical metrics and, if a column names it, step and epoch."""
@@ -77,6 +139,8 @@ class Table:
         self.comma = False
         self.piped = False
         self._previous_step: float | None = None
+        self._plan: RowPlan | None = None
+        self._planned = False  # whether ``_plan`` is the open table's
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
@@ -96,6 +160,7 @@ class Table:
             return False
         self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
         self._previous_step = None
+        self._plan, self._planned = None, False
         return True
 
     def row(self, text: str) -> Row | None:
@@ -121,6 +186,21 @@ class Table:
 
     def close(self) -> None:
         self.columns = []
+        self._plan, self._planned = None, False
+
+    def plan(self) -> RowPlan | None:
+        """The ``RowPlan`` of the open table, when it is a CSV one whose rows are each
+        read by column (not a table whose loss is a sum of columns); else None."""
+        if not self._planned:
+            self._planned = True
+            csv = self.comma and not self.piped and self.dialect in ("csv", "table")
+            if csv and len(set(self.columns)) == len(self.columns):  # (else the last is read)
+                self._plan = RowPlan(self.columns, self.names)
+        return self._plan
+
+    def ran(self, step: float) -> None:
+        """Rows read by their ``RowPlan`` ended with one at ``step``."""
+        self._previous_step = step
 
     def _record(self, values: dict[str, float]) -> Row:
         metrics: dict[str, float] = {}
