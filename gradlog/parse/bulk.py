@@ -20,8 +20,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from gradlog.model import Record
+from gradlog.parse import grammar
 from gradlog.parse.clean import redrawn
-from gradlog.parse.grammar import BYTE_DIGITS
+from gradlog.parse.grammar import RANK_MARKS
 from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import (
     Item,
@@ -133,6 +134,8 @@ class BulkReader(WeaveReader):
         of its line (``feed`` cleans each state alike), and its layout can be learned."""
         numbers = range(first, first + len(lines))
         joined = "\n".join(lines)
+        # (Until a rank's line was read, no layout keeps a tag: none to look for.)
+        self._tagged = self._rank is not None and any(mark in joined for mark in RANK_MARKS)
         if _INNER_CR.search(joined) is None:
             return lines, numbers, joined
         expanded: list[str] = []
@@ -227,7 +230,7 @@ class BulkReader(WeaveReader):
             return None, []
         if len(self._skeletons) >= SPANS_KEPT:
             self._skeletons.clear()  # (a log of ever new layouts: start again)
-        found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT)
+        found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT, self._tagged)
         if found is None:
             return None, []
         data, keys, masked, layouts = found
@@ -335,7 +338,7 @@ class BulkReader(WeaveReader):
         is compiled (else later: it may be compiled by then); whether it was."""
         if len(raw) > SPAN_LONGEST:
             return False
-        layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
+        layout = grammar.layout(raw.encode("utf-8", "surrogatepass"))
         if layout not in self._compiled:
             return False
         if len(self._plans) >= SPANS_KEPT:

@@ -88,6 +88,36 @@ DIGITS = str.maketrans("123456789", "000000000")
 BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 
 
+# A rank's tag opening a line as ``clean`` reads it (``[rank3]:``, ``[default3]:``,
+# ``[1,3]<stdout>:``), in a line's bytes with their digits made 0. The layout of such a
+# line keeps the tag's digits (``layout``): lines of two ranks share every other byte,
+# and only one rank's lines are read, so a layout must say which rank printed it.
+_RANK_TAG = re.compile(rb"\s*(?:\[(?:rank|default)0+\]:|\[0+,0+\]<std(?:out|err)>:)")
+RANK_MARKS = ("[rank", "[default", "]<std")  # text holding no tag holds none of these
+TAG_FIRST = b"[ \t\n\r\x0b\x0c"  # the bytes a tag may open a line with
+
+
+def layout(data: bytes) -> bytes:
+    """The layout of a line (its UTF-8 ``data``): its digits made 0, but those of the
+    rank's tag it opens with (``ranked``)."""
+    masked = data.translate(BYTE_DIGITS)
+    if masked[:1] in TAG_FIRST:
+        return ranked(data, masked)[0]
+    return masked
+
+
+def ranked(data: bytes, masked: bytes) -> tuple[bytes, bytes | None]:
+    """``masked`` (``data`` with its digits made 0) with the digits of the rank's tag it
+    opens with restored, and the tag as printed; unchanged and None when it opens with
+    none, or with one that ``clean`` may read otherwise (a backspace or a redraw in the
+    line may rewrite it)."""
+    match = _RANK_TAG.match(masked)
+    if match is None or b"\b" in data or b"\r" in data.rstrip(b"\r"):
+        return masked, None
+    end = match.end()
+    return data[:end] + masked[end:], data[:end]
+
+
 def mask_digits(text: str) -> str:
     """``text`` with every digit made 0 (its layout). ASCII text goes through bytes,
     several times faster than ``str.translate``, to the same string."""

@@ -28,10 +28,10 @@ from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME, Dialect
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
-from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, mask_digits
+from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, TAG_FIRST, mask_digits, ranked
 from gradlog.parse.line import Fields, LineParser, ShapeStats
 from gradlog.parse.names import LOSS, NameTable
-from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT
+from gradlog.parse.runreader import ANY_DIALECT, SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import TokenPlan
 from gradlog.parse.tables import Table, block_row
 
@@ -48,6 +48,11 @@ _SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S")
 # otherwise become a metric name).
 _PY_WARNING = re.compile(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
+
+
+def _tagged(tag: bytes | None, rank: int) -> bool:
+    """Whether ``tag``, a rank's tag as printed (``[rank3]:``), is ``rank``'s."""
+    return tag is not None and int(re.findall(rb"[0-9]+", tag)[-1]) == rank
 
 
 class LogReader(BulkReader):
@@ -98,6 +103,7 @@ class LogReader(BulkReader):
         # as an unread line with a number (``_hush``).
         # Layouts known to yield nothing: under each dialect, the numbers a line counts.
         self._quiet: dict[bytes, dict[str, int]] = {}
+        self._tagged = True  # (``read_lines`` looks at each block)
 
     @property
     def limits(self) -> dict[str, int]:
@@ -152,11 +158,15 @@ class LogReader(BulkReader):
                 return self._gather(line_no, raw)
         key: str | None = None
         layout = b""
+        tag = None  # the rank's tag the line opens with, when its layout keeps it
         plain = not (self._in_summary or self._section or self._table.columns)
         if plain and self.layouts and len(raw) <= SPAN_LONGEST:
             # The layout as bytes (the key of compiled and quiet layouts), and as text:
-            # ``mask_digits(raw)``, since only ASCII bytes are digits.
-            layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
+            # ``mask_digits(raw)``, since only ASCII bytes are digits (but a rank's tag's).
+            data = raw.encode("utf-8", "surrogatepass")
+            layout = data.translate(BYTE_DIGITS)
+            if layout[:1] in TAG_FIRST:
+                layout, tag = ranked(data, layout)
             key = layout.decode("utf-8", "surrogatepass")
             if self._counted_quiet(layout):
                 return []
@@ -181,32 +191,43 @@ class LogReader(BulkReader):
                 return quick
         records: list[Record] = []
         segments = clean(raw)
-        hush = key is not None and len(segments) == 1 and segments[0].rank is None
+        # A line whose layout says what it yields: a rank's line, when its layout keeps
+        # the rank's tag (else lines of other ranks share it).
+        single = (
+            key is not None
+            and len(segments) == 1
+            and (segments[0].rank is None or _tagged(tag, segments[0].rank))
+        )
+        hush = single
+        self._plain = False
         if hush:
             parser = self._parser
             before = (self.unread_numeric, parser.dialect, parser.limits.total(), parser.sightings)
         for segment in segments:
             if segment.rank is not None:
-                self._rank = segment.rank if self._rank is None else self._rank
+                if self._rank is None:  # the rank read from now on; look for tags
+                    self._rank, self._tagged = segment.rank, True
                 if segment.rank != self._rank:
                     continue  # another rank printing the same run: keep one
             self._plain = False
             fields = self._fields(segment.text)
             hush = hush and fields is None
             records += self._assemble(line_no, fields)
-        if key is not None and len(segments) == 1 and self._plain:
+        if single and self._plain:
+            assert key is not None
             self._learn(key, raw, segments[0])
-        elif hush and key is not None:
-            self._hush(layout, before)
+        elif hush:
+            self._hush(layout, before, segments[0].rank not in (None, self._rank))
         return self._named(records)
 
-    def _hush(self, layout: bytes, before: tuple[int, Dialect, int, int]) -> None:
+    def _hush(self, layout: bytes, before: tuple[int, Dialect, int, int], other: bool) -> None:
         """Remember the ``layout`` of a line that yielded nothing and changed nothing
         but the count of unread lines with a number: every step reads all digits alike, so
         any line of it does the same (``feed`` then only counts it, once the examples of
         unread lines are all kept). Not when the line changed the parser's dialect or
         reached one of its caps (a shape skipped for want of credit may be read later), or
-        a shape counted it (``inspect`` shows the count)."""
+        a shape counted it (``inspect`` shows the count). ``other``: the line is another
+        rank's than the one read, skipped under any dialect."""
         numeric, dialect, limits, sightings = before
         parser = self._parser
         if (
@@ -220,13 +241,20 @@ class LogReader(BulkReader):
             return
         if len(self._quiet) >= SPANS_KEPT:
             self._quiet.clear()
+        if other:  # another rank's line: skipped whatever the dialect, nothing counted
+            self._quiet[layout] = {ANY_DIALECT: 0}
+            return
         self._quiet.setdefault(layout, {})[dialect.name] = self.unread_numeric - numeric
 
     def _counted_quiet(self, layout: bytes) -> bool:
         """Whether a line of ``layout`` is known to yield nothing under the log's dialect
         now (``_hush``), and so was only counted."""
         quiet = self._quiet.get(layout)
-        if quiet is None or not self._unread_full():
+        if quiet is None:
+            return False
+        if ANY_DIALECT in quiet:
+            return True  # (another rank's line: it counts as nothing)
+        if not self._unread_full():
             return False
         numeric = quiet.get(self._parser.dialect.name)
         if numeric is None:
@@ -247,8 +275,9 @@ class LogReader(BulkReader):
         """Remember where in a raw line of this layout its text is, when cleaning only cut
         a prefix (a timestamp, a logger's name) or a suffix and the text was read as plain
         key-value pairs: every step of that, from cleaning to the event screen, reads all
-        digits alike, so any line of the same layout goes the same way."""
-        if segment.rank is not None or len(self._spans) >= SPANS_KEPT:
+        digits alike, so any line of the same layout goes the same way. (A rank's line
+        comes here only when its layout keeps the rank's tag: ``grammar.ranked``.)"""
+        if len(self._spans) >= SPANS_KEPT:
             return
         base, text = raw.rstrip("\n").removesuffix("\r"), segment.text  # as clean() ends it
         if "\b" in base or "\r" in base:

@@ -27,7 +27,7 @@ from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
 from gradlog.parse.families import Families
-from gradlog.parse.grammar import BYTE_DIGITS
+from gradlog.parse.grammar import BYTE_DIGITS, TAG_FIRST, ranked
 from gradlog.parse.line import LineParser
 from gradlog.parse.runs import Item, Listed, Stretch
 from gradlog.parse.tables import RowCells, RowPlan, Table
@@ -41,6 +41,7 @@ else:
 
 SPANS_KEPT = 4096  # learned line layouts
 SPAN_LONGEST = 2048  # characters: longer lines are not remembered (4096 x 2 KiB at most)
+ANY_DIALECT = "*"  # a quiet layout's lines yield nothing under any dialect: another rank's
 _RUN_SHORTEST = 16  # lines of whole records read in columns: fewer are read one by one
 _ROWS_CHUNK = 4096  # lines of a table looked at at once for rows of plain numbers
 
@@ -63,6 +64,8 @@ class RunReader:
     _section: str
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _quiet: dict[bytes, dict[str, int]]
+    _tagged: bool  # lines of the block may open with a rank's tag (``grammar.RANK_MARKS``)
+    _rank: int | None  # the rank whose lines are read, once a rank's line was
     unread_numeric: int
 
     if TYPE_CHECKING:
@@ -125,10 +128,13 @@ class RunReader:
         quiet = self._quiet
         parser = self._parser
         ready = self._ready()
+        tagged = self._tagged
         for number, raw in pairs:
             entry = None
             if ready and len(raw) <= SPAN_LONGEST:
                 layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
+                if tagged and layout[:1] in TAG_FIRST:
+                    layout = ranked(raw.encode("utf-8", "surrogatepass"), layout)[0]
                 entry = compiled.get(layout)
                 if entry is None and layout in quiet and self._counted_quiet(layout):
                     continue
@@ -158,7 +164,7 @@ class RunReader:
                 self._run(Listed(run), loose, parts)
                 run = []
             loose += self.feed(number, raw)
-            ready = self._ready()
+            ready, tagged = self._ready(), self._tagged
             if self._table.columns and isinstance(numbers, range) and self._table.plan():
                 return run, number - numbers.start + 1  # (rows may follow)
         return run, end

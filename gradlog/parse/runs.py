@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.parse.compiled import Compiled, to_float
 from gradlog.parse.exact import WIDEST, alike, floats_at, token_spans
-from gradlog.parse.grammar import BYTE_DIGITS
+from gradlog.parse.grammar import BYTE_DIGITS, RANK_MARKS, TAG_FIRST, ranked
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,14 +235,16 @@ def skeletons(
     known: dict[bytes, bytes] | None = None,
     longest: int = 2048,
     kept: int = 4096,
+    tagged: bool = True,
 ) -> tuple[bytes, list[bytes], bytes, list[bytes]] | None:
     """The lines joined by newlines as UTF-8, each line's skeleton, the joined bytes
-    with their digits made 0, and each line's layout (its bytes so); None when a line
+    with their digits made 0, and each line's layout (``grammar.layout``); None when a line
     holds a newline (it is not a physical line). ``joined``: the lines joined by
     newlines, when the caller has it. ``known``: the skeletons of layouts seen before;
     those of new layouts of at most ``longest`` bytes are added, up to ``kept`` in all
     (most lines of a log have a layout seen before: a dictionary look-up each, instead
-    of the patterns)."""
+    of the patterns). ``tagged``: a line may open with a rank's tag (else none is looked
+    for)."""
     if joined is None:
         joined = "\n".join(lines)
     data = joined.encode("utf-8", "surrogatepass")
@@ -250,6 +252,11 @@ def skeletons(
     layouts = masked.split(b"\n")
     if len(layouts) != len(lines):
         return None
+    if tagged and any(mark in joined for mark in RANK_MARKS):  # (a tag keeps its digits)
+        layouts = [
+            ranked(line, layout)[0] if layout[:1] in TAG_FIRST else layout
+            for line, layout in zip(data.split(b"\n"), layouts, strict=True)
+        ]
     if known is None:
         known = {}
     new = {layout: skeleton(layout) for layout in set(layouts).difference(known)}

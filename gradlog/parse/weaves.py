@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.compiled import Compiled
-from gradlog.parse.runreader import RunReader
+from gradlog.parse.runreader import ANY_DIALECT, RunReader
 from gradlog.parse.runs import Lines, Listed, TokenPlan
 
 if TYPE_CHECKING:
@@ -282,15 +282,21 @@ class WeaveReader(RunReader):
     def _quiet_under(self, layouts: Iterable[bytes], dialects: set[str]) -> dict[bytes, int]:
         """Of ``layouts``, those known to yield nothing (``LogReader._hush``) under each of
         ``dialects`` alike, now: each with the numbers a line of it counts as unread.
-        None are while the examples of unread lines are not all kept, or a line may not
-        be read by a learned layout (``_ready``): then a line by line reading reads
-        them."""
-        if not (self._quiet and self._ready() and self._unread_full()):
+        None are while the examples of unread lines are not all kept (but another rank's
+        lines, which add none), or a line may not be read by a learned layout
+        (``_ready``): then a line by line reading reads them."""
+        if not (self._quiet and self._ready()):
             return {}
+        full = self._unread_full()
         found = {}
         for layout in layouts:
             counts = self._quiet.get(layout)
             if counts is None:
+                continue
+            if ANY_DIALECT in counts:  # another rank's lines: nothing, under any dialect
+                found[layout] = 0
+                continue
+            if not full:
                 continue
             numeric = counts.get(self._parser.dialect.name)
             if numeric is not None and all(counts.get(name) == numeric for name in dialects):
