@@ -160,11 +160,14 @@ _COUNTING = frozenset(
 # a number). Hex ids need 8+ hex digits with a letter and a digit (``12345678e9`` is a
 # float, ``deadbeef`` a word); base64 needs 24+ characters of upper, lower and digits.
 # A token of 256+ characters is no key either (a key is tried at each of its letters).
-# torch's ``device='cuda:0'`` is masked so ``cuda`` is not a metric.
+# torch's ``device='cuda:0'`` is masked so ``cuda`` is not a metric. A date (and time)
+# inside a line (logfmt's ``ts=2026-12-04T10:41:41.501Z``, a dict's ``'time':
+# '2024-05-01 10:00:00'``) is one too: its parts are no metrics (``ts`` 2026, ``t10``).
 ID = "\x01"
 MASK = re.compile(
     r"(?<![\w+/\-.@])(?:"
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|(?!\d+[eE][-+]?\d+(?![\w+/\-.@]))(?:0[xX])?"
     r"(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"
     r"|(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])"

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 from gradlog.parse.compiled import Compiled, to_float
 from gradlog.parse.exact import WIDEST, alike, floats_at, token_spans
 from gradlog.parse.grammar import BYTE_DIGITS, RANK_MARKS, TAG_FIRST, ranked
+from gradlog.parse.line import MASK
 
 if TYPE_CHECKING:
     import numpy as np
@@ -133,9 +134,12 @@ def token_plan(raw: str, entry: Entry) -> TokenPlan | None:
     if match is None:
         return None
     spans = [(match.start(i) + start, match.end(i) + start) for i in range(1, match.re.groups + 1)]
-    covered = set(chain.from_iterable(range(a, b) for a, b in spans))
+    # (The digits of a masked id, a date: any digits, which every line of the layout
+    # prints in the same places, so that its tokens are in the same order.)
+    masked = [found.span() for found in MASK.finditer(raw, start, end)]
+    covered = set(chain.from_iterable(range(a, b) for a, b in spans + masked))
     if any(c.isdigit() and i not in covered for i, c in enumerate(raw[start:end], start)):
-        return None  # a digit the pattern reads literally, or in a masked id
+        return None  # a digit the pattern reads literally
     data = raw.encode("ascii")
     found = [token.span() for token in _TOKEN.finditer(data.translate(KEEP))]
     tokens = {span: index for index, span in enumerate(found)}
