@@ -131,6 +131,17 @@ def _unstyled(raw: str) -> str:
     return apply_backspaces(text)
 
 
+def flat(raw: str) -> str:
+    """A physical line that is one state and shows no bar, as ``clean`` reads it before
+    it cuts prefixes: without its end, colour codes and backspaces, its tabs as two
+    spaces and without other control characters. Each step cuts or widens the same
+    places of any line of the same layout (digits made 0)."""
+    text = _unstyled(raw)
+    if not text.isprintable():
+        text = _CONTROL.sub("", text.replace("\t", "  "))
+    return text
+
+
 def _unbarred(text: str) -> str:
     """``text`` with each tqdm bar replaced by ``| `` (``TQDM_BAR.sub("| ", text)``), the
     first step of ``clean`` for each state.

@@ -23,7 +23,7 @@ from gradlog.model import Record, step_value
 from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.bulk import BulkReader
-from gradlog.parse.clean import Segment, clean
+from gradlog.parse.clean import Segment, clean, flat
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME, Dialect
 from gradlog.parse.events import ABORTED, event
@@ -86,10 +86,12 @@ class LogReader(BulkReader):
         # Learned layouts: a raw line's shape (digits made 0) -> where its text is in it.
         # ``layouts`` False reads every line the long way (the tests' oracle).
         self.layouts = True
-        self._spans: dict[str, tuple[int, int]] = {}
+        self._spans: dict[str, tuple[int, int, bool]] = {}  # (start, end, flattened)
         # Learned layouts read in one match (``feed_lines``): the span and the shape, or
         # None for a layout that needs the general way.
         self._compiled: dict[bytes, tuple[int, int, Compiled] | None] = {}
+        # The same for layouts whose text is in the line as ``clean.flat`` makes it.
+        self._flattened: dict[bytes, tuple[int, int, Compiled] | None] = {}
         # Layouts whose lines can be read by their tokens (``runs.TokenPlan``), or None;
         # one plan object for layouts that can share columns.
         self._plans: dict[bytes, TokenPlan | None] = {}
@@ -172,13 +174,21 @@ class LogReader(BulkReader):
                 return []
             span = self._spans.get(key)
             if span is not None:
-                start, end = span
-                text, masked = raw[start:end], key[start:end]
+                start, end, flattened = span
+                entries = self._compiled
+                if flattened:  # its text is in the line as ``clean`` flattens it
+                    text = flat(raw)[start:end]
+                    masked = mask_digits(text)
+                    if layout not in entries and len(entries) < SPANS_KEPT:
+                        entries[layout] = None  # (no shape reads the line as it is)
+                    entries = self._flattened
+                else:
+                    text, masked = raw[start:end], key[start:end]
                 quick = self._named(self._quick(line_no, text, masked))
-                entry = self._compiled.get(layout, _OPEN)
+                entry = entries.get(layout, _OPEN)
                 # Compiled once, and again when it went stale: the parser dropped shapes,
                 # or the log's dialect changed (its renames made the roles).
-                if (entry is _OPEN and len(self._compiled) < SPANS_KEPT) or (
+                if (entry is _OPEN and len(entries) < SPANS_KEPT) or (
                     isinstance(entry, tuple) and not self._current(entry[2])
                 ):
                     shape = self._parser.compiled(text, masked)
@@ -187,7 +197,7 @@ class LogReader(BulkReader):
                         # a log that turns from one to the other and back keeps it.)
                         entry[2].readers.add(self._parser.dialect.name)
                     elif shape is not True:  # else the shape is not learned yet
-                        self._compiled[layout] = (start, end, shape) if shape else None
+                        entries[layout] = (start, end, shape) if shape else None
                 return quick
         records: list[Record] = []
         segments = clean(raw)
@@ -283,11 +293,20 @@ class LogReader(BulkReader):
         if "\b" in base or "\r" in base:
             return  # backspaces and redraws rewrite the text
         # Colour codes are only cut out, alike whatever their digits: a text that is left
-        # whole at the end (or start) of the line had them all in the part cut off.
-        if base.endswith(text):
-            self._spans[key] = (len(base) - len(text), len(base))
-        elif base.startswith(text):
-            self._spans[key] = (0, len(text))
+        # whole at the end (or start) of the line had them all in the part cut off. Else
+        # the text may be whole in the line flattened (``clean.flat``: colour codes cut
+        # out within it, tabs widened), as long as no bar is cut out of it first.
+        for flattened in (False, True):
+            if flattened:
+                if "%|" in base or (base.isprintable() and "\x1b" not in base):
+                    return
+                base = flat(raw)
+            if base.endswith(text):
+                self._spans[key] = (len(base) - len(text), len(base), flattened)
+                return
+            if base.startswith(text):
+                self._spans[key] = (0, len(text), flattened)
+                return
 
     def _quick(self, line_no: int, text: str, masked: str) -> list[Record]:
         """A line of a learned layout: what ``_fields`` would do with it, without the

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
+from gradlog.parse.clean import flat
 from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS, TAG_FIRST, ranked
@@ -63,6 +64,7 @@ class RunReader:
     _in_summary: bool
     _section: str
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
+    _flattened: dict[bytes, tuple[int, int, Compiled] | None]
     _quiet: dict[bytes, dict[str, int]]
     _tagged: bool  # lines of the block may open with a rank's tag (``grammar.RANK_MARKS``)
     _rank: int | None  # the rank whose lines are read, once a rank's line was
@@ -125,19 +127,25 @@ class RunReader:
         ``end``), up to the first line after which a table's rows may follow (its header,
         or a line under it): the run still open, and the index of the next line."""
         compiled = self._compiled
+        flattened = self._flattened
         quiet = self._quiet
         parser = self._parser
         ready = self._ready()
         tagged = self._tagged
         for number, raw in pairs:
             entry = None
+            text = raw  # what the entry's shape reads: the line, or the line flattened
             if ready and len(raw) <= SPAN_LONGEST:
                 layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
                 if tagged and layout[:1] in TAG_FIRST:
                     layout = ranked(raw.encode("utf-8", "surrogatepass"), layout)[0]
                 entry = compiled.get(layout)
-                if entry is None and layout in quiet and self._counted_quiet(layout):
-                    continue
+                if entry is None:
+                    if layout in quiet and self._counted_quiet(layout):
+                        continue
+                    entry = flattened.get(layout)
+                    if entry is not None:
+                        text = flat(raw)  # (colour codes cut out, tabs widened)
             if entry is not None:
                 left, right, shape = entry
                 if run and shape.run_key != run[0][2].run_key:
@@ -151,9 +159,9 @@ class RunReader:
                 ):
                     # From the line's start the match needs no copy: endpos ends it.
                     if left:
-                        match = shape.pattern.fullmatch(raw[left:right])
+                        match = shape.pattern.fullmatch(text[left:right])
                     else:
-                        match = shape.pattern.fullmatch(raw, 0, right)
+                        match = shape.pattern.fullmatch(text, 0, right)
                     if match is not None:
                         if shape.run is not None and columns:
                             run.append((number, match.groups(), shape))
