@@ -237,9 +237,16 @@ _NUMBER_CORE = (
 
 
 def _counters(
-    prefix: str, holes: list[int], covered: set[int], shape: str, epoch: int | None
+    prefix: str,
+    holes: list[int],
+    covered: set[int],
+    shape: str,
+    epoch: int | None,
+    totals: frozenset[int] | set[int] = frozenset(),
 ) -> list[_Slot]:
-    """Slots for step counters printed without a name: leading numbers, or an ``i/N``."""
+    """Slots for step counters printed without a name: leading numbers, or an ``i/N``
+    right after the epoch (and its total: tqdm's ``Epoch 3/800: 20%|██| 51/250``).
+    ``totals``: the holes that hold a pair's total."""
     if prefix and _LEADING.fullmatch(prefix):
         count = prefix.count(grammar.HOLE)
         keys = (COUNTER,) if count == 1 else (EPOCH_COUNTER, COUNTER)
@@ -249,9 +256,10 @@ def _counters(
         ]
     if epoch is None:  # a bare ``i/N`` is a batch of the epoch printed just before it
         return []
+    batch = epoch + 2 if epoch + 1 in totals else epoch + 1
     for match in _FRACTION.finditer(shape):
         index = bisect_left(holes, match.start())
-        if index == epoch + 1 and index + 1 not in covered:
+        if index == batch and index + 1 not in covered:
             return [_Slot(IN_EPOCH, STEP, index)]
     return []
 
@@ -460,7 +468,8 @@ class LineParser:
         named = {slot.canonical: slot.index for slot in slots}
         if STEP not in named:
             holes = [match.start() for match in _HOLES.finditer(shape)]
-            slots += _counters(shape[:first], holes, covered, shape, named.get(EPOCH))
+            totals = {found.total for found in scan if found.total >= 0}
+            slots += _counters(shape[:first], holes, covered, shape, named.get(EPOCH), totals)
         is_dict = bool(grammar.DICT_OPEN.search(shape))
         return _Plan(tuple(slots), dialect, is_dict)
 

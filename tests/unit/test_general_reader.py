@@ -292,6 +292,29 @@ def test_a_word_before_the_axis_that_counts_nothing_leaves_it_the_axis(
     assert fields.metrics["loss"] == 1.5
 
 
+@pytest.mark.parametrize(
+    "epoch",
+    ["Epoch 3", "Epoch 3/800", "epoch 3 / 800", "Epoch [3/800]", "Epoch: 3/800"],
+)
+def test_a_bar_counter_after_the_epoch_is_the_batch_of_that_epoch(epoch: str) -> None:
+    # tqdm with ``set_description(f"Epoch {e}/{E}")`` and ``set_postfix(loss=...)``:
+    # the bar's i/N counts batches of the epoch, whether or not it prints its total.
+    states = [
+        f"{epoch}:  {i * 100 // 250:3d}%|{'#' * (i // 25):<10}| {i}/250 [00:01<00:04, 40.12it/s, "
+        f"loss={1 / i:.4f}]"
+        for i in range(1, 251)
+    ]
+    records = read("\r".join(states))
+    assert [r.step for r in records] == [3 * 250 + i for i in range(1, 251)]
+    assert all(r.epoch == 3 for r in records)
+    assert [r.metrics["loss"] for r in records] == [round(1 / i, 4) for i in range(1, 251)]
+
+
+def test_a_fraction_after_another_pair_is_no_batch() -> None:
+    (record,) = read("Epoch 3/800 | loss 0.5 | 51/250")
+    assert record.step != 3 * 250 + 51
+
+
 def test_dicts_of_other_epochs_after_a_step_header_are_records_of_their_own() -> None:
     # A header opens a block that takes the values after it; a dict printed at another
     # epoch is the next record, not a new value for the block's (HF's eval line between
