@@ -213,7 +213,7 @@ class Engine:
             metrics=tuple(sorted(self._series)),
             first_step=self._first_step,
             last_step=self._last_step,
-            numbered_steps=self._reader.numbered,
+            numbered_steps=self._reader.mostly_numbered(self._records),
             unparsed=tuple(self._reader.unparsed) if not self._records else (),
             series={name: s.freeze() for name, s in sorted(self._series.items())},
             curves={name: c.freeze() for name, c in self._curves.items() if c.count},
@@ -242,7 +242,7 @@ class Engine:
         numbered by epoch, else ``step``."""
         if self._by_epoch:
             return "epoch"
-        if not self._reader.numbered:
+        if not self._reader.mostly_numbered(self._records):
             for shape in self._reader.shapes:
                 for key, canonical in shape.names:
                     if canonical == STEP:

@@ -147,7 +147,7 @@ def record_offset(
         epochs = list(dict.fromkeys(r.epoch for r in records if r.epoch is not None))
         return epochs.index(epoch) - epochs.index(bad) if bad in epochs else None
     # Steps gradlog numbered itself (the log prints none) are not the label's steps.
-    numbered = 2 * reader.numbered_records > len(records)
+    numbered = reader.mostly_numbered(len(records))
     by_step = [] if numbered else [i for i, r in enumerate(records) if r.step == bad]
     by_epoch = (
         []

@@ -98,7 +98,7 @@ def inspect_lines(
             found.series.setdefault(metric, SeriesStats()).add(value)
     shapes = reader.shapes
     found.lines, found.parsed = counted.count, reader.parsed
-    found.dialects, found.numbered = reader.dialects, reader.numbered
+    found.dialects, found.numbered = reader.dialects, reader.mostly_numbered(found.records)
     found.kinds = dict(reader.kinds.most_common())
     found.shapes, found.shapes_omitted = shapes[:SHAPES_SHOWN], max(0, len(shapes) - SHAPES_SHOWN)
     found.series = dict(sorted(found.series.items()))

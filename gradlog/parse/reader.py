@@ -120,7 +120,14 @@ class LogReader(BulkReader):
 
     @property
     def numbered(self) -> bool:
+        """Whether gradlog numbered the step of any record itself."""
         return self._assembler.numbered
+
+    def mostly_numbered(self, records: int) -> bool:
+        """Whether gradlog numbered most of the ``records`` records read: the log prints
+        no step for them. (A settings line printed before the first step, ``Config:
+        lr=0.001``, is a record gradlog numbers in a log that prints its steps.)"""
+        return 2 * self._assembler.numbered_records > records
 
     @property
     def numbered_records(self) -> int:

@@ -206,6 +206,15 @@ def test_records_without_a_step_are_numbered_in_order() -> None:
     assert report.input.numbered_steps
 
 
+def test_settings_before_the_first_step_do_not_make_the_steps_numbered() -> None:
+    # A script that prints its settings, then its steps: the settings are a record
+    # gradlog numbers, but the log prints its steps, and the report says so.
+    log = ["Config: lr=0.001 batch_size=32", "number of parameters: 1,204", "warmup_steps = 100"]
+    report = analyze(log + [f"iter {i}: loss {2 / i:.4f}" for i in range(1, 40)])
+    assert not report.input.numbered_steps and report.input.step_name == "iter"
+    assert report.input.last_step == 39
+
+
 def test_a_log_of_overflow_events_gives_a_loss_scale_series() -> None:
     lines = [
         f"Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to {s}"
