@@ -48,6 +48,10 @@ class VanishingGradientDetector(Detector):
       gradients after a run has converged are expected.
     - a reported episode goes on through up to `gap_records` (2) records in a row whose
       grad norm is not tiny.
+    - a reported episode whose loss stops being flat while the grad norm stays tiny is
+      resumed, not told again, by the next flat run: batch noise on a loss frozen at its
+      level breaks a 2% band every few records, and each break is not a new episode. It
+      ends when the grad norm is not tiny for more than `gap_records` records.
     """
 
     rule = Rule(
@@ -81,6 +85,10 @@ class VanishingGradientDetector(Detector):
         self._length = 0  # records in the run
         self._misses = 0  # records in a row since its last, whose grad norm is not tiny
         self._reported = False
+        # A reported episode whose run lost its flatness, the grad norm still tiny: its
+        # first record and its records so far, resumed by the next run that reports.
+        self._episode: tuple[Record, int] | None = None
+        self._gap = 0  # records in a row whose grad norm is not tiny
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         metrics = record.metrics
@@ -88,18 +96,27 @@ class VanishingGradientDetector(Detector):
         if self._start_loss is None and loss is not None and math.isfinite(loss):
             self._start_loss = loss
         if not self._tiny(metrics, loss):
+            self._gap += 1
+            over = self._gap > self._limits.gap_records  # the gradients left the tiny zone
+            if over:
+                self._episode = None
             if not self._run:
                 return []  # no run open: nothing to close
             self._misses += 1
             if self._reported and self._misses <= self._limits.gap_records:
                 return []  # (a reported episode goes on through a short gap)
-            return self._close()
-        self._misses = 0
+            done = self._close()
+            if over:
+                self._episode = None
+            return done
+        self._misses = self._gap = 0
         self._run.append(record)
         self._length += 1
         if len(self._run) > _KEPT:  # keep the state bounded; the ends are what matter
             del self._run[1]
-        if not self._flat():
+        if not self._flat():  # the run ends at the record before; this one opens the next
+            self._run.pop()
+            self._length -= 1
             done = self._close()
             self._run, self._length = [record], 1
             return done
@@ -126,8 +143,10 @@ class VanishingGradientDetector(Detector):
                 with np.errstate(divide="ignore", invalid="ignore"):
                     tiny |= (param > 0) & (grad / param < limits.relative)
             tiny &= np.isfinite(grad)
-        # (A run closes on the record after it, or after its gap when it was reported.)
-        flagged = indexes(with_next(tiny, bool(self._run), self._limits.gap_records + 1))
+        # (A run closes on the record after it, or after its gap when it was reported; an
+        # episode a flat run may resume ends after the gap too.)
+        open_before = bool(self._run) or self._episode is not None
+        flagged = indexes(with_next(tiny, open_before, self._limits.gap_records + 1))
         return self.replay(block, self._flags(block, tiny, flagged), self._advance)
 
     def _flags(self, block: Block, tiny: Flags, flagged: list[int]) -> Iterator[int]:
@@ -173,12 +192,14 @@ class VanishingGradientDetector(Detector):
             kept = [*run[1:], *latest][-(_KEPT - 1) :]
             self._run = [run[0], *kept]
             self._length += taken
-            self._misses = 0
+            self._misses = self._gap = 0
         return start + taken
 
     def _advance(self, block: Block, start: int, end: int) -> None:
-        """Records with a grad norm that is not tiny and no run open: only the first
-        finite loss of the run is kept."""
+        """Records with a grad norm that is not tiny and no run open (after more than
+        ``gap_records`` of them, observed, which ended any episode), or records a
+        reported run took in bulk (``_carry``): only the first finite loss of the run is
+        kept."""
         if self._start_loss is None and LOSS in block.names:
             where = np.flatnonzero(block.finite(LOSS)[start:end])
             if len(where):
@@ -207,12 +228,21 @@ class VanishingGradientDetector(Detector):
         )
 
     def _close(self) -> list[Diagnosis]:
-        found = [self._report()] if self._reported else []
+        found = []
+        if self._reported:
+            found = [self._report()]
+            first, length = self._episode or (self._run[0], 0)
+            self._episode = (first, length + self._length)  # (resumed by a flat run)
+        elif self._episode is not None:  # a run of tiny gradients within the episode
+            self._episode = (self._episode[0], self._episode[1] + self._length)
         self._run, self._length, self._misses, self._reported = [], 0, 0, False
         return found
 
     def _report(self) -> Diagnosis:
-        first, last = self._run[0], self._run[-1]
+        """The episode: the run open, after the episode it resumes, if any."""
+        first, length = self._episode or (self._run[0], 0)
+        length += self._length
+        last = self._run[-1]
         grads = [r.metrics[GRAD_NORM] for r in self._run]
         message = (
             f"grad_norm stayed at {fmt(median(grads))} (max {fmt(max(grads))}) from "
@@ -224,7 +254,7 @@ class VanishingGradientDetector(Detector):
                 f" and param_norm at {fmt(first.metrics[PARAM_NORM])}"
                 f" -> {fmt(last.metrics[PARAM_NORM])}"
             )
-        message += f" ({self._length} records): the weights are not being updated"
+        message += f" ({length} records): the weights are not being updated"
         pairs = [
             (first, GRAD_NORM),
             (first, PARAM_NORM),
@@ -236,9 +266,9 @@ class VanishingGradientDetector(Detector):
             message,
             first,
             last,
-            confidence=Confidence.HIGH if self._length >= 5 else Confidence.MEDIUM,
+            confidence=Confidence.HIGH if length >= 5 else Confidence.MEDIUM,
             metric=GRAD_NORM,
-            count=self._length,
+            count=length,
             evidence=evidence_of(pairs),
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from tests.helpers import records, run
 
 
@@ -58,3 +60,22 @@ def test_a_long_episode_counts_all_its_records() -> None:
     found = run("vanishing_gradient", records(loss=[0.6931] * 300, grad_norm=[0.001] * 300))
     assert [d.count for d in found] == [300]
     assert "(300 records)" in found[0].message
+
+
+def test_batch_noise_on_a_frozen_loss_is_one_episode() -> None:
+    """A loss frozen at ln 2 with 10% batch noise and grad norms near 1e-3 breaks the 2%
+    band every few records: each flat run between breaks resumes the episode already
+    told, so the run gets one diagnosis, from its start to its end. A healthy stretch
+    (grad norms far from tiny) ends it, and the next is told again."""
+    rng = random.Random(5)
+    losses, grads = [], []
+    for step in range(1, 6001):
+        healthy = 3000 < step <= 3100
+        grads.append(0.8 if healthy else 1e-3 * (0.5 + rng.random()))
+        losses.append(0.693 * (1 + rng.uniform(-0.1, 0.1)))
+    found = run("vanishing_gradient", records(loss=losses, grad_norm=grads))
+    assert len(found) == 2, [(d.first_step, d.last_step) for d in found]
+    first, second = found
+    assert first.first_step < 100 and 2800 < first.last_step <= 3000  # its last flat run
+    assert 3100 < second.first_step < 3200 and second.last_step > 5800
+    assert 2800 < first.count <= first.last_step - first.first_step + 1
