@@ -192,6 +192,8 @@ def compile_shape(
     header = not roles.metrics
     if header and ((roles.step is None and roles.epoch is None) or plan.is_dict):
         return None
+    if plan.fractions:
+        return None  # an accuracy printed as a count of a total: read the general way
     marker = not (plan.is_dict and roles.step is None)
     bits = False
     if dialect.adjust is not None:

@@ -123,7 +123,12 @@ _TIMM_TRAIN = re.compile(r"^(?:Train: (\d+)|Epoch: \[(\d+)\])\s*\[\s*(\d+)/(\d+)
 def _timm(fields: LineFields, text: str) -> bool:
     fields.metrics.pop("train", None)
     if text.startswith("Test"):  # evaluation: only its loss and accuracy are kept
-        found = {VAL_LOSS: fields.metrics.get(LOSS), "val_acc1": fields.metrics.get("acc_1")}
+        # (The reader names a validation line's loss and accuracy so already.)
+        metrics = fields.metrics
+        found = {
+            VAL_LOSS: metrics.get(VAL_LOSS, metrics.get(LOSS)),
+            "val_acc1": metrics.get("val_acc_1", metrics.get("acc_1")),
+        }
         fields.metrics = {k: v for k, v in found.items() if v is not None}
         fields.marker = False
         return bool(fields.metrics)

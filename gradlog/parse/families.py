@@ -57,7 +57,10 @@ _PLANNED_NAMES = 64  # a record with more names is planned each time, never kept
 
 # Families in the order a record's names are resolved.
 FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
-# A line that reports evaluation (``Valid Summary | ce=0.09``): its losses are validation's.
+# A line that reports evaluation (``Valid Summary | ce=0.09``, ``Test set: loss: 0.5``):
+# its losses and accuracies are validation's, but those named for training
+# (``Val Loss: 0.5 | Train Loss: 0.3``).
+_TRAIN_WORDS = frozenset({"train", "training"})
 VAL_LINE = re.compile(
     r"^\W*(?:val|valid|validation|eval|evaluation|test|testing|dev)\b", re.IGNORECASE
 )
@@ -114,10 +117,11 @@ def member(snake: str, grad_context: bool = False) -> bool:
 
 
 def in_context(snake: str, val_line: bool, grad_line: bool) -> str:
-    """A name with what its line says folded in: ``ce`` on a validation line is
-    ``val_ce``; ``l2_norm`` on a line about gradients is ``grad_l2_norm``."""
+    """A name with what its line says folded in: ``ce`` or ``loss`` on a validation line
+    is ``val_ce``, ``val_loss`` (not ``train_loss``); ``l2_norm`` on a line about
+    gradients is ``grad_l2_norm``."""
     fam = family(snake)
-    if val_line and fam in (LOSS, ACC) and snake not in _CANONICAL:
+    if val_line and fam in (LOSS, ACC) and not _TRAIN_WORDS.intersection(words(snake)):
         return f"val_{snake}"
     if grad_line and fam is None and family(snake, True) == GRAD_NORM:
         return f"grad_{snake}"

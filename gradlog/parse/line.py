@@ -18,9 +18,19 @@ from gradlog.parse.compiled import (
     compile_shape,
     plan_roles,
     read_roles,
+    to_float,
 )
 from gradlog.parse.dialects import GENERIC, Dialect, LineFields, recognise
-from gradlog.parse.names import _CANONICAL, EPOCH, IGNORED, STEP, NameTable, normalise
+from gradlog.parse.names import (
+    _CANONICAL,
+    ACC,
+    EPOCH,
+    IGNORED,
+    STEP,
+    VAL_ACC,
+    NameTable,
+    normalise,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -116,6 +126,9 @@ class _Plan:
     slots: tuple[_Slot, ...]
     dialect: Dialect | None  # None: the line shows no framework's signature
     is_dict: bool
+    # Accuracies printed as a count of a total (``Accuracy: 9801/10000``): each slot's
+    # key, canonical name and the token of its total; the value is their ratio.
+    fractions: tuple[tuple[str, str, int], ...] = ()
     # What each number is, by dialect name (renames differ): filled on first use.
     roles: dict[str, Roles] = field(default_factory=dict, compare=False, hash=False)
 
@@ -448,6 +461,7 @@ class LineParser:
         trusted = False  # prose like "on 8 GPUs" is not a metric line
         grad = "grad" in text.lower()
         val_line = bool(families.VAL_LINE.match(shape))
+        fractions = []
         for found in scan:
             if found.total >= 0:
                 covered.add(found.total)
@@ -461,6 +475,8 @@ class LineParser:
             trusted = trusted or found.sep or read[2]
             pairs.append(_Slot(read[0], read[1], found.value))
             covered.add(found.value)
+            if found.total >= 0 and families.family(read[1]) in (ACC, VAL_ACC):
+                fractions.append((read[0], read[1], found.total))
         if not pairs or not trusted:
             return None
         dialect = self._recognise(key)
@@ -471,7 +487,7 @@ class LineParser:
             totals = {found.total for found in scan if found.total >= 0}
             slots += _counters(shape[:first], holes, covered, shape, named.get(EPOCH), totals)
         is_dict = bool(grammar.DICT_OPEN.search(shape))
-        return _Plan(tuple(slots), dialect, is_dict)
+        return _Plan(tuple(slots), dialect, is_dict, tuple(fractions))
 
     def _named(
         self, printed: str, sep: bool, grad: bool, val_line: bool
@@ -507,7 +523,7 @@ class LineParser:
         return kept
 
     def _name(self, snake: str, val_line: bool, grad: bool) -> str:
-        if self.names.known(snake):
+        if self.names.known(snake) and not val_line:
             return self.names.canonical(snake)
         return self.names.canonical(families.in_context(snake, val_line, grad))
 
@@ -537,6 +553,11 @@ class LineParser:
         dialect = plan.dialect or self.dialect
         roles = plan_roles(plan, dialect)
         metrics, step, epoch, batch = read_roles(roles, tokens)
+        for key, canonical, total in plan.fractions:
+            name = dialect.renames.get(key, canonical)
+            whole = to_float(tokens[total]) if total < len(tokens) else 0.0
+            if name in metrics and whole > 0:
+                metrics[name] /= whole  # (``compile_shape`` leaves such a shape to this)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
         fields = LineFields(metrics, step, epoch, marker=not (plan.is_dict and step is None))

@@ -146,6 +146,46 @@ def test_names_by_family(line: str, metrics: dict[str, float]) -> None:
         assert _same(record.metrics[name], value), (name, record.metrics)
 
 
+@pytest.mark.parametrize(
+    ("line", "metrics"),
+    [
+        ("Validation: loss 0.5 acc 0.9", {"val_loss": 0.5, "val_acc": 0.9}),
+        ("Test set: loss: 0.5, accuracy: 0.98", {"val_loss": 0.5, "val_acc": 0.98}),
+        ("Eval | loss=0.3 | top1 0.7", {"val_loss": 0.3, "val_acc": 0.7}),
+        ("valid: nll 2.5", {"val_loss": 2.5}),
+        # Named for training, a value stays the training one on such a line.
+        (
+            "Val Loss: 0.5 | Train Loss: 0.3 | Train Acc: 0.9",
+            {"val_loss": 0.5, "loss": 0.3, "acc": 0.9},
+        ),
+        ("Validation loss: 0.52 | Training loss: 0.31", {"val_loss": 0.52, "loss": 0.31}),
+        # PyTorch's MNIST example: a count of correct answers over the total.
+        (
+            "Test set: Average loss: 0.0836, Accuracy: 9801/10000 (98%)",
+            {"val_loss": 0.0836, "val_acc": 0.9801},
+        ),
+        ("Epoch 3 | acc: 980/1000 | loss 0.3", {"acc": 0.98, "loss": 0.3}),
+    ],
+)
+def test_an_evaluation_line_gives_validation_series(line: str, metrics: dict[str, float]) -> None:
+    (record,) = read(line)
+    for name, value in metrics.items():
+        assert name in record.metrics, (name, record.metrics)
+        assert _same(record.metrics[name], value), (name, record.metrics)
+    assert not ({"loss", "acc"} - metrics.keys()) & record.metrics.keys(), record.metrics
+
+
+def test_validation_lines_do_not_enter_the_training_loss() -> None:
+    log = []
+    for epoch in range(1, 4):
+        log += [f"step {epoch * 100 + i} | loss {2 / (epoch + i / 100):.4f}" for i in range(50)]
+        log.append(f"Validation: loss {3 / epoch:.4f} acc {0.5 + epoch / 10}")
+    records = read("\n".join(log))
+    losses = [r.metrics["loss"] for r in records if "loss" in r.metrics]
+    assert len(losses) == 150 and max(losses) <= 2.0
+    assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [3.0, 1.5, 1.0]
+
+
 def test_a_phrase_ending_in_another_word_names_no_series() -> None:
     (record,) = read("epoch 5 val_loss did not improve from 0.25 | loss 0.3")
     assert "val_loss" not in record.metrics and record.metrics["loss"] == 0.3
@@ -285,20 +325,20 @@ def test_a_count_of_steps_or_epochs_is_neither(setting: str, joiner: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("line", "step", "epoch"),
+    ("line", "step", "epoch", "loss"),
     [
-        ("Training step: 40 | loss 1.5", 40, None),
-        ("Train Epoch: 4 | loss 1.5", None, 4),
-        ("eval  step=40 loss=1.5", 40, None),
-        ("iteration 40/ 100 | loss: 1.5 | number of skipped iterations: 2 |", 40, None),
+        ("Training step: 40 | loss 1.5", 40, None, "loss"),
+        ("Train Epoch: 4 | loss 1.5", None, 4, "loss"),
+        ("eval  step=40 loss=1.5", 40, None, "val_loss"),  # (an evaluation line)
+        ("iteration 40/ 100 | loss: 1.5 | number of skipped iterations: 2 |", 40, None, "loss"),
     ],
 )
 def test_a_word_before_the_axis_that_counts_nothing_leaves_it_the_axis(
-    line: str, step: float | None, epoch: float | None
+    line: str, step: float | None, epoch: float | None, loss: str
 ) -> None:
     fields = LineParser().parse(line)
     assert fields is not None and (fields.step, fields.epoch) == (step, epoch), fields
-    assert fields.metrics["loss"] == 1.5
+    assert fields.metrics[loss] == 1.5
 
 
 @pytest.mark.parametrize(
