@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gradlog.columns import RecordRun
-from gradlog.parse import reader as reader_module
 from gradlog.parse.reader import LogReader
 from tests.test_layouts import assert_read_as_line_by_line
+from tests.test_stretches import _fed
 
 # Codes as terminals and libraries print them: SGR of 1-3 digits, 256 colours, true
 # colour (its digits change the layout's width only when their count does), a
@@ -91,14 +90,7 @@ def test_styled_lines_are_read_by_a_compiled_shape(monkeypatch: pytest.MonkeyPat
     ]
     reader = LogReader()
     reader.read_lines(1, lines[:1000])
-    fed = [0]
-    feed = reader_module.LogReader.feed
-
-    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
-        fed[0] += 1
-        return feed(self, line_no, raw)
-
-    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
+    fed = _fed(monkeypatch)
     parts = reader.read_lines(1001, lines[1000:])
     assert fed[0] == 0
     assert sum(len(part) for part in parts if isinstance(part, RecordRun)) > 2900

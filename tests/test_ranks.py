@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from gradlog.parse import reader as reader_module
 from gradlog.parse.grammar import BYTE_DIGITS, layout
 from gradlog.parse.reader import LogReader
 from tests.test_layouts import assert_read_as_line_by_line
+from tests.test_stretches import _fed
 
 _TAGS = ("[rank{r}]:", "[rank{r}]: ", "[default{r}]:", "[0,{r}]<stdout>:", "  [rank{r}]:")
 _BODIES = (
@@ -88,18 +87,6 @@ def test_a_layout_keeps_a_rank_tags_digits_only() -> None:
         data = line.encode()
         assert layout(data) == kept, line
         assert layout(data).translate(BYTE_DIGITS) == data.translate(BYTE_DIGITS)
-
-
-def _fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    fed = [0]
-    feed = reader_module.LogReader.feed
-
-    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
-        fed[0] += 1
-        return feed(self, line_no, raw)
-
-    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
-    return fed
 
 
 def test_the_kept_ranks_lines_are_compiled_and_the_others_skipped(

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from gradlog.columns import RecordRun
+from gradlog.model import Record
 from gradlog.parse import reader as reader_module
 from gradlog.parse.exact import floats, floats_at, nearest, token_spans
 from gradlog.parse.reader import LogReader
@@ -534,26 +535,33 @@ def test_lines_into_a_headers_block_read_as_line_by_line(tmp_path: Path, seed: i
     )
 
 
+def _header_blocks(monkeypatch: pytest.MonkeyPatch, dated: bool) -> tuple[int, int, list[Record]]:
+    """300 blocks of ``Evaluating at step N`` and 30 eval dicts (each at its own epoch,
+    when ``dated``), read after their layouts were learned: the lines read alone, the
+    blocks read, and the records."""
+    rng = random.Random(3)
+    lines = []
+    for run in range(300):
+        lines.append(f"Evaluating at step {run * 40}")
+        for i in range(30):
+            epoch = f", 'epoch': {run / 10 + i / 1000:.3f}" if dated else ""
+            lines.append(
+                f"{{'eval_loss': {rng.random():.4f}, 'eval_acc': {rng.random():.4f}{epoch}}}"
+            )
+    reader = LogReader()
+    reader.read_lines(1, lines[:2000])  # learns the layouts
+    read = _read_alone(monkeypatch)
+    parts = reader.read_lines(2001, lines[2000:])
+    return read[0], len(lines[2000:]) // 31, [record for part in parts for record in part]
+
+
 def test_a_run_of_lines_into_a_headers_block_reads_its_first_and_last(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Dicts with no epoch that go into the block a header opened replace each other's
     values: of a run of them, only the last is read, beside the header itself."""
-    rng = random.Random(3)
-    lines = []
-    for run in range(300):
-        lines.append(f"Evaluating at step {run * 40}")
-        lines += [
-            f"{{'eval_loss': {rng.random():.4f}, 'eval_acc': {rng.random():.4f}}}"
-            for i in range(30)
-        ]
-    reader = LogReader()
-    reader.read_lines(1, lines[:2000])  # learns the layouts
-    read = _read_alone(monkeypatch)
-    parts = reader.read_lines(2001, lines[2000:])
-    runs = len(lines[2000:]) // 31
-    assert read[0] <= 3 * runs + 4
-    records = [record for part in parts for record in part]
+    read, runs, records = _header_blocks(monkeypatch, dated=False)
+    assert read <= 3 * runs + 4
     assert len(records) in (runs, runs + 1)  # a record per header's block
 
 
@@ -563,22 +571,8 @@ def test_dicts_at_other_epochs_than_a_headers_block_are_read_in_columns(
     """Dicts after a header, each at its own epoch: the first goes into the header's
     block and dates it, the second opens the next record, and the rest are a run read
     in columns, a record each."""
-    rng = random.Random(3)
-    lines = []
-    for run in range(300):
-        lines.append(f"Evaluating at step {run * 40}")
-        lines += [
-            f"{{'eval_loss': {rng.random():.4f}, 'eval_acc': {rng.random():.4f}, "
-            f"'epoch': {run / 10 + i / 1000:.3f}}}"
-            for i in range(30)
-        ]
-    reader = LogReader()
-    reader.read_lines(1, lines[:2000])  # learns the layouts
-    read = _read_alone(monkeypatch)
-    parts = reader.read_lines(2001, lines[2000:])
-    runs = len(lines[2000:]) // 31
-    assert read[0] <= 5 * runs + 4
-    records = [record for part in parts for record in part]
+    read, runs, records = _header_blocks(monkeypatch, dated=True)
+    assert read <= 5 * runs + 4
     assert abs(len(records) - 30 * runs) <= 30
 
 

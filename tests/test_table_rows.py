@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gradlog.columns import RecordRun
-from gradlog.parse import reader as reader_module
 from gradlog.parse.reader import LogReader
 from tests.test_layouts import assert_read_as_line_by_line
+from tests.test_stretches import _fed
 
 # Column names as CSV loggers print them: axes, losses (some the same metric twice, as
 # Lightning logs a value per step and per epoch), and other metrics.
@@ -108,18 +107,6 @@ def test_csv_rows_read_as_line_by_line(tmp_path: Path, seed: int) -> None:
     assert_read_as_line_by_line(
         tmp_path / "metrics.csv", _csv_log(random.Random(seed)), (7, 97, 4096)
     )
-
-
-def _fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    fed = [0]
-    feed = reader_module.LogReader.feed
-
-    def counted(self: LogReader, line_no: int, raw: str) -> list[Any]:
-        fed[0] += 1
-        return feed(self, line_no, raw)
-
-    monkeypatch.setattr(reader_module.LogReader, "feed", counted)
-    return fed
 
 
 def test_rows_of_plain_numbers_are_read_in_columns(monkeypatch: pytest.MonkeyPatch) -> None:
