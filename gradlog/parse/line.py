@@ -482,10 +482,18 @@ class LineParser:
         dialect = self._recognise(key)
         slots = self._capped(pairs, (dialect or self.dialect).renames)
         named = {slot.canonical: slot.index for slot in slots}
+        totals = {found.total for found in scan if found.total >= 0}
         if STEP not in named:
             holes = [match.start() for match in _HOLES.finditer(shape)]
-            totals = {found.total for found in scan if found.total >= 0}
             slots += _counters(shape[:first], holes, covered, shape, named.get(EPOCH), totals)
+        elif EPOCH in named and named[STEP] + 1 in totals:
+            # ``Epoch [2/20] Step [100/600]``: a step printed with its total beside the
+            # epoch counts the epoch's batches (it starts again each epoch), counted
+            # globally as epoch x N + i, as an unnamed ``i/N`` after the epoch is.
+            slots = [
+                _Slot(IN_EPOCH, STEP, slot.index) if slot.canonical == STEP else slot
+                for slot in slots
+            ]
         is_dict = bool(grammar.DICT_OPEN.search(shape))
         return _Plan(tuple(slots), dialect, is_dict, tuple(fractions))
 

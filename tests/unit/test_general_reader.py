@@ -359,6 +359,26 @@ def test_a_bar_counter_after_the_epoch_is_the_batch_of_that_epoch(epoch: str) ->
     assert [r.metrics["loss"] for r in records] == [round(1 / i, 4) for i in range(1, 251)]
 
 
+@pytest.mark.parametrize(
+    ("line", "step", "epoch"),
+    [
+        # The PyTorch tutorials' ``Epoch [{}/{}], Step [{}/{}]``: the step starts again
+        # each epoch, so it counts the epoch's batches.
+        ("Epoch [2/20], Step [100/600], Loss: 0.3000", 2 * 600 + 100, 2),
+        ("Train epoch: 3, batch: 750/34799, loss: 0.3", 3 * 34799 + 750, 3),
+        ("epoch 2 iter 40/50 loss=0.3", 2 * 50 + 40, 2),
+        # No total, or no epoch: the step as printed.
+        ("Epoch 3 | step 1500 | loss 0.3", 1500, 3),
+        ("step 100/600 loss 0.3", 100, None),
+    ],
+)
+def test_a_step_printed_with_its_total_beside_the_epoch_counts_its_batches(
+    line: str, step: float, epoch: float | None
+) -> None:
+    (record,) = read(line)
+    assert (record.step, record.epoch, record.metrics["loss"]) == (step, epoch, 0.3)
+
+
 def test_a_fraction_after_another_pair_is_no_batch() -> None:
     (record,) = read("Epoch 3/800 | loss 0.5 | 51/250")
     assert record.step != 3 * 250 + 51
