@@ -254,8 +254,6 @@ class RunReader:
         steps = None if plan.step is None else table[:, plan.step]
         epochs = None if plan.epoch is None else table[:, plan.epoch]
         values = table[:, plan.picks]
-        if steps is not None:
-            self._table.ran(float(steps[-1]))
         assembler = self._assembler
         columns = (
             count >= _RUN_SHORTEST

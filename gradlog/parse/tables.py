@@ -198,10 +198,6 @@ class Table:
                 self._plan = RowPlan(self.columns, self.names)
         return self._plan
 
-    def ran(self, step: float) -> None:
-        """Rows read by their ``RowPlan`` ended with one at ``step``."""
-        self._previous_step = step
-
     def _record(self, values: dict[str, float]) -> Row:
         metrics: dict[str, float] = {}
         step = epoch = None
