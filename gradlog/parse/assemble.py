@@ -190,11 +190,11 @@ class Assembler:
         pending = self._pending
         return None if pending is None or pending.numbered else pending.step
 
-    def open_header(self, dated: bool = False) -> bool:
-        """Whether the open record is a block a header opened (it takes every value);
-        ``dated``: one that has its epoch (a line's epoch no longer changes it)."""
+    def open_header(self) -> bool:
+        """Whether the open record is a block a header opened (it takes every value but
+        a line's of another epoch: ``_Pending.takes``)."""
         pending = self._pending
-        return pending is not None and pending.header and not (dated and pending.epoch is None)
+        return pending is not None and pending.header
 
     def holding(
         self, names: tuple[str, ...], values: list[float], epoch: float | None

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from gradlog.model import Record
 from gradlog.parse import grammar
 from gradlog.parse.clean import redrawn
-from gradlog.parse.grammar import RANK_MARKS
 from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import (
     Item,
@@ -134,8 +133,6 @@ class BulkReader(WeaveReader):
         of its line (``feed`` cleans each state alike), and its layout can be learned."""
         numbers = range(first, first + len(lines))
         joined = "\n".join(lines)
-        # (Until a rank's line was read, no layout keeps a tag: none to look for.)
-        self._tagged = self._rank is not None and any(mark in joined for mark in RANK_MARKS)
         if _INNER_CR.search(joined) is None:
             return lines, numbers, joined
         expanded: list[str] = []
@@ -230,7 +227,9 @@ class BulkReader(WeaveReader):
             return None, []
         if len(self._skeletons) >= SPANS_KEPT:
             self._skeletons.clear()  # (a log of ever new layouts: start again)
-        found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT, self._tagged)
+        # (Until a rank's line was read, no layout keeps a tag: none to look for.)
+        tagged = self._rank is not None
+        found = skeletons(lines, joined, self._skeletons, SPAN_LONGEST, SPANS_KEPT, tagged)
         if found is None:
             return None, []
         data, keys, masked, layouts = found

@@ -93,7 +93,6 @@ BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 # line keeps the tag's digits (``layout``): lines of two ranks share every other byte,
 # and only one rank's lines are read, so a layout must say which rank printed it.
 _RANK_TAG = re.compile(rb"\s*(?:\[(?:rank|default)0+\]:|\[0+,0+\]<std(?:out|err)>:)")
-RANK_MARKS = ("[rank", "[default", "]<std")  # text holding no tag holds none of these
 TAG_FIRST = b"[ \t\n\r\x0b\x0c"  # the bytes a tag may open a line with
 
 

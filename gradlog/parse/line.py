@@ -255,7 +255,7 @@ def _counters(
     covered: set[int],
     shape: str,
     epoch: int | None,
-    totals: frozenset[int] | set[int] = frozenset(),
+    totals: set[int],
 ) -> list[_Slot]:
     """Slots for step counters printed without a name: leading numbers, or an ``i/N``
     right after the epoch (and its total: tqdm's ``Epoch 3/800: 20%|██| 51/250``).

@@ -105,7 +105,6 @@ class LogReader(BulkReader):
         # as an unread line with a number (``_hush``).
         # Layouts known to yield nothing: under each dialect, the numbers a line counts.
         self._quiet: dict[bytes, dict[str, int]] = {}
-        self._tagged = True  # (``read_lines`` looks at each block)
 
     @property
     def limits(self) -> dict[str, int]:
@@ -222,8 +221,8 @@ class LogReader(BulkReader):
             before = (self.unread_numeric, parser.dialect, parser.limits.total(), parser.sightings)
         for segment in segments:
             if segment.rank is not None:
-                if self._rank is None:  # the rank read from now on; look for tags
-                    self._rank, self._tagged = segment.rank, True
+                if self._rank is None:  # the rank read from now on (tags are kept)
+                    self._rank = segment.rank
                 if segment.rank != self._rank:
                     continue  # another rank printing the same run: keep one
             self._plain = False

@@ -66,8 +66,9 @@ class RunReader:
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _flattened: dict[bytes, tuple[int, int, Compiled] | None]
     _quiet: dict[bytes, dict[str, int]]
-    _tagged: bool  # lines of the block may open with a rank's tag (``grammar.RANK_MARKS``)
-    _rank: int | None  # the rank whose lines are read, once a rank's line was
+    # The rank whose lines are read, once a rank's line was: from then on a line may
+    # open with a rank's tag, which its layout keeps (``grammar.ranked``).
+    _rank: int | None
     unread_numeric: int
 
     if TYPE_CHECKING:
@@ -131,14 +132,15 @@ class RunReader:
         quiet = self._quiet
         parser = self._parser
         ready = self._ready()
-        tagged = self._tagged
+        tagged = self._rank is not None
         for number, raw in pairs:
             entry = None
             text = raw  # what the entry's shape reads: the line, or the line flattened
             if ready and len(raw) <= SPAN_LONGEST:
-                layout = raw.encode("utf-8", "surrogatepass").translate(BYTE_DIGITS)
+                data = raw.encode("utf-8", "surrogatepass")
+                layout = data.translate(BYTE_DIGITS)
                 if tagged and layout[:1] in TAG_FIRST:
-                    layout = ranked(raw.encode("utf-8", "surrogatepass"), layout)[0]
+                    layout = ranked(data, layout)[0]
                 entry = compiled.get(layout)
                 if entry is None:
                     if layout in quiet and self._counted_quiet(layout):
@@ -172,7 +174,7 @@ class RunReader:
                 self._run(Listed(run), loose, parts)
                 run = []
             loose += self.feed(number, raw)
-            ready, tagged = self._ready(), self._tagged
+            ready, tagged = self._ready(), self._rank is not None
             if self._table.columns and isinstance(numbers, range) and self._table.plan():
                 return run, number - numbers.start + 1  # (rows may follow)
         return run, end

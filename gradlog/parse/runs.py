@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.parse.compiled import Compiled, to_float
 from gradlog.parse.exact import WIDEST, alike, floats_at, token_spans
-from gradlog.parse.grammar import BYTE_DIGITS, RANK_MARKS, TAG_FIRST, ranked
+from gradlog.parse.grammar import BYTE_DIGITS, TAG_FIRST, ranked
 from gradlog.parse.line import MASK
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ def skeletons(
     layouts = masked.split(b"\n")
     if len(layouts) != len(lines):
         return None
-    if tagged and any(mark in joined for mark in RANK_MARKS):  # (a tag keeps its digits)
+    if tagged:  # (a rank's tag keeps its digits)
         layouts = [
             ranked(line, layout)[0] if layout[:1] in TAG_FIRST else layout
             for line, layout in zip(data.split(b"\n"), layouts, strict=True)

@@ -99,18 +99,18 @@ class RowPlan:
         return found
 
     def _plan(self, printed: bytes) -> RowCells:
-        """``Table._record`` by column: a step or epoch column's last printed value, a
-        loss column's last, another name's first."""
+        """``Table._record`` by column (``_role``), for the printed columns."""
         picks: dict[str, int] = {}
         step = epoch = None
         for column, (cell, name) in enumerate(self._columns):
             if not printed[column]:
                 continue
-            if cell == "#" or name == STEP:
+            role = _role(cell, name)
+            if role == STEP:
                 step = column
-            elif cell == "E" or name == EPOCH:
+            elif role == EPOCH:
                 epoch = column
-            elif name.endswith("_loss") or name.startswith("loss_"):
+            elif role == LOSS:
                 picks[name] = column
             else:
                 picks.setdefault(name, column)
@@ -204,11 +204,12 @@ class Table:
         loss_columns: list[float] = []
         for column, value in values.items():
             name = self.names.canonical(column)
-            if column in ("#",) or name == STEP:
+            role = _role(column, name)
+            if role == STEP:
                 step = value
-            elif column == "E" or name == EPOCH:
+            elif role == EPOCH:
                 epoch = value
-            elif name.endswith("_loss") or name.startswith("loss_"):
+            elif role == LOSS:
                 metrics[name] = value
                 loss_columns.append(value)
             else:
@@ -220,6 +221,19 @@ class Table:
             metrics[LOSS] = total
         self._previous_step = step
         return Row(self.dialect, metrics, step if step is not None else epoch, epoch)
+
+
+def _role(column: str, name: str) -> str | None:
+    """What a column (its header ``column``, read as ``name``) is to a row's record: its
+    step, its epoch, a loss (a later such column replaces an earlier one of the same
+    name), or None for another metric (the first column of a name is kept)."""
+    if column == "#" or name == STEP:
+        return STEP
+    if column == "E" or name == EPOCH:
+        return EPOCH
+    if name.endswith("_loss") or name.startswith("loss_"):
+        return LOSS
+    return None
 
 
 def _cells(text: str, comma: bool, piped: bool) -> list[str]:
