@@ -331,8 +331,9 @@ class RunReader:
                 self._run(run.part(skip, count), loose, parts)
                 return
         elif count >= _RUN_SHORTEST:
+            table = self._table_of(run)  # (a stretch's end lines are read from it too)
             loose += self._one(run, 0)
-            body = self._columns(run)
+            body = None if table is None else self._columns(run, table)
             if body is not None:
                 loose += self._named(assembler.flush())
                 parts.append(loose.copy())
@@ -379,18 +380,22 @@ class RunReader:
         self.kinds["key-value"] += count
         self.parsed += count
 
-    def _columns(self, run: Listed | Stretch) -> RecordRun | None:
-        """The lines of ``run`` but the first (already read) and the last, as records in
-        columns, counted as read; None when line by line would not make each line of the
-        run a record of its own, or a number needs more than float()."""
-        names, has_step, has_epoch, _, kind, first = run.shape.run_key
+    def _table_of(self, run: Listed | Stretch) -> np.ndarray | None:
+        """The picked numbers of every line of ``run``, a row each (``Roles.picked``),
+        when its records may go into columns: None when they would gain a family's
+        series, or a number needs more than float() (to_float reads it, line by line)."""
+        names, has_step, has_epoch, _, _, first = run.shape.run_key
         if not self.families.plain(names):
-            return None  # its records would gain a family's series
-        counted = first is not None  # the step is a batch of the epoch: ``read_roles``
-        width = has_step + has_epoch + counted + len(names)
-        table = run.table(width)
-        if table is None:  # a number float() does not read: to_float will, line by line
             return None
+        counted = first is not None  # the step is a batch of the epoch: ``read_roles``
+        return run.table(has_step + has_epoch + counted + len(names))
+
+    def _columns(self, run: Listed | Stretch, table: np.ndarray) -> RecordRun | None:
+        """The lines of ``run`` but the first (already read) and the last, as records in
+        columns, counted as read, from their picked numbers (``_table_of``); None when
+        line by line would not make each line of the run a record of its own."""
+        names, has_step, has_epoch, _, kind, first = run.shape.run_key
+        width = table.shape[1]
         count = len(run)
         values = table[:, width - len(names) :]
         epochs = table[:, int(has_step)] if has_epoch else None

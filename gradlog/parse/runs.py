@@ -391,6 +391,7 @@ class Stretch:
         self._block, self._first, self._end = block, first, end
         self._plan = plan
         self.shape = plan.shape
+        self._read: np.ndarray | None = None  # its table, once ``table`` read it
 
     def __len__(self) -> int:
         return self._end - self._first
@@ -407,7 +408,11 @@ class Stretch:
     def values(self, index: int) -> list[float] | None:
         """The picked numbers of line ``index`` (negative from the end), when the block's
         table of its plan was read (``Lines.picked``); else None."""
-        return self._block.row(self._plan, index % len(self) + self._first)
+        index %= len(self)
+        if self._read is not None:
+            row: list[float] = self._read[index].tolist()
+            return row
+        return self._block.row(self._plan, index + self._first)
 
     def numbers(self, first: int, end: int) -> np.ndarray:
         numbers = self._block.numbers[self._first + first : self._first + end]
@@ -429,9 +434,10 @@ class Stretch:
             found = None if rows is None else self._columns(rows, width)
         else:  # a short stretch is cut from the block's table of its plan
             found = block.picked(self._plan, np.arange(self._first, self._end), width)
-        if found is not None:
-            return found
-        return picked_numbers(block.text(self._first, self._end), len(self), self._plan, width)
+        if found is None:
+            found = picked_numbers(block.text(self._first, self._end), len(self), self._plan, width)
+        self._read = found  # (its end lines, read by themselves, are read from it)
+        return found
 
     def _columns(self, rows: np.ndarray, width: int) -> np.ndarray | None:
         """The picked numbers of lines that share one uncut skeleton (``Lines.rows``),
