@@ -63,10 +63,11 @@ class Roles(NamedTuple):
         return counters + [index for _, index in self.metrics]
 
 
-def plan_roles(plan: _Plan, dialect: Dialect) -> Roles:
-    """A plan's roles under ``dialect`` (whose renames apply), kept on the plan."""
+def plan_roles(plan: _Plan, dialect: Dialect, first: int = 0) -> Roles:
+    """A plan's roles under ``dialect`` (whose renames apply), kept on the plan; for a
+    step counted within the epoch, ``first`` is the number of the log's first epoch."""
     found = plan.roles.get(dialect.name)
-    if found is not None:
+    if found is not None and (found.total is None or found.first == first):
         return found
     steps: dict[str, int] = {}
     metrics: dict[str, int] = {}
@@ -86,7 +87,7 @@ def plan_roles(plan: _Plan, dialect: Dialect) -> Roles:
         key = next(iter(steps))
     step = None if key is None else steps[key]
     total = None if key != IN_EPOCH or step is None else step + 1
-    found = Roles(step, epoch, tuple(metrics.items()), total)
+    found = Roles(step, epoch, tuple(metrics.items()), total, first)
     plan.roles[dialect.name] = found
     return found
 
@@ -182,13 +183,14 @@ def compile_shape(
     dialect: Dialect,
     text: str,
     stats: ShapeStats | None,
+    first: int = 0,
 ) -> Compiled | None:
     """The compiled form of a learned shape (``pattern``, ``plan``, read under
     ``dialect``; ``text`` is one of its lines), when reading a line of it by one match
     is exactly what the parser would do: its plan names some metrics and the dialect's
     adjustment (if any) depends only on the layout, or it only names a step or an epoch
     (a header: ``Evaluating at step 40``). Else None."""
-    roles = plan_roles(plan, dialect)
+    roles = plan_roles(plan, dialect, first)
     header = not roles.metrics
     if header and ((roles.step is None and roles.epoch is None) or plan.is_dict):
         return None

@@ -102,6 +102,8 @@ _AT_STEP = re.compile(
     r"(?P<name>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}) (?:at|for|after|in|on) "
     r"(?P<axis>[A-Za-z]+) \x00,? (?:is|was|=|:) ?(?=\x00)"
 )
+# A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
+_POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
 
@@ -176,10 +178,14 @@ _COUNTING = frozenset(
 # torch's ``device='cuda:0'`` is masked so ``cuda`` is not a metric. A date (and time)
 # inside a line (logfmt's ``ts=2026-12-04T10:41:41.501Z``, a dict's ``'time':
 # '2024-05-01 10:00:00'``) is one too: its parts are no metrics (``ts`` 2026, ``t10``).
+# So is a place in a source file (``cpu_feature_guard.cc:182``, ``../src/learner.cc:767``,
+# ``[INFO|trainer.py:1813]``): its line number is no value of a metric named for the file.
 ID = "\x01"
+_SOURCE = r"py|pyx|c|cc|cpp|cxx|h|hpp|cu|cuh|java|scala|kt|rs|go|js|ts|jl|rb|lua|swift"
 MASK = re.compile(
     r"(?<![\w+/\-.@])(?:"
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    rf"[\w./\-]*?\.(?:{_SOURCE})(?::\d+)+"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|(?!\d+[eE][-+]?\d+(?![\w+/\-.@]))(?:0[xX])?"
     r"(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"
@@ -208,8 +214,12 @@ def _shortened(text: str) -> str:
 
 def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
-    would shift the holes), ``x at step N is V`` turned into ``step N, x: V``."""
+    would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
+    binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
+    ``x at step N is V`` turned into ``step N, x: V``."""
     shape = shape.replace("\t", " ")
+    if "'s " in shape:
+        shape = _POSSESSIVE.sub("", shape)
     if " at " in shape or " for " in shape or " after " in shape:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     return shape
@@ -310,6 +320,7 @@ class LineParser:
         # the lowest batch seen (0 or 1: how batches are counted).
         self.batches: dict[tuple[float, int], int] = {}
         self.first_batch = math.inf
+        self.first_epoch: int | None = None  # ``_epochs_from``
         self._keys: dict[tuple[str, bool, bool, bool], tuple[str, str, bool] | None] = {}
         self._names: set[str] = set()
         self._dialects: dict[str, Dialect | None] = {}
@@ -559,7 +570,9 @@ class LineParser:
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
         dialect = plan.dialect or self.dialect
-        roles = plan_roles(plan, dialect)
+        roles = plan_roles(plan, dialect, self._epochs_from())
+        if roles.total is not None and self.first_epoch is None and roles.epoch is not None:
+            roles = plan_roles(plan, dialect, self._epochs_from(tokens[roles.epoch]))
         metrics, step, epoch, batch = read_roles(roles, tokens)
         for key, canonical, total in plan.fractions:
             name = dialect.renames.get(key, canonical)
@@ -585,6 +598,21 @@ class LineParser:
         return Fields(
             fields.metrics, fields.step, fields.epoch, name, fields.marker, bits=fields.bits
         )
+
+    def _epochs_from(self, printed: str | None = None) -> int:
+        """The number of a log's first epoch, for steps counted within the epoch
+        (``Epoch [1/5], Step [100/600]``: the step is (epoch - first) x 600 + 100): 0
+        when the first such line prints epoch 0, else 1 (a log printing ``Epoch [1/5]``
+        first counts from 1; one resumed at epoch 7 keeps its place in the run). Decided
+        by the first such line (``printed``: its epoch) and kept for the whole log."""
+        if self.first_epoch is None and printed is not None:
+            try:
+                value = to_float(printed)
+            except ValueError:
+                return 0
+            if math.isfinite(value):
+                self.first_epoch = 0 if value == 0 else 1
+        return self.first_epoch or 0
 
     def count_batches(self, batch: tuple[float, float, int]) -> None:
         """Note a step counted within its epoch: its batches per epoch and first epoch,
@@ -628,5 +656,6 @@ class LineParser:
         pattern, plan, stats = fast
         if plan is None or pattern.fullmatch(text) is None:
             return False
-        shape = compile_shape(pattern, plan, plan.dialect or self.dialect, text, stats)
+        dialect = plan.dialect or self.dialect
+        shape = compile_shape(pattern, plan, dialect, text, stats, self._epochs_from())
         return False if shape is None else replace(shape, evictions=self.evictions)

@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from gradlog.columns import RecordRun
 from gradlog.engine import analyze
 from gradlog.model import Record
 from gradlog.parse import tables
@@ -175,6 +176,30 @@ def test_an_evaluation_line_gives_validation_series(line: str, metrics: dict[str
     assert not ({"loss", "acc"} - metrics.keys()) & record.metrics.keys(), record.metrics
 
 
+# A possessive names whose value it is: the set's (LightGBM's ``valid_0's
+# binary_logloss``) or the model's; its ``'s`` is no quote opening a key.
+OWNERS = [("valid_0", "val_"), ("valid_1", "val_"), ("eval", "val_"), ("training", "")]
+OWNED = [("binary_logloss", "loss"), ("multi_logloss", "loss"), ("loss", "loss")]
+
+
+@pytest.mark.parametrize(("owner", "prefix"), OWNERS)
+@pytest.mark.parametrize(("metric", "family"), OWNED)
+@pytest.mark.parametrize("joiner", [": ", "="])
+def test_a_possessive_keeps_the_owner_in_the_name(
+    owner: str, prefix: str, metric: str, family: str, joiner: str
+) -> None:
+    log = "\n".join(f"[{i}]\t{owner}'s {metric}{joiner}{1 - i / 10:.4f}" for i in range(1, 5))
+    records = read(log)
+    assert [(r.step, r.metrics) for r in records] == [
+        (i, {prefix + family: pytest.approx(1 - i / 10)}) for i in range(1, 5)
+    ]
+
+
+def test_a_quoted_key_s_is_still_a_key() -> None:
+    (record,) = read("{'s': 0.5, 'loss': 1.5}")
+    assert record.metrics == {"s": 0.5, "loss": 1.5}
+
+
 def test_validation_lines_do_not_enter_the_training_loss() -> None:
     log = []
     for epoch in range(1, 4):
@@ -285,6 +310,26 @@ def test_an_event_on_a_line_with_its_own_step_keeps_the_line_s_values() -> None:
     assert record.metrics["grad_norm"] == 2.19 and record.metrics["skipped_step"] == 1.0
 
 
+# A place in a source file, as loggers print it before a message (glog, TensorFlow's
+# C++ logs, XGBoost's warnings, HF's ``[INFO|trainer.py:1813]``): a path, a file with a
+# source extension and a line (and column) number.
+PLACES = ["train.py:705", "../src/learner.cc:767", "tensorflow/core/util/port.cc:113:12"]
+PLACES += ["src/main.rs:42", "Trainer.java:88", "kernels/attn.cu:1201"]
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize(
+    "form",
+    ["W {place}] slow data loader", "[12:00:01] WARNING: {place}: note", "[INFO|{place}] hi"],
+)
+@pytest.mark.parametrize("at", [0, 1])
+def test_a_place_in_a_source_file_is_no_metric(place: str, form: str, at: int) -> None:
+    log = ["step 1 | loss 2.0", "step 2 | loss 1.9"]
+    log.insert(at, form.format(place=place))
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics) for r in records] == [(1, {"loss": 2.0}), (2, {"loss": 1.9})]
+
+
 def test_a_python_warning_is_not_read_as_metrics() -> None:
     # warnings.formatwarning: "{file}:{line}: {category}: {message}". The path must not
     # become a metric name, nor its line number a value.
@@ -347,14 +392,17 @@ def test_a_word_before_the_axis_that_counts_nothing_leaves_it_the_axis(
 )
 def test_a_bar_counter_after_the_epoch_is_the_batch_of_that_epoch(epoch: str) -> None:
     # tqdm with ``set_description(f"Epoch {e}/{E}")`` and ``set_postfix(loss=...)``:
-    # the bar's i/N counts batches of the epoch, whether or not it prints its total.
+    # the bar's i/N counts batches of the epoch, whether or not it prints its total
+    # (epochs count from 1, as the log's first epoch is not 0; but in Lightning's own
+    # ``Epoch 3:``, whose epochs count from 0).
     states = [
         f"{epoch}:  {i * 100 // 250:3d}%|{'#' * (i // 25):<10}| {i}/250 [00:01<00:04, 40.12it/s, "
         f"loss={1 / i:.4f}]"
         for i in range(1, 251)
     ]
     records = read("\r".join(states))
-    assert [r.step for r in records] == [3 * 250 + i for i in range(1, 251)]
+    base = 0 if epoch == "Epoch 3" else 1
+    assert [r.step for r in records] == [(3 - base) * 250 + i for i in range(1, 251)]
     assert all(r.epoch == 3 for r in records)
     assert [r.metrics["loss"] for r in records] == [round(1 / i, 4) for i in range(1, 251)]
 
@@ -363,10 +411,12 @@ def test_a_bar_counter_after_the_epoch_is_the_batch_of_that_epoch(epoch: str) ->
     ("line", "step", "epoch"),
     [
         # The PyTorch tutorials' ``Epoch [{}/{}], Step [{}/{}]``: the step starts again
-        # each epoch, so it counts the epoch's batches.
-        ("Epoch [2/20], Step [100/600], Loss: 0.3000", 2 * 600 + 100, 2),
-        ("Train epoch: 3, batch: 750/34799, loss: 0.3", 3 * 34799 + 750, 3),
-        ("epoch 2 iter 40/50 loss=0.3", 2 * 50 + 40, 2),
+        # each epoch, so it counts the epoch's batches (epochs from 1 but in a log whose
+        # first epoch is 0: ``test_the_first_epoch_printed_sets_where_epochs_count_from``).
+        ("Epoch [2/20], Step [100/600], Loss: 0.3000", 1 * 600 + 100, 2),
+        ("Train epoch: 3, batch: 750/34799, loss: 0.3", 2 * 34799 + 750, 3),
+        ("epoch 2 iter 40/50 loss=0.3", 1 * 50 + 40, 2),
+        ("epoch 0 iter 40/50 loss=0.3", 40, 0),
         # No total, or no epoch: the step as printed.
         ("Epoch 3 | step 1500 | loss 0.3", 1500, 3),
         ("step 100/600 loss 0.3", 100, None),
@@ -377,6 +427,33 @@ def test_a_step_printed_with_its_total_beside_the_epoch_counts_its_batches(
 ) -> None:
     (record,) = read(line)
     assert (record.step, record.epoch, record.metrics["loss"]) == (step, epoch, 0.3)
+
+
+@pytest.mark.parametrize("first", [0, 1, 7])
+@pytest.mark.parametrize(
+    "form",
+    ["Epoch [{e}/20], Step [{i}/300], Loss: {loss}", "Epoch[{e}] Iteration[{i}/300] Loss: {loss}"],
+)
+def test_the_first_epoch_printed_sets_where_epochs_count_from(first: int, form: str) -> None:
+    # The first epoch printed is 0 (counting from 0) or not (from 1; a log resumed at
+    # epoch 7 keeps its place): the steps of a batch counter within the epoch count on
+    # from there, in long runs (read in columns) as in short ones. 1-based logs used to
+    # start an epoch late (step 400 for ``Epoch [1/20], Step [100/300]``).
+    base = 0 if first == 0 else 1
+    log = [
+        form.format(e=e, i=i, loss=f"{2 / (1 + e + i / 300):.4f}")
+        for e in range(first, first + 3)
+        for i in range(10, 301, 10)
+    ]
+    steps = [(e - base) * 300 + i for e in range(first, first + 3) for i in range(10, 301, 10)]
+    epochs = [e for e in range(first, first + 3) for _ in range(30)]
+    by_line = read("\n".join(log))
+    reader = LogReader()
+    parts = reader.read_lines(1, log, shortest=1)
+    by_block = [record for part in parts for record in part] + reader.flush()
+    assert any(isinstance(part, RecordRun) for part in parts)  # (columns: the bulk way)
+    for records in (by_line, by_block):
+        assert [(r.step, r.epoch) for r in records] == list(zip(steps, epochs, strict=True))
 
 
 def test_a_fraction_after_another_pair_is_no_batch() -> None:
