@@ -46,6 +46,8 @@ _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
 _TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full"})
+_SET_WORDS = _VAL_WORDS | {"train", "training", "set", "data", "dataset"}
+_DIGITS = "0123456789"
 # Words a family name must end in: ``val_loss did not improve from`` names no series.
 ENDINGS = (
     _LOSS_WORDS
@@ -92,7 +94,7 @@ def family(snake: str, grad_context: bool = False) -> str | None:
         return GRAD_NORM if grad or grad_context else None
     if parts & {"scale", "scaler"}:
         return LOSS_SCALE if _is_scale(parts) else None
-    val = bool(parts & _VAL_WORDS)
+    val = bool(parts & _VAL_WORDS) or any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)
     if parts & _LOSS_WORDS or any(j in joined for j in _LOSS_JOINED):
         return VAL_LOSS if val else LOSS
     if "lr" in parts or {"learning", "rate"} <= parts:
@@ -197,7 +199,13 @@ class Families:
         chosen = self.primary.get(fam)
         if chosen is None and found:
             totals = [k for k in found if set(words(k)) & _TOTAL_WORDS]
-            chosen = self.primary[fam] = (totals[0],) if totals else tuple(found)
+            if totals:
+                chosen = (totals[0],)
+            elif _on_numbered_sets(found):
+                chosen = (found[-1],)  # the last set: the one early stopping watches
+            else:
+                chosen = tuple(found)
+            self.primary[fam] = chosen
         return chosen if chosen and set(chosen) <= set(found) else ()
 
     def _stand_in(self, keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
@@ -214,6 +222,28 @@ class Families:
             if chosen:
                 self.primary["stand-in"] = chosen
         return chosen if chosen and set(chosen) <= set(keys) else ()
+
+
+def _on_numbered_sets(names: list[str]) -> bool:
+    """Whether ``names`` are one measure on several numbered data sets (XGBoost's
+    ``validation_0-rmse`` and ``validation_1-rmse``, LightGBM's ``valid_0`` and
+    ``valid_1``): each names a set by a set word and a number, and they are the same
+    name without the numbers. Such values are never parts of one sum, as a detection
+    model's ``loss_cls`` and ``loss_bbox`` are."""
+    if len(names) < 2:
+        return False
+    bare = set()
+    for name in names:
+        parts = words(name)
+        numbered = any(
+            (word in _SET_WORDS and later.isdigit())
+            or (word.rstrip(_DIGITS) in _SET_WORDS and word[-1:].isdigit())  # ``test0``
+            for word, later in zip(parts, [*parts[1:], ""], strict=True)
+        )
+        if not numbered:
+            return False
+        bare.add(tuple(kept for word in parts if (kept := word.rstrip(_DIGITS))))
+    return len(bare) == 1
 
 
 def _total(keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:

@@ -195,6 +195,27 @@ def test_a_possessive_keeps_the_owner_in_the_name(
     ]
 
 
+@pytest.mark.parametrize("owner", ["validation_{i}-", "valid_{i} ", "eval_{i}_", "test{i}_"])
+@pytest.mark.parametrize("metric", ["rmse", "logloss", "loss"])
+def test_one_measure_on_numbered_sets_is_no_sum(owner: str, metric: str) -> None:
+    # XGBoost's sklearn API prints ``[0]\tvalidation_0-rmse:23.0\tvalidation_1-rmse:24.4``
+    # for eval_set=[train, valid]: the validation loss is the last set's (the one early
+    # stopping watches), never the sum of the two; the first keeps its own name.
+    sets = [owner.format(i=i) + metric for i in range(2)]
+    log = "\n".join(
+        f"[{step}]\t{sets[0]}:{1 - step / 10:.4f}\t{sets[1]}:{2 - step / 10:.4f}"
+        for step in range(4)
+    )
+    records = read(log)
+    assert [r.metrics["val_loss"] for r in records] == [pytest.approx(2 - s / 10) for s in range(4)]
+    assert all(len(r.metrics) == 2 for r in records), records[0].metrics
+
+
+def test_parts_of_a_loss_are_still_summed() -> None:
+    (record,) = read("step 1 loss_cls: 0.5 loss_bbox: 0.25 loss_0: 0.125")
+    assert record.metrics["loss"] == 0.875
+
+
 def test_a_quoted_key_s_is_still_a_key() -> None:
     (record,) = read("{'s': 0.5, 'loss': 1.5}")
     assert record.metrics == {"s": 0.5, "loss": 1.5}
