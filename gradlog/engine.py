@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import re
 from collections import Counter
@@ -78,6 +79,7 @@ class _Series:
 # on wide records (86 MB).
 PROGRESS_EVERY = 24576
 BLOCK_CHARS = 3 << 20
+_BY_EPOCH_CHECKED = 8  # first records that tell a log numbered by epoch
 SMALL_BLOCK = 256  # fewer records are read one by one, more as a block of columns
 EAGER_EVERY = 64  # records between two early judgements of a non-finite open record
 
@@ -105,6 +107,7 @@ class Engine:
         self._history = History()
         self._first_step: Step | None = None
         self._by_epoch = False  # the records are numbered by epoch
+        self._epoch_checked = 0  # records looked at for it
         self._last_step: Step | None = None
         self._interrupted: int | None = None
         # Live callers set ``eager``: see feed(). The open record turned non-finite and
@@ -258,7 +261,13 @@ class Engine:
         self._records += len(records)
         if self._first_step is None:
             self._first_step = records[0].step
-            self._by_epoch = records[0].epoch is not None and records[0].epoch == records[0].step
+        if self._epoch_checked < _BY_EPOCH_CHECKED:
+            # Numbered by epoch when the first records all are: a header's record (fairseq's
+            # ``| epoch 001 | loading train data``) may open a log counted in updates.
+            seen = list(itertools.islice(records, _BY_EPOCH_CHECKED - self._epoch_checked))
+            by_epoch = all(r.epoch is not None and r.epoch == r.step for r in seen)
+            self._by_epoch = by_epoch and (self._by_epoch or not self._epoch_checked)
+            self._epoch_checked += len(seen)
         self._last_step = records[-1].step
         if len(records) < SMALL_BLOCK:
             return self._one_by_one(records)

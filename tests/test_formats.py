@@ -26,6 +26,7 @@ CASES = sorted(FIXTURES.glob("*.expected.json"))
 
 DIALECTS = (
     "hf_trainer",
+    "catboost",
     "keras",
     "lightning",
     "nanogpt",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
+from gradlog.parse.families import family
 from gradlog.parse.line import Fields
 
 
@@ -128,7 +129,17 @@ class Assembler:
                 for name, value in metrics.items():  # its means never replace steps'
                     pending.metrics.setdefault(name, value)  # type: ignore[union-attr]
                 return []
-            done = self.flush()
+            if self._preamble(pending):
+                # The counts of a banner before the log's first step (LightGBM's ``Number
+                # of positive: 3913``, HF's ``Num examples = 3,668``) join its first
+                # record, instead of making a record of their own at a numbered step 1.
+                assert pending is not None
+                self._carry = {**pending.metrics, **self._carry}
+                self._pending, done = None, []
+                self.numbered_records -= 1
+                self.numbered = self.numbered_records > 0
+            else:
+                done = self.flush()
             self._pending = _Pending(
                 at,
                 line_no,
@@ -163,6 +174,17 @@ class Assembler:
         self._carry, self._last, self.numbered = {}, record, True
         self.numbered_records += 1
         return [record]
+
+    def _preamble(self, pending: _Pending | None) -> bool:
+        """Whether the open record is the log's first, numbered by gradlog (no step was
+        printed yet), and holds no series of a family (no loss, accuracy, grad norm,
+        learning rate...): the settings and counts a log prints before it trains."""
+        return (
+            pending is not None
+            and pending.numbered
+            and self._last is None
+            and not any(family(name) for name in pending.metrics)
+        )
 
     def _summarises(
         self, pending: _Pending | None, step: float | None, epoch: float | None

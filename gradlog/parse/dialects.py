@@ -187,6 +187,16 @@ def _hf_trainer(fields: LineFields, text: str) -> bool:
     return True
 
 
+def _catboost(fields: LineFields, text: str) -> bool:
+    # ``best: 0.67 (48)`` is the running best test value and its iteration; ``total`` and
+    # ``remaining`` are times; ``bestTest = ..`` and ``bestIteration = ..`` end the run.
+    for name in [name for name in fields.metrics if name.startswith("best")]:
+        del fields.metrics[name]
+    for junk in ("total", "remaining"):
+        fields.metrics.pop(junk, None)
+    return bool(fields.metrics) or fields.step is not None
+
+
 def _signature(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
@@ -279,6 +289,14 @@ DIALECTS: tuple[Dialect, ...] = (
         "hf_trainer",
         _signature(r"\{\s*'[^']+': .*'epoch': "),
         adjust=_hf_trainer,
+        layout_only=True,
+    ),
+    Dialect(
+        "catboost",
+        # ``0:\tlearn: 0.8097011\ttest: 0.8232279\tbest: 0.8232279 (0)\ttotal: 98.8ms\t..``
+        _signature(r"^\d+:\s+learn: \S+\s+(?:test: |total: )"),
+        renames={"learn": LOSS, "test": VAL_LOSS},
+        adjust=_catboost,
         layout_only=True,
     ),
     Dialect("json_lines", _signature(r"^\s*\{\s*\"")),

@@ -377,6 +377,7 @@ class LogReader(BulkReader):
             return None
         rewritten = False  # the text became another (a ``| name | value |`` row)
         if self._summary(stripped):
+            self._unread(stripped)  # (whole-run figures are not read, and the report says so)
             return None
         if stripped[0] == "|" and stripped[-1] == "|":
             block, self._section = block_row(stripped, self.names, self._section)

@@ -301,6 +301,52 @@ def test_settings_before_the_first_step_do_not_make_the_steps_numbered() -> None
     assert report.input.last_step == 39
 
 
+@pytest.mark.parametrize(
+    "banner",
+    [
+        "[LightGBM] [Info] Number of positive: 3913, number of negative: 4087",
+        "  Num examples = 3,668",
+        "Dataset: 50000 images, 10 classes",
+    ],
+)
+@pytest.mark.parametrize("form", ["[{i}]\ttraining's binary_logloss: {v}", "step {i} | loss {v}"])
+def test_counts_before_the_first_step_join_its_record(banner: str, form: str) -> None:
+    # A banner's counts before the log's first step were a record of their own at a
+    # numbered step 1, beside the log's own step 1 (two records at one step).
+    log = [banner, *(form.format(i=i, v=f"{1 / i:.4f}") for i in range(1, 6))]
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [1, 2, 3, 4, 5]
+    assert records[0].metrics["loss"] == 1.0 and len(records[0].metrics) > 1
+    assert all(len(r.metrics) == 1 for r in records[1:])
+
+
+def test_the_steps_are_named_epochs_only_when_the_first_records_are_numbered_so() -> None:
+    # fairseq opens each epoch with a header, ``| epoch 001 | loading train data for
+    # epoch 1``: with the banner's counts before it, a record at step = epoch 1 before
+    # the updates' own records.
+    header = ["| num. model params: 110466", "| epoch 001 | loading train data for epoch 1"]
+    updates = [
+        f"| epoch 001: {i} / 281 loss={3 / i:.3f}, num_updates={i}" for i in range(25, 300, 25)
+    ]
+    assert analyze(header + updates).input.step_name == "num_updates"
+    epochs = [f"Epoch {e}/9 - loss: {1 / e:.4f} - val_loss: {1.2 / e:.4f}" for e in range(1, 10)]
+    assert analyze(epochs).input.step_name == "epoch"
+
+
+def test_rows_under_a_summary_banner_are_told_as_not_read() -> None:
+    # HF's closing ``***** eval metrics *****`` block: whole-run figures, not steps; not
+    # read, and counted so (it used to vanish without a trace: 0 lines not read).
+    log = ["step 1 | loss 2.0", "step 2 | loss 1.9", "***** eval metrics *****"]
+    log += ["  epoch                   =        3.0", "  eval_loss               =     0.3901"]
+    report = analyze(log)
+    assert report.input.records == 2 and report.input.unread_numeric == 2
+
+
+def test_a_loss_before_the_first_step_stays_a_record() -> None:
+    records = read("\n".join(["loss: 3.0", "step 5 | loss 2.0", "step 6 | loss 1.9"]))
+    assert [(r.step, r.metrics["loss"]) for r in records] == [(1, 3.0), (5, 2.0), (6, 1.9)]
+
+
 def test_a_log_of_overflow_events_gives_a_loss_scale_series() -> None:
     lines = [
         f"Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to {s}"
