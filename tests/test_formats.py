@@ -190,3 +190,17 @@ def test_expectations_are_well_formed(expected_path: Path) -> None:
     for key in ("ids", "absent_ids"):
         assert _strings(expected, key) <= set(RULES), key
     assert not _strings(expected, "ids") & _strings(expected, "absent_ids")
+
+
+@pytest.mark.parametrize(
+    ("case", "junk"),
+    [
+        ("fairseq_simple", {"score", "took"}),  # ``Saved checkpoint .. score 5.1 .. took``
+        ("catboost", {"best", "total", "remaining", "best_test", "best_iteration"}),
+        ("lightgbm", {"src_io_dataset_loader.cpp", "s_binary_logloss"}),
+        ("tensorflow_estimator", {"final_step"}),
+    ],
+)
+def test_notes_and_times_are_no_series(case: str, junk: set[str]) -> None:
+    report, _ = _run(FIXTURES / f"{case}.log")
+    assert not junk & set(report.input.metrics), report.input.metrics

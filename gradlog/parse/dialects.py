@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gradlog.parse.names import GRAD_NORM, LOSS, STEP, VAL_LOSS
+from gradlog.parse.names import ACC, GRAD_NORM, LOSS, STEP, VAL_ACC, VAL_LOSS
 
 
 @dataclass
@@ -34,6 +34,7 @@ class LineFields:
     counted: tuple[tuple[int, int], tuple[int, int], tuple[int, int]] | None = None
 
 
+_EVALUATED = {LOSS: VAL_LOSS, ACC: VAL_ACC, VAL_LOSS: VAL_LOSS, VAL_ACC: VAL_ACC}
 Group = tuple["re.Match[str]", int]  # a group of a match: a number in the line's text
 Adjust = Callable[[LineFields, str], bool]  # False drops the line
 
@@ -108,6 +109,8 @@ def _megatron(fields: LineFields, text: str) -> bool:
 
 
 def _fairseq(fields: LineFields, text: str) -> bool:
+    if "Saved checkpoint" in text:  # ``(epoch 1 @ 300 updates, score 7.876) (writing took..``
+        return False  # (its score repeats the validation loss printed before it)
     fields.bits = True  # fairseq prints losses in base 2 (``ppl`` = 2 ** ``nll_loss``)
     if "valid on" in text or text.startswith("valid "):
         for name in list(fields.metrics):
@@ -171,6 +174,14 @@ def _espnet(fields: LineFields, text: str) -> bool:
         fields.marker = False  # batch ranges restart each epoch: records are numbered
     for junk in ("train", "valid"):
         fields.metrics.pop(junk, None)
+    return True
+
+
+def _tensorflow(fields: LineFields, text: str) -> bool:
+    if "Saving dict for global step" in text:
+        # The Estimator's evaluation results at that step: validation values, which join
+        # the step's training record without replacing its loss.
+        fields.metrics = {_EVALUATED.get(k, f"eval_{k}"): v for k, v in fields.metrics.items()}
     return True
 
 
@@ -283,6 +294,8 @@ DIALECTS: tuple[Dialect, ...] = (
             r"per-step time|^global step \d+:|Loss/total_loss|"
             r"^loss = \S+, step = \d+|LossTensor is inf or nan"
         ),
+        adjust=_tensorflow,
+        layout_only=True,
     ),
     Dialect("deepspeed", _signature(r"OVERFLOW!|RunningAvgSamplesPerSec|\bskipped=\d+")),
     Dialect(

@@ -165,10 +165,12 @@ _HOLES = re.compile(grammar.HOLE)
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
 _AXES = (STEP, EPOCH)
-# Words that make a key ending in an axis's name a count, a limit or a rate of it.
+# Words that make a key ending in an axis's name a count, a limit or a rate of it, or
+# another step than the record's (``Loss for final step: 0.1332``, ``best epoch: 7``).
 _COUNTING = frozenset(
     {"total", "num", "number", "max", "maximum", "min", "minimum", "count", "warmup", "per"}
     | {"accumulation", "remaining", "planned"}
+    | {"final", "last", "best", "first", "next", "previous", "prev"}
 )
 # Ids and other high-entropy tokens are masked out of shapes: a trace id, UUID, hash or
 # blob per line would otherwise make every line a new shape (and a UUID's ``123e4567``

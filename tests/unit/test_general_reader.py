@@ -419,6 +419,8 @@ COUNTING_WORDS = ["Total", "Num", "Number of", "Max", "maximum", "Warmup", "Grad
 AXIS_WORDS = ["steps", "step", "Epochs", "epoch", "iterations", "iter", "batch"]
 SETTINGS = [f"{words} {axis}" for words in COUNTING_WORDS for axis in AXIS_WORDS]
 SETTINGS += ["Total optimization steps", "steps per epoch", "batches per epoch"]
+# Or another step than the record's: TF Estimator's ``Loss for final step: 0.1332.``
+SETTINGS += ["Loss for final step", "best epoch", "Last step", "next epoch"]
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
