@@ -194,6 +194,10 @@ MASK = re.compile(
     r"|(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])"
     r"[A-Za-z0-9+/]{24,}={0,2}"
     r"|[\w+/\-.@]{256,}"
+    # A version (``v7.0-294-gdb125a20``, ``torch-2.1.0+cu121``, ``Python-3.10.12``) and a
+    # device (``CUDA:0``) in a banner: no metric ``v7.0`` = 294, no ``cu121_cuda`` = 0.
+    r"|v\d+(?:\.\d+)+(?:[-+][\w.]+)*|[A-Za-z][\w]*-\d+\.\d+\.\d+(?:[-+.][\w]+)*"
+    r"|(?:cuda|CUDA|gpu|GPU|npu|NPU|xpu|XPU|mps):\d+"
     r")(?![\w+/\-.@])"
     r"|device=(?:'[^']*'|\"[^\"]*\")|device\(type=[^)]*\)"
 )

@@ -29,7 +29,7 @@ from gradlog.parse.dialects import BY_NAME, Dialect
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, TAG_FIRST, mask_digits, ranked
-from gradlog.parse.line import Fields, LineParser, ShapeStats
+from gradlog.parse.line import PARSE_LIMIT, Fields, LineParser, ShapeStats
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.runreader import ANY_DIALECT, SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import TokenPlan
@@ -43,6 +43,19 @@ _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving u
 _SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$")
 # Linear in line length: one greedy run, with no second run of blanks that could share it.
 _SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S")
+# A run's configuration printed as one line of ``key=value`` pairs (argparse's
+# ``Namespace(epochs=100, dataset='cifar10', resume=False)``, YOLOv5's ``train:
+# weights=yolov5s.pt, data=coco128.yaml, epochs=5, ..``): settings, never a record at
+# ``epochs`` = 100. Told by its values: three or more are words, paths, quoted strings
+# or booleans (a metric's value is a number, or NaN or infinity); or one is, in an
+# object's repr (``Namespace(``, ``TrainingArguments(``: a repr of metrics has none).
+_REPR = re.compile(r"\b[A-Z]\w*\(\w+=")
+_SETTING = re.compile(
+    r"""\b[A-Za-z_][\w.]*=(?:True|False|None|'[^']*'|"[^"]*"|"""
+    r"(?!(?:[-+]?(?:nan|inf|infinity)|NaN|Inf|INF|NAN|Infinity)\b)[A-Za-z_./][\w./:+-]*)"
+    r"(?=[,;)\s]|$)"
+)
+_SETTINGS_SHOWN = 3
 # A Python warning as the warnings module prints it, ``file.py:253: UserWarning: text``:
 # its numbers are a source line and the message's, never metrics (the file's path would
 # otherwise become a metric name).
@@ -379,6 +392,9 @@ class LogReader(BulkReader):
         if self._summary(stripped):
             self._unread(stripped)  # (whole-run figures are not read, and the report says so)
             return None
+        if "=" in stripped and self._configuration(stripped):
+            self._unread(stripped)  # settings, not a record
+            return None
         if stripped[0] == "|" and stripped[-1] == "|":
             block, self._section = block_row(stripped, self.names, self._section)
             if block == "":
@@ -422,6 +438,12 @@ class LogReader(BulkReader):
             self.unread_numeric += 1
             if len(self.unread_examples) < _UNREAD_KEPT:
                 self.unread_examples.append(text[:200])
+
+    @staticmethod
+    def _configuration(text: str) -> bool:
+        """Whether a line is a run's configuration (``_SETTING``)."""
+        words = len(_SETTING.findall(text, 0, PARSE_LIMIT))
+        return words >= _SETTINGS_SHOWN or (words > 0 and _REPR.search(text) is not None)
 
     def _summary(self, text: str) -> bool:
         """Skip the rows under an HF banner: settings and whole-run figures, not steps."""

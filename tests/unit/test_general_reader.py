@@ -342,6 +342,40 @@ def test_rows_under_a_summary_banner_are_told_as_not_read() -> None:
     assert report.input.records == 2 and report.input.unread_numeric == 2
 
 
+@pytest.mark.parametrize(
+    "config",
+    [
+        "Namespace(batch_size=64, dataset='cifar10', epochs=100, lr=0.1, resume=False)",
+        "train: weights=yolov5s.pt, cfg=, data=coco128.yaml, epochs=5, batch_size=16, rect=False",
+        "TrainingArguments(output_dir=out, learning_rate=2e-05, num_train_epochs=3.0, seed=42)",
+        "config: model=resnet50 optimizer=sgd scheduler=cosine epochs=90 lr=0.1 wd=0.0001",
+    ],
+)
+@pytest.mark.parametrize("at", [0, 2])
+def test_a_configuration_line_is_no_record(config: str, at: int) -> None:
+    # A run's settings in one line: read as pairs, ``epochs=100`` opened a record at
+    # epoch 100 before epoch 1 (the steps ran backwards) and ``lr=0.1`` was a point of
+    # the learning-rate series.
+    log = [f"epoch {e} | loss {2 / e:.4f} | lr 0.01" for e in range(1, 5)]
+    log.insert(at, config)
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [1, 2, 3, 4]
+    assert all(r.metrics.keys() == {"loss", "lr"} for r in records), records
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ts=2026-12-04T16:42:01.126Z level=info msg=train step={i} loss=0.5 acc=0.9",
+        "Metrics(step={i}, loss=0.5, acc=0.9)",
+        "step={i} loss=nan acc=inf grad_norm=NaN",
+    ],
+)
+def test_a_metric_line_with_words_is_still_read(line: str) -> None:
+    records = read("\n".join(line.format(i=i) for i in range(1, 4)))
+    assert [r.step for r in records] == [1, 2, 3] and "loss" in records[0].metrics
+
+
 def test_a_loss_before_the_first_step_stays_a_record() -> None:
     records = read("\n".join(["loss: 3.0", "step 5 | loss 2.0", "step 6 | loss 1.9"]))
     assert [(r.step, r.metrics["loss"]) for r in records] == [(1, 3.0), (5, 2.0), (6, 1.9)]
@@ -395,6 +429,18 @@ def test_a_place_in_a_source_file_is_no_metric(place: str, form: str, at: int) -
     log.insert(at, form.format(place=place))
     records = read("\n".join(log))
     assert [(r.step, r.metrics) for r in records] == [(1, {"loss": 2.0}), (2, {"loss": 1.9})]
+
+
+@pytest.mark.parametrize(
+    "banner",
+    [
+        "YOLOv5 v7.0-294-gdb125a20 Python-3.10.12 torch-2.1.0+cu121 CUDA:0 (Tesla T4, 15102MiB)",
+        "Using torch-2.3.1+cu121 on GPU:1",
+    ],
+)
+def test_versions_and_devices_in_a_banner_are_no_metrics(banner: str) -> None:
+    records = read("\n".join([banner, "step 1 | loss 2.0", "step 2 | loss 1.9"]))
+    assert [(r.step, set(r.metrics)) for r in records] == [(1, {"loss"}), (2, {"loss"})]
 
 
 def test_a_python_warning_is_not_read_as_metrics() -> None:
