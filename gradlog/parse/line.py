@@ -172,6 +172,14 @@ _COUNTING = frozenset(
     | {"accumulation", "remaining", "planned"}
     | {"final", "last", "best", "first", "next", "previous", "prev"}
 )
+# A word that names nothing: the number after it belongs to the prose around it
+# (``Epoch 0 of 30``, ``with 10,740,096 parameters``, ``(after 10 iterations)``). Not
+# ``a`` (YOLACT's ``A: 1.25`` is a loss part) nor ``it`` (``it 10``: the iteration).
+_FUNCTION_WORDS = frozenset(
+    {"of", "with", "without", "after", "before", "for", "the", "an", "in", "on", "at"}
+    | {"to", "from", "by", "and", "or", "than", "over", "into", "about", "is", "was", "are"}
+    | {"were", "be", "been", "has", "have", "had", "this", "that", "these", "those"}
+)
 # Ids and other high-entropy tokens are masked out of shapes: a trace id, UUID, hash or
 # blob per line would otherwise make every line a new shape (and a UUID's ``123e4567``
 # a number). Hex ids need 8+ hex digits with a letter and a digit (``12345678e9`` is a
@@ -526,7 +534,7 @@ class LineParser:
         key = self._key(printed, sep, grad)
         snake = normalise(key)
         named = None
-        if snake and snake not in IGNORED:
+        if snake and snake not in IGNORED and snake not in _FUNCTION_WORDS:
             named = (snake, self._name(snake, val_line, grad), self._known(key, grad))
         if len(self._keys) >= _KEYS_KEPT:
             self._keys.clear()  # cheap to fill again: a dict lookup per key

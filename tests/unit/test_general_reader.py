@@ -443,6 +443,22 @@ def test_versions_and_devices_in_a_banner_are_no_metrics(banner: str) -> None:
     assert [(r.step, set(r.metrics)) for r in records] == [(1, {"loss"}), (2, {"loss"})]
 
 
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "Epoch 3 of 30",
+        "num decayed parameter tensors: 26, with 10,740,096 parameters",
+        "(after 10 iterations) memory (MB) | allocated: 5241.2",
+        "Restoring model weights from the end of the best epoch: 7.",
+        "padded vocab (size: 50257) with 175 dummy tokens (new size: 50432)",
+    ],
+)
+def test_a_function_word_names_no_series(prose: str) -> None:
+    records = read("\n".join(["step 1 | loss 2.0", prose, "step 2 | loss 1.9"]))
+    names = {name for record in records for name in record.metrics}
+    assert not names & {"of", "with", "after", "from", "the", "for", "to", "or"}, names
+
+
 def test_a_python_warning_is_not_read_as_metrics() -> None:
     # warnings.formatwarning: "{file}:{line}: {category}: {message}". The path must not
     # become a metric name, nor its line number a value.
