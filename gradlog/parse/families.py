@@ -41,6 +41,12 @@ _LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log
 _NOT_A_VALUE = frozenset(
     {"best", "min", "max", "lowest", "weight", "weights", "coef", "scale", "scaler", "num"}
 )
+# Words of a duration or a rate: Sockeye's ``Time-cost=1063.9``, ``loss_time``, ``step
+# time``, ``samples/sec`` are how long something took, never a loss or an accuracy.
+_TIME_WORDS = frozenset(
+    {"time", "sec", "secs", "second", "seconds", "ms", "duration", "elapsed", "took"}
+    | {"speed", "throughput", "wall", "clock", "eta"}
+)
 _VAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "dev"})
 _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
@@ -86,6 +92,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     parts = set(words(snake))
     joined = "".join(words(snake))
     if parts & _NOT_A_VALUE and not _is_scale(parts) and not _is_norm(parts):
+        return None
+    if parts & _TIME_WORDS:
         return None
     if _is_norm(parts) or "gradnorm" in joined:
         if parts & _PARAM_WORDS:

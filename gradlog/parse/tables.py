@@ -33,6 +33,10 @@ _MARKDOWN_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*
 # spaces of a long cell again at each of its characters.
 _BLOCK_ROW = re.compile(r"^\s*\|(?P<name>[^|]*)\|(?P<value>[^|]*)\|\s*$")
 _COLUMNS_KEPT = 256  # a header with more cells names no metric table
+# A box-drawn table's rules (rich's ``┃ Step ┃ Loss ┃`` and ``│ 25 │ 2.40 │``) are its pipes.
+_BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b", "|"))
+# A cell that says "no value here" (an evaluation column between evaluations).
+_NO_VALUE = frozenset({"", "-", "--", "\u2013", "\u2014", "n/a", "na", "none", "null", "."})
 _AXES = ("step", "epoch", "global_step", "iteration", "iter", "#", "e")
 
 
@@ -141,10 +145,11 @@ class Table:
         self._previous_step: float | None = None
         self._plan: RowPlan | None = None
         self._planned = False  # whether ``_plan`` is the open table's
+        self._rows = 0
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
-        text = _DEBRIS.sub("", text)
+        text = _DEBRIS.sub("", text.translate(_BOX))
         comma = "," in text and not text.lstrip().startswith(("{", "["))
         piped = text.strip().startswith("|") and text.count("|") >= 3
         cells = _cells(text, comma, piped)
@@ -159,6 +164,7 @@ class Table:
         if dialect is None:
             return False
         self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
+        self._rows = 0  # rows read under it
         self._previous_step = None
         self._plan, self._planned = None, False
         return True
@@ -167,21 +173,29 @@ class Table:
         """Read ``text`` as a row of the open table; None when it is not one."""
         if not self.columns or _RULE.match(text) or _MARKDOWN_RULE.match(text):
             return None
-        cells = (
-            _cells(text, self.comma, self.piped)
-            if self.piped
-            else (text.split(",") if self.comma else text.split())
-        )
+        if self.piped:
+            cells = _cells(text.translate(_BOX), self.comma, self.piped)
+        else:
+            cells = text.split(",") if self.comma else text.split()
         if len(cells) < len(self.columns) - (1 if self.comma else 0):
             return None
+        if (
+            len(cells) == len(self.columns) + 1
+            and not (self.comma or self.piped)
+            and cells[0] == str(self._rows)
+        ):
+            del cells[0]  # pandas' unnamed index column: 0, 1, 2.. before each row
         values: dict[str, float] = {}
         for column, cell in zip(self.columns, cells, strict=False):
             value = _cell(cell.strip())
             if value is None:
-                if self.comma or _CLOCK.match(cell.strip()) or cell.strip() == "None":
+                if self.comma or _CLOCK.match(cell.strip()) or cell.strip().lower() in _NO_VALUE:
                     continue
                 return None
             values[column] = value
+        if not values:
+            return None
+        self._rows += 1
         return self._record(values)
 
     def close(self) -> None:
@@ -257,8 +271,8 @@ def _dialect(lowered: list[str], comma: bool) -> str | None:
         return "ultralytics"
     if "#" in lowered and any(c.startswith("loss ") for c in lowered):
         return "spacy"
-    if "epoch" in lowered and "train_loss" in lowered:
-        return "fastai"
+    if "epoch" in lowered and "train_loss" in lowered and "time" in lowered:
+        return "fastai"  # (its Learner.fit table ends with the epoch's mm:ss)
     return None
 
 

@@ -459,6 +459,54 @@ def test_a_function_word_names_no_series(prose: str) -> None:
     assert not names & {"of", "with", "after", "from", "the", "for", "to", "or"}, names
 
 
+@pytest.mark.parametrize("bar", ["|", "\u2502", "\u2503", "\u2551"])
+@pytest.mark.parametrize("missing", ["-", "", "\u2014", "N/A"])
+def test_a_drawn_table_with_missing_cells_keeps_every_row(bar: str, missing: str) -> None:
+    # Markdown and rich tables print an evaluation column empty (or ``-``) between
+    # evaluations: the row is still read, without that value (3 of 4 training losses
+    # used to be dropped), and box-drawn rules are its pipes.
+    def row(*cells: str) -> str:
+        return bar + bar.join(f" {cell:<10} " for cell in cells) + bar
+
+    log = [row("Step", "Train Loss", "Eval Loss")]
+    for step in range(25, 225, 25):
+        evaluated = f"{3 - step / 200:.4f}" if step % 100 == 0 else missing
+        log.append(row(str(step), f"{2.5 - step / 250:.4f}", evaluated))
+    records = read("\n".join(log))
+    assert [r.step for r in records] == list(range(25, 225, 25))
+    assert [round(r.metrics["loss"], 4) for r in records] == [
+        round(2.5 - s / 250, 4) for s in range(25, 225, 25)
+    ]
+    assert [r.step for r in records if "val_loss" in r.metrics] == [100, 200]
+
+
+def test_a_printed_dataframe_drops_its_index_column() -> None:
+    # pandas prints its RangeIndex (0, 1, 2..) before each row, under no header name:
+    # read by position, every column shifted by one (the epoch was the loss).
+    header = f"{'':>4}{'epoch':>7}{'train_loss':>12}{'val_loss':>10}{'lr':>10}"
+    rows = [
+        f"{i:<4}{i + 1:>7}{1 - i / 20:>12.6f}{1.1 - i / 40:>10.6f}{0.001:>10.6f}" for i in range(12)
+    ]
+    records = read("\n".join([header, *rows]))
+    assert [(r.step, r.metrics["loss"]) for r in records] == [
+        (i + 1, pytest.approx(1 - i / 20)) for i in range(12)
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Checkpoint [{i}] Updates=2000 Samples=8192000 Time-cost=1063.930 Updates/sec=1.840",
+        "step {i} | loss_time 12.5 | data time 0.3",
+        "it {i} | step time: 0.52 | elapsed 100.5 s | speed 2.5",
+    ],
+)
+def test_a_duration_is_never_a_loss(line: str) -> None:
+    # Sockeye's ``Time-cost`` took the loss's place, a spike at every checkpoint.
+    records = read("\n".join(line.format(i=i) for i in range(1, 4)))
+    assert records and all("loss" not in r.metrics for r in records), records
+
+
 def test_a_python_warning_is_not_read_as_metrics() -> None:
     # warnings.formatwarning: "{file}:{line}: {category}: {message}". The path must not
     # become a metric name, nor its line number a value.
