@@ -104,6 +104,13 @@ _AT_STEP = re.compile(
 )
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
+# A section label inside a line: a set's name, then ``:`` or in brackets, before a name.
+_SECTION = re.compile(
+    r"(?<![\w.])\[?(?P<word>val|valid|validation|eval|evaluation|test|testing|dev|train|"
+    r"training)(?:\]|:)(?=\s*\[?[A-Za-z])",
+    re.IGNORECASE,
+)
+_TRAIN = ("train", "training")
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
 
@@ -486,6 +493,9 @@ class LineParser:
         trusted = False  # prose like "on 8 GPUs" is not a metric line
         grad = "grad" in text.lower()
         val_line = bool(families.VAL_LINE.match(shape))
+        # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
+        # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
+        sections = [(m.start(), m["word"].lower() not in _TRAIN) for m in _SECTION.finditer(shape)]
         fractions = []
         for found in scan:
             if found.total >= 0:
@@ -493,7 +503,12 @@ class LineParser:
             if found.length > _KEY_LIMIT:
                 continue  # no metric has such a name
             start = found.start + found.quoted
-            read = self._named(shape[start : start + found.length], found.sep, grad, val_line)
+            val = val_line
+            for at, evaluated in sections:
+                if at >= found.start:
+                    break
+                val = evaluated
+            read = self._named(shape[start : start + found.length], found.sep, grad, val)
             if read is None:
                 continue
             first = min(first, found.start)

@@ -221,6 +221,32 @@ def test_a_quoted_key_s_is_still_a_key() -> None:
     assert record.metrics == {"s": 0.5, "loss": 1.5}
 
 
+@pytest.mark.parametrize(
+    ("line", "metrics"),
+    [
+        # icefall (k2): the validation line names its section after the epoch
+        ("Epoch 3, validation: loss=0.6583, over 944034.00 frames.", {"val_loss": 0.6583}),
+        # ESPnet2: both sections in one line
+        (
+            "3epoch results: [train] acc=0.91, loss=1.32, [valid] acc=0.82, loss=0.658",
+            {"acc": 0.91, "loss": 1.32, "val_acc": 0.82, "val_loss": 0.658},
+        ),
+        ("step 300 | train: loss 0.41 | eval: loss 0.52 acc 0.8", {"loss": 0.41, "val_loss": 0.52}),
+        ("step 300 | [dev] loss 0.52 | [train] loss 0.41", {"loss": 0.41, "val_loss": 0.52}),
+    ],
+)
+def test_a_section_inside_a_line_names_its_set(line: str, metrics: dict[str, float]) -> None:
+    (record,) = read(line)
+    for name, value in metrics.items():
+        assert name in record.metrics and _same(record.metrics[name], value), record.metrics
+
+
+def test_a_set_name_with_a_value_is_no_section() -> None:
+    # CatBoost's ``test: 0.67`` and PyG's ``Test: 0.33`` are values, not section labels.
+    (record,) = read("Epoch: 001, Loss: 1.9000, Train: 0.3300, Test: 0.3100")
+    assert record.metrics["loss"] == 1.9 and "val_loss" not in record.metrics
+
+
 def test_validation_lines_do_not_enter_the_training_loss() -> None:
     log = []
     for epoch in range(1, 4):
