@@ -525,7 +525,10 @@ class LineParser:
         totals = {found.total for found in scan if found.total >= 0}
         if STEP not in named:
             holes = [match.start() for match in _HOLES.finditer(shape)]
-            slots += _counters(shape[:first], holes, covered, shape, named.get(EPOCH), totals)
+            number = grammar.NUMBER_RE.search(text)  # a counter is whole: ``278.91 iters/sec``
+            whole = number is not None and number.group("num").isdigit()
+            prefix = shape[:first] if whole else ""
+            slots += _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
         elif EPOCH in named and named[STEP] + 1 in totals:
             # ``Epoch [2/20] Step [100/600]``: a step printed with its total beside the
             # epoch counts the epoch's batches (it starts again each epoch), counted

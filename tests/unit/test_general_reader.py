@@ -533,6 +533,15 @@ def test_a_duration_is_never_a_loss(line: str) -> None:
     assert records and all("loss" not in r.metrics for r in records), records
 
 
+def test_a_leading_number_with_a_fraction_is_no_counter() -> None:
+    # Chainer's ProgressBar: `` 278.91 iters/sec. Estimated time to finish: ..`` made a
+    # record at step 278.91 between its iterations.
+    log = ["iteration 100 loss 0.5", "iteration 200 loss 0.4"]
+    log += [" 278.91 iters/sec. Estimated time to finish: 0:00:39.1."]
+    log += ["iteration 300 loss 0.3"]
+    assert [r.step for r in read("\n".join(log))] == [100, 200, 300]
+
+
 def test_a_python_warning_is_not_read_as_metrics() -> None:
     # warnings.formatwarning: "{file}:{line}: {category}: {message}". The path must not
     # become a metric name, nor its line number a value.
