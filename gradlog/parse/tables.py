@@ -24,6 +24,7 @@ from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable, normalise
 
 _RULE = re.compile(r"^\s*-{2,}(?:\s+-{2,})+\s*$")  # spaCy's dashed rule under the header
 _SPLIT = re.compile(r"\s{2,}")
+_HEADER_CELL = re.compile(r"\S+(?: \S+)*")  # a column's name: words one space apart
 _FRACTION = re.compile(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
 _CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
 _NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
@@ -146,6 +147,7 @@ class Table:
         self._plan: RowPlan | None = None
         self._planned = False  # whether ``_plan`` is the open table's
         self._rows = 0
+        self._spans: list[tuple[int, int]] = []
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
@@ -164,6 +166,9 @@ class Table:
         if dialect is None:
             return False
         self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
+        # Where each column's name is: a row with empty cells is read by these places.
+        spans = [found.span() for found in _HEADER_CELL.finditer(text)]
+        self._spans = spans if len(spans) == len(cells) and not (comma or piped) else []
         self._rows = 0  # rows read under it
         self._previous_step = None
         self._plan, self._planned = None, False
@@ -178,7 +183,10 @@ class Table:
         else:
             cells = text.split(",") if self.comma else text.split()
         if len(cells) < len(self.columns) - (1 if self.comma else 0):
-            return None
+            placed = self._placed(text) if self._spans else None
+            if placed is None:
+                return None
+            cells = placed
         if (
             len(cells) == len(self.columns) + 1
             and not (self.comma or self.piped)
@@ -197,6 +205,20 @@ class Table:
             return None
         self._rows += 1
         return self._record(values)
+
+    def _placed(self, text: str) -> list[str] | None:
+        """The cells of a row printed with some left empty (Chainer's PrintReport leaves
+        the validation columns blank between evaluations), each put in the column whose
+        name's place it overlaps most; None when a cell overlaps none, or two one."""
+        cells = [""] * len(self._spans)
+        for found in re.finditer(r"\S+", text):
+            start, end = found.span()
+            overlaps = [min(end, right) - max(start, left) for left, right in self._spans]
+            best = max(range(len(overlaps)), key=overlaps.__getitem__)
+            if overlaps[best] <= 0 or cells[best]:
+                return None
+            cells[best] = found.group()
+        return cells
 
     def close(self) -> None:
         self.columns = []

@@ -506,6 +506,28 @@ def test_a_drawn_table_with_missing_cells_keeps_every_row(bar: str, missing: str
     assert [r.step for r in records if "val_loss" in r.metrics] == [100, 200]
 
 
+def test_an_aligned_table_with_empty_cells_is_read_by_place() -> None:
+    # Chainer's PrintReport pads each column to its name and leaves the validation
+    # columns blank between evaluations: split on blanks, such a row has too few cells
+    # and every row but the evaluations' was dropped (the whole table, when none had it).
+    names = ["epoch", "iteration", "main/loss", "validation/main/loss", "main/accuracy"]
+    widths = [len(name) + 3 for name in names]
+
+    def row(*cells: str) -> str:
+        return "".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+
+    log = [row(*names)]
+    for i in range(1, 13):
+        evaluated = f"{2.5 - i / 20:.4f}" if i % 4 == 0 else ""
+        log.append(row(str(1 + i // 5), str(100 * i), f"{2.4 - i / 10:.4f}", evaluated, "0.5"))
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [100 * i for i in range(1, 13)]
+    assert [round(r.metrics["loss"], 4) for r in records] == [
+        round(2.4 - i / 10, 4) for i in range(1, 13)
+    ]
+    assert [r.step for r in records if "val_loss" in r.metrics] == [400, 800, 1200]
+
+
 def test_a_printed_dataframe_drops_its_index_column() -> None:
     # pandas prints its RangeIndex (0, 1, 2..) before each row, under no header name:
     # read by position, every column shifted by one (the epoch was the loss).
