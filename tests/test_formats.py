@@ -27,6 +27,7 @@ CASES = sorted(FIXTURES.glob("*.expected.json"))
 DIALECTS = (
     "hf_trainer",
     "catboost",
+    "darknet",
     "keras",
     "lightning",
     "nanogpt",
@@ -199,6 +200,7 @@ def test_expectations_are_well_formed(expected_path: Path) -> None:
         ("catboost", {"best", "total", "remaining", "best_test", "best_iteration"}),
         ("lightgbm", {"src_io_dataset_loader.cpp", "s_binary_logloss"}),
         ("tensorflow_estimator", {"final_step"}),
+        ("darknet", {"avg_iou", "class", "obj", "no_obj", "count", "images", "hours_left"}),
     ],
 )
 def test_notes_and_times_are_no_series(case: str, junk: set[str]) -> None:

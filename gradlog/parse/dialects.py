@@ -312,6 +312,7 @@ DIALECTS: tuple[Dialect, ...] = (
         adjust=_catboost,
         layout_only=True,
     ),
+    Dialect("darknet", _signature(r"^darknet iteration \d+: loss ")),
     Dialect("json_lines", _signature(r"^\s*\{\s*\"")),
     Dialect("epoch_block", _signature(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$"), generic=True),
 )
