@@ -33,6 +33,11 @@ def read(text: str) -> list[Record]:
     return records + reader.flush()
 
 
+def read_numbered(form: str, count: int = 3) -> list[Record]:
+    """``read`` of ``count`` lines of ``form``, its ``{i}`` numbered from 1."""
+    return read("\n".join(form.format(i=i) for i in range(1, count + 1)))
+
+
 # 1. A metric line is a sequence of (name, number) pairs: any joiner, any pair separator.
 JOINERS = ["=", ":", " = ", " ", " is ", " -> ", "\t", ": "]
 SEPARATORS = [" | ", ", ", "; ", " / ", "  ", "] [", "\t"]
@@ -398,7 +403,7 @@ def test_a_configuration_line_is_no_record(config: str, at: int) -> None:
     ],
 )
 def test_a_metric_line_with_words_is_still_read(line: str) -> None:
-    records = read("\n".join(line.format(i=i) for i in range(1, 4)))
+    records = read_numbered(line)
     assert [r.step for r in records] == [1, 2, 3] and "loss" in records[0].metrics
 
 
@@ -551,7 +556,7 @@ def test_a_printed_dataframe_drops_its_index_column() -> None:
 )
 def test_a_duration_is_never_a_loss(line: str) -> None:
     # Sockeye's ``Time-cost`` took the loss's place, a spike at every checkpoint.
-    records = read("\n".join(line.format(i=i) for i in range(1, 4)))
+    records = read_numbered(line)
     assert records and all("loss" not in r.metrics for r in records), records
 
 
