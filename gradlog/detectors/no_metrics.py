@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from gradlog.detectors.block import Block
 
 TRAINING_METRICS = frozenset({LOSS, VAL_LOSS, ACC, VAL_ACC, GRAD_NORM, PARAM_NORM})
+_NAMED = 4  # other series named in the message
 
 
 class NoMetricsDetector(Detector):
@@ -23,6 +24,10 @@ class NoMetricsDetector(Detector):
     ## What it detects
     An input in which gradlog found no loss, accuracy, gradient norm or parameter norm
     (nor any other value whose name contains "loss").
+
+    It is an error when nothing was read at all, and a warning when other series were
+    read (a reinforcement-learning log of returns and frames per second: readable, but
+    nothing in it is what the rules judge).
 
     ## Why it matters
     Without it a log gradlog did not understand would look like a clean bill of health.
@@ -62,19 +67,27 @@ class NoMetricsDetector(Detector):
         super().__init__(thresholds)
         self._records = 0
         self._found = False
+        self._other: list[str] = []  # a few of the other series read, for the message
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         self._records += 1
         if not self._found:
-            self._found = any(name in TRAINING_METRICS or "loss" in name for name in record.metrics)
+            self._seen(record.metrics)
         return ()
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         # Only a count and a yes/no over every name seen: the block's names answer both.
         self._records += len(block)
         if not self._found:
-            self._found = any(name in TRAINING_METRICS or "loss" in name for name in block.names)
+            self._seen(block.names)
         return []
+
+    def _seen(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name in TRAINING_METRICS or "loss" in name:
+                self._found = True
+            elif len(self._other) < _NAMED and name not in self._other:
+                self._other.append(name)
 
     def finish(self) -> Iterable[Diagnosis]:
         if self._found:
@@ -86,6 +99,13 @@ class NoMetricsDetector(Detector):
             else "found no training metric at all: gradlog could not read this log, so "
             "nothing was checked"
         )
+        severity = None
+        if self._other:  # readable: other series, none the rules judge
+            severity = Severity.WARNING
+            message = (
+                f"found no loss, accuracy or gradient norm in {plural(self._records, 'record')}, "
+                f"only {', '.join(self._other)}: nothing in this log is what the rules judge"
+            )
         first = Record(step=0, line=1)
-        diagnosis = self.diagnose(message, first, confidence=Confidence.HIGH)
+        diagnosis = self.diagnose(message, first, confidence=Confidence.HIGH, severity=severity)
         return [replace(diagnosis, first_step=None, last_step=None, line=None)]

@@ -136,6 +136,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "current_steps",
         "train_step",
         "batch",
+        "it",
     ),
     EPOCH: ("epoch", "epochs", "ep", "train_epoch"),
 }
@@ -147,6 +148,8 @@ _CANONICAL: dict[str, str] = {
     spelling: canonical for canonical, spellings in _SPELLINGS.items() for spelling in spellings
 }
 
+_STEP_WORDS = frozenset({"step", "iter", "iteration", "it"})
+_INDEX_WORDS = frozenset({"i", "idx", "index", "n", "no", "num", "number", "id"})
 _SEPARATORS = re.compile(r"[^\w.]+")
 # The name cache is bounded in entries and in their length: a log that prints a new
 # name per line fills it once, then new names are worked out each time (a few regexes).
@@ -182,10 +185,20 @@ class NameTable:
         found = self._cache.get(key)
         if found is None:
             snake = normalise(key)
-            found = self._table.get(snake, snake)
+            found = self._table.get(snake) or _indexed_step(snake) or snake
             if len(self._cache) < _CACHE_KEPT and len(key) <= _CACHED_KEY:
                 self._cache[key] = found
         return found
+
+
+def _indexed_step(snake: str) -> str | None:
+    """``step`` for a step's word followed by an index's (``step_i``, ``iter_num``,
+    ``step_idx``): the counter itself, where the index word before it is a count of steps
+    (``num_steps``)."""
+    first, _, rest = snake.partition("_")
+    if first in _STEP_WORDS and rest and set(rest.split("_")) <= _INDEX_WORDS:
+        return STEP
+    return None
 
 
 def parse_mapping(items: list[str] | tuple[str, ...]) -> dict[str, str]:

@@ -560,6 +560,42 @@ def test_a_duration_is_never_a_loss(line: str) -> None:
     assert records and all("loss" not in r.metrics for r in records), records
 
 
+@pytest.mark.parametrize(
+    ("line", "step"),
+    [
+        ("Finished training it 1024/306969 of epoch 0, 30.12 ms/it, loss 3.5", 1024),  # DLRM
+        ("step_i: 10, training loss: 3.5", 10),  # Pax
+        ("iter_num 10 | loss 3.5", 10),
+        ("step_idx=10 loss=3.5", 10),
+    ],
+)
+def test_a_step_word_with_an_index_word_is_the_step(line: str, step: int) -> None:
+    (record,) = read(line)
+    assert (record.step, record.metrics) == (step, {"loss": 3.5})
+
+
+def test_a_count_of_steps_before_its_word_is_no_step() -> None:
+    (record,) = read("num_steps: 1000 | loss 3.5")
+    assert record.metrics.get("num_steps") == 1000 and record.step != 1000
+
+
+def test_an_evaluation_record_gives_no_stand_in_for_the_loss() -> None:
+    # Paddle: ``Test with Pass 0, Cost 1.5, {'classification_error_evaluator': 0.15}``.
+    # The cost is the validation loss; the error rate beside it was taken for the
+    # training loss (a log printing no loss of its own there), a false divergence.
+    log = [
+        f"Pass 0, Batch {b}, Cost {2 - b / 1000:.4f}, {{'classification_error_evaluator': 0.2}}"
+        for b in range(0, 500, 100)
+    ]
+    log.append("Test with Pass 0, Cost 1.500000, {'classification_error_evaluator': 0.88}")
+    records = read("\n".join(log))
+    assert [r.metrics.get("loss") for r in records if "val_loss" not in r.metrics] == [
+        2 - b / 1000 for b in range(0, 500, 100)
+    ]
+    (evaluated,) = [r for r in records if "val_loss" in r.metrics]
+    assert evaluated.metrics["val_loss"] == 1.5 and "loss" not in evaluated.metrics
+
+
 def test_a_leading_number_with_a_fraction_is_no_counter() -> None:
     # Chainer's ProgressBar: `` 278.91 iters/sec. Estimated time to finish: ..`` made a
     # record at step 278.91 between its iterations.
