@@ -51,7 +51,9 @@ class Event(NamedTuple):
 
 
 _NAN_LOSS = re.compile(
-    r"Batch \d+: Invalid loss, terminating training|LossTensor is inf or nan|"
+    # Keras's TerminateOnNaN (``Batch 36: ..``) and MindSpore's ``ValueError: epoch: 1
+    # step: 760. Invalid loss, terminating training.``
+    r"Invalid loss, terminating training|LossTensor is inf or nan|"
     r"total loss is NaN|Model diverged with loss = NaN|"
     r"Loss became infinite or NaN at iteration=(?P<step>\d+)"
 )

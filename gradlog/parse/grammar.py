@@ -60,9 +60,12 @@ _VERB = r"(?:is|was|went to|became|becomes|reached|->)"
 separator = (pp.one_of(": = :=") | pp.Regex(_VERB + r"(?=\s|$)")).set_name("separator")
 # ``lr=[1.9e-05]`` (DeepSpeed), ``epoch: [12/500]`` (PaddleOCR), ``np.float32(0.21)`` (TF),
 # ``tensor(nan, device='cuda:0')`` and ``tensor([0.52])`` (torch), ``Array(0.5,
-# dtype=float32)`` (JAX), ``tf.Tensor(0.5, shape=(), dtype=float32)``, ``Loss: <1.57>`` (MADlib).
+# dtype=float32)`` (JAX), ``array(np.float32(3.5), dtype=float32)`` (numpy, nested),
+# ``tf.Tensor(0.5, shape=(), dtype=float32)``, ``Loss: <1.57>`` (MADlib).
 _wrapper = pp.Opt(
-    pp.Regex(r"\[|<|(?:np|numpy)\.\w+\(|(?:torch\.)?tensor\(\[*|Array\(|tf\.Tensor\(")
+    pp.Regex(
+        r"\[|<|(?:(?:np|numpy|jnp)\.\w+\(|(?:torch\.)?tensor\(\[*|[Aa]rray\(\[*|tf\.Tensor\()+"
+    )
 ).suppress()
 value = (
     _wrapper

@@ -172,6 +172,7 @@ _HOLES = re.compile(grammar.HOLE)
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
 _AXES = (STEP, EPOCH)
+_SCALED = frozenset({"loss", "grad", "gradient", "amp", "dynamic", "current", "fp16"})
 # Words that make a key ending in an axis's name a count, a limit or a rate of it, or
 # another step than the record's (``Loss for final step: 0.1332``, ``best epoch: 7``).
 _COUNTING = frozenset(
@@ -593,6 +594,8 @@ class LineParser:
         *before, last = key.split()
         if sep and not self._known(last, grad):
             return key  # ``consumed samples: 614400``
+        if last.lower() == "scale" and not _SCALED.issuperset(map(str.lower, before)):
+            return key  # OpenCLIP's ``Logit Scale: 100.0`` is no loss scale
         if self.names.canonical(last) in _AXES and _COUNTING.intersection(map(str.lower, before)):
             # ``Total optimization steps = 720``, ``Number of epochs: 3``, ``steps per
             # epoch: 469``: a count or a setting of the axis, printed with the settings,

@@ -596,6 +596,34 @@ def test_an_evaluation_record_gives_no_stand_in_for_the_loss() -> None:
     assert evaluated.metrics["val_loss"] == 1.5 and "loss" not in evaluated.metrics
 
 
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        "array({v}, dtype=float32)",
+        "array(np.float32({v}), dtype=float32)",  # EasyLM after jax.device_get
+        "Array({v}, dtype=float32)",
+        "tensor({v}, device='cuda:0')",
+        "np.float64({v})",
+    ],
+)
+def test_a_value_in_a_repr_is_read(wrapped: str) -> None:
+    (record,) = read(f"{{'loss': {wrapped.format(v='3.5012574')}, 'step': 50}}")
+    assert (record.step, record.metrics) == (50, {"loss": 3.5012574})
+
+
+def test_an_invalid_loss_abort_is_a_nan_at_its_step() -> None:
+    # MindSpore's loss monitor raises instead of printing the NaN.
+    log = ["epoch: 1 step: 750, loss is 1.953074"]
+    log += ["ValueError: epoch: 1 step: 760. Invalid loss, terminating training."]
+    records = read("\n".join(log))
+    assert records[-1].step == 760 and math.isnan(records[-1].metrics["loss"])
+
+
+def test_a_scale_of_something_else_is_no_loss_scale() -> None:
+    (record,) = read("Logit Scale: 100.000 Contrastive_loss: 0.99564 Loss: 1.0000")
+    assert "loss_scale" not in record.metrics and record.metrics["logit_scale"] == 100.0
+
+
 def test_a_leading_number_with_a_fraction_is_no_counter() -> None:
     # Chainer's ProgressBar: `` 278.91 iters/sec. Estimated time to finish: ..`` made a
     # record at step 278.91 between its iterations.
