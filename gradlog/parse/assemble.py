@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from gradlog.parse.families import family
 from gradlog.parse.line import Fields
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    from gradlog.lazy import numpy as np
 
 
 @dataclass
@@ -80,6 +86,11 @@ class Assembler:
         self._last: Record | None = None
         self.numbered = False  # some steps were numbered by gradlog, not read from the log
         self.numbered_records = 0  # how many
+        # A step counter that starts again with each epoch (``Epoch 2, batch 100``):
+        # the last printed epoch and step, and what is added to the steps since the
+        # counter first went back (``_counted_on``).
+        self._counter: tuple[float, float] | None = None
+        self.offset = 0.0
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -120,6 +131,8 @@ class Assembler:
         pending = self._pending
         if bits and pending is not None:
             pending.bits = True  # the open record's losses are in bits too
+        if step is not None and epoch is not None and marker:
+            step = self._counted_on(step, epoch)
         at = _marker(step, epoch, marker)
         if at is not None:
             if pending is not None and not pending.numbered and pending.step == at:
@@ -174,6 +187,28 @@ class Assembler:
         self._carry, self._last, self.numbered = {}, record, True
         self.numbered_records += 1
         return [record]
+
+    def _counted_on(self, step: float, epoch: float) -> float:
+        """A printed step made global when the counter starts again with each epoch: a
+        step lower than the last one at a later epoch (``Epoch 1, batch 1800`` then
+        ``Epoch 2, batch 0``) continues from the last one (2001), and so on from there.
+        A step counted within the epoch with its total (``i/N``) is global already and
+        never goes back."""
+        last = self._counter
+        if last is not None and epoch > last[0] and step < last[1] and math.isfinite(step):
+            self.offset += last[1] - step + max(step, 1.0)
+        if math.isfinite(step) and math.isfinite(epoch):
+            self._counter = (epoch, step)
+        return step + self.offset
+
+    def restarts(self, steps: np.ndarray, epochs: np.ndarray | None) -> bool:
+        """Whether lines read in bulk would need ``_counted_on``: its counter went back
+        before, or does within them (a later epoch at a lower step)."""
+        if self.offset:
+            return True
+        if epochs is None:
+            return False
+        return bool(np.any((epochs[1:] > epochs[:-1]) & (steps[1:] < steps[:-1])))
 
     def _preamble(self, pending: _Pending | None) -> bool:
         """Whether the open record is the log's first, numbered by gradlog (no step was

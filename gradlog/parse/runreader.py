@@ -265,6 +265,7 @@ class RunReader:
             and bool(np.isfinite(steps).all())
             and (epochs is None or bool(np.isfinite(epochs).all()))
             and bool((steps[1:] != steps[:-1]).all())
+            and not assembler.restarts(steps, epochs)
         )
         for row in (0, count - 1) if columns else range(count):
             if columns and row == count - 1:
@@ -408,6 +409,8 @@ class RunReader:
             epochs = np.where(np.isfinite(epochs), epochs, np.nan)
         kept = count - 2
         assembler = self._assembler
+        if has_step and assembler.restarts(steps, epochs):
+            return None  # a counter that starts again each epoch: line by line
         if kind == "step":
             if steps[1] == assembler.open_step() or bool(np.any(steps[2:] == steps[1:-1])):
                 return None  # a repeated step joins the record before

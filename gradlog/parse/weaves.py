@@ -367,8 +367,8 @@ class WeaveReader(RunReader):
         """``Assembler.holding`` line ``line`` of a weave (just read): the open record's
         step and whether it was numbered, when it is that line's record and the weave's
         plans may still be woven; else None."""
-        if not self._still_woven(table):
-            return None
+        if not self._still_woven(table) or self._assembler.offset:
+            return None  # (after a step counter went back at an epoch: line by line)
         plan = table.order[int(table.code[line])]
         return self._assembler.holding(
             plan.shape.run_key[0],
@@ -404,6 +404,12 @@ class WeaveReader(RunReader):
         if not opens:
             return first
         end = table.closed(first + 2)  # the lines before it each open a record
+        stepped = table.stepped[first:end]
+        at = np.flatnonzero(stepped)
+        back = np.diff(table.steps[first:end][at]) < 0
+        later = np.diff(table.epochs[first:end][at]) > 0
+        if np.any(back & later):  # a step counter that starts again: from there line by line
+            end = first + int(at[int(np.flatnonzero(back & later)[0]) + 1])
         if end - first < 4:  # (one or two lines: not worth columns)
             for line in range(first + 1, end):
                 loose += self._one(weave, line)

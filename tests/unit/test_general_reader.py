@@ -761,6 +761,49 @@ def test_the_first_epoch_printed_sets_where_epochs_count_from(first: int, form: 
         assert [(r.step, r.epoch) for r in records] == list(zip(steps, epochs, strict=True))
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Epoch {e}, batch {b}, loss {v}",  # icefall, hand-written loops
+        "INFO:root:Epoch[{e}] Batch [{b}]\tSpeed: 100.0 samples/sec\tcross-entropy={v}",  # MXNet
+        "{{'epoch': {e}, 'step': {b}, 'loss': {v}}}",
+    ],
+)
+@pytest.mark.parametrize("first", [0, 100])
+def test_a_step_counter_that_starts_again_each_epoch_goes_on(form: str, first: int) -> None:
+    # Printed without its total, a batch counter that starts again with each epoch sent
+    # the steps back at every epoch (charts laid the epochs over each other); from the
+    # first epoch on, each epoch's steps go on from the last one. Read line by line and
+    # a block at a time (long runs in columns) alike.
+    batches = range(first, first + 2000, 100 if first else 1)
+    log = [
+        form.format(e=e, b=b, v=f"{2 / (1 + e + b / 2000):.4f}") for e in range(3) for b in batches
+    ]
+    by_line = read("\n".join(log))
+    reader = LogReader()
+    parts = [
+        part
+        for i in range(0, len(log), 1500)
+        for part in reader.read_lines(1 + i, log[i : i + 1500])
+    ]
+    by_block = [record for part in parts for record in part] + reader.flush()
+    steps = [r.step for r in by_line]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps) == len(log)
+    assert steps[: len(batches)] == list(batches)  # the first epoch as printed
+    assert [(r.step, r.epoch, r.metrics) for r in by_block] == [
+        (r.step, r.epoch, r.metrics) for r in by_line
+    ]
+
+
+def test_a_global_step_beside_the_epoch_is_kept_as_printed() -> None:
+    log = [
+        f"epoch {e} | step {e * 500 + i} | loss 0.5" for e in range(3) for i in range(0, 500, 50)
+    ]
+    assert [r.step for r in read("\n".join(log))] == [
+        e * 500 + i for e in range(3) for i in range(0, 500, 50)
+    ]
+
+
 def test_a_fraction_after_another_pair_is_no_batch() -> None:
     (record,) = read("Epoch 3/800 | loss 0.5 | 51/250")
     assert record.step != 3 * 250 + 51
