@@ -208,6 +208,35 @@ def _catboost(fields: LineFields, text: str) -> bool:
     return bool(fields.metrics) or fields.step is not None
 
 
+# Darknet (YOLO v2-v4) prints each iteration's numbers before their names: `` 212:
+# 3.94, 4.01 avg loss, 0.001 rate, 3.1 seconds, 64 images, 30.1 hours left`` (the batch
+# loss first, then its running average); between them, per-layer statistics (``Region
+# 82 Avg IOU: 0.29, Class: ..``, v4's ``v3 (iou loss, Normalizer: ..``) and loading times.
+_DARKNET = re.compile(
+    r"^(?P<step>\d+): *(?P<loss>[-+\w.]+), *(?P<avg>[-+\w.]+) avg(?: loss)?, *"
+    r"(?P<rate>[-+\w.]+) rate, *(?P<seconds>[-+\w.]+) seconds"
+)
+_DARKNET_NOTES = re.compile(
+    r"^(?:Region \d+ Avg IOU:|v3 \(\w+ loss, Normalizer|Loaded: \S+ seconds)"
+)
+
+
+def darknet_pairs(text: str) -> str | None:
+    """A Darknet line as the pairs it means (``darknet iteration 212: loss 3.94, ..``,
+    which the ``darknet`` dialect's signature knows); "" for one of its notes, which is
+    no series; None for any other line. (The grammar reads names before values only.)"""
+    if text[:1] in "RvL" and _DARKNET_NOTES.match(text):
+        return ""
+    found = _DARKNET.match(text) if " avg" in text else None
+    if found is None:
+        return None
+    return (
+        "darknet iteration {step}: loss {loss}, avg_loss {avg}, lr {rate}, time {seconds}".format(
+            **found.groupdict()
+        )
+    )
+
+
 def _signature(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 

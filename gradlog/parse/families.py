@@ -102,7 +102,7 @@ def family(snake: str, grad_context: bool = False) -> str | None:
         return GRAD_NORM if grad or grad_context else None
     if parts & {"scale", "scaler"}:
         return LOSS_SCALE if _is_scale(parts) else None
-    val = bool(parts & _VAL_WORDS) or any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)
+    val = any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)  # (``test0_loss`` too)
     if parts & _LOSS_WORDS or any(j in joined for j in _LOSS_JOINED):
         return VAL_LOSS if val else LOSS
     if "lr" in parts or {"learning", "rate"} <= parts:

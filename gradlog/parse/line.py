@@ -605,8 +605,9 @@ class LineParser:
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:
         dialect = plan.dialect or self.dialect
-        roles = plan_roles(plan, dialect, self._epochs_from())
-        if roles.total is not None and self.first_epoch is None and roles.epoch is not None:
+        first = self.first_epoch
+        roles = plan_roles(plan, dialect, first or 0)
+        if first is None and roles.total is not None and roles.epoch is not None:
             roles = plan_roles(plan, dialect, self._epochs_from(tokens[roles.epoch]))
         metrics, step, epoch, batch = read_roles(roles, tokens)
         for key, canonical, total in plan.fractions:
@@ -634,19 +635,18 @@ class LineParser:
             fields.metrics, fields.step, fields.epoch, name, fields.marker, bits=fields.bits
         )
 
-    def _epochs_from(self, printed: str | None = None) -> int:
-        """The number of a log's first epoch, for steps counted within the epoch
-        (``Epoch [1/5], Step [100/600]``: the step is (epoch - first) x 600 + 100): 0
-        when the first such line prints epoch 0, else 1 (a log printing ``Epoch [1/5]``
-        first counts from 1; one resumed at epoch 7 keeps its place in the run). Decided
-        by the first such line (``printed``: its epoch) and kept for the whole log."""
-        if self.first_epoch is None and printed is not None:
-            try:
-                value = to_float(printed)
-            except ValueError:
-                return 0
-            if math.isfinite(value):
-                self.first_epoch = 0 if value == 0 else 1
+    def _epochs_from(self, printed: str) -> int:
+        """The number of a log's first epoch (``first_epoch``), for steps counted within
+        the epoch (``Epoch [1/5], Step [100/600]``: the step is (epoch - first) x 600 +
+        100): 0 when the first such line prints epoch 0, else 1 (a log printing ``Epoch
+        [1/5]`` first counts from 1; one resumed at epoch 7 keeps its place in the run).
+        Decided by the first such line (``printed``: its epoch), kept for the whole log."""
+        try:
+            value = to_float(printed)
+        except ValueError:
+            return 0
+        if math.isfinite(value):
+            self.first_epoch = 0 if value == 0 else 1
         return self.first_epoch or 0
 
     def count_batches(self, batch: tuple[float, float, int]) -> None:
@@ -692,5 +692,5 @@ class LineParser:
         if plan is None or pattern.fullmatch(text) is None:
             return False
         dialect = plan.dialect or self.dialect
-        shape = compile_shape(pattern, plan, dialect, text, stats, self._epochs_from())
+        shape = compile_shape(pattern, plan, dialect, text, stats, self.first_epoch or 0)
         return False if shape is None else replace(shape, evictions=self.evictions)

@@ -25,7 +25,7 @@ from gradlog.parse.assemble import Assembler
 from gradlog.parse.bulk import BulkReader
 from gradlog.parse.clean import Segment, clean, flat
 from gradlog.parse.compiled import Compiled
-from gradlog.parse.dialects import BY_NAME, Dialect
+from gradlog.parse.dialects import BY_NAME, Dialect, darknet_pairs
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, TAG_FIRST, mask_digits, ranked
@@ -56,19 +56,6 @@ _SETTING = re.compile(
     r"(?=[,;)\s]|$)"
 )
 _SETTINGS_SHOWN = 3
-# Darknet (YOLO v2-v4) prints each iteration's numbers before their names: `` 212:
-# 3.94, 4.01 avg loss, 0.001 rate, 3.1 seconds, 64 images, 30.1 hours left`` (the batch
-# loss first, then its running average). Read as the pairs it means.
-_DARKNET = re.compile(
-    r"^(?P<step>\d+): *(?P<loss>[-+\w.]+), *(?P<avg>[-+\w.]+) avg(?: loss)?, *"
-    r"(?P<rate>[-+\w.]+) rate, *(?P<seconds>[-+\w.]+) seconds"
-)
-# Its per-layer statistics between them (``Region 82 Avg IOU: 0.29, Class: ..``, v4's
-# ``v3 (iou loss, Normalizer: ..) Region 139 Avg (IOU: ..``) and loading times: not the
-# run's series.
-_DARKNET_NOTES = re.compile(
-    r"^(?:Region \d+ Avg IOU:|v3 \(\w+ loss, Normalizer|Loaded: \S+ seconds)"
-)
 # A Python warning as the warnings module prints it, ``file.py:253: UserWarning: text``:
 # its numbers are a source line and the message's, never metrics (the file's path would
 # otherwise become a metric name).
@@ -405,15 +392,12 @@ class LogReader(BulkReader):
         if self._summary(stripped):
             self._unread(stripped)  # (whole-run figures are not read, and the report says so)
             return None
-        if stripped[:1] in "RvL" and _DARKNET_NOTES.match(stripped):
+        darknet = darknet_pairs(stripped)
+        if darknet == "":  # its per-layer statistics: not the run's series
             self._unread(stripped)
             return None
-        if " avg" in stripped and (darknet := _DARKNET.match(stripped)) is not None:
-            text, rewritten = (
-                "darknet iteration {step}: loss {loss}, avg_loss {avg}, lr {rate}, "
-                "time {seconds}".format(**darknet.groupdict()),
-                True,
-            )
+        if darknet is not None:
+            text, rewritten = darknet, True
         if "=" in stripped and self._configuration(stripped):
             self._unread(stripped)  # settings, not a record
             return None

@@ -122,6 +122,7 @@ class WeaveTable:
         "_closed",
         "_count",
         "_offset",
+        "_restarts",
         "checked",
         "code",
         "columns",
@@ -158,6 +159,7 @@ class WeaveTable:
         self.differ = np.zeros(count, np.bool_)
         self.own = np.ones(count, np.bool_)
         self._closed: list[int] = []
+        self._restarts: list[int] = []
         self._offset, self._count = 0, count
         # Whether its plans may still be woven, by when that was asked (the parser's
         # evictions and dialect: ``WeaveReader._still_woven``).
@@ -207,6 +209,9 @@ class WeaveTable:
         # A line with a step after one without opens a record: that one was numbered.
         opens = np.where(stepped[1:], ~stepped[:-1] | (steps[1:] != steps[:-1]), differ)
         table._closed = (np.flatnonzero(~(opens & table.own[1:])) + 1).tolist()
+        at = np.flatnonzero(stepped)
+        back = (np.diff(steps[at]) < 0) & (np.diff(epochs[at]) > 0)
+        table._restarts = at[1:][back].tolist()
         return table
 
     def part(self, first: int, end: int) -> WeaveTable:
@@ -226,6 +231,14 @@ class WeaveTable:
         )
         part._offset, part._count = self._offset + first, end - first
         return part
+
+    def restart(self, line: int) -> int:
+        """The first line from ``line`` on whose step goes back from the last printed one
+        at a later epoch (a counter that starts again each epoch: ``Assembler._counted_on``
+        reads it), or the count of lines when none does."""
+        found = self._restarts
+        at = bisect.bisect_left(found, line + self._offset)
+        return min(found[at] - self._offset, self._count) if at < len(found) else self._count
 
     def closed(self, line: int) -> int:
         """The first line from ``line`` on that does not open a record of its own, or
@@ -404,12 +417,7 @@ class WeaveReader(RunReader):
         if not opens:
             return first
         end = table.closed(first + 2)  # the lines before it each open a record
-        stepped = table.stepped[first:end]
-        at = np.flatnonzero(stepped)
-        back = np.diff(table.steps[first:end][at]) < 0
-        later = np.diff(table.epochs[first:end][at]) > 0
-        if np.any(back & later):  # a step counter that starts again: from there line by line
-            end = first + int(at[int(np.flatnonzero(back & later)[0]) + 1])
+        end = min(end, table.restart(first + 1))  # (a counter's restart on: one by one)
         if end - first < 4:  # (one or two lines: not worth columns)
             for line in range(first + 1, end):
                 loose += self._one(weave, line)

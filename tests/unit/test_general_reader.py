@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -31,6 +32,20 @@ def read(text: str) -> list[Record]:
     for number, line in enumerate(text.split("\n"), 1):
         records += reader.feed(number, line)
     return records + reader.flush()
+
+
+def read_blocks(
+    lines: list[str], size: int, shortest: int = 0
+) -> tuple[list[Sequence[Record]], list[Record]]:
+    """``lines`` read the bulk way (``LogReader.read_lines``), ``size`` at a time: the
+    parts read (lists of records and runs in columns) and every record."""
+    reader = LogReader()
+    parts = [
+        part
+        for first in range(0, len(lines), size)
+        for part in reader.read_lines(1 + first, lines[first : first + size], shortest)
+    ]
+    return parts, [record for part in parts for record in part] + reader.flush()
 
 
 def read_numbered(form: str, count: int = 3) -> list[Record]:
@@ -753,9 +768,7 @@ def test_the_first_epoch_printed_sets_where_epochs_count_from(first: int, form: 
     steps = [(e - base) * 300 + i for e in range(first, first + 3) for i in range(10, 301, 10)]
     epochs = [e for e in range(first, first + 3) for _ in range(30)]
     by_line = read("\n".join(log))
-    reader = LogReader()
-    parts = reader.read_lines(1, log, shortest=1)
-    by_block = [record for part in parts for record in part] + reader.flush()
+    parts, by_block = read_blocks(log, len(log), shortest=1)
     assert any(isinstance(part, RecordRun) for part in parts)  # (columns: the bulk way)
     for records in (by_line, by_block):
         assert [(r.step, r.epoch) for r in records] == list(zip(steps, epochs, strict=True))
@@ -767,6 +780,8 @@ def test_the_first_epoch_printed_sets_where_epochs_count_from(first: int, form: 
         "Epoch {e}, batch {b}, loss {v}",  # icefall, hand-written loops
         "INFO:root:Epoch[{e}] Batch [{b}]\tSpeed: 100.0 samples/sec\tcross-entropy={v}",  # MXNet
         "{{'epoch': {e}, 'step': {b}, 'loss': {v}}}",
+        # two kinds of line in turn, a step each (a weave of plans): the restart inside it
+        "Epoch {e}, batch {b}, loss {v}|Epoch {e} | batch {b} | loss {v} | lr 0.1",
     ],
 )
 @pytest.mark.parametrize("first", [0, 100])
@@ -776,17 +791,15 @@ def test_a_step_counter_that_starts_again_each_epoch_goes_on(form: str, first: i
     # first epoch on, each epoch's steps go on from the last one. Read line by line and
     # a block at a time (long runs in columns) alike.
     batches = range(first, first + 2000, 100 if first else 1)
+    forms = form.split("|Epoch")
+    forms[1:] = ["Epoch" + other for other in forms[1:]]
     log = [
-        form.format(e=e, b=b, v=f"{2 / (1 + e + b / 2000):.4f}") for e in range(3) for b in batches
+        forms[b % len(forms)].format(e=e, b=b, v=f"{2 / (1 + e + b / 2000):.4f}")
+        for e in range(3)
+        for b in batches
     ]
     by_line = read("\n".join(log))
-    reader = LogReader()
-    parts = [
-        part
-        for i in range(0, len(log), 1500)
-        for part in reader.read_lines(1 + i, log[i : i + 1500])
-    ]
-    by_block = [record for part in parts for record in part] + reader.flush()
+    _, by_block = read_blocks(log, 4096)
     steps = [r.step for r in by_line]
     assert steps == sorted(steps) and len(set(steps)) == len(steps) == len(log)
     assert steps[: len(batches)] == list(batches)  # the first epoch as printed
