@@ -47,7 +47,7 @@ _PREFIX = re.compile(
         f"(?:{p})"
         for p in (
             rf"^\[\s*{_DATE}[ T]{_TIME}(?:\s*{_LEVEL})?\s*\]\s*",  # [2024-03-05 14:02:11,482]
-            rf"^\[{_DATE} {_TIME} [\w.]+\]:\s*",  # [03/14 11:02:37 d2.utils.events]:
+            rf"^\[{_DATE} {_TIME} [\w.-]+\]:?\s*",  # [03/14 11:02:37 d2.utils.events]:
             # 2024-02-11 09:14:05 |
             rf"^{_DATE}[ T]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?\s*(?:[|:-]\s*)?",
             # absl: I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705]
@@ -55,7 +55,7 @@ _PREFIX = re.compile(
             rf"^{_LEVEL}:[\w.]+:",  # INFO:tensorflow:
             rf"^\[?\s*{_LEVEL}\s*\]?\s*(?:[|:-]\s*)?",  # INFO | , [    INFO] - , INFO:
             r"^\[[\w.]+:\d+(?::\w+)?\]\s*",  # [loss_scaler.py:183:update_scale]
-            r"^\([\w.]+:\d+\)\s*",  # (trainer:737)
+            r"^\([\w.]+(?::| )\d+\):?\s*",  # (trainer:737), (main.py 254):
             r"^\[[A-Za-z][\w.-]*\]:?\s*",  # [titan], [gpu-node3], [deepspeed]
             r"^\[Rank \d+\]\s*",  # DeepSpeed log_dist
             r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -

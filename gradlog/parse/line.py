@@ -111,6 +111,9 @@ _SECTION = re.compile(
     re.IGNORECASE,
 )
 _TRAIN = ("train", "training")
+_SECTION_WORDS = frozenset(
+    ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev", *_TRAIN)
+)
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
 
@@ -169,6 +172,7 @@ class Limits:
 
 
 _HOLES = re.compile(grammar.HOLE)
+_CLOCK = ":" + grammar.HOLE  # a number followed by this is hours or minutes of a clock
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
 _AXES = (STEP, EPOCH)
@@ -498,11 +502,14 @@ class LineParser:
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
         sections = [(m.start(), m["word"].lower() not in _TRAIN) for m in _SECTION.finditer(shape)]
         fractions = []
+        holes = [match.start() for match in _HOLES.finditer(shape)]
         for found in scan:
             if found.total >= 0:
                 covered.add(found.total)
             if found.length > _KEY_LIMIT:
                 continue  # no metric has such a name
+            if shape.startswith(_CLOCK, holes[found.value] + 1):
+                continue  # a time of day or a duration (``training takes 0:10:14``)
             start = found.start + found.quoted
             val = val_line
             for at, evaluated in sections:
@@ -510,6 +517,10 @@ class LineParser:
                     break
                 val = evaluated
             read = self._named(shape[start : start + found.length], found.sep, grad, val)
+            if read is not None and found.total >= 0 and read[0] in _SECTION_WORDS:
+                # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
+                # [100/1251]``): a training line's epoch, an evaluation's batch counter.
+                read = (read[0], EPOCH, True) if read[0] in _TRAIN else None
             if read is None:
                 continue
             first = min(first, found.start)
@@ -525,7 +536,6 @@ class LineParser:
         named = {slot.canonical: slot.index for slot in slots}
         totals = {found.total for found in scan if found.total >= 0}
         if STEP not in named:
-            holes = [match.start() for match in _HOLES.finditer(shape)]
             number = grammar.NUMBER_RE.search(text)  # a counter is whole: ``278.91 iters/sec``
             whole = number is not None and number.group("num").isdigit()
             prefix = shape[:first] if whole else ""

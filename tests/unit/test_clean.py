@@ -33,6 +33,11 @@ CASES = [
         ["Epoch(train)  [3][ 450/1173]"],
     ),
     ("[03/14 11:02:37 d2.utils.events]:  eta: 1:12:09  iter: 1239", ["eta: 1:12:09  iter: 1239"]),
+    # Swin's logger: a bracketed time and logger name, then the source place and level
+    (
+        "[2024-03-14 09:12:11 swin_tiny_patch4](main.py 254): INFO Train: [0/300][0/1251]",
+        ["Train: [0/300][0/1251]"],
+    ),
     (
         "[gpu-node3] 2023-09-14 16:22:41,093 (trainer:737) INFO: 12epoch:train:1-5batch: loss=2",
         ["12epoch:train:1-5batch: loss=2"],

@@ -267,6 +267,33 @@ def test_a_set_name_with_a_value_is_no_section() -> None:
     assert record.metrics["loss"] == 1.9 and "val_loss" not in record.metrics
 
 
+@pytest.mark.parametrize("section", ["Train", "training", "TRAIN"])
+def test_a_section_word_counting_its_epochs_is_the_epoch(section: str) -> None:
+    # Swin's ``Train: [e/E][b/B]``: the section's word counts the epochs, the pair after
+    # it the batches of the epoch; an evaluation's ``Test: [b/B]`` counts its batches.
+    log = []
+    for epoch in range(3):
+        log += [
+            f"{section}: [{epoch}/300][{batch}/1251]  eta 0:10:12 lr 0.0001  loss {5 - epoch:.4f}"
+            for batch in range(0, 1251, 250)
+        ]
+        log += [
+            f"Test: [{batch}/98]  Loss {4 - epoch:.4f}  Acc@1 {20 + epoch}" for batch in (0, 50)
+        ]
+    records = read("\n".join(log))
+    train = [r for r in records if "loss" in r.metrics]
+    assert [r.step for r in train[:7]] == [0, 250, 500, 750, 1000, 1250, 1251]
+    assert [r.epoch for r in train[5:7]] == [0, 1]
+    assert all(section.lower() not in r.metrics and "test" not in r.metrics for r in records)
+    assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [4, 3, 2]
+
+
+def test_a_clock_is_no_value() -> None:
+    # ``takes 0:10:14`` is a duration: its hours are no metric.
+    (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
+    assert record.metrics == {"loss": 0.41}, record.metrics
+
+
 def test_validation_lines_do_not_enter_the_training_loss() -> None:
     log = []
     for epoch in range(1, 4):
