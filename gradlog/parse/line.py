@@ -111,6 +111,10 @@ _SECTION = re.compile(
     re.IGNORECASE,
 )
 _TRAIN = ("train", "training")
+# An evaluation's section word between an epoch and its batch counter.
+_EVALUATED = re.compile(
+    r"(?<![\w.])(?:val|valid|validation|eval|evaluation|test|testing|dev)(?![\w.])", re.IGNORECASE
+)
 _SECTION_WORDS = frozenset(
     ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev", *_TRAIN)
 )
@@ -309,6 +313,8 @@ def _counters(
     for match in _FRACTION.finditer(shape):
         index = bisect_left(holes, match.start())
         if index == batch and index + 1 not in covered:
+            if _EVALUATED.search(shape, holes[epoch], match.start()):
+                return []  # an evaluation's batches (``Epoch 3/30 [valid]: 8/39``): no step
             return [_Slot(IN_EPOCH, STEP, index)]
     return []
 

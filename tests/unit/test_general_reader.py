@@ -288,6 +288,19 @@ def test_a_section_word_counting_its_epochs_is_the_epoch(section: str) -> None:
     assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [4, 3, 2]
 
 
+@pytest.mark.parametrize("section", ["[valid]", "Validation", "(eval)", "- test"])
+def test_an_evaluation_bar_counts_no_steps(section: str) -> None:
+    # A loop's two bars per epoch: the training bar's batches are the steps, the
+    # evaluation's (fewer) are not, or every epoch would end at step epoch x 39.
+    log = []
+    for epoch in range(1, 4):
+        log += [f"Epoch {epoch}/30 [train]: {i}/156 [00:01<00:12, 11.82it/s]" for i in (52, 156)]
+        log += [f"Epoch {epoch}/30 {section}: {i}/39 [00:01<00:01, 28.92it/s]" for i in (13, 39)]
+        log.append(f"Epoch {epoch}/30 | Train Loss: {2 / epoch:.4f} | Val Loss: {1 / epoch:.4f}")
+    records = read("\n".join(log))
+    assert [r.step for r in records if "loss" in r.metrics] == [156, 312, 468]
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
