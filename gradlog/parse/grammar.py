@@ -42,10 +42,15 @@ NUMBER_RE = re.compile(_NUMBER)
 hole = pp.Literal(HOLE).set_name("hole")
 _quote = pp.Opt(pp.one_of("' \"")).suppress()
 
+# A value's wrapper: ``np.float32(``, ``tensor(``, ``Array(``, ``tf.Tensor(``; never a key's word
+# (``loss tensor(0.69)`` is ``loss`` and its value).
+_WRAPPED = r"(?:(?:np|numpy|jnp)\.\w+\(|(?:torch\.)?tensor\(|[Aa]rray\(|tf\.Tensor\()"
+
 # A key is one or more words (``Train Loss``, ``number of skipped iterations``) or a
 # quoted string (``'eval_loss'``); a word may end in a parenthesised unit (``time (ms)``).
 key_word = pp.Regex(
-    r"(?!(?:is|was|went|became|becomes|reached)\b)[A-Za-z_][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
+    rf"(?!(?:is|was|went|became|becomes|reached)\b|{_WRAPPED})"
+    r"[A-Za-z_][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
 ).set_name("key word")
 # At most 12 words: the longest real key has 5 (``number of skipped iterations``), and a
 # bound keeps the scan of a long run of words linear (a key is tried at each word).
@@ -62,11 +67,7 @@ separator = (pp.one_of(": = :=") | pp.Regex(_VERB + r"(?=\s|$)")).set_name("sepa
 # ``tensor(nan, device='cuda:0')`` and ``tensor([0.52])`` (torch), ``Array(0.5,
 # dtype=float32)`` (JAX), ``array(np.float32(3.5), dtype=float32)`` (numpy, nested),
 # ``tf.Tensor(0.5, shape=(), dtype=float32)``, ``Loss: <1.57>`` (MADlib).
-_wrapper = pp.Opt(
-    pp.Regex(
-        r"\[|<|(?:(?:np|numpy|jnp)\.\w+\(|(?:torch\.)?tensor\(\[*|[Aa]rray\(\[*|tf\.Tensor\()+"
-    )
-).suppress()
+_wrapper = pp.Opt(pp.Regex(rf"\[|<|(?:{_WRAPPED}\[*)+")).suppress()
 value = (
     _wrapper
     + _quote

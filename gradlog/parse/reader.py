@@ -56,6 +56,9 @@ _SETTING = re.compile(
     r"(?=[,;)\s]|$)"
 )
 _SETTINGS_SHOWN = 3
+# A value's own keywords in an array's or tensor's repr (``tensor(0.69, device='cuda:0')``,
+# ``Array(0.5, dtype=float32)``): they describe a number, they set nothing.
+_VALUE_KEYWORDS = frozenset(("device", "dtype", "grad_fn", "requires_grad", "shape", "weak_type"))
 # A Python warning as the warnings module prints it, ``file.py:253: UserWarning: text``:
 # its numbers are a source line and the message's, never metrics (the file's path would
 # otherwise become a metric name).
@@ -448,7 +451,10 @@ class LogReader(BulkReader):
     @staticmethod
     def _configuration(text: str) -> bool:
         """Whether a line is a run's configuration (``_SETTING``)."""
-        words = len(_SETTING.findall(text, 0, PARSE_LIMIT))
+        words = sum(
+            match[0][: match[0].index("=")] not in _VALUE_KEYWORDS
+            for match in _SETTING.finditer(text, 0, PARSE_LIMIT)
+        )
         return words >= _SETTINGS_SHOWN or (words > 0 and _REPR.search(text) is not None)
 
     def _summary(self, text: str) -> bool:

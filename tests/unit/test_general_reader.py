@@ -666,6 +666,32 @@ def test_a_value_in_a_repr_is_read(wrapped: str) -> None:
     assert (record.step, record.metrics) == (50, {"loss": 3.5012574})
 
 
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        "tensor({v}, device='cuda:0', grad_fn=<NllLossBackward0>)",  # print(loss) in a loop
+        "tensor({v})",
+        "tensor([{v}])",
+        "Array({v}, dtype=float32)",
+        "np.float32({v})",
+    ],
+)
+@pytest.mark.parametrize("joiner", [" ", ": ", "="])
+def test_a_value_in_a_repr_after_a_bare_name_is_read(wrapped: str, joiner: str) -> None:
+    # The wrapper's word is not part of the name: ``loss tensor(..)`` is ``loss``.
+    (record,) = read(f"epoch 0 batch 50 loss{joiner}{wrapped.format(v='0.6971')}")
+    assert (record.step, record.metrics) == (50, {"loss": 0.6971})
+
+
+def test_a_dict_of_tensors_is_no_configuration() -> None:
+    # A tensor's keywords (device=, dtype=) describe its value: three of them are no
+    # settings line.
+    metrics = ("train_loss", "train_acc", "grad_norm")
+    line = ", ".join(f"'{m}': tensor(0.{i + 5}, device='cuda:0')" for i, m in enumerate(metrics))
+    (record,) = read(f"{{{line}}}")
+    assert record.metrics == {"loss": 0.5, "acc": 0.6, "grad_norm": 0.7}
+
+
 def test_an_invalid_loss_abort_is_a_nan_at_its_step() -> None:
     # MindSpore's loss monitor raises instead of printing the NaN.
     log = ["epoch: 1 step: 750, loss is 1.953074"]
