@@ -3,7 +3,8 @@
 Stretches of tiny gradients (absolutely, or beside the parameter norm) with a flat loss
 near the start come and go between healthy ones; some are too short, some have a loss
 that moves or has already been learned, some a loss with batch noise around its level
-(flat runs between breaks, one episode), and some records lack a metric or print NaN.
+(flat runs between breaks, one episode), and some records lack a metric or print NaN;
+in some the grad norm is printed on every fifth record only.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _run(rng: random.Random, relative: bool, length: int) -> tuple[Record, ...]:
     loss, param = 2.3, 40.0
     while len(records) < length:
         kind = rng.choice(
-            ("healthy", "healthy", "tiny", "short", "moving", "learned", "gaps", "noisy")
+            ("healthy", "healthy", "tiny", "short", "moving", "learned", "gaps", "noisy", "sparse")
         )
         count = {"healthy": rng.randint(1, 900), "short": 2}.get(kind, rng.randint(3, 150))
         for i in range(count):
@@ -46,7 +47,7 @@ def _run(rng: random.Random, relative: bool, length: int) -> tuple[Record, ...]:
                 grad = rng.choice((math.nan, math.inf, -math.inf, 0.0))
             if not (kind == "gaps" and i % 5 == 2):
                 metrics[LOSS] = value
-            if not (kind == "gaps" and i % 7 == 3):
+            if not (kind == "gaps" and i % 7 == 3) and not (kind == "sparse" and i % 5):
                 metrics[GRAD_NORM] = grad
             if relative or rng.random() < 0.3:
                 metrics[PARAM_NORM] = param * (1 + 0.001 * rng.random())

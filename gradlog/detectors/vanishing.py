@@ -95,6 +95,8 @@ class VanishingGradientDetector(Detector):
         loss = metrics.get(LOSS)
         if self._start_loss is None and loss is not None and math.isfinite(loss):
             self._start_loss = loss
+        if GRAD_NORM not in metrics:
+            return []  # (no grad norm printed: the record neither extends a run nor breaks it)
         if not self._tiny(metrics, loss):
             self._gap += 1
             over = self._gap > self._limits.gap_records  # the gradients left the tiny zone
@@ -126,74 +128,82 @@ class VanishingGradientDetector(Detector):
         return []
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
-        from gradlog.detectors.small_block import indexes, with_next
+        from gradlog.detectors.small_block import with_next
 
         # A record does anything beyond noting the first loss only when its grad norm is
         # tiny, or when it ends a run of tiny ones. The screen leaves out the loss tests
         # of _tiny (it may flag more, never fewer); `observe` settles them.
         names = block.names
-        if GRAD_NORM not in names:
-            tiny = np.zeros(len(block), np.bool_)
-        else:
-            limits = self._limits
-            grad = block.values(GRAD_NORM)
-            tiny = grad <= limits.absolute
-            if PARAM_NORM in names:
-                param = block.values(PARAM_NORM)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    tiny |= (param > 0) & (grad / param < limits.relative)
-            tiny &= np.isfinite(grad)
+        if GRAD_NORM not in names:  # (records without a grad norm change no run)
+            return self.replay(block, (), self._advance)
+        limits = self._limits
+        grad = block.values(GRAD_NORM)
+        tiny = grad <= limits.absolute
+        if PARAM_NORM in names:
+            param = block.values(PARAM_NORM)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tiny |= (param > 0) & (grad / param < limits.relative)
+        tiny &= np.isfinite(grad)
         # (A run closes on the record after it, or after its gap when it was reported; an
-        # episode a flat run may resume ends after the gap too.)
+        # episode a flat run may resume ends after the gap too. Records that print no grad
+        # norm are passed over: the gap counts those that print one.)
+        printed = block.present(GRAD_NORM)
+        at = np.flatnonzero(printed)
         open_before = bool(self._run) or self._episode is not None
-        flagged = indexes(with_next(tiny, open_before, self._limits.gap_records + 1))
-        return self.replay(block, self._flags(block, tiny, flagged), self._advance)
+        near = with_next(tiny[at], open_before, self._limits.gap_records + 1)
+        flagged: list[int] = at[near].tolist()
+        return self.replay(block, self._flags(block, tiny, printed, flagged), self._advance)
 
-    def _flags(self, block: Block, tiny: Flags, flagged: list[int]) -> Iterator[int]:
+    def _flags(
+        self, block: Block, tiny: Flags, printed: Flags, flagged: list[int]
+    ) -> Iterator[int]:
         """The ``flagged`` records to observe, but for a reported run that goes on: the
         records with a tiny grad norm after it that keep it tiny and flat are carried in
-        bulk (``_carry``), up to the first that may not."""
+        bulk (``_carry``), up to the first that may not (``printed``: the records that
+        print a grad norm)."""
         from gradlog.detectors.small_block import run_end
 
         at = 0
-        breaks: list[int] = np.flatnonzero(~tiny).tolist()  # (where each stretch ends)
+        breaks: list[int] = np.flatnonzero(printed & ~tiny).tolist()  # (each stretch's end)
         while at < len(flagged):
             index = flagged[at]
             if self._reported and self._run and tiny[index]:
                 stop = run_end(breaks, index, len(tiny))
                 if stop - index >= _CARRIED:
-                    index = self._carry(block, index, stop)
+                    index = self._carry(block, index, stop, printed)
                     at = bisect.bisect_left(flagged, index)
                     if index >= stop:
                         continue
             yield index
             at += 1
 
-    def _carry(self, block: Block, start: int, stop: int) -> int:
-        """Records ``start`` to ``stop`` all have a tiny, finite grad norm (the block's
-        screen) and the run is open and reported: take into it those that keep it so, as
-        ``observe`` would (each is tiny by its loss too, and the run's losses and
-        parameter norms stay flat: the run's first record and its latest 63, as
-        ``observe`` keeps them); return the first that does not, or ``stop``."""
+    def _carry(self, block: Block, start: int, stop: int, printed: Flags) -> int:
+        """The records ``start`` to ``stop`` that print a grad norm (``printed``) all have a
+        tiny, finite one (the block's screen) and the run is open and reported: take into
+        it those that keep it so, as ``observe`` would (each is tiny by its loss too, and
+        the run's losses and parameter norms stay flat: the run's first record and its
+        latest 63, as ``observe`` keeps them); return the first that does not, or
+        ``stop``. The others are passed over, as ``observe`` does."""
         limits = self._limits
         records = block.records
         run = self._run
-        count = stop - start
-        loss = block.values(LOSS)[start:stop] if LOSS in block.names else np.full(count, np.nan)
+        at = start + np.flatnonzero(printed[start:stop])
+        count = len(at)
+        loss = block.values(LOSS)[at] if LOSS in block.names else np.full(count, np.nan)
         flat = np.isfinite(loss)
         if self._start_loss:
             flat &= ~(loss < limits.unlearned_fraction * self._start_loss)
         for metric, most in ((LOSS, limits.flat_loss), (PARAM_NORM, limits.flat_param)):
             if metric in block.names:
-                flat &= _spreads(run, metric, block.values(metric)[start:stop]) <= most
+                flat &= _spreads(run, metric, block.values(metric)[at]) <= most
         taken = int(np.argmin(flat)) if not flat.all() else count
         if taken:
-            latest = records[max(start, start + taken - (_KEPT - 1)) : start + taken]
+            latest = [records[i] for i in at[max(0, taken - (_KEPT - 1)) : taken].tolist()]
             kept = [*run[1:], *latest][-(_KEPT - 1) :]
             self._run = [run[0], *kept]
             self._length += taken
             self._misses = self._gap = 0
-        return start + taken
+        return int(at[taken]) if taken < count else stop
 
     def _advance(self, block: Block, start: int, end: int) -> None:
         """Records with a grad norm that is not tiny and no run open (after more than

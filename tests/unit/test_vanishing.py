@@ -79,3 +79,11 @@ def test_batch_noise_on_a_frozen_loss_is_one_episode() -> None:
     assert first.first_step < 100 and 2800 < first.last_step <= 3000  # its last flat run
     assert 3100 < second.first_step < 3200 and second.last_step > 5800
     assert 2800 < first.count <= first.last_step - first.first_step + 1
+
+
+def test_a_grad_norm_printed_now_and_then_is_judged_where_printed() -> None:
+    """A loop that prints its loss every batch and its grad norm once an epoch: the
+    records without one neither extend a run of tiny ones nor break it."""
+    grads: list[float | None] = [0.0002 if i % 5 == 4 else None for i in range(40)]
+    found = run("vanishing_gradient", records(loss=[0.6931] * 40, grad_norm=grads))
+    assert [(d.first_step, d.last_step, d.count) for d in found] == [(5, 40, 8)]
