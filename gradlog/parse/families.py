@@ -41,6 +41,13 @@ _LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log
 _NOT_A_VALUE = frozenset(
     {"best", "min", "max", "lowest", "weight", "weights", "coef", "scale", "scaler", "num"}
 )
+# Words of a setting, never a measured value: ``min_loss_scale``, ``loss_scale_window``,
+# ``max_grad_norm``, ``grad_norm_clip``, ``loss_decimal_place`` in a configuration dump
+# (a loss scale or a gradient norm that is a bound, not a reading).
+_SETTING_WORDS = frozenset(
+    {"min", "max", "minimum", "maximum", "init", "initial", "window", "clip"}
+    | {"clipping", "decimal", "place", "places", "type", "fn", "func", "function", "tolerance"}
+)
 # Words of a duration or a rate: Sockeye's ``Time-cost=1063.9``, ``loss_time``, ``step
 # time``, ``samples/sec`` are how long something took, never a loss or an accuracy.
 _TIME_WORDS = frozenset(
@@ -91,6 +98,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
         return None  # what an event line stood for (an overflow, a scale at minimum)
     parts = set(words(snake))
     joined = "".join(words(snake))
+    if parts & _SETTING_WORDS:
+        return None
     if parts & _NOT_A_VALUE and not _is_scale(parts) and not _is_norm(parts):
         return None
     if parts & _TIME_WORDS:

@@ -138,7 +138,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "batch",
         "it",
     ),
-    EPOCH: ("epoch", "epochs", "ep", "train_epoch"),
+    EPOCH: ("epoch", "ep", "train_epoch"),
 }
 
 # Printed keys that are never training metrics (time left, tqdm's version counter).

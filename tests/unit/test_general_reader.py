@@ -301,6 +301,32 @@ def test_an_evaluation_bar_counts_no_steps(section: str) -> None:
     assert [r.step for r in records if "loss" in r.metrics] == [156, 312, 468]
 
 
+@pytest.mark.parametrize(
+    ("setting", "series"),
+    [
+        ("min_loss_scale: 0.0001", "loss_scale"),
+        ("'initial_loss_scale': 4294967296", "loss_scale"),
+        ("loss_scale_window = 1000", "loss_scale"),
+        ("max_grad_norm=1.0", "grad_norm"),
+        ("grad_norm_clip: 1.0", "grad_norm"),
+        ("clip_grad_norm = 0.5", "grad_norm"),
+        ("loss_decimal_place = 4", "loss"),
+        ("learning_rate_init=0.003", "lr"),
+    ],
+)
+def test_a_bound_or_a_setting_is_no_reading(setting: str, series: str) -> None:
+    # A configuration's bound on a series (a minimum scale, a clipping norm) or a setting
+    # named for it is not a value of that series: a loss scale of 1e-4 from the settings
+    # was a scale collapse, a loss of 4 a divergence.
+    log = [setting, "epochs = 300"]
+    log += [
+        f"step {i} loss {2 - i / 100:.3f} grad_norm 0.8 lr 0.001 loss_scale 64" for i in range(5)
+    ]
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [0, 1, 2, 3, 4]
+    assert records[0].metrics[series] == {"loss": 2, "grad_norm": 0.8, "lr": 0.001}.get(series, 64)
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
