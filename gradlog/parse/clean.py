@@ -60,6 +60,8 @@ _PREFIX = re.compile(
             r"^\[Rank \d+\]\s*",  # DeepSpeed log_dist
             r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -
             rf"^[\w.-]+\s+(?:-|\|)\s+{_LEVEL}\s+(?:-|\|)\s+",  # name - INFO - , name | INFO |
+            # a logger's name after the level (``.. - INFO - joeynmt.training - ``)
+            r"^(?:[A-Za-z_]\w*(?:\.\w+)+|__main__|root)\s+-\s+(?=\S)",
             # fairseq logger: train_inner | (a validation logger name stays: it says what follows)
             r"^(?!(?i:val|valid|validation|eval|test|dev)\b)[A-Za-z_][\w.]*\s+\|\s+(?=\S)",
             rf"^[\w.]+ {_LEVEL}:\s*",  # ppocr INFO:

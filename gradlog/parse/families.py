@@ -171,6 +171,10 @@ class Families:
 
     def __init__(self) -> None:
         self.primary: dict[str, tuple[str, ...]] = {}  # family -> the member(s) it is made of
+        # Families printed under their own name (``loss``) before any member was chosen:
+        # a record with only other members of one (JoeyNMT's ``Epoch 1: total training
+        # loss 4801.75`` beside its per-step ``Batch Loss``) holds another quantity.
+        self._named: set[str] = set()
         self._plans: dict[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]] = {}
 
     def resolve(self, metrics: dict[str, float]) -> None:
@@ -202,7 +206,9 @@ class Families:
     ) -> tuple[tuple[str, tuple[str, ...]], ...]:
         plan: list[tuple[str, tuple[str, ...]]] = []
         for fam in FAMILIES:
-            if fam not in keys:
+            if fam in keys:
+                self._named.add(fam)
+            elif fam in self.primary or fam not in self._named:
                 members = self._choose(fam, [k for k in keys if family(k) == fam])
                 if members:
                     plan.append((fam, members))

@@ -33,6 +33,12 @@ CASES = [
         ["Epoch(train)  [3][ 450/1173]"],
     ),
     ("[03/14 11:02:37 d2.utils.events]:  eta: 1:12:09  iter: 1239", ["eta: 1:12:09  iter: 1239"]),
+    # the logger's name after the level
+    (
+        "2024-01-22 14:03:21,430 - INFO - joeynmt.training - Epoch   1, Step:      100",
+        ["Epoch   1, Step:      100"],
+    ),
+    ("2024-01-22 14:03:21,430 - INFO - __main__ - step 100", ["step 100"]),
     # Swin's logger: a bracketed time and logger name, then the source place and level
     (
         "[2024-03-14 09:12:11 swin_tiny_patch4](main.py 254): INFO Train: [0/300][0/1251]",

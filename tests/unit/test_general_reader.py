@@ -327,6 +327,19 @@ def test_a_bound_or_a_setting_is_no_reading(setting: str, series: str) -> None:
     assert records[0].metrics[series] == {"loss": 2, "grad_norm": 0.8, "lr": 0.001}.get(series, 64)
 
 
+@pytest.mark.parametrize("total", ["total training loss", "epoch_loss_sum"])
+def test_a_total_printed_alone_beside_the_loss_is_another_quantity(total: str) -> None:
+    # A run that prints its loss under its own name: an epoch's line with only a total
+    # (a sum over the epoch's batches) is not a value of that loss.
+    log = []
+    for epoch in (1, 2, 3):
+        log += [f"step {s + 300 * epoch} | loss {5 / (s + 300 * epoch):.4f}" for s in (0, 100, 200)]
+        log.append(f"Epoch {epoch} done: {total} {4801.75 / epoch}")
+    records = read("\n".join(log))
+    losses = [r.metrics["loss"] for r in records if "loss" in r.metrics]
+    assert len(losses) == 9 and max(losses) < 1
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
