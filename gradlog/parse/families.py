@@ -36,6 +36,7 @@ _LOSS_JOINED = ("crossentropy", "smoothl1")
 # The second tier (DL4J's ``score``, Lua Torch's ``Err``, OpenNMT's ``ppl``) is a run's
 # loss only when the run prints no first-tier loss at all.
 _FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "perplexity"})
+_FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
 _LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log is the loss
 # Words that make a loss-like name something else: a running best, a weight, a count.
 _NOT_A_VALUE = frozenset(
@@ -153,8 +154,16 @@ def watched(name: str) -> bool:
 
 
 def _fallback(snake: str) -> bool:
-    parts = set(words(snake))
-    return bool(parts & _FALLBACK_WORDS) and not parts & (_NOT_A_VALUE | _VAL_WORDS)
+    """Whether a name may stand in for the loss: a second-tier word in a short name
+    (``score``, ``train_err``, ``avg_ppl``); a longer one is a statistic of something
+    else (kohya's ``mean ar error (without repeats)`` of its image buckets)."""
+    named = words(snake)
+    parts = set(named)
+    return (
+        len(named) <= _FALLBACK_LONGEST
+        and bool(parts & _FALLBACK_WORDS)
+        and not parts & (_NOT_A_VALUE | _VAL_WORDS)
+    )
 
 
 class Families:

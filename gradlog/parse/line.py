@@ -97,6 +97,9 @@ class _Slot:
 _LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]*")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
+# A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
+# and kohya's scripts): its count is the global step.
+_STEPS_BAR = re.compile(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
 _AT_STEP = re.compile(
     r"(?P<name>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}) (?:at|for|after|in|on) "
@@ -307,6 +310,9 @@ def _counters(
             _Slot(key, EPOCH if key == EPOCH_COUNTER else STEP, index)
             for index, key in enumerate(keys)
         ]
+    bar = _STEPS_BAR.match(shape)
+    if bar is not None:  # ``Steps:  10%|█| 201/2000 [..]``: the bar counts the steps
+        return [_Slot(COUNTER, STEP, bisect_left(holes, bar.end()))]
     if epoch is None:  # a bare ``i/N`` is a batch of the epoch printed just before it
         return []
     batch = epoch + 2 if epoch + 1 in totals else epoch + 1

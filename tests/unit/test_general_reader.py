@@ -340,6 +340,33 @@ def test_a_total_printed_alone_beside_the_loss_is_another_quantity(total: str) -
     assert len(losses) == 9 and max(losses) < 1
 
 
+@pytest.mark.parametrize("desc", ["steps", "Steps", "global_step", "step"])
+def test_a_bar_named_for_the_steps_counts_them(desc: str) -> None:
+    # diffusers' and kohya's scripts: one bar over every step of the run, redrawn, its
+    # desc the steps; an epoch header between its states does not fold them together.
+    log = []
+    for epoch in (1, 2):
+        log.append(f"epoch {epoch}/10")
+        states = [
+            f"{desc}:  {n // 20}%|█         | {n}/2000 [02:52<25:47, 1.2it/s, avr_loss={1 / n:.4g}]"
+            for n in range(200 * epoch - 199, 200 * epoch + 1, 50)
+        ]
+        log.append("\r" + "\r".join(states))
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [1, 51, 101, 151, 201, 251, 301, 351]
+    assert all(r.metrics["loss"] == pytest.approx(1 / r.step, rel=1e-3) for r in records)
+
+
+def test_a_long_name_with_a_second_tier_word_stands_in_for_no_loss() -> None:
+    # A banner's statistic (kohya's image buckets) is no stand-in for the loss the
+    # training lines print later.
+    log = [f"INFO     bucket {i}: resolution (512, 512), count: {90 + i}" for i in range(3)]
+    log.append("INFO     mean ar error (without repeats): 0.0421")
+    log += [f"step {i} avr_loss={0.2 - i / 1000:.4f}" for i in range(1, 6)]
+    records = read("\n".join(log))
+    assert next(r.metrics["loss"] for r in records if "loss" in r.metrics) == 0.199
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
