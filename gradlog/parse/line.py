@@ -114,6 +114,7 @@ _SECTION = re.compile(
     re.IGNORECASE,
 )
 _TRAIN = ("train", "training")
+_BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = re.compile(
     r"(?<![\w.])(?:val|valid|validation|eval|evaluation|test|testing|dev)(?![\w.])", re.IGNORECASE
@@ -542,6 +543,11 @@ class LineParser:
             if found.total >= 0 and families.family(read[1]) in (ACC, VAL_ACC):
                 fractions.append((read[0], read[1], found.total))
         if not pairs or not trusted:
+            return None
+        values = [slot for slot in pairs if slot.canonical not in _AXES]
+        if values and all(_BEST.intersection(families.words(slot.key)) for slot in values):
+            # ``best mean dice: 0.37 at epoch: 2``: running bests only, and the step or
+            # epoch the best was reached at, not the one the log is at.
             return None
         dialect = self._recognise(key)
         slots = self._capped(pairs, (dialect or self.dialect).renames)

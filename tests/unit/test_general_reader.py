@@ -367,6 +367,24 @@ def test_a_long_name_with_a_second_tier_word_stands_in_for_no_loss() -> None:
     assert next(r.metrics["loss"] for r in records if "loss" in r.metrics) == 0.199
 
 
+@pytest.mark.parametrize(
+    "best",
+    [
+        "best mean dice: {v} at epoch: {e}",
+        "train completed, best_metric: {v} at epoch: {e}",
+        "New best_val_acc {v} (epoch {e})",
+    ],
+)
+def test_a_line_of_running_bests_is_no_step(best: str) -> None:
+    # The epoch or step a best was reached at is not where the log is.
+    log = []
+    for epoch in range(1, 7):
+        log.append(f"epoch {epoch} loss: {1 / epoch:.4f} val_acc: {0.5 + epoch / 100}")
+        log.append(best.format(v=0.5 + epoch // 3 / 100, e=epoch // 3 * 3 or 1))
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [1, 2, 3, 4, 5, 6]
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
