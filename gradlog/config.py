@@ -45,6 +45,11 @@ class SpikeThresholds(NamedTuple):
     lm_start: float = 6.9
     lm_persist: int = 2
     lm_held: float = 1.5  # "held": still this far above the level before the jump
+    # ... or, in a quiet run, a jump of `quiet_factor` when the whole recent window lies
+    # within `quiet_spread` of its least value: against losses that all sit within 50%
+    # of each other, 5x is no batch noise (a smooth run's 9.8x jump that recovers).
+    quiet_factor: float = 5.0
+    quiet_spread: float = 1.5
     # The recent level is the median of this many previous finite losses.
     window: int = 8
     min_history: int = 3  # finite losses needed before an unconfirmed spike can fire

@@ -26,7 +26,8 @@ EVENTS: dict[str, list[tuple[float, float]]] = {
     "tenfold": [(12.0, 1.0)],  # a warning
     "hundredfold": [(150.0, 1.0)],  # an error
     "held": [(30.0, 1.0), (28.0, 1.0), (25.0, 1.0)],  # one episode over three records
-    "ninefold": [(8.0, 1.0)],  # near miss: no NaN, no grad jump follows
+    "sixfold": [(6.0, 1.0)],  # a warning: in a run this quiet, 5x is no noise
+    "fourfold": [(4.0, 1.0)],  # near miss: no NaN, no grad jump follows
     "nan_soon": [(4.0, 1.0), (1.0, 1.0), (1.0, 1.0), (math.nan, 1.0)],  # confirmed
     "nan_late": [(4.0, 1.0), (1.0, 1.0), (1.0, 1.0), (1.0, 1.0), (math.nan, 1.0)],
     "inf_soon": [(3.5, 1.0), (math.inf, math.inf)],
@@ -82,7 +83,7 @@ def _found(records: list[Record], thresholds: Thresholds) -> list[Diagnosis]:
 
 
 EVERY = [name for name in EVENTS if not name.startswith("lm_")]
-QUIET = ["ninefold", "nan_late", "small_rise", "gap"]
+QUIET = ["fourfold", "nan_late", "small_rise", "gap"]
 
 
 @pytest.mark.parametrize("small", [False, True], ids=["default", "screen_on_small_blocks"])

@@ -108,7 +108,7 @@ def test_threshold_override_changes_what_fires(tmp_path: Path) -> None:
     args = ("diagnose", "--format", "json", "mild_spike.log")
     assert gradlog(*args, "--fail-on", "info", cwd=tmp_path).returncode == 0
     (tmp_path / "pyproject.toml").write_text(
-        "[tool.gradlog.thresholds.loss_spike]\nfactor = 5\nsevere_factor = 5.5\n"
+        "[tool.gradlog.thresholds.loss_spike]\nfactor = 3\nsevere_factor = 3.5\n"
     )
     result = gradlog(*args, cwd=tmp_path)
     assert result.returncode == 1

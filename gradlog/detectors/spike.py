@@ -78,6 +78,8 @@ class LossSpikeDetector(Detector):
     - `min_rise_fraction` 0.1: the rise must be at least a tenth of the run's starting
       loss, so near-zero losses that wobble (0.001 -> 0.02) are not spikes.
     - `min_history` 3 finite losses before an unconfirmed spike can fire.
+    - `quiet_factor` 5 when the previous 8 losses all lie within `quiet_spread` (1.5x)
+      of the least of them: in a run that quiet, a 5x jump is far beyond its noise.
     - `grad_confirmed_factor` 2 when the grad norm jumped `grad_jump` (10x) over its
       recent level at the same time: language-model losses are bounded near
       ln(vocabulary), so their spikes are 2-3x; noise moves the loss, not the gradient
@@ -244,7 +246,7 @@ class LossSpikeDetector(Detector):
         informative = self._quiet_jumps < self._limits.quiet_grad_jumps
         small = ratio >= self._limits.grad_confirmed_factor
         if ratio < self._limits.factor and not (
-            small and informative and self._grad_jumped(record)
+            (small and informative and self._grad_jumped(record)) or self._quiet(ratio)
         ):
             held = self._lm_held is not None and ratio >= self._limits.lm_held
             return self._persisted(record, ratio, base) if small or held else []
@@ -252,6 +254,17 @@ class LossSpikeDetector(Detector):
         diagnosis = self._report(record, self._previous, ratio, base, None, severe)
         self._episode, self._episode_base = diagnosis, base
         return [diagnosis]
+
+    def _quiet(self, ratio: float) -> bool:
+        """A jump of ``quiet_factor`` over a full recent window whose losses all lie within
+        ``quiet_spread`` of its least one: far beyond what this run's noise does."""
+        recent, limits = self._recent_sorted, self._limits
+        return (
+            ratio >= limits.quiet_factor
+            and len(recent) >= limits.window
+            and recent[0] > 0
+            and recent[-1] <= limits.quiet_spread * recent[0]
+        )
 
     @property
     def _grads_printed(self) -> bool:

@@ -43,11 +43,11 @@ _NOT_A_VALUE = frozenset(
     {"best", "min", "max", "lowest", "weight", "weights", "coef", "scale", "scaler", "num"}
 )
 # Words of a setting, never a measured value: ``min_loss_scale``, ``loss_scale_window``,
-# ``max_grad_norm``, ``grad_norm_clip``, ``loss_decimal_place`` in a configuration dump
-# (a loss scale or a gradient norm that is a bound, not a reading).
+# ``max_grad_norm``, ``loss_decimal_place`` in a configuration dump (a loss scale or a
+# gradient norm that is a bound, not a reading). Not ``clip``: CLIP names its losses.
 _SETTING_WORDS = frozenset(
-    {"min", "max", "minimum", "maximum", "init", "initial", "window", "clip"}
-    | {"clipping", "decimal", "place", "places", "type", "fn", "func", "function", "tolerance"}
+    {"min", "max", "minimum", "maximum", "init", "initial", "window", "decimal", "place"}
+    | {"places", "type", "fn", "func", "function", "tolerance"}
 )
 # Words of a duration or a rate: Sockeye's ``Time-cost=1063.9``, ``loss_time``, ``step
 # time``, ``samples/sec`` are how long something took, never a loss or an accuracy.
@@ -216,7 +216,8 @@ class Families:
         plan: list[tuple[str, tuple[str, ...]]] = []
         for fam in FAMILIES:
             if fam in keys:
-                self._named.add(fam)
+                if fam == LOSS:  # (an lr printed once in the settings names no schedule)
+                    self._named.add(fam)
             elif fam in self.primary or fam not in self._named:
                 members = self._choose(fam, [k for k in keys if family(k) == fam])
                 if members:

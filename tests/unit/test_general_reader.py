@@ -308,8 +308,6 @@ def test_an_evaluation_bar_counts_no_steps(section: str) -> None:
         ("'initial_loss_scale': 4294967296", "loss_scale"),
         ("loss_scale_window = 1000", "loss_scale"),
         ("max_grad_norm=1.0", "grad_norm"),
-        ("grad_norm_clip: 1.0", "grad_norm"),
-        ("clip_grad_norm = 0.5", "grad_norm"),
         ("loss_decimal_place = 4", "loss"),
         ("learning_rate_init=0.003", "lr"),
     ],
@@ -383,6 +381,12 @@ def test_a_line_of_running_bests_is_no_step(best: str) -> None:
         log.append(best.format(v=0.5 + epoch // 3 / 100, e=epoch // 3 * 3 or 1))
     records = read("\n".join(log))
     assert [r.step for r in records] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_model_named_in_a_series_keeps_its_family() -> None:
+    # CLIP's losses and a loss over a threshold map (PaddleOCR's DB) are readings.
+    (record,) = read("step 5 clip_val_loss: 2.5 loss_threshold_maps: 0.4 loss: 1.2")
+    assert record.metrics["val_loss"] == 2.5 and record.metrics["loss"] == 1.2
 
 
 def test_a_clock_is_no_value() -> None:

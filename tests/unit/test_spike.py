@@ -64,3 +64,14 @@ def test_a_language_model_jump_of_one_record_is_not() -> None:
 def test_a_small_loss_that_doubles_for_two_records_is_not_a_language_model_spike() -> None:
     start = [2.3, 1.8, 1.2, 0.9, 0.7, 0.6, 0.55, 0.5, 0.5, 0.48, 0.47, 0.46]
     assert run("loss_spike", records(loss=[*start, 1.1, 1.05, 0.5, 0.47])) == []
+
+
+def test_a_fivefold_jump_in_a_quiet_run_is_a_spike() -> None:
+    """Against eight losses within 50% of each other, a jump of 5x or more is no batch
+    noise; in a run whose losses scatter more, it takes 10x."""
+    quiet = [1.43, 1.44, 1.46, 1.43, 1.42, 1.45, 1.44, 1.43]
+    found = run("loss_spike", records(loss=[*quiet, 7.9, 2.7, 1.6, 1.45]))
+    assert [d.first_step for d in found] == [9]
+    noisy = [1.0, 2.2, 0.9, 1.8, 1.1, 2.1, 1.2, 1.5]
+    assert run("loss_spike", records(loss=[*noisy, 7.9, 2.7, 1.6, 1.45])) == []
+    assert run("loss_spike", records(loss=[*quiet, 6.9, 2.7, 1.6, 1.45])) == []  # 4.8x
