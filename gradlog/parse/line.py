@@ -326,6 +326,12 @@ def _counters(
     return []
 
 
+def _whole(tokens: list[str], index: int) -> bool:
+    """Whether number ``index`` of a line is printed whole: an epoch counter, not the
+    fraction of the data seen (HF's ``epoch 0.02``)."""
+    return index >= len(tokens) or "." not in tokens[index]
+
+
 class LineParser:
     """Parses lines into ``Fields``; the pyparsing grammar runs once per line shape.
 
@@ -403,7 +409,7 @@ class LineParser:
             self.limits.many_numbers += 1
         tokens = parts[1::2]  # the number part of each token, without its unit
         shape = grammar.HOLE.join(parts[0::2])
-        plan = self._plan_for(shape, text, key)
+        plan = self._plan_for(shape, text, key, tokens)
         if plan is _SKIPPED:
             return None
         stats = self._stats(shape, plan, text)
@@ -433,7 +439,7 @@ class LineParser:
             self.evictions += 1
         self._fast[key] = (_anchored(view), plan, stats)
 
-    def _plan_for(self, shape: str, text: str, key: str) -> _Plan | None:
+    def _plan_for(self, shape: str, text: str, key: str, tokens: list[str]) -> _Plan | None:
         """The plan of a shape: cached, else made from its scan (cached by the shape
         without digits, as the grammar reads every digit alike), else ``_SKIPPED``."""
         if shape in self._plans:
@@ -450,7 +456,7 @@ class LineParser:
         else:
             self.limits.rare_shapes += 1
             return _SKIPPED
-        plan = self._plan(prepared, pairs, text, key)
+        plan = self._plan(prepared, pairs, text, key, tokens)
         _keep(self._plans, shape, plan, _PLANS_KEPT)
         return plan
 
@@ -503,8 +509,11 @@ class LineParser:
         if dialect is not None and (self.dialect.generic or not dialect.generic):
             self.dialect = dialect
 
-    def _plan(self, shape: str, scan: tuple[_Pair, ...], text: str, key: str) -> _Plan | None:
-        """Read the pairs a scan found in ``shape`` (prepared): keys to names, slots."""
+    def _plan(
+        self, shape: str, scan: tuple[_Pair, ...], text: str, key: str, tokens: list[str]
+    ) -> _Plan | None:
+        """Read the pairs a scan found in ``shape`` (prepared): keys to names, slots
+        (``tokens``: the numbers of the line the shape was first seen in)."""
         pairs: list[_Slot] = []
         covered: set[int] = set()
         first = len(shape)
@@ -558,7 +567,7 @@ class LineParser:
             whole = number is not None and number.group("num").isdigit()
             prefix = shape[:first] if whole else ""
             slots += _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
-        elif EPOCH in named and named[STEP] + 1 in totals:
+        elif EPOCH in named and named[STEP] + 1 in totals and _whole(tokens, named[EPOCH]):
             # ``Epoch [2/20] Step [100/600]``: a step printed with its total beside the
             # epoch counts the epoch's batches (it starts again each epoch), counted
             # globally as epoch x N + i, as an unnamed ``i/N`` after the epoch is.

@@ -389,6 +389,28 @@ def test_a_model_named_in_a_series_keeps_its_family() -> None:
     assert record.metrics["val_loss"] == 2.5 and record.metrics["loss"] == 1.2
 
 
+def test_a_step_with_its_total_beside_a_fractional_epoch_is_global() -> None:
+    # ``step 50/20000 | epoch 0.02``: the epoch is the share of the data seen, not a
+    # counter the step starts again with.
+    log = [
+        f"step {s:5d}/20000 | epoch {s / 2500:.2f} | loss {3 - s / 10000:.4f}"
+        for s in (50, 2550, 5050)
+    ]
+    assert [r.step for r in read("\n".join(log))] == [50, 2550, 5050]
+
+
+def test_a_wandb_run_summary_is_no_step() -> None:
+    # W&B's closing summary: the run's last values, the epoch among them, are no record.
+    log = [
+        f"step {s} | epoch {s / 2500:.2f} | loss {3 - s / 10000:.4f}"
+        for s in range(50, 20001, 2500)
+    ]
+    log += ["wandb: Run summary:", "wandb:           epoch 8.0", "wandb:      train/loss 1.2"]
+    log += ["wandb: ", "wandb: Find logs at: ./wandb/offline-run-20240301_100012-9d2mx4ke/logs"]
+    records = read("\n".join(log))
+    assert records[-1].step == 17550 and len(records) == 8
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
