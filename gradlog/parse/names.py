@@ -129,6 +129,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "step",
         "steps",
         "iter",
+        "iters",
         "iteration",
         "iterations",
         "global_step",

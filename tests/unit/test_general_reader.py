@@ -411,6 +411,17 @@ def test_a_wandb_run_summary_is_no_step() -> None:
     assert records[-1].step == 17550 and len(records) == 8
 
 
+def test_iters_counting_within_each_epoch_go_on() -> None:
+    # pytorch-CycleGAN's ``(epoch: 2, iters: 100, ..)``: its image count starts again
+    # with each epoch, and goes on from the last one.
+    log = [
+        f"(epoch: {e}, iters: {i}, time: 0.219, data: 0.002) D_A: 0.266 G_A: 0.375"
+        for e in (1, 2)
+        for i in (100, 200, 300)
+    ]
+    assert [r.step for r in read("\n".join(log))] == [100, 200, 300, 400, 500, 600]
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
