@@ -38,6 +38,7 @@ _COLUMNS_KEPT = 256  # a header with more cells names no metric table
 _BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b", "|"))
 # A cell that says "no value here" (an evaluation column between evaluations).
 _NO_VALUE = frozenset({"", "-", "--", "\u2013", "\u2014", "n/a", "na", "none", "null", "."})
+_MARKS = frozenset({"+", "*", "\u2713", "\u2714"})  # a mark in a column (skorch's cp: saved)
 _AXES = ("step", "epoch", "global_step", "iteration", "iter", "#", "e")
 
 
@@ -148,6 +149,7 @@ class Table:
         self._planned = False  # whether ``_plan`` is the open table's
         self._rows = 0
         self._spans: list[tuple[int, int]] = []
+        self._right: bool | None = None  # the rows' numbers are set right (learned)
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
@@ -169,6 +171,7 @@ class Table:
         # Where each column's name is: a row with empty cells is read by these places.
         spans = [found.span() for found in _HEADER_CELL.finditer(text)]
         self._spans = spans if len(spans) == len(cells) and not (comma or piped) else []
+        self._right = None
         self._rows = 0  # rows read under it
         self._previous_step = None
         self._plan, self._planned = None, False
@@ -187,6 +190,8 @@ class Table:
             if placed is None:
                 return None
             cells = placed
+        elif self._spans and self._right is None and len(cells) == len(self.columns):
+            self._right = self._aligned_right(text)
         if (
             len(cells) == len(self.columns) + 1
             and not (self.comma or self.piped)
@@ -197,7 +202,8 @@ class Table:
         for column, cell in zip(self.columns, cells, strict=False):
             value = _cell(cell.strip())
             if value is None:
-                if self.comma or _CLOCK.match(cell.strip()) or cell.strip().lower() in _NO_VALUE:
+                bare = cell.strip()
+                if self.comma or _CLOCK.match(bare) or bare.lower() in _NO_VALUE or bare in _MARKS:
                     continue
                 return None
             values[column] = value
@@ -206,13 +212,30 @@ class Table:
         self._rows += 1
         return self._record(values)
 
+    def _aligned_right(self, text: str) -> bool:
+        """Whether a full row's cells end where the columns' names end (numbers set
+        right: skorch, pandas) rather than start where they start (Chainer). Lines
+        reach here without their indent, so the row is first set so that its first
+        cell ends (or starts) where the first name does."""
+        found = [m.span() for m in re.finditer(r"\S+", text)]
+        shift = self._spans[0][1] - found[0][1]
+        right = sum(
+            end + shift == span[1] for (_, end), span in zip(found, self._spans, strict=False)
+        )
+        left = sum(start == span[0] for (start, _), span in zip(found, self._spans, strict=False))
+        return right > left
+
     def _placed(self, text: str) -> list[str] | None:
         """The cells of a row printed with some left empty (Chainer's PrintReport leaves
-        the validation columns blank between evaluations), each put in the column whose
-        name's place it overlaps most; None when a cell overlaps none, or two one."""
+        the validation columns blank between evaluations, skorch its checkpoint mark),
+        each put in the column whose name's place it overlaps most, the cells set as
+        the table's full rows are (left, or right: see ``_aligned_right``); None when a
+        cell overlaps none, or two one."""
         cells = [""] * len(self._spans)
-        for found in re.finditer(r"\S+", text):
-            start, end = found.span()
+        tokens = list(re.finditer(r"\S+", text))
+        shift = self._spans[0][1] - tokens[0].end() if tokens and self._right else 0
+        for found in tokens:
+            start, end = found.start() + shift, found.end() + shift
             overlaps = [min(end, right) - max(start, left) for left, right in self._spans]
             best = max(range(len(overlaps)), key=overlaps.__getitem__)
             if overlaps[best] <= 0 or cells[best]:

@@ -709,6 +709,29 @@ def test_an_aligned_table_with_empty_cells_is_read_by_place() -> None:
     assert [r.step for r in records if "val_loss" in r.metrics] == [400, 800, 1200]
 
 
+@pytest.mark.parametrize("indent", [0, 2])
+def test_a_right_aligned_table_with_a_mark_column_is_read_by_place(indent: int) -> None:
+    # skorch's epoch table: numbers set right under their names, a ``+`` in ``cp`` when
+    # a checkpoint was saved and nothing else: the marked rows were dropped (a mark is
+    # no value) and the others read ``dur`` into ``cp`` (a cell short).
+    names = ["epoch", "train_loss", "valid_loss", "cp", "dur"]
+    widths = [len(name) + 4 for name in names]
+
+    def row(*cells: str) -> str:
+        return " " * indent + "".join(
+            cell.rjust(width) for cell, width in zip(cells, widths, strict=True)
+        )
+
+    log = [row(*names), row(*("-" * (w - 2) for w in widths))]
+    for epoch in range(1, 13):
+        mark = "+" if epoch % 3 else ""
+        log.append(row(str(epoch), f"{1 / epoch:.4f}", f"{1.2 / epoch:.4f}", mark, "1.9933"))
+    records = read("\n".join(log))
+    assert [r.step for r in records] == list(range(1, 13))
+    assert all(r.metrics["dur"] == 1.9933 and "cp" not in r.metrics for r in records)
+    assert [r.metrics["val_loss"] for r in records] == [round(1.2 / e, 4) for e in range(1, 13)]
+
+
 def test_a_printed_dataframe_drops_its_index_column() -> None:
     # pandas prints its RangeIndex (0, 1, 2..) before each row, under no header name:
     # read by position, every column shifted by one (the epoch was the loss).
