@@ -53,6 +53,8 @@ class NanDetector(Detector):
 
     ## Thresholds
     - Any non-finite value in the watched metrics is an error.
+    - In a run that prints none of them (a GAN's ``D_A``, ``G_A``, ``cycle_A``), two or
+      more of its series turning non-finite in one record is an error too.
     - Under mixed precision a non-finite grad norm beside a finite loss is the loss
       scaler skipping an overflowed step: up to `max_skipped_steps` (2) such records in
       a row are reported as info only.
@@ -89,26 +91,36 @@ class NanDetector(Detector):
         self._loss_bad = False  # the loss itself went non-finite in this episode
         self._announced = False
         self._bad_rows: Flags | None = None  # the block's records with a non-finite value
+        # A run that has printed no watched series yet (a GAN's ``D_A``, ``G_A``, RL
+        # returns): the names it printed finite so far, and those of the open episode.
+        self._lossless = True
+        self._steady: set[str] = set()
+        self._orphans: list[str] = []
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         # Screen first: a sum is finite only if every term is (NaN and Inf never cancel
         # back to a finite number), and then nothing is non-finite, the loss included.
         # A finite sum is the common case; an overflowing one just takes the long way.
+        orphans: list[str] = []
+        if self._lossless:
+            orphans = self._orphaned(record)
         if math.isfinite(sum(record.metrics.values())):
             done = [] if self._first is None else self._close()
             self._healthy = record
             return done
-        bad = _bad(record) or ([LOSS] if loss_is_nan(record) else [])
+        bad = _bad(record) or ([LOSS] if loss_is_nan(record) else []) or orphans
         if not bad:
             done = self._close()
             self._healthy = record
             return done
         if self._first is None:
             self._first, self._count, self._loss_bad, self._announced = record, 0, False, False
+            self._orphans = orphans
         self._last = record
         self._count += 1
         self._loss_bad = (
             self._loss_bad
+            or bool(orphans)
             or loss_is_nan(record)
             or _nonfinite(record.get(VAL_LOSS))
             or any(family(m) in (LOSS, VAL_LOSS) for m in bad)  # another loss of the run
@@ -119,14 +131,30 @@ class NanDetector(Detector):
             return [self._report(open_=True)]
         return []
 
+    def _orphaned(self, record: Record) -> list[str]:
+        """In a run that has printed no watched series yet: the series of ``record`` that
+        were finite before and are not now, when there are two or more (every value of a
+        GAN's ``D_A: nan G_A: nan ..``; one stray NaN statistic is not enough); the
+        record's finite series are noted, and a watched one ends the search for good."""
+        metrics = record.metrics
+        if any(map(_is_watched, metrics)):
+            self._lossless = False
+            self._steady.clear()
+            return []
+        steady = self._steady
+        gone = [n for n, v in metrics.items() if not math.isfinite(v) and n in steady]
+        steady.update(n for n, v in metrics.items() if math.isfinite(v))
+        return gone if len(gone) >= 2 else []
+
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         """``observe`` only the records with a non-finite watched value and the one after
         each (it may close the episode); the others just become the last healthy record.
 
         A record is bad exactly when a watched series is non-finite in it: a hidden NaN
-        loss is a 0.0 beside a non-finite grad norm, which is watched too."""
+        loss is a 0.0 beside a non-finite grad norm, which is watched too. A run that has
+        printed no watched series yet is read record by record (``_orphaned``)."""
         records = block.records
-        if len(records) < SMALL_BLOCK:
+        if len(records) < SMALL_BLOCK or self._lossless:
             return super().observe_block(block)  # numpy costs more than it saves here
         bad = block.nonfinite(_is_watched)
         flagged = bad.copy()
@@ -187,7 +215,7 @@ class NanDetector(Detector):
         first, last = self._first, self._last
         assert first is not None and last is not None
         skipped = not self._loss_bad and self._count <= self._limits.max_skipped_steps
-        bad = _bad(first)
+        bad = _bad(first) or self._orphans
         hidden = loss_is_nan(first) and LOSS not in bad
         what = ", ".join(bad) if bad else LOSS
         message = f"{what} became non-finite at {where(first)}"

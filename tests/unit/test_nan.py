@@ -34,3 +34,34 @@ def test_skipped_amp_step_is_info_but_persisting_nan_grad_is_error() -> None:
     assert [d.severity for d in brief] == [Severity.INFO]
     long = run("nan", records(loss=[1.0, 0.9, 0.8, 0.7, 0.6], grad_norm=[1, NAN, NAN, NAN, 1]))
     assert [d.severity for d in long] == [Severity.ERROR]
+
+
+def test_a_run_without_a_loss_name_is_watched_by_all_its_series() -> None:
+    """pytorch-CycleGAN prints ``D_A: 0.27 G_A: 0.38 cycle_A: 3.0``, no loss by name: two
+    or more of its series turning non-finite at once is the NaN; one stray statistic, or
+    series that were never finite (RL returns before the first episode), is not."""
+    gan = records(d_a=[0.27, 0.29, NAN, NAN], g_a=[0.38, 0.22, NAN, NAN], time=[0.2] * 4)
+    found = run("nan", gan)
+    assert [(d.first_step, d.severity, d.count) for d in found] == [(3, Severity.ERROR, 2)]
+    assert found[0].message.startswith("d_a, g_a became non-finite at epoch 3")
+    stray = records(d_a=[0.27, 0.29, NAN, 0.3], g_a=[0.38, 0.22, 0.3, 0.3])
+    assert run("nan", stray) == []
+    unborn = records(reward_mean=[NAN, NAN, 1.0], reward_max=[NAN, NAN, 2.0])
+    assert run("nan", unborn) == []
+    named = records(loss=[0.5, 0.4, 0.4], d_a=[0.27, NAN, NAN], g_a=[0.38, NAN, NAN])
+    assert run("nan", named) == []  # a run with a loss is judged by it
+
+
+def test_a_long_log_without_a_loss_name_finds_its_nan() -> None:
+    """The same read from a log long enough to be judged in blocks."""
+    from gradlog.engine import analyze
+
+    def line(i: int) -> str:
+        value = "nan" if i >= 900 else f"{0.3 + (i % 7) / 100:.3f}"
+        return f"(epoch: {1 + i // 100}, iters: {100 * (1 + i % 100)}, time: 0.219) " + " ".join(
+            f"{name}: {value}" for name in ("D_A", "G_A", "cycle_A", "idt_A")
+        )
+
+    report = analyze([line(i) for i in range(1000)])
+    found = [d for d in report.diagnoses if d.id == "nan"]
+    assert [(d.severity, d.count, d.line) for d in found] == [(Severity.ERROR, 100, 901)]
