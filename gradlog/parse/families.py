@@ -235,7 +235,7 @@ class Families:
     def _choose(self, fam: str, found: list[str]) -> tuple[str, ...]:
         chosen = self.primary.get(fam)
         if chosen is None and found:
-            totals = [k for k in found if set(words(k)) & _TOTAL_WORDS]
+            totals = [k for k in found if set(words(k)) & _TOTAL_WORDS] or _heads(found)
             if totals:
                 chosen = (totals[0],)
             elif _on_numbered_sets(found):
@@ -259,6 +259,17 @@ class Families:
             if chosen:
                 self.primary["stand-in"] = chosen
         return chosen if chosen and set(chosen) <= set(keys) else ()
+
+
+def _heads(names: list[str]) -> list[str]:
+    """The member the others extend (ESPnet's ``main/loss`` beside ``main/loss_ctc`` and
+    ``main/loss_att``: the whole of which they are parts), the one most extended first;
+    empty when none is."""
+    extended = {
+        name: sum(other.startswith(name + "_") for other in names if other != name)
+        for name in names
+    }
+    return sorted((n for n in names if extended[n]), key=lambda n: -extended[n])
 
 
 def _on_numbered_sets(names: list[str]) -> bool:

@@ -225,7 +225,7 @@ MASK = re.compile(
     # A version (``v7.0-294-gdb125a20``, ``torch-2.1.0+cu121``, ``Python-3.10.12``) and a
     # device (``CUDA:0``) in a banner: no metric ``v7.0`` = 294, no ``cu121_cuda`` = 0.
     r"|v\d+(?:\.\d+)+(?:[-+][\w.]+)*|[A-Za-z][\w]*-\d+\.\d+\.\d+(?:[-+.][\w]+)*"
-    r"|(?:cuda|CUDA|gpu|GPU|npu|NPU|xpu|XPU|mps):\d+"
+    r"|(?:cuda|CUDA|gpu|GPU|npu|NPU|xpu|XPU|mps|xla|XLA|tpu|TPU|hpu|HPU):\d+(?:/\d+)?"
     r")(?![\w+/\-.@])"
     r"|device=(?:'[^']*'|\"[^\"]*\")|device\(type=[^)]*\)"
 )
@@ -563,9 +563,16 @@ class LineParser:
         named = {slot.canonical: slot.index for slot in slots}
         totals = {found.total for found in scan if found.total >= 0}
         if STEP not in named:
-            number = grammar.NUMBER_RE.search(text)  # a counter is whole: ``278.91 iters/sec``
-            whole = number is not None and number.group("num").isdigit()
+            # A counter is whole and bare: not ``278.91 iters/sec``, nor TF.js's ``229ms
+            # 72us/step`` (durations).
+            leading = [
+                number.group("num").isdigit() and number.end() == number.end("num")
+                for number in islice(grammar.NUMBER_RE.finditer(text), 2)
+            ]
+            whole = leading[:1] == [True]
             prefix = shape[:first] if whole else ""
+            if whole and leading[1:] == [False] and prefix.count(grammar.HOLE) == 2:
+                prefix = prefix[: prefix.index(grammar.HOLE) + 1]  # (``[100] 2.3s ..``)
             slots += _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
         elif EPOCH in named and named[STEP] + 1 in totals and _whole(tokens, named[EPOCH]):
             # ``Epoch [2/20] Step [100/600]``: a step printed with its total beside the

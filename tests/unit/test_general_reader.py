@@ -422,6 +422,30 @@ def test_iters_counting_within_each_epoch_go_on() -> None:
     assert [r.step for r in read("\n".join(log))] == [100, 200, 300, 400, 500, 600]
 
 
+@pytest.mark.parametrize("device", ["xla:1/0", "tpu:3", "cuda:0", "hpu:7"])
+def test_a_device_is_no_metric(device: str) -> None:
+    # PyTorch/XLA's ``Device=xla:1/0``: the device's kind and ordinal name no series.
+    (record,) = read(f"| Training Device={device} Epoch=1 Step=20 Loss=2.30112 Rate=512.34")
+    assert (record.step, record.metrics) == (20, {"loss": 2.30112, "rate": 512.34})
+
+
+def test_a_member_the_others_extend_is_their_whole() -> None:
+    # ESPnet's ``main/loss`` beside its parts ``main/loss_ctc`` and ``main/loss_att``.
+    line = "{'main/loss': 144.7, 'main/loss_ctc': 300.0, 'main/loss_att': 150.0, 'iteration': 100}"
+    (record,) = read(line)
+    assert record.metrics["loss"] == 144.7 and record.metrics["main_loss_ctc"] == 300.0
+
+
+@pytest.mark.parametrize("lead", ["229ms 72us/step - ", "12s 3ms/step - ", "2.3s "])
+def test_a_duration_leading_a_line_is_no_counter(lead: str) -> None:
+    # TF.js prints each epoch's time first: its numbers are durations, not the step.
+    log = []
+    for epoch in range(1, 4):
+        log += [f"Epoch {epoch} / 150", f"{lead}acc=0.797 loss={1 / epoch:.4f} val_loss=0.7"]
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics["loss"]) for r in records] == [(1, 1), (2, 0.5), (3, 0.3333)]
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
