@@ -184,6 +184,7 @@ class Families:
         # a record with only other members of one (JoeyNMT's ``Epoch 1: total training
         # loss 4801.75`` beside its per-step ``Batch Loss``) holds another quantity.
         self._named: set[str] = set()
+        self._loss_read = False  # a first-tier loss was read: nothing stands in any more
         self._plans: dict[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]] = {}
 
     def resolve(self, metrics: dict[str, float]) -> None:
@@ -195,6 +196,10 @@ class Families:
             if len(self._plans) < _PLANS_KEPT and len(keys) <= _PLANNED_NAMES:
                 self._plans[keys] = plan
         for fam, members in plan:
+            if fam == _STAND_IN:  # (a plan made before the run printed its loss)
+                if self._loss_read:
+                    continue
+                fam = LOSS
             if len(members) > 1:
                 metrics[fam] = math.fsum(metrics[m] for m in members)
             else:
@@ -223,13 +228,15 @@ class Families:
                 if members:
                     plan.append((fam, members))
         evaluation = VAL_LOSS in keys or any(fam == VAL_LOSS for fam, _ in plan)
-        if LOSS not in keys and not evaluation and not any(fam == LOSS for fam, _ in plan):
+        if LOSS in keys or any(fam == LOSS for fam, _ in plan):
+            self._loss_read = True
+        elif not evaluation and not self._loss_read:
             # (Not beside a validation loss: an evaluation's error rate or perplexity, as
             # Paddle's ``Test with Pass 0, Cost 2.3, {'classification_error..': 0.88}``
             # prints, is no stand-in for the training loss.)
             members = self._stand_in(keys, metrics)
             if members:
-                plan.append((LOSS, members))
+                plan.append((_STAND_IN, members))
         return tuple(plan)
 
     def _choose(self, fam: str, found: list[str]) -> tuple[str, ...]:
@@ -259,6 +266,9 @@ class Families:
             if chosen:
                 self.primary["stand-in"] = chosen
         return chosen if chosen and set(chosen) <= set(keys) else ()
+
+
+_STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stands in for
 
 
 def _heads(names: list[str]) -> list[str]:

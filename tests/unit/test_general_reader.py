@@ -446,6 +446,21 @@ def test_a_duration_leading_a_line_is_no_counter(lead: str) -> None:
     assert [(r.step, r.metrics["loss"]) for r in records] == [(1, 1), (2, 0.5), (3, 0.3333)]
 
 
+def test_nothing_stands_in_for_a_loss_the_run_prints() -> None:
+    # GluonTS: after training, the evaluation's ``"abs_error": 13873918.0`` was taken for
+    # the loss (a 2.6e6x spike): a second-tier name stands in only in a run without one.
+    log = [f"Epoch[{e}] Evaluation metric 'epoch_loss'={3 - e / 10:.4f}" for e in range(10)]
+    log += ["{", '    "MSE": 1200000000.0,', '    "abs_error": 13873918.0,', '    "MASE": 1.1', "}"]
+    losses = [r.metrics["loss"] for r in read("\n".join(log)) if "loss" in r.metrics]
+    assert len(losses) == 10 and max(losses) == 3.0
+    # A score that stood in before the loss was printed stands in no more after it.
+    log = [f"iter {i} score {1 / i:.3f}" for i in range(1, 4)]
+    log += [f"iter {i} loss {1 / i:.3f}" for i in range(4, 7)]
+    log += [f"iter {i} score {100 / i:.3f}" for i in range(7, 9)]
+    records = read("\n".join(log))
+    assert [r.step for r in records if "loss" in r.metrics] == [1, 2, 3, 4, 5, 6]
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
