@@ -38,9 +38,11 @@ _LOSS_JOINED = ("crossentropy", "smoothl1")
 _FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "perplexity"})
 _FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
 _LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log is the loss
-# Words that make a loss-like name something else: a running best, a weight, a count.
+# Words that make a loss-like name something else: a running best, a weight, a count, the
+# value before (PyKEEN's ``prev_loss=nan`` on its first epoch: no previous one yet).
 _NOT_A_VALUE = frozenset(
     {"best", "min", "max", "lowest", "weight", "weights", "coef", "scale", "scaler", "num"}
+    | {"prev", "previous"}
 )
 # Words of a setting, never a measured value: ``min_loss_scale``, ``loss_scale_window``,
 # ``max_grad_norm``, ``loss_decimal_place`` in a configuration dump (a loss scale or a

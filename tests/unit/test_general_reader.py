@@ -16,6 +16,7 @@ from gradlog.columns import RecordRun
 from gradlog.engine import analyze
 from gradlog.model import Record
 from gradlog.parse import tables
+from gradlog.parse.families import family
 from gradlog.parse.line import LineParser
 from gradlog.parse.reader import LogReader
 
@@ -459,6 +460,13 @@ def test_nothing_stands_in_for_a_loss_the_run_prints() -> None:
     log += [f"iter {i} score {100 / i:.3f}" for i in range(7, 9)]
     records = read("\n".join(log))
     assert [r.step for r in records if "loss" in r.metrics] == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_value_before_is_no_reading() -> None:
+    # PyKEEN's bar: ``loss=0.531, prev_loss=nan`` on the first epoch (no previous yet).
+    (record,) = read("1/100 [00:04<07:13,  4.38s/epoch, loss=0.531, prev_loss=nan]")
+    assert record.metrics["loss"] == 0.531
+    assert not any(family(name) for name in record.metrics if name != "loss")
 
 
 def test_a_clock_is_no_value() -> None:
