@@ -129,7 +129,11 @@ def _is_scale(parts: set[str]) -> bool:
 
 
 def _is_norm(parts: set[str]) -> bool:
-    return bool(parts & {"norm", "gnorm"})
+    """A norm: ``norm``, ``gnorm``, or an L2 of the gradients or weights (big_vision's
+    ``l2_grads``, ``l2_params``; an ``l2_loss`` is a loss)."""
+    return bool(parts & {"norm", "gnorm"}) or (
+        "l2" in parts and bool(parts & (_GRAD_WORDS | _PARAM_WORDS)) and not parts & _LOSS_WORDS
+    )
 
 
 def member(snake: str, grad_context: bool = False) -> bool:

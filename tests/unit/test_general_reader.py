@@ -469,6 +469,16 @@ def test_the_value_before_is_no_reading() -> None:
     assert not any(family(name) for name in record.metrics if name != "loss")
 
 
+@pytest.mark.parametrize(
+    ("name", "series"),
+    [("l2_grads", "grad_norm"), ("grad_l2", "grad_norm"), ("l2_params", "param_norm")],
+)
+def test_an_l2_of_the_gradients_or_weights_is_their_norm(name: str, series: str) -> None:
+    # big_vision prints ``[6500] l2_grads = 0.000108``; an ``l2_loss`` stays a loss.
+    (record,) = read(f"step 6500 loss 6.9 {name} = 0.000108 l2_loss 0.02")
+    assert record.metrics[series] == 0.000108 and record.metrics["l2_loss"] == 0.02
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
