@@ -31,6 +31,8 @@ _BAR_TAIL = re.compile(r"%\|[^|\r]{0,100}\|")  # TQDM_BAR without its digits
 _DIGITS = "0123456789"
 # Keras glues callback messages to the bar: ``loss: 2.1307Batch 36: Invalid loss``.
 _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
+# An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
+_AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun).
 _RANK = re.compile(
@@ -38,7 +40,7 @@ _RANK = re.compile(
     r"|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
-_DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?)"
+_DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2})"
 _LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|SUCCESS)"
 # Logging prefixes, removed from the start of a line one after another. Their digits are
 # dates, line numbers and thread ids: they must never become a step or a metric.
@@ -234,5 +236,6 @@ def clean(raw: str) -> list[Segment]:
             state = _COMMENT.sub("", state)
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
+            state = _AXIS_GLUED.sub(r"\1 ", state)
         out.append(strip_prefixes(state))
     return out

@@ -33,6 +33,11 @@ CASES = [
         ["Epoch(train)  [3][ 450/1173]"],
     ),
     ("[03/14 11:02:37 d2.utils.events]:  eta: 1:12:09  iter: 1239", ["eta: 1:12:09  iter: 1239"]),
+    # a month-day date, and axis words glued to their numbers (NanoDet)
+    (
+        "[NanoDet][03-01 10:00:07]INFO:Train|Epoch1/60|Iter0(1/125)| lr:1.00e-07|",
+        ["Train|Epoch 1/60|Iter 0(1/125)| lr:1.00e-07|"],
+    ),
     # the logger's name after the level
     (
         "2024-01-22 14:03:21,430 - INFO - joeynmt.training - Epoch   1, Step:      100",
