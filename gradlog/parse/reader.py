@@ -57,6 +57,11 @@ _SETTING = re.compile(
     r"(?=[,;)\s]|$)"
 )
 _SETTINGS_SHOWN = 3
+# A line labelled as settings: its ``key=value`` pairs are settings, numbers included.
+_LABELLED = re.compile(
+    r"\W*(?:hyper-?parameters?|hyps?|config(?:uration)?|args|arguments|options|settings)\s*:",
+    re.IGNORECASE,
+)
 # A value's own keywords in an array's or tensor's repr (``tensor(0.69, device='cuda:0')``,
 # ``Array(0.5, dtype=float32)``): they describe a number, they set nothing.
 _VALUE_KEYWORDS = frozenset(("device", "dtype", "grad_fn", "requires_grad", "shape", "weak_type"))
@@ -452,6 +457,8 @@ class LogReader(BulkReader):
     @staticmethod
     def _configuration(text: str) -> bool:
         """Whether a line is a run's configuration (``_SETTING``)."""
+        if _LABELLED.match(text) and text.count("=") >= _SETTINGS_SHOWN:
+            return True  # ``hyperparameters: lr0=0.01, lrf=0.1, ..`` (YOLOv5, YOLOv7)
         words = sum(
             match[0][: match[0].index("=")] not in _VALUE_KEYWORDS
             for match in _SETTING.finditer(text, 0, PARSE_LIMIT)

@@ -38,6 +38,7 @@ _COLUMNS_KEPT = 256  # a header with more cells names no metric table
 _BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b", "|"))
 # A cell that says "no value here" (an evaluation column between evaluations).
 _NO_VALUE = frozenset({"", "-", "--", "\u2013", "\u2014", "n/a", "na", "none", "null", "."})
+_YOLO_PARTS = {"box": "box_loss", "obj": "obj_loss", "cls": "cls_loss", "total": "loss"}
 _MARKS = frozenset({"+", "*", "\u2713", "\u2714"})  # a mark in a column (skorch's cp: saved)
 _AXES = ("step", "epoch", "global_step", "iteration", "iter", "#", "e")
 
@@ -167,6 +168,8 @@ class Table:
             dialect = "table"
         if dialect is None:
             return False
+        if dialect == "ultralytics":  # (YOLOv7's ``box obj cls total``: the parts and the sum)
+            cells = [_YOLO_PARTS.get(cell.lower(), cell) for cell in cells]
         self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
         # Where each column's name is: a row with empty cells is read by these places.
         spans = [found.span() for found in _HEADER_CELL.finditer(text)]
@@ -200,7 +203,7 @@ class Table:
             del cells[0]  # pandas' unnamed index column: 0, 1, 2.. before each row
         values: dict[str, float] = {}
         for column, cell in zip(self.columns, cells, strict=False):
-            value = _cell(cell.strip())
+            value = _cell(cell.strip().removesuffix(":"))  # (``640:`` before a bar)
             if value is None:
                 bare = cell.strip()
                 if self.comma or _CLOCK.match(bare) or bare.lower() in _NO_VALUE or bare in _MARKS:
@@ -313,6 +316,8 @@ def _dialect(lowered: list[str], comma: bool) -> str | None:
         has_axis = any(c in ("step", "epoch", "global_step", "iteration") for c in lowered)
         return "csv" if has_axis and any("loss" in c or "acc" in c for c in lowered) else None
     if any(c in ("box_loss", "cls_loss", "dfl_loss", "seg_loss", "pose_loss") for c in lowered):
+        return "ultralytics"
+    if {"box", "obj", "cls"} <= set(lowered):  # YOLOv5 before 6.1, YOLOv7: bare part names
         return "ultralytics"
     if "#" in lowered and any(c.startswith("loss ") for c in lowered):
         return "spacy"

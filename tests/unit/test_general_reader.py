@@ -479,6 +479,24 @@ def test_an_l2_of_the_gradients_or_weights_is_their_norm(name: str, series: str)
     assert record.metrics[series] == 0.000108 and record.metrics["l2_loss"] == 0.02
 
 
+def test_yolo_tables_that_name_their_losses_by_part_are_read() -> None:
+    # YOLOv5 before 6.1 and YOLOv7: ``box obj cls total`` under the epoch, each row a bar's
+    # state; the hyperparameters line before them sets gains, not losses.
+    log = ["hyperparameters: lr0=0.01, lrf=0.1, box=0.05, cls=0.3, obj=0.7, scale=0.9, loss_ota=1"]
+    header = "     Epoch   gpu_mem       box       obj       cls     total    labels  img_size"
+    for epoch in range(3):
+        total = "nan" if epoch == 2 else f"{0.13 - epoch / 100:.4f}"
+        log += [
+            header,
+            f"      {epoch}/59     10.6G   0.07407   0.03382   0.02226    {total}"
+            f"        11       640: 100%|██████████| 150/150 [01:01<00:00,  2.42it/s]",
+        ]
+    records = read("\n".join(log))
+    assert [r.metrics.get("loss") for r in records][:2] == [0.13, 0.12]
+    assert math.isnan(records[-1].metrics["loss"]) and len(records) == 3
+    assert all("loss_scale" not in r.metrics for r in records)
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
