@@ -34,10 +34,11 @@ _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
 _AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
-# Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun).
+# Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun),
+# ``[proc 0]`` (DGL-KE).
 _RANK = re.compile(
-    r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:"
-    r"|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
+    r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[proc (?P<d>\d+)\]"
+    r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2})"
@@ -58,7 +59,9 @@ _PREFIX = re.compile(
             rf"^\[?\s*{_LEVEL}\s*\]?\s*(?:[|:-]\s*)?",  # INFO | , [    INFO] - , INFO:
             r"^\[[\w.]+:\d+(?::\w+)?\]\s*",  # [loss_scaler.py:183:update_scale]
             r"^\([\w.]+(?::| )\d+\):?\s*",  # (trainer:737), (main.py 254):
-            r"^\[[A-Za-z][\w.-]*\]:?\s*",  # [titan], [gpu-node3], [deepspeed]
+            # [titan], [gpu-node3], [deepspeed]; not a section's word (``[Train](1000/..)``)
+            r"^\[(?!(?i:train|training|val|valid|validation|eval|evaluation|test|dev)\])"
+            r"[A-Za-z][\w.-]*\]:?\s*",
             r"^\[Rank \d+\]\s*",  # DeepSpeed log_dist
             r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -
             rf"^[\w.-]+\s+(?:-|\|)\s+{_LEVEL}\s+(?:-|\|)\s+",  # name - INFO - , name | INFO |
@@ -112,7 +115,7 @@ def strip_prefixes(text: str) -> Segment:
     rank: int | None = None
     match = _RANK.match(text)
     if match:
-        rank = int(match.group("a") or match.group("b") or match.group("c"))
+        rank = int(match.group("a") or match.group("b") or match.group("c") or match.group("d"))
         text = text[match.end() :]
     text = text.lstrip()
     for _ in range(8):  # prefixes stack: [rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO -
@@ -120,7 +123,7 @@ def strip_prefixes(text: str) -> Segment:
         if match and match.end():
             text = text[match.end() :]
         elif rank is None and (match := _RANK.match(text)):
-            rank = int(match.group("a") or match.group("b") or match.group("c"))
+            rank = int(match.group("a") or match.group("b") or match.group("c") or match.group("d"))
             text = text[match.end() :]
         else:
             break

@@ -278,12 +278,13 @@ _STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stand
 
 
 def _heads(names: list[str]) -> list[str]:
-    """The member the others extend (ESPnet's ``main/loss`` beside ``main/loss_ctc`` and
-    ``main/loss_att``: the whole of which they are parts), the one most extended first;
-    empty when none is."""
+    """The member the others extend, its words among theirs (ESPnet's ``main/loss`` beside
+    ``main/loss_ctc`` and ``main/loss_att``, DGL-KE's ``average loss`` beside ``average
+    pos_loss``: the whole of which they are parts), the one most extended first; empty
+    when none is."""
+    parts = {name: set(words(name)) for name in names}
     extended = {
-        name: sum(other.startswith(name + "_") for other in names if other != name)
-        for name in names
+        name: sum(parts[name] < parts[other] for other in names if other != name) for name in names
     }
     return sorted((n for n in names if extended[n]), key=lambda n: -extended[n])
 

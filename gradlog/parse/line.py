@@ -99,6 +99,10 @@ _LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
 # A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
 # and kohya's scripts): its count is the global step.
+# A training section's word, then its count of steps: ``[Train](1000/100000)``.
+_TRAIN_COUNT = re.compile(
+    r"[\s\[(]*(?:train|training)[\])]?\s*[\[(]?\s*\x00\s*/\s*\x00[\])]?[\s,|:\-]*", re.IGNORECASE
+)
 _STEPS_BAR = re.compile(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
 _AT_STEP = re.compile(
@@ -311,6 +315,8 @@ def _counters(
             _Slot(key, EPOCH if key == EPOCH_COUNTER else STEP, index)
             for index, key in enumerate(keys)
         ]
+    if prefix and _TRAIN_COUNT.fullmatch(prefix):  # DGL-KE's ``[Train](1000/100000) ..``
+        return [_Slot(COUNTER, STEP, 0)]
     bar = _STEPS_BAR.match(shape)
     if bar is not None:  # ``Steps:  10%|█| 201/2000 [..]``: the bar counts the steps
         return [_Slot(COUNTER, STEP, bisect_left(holes, bar.end()))]

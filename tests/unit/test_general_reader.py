@@ -497,6 +497,24 @@ def test_yolo_tables_that_name_their_losses_by_part_are_read() -> None:
     assert all("loss_scale" not in r.metrics for r in records)
 
 
+def test_dglke_processes_steps_and_parts_are_read() -> None:
+    # DGL-KE: four processes print ``[proc N][Train](step/total) average <part>: value``,
+    # one line per part; the run is one process's, its ``average loss`` the whole of the
+    # positive and negative parts, and a line that opens with ``[valid]`` stays one.
+    log = []
+    for step in (1000, 2000):
+        for proc in range(4):
+            for part, value in (("pos_loss", 0.51), ("neg_loss", 0.40), ("loss", 0.4567)):
+                log.append(f"[proc {proc}][Train]({step}/30000) average {part}: {value + proc}")
+    log.append("[valid] loss=0.5")
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics.get("loss")) for r in records[:2]] == [
+        (1000, 0.4567),
+        (2000, 0.4567),
+    ]
+    assert records[-1].metrics.get("val_loss") == 0.5
+
+
 def test_a_clock_is_no_value() -> None:
     # ``takes 0:10:14`` is a duration: its hours are no metric.
     (record,) = read("step 300 loss 0.41 | EPOCH 0 training takes 0:10:14")
