@@ -186,10 +186,10 @@ class Families:
 
     def __init__(self) -> None:
         self.primary: dict[str, tuple[str, ...]] = {}  # family -> the member(s) it is made of
-        # Families printed under their own name (``loss``) before any member was chosen:
-        # a record with only other members of one (JoeyNMT's ``Epoch 1: total training
-        # loss 4801.75`` beside its per-step ``Batch Loss``) holds another quantity.
-        self._named: set[str] = set()
+        # The loss was printed under its own name before any member was chosen for it: a
+        # record with only other members (JoeyNMT's ``Epoch 1: total training loss
+        # 4801.75`` beside its per-step ``Batch Loss``) holds another quantity.
+        self._loss_named = False
         self._loss_read = False  # a first-tier loss was read: nothing stands in any more
         self._plans: dict[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]] = {}
 
@@ -227,9 +227,9 @@ class Families:
         plan: list[tuple[str, tuple[str, ...]]] = []
         for fam in FAMILIES:
             if fam in keys:
-                if fam == LOSS:  # (an lr printed once in the settings names no schedule)
-                    self._named.add(fam)
-            elif fam in self.primary or fam not in self._named:
+                # (Only the loss: an lr printed once in the settings names no schedule.)
+                self._loss_named = self._loss_named or fam == LOSS
+            elif fam in self.primary or not (fam == LOSS and self._loss_named):
                 members = self._choose(fam, [k for k in keys if family(k) == fam])
                 if members:
                     plan.append((fam, members))

@@ -97,12 +97,12 @@ class _Slot:
 _LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]*")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
-# A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
-# and kohya's scripts): its count is the global step.
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
 _TRAIN_COUNT = re.compile(
     r"[\s\[(]*(?:train|training)[\])]?\s*[\[(]?\s*\x00\s*/\s*\x00[\])]?[\s,|:\-]*", re.IGNORECASE
 )
+# A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
+# and kohya's scripts): its count is the global step.
 _STEPS_BAR = re.compile(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
 _AT_STEP = re.compile(
