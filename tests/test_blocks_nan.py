@@ -131,3 +131,27 @@ def test_other_thresholds_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> Non
         records = _run(random.Random(skipped), 1000, FIRING)
         assert _found(records, thresholds)
         _check(records, thresholds, f"skipped{skipped}", seeds=2)
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["default", "screen_on_small_blocks"])
+def test_a_run_without_a_loss_name_at_first_read_in_blocks(
+    small: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GAN's records (``d_a``, ``g_a``: no watched series) with NaN episodes, then the
+    run's loss from some record on, in the middle of a block: block and record reading
+    agree on where the loss-less episodes are and where the watching by name begins."""
+    if small:
+        monkeypatch.setattr(nan, "SMALL_BLOCK", 1)
+    thresholds = Thresholds()
+    for n, start in enumerate((0, 37, 300, 1500)):
+        rng = random.Random(n)
+        records: list[Record] = []
+        for index in range(1500):
+            gone = index % 25 == 10
+            metrics = {"d_a": NAN if gone else rng.random(), "g_a": NAN if gone else 1.0}
+            if index >= start:
+                metrics["loss"] = NAN if rng.random() < 0.02 else 2.0
+            records.append(Record(index + 1, index + 1, metrics))
+        found = _found(records, thresholds)
+        assert any("d_a, g_a became non-finite" in d.message for d in found) == (start > 10)
+        _check(records, thresholds, f"lossless{start}")

@@ -146,20 +146,34 @@ class NanDetector(Detector):
         steady.update(n for n, v in metrics.items() if math.isfinite(v))
         return gone if len(gone) >= 2 else []
 
+    def _watched_from(self, block: Block) -> int:
+        """In a run that has printed no watched series yet: the first record of ``block``
+        that prints one (``len(block)`` if none does); from the block's first, none will
+        be looked for again."""
+        names = [name for name in block.names if _is_watched(name)]
+        starts = [int(np.argmax(present)) for n in names if (present := block.present(n)).any()]
+        first = min(starts, default=len(block))
+        if first == 0:
+            self._lossless = False
+            self._steady.clear()
+        return first
+
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         """``observe`` only the records with a non-finite watched value and the one after
         each (it may close the episode); the others just become the last healthy record.
 
         A record is bad exactly when a watched series is non-finite in it: a hidden NaN
-        loss is a 0.0 beside a non-finite grad norm, which is watched too. A run that has
-        printed no watched series yet is read record by record (``_orphaned``)."""
+        loss is a 0.0 beside a non-finite grad norm, which is watched too. The records of
+        a run before its first watched series are observed one by one (``_orphaned``)."""
         records = block.records
-        if len(records) < SMALL_BLOCK or self._lossless:
+        if len(records) < SMALL_BLOCK:
             return super().observe_block(block)  # numpy costs more than it saves here
+        lossless = self._watched_from(block) if self._lossless else 0
         bad = block.nonfinite(_is_watched)
         flagged = bad.copy()
         flagged[1:] |= bad[:-1]
         flagged[0] |= self._first is not None  # an episode open from before the block
+        flagged[:lossless] = True  # (before the run's first watched series: one by one)
         self._bad_rows = bad
         try:
             return self.replay(block, self._flags(block, flagged), self._advance)
