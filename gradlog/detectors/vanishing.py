@@ -198,7 +198,11 @@ class VanishingGradientDetector(Detector):
                 flat &= _spreads(run, metric, block.values(metric)[at]) <= most
         taken = int(np.argmin(flat)) if not flat.all() else count
         if taken:
-            latest = [records[i] for i in at[max(0, taken - (_KEPT - 1)) : taken].tolist()]
+            kept_at = at[max(0, taken - (_KEPT - 1)) : taken]
+            if len(kept_at) and kept_at[-1] - kept_at[0] == len(kept_at) - 1:
+                latest = records[int(kept_at[0]) : int(kept_at[-1]) + 1]  # (made together)
+            else:
+                latest = [records[i] for i in kept_at.tolist()]
             kept = [*run[1:], *latest][-(_KEPT - 1) :]
             self._run = [run[0], *kept]
             self._length += taken
