@@ -138,8 +138,7 @@ class NanDetector(Detector):
         record's finite series are noted, and a watched one ends the search for good."""
         metrics = record.metrics
         if any(map(_is_watched, metrics)):
-            self._lossless = False
-            self._steady.clear()
+            self._watching()
             return []
         steady = self._steady
         gone = [n for n, v in metrics.items() if not math.isfinite(v) and n in steady]
@@ -154,9 +153,13 @@ class NanDetector(Detector):
         starts = [int(np.argmax(present)) for n in names if (present := block.present(n)).any()]
         first = min(starts, default=len(block))
         if first == 0:
-            self._lossless = False
-            self._steady.clear()
+            self._watching()
         return first
+
+    def _watching(self) -> None:
+        """The run printed a watched series: it is judged by those from now on."""
+        self._lossless = False
+        self._steady.clear()
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         """``observe`` only the records with a non-finite watched value and the one after

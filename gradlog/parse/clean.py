@@ -110,12 +110,17 @@ def redraws(text: str) -> list[str]:
     return [segment for segment in states if segment.strip()]
 
 
+def _rank_of(tag: re.Match[str]) -> int:
+    """The rank a ``_RANK`` tag names."""
+    return int(tag.group("a") or tag.group("b") or tag.group("c") or tag.group("d"))
+
+
 def strip_prefixes(text: str) -> Segment:
     """Remove rank tags, timestamps and logging prefixes from the start of a line."""
     rank: int | None = None
     match = _RANK.match(text)
     if match:
-        rank = int(match.group("a") or match.group("b") or match.group("c") or match.group("d"))
+        rank = _rank_of(match)
         text = text[match.end() :]
     text = text.lstrip()
     for _ in range(8):  # prefixes stack: [rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO -
@@ -123,7 +128,7 @@ def strip_prefixes(text: str) -> Segment:
         if match and match.end():
             text = text[match.end() :]
         elif rank is None and (match := _RANK.match(text)):
-            rank = int(match.group("a") or match.group("b") or match.group("c") or match.group("d"))
+            rank = _rank_of(match)
             text = text[match.end() :]
         else:
             break

@@ -41,8 +41,7 @@ _LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log
 # Words that make a loss-like name something else: a running best, a weight, a count, the
 # value before (PyKEEN's ``prev_loss=nan`` on its first epoch: no previous one yet).
 _NOT_A_VALUE = frozenset(
-    {"best", "min", "max", "lowest", "weight", "weights", "coef", "scale", "scaler", "num"}
-    | {"prev", "previous"}
+    {"best", "lowest", "weight", "weights", "coef", "scale", "scaler", "num", "prev", "previous"}
 )
 # Words of a setting, never a measured value: ``min_loss_scale``, ``loss_scale_window``,
 # ``max_grad_norm``, ``loss_decimal_place`` in a configuration dump (a loss scale or a
@@ -168,7 +167,7 @@ def _fallback(snake: str) -> bool:
     return (
         len(named) <= _FALLBACK_LONGEST
         and bool(parts & _FALLBACK_WORDS)
-        and not parts & (_NOT_A_VALUE | _VAL_WORDS)
+        and not parts & (_NOT_A_VALUE | _SETTING_WORDS | _VAL_WORDS)
     )
 
 

@@ -111,21 +111,18 @@ _AT_STEP = re.compile(
 )
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
+# The words that name a data set's section: training's, and an evaluation's.
+_TRAIN = ("train", "training")
+_EVALUATION = ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev")
+_SECTION_WORDS = frozenset((*_EVALUATION, *_TRAIN))
 # A section label inside a line: a set's name, then ``:`` or in brackets, before a name.
 _SECTION = re.compile(
-    r"(?<![\w.])\[?(?P<word>val|valid|validation|eval|evaluation|test|testing|dev|train|"
-    r"training)(?:\]|:)(?=\s*\[?[A-Za-z])",
+    rf"(?<![\w.])\[?(?P<word>{'|'.join((*_EVALUATION, *_TRAIN))})(?:\]|:)(?=\s*\[?[A-Za-z])",
     re.IGNORECASE,
 )
-_TRAIN = ("train", "training")
-_BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
 # An evaluation's section word between an epoch and its batch counter.
-_EVALUATED = re.compile(
-    r"(?<![\w.])(?:val|valid|validation|eval|evaluation|test|testing|dev)(?![\w.])", re.IGNORECASE
-)
-_SECTION_WORDS = frozenset(
-    ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev", *_TRAIN)
-)
+_EVALUATED = re.compile(rf"(?<![\w.])(?:{'|'.join(_EVALUATION)})(?![\w.])", re.IGNORECASE)
+_BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
 

@@ -25,6 +25,7 @@ from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable, normalise
 _RULE = re.compile(r"^\s*-{2,}(?:\s+-{2,})+\s*$")  # spaCy's dashed rule under the header
 _SPLIT = re.compile(r"\s{2,}")
 _HEADER_CELL = re.compile(r"\S+(?: \S+)*")  # a column's name: words one space apart
+_TOKEN = re.compile(r"\S+")  # a row's cell, split on blanks
 _FRACTION = re.compile(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
 _CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
 _NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
@@ -203,9 +204,9 @@ class Table:
             del cells[0]  # pandas' unnamed index column: 0, 1, 2.. before each row
         values: dict[str, float] = {}
         for column, cell in zip(self.columns, cells, strict=False):
-            value = _cell(cell.strip().removesuffix(":"))  # (``640:`` before a bar)
+            bare = cell.strip()
+            value = _cell(bare.removesuffix(":"))  # (``640:`` before a bar)
             if value is None:
-                bare = cell.strip()
                 if self.comma or _CLOCK.match(bare) or bare.lower() in _NO_VALUE or bare in _MARKS:
                     continue
                 return None
@@ -220,7 +221,7 @@ class Table:
         right: skorch, pandas) rather than start where they start (Chainer). Lines
         reach here without their indent, so the row is first set so that its first
         cell ends (or starts) where the first name does."""
-        found = [m.span() for m in re.finditer(r"\S+", text)]
+        found = [m.span() for m in _TOKEN.finditer(text)]
         shift = self._spans[0][1] - found[0][1]
         right = sum(
             end + shift == span[1] for (_, end), span in zip(found, self._spans, strict=False)
@@ -235,7 +236,7 @@ class Table:
         the table's full rows are (left, or right: see ``_aligned_right``); None when a
         cell overlaps none, or two one."""
         cells = [""] * len(self._spans)
-        tokens = list(re.finditer(r"\S+", text))
+        tokens = list(_TOKEN.finditer(text))
         shift = self._spans[0][1] - tokens[0].end() if tokens and self._right else 0
         for found in tokens:
             start, end = found.start() + shift, found.end() + shift
