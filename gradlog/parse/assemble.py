@@ -67,6 +67,13 @@ def _count_events(metrics: dict[str, float], event: dict[str, float]) -> None:
             metrics[name] = value
 
 
+def went_back(steps: np.ndarray, epochs: np.ndarray) -> np.ndarray:
+    """The positions whose step is lower than the one before at a later epoch: where a
+    step counter that starts again each epoch did (``Assembler._counted_on``)."""
+    found: np.ndarray = np.flatnonzero((np.diff(epochs) > 0) & (np.diff(steps) < 0)) + 1
+    return found
+
+
 class Assembler:
     """Groups line fields into records.
 
@@ -206,9 +213,7 @@ class Assembler:
         before, or does within them (a later epoch at a lower step)."""
         if self.offset:
             return True
-        if epochs is None:
-            return False
-        return bool(np.any((epochs[1:] > epochs[:-1]) & (steps[1:] < steps[:-1])))
+        return epochs is not None and len(went_back(steps, epochs)) > 0
 
     def _preamble(self, pending: _Pending | None) -> bool:
         """Whether the open record is the log's first, numbered by gradlog (no step was

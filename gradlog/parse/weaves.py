@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.columns import RecordRun
 from gradlog.model import Record
+from gradlog.parse.assemble import went_back
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.runreader import ANY_DIALECT, RunReader
 from gradlog.parse.runs import Lines, Listed, TokenPlan
@@ -210,8 +211,7 @@ class WeaveTable:
         opens = np.where(stepped[1:], ~stepped[:-1] | (steps[1:] != steps[:-1]), differ)
         table._closed = (np.flatnonzero(~(opens & table.own[1:])) + 1).tolist()
         at = np.flatnonzero(stepped)
-        back = (np.diff(steps[at]) < 0) & (np.diff(epochs[at]) > 0)
-        table._restarts = at[1:][back].tolist()
+        table._restarts = at[went_back(steps[at], epochs[at])].tolist()
         return table
 
     def part(self, first: int, end: int) -> WeaveTable:
