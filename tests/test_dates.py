@@ -24,6 +24,8 @@ _DATES = (
     "{:%Y-%m-%d %H:%M:%S,%f}",
     "{:%Y-%m-%dT%H:%M:%S}+02:00",
     "{:%Y-%m-%dT%H:%M:%S}-0530",
+    "{:%Y-%m-%d_%H-%M-%S}",  # a run's stamp (RLlib's ``date: 2024-05-21_10-03-11``)
+    "{:%Y-%m-%d_%H:%M}",
 )
 _LINES = (
     "ts={d} level=info msg=train step={s} loss={v:.4f} grad_norm={g:.4f}",

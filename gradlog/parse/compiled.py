@@ -264,7 +264,7 @@ def to_float(token: str) -> float:
     if "," in text:
         text = text.replace(",", "")
     if "n" in text or "N" in text:
-        text = text.lower().removesuffix(".0")
+        text = text.lower().removesuffix(".0").replace(".", "")  # (YAML's ``.nan``, ``-.inf``)
     return float(text)
 
 

@@ -29,8 +29,8 @@ _NUMBER = (
     r"|(?:\d+(?:\.\d*|(?!,\d))|\.\d+)(?:[eE][-+]?\d+)?"
     # Megatron's "number of nan iterations: 0" uses nan as a word, not a value.
     # A NaN or Inf spelling takes no letters after it but PaddleOCR's ``x`` padding: ``info``
-    # and ``inference`` are words.
-    r"|(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))"
+    # and ``inference`` are words. YAML spells them with a point first (``.nan``, ``-.inf``).
+    r"|\.?(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))"
     + _UNIT
     # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow.
     + r"(?![\w@]|\.[\w.])"

@@ -188,6 +188,8 @@ _AXES = (STEP, EPOCH)
 _SCALED = frozenset({"loss", "grad", "gradient", "amp", "dynamic", "current", "fp16"})
 # Words that make a key ending in an axis's name a count, a limit or a rate of it, or
 # another step than the record's (``Loss for final step: 0.1332``, ``best epoch: 7``).
+# Axis words in the plural: a section's word before one makes a count (``Val steps: 313``).
+_COUNTED_AXES = frozenset({"steps", "iters", "iterations", "batches", "epochs"})
 _COUNTING = frozenset(
     {"total", "num", "number", "max", "maximum", "min", "minimum", "count", "warmup", "per"}
     | {"accumulation", "remaining", "planned"}
@@ -216,7 +218,8 @@ _SOURCE = r"py|pyx|c|cc|cpp|cxx|h|hpp|cu|cuh|java|scala|kt|rs|go|js|ts|jl|rb|lua
 MASK = re.compile(
     r"(?<![\w+/\-.@])(?:"
     rf"[\w./\-]*?\.(?:{_SOURCE})(?::\d+)+"
-    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|_\d{2}[-:]\d{2}(?:[-:]\d{2})?)?"  # (``2024-05-21_10-03-11``, a run's stamp)
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|(?!\d+[eE][-+]?\d+(?![\w+/\-.@]))(?:0[xX])?"
     r"(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"
@@ -562,7 +565,7 @@ class LineParser:
             # epoch the best was reached at, not the one the log is at.
             return None
         dialect = self._recognise(key)
-        slots = self._capped(pairs, (dialect or self.dialect).renames)
+        slots = self._capped(self._plainest(pairs), (dialect or self.dialect).renames)
         named = {slot.canonical: slot.index for slot in slots}
         totals = {found.total for found in scan if found.total >= 0}
         if STEP not in named:
@@ -607,6 +610,24 @@ class LineParser:
         self._keys[cache_key] = named
         return named
 
+    def _plainest(self, slots: list[_Slot]) -> list[_Slot]:
+        """The slots of a line, where two spell one metric (AllenNLP's ``batch_loss: 0.72,
+        loss: 0.66``) the plainer spelling (``NameTable.rank``) named so and the other kept
+        under its own name: a series of its own, not a value the line's metric drops."""
+        spelled: dict[str, list[_Slot]] = {}
+        for slot in slots:
+            if slot.canonical not in _AXES:
+                spelled.setdefault(slot.canonical, []).append(slot)
+        if all(len(alike) == 1 for alike in spelled.values()):
+            return slots
+        renamed: dict[int, _Slot] = {}
+        for alike in spelled.values():
+            plainest = min(alike, key=lambda slot: self.names.rank(slot.key))
+            for slot in alike:
+                if slot.key != plainest.key:
+                    renamed[id(slot)] = _Slot(slot.key, slot.key, slot.index)
+        return [renamed.get(id(slot), slot) for slot in slots]
+
     def _capped(self, slots: list[_Slot], renames: dict[str, str]) -> list[_Slot]:
         """Slots whose series is kept: a run's first ``NAMES_KEPT`` metric names (the
         canonical ones, step and epoch always), so one new name per line stays bounded."""
@@ -647,6 +668,10 @@ class LineParser:
             # ``Total optimization steps = 720``, ``Number of epochs: 3``, ``steps per
             # epoch: 469``: a count or a setting of the axis, printed with the settings,
             # not the step or epoch the lines after it belong to.
+            return key
+        if last.lower() in _COUNTED_AXES and _SECTION_WORDS.intersection(map(str.lower, before)):
+            # Poutyne's ``Train steps: 1875 Val steps: 313``: how many steps each section
+            # took, not the step the line is at (``Train step: 100`` is).
             return key
         return last  # ``eval  val_loss=1.2`` names val_loss
 

@@ -173,9 +173,20 @@ class NameTable:
     def __init__(self, extra: dict[str, str] | None = None) -> None:
         """``extra`` maps printed spellings to canonical names (``{"my_loss": "loss"}``)."""
         self._table = dict(_CANONICAL)
+        self._extra = {normalise(spelling) for spelling in extra or {}}
         for spelling, canonical in (extra or {}).items():
             self._table[normalise(spelling)] = canonical
         self._cache: dict[str, str] = {}
+
+    def rank(self, snake: str) -> int:
+        """How plainly a normalised key spells its canonical name, lowest first: the
+        user's own names, then the table's spellings in their order (``loss`` before
+        ``batch_loss``), then names the table does not list."""
+        if snake in self._extra:
+            return -1
+        canonical = self._table.get(snake)
+        spellings = _SPELLINGS.get(canonical, ()) if canonical is not None else ()
+        return spellings.index(snake) if snake in spellings else len(_CANONICAL)
 
     def known(self, key: str) -> bool:
         """Whether ``key`` is a spelling of a canonical metric."""

@@ -82,7 +82,8 @@ VALUES = [
     ("loss: 7.5E-01", 0.75),
 ]
 NONFINITE = ["nan", "NaN", "-nan", "nan.0", "NAN", "NaN%", "1.#QNAN", "-1.#IND", "nanxx"]
-INFINITE = ["inf", "Infinity", "INF", "inf.0", "1.#INF"]
+NONFINITE += [".nan", ".NaN", ".NAN"]  # YAML's spellings (RLlib's ``pretty_print``)
+INFINITE = ["inf", "Infinity", "INF", "inf.0", "1.#INF", ".inf", ".Inf", ".INF"]
 
 
 @pytest.mark.parametrize(("line", "value"), VALUES)
@@ -1192,3 +1193,48 @@ def test_a_table_cell_in_thousands_groups_or_an_msvc_spelling_is_read() -> None:
     lines = ["epoch  train_loss  samples", "1  0.5  1,000", "2  0.4  1.#INF", "3  0.3  12,000"]
     records = reader.feed_lines(1, lines) + reader.flush()
     assert [record.metrics.get("samples") for record in records] == [1000.0, math.inf, 12000.0]
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "plain"),
+    [
+        ("batch_loss", "loss", "loss"),  # AllenNLP's bar: the batch's loss, the epoch's so far
+        ("loss", "avg_loss", "loss"),
+        ("base_lr", "lr", "lr"),  # mmengine
+        ("val_loss", "test_loss", "val_loss"),
+        ("test_loss", "val_loss", "val_loss"),
+    ],
+)
+def test_two_spellings_of_one_metric_in_a_line(first: str, second: str, plain: str) -> None:
+    # The plainer spelling is the metric, whichever comes first; the other is a series of
+    # its own under its printed name, not a value the line drops.
+    values = {first: 0.7231, second: 0.6574}
+    (record,) = read(f"step 5 {first}: {values[first]}, {second}: {values[second]}")
+    other = first if plain == second else second
+    assert record.metrics[plain] == values[plain if plain in values else second]
+    assert record.metrics[other] == values[other]
+
+
+def test_two_spellings_follow_the_user_s_name() -> None:
+    # ``--metric loss=batch_loss``: the user's own name is the plainest of all.
+    from gradlog.parse.names import NameTable
+
+    parser = LineParser(names=NameTable({"batch_loss": "loss"}))
+    fields = parser.parse("step 5 batch_loss: 0.72, loss: 0.66")
+    assert fields is not None and fields.metrics["loss"] == 0.72
+
+
+@pytest.mark.parametrize("section", ["Train", "Val", "valid", "test"])
+@pytest.mark.parametrize("axis", ["steps", "iters", "batches", "epochs"])
+def test_a_section_s_count_of_steps_is_no_counter(section: str, axis: str) -> None:
+    # Poutyne's epoch line: ``Epoch: 2/60 Train steps: 1875 Val steps: 313 ... loss: ..``:
+    # how many steps a section took, not the step the line is at.
+    log = [f"Epoch: {e}/60 {section} {axis}: 1875 loss: {1 / e:.4f}" for e in (1, 2, 3)]
+    records = read("\n".join(log))
+    assert [r.epoch for r in records] == [1, 2, 3]
+    assert len({r.step for r in records}) == 3
+
+
+def test_a_section_s_step_is_still_the_step() -> None:
+    (record,) = read("Train step: 1875 loss: 0.5")
+    assert record.step == 1875
