@@ -65,7 +65,7 @@ def metrics_of(
     """Canonical numeric metrics of one entry, and its step and epoch if it has them."""
     metrics: dict[str, float] = {}
     step = epoch = None
-    for key, raw in entry.items():
+    for key, raw in _flattened(entry):
         value = _number(raw)
         if value is None:
             continue
@@ -77,6 +77,23 @@ def metrics_of(
         else:
             metrics.setdefault(name, value)
     return metrics, step, epoch
+
+
+def _flattened(
+    entry: dict[str, Any], within: str = "", depth: int = 0
+) -> Iterator[tuple[str, Any]]:
+    """An entry's keys and values, a nested dict's keys named after the key it is under
+    (``{"val": {"loss": 0.6}}``: ``val_loss``), a few levels deep."""
+    for key, raw in entry.items():
+        name = f"{within}_{key}" if within else str(key)
+        if isinstance(raw, dict):
+            if depth < _NESTED_DEPTH:
+                yield from _flattened(raw, name, depth + 1)
+        else:
+            yield name, raw
+
+
+_NESTED_DEPTH = 3  # dicts in dicts read, below an entry
 
 
 def _number(raw: Any) -> float | None:

@@ -109,15 +109,19 @@ _AT_STEP = re.compile(
     r"(?P<name>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}) (?:at|for|after|in|on) "
     r"(?P<axis>[A-Za-z]+) \x00,? (?:is|was|=|:) ?(?=\x00)"
 )
+# A key in angle brackets before its separator (SageMaker's ``<loss>=0.52``).
+_ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])")
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
 # The words that name a data set's section: training's, and an evaluation's.
 _TRAIN = ("train", "training")
 _EVALUATION = ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev")
 _SECTION_WORDS = frozenset((*_EVALUATION, *_TRAIN))
-# A section label inside a line: a set's name, then ``:`` or in brackets, before a name.
+# A section label inside a line: a set's name, then ``:`` or in brackets, before a name;
+# or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``).
 _SECTION = re.compile(
-    rf"(?<![\w.])\[?(?P<word>{'|'.join((*_EVALUATION, *_TRAIN))})(?:\]|:)(?=\s*\[?[A-Za-z])",
+    rf"(?<![\w.])(?:\[|(?P<quote>['\"]))?(?P<word>{'|'.join((*_EVALUATION, *_TRAIN))})"
+    r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z])",
     re.IGNORECASE,
 )
 # An evaluation's section word between an epoch and its batch counter.
@@ -256,6 +260,8 @@ def _prepare(shape: str) -> str:
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
     ``x at step N is V`` turned into ``step N, x: V``."""
     shape = shape.replace("\t", " ")
+    if ">" in shape:  # SageMaker's ``train mse_objective <loss>=0.52``: a key in angles
+        shape = _ANGLED.sub(r"\1", shape)
     if "'s " in shape:
         shape = _POSSESSIVE.sub("", shape)
     if " at " in shape or " for " in shape or " after " in shape:

@@ -27,6 +27,8 @@ CASES = [
     ("2024-05-01 10:00:00,123 - INFO - step 10 | loss 2.3", ["step 10 | loss 2.3"]),
     ("[2024-03-05 14:02:11,482] [INFO] [logging.py:96:log_dist] [Rank 0] step=10", ["step=10"]),
     ("I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705] Step 2400", ["Step 2400"]),
+    # SageMaker's built-in algorithms: a level, then the thread's id
+    ("[05/21/2024 10:03:20 INFO 140318830225216] #progress", ["#progress"]),
     ("INFO:tensorflow:global step 230: loss = 0.8817", ["global step 230: loss = 0.8817"]),
     (
         "05/14 09:12:44 - mmengine - INFO - Epoch(train)  [3][ 450/1173]",

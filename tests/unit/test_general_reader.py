@@ -255,6 +255,16 @@ def test_a_quoted_key_s_is_still_a_key() -> None:
         ),
         ("step 300 | train: loss 0.41 | eval: loss 0.52 acc 0.8", {"loss": 0.41, "val_loss": 0.52}),
         ("step 300 | [dev] loss 0.52 | [train] loss 0.41", {"loss": 0.41, "val_loss": 0.52}),
+        # a dict of each set's values, keyed by the set
+        (
+            '{"step": 5, "train": {"loss": 0.5}, "val": {"loss": 0.6}}',
+            {"loss": 0.5, "val_loss": 0.6},
+        ),
+        (
+            "{'epoch': 3, 'valid': {'loss': 0.7, 'acc': 0.8}, 'train': {'loss': 0.5}}",
+            {"loss": 0.5, "val_loss": 0.7, "val_acc": 0.8},
+        ),
+        ('{"step": 5, "test": {"loss": 0.6}, "lr": 0.1}', {"val_loss": 0.6}),
     ],
 )
 def test_a_section_inside_a_line_names_its_set(line: str, metrics: dict[str, float]) -> None:
@@ -1238,3 +1248,31 @@ def test_a_section_s_count_of_steps_is_no_counter(section: str, axis: str) -> No
 def test_a_section_s_step_is_still_the_step() -> None:
     (record,) = read("Train step: 1875 loss: 0.5")
     assert record.step == 1875
+
+
+@pytest.mark.parametrize("separator", ["=", ": "])
+def test_a_key_in_angle_brackets_is_a_key(separator: str) -> None:
+    # SageMaker's built-in algorithms: ``epoch=2, validation mse_objective <loss>=0.61``.
+    log = [
+        f"#quality_metric: host=algo-1, epoch={e}, {split} mse_objective <loss>{separator}{v}"
+        for e in (1, 2)
+        for split, v in (("train", 0.5 / e), ("validation", 0.6 / e))
+    ]
+    records = read("\n".join(log))
+    assert [(r.metrics["loss"], r.metrics["val_loss"]) for r in records] == [
+        (0.5, 0.6),
+        (0.25, 0.3),
+    ]
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_json_lines_with_a_dict_per_set(quote: str) -> None:
+    # A loop printing ``{"step": s, "train": {...}, "val": {...}}`` a line each (JSON lines,
+    # or a Python dict's repr): each set's values are its own.
+    line = '{"step": %d, "train": {"loss": %s, "acc": 0.5}, "val": {"loss": %s, "acc": 0.4}}'
+    log = [line.replace('"', quote) % (s, 1 / s, 2 / s) for s in (1, 2, 3)]
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics["loss"], r.metrics["val_loss"]) for r in records] == [
+        (s, 1 / s, 2 / s) for s in (1, 2, 3)
+    ]
+    assert all(r.metrics["val_acc"] == 0.4 for r in records)
