@@ -94,7 +94,7 @@ class Engine:
     def __init__(self, name: str = "-", config: Config | None = None) -> None:
         self.name = name
         self.config = config or Config()
-        self._reader = LogReader(NameTable(self.config.metric_names))
+        self._reader = LogReader(NameTable(self.config.metric_names), name)
         self._detectors = [
             cls(self.config.thresholds)
             for cls in DETECTORS

@@ -87,7 +87,7 @@ def inspect_lines(
     lines: Iterable[str], name: str, metric_names: dict[str, str] | None = None, keep: int = 10
 ) -> Inspection:
     """Read ``lines`` and describe what was read; keeps only the first ``keep`` records."""
-    reader = LogReader(NameTable(metric_names))
+    reader = LogReader(NameTable(metric_names), name)
     counted = _Counted(lines)
     found = Inspection(name)
     for record in records_of(reader, counted):

@@ -53,7 +53,7 @@ def series(
     config = names_config(config_path, metric)
     if output is not None:
         refuse_inputs(output, (file,))
-    records = records_of(LogReader(NameTable(config.metric_names)), open_input(file))
+    records = records_of(LogReader(NameTable(config.metric_names), file), open_input(file))
     write = WRITERS[fmt]
     if output is None:
         if not write(records, sys.stdout):

@@ -81,7 +81,9 @@ class LogReader(BulkReader):
     """Reads one input line by line and yields its records as they complete (and, by
     ``BulkReader.read_lines``, blocks of lines)."""
 
-    def __init__(self, names: NameTable | None = None) -> None:
+    def __init__(self, names: NameTable | None = None, source: str = "-") -> None:
+        """``source``: the input's name (a file's path, ``-``), which names the value of a
+        chart's export that prints none (``tables.Table``)."""
         self.names = names or NameTable()
         self.parsed = 0  # logical lines that yielded fields
         self.unparsed: list[str] = []  # the first few non-empty lines nothing was read from
@@ -94,7 +96,7 @@ class LogReader(BulkReader):
         self._parser = LineParser(self.names)
         self._assembler = Assembler()
         self.families = Families()
-        self._table = Table(self.names)
+        self._table = Table(self.names, source)
         self._rank: int | None = None
         # The lines of what may be a JSON document, with their numbers; its nesting depth;
         # and its value once it closed (_OPEN until then).

@@ -138,10 +138,12 @@ class Row:
 
 
 class Table:
-    """The table currently being read, if any."""
+    """The table currently being read, if any. ``source``: the input's name, which names
+    the values of TensorBoard's export of one chart (see ``header``)."""
 
-    def __init__(self, names: NameTable) -> None:
+    def __init__(self, names: NameTable, source: str = "-") -> None:
         self.names = names
+        self._source = source
         self.columns: list[str] = []
         self.dialect = ""
         self.comma = False
@@ -161,10 +163,14 @@ class Table:
         cells = _cells(text, comma, piped)
         if not 2 <= len(cells) <= _COLUMNS_KEPT:
             return False
-        if not all(cell and _NAME.match(cell) for cell in cells):
+        if comma:
+            cells = _charted(list(map(_unquoted, cells)), self._source)
+        if not all(cell == SKIPPED or (cell and _NAME.match(cell)) for cell in cells):
             return False  # a header names its columns: no cell is a value
         lowered = [c.lower() for c in cells]
         dialect = _dialect(lowered, comma) if len(cells) >= 3 else None
+        if comma and cells[0] == SKIPPED and lowered[1] == "step":
+            dialect = "csv"  # TensorBoard's export of a chart, whatever its tag
         if dialect is None and (piped or len(cells) >= 3) and _metric_header(lowered):
             dialect = "table"
         if dialect is None:
@@ -187,8 +193,12 @@ class Table:
             return None
         if self.piped:
             cells = _cells(text.translate(_BOX), self.comma, self.piped)
+        elif self.comma:
+            cells = text.split(",")
+            if '"' in text:
+                cells = list(map(_unquoted, cells))
         else:
-            cells = text.split(",") if self.comma else text.split()
+            cells = text.split()
         if len(cells) < len(self.columns) - (1 if self.comma else 0):
             placed = self._placed(text) if self._spans else None
             if placed is None:
@@ -204,6 +214,8 @@ class Table:
             del cells[0]  # pandas' unnamed index column: 0, 1, 2.. before each row
         values: dict[str, float] = {}
         for column, cell in zip(self.columns, cells, strict=False):
+            if column == SKIPPED:
+                continue
             bare = cell.strip()
             value = _cell(bare.removesuffix(":"))  # (``640:`` before a bar)
             if value is None:
@@ -257,7 +269,8 @@ class Table:
         if not self._planned:
             self._planned = True
             csv = self.comma and not self.piped and self.dialect in ("csv", "table")
-            if csv and len(set(self.columns)) == len(self.columns):  # (else the last is read)
+            unique = len(set(self.columns)) == len(self.columns)  # (else the last is read)
+            if csv and unique and SKIPPED not in self.columns:
                 self._plan = RowPlan(self.columns, self.names)
         return self._plan
 
@@ -297,6 +310,44 @@ def _role(column: str, name: str) -> str | None:
     if name.endswith("_loss") or name.startswith("loss_"):
         return LOSS
     return None
+
+
+# A column that is no series (a chart's band of minima, its wall clock): no header's name
+# (a line holds no NUL).
+SKIPPED = "\x00"
+_TENSORBOARD = ["wall time", "step", "value"]  # the header of TensorBoard's export of a chart
+_BAND = ("__MIN", "__MAX")  # W&B's export: the least and greatest value a point stands for
+_TAGGED = re.compile(r"-tag-(.+)$")  # TensorBoard names its export run-<run>-tag-<tag>.csv
+
+
+def _unquoted(cell: str) -> str:
+    """A CSV cell without the double quotes around it (``"10"``), a doubled one inside
+    made single."""
+    bare = cell.strip()
+    if len(bare) >= 2 and bare[0] == bare[-1] == '"':
+        return bare[1:-1].replace('""', '"')
+    return cell
+
+
+def _charted(cells: list[str], source: str) -> list[str]:
+    """The columns of a CSV header as a chart's export names them.
+
+    TensorBoard's ``Wall time,Step,Value`` prints no name for the value: it is the
+    chart's tag, which the file's name holds (``run-<run>-tag-train_loss.csv``; failing a
+    tag, its name without the extension), and the wall clock is no series. W&B's names
+    each column ``<run> - <key>``, with ``<key>__MIN`` and ``<key>__MAX`` beside it (the
+    band of values each point stands for): one run's columns are its keys, the band none."""
+    if [cell.strip().lower() for cell in cells] == _TENSORBOARD:
+        stem = source.replace("\\", "/").rsplit("/", 1)[-1]
+        stem = stem[: -len(".csv")] if stem.lower().endswith(".csv") else stem
+        tagged = _TAGGED.search(stem)
+        tag = tagged.group(1) if tagged else stem
+        return [SKIPPED, cells[1], tag if _NAME.match(tag) else "value"]
+    runs = {cell.partition(" - ")[0] for cell in cells if " - " in cell}
+    if len(runs) != 1:
+        return cells
+    found = [cell.partition(" - ")[2] or cell for cell in cells]
+    return [SKIPPED if cell.endswith(_BAND) else cell for cell in found]
 
 
 def _cells(text: str, comma: bool, piped: bool) -> list[str]:
