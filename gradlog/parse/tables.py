@@ -22,7 +22,8 @@ from gradlog.parse.compiled import to_float
 from gradlog.parse.grammar import NUMBER_RE
 from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable, normalise
 
-_RULE = re.compile(r"^\s*-{2,}(?:\s+-{2,})+\s*$")  # spaCy's dashed rule under the header
+# The rule under a header: spaCy's dashes, MATLAB's underscores.
+_RULE = re.compile(r"^\s*(?:-{2,}|_{2,})(?:\s+(?:-{2,}|_{2,}))+\s*$")
 _SPLIT = re.compile(r"\s{2,}")
 _HEADER_CELL = re.compile(r"\S+(?: \S+)*")  # a column's name: words one space apart
 _TOKEN = re.compile(r"\S+")  # a row's cell, split on blanks
@@ -30,7 +31,10 @@ _FRACTION = re.compile(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
 _CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
 _NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
 _DEBRIS = re.compile(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
-_MARKDOWN_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+# A markdown table's rule (``|---|:--:|``), and a box of ``|====|`` (MATLAB's).
+_MARKDOWN_RULE = re.compile(
+    r"^\s*\|?\s*:?(?:-{3,}|={3,}):?\s*(?:\|\s*:?(?:-{3,}|={3,}):?\s*)*\|?\s*$"
+)
 # Cells are stripped after the match: lazy cells with ``\s*`` around them would try the
 # spaces of a long cell again at each of its characters.
 _BLOCK_ROW = re.compile(r"^\s*\|(?P<name>[^|]*)\|(?P<value>[^|]*)\|\s*$")
@@ -154,6 +158,7 @@ class Table:
         self._rows = 0
         self._spans: list[tuple[int, int]] = []
         self._right: bool | None = None  # the rows' numbers are set right (learned)
+        self._above: list[str] | None = None  # a piped row of names just before, no header
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
@@ -165,15 +170,24 @@ class Table:
             return False
         if comma:
             cells = _charted(list(map(_unquoted, cells)), self._source)
-        if not all(cell == SKIPPED or (cell and _NAME.match(cell)) for cell in cells):
+        above, self._above = self._above, None
+        if piped and above is not None and len(above) == len(cells) and all(map(_named, cells)):
+            # A header in two rows, each column's name split over them (MATLAB's
+            # ``|  Mini-batch  |`` over ``|     Loss     |``).
+            cells = [f"{top} {bottom}".strip() for top, bottom in zip(above, cells, strict=True)]
+        if not all(cell == SKIPPED or (cell and _named(cell)) for cell in cells):
+            if piped and all(map(_named, cells)):
+                self._above = cells  # (maybe the first row of a header in two)
             return False  # a header names its columns: no cell is a value
         lowered = [c.lower() for c in cells]
         dialect = _dialect(lowered, comma) if len(cells) >= 3 else None
         if comma and cells[0] == SKIPPED and lowered[1] == "step":
             dialect = "csv"  # TensorBoard's export of a chart, whatever its tag
-        if dialect is None and (piped or len(cells) >= 3) and _metric_header(lowered):
+        if dialect is None and (piped or len(cells) >= 3) and _metric_header(cells):
             dialect = "table"
         if dialect is None:
+            if piped:
+                self._above = cells
             return False
         if dialect == "ultralytics":  # (YOLOv7's ``box obj cls total``: the parts and the sum)
             cells = [_YOLO_PARTS.get(cell.lower(), cell) for cell in cells]
@@ -235,10 +249,9 @@ class Table:
         cell ends (or starts) where the first name does."""
         found = [m.span() for m in _TOKEN.finditer(text)]
         shift = self._spans[0][1] - found[0][1]
-        right = sum(
-            end + shift == span[1] for (_, end), span in zip(found, self._spans, strict=False)
-        )
-        left = sum(start == span[0] for (start, _), span in zip(found, self._spans, strict=False))
+        ends, starts = {end for _, end in self._spans}, {start for start, _ in self._spans}
+        right = sum(end + shift in ends for _, end in found)
+        left = sum(start in starts for start, _ in found)
         return right > left
 
     def _placed(self, text: str) -> list[str] | None:
@@ -249,7 +262,12 @@ class Table:
         cell overlaps none, or two one."""
         cells = [""] * len(self._spans)
         tokens = list(_TOKEN.finditer(text))
-        shift = self._spans[0][1] - tokens[0].end() if tokens and self._right else 0
+        if not tokens:
+            return None
+        # (Before a full row showed how the rows are set, this row tells: MATLAB's first
+        # rows leave the validation columns blank.)
+        right = self._right if self._right is not None else self._aligned_right(text)
+        shift = self._spans[0][1] - tokens[0].end() if right else 0
         for found in tokens:
             start, end = found.start() + shift, found.end() + shift
             overlaps = [min(end, right) - max(start, left) for left, right in self._spans]
@@ -320,6 +338,16 @@ _BAND = ("__MIN", "__MAX")  # W&B's export: the least and greatest value a point
 _TAGGED = re.compile(r"-tag-(.+)$")  # TensorBoard names its export run-<run>-tag-<tag>.csv
 
 
+def _named(cell: str) -> bool:
+    """Whether a header's cell is a column's name, or no name (empty), its unit in
+    brackets aside (MATLAB's ``Time Elapsed (hh:mm:ss)``)."""
+    bare = _UNIT.sub("", cell).strip()
+    return not bare or _NAME.match(bare) is not None
+
+
+_UNIT = re.compile(r"\([^()]*\)")
+
+
 def _unquoted(cell: str) -> str:
     """A CSV cell without the double quotes around it (``"10"``), a doubled one inside
     made single."""
@@ -356,11 +384,12 @@ def _cells(text: str, comma: bool, piped: bool) -> list[str]:
     return [c.strip() for c in (text.split(",") if comma else _SPLIT.split(text.strip()))]
 
 
-def _metric_header(lowered: list[str]) -> bool:
-    """A header of metric columns: a step or epoch column beside a loss-family one."""
-    axis = any(c in _AXES for c in lowered)
-    loss = any(families.family(normalise(c)) in (LOSS, "val_loss") for c in lowered)
-    return loss and (axis or len(lowered) >= 3)
+def _metric_header(cells: list[str]) -> bool:
+    """A header of metric columns: a step or epoch column beside a loss-family one (the
+    names as printed: MATLAB's ``TrainingLoss`` is ``training_loss``, not ``trainingloss``)."""
+    axis = any(c.lower() in _AXES for c in cells)
+    loss = any(families.family(normalise(c)) in (LOSS, "val_loss") for c in cells)
+    return loss and (axis or len(cells) >= 3)
 
 
 def _dialect(lowered: list[str], comma: bool) -> str | None:

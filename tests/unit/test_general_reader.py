@@ -1276,3 +1276,50 @@ def test_json_lines_with_a_dict_per_set(quote: str) -> None:
         (s, 1 / s, 2 / s) for s in (1, 2, 3)
     ]
     assert all(r.metrics["val_acc"] == 0.4 for r in records)
+
+
+@pytest.mark.parametrize("rule", ["_", "-"])
+def test_a_table_of_camel_case_names_whose_first_rows_leave_cells_blank(rule: str) -> None:
+    # MATLAB's trainnet: PascalCase names (``TrainingLoss``), a rule of underscores under
+    # them, numbers set right; the validation columns blank but every few rows, the
+    # first rows included, before any full row showed how the cells are set.
+    names = ["Iteration", "Epoch", "TimeElapsed", "TrainingLoss", "ValidationLoss"]
+    widths = [len(name) + 4 for name in names]
+
+    def row(*cells: str) -> str:
+        return "".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True))
+
+    log = [row(*names), row(*(rule * len(name) for name in names))]
+    for i in range(12):
+        evaluated = f"{2.5 - i / 20:.4f}" if i % 4 == 3 else ""
+        log.append(row(str(10 * i), str(1 + i // 4), "00:00:05", f"{2.4 - i / 10:.4f}", evaluated))
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [10 * i for i in range(12)]
+    assert [r.metrics["loss"] for r in records] == [round(2.4 - i / 10, 4) for i in range(12)]
+    assert [r.step for r in records if "val_loss" in r.metrics] == [30, 70, 110]
+
+
+def test_a_boxed_table_whose_names_take_two_rows() -> None:
+    # MATLAB's trainNetwork before R2023: ``|====|`` rules, each column's name over two
+    # rows (``Mini-batch`` over ``Loss``, ``Time Elapsed`` over ``(hh:mm:ss)``).
+    top = ["Epoch", "Iteration", "Time Elapsed", "Mini-batch", "Validation", "Mini-batch"]
+    bottom = ["", "", "(hh:mm:ss)", "Loss", "Loss", "Accuracy"]
+
+    def row(*cells: str) -> str:
+        return "|" + "|".join(f" {cell:>12} " for cell in cells) + "|"
+
+    rule = "|" + "=" * 90 + "|"
+    log = [rule, row(*top), row(*bottom), rule]
+    for i in range(1, 9):
+        evaluated = f"{2.5 - i / 20:.4f}" if i % 4 == 0 else ""
+        log.append(
+            row(
+                str(1 + i // 4), str(50 * i), "00:00:04", f"{2.4 - i / 10:.4f}", evaluated, "12.50%"
+            )
+        )
+    log.append(rule)
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [50 * i for i in range(1, 9)]
+    assert [r.metrics["loss"] for r in records] == [round(2.4 - i / 10, 4) for i in range(1, 9)]
+    assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [2.3, 2.1]
+    assert all(r.metrics["acc"] == 12.5 for r in records)
