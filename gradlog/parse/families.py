@@ -107,6 +107,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     if parts & _TIME_WORDS:
         return None
     if _is_norm(parts) or "gradnorm" in joined:
+        if _ratio(parts):
+            return None
         if parts & _PARAM_WORDS:
             return PARAM_NORM
         grad = parts & _GRAD_WORDS or "gnorm" in parts or "gradnorm" in joined
@@ -121,6 +123,16 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     if parts & _ACC_WORDS:
         return VAL_ACC if val else ACC
     return None
+
+
+def ratio(snake: str) -> bool:
+    """Whether a name is a norm of the gradients over one of the weights (char-rnn's
+    ``grad/param norm``): their ratio, neither norm, nor either one's name."""
+    return _ratio(set(words(snake)))
+
+
+def _ratio(parts: set[str]) -> bool:
+    return _is_norm(parts) and bool(parts & _PARAM_WORDS) and bool(parts & _GRAD_WORDS)
 
 
 def _is_scale(parts: set[str]) -> bool:

@@ -21,7 +21,7 @@ _NUMBER = (
     r"(?<![\w.@#])(?<!\d,)"
     r"(?P<num>[-+]?(?:"
     # Thousands grouped by commas or underscores (``1,000.5``, ``1_000``), read whole.
-    r"\d{1,3}(?:,\d{3})+(?![\d,])(?:\.\d+)?|\d{1,3}(?:_\d{3})+(?:\.\d+)?"
+    r"\d{1,3}(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?|\d{1,3}(?:_\d{3})+(?:\.\d+)?"
     # MSVC's printf spellings of non-finite values: ``1.#INF``, ``-1.#IND``, ``1.#QNAN``.
     r"|\d\.#(?:INF|IND|QNAN|SNAN)\d*"
     # An integer glued by a comma to more digits that make no thousands group (``1,5``, a

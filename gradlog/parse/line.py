@@ -95,6 +95,8 @@ class _Slot:
 # Counters printed without a name before a line's first pair: ``[1]  train-rmse:..``
 # (xgboost), ``[  1]    1440 || B: ..`` (YOLACT): one is the step; two are epoch, step.
 _LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]*")
+# A line that opens with ``i/N`` printed without a name (char-rnn's ``2460/21150 (epoch``).
+_OPENING_FRACTION = re.compile(r"\s*\x00\s*/\s*\x00(?![\w.])")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
@@ -107,7 +109,7 @@ _STEPS_BAR = re.compile(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x0
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
 _AT_STEP = re.compile(
     r"(?P<name>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}) (?:at|for|after|in|on) "
-    r"(?P<axis>[A-Za-z]+) \x00,? (?:is|was|=|:) ?(?=\x00)"
+    r"(?P<axis>[A-Za-z]+) \x00,?(?: is| was| ?=| ?:) ?(?=\x00)"  # (gensim's ``epoch 12: 3.1``)
 )
 # A key in angle brackets before its separator (SageMaker's ``<loss>=0.52``).
 _ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])")
@@ -123,6 +125,10 @@ _SECTION = re.compile(
     rf"(?<![\w.])(?:\[|(?P<quote>['\"]))?(?P<word>{'|'.join((*_EVALUATION, *_TRAIN))})"
     r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z])",
     re.IGNORECASE,
+)
+# A section's word alone in a column of ``|`` (Coqui STT's ``Epoch 3 | Validation | ..``).
+_SECTION_CELL = re.compile(
+    rf"(?<=\|)\s*(?P<word>{'|'.join((*_EVALUATION, *_TRAIN))})\s*(?=\|)", re.IGNORECASE
 )
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = re.compile(rf"(?<![\w.])(?:{'|'.join(_EVALUATION)})(?![\w.])", re.IGNORECASE)
@@ -234,6 +240,9 @@ MASK = re.compile(
     # device (``CUDA:0``) in a banner: no metric ``v7.0`` = 294, no ``cu121_cuda`` = 0.
     r"|v\d+(?:\.\d+)+(?:[-+][\w.]+)*|[A-Za-z][\w]*-\d+\.\d+\.\d+(?:[-+.][\w]+)*"
     r"|(?:cuda|CUDA|gpu|GPU|npu|NPU|xpu|XPU|mps|xla|XLA|tpu|TPU|hpu|HPU):\d+(?:/\d+)?"
+    # A path or URL (``/ckpt/best_dev-1172``, ``gs://bucket/checkpoint_5000.tmp``): its
+    # numbers are parts of names, no metric's values.
+    r"|(?:[A-Za-z][\w+.\-]*:/|\.{1,2}/|~/|/)[\w.\-/]*[\w\-]"
     r")(?![\w+/\-.@])"
     r"|device=(?:'[^']*'|\"[^\"]*\")|device\(type=[^)]*\)"
 )
@@ -534,7 +543,11 @@ class LineParser:
         val_line = bool(families.VAL_LINE.match(shape))
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
-        sections = [(m.start(), m["word"].lower() not in _TRAIN) for m in _SECTION.finditer(shape)]
+        sections = sorted(
+            (m.start(), m["word"].lower() not in _TRAIN)
+            for pattern in (_SECTION, _SECTION_CELL)
+            for m in pattern.finditer(shape)
+        )
         fractions = []
         holes = [match.start() for match in _HOLES.finditer(shape)]
         for found in scan:
@@ -555,6 +568,8 @@ class LineParser:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.
                 read = (read[0], EPOCH, True) if read[0] in _TRAIN else None
+            elif read is not None and val and read[1] == STEP and read[0] in _COUNTED_AXES:
+                read = None  # an evaluation's ``Steps: 181``: its own count, not the step
             if read is None:
                 continue
             first = min(first, found.start)
@@ -586,6 +601,15 @@ class LineParser:
             if whole and leading[1:] == [False] and prefix.count(grammar.HOLE) == 2:
                 prefix = prefix[: prefix.index(grammar.HOLE) + 1]  # (``[100] 2.3s ..``)
             slots += _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
+            if (
+                EPOCH in named
+                and not _whole(tokens, named[EPOCH])
+                and _OPENING_FRACTION.match(shape)
+            ):
+                # char-rnn's ``2460/21150 (epoch 5.816), train_loss = ..``: beside the
+                # fraction of the data seen, the count of all steps the line opens with.
+                slots = [slot for slot in slots if slot.canonical != STEP]
+                slots.append(_Slot(COUNTER, STEP, 0))
         elif EPOCH in named and named[STEP] + 1 in totals and _whole(tokens, named[EPOCH]):
             # ``Epoch [2/20] Step [100/600]``: a step printed with its total beside the
             # epoch counts the epoch's batches (it starts again each epoch), counted
@@ -663,7 +687,7 @@ class LineParser:
         word could name the number, so prose does not become a metric name. With ``:`` or
         ``=`` (``sep``) an unknown multi-word name is kept whole (``consumed samples: 614400``).
         """
-        if " " not in key.strip() or self._known(key, grad):
+        if " " not in key.strip() or self._known(key, grad) or families.ratio(normalise(key)):
             return key
         *before, last = key.split()
         if sep and not self._known(last, grad):

@@ -117,6 +117,8 @@ SENTENCES = [
     ("Iteration 100, loss = 0.69", {"loss": 0.69}, 100),
     ("loss went to nan", {"loss": NAN}, None),
     ("the loss at step 40 was 2.5", {"loss": 2.5}, 40),
+    ("Loss after epoch 12: 318245.3", {"loss": 318245.3}, 12),  # gensim: the colon glued
+    ("loss at step 40=2.5", {"loss": 2.5}, 40),
 ]
 
 
@@ -1323,3 +1325,50 @@ def test_a_boxed_table_whose_names_take_two_rows() -> None:
     assert [r.metrics["loss"] for r in records] == [round(2.4 - i / 10, 4) for i in range(1, 9)]
     assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [2.3, 2.1]
     assert all(r.metrics["acc"] == 12.5 for r in records)
+
+
+@pytest.mark.parametrize(
+    "line", ["step 1,100, loss 0.5", "[epoch:  0, iter:   1,100, lr: 0.1] loss: 0.5"]
+)
+def test_a_grouped_number_before_a_list_s_comma(line: str) -> None:
+    # BasicSR's ``iter:   1,100, lr:(..)``: the comma after the groups ends the number.
+    (record,) = read(line)
+    assert record.step == 1100 and record.metrics["loss"] == 0.5
+
+
+@pytest.mark.parametrize("name", ["grad/param norm", "param/grad norm", "grad_to_weight_norm"])
+def test_a_ratio_of_gradient_to_weight_norms_is_neither(name: str) -> None:
+    # char-rnn's ``grad/param norm = 2.2e+04``: a ratio; read as the weights' norm it made
+    # a false weight_growth error, as the gradients' a false exploding_gradient.
+    (record,) = read(f"step 5 loss 1.2 {name} = 2.2e+04")
+    assert not any(family(m) for m in record.metrics if m != "loss")
+
+
+def test_a_line_opening_with_a_count_of_all_steps_beside_a_fractional_epoch() -> None:
+    # char-rnn: ``2460/21150 (epoch 5.816), train_loss = ..``: the count is the step.
+    log = [f"{i}/21150 (epoch {i / 423:.3f}), train_loss = {1 / i:.8f}" for i in (10, 20, 30)]
+    assert [r.step for r in read("\n".join(log))] == [10, 20, 30]
+
+
+def test_a_section_s_word_alone_in_a_column() -> None:
+    # Coqui STT: ``Epoch 3 | Validation | .. | Steps: 181 | Loss: 88.02``: the section
+    # names the loss; its count of steps is its own, not the training step.
+    log = []
+    for epoch in range(3):
+        for steps in (200, 600, 1172):
+            loss = 100 - epoch - steps / 1e3
+            log.append(f"Epoch {epoch} |   Training | Steps: {steps} | Loss: {loss:.2f}")
+        log.append(f"Epoch {epoch} | Validation | Steps: 181 | Loss: {90 + epoch:.2f}")
+    records = read("\n".join(log))
+    val = [(r.epoch, r.metrics["val_loss"]) for r in records if "val_loss" in r.metrics]
+    assert val == [(0, 90), (1, 91), (2, 92)]
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and len(records) == 9  # each evaluation joins its epoch's end
+
+
+@pytest.mark.parametrize(
+    "path", ["/ckpt/best_dev-1172", "gs://bucket/t5x/checkpoint_5000.tmp", "./out/run_3/ckpt-300"]
+)
+def test_numbers_in_a_path_are_no_values(path: str) -> None:
+    (record,) = read(f"step 7 loss 0.5 saved to {path}")
+    assert record.step == 7 and record.metrics == {"loss": 0.5}
