@@ -15,10 +15,11 @@ from gradlog.config import Config
 from gradlog.curves import CHARTED, Curve
 from gradlog.detectors import DETECTORS, Detector
 from gradlog.model import Diagnosis, EpisodeKey, Record, Step
-from gradlog.parse.names import STEP, NameTable
+from gradlog.parse.names import LOSS, STEP, NameTable
 from gradlog.parse.reader import LogReader
 from gradlog.remedies import History, personalise
 from gradlog.report import LIMITS, InputSummary, Report, SeriesSummary
+from gradlog.restarts import Restarts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,11 +96,8 @@ class Engine:
         self.name = name
         self.config = config or Config()
         self._reader = LogReader(NameTable(self.config.metric_names), name)
-        self._detectors = [
-            cls(self.config.thresholds)
-            for cls in DETECTORS
-            if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
-        ]
+        self._detectors = self._fresh()
+        self._restarts = Restarts()
         self._found: dict[EpisodeKey, Diagnosis] = {}
         self._lines = self._records = 0
         self._series: dict[str, _Series] = {}
@@ -188,7 +186,16 @@ class Engine:
             return []
         shared = {id(self.config): self.config}  # settings are read-only: never copied
         detectors = copy.deepcopy(self._detectors, shared)
-        return self._each(records, detectors, dict(self._found), self._history.fork())
+        found, history = dict(self._found), self._history.fork()
+        # (A record that begins a new run is judged by fresh rules, as it will be.)
+        restarts = copy.deepcopy(self._restarts)
+        cuts = [i for i, record in enumerate(records) if restarts.at(record)]
+        announced: list[Diagnosis] = []
+        for index, (start, end) in enumerate(itertools.pairwise([0, *cuts, len(records)])):
+            if index:
+                detectors = self._fresh()
+            announced += self._each(records[start:end], detectors, found, history)
+        return announced
 
     def interrupt(self, signum: int) -> None:
         """Signal ``signum`` cut the input short: the report will say it is incomplete."""
@@ -222,6 +229,7 @@ class Engine:
             curves={name: c.freeze() for name, c in self._curves.items() if c.count},
             step_name=self._step_name(),
             batches=self._reader.batches,
+            restarts=tuple(self._restarts.lines),
             unread_numeric=self._reader.unread_numeric,
             unread_examples=tuple(self._reader.unread_examples[:2]),
             unjudged=tuple(
@@ -273,9 +281,37 @@ class Engine:
             return self._one_by_one(records)
         return self._block(records)
 
-    def _one_by_one(self, records: Sequence[Record]) -> list[Diagnosis]:
+    def _fresh(self) -> list[Detector]:
+        """A new instance of every enabled rule."""
+        return [
+            cls(self.config.thresholds)
+            for cls in DETECTORS
+            if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
+        ]
+
+    def _runs(self, records: Sequence[Record], cuts: list[int], taken: int) -> list[Diagnosis]:
+        """Records in which new runs begin at ``cuts`` (see ``restarts``): each run's
+        records judged by rules fresh at its start, as a log of its own would be (what
+        the runs before found stays found). The first ``taken`` records were looked at
+        for restarts already; those after them are still to be."""
+        announced: list[Diagnosis] = []
+        for index, (start, end) in enumerate(itertools.pairwise([0, *cuts, len(records)])):
+            if index:
+                self._detectors = self._fresh()
+            if end > start:
+                part, look = records[start:end], end > taken
+                if len(part) < SMALL_BLOCK:
+                    announced += self._one_by_one(part, look)
+                else:
+                    announced += self._block(part, look)
+        return announced
+
+    def _one_by_one(self, records: Sequence[Record], look: bool = True) -> list[Diagnosis]:
         """A few records (a short log, a live job's last line): each through every rule's
-        ``observe``, with no arrays to set up (nor numpy to import)."""
+        ``observe``, with no arrays to set up (nor numpy to import). ``look``: whether
+        new runs beginning among them (``restarts``) are still to be looked for."""
+        if look and (cuts := [i for i, r in enumerate(records) if self._restarts.at(r)]):
+            return self._runs(records, cuts, len(records))
         series = self._series
         curves = self._curves
         for record in records:
@@ -307,11 +343,16 @@ class Engine:
                     announced += self._keep(diagnoses, found, history)
         return announced
 
-    def _block(self, records: Sequence[Record] | Parts) -> list[Diagnosis]:
-        """Many records: one ``Block`` of columns through every rule's ``observe_block``."""
+    def _block(self, records: Sequence[Record] | Parts, look: bool = True) -> list[Diagnosis]:
+        """Many records: one ``Block`` of columns through every rule's ``observe_block``
+        (``look``: as ``_one_by_one``)."""
         from gradlog.detectors.block import Block
 
         block = Block(records)
+        if look:
+            cut = self._restarts.first(block.records, block.steps, block.values(LOSS))
+            if cut is not None:  # (rare: the block is made again, in two)
+                return self._runs(records, [cut], cut)
         series = self._series
         for name, values in block.printed().items():
             known = series.get(name)

@@ -62,6 +62,9 @@ class InputSummary:
     # Steps counted within the epoch (``[2][100/788]``): batches per epoch, the first
     # epoch's number and the first batch's; None for a log that counts steps globally.
     batches: tuple[int, int, int] | None = None
+    # Where the log started a run again (``gradlog.restarts``): the line of each new run's
+    # first record. Each run was judged as a log of its own.
+    restarts: tuple[int, ...] = ()
 
     @property
     def incomplete(self) -> bool:

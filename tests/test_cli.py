@@ -83,6 +83,7 @@ def test_json_is_strict_and_has_the_documented_shape() -> None:
         "numbered_steps",
         "step_name",
         "batches",
+        "restarts",
         "unread_numeric_lines",
         "limits",
         "unjudged",

@@ -77,6 +77,9 @@ def report_object(report: Report) -> dict[str, Any]:
             "step_name": read.step_name,
             # Steps counted within the epoch: [batches per epoch, first epoch, first batch].
             "batches": list(read.batches) if read.batches is not None else None,
+            # Where the log started a run again: each new run's first line (each run is
+            # judged as a log of its own).
+            "restarts": list(read.restarts),
             "unread_numeric_lines": read.unread_numeric,
             "unjudged": [{"id": rule, "min_records": n} for rule, n in read.unjudged],
             # Caps reached while reading (names as gradlog.report.LIMITS), with counts.

@@ -65,7 +65,23 @@ def describe_input(read: InputSummary) -> str:
     cut = f"; INCOMPLETE: interrupted by {read.interrupted_by}" if read.incomplete else ""
     return (
         f"read {plural(read.lines, 'line')}, {plural(read.records, 'record')}{steps}; "
-        f"format: {dialects}; metrics: {metrics}{cut}"
+        f"format: {dialects}; metrics: {metrics}{runs(read)}{cut}"
+    )
+
+
+_RESTARTS_SHOWN = 3
+
+
+def runs(read: InputSummary) -> str:
+    """``; 3 runs, judged each on its own (the steps start again at lines 301, 602)``."""
+    if not read.restarts:
+        return ""
+    lines = ", ".join(map(str, read.restarts[:_RESTARTS_SHOWN]))
+    more = ", ..." if len(read.restarts) > _RESTARTS_SHOWN else ""
+    at = "line" if len(read.restarts) == 1 else "lines"
+    return (
+        f"; {len(read.restarts) + 1} runs, judged each on its own (the steps start again "
+        f"at {at} {lines}{more})"
     )
 
 

@@ -1,0 +1,125 @@
+"""A log that starts a run again (runs appended to one file, the trials of a search, a
+job restarted from scratch) is read as several runs, each judged on its own: the loss
+going back up where a run begins is no spike or climb of the run before. A step that
+goes back while the loss stays where it was is not a restart (a counter that starts
+again each epoch, a resume from a checkpoint), nor is one in a run that learned nothing
+yet."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+
+import pytest
+
+from gradlog.engine import Engine, analyze
+from gradlog.report import Report
+from tests.helpers import run_gradlog
+
+
+def _loss(step: int, rng: random.Random, scale: float = 150) -> float:
+    return 2.3 * math.exp(-step / scale) + 0.25 + rng.uniform(-0.02, 0.02)
+
+
+def _step_line(step: int, loss: float) -> str:
+    return f"step {step} | loss {loss:.4f} | grad_norm 1.0"
+
+
+def _epoch_line(step: int, loss: float) -> str:
+    return f"Epoch {step}/40 - loss: {loss:.4f} - val_loss: {loss * 1.1:.4f}"
+
+
+def _runs(line: Callable[[int, float], str], lengths: tuple[int, ...], scale: float) -> list[str]:
+    rng = random.Random(3)
+    log = []
+    for run, length in enumerate(lengths):
+        log.append(f"Trial {run} begins")
+        log += [line(step, _loss(step, rng, scale)) for step in range(1, length + 1)]
+    return log
+
+
+def _found(report: Report) -> set[str]:
+    return {d.id for d in report.diagnoses if d.severity.name in ("WARNING", "ERROR")}
+
+
+@pytest.mark.parametrize(
+    ("line", "lengths", "scale"),
+    [
+        (_step_line, (300, 300), 60),  # a second run appended to the same file
+        (_step_line, (2000, 1500, 900), 300),  # long runs: read in blocks of columns
+        (_epoch_line, (20, 20, 20), 4),  # the trials of a search, by epoch
+    ],
+)
+def test_runs_in_one_log_are_judged_each_on_its_own(
+    line: Callable[[int, float], str], lengths: tuple[int, ...], scale: float
+) -> None:
+    log = _runs(line, lengths, scale)
+    report = analyze(log, "runs.log")
+    assert not _found(report)  # before: a loss spike where each run began
+    starts = [i for i, text in enumerate(log, 1) if text.startswith("Trial")][1:]
+    assert list(report.input.restarts) == [start + 1 for start in starts]
+
+
+def test_a_problem_of_a_later_run_is_found_where_it_is() -> None:
+    log = _runs(_step_line, (500, 500), 100)
+    log[-100:] = [text.replace(text.split()[4], "nan") for text in log[-100:]]
+    report = analyze(log, "runs.log")
+    (nan,) = [d for d in report.diagnoses if d.id == "nan"]
+    assert nan.line == len(log) - 99 and _found(report) == {"nan"}
+
+
+def test_one_line_at_a_time_finds_the_same_runs() -> None:
+    # Live: a record at a time, through the same tracker as a block's columns.
+    log = _runs(_step_line, (700, 600), 120)
+    whole = analyze(log, "runs.log")
+    engine = Engine("runs.log")
+    for text in log:
+        engine.feed(text)
+    fed = engine.finish()
+    assert fed.input.restarts == whole.input.restarts and len(fed.input.restarts) == 1
+    assert [d.key for d in fed.diagnoses] == [d.key for d in whole.diagnoses]
+
+
+def test_a_counter_that_starts_again_each_epoch_is_no_restart() -> None:
+    # ``batch 1..100`` each epoch, no epoch printed: the loss goes on where it was.
+    rng = random.Random(1)
+    log = [
+        _step_line(batch, _loss(epoch * 100 + batch, rng, 300))
+        for epoch in range(12)
+        for batch in range(1, 101)
+    ]
+    assert analyze(log, "epochs.log").input.restarts == ()
+
+
+def test_a_resume_from_a_checkpoint_is_no_restart() -> None:
+    rng = random.Random(2)
+    log = [_step_line(s, _loss(s, rng, 100)) for s in range(1, 501)]
+    log += [_step_line(s, _loss(s, rng, 100)) for s in range(401, 801)]  # from step 400
+    assert analyze(log, "resumed.log").input.restarts == ()
+
+
+def test_a_run_that_learned_nothing_shows_no_restart() -> None:
+    rng = random.Random(4)
+    log = [_step_line(s, 2.3 + rng.uniform(-0.02, 0.02)) for s in range(1, 201)] * 2
+    assert analyze(log, "flat.log").input.restarts == ()
+
+
+def test_the_report_says_how_many_runs() -> None:
+    text = "\n".join(_runs(_step_line, (300, 300, 300), 60)) + "\n"
+    terminal = run_gradlog("diagnose", "-", stdin=text)
+    assert "3 runs, judged each on its own (the steps start again at lines 303, 604)" in (
+        " ".join(terminal.stdout.split())
+    )
+    document = json.loads(run_gradlog("diagnose", "--format", "json", "-", stdin=text).stdout)
+    assert document["reports"][0]["input"]["restarts"] == [303, 604]
+
+
+def test_a_resume_whose_loss_jumps_is_still_the_same_run() -> None:
+    # Resumed at step 400 with its optimizer state lost, the loss jumps back up: a
+    # problem of that run, at that step, not a new run (those begin where it began).
+    rng = random.Random(5)
+    log = [_step_line(s, _loss(s, rng, 100)) for s in range(1, 501)]
+    log += [_step_line(s, 2.0 + _loss(s, rng, 100)) for s in range(400, 801)]
+    assert analyze(log, "resumed.log").input.restarts == ()
