@@ -350,7 +350,7 @@ class Engine:
 
         block = Block(records)
         if look:
-            cut = self._restarts.first(block.records, block.steps, block.values(LOSS))
+            cut = self._restarts.first(block.records, block.steps, block.epochs, block.values(LOSS))
             if cut is not None:  # (rare: the block is made again, in two)
                 return self._runs(records, [cut], cut)
         series = self._series

@@ -1,11 +1,12 @@
 """Where a log starts a run again: a second run appended to the same file, the next trial
 of a hyperparameter search, a job restarted from scratch.
 
-Its steps go back to where the log's run began while its loss goes back up to where that
-run began: a restart, not a spike or a climb of the run before. A step that goes back
-with the loss where it was is not one (a counter that starts again with each epoch, a
-resume from a checkpoint, an evaluation printed at an earlier step). Only a loss that
-fell by a third or more can say so: a run that learned nothing yet shows no restart.
+Its steps (or, in a log that prints none, its epochs: HF Trainer's ``'epoch': 0.01``) go
+back to where the run began while its loss goes back up to where that run began: a
+restart, not a spike or a climb of the run before. A step that goes back with the loss
+where it was is not one (a counter that starts again with each epoch, a resume from a
+checkpoint, an evaluation printed at an earlier step). Only a loss that fell by a third
+or more can say so: a run that learned nothing yet shows no restart.
 
 ``Restarts`` follows the records of one input, one at a time (``at``) or a block's
 columns at once (``first``), the same either way, and says where each new run begins;
@@ -33,6 +34,58 @@ NEAR = 0.05  # how near to the run's first step (a share of the steps it ran) a 
 LEAST = 2 * LEVEL  # records a run has run before another may start
 
 
+class _Axis:
+    """Where a run began on one axis (its steps, or its epochs), how far it went, and
+    where its last record was."""
+
+    __slots__ = ("first", "last", "top")
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.top = -math.inf
+        self.last: float | None = None
+
+    def back_to_start(self, value: float) -> bool:
+        """Whether ``value`` goes back, to where the run began."""
+        if self.last is None or self.first is None or not value < self.last:
+            return False
+        return value <= self.first + max(NEAR, NEAR * (self.top - self.first))
+
+    def maybe_back(self, values: np.ndarray) -> np.ndarray:
+        """Of a block's values (NaN: none printed), those that may go back to where the
+        run began (``back_to_start``, by the run's first value and the highest before
+        each, of which the last is never more), as flags."""
+        import numpy as np
+
+        printed: np.ndarray = ~np.isnan(values)
+        if not printed.any():
+            return printed
+        known = np.where(printed, values, -np.inf)
+        peak = np.maximum.accumulate(np.append(self.top, known))[:-1]
+        first = self.first if self.first is not None else float(values[printed][0])
+        near = first + np.maximum(NEAR, NEAR * (peak - first))
+        flags: np.ndarray = printed & (known < peak) & (known <= near)
+        return flags
+
+    def take(self, value: float) -> None:
+        if math.isnan(value):
+            return
+        if self.first is None:
+            self.first = value
+        self.top = max(self.top, value)
+        self.last = value
+
+    def take_all(self, values: np.ndarray) -> None:
+        import numpy as np
+
+        values = values[~np.isnan(values)]
+        if len(values):
+            if self.first is None:
+                self.first = float(values[0])
+            self.top = max(self.top, float(values.max()))
+            self.last = float(values[-1])
+
+
 class Restarts:
     """The runs of one input so far: where each began (its first record's line)."""
 
@@ -41,55 +94,56 @@ class Restarts:
         self._reset()
 
     def _reset(self) -> None:
-        self._first: float | None = None  # the run's first step
-        self._top = -math.inf  # its highest step
-        self._last: float | None = None  # the step of its last record
+        self._steps, self._epochs = _Axis(), _Axis()
         self._records = 0
-        self._start: list[float] = []  # its first finite losses
+        self._start: list[float] = []  # the run's first finite losses
         self._recent: deque[float] = deque(maxlen=LEVEL)  # its latest finite losses
 
     def at(self, record: Record) -> bool:
         """Take one record; whether it begins a new run."""
         step = float(record.step)
+        epoch = math.nan if record.epoch is None else float(record.epoch)
         loss = record.metrics.get(LOSS)
-        found = self._restarts(step, loss)
+        found = self._restarts(step, epoch, loss)
         if found:
             self.lines.append(record.line)
             self._reset()
-        self._take(step, loss)
+        self._take(step, epoch, loss)
         return found
 
-    def first(self, records: Sequence[Record], steps: np.ndarray, losses: np.ndarray) -> int | None:
-        """Take a block's records (``steps``, and ``losses``: NaN where none was printed)
-        up to the first that begins a new run, whose index it returns (None: none does,
-        and the whole block is taken). That record is left for the next call, which
-        takes it as the new run's first."""
+    def first(
+        self, records: Sequence[Record], steps: np.ndarray, epochs: np.ndarray, losses: np.ndarray
+    ) -> int | None:
+        """Take a block's records (``steps``; ``epochs`` and ``losses``: NaN where none
+        was printed) up to the first that begins a new run, whose index it returns (None:
+        none does, and the whole block is taken). That record is left for the next call,
+        which takes it as the new run's first."""
         import numpy as np
 
         if not len(steps):
             return None
-        before = self._last if self._last is not None else steps[0]
-        back = np.flatnonzero(np.diff(steps, prepend=before) < 0)
+        went = self._steps.maybe_back(steps) | self._epochs.maybe_back(epochs)
         done = 0
-        for index in back.tolist():
-            self._bulk(steps[done:index], losses[done:index])
+        for index in np.flatnonzero(went).tolist():
+            self._bulk(steps[done:index], epochs[done:index], losses[done:index])
             done = index
             loss = float(losses[index])
-            if self._restarts(float(steps[index]), None if math.isnan(loss) else loss):
+            step, epoch = float(steps[index]), float(epochs[index])
+            if self._restarts(step, epoch, None if math.isnan(loss) else loss):
                 self.lines.append(records[index].line)
                 self._reset()
                 return int(index)
-        self._bulk(steps[done:], losses[done:])
+            self._take(step, epoch, None if math.isnan(loss) else loss)
+            done = index + 1
+        self._bulk(steps[done:], epochs[done:], losses[done:])
         return None
 
-    def _restarts(self, step: float, loss: float | None) -> bool:
-        """Whether a record at ``step`` with this loss begins a new run."""
-        if self._last is None or self._first is None or step >= self._last:
-            return False
+    def _restarts(self, step: float, epoch: float, loss: float | None) -> bool:
+        """Whether a record at ``step`` and ``epoch`` with this loss begins a new run."""
+        if not (self._steps.back_to_start(step) or self._epochs.back_to_start(epoch)):
+            return False  # (not back, or back but not to the beginning: a resume)
         if self._records < LEAST or loss is None or not math.isfinite(loss) or loss <= 0:
             return False
-        if step > self._first + max(1.0, NEAR * (self._top - self._first)):
-            return False  # back, but not to the beginning: a resume, another counter
         if len(self._start) < LEVEL or len(self._recent) < LEVEL:
             return False
         start, recent = statistics.median(self._start), statistics.median(self._recent)
@@ -97,27 +151,23 @@ class Restarts:
             return False
         return loss >= recent + BACK * (start - recent)
 
-    def _take(self, step: float, loss: float | None) -> None:
-        if self._first is None:
-            self._first = step
-        self._top = max(self._top, step)
-        self._last = step
+    def _take(self, step: float, epoch: float, loss: float | None) -> None:
+        self._steps.take(step)
+        self._epochs.take(epoch)
         self._records += 1
         if loss is not None and math.isfinite(loss):
             if len(self._start) < LEVEL:
                 self._start.append(loss)
             self._recent.append(loss)
 
-    def _bulk(self, steps: np.ndarray, losses: np.ndarray) -> None:
-        """``_take`` on each of a stretch of records in which no step goes back."""
+    def _bulk(self, steps: np.ndarray, epochs: np.ndarray, losses: np.ndarray) -> None:
+        """``_take`` on each of a stretch of records in which no step or epoch goes back."""
         import numpy as np
 
         if not len(steps):
             return
-        if self._first is None:
-            self._first = float(steps[0])
-        self._top = max(self._top, float(steps.max()))
-        self._last = float(steps[-1])
+        self._steps.take_all(steps)
+        self._epochs.take_all(epochs)
         self._records += len(steps)
         finite = losses[np.isfinite(losses)]
         if len(self._start) < LEVEL:

@@ -123,3 +123,16 @@ def test_a_resume_whose_loss_jumps_is_still_the_same_run() -> None:
     log = [_step_line(s, _loss(s, rng, 100)) for s in range(1, 501)]
     log += [_step_line(s, 2.0 + _loss(s, rng, 100)) for s in range(400, 801)]
     assert analyze(log, "resumed.log").input.restarts == ()
+
+
+def test_runs_of_a_log_that_prints_no_step_start_again_by_their_epochs() -> None:
+    # HF Trainer's dicts print no step, only a fractional epoch: where it goes back to
+    # the start with the loss, a run begins (gradlog numbers the steps in order).
+    rng = random.Random(6)
+    log = []
+    for _ in range(2):
+        for i in range(1, 1201):
+            loss = round(_loss(i, rng, 200), 4)
+            log.append(str({"loss": loss, "grad_norm": 1.0, "epoch": round(i / 400, 2)}))
+    report = analyze(log, "hf.log")
+    assert list(report.input.restarts) == [1201] and not _found(report)
