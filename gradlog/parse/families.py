@@ -116,7 +116,7 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     if parts & {"scale", "scaler"}:
         return LOSS_SCALE if _is_scale(parts) else None
     val = any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)  # (``test0_loss`` too)
-    if parts & _LOSS_WORDS or any(j in joined for j in _LOSS_JOINED):
+    if parts & _LOSS_WORDS or any(j in joined for j in _LOSS_JOINED) or _abbreviated(snake):
         return VAL_LOSS if val else LOSS
     if "lr" in parts or {"learning", "rate"} <= parts:
         return LR
@@ -133,6 +133,13 @@ def ratio(snake: str) -> bool:
 
 def _ratio(parts: set[str]) -> bool:
     return _is_norm(parts) and bool(parts & _PARAM_WORDS) and bool(parts & _GRAD_WORDS)
+
+
+def _abbreviated(snake: str) -> bool:
+    """A loss named by its ``l`` (BasicSR, Real-ESRGAN, GFPGAN: ``l_pix``, ``l_percep``,
+    ``l_g_gan``): a part of the model's loss; not a discriminator's (``l_d_real``)."""
+    named = words(snake)
+    return len(named) >= 2 and named[0] == "l" and named[1] not in ("d", "r", "rate")
 
 
 def _is_scale(parts: set[str]) -> bool:

@@ -1372,3 +1372,20 @@ def test_a_section_s_word_alone_in_a_column() -> None:
 def test_numbers_in_a_path_are_no_values(path: str) -> None:
     (record,) = read(f"step 7 loss 0.5 saved to {path}")
     assert record.step == 7 and record.metrics == {"loss": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("names", "loss"),
+    [
+        (("l_pix",), "l_pix"),  # BasicSR: the pixel loss, named by its ``l``
+        (("l_pix", "l_percep"), None),  # its parts: their sum
+        (("l_g_pix", "l_g_gan", "l_d_real"), None),  # a GAN: not the discriminator's
+    ],
+)
+def test_a_loss_named_by_its_l(names: tuple[str, ...], loss: str | None) -> None:
+    values = {name: 0.01 * (i + 1) for i, name in enumerate(names)}
+    pairs = " ".join(f"{name}: {value}" for name, value in values.items())
+    (record,) = read(f"[epoch:  0, iter:   1,100, lr:(2.000e-04,)] {pairs}")
+    generator = sum(v for n, v in values.items() if not n.startswith("l_d"))
+    assert math.isclose(record.metrics["loss"], values[loss] if loss else generator)
+    assert record.metrics.get("l_d_real") == values.get("l_d_real")
