@@ -125,6 +125,11 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     return None
 
 
+def timed(names: list[str]) -> bool:
+    """Whether words name a time or a rate (``Time this``, ``seconds per``)."""
+    return any(name.lower() in _TIME_WORDS for name in names)
+
+
 def ratio(snake: str) -> bool:
     """Whether a name is a norm of the gradients over one of the weights (char-rnn's
     ``grad/param norm``): their ratio, neither norm, nor either one's name."""
@@ -248,7 +253,7 @@ class Families:
                 # (Only the loss: an lr printed once in the settings names no schedule.)
                 self._loss_named = self._loss_named or fam == LOSS
             elif fam in self.primary or not (fam == LOSS and self._loss_named):
-                members = self._choose(fam, [k for k in keys if family(k) == fam])
+                members = self._choose(fam, [k for k in keys if family(k) == fam], metrics)
                 if members:
                     plan.append((fam, members))
         evaluation = VAL_LOSS in keys or any(fam == VAL_LOSS for fam, _ in plan)
@@ -263,7 +268,7 @@ class Families:
                 plan.append((_STAND_IN, members))
         return tuple(plan)
 
-    def _choose(self, fam: str, found: list[str]) -> tuple[str, ...]:
+    def _choose(self, fam: str, found: list[str], metrics: dict[str, float]) -> tuple[str, ...]:
         chosen = self.primary.get(fam)
         if chosen is None and found:
             totals = [k for k in found if set(words(k)) & _TOTAL_WORDS] or _heads(found)
@@ -271,6 +276,10 @@ class Families:
                 chosen = (totals[0],)
             elif _on_numbered_sets(found):
                 chosen = (found[-1],)  # the last set: the one early stopping watches
+            elif len({metrics[k] for k in found}) == 1 and metrics[found[0]] != 0:
+                # One value under two names (pylearn2's ``train_objective`` and
+                # ``train_y_nll``): the same loss twice, not two parts of one.
+                chosen = (found[0],)
             else:
                 chosen = tuple(found)
             self.primary[fam] = chosen

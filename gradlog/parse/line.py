@@ -111,8 +111,9 @@ _AT_STEP = re.compile(
     r"(?P<name>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}) (?:at|for|after|in|on) "
     r"(?P<axis>[A-Za-z]+) \x00,?(?: is| was| ?=| ?:) ?(?=\x00)"  # (gensim's ``epoch 12: 3.1``)
 )
-# A key in angle brackets before its separator (SageMaker's ``<loss>=0.52``).
-_ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])")
+# A key in angle brackets or braces before its separator (SageMaker's ``<loss>=0.52``,
+# nnabla's ``{Training loss}=2.07``).
+_ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:])")
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
 # The words that name a data set's section: training's, and an evaluation's.
@@ -227,7 +228,7 @@ ID = "\x01"
 _SOURCE = r"py|pyx|c|cc|cpp|cxx|h|hpp|cu|cuh|java|scala|kt|rs|go|js|ts|jl|rb|lua|swift"
 MASK = re.compile(
     r"(?<![\w+/\-.@])(?:"
-    rf"[\w./\-]*?\.(?:{_SOURCE})(?::\d+)+"
+    rf"@?[\w./\-]*?\.(?:{_SOURCE})(?::\d+)+"  # (tensorpack's ``[0305 14:02 @base.py:272]``)
     r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
     r"|_\d{2}[-:]\d{2}(?:[-:]\d{2})?)?"  # (``2024-05-21_10-03-11``, a run's stamp)
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -269,8 +270,8 @@ def _prepare(shape: str) -> str:
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
     ``x at step N is V`` turned into ``step N, x: V``."""
     shape = shape.replace("\t", " ")
-    if ">" in shape:  # SageMaker's ``train mse_objective <loss>=0.52``: a key in angles
-        shape = _ANGLED.sub(r"\1", shape)
+    if ">" in shape or "}" in shape:  # a key in angles or braces: the key
+        shape = _ANGLED.sub(lambda found: found[1] or found[2], shape)
     if "'s " in shape:
         shape = _POSSESSIVE.sub("", shape)
     if " at " in shape or " for " in shape or " after " in shape:
@@ -699,6 +700,8 @@ class LineParser:
             # epoch: 469``: a count or a setting of the axis, printed with the settings,
             # not the step or epoch the lines after it belong to.
             return key
+        if self.names.canonical(last) in _AXES and families.timed(before):
+            return key  # pylearn2's ``Time this epoch: 12.86 seconds``: a duration
         if last.lower() in _COUNTED_AXES and _SECTION_WORDS.intersection(map(str.lower, before)):
             # Poutyne's ``Train steps: 1875 Val steps: 313``: how many steps each section
             # took, not the step the line is at (``Train step: 100`` is).

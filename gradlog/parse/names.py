@@ -133,6 +133,8 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "iteration",
         "iterations",
         "global_step",
+        "steps_completed",  # Determined's report_training_metrics(steps_completed=..)
+        "completed_steps",  # accelerate's no_trainer scripts
         "num_updates",
         "current_steps",
         "train_step",
@@ -143,7 +145,10 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
 }
 
 # Printed keys that are never training metrics (time left, tqdm's version counter).
-IGNORED = frozenset({"eta", "v_num", "eta_s", "remaining_time", "elapsed_time", "total_time"})
+IGNORED = frozenset({"eta", "v_num", "eta_s", "remaining_time", "elapsed_time", "total_time"}) | {
+    # A logging level before a number names none (Determined's ``INFO: [1187]``: a pid).
+    *("debug", "info", "notice", "warn", "warning", "critical", "fatal", "trace")
+}
 
 _CANONICAL: dict[str, str] = {
     spelling: canonical for canonical, spellings in _SPELLINGS.items() for spelling in spellings

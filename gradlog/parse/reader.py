@@ -461,11 +461,11 @@ class LogReader(BulkReader):
         """Whether a line is a run's configuration (``_SETTING``)."""
         if _LABELLED.match(text) and text.count("=") >= _SETTINGS_SHOWN:
             return True  # ``hyperparameters: lr0=0.01, lrf=0.1, ..`` (YOLOv5, YOLOv7)
-        words = sum(
-            match[0][: match[0].index("=")] not in _VALUE_KEYWORDS
-            for match in _SETTING.finditer(text, 0, PARSE_LIMIT)
-        )
-        return words >= _SETTINGS_SHOWN or (words > 0 and _REPR.search(text) is not None)
+        keys = [m[0][: m[0].index("=")] for m in _SETTING.finditer(text, 0, PARSE_LIMIT)]
+        words = sum(key not in _VALUE_KEYWORDS for key in keys)
+        # (An object's repr that opens with a keyword is its settings, a tensor's keywords
+        # too: Dreamer's ``Space(dtype=float32, shape=(), low=-inf, high=inf)``.)
+        return words >= _SETTINGS_SHOWN or (bool(keys) and _REPR.search(text) is not None)
 
     def _summary(self, text: str) -> bool:
         """Skip the rows under an HF banner: settings and whole-run figures, not steps."""

@@ -1389,3 +1389,52 @@ def test_a_loss_named_by_its_l(names: tuple[str, ...], loss: str | None) -> None
     generator = sum(v for n, v in values.items() if not n.startswith("l_d"))
     assert math.isclose(record.metrics["loss"], values[loss] if loss else generator)
     assert record.metrics.get("l_d_real") == values.get("l_d_real")
+
+
+def test_an_object_s_repr_opening_with_a_keyword_is_settings() -> None:
+    # DreamerV3 prints its spaces: ``Space(dtype=float32, shape=(), low=-inf, high=inf)``;
+    # its bounds made a false NaN error at step 2. A tensor's repr is still a value.
+    log = ["  reward           Space(dtype=float32, shape=(), low=-inf, high=inf)"]
+    log += [f"step {s} loss tensor({1 / s:.4f}, device='cuda:0')" for s in (1, 2)]
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics) for r in records] == [(1, {"loss": 1.0}), (2, {"loss": 0.5})]
+
+
+@pytest.mark.parametrize(
+    ("line", "step", "metrics"),
+    [
+        # tensorpack: a source place after ``@`` in its prefix
+        (
+            "[0305 14:02:56 @monitor.py:474] cross_entropy_loss: 1.87",
+            None,
+            {"cross_entropy_loss": 1.87},
+        ),
+        # Determined: a level and a pid, a step under the name it reports
+        ("INFO: [1187] report(steps_completed=120, metrics={'loss': 0.81})", 120, {"loss": 0.81}),
+        ("completed_steps: 100 loss: 0.5", 100, {"loss": 0.5}),  # accelerate's scripts
+        ("WARNING: 3 loss 0.5 step 7", 7, {"loss": 0.5}),
+        # nnabla: a name with spaces in braces
+        ("iter=9 {Training loss}=2.068715", 9, {"loss": 2.068715}),
+    ],
+)
+def test_prefixes_and_names_that_name_no_metric(
+    line: str, step: float | None, metrics: dict[str, float]
+) -> None:
+    fields = LineParser().parse(line)
+    assert fields is not None and (fields.step, fields.metrics) == (step, metrics)
+
+
+def test_a_time_of_the_epoch_is_no_epoch() -> None:
+    # pylearn2: ``Time this epoch: 12.86 seconds`` made the epochs 12.66, 12.04..
+    log = []
+    for epoch in range(3):
+        log += [f"Time this epoch: {12 + epoch / 7:.6f} seconds", f"\tEpochs seen: {epoch}"]
+        log += [
+            f"\ttrain_objective: {1 / (epoch + 1):.6f}",
+            f"\ttrain_y_nll: {1 / (epoch + 1):.6f}",
+        ]
+    records = read("\n".join(log))
+    assert all(r.epoch is None or r.epoch == int(r.epoch) for r in records)
+    assert [round(r.metrics["loss"], 6) for r in records if "loss" in r.metrics] == [
+        round(1 / (e + 1), 6) for e in range(3)
+    ]  # one value under two names is the same loss, not two parts of one
