@@ -27,7 +27,7 @@ from gradlog.parse.clean import Segment, clean, flat
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME, Dialect, darknet_pairs
 from gradlog.parse.events import ABORTED, event
-from gradlog.parse.families import Families
+from gradlog.parse.families import Families, in_context
 from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, TAG_FIRST, mask_digits, ranked
 from gradlog.parse.line import PARSE_LIMIT, Fields, LineParser, ShapeStats
 from gradlog.parse.names import LOSS, NameTable
@@ -70,6 +70,16 @@ _VALUE_KEYWORDS = frozenset(("device", "dtype", "grad_fn", "requires_grad", "sha
 # otherwise become a metric name).
 _PY_WARNING = re.compile(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
+# A line that only names a section of the data (``Test Error:``, ``Validating``, ``valid:``,
+# super-gradients' ``└── Validation``, ``=== Train ===``): the lines of values after it
+# are its (``LogReader._fields``).
+_PHASE = re.compile(
+    r"[\s#=*\-\u2500-\u257f>|.]*"
+    r"(?P<word>train|training|val|valid|validation|validating|eval|evaluation|evaluating|"
+    r"test|testing|dev)(?:[ _](?:set|phase|loop|results?|metrics|stats|summary|error))?"
+    r"[\s#=*\-\u2500-\u257f.:!]*",
+    re.IGNORECASE,
+)
 
 
 def _tagged(tag: bytes | None, rank: int) -> bool:
@@ -107,6 +117,9 @@ class LogReader(BulkReader):
         self._started = False
         self._in_summary = False
         self._section = ""  # the section of a ``| name | value |`` block being read
+        self._phase: bool | None = None  # a section named by a line of its own: evaluation?
+        self._phase_names: set[str] = set()  # the names the open section's lines printed
+        self._phase_line: int | None = 0  # the physical line its last values were on
         # Learned layouts: a raw line's shape (digits made 0) -> where its text is in it.
         # ``layouts`` False reads every line the long way (the tests' oracle).
         self.layouts = True
@@ -191,7 +204,9 @@ class LogReader(BulkReader):
         key: str | None = None
         layout = b""
         tag = None  # the rank's tag the line opens with, when its layout keeps it
-        plain = not (self._in_summary or self._section or self._table.columns)
+        plain = not (
+            self._in_summary or self._section or self._table.columns or self._phase is not None
+        )
         if plain and self.layouts and len(raw) <= SPAN_LONGEST:
             # The layout as bytes (the key of compiled and quiet layouts), and as text:
             # ``mask_digits(raw)``, since only ASCII bytes are digits (but a rank's tag's).
@@ -274,6 +289,7 @@ class LogReader(BulkReader):
             self._in_summary
             or self._section
             or self._table.columns
+            or self._phase is not None  # (a section's line is never quiet)
             or parser.dialect is not dialect
             or parser.limits.total() != limits
             or parser.sightings != sightings  # a shape counted the line: not nothing
@@ -396,6 +412,40 @@ class LogReader(BulkReader):
         return records
 
     def _fields(self, text: str) -> Fields | None:
+        """A cleaned line's fields, under the section a line of its own named just
+        before (``_PHASE``): the PyTorch tutorial's ``Test Error:`` over its ``Accuracy:
+        45.0%, Avg loss: 1.80``. Such a section holds one reading: the lines of values
+        after it, up to the first that prints none, a step, an epoch alone (a header) or
+        a name the section holds from another line (the next reading). While it is open,
+        lines are read one by one, so that each is read under it."""
+        phase = _PHASE.fullmatch(text.strip())
+        if phase is not None and not _SUMMARY_BLOCK.match(text):  # (HF's closing banner)
+            self._phase = phase["word"].lower() not in ("train", "training")
+            self._phase_names, self._phase_line = set(), self._parser.line
+            return None
+        fields = self._read_fields(text)
+        if self._phase is None:
+            return fields
+        line = self._parser.line
+        if (
+            fields is None
+            or not fields.metrics
+            or fields.step is not None
+            or fields.is_header
+            or (line != self._phase_line and not self._phase_names.isdisjoint(fields.metrics))
+        ):
+            self._phase = None
+            return fields
+        self._phase_names.update(fields.metrics)
+        self._phase_line = line  # (a redrawn line's states are one reading)
+        if self._phase:
+            metrics = {
+                in_context(name, True, False): value for name, value in fields.metrics.items()
+            }
+            return dataclasses.replace(fields, metrics=metrics)
+        return fields
+
+    def _read_fields(self, text: str) -> Fields | None:
         stripped = text.strip()
         if not stripped:
             return None

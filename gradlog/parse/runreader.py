@@ -63,6 +63,7 @@ class RunReader:
     _started: bool
     _in_summary: bool
     _section: str
+    _phase: bool | None
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _flattened: dict[bytes, tuple[int, int, Compiled] | None]
     _quiet: dict[bytes, dict[str, int]]
@@ -452,7 +453,9 @@ class RunReader:
             self.layouts
             and self._document is None
             and self._started
-            and not (self._in_summary or self._section or self._table.columns)
+            and not (
+                self._in_summary or self._section or self._table.columns or self._phase is not None
+            )
         )
 
     def _current(self, shape: Compiled) -> bool:

@@ -1438,3 +1438,108 @@ def test_a_time_of_the_epoch_is_no_epoch() -> None:
     assert [round(r.metrics["loss"], 6) for r in records if "loss" in r.metrics] == [
         round(1 / (e + 1), 6) for e in range(3)
     ]  # one value under two names is the same loss, not two parts of one
+
+
+def _tutorial(epochs: int) -> list[str]:
+    """The PyTorch quickstart's loop: a loss per 100 batches, then the test set's."""
+    log = []
+    for epoch in range(1, epochs + 1):
+        log += [f"Epoch {epoch}", "-------------------------------"]
+        log += [
+            f"loss: {2.3 - epoch / 100 - b / 1e5:>7f}  [{b + 64:>5d}/60000]"
+            for b in range(0, 60000, 6400)
+        ]
+        log += [
+            "Test Error: ",
+            f" Accuracy: {40 + epoch / 10:>0.1f}%, Avg loss: {2.0 - epoch / 200:>8f} ",
+            "",
+        ]
+    return [*log, "Done!"]
+
+
+def test_a_line_naming_a_section_gives_it_the_values_after_it() -> None:
+    # ``Test Error:`` over the test set's ``Accuracy: .., Avg loss: ..``: they were the
+    # training loss (the epoch's last batch's overwritten by the test set's).
+    records = read("\n".join(_tutorial(3)))
+    assert [(r.metrics["loss"], r.metrics["val_loss"], r.metrics["val_acc"]) for r in records] == [
+        (round(2.3 - e / 100 - 57600 / 1e5, 6), round(2.0 - e / 200, 6), round(40 + e / 10, 1))
+        for e in (1, 2, 3)
+    ]
+
+
+def test_a_section_s_lines_read_in_blocks_as_one_by_one() -> None:
+    # Long enough for stretches and weaves: while a section is open, lines are read one
+    # by one, so the block reading gives the same records.
+    lines = _tutorial(300)
+    _, blocks = read_blocks(lines, 2048, 256)
+    assert [(r.step, r.metrics) for r in blocks] == [
+        (r.step, r.metrics) for r in read("\n".join(lines))
+    ]
+    assert all("val_loss" in r.metrics for r in blocks)
+
+
+@pytest.mark.parametrize(
+    ("train", "valid"),
+    [
+        ("Train:", "Validation:"),  # a hand-written loop's sections
+        ("=== train ===", "=== valid ==="),
+        ("├── Train", "└── Validation"),  # super-gradients' tree of the epoch's metrics
+        ("Training", "Validating"),  # AllenNLP
+    ],
+)
+def test_sections_named_by_lines_of_their_own(train: str, valid: str) -> None:
+    log = []
+    for epoch in range(1, 4):
+        log += [
+            f"Epoch {epoch}",
+            train,
+            f"    loss: {1 / epoch:.4f}",
+            f"    acc: {0.5 + epoch / 20:.4f}",
+        ]
+        log += [valid, f"    loss: {0.8 + epoch / 10:.4f}", f"    acc: {0.6:.4f}"]
+    records = read("\n".join(log))
+    assert [(r.metrics["loss"], r.metrics["val_loss"], r.metrics["val_acc"]) for r in records] == [
+        (round(1 / e, 4), round(0.8 + e / 10, 4), 0.6) for e in (1, 2, 3)
+    ]
+
+
+def test_a_section_ends_at_a_line_with_its_own_step() -> None:
+    records = read("\n".join(["Validation:", "loss: 0.9", "step 200 loss 0.5", "lr: 0.1"]))
+    assert records[0].metrics == {"val_loss": 0.9}
+    assert records[1].step == 200 and records[1].metrics == {"loss": 0.5, "lr": 0.1}
+
+
+def test_hf_s_banners_name_no_section() -> None:
+    # ``***** Running Evaluation *****`` opens HF's evaluation, whose values say so
+    # themselves; the training dicts after it are training's.
+    log = ["***** Running Evaluation *****", "  Num examples = 1000"]
+    log += [str({"eval_loss": 0.7, "epoch": 1.0}), str({"loss": 0.5, "epoch": 1.01})]
+    records = read("\n".join(log))
+    assert records[-1].metrics.get("loss") == 0.5 and "val_loss" not in records[-1].metrics
+
+
+def test_a_long_section_read_in_blocks_as_one_by_one() -> None:
+    # Bars of one layout for training, then under ``Validating`` (AllenNLP), each a line
+    # redrawn with ``\r`` (one reading, its states): the training's are learned and read
+    # in stretches; the states under ``Validating`` are the validation's in blocks too.
+    lines = []
+    for epoch in range(40):
+        bar = [f"accuracy: 0.61, loss: {2 - epoch / 40 - b / 1e3:.4f} ||" for b in range(30)]
+        lines.append("\r".join(bar))
+        lines.append("Validating")
+        bar = [f"accuracy: 0.58, loss: {2.1 - epoch / 50 - b / 1e3:.4f} ||" for b in range(30)]
+        lines.append("\r".join(bar))
+    _, blocks = read_blocks(lines, 16, 0)
+    one_by_one = read("\n".join(lines))
+    assert [(r.step, r.metrics) for r in blocks] == [(r.step, r.metrics) for r in one_by_one]
+    assert sum("val_loss" in r.metrics for r in blocks) == 40 * 30
+    assert sum("loss" in r.metrics for r in blocks) == 40 * 30
+
+
+def test_a_section_holds_one_reading() -> None:
+    # A name the section holds, printed again on another line, is the next reading: the
+    # training's again, not the section's.
+    log = ["Validating", "loss: 0.9", "loss: 0.5", "loss: 0.4"]
+    records = read("\n".join(log))
+    assert [r.metrics.get("val_loss") for r in records] == [0.9, None]
+    assert [r.metrics["loss"] for r in records] == [0.5, 0.4]
