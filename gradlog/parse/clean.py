@@ -54,6 +54,7 @@ _PREFIX = re.compile(
             rf"^\[{_DATE} {_TIME} [\w.-]+\]:?\s*",  # [03/14 11:02:37 d2.utils.events]:
             # 2024-02-11 09:14:05 |
             rf"^{_DATE}[ T]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?\s*(?:[|:-]\s*)?",
+            rf"^{_TIME}\s+\|\s+",  # a time alone, then a pipe: ParlAI's ``14:06:11 | valid:``
             # absl: I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705]
             rf"^[IWEF]\d{{4}} {_TIME}\s+\d+ [\w.]+:\d+\]\s*",
             rf"^{_LEVEL}:[\w.]+:",  # INFO:tensorflow:

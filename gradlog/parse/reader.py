@@ -423,9 +423,12 @@ class LogReader(BulkReader):
             self._phase = phase["word"].lower() not in ("train", "training")
             self._phase_names, self._phase_line = set(), self._parser.line
             return None
+        headers = self.kinds["table header"]
         fields = self._read_fields(text)
         if self._phase is None:
             return fields
+        if fields is None and self.kinds["table header"] > headers:
+            return None  # (ParlAI's ``valid:`` over a table: its row is the reading)
         line = self._parser.line
         if (
             fields is None

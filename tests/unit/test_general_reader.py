@@ -1543,3 +1543,22 @@ def test_a_section_holds_one_reading() -> None:
     records = read("\n".join(log))
     assert [r.metrics.get("val_loss") for r in records] == [0.9, None]
     assert [r.metrics["loss"] for r in records] == [0.5, 0.4]
+
+
+def test_a_section_named_over_a_table_gives_it_the_table_s_row() -> None:
+    # ParlAI: ``14:06:11 | valid:`` over a table of the evaluation's values (a header row,
+    # then a row); the training's tables under ``time:60s ..`` are training's.
+    header = "    exs  gnorm  loss    lr   ppl"
+    log = []
+    for k in range(1, 4):
+        log += [f"14:0{k}:11 | time:{60 * k}s total_exs:{3200 * k}", header]
+        log += [f"   3200  2.392 {3.6 - k / 10:.3f} 1e-05 36.70", ""]
+        log += [
+            f"14:0{k}:12 | valid:",
+            "    exs  loss   ppl",
+            f"   2000 {2.0 + k / 10:.3f} 181.5",
+            "",
+        ]
+    records = read("\n".join(log))
+    assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [2.1, 2.2, 2.3]
+    assert [r.metrics["loss"] for r in records if "loss" in r.metrics] == [3.5, 3.4, 3.3]
