@@ -7,7 +7,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from gradlog.columns import Parts
@@ -191,8 +191,8 @@ class Engine:
         restarts = copy.deepcopy(self._restarts)
         cuts = [i for i, record in enumerate(records) if restarts.at(record)]
         announced: list[Diagnosis] = []
-        for index, (start, end) in enumerate(itertools.pairwise([0, *cuts, len(records)])):
-            if index:
+        for new, start, end in _pieces(cuts, len(records)):
+            if new:
                 detectors = self._fresh()
             announced += self._each(records[start:end], detectors, found, history)
         return announced
@@ -295,15 +295,14 @@ class Engine:
         the runs before found stays found). The first ``taken`` records were looked at
         for restarts already; those after them are still to be."""
         announced: list[Diagnosis] = []
-        for index, (start, end) in enumerate(itertools.pairwise([0, *cuts, len(records)])):
-            if index:
+        for new, start, end in _pieces(cuts, len(records)):
+            if new:
                 self._detectors = self._fresh()
-            if end > start:
-                part, look = records[start:end], end > taken
-                if len(part) < SMALL_BLOCK:
-                    announced += self._one_by_one(part, look)
-                else:
-                    announced += self._block(part, look)
+            part, look = records[start:end], end > taken
+            if len(part) < SMALL_BLOCK:
+                announced += self._one_by_one(part, look)
+            else:
+                announced += self._block(part, look)
         return announced
 
     def _one_by_one(self, records: Sequence[Record], look: bool = True) -> list[Diagnosis]:
@@ -404,6 +403,14 @@ class Engine:
             if before is None or diagnosis.severity > before.severity:
                 announced.append(diagnosis)
         return announced
+
+
+def _pieces(cuts: list[int], count: int) -> Iterator[tuple[bool, int, int]]:
+    """The pieces of ``count`` records that new runs begin in at ``cuts``: whether each
+    begins a new run, its first record and its end (empty pieces left out)."""
+    for index, (start, end) in enumerate(itertools.pairwise([0, *cuts, count])):
+        if end > start:
+            yield index > 0, start, end
 
 
 def analyze(

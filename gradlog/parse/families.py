@@ -125,9 +125,9 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     return None
 
 
-def timed(names: list[str]) -> bool:
-    """Whether words name a time or a rate (``Time this``, ``seconds per``)."""
-    return any(name.lower() in _TIME_WORDS for name in names)
+def timed(lowered: list[str]) -> bool:
+    """Whether lowercase words name a time or a rate (``time this``, ``seconds per``)."""
+    return not _TIME_WORDS.isdisjoint(lowered)
 
 
 def ratio(snake: str) -> bool:

@@ -117,22 +117,21 @@ _ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:]
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
 # The words that name a data set's section: training's, and an evaluation's.
-_TRAIN = ("train", "training")
-_EVALUATION = ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev")
-_SECTION_WORDS = frozenset((*_EVALUATION, *_TRAIN))
+TRAIN_WORDS = ("train", "training")
+EVALUATION_WORDS = ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev")
+_SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))
+_SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation of them)
 # A section label inside a line: a set's name, then ``:`` or in brackets, before a name;
 # or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``).
 _SECTION = re.compile(
-    rf"(?<![\w.])(?:\[|(?P<quote>['\"]))?(?P<word>{'|'.join((*_EVALUATION, *_TRAIN))})"
+    rf"(?<![\w.])(?:\[|(?P<quote>['\"]))?(?P<word>{_SECTION_WORD})"
     r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z])",
     re.IGNORECASE,
 )
 # A section's word alone in a column of ``|`` (Coqui STT's ``Epoch 3 | Validation | ..``).
-_SECTION_CELL = re.compile(
-    rf"(?<=\|)\s*(?P<word>{'|'.join((*_EVALUATION, *_TRAIN))})\s*(?=\|)", re.IGNORECASE
-)
+_SECTION_CELL = re.compile(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
-_EVALUATED = re.compile(rf"(?<![\w.])(?:{'|'.join(_EVALUATION)})(?![\w.])", re.IGNORECASE)
+_EVALUATED = re.compile(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
@@ -545,7 +544,7 @@ class LineParser:
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
         sections = sorted(
-            (m.start(), m["word"].lower() not in _TRAIN)
+            (m.start(), m["word"].lower() not in TRAIN_WORDS)
             for pattern in (_SECTION, _SECTION_CELL)
             for m in pattern.finditer(shape)
         )
@@ -568,7 +567,7 @@ class LineParser:
             if read is not None and found.total >= 0 and read[0] in _SECTION_WORDS:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.
-                read = (read[0], EPOCH, True) if read[0] in _TRAIN else None
+                read = (read[0], EPOCH, True) if read[0] in TRAIN_WORDS else None
             elif read is not None and val and read[1] == STEP and read[0] in _COUNTED_AXES:
                 read = None  # an evaluation's ``Steps: 181``: its own count, not the step
             if read is None:
@@ -695,14 +694,16 @@ class LineParser:
             return key  # ``consumed samples: 614400``
         if last.lower() == "scale" and not _SCALED.issuperset(map(str.lower, before)):
             return key  # OpenCLIP's ``Logit Scale: 100.0`` is no loss scale
-        if self.names.canonical(last) in _AXES and _COUNTING.intersection(map(str.lower, before)):
+        lowered = [word.lower() for word in before]
+        if self.names.canonical(last) in _AXES and (
+            _COUNTING.intersection(lowered) or families.timed(lowered)
+        ):
             # ``Total optimization steps = 720``, ``Number of epochs: 3``, ``steps per
             # epoch: 469``: a count or a setting of the axis, printed with the settings,
-            # not the step or epoch the lines after it belong to.
+            # not the step or epoch the lines after it belong to; pylearn2's ``Time this
+            # epoch: 12.86 seconds``, a duration.
             return key
-        if self.names.canonical(last) in _AXES and families.timed(before):
-            return key  # pylearn2's ``Time this epoch: 12.86 seconds``: a duration
-        if last.lower() in _COUNTED_AXES and _SECTION_WORDS.intersection(map(str.lower, before)):
+        if last.lower() in _COUNTED_AXES and _SECTION_WORDS.intersection(lowered):
             # Poutyne's ``Train steps: 1875 Val steps: 313``: how many steps each section
             # took, not the step the line is at (``Train step: 100`` is).
             return key

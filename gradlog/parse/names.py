@@ -145,10 +145,11 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
 }
 
 # Printed keys that are never training metrics (time left, tqdm's version counter).
-IGNORED = frozenset({"eta", "v_num", "eta_s", "remaining_time", "elapsed_time", "total_time"}) | {
-    # A logging level before a number names none (Determined's ``INFO: [1187]``: a pid).
-    *("debug", "info", "notice", "warn", "warning", "critical", "fatal", "trace")
-}
+# A logging level before a number names none either (Determined's ``INFO: [1187]``: a pid).
+IGNORED = frozenset(
+    {"eta", "v_num", "eta_s", "remaining_time", "elapsed_time", "total_time"}
+    | {"debug", "info", "notice", "warn", "warning", "critical", "fatal", "trace"}
+)
 
 _CANONICAL: dict[str, str] = {
     spelling: canonical for canonical, spellings in _SPELLINGS.items() for spelling in spellings

@@ -29,7 +29,14 @@ from gradlog.parse.dialects import BY_NAME, Dialect, darknet_pairs
 from gradlog.parse.events import ABORTED, event
 from gradlog.parse.families import Families, in_context
 from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, TAG_FIRST, mask_digits, ranked
-from gradlog.parse.line import PARSE_LIMIT, Fields, LineParser, ShapeStats
+from gradlog.parse.line import (
+    EVALUATION_WORDS,
+    PARSE_LIMIT,
+    TRAIN_WORDS,
+    Fields,
+    LineParser,
+    ShapeStats,
+)
 from gradlog.parse.names import LOSS, NameTable
 from gradlog.parse.runreader import ANY_DIALECT, SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import TokenPlan
@@ -75,8 +82,8 @@ _OPEN = object()  # a JSON document's value while it has not closed
 # are its (``LogReader._fields``).
 _PHASE = re.compile(
     r"[\s#=*\-\u2500-\u257f>|.]*"
-    r"(?P<word>train|training|val|valid|validation|validating|eval|evaluation|evaluating|"
-    r"test|testing|dev)(?:[ _](?:set|phase|loop|results?|metrics|stats|summary|error))?"
+    rf"(?P<word>{'|'.join((*EVALUATION_WORDS, *TRAIN_WORDS, 'validating', 'evaluating'))})"
+    r"(?:[ _](?:set|phase|loop|results?|metrics|stats|summary|error))?"
     r"[\s#=*\-\u2500-\u257f.:!]*",
     re.IGNORECASE,
 )
@@ -204,9 +211,7 @@ class LogReader(BulkReader):
         key: str | None = None
         layout = b""
         tag = None  # the rank's tag the line opens with, when its layout keeps it
-        plain = not (
-            self._in_summary or self._section or self._table.columns or self._phase is not None
-        )
+        plain = not self._line_by_line()
         if plain and self.layouts and len(raw) <= SPAN_LONGEST:
             # The layout as bytes (the key of compiled and quiet layouts), and as text:
             # ``mask_digits(raw)``, since only ASCII bytes are digits (but a rank's tag's).
@@ -286,10 +291,7 @@ class LogReader(BulkReader):
         numeric, dialect, limits, sightings = before
         parser = self._parser
         if (
-            self._in_summary
-            or self._section
-            or self._table.columns
-            or self._phase is not None  # (a section's line is never quiet)
+            self._line_by_line()  # (a section's line, a table's header: never quiet)
             or parser.dialect is not dialect
             or parser.limits.total() != limits
             or parser.sightings != sightings  # a shape counted the line: not nothing
@@ -420,7 +422,7 @@ class LogReader(BulkReader):
         lines are read one by one, so that each is read under it."""
         phase = _PHASE.fullmatch(text.strip())
         if phase is not None and not _SUMMARY_BLOCK.match(text):  # (HF's closing banner)
-            self._phase = phase["word"].lower() not in ("train", "training")
+            self._phase = phase["word"].lower() not in TRAIN_WORDS
             self._phase_names, self._phase_line = set(), self._parser.line
             return None
         headers = self.kinds["table header"]

@@ -450,12 +450,15 @@ class RunReader:
         """Whether the next line may be read by a learned layout: no JSON document, no
         summary block or table open, and layouts on."""
         return (
-            self.layouts
-            and self._document is None
-            and self._started
-            and not (
-                self._in_summary or self._section or self._table.columns or self._phase is not None
-            )
+            self.layouts and self._document is None and self._started and not self._line_by_line()
+        )
+
+    def _line_by_line(self) -> bool:
+        """Whether a state every line must be read under is open: a summary block, a
+        ``| name | value |`` block, a table, a section named by a line of its own. Lines
+        are then read one by one, never by a learned layout, nor found quiet."""
+        return bool(
+            self._in_summary or self._section or self._table.columns or self._phase is not None
         )
 
     def _current(self, shape: Compiled) -> bool:

@@ -168,8 +168,9 @@ class Table:
         cells = _cells(text, comma, piped)
         if not 2 <= len(cells) <= _COLUMNS_KEPT:
             return False
+        exported = False  # a chart's export: its header is one whatever its names
         if comma:
-            cells = _charted(list(map(_unquoted, cells)), self._source)
+            cells, exported = _charted(list(map(_unquoted, cells)), self._source)
         above, self._above = self._above, None
         if piped and above is not None and len(above) == len(cells) and all(map(_named, cells)):
             # A header in two rows, each column's name split over them (MATLAB's
@@ -181,7 +182,7 @@ class Table:
             return False  # a header names its columns: no cell is a value
         lowered = [c.lower() for c in cells]
         dialect = _dialect(lowered, comma) if len(cells) >= 3 else None
-        if comma and cells[0] == SKIPPED and lowered[1] == "step":
+        if exported:
             dialect = "csv"  # TensorBoard's export of a chart, whatever its tag
         if dialect is None and (piped or len(cells) >= 3) and _metric_header(cells):
             dialect = "table"
@@ -266,8 +267,8 @@ class Table:
             return None
         # (Before a full row showed how the rows are set, this row tells: MATLAB's first
         # rows leave the validation columns blank.)
-        right = self._right if self._right is not None else self._aligned_right(text)
-        shift = self._spans[0][1] - tokens[0].end() if right else 0
+        set_right = self._right if self._right is not None else self._aligned_right(text)
+        shift = self._spans[0][1] - tokens[0].end() if set_right else 0
         for found in tokens:
             start, end = found.start() + shift, found.end() + shift
             overlaps = [min(end, right) - max(start, left) for left, right in self._spans]
@@ -338,14 +339,14 @@ _BAND = ("__MIN", "__MAX")  # W&B's export: the least and greatest value a point
 _TAGGED = re.compile(r"-tag-(.+)$")  # TensorBoard names its export run-<run>-tag-<tag>.csv
 
 
+_UNIT = re.compile(r"\([^()]*\)")  # a unit in brackets after a column's name
+
+
 def _named(cell: str) -> bool:
     """Whether a header's cell is a column's name, or no name (empty), its unit in
     brackets aside (MATLAB's ``Time Elapsed (hh:mm:ss)``)."""
     bare = _UNIT.sub("", cell).strip()
     return not bare or _NAME.match(bare) is not None
-
-
-_UNIT = re.compile(r"\([^()]*\)")
 
 
 def _unquoted(cell: str) -> str:
@@ -357,8 +358,9 @@ def _unquoted(cell: str) -> str:
     return cell
 
 
-def _charted(cells: list[str], source: str) -> list[str]:
-    """The columns of a CSV header as a chart's export names them.
+def _charted(cells: list[str], source: str) -> tuple[list[str], bool]:
+    """The columns of a CSV header as a chart's export names them, and whether it is
+    TensorBoard's (a header whatever its tag).
 
     TensorBoard's ``Wall time,Step,Value`` prints no name for the value: it is the
     chart's tag, which the file's name holds (``run-<run>-tag-train_loss.csv``; failing a
@@ -370,12 +372,12 @@ def _charted(cells: list[str], source: str) -> list[str]:
         stem = stem[: -len(".csv")] if stem.lower().endswith(".csv") else stem
         tagged = _TAGGED.search(stem)
         tag = tagged.group(1) if tagged else stem
-        return [SKIPPED, cells[1], tag if _NAME.match(tag) else "value"]
+        return [SKIPPED, cells[1], tag if _NAME.match(tag) else "value"], True
     runs = {cell.partition(" - ")[0] for cell in cells if " - " in cell}
     if len(runs) != 1:
-        return cells
+        return cells, False
     found = [cell.partition(" - ")[2] or cell for cell in cells]
-    return [SKIPPED if cell.endswith(_BAND) else cell for cell in found]
+    return [SKIPPED if cell.endswith(_BAND) else cell for cell in found], False
 
 
 def _cells(text: str, comma: bool, piped: bool) -> list[str]:
