@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
-from gradlog.parse.families import family
+from gradlog.parse.families import family, in_context
 from gradlog.parse.line import Fields
 
 if TYPE_CHECKING:
@@ -29,6 +29,10 @@ class _Pending:
     metrics: dict[str, float] = field(default_factory=dict)
     by_step: bool = False  # opened by a line that printed a step (not only an epoch)
     bits: bool = False  # its losses are in bits
+    # In a block: the last loop count seen (``Assembler.loop``), and the names values of
+    # an earlier loop set, once another loop began (None: still the block's first loop).
+    count: tuple[float, float] | None = None
+    earlier: frozenset[str] | None = None
 
     def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
@@ -40,6 +44,20 @@ class _Pending:
             name not in self.metrics or _same(self.metrics[name], value)
             for name, value in metrics.items()
         )
+
+    def fill(self, metrics: dict[str, float]) -> None:
+        """Take a line's values (``takes`` said they belong here). In a block, a loop
+        after its first is an evaluation (Keras's ``model.evaluate`` bar after the last
+        epoch, a validation bar after the training one): its losses and accuracies are
+        the evaluation's, and it never replaces a value an earlier loop set."""
+        earlier = self.earlier
+        if earlier is None:
+            self.metrics.update(metrics)
+            return
+        for name, value in metrics.items():
+            name = in_context(name, True, False)
+            if name not in earlier:
+                self.metrics[name] = value
 
 
 def _same(a: float, b: float) -> bool:
@@ -113,6 +131,8 @@ class Assembler:
             self._carry_line = self._carry_line if self._carry else line_no
             self._carry.update(fields.metrics)
             return done
+        if fields.count is not None:
+            self.loop(*fields.count)
         return self.take(
             line_no,
             fields.metrics,
@@ -174,7 +194,7 @@ class Assembler:
         if not metrics:
             return []
         if pending is not None and pending.takes(metrics, epoch):
-            pending.metrics.update(metrics)
+            pending.fill(metrics)
             if pending.epoch is None:
                 pending.epoch = epoch
             return []
@@ -186,6 +206,18 @@ class Assembler:
             float(number), line_no, epoch, True, False, self._take(metrics), bits=bits
         )
         return done
+
+    def loop(self, index: float, total: float) -> None:
+        """Note a bar's count ``index/total`` on the line about to be taken (it prints no
+        step or epoch). In a block a header opened, a count that goes back or changes its
+        total begins another loop over batches than the one before (``_Pending.fill``)."""
+        pending = self._pending
+        if pending is None or not pending.header:
+            return
+        last = pending.count
+        if last is not None and (index < last[0] or total != last[1]):
+            pending.earlier = frozenset(pending.metrics)
+        pending.count = (index, total)
 
     def _carried(self) -> list[Record]:
         """The carried event values as a record of their own, numbered in order."""
@@ -307,6 +339,7 @@ class Assembler:
             if all(math.isfinite(v) for v in pending.metrics.values()):
                 return []
             self._pending = _Pending(pending.step, pending.line, pending.epoch, False, True)
+            self._pending.count, self._pending.earlier = pending.count, pending.earlier
         else:
             self._pending = None
         if pending is None or not pending.metrics:

@@ -55,12 +55,17 @@ class Roles(NamedTuple):
     # the first epoch; the step is then (epoch - first) * N + i.
     total: int | None = None
     first: int = 0
+    # A bar's bare ``i/N`` on a line with no step or epoch: the token of ``i`` (``N`` is
+    # the next), the count of a loop over batches (``_Plan.count``).
+    loop: int | None = None
 
     def picked(self) -> list[int]:
         """The tokens a compiled shape picks (``Compiled.pick``), in order: the step, the
-        epoch and the batches per epoch (each if any), then each metric."""
+        epoch and the batches per epoch (each if any), each metric, then a loop's count
+        and its total (if any)."""
         counters = [i for i in (self.step, self.epoch, self.total) if i is not None]
-        return counters + [index for _, index in self.metrics]
+        loop = [] if self.loop is None else [self.loop, self.loop + 1]
+        return counters + [index for _, index in self.metrics] + loop
 
 
 def plan_roles(plan: _Plan, dialect: Dialect, first: int = 0) -> Roles:
@@ -87,7 +92,8 @@ def plan_roles(plan: _Plan, dialect: Dialect, first: int = 0) -> Roles:
         key = next(iter(steps))
     step = None if key is None else steps[key]
     total = None if key != IN_EPOCH or step is None else step + 1
-    found = Roles(step, epoch, tuple(metrics.items()), total, first)
+    count = plan.count if step is None and epoch is None else None
+    found = Roles(step, epoch, tuple(metrics.items()), total, first, count)
     plan.roles[dialect.name] = found
     return found
 
@@ -130,6 +136,7 @@ def _trace(
         tuple(metrics),
         roles.total if kept else None,
         roles.first,
+        roles.loop,
     )
     return traced, fields.marker, fields.bits
 
@@ -151,7 +158,8 @@ class Compiled:
     # Lines of shapes with the same run key can share columns: the metric names, whether
     # there is a step and an epoch, the dialect the shape shows, the kind of run, and
     # for a step counted within the epoch the first epoch's number (None: not so).
-    run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None, int | None]
+    # Last, whether its lines print a loop's count (``Roles.loop``): two more columns.
+    run_key: tuple[tuple[str, ...], bool, bool, str | None, str | None, int | None, bool]
     # The dialects (by name) under which a line of it reads as by it: ``dialect``, and
     # each the log turned to since under which the shape compiled the same (``same_as``).
     readers: set[str] = field(default_factory=set, compare=False)
@@ -241,6 +249,7 @@ def compile_shape(
             None if plan.dialect is None else plan.dialect.name,
             run,
             None if roles.total is None else roles.first,
+            roles.loop is not None,
         ),
         {dialect.name},
     )
@@ -294,7 +303,8 @@ def read_picked(roles: Roles, values: Sequence[float]) -> LineNumbers:
         counters.append(None if index is None else values[at])
         at += index is not None
     step, epoch, total = counters
-    metrics = dict(zip([name for name, _ in roles.metrics], values[at:], strict=True))
+    names = [name for name, _ in roles.metrics]
+    metrics = dict(zip(names, values[at : at + len(names)], strict=True))
     return _counted(roles, metrics, step, epoch, None if step is None else total)
 
 

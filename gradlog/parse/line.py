@@ -78,6 +78,9 @@ class Fields:
     marker: bool = True  # False: the line continues the open record, whatever it prints
     event: bool = False  # an event sentence: its values belong to the record being filled
     bits: bool = False  # the line's losses are in bits (base 2), as fairseq prints them
+    # A bar's bare ``i/N`` on a line with no step or epoch (Keras's ``1875/1875 [===]``,
+    # tqdm's ``|  79/79 [..]``): where a loop over batches is (``Assembler.loop``).
+    count: tuple[float, float] | None = None
 
     @property
     def is_header(self) -> bool:
@@ -97,6 +100,8 @@ class _Slot:
 _LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]*")
 # A line that opens with ``i/N`` printed without a name (char-rnn's ``2460/21150 (epoch``).
 _OPENING_FRACTION = re.compile(r"\s*\x00\s*/\s*\x00(?![\w.])")
+# A bar's count opening a line, maybe after tqdm's bar (cut to ``|``): ``79/79 [..``.
+_LOOP_COUNT = re.compile(r"[\s|]*\x00\s*/\s*\x00(?![\w.])")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
@@ -160,6 +165,9 @@ class _Plan:
     # Accuracies printed as a count of a total (``Accuracy: 9801/10000``): each slot's
     # key, canonical name and the token of its total; the value is their ratio.
     fractions: tuple[tuple[str, str, int], ...] = ()
+    # The token of a bar's bare ``i/N`` that opens a line with no step or epoch (its
+    # ``N`` is the next token), if any: the count of a loop over batches.
+    count: int | None = None
     # What each number is, by dialect name (renames differ): filled on first use.
     roles: dict[str, Roles] = field(default_factory=dict, compare=False, hash=False)
 
@@ -619,7 +627,12 @@ class LineParser:
                 for slot in slots
             ]
         is_dict = bool(grammar.DICT_OPEN.search(shape))
-        return _Plan(tuple(slots), dialect, is_dict, tuple(fractions))
+        count = None
+        if not {STEP, EPOCH}.intersection(slot.canonical for slot in slots):
+            loop = _LOOP_COUNT.match(shape)
+            if loop is not None and not {0, 1} & covered:
+                count = 0  # (the line's first number and its second)
+        return _Plan(tuple(slots), dialect, is_dict, tuple(fractions), count)
 
     def _named(
         self, printed: str, sep: bool, grad: bool, val_line: bool
@@ -737,8 +750,17 @@ class LineParser:
             and (not fields.metrics)
         ):
             name = "epoch_block"
+        count = None
+        if plan.count is not None and fields.step is None and fields.epoch is None:
+            count = (to_float(tokens[plan.count]), to_float(tokens[plan.count + 1]))
         return Fields(
-            fields.metrics, fields.step, fields.epoch, name, fields.marker, bits=fields.bits
+            fields.metrics,
+            fields.step,
+            fields.epoch,
+            name,
+            fields.marker,
+            bits=fields.bits,
+            count=count,
         )
 
     def _epochs_from(self, printed: str) -> int:

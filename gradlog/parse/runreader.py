@@ -26,7 +26,7 @@ from gradlog.columns import RecordRun
 from gradlog.model import Record
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.clean import flat
-from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles
+from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles, to_float
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import BYTE_DIGITS, TAG_FIRST, ranked
 from gradlog.parse.line import LineParser
@@ -321,8 +321,10 @@ class RunReader:
             pass  # each opens a block, or joins the record of its step: one at a time
         elif kind != "step" and assembler.open_header():
             if not run.shape.run_key[2]:  # (lines with no epoch never leave the block)
-                self._count(run, 0, count - 1)
-                loose += self._one(run, -1)
+                read = self._loops(run)
+                for start, end in itertools.pairwise([-1, *read]):
+                    self._count(run, start + 1, end)
+                    loose += self._one(run, end)
                 return
             # The first line of an epoch dates the block, a line of another epoch opens
             # the next record: from there on, they are read as any run.
@@ -348,6 +350,22 @@ class RunReader:
         for index in range(skip, count):
             loose += self._one(run, index)
 
+    def _loops(self, run: Listed | Stretch) -> list[int]:
+        """Which lines of a run that refreshes a block are read (in order): the last; and
+        where the lines print a loop's count (``Roles.loop``), the first and last line of
+        each loop, so that the assembler sees each begin (``Assembler.loop``)."""
+        last = len(run) - 1
+        if not run.shape.run_key[6]:
+            return [last]
+        names, has_step, has_epoch, _, _, first, _ = run.shape.run_key
+        table = run.table(has_step + has_epoch + (first is not None) + len(names) + 2)
+        if table is None:
+            return list(range(len(run)))
+        index, total = table[:, -2], table[:, -1]
+        begins = np.flatnonzero((index[1:] < index[:-1]) | (total[1:] != total[:-1])) + 1
+        read = {0, last, *begins.tolist(), *(begins - 1).tolist()}
+        return sorted(read)
+
     def _one(self, run: Listed | Stretch | Weave, index: int) -> list[Record]:
         """Read line ``index`` of ``run`` by itself: by its match; in a stretch or a
         weave, by its row of its plan's table when the block read one, else as ``_each``
@@ -358,7 +376,8 @@ class RunReader:
         shape = run.shape_at(index)
         values = run.values(index)  # its numbers, when read for the block's stretches
         if values is not None and self._ready() and self._current(shape):
-            return self._take(number, shape, read_picked(shape.roles, values))
+            count = values[-2:] if shape.roles.loop is not None else None
+            return self._take(number, shape, read_picked(shape.roles, values), count)
         read: list[Record] = []
         self._each((number,), [raw], 0, 1, [], read, [], columns=False)
         return read
@@ -386,20 +405,20 @@ class RunReader:
         """The picked numbers of every line of ``run``, a row each (``Roles.picked``),
         when its records may go into columns: None when they would gain a family's
         series, or a number needs more than float() (to_float reads it, line by line)."""
-        names, has_step, has_epoch, _, _, first = run.shape.run_key
+        names, has_step, has_epoch, _, _, first, looped = run.shape.run_key
         if not self.families.plain(names):
             return None
         counted = first is not None  # the step is a batch of the epoch: ``read_roles``
-        return run.table(has_step + has_epoch + counted + len(names))
+        return run.table(has_step + has_epoch + counted + len(names) + 2 * looped)
 
     def _columns(self, run: Listed | Stretch, table: np.ndarray) -> RecordRun | None:
         """The lines of ``run`` but the first (already read) and the last, as records in
         columns, counted as read, from their picked numbers (``_table_of``); None when
         line by line would not make each line of the run a record of its own."""
-        names, has_step, has_epoch, _, kind, first = run.shape.run_key
-        width = table.shape[1]
+        names, has_step, has_epoch, _, kind, first, looped = run.shape.run_key
+        width = table.shape[1] - 2 * looped  # (a loop's count and total come last)
         count = len(run)
-        values = table[:, width - len(names) :]
+        values = table[:, width - len(names) : width]
         epochs = table[:, int(has_step)] if has_epoch else None
         steps = table[:, 0]
         if first is not None:
@@ -474,11 +493,22 @@ class RunReader:
 
     def _compiled_line(self, number: int, tokens: tuple[str, ...], shape: Compiled) -> list[Record]:
         """What ``feed`` does with a line of a compiled shape, from its number tokens."""
-        return self._take(number, shape, read_roles(shape.roles, tokens))
+        at = shape.roles.loop
+        count = None if at is None else (to_float(tokens[at]), to_float(tokens[at + 1]))
+        return self._take(number, shape, read_roles(shape.roles, tokens), count)
 
-    def _take(self, number: int, shape: Compiled, read: LineNumbers) -> list[Record]:
+    def _take(
+        self,
+        number: int,
+        shape: Compiled,
+        read: LineNumbers,
+        count: tuple[float, float] | Sequence[float] | None = None,
+    ) -> list[Record]:
         """Hand line ``number``'s numbers, ``read`` by the roles of ``shape``, to the
-        assembler; return the records that completes."""
+        assembler, after its loop's count (``Roles.loop``), if any; return the records
+        that completes."""
+        if count is not None:
+            self._assembler.loop(count[0], count[1])
         if shape.stats is not None:
             shape.stats.count += 1
         self._read_as(shape, 1)

@@ -127,6 +127,7 @@ class WeaveTable:
         "checked",
         "code",
         "columns",
+        "counts",
         "differ",
         "epochs",
         "order",
@@ -157,6 +158,7 @@ class WeaveTable:
         self.steps = np.full(count, np.nan)
         self.stepped = np.zeros(count, np.bool_)
         self.epochs = np.full(count, np.nan)
+        self.counts = np.full((count, 2), np.nan)  # a loop's count and total (``Roles.loop``)
         self.differ = np.zeros(count, np.bool_)
         self.own = np.ones(count, np.bool_)
         self._closed: list[int] = []
@@ -186,13 +188,16 @@ class WeaveTable:
         table.own = np.append(np.array(own, np.bool_), False)[table.code]
         for code, plan in enumerate(order):
             names, has_step, has_epoch = plan.shape.run_key[:3]
+            looped = plan.shape.run_key[6]
             width = has_step + has_epoch + len(names)
             where = np.flatnonzero(table.code == code)
-            picked = block.picked(plan, where if rows is None else rows[where], width)
+            picked = block.picked(plan, where if rows is None else rows[where], width + 2 * looped)
             if picked is None:
                 return None
             cells = np.ix_(where, table.columns[plan])
-            table.values[cells] = picked[:, width - len(names) :]
+            table.values[cells] = picked[:, width - len(names) : width]
+            if looped:
+                table.counts[where] = picked[:, width:]
             table.present[cells] = True
             if has_step:
                 table.steps[where] = picked[:, 0]
@@ -367,7 +372,12 @@ class WeaveReader(RunReader):
         if plan.shape.run_key[2]:  # a line of another epoch than the block's leaves it
             return line + 1
         end = line + 1
+        counts = table.counts if plan.shape.run_key[6] else None
         while end < len(code) - 1 and code[end] == code[line]:
+            if counts is not None and (
+                counts[end, 0] < counts[end - 1, 0] or counts[end, 1] != counts[end - 1, 1]
+            ):
+                break  # another loop begins (``Assembler.loop``): its first line is read
             end += 1  # (a few lines: a run of one plan in a weave is short)
         if end - line < 3 or not self._still_woven(table):
             return line + 1

@@ -1562,3 +1562,79 @@ def test_a_section_named_over_a_table_gives_it_the_table_s_row() -> None:
     records = read("\n".join(log))
     assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [2.1, 2.2, 2.3]
     assert [r.metrics["loss"] for r in records if "loss" in r.metrics] == [3.5, 3.4, 3.3]
+
+
+# A block an epoch's header opens holds the epoch's loop over batches, its bar's count
+# ``i/N`` printed on each refresh. A loop that begins after it in the same block (the
+# count goes back, or counts to another total) is an evaluation: Keras's
+# ``model.evaluate`` after the last epoch, a hand-written loop's validation bar. Its
+# losses and accuracies are the evaluation's, and never replace what an earlier loop set.
+def _keras_bar(done: int, total: int, values: str) -> str:
+    return f"{done}/{total} [{'=' * 29}>] - 3s 2ms/step - {values}"
+
+
+def _tqdm_bar(done: int, total: int, values: str) -> str:
+    return f"{100 * done // total:3d}%|#####| {done}/{total} [00:10<00:00, 45.1it/s, {values}]"
+
+
+def _epoch_blocks(epochs: int, bar: str, evaluated: bool, redraws: int = 3) -> list[str]:
+    """Epochs of a training loop of 600 batches, each followed (when ``evaluated``) by a
+    validation loop of 600 batches too, through bars drawn by ``bar``."""
+    draw, joiner = (_keras_bar, ": ") if bar == "keras" else (_tqdm_bar, "=")
+    lines = []
+    for epoch in range(1, epochs + 1):
+        lines.append(f"Epoch {epoch}/{epochs}")
+        for done in range(600 // redraws, 601, 600 // redraws):
+            lines.append(draw(done, 600, f"loss{joiner}{1 / epoch + (600 - done) / 6000:.4f}"))
+        for done in range(300, 601, 300) if evaluated else ():
+            lines.append(draw(done, 600, f"loss{joiner}{0.9 + epoch / 100:.4f}"))
+    return lines
+
+
+@pytest.mark.parametrize("bar", ["keras", "tqdm"])
+def test_a_second_loop_in_an_epoch_block_is_its_evaluation(bar: str) -> None:
+    records = read("\n".join(_epoch_blocks(3, bar, evaluated=True)))
+    assert [(r.metrics["loss"], r.metrics["val_loss"]) for r in records] == [
+        (round(1 / e, 4), round(0.9 + e / 100, 4)) for e in (1, 2, 3)
+    ]
+
+
+def test_an_evaluation_after_the_last_epoch_replaces_none_of_its_values() -> None:
+    # TensorFlow's quickstart: fit with no validation, then model.evaluate (its own
+    # total of batches, verbose=2's bar-less count).
+    log = [
+        *_epoch_blocks(2, "keras", evaluated=False),
+        "313/313 - 1s - loss: 0.0747 - accuracy: 0.9778 - 712ms/epoch - 2ms/step",
+    ]
+    last = read("\n".join(log))[-1].metrics
+    assert (last["loss"], last["val_loss"], last["val_acc"]) == (0.5, 0.0747, 0.9778)
+    # With a validation set: the epoch's own validation stays, as does its loss, through
+    # the evaluation's bar and the script's own print of its result.
+    log = [
+        "Epoch 1/1",
+        _keras_bar(
+            600, 600, "loss: 0.3000 - accuracy: 0.9000 - val_loss: 0.2500 - val_accuracy: 0.91"
+        ),
+        _keras_bar(313, 313, "loss: 0.2700 - accuracy: 0.9200"),
+        "Test loss: 0.2700",
+    ]
+    (record,) = read("\n".join(log))
+    assert (record.metrics["loss"], record.metrics["val_loss"], record.metrics["val_acc"]) == (
+        0.3,
+        0.25,
+        0.91,
+    )
+
+
+@pytest.mark.parametrize("bar", ["keras", "tqdm"])
+@pytest.mark.parametrize("redraws", [3, 60])
+def test_loops_in_epoch_blocks_read_in_blocks_as_one_by_one(bar: str, redraws: int) -> None:
+    # Long enough for runs, stretches and weaves of the bars' layouts.
+    lines = _epoch_blocks(120, bar, evaluated=True, redraws=redraws)
+    _, blocks = read_blocks(lines, 1000, 16)
+    one_by_one = read("\n".join(lines))
+    assert [(r.step, r.metrics) for r in blocks] == [(r.step, r.metrics) for r in one_by_one]
+    assert [r.metrics["val_loss"] for r in blocks] == [
+        round(0.9 + e / 100, 4) for e in range(1, 121)
+    ]
+    assert [r.metrics["loss"] for r in blocks] == [round(1 / e, 4) for e in range(1, 121)]
