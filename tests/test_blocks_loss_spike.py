@@ -197,3 +197,21 @@ def test_a_loss_at_or_below_zero_has_no_spike() -> None:
     # A positive run that drops to exactly 0.0 and jumps back is still a spike.
     recs = records(loss=[1.0] * 20 + [0.0] * 20 + [5.0] + [0.0] * 10)
     assert [d.id for d in run("loss_spike", recs)] == ["loss_spike"]
+
+
+def test_a_signed_loss_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spikes before the loss first goes below zero are found; after it, none is (a jump
+    # has no ratio to a level around zero), in blocks as record by record.
+    monkeypatch.setattr(spike, "SMALL_BLOCK", 1)
+    thresholds = Thresholds()
+    records = _run(random.Random(11), 1200, ["tenfold", "hundredfold", "small_rise"])
+    turn = len(records) // 2
+    for index in range(turn, len(records)):
+        step = records[index]
+        loss = step.metrics.get("loss")
+        if loss is not None and index % 7 == 0:
+            records[index] = Record(step.step, step.line, {**step.metrics, "loss": -0.01})
+    found = [d.first_step for d in _found(records, thresholds)]
+    first_negative = next(r.step for r in records if r.metrics.get("loss", 0.0) < 0)
+    assert found and all(step < first_negative for step in found)
+    _check(records, thresholds, "signed")

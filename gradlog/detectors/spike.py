@@ -90,6 +90,8 @@ class LossSpikeDetector(Detector):
       above the level before the jump (`lm_persist` 2 records in all), in a run whose
       loss started at `lm_start` (6.9 = ln 1000) or more: a language model's loss is
       bounded near ln(vocabulary), so 2-5x is as far as its spikes go.
+    - None once the loss has gone below zero: a signed loss (a policy gradient's
+      surrogate, an ELBO) has no positive level for a jump to be a multiple of.
     """
 
     rule = Rule(
@@ -119,6 +121,7 @@ class LossSpikeDetector(Detector):
         self._recent_sorted = self._recent.ordered  # the same list, read on every record
         self._start: list[float] = []  # the first finite losses: the run's scale
         self._start_level = 0.0  # their median, set with each of them
+        self._signed = False  # a finite loss below zero was seen: no ratio measures a jump
         self._previous: Record | None = None
         self._candidate: tuple[Record, Record | None, float, float] | None = None
         self._since_candidate = 0
@@ -159,8 +162,14 @@ class LossSpikeDetector(Detector):
                 start = self._start_level
                 scale = base if base > start else start  # max(start, base), the same on ties
                 # A jump is a ratio to a positive level: a loss that lives at or below
-                # zero (an ELBO, a policy loss, a perfect fit) has none to measure.
-                if scale <= 0 or loss - base < self._limits.min_rise_fraction * scale:
+                # zero (an ELBO, a policy loss, a perfect fit) has none to measure, nor
+                # has one that has gone below zero before (a signed loss: a policy
+                # gradient's surrogate hovering around 0 changes sign).
+                if (
+                    scale <= 0
+                    or self._signed
+                    or loss - base < self._limits.min_rise_fraction * scale
+                ):
                     self._episode = None  # no rise worth a look: the common case
                 else:
                     found = self._check(record, loss, base)
@@ -169,6 +178,8 @@ class LossSpikeDetector(Detector):
             if self._candidate is not None:
                 self._age_candidate()
             self._recent.append(loss)
+            if loss < 0:
+                self._signed = True
             if len(self._start) < 5:
                 self._start.append(loss)
                 self._start_level = median(self._start)
@@ -189,6 +200,7 @@ class LossSpikeDetector(Detector):
             grads=slots(self._grads),
             start=self._start,
             start_level=self._start_level,
+            signed=self._signed,
             candidate_age=None if self._candidate is None else self._since_candidate,
         )
         flagged, layout = screen(block, self._limits, state)
@@ -220,6 +232,8 @@ class LossSpikeDetector(Detector):
         good_first, good_last = np.searchsorted(good, (start, end)).tolist()
         kept = good[max(good_first, good_last - size) : good_last]
         refill(self._recent, block.values(LOSS)[kept].tolist())
+        if not self._signed:
+            self._signed = bool((block.values(LOSS)[good[good_first:good_last]] < 0).any())
         self._episode = None  # as every record with a loss does, outside a spike
         count = good_last - good_first  # finite losses: each ages the candidate
         if count:

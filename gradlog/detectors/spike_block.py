@@ -54,6 +54,7 @@ class State:
     grads: Sequence[float | None]  # the grad-norm window's slots, oldest first
     start: Sequence[float]  # the first finite losses seen so far
     start_level: float
+    signed: bool  # a finite loss below zero was seen: no ratio measures a jump
     candidate_age: int | None  # records a pending NaN candidate has aged; None: none
 
 
@@ -163,7 +164,9 @@ def _judge(
     floor = window_min(levels[:-1], size)
     rise = limits.min_rise_fraction
     # Quiet against the window's minimum is quiet against its median (rise >= 0).
-    suspect = ~(values - floor < rise * np.maximum(start_level, floor))
+    # After a loss below zero (the block's, or one before it) no rise is checked.
+    signed = np.logical_or.accumulate(np.concatenate(([state.signed], values[:-1] < 0)))
+    suspect = ~(values - floor < rise * np.maximum(start_level, floor)) & ~signed
     norms = _padded(state.grads, grad, size)
     now = grad[goods]
     finite_now = np.isfinite(now)
@@ -176,7 +179,7 @@ def _judge(
         return flagged, flagged
     base, count = _medians(levels, rows, size)
     mine = values[rows]
-    rose = (count > 0) & ~(mine - base < rise * np.maximum(start_level, base))
+    rose = (count > 0) & ~(mine - base < rise * np.maximum(start_level, base)) & ~signed[rows]
     level, norms_count = _medians(norms, goods[rows], size)
     scaled = jump * level
     quiet_jump = (

@@ -75,3 +75,13 @@ def test_a_fivefold_jump_in_a_quiet_run_is_a_spike() -> None:
     noisy = [1.0, 2.2, 0.9, 1.8, 1.1, 2.1, 1.2, 1.5]
     assert run("loss_spike", records(loss=[*noisy, 7.9, 2.7, 1.6, 1.45])) == []
     assert run("loss_spike", records(loss=[*quiet, 6.9, 2.7, 1.6, 1.45])) == []  # 4.8x
+
+
+def test_a_loss_that_went_below_zero_has_no_ratio_to_jump_by() -> None:
+    # A policy-gradient surrogate hovers around 0 and changes sign: against a level of
+    # -0.002 or 0.0005, 0.014 is no multiple of anything. Before its first negative
+    # value a loss is judged as ever.
+    calm = [0.002, 0.0015, 0.0021, 0.0018, 0.0019, 0.002, 0.0017]
+    assert [d.first_step for d in run("loss_spike", records(loss=[*calm, 0.05]))] == [8]
+    signed = [*calm, -0.0012, 0.0006, -0.002, 0.0004, -0.0018, 0.0141, 0.0005, -0.001, 0.03]
+    assert run("loss_spike", records(loss=signed)) == []
