@@ -112,6 +112,9 @@ class PlateauThresholds(NamedTuple):
     # of ln(K) in all, is a slow descent, not a plateau (unless accuracy confirms).
     descent_share: float = 0.75
     left_fraction: float = 0.1  # a loss this far below ln(K) has left the plateau
+    # A run that began at chance and left it only after this share of its records was
+    # stuck, not slow to start: a warning, not info.
+    slow_share: float = 0.5
     # Class counts whose chance loss is recognised: 2..20 are spaced widely enough in
     # ln(K) to tell apart; beyond that only common class counts and vocabulary sizes.
     classes: tuple[int, ...] = (

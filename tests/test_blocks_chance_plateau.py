@@ -49,6 +49,8 @@ def _firing() -> list[tuple[str, tuple[Record, ...]]]:
     """Runs on which the oracle reports something."""
     rng = random.Random(7)
     start_at_chance = _noisy(rng, LN2, 700, 0.003) + _slide(0.69, 0.2, 300)
+    # A slow start: a warning when it took half the run or more (above), else info.
+    slow_start = _noisy(rng, LN2, 300, 0.003) + _slide(0.69, 0.2, 300) + _noisy(rng, 0.2, 900, 0.01)
     # At ln 2, learns, then back at chance at ln 10 with accuracy there to confirm it.
     again = _noisy(rng, LN2, 300, 0.003) + _slide(0.69, 0.15, 200)
     again += _slide(0.15, LN10, 100) + _noisy(rng, LN10, 900, 0.004)
@@ -76,6 +78,7 @@ def _firing() -> list[tuple[str, tuple[Record, ...]]]:
     thin_broken = [*thin_long[:20], math.log(3) * 0.97, *thin_long[21:]]
     return [
         ("start_at_chance", _records(start_at_chance)),
+        ("slow_start", _records(slow_start)),
         ("again", _records(again, acc_again)),
         ("frozen", _records(frozen, acc_frozen, "val_acc")),
         ("in_bits", _records(in_bits, bits=True)),

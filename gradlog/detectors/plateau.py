@@ -6,6 +6,7 @@ import math
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -108,7 +109,9 @@ class ChancePlateauDetector(Detector):
       `min_records` values all within `acc_tolerance` (0.05) of 1/K and of each other,
       or frozen at one value (a model that predicts one class scores the majority
       rate). An accuracy that moves, far from 1/K, says the model predicts: no plateau.
-    - a loss more than `left_fraction` (10%) below ln(K) afterwards: slow start (info).
+    - a loss more than `left_fraction` (10%) below ln(K) afterwards: slow start (info);
+      but a warning when the run began at chance and left it only after `slow_share`
+      (half) of all its records: most of its compute went into learning nothing.
     """
 
     rule = Rule(
@@ -145,6 +148,10 @@ class ChancePlateauDetector(Detector):
         self._start: float | None = None  # the run's first loss level
         self._seen = 0  # records with a finite loss
         self._bits = False  # the log prints its losses in bits
+        # A slow start from the run's first loss, and the records seen when it learned:
+        # judged against the whole run at its end.
+        self._slow: tuple[Diagnosis, int, int, int] | None = None  # (+ its lines' span)
+        self._final_line = 0  # the line of the last record with a finite loss
         self._reset()
 
     def _reset(self) -> None:
@@ -174,6 +181,7 @@ class ChancePlateauDetector(Detector):
             loss *= math.log(2)
             self._bits = True
         self._seen += 1
+        self._final_line = record.line
         recent = self._recent
         recent.append(loss)
         ordered = sorted(recent)
@@ -219,8 +227,26 @@ class ChancePlateauDetector(Detector):
         return PlateauScreen(self, block).run()
 
     def finish(self) -> Iterable[Diagnosis]:
+        slow = self._slow_start()
         if self._reported:
-            return [self._report(None)]  # it stayed there to the end
+            return [*slow, self._report(None)]  # it stayed there to the end
+        return [*slow, *self._finish()]
+
+    def _slow_start(self) -> list[Diagnosis]:
+        """The run's slow start again, a warning, when it took ``slow_share`` or more of
+        the run: of its records, and of its lines (a first epoch read batch by batch
+        and the later ones epoch by epoch is many records, a few lines)."""
+        if self._slow is None:
+            return []
+        found, stuck, first, learned = self._slow
+        share = self._limits.slow_share
+        lines = learned - first >= share * (self._final_line - first)
+        if stuck < share * self._seen or not lines:
+            return []
+        message = f"{found.message} that took {stuck} of the run's {self._seen} records"
+        return [replace(found, message=message, severity=Severity.WARNING)]
+
+    def _finish(self) -> Iterable[Diagnosis]:
         enough = self._count >= self._limits.min_records
         stayed = self._passing and self._never_learned() and not self._trending()
         stayed = stayed and self._at_level()
@@ -308,6 +334,9 @@ class ChancePlateauDetector(Detector):
         assert self._k is not None
         if loss < (1 - self._limits.left_fraction) * math.log(self._k):
             found = [self._report(record)]
+            if self._from_start and self._slow is None:
+                assert self._first is not None
+                self._slow = (found[0], self._seen - 1, self._first.line, record.line)
             self._reset()
             return found
         if self._near(loss, self._k):

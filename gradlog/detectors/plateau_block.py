@@ -361,6 +361,7 @@ class PlateauScreen:
         losses, levels = self.losses, self.levels
         seen = detector._seen
         detector._seen = seen + b - a
+        detector._final_line = int(block.lines[int(self.index[b - 1])])
         detector._recent.extend(losses[max(a, b - 3) : b].tolist())
         if detector._start is None and seen + b - a >= 3:
             detector._start = float(levels[a + max(2 - seen, 0)])

@@ -18,9 +18,32 @@ def test_loss_at_ln_k_is_an_error_naming_k(level: float, k: int) -> None:
 
 
 def test_slow_start_that_then_learns_is_info() -> None:
-    found = run("chance_plateau", records(loss=[0.6931] * 6 + [0.65, 0.5, 0.3]))
+    found = run("chance_plateau", records(loss=[0.6931] * 6 + [0.65, 0.5, 0.3] + [0.2] * 10))
     assert [d.severity for d in found] == [Severity.INFO]
     assert "slow start" in found[0].message
+
+
+def test_a_slow_start_that_took_half_the_run_is_a_warning() -> None:
+    # At chance until its level (a median of 3) left it at the 9th record, of 16: half
+    # its compute bought nothing.
+    stuck = [0.6931] * 6 + [0.65, 0.5, 0.3]
+    found = run("chance_plateau", records(loss=stuck + [0.2] * 7))
+    assert [d.severity for d in found] == [Severity.WARNING]
+    assert "a slow start that took 8 of the run's 16 records" in found[0].message
+    # Under half of the run: info, as a slow start is.
+    found = run("chance_plateau", records(loss=stuck + [0.2] * 8))
+    assert [d.severity for d in found] == [Severity.INFO]
+
+
+def test_a_slow_start_is_judged_by_lines_too() -> None:
+    # Its first epoch read batch by batch (a record a line), the rest epoch by epoch (a
+    # record each 400 lines): most of the records, few of the lines.
+    losses = [0.6931] * 40 + [0.6, 0.5, 0.4, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]
+    recs = [
+        Record(step=i + 1, line=i + 1 if i < 40 else 40 + 400 * (i - 39), metrics={"loss": v})
+        for i, v in enumerate(losses)
+    ]
+    assert [d.severity for d in run("chance_plateau", recs)] == [Severity.INFO]
 
 
 def test_accuracy_far_from_one_over_k_is_not_chance() -> None:
@@ -109,5 +132,5 @@ def test_a_run_that_begins_at_chance_is_a_warning_until_it_ends_there() -> None:
     at_chance = [math.log(10) + 0.001 * (-1) ** i for i in range(30)]
     stayed = _told(at_chance)
     assert stayed[0][0] is Severity.WARNING and stayed[-1] == (Severity.ERROR, -1)
-    learned = _told(at_chance + [2.0 - i / 100 for i in range(30)])
+    learned = _told(at_chance + [2.0 - i / 100 for i in range(40)])
     assert [severity for severity, _ in learned] == [Severity.WARNING, Severity.INFO]
