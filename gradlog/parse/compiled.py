@@ -85,7 +85,8 @@ def plan_roles(plan: _Plan, dialect: Dialect, first: int = 0) -> Roles:
             epoch = slot.index if epoch is None else epoch
         else:
             metrics.setdefault(name, slot.index)
-    if "batch" in steps and epoch is None:  # ``batch=50`` alone is a batch size
+    if "batch" in steps and epoch is None and "batch" not in plan.counted:
+        # ``batch=50`` alone is a batch size; ``batch=10/2000`` counts batches
         metrics.setdefault("batch", steps.pop("batch"))
     key = next((k for k in _STEP_PRIORITY if k in steps), None)
     if key is None and steps:

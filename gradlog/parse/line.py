@@ -168,6 +168,8 @@ class _Plan:
     # The token of a bar's bare ``i/N`` that opens a line with no step or epoch (its
     # ``N`` is the next token), if any: the count of a loop over batches.
     count: int | None = None
+    # Keys of the step's family printed as ``i/N`` (``[batch=10/2000]``): counters.
+    counted: frozenset[str] = frozenset()
     # What each number is, by dialect name (renames differ): filled on first use.
     roles: dict[str, Roles] = field(default_factory=dict, compare=False, hash=False)
 
@@ -557,6 +559,7 @@ class LineParser:
             for m in pattern.finditer(shape)
         )
         fractions = []
+        counted: set[str] = set()  # step keys printed as ``i/N`` (``batch=10/2000``)
         holes = [match.start() for match in _HOLES.finditer(shape)]
         for found in scan:
             if found.total >= 0:
@@ -576,14 +579,23 @@ class LineParser:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.
                 read = (read[0], EPOCH, True) if read[0] in TRAIN_WORDS else None
-            elif read is not None and val and read[1] == STEP and read[0] in _COUNTED_AXES:
-                read = None  # an evaluation's ``Steps: 181``: its own count, not the step
+            elif (
+                read is not None
+                and val
+                and read[1] == STEP
+                and (read[0] in _COUNTED_AXES or found.total >= 0)
+            ):
+                # An evaluation's ``Steps: 181``, Composer's ``[Eval batch=79/79]``: its
+                # own count, not the step.
+                read = None
             if read is None:
                 continue
             first = min(first, found.start)
             trusted = trusted or found.sep or read[2]
             pairs.append(_Slot(read[0], read[1], found.value))
             covered.add(found.value)
+            if found.total >= 0 and read[1] == STEP:
+                counted.add(read[0])
             if found.total >= 0 and families.family(read[1]) in (ACC, VAL_ACC):
                 fractions.append((read[0], read[1], found.total))
         if not pairs or not trusted:
@@ -632,7 +644,7 @@ class LineParser:
             loop = _LOOP_COUNT.match(shape)
             if loop is not None and not {0, 1} & covered:
                 count = 0  # (the line's first number and its second)
-        return _Plan(tuple(slots), dialect, is_dict, tuple(fractions), count)
+        return _Plan(tuple(slots), dialect, is_dict, tuple(fractions), count, frozenset(counted))
 
     def _named(
         self, printed: str, sep: bool, grad: bool, val_line: bool

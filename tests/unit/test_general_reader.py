@@ -1638,3 +1638,22 @@ def test_loops_in_epoch_blocks_read_in_blocks_as_one_by_one(bar: str, redraws: i
         round(0.9 + e / 100, 4) for e in range(1, 121)
     ]
     assert [r.metrics["loss"] for r in blocks] == [round(1 / e, 4) for e in range(1, 121)]
+
+
+def test_a_batch_counted_to_its_total_is_the_step() -> None:
+    # ``batch=50`` alone is a batch size; ``batch=10/2000`` counts the run's batches (a
+    # header over its values, as Composer prints). An evaluation's own ``batch=79/79``
+    # counts its batches: it joins the step before, and sends no step back.
+    log = []
+    for step in (10, 20, 30):
+        log += [f"[batch={step}/2000]:", f"\t Train loss/train/total: {3 - step / 100:.4f}"]
+    log += ["[Eval batch=79/79] Eval on eval data:", "\t Eval metrics/eval/CrossEntropy: 2.5"]
+    log += ["[batch=40/2000]:", "\t Train loss/train/total: 2.6000"]
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics) for r in records] == [
+        (10, {"loss": 2.9}),
+        (20, {"loss": 2.8}),
+        (30, {"loss": 2.7, "val_loss": 2.5}),
+        (40, {"loss": 2.6}),
+    ]
+    assert read_numbered("batch={i}0 loss={i}.5")[0].metrics == {"batch": 10, "loss": 1.5}
