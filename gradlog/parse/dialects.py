@@ -165,6 +165,7 @@ def _litgpt(fields: LineFields, text: str) -> bool:
 
 
 _ESPNET = re.compile(r"(\d+)epoch:(?:train|valid):")
+_ESPNET_RESULTS = re.compile(r"(\d+)epoch results: ")
 
 
 def _espnet(fields: LineFields, text: str) -> bool:
@@ -172,6 +173,13 @@ def _espnet(fields: LineFields, text: str) -> bool:
     if match:
         fields.epoch = float(match.group(1))
         fields.marker = False  # batch ranges restart each epoch: records are numbered
+    results = _ESPNET_RESULTS.search(text)
+    if results:
+        # The epoch's summary: its [train] means repeat the batch lines', its [valid]
+        # values are the epoch's evaluation and join its last record.
+        fields.epoch = float(results.group(1))
+        fields.marker = False
+        fields.metrics = {k: v for k, v in fields.metrics.items() if k.startswith("val_")}
     for junk in ("train", "valid"):
         fields.metrics.pop(junk, None)
     return True

@@ -250,9 +250,9 @@ def test_a_quoted_key_s_is_still_a_key() -> None:
     [
         # icefall (k2): the validation line names its section after the epoch
         ("Epoch 3, validation: loss=0.6583, over 944034.00 frames.", {"val_loss": 0.6583}),
-        # ESPnet2: both sections in one line
+        # both sections in one line (as ESPnet2's epoch results print them)
         (
-            "3epoch results: [train] acc=0.91, loss=1.32, [valid] acc=0.82, loss=0.658",
+            "epoch 3: [train] acc=0.91, loss=1.32, [valid] acc=0.82, loss=0.658",
             {"acc": 0.91, "loss": 1.32, "val_acc": 0.82, "val_loss": 0.658},
         ),
         ("step 300 | train: loss 0.41 | eval: loss 0.52 acc 0.8", {"loss": 0.41, "val_loss": 0.52}),
@@ -1657,3 +1657,29 @@ def test_a_batch_counted_to_its_total_is_the_step() -> None:
         (40, {"loss": 2.6}),
     ]
     assert read_numbered("batch={i}0 loss={i}.5")[0].metrics == {"batch": 10, "loss": 1.5}
+
+
+def test_espnet_s_epoch_results_give_its_evaluation_to_its_last_record() -> None:
+    # ``Nepoch results: [train] <means> .. [valid] <values>``: the [train] means repeat
+    # the epoch's batch lines; the [valid] values are the epoch's evaluation.
+    prefix = "[node1] 2024-03-05 14:03:21,880 (trainer:756) INFO: "
+    log = []
+    for epoch in (1, 2):
+        for start in (1, 101):
+            loss = 150 / epoch - start / 100
+            log.append(
+                f"{prefix}{epoch}epoch:train:{start}-{start + 99}batch: iter_time=1.6e-04, "
+                f"loss_ctc={loss * 1.5:.3f}, acc=0.2, loss={loss:.3f}, grad_norm=50.0"
+            )
+        log.append(
+            f"{prefix}{epoch}epoch results: [train] iter_time=1.6e-04, acc=0.2, "
+            f"loss={150 / epoch:.3f}, grad_norm=40.0, time=10 minutes and 4.08 seconds, "
+            f"total_count=200, [valid] loss={120 / epoch:.3f}, acc=0.3, total_count=20"
+        )
+    records = read("\n".join(log))
+    assert [(r.epoch, r.metrics["loss"], r.metrics.get("val_loss")) for r in records] == [
+        (1, 149.99, None),
+        (1, 148.99, 120.0),
+        (2, 74.99, None),
+        (2, 73.99, 60.0),
+    ]
