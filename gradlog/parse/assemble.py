@@ -262,14 +262,16 @@ class Assembler:
         self, pending: _Pending | None, step: float | None, epoch: float | None
     ) -> bool:
         """An epoch-only line (``epoch 3 | train_loss .. | val_loss ..``) after step lines
-        of that epoch: a summary of the open step record's epoch, not a record of its own
-        numbered by the epoch (which would send the steps backwards)."""
+        of that epoch, of a later one, or of the one before (the loop counts its epochs
+        from 0, its evaluation from 1): a summary of an epoch that has run, not a record
+        of its own numbered by the epoch (which would send the steps backwards)."""
         return (
             pending is not None
             and pending.by_step
             and step is None
             and epoch is not None
-            and pending.epoch == epoch
+            and pending.epoch is not None
+            and epoch <= pending.epoch + 1
         )
 
     def _take(self, metrics: dict[str, float]) -> dict[str, float]:

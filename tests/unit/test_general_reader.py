@@ -1683,3 +1683,23 @@ def test_espnet_s_epoch_results_give_its_evaluation_to_its_last_record() -> None
         (2, 74.99, None),
         (2, 73.99, 60.0),
     ]
+
+
+@pytest.mark.parametrize("evaluated", [0, 1])
+def test_an_epoch_s_summary_after_its_steps_joins_their_record(evaluated: int) -> None:
+    # An epoch-only line after step lines of that epoch, or of a later one (the loop
+    # counts its epochs from 0, its evaluation prints them from 1), sums up an epoch that
+    # has run: it joins the open step's record, never a record at step 1 or 2.
+    log = []
+    for epoch in (0, 1):
+        for step in (10, 20):
+            at = epoch * 20 + step
+            log.append(f"step {at} | epoch {epoch} | loss {1 / at:.4f}")
+        log.append(f"epoch {epoch + evaluated} | eval_loss {0.5 - epoch / 10:.2f}")
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics.get("val_loss")) for r in records] == [
+        (10, None),
+        (20, 0.5),
+        (30, None),
+        (40, 0.4),
+    ]
