@@ -169,14 +169,14 @@ class Assembler:
                 for name, value in metrics.items():  # its means never replace steps'
                     pending.metrics.setdefault(name, value)  # type: ignore[union-attr]
                 return []
-            if self._preamble(pending):
+            if self._preamble(pending, at):
                 # The counts of a banner before the log's first step (LightGBM's ``Number
                 # of positive: 3913``, HF's ``Num examples = 3,668``) join its first
                 # record, instead of making a record of their own at a numbered step 1.
                 assert pending is not None
                 self._carry = {**pending.metrics, **self._carry}
                 self._pending, done = None, []
-                self.numbered_records -= 1
+                self.numbered_records -= pending.numbered
                 self.numbered = self.numbered_records > 0
             else:
                 done = self.flush()
@@ -247,13 +247,15 @@ class Assembler:
             return True
         return epochs is not None and len(went_back(steps, epochs)) > 0
 
-    def _preamble(self, pending: _Pending | None) -> bool:
+    def _preamble(self, pending: _Pending | None, at: float | None = None) -> bool:
         """Whether the open record is the log's first, numbered by gradlog (no step was
-        printed yet), and holds no series of a family (no loss, accuracy, grad norm,
-        learning rate...): the settings and counts a log prints before it trains."""
+        printed yet) or at a step or epoch past the one that now opens a record (``at``:
+        Chainer's ``# epoch: 20`` is the epochs to run, before epoch 1), and holds no
+        series of a family (no loss, accuracy, grad norm, learning rate...): the
+        settings and counts a log prints before it trains."""
         return (
             pending is not None
-            and pending.numbered
+            and (pending.numbered or (at is not None and at < pending.step))
             and self._last is None
             and not any(family(name) for name in pending.metrics)
         )

@@ -1703,3 +1703,19 @@ def test_an_epoch_s_summary_after_its_steps_joins_their_record(evaluated: int) -
         (30, None),
         (40, 0.4),
     ]
+
+
+def test_a_setting_at_an_epoch_past_the_first_record_s_is_no_record() -> None:
+    # Chainer's example prints its settings, ``# epoch: 20`` the epochs to run among
+    # them, before the table of epoch 1 on: they join the first record; no record at
+    # epoch 20 sends the epochs back.
+    log = ["GPU: 0", "# unit: 1000", "# Minibatch-size: 100", "# epoch: 20", ""]
+    log.append("epoch       main/loss   validation/main/loss  elapsed_time")
+    log += [f"{e:<12d}{1 / e:<12.4f}{1.1 / e:<22.4f}{e * 4.9:.2f}" for e in (1, 2, 3)]
+    reader = LogReader()
+    records = []
+    for number, line in enumerate(log, 1):
+        records += reader.feed(number, line)
+    records += reader.flush()
+    assert [r.epoch for r in records] == [1, 2, 3]
+    assert records[0].metrics["unit"] == 1000 and not reader.numbered
