@@ -60,6 +60,9 @@ _PREFIX = re.compile(
             rf"^{_LEVEL}:[\w.]+:",  # INFO:tensorflow:
             rf"^\[?\s*{_LEVEL}\s*\]?\s*(?:[|:-]\s*)?",  # INFO | , [    INFO] - , INFO:
             r"^\[[\w.]+:\d+(?::\w+)?\]\s*",  # [loss_scaler.py:183:update_scale]
+            # a bracket holding a time, closed by the source's name and line:
+            # NeMo's [NeMo I 2024-03-05 14:02:03 megatron_gpt_pretraining:37]
+            rf"^\[[^\]\n]*?{_TIME}[^\]\n]*?\s[\w.<>-]+:\d+\]\s*",
             r"^\([\w.]+(?::| )\d+\):?\s*",  # (trainer:737), (main.py 254):
             # [titan], [gpu-node3], [deepspeed]; not a section's word (``[Train](1000/..)``)
             r"^\[(?!(?i:train|training|val|valid|validation|eval|evaluation|test|dev)\])"

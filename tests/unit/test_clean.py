@@ -56,6 +56,10 @@ CASES = [
         ["12epoch:train:1-5batch: loss=2"],
     ),
     ("[2024-05-13 10:24:51,010] [    INFO] - loss: nan", ["loss: nan"]),
+    # a bracket holding a time, closed by the source's name and line (NeMo)
+    ("[NeMo I 2024-03-05 14:02:03 megatron_gpt:37] step 3 loss 2.1", ["step 3 loss 2.1"]),
+    ("[W 14:02:03 trainer.py:12] loss 2.1", ["loss 2.1"]),
+    ("[2024-03-05 14:02:03 step 10] loss 2.1", ["[2024-03-05 14:02:03 step 10] loss 2.1"]),
     ("2024-05-01 10:00:00.123 | INFO     | train:main:42 - step 10", ["step 10"]),
     ("loss: 2.1307Batch 36: Invalid loss", ["loss: 2.1307 Batch 36: Invalid loss"]),
 ]
