@@ -42,6 +42,7 @@ _LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log
 # value before (PyKEEN's ``prev_loss=nan`` on its first epoch: no previous one yet).
 _NOT_A_VALUE = frozenset(
     {"best", "lowest", "weight", "weights", "coef", "scale", "scaler", "num", "prev", "previous"}
+    | {"coefs", "coeff", "coeffs", "coefficient", "coefficients", "multiplier"}
 )
 # Words of a setting, never a measured value: ``min_loss_scale``, ``loss_scale_window``,
 # ``max_grad_norm``, ``loss_decimal_place`` in a configuration dump (a loss scale or a

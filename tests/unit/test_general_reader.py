@@ -483,6 +483,17 @@ def test_the_value_before_is_no_reading() -> None:
 
 
 @pytest.mark.parametrize(
+    "name", ["value_loss_coeff", "entropy_loss_coefficient", "kl_loss_coef", "aux_loss_weight"]
+)
+def test_a_loss_s_coefficient_is_no_loss(name: str) -> None:
+    # sample-factory's config: ``value_loss_coeff=0.5``, ``exploration_loss_coeff=0.001``:
+    # the weights of loss terms, settings, never summed into a loss.
+    (record,) = read(f"step=10 policy_loss=0.25 {name}=0.5")
+    assert record.metrics["loss"] == 0.25
+    assert family(name) is None
+
+
+@pytest.mark.parametrize(
     ("name", "series"),
     [("l2_grads", "grad_norm"), ("grad_l2", "grad_norm"), ("l2_params", "param_norm")],
 )
