@@ -31,6 +31,10 @@ _BAR_TAIL = re.compile(r"%\|[^|\r]{0,100}\|")  # TQDM_BAR without its digits
 _DIGITS = "0123456789"
 # Keras glues callback messages to the bar: ``loss: 2.1307Batch 36: Invalid loss``.
 _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
+# A rate printed after its number, as its unit (Sockeye's ``Speed: 420.32 samples/sec
+# 12308.00 tokens/sec 3.12 updates/sec\tperplexity=..``): it names no number after it
+# (nor joins the next name), so it is cut.
+_RATE_AFTER = re.compile(r"(?<=\d) +[A-Za-z]+/(?:s|sec|second)s?\b(?!\s*[:=])")
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
 _AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
@@ -247,6 +251,8 @@ def clean(raw: str) -> list[Segment]:
             continue
         if "<-" in state or "←" in state:
             state = _COMMENT.sub("", state)
+        if "/s" in state:
+            state = _RATE_AFTER.sub("", state)
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
             state = _AXIS_GLUED.sub(r"\1 ", state)

@@ -56,6 +56,13 @@ CASES = [
         ["12epoch:train:1-5batch: loss=2"],
     ),
     ("[2024-05-13 10:24:51,010] [    INFO] - loss: nan", ["loss: nan"]),
+    # a rate after its number is its unit: it names no number after it (Sockeye)
+    (
+        "Speed: 420.32 samples/sec 12308.00 tokens/sec 3.12 updates/sec  perplexity=1110.5",
+        ["Speed: 420.32 12308.00 3.12  perplexity=1110.5"],
+    ),
+    ("ips: 41.27 samples/s, eta: 1 day", ["ips: 41.27, eta: 1 day"]),
+    ("samples/s: 41.27, loss: 2.1", ["samples/s: 41.27, loss: 2.1"]),
     # a bracket holding a time, closed by the source's name and line (NeMo)
     ("[NeMo I 2024-03-05 14:02:03 megatron_gpt:37] step 3 loss 2.1", ["step 3 loss 2.1"]),
     ("[W 14:02:03 trainer.py:12] loss 2.1", ["loss 2.1"]),

@@ -1730,3 +1730,11 @@ def test_a_setting_at_an_epoch_past_the_first_record_s_is_no_record() -> None:
     records += reader.flush()
     assert [r.epoch for r in records] == [1, 2, 3]
     assert records[0].metrics["unit"] == 1000 and not reader.numbered
+
+
+def test_a_rate_after_its_number_names_nothing_after_it() -> None:
+    # Sockeye: each speed printed before its unit; the unit is no name of the next number.
+    line = "Epoch[0] Batch [50]  Speed: 420.32 samples/sec 12308.00 tokens/sec 3.12 updates/sec"
+    (record,) = read(f"{line}\tperplexity=1110.5")
+    # (a perplexity stands in for the loss as its log)
+    assert record.metrics == {"speed": 420.32, "loss": pytest.approx(math.log(1110.5))}
