@@ -266,6 +266,23 @@ SCENARIOS["very_noisy_climb"] = (  # a level's error near ``max_level_error``
 )
 
 
+def _ends_climbing(rng: random.Random, nan: bool = False) -> tuple[Record, ...]:
+    """A noisy decay for 5,000 records, then 7 more, each 1.5x the one before (the run
+    stopped or aborted as its loss ran away); with ``nan``, a NaN loss after them."""
+    records = list(_run(rng, 5000, _decay(2.3, 0.5, 800), _flat(0.05)))
+    loss = records[-1].metrics["loss"]
+    for i in range(5001, 5008):
+        loss *= 1.5
+        records.append(Record(i, i, {"loss": loss, "lr": 1e-3}))
+    if nan:
+        records.append(Record(5008, 5008, {"loss": math.nan, "lr": 1e-3}))
+    return tuple(records)
+
+
+SCENARIOS["ends_climbing"] = (True, _ends_climbing)
+SCENARIOS["ends_climbing_then_nan"] = (False, lambda rng: _ends_climbing(rng, nan=True))
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_divergence_blocks_read_as_records(name: str) -> None:
     fires, make = SCENARIOS[name]

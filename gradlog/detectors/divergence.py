@@ -45,6 +45,10 @@ class DivergenceDetector(Detector):
     - It blows up: 1000x or more above where the run started (the median of its first 3
       values), for 2 records in a row (a cross-entropy of 1e5). This needs no history,
       so a log of four records is judged too; `loss_spike` usually fires on the jump.
+    - The log ends in a climb too short for the persistence below: its last 3 records
+      each higher than the one before, 2x or more above the best level, the last 5x or
+      more (a run stopped, or aborted by its framework, as its loss ran away). Not when
+      a NaN follows: that is `nan`'s.
 
     The validation loss is judged the same way when it is the only loss in the log (a
     log of validation lines), or when the training loss is itself well above its best;
@@ -129,6 +133,8 @@ class DivergenceDetector(Detector):
         self._train = Level(LOSS, self._limits)
         self._val = Level(VAL_LOSS, self._limits)
         self._training_seen = False
+        # Whether each series' last value so far is finite (``ended_climbing``).
+        self._ends_finite: dict[str, bool] = {}
         self._said: dict[str, Severity] = {}  # metric: severity of its open climb, as told
         self._bulk: bool | None = None  # whether the screen models these settings: on first use
         self._horizon = _HORIZON  # records to screen at once: grows while none is flagged
@@ -139,12 +145,15 @@ class DivergenceDetector(Detector):
         loss = metrics.get(LOSS)
         if loss is not None:
             self._training_seen = True
+            self._ends_finite[LOSS] = finite = math.isfinite(loss)
             # A finite loss that loss_is_nan() calls NaN is 0.0, which add() ignores.
-            if math.isfinite(loss):
+            if finite:
                 climb, ended = self._train.add(loss, record)
                 if climb is not None:
                     found = self._judge(climb, ended)
         value = metrics.get(VAL_LOSS)
+        if value is not None:
+            self._ends_finite[VAL_LOSS] = math.isfinite(value)
         if value is not None and math.isfinite(value):
             climb, ended = self._val.add(value, record)
             if climb is not None:
@@ -204,6 +213,10 @@ class DivergenceDetector(Detector):
             val.skip(last - 1)
             pos, horizon = last, max(_HORIZON, 2 * (stop - pos))
         self._horizon = horizon
+        for name in (LOSS, VAL_LOSS):
+            at = np.flatnonzero(block.present(name))
+            if len(at):
+                self._ends_finite[name] = bool(np.isfinite(block.values(name)[at[-1]]))
         return found
 
     def _carried(self, level: Level) -> float | None:
@@ -234,7 +247,18 @@ class DivergenceDetector(Detector):
 
     def finish(self) -> Iterable[Diagnosis]:
         climbs = (series.finish() for series in (self._train, self._val))
-        return [self._diagnosis(c) for c in climbs if c is not None and c.metric in self._said]
+        found = [self._diagnosis(c) for c in climbs if c is not None and c.metric in self._said]
+        ended = None
+        if not self._said:  # the log may have ended in a climb too short to prove
+            finite = self._ends_finite
+            if finite.get(LOSS):  # (one that went on to NaN is the NaN rule's)
+                ended = self._train.ended_climbing()
+            elif not self._training_seen and finite.get(VAL_LOSS):
+                ended = self._val.ended_climbing()
+            if ended is not None:
+                ended.severity = Severity.ERROR
+                found.append(self._diagnosis(ended))
+        return found
 
     def _judge(self, climb: Climb, ended: bool) -> list[Diagnosis]:
         """Report a climb when it is proved, when it gets worse, and when it ends."""
@@ -315,6 +339,8 @@ class DivergenceDetector(Detector):
             message += f"; it is back above where the run started ({fmt(math.exp(climb.early))})"
         if climb.metric == VAL_LOSS and self._training_seen:
             message += "; the training loss rose with it (not overfitting)"
+        if climb.ended:
+            message += "; the log ends as it climbs, every record higher than the one before"
         return message
 
     def _blowup_note(self, climb: Climb) -> str:

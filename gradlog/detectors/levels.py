@@ -40,6 +40,7 @@ class Climb:
     persist: int = 1  # records in a row above the bar that proved it
     blown_at: Record | None = None  # the first of the records that blew up, if any did
     severity: Severity = Severity.WARNING
+    ended: bool = False  # found at the end of the input, still climbing (``ended_climbing``)
 
 
 class _Track:
@@ -152,6 +153,49 @@ class Level:
     def finish(self) -> Climb | None:
         """The input ended: the climb still open, if it was reported."""
         return self.reported
+
+    def ended_climbing(self) -> Climb | None:
+        """The input ended in a climb too short to be proved, but steep: its last
+        ``min_persist`` values each higher than the one before and ``factor`` above the
+        best level, the last ``severe_factor`` above it (a run stopped, or aborted by its
+        framework, as its loss ran away: char-rnn's ``loss is exploding, aborting.``).
+        The climb began at the first of the values rising in a row that end the input."""
+        limits = self._limits
+        count = max(limits.min_persist, 2)
+        best = self._best.get(self.window)
+        values, records = self._values, self._records
+        if self.reported is not None or self._signed or best is None or len(records) < count:
+            return None
+        level = best[0]
+        tail = list(values)[-len(records) :]
+        last = tail[-1]
+        if last - level < math.log(limits.severe_factor):
+            return None
+        start = len(tail) - 1
+        while start > 0 and tail[start - 1] < tail[start]:
+            start -= 1
+        rising = tail[start:]
+        if len(rising) < count or rising[-count] - level < math.log(limits.factor):
+            return None
+        first = next(
+            (i for i in range(start, len(tail)) if tail[i] - level >= self._min_rise), start
+        )
+        now = median(tail[-self.window :])  # the level at the end
+        climb = Climb(
+            self.metric,
+            best[2],
+            level,
+            records[first],
+            records[-1],
+            now,
+            records[-1],
+            now,
+            self.window,
+            self.early,
+        )
+        climb.learned, climb.ended = best[1] > limits.early_records, True
+        climb.above = climb.persist = len(tail) - first
+        return climb
 
     def _estimate_noise(self) -> bool:
         """The larger of the scatter over the last 50 values and over the last 15."""

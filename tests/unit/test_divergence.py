@@ -215,3 +215,25 @@ def test_a_climb_that_ended_still_counts_its_longest_run_above_the_bar() -> None
     assert [d.id for d in found] == ["divergence"]
     held = re.search(r"for (\d+) records in a row", found[0].message)
     assert held is not None and int(held.group(1)) >= 6
+
+
+# --- a log that ends in a climb too short to prove
+
+
+def test_a_log_that_ends_in_a_steep_climb_is_a_divergence() -> None:
+    # char-rnn aborts ("loss is exploding, aborting.") 7 records into a climb, each
+    # record 1.45x the one before: too few records for the persistence rule.
+    losses = [2.3 * math.exp(-i / 40) + 1.3 for i in range(240)]
+    losses += [losses[-1] * 1.45**k for k in range(1, 8)]
+    found = run("divergence", records(loss=losses))
+    assert [(d.severity, d.first_step) for d in found] == [(Severity.ERROR, 241)]
+    assert "the log ends as it climbs" in found[0].message
+
+
+def test_a_log_that_ends_rising_less_or_on_the_way_down_is_not() -> None:
+    losses = [2.3 * math.exp(-i / 40) + 1.3 for i in range(240)]
+    rising = [losses[-1] * 1.2**k for k in range(1, 8)]  # 3.6x its best: no error
+    assert run("divergence", records(loss=losses + rising)) == []
+    steep = [losses[-1] * 1.45**k for k in range(1, 8)]
+    assert run("divergence", records(loss=losses + steep + [steep[-2]])) == []  # fell back
+    assert run("divergence", records(loss=losses + steep + [math.nan])) == []  # NaN's rule
