@@ -62,6 +62,10 @@ _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
 _TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full"})
+# A counter's name: a word of the axis after words that say which count it is
+# (OpenPCDet's ``Acc_iter 3000``, the accumulated iterations: no accuracy).
+_COUNTER_WORDS = frozenset({"iter", "iters", "iteration", "iterations"})  # (``acc_step``: a metric)
+_COUNTED_BY = frozenset({"acc", "accum", "accumulated", "global", "cur", "curr", "current"})
 _SET_WORDS = _VAL_WORDS | {"train", "training", "set", "data", "dataset"}
 _DIGITS = "0123456789"
 # Words a family name must end in: ``val_loss did not improve from`` names no series.
@@ -99,10 +103,13 @@ def family(snake: str, grad_context: bool = False) -> str | None:
         return _CANONICAL[snake]
     if snake in EVENTS:
         return None  # what an event line stood for (an overflow, a scale at minimum)
-    parts = set(words(snake))
-    joined = "".join(words(snake))
+    listed = words(snake)
+    parts = set(listed)
+    joined = "".join(listed)
     if parts & _SETTING_WORDS:
         return None
+    if len(listed) > 1 and listed[-1] in _COUNTER_WORDS and _COUNTED_BY.issuperset(listed[:-1]):
+        return None  # a counter
     if parts & _NOT_A_VALUE and not _is_scale(parts) and not _is_norm(parts):
         return None
     if parts & _TIME_WORDS:

@@ -102,6 +102,8 @@ _LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]
 _OPENING_FRACTION = re.compile(r"\s*\x00\s*/\s*\x00(?![\w.])")
 # A bar's count opening a line, maybe after tqdm's bar (cut to ``|``): ``79/79 [..``.
 _LOOP_COUNT = re.compile(r"[\s|]*\x00\s*/\s*\x00(?![\w.])")
+# A share done in parentheses, its percent sign read with its number: ``(  1%)``.
+_SHARE = re.compile(r"\s*\(\s*\x00\s*%?\s*\)")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
@@ -348,6 +350,8 @@ def _counters(
     if epoch is None:  # a bare ``i/N`` is a batch of the epoch printed just before it
         return []
     batch = epoch + 2 if epoch + 1 in totals else epoch + 1
+    if batch < len(holes) and _SHARE.match(shape, holes[batch - 1] + 1):
+        batch += 1  # the epoch's share done between them (OpenPCDet's ``1/80 (  1%) [..``)
     for match in _FRACTION.finditer(shape):
         index = bisect_left(holes, match.start())
         if index == batch and index + 1 not in covered:

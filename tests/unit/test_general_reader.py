@@ -1738,3 +1738,27 @@ def test_a_rate_after_its_number_names_nothing_after_it() -> None:
     (record,) = read(f"{line}\tperplexity=1110.5")
     # (a perplexity stands in for the loss as its log)
     assert record.metrics == {"speed": 420.32, "loss": pytest.approx(math.log(1110.5))}
+
+
+def test_a_batch_counter_after_the_epoch_s_share_done_is_the_step() -> None:
+    # OpenPCDet: ``Train: 1/80 (  1%) [  75/3712 (  2%)]``: the epoch, the share of the
+    # run done, then the batch of the epoch; ``Acc_iter`` counts the iterations (no
+    # accuracy).
+    log = [
+        f"Train: {e:5d}/80 ({e * 100 // 80:3d}%) [{b:4d}/3712 ({b * 100 // 3712:3d}%)]  "
+        f"Loss: {5 / (e + b / 3712):.4f} ({5 / e:.3f})  LR: 4.000e-03  "
+        f"Acc_iter {(e - 1) * 3712 + b}"
+        for e in (1, 2)
+        for b in (0, 1500, 3000)
+    ]
+    records = read("\n".join(log))
+    assert [(r.epoch, r.step) for r in records] == [
+        (1, 0),
+        (1, 1500),
+        (1, 3000),
+        (2, 3712),
+        (2, 5212),
+        (2, 6712),
+    ]
+    assert family("acc_iter") is None and "acc" not in records[0].metrics
+    assert family("acc_step") == "acc" and family("loss_iter") == "loss"
