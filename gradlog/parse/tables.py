@@ -184,8 +184,9 @@ class Table:
         dialect = _dialect(lowered, comma) if len(cells) >= 3 else None
         if exported:
             dialect = "csv"  # TensorBoard's export of a chart, whatever its tag
-        if dialect is None and (piped or len(cells) >= 3) and _metric_header(cells):
-            dialect = "table"
+        wide = piped or len(cells) >= 3 or (not comma and _axis(cells))
+        if dialect is None and wide and _metric_header(cells):
+            dialect = "table"  # (two columns: a step's or an epoch's, and a loss's)
         if dialect is None:
             if piped:
                 self._above = cells
@@ -384,6 +385,12 @@ def _cells(text: str, comma: bool, piped: bool) -> list[str]:
     if piped:
         return [c.strip() for c in text.strip().strip("|").split("|")]
     return [c.strip() for c in (text.split(",") if comma else _SPLIT.split(text.strip()))]
+
+
+def _axis(cells: list[str]) -> bool:
+    """Whether a header's first column is a step's or an epoch's (``Step  Training Loss``,
+    HF Trainer's table in a notebook, two columns when no evaluation runs)."""
+    return cells[0].lower() in _AXES
 
 
 def _metric_header(cells: list[str]) -> bool:

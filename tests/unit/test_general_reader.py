@@ -1762,3 +1762,15 @@ def test_a_batch_counter_after_the_epoch_s_share_done_is_the_step() -> None:
     ]
     assert family("acc_iter") is None and "acc" not in records[0].metrics
     assert family("acc_step") == "acc" and family("loss_iter") == "loss"
+
+
+@pytest.mark.parametrize("gap", ["\t", "    "])
+def test_a_table_of_two_columns_a_step_s_and_a_loss_s(gap: str) -> None:
+    # HF Trainer's table in a notebook, when no evaluation runs: ``Step  Training Loss``.
+    log = [f"Step{gap}Training Loss"] + [f"{i}{gap}{2 / i:.6f}" for i in range(1, 6)]
+    records = read("\n".join(log))
+    assert [(r.step, r.metrics) for r in records] == [
+        (i, {"loss": round(2 / i, 6)}) for i in range(1, 6)
+    ]
+    # Two columns of another kind are no table: ``Name  Value``, then prose with numbers.
+    assert read(f"Layer{gap}Params\nconv1{gap}1728\nconv2{gap}36864") == []
