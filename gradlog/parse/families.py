@@ -347,15 +347,21 @@ def _on_numbered_sets(names: list[str]) -> bool:
 
 
 def _total(keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
-    """A value equal (to print precision) to the sum of the two or more just before it."""
+    """A value equal (to print precision) to the sum of the two or more just before it,
+    none of them a time or a member of a family (a learning rate is no part of a loss;
+    LiBai's ``Compilation time: 0.054`` is no total of the time before it and the rate)."""
     values = [metrics[k] for k in keys]
     for end in range(2, len(keys)):
         total, target = 0.0, values[end]
         if not math.isfinite(target) or target <= 0 or target == int(target):
             continue  # a loss is a positive real; counts (``total_params``) are whole
+        if _TIME_WORDS.intersection(words(keys[end])):
+            continue
         for start in range(end - 1, -1, -1):
             if not 0 < values[start] < target:
                 break  # parts of a loss are positive and each below the whole
+            if family(keys[start]) is not None or _TIME_WORDS.intersection(words(keys[start])):
+                break
             total += values[start]
             if end - start >= 2 and abs(total - target) <= 1e-3 * target + 2e-3:
                 return (keys[end],)

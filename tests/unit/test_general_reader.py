@@ -160,6 +160,9 @@ FAMILY_CASES = [
     ("step 1 acc: 40.0; ppl: 20.0", {"loss": math.log(20.0), "acc": 40.0}),
     # no name at all: a value that is the sum of the ones just before it
     ("[1] 100 || A: 1.25 | B: 2.5 | T: 3.75", {"loss": 3.75, "a": 1.25, "b": 2.5}),
+    # ... none of them a time or a learning rate: a time is no total of a time and a rate
+    ("step 1 build time: 0.052 lr: 0.00015 compile time: 0.054", {"compile_time": 0.054}),
+    ("step 1 setup: 0.052 lr: 0.00015 compiled: 0.054", {"compiled": 0.054}),
 ]
 
 
