@@ -125,7 +125,10 @@ _ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:]
 _POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
-EVALUATION_WORDS = ("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev")
+EVALUATION_WORDS = (
+    *("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"),
+    *("validate", "evaluate"),  # DJL's ``Validate: Accuracy: 0.68, ..``
+)
 _SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))
 _SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation of them)
 # A section label inside a line: a set's name, then ``:`` or in brackets, before a name;

@@ -253,6 +253,8 @@ def test_a_quoted_key_s_is_still_a_key() -> None:
     [
         # icefall (k2): the validation line names its section after the epoch
         ("Epoch 3, validation: loss=0.6583, over 944034.00 frames.", {"val_loss": 0.6583}),
+        # DJL: a verb names its evaluation's section
+        ("Validate: Accuracy: 0.68, SoftmaxCrossEntropyLoss: 0.54", {"val_loss": 0.54}),
         # both sections in one line (as ESPnet2's epoch results print them)
         (
             "epoch 3: [train] acc=0.91, loss=1.32, [valid] acc=0.82, loss=0.658",
