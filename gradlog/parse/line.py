@@ -581,7 +581,12 @@ class LineParser:
                 if at >= found.start:
                     break
                 val = evaluated
-            read = self._named(shape[start : start + found.length], found.sep, grad, val)
+            printed = shape[start : start + found.length]
+            if found.total >= 0 and "/" in printed:
+                # Two names over a value and its total (ms-swift's ``'global_step/max_steps':
+                # '5/400'``): the first names the value.
+                printed = printed.split("/", 1)[0]
+            read = self._named(printed, found.sep, grad, val)
             if read is not None and found.total >= 0 and read[0] in _SECTION_WORDS:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.

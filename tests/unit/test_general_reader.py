@@ -1779,3 +1779,12 @@ def test_a_table_of_two_columns_a_step_s_and_a_loss_s(gap: str) -> None:
     ]
     # Two columns of another kind are no table: ``Name  Value``, then prose with numbers.
     assert read(f"Layer{gap}Params\nconv1{gap}1728\nconv2{gap}36864") == []
+
+
+def test_two_names_over_a_value_and_its_total_name_the_value_by_the_first() -> None:
+    # ms-swift: ``'global_step/max_steps': '5/400'``: the step, out of 400.
+    line = "{{'loss': {loss}, 'learning_rate': 2.5e-05, 'global_step/max_steps': '{i}/400'}}"
+    records = read("\n".join(line.format(loss=2 - i / 10, i=i) for i in (1, 5, 10)))
+    assert [(r.step, r.metrics) for r in records] == [
+        (i, {"loss": 2 - i / 10, "lr": 2.5e-05}) for i in (1, 5, 10)
+    ]
