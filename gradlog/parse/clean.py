@@ -35,6 +35,8 @@ _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 # 12308.00 tokens/sec 3.12 updates/sec\tperplexity=..``): it names no number after it
 # (nor joins the next name), so it is cut.
 _RATE_AFTER = re.compile(r"(?<=\d) +[A-Za-z]+/(?:s|sec|second)s?\b(?!\s*[:=])")
+# A number sign glued to a name before its number (dlib's ``step#: 394``): the name's.
+_NUMBER_SIGN = re.compile(r"(?<=[A-Za-z])#(?=:?\s*\d)")
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
 _AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
@@ -251,6 +253,8 @@ def clean(raw: str) -> list[Segment]:
             continue
         if "<-" in state or "←" in state:
             state = _COMMENT.sub("", state)
+        if "#" in state:
+            state = _NUMBER_SIGN.sub("", state)
         if "/s" in state:
             state = _RATE_AFTER.sub("", state)
         if "Batch" in state or "Epoch" in state:

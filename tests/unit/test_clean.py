@@ -63,6 +63,9 @@ CASES = [
     ),
     ("ips: 41.27 samples/s, eta: 1 day", ["ips: 41.27, eta: 1 day"]),
     ("samples/s: 41.27, loss: 2.1", ["samples/s: 41.27, loss: 2.1"]),
+    # a number sign glued to a name before its number (dlib)
+    ("step#: 394    learning rate: 0.01", ["step: 394    learning rate: 0.01"]),
+    ("# epoch: 20", ["# epoch: 20"]),
     # a bracket holding a time, closed by the source's name and line (NeMo)
     ("[NeMo I 2024-03-05 14:02:03 megatron_gpt:37] step 3 loss 2.1", ["step 3 loss 2.1"]),
     ("[W 14:02:03 trainer.py:12] loss 2.1", ["loss 2.1"]),
