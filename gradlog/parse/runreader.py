@@ -357,8 +357,7 @@ class RunReader:
         last = len(run) - 1
         if not run.shape.run_key[6]:
             return [last]
-        names, has_step, has_epoch, _, _, first, _ = run.shape.run_key
-        table = run.table(has_step + has_epoch + (first is not None) + len(names) + 2)
+        table = run.table(_width(run.shape))
         if table is None:
             return list(range(len(run)))
         index, total = table[:, -2], table[:, -1]
@@ -405,11 +404,9 @@ class RunReader:
         """The picked numbers of every line of ``run``, a row each (``Roles.picked``),
         when its records may go into columns: None when they would gain a family's
         series, or a number needs more than float() (to_float reads it, line by line)."""
-        names, has_step, has_epoch, _, _, first, looped = run.shape.run_key
-        if not self.families.plain(names):
+        if not self.families.plain(run.shape.run_key[0]):
             return None
-        counted = first is not None  # the step is a batch of the epoch: ``read_roles``
-        return run.table(has_step + has_epoch + counted + len(names) + 2 * looped)
+        return run.table(_width(run.shape))
 
     def _columns(self, run: Listed | Stretch, table: np.ndarray) -> RecordRun | None:
         """The lines of ``run`` but the first (already read) and the last, as records in
@@ -521,3 +518,11 @@ class RunReader:
             number, metrics, step, epoch, shape.marker, header=not metrics, bits=shape.bits
         )
         return self._named(done) if done else done
+
+
+def _width(shape: Compiled) -> int:
+    """How many numbers a line of ``shape`` has picked (``Roles.picked``): the step, the
+    epoch and, for a step counted within the epoch, the batches per epoch (each if any);
+    each metric; a loop's count and total (if any)."""
+    names, has_step, has_epoch, _, _, first, looped = shape.run_key
+    return has_step + has_epoch + (first is not None) + len(names) + 2 * looped
