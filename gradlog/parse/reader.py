@@ -48,6 +48,10 @@ _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving u
 # HF's banners (``***** Running training *****``, ``***** train metrics *****``) head blocks
 # of ``key = value`` rows, and W&B's ``Run summary:`` its ``wandb:   name value`` rows:
 # settings and whole-run figures, never a step.
+# A tabular logger's block of one iteration (rllab's, garage's dowel, rlpyt's): a rule of
+# two dash runs, then a name and its value a line, then the rule again.
+_VERTICAL_RULE = re.compile(r"^-{3,}\s+-{3,}$")
+_VERTICAL_ROW = re.compile(r"^(?P<name>[A-Za-z][^|]*?)\s{2,}(?P<value>\S+)$")
 _SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$|^wandb: Run (?:summary|history):$")
 # Linear in line length: one greedy run, with no second run of blanks that could share it.
 _SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S|^wandb:\s+[\w/.-]+\s+\S+$")
@@ -124,6 +128,7 @@ class LogReader(BulkReader):
         self._started = False
         self._in_summary = False
         self._section = ""  # the section of a ``| name | value |`` block being read
+        self._vertical = False  # in a tabular logger's block (``_VERTICAL_RULE``)
         self._phase: bool | None = None  # a section named by a line of its own: evaluation?
         self._phase_names: set[str] = set()  # the names the open section's lines printed
         self._phase_line: int | None = 0  # the physical line its last values were on
@@ -475,6 +480,15 @@ class LogReader(BulkReader):
                 text, rewritten = block, True
         elif self._section and stripped.startswith("---"):
             self._section = ""
+        elif _VERTICAL_RULE.match(stripped):
+            self._vertical = not self._vertical
+            return None
+        elif self._vertical:
+            pair = _VERTICAL_ROW.match(stripped)
+            if pair is not None and NUMBER_RE.fullmatch(pair["value"]):
+                text, rewritten = f"{pair['name']}: {pair['value']}", True
+            else:
+                self._vertical = False
         if self._table.columns and (row := self._table.row(text)) is not None:
             self.kinds["table"] += 1
             return Fields(row.metrics, row.step, row.epoch, row.dialect)

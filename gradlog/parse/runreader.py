@@ -63,6 +63,7 @@ class RunReader:
     _started: bool
     _in_summary: bool
     _section: str
+    _vertical: bool
     _phase: bool | None
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _flattened: dict[bytes, tuple[int, int, Compiled] | None]
@@ -471,10 +472,15 @@ class RunReader:
 
     def _line_by_line(self) -> bool:
         """Whether a state every line must be read under is open: a summary block, a
-        ``| name | value |`` block, a table, a section named by a line of its own. Lines
+        ``| name | value |`` block, a tabular logger's block, a table, a section named by
+        a line of its own. Lines
         are then read one by one, never by a learned layout, nor found quiet."""
         return bool(
-            self._in_summary or self._section or self._table.columns or self._phase is not None
+            self._in_summary
+            or self._section
+            or self._vertical
+            or self._table.columns
+            or self._phase is not None
         )
 
     def _current(self, shape: Compiled) -> bool:

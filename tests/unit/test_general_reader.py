@@ -614,6 +614,29 @@ def test_name_value_blocks_are_one_record_each() -> None:
     assert [r.metrics.get("loss") for r in records] == [0.5, 0.4]
 
 
+def test_a_tabular_logger_s_blocks_are_one_record_each() -> None:
+    # rllab's, garage's and rlpyt's logger: a rule of two dash runs, a name and its value
+    # a line (names with spaces and units), the rule again; behind a time-stamp prefix.
+    stamp = "2019-10-01 10:00:14.106235  | "
+    rule = f"{stamp}{'-' * 29}  {'-' * 12}"
+    log = []
+    for i, loss in [(1, 0.5), (2, 0.4), (3, 0.35)]:
+        log += [f"{stamp}ppo_0 itr #{i} saving snapshot...", rule]
+        log += [f"{stamp}Diagnostics/Iteration          {i}"]
+        log += [f"{stamp}Diagnostics/CumTime (s)        {14.0 * i:.3f}"]
+        log += [f"{stamp}loss/Average                   {loss}", rule]
+    records = read("\n".join(log))
+    assert [r.metrics.get("loss") for r in records] == [0.5, 0.4, 0.35]
+    assert all(len(r.metrics) == 3 for r in records)
+    # Read in blocks, long enough for learned layouts: as one by one.
+    log *= 100
+    _, blocks = read_blocks(log, 500, 16)
+    assert [(r.step, r.metrics) for r in blocks] == [
+        (r.step, r.metrics) for r in read("\n".join(log))
+    ]
+    assert len(blocks) == 300
+
+
 # 4. Logs with no printed step, and logs made only of events.
 def test_records_without_a_step_are_numbered_in_order() -> None:
     report = analyze(["loss: 0.9", "loss: 0.8", "loss: 0.7"])
