@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
@@ -58,6 +58,13 @@ class _Pending:
             name = in_context(name, True, False)
             if name not in earlier:
                 self.metrics[name] = value
+
+
+def new_loop(index: Any, total: Any, last_index: Any, last_total: Any) -> Any:
+    """Whether a bar's count ``index/total`` after ``last_index/last_total`` begins
+    another loop over batches: it went back, or counts to another total. Of numbers, or
+    elementwise of arrays."""
+    return (index < last_index) | (total != last_total)
 
 
 def _same(a: float, b: float) -> bool:
@@ -215,7 +222,7 @@ class Assembler:
         if pending is None or not pending.header:
             return
         last = pending.count
-        if last is not None and (index < last[0] or total != last[1]):
+        if last is not None and new_loop(index, total, *last):
             pending.earlier = frozenset(pending.metrics)
         pending.count = (index, total)
 

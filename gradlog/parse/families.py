@@ -355,12 +355,12 @@ def _total(keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
         total, target = 0.0, values[end]
         if not math.isfinite(target) or target <= 0 or target == int(target):
             continue  # a loss is a positive real; counts (``total_params``) are whole
-        if _TIME_WORDS.intersection(words(keys[end])):
+        if timed(words(keys[end])):
             continue
         for start in range(end - 1, -1, -1):
             if not 0 < values[start] < target:
                 break  # parts of a loss are positive and each below the whole
-            if family(keys[start]) is not None or _TIME_WORDS.intersection(words(keys[start])):
+            if family(keys[start]) is not None or timed(words(keys[start])):
                 break
             total += values[start]
             if end - start >= 2 and abs(total - target) <= 1e-3 * target + 2e-3:

@@ -98,10 +98,11 @@ class _Slot:
 # Counters printed without a name before a line's first pair: ``[1]  train-rmse:..``
 # (xgboost), ``[  1]    1440 || B: ..`` (YOLACT): one is the step; two are epoch, step.
 _LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]*")
-# A line that opens with ``i/N`` printed without a name (char-rnn's ``2460/21150 (epoch``).
-_OPENING_FRACTION = re.compile(r"\s*\x00\s*/\s*\x00(?![\w.])")
-# A bar's count opening a line, maybe after tqdm's bar (cut to ``|``): ``79/79 [..``.
-_LOOP_COUNT = re.compile(r"[\s|]*\x00\s*/\s*\x00(?![\w.])")
+# A line that opens with ``i/N`` printed without a name (char-rnn's ``2460/21150 (epoch``),
+# and a bar's count opening a line, maybe after tqdm's bar (cut to ``|``): ``79/79 [..``.
+_OPENED = r"\x00\s*/\s*\x00(?![\w.])"
+_OPENING_FRACTION = re.compile(rf"\s*{_OPENED}")
+_LOOP_COUNT = re.compile(rf"[\s|]*{_OPENED}")
 # A share done in parentheses, its percent sign read with its number: ``(  1%)``.
 _SHARE = re.compile(r"\s*\(\s*\x00\s*%?\s*\)")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
@@ -652,10 +653,9 @@ class LineParser:
             ]
         is_dict = bool(grammar.DICT_OPEN.search(shape))
         count = None
-        if not {STEP, EPOCH}.intersection(slot.canonical for slot in slots):
-            loop = _LOOP_COUNT.match(shape)
-            if loop is not None and not {0, 1} & covered:
-                count = 0  # (the line's first number and its second)
+        counters = {STEP, EPOCH}.intersection(slot.canonical for slot in slots)
+        if not counters and _LOOP_COUNT.match(shape) and not {0, 1} & covered:
+            count = 0  # (the line's first number and its second)
         return _Plan(tuple(slots), dialect, is_dict, tuple(fractions), count, frozenset(counted))
 
     def _named(

@@ -48,13 +48,13 @@ _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving u
 # HF's banners (``***** Running training *****``, ``***** train metrics *****``) head blocks
 # of ``key = value`` rows, and W&B's ``Run summary:`` its ``wandb:   name value`` rows:
 # settings and whole-run figures, never a step.
+_SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$|^wandb: Run (?:summary|history):$")
+# Linear in line length: one greedy run, with no second run of blanks that could share it.
+_SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S|^wandb:\s+[\w/.-]+\s+\S+$")
 # A tabular logger's block of one iteration (rllab's, garage's dowel, rlpyt's): a rule of
 # two dash runs, then a name and its value a line, then the rule again.
 _VERTICAL_RULE = re.compile(r"^-{3,}\s+-{3,}$")
 _VERTICAL_ROW = re.compile(r"^(?P<name>[A-Za-z][^|]*?)\s{2,}(?P<value>\S+)$")
-_SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$|^wandb: Run (?:summary|history):$")
-# Linear in line length: one greedy run, with no second run of blanks that could share it.
-_SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S|^wandb:\s+[\w/.-]+\s+\S+$")
 # A run's configuration printed as one line of ``key=value`` pairs (argparse's
 # ``Namespace(epochs=100, dataset='cifar10', resume=False)``, YOLOv5's ``train:
 # weights=yolov5s.pt, data=coco128.yaml, epochs=5, ..``): settings, never a record at

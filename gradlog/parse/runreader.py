@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.columns import RecordRun
 from gradlog.model import Record
-from gradlog.parse.assemble import Assembler
+from gradlog.parse.assemble import Assembler, new_loop
 from gradlog.parse.clean import flat
 from gradlog.parse.compiled import Compiled, LineNumbers, read_picked, read_roles, to_float
 from gradlog.parse.families import Families
@@ -362,7 +362,7 @@ class RunReader:
         if table is None:
             return list(range(len(run)))
         index, total = table[:, -2], table[:, -1]
-        begins = np.flatnonzero((index[1:] < index[:-1]) | (total[1:] != total[:-1])) + 1
+        begins = np.flatnonzero(new_loop(index[1:], total[1:], index[:-1], total[:-1])) + 1
         read = {0, last, *begins.tolist(), *(begins - 1).tolist()}
         return sorted(read)
 
@@ -473,8 +473,8 @@ class RunReader:
     def _line_by_line(self) -> bool:
         """Whether a state every line must be read under is open: a summary block, a
         ``| name | value |`` block, a tabular logger's block, a table, a section named by
-        a line of its own. Lines
-        are then read one by one, never by a learned layout, nor found quiet."""
+        a line of its own. Lines are then read one by one, never by a learned layout, nor
+        found quiet."""
         return bool(
             self._in_summary
             or self._section
@@ -505,7 +505,7 @@ class RunReader:
         number: int,
         shape: Compiled,
         read: LineNumbers,
-        count: tuple[float, float] | Sequence[float] | None = None,
+        count: Sequence[float] | None = None,
     ) -> list[Record]:
         """Hand line ``number``'s numbers, ``read`` by the roles of ``shape``, to the
         assembler, after its loop's count (``Roles.loop``), if any; return the records

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.columns import RecordRun
 from gradlog.model import Record
-from gradlog.parse.assemble import went_back
+from gradlog.parse.assemble import new_loop, went_back
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.runreader import ANY_DIALECT, RunReader
 from gradlog.parse.runs import Lines, Listed, TokenPlan
@@ -374,9 +374,7 @@ class WeaveReader(RunReader):
         end = line + 1
         counts = table.counts if plan.shape.run_key[6] else None
         while end < len(code) - 1 and code[end] == code[line]:
-            if counts is not None and (
-                counts[end, 0] < counts[end - 1, 0] or counts[end, 1] != counts[end - 1, 1]
-            ):
+            if counts is not None and new_loop(*counts[end], *counts[end - 1]):
                 break  # another loop begins (``Assembler.loop``): its first line is read
             end += 1  # (a few lines: a run of one plan in a weave is short)
         if end - line < 3 or not self._still_woven(table):
