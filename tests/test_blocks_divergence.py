@@ -266,6 +266,29 @@ SCENARIOS["very_noisy_climb"] = (  # a level's error near ``max_level_error``
 )
 
 
+def _interleaved(rng: random.Random) -> tuple[Record, ...]:
+    """Three runs printed into one log in turns of 1-40 records, each on its own decay:
+    the level steps between theirs, above its bar for long stretches that neither climb
+    nor hold (the screen must still find each record a climb may be proved at)."""
+    shapes = [_decay(2.3, 0.4, scale) for scale in (900, 1400, 2600)]
+    counts, records, i = [0, 0, 0], [], 0
+    while i < 9000:
+        run = rng.randrange(3)
+        for _ in range(rng.randint(1, 40)):
+            counts[run] += 1
+            i += 1
+            loss = shapes[run](counts[run]) * math.exp(0.02 * rng.gauss(0, 1))
+            records.append(Record(i, i, {"loss": loss, "lr": 1e-3}))
+    return tuple(records)
+
+
+SCENARIOS["interleaved_runs"] = (True, _interleaved)
+SCENARIOS["moderate_step_then_flat"] = (  # above the bar for long, never climbing on
+    False,
+    lambda rng: _run(rng, 6000, _climbs_and_holds([(2500, 40, 1.5)]), _flat(0.03)),
+)
+
+
 def _ends_climbing(rng: random.Random, nan: bool = False) -> tuple[Record, ...]:
     """A noisy decay for 5,000 records, then 7 more, each 1.5x the one before (the run
     stopped or aborted as its loss ran away); with ``nan``, a NaN loss after them."""

@@ -479,11 +479,21 @@ class Scan:
                 carried = since[max(0, len(since) - need) :]
                 missing = need - len(carried)  # (before the climb: no run through them)
                 levels = np.concatenate((np.full(missing, -math.inf), carried, levels))
-            lowest = np.lib.stride_tricks.sliding_window_view(levels, persist).min(axis=1)
+            windows = np.lib.stride_tricks.sliding_window_view(levels, persist)
+            lowest = windows.min(axis=1)
             errors = self._errors_at(np.arange(t, end))
             bars = self._bars(best, errors)
             slack = 1e-9 * (1 + np.abs(bars))  # (float sums of the same terms: room)
             may = (lowest >= bars - slack) & (errors <= limits.max_level_error * (1 + 1e-9))
+            # ``Level._holds`` over the stretch: its change never below minus the error,
+            # and, unless the rise may reach ``factor`` (from the lowest best), climbing by
+            # ``climb_errors`` of them. (A level that stepped up and stays flat: no proof.)
+            now = windows[:, -1]
+            change, room = now - windows[:, 0], 1e-9 * (1 + np.abs(now))
+            far = now - best >= math.log(limits.factor) - room
+            may &= (change >= -errors - room) & (
+                far | (change > limits.climb_errors * errors - room)
+            )
             found = where(may)
             if len(found):
                 return t + int(found[0])
