@@ -16,9 +16,14 @@ HOLE = "\x00"
 # Units that may stick to a number (``4s``, ``8ms/step``, ``31.42GiB``, ``2.18it/s``),
 # PaddleOCR's ``x`` padding (``nanxxx``) and llm.c's z-score suffix (``+0.53z``).
 _UNIT = r"(?:%|x+|z|[a-zA-Z]{1,3}(?:/[a-zA-Z]{1,4})?)?"
+# The scripts written without blanks between words (Chinese, Japanese, Korean): a
+# number may touch them (``第1轮``, ``121.3秒``) and is still a number.
+CJK = "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# A letter or digit of any script but those, or ``_``: what a number must not touch.
+_WORDLIKE = rf"[^\W{CJK}]"
 # A number in any usual notation, plus NaN/Inf spellings (Lightning prints ``nan.0``).
 _NUMBER = (
-    r"(?<![\w.@#])(?<!\d,)"
+    rf"(?<![.@#])(?<!{_WORDLIKE})(?<!\d,)"
     r"(?P<num>[-+]?(?:"
     # Thousands grouped by commas or underscores (``1,000.5``, ``1_000``), read whole.
     r"\d{1,3}(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?|\d{1,3}(?:_\d{3})+(?:\.\d+)?"
@@ -33,7 +38,7 @@ _NUMBER = (
     r"|\.?(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))"
     + _UNIT
     # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow.
-    + r"(?![\w@]|\.[\w.])"
+    + rf"(?!{_WORDLIKE}|@|\.[\w.])"
 )
 
 number = pp.Regex(_NUMBER).set_name("number")
@@ -46,11 +51,12 @@ _quote = pp.Opt(pp.one_of("' \"")).suppress()
 # (``loss tensor(0.69)`` is ``loss`` and its value).
 _WRAPPED = r"(?:(?:np|numpy|jnp)\.\w+\(|(?:torch\.)?tensor\(|[Aa]rray\(|tf\.Tensor\()"
 
-# A key is one or more words (``Train Loss``, ``number of skipped iterations``) or a
-# quoted string (``'eval_loss'``); a word may end in a parenthesised unit (``time (ms)``).
+# A key is one or more words (``Train Loss``, ``number of skipped iterations``, ``训练损失``)
+# or a quoted string (``'eval_loss'``); a word may end in a parenthesised unit (``time (ms)``).
+# A word opens with a letter of any script.
 key_word = pp.Regex(
     rf"(?!(?:is|was|went|became|becomes|reached)\b|{_WRAPPED})"
-    r"[A-Za-z_][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
+    r"[^\W\d][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
 ).set_name("key word")
 # At most 12 words: the longest real key has 5 (``number of skipped iterations``), and a
 # bound keeps the scan of a long run of words linear (a key is tried at each word).

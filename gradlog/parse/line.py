@@ -279,12 +279,26 @@ def _shortened(text: str) -> str:
     return text[: cut if cut > 0 else PARSE_LIMIT]
 
 
+# Full-width punctuation (Chinese and Japanese text: ``损失：0.5，``) as its ASCII form.
+_FULL_WIDTH = str.maketrans("：，；（）【】｜／＝、　", ":,;()[]|/=, ")
+# ``第 N 轮`` (the N-th epoch), ``第N步``, ``第 N 次迭代``: the counter after its number.
+_ORDINAL = re.compile(
+    r"第\s*\x00\s*(?:个|個|次)?\s*(?P<unit>轮次|輪次|轮|輪|回合|エポック|迭代|步|批次?"
+    r"|(?i:epoch|step|iter(?:ation)?|batch)(?![A-Za-z]))"
+)
+
+
 def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
-    ``x at step N is V`` turned into ``step N, x: V``."""
+    ``x at step N is V`` turned into ``step N, x: V``; full-width punctuation as ASCII,
+    and ``第 N 轮`` (the N-th epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
+    if not shape.isascii():
+        shape = shape.translate(_FULL_WIDTH)
+        if "第" in shape:
+            shape = _ORDINAL.sub(lambda found: f"{found['unit']} {grammar.HOLE} ", shape)
     if ">" in shape or "}" in shape:  # a key in angles or braces: the key
         shape = _ANGLED.sub(lambda found: found[1] or found[2], shape)
     if "'s " in shape:

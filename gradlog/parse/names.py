@@ -165,9 +165,46 @@ _CACHED_KEY = 200
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
+# Words of Chinese (simplified and traditional), Japanese and Korean metric names, as
+# the English words they stand for. Those scripts write a name's words without a blank
+# between them (训练损失: training loss), so each is cut out of a key, the longest first
+# (学习率 is the learning rate, 学习 alone training), and the English words are read as
+# any key's. A word for "value" adds nothing to a name (损失值: the loss).
+_CJK_WORDS: dict[str, str] = {
+    **dict.fromkeys(("损失", "損失", "손실", "ロス", "代价", "代價"), "loss"),
+    **dict.fromkeys(("训练集", "訓練集", "训练", "訓練", "学習", "학습", "훈련"), "train"),
+    **dict.fromkeys(("验证集", "驗證集", "验证", "驗證", "検証", "검증", "校验"), "val"),
+    **dict.fromkeys(("评估", "評估", "評価", "평가"), "eval"),
+    **dict.fromkeys(("测试集", "測試集", "测试", "測試", "テスト", "테스트"), "test"),
+    **dict.fromkeys(("准确率", "準確率", "准确度", "準確度", "正确率", "正確率"), "accuracy"),
+    **dict.fromkeys(("正解率", "精度", "정확도"), "accuracy"),
+    **dict.fromkeys(("学习率", "學習率", "学習率", "학습률"), "learning_rate"),
+    **dict.fromkeys(("梯度范数", "梯度範數", "勾配ノルム", "그래디언트_노름"), "grad_norm"),
+    **dict.fromkeys(("轮次", "輪次", "轮", "輪", "エポック", "에폭", "에포크"), "epoch"),
+    **dict.fromkeys(("轮数", "輪數"), "epochs"),
+    **dict.fromkeys(("步数", "步數", "步", "ステップ", "스텝"), "step"),
+    **dict.fromkeys(("迭代次数", "迭代次數", "迭代", "イテレーション", "반복"), "iteration"),
+    **dict.fromkeys(("批次", "バッチ", "배치"), "batch"),
+    **dict.fromkeys(("困惑度", "パープレキシティ", "퍼플렉서티"), "perplexity"),
+    **dict.fromkeys(("平均", "평균"), "avg"),
+    **dict.fromkeys(("总", "總", "合計", "총"), "total"),
+    **dict.fromkeys(("用时", "用時", "耗时", "耗時", "时间", "時間", "시간"), "time"),
+    **dict.fromkeys(("最佳", "最好", "最优", "最優", "最良", "ベスト", "최고"), "best"),
+    **dict.fromkeys(("批大小", "批量大小", "バッチサイズ", "배치_크기"), "batch_size"),
+    **dict.fromkeys(("权重衰减", "權重衰減", "重み減衰"), "weight_decay"),
+    **dict.fromkeys(("参数量", "參數量", "参数", "參數", "パラメータ", "파라미터"), "params"),
+    **dict.fromkeys(("数", "數", "수"), "count"),
+    **dict.fromkeys(("值", "値", "값"), ""),
+}
+_CJK_WORD = re.compile("|".join(sorted(map(re.escape, _CJK_WORDS), key=len, reverse=True)))
+
+
 def normalise(key: str) -> str:
-    """Snake-case a printed key: ``'Train Loss'`` -> ``train_loss``, ``lm loss`` -> ``lm_loss``."""
+    """Snake-case a printed key: ``'Train Loss'`` -> ``train_loss``, ``lm loss`` -> ``lm_loss``,
+    ``验证损失`` -> ``val_loss``."""
     key = key.strip().strip("'\"").strip()
+    if not key.isascii():
+        key = _CJK_WORD.sub(lambda found: f" {_CJK_WORDS[found[0]]} ", key)
     key = _CAMEL.sub("_", key)
     key = _SEPARATORS.sub("_", key.lower())
     return key.strip("_")

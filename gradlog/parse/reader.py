@@ -70,7 +70,8 @@ _SETTING = re.compile(
 _SETTINGS_SHOWN = 3
 # A line labelled as settings: its ``key=value`` pairs are settings, numbers included.
 _LABELLED = re.compile(
-    r"\W*(?:hyper-?parameters?|hyps?|config(?:uration)?|args|arguments|options|settings)\s*:",
+    r"\W*(?:hyper-?parameters?|hyps?|config(?:uration)?|args|arguments|options|settings"
+    r"|超参数|超參數|ハイパーパラメータ|하이퍼파라미터|配置|设置|設定|설정)\s*[:：]",
     re.IGNORECASE,
 )
 # A value's own keywords in an array's or tensor's repr (``tensor(0.69, device='cuda:0')``,
