@@ -10,6 +10,7 @@ from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from gradlog.parse.families import family, in_context
 from gradlog.parse.line import Fields
+from gradlog.parse.names import LOSS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,17 +34,27 @@ class _Pending:
     # an earlier loop set, once another loop began (None: still the block's first loop).
     count: tuple[float, float] | None = None
     earlier: frozenset[str] | None = None
+    told: bool = False  # a header whose step a sentence told (``Evaluating at step 40``)
 
     def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
         if epoch is not None and self.epoch is not None and epoch != self.epoch:
             return False  # values at another epoch (HF dicts): another record
         if self.header:
-            return True  # a block takes every value; later ones overwrite (Keras averages)
+            # A block takes every value; later ones overwrite (Keras averages). Under a
+            # step a sentence told (``Training resuming from step 0``), a training loss
+            # printed again is the run gone on: the lines print no step of their own.
+            return not (self.told and self.moved_on(metrics))
         return all(
             name not in self.metrics or _same(self.metrics[name], value)
             for name, value in metrics.items()
         )
+
+    def moved_on(self, metrics: dict[str, float]) -> bool:
+        """Whether ``metrics`` hold another training loss than the record's."""
+        loss = metrics.get(LOSS)
+        held = self.metrics.get(LOSS)
+        return loss is not None and held is not None and not _same(loss, held)
 
     def fill(self, metrics: dict[str, float]) -> None:
         """Take a line's values (``takes`` said they belong here). In a block, a loop
@@ -148,6 +159,7 @@ class Assembler:
             fields.marker,
             fields.is_header,
             fields.bits,
+            fields.told,
         )
 
     def take(
@@ -159,6 +171,7 @@ class Assembler:
         marker: bool = True,
         header: bool = False,
         bits: bool = False,
+        told: bool = False,
     ) -> list[Record]:
         """Take the values of a line that is not an event (``feed`` without the
         dataclass: the reader's fast way calls this directly)."""
@@ -196,6 +209,7 @@ class Assembler:
                 self._take(metrics),
                 by_step=step is not None,
                 bits=bits,
+                told=told and header,
             )
             return done
         if not metrics:
@@ -295,11 +309,12 @@ class Assembler:
         pending = self._pending
         return None if pending is None or pending.numbered else pending.step
 
-    def open_header(self) -> bool:
-        """Whether the open record is a block a header opened (it takes every value but
-        a line's of another epoch: ``_Pending.takes``)."""
+    def open_header(self, names: tuple[str, ...] = ()) -> bool:
+        """Whether the open record is a block a header opened that takes lines of
+        ``names`` (every value but a line's of another epoch, or a training loss under a
+        step a sentence told: ``_Pending.takes``)."""
         pending = self._pending
-        return pending is not None and pending.header
+        return pending is not None and pending.header and not (pending.told and LOSS in names)
 
     def holding(
         self, names: tuple[str, ...], values: list[float], epoch: float | None

@@ -164,6 +164,7 @@ class Compiled:
     # The dialects (by name) under which a line of it reads as by it: ``dialect``, and
     # each the log turned to since under which the shape compiled the same (``same_as``).
     readers: set[str] = field(default_factory=set, compare=False)
+    told: bool = False  # a header whose step a sentence tells (``Fields.told``)
 
     def same_as(self, other: Compiled) -> bool:
         """Whether ``other`` (this layout compiled under another dialect) reads every
@@ -173,8 +174,8 @@ class Compiled:
             and self.plan_dialect is other.plan_dialect
             and self.roles == other.roles
             and self.stats is other.stats
-            and (self.marker, self.bits, self.evictions, self.run, self.run_key)
-            == (other.marker, other.bits, other.evictions, other.run, other.run_key)
+            and (self.marker, self.bits, self.evictions, self.run, self.run_key, self.told)
+            == (other.marker, other.bits, other.evictions, other.run, other.run_key, other.told)
         )
 
 
@@ -253,6 +254,7 @@ def compile_shape(
             roles.loop is not None,
         ),
         {dialect.name},
+        plan.told,
     )
 
 

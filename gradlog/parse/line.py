@@ -81,6 +81,7 @@ class Fields:
     # A bar's bare ``i/N`` on a line with no step or epoch (Keras's ``1875/1875 [===]``,
     # tqdm's ``|  79/79 [..]``): where a loop over batches is (``Assembler.loop``).
     count: tuple[float, float] | None = None
+    told: bool = False  # a header whose step a sentence tells (``Evaluating at step 40``)
 
     @property
     def is_header(self) -> bool:
@@ -176,6 +177,10 @@ class _Plan:
     count: int | None = None
     # Keys of the step's family printed as ``i/N`` (``[batch=10/2000]``): counters.
     counted: frozenset[str] = frozenset()
+    # Only a step, told by the last word of a sentence (``Evaluating at step 40``,
+    # ``Training resuming from step 0``): a header whose block takes an evaluation's
+    # values, but not a training loss printed again (``Assembler.take``).
+    told: bool = False
     # What each number is, by dialect name (renames differ): filled on first use.
     roles: dict[str, Roles] = field(default_factory=dict, compare=False, hash=False)
 
@@ -581,6 +586,7 @@ class LineParser:
             for m in pattern.finditer(shape)
         )
         fractions = []
+        told = False  # a step named by a sentence's last word
         counted: set[str] = set()  # step keys printed as ``i/N`` (``batch=10/2000``)
         holes = [match.start() for match in _HOLES.finditer(shape)]
         for found in scan:
@@ -619,6 +625,8 @@ class LineParser:
                 continue
             first = min(first, found.start)
             trusted = trusted or found.sep or read[2]
+            if read[1] == STEP and " " in printed.strip():
+                told = told or normalise(printed) != read[0]  # (the sentence's last word)
             pairs.append(_Slot(read[0], read[1], found.value))
             covered.add(found.value)
             if found.total >= 0 and read[1] == STEP:
@@ -670,7 +678,10 @@ class LineParser:
         counters = {STEP, EPOCH}.intersection(slot.canonical for slot in slots)
         if not counters and _LOOP_COUNT.match(shape) and not {0, 1} & covered:
             count = 0  # (the line's first number and its second)
-        return _Plan(tuple(slots), dialect, is_dict, tuple(fractions), count, frozenset(counted))
+        told = told and {slot.canonical for slot in slots} == {STEP}
+        return _Plan(
+            tuple(slots), dialect, is_dict, tuple(fractions), count, frozenset(counted), told
+        )
 
     def _named(
         self, printed: str, sep: bool, grad: bool, val_line: bool
@@ -799,6 +810,7 @@ class LineParser:
             fields.marker,
             bits=fields.bits,
             count=count,
+            told=plan.told,
         )
 
     def _epochs_from(self, printed: str) -> int:

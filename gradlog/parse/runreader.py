@@ -320,7 +320,7 @@ class RunReader:
         assembler = self._assembler
         if kind == "header":
             pass  # each opens a block, or joins the record of its step: one at a time
-        elif kind != "step" and assembler.open_header():
+        elif kind != "step" and assembler.open_header(run.shape.run_key[0]):
             if not run.shape.run_key[2]:  # (lines with no epoch never leave the block)
                 read = self._loops(run)
                 for start, end in itertools.pairwise([-1, *read]):
@@ -329,7 +329,7 @@ class RunReader:
                 return
             # The first line of an epoch dates the block, a line of another epoch opens
             # the next record: from there on, they are read as any run.
-            while skip < count and assembler.open_header():
+            while skip < count and assembler.open_header(run.shape.run_key[0]):
                 loose += self._one(run, skip)
                 skip += 1
             if count - skip > 1:
@@ -521,7 +521,14 @@ class RunReader:
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
         done = self._assembler.take(
-            number, metrics, step, epoch, shape.marker, header=not metrics, bits=shape.bits
+            number,
+            metrics,
+            step,
+            epoch,
+            shape.marker,
+            header=not metrics,
+            bits=shape.bits,
+            told=shape.told,
         )
         return self._named(done) if done else done
 

@@ -366,9 +366,9 @@ class WeaveReader(RunReader):
         before, so only the last of them is read (``_run`` does the same); else the next
         line."""
         code = table.code
-        if table.stepped[line] or not self._assembler.open_header():
-            return line + 1
         plan = table.order[int(code[line])]
+        if table.stepped[line] or not self._assembler.open_header(plan.shape.run_key[0]):
+            return line + 1
         if plan.shape.run_key[2]:  # a line of another epoch than the block's leaves it
             return line + 1
         end = line + 1

@@ -644,6 +644,36 @@ def test_records_without_a_step_are_numbered_in_order() -> None:
     assert report.input.numbered_steps
 
 
+@pytest.mark.parametrize(
+    "sentence", ["Training resuming from step 0", "Resumed checkpoint at global step 0"]
+)
+@pytest.mark.parametrize("form", ["loss: {v} lr: 0.1", "LOG - (0, {i}) step_loss : {v}"])
+def test_a_step_told_in_a_sentence_opens_no_block(sentence: str, form: str) -> None:
+    # A sentence that tells where the run is, then a run's lines that print no step of
+    # their own: each line a record, numbered on from there (they were one record at
+    # step 0, each line overwriting the last, as a header's block takes them).
+    log = [sentence, *(form.format(i=i, v=f"{2 / i:.4f}") for i in range(1, 21))]
+    _, records = read_blocks(log, 7)
+    assert [(r.step, r.metrics["loss"]) for r in read("\n".join(log))] == [
+        (i - 1, round(2 / i, 4)) for i in range(1, 21)
+    ]
+    assert [(r.step, r.metrics) for r in records] == [
+        (r.step, r.metrics) for r in read("\n".join(log))
+    ]
+
+
+def test_a_step_told_in_a_sentence_takes_the_values_after_it() -> None:
+    # ``Evaluating at step 40`` and the evaluation's values: one record at step 40.
+    log = ["step 30 | loss 0.9", "Evaluating at step 40", "val_loss: 0.8, val_acc: 0.7"]
+    log += ["step 50 | loss 0.7"]
+    records = read("\n".join(log))
+    assert [(r.step, sorted(r.metrics)) for r in records] == [
+        (30, ["loss"]),
+        (40, ["val_acc", "val_loss"]),
+        (50, ["loss"]),
+    ]
+
+
 def test_settings_before_the_first_step_do_not_make_the_steps_numbered() -> None:
     # A script that prints its settings, then its steps: the settings are a record
     # gradlog numbers, but the log prints its steps, and the report says so.
