@@ -284,8 +284,15 @@ def _shortened(text: str) -> str:
     return text[: cut if cut > 0 else PARSE_LIMIT]
 
 
-# Full-width punctuation (Chinese and Japanese text: ``损失：0.5，``) as its ASCII form.
-_FULL_WIDTH = str.maketrans("：，；（）【】｜／＝、　", ":,;()[]|/=, ")
+# Full-width punctuation (Chinese and Japanese text: ``损失：0.5，``) as its ASCII form,
+# and every space of Unicode as a blank: a log pasted through a chat or a word processor
+# has no-break and thin spaces (``loss\u202f0.41``, ``step\u00a01350``).
+_UNICODE_SPACES = (
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f"
+)
+_FULL_WIDTH = str.maketrans(
+    "：，；（）【】｜／＝、　" + _UNICODE_SPACES, ":,;()[]|/=, " + " " * len(_UNICODE_SPACES)
+)
 # ``第 N 轮`` (the N-th epoch), ``第N步``, ``第 N 次迭代``: the counter after its number.
 _ORDINAL = re.compile(
     r"第\s*\x00\s*(?:个|個|次)?\s*(?P<unit>轮次|輪次|轮|輪|回合|エポック|迭代|步|批次?"
@@ -297,8 +304,8 @@ def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
-    ``x at step N is V`` turned into ``step N, x: V``; full-width punctuation as ASCII,
-    and ``第 N 轮`` (the N-th epoch) as ``轮 N``."""
+    ``x at step N is V`` turned into ``step N, x: V``; full-width punctuation and
+    Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
     if not shape.isascii():
         shape = shape.translate(_FULL_WIDTH)

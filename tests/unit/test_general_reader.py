@@ -69,6 +69,21 @@ def test_pairs_with_any_joiner_and_separator(joiner: str, separator: str) -> Non
     assert fields.metrics == {"loss": 0.25, "lr": 0.001}
 
 
+# Spaces of Unicode, as a log pasted through a chat or a word processor has them:
+# no-break (U+00A0, U+202F), figure (U+2007), thin (U+2009) and em (U+2003) spaces.
+UNICODE_SPACES = ["\u00a0", "\u202f", "\u2007", "\u2009", "\u2003"]
+
+
+@pytest.mark.parametrize("space", UNICODE_SPACES)
+def test_a_space_of_unicode_is_a_blank(space: str) -> None:
+    form = "step{s}{i}{s}|{s}loss{s}{v}{s}lr:{s}0.001"
+    lines = [form.format(s=space, i=i, v=round(1 / i, 4)) for i in range(1, 81)]
+    _, records = read_blocks(lines, 16)
+    expected = [(i, {"loss": round(1 / i, 4), "lr": 0.001}) for i in range(1, 81)]
+    assert [(r.step, r.metrics) for r in read("\n".join(lines))] == expected
+    assert [(r.step, r.metrics) for r in records] == expected
+
+
 VALUES = [
     ("loss=9.57 (10.94)", 9.57),  # a running average follows the value
     ("loss: 42.5%", 42.5),  # a percent sign
