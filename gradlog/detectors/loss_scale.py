@@ -199,11 +199,19 @@ class LossScaleCollapseDetector(Detector):
             self._window.append(_CLEAN)  # nothing in or out of the window's counts
         if grew or halvings or self._storm.halvings:  # else no storm to follow
             self._follow_storm(halvings, grew)
-        self._settle(overflow or fell, grew)
+        late = self._records == 1 and not (overflow or fell) and self._excerpt(record)
+        self._settle(overflow or fell, grew, late)
         found = self._judge()
         if found is None:
             return [] if self._reported is None else self._close()  # nothing open to close
         return self._update(record, *found)
+
+    def _excerpt(self, record: Record) -> bool:
+        """Whether a log opens far into its run, past where a scaler calibrates: its first
+        record at epoch 2 or later, or past ``calibration_records`` steps (the overflows
+        printed before a record are its own: a clean one had none)."""
+        epoch = record.epoch
+        return (epoch is not None and epoch >= 2) or record.step > self._limits.calibration_records
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         from gradlog.detectors.small_block import changed, indexes
@@ -245,6 +253,8 @@ class LossScaleCollapseDetector(Detector):
         while start < end:
             if self._settled:
                 stop = end
+            elif not self._records:  # (the first record, clean, may end it: read it)
+                stop = start
             else:  # calibration ends at a record of its own, read as such
                 stop = start + max(
                     0,
@@ -380,14 +390,16 @@ class LossScaleCollapseDetector(Detector):
             self._descent, self._descent_from = None, None
             self._overflows = self._skipped = 0
 
-    def _settle(self, disturbed: bool, grew: bool) -> None:
+    def _settle(self, disturbed: bool, grew: bool, late: bool = False) -> None:
         """Calibration ends after a quiet stretch, at the first growth (a whole growth
-        interval of clean steps went by), or after a bounded number of records."""
+        interval of clean steps went by), or after a bounded number of records; an
+        excerpt (``late``: its first record, clean, far into the run) shows none."""
         self._quiet = 0 if disturbed else self._quiet + 1
         if not self._settled and (
             grew
             or self._quiet >= self._limits.settle_records
             or self._records >= self._limits.calibration_records
+            or late
         ):
             self._settled, self._peak = True, self._scale
             self._end_descent()

@@ -181,11 +181,24 @@ class Assembler:
         if step is not None and epoch is not None and marker:
             step = self._counted_on(step, epoch)
         at = _marker(step, epoch, marker)
+        if (
+            at is not None
+            and header
+            and step is None
+            and pending is not None
+            and pending.by_step
+            and pending.epoch is None
+            and at <= pending.step
+        ):
+            # An epoch's header among lines that print steps but no epoch (``Epoch: 15``
+            # after ``Validation loss 7890: ..``): its block comes after the last step,
+            # not back at step 15.
+            at = pending.step + 1
         if at is not None:
             if pending is not None and not pending.numbered and pending.step == at:
                 pending.metrics.update(metrics)
                 return []
-            if self._summarises(pending, step, epoch):
+            if self._summarises(pending, step, epoch, header):
                 for name, value in metrics.items():  # its means never replace steps'
                     pending.metrics.setdefault(name, value)  # type: ignore[union-attr]
                 return []
@@ -282,20 +295,20 @@ class Assembler:
         )
 
     def _summarises(
-        self, pending: _Pending | None, step: float | None, epoch: float | None
+        self, pending: _Pending | None, step: float | None, epoch: float | None, header: bool
     ) -> bool:
         """An epoch-only line (``epoch 3 | train_loss .. | val_loss ..``) after step lines
         of that epoch, of a later one, or of the one before (the loop counts its epochs
         from 0, its evaluation from 1): a summary of an epoch that has run, not a record
-        of its own numbered by the epoch (which would send the steps backwards)."""
-        return (
-            pending is not None
-            and pending.by_step
-            and step is None
-            and epoch is not None
-            and pending.epoch is not None
-            and epoch <= pending.epoch + 1
-        )
+        of its own numbered by the epoch (which would send the steps backwards). After
+        step lines that print no epoch, an epoch no later than the step is one that has
+        run (an epoch has a step at least): ``step 2480 | loss ..`` then ``epoch 1 |
+        val_loss ..``; but a header (``Epoch: 12``) opens the epoch's block."""
+        if pending is None or not pending.by_step or step is not None or epoch is None:
+            return False
+        if pending.epoch is None:
+            return not header and epoch <= pending.step
+        return epoch <= pending.epoch + 1
 
     def _take(self, metrics: dict[str, float]) -> dict[str, float]:
         """A new record's values: any event values carried so far, then the line's."""

@@ -107,3 +107,77 @@ def _number(raw: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+# A log's events exported as one JSON value (CloudWatch's ``get-log-events``, ``gcloud
+# logging read --format=json``, Kaggle's kernel output, journald's fields as an array):
+# a list of objects, each holding a line of the log under one of these names (matched
+# without case, at any depth: ``jsonPayload.message``), and maybe a time.
+_TEXT_NAMES = frozenset(
+    ("message", "msg", "log", "data", "text", "textpayload", "line", "body", "content")
+)
+_TIME_NAMES = frozenset(
+    ("timestamp", "time", "ts", "@timestamp", "__realtime_timestamp", "datetime", "date")
+)
+_SAMPLED = 64  # events looked at to find where their text is
+
+
+def event_texts(data: Any) -> list[tuple[int, str]] | None:
+    """The text of each event of an export of a log's events (see ``_TEXT_NAMES``),
+    oldest first, each with its index in the export; None when ``data`` is no such
+    export (a document of metrics, such as ``trainer_state.json``)."""
+    events = data
+    if isinstance(data, dict):  # the list of events under a key (``{"events": [..]}``)
+        lists = [value for value in data.values() if isinstance(value, list)]
+        events = max(lists, key=len, default=None)
+    if not isinstance(events, list) or not events:
+        return None
+    if not all(isinstance(event, dict) for event in events):
+        return None
+    text = _path(events, _TEXT_NAMES, str)
+    if text is None:
+        return None
+    found = [(index, _at(event, text)) for index, event in enumerate(events)]
+    texts = [(index, value) for index, value in found if isinstance(value, str)]
+    if 2 * len(texts) < len(events):
+        return None
+    time = _path(events, _TIME_NAMES, (int, float, str))
+    if time is not None:  # newest first (gcloud), or shuffled: put back in order
+        times = [_at(events[index], time) for index, _ in texts]
+        kinds = {type(value) for value in times}
+        if len(kinds) == 1 and kinds <= {int, float, str}:
+            order = sorted(range(len(texts)), key=times.__getitem__)
+            texts = [texts[i] for i in order]
+    return texts
+
+
+def _path(events: list[dict[str, Any]], names: frozenset[str], kind: Any) -> tuple[str, ...] | None:
+    """The path to a value of ``kind`` whose last key is one of ``names`` that most of
+    the first events hold, if any holds one."""
+    counts: dict[tuple[str, ...], int] = {}
+    for event in events[:_SAMPLED]:
+        for path, value in _leaves(event, ()):
+            if path[-1].lower() in names and isinstance(value, kind):
+                counts[path] = counts.get(path, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
+def _leaves(
+    entry: dict[str, Any], within: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for key, value in entry.items():
+        path = (*within, str(key))
+        if isinstance(value, dict):
+            if len(path) <= _NESTED_DEPTH:
+                yield from _leaves(value, path)
+        elif not isinstance(value, bool):
+            yield path, value
+
+
+def _at(event: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = event
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value

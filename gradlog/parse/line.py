@@ -120,6 +120,12 @@ _AT_STEP = re.compile(
     r"(?P<name>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}) (?:at|for|after|in|on) "
     r"(?P<axis>[A-Za-z]+) \x00,?(?: is| was| ?=| ?:) ?(?=\x00)"  # (gensim's ``epoch 12: 3.1``)
 )
+# ``Validation loss 6312: 0.1499`` (Tacotron 2's and WaveGlow's scripts): a loss's name,
+# the iteration it was measured at, a colon, then the value.
+_LOSS_AT = re.compile(
+    r"(?P<name>(?<![\w.])[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}[ _](?i:loss|error))"
+    r" \x00:\s*(?=\x00)"
+)
 # A key in angle brackets or braces before its separator (SageMaker's ``<loss>=0.52``,
 # nnabla's ``{Training loss}=2.07``).
 _ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:])")
@@ -304,8 +310,9 @@ def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
-    ``x at step N is V`` turned into ``step N, x: V``; full-width punctuation and
-    Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th epoch) as ``轮 N``."""
+    ``x at step N is V`` and ``x loss N: V`` turned into ``step N, x: V``; full-width
+    punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th epoch) as
+    ``轮 N``."""
     shape = shape.replace("\t", " ")
     if not shape.isascii():
         shape = shape.translate(_FULL_WIDTH)
@@ -317,6 +324,8 @@ def _prepare(shape: str) -> str:
         shape = _POSSESSIVE.sub("", shape)
     if " at " in shape or " for " in shape or " after " in shape:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
+    if "\x00:" in shape:
+        shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
     return shape
 
 

@@ -393,6 +393,9 @@ class LogReader(BulkReader):
             if idle:
                 return []  # a document is read whole; a header waits for the next line
             if self._value is not _OPEN:
+                events = documents.event_texts(self._value)
+                if events is not None:
+                    return self._events(events) + self._named(self._assembler.flush(idle))
                 return self._named(self._read_document())
             # The input ended inside the value: it was not JSON, but lines.
             return self._as_lines() + self._named(self._assembler.flush(idle))
@@ -588,6 +591,41 @@ class LogReader(BulkReader):
         lines = [*(self._document or []), *more]
         self._document, self._value, self._depth, self._document_size = None, _OPEN, 0, 0
         return [record for number, line in lines for record in self.feed(number, line)]
+
+    def _events(self, events: list[tuple[int, str]]) -> list[Record]:
+        """The records of an export of a log's events (``documents.event_texts``): each
+        event's text read as the log's lines, each at the line of the export where its
+        event's text is (or the one before)."""
+        import json
+
+        lines = self._document or []
+        self._document, self._value = None, _OPEN
+        where, at = {}, 0
+        for index, text in sorted(events):  # (the export's order, to find them in it)
+            probe = json.dumps(text)[1:41]
+            found = next((k for k in range(at, len(lines)) if probe in lines[k][1]), None)
+            at = at if found is None else found
+            where[index] = lines[at][0] if at < len(lines) else 1
+        self.kinds["log event"] += len(events)
+        records: list[Record] = []
+        if 2 * sum(text.endswith("\n") for _, text in events) <= len(events):
+            for index, text in events:  # each event a line (or lines) of the log
+                for line in text.rstrip("\r\n").split("\n"):
+                    records += self.feed(where[index], line.rstrip("\r"))
+            return records
+        # Most events end in a newline: they are what a program wrote, a piece at a time
+        # (Kaggle's output), a progress bar's redraw without one: the log is their text
+        # run together, each line at the event it began in.
+        pending, first = "", 0
+        for index, text in events:
+            first = first if pending else where[index]
+            *done, pending = (pending + text).split("\n")
+            for line in done:
+                records += self.feed(first, line.rstrip("\r"))
+                first = where[index]
+        if pending:
+            records += self.feed(first, pending.rstrip("\r"))
+        return records
 
     def _read_document(self) -> list[Record]:
         """The records of the whole input, one JSON value, as a document."""

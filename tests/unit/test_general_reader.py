@@ -1222,6 +1222,55 @@ def test_a_fraction_after_another_pair_is_no_batch() -> None:
     assert record.step != 3 * 250 + 51
 
 
+def test_an_epoch_only_line_after_steps_that_print_no_epoch_summarises_it() -> None:
+    # ``step 2480 | loss ..`` then ``epoch 1 | val_loss ..``: the epoch that has run, at
+    # the step it ended at, not a record at step 1 (the steps went backwards).
+    log = []
+    for epoch in (1, 2, 3):
+        steps = range(100 * epoch - 90, 100 * epoch + 1, 10)
+        log += [f"step {s} | loss {1 / s:.5f}" for s in steps]
+        log.append(f"epoch {epoch} | val_loss {0.5 / epoch:.4f} | val_acc 0.{epoch}")
+    records = read("\n".join(log))
+    _, blocked = read_blocks(log, 8)
+    assert [(r.step, r.metrics) for r in blocked] == [(r.step, r.metrics) for r in records]
+    assert [r.step for r in records] == [
+        s for e in (1, 2, 3) for s in range(100 * e - 90, 100 * e + 1, 10)
+    ]
+    assert [(r.step, r.metrics.get("val_loss")) for r in records if "val_loss" in r.metrics] == [
+        (100, 0.5),
+        (200, 0.25),
+        (300, 0.1667),
+    ]
+
+
+@pytest.mark.parametrize("name", ["Validation loss", "Train loss", "val_loss", "Test Error"])
+def test_a_loss_named_with_its_iteration_before_a_colon(name: str) -> None:
+    # Tacotron 2's and WaveGlow's ``Validation loss 6312:  0.149928``: the iteration, then
+    # the value (it was read as a loss of 6312).
+    log = [f"{name} {i * 500}:  {1 / i:.6f}" for i in range(1, 6)]
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [500, 1000, 1500, 2000, 2500]
+    assert [list(r.metrics.values()) for r in records] == [[round(1 / i, 6)] for i in range(1, 6)]
+
+
+def test_an_epoch_header_among_lines_that_print_steps_comes_after_the_last() -> None:
+    # ``Epoch: 12`` between ``Validation loss 6312: ..`` lines: the block that opens
+    # (the overflows of its epoch) comes after step 6312, not back at step 12.
+    log = []
+    for epoch, iteration in ((11, 6312), (12, 6838), (13, 7364)):
+        log += [f"Epoch: {epoch}", "Gradient overflow.  Skipping step, reducing loss scale to 4.0"]
+        log += [f"Validation loss {iteration}:  0.14", f"Epoch {epoch} time 30.5 lr 0.001"]
+    records = read("\n".join(log))
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and steps[-1] == 7364
+    assert [r.step for r in records if "loss_scale" in r.metrics] == [11, 6313, 6839]
+
+
+def test_epochs_past_the_steps_printed_are_records_of_their_own() -> None:
+    log = ["step 1 | loss 2.0", *(f"epoch {e} | loss {1 / e:.3f}" for e in range(2, 6))]
+    assert [r.step for r in read("\n".join(log))] == [1, 2, 3, 4, 5]
+
+
 def test_dicts_of_other_epochs_after_a_step_header_are_records_of_their_own() -> None:
     # A header opens a block that takes the values after it; a dict printed at another
     # epoch is the next record, not a new value for the block's (HF's eval line between

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from gradlog.model import Diagnosis, Severity
+from gradlog.model import Diagnosis, Record, Severity
 from tests.helpers import analyze_text, records, run
 
 ID = "loss_scale_collapse"
@@ -282,3 +282,37 @@ def test_deepspeed_storm_in_a_log_is_found_where_it_began() -> None:
 
 def test_deepspeed_four_overflows_in_a_log_are_a_bounce() -> None:
     assert [d for d in analyze_text(_deepspeed_log([2048, 1024, 512, 256])) if d.id == ID] == []
+
+
+def _shifted(series: list[Record], step: int | None, epoch: int | None) -> list[Record]:
+    """``series`` as an excerpt of a longer run: its first record at ``step``/``epoch``."""
+    return [
+        Record(
+            step=(step or 1) + i,
+            line=i + 1,
+            metrics=record.metrics,
+            epoch=None if epoch is None else epoch + i,
+        )
+        for i, record in enumerate(series)
+    ]
+
+
+@pytest.mark.parametrize(("step", "epoch"), [(6312, None), (None, 11), (101, 1)])
+def test_storm_after_few_clean_records_of_an_excerpt_is_a_collapse(
+    step: int | None, epoch: int | None
+) -> None:
+    # A log that opens far into its run (apex's epochs 11-15, iteration 6312 on), clean:
+    # the scaler calibrated long before, so the storm that follows is a collapse.
+    storm = [256.0 / 2**i for i in range(8)]
+    series = records(
+        loss=[0.15] * 4, loss_scale=[None] * 4 + storm, overflow=[None] * 4 + [1.0] * 8
+    )
+    found = run(ID, _shifted(series, step, epoch))
+    assert [d.severity for d in found] == [Severity.WARNING]
+    assert "fell from 512 to 2" in found[0].message
+
+
+def test_an_excerpt_that_opens_overflowing_is_still_calibrating() -> None:
+    storm = [256.0 / 2**i for i in range(8)]
+    series = records(loss_scale=storm + [2.0] * 10, overflow=[1.0] * 8)
+    assert run(ID, _shifted(series, 6312, None)) == []
