@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
@@ -61,6 +62,12 @@ def _levels(classes: tuple[int, ...]) -> list[tuple[float, int]]:
 
 
 _last: tuple[PlateauThresholds | None, _Chance] = (None, _Chance((), 0.0, 0.0))
+
+
+# The smallest vocabulary of a language model (a character-level one has ~100 symbols),
+# and the names of a perplexity (``ppl``, ``val_ppl``, ``train_perplexity``).
+_VOCABULARY = 100
+_PERPLEXITY = re.compile(r"(?:^|_)(?:ppl|perplexity)(?:_|$)")
 
 
 def _accuracy(value: float) -> float:
@@ -246,7 +253,19 @@ class ChancePlateauDetector(Detector):
         message = f"{found.message} that took {stuck} of the run's {self._seen} records"
         return [replace(found, message=message, severity=Severity.WARNING)]
 
+    def _language_model(self) -> bool:
+        """Whether the stretch is a language model's loss at a few classes' chance level:
+        its records print a perplexity (the loss's exponential), and a language model's
+        chance is ln of its vocabulary, not of a handful of classes (an LM at ppl 6.0 has
+        learned a lot)."""
+        last, k = self._last, self._k
+        if last is None or k is None or k >= _VOCABULARY:
+            return False
+        return any(_PERPLEXITY.search(name) for name in last.metrics)
+
     def _finish(self) -> Iterable[Diagnosis]:
+        if self._language_model():
+            return []
         enough = self._count >= self._limits.min_records
         stayed = self._passing and self._never_learned() and not self._trending()
         stayed = stayed and self._at_level()
@@ -312,7 +331,7 @@ class ChancePlateauDetector(Detector):
     def _judged(self) -> bool:
         """Enough to call it a plateau now: accuracy confirms it; or no accuracy says
         otherwise and it is a level, not a descent from above or a trend."""
-        if not self._at_level():
+        if not self._at_level() or self._language_model():
             return False
         if self._confirmed():
             return True

@@ -134,3 +134,28 @@ def test_a_run_that_begins_at_chance_is_a_warning_until_it_ends_there() -> None:
     assert stayed[0][0] is Severity.WARNING and stayed[-1] == (Severity.ERROR, -1)
     learned = _told(at_chance + [2.0 - i / 100 for i in range(40)])
     assert [severity for severity, _ in learned] == [Severity.WARNING, Severity.INFO]
+
+
+def _descends_onto(level: float, ppl: bool) -> list[Record]:
+    """A loss falling slowly from 20% above ``level`` onto it, where it ends (an excerpt
+    of a long run, as ``grep loss train.log | tail`` gives), perplexity printed or not."""
+    losses = [level * (1.2 - 0.2 * min(1.0, i / 40)) for i in range(50)]
+    return records(loss=losses, ppl=[math.exp(x) for x in losses] if ppl else [])
+
+
+def test_a_language_model_at_a_few_classes_chance_level_is_no_plateau() -> None:
+    # Perplexity printed: a language model, whose chance is ln of its vocabulary; at
+    # ppl 6.0 it has learned a great deal. Without it, the same loss is a 6-way coin.
+    assert run("chance_plateau", _descends_onto(math.log(6), ppl=True)) == []
+    assert [d.severity for d in run("chance_plateau", _descends_onto(math.log(6), ppl=False))] == [
+        Severity.ERROR
+    ]
+    flat = records(loss=[0.6931] * 8, val_ppl=[2.0] * 8)  # at ln 2 from its first record
+    assert run("chance_plateau", flat) == []
+
+
+def test_a_language_model_at_its_vocabulary_s_chance_level_is_a_plateau() -> None:
+    level = math.log(32000)
+    found = run("chance_plateau", records(loss=[level] * 8, ppl=[32000.0] * 8))
+    assert [d.severity for d in found] == [Severity.ERROR]
+    assert "ln(32000)" in found[0].message
