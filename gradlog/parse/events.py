@@ -19,6 +19,13 @@ from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE
 _TRIGGERS = (
     "nvalid loss",
     "NaN",
+    "nan",
+    "Nan",
+    "NAN",
+    "inf",
+    "Inf",
+    "INF",
+    "finite",
     "inf or nan",
     "grad norm is",
     "Nan/Inf",
@@ -56,6 +63,20 @@ _NAN_LOSS = re.compile(
     r"Invalid loss, terminating training|LossTensor is inf or nan|"
     r"total loss is NaN|Model diverged with loss = NaN|"
     r"Loss became infinite or NaN at iteration=(?P<step>\d+)"
+)
+# A sentence that says the loss went non-finite, in the words scripts use for it:
+# ``NaN detected in loss``, ``Detected NaN in the training loss``, ``nan loss
+# encountered``, ``loss went to Nans``, ``Loss is not finite``, ``loss became infinite``.
+_NON_FINITE = r"(?:nans?|infs?|infinite|infinity|non-?finite|not\s+finite)"
+_SAID_NAN = re.compile(
+    rf"\b(?:detected|found|encountered|got|hit)\s+(?:an?\s+)?{_NON_FINITE}\s+(?:values?\s+)?"
+    r"(?:in\s+(?:the\s+)?)?(?:training\s+|train\s+|total\s+)?loss\b"
+    rf"|\b{_NON_FINITE}\s+(?:values?\s+)?(?:detected|found|encountered)\s+in\s+(?:the\s+)?"
+    r"(?:training\s+|train\s+|total\s+)?loss\b"
+    rf"|\b{_NON_FINITE}\s+loss\s+(?:detected|encountered|found|values?)\b"
+    r"|\bloss\s+(?:went|goes|has\s+gone|became|becomes|turned|is|was)\s+(?:to\s+)?"
+    r"(?:nans|infs|infinite|non-?finite|not\s+finite)\b",
+    re.IGNORECASE,
 )
 # A framework that skips the update when the gradients are not finite (ESPnet, CTC).
 _SKIPPED = re.compile(
@@ -115,6 +136,8 @@ def _event(text: str) -> Event | None:
         return Event({LOSS: math.nan, ABORTED: 1.0}, float(step) if step else None)
     if _FATAL_GRAD.search(text):
         return Event({GRAD_NORM: math.nan, ABORTED: 1.0})
+    if _SAID_NAN.search(text):
+        return Event({LOSS: math.nan})
     if _SKIPPED.search(text):
         return Event({OVERFLOW: 1.0})
     metrics: dict[str, float] = {}

@@ -79,7 +79,30 @@ def test_an_overflow_skip_is_an_overflow_not_a_skipped_step() -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "NaN detected in loss",
+        "Detected NaN in the training loss, skipping batch",
+        "WARNING: found inf in loss at step 120",
+        "Found NaN values in total loss",
+        "nan loss encountered, reloading the last checkpoint",
+        "[09:15:08] - loss went to Nans",
+        "Loss is not finite, stopping training",
+        "the loss became infinite",
+        "Non-finite loss detected: terminating",
+    ],
+)
+def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> None:
+    found = event(text)
+    assert found is not None and math.isnan(found.metrics["loss"]), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "step 1 loss 2.0",
+        "Infinite data loader: detected 4 workers",
+        "INFO: loss is finite, continuing",
+        "nanoGPT: found 3 files in loss_curves/",
+        "Tests for NaN in loss are enabled (--detect-anomaly)",
         "loss scale: 1.0 | grad norm: 0.4",
         "number of nan iterations:   0",
         "number of skipped iterations:   0",
