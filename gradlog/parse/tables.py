@@ -215,6 +215,11 @@ class Table:
                 cells = list(map(_unquoted, cells))
         else:
             cells = text.split()
+        if self.columns[0] == "#" and len(cells) == len(self.columns) - 1 and not self._rows:
+            # ``#  step  rmse_val ..`` over rows one cell short: the ``#`` marks the
+            # header as a comment (numpy's savetxt, DeePMD's lcurve.out, gnuplot data),
+            # it heads no column of numbers.
+            self.columns, self._spans, self._right = self.columns[1:], self._spans[1:], None
         if len(cells) < len(self.columns) - (1 if self.comma else 0):
             placed = self._placed(text) if self._spans else None
             if placed is None:

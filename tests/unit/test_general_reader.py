@@ -612,6 +612,30 @@ def test_tables_with_a_header_row(table: str) -> None:
     assert [(r.step, r.metrics.get("loss")) for r in records] == [(1, 0.9), (2, 0.8)]
 
 
+@pytest.mark.parametrize("widths", [(6, 11), (7, 14), (4, 12)])
+def test_a_header_commented_with_a_hash_heads_its_rows(widths: tuple[int, int]) -> None:
+    # numpy's savetxt, DeePMD's lcurve.out, gnuplot data: ``#  step  loss ..`` over
+    # rows set right, one cell short of the header (the ``#`` heads no column); rows whose
+    # step grows a digit wider were all that was read.
+    first, rest = widths
+    header = "#" + "step".rjust(first) + "loss".rjust(rest) + "val_loss".rjust(rest)
+    rows = [
+        f"{step:>{first + 1}d}{1 / (i + 1):>{rest}.3e}{1.1 / (i + 1):>{rest}.3e}"
+        for i, step in enumerate(range(0, 200_000, 2000))
+    ]
+    records = read("\n".join([header, *rows]))
+    assert [r.step for r in records] == list(range(0, 200_000, 2000))
+    assert records[-1].metrics == {"loss": 1.000e-02, "val_loss": 1.100e-02}
+
+
+def test_a_hash_column_of_row_numbers_is_still_the_axis() -> None:
+    records = read("#   loss    acc\n1   0.90    0.50\n2   0.80    0.60")
+    assert [(r.step, r.metrics) for r in records] == [
+        (1, {"loss": 0.9, "acc": 0.5}),
+        (2, {"loss": 0.8, "acc": 0.6}),
+    ]
+
+
 def test_name_value_blocks_are_one_record_each() -> None:
     block = "\n".join(
         [
