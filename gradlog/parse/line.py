@@ -106,6 +106,8 @@ _OPENING_FRACTION = re.compile(rf"\s*{_OPENED}")
 _LOOP_COUNT = re.compile(rf"[\s|]*{_OPENED}")
 # A share done in parentheses, its percent sign read with its number: ``(  1%)``.
 _SHARE = re.compile(r"\s*\(\s*\x00\s*%?\s*\)")
+# A bare number in brackets right after the epoch (``Epoch 06 [030] |``): its batch.
+_BRACKETED = re.compile(r"\s*\[\s*\x00(?P<close>\s*\])")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
@@ -397,6 +399,12 @@ def _counters(
             if _EVALUATED.search(shape, holes[epoch], match.start()):
                 return []  # an evaluation's batches (``Epoch 3/30 [valid]: 8/39``): no step
             return [_Slot(IN_EPOCH, STEP, index)]
+    if batch < len(holes) and batch not in covered:
+        bracket = _BRACKETED.match(shape, holes[batch - 1] + 1)
+        if bracket is not None and bracket.end() == holes[batch] + 1 + len(bracket["close"]):
+            # ``Epoch 06 [030] | Train loss ..`` (MLX's examples): the batch in brackets
+            # after the epoch, counted from 0 each epoch (the assembler counts it on).
+            return [_Slot(COUNTER, STEP, batch)]
     return []
 
 

@@ -1246,6 +1246,27 @@ def test_a_fraction_after_another_pair_is_no_batch() -> None:
     assert record.step != 3 * 250 + 51
 
 
+@pytest.mark.parametrize(
+    "form", ["Epoch {e:02d} [{b:03d}] | Train loss {v}", "epoch {e} [ {b} ]: loss={v}"]
+)
+def test_a_batch_in_brackets_after_the_epoch_is_its_step(form: str) -> None:
+    # MLX's examples: ``Epoch 06 [030] | Train loss 7.765``; each line its own record,
+    # the batches counted on across epochs (they were one record per epoch).
+    log = [
+        form.format(e=e, b=b, v=round(3 - e - b / 100, 3))
+        for e in range(3)
+        for b in range(0, 50, 10)
+    ]
+    records = read("\n".join(log))
+    _, blocked = read_blocks(log, 4)
+    assert [(r.step, r.metrics) for r in blocked] == [(r.step, r.metrics) for r in records]
+    assert len(records) == 15 and [r.epoch for r in records] == [
+        e for e in range(3) for _ in range(5)
+    ]
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and len(set(steps)) == 15
+
+
 def test_an_epoch_only_line_after_steps_that_print_no_epoch_summarises_it() -> None:
     # ``step 2480 | loss ..`` then ``epoch 1 | val_loss ..``: the epoch that has run, at
     # the step it ended at, not a record at step 1 (the steps went backwards).
