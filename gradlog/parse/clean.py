@@ -49,6 +49,8 @@ _RANK = re.compile(
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2})"
 _LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|SUCCESS)"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 # Logging prefixes, removed from the start of a line one after another. Their digits are
 # dates, line numbers and thread ids: they must never become a step or a metric.
 _PREFIX = re.compile(
@@ -61,6 +63,10 @@ _PREFIX = re.compile(
             # 2024-02-11 09:14:05 |
             rf"^{_DATE}[ T]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?\s*(?:[|:-]\s*)?",
             rf"^{_TIME}\s+\|\s+",  # a time alone, then a pipe: ParlAI's ``14:06:11 | valid:``
+            # a date by the month's name (syslog, journalctl, ts(1), ctime): ``May 01
+            # 10:00:00 host python3[4821]:``, ``Thu May  2 10:00:00 2024``
+            rf"^(?:{_WEEKDAY}\s+)?{_MONTH}\s+\d{{1,2}}\s+{_TIME}(?:\s+\d{{4}})?"
+            r"(?:\s+[\w.-]+\s+[\w./-]+\[\d+\]:)?\s*(?:[|:-]\s+)?",
             # absl: I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705]
             rf"^[IWEF]\d{{4}} {_TIME}\s+\d+ [\w.]+:\d+\]\s*",
             rf"^{_LEVEL}:[\w.]+:",  # INFO:tensorflow:

@@ -72,6 +72,16 @@ CASES = [
     ("[2024-03-05 14:02:03 step 10] loss 2.1", ["[2024-03-05 14:02:03 step 10] loss 2.1"]),
     ("2024-05-01 10:00:00.123 | INFO     | train:main:42 - step 10", ["step 10"]),
     ("loss: 2.1307Batch 36: Invalid loss", ["loss: 2.1307 Batch 36: Invalid loss"]),
+    # a date by the month's name: syslog and journalctl (with host and program[pid]), ts(1),
+    # a logger's own, ctime's (mpirun --timestamp-output)
+    ("May 01 10:00:00 gpu-node-3 python3[48213]: step 10 | loss 2.3", ["step 10 | loss 2.3"]),
+    ("May 01 10:00:00 step 10 | loss 2.3", ["step 10 | loss 2.3"]),
+    (
+        "Mar 14 09:14:50.332 [INFO] [__main__.on_step_end:150] Local loss: 8.75",
+        ["Local loss: 8.75"],
+    ),
+    ("Thu May  2 10:00:08 2024 Epoch 3 loss 0.5", ["Epoch 3 loss 0.5"]),
+    ("Mar 5 is when loss 2.0 was seen", ["Mar 5 is when loss 2.0 was seen"]),
 ]
 
 
