@@ -267,11 +267,12 @@ class Families:
         evaluation = VAL_LOSS in keys or any(fam == VAL_LOSS for fam, _ in plan)
         if LOSS in keys or any(fam == LOSS for fam, _ in plan):
             self._loss_read = True
-        elif not evaluation and not self._loss_read:
-            # (Not beside a validation loss: an evaluation's error rate or perplexity, as
-            # Paddle's ``Test with Pass 0, Cost 2.3, {'classification_error..': 0.88}``
-            # prints, is no stand-in for the training loss.)
-            members = self._stand_in(keys, metrics)
+        elif not self._loss_read:
+            # (Beside a validation loss only a name said to be training's: an evaluation's
+            # error rate or perplexity, as Paddle's ``Test with Pass 0, Cost 2.3,
+            # {'classification_error..': 0.88}`` prints, is no stand-in for the training
+            # loss, but OpenNN's ``Training error`` beside its selection error is.)
+            members = self._stand_in(keys, metrics, trained=evaluation)
             if members:
                 plan.append((_STAND_IN, members))
         return tuple(plan)
@@ -293,11 +294,20 @@ class Families:
             self.primary[fam] = chosen
         return chosen if chosen and set(chosen) <= set(found) else ()
 
-    def _stand_in(self, keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
-        """A second-tier loss, or an unnamed total, for a run that prints no loss."""
+    def _stand_in(
+        self, keys: tuple[str, ...], metrics: dict[str, float], trained: bool = False
+    ) -> tuple[str, ...]:
+        """A second-tier loss, or an unnamed total, for a run that prints no loss;
+        ``trained``: only a name with a training word (beside a validation loss)."""
         chosen = self.primary.get("stand-in")
+        if chosen is not None and trained and not _TRAIN_WORDS & set(words(chosen[0])):
+            return ()
         if chosen is None:
             fallback = [k for k in keys if _fallback(k)]
+            if trained:
+                fallback = [k for k in fallback if _TRAIN_WORDS & set(words(k))]
+                if not fallback:
+                    return ()
             if fallback:
                 chosen = (fallback[0],)
                 if set(words(fallback[0])) & _LOG_OF:
@@ -310,6 +320,7 @@ class Families:
 
 
 _STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stands in for
+_TRAIN_WORDS = frozenset(("train", "training", "trn"))
 
 
 def _heads(names: list[str]) -> list[str]:

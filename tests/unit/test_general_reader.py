@@ -18,6 +18,7 @@ from gradlog.model import Record
 from gradlog.parse import tables
 from gradlog.parse.families import family
 from gradlog.parse.line import LineParser
+from gradlog.parse.names import NameTable
 from gradlog.parse.reader import LogReader
 
 NAN, INF = math.nan, math.inf
@@ -990,6 +991,25 @@ def test_a_step_word_with_an_index_word_is_the_step(line: str, step: int) -> Non
 def test_a_count_of_steps_before_its_word_is_no_step() -> None:
     (record,) = read("num_steps: 1000 | loss 3.5")
     assert record.metrics.get("num_steps") == 1000 and record.step != 1000
+
+
+@pytest.mark.parametrize("validation", ["Validation loss", "val_loss", "Selection error"])
+def test_a_training_error_beside_a_validation_loss_stands_in_for_the_loss(validation: str) -> None:
+    # OpenNN's epoch blocks: ``Training error`` and ``Selection error``. Told that the
+    # selection error is the validation loss (``--metric``), the training error stood in
+    # for the loss no more: the run lost its training loss.
+    log = []
+    for epoch in range(1, 6):
+        log += [
+            f"Epoch {epoch}/100:",
+            f"Training error: {1 / epoch:.4f}",
+            f"{validation}: 0.{epoch}",
+        ]
+    names = NameTable({"Selection error": "val_loss"})
+    reader = LogReader(names)
+    records = [r for n, line in enumerate(log, 1) for r in reader.feed(n, line)] + reader.flush()
+    assert [r.metrics.get("loss") for r in records] == [round(1 / e, 4) for e in range(1, 6)]
+    assert [r.metrics.get("val_loss") for r in records] == [e / 10 for e in range(1, 6)]
 
 
 def test_an_evaluation_record_gives_no_stand_in_for_the_loss() -> None:
