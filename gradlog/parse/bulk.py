@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.model import Record
 from gradlog.parse import grammar
-from gradlog.parse.clean import redrawn
+from gradlog.parse.clean import Fences, redrawn
 from gradlog.parse.runreader import SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import (
     Item,
@@ -76,6 +76,7 @@ class BulkReader(WeaveReader):
     the lines, runs and weaves it finds are read by ``RunReader`` and ``WeaveReader``."""
 
     _plans: dict[bytes, TokenPlan | None]
+    fences: Fences
     _skeletons: dict[bytes, bytes]  # layouts seen in stretches, with their skeletons
     _shared: dict[tuple[object, ...], TokenPlan]
     _planned: int
@@ -133,6 +134,10 @@ class BulkReader(WeaveReader):
         of its line (``feed`` cleans each state alike), and its layout can be learned."""
         numbers = range(first, first + len(lines))
         joined = "\n".join(lines)
+        fences = self.fences
+        if fences.open is not None or "```" in joined or "~~~" in joined:
+            lines = [line if fences.reads(line) else "" for line in lines]
+            joined = "\n".join(lines)
         if _INNER_CR.search(joined) is None:
             return lines, numbers, joined
         expanded: list[str] = []

@@ -12,6 +12,42 @@ _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@
 _BARE_SGR = re.compile(r"\[\d{1,3}(?:;\d{1,3})*m")
 _QUOTE = re.compile(r"^(?:\s{0,3}>)+ ?")
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
+# A fence's info string: a program's language makes what it fences code, not log (an
+# issue that shows the training script beside its output). ``text``, ``log``, ``console``,
+# ``bash``, ``json`` and none fence output or data: their lines are read.
+_FENCE_INFO = re.compile(r"^\s*(?:>\s*)*(?:```|~~~)\s*\{?\.?(?P<info>[\w+#.-]*)")
+_CODE_LANGUAGES = frozenset(
+    (
+        *("python", "py", "python3", "py3", "ipython", "ipython3", "pycon", "cython"),
+        *("c", "cpp", "c++", "cc", "h", "hpp", "cuda", "cu", "java", "kotlin", "scala"),
+        *("js", "javascript", "ts", "typescript", "rust", "rs", "go", "r", "julia", "jl"),
+        *("lua", "swift", "sql", "yaml", "yml", "toml", "ini", "cfg", "diff", "patch"),
+        *("dockerfile", "makefile", "cmake", "matlab", "octave", "haskell", "ocaml", "elixir"),
+    )
+)
+
+
+class Fences:
+    """Which lines of a pasted log are code: those inside a fence opened with a program's
+    language (``python``), up to the fence that closes it. Fed every line in order."""
+
+    def __init__(self) -> None:
+        self.open: str | None = None  # "code" or "text" inside a fence, None outside
+
+    def reads(self, line: str) -> bool:
+        """Whether ``line`` is read: not a fence's own line, nor inside a code fence."""
+        if "`" in line or "~" in line:
+            found = _FENCE_INFO.match(line)
+            if found is not None:
+                if self.open is None:
+                    code = found["info"].lower() in _CODE_LANGUAGES
+                    self.open = "code" if code else "text"
+                else:
+                    self.open = None
+                return False
+        return self.open != "code"
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # A blank state after a redraw: only whitespace (as ``str.strip`` sees it) up to the next.
 _BLANK_STATE = re.compile(r"\r\s*(?=\r|\Z)")

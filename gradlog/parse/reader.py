@@ -23,7 +23,7 @@ from gradlog.model import Record, step_value
 from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
 from gradlog.parse.bulk import BulkReader
-from gradlog.parse.clean import Segment, clean, flat
+from gradlog.parse.clean import Fences, Segment, clean, flat
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME, Dialect, darknet_pairs
 from gradlog.parse.events import ABORTED, event
@@ -122,6 +122,7 @@ class LogReader(BulkReader):
         self._rank: int | None = None
         # The lines of what may be a JSON document, with their numbers; its nesting depth;
         # and its value once it closed (_OPEN until then).
+        self.fences = Fences()  # code fenced in a pasted log is not read
         self._document: list[tuple[int, str]] | None = None
         self._document_size = 0
         self._depth = 0
@@ -208,6 +209,10 @@ class LogReader(BulkReader):
         self._parser.line = line_no
         if self._document is not None:
             return self._gather(line_no, raw)
+        if (self.fences.open is not None or "`" in raw or "~" in raw) and not self.fences.reads(
+            raw
+        ):
+            return []
         if not self._started:
             raw = raw.lstrip("\ufeff")  # a byte order mark opens some files
             self._started = bool(raw.strip())

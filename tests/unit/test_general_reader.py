@@ -1012,6 +1012,21 @@ def test_a_training_error_beside_a_validation_loss_stands_in_for_the_loss(valida
     assert [r.metrics.get("val_loss") for r in records] == [e / 10 for e in range(1, 6)]
 
 
+@pytest.mark.parametrize("fence", ["```python", "~~~py", "``` python3", "```{.python}"])
+def test_code_fenced_in_a_pasted_issue_is_not_read(fence: str) -> None:
+    # An issue shows its script, then its output: the script's numbers (``lr = 0.01``, a
+    # print of ``Loss: 0.4`` as an example) were read as a record of the log.
+    script = [fence, "optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)"]
+    script += ['print(f"step {step}, Loss: 0.4000, Grad norm: 0.2")', "loss: 0.4  # example", "```"]
+    output = ["```", *(f"step {s}, Loss: {1 / s:.4f}" for s in range(1, 31)), "```"]
+    text = ["**To reproduce**", *script, "", "**Output**", *output, "lr: 0.5 after the fence"]
+    records = read("\n".join(text))
+    _, blocked = read_blocks(text, 7)
+    assert [(r.step, r.metrics) for r in blocked] == [(r.step, r.metrics) for r in records]
+    assert [r.metrics.get("loss") for r in records] == [round(1 / s, 4) for s in range(1, 31)]
+    assert "momentum" not in records[0].metrics and records[-1].metrics.get("lr") == 0.5
+
+
 def test_an_evaluation_record_gives_no_stand_in_for_the_loss() -> None:
     # Paddle: ``Test with Pass 0, Cost 1.5, {'classification_error_evaluator': 0.15}``.
     # The cost is the validation loss; the error rate beside it was taken for the
