@@ -44,6 +44,7 @@ from gradlog.parse.tables import Table, block_row
 
 _UNPARSED_KEPT = 5
 _UNREAD_KEPT = 5  # examples kept of lines that hold numbers but yielded nothing
+_EVENT_LINES = 64  # lines of an export searched ahead for an event's text
 _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving up on it
 # HF's banners (``***** Running training *****``, ``***** train metrics *****``) head blocks
 # of ``key = value`` rows, and W&B's ``Run summary:`` its ``wandb:   name value`` rows:
@@ -607,8 +608,10 @@ class LogReader(BulkReader):
         self._document, self._value = None, _OPEN
         where, at = {}, 0
         for index, text in sorted(events):  # (the export's order, to find them in it)
-            probe = json.dumps(text)[1:41]
-            found = next((k for k in range(at, len(lines)) if probe in lines[k][1]), None)
+            # (As the export spelled it: non-ASCII as it is, or escaped.)
+            probes = {json.dumps(text, ensure_ascii=ascii)[1:41] for ascii in (False, True)}
+            ahead = range(at, min(len(lines), at + _EVENT_LINES))  # (bounded: linear)
+            found = next((k for k in ahead if any(p in lines[k][1] for p in probes)), None)
             at = at if found is None else found
             where[index] = lines[at][0] if at < len(lines) else 1
         self.kinds["log event"] += len(events)

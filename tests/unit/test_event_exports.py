@@ -81,3 +81,15 @@ def test_a_document_of_metrics_is_still_read_as_one() -> None:
     records = _records(_lines({"log_history": history, "global_step": 5}))
     assert [step for step, _ in records] == [1, 2, 3, 4, 5]
     assert records[-1][1] == {"loss": 0.4, "lr": 0.001}
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_each_event_is_at_the_line_of_the_export_that_holds_it(ascii_only: bool) -> None:
+    # Its text found in the export as the export spelled it (escaped or not).
+    events = [
+        {"ts": i, "message": f"step {i} | loss {2 / i:.4f} | note: café"} for i in range(1, 6)
+    ]
+    lines = json.dumps(events, indent=2, ensure_ascii=ascii_only).split("\n")
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == [1, 2, 3, 4, 5]
+    assert all(f"step {r.step} |" in lines[r.line - 1] for r in records)
