@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import cache
 from typing import NamedTuple
 
 from gradlog.parse.grammar import mask_digits
@@ -68,16 +69,23 @@ _NAN_LOSS = re.compile(
 # ``NaN detected in loss``, ``Detected NaN in the training loss``, ``nan loss
 # encountered``, ``loss went to Nans``, ``Loss is not finite``, ``loss became infinite``.
 _NON_FINITE = r"(?:nans?|infs?|infinite|infinity|non-?finite|not\s+finite)"
-_SAID_NAN = re.compile(
+_SAID_NAN = (
     rf"\b(?:detected|found|encountered|got|hit)\s+(?:an?\s+)?{_NON_FINITE}\s+(?:values?\s+)?"
     r"(?:in\s+(?:the\s+)?)?(?:training\s+|train\s+|total\s+)?loss\b"
     rf"|\b{_NON_FINITE}\s+(?:values?\s+)?(?:detected|found|encountered)\s+in\s+(?:the\s+)?"
     r"(?:training\s+|train\s+|total\s+)?loss\b"
     rf"|\b{_NON_FINITE}\s+loss\s+(?:detected|encountered|found|values?)\b"
     r"|\bloss\s+(?:went|goes|has\s+gone|became|becomes|turned|is|was)\s+(?:to\s+)?"
-    r"(?:nans|infs|infinite|non-?finite|not\s+finite)\b",
-    re.IGNORECASE,
+    r"(?:nans|infs|infinite|non-?finite|not\s+finite)\b"
 )
+
+
+@cache
+def _said_nan() -> re.Pattern[str]:
+    """``_SAID_NAN`` compiled when a line first needs it (not on every start)."""
+    return re.compile(_SAID_NAN, re.IGNORECASE)
+
+
 # A framework that skips the update when the gradients are not finite (ESPnet, CTC).
 _SKIPPED = re.compile(
     r"[Tt]he grad norm is (?:nan|inf)|grad norm is nan\. Do not update|all samples got nan grad"
@@ -136,7 +144,7 @@ def _event(text: str) -> Event | None:
         return Event({LOSS: math.nan, ABORTED: 1.0}, float(step) if step else None)
     if _FATAL_GRAD.search(text):
         return Event({GRAD_NORM: math.nan, ABORTED: 1.0})
-    if _SAID_NAN.search(text):
+    if _said_nan().search(text):
         return Event({LOSS: math.nan})
     if _SKIPPED.search(text):
         return Event({OVERFLOW: 1.0})

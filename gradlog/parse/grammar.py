@@ -8,6 +8,8 @@ placeholder character ``HOLE``, so that one parse serves every line of the same 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import pyparsing as pp
 
@@ -41,8 +43,37 @@ _NUMBER = (
     + rf"(?!{_WORDLIKE}|@|\.[\w.])"
 )
 
-number = pp.Regex(_NUMBER).set_name("number")
-NUMBER_RE = re.compile(_NUMBER)
+
+class _Numbers:
+    """``_NUMBER`` compiled, as ``re.Pattern``'s methods the reader uses. ASCII text
+    (nearly every line) is read by the pattern with plain word boundaries, the same there
+    and ten times cheaper to compile: the CJK ranges cost every run ~2 ms at startup."""
+
+    def __init__(self) -> None:
+        self._ascii = re.compile(_NUMBER.replace(_WORDLIKE, r"\w"))
+        self._any: re.Pattern[str] | None = None
+
+    def _for(self, text: str) -> re.Pattern[str]:
+        if text.isascii():
+            return self._ascii
+        if self._any is None:
+            self._any = re.compile(_NUMBER)
+        return self._any
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self._for(text).finditer(text)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self._for(text).search(text)
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        return self._for(text).fullmatch(text)
+
+    def split(self, text: str, maxsplit: int = 0) -> list[str | Any]:
+        return self._for(text).split(text, maxsplit)
+
+
+NUMBER_RE = _Numbers()
 
 hole = pp.Literal(HOLE).set_name("hole")
 _quote = pp.Opt(pp.one_of("' \"")).suppress()
