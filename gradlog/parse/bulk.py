@@ -135,7 +135,8 @@ class BulkReader(WeaveReader):
         numbers = range(first, first + len(lines))
         joined = "\n".join(lines)
         fences = self.fences
-        if fences.open is not None or "```" in joined or "~~~" in joined:
+        # (A search for one character is 20x faster than for three: ``~`` is rarer.)
+        if fences.open is not None or "`" in joined or ("~" in joined and "~~~" in joined):
             lines = [line if fences.reads(line) else "" for line in lines]
             joined = "\n".join(lines)
         if _INNER_CR.search(joined) is None:
