@@ -73,6 +73,11 @@ _GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 _RATE_AFTER = re.compile(r"(?<=\d) +[A-Za-z]+/(?:s|sec|second)s?\b(?!\s*[:=])")
 # A number sign glued to a name before its number (dlib's ``step#: 394``): the name's.
 _NUMBER_SIGN = re.compile(r"(?<=[A-Za-z])#(?=:?\s*\d)")
+# A number sign before an axis's number (``Step #12``, ``Epoch #3``, ``Episode #40``):
+# the axis's number (another word's, ``GPU #0``, ``Issue #7``, stays as it is).
+_AXIS_NUMBER_SIGN = re.compile(
+    r"\b((?i:step|epoch|iter|iteration|batch|episode|round|update)s?) #(?=\d)"
+)
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
 _AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
@@ -296,7 +301,7 @@ def clean(raw: str) -> list[Segment]:
         if "<-" in state or "←" in state:
             state = _COMMENT.sub("", state)
         if "#" in state:
-            state = _NUMBER_SIGN.sub("", state)
+            state = _AXIS_NUMBER_SIGN.sub(r"\1 ", _NUMBER_SIGN.sub("", state))
         if "/s" in state:
             state = _RATE_AFTER.sub("", state)
         if "Batch" in state or "Epoch" in state:

@@ -66,6 +66,10 @@ CASES = [
     # a number sign glued to a name before its number (dlib)
     ("step#: 394    learning rate: 0.01", ["step: 394    learning rate: 0.01"]),
     ("# epoch: 20", ["# epoch: 20"]),
+    # a number sign before an axis's number (hivemind's ``Step #12``), not another word's
+    ("[__main__.on_step_end:146] Step #12", ["Step 12"]),
+    ("Episode #40: reward 12.5, epoch #3", ["Episode 40: reward 12.5, epoch 3"]),
+    ("Using GPU #0 and issue #7", ["Using GPU #0 and issue #7"]),
     # a bracket holding a time, closed by the source's name and line (NeMo)
     ("[NeMo I 2024-03-05 14:02:03 megatron_gpt:37] step 3 loss 2.1", ["step 3 loss 2.1"]),
     ("[W 14:02:03 trainer.py:12] loss 2.1", ["loss 2.1"]),
