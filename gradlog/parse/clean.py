@@ -35,7 +35,8 @@ class Fences:
         self.open: str | None = None  # "code" or "text" inside a fence, None outside
 
     def reads(self, line: str) -> bool:
-        """Whether ``line`` is read: not a fence's own line, nor inside a code fence."""
+        """Whether ``line`` is read: not a fence's own line, nor inside a code fence (two
+        character searches for a line outside any fence, as most are)."""
         if "`" in line or "~" in line:
             found = _FENCE_INFO.match(line)
             if found is not None:

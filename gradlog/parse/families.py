@@ -300,27 +300,28 @@ class Families:
         """A second-tier loss, or an unnamed total, for a run that prints no loss;
         ``trained``: only a name with a training word (beside a validation loss)."""
         chosen = self.primary.get("stand-in")
-        if chosen is not None and trained and not _TRAIN_WORDS & set(words(chosen[0])):
-            return ()
         if chosen is None:
-            fallback = [k for k in keys if _fallback(k)]
-            if trained:
-                fallback = [k for k in fallback if _TRAIN_WORDS & set(words(k))]
-                if not fallback:
-                    return ()
+            fallback = [k for k in keys if _fallback(k) and (not trained or _trains(k))]
             if fallback:
                 chosen = (fallback[0],)
                 if set(words(fallback[0])) & _LOG_OF:
                     self.primary["log"] = chosen
-            else:
+            elif not trained:
                 chosen = _total(keys, metrics)
             if chosen:
                 self.primary["stand-in"] = chosen
-        return chosen if chosen and set(chosen) <= set(keys) else ()
+        if not chosen or (trained and not _trains(chosen[0])):
+            return ()
+        return chosen if set(chosen) <= set(keys) else ()
 
 
 _STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stands in for
 _TRAIN_WORDS = frozenset(("train", "training", "trn"))
+
+
+def _trains(name: str) -> bool:
+    """Whether a name says it is training's (``training_error``, ``rmse_trn``)."""
+    return not _TRAIN_WORDS.isdisjoint(words(name))
 
 
 def _heads(names: list[str]) -> list[str]:

@@ -107,7 +107,7 @@ _LOOP_COUNT = re.compile(rf"[\s|]*{_OPENED}")
 # A share done in parentheses, its percent sign read with its number: ``(  1%)``.
 _SHARE = re.compile(r"\s*\(\s*\x00\s*%?\s*\)")
 # A bare number in brackets right after the epoch (``Epoch 06 [030] |``): its batch.
-_BRACKETED = re.compile(r"\s*\[\s*\x00(?P<close>\s*\])")
+_BRACKETED = re.compile(r"\s*\[\s*\x00\s*\]")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = re.compile(r"\x00\s*/\s*\x00")
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
@@ -117,15 +117,17 @@ _TRAIN_COUNT = re.compile(
 # A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
 # and kohya's scripts): its count is the global step.
 _STEPS_BAR = re.compile(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
+# A name of one to three words, as sentences print it.
+_SAID_NAME = r"[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}"
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
 _AT_STEP = re.compile(
-    r"(?P<name>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}) (?:at|for|after|in|on) "
+    rf"(?P<name>{_SAID_NAME}) (?:at|for|after|in|on) "
     r"(?P<axis>[A-Za-z]+) \x00,?(?: is| was| ?=| ?:) ?(?=\x00)"  # (gensim's ``epoch 12: 3.1``)
 )
 # ``Validation loss 6312: 0.1499`` (Tacotron 2's and WaveGlow's scripts): a loss's name,
 # the iteration it was measured at, a colon, then the value.
 _LOSS_AT = re.compile(
-    r"(?P<name>(?<![\w.])[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}[ _](?i:loss|error))"
+    rf"(?P<name>(?<![\w.]){_SAID_NAME}[ _](?i:loss|error))"
     r" \x00:\s*(?=\x00)"
 )
 # A key in angle brackets or braces before its separator (SageMaker's ``<loss>=0.52``,
@@ -399,12 +401,15 @@ def _counters(
             if _EVALUATED.search(shape, holes[epoch], match.start()):
                 return []  # an evaluation's batches (``Epoch 3/30 [valid]: 8/39``): no step
             return [_Slot(IN_EPOCH, STEP, index)]
-    if batch < len(holes) and batch not in covered:
-        bracket = _BRACKETED.match(shape, holes[batch - 1] + 1)
-        if bracket is not None and bracket.end() == holes[batch] + 1 + len(bracket["close"]):
-            # ``Epoch 06 [030] | Train loss ..`` (MLX's examples): the batch in brackets
-            # after the epoch, counted from 0 each epoch (the assembler counts it on).
-            return [_Slot(COUNTER, STEP, batch)]
+    if (
+        batch < len(holes)
+        and batch not in covered
+        and _BRACKETED.match(shape, holes[batch - 1] + 1)
+    ):
+        # ``Epoch 06 [030] | Train loss ..`` (MLX's examples): the batch in brackets after
+        # the epoch (the hole the match holds is the next one), counted from 0 each epoch
+        # (the assembler counts it on).
+        return [_Slot(COUNTER, STEP, batch)]
     return []
 
 

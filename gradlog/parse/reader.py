@@ -210,9 +210,7 @@ class LogReader(BulkReader):
         self._parser.line = line_no
         if self._document is not None:
             return self._gather(line_no, raw)
-        if (self.fences.open is not None or "`" in raw or "~" in raw) and not self.fences.reads(
-            raw
-        ):
+        if not self.fences.reads(raw):
             return []
         if not self._started:
             raw = raw.lstrip("\ufeff")  # a byte order mark opens some files
@@ -615,15 +613,13 @@ class LogReader(BulkReader):
             at = at if found is None else found
             where[index] = lines[at][0] if at < len(lines) else 1
         self.kinds["log event"] += len(events)
-        records: list[Record] = []
-        if 2 * sum(text.endswith("\n") for _, text in events) <= len(events):
-            for index, text in events:  # each event a line (or lines) of the log
-                for line in text.rstrip("\r\n").split("\n"):
-                    records += self.feed(where[index], line.rstrip("\r"))
-            return records
         # Most events end in a newline: they are what a program wrote, a piece at a time
-        # (Kaggle's output), a progress bar's redraw without one: the log is their text
-        # run together, each line at the event it began in.
+        # (Kaggle's output), a progress bar's redraw without one, and the log is their
+        # text run together. Else each event is a line (or lines) of the log. Each line
+        # is at the event it began in.
+        if 2 * sum(text.endswith("\n") for _, text in events) <= len(events):
+            events = [(index, text.rstrip("\r\n") + "\n") for index, text in events]
+        records: list[Record] = []
         pending, first = "", 0
         for index, text in events:
             first = first if pending else where[index]
