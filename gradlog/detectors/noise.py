@@ -40,11 +40,12 @@ def shortest_window(noise: float, windows: Sequence[int], target: float) -> int:
     The median of W values with scatter s has a standard error of about 1.25 s / sqrt(W).
     """
     for window in sorted(windows):
-        if 1.2533 * noise / math.sqrt(window) <= target:
+        if _MEDIAN_ERROR * noise / math.sqrt(window) <= target:
             return window
     return max(windows)
 
 
+_MEDIAN_ERROR = 1.2533  # sqrt(pi / 2): the median's standard error over the mean's
 _REESTIMATE = 5  # values between two estimates of the noise: it changes slowly
 
 
@@ -54,15 +55,24 @@ class NoiseGauge:
     It keeps the logarithms of the last ``keep`` positive values, estimates their
     scatter every few values once there are ``first``, and answers the shortest of
     ``windows`` whose median has a standard error within ``target`` of the level.
+
+    With ``track``, it goes on estimating once the longest window is reached, and
+    ``error`` is the latest standard error of that window's median (relative to the
+    level), which may then stay above ``target``: a series noisier than any window can
+    calm needs a wider margin, not a longer window.
     """
 
-    def __init__(self, windows: Sequence[int], target: float, keep: int, first: int) -> None:
+    def __init__(
+        self, windows: Sequence[int], target: float, keep: int, first: int, track: bool = False
+    ) -> None:
         self._windows = tuple(sorted(windows))
         self._target = target
         self._first = first
+        self._track = track
         self._logs: deque[float] = deque(maxlen=keep)
         self._added = 0
         self.window = self._windows[0]
+        self.error = 0.0
 
     @property
     def ready(self) -> bool:
@@ -75,9 +85,10 @@ class NoiseGauge:
             self._logs.append(math.log(value))
             self._added += 1
             due = self.ready and (self._added - self._first) % _REESTIMATE == 0
-            if due and self.window < self._windows[-1]:
+            if due and (self._track or self.window < self._windows[-1]):
                 noise = scatter(list(self._logs))
                 self.window = max(self.window, shortest_window(noise, self._windows, self._target))
+                self.error = _MEDIAN_ERROR * noise / math.sqrt(self.window)
         return self.window
 
 

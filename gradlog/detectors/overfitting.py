@@ -77,7 +77,9 @@ class OverfittingDetector(Detector):
     - `windows` 1, 3 or 5 evaluations in the validation level: the fewest whose
       standard error stays within `level_noise` (2.5%, a quarter of the margin), given
       the scatter of the last `noise_points` (50) evaluations around their local trend,
-      once there are `min_noise_points` (10).
+      once there are `min_noise_points` (10). When even 5 leave it above that (a
+      validation set of a few batches), the margin grows with it, staying four standard
+      errors: the best of such evaluations is lucky, and a rise within the noise is none.
     - a log with fewer than `min_points` evaluations (an excerpt) is judged only on a
       stark effect: validation `stark_rise` (+100%, doubled) over its best while the
       training level fell by `stark_drop` (50%) or more; confidence low.
@@ -118,6 +120,7 @@ class OverfittingDetector(Detector):
             self._limits.level_noise,
             self._limits.noise_points,
             self._limits.min_noise_points,
+            track=True,
         )
         self._points = 0
         self._window = min(self._limits.windows)  # evaluations in the level; never shrinks
@@ -156,7 +159,7 @@ class OverfittingDetector(Detector):
         best = self._best.get(self._window)
         if level is None or best is None:
             return []
-        if level <= best[0] or level < (1 + self._limits.rise) * best[0]:
+        if level <= best[0] or level < self._bar() * best[0]:
             return self._close()
         self._streak.append((record, train))
         self._streak_first = self._streak_first or record
@@ -225,6 +228,16 @@ class OverfittingDetector(Detector):
             if best is None or level < best[0]:
                 self._best[window] = (level, record, train)
         return levels
+
+    def _bar(self) -> float:
+        """How far above its best the validation level must be: the margin, widened to
+        keep its ratio to the level's standard error when even the longest window leaves
+        that above `level_noise` (on a log scale, so the bar is a factor)."""
+        limits = self._limits
+        margin = 1 + limits.rise
+        if self._gauge.error <= limits.level_noise:
+            return margin
+        return max(margin, math.exp(self._gauge.error * limits.rise / limits.level_noise))
 
     def _needed(self) -> int:
         """Evaluations in a row that confirm a rise: at least as many as the level spans."""

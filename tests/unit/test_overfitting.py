@@ -52,6 +52,38 @@ def test_noisy_evaluations_over_a_long_healthy_run_are_clean() -> None:
     assert run("overfitting", records(loss=train, val_loss=val)) == []
 
 
+def _single_batch_evaluations(rise_from: int | None) -> tuple[list[float], list[float]]:
+    """200 evaluations each of one batch, scattered by a factor of up to 1.8 either way
+    around a level that settles (and, from ``rise_from``, climbs 3x), beside a training
+    loss that goes on falling."""
+    rng = random.Random(5)
+    train, val = [], []
+    for i in range(200):
+        level = 0.04 + 0.5 * math.exp(-i / 40)
+        if rise_from is not None and i >= rise_from:
+            level *= 1 + 2 * min(1.0, (i - rise_from) / 20)
+        train.append((0.03 + 0.4 * math.exp(-i / 40)) * (1 - i / 400))
+        val.append(level * math.exp(rng.uniform(-1, 1) * math.log(1.8)))
+    return train, val
+
+
+def test_evaluations_noisier_than_any_window_calms_need_a_wider_margin() -> None:
+    # Each evaluation scatters so far that even the median of 5 wanders 10-20%: the
+    # best such median is lucky, and a later one 16% above it is noise, not a trend.
+    # (The first 10, before the noise is known, are judged by the usual margin: noise
+    # that large can make a short-lived alarm there.)
+    train, val = _single_batch_evaluations(rise_from=None)
+    found = run("overfitting", records(loss=train, val_loss=val))
+    assert [d for d in found if d.first_step > 10] == []
+
+
+def test_a_rise_beyond_that_noise_still_fires() -> None:
+    train, val = _single_batch_evaluations(rise_from=140)
+    found = [d for d in run("overfitting", records(loss=train, val_loss=val)) if d.first_step > 10]
+    assert [d.severity for d in found] == [Severity.WARNING]
+    assert 140 <= found[0].first_step <= 170
+
+
 def test_an_evaluation_repeated_by_a_progress_bar_counts_once() -> None:
     # Each evaluation shows in 20 bar refreshes; one bad evaluation after a restart is
     # still one evaluation above the best, not 20.
