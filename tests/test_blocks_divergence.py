@@ -306,6 +306,36 @@ SCENARIOS["ends_climbing"] = (True, _ends_climbing)
 SCENARIOS["ends_climbing_then_nan"] = (False, lambda rng: _ends_climbing(rng, nan=True))
 
 
+def _running_average(rng: random.Random, bad_epoch: int | None = 5) -> tuple[Record, ...]:
+    """The epoch's running average printed every 10 of its 200 batches, for 60 epochs
+    of a decay; in ``bad_epoch``, batches 20-27 lose 35x: the average jumps, then the
+    bad batches are diluted (a fall back, never a climb that holds)."""
+    records, i = [], 0
+    for epoch in range(60):
+        total = 0.0
+        for batch in range(200):
+            loss = (0.7 + 1.6 * math.exp(-epoch / 8)) * math.exp(0.12 * rng.gauss(0, 1))
+            if epoch == bad_epoch and 20 <= batch < 28:
+                loss *= 35
+            total += loss
+            if batch % 10 == 0:
+                i += 1
+                records.append(Record(i, i, {"loss": total / (batch + 1), "lr": 1e-3}))
+    return tuple(records)
+
+
+SCENARIOS["running_average_spike"] = (False, _running_average)
+SCENARIOS["jump_that_decays_to_a_held_level"] = (  # falls back from 30x, then holds at 4x
+    True,
+    lambda rng: _run(
+        rng,
+        3000,
+        _climbs_and_holds([(1500, 2, 30.0), (1502, 300, 4 / 30)]),
+        _flat(0.05),
+    ),
+)
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_divergence_blocks_read_as_records(name: str) -> None:
     fires, make = SCENARIOS[name]

@@ -41,7 +41,8 @@ class DivergenceDetector(Detector):
       the run's own noise explains, for several records in a row, without falling back
       to its best. Held at 2x or more, that is enough; a smaller rise must still be
       climbing, or it is a step to a new level. A level falling back toward its best is
-      never reported: it may yet return (the bump after a warm restart).
+      never reported: it may yet return (the bump after a warm restart, a running
+      average diluting a few bad batches).
     - It blows up: 1000x or more above where the run started (the median of its first 3
       values), for 2 records in a row (a cross-entropy of 1e5). This needs no history,
       so a log of four records is judged too; `loss_spike` usually fires on the jump.
@@ -91,9 +92,12 @@ class DivergenceDetector(Detector):
       three records are a third of a 9-epoch log but a blip among a thousand steps.
     - `factor` 2: held at twice its best, the level need only hold (not fall by more than
       its standard error over the stretch); below that it must still be climbing, by
-      `climb_errors` (2) standard errors. A climb past 2x, held for twice the records
-      needed, a blow-up, or a learning rate that rose or stands at 1 or more gives high
-      confidence; `severe_factor` 5 is an error.
+      `climb_errors` (2) standard errors. Either way, the median of the stretch's later
+      half must not lie more than a standard error below that of its earlier half: a
+      jump that decays starts its stretch half-way up, and its ends alone would hold.
+      A climb past 2x, held for twice the records needed, a blow-up, or a learning
+      rate that rose or stands at 1 or more gives high confidence; `severe_factor` 5
+      is an error.
     - The climb ends when the level is back within one standard error of its best. It
       began at the first record after the last one at its best, half a median window
       earlier (a median lags), but never before the best.

@@ -356,6 +356,7 @@ class Scan:
                 change >= -errors,
                 change > limits.climb_errors * errors,
             )
+            holds &= ~_falling_back(before, longest + len(since) + np.arange(last), persist, errors)
             proved = (
                 (run >= limits.min_persist)
                 & (run >= window)
@@ -494,6 +495,12 @@ class Scan:
             may &= (change >= -errors - room) & (
                 far | (change > limits.climb_errors * errors - room)
             )
+            if persist > 1 and may.any():  # (nor falling back: ``levels._falling_back``)
+                half, maybe = persist // 2, where(may)
+                rows = windows[maybe]
+                early = np.median(rows[:, :half], axis=1)
+                late = np.median(rows[:, -half:], axis=1)
+                may[maybe] = late >= early - errors[maybe] - 1e-9 * (1 + np.abs(early))
             found = where(may)
             if len(found):
                 return t + int(found[0])
@@ -672,3 +679,23 @@ class Scan:
         if at > self.seq0:
             return at, self.record(at - self.seq0 - 1)
         return at, level._records[at - (self.seq0 - len(level._records) + 1)]
+
+
+def _falling_back(levels: Floats, ends: Ints, persist: Ints, errors: Floats) -> Flags:
+    """``levels._falling_back`` of the stretch of ``persist[i]`` levels ending at
+    ``levels[ends[i]]``, for each ``i`` (levels before a climb are ``-inf``: such a
+    stretch is not above its bar, and is not proved whatever this says)."""
+    falling = np.zeros(len(ends), np.bool_)
+    for width in np.unique(persist).tolist():
+        half = width // 2
+        if not half:
+            continue
+        rows = where(persist == width)
+        # (a level before the first is one before the climb: none is falling from it)
+        rows = rows[ends[rows] - width + 1 >= 0]
+        windows = np.lib.stride_tricks.sliding_window_view(levels, width)[ends[rows] - width + 1]
+        with np.errstate(invalid="ignore"):  # (-inf - -inf in a stretch before the climb)
+            early = np.median(windows[:, :half], axis=1)
+            late = np.median(windows[:, -half:], axis=1)
+            falling[rows] = late < early - errors[rows]
+    return falling

@@ -320,6 +320,8 @@ class Level:
             return False
         if error > limits.max_level_error:
             return False  # too noisy a level to tell a climb from luck: a longer one will
+        if _falling_back(list(since)[-persist:], error):
+            return False
         return self._holds(level - best_level, level - since[-persist])
 
     def _bar_for(self, best: tuple[float, int, Record], error: float) -> float:
@@ -348,8 +350,9 @@ class Level:
     def _holds(self, rise: float, change: float) -> bool:
         """Whether a stretch above the bar is a divergence, from its rise and its change.
 
-        Never while the level falls back toward its best: it may yet return (the bump after
-        a warm restart). Far above its best, holding is enough; a moderate rise must still
+        Never while the level falls back toward its best (see ``_falling_back`` too): it
+        may yet return (the bump after a warm restart). Far above its best, holding is
+        enough; a moderate rise must still
         be climbing, by two standard errors over the stretch, or it is a step to a new
         level (a harder stage, a loss term switched on, a cycle that settled higher).
         """
@@ -397,3 +400,17 @@ class Level:
                 self.metric, self._start, early, first, record, 0, first, early, window, early
             )
         return None
+
+
+def _falling_back(stretch: list[float], error: float) -> bool:
+    """Whether the levels of a stretch above the bar fall back: the median of its later
+    half more than one standard error below that of its earlier half.
+
+    Its ends alone cannot tell: a jump that decays (a running average that took in a bad
+    batch and dilutes it; a spike's slow recovery) starts its stretch on a level taken
+    half-way up the jump, below all that follows, and ends far below its peak.
+    """
+    half = len(stretch) // 2
+    if not half:
+        return False
+    return median(stretch[-half:]) < median(stretch[:half]) - error

@@ -64,6 +64,19 @@ def test_bump_that_falls_back_is_not_a_divergence() -> None:
     assert run("divergence", records(loss=losses)) == []
 
 
+def test_running_average_diluting_a_bad_stretch_is_not_a_divergence() -> None:
+    # The epoch's running average, printed every 10 of 200 batches; batches 20-27 of
+    # epoch 5 lose 35x. The average jumps 5x at once, then falls back for the rest of
+    # the epoch as good batches dilute them: held far above its best by its ends, but
+    # falling all the way, and back at its level when the next epoch starts.
+    from tests.test_blocks_divergence import _running_average
+
+    for seed in range(3):
+        recs = list(_running_average(random.Random(seed), bad_epoch=5))
+        found = run("divergence", recs)
+        assert [d for d in found if 95 <= d.first_step <= 120] == [], seed
+
+
 def test_single_spike_is_left_to_loss_spike() -> None:
     losses = _falls_then_rises(0.25) + [0.25] * 10
     losses[25] = 30.0
