@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from gradlog.config import DivergenceThresholds
 from gradlog.detectors.block import Flags, Floats
-from gradlog.detectors.levels import _REESTIMATE, Climb, Level
+from gradlog.detectors.levels import _REESTIMATE, Climb, Level, falling_back
 from gradlog.model import Record
 
 Ints = npt.NDArray[np.intp]
@@ -119,7 +119,7 @@ class Scan:
         self.high: Flags | None = None  # values whose level may be above its bar
         # A reported climb carried over the values (``climbing``): it, and each value's
         # level, run above the bar, proof and persistence.
-        self.carried: tuple[Climb, Floats, Ints, Flags, Ints] | None = None
+        self.carried: tuple[Climb, Floats, Ints, Flags, Ints, Floats, Floats] | None = None
 
     def record(self, t: int) -> Record:
         return self.records[int(self.index[t])]
@@ -321,7 +321,9 @@ class Scan:
         learned = climb.learned and climb.early - climb.best_level >= math.log(limits.min_rise)
         longest = level._longest
         since = np.fromiter(level._since, np.float64, len(level._since))
-        kept: list[tuple[Floats, Ints, Flags, Ints]] = []  # levels, runs, proofs, persists
+        first_since = since
+        # levels, runs, proofs (but for ``falling_back``: ``_carry`` asks it), persists, errors
+        kept: list[tuple[Floats, Ints, Flags, Ints, Floats]] = []
         highs: list[Flags] = []
         t = 0
         while t < stop:
@@ -356,7 +358,6 @@ class Scan:
                 change >= -errors,
                 change > limits.climb_errors * errors,
             )
-            holds &= ~_falling_back(before, longest + len(since) + np.arange(last), persist, errors)
             proved = (
                 (run >= limits.min_persist)
                 & (run >= window)
@@ -365,7 +366,7 @@ class Scan:
                 & ~(errors > limits.max_level_error)
                 & holds
             )
-            kept.append((levels, run, proved, persist))
+            kept.append((levels, run, proved, persist, errors))
             highs.append(levels >= bars)
             since = np.concatenate((since, levels))[-longest:]
             if last < end - t:
@@ -374,10 +375,10 @@ class Scan:
             t = end
         self.high = np.concatenate(highs) if highs else np.zeros(0, np.bool_)
         if kept:
-            levels, runs, proofs, persists = (
+            levels, runs, proofs, persists, errors = (
                 np.concatenate(part) for part in zip(*kept, strict=True)
             )
-            self.carried = (climb, levels, runs, proofs, persists)
+            self.carried = (climb, levels, runs, proofs, persists, errors, first_since)
         return stop
 
     def _carry(self, taken: int) -> None:
@@ -385,13 +386,18 @@ class Scan:
         ``Level._update`` leaves it after each."""
         if self.carried is None or not taken:
             return
-        climb, levels, run, proved, persist = self.carried
+        climb, levels, run, proved, persist, errors, since = self.carried
         levels, run, proved = levels[:taken], run[:taken], proved[:taken]
         climb.last, climb.level = self.record(taken - 1), float(levels[-1])
         climb.above = max(climb.above, int(run.max()))
-        last_proof = where(proved)
-        if len(last_proof):
-            climb.persist = int(persist[int(last_proof[-1])])
+        # The last proof: the last value that would be one but for falling back, that
+        # does not fall back (asked from the end: the first asked is nearly always it).
+        stretches = np.concatenate((since, levels))
+        for t in reversed(where(proved).tolist()):
+            end, width = len(since) + t + 1, int(persist[t])
+            if not falling_back(stretches[end - width : end].tolist(), float(errors[t])):
+                climb.persist = width
+                break
         peak = int(np.argmax(levels))
         if levels[peak] > climb.peak_level:
             climb.peak, climb.peak_level = self.record(peak), float(levels[peak])
@@ -495,7 +501,7 @@ class Scan:
             may &= (change >= -errors - room) & (
                 far | (change > limits.climb_errors * errors - room)
             )
-            if persist > 1 and may.any():  # (nor falling back: ``levels._falling_back``)
+            if persist > 1 and may.any():  # (nor falling back: ``falling_back``)
                 half, maybe = persist // 2, where(may)
                 rows = windows[maybe]
                 early = np.median(rows[:, :half], axis=1)
@@ -679,23 +685,3 @@ class Scan:
         if at > self.seq0:
             return at, self.record(at - self.seq0 - 1)
         return at, level._records[at - (self.seq0 - len(level._records) + 1)]
-
-
-def _falling_back(levels: Floats, ends: Ints, persist: Ints, errors: Floats) -> Flags:
-    """``levels._falling_back`` of the stretch of ``persist[i]`` levels ending at
-    ``levels[ends[i]]``, for each ``i`` (levels before a climb are ``-inf``: such a
-    stretch is not above its bar, and is not proved whatever this says)."""
-    falling = np.zeros(len(ends), np.bool_)
-    for width in np.unique(persist).tolist():
-        half = width // 2
-        if not half:
-            continue
-        rows = where(persist == width)
-        # (a level before the first is one before the climb: none is falling from it)
-        rows = rows[ends[rows] - width + 1 >= 0]
-        windows = np.lib.stride_tricks.sliding_window_view(levels, width)[ends[rows] - width + 1]
-        with np.errstate(invalid="ignore"):  # (-inf - -inf in a stretch before the climb)
-            early = np.median(windows[:, :half], axis=1)
-            late = np.median(windows[:, -half:], axis=1)
-            falling[rows] = late < early - errors[rows]
-    return falling

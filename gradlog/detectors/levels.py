@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gradlog.config import DivergenceThresholds
@@ -320,7 +321,7 @@ class Level:
             return False
         if error > limits.max_level_error:
             return False  # too noisy a level to tell a climb from luck: a longer one will
-        if _falling_back(list(since)[-persist:], error):
+        if falling_back(list(since)[-persist:], error):
             return False
         return self._holds(level - best_level, level - since[-persist])
 
@@ -350,7 +351,7 @@ class Level:
     def _holds(self, rise: float, change: float) -> bool:
         """Whether a stretch above the bar is a divergence, from its rise and its change.
 
-        Never while the level falls back toward its best (see ``_falling_back`` too): it
+        Never while the level falls back toward its best (see ``falling_back`` too): it
         may yet return (the bump after a warm restart). Far above its best, holding is
         enough; a moderate rise must still
         be climbing, by two standard errors over the stretch, or it is a step to a new
@@ -402,7 +403,7 @@ class Level:
         return None
 
 
-def _falling_back(stretch: list[float], error: float) -> bool:
+def falling_back(stretch: Sequence[float], error: float) -> bool:
     """Whether the levels of a stretch above the bar fall back: the median of its later
     half more than one standard error below that of its earlier half.
 
