@@ -18,6 +18,10 @@ class NanThresholds(NamedTuple):
     # the log shows a non-finite grad norm beside a finite loss; up to this many such
     # records in a row are the scaler doing its job (info), more are an error.
     max_skipped_steps: int = 2
+    # A scaler starts high and halves its scale at each overflow until steps succeed:
+    # before any step succeeded (no finite grad norm yet), up to this many such records
+    # in a row are its calibration (a start at 2**32, DeepSpeed's, takes 32 halvings).
+    max_calibration_steps: int = 32
 
 
 class SpikeThresholds(NamedTuple):

@@ -124,6 +124,22 @@ def test_long_episodes_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     _check(records, thresholds, "long")
 
 
+def test_a_scaler_calibrating_at_the_start_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overflows before any step passed are calibration (info, up to 32 in a row); the
+    first finite grad norm may come inside a block, in a record observed or not."""
+    monkeypatch.setattr(nan, "SMALL_BLOCK", 1)
+    thresholds = Thresholds()
+    for start in (1, 5, 40):
+        rest = _run(random.Random(start), 800, FIRING)
+        records = [Record(i, i, {"loss": 2.0, "grad_norm": INF}) for i in range(1, start + 1)]
+        records += [Record(r.step + start, r.line + start, r.metrics) for r in rest]
+        found = _found(records, thresholds)
+        first = min(found, key=lambda d: d.first_step)
+        assert first.first_step == 1
+        assert first.severity is (Severity.INFO if start <= 32 else Severity.ERROR)
+        _check(records, thresholds, f"calibration{start}", seeds=2)
+
+
 def test_other_thresholds_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nan, "SMALL_BLOCK", 1)
     for skipped in (0, 1, 5):

@@ -207,11 +207,9 @@ class LossScaleCollapseDetector(Detector):
         return self._update(record, *found)
 
     def _excerpt(self, record: Record) -> bool:
-        """Whether a log opens far into its run, past where a scaler calibrates: its first
-        record at epoch 2 or later, or past ``calibration_records`` steps (the overflows
-        printed before a record are its own: a clean one had none)."""
-        epoch = record.epoch
-        return (epoch is not None and epoch >= 2) or record.step > self._limits.calibration_records
+        """Whether a log opens far into its run (``past_calibration``), its first record
+        clean (the overflows printed before a record are its own: a clean one had none)."""
+        return past_calibration(record, self._limits.calibration_records)
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         from gradlog.detectors.small_block import changed, indexes
@@ -507,3 +505,10 @@ def _count(value: float | None) -> int:
 def _at(record: Record) -> str:
     """A record's step and log line: the line is what an events-only log can be searched by."""
     return f"{where(record)} (line {record.line})"
+
+
+def past_calibration(record: Record, calibration_records: int) -> bool:
+    """Whether a record lies past where a loss scaler calibrates: at epoch 2 or later, or
+    past ``calibration_records`` steps."""
+    epoch = record.epoch
+    return (epoch is not None and epoch >= 2) or record.step > calibration_records

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, where
+from gradlog.detectors.loss_scale import past_calibration
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import ABORTED
 from gradlog.parse.families import family, watched
@@ -57,7 +58,10 @@ class NanDetector(Detector):
       more of its series turning non-finite in one record is an error too.
     - Under mixed precision a non-finite grad norm beside a finite loss is the loss
       scaler skipping an overflowed step: up to `max_skipped_steps` (2) such records in
-      a row are reported as info only.
+      a row are reported as info only; before any step succeeded (no finite grad norm
+      printed yet, and within the steps `loss_scale_collapse` gives calibration), up to
+      `max_calibration_steps` (32): the scaler starts high and halves its scale at
+      each overflow until steps pass (from DeepSpeed's 2**32, 32 halvings).
     """
 
     rule = Rule(
@@ -84,12 +88,15 @@ class NanDetector(Detector):
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._limits = thresholds.nan
+        self._calibration_records = thresholds.loss_scale_collapse.calibration_records
         self._healthy: Record | None = None  # last record with everything finite
         self._first: Record | None = None  # first bad record of the open episode
         self._last: Record | None = None
         self._count = 0
         self._loss_bad = False  # the loss itself went non-finite in this episode
         self._announced = False
+        self._stepped = False  # a finite grad norm was printed: a step succeeded
+        self._calibrating = False  # the open episode began before any step succeeded
         self._bad_rows: Flags | None = None  # the block's records with a non-finite value
         # A run that has printed no watched series yet (a GAN's ``D_A``, ``G_A``, RL
         # returns): the names it printed finite so far, and those of the open episode.
@@ -104,6 +111,10 @@ class NanDetector(Detector):
         orphans: list[str] = []
         if self._lossless:
             orphans = self._orphaned(record)
+        stepped = self._stepped
+        if not stepped:
+            grad = record.metrics.get(GRAD_NORM)
+            self._stepped = grad is not None and math.isfinite(grad)
         if math.isfinite(sum(record.metrics.values())):
             done = [] if self._first is None else self._close()
             self._healthy = record
@@ -116,6 +127,9 @@ class NanDetector(Detector):
         if self._first is None:
             self._first, self._count, self._loss_bad, self._announced = record, 0, False, False
             self._orphans = orphans
+            self._calibrating = not stepped and not past_calibration(
+                record, self._calibration_records
+            )
         self._last = record
         self._count += 1
         self._loss_bad = (
@@ -126,10 +140,15 @@ class NanDetector(Detector):
             or any(family(m) in (LOSS, VAL_LOSS) for m in bad)  # another loss of the run
             or bool(record.get(ABORTED))  # the run stopped itself over it: never benign
         )
-        if not self._announced and (self._loss_bad or self._count > self._limits.max_skipped_steps):
+        if not self._announced and (self._loss_bad or self._count > self._allowance()):
             self._announced = True
             return [self._report(open_=True)]
         return []
+
+    def _allowance(self) -> int:
+        """Skipped steps in a row that are a loss scaler at work, in the open episode."""
+        limits = self._limits
+        return limits.max_calibration_steps if self._calibrating else limits.max_skipped_steps
 
     def _orphaned(self, record: Record) -> list[str]:
         """In a run that has printed no watched series yet: the series of ``record`` that
@@ -210,6 +229,9 @@ class NanDetector(Detector):
         """Records not observed: those with every watched value finite (no episode open:
         the last becomes the last healthy one), and runs of bad ones counted by
         ``_flags``."""
+        if not self._stepped and GRAD_NORM in block.names:
+            grads = block.values(GRAD_NORM)[start:end]
+            self._stepped = bool((block.present(GRAD_NORM)[start:end] & np.isfinite(grads)).any())
         bad = self._bad_rows
         if bad is None or not bad[end - 1]:
             self._healthy = block.records[end - 1]
@@ -231,7 +253,7 @@ class NanDetector(Detector):
     def _report(self, open_: bool) -> Diagnosis:
         first, last = self._first, self._last
         assert first is not None and last is not None
-        skipped = not self._loss_bad and self._count <= self._limits.max_skipped_steps
+        skipped = not self._loss_bad and self._count <= self._allowance()
         bad = _bad(first) or self._orphans
         hidden = loss_is_nan(first) and LOSS not in bad
         what = ", ".join(bad) if bad else LOSS
@@ -254,7 +276,13 @@ class NanDetector(Detector):
                 "; only the validation loss: check the validation data and the evaluation "
                 "code (a division by an empty batch, a log of zero)"
             )
-        if skipped:
+        if skipped and self._calibrating:
+            message += (
+                "; the loss stayed finite and no step had succeeded yet, as when a "
+                "mixed-precision loss scaler skips the steps that overflow while it lowers "
+                "its starting scale"
+            )
+        elif skipped:
             message += (
                 "; the loss stayed finite, as when a mixed-precision loss scaler skips an "
                 "overflowed step"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from gradlog.model import Severity
 from tests.helpers import NAN, records, run
 
+INF = float("inf")
+
 
 def test_nan_loss_is_one_error_per_episode() -> None:
     found = run("nan", records(loss=[1.0, 0.9, NAN, NAN, 0.8, NAN]))
@@ -34,6 +36,23 @@ def test_skipped_amp_step_is_info_but_persisting_nan_grad_is_error() -> None:
     assert [d.severity for d in brief] == [Severity.INFO]
     long = run("nan", records(loss=[1.0, 0.9, 0.8, 0.7, 0.6], grad_norm=[1, NAN, NAN, NAN, 1]))
     assert [d.severity for d in long] == [Severity.ERROR]
+
+
+def test_a_scaler_calibrating_at_the_start_is_info() -> None:
+    # A loss scaler starting at 2**20 overflows (and halves) 6 times before a step
+    # passes: calibration, however many; the same 6 mid-run are an error.
+    grads = [INF] * 6 + [1.0] * 6
+    start = run("nan", records(loss=[10.8] * 12, grad_norm=grads))
+    assert [d.severity for d in start] == [Severity.INFO]
+    assert "no step had succeeded yet" in start[0].message
+    later = run("nan", records(loss=[10.8] * 13, grad_norm=[1.0, *grads]))
+    assert [d.severity for d in later] == [Severity.ERROR]
+
+
+def test_a_scaler_that_never_finds_a_scale_is_an_error() -> None:
+    # 33 overflows from the start: more than any starting scale takes (2**32).
+    found = run("nan", records(loss=[10.8] * 40, grad_norm=[INF] * 33 + [1.0] * 7))
+    assert [d.severity for d in found] == [Severity.ERROR]
 
 
 def test_a_run_without_a_loss_name_is_watched_by_all_its_series() -> None:
