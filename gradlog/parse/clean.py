@@ -79,6 +79,13 @@ _NUMBER_SIGN = re.compile(r"(?<=[A-Za-z])#(?=:?\s*\d)")
 _AXIS_NUMBER_SIGN = re.compile(
     r"\b((?i:step|epoch|iter|iteration|batch|episode|round|update)s?) #(?=\d)"
 )
+# An axis word whose number is a duration (kuangliu's ``Step: 52ms | Tot: 21s``, an
+# epoch's ``epoch: 12.3s``): the time it took, named so, never the axis.
+_AXIS_DURATION = re.compile(
+    r"\b((?i:step|iter|iteration|batch|epoch)s?)"
+    r"(?=\s*[:=]?\s*\d+(?:\.\d+)?\s?(?:ms|s|secs?|us|µs|min)\b)"
+)
+_AXIS_WORDS = ("tep", "ter", "atch", "poch", "TEP", "TER", "ATCH", "POCH")
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
 _AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
@@ -142,17 +149,31 @@ class Segment(NamedTuple):
 
 
 def apply_backspaces(text: str) -> str:
-    """Apply ``\\b`` as a terminal does: each one removes the character before it."""
+    """Apply ``\\b`` as a terminal does, in each state of a line redrawn with ``\\r``:
+    each moves the cursor one place back, and what follows is written over the text
+    from there on; what it does not reach stays (a bar that steps back into its own
+    text to print a counter keeps the rest: ``Loss: 2.3 | Acc: 9%\\b\\b\\b 1/391``)."""
     if "\b" not in text:
         return text
-    out: list[str] = []
-    for ch in text:
+    return "\r".join(map(_overwritten, text.split("\r")))
+
+
+def _overwritten(state: str) -> str:
+    """One state of a line as a terminal shows it, its backspaces applied."""
+    if "\b" not in state:
+        return state
+    shown: list[str] = []
+    at = 0
+    for ch in state:
         if ch == "\b":
-            if out:
-                out.pop()
+            at = max(0, at - 1)
+            continue
+        if at < len(shown):
+            shown[at] = ch
         else:
-            out.append(ch)
-    return "".join(out)
+            shown.append(ch)
+        at += 1
+    return "".join(shown)
 
 
 def redraws(text: str) -> list[str]:
@@ -305,6 +326,8 @@ def clean(raw: str) -> list[Segment]:
             state = _AXIS_NUMBER_SIGN.sub(r"\1 ", _NUMBER_SIGN.sub("", state))
         if "/s" in state:
             state = _RATE_AFTER.sub("", state)
+        if "s" in state and any(word in state for word in _AXIS_WORDS):
+            state = _AXIS_DURATION.sub(r"\1_time", state)
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
             state = _AXIS_GLUED.sub(r"\1 ", state)

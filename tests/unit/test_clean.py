@@ -22,6 +22,26 @@ CASES = [
     ("> > Epoch 3/4", ["Epoch 3/4"]),
     ("```", []),
     ("12345\b\b\b\b\bloss: 1.0", ["loss: 1.0"]),
+    # a backspace moves back, and what follows writes over: what it does not reach stays
+    # (kuangliu's bar steps back into itself to print its counter; its message stays)
+    (
+        " [=>................]  Step: 52ms | Loss: 2.3" + " " * 6 + "\b" * 42 + " 2/40 ",
+        ["[=>..... 2/40 .....]  Step_time: 52ms | Loss: 2.3      "],
+    ),
+    ("loss: 10.52\b\b\b\b\b0.4", ["loss: 0.452"]),  # (as a terminal shows it)
+    # each redraw's backspaces stay within it: Keras' states are all kept
+    (
+        "1/9 [..] loss: 0.9" + "\b" * 18 + "\r2/9 [=.] loss: 0.8",
+        ["1/9 [..] loss: 0.9", "2/9 [=.] loss: 0.8"],
+    ),
+    # an axis word whose number is a duration: the time it took, never the axis
+    ("Step: 52ms | Tot: 21s632ms | Loss: 2.303", ["Step_time: 52ms | Tot: 21s632ms | Loss: 2.303"]),
+    (
+        "epoch: 12.3s, iter: 0.25s/it, loss 0.5",
+        ["epoch_time: 12.3s, iter_time: 0.25s/it, loss 0.5"],
+    ),
+    ("Step 12 | 52ms", ["Step 12 | 52ms"]),
+    ("Epoch 3 12s loss 0.5", ["Epoch 3 12s loss 0.5"]),
     ("a\tb", ["a  b"]),
     ("step 3 loss nan   <-- explodes here", ["step 3 loss nan"]),
     ("2024-05-01 10:00:00,123 - INFO - step 10 | loss 2.3", ["step 10 | loss 2.3"]),

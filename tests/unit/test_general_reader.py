@@ -1985,3 +1985,37 @@ def test_two_names_over_a_value_and_its_total_name_the_value_by_the_first() -> N
     assert [(r.step, r.metrics) for r in records] == [
         (i, {"loss": 2 - i / 10, "lr": 2.5e-05}) for i in (1, 5, 10)
     ]
+
+
+def _stepping_back_bar(done: int, total: int, message: str, width: int = 120) -> str:
+    """A progress bar that pads its message to the terminal's width, steps back with
+    backspaces into the middle of its bar and prints its counter there (kuangliu's
+    pytorch-cifar ``progress_bar``), with the time per step as ``Step: 52ms``."""
+    filled = int(65 * done / total)
+    bar = " [" + "=" * filled + ">" + "." * (64 - filled) + "]"
+    text = f"  Step: {50 + done % 7}ms | Tot: {done}s{done * 37 % 1000}ms | {message}"
+    pad = " " * (width - 65 - len(text) - 3)
+    end = "\r" if done < total else "\n"
+    return bar + text + pad + "\b" * (width - 32 + 2) + f" {done}/{total} " + end
+
+
+def test_a_bar_that_steps_back_to_print_its_counter_keeps_its_message() -> None:
+    # Each epoch: a train bar and a test bar redrawn on one line. A terminal writes the
+    # counter over the bar and leaves the message; the loss sits at ln 10 throughout.
+    lines = []
+    for epoch in range(6):
+        lines += ["", f"Epoch: {epoch}"]
+        for phase_total in (40, 10):
+            line = "".join(
+                _stepping_back_bar(
+                    i, phase_total, f"Loss: {2.303 + (i % 3) * 1e-3:.3f} | Acc: 10.0%"
+                )
+                for i in range(1, phase_total + 1)
+            )
+            lines.append(line.rstrip("\n"))
+    report = analyze(lines)
+    loss = report.input.series["loss"]
+    assert report.input.records == 6 and loss.count == 6
+    assert 2.30 < loss.minimum <= loss.maximum < 2.31
+    assert "step_time" in report.input.metrics and report.input.unread_numeric == 0
+    assert "chance_plateau" in {d.id for d in report.diagnoses}
