@@ -142,6 +142,9 @@ EVALUATION_WORDS = (
     *("validate", "evaluate"),  # DJL's ``Validate: Accuracy: 0.68, ..``
 )
 _SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))
+# What steps are counted within, before a plural axis word: a section, or a span of the
+# run (``episode steps: 12``, ``epoch iters: 469``): a count, not the position.
+_SPANS = _SECTION_WORDS | {"episode", "ep", "epoch", "rollout", "trajectory", "game"}
 _SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation of them)
 # A section label inside a line: a set's name, then ``:`` or in brackets, before a name;
 # or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``).
@@ -794,9 +797,10 @@ class LineParser:
             # not the step or epoch the lines after it belong to; pylearn2's ``Time this
             # epoch: 12.86 seconds``, a duration.
             return key
-        if last.lower() in _COUNTED_AXES and _SECTION_WORDS.intersection(lowered):
+        if last.lower() in _COUNTED_AXES and _SPANS.intersection(lowered):
             # Poutyne's ``Train steps: 1875 Val steps: 313``: how many steps each section
-            # took, not the step the line is at (``Train step: 100`` is).
+            # took, not the step the line is at (``Train step: 100`` is); keras-rl's
+            # ``episode steps: 12``, the length of an episode (of an epoch, a rollout).
             return key
         return last  # ``eval  val_loss=1.2`` names val_loss
 

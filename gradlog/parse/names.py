@@ -137,6 +137,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "steps_completed",  # Determined's report_training_metrics(steps_completed=..)
         "completed_steps",  # accelerate's no_trainer scripts
         "num_updates",
+        "update",  # Nematus' ``Epoch 1 Update 57000 Cost 61.07``: the optimizer's update
         "current_steps",
         "train_step",
         "batch",

@@ -1460,6 +1460,26 @@ def test_a_section_s_count_of_steps_is_no_counter(section: str, axis: str) -> No
     assert len({r.step for r in records}) == 3
 
 
+@pytest.mark.parametrize("span", ["episode", "Episode", "epoch", "rollout"])
+def test_steps_counted_within_a_span_are_no_counter(span: str) -> None:
+    # keras-rl: ``25/40000: episode: 2, duration: 0.080s, episode steps:  12, ...``: the
+    # length of an episode (of an epoch, a rollout), not the step the line is at.
+    log = [f"episode: {e}, {span} steps: {12 + e % 3}, loss: {1 / e:.4f}" for e in range(1, 9)]
+    records = read("\n".join(log))
+    assert len(records) == 8 and all(f"{span.lower()}_steps" in r.metrics for r in records)
+    assert [r.step for r in records] == list(range(1, 9))  # (numbered: the log prints none)
+
+
+def test_an_update_is_the_step() -> None:
+    # Nematus: ``Epoch  1 Update  57000 Cost  61.072025 UD  292.64 ...``: the optimizer's
+    # update is the step (an ``update_norm`` stays a metric).
+    log = [f"Epoch  {u // 3} Update  {u * 1000} Cost  {60 / u:.4f} UD  292.6" for u in range(1, 8)]
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [u * 1000 for u in range(1, 8)]
+    (record,) = read("update_norm: 0.3 loss 2.3")
+    assert record.metrics["update_norm"] == 0.3
+
+
 def test_a_section_s_step_is_still_the_step() -> None:
     (record,) = read("Train step: 1875 loss: 0.5")
     assert record.step == 1875
