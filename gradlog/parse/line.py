@@ -313,11 +313,19 @@ _ORDINAL = re.compile(
 )
 
 
+# (name, value) pairs printed as Python tuples (PFRL's ``statistics:[('average_q',
+# 0.022), ('average_loss', nan)]``, an ``OrderedDict``'s repr): each the name's value,
+# where there are two or more (one alone may be anything: mmcv's ``workflow: [('train',
+# 1)]`` is a setting).
+_TUPLE_PAIR = re.compile(r"""\(\s*(['"])([^'"\x00()]{1,64})\1\s*,\s*(?=\x00\s*\))""")
+
+
 def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
-    ``x at step N is V`` and ``x loss N: V`` turned into ``step N, x: V``; full-width
+    ``x at step N is V`` and ``x loss N: V`` turned into ``step N, x: V``, a tuple
+    ``('x', V)`` into ``'x': V``; full-width
     punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th epoch) as
     ``轮 N``."""
     shape = shape.replace("\t", " ")
@@ -333,6 +341,8 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     if "\x00:" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
+    if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
+        shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     return shape
 
 

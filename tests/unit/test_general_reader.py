@@ -1480,6 +1480,25 @@ def test_an_update_is_the_step() -> None:
     assert record.metrics["update_norm"] == 0.3
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "INFO:pfrl.experiments.train_agent:statistics:[('average_q', 0.022), ('loss', {v})]",
+        "OrderedDict([('loss', {v}), ('acc', 0.81)])",
+        '[("loss", {v}), ("lr", 0.001)]',
+    ],
+)
+def test_name_value_tuples_are_pairs(line: str) -> None:
+    # A Python list of (name, value) tuples, as printed by PFRL or an OrderedDict's repr.
+    records = read("\n".join(line.format(v=f"{1 / i:.4f}") for i in range(1, 6)))
+    assert [round(r.metrics["loss"], 4) for r in records] == [round(1 / i, 4) for i in range(1, 6)]
+
+
+def test_one_name_value_tuple_is_no_pair() -> None:
+    # mmcv's ``workflow: [('train', 1)], max: 4 epochs``: a setting, not a metric.
+    assert "train" not in LineParser().parse("workflow: [('train', 1)], max: 4 epochs").metrics
+
+
 def test_a_section_s_step_is_still_the_step() -> None:
     (record,) = read("Train step: 1875 loss: 0.5")
     assert record.step == 1875
