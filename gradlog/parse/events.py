@@ -64,7 +64,8 @@ _NAN_LOSS = re.compile(
 )
 # A sentence that says the loss went non-finite, in the words scripts use for it:
 # ``NaN detected in loss``, ``Detected NaN in the training loss``, ``nan loss
-# encountered``, ``loss went to Nans``, ``Loss is not finite``, ``loss became infinite``.
+# encountered``, ``loss went to Nans``, ``Loss is not finite``, ``loss became infinite``,
+# ``NaN occurred in optimization``.
 _NON_FINITE = r"(?:nans?|infs?|infinite|infinity|non-?finite|not\s+finite)"
 _SAID_NAN = (
     rf"\b(?:detected|found|encountered|got|hit)\s+(?:an?\s+)?{_NON_FINITE}\s+(?:values?\s+)?"
@@ -74,6 +75,9 @@ _SAID_NAN = (
     rf"|\b{_NON_FINITE}\s+loss\s+(?:detected|encountered|found|values?)\b"
     r"|\bloss\s+(?:went|goes|has\s+gone|became|becomes|turned|is|was)\s+(?:to\s+)?"
     r"(?:nans|infs|infinite|non-?finite|not\s+finite)\b"
+    # PyMC's ``FloatingPointError: NaN occurred in optimization.``: the run itself.
+    rf"|(?<!\bno\s)\b{_NON_FINITE}\s+(?:values?\s+)?(?:occurred|appeared|encountered|detected)\s+"
+    r"(?:in|during)\s+(?:the\s+)?(?:optimi[sz]ation|training|fitting)\b"
 )
 
 

@@ -88,6 +88,8 @@ def test_an_overflow_skip_is_an_overflow_not_a_skipped_step() -> None:
         "Loss is not finite, stopping training",
         "the loss became infinite",
         "Non-finite loss detected: terminating",
+        "FloatingPointError: NaN occurred in optimization.",
+        "inf encountered during training; stopping",
     ],
 )
 def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> None:
@@ -109,6 +111,7 @@ def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> 
         "skip update lossz 0.000000",  # llm.c's settings table
         "[Rank 0] step=10, skipped=3, lr=[1.90e-05], mom=[[0.9, 0.999]]",
         "Skipping the first 1000 batches of the resumed epoch",
+        "No NaN occurred in training; all good",  # (a sentence after it says so)
     ],
 )
 def test_ordinary_lines_are_not_events(text: str) -> None:
