@@ -132,6 +132,12 @@ class LogReader(BulkReader):
         self._in_summary = False
         self._section = ""  # the section of a ``| name | value |`` block being read
         self._vertical = False  # in a tabular logger's block (``_VERTICAL_RULE``)
+        # The rows of the block being read (``| name | value |``, a tabular logger's), as
+        # ``name: value``: a block prints one record, its step among its rows anywhere
+        # (sorted names put ``step`` last), so they are read together once it closes.
+        self._box: list[str] = []
+        self._box_line = 0  # the physical line of its first row
+        self._boxed: tuple[int, Fields] | None = None  # a block just closed, as one line
         self._phase: bool | None = None  # a section named by a line of its own: evaluation?
         self._phase_names: set[str] = set()  # the names the open section's lines printed
         self._phase_line: int | None = 0  # the physical line its last values were on
@@ -282,6 +288,9 @@ class LogReader(BulkReader):
             self._plain = False
             fields = self._fields(segment.text)
             hush = hush and fields is None
+            if self._boxed is not None:  # (a block the line closed: its record first)
+                records += self._assemble(*self._boxed)
+                self._boxed = None
             records += self._assemble(line_no, fields)
         if single and self._plain:
             assert key is not None
@@ -403,7 +412,12 @@ class LogReader(BulkReader):
                 return self._named(self._read_document())
             # The input ended inside the value: it was not JSON, but lines.
             return self._as_lines() + self._named(self._assembler.flush(idle))
-        return self._named(self._assembler.flush(idle))
+        boxed: list[Record] = []
+        if self._box and not idle:  # (a block cut off by the end of the input)
+            self._close_box()
+            assert self._boxed is not None
+            boxed, self._boxed = self._assemble(*self._boxed), None
+        return self._named(boxed + self._assembler.flush(idle))
 
     def open_nonfinite(self) -> bool:
         """Whether the record still open holds a NaN or an infinity."""
@@ -485,18 +499,21 @@ class LogReader(BulkReader):
             if block == "":
                 return None
             if block is not None:
-                text, rewritten = block, True
+                self._take_row(block)
+                return None
         elif self._section and stripped.startswith("---"):
             self._section = ""
         elif _VERTICAL_RULE.match(stripped):
             self._vertical = not self._vertical
+            self._close_box()
             return None
         elif self._vertical:
             pair = _VERTICAL_ROW.match(stripped)
             if pair is not None and NUMBER_RE.fullmatch(pair["value"]):
-                text, rewritten = f"{pair['name']}: {pair['value']}", True
-            else:
-                self._vertical = False
+                self._take_row(f"{pair['name']}: {pair['value']}")
+                return None
+            self._vertical = False
+        self._close_box()  # (any other line closes the block: a rule, or what follows)
         if self._table.columns and (row := self._table.row(text)) is not None:
             self.kinds["table"] += 1
             return Fields(row.metrics, row.step, row.epoch, row.dialect)
@@ -524,6 +541,23 @@ class LogReader(BulkReader):
             self._unread(stripped)
             return None
         return self._tally(text, stripped, fields)
+
+    def _take_row(self, row: str) -> None:
+        """Keep a block's row (``name: value``) until the block closes (``_close_box``)."""
+        if not self._box:
+            self._box_line = self._parser.line or 0
+        self._box.append(row)
+
+    def _close_box(self) -> None:
+        """Read the rows of the block that just closed as one line: its record."""
+        if not self._box:
+            return
+        text = ", ".join(self._box)
+        self._box = []
+        fields = self._parser.parse(text, mask_digits(text))
+        if fields is not None:
+            self.kinds["key-value"] += 1
+            self._boxed = (self._box_line, fields)
 
     def _unread(self, text: str) -> None:
         if len(self.unparsed) < _UNPARSED_KEPT:

@@ -64,6 +64,7 @@ class RunReader:
     _in_summary: bool
     _section: str
     _vertical: bool
+    _box: list[str]
     _phase: bool | None
     _compiled: dict[bytes, tuple[int, int, Compiled] | None]
     _flattened: dict[bytes, tuple[int, int, Compiled] | None]
@@ -479,6 +480,7 @@ class RunReader:
             self._in_summary
             or self._section
             or self._vertical
+            or self._box
             or self._table.columns
             or self._phase is not None
         )

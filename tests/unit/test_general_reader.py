@@ -2058,3 +2058,48 @@ def test_a_bar_that_steps_back_to_print_its_counter_keeps_its_message() -> None:
     assert 2.30 < loss.minimum <= loss.maximum < 2.31
     assert "step_time" in report.input.metrics and report.input.unread_numeric == 0
     assert "chance_plateau" in {d.id for d in report.diagnoses}
+
+
+def _boxes(order: list[str], sections: bool = False) -> list[str]:
+    """Key-value boxes as OpenAI's logger and Stable-Baselines3's print them: one record
+    a box, its rows in ``order`` (sorted names put ``step`` anywhere), between rules."""
+    lines = ["Logging to /tmp/openai-2024", "training..."]
+    for i in range(12):
+        values = {"grad_norm": 1.5 / (i + 1), "loss": 1.0 / (i + 1), "step": 100 * i}
+        lines.append("-" * 28)
+        for name in order:
+            if sections and name == "step":
+                lines.append(f"| {'time/':<14}| {'':<9}|")
+            lines.append(f"| {name:<14}| {values[name]:<9.4g}|")
+        lines.append("-" * 28)
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("order", "sections"),
+    [
+        (["grad_norm", "loss", "step"], False),  # improved-diffusion: step sorted last
+        (["loss", "step", "grad_norm"], True),  # SB3: the step's section in the middle
+        (["step", "grad_norm", "loss"], False),
+    ],
+)
+def test_a_box_of_rows_is_one_record_wherever_its_step_is(order: list[str], sections: bool) -> None:
+    lines = _boxes(order, sections)
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert [r.step for r in records] == [100 * i for i in range(12)]
+        assert [round(r.metrics["loss"], 4) for r in records] == [
+            round(1.0 / (i + 1), 4) for i in range(12)
+        ]
+
+
+def test_a_tabular_logger_s_block_is_one_record_wherever_its_step_is() -> None:
+    # rllab / garage's dowel: a rule of two dash runs, rows of name and value, the rule.
+    lines = []
+    for i in range(8):
+        lines += ["-----------  ---------", f"AverageLoss  {1 / (i + 1):.4f}", f"Iteration    {i}"]
+        lines += ["-----------  ---------"]
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == list(range(8))
+    assert [round(r.metrics["loss"], 4) for r in records] == [
+        round(1 / (i + 1), 4) for i in range(8)
+    ]
