@@ -32,6 +32,7 @@ _TRIGGERS = (
     "OVERFLOW",
     "scale to",
     "scale from",
+    "_scale to",
     "minimum",
     "Minimum",
     "cannot decrease",
@@ -96,7 +97,16 @@ _SCALE = re.compile(
     r"(?:reducing|setting|Reducing|Increasing)(?: dynamic)?(?: loss)?(?: scale)?"
     r"(?: from \S+)? to:?\s*(?P<scale>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 )
-_OVERFLOW = re.compile(r"OVERFLOW!|[Oo]verflow detected|Gradient overflow|overflow! Skipping")
+_OVERFLOW = re.compile(
+    r"OVERFLOW!|[Oo]verflow detected|Gradient overflow|overflow! Skipping"
+    r"|\bFound (?:NaN|nan|Inf|inf), (?:decreas|reduc|lower)"  # improved-diffusion's
+)
+# A scale named and set (``Found NaN, decreased lg_loss_scale to 23.2``): its value, or
+# its base-2 logarithm's where the name says so (``lg_``, ``log_``, ``log2_``).
+_NAMED_SCALE = re.compile(
+    r"\b(?:decreas|increas|reduc|lower|rais)(?:ed|ing)\s+(?:the\s+)?(?P<log>lg_|log2?_)?"
+    r"loss[_ ]scale\s+to:?\s*(?P<scale>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+)
 # "skipping (the) (optimizer) step", "skipped the update", "optimizer step was skipped":
 # the -ing and -ed forms only, as a bare "skip update" is a setting's name (llm.c's table).
 _SKIP_STEP = re.compile(
@@ -155,6 +165,9 @@ def _event(text: str) -> Event | None:
     match = _SCALE.search(text)
     if match and "hysteresis" not in text[: match.start()]:
         metrics[LOSS_SCALE] = float(match.group("scale"))
+    elif match := _NAMED_SCALE.search(text):
+        scale = float(match.group("scale"))
+        metrics[LOSS_SCALE] = power_of_two(scale) if match.group("log") else scale
     if _MINIMUM.search(text):
         metrics[SCALE_AT_MINIMUM] = 1.0
     if not metrics and _SKIP_STEP.search(text):  # an overflow skip is the loss scaler's
@@ -169,3 +182,9 @@ def _skip_step(text: str) -> float | None:
     if match is None or "loss" in text.lower():
         return None
     return float(match.group("step"))
+
+
+def power_of_two(exponent: float) -> float:
+    """2 to ``exponent``: a loss scale printed as its base-2 logarithm (``lg_loss_scale``),
+    as the scale itself (past what a float holds: infinite)."""
+    return 2.0**exponent if exponent < 1024 else math.inf

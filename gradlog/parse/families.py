@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
-from gradlog.parse.events import EVENTS
+from gradlog.parse.events import EVENTS, power_of_two
 from gradlog.parse.names import (
     _CANONICAL,
     ACC,
@@ -241,7 +241,11 @@ class Families:
                 metrics[fam] = math.fsum(metrics[m] for m in members)
             else:
                 value = metrics.pop(members[0])
-                metrics[fam] = _log(value) if members[0] in self._logs else value
+                if members[0] in self._logs:
+                    value = _log(value)
+                elif fam == LOSS_SCALE and _in_log2(members[0]):
+                    value = power_of_two(value)
+                metrics[fam] = value
 
     def plain(self, keys: tuple[str, ...]) -> bool:
         """Whether ``resolve`` leaves records with exactly these metric names as they
@@ -378,6 +382,13 @@ def _total(keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
             if end - start >= 2 and abs(total - target) <= 1e-3 * target + 2e-3:
                 return (keys[end],)
     return ()
+
+
+@cache
+def _in_log2(name: str) -> bool:
+    """Whether a loss scale's name says it is printed as its base-2 logarithm
+    (improved-diffusion's ``lg_loss_scale``, a ``log2_loss_scale``)."""
+    return words(name)[0] in ("lg", "log", "log2")
 
 
 def _log(value: float) -> float:

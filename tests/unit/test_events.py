@@ -128,3 +128,19 @@ def test_a_quiet_shape_stays_quiet_and_events_of_any_shape_are_still_read() -> N
         assert found is not None and found.metrics[LOSS_SCALE] == float(value)
     long_line = quiet + " x" * 2000  # too long to remember: read every time
     assert event(long_line) is None and event(long_line + " OVERFLOW!") is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "scale", "overflow"),
+    [
+        ("Found NaN, decreased lg_loss_scale to 23", 2.0**23, True),  # improved-diffusion
+        ("Found NaN, decreased lg_loss_scale to -340.5", 2.0**-340.5, True),
+        ("increased log2_loss_scale to 16", 2.0**16, False),
+        ("lowered the loss scale to 512.0", 512.0, False),
+    ],
+)
+def test_a_scale_named_and_set_is_its_value(text: str, scale: float, overflow: bool) -> None:
+    # A scale printed as its base-2 logarithm (``lg_``, ``log2_``) is read as the scale.
+    found = event(text)
+    assert found is not None and found.metrics[LOSS_SCALE] == pytest.approx(scale, rel=1e-12)
+    assert (OVERFLOW in found.metrics) is overflow

@@ -2103,3 +2103,11 @@ def test_a_tabular_logger_s_block_is_one_record_wherever_its_step_is() -> None:
     assert [round(r.metrics["loss"], 4) for r in records] == [
         round(1 / (i + 1), 4) for i in range(8)
     ]
+
+
+def test_a_loss_scale_printed_as_its_logarithm_is_the_scale() -> None:
+    # improved-diffusion's logger: ``| lg_loss_scale | 20.1 |``, log2 of the scale.
+    (record,) = read("lg_loss_scale: 20, loss: 0.5, step: 100")
+    assert record.metrics["loss_scale"] == 2.0**20
+    (record,) = read("loss_scale: 20, loss: 0.5, step: 100")
+    assert record.metrics["loss_scale"] == 20
