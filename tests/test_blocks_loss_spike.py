@@ -42,6 +42,8 @@ EVENTS: dict[str, list[tuple[float, float]]] = {
     "lm_held": [(2.4, 1.0), (2.2, 1.0)],
     "lm_once": [(2.4, 1.0)],
 }
+# A loss that fell by orders of magnitude: the jumps above, and ones that dwarf its level.
+SETTLED = {"dwarfing": [(25.0, 1.0)], "sevenfold": [(7.0, 1.0)], "wobble": [(3.0, 1.0)]}
 
 
 def _run(
@@ -58,7 +60,7 @@ def _run(
     found = [Record(i + 1, i + 1, {"loss": loss, "grad_norm": 1.0}) for i, loss in enumerate(head)]
     start = 10.9 if not grads else 2.3
     while len(found) < length:
-        stretch = [(1.0, 1.0)] * rng.randrange(3, 40) + EVENTS[rng.choice(events)]
+        stretch = [(1.0, 1.0)] * rng.randrange(3, 40) + {**EVENTS, **SETTLED}[rng.choice(events)]
         for loss, grad in stretch:
             index = len(found)
             level = start * (floor + (1 - floor) * math.exp(-index / 300))
@@ -99,6 +101,20 @@ def test_spikes_read_in_blocks(small: bool, monkeypatch: pytest.MonkeyPatch) -> 
         assert len({d.first_step for d in found}) > 5
         assert any("then became NaN" in d.message for d in found)
         _check(records, thresholds, f"every{n}")
+
+
+def test_jumps_over_a_settled_near_zero_loss_read_in_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # From 2.3 to 2.3e-4: a tenth of the start is 1,000x the level, and only a jump that
+    # dwarfs the window (``_dwarfs``) is judged.
+    monkeypatch.setattr(spike, "SMALL_BLOCK", 1)
+    thresholds = Thresholds()
+    for n in range(2):
+        records = _run(random.Random(n), 1500, list(SETTLED), floor=1e-4)
+        found = _found(records, thresholds)
+        assert len({d.first_step for d in found}) > 5
+        _check(records, thresholds, f"settled{n}")
 
 
 def test_near_misses_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:

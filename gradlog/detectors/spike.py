@@ -76,7 +76,10 @@ class LossSpikeDetector(Detector):
       of thumb that a 10-100x jump is a spike; an error too when NaN follows.
     - `nan_confirmed_factor` 3 within `nan_horizon` 3 records of a NaN.
     - `min_rise_fraction` 0.1: the rise must be at least a tenth of the run's starting
-      loss, so near-zero losses that wobble (0.001 -> 0.02) are not spikes.
+      loss, so near-zero losses that wobble (0.001 -> 0.02) are not spikes; but for a
+      jump of `factor` over the highest of the last 8 losses, or of `quiet_factor` over a
+      quiet window (below): a loss that fell by orders of magnitude and sits there (a
+      PINN's 1e-3) is not wobbling.
     - `min_history` 3 finite losses before an unconfirmed spike can fire.
     - `quiet_factor` 5 when the previous 8 losses all lie within `quiet_spread` (1.5x)
       of the least of them: in a run that quiet, a 5x jump is far beyond its noise.
@@ -168,7 +171,10 @@ class LossSpikeDetector(Detector):
                 if (
                     scale <= 0
                     or self._signed
-                    or loss - base < self._limits.min_rise_fraction * scale
+                    or (
+                        loss - base < self._limits.min_rise_fraction * scale
+                        and not self._dwarfs(loss, base)
+                    )
                 ):
                     self._episode = None  # no rise worth a look: the common case
                 else:
@@ -268,6 +274,16 @@ class LossSpikeDetector(Detector):
         diagnosis = self._report(record, self._previous, ratio, base, None, severe)
         self._episode, self._episode_base = diagnosis, base
         return [diagnosis]
+
+    def _dwarfs(self, loss: float, base: float) -> bool:
+        """Whether a jump dwarfs what the recent window did, so a near-zero level is no
+        wobble: `factor` over the highest of its losses, or `quiet_factor` over a quiet
+        one (a loss that fell by orders of magnitude and sits still there)."""
+        recent = self._recent_sorted
+        return base > 0 and (
+            (len(recent) >= self._limits.window and loss >= self._limits.factor * recent[-1])
+            or self._quiet(loss / base)
+        )
 
     def _quiet(self, ratio: float) -> bool:
         """A jump of ``quiet_factor`` over a full recent window whose losses all lie within

@@ -167,6 +167,10 @@ def _judge(
     # After a loss below zero (the block's, or one before it) no rise is checked.
     signed = np.logical_or.accumulate(np.concatenate(([state.signed], values[:-1] < 0)))
     suspect = ~(values - floor < rise * np.maximum(start_level, floor)) & ~signed
+    # (a jump that dwarfs the window waives the rise, ``_dwarfs``: at least the lesser
+    # of ``factor`` and ``quiet_factor`` over its median, so over its minimum too)
+    dwarfing = min(limits.factor, limits.quiet_factor)
+    suspect |= (values >= dwarfing * floor) & (floor > 0) & ~signed
     norms = _padded(state.grads, grad, size)
     now = grad[goods]
     finite_now = np.isfinite(now)
@@ -180,6 +184,7 @@ def _judge(
     base, count = _medians(levels, rows, size)
     mine = values[rows]
     rose = (count > 0) & ~(mine - base < rise * np.maximum(start_level, base)) & ~signed[rows]
+    rose |= (count > 0) & (base > 0) & (mine >= dwarfing * base) & ~signed[rows]
     level, norms_count = _medians(norms, goods[rows], size)
     scaled = jump * level
     quiet_jump = (

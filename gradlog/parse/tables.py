@@ -6,6 +6,9 @@ until a line that is not a row of numbers. Column names go through the same name
 and families as any key, so ``train_loss`` is ``loss`` here too. spaCy, fastai and
 ultralytics consoles, CSV metric files and markdown tables are all of this kind.
 
+A cell that lists numbers (DeepXDE's loss terms, ``[2.1e-02, 3.2e-04]``) is their sum,
+the total; an empty list (``[]``) is no value.
+
 A block prints one record as rows of ``| name | value |`` between dashed rules, with
 ``| section/ |  |`` rows naming a section (Stable-Baselines3's logger); each row is read
 as ``name: value``.
@@ -39,6 +42,9 @@ _MARKDOWN_RULE = re.compile(
 # spaces of a long cell again at each of its characters.
 _BLOCK_ROW = re.compile(r"^\s*\|(?P<name>[^|]*)\|(?P<value>[^|]*)\|\s*$")
 _COLUMNS_KEPT = 256  # a header with more cells names no metric table
+# A cell that lists numbers (DeepXDE's ``[2.09e-02, 3.20e-04, 3.26e-03]``, one per loss
+# term) or none (``[]``): the list, empty or with a comma.
+_LISTED = re.compile(r"\[\s*(?:[^\[\],]*,[^\[\]]*)?\]")
 # A box-drawn table's rules (rich's ``┃ Step ┃ Loss ┃`` and ``│ 25 │ 2.40 │``) are its pipes.
 _BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b", "|"))
 # A cell that says "no value here" (an evaluation column between evaluations).
@@ -207,6 +213,8 @@ class Table:
         """Read ``text`` as a row of the open table; None when it is not one."""
         if not self.columns or _RULE.match(text) or _MARKDOWN_RULE.match(text):
             return None
+        if "[" in text:
+            text = _LISTED.sub(_summed, text)
         if self.piped:
             cells = _cells(text.translate(_BOX), self.comma, self.piped)
         elif self.comma:
@@ -419,6 +427,18 @@ def _dialect(lowered: list[str], comma: bool) -> str | None:
     if "epoch" in lowered and "train_loss" in lowered and "time" in lowered:
         return "fastai"  # (its Learner.fit table ends with the epoch's mm:ss)
     return None
+
+
+def _summed(listed: re.Match[str]) -> str:
+    """A cell that lists numbers as their sum (the terms of a loss make its total), an
+    empty list as no value; a list of anything else as it is."""
+    terms = [term.strip() for term in listed[0][1:-1].split(",")]
+    if terms == [""]:
+        return "-"
+    values = [_cell(term) for term in terms]
+    if not terms or any(value is None for value in values):
+        return listed[0]
+    return repr(math.fsum(v for v in values if v is not None))
 
 
 def _cell(cell: str) -> float | None:

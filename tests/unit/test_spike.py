@@ -31,6 +31,18 @@ def test_near_zero_wobble_is_not_a_spike() -> None:
     assert run("loss_spike", records(loss=losses)) == []
 
 
+def test_a_jump_that_dwarfs_a_settled_near_zero_loss_is_a_spike() -> None:
+    # A PINN's loss falls from 0.8 to about 1e-3 and sits there; one jump to 20x the
+    # highest of the last 8 is no wobble, though far below a tenth of where it started.
+    start = [0.8, 0.78, 0.75, 0.7, 0.66, 0.2, 0.05, 0.01, 0.003]
+    settled = [*start, *[0.001 * (1 + 0.1 * (i % 4)) for i in range(10)]]
+    found = run("loss_spike", records(loss=[*settled, 0.0245, 0.009, 0.002, 0.0011]))
+    assert [d.first_step for d in found] == [20]
+    # a near-zero loss that wobbles up to 5x is still not judged by such a jump
+    wobbly = [*start, *[0.001, 0.004, 0.0012, 0.005, 0.001] * 2]
+    assert run("loss_spike", records(loss=[*wobbly, 0.03, 0.002, 0.001])) == []
+
+
 def test_one_spike_spanning_records_is_one_episode() -> None:
     found = run("loss_spike", records(loss=[2.0, 1.8, 1.6, 1.5, 30.0, 28.0, 1.4]))
     assert [d.first_step for d in found] == [5]
