@@ -2111,3 +2111,19 @@ def test_a_loss_scale_printed_as_its_logarithm_is_the_scale() -> None:
     assert record.metrics["loss_scale"] == 2.0**20
     (record,) = read("loss_scale: 20, loss: 0.5, step: 100")
     assert record.metrics["loss_scale"] == 20
+
+
+def test_a_table_cell_that_lists_numbers_is_their_sum() -> None:
+    # DeepXDE: each loss term in a list; the total is their sum, ``[]`` no value.
+    header = "Step      Train loss                      Test loss                       Test metric"
+    rows = [
+        f"{s * 1000:<10}[{1e-2 / (s + 1):.2e}, {2e-3:.2e}, {1e-3:.2e}]"
+        f"          [{1e-2 / (s + 1):.2e}, 0.00e+00, 0.00e+00]          []"
+        for s in range(6)
+    ]
+    records = read("\n".join(["Training model...", "", header, *rows]))
+    assert [r.step for r in records] == [s * 1000 for s in range(6)]
+    assert [r.metrics["loss"] for r in records] == pytest.approx(
+        [1e-2 / (s + 1) + 3e-3 for s in range(6)], rel=1e-2
+    )
+    assert all("test_metric" not in r.metrics for r in records)
