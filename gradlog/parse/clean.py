@@ -90,10 +90,11 @@ _AXIS_WORDS = ("tep", "ter", "atch", "poch", "TEP", "TER", "ATCH", "POCH")
 _AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun),
-# ``[proc 0]`` (DGL-KE).
+# ``[proc 0]`` (DGL-KE), ``[0] `` (Intel MPI's and MPICH's ``-prepend-rank``).
 _RANK = re.compile(
     r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[proc (?P<d>\d+)\]"
-    r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
+    r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:|(?P<c>\d{1,4}): (?=[^\d\s-])"
+    r"|\[(?P<e>\d{1,4})\] (?=[^\d\s-]))\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2})"
@@ -146,6 +147,9 @@ class Segment(NamedTuple):
 
     text: str
     rank: int | None = None
+    # The tag was a bare number (srun's ``0: ``): a counter prints the same (``1: loss``),
+    # so it names a rank only once a number came again (``LogReader``).
+    bare: bool = False
 
 
 def apply_backspaces(text: str) -> str:
@@ -192,15 +196,21 @@ def redraws(text: str) -> list[str]:
 
 def _rank_of(tag: re.Match[str]) -> int:
     """The rank a ``_RANK`` tag names."""
-    return int(tag.group("a") or tag.group("b") or tag.group("c") or tag.group("d"))
+    return int(tag.group("a") or tag.group("b") or tag.group("c") or tag.group("d") or tag["e"])
+
+
+def _bare(tag: re.Match[str]) -> bool:
+    """Whether a ``_RANK`` tag is a bare number (``0: ``, ``[0] ``), as a counter's."""
+    return tag.group("c") is not None or tag.group("e") is not None
 
 
 def strip_prefixes(text: str) -> Segment:
     """Remove rank tags, timestamps and logging prefixes from the start of a line."""
     rank: int | None = None
+    bare = False
     match = _RANK.match(text)
     if match:
-        rank = _rank_of(match)
+        rank, bare = _rank_of(match), _bare(match)
         text = text[match.end() :]
     text = text.lstrip()
     for _ in range(8):  # prefixes stack: [rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO -
@@ -208,11 +218,11 @@ def strip_prefixes(text: str) -> Segment:
         if match and match.end():
             text = text[match.end() :]
         elif rank is None and (match := _RANK.match(text)):
-            rank = _rank_of(match)
+            rank, bare = _rank_of(match), _bare(match)
             text = text[match.end() :]
         else:
             break
-    return Segment(text, rank)
+    return Segment(text, rank, bare)
 
 
 def _unstyled(raw: str) -> str:

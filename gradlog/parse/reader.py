@@ -95,6 +95,9 @@ _PHASE = re.compile(
 )
 
 
+_BARE_TAGS_KEPT = 4096  # bare numbers remembered while none came again
+
+
 def _tagged(tag: bytes | None, rank: int) -> bool:
     """Whether ``tag``, a rank's tag as printed (``[rank3]:``), is ``rank``'s."""
     return tag is not None and int(re.findall(rb"[0-9]+", tag)[-1]) == rank
@@ -135,6 +138,9 @@ class LogReader(BulkReader):
         # The rows of the block being read (``| name | value |``, a tabular logger's), as
         # ``name: value``: a block prints one record, its step among its rows anywhere
         # (sorted names put ``step`` last), so they are read together once it closes.
+        # The bare numbers seen opening lines, in order, until one came again (then None:
+        # they are ranks' tags, ``_counted_ranks``).
+        self._bare_tags: dict[int, None] | None = {}
         self._box: list[str] = []
         self._box_line = 0  # the physical line of its first row
         self._boxed: tuple[int, Fields] | None = None  # a block just closed, as one line
@@ -280,10 +286,13 @@ class LogReader(BulkReader):
             parser = self._parser
             before = (self.unread_numeric, parser.dialect, parser.limits.total(), parser.sightings)
         for segment in segments:
-            if segment.rank is not None:
+            rank = segment.rank
+            if rank is not None and segment.bare and not self._counted_ranks(rank):
+                rank = None  # (a counter, so far: ``1: loss 2.07``, ``2: loss 1.86``)
+            if rank is not None:
                 if self._rank is None:  # the rank read from now on (tags are kept)
-                    self._rank = segment.rank
-                if segment.rank != self._rank:
+                    self._rank = rank
+                if rank != self._rank:
                     continue  # another rank printing the same run: keep one
             self._plain = False
             fields = self._fields(segment.text)
@@ -298,6 +307,21 @@ class LogReader(BulkReader):
         elif hush:
             self._hush(layout, before, segments[0].rank not in (None, self._rank))
         return self._named(records)
+
+    def _counted_ranks(self, tag: int) -> bool:
+        """Whether bare numbers opening lines (``0: ``, ``3: ``) are ranks' tags: once one
+        came again, as ranks' do in turn; a counter's never do (``1: loss ..``, ``2: ..``).
+        Until then they are read as no tag; from then on the first one is the rank read."""
+        seen = self._bare_tags
+        if seen is None:
+            return True
+        if tag in seen:
+            self._bare_tags = None
+            self._rank = self._rank if self._rank is not None else next(iter(seen))
+            return True
+        if len(seen) < _BARE_TAGS_KEPT:
+            seen[tag] = None
+        return False
 
     def _hush(self, layout: bytes, before: tuple[int, Dialect, int, int], other: bool) -> None:
         """Remember the ``layout`` of a line that yielded nothing and changed nothing

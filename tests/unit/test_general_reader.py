@@ -2127,3 +2127,23 @@ def test_a_table_cell_that_lists_numbers_is_their_sum() -> None:
         [1e-2 / (s + 1) + 3e-3 for s in range(6)], rel=1e-2
     )
     assert all("test_metric" not in r.metrics for r in records)
+
+
+@pytest.mark.parametrize("form", ["{n}: ", "[{n}] "])
+def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(form: str) -> None:
+    # A counter (``1: train loss ..``, ``[2] train loss ..``) never repeats a number: all
+    # its lines are read. Ranks (srun's ``0: ``, Intel MPI's ``[0] ``) print in turns:
+    # once a number came again, only the first rank's lines are read.
+    counted = [
+        form.format(n=e) + f"train loss {2 / e:.4f} val loss {2.1 / e:.4f}" for e in range(1, 21)
+    ]
+    records = read("\n".join(counted))
+    assert len(records) == 20 and records[-1].metrics["loss"] == pytest.approx(0.1)
+    ranked = [
+        form.format(n=r) + f"step {s} | loss {s + r / 10:.2f}"
+        for s in range(1, 30)
+        for r in ((2, 0, 3, 1) if s % 2 else (1, 3, 0, 2))
+    ]
+    records = read("\n".join(ranked))
+    assert [r.step for r in records] == list(range(1, 30))
+    assert all(r.metrics["loss"] == pytest.approx(r.step + 0.2) for r in records[1:])
