@@ -90,11 +90,10 @@ _AXIS_WORDS = ("tep", "ter", "atch", "poch", "TEP", "TER", "ATCH", "POCH")
 _AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun),
-# ``[proc 0]`` (DGL-KE), ``[0] `` (Intel MPI's and MPICH's ``-prepend-rank``).
+# ``[proc 0]`` (DGL-KE).
 _RANK = re.compile(
     r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[proc (?P<d>\d+)\]"
-    r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:|(?P<c>\d{1,4}): (?=[^\d\s-])"
-    r"|\[(?P<e>\d{1,4})\] (?=[^\d\s-]))\s?"
+    r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2})"
@@ -196,12 +195,12 @@ def redraws(text: str) -> list[str]:
 
 def _rank_of(tag: re.Match[str]) -> int:
     """The rank a ``_RANK`` tag names."""
-    return int(tag.group("a") or tag.group("b") or tag.group("c") or tag.group("d") or tag["e"])
+    return int(tag.group("a") or tag.group("b") or tag.group("c") or tag.group("d"))
 
 
 def _bare(tag: re.Match[str]) -> bool:
-    """Whether a ``_RANK`` tag is a bare number (``0: ``, ``[0] ``), as a counter's."""
-    return tag.group("c") is not None or tag.group("e") is not None
+    """Whether a ``_RANK`` tag is a bare number (``0: ``), as a counter's is too."""
+    return tag.group("c") is not None
 
 
 def strip_prefixes(text: str) -> Segment:

@@ -138,8 +138,8 @@ class LogReader(BulkReader):
         # The rows of the block being read (``| name | value |``, a tabular logger's), as
         # ``name: value``: a block prints one record, its step among its rows anywhere
         # (sorted names put ``step`` last), so they are read together once it closes.
-        # The bare numbers seen opening lines, in order, until one came again (then None:
-        # they are ranks' tags, ``_counted_ranks``).
+        # The bare numbers seen opening lines, the last one last, until one came again
+        # after another (then None: they are ranks' tags, ``_counted_ranks``).
         self._bare_tags: dict[int, None] | None = {}
         self._box: list[str] = []
         self._box_line = 0  # the physical line of its first row
@@ -310,15 +310,18 @@ class LogReader(BulkReader):
 
     def _counted_ranks(self, tag: int) -> bool:
         """Whether bare numbers opening lines (``0: ``, ``3: ``) are ranks' tags: once one
-        came again, as ranks' do in turn; a counter's never do (``1: loss ..``, ``2: ..``).
-        Until then they are read as no tag; from then on the first one is the rank read."""
+        came again after another, as ranks' do in turn; a counter's never do (``1: loss
+        ..``, ``2: ..``), nor does a step's over its lines (big_vision's ``[50] loss = ..``,
+        ``[50] l2_grads = ..``). Until then they are read as no tag; from then on the first
+        one is the rank read."""
         seen = self._bare_tags
         if seen is None:
             return True
-        if tag in seen:
+        if tag in seen and tag != next(reversed(seen)):
             self._bare_tags = None
             self._rank = self._rank if self._rank is not None else next(iter(seen))
             return True
+        seen.pop(tag, None)  # (the last one seen is the last in order)
         if len(seen) < _BARE_TAGS_KEPT:
             seen[tag] = None
         return False

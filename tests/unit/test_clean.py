@@ -121,7 +121,6 @@ def test_clean(raw: str, cleaned: list[str]) -> None:
         ("[default0]:step 1", 0),
         ("[1,3]<stdout>:step 1", 3),
         ("2: step 1", 2),
-        ("[3] step 1", 3),  # Intel MPI's and MPICH's -prepend-rank
         ("12: 483.117340, 491.982117 avg loss", None),
         ("step 1", None),
         ("[rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO - step: 40", 0),
