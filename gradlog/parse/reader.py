@@ -96,6 +96,7 @@ _PHASE = re.compile(
 
 
 _BARE_TAGS_KEPT = 4096  # bare numbers remembered while none came again
+_BOX_ROWS = 256  # rows read together at most, as one block
 
 
 def _tagged(tag: bytes | None, rank: int) -> bool:
@@ -135,12 +136,12 @@ class LogReader(BulkReader):
         self._in_summary = False
         self._section = ""  # the section of a ``| name | value |`` block being read
         self._vertical = False  # in a tabular logger's block (``_VERTICAL_RULE``)
-        # The rows of the block being read (``| name | value |``, a tabular logger's), as
-        # ``name: value``: a block prints one record, its step among its rows anywhere
-        # (sorted names put ``step`` last), so they are read together once it closes.
         # The bare numbers seen opening lines, the last one last, until one came again
         # after another (then None: they are ranks' tags, ``_counted_ranks``).
         self._bare_tags: dict[int, None] | None = {}
+        # The rows of the block being read (``| name | value |``, a tabular logger's), as
+        # ``name: value``: a block prints one record, its step among its rows anywhere
+        # (sorted names put ``step`` last), so they are read together once it closes.
         self._box: list[str] = []
         self._box_line = 0  # the physical line of its first row
         self._boxed: tuple[int, Fields] | None = None  # a block just closed, as one line
@@ -311,9 +312,9 @@ class LogReader(BulkReader):
     def _counted_ranks(self, tag: int) -> bool:
         """Whether bare numbers opening lines (``0: ``, ``3: ``) are ranks' tags: once one
         came again after another, as ranks' do in turn; a counter's never do (``1: loss
-        ..``, ``2: ..``), nor does a step's over its lines (big_vision's ``[50] loss = ..``,
-        ``[50] l2_grads = ..``). Until then they are read as no tag; from then on the first
-        one is the rank read."""
+        ..``, ``2: ..``), nor does a step's over its lines (``50: loss ..``, ``50: acc
+        ..``). Until then they are read as no tag; from then on the first one is the rank
+        read."""
         seen = self._bare_tags
         if seen is None:
             return True
@@ -442,8 +443,8 @@ class LogReader(BulkReader):
         boxed: list[Record] = []
         if self._box and not idle:  # (a block cut off by the end of the input)
             self._close_box()
-            assert self._boxed is not None
-            boxed, self._boxed = self._assemble(*self._boxed), None
+            if self._boxed is not None:
+                boxed, self._boxed = self._assemble(*self._boxed), None
         return self._named(boxed + self._assembler.flush(idle))
 
     def open_nonfinite(self) -> bool:
@@ -571,6 +572,8 @@ class LogReader(BulkReader):
 
     def _take_row(self, row: str) -> None:
         """Keep a block's row (``name: value``) until the block closes (``_close_box``)."""
+        if len(self._box) >= _BOX_ROWS:
+            self._close_box()  # (no block is that long: rows that never close one)
         if not self._box:
             self._box_line = self._parser.line or 0
         self._box.append(row)
