@@ -320,6 +320,11 @@ _ORDINAL = re.compile(
 _TUPLE_PAIR = re.compile(r"""\(\s*(['"])([^'"\x00()]{1,64})\1\s*,\s*(?=\x00\s*\))""")
 
 
+# A count of the run's steps opening a line, before a colon (keras-rl's ``   25/40000:
+# episode: 2, ...``): the step, out of the total.
+_LEADING_COUNT = re.compile(r"^(\s*)\x00/\x00:(?=\s)")
+
+
 def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
@@ -341,6 +346,8 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     if "\x00:" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
+    if shape[:12].lstrip().startswith("\x00/\x00:"):
+        shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     return shape

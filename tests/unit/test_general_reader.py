@@ -2151,3 +2151,19 @@ def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(form: st
     records = read("\n".join(ranked))
     assert [r.step for r in records] == list(range(1, 30))
     assert all(r.metrics["loss"] == pytest.approx(r.step + 0.2) for r in records[1:])
+
+
+def test_a_count_of_steps_opening_a_line_is_the_step() -> None:
+    # keras-rl: ``   25/40000: episode: 2, duration: 0.080s, episode steps:  12, ...``.
+    done, lines = 0, []
+    for episode in range(1, 9):
+        length = 10 + episode * 3
+        done += length
+        lines.append(
+            f"{done:>6}/40000: episode: {episode}, duration: 0.080s, episode steps: {length:>3}, "
+            f"steps per second: 151, episode reward: {length}.000, loss: {1 / episode:.6f}"
+        )
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == [
+        sum(10 + e * 3 for e in range(1, n + 1)) for n in range(1, 9)
+    ]
