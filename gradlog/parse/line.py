@@ -130,6 +130,11 @@ _LOSS_AT = re.compile(
     rf"(?P<name>(?<![\w.]){_SAID_NAME}[ _](?i:loss|error))"
     r" \x00:\s*(?=\x00)"
 )
+# ``Train loss 1200 0.412130 Grad Norm ..`` (Tacotron 2's ``train.py``): the same with
+# no colon, the iteration and the value one blank apart.
+_LOSS_AT_BARE = re.compile(
+    rf"(?P<name>(?<![\w.]){_SAID_NAME}[ _](?i:loss|error)) \x00 (?=\x00(?![\w.]))"
+)
 # A key in angle brackets or braces before its separator (SageMaker's ``<loss>=0.52``,
 # nnabla's ``{Training loss}=2.07``).
 _ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:])")
@@ -346,6 +351,8 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     if "\x00:" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
+    if " \x00 \x00" in shape:
+        shape = _LOSS_AT_BARE.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
     if shape[:12].lstrip().startswith("\x00/\x00:"):
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:

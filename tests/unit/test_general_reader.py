@@ -2167,3 +2167,16 @@ def test_a_count_of_steps_opening_a_line_is_the_step() -> None:
     assert [r.step for r in records] == [
         sum(10 + e * 3 for e in range(1, n + 1)) for n in range(1, 9)
     ]
+
+
+def test_a_loss_named_before_its_iteration_and_value_takes_the_value() -> None:
+    # NVIDIA's Tacotron 2: ``Train loss 1200 0.412130 Grad Norm 1.234000 1.23s/it``, and
+    # ``Validation loss 1200:  0.512345`` (with a colon) at the evaluations.
+    lines = [
+        f"Train loss {i} {1 / i:.6f} Grad Norm {2 + i / 100:.6f} 1.2{i % 9}s/it"
+        for i in range(1, 21)
+    ]
+    records = read("\n".join([*lines, "Validation loss 20:  0.512345  "]))
+    assert [r.step for r in records] == list(range(1, 21))
+    assert [round(r.metrics["loss"], 6) for r in records] == [round(1 / i, 6) for i in range(1, 21)]
+    assert records[-1].metrics["val_loss"] == 0.512345
