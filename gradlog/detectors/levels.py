@@ -353,9 +353,9 @@ class Level:
 
         Never while the level falls back toward its best (see ``falling_back`` too): it
         may yet return (the bump after a warm restart). Far above its best, holding is
-        enough; a moderate rise must still
-        be climbing, by two standard errors over the stretch, or it is a step to a new
-        level (a harder stage, a loss term switched on, a cycle that settled higher).
+        enough; a moderate rise must still be climbing, by two standard errors over the
+        stretch, or it is a step to a new level (a harder stage, a loss term switched on,
+        a cycle that settled higher).
         """
         error = self._error
         if rise >= math.log(self._limits.factor):

@@ -199,17 +199,18 @@ class LossScaleCollapseDetector(Detector):
             self._window.append(_CLEAN)  # nothing in or out of the window's counts
         if grew or halvings or self._storm.halvings:  # else no storm to follow
             self._follow_storm(halvings, grew)
-        late = self._records == 1 and not (overflow or fell) and self._excerpt(record)
+        # An excerpt: its first record, clean, far into the run (the overflows printed
+        # before a record are its own: a clean one had none).
+        late = (
+            self._records == 1
+            and not (overflow or fell)
+            and past_calibration(record, self._limits.calibration_records)
+        )
         self._settle(overflow or fell, grew, late)
         found = self._judge()
         if found is None:
             return [] if self._reported is None else self._close()  # nothing open to close
         return self._update(record, *found)
-
-    def _excerpt(self, record: Record) -> bool:
-        """Whether a log opens far into its run (``past_calibration``), its first record
-        clean (the overflows printed before a record are its own: a clean one had none)."""
-        return past_calibration(record, self._limits.calibration_records)
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         from gradlog.detectors.small_block import changed, indexes

@@ -34,6 +34,9 @@ def bend_scatter(bends: list[float]) -> float:
     return 1.4826 * sorted_median(deviations) / math.sqrt(1.5)
 
 
+_MEDIAN_ERROR = 1.2533  # sqrt(pi / 2): the median's standard error over the mean's
+
+
 def shortest_window(noise: float, windows: Sequence[int], target: float) -> int:
     """The shortest window whose median has a standard error of at most ``target``.
 
@@ -45,7 +48,6 @@ def shortest_window(noise: float, windows: Sequence[int], target: float) -> int:
     return max(windows)
 
 
-_MEDIAN_ERROR = 1.2533  # sqrt(pi / 2): the median's standard error over the mean's
 _REESTIMATE = 5  # values between two estimates of the noise: it changes slowly
 
 

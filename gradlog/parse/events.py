@@ -32,7 +32,6 @@ _TRIGGERS = (
     "OVERFLOW",
     "scale to",
     "scale from",
-    "_scale to",
     "minimum",
     "Minimum",
     "cannot decrease",

@@ -124,16 +124,12 @@ _AT_STEP = re.compile(
     rf"(?P<name>{_SAID_NAME}) (?:at|for|after|in|on) "
     r"(?P<axis>[A-Za-z]+) \x00,?(?: is| was| ?=| ?:) ?(?=\x00)"  # (gensim's ``epoch 12: 3.1``)
 )
-# ``Validation loss 6312: 0.1499`` (Tacotron 2's and WaveGlow's scripts): a loss's name,
-# the iteration it was measured at, a colon, then the value.
+# ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
+# (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
+# at, then the value after a colon, or one blank apart.
 _LOSS_AT = re.compile(
     rf"(?P<name>(?<![\w.]){_SAID_NAME}[ _](?i:loss|error))"
-    r" \x00:\s*(?=\x00)"
-)
-# ``Train loss 1200 0.412130 Grad Norm ..`` (Tacotron 2's ``train.py``): the same with
-# no colon, the iteration and the value one blank apart.
-_LOSS_AT_BARE = re.compile(
-    rf"(?P<name>(?<![\w.]){_SAID_NAME}[ _](?i:loss|error)) \x00 (?=\x00(?![\w.]))"
+    r" \x00(?::\s*| (?=\x00(?![\w.])))(?=\x00)"
 )
 # A key in angle brackets or braces before its separator (SageMaker's ``<loss>=0.52``,
 # nnabla's ``{Training loss}=2.07``).
@@ -334,10 +330,10 @@ def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
-    ``x at step N is V`` and ``x loss N: V`` turned into ``step N, x: V``, a tuple
-    ``('x', V)`` into ``'x': V``; full-width
-    punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th epoch) as
-    ``轮 N``."""
+    ``x at step N is V`` and ``x loss N: V`` (or ``x loss N V``) turned into ``step N,
+    x: V``, a leading ``N/T:`` into ``step N/T,``, tuples ``('x', V)`` into ``'x': V``;
+    full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th
+    epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
     if not shape.isascii():
         shape = shape.translate(_FULL_WIDTH)
@@ -349,10 +345,8 @@ def _prepare(shape: str) -> str:
         shape = _POSSESSIVE.sub("", shape)
     if " at " in shape or " for " in shape or " after " in shape:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
-    if "\x00:" in shape:
+    if "\x00:" in shape or " \x00 \x00" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
-    if " \x00 \x00" in shape:
-        shape = _LOSS_AT_BARE.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
     if shape[:12].lstrip().startswith("\x00/\x00:"):
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:

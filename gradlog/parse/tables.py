@@ -436,7 +436,7 @@ def _summed(listed: re.Match[str]) -> str:
     if terms == [""]:
         return "-"
     values = [_cell(term) for term in terms]
-    if not terms or any(value is None for value in values):
+    if None in values:
         return listed[0]
     return repr(math.fsum(v for v in values if v is not None))
 

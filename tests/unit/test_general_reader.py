@@ -2129,22 +2129,17 @@ def test_a_table_cell_that_lists_numbers_is_their_sum() -> None:
     assert all("test_metric" not in r.metrics for r in records)
 
 
-@pytest.mark.parametrize("form", ["{n}: "])
-def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(form: str) -> None:
+def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again() -> None:
     # A counter (``1: train loss ..``) never repeats a number, a step over its lines
     # repeats it only in a row: all their lines are read. Ranks (srun's ``0: ``) print in
     # turns: once a number came again after another, only the first rank's are read.
-    counted = [
-        form.format(n=e) + f"train loss {2 / e:.4f} val loss {2.1 / e:.4f}" for e in range(1, 21)
-    ]
+    counted = [f"{e}: train loss {2 / e:.4f} val loss {2.1 / e:.4f}" for e in range(1, 21)]
     records = read("\n".join(counted))
     assert len(records) == 20 and records[-1].metrics["loss"] == pytest.approx(0.1)
-    stepped = [
-        form.format(n=s) + f"{name} {s / 100:.2f}" for s in range(1, 9) for name in ("loss", "acc")
-    ]
+    stepped = [f"{s}: {name} {s / 100:.2f}" for s in range(1, 9) for name in ("loss", "acc")]
     assert len(read("\n".join(stepped))) == 8
     ranked = [
-        form.format(n=r) + f"step {s} | loss {s + r / 10:.2f}"
+        f"{r}: step {s} | loss {s + r / 10:.2f}"
         for s in range(1, 30)
         for r in ((2, 0, 3, 1) if s % 2 else (1, 3, 0, 2))
     ]
