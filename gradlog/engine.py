@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from gradlog import lazy
 from gradlog.columns import Parts
 from gradlog.config import Config
 from gradlog.curves import CHARTED, Curve
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 else:
     from gradlog.lazy import numpy as np
 
-_STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,23}")
+_STEP_NAME = lazy.regex(r"[A-Za-z_][A-Za-z0-9_]{2,23}")
 _ORDER = {detector.rule.id: index for index, detector in enumerate(DETECTORS)}
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from gradlog import lazy
+
 # Characters that print nothing or change how the rest prints: controls (C0, DEL and C1:
 # ESC starts terminal sequences, U+009B is a one-character CSI, CR and backspace overwrite),
 # format characters (bidi overrides and isolates, zero-width spaces, tag characters), line
 # and paragraph separators, and lone surrogates (the bytes of a file name that is not UTF-8).
 _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_SUSPECT = re.compile(r"[^\x20-\x7e]")  # printable ASCII is never hidden
+_SUSPECT = lazy.regex(r"[^\x20-\x7e]")  # printable ASCII is never hidden
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 # os.fsdecode keeps a byte that is not UTF-8 as a surrogate U+DC80..U+DCFF (PEP 383).
 _BYTE_SURROGATES = range(0xDC80, 0xDD00)
@@ -27,17 +29,17 @@ _BYTE_SURROGATES = range(0xDC80, 0xDD00)
 # when `##[` appears anywhere in it (the legacy syntax, still parsed as a fallback; see
 # actions/runner src/Runner.Common/ActionCommand.cs, TryParseV2 and TryParse). It splits
 # lines on LF and on CR.
-_COMMAND_START = re.compile(r"(?:^|(?<=[\r\n]))([^\S\r\n]*):(?=:)")
+_COMMAND_START = lazy.regex(r"(?:^|(?<=[\r\n]))([^\S\r\n]*):(?=:)")
 _LEGACY_COMMAND = "##["
 
 # Characters with inline meaning in GitHub-flavoured Markdown: `|` also ends a table cell,
 # `$` starts math, `<` and `&` start HTML and entities (those become entities instead).
-_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]|~!#$])")
+_MARKDOWN_INLINE = lazy.regex(r"([\\`*_\[\]|~!#$])")
 _MARKDOWN_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 # XML 1.0 cannot carry most C0 controls, surrogates, U+FFFE and U+FFFF, even escaped.
-# Compiled on first use: its ranges take 6 ms to compile, and most runs write no XML.
-_NOT_XML = "[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+# (Its ranges take 6 ms to compile, and most runs write no XML.)
+_NOT_XML = lazy.regex("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _escape_char(char: str) -> str:
@@ -133,7 +135,7 @@ def workflow_property(text: str) -> str:
 def xml_text(text: str) -> str:
     """Text for an XML 1.0 document: characters XML cannot carry become U+FFFD, and the
     other hidden ones escapes (tabs and line breaks stay; the serializer encodes them)."""
-    return visible(re.sub(_NOT_XML, "\ufffd", text), keep="\t\n\r")
+    return visible(_NOT_XML.sub("\ufffd", text), keep="\t\n\r")
 
 
 def xml_inert(document: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import signal
 import subprocess
 import time
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any
 
+from gradlog import lazy
 from gradlog.live import POLL, Watcher, printable, pump
 from gradlog.model import Diagnosis, Severity
 from gradlog.sources import FdReader
@@ -28,7 +28,7 @@ STOPPED = 3
 # Processes named per signal in the stop summary; a job with hundreds is summed up.
 _NAMED = 6
 
-_DURATION = re.compile(r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m|h)?")
+_DURATION = lazy.regex(r"(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m|h)?")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 

@@ -8,11 +8,11 @@ time like a local file: never downloaded whole, never written to disk.
 from __future__ import annotations
 
 import os
-import re
 
+from gradlog import lazy
 from gradlog.sources import Lines
 
-_PROTOCOL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_PROTOCOL = lazy.regex(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class RemoteError(OSError):

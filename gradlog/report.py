@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
+from gradlog import lazy
 from gradlog.model import Diagnosis, Severity, Step, step_value
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def position(step: Step, read: InputSummary) -> str:
     return f"{read.step_name} {step}"
 
 
-_STEP_MENTION = re.compile(r"\bstep (\d+)\b")
+_STEP_MENTION = lazy.regex(r"\bstep (\d+)\b")
 
 
 def told(message: str, read: InputSummary) -> str:

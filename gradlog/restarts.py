@@ -16,11 +16,11 @@ the engine then judges that run with fresh rules.
 from __future__ import annotations
 
 import math
-import statistics
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from gradlog.detectors.base import median
 from gradlog.model import Record
 from gradlog.parse.names import LOSS
 
@@ -146,7 +146,7 @@ class Restarts:
             return False
         if len(self._start) < LEVEL or len(self._recent) < LEVEL:
             return False
-        start, recent = statistics.median(self._start), statistics.median(self._recent)
+        start, recent = median(self._start), median(self._recent)
         if recent <= 0 or start < FELL * recent:
             return False
         return loss >= recent + BACK * (start - recent)

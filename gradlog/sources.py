@@ -15,7 +15,6 @@ import errno
 import gzip
 import lzma
 import os
-import re
 import selectors
 import stat
 import time
@@ -23,6 +22,8 @@ import zlib
 from collections.abc import Callable, Generator, Iterator
 from itertools import chain
 from typing import Any, BinaryIO, Protocol, cast
+
+from gradlog import lazy
 
 _CHUNK = 1 << 16
 
@@ -51,7 +52,7 @@ _COMPRESSED = {
     b"\xfd7zXZ\x00": "xz",
     b"\x28\xb5\x2f\xfd": "zstd",
 }
-_BZIP2 = re.compile(rb"BZh[1-9]1AY&SY|BZh[1-9]\x17rE8P\x90")  # a block, or an empty stream
+_BZIP2 = lazy.regex(rb"BZh[1-9]1AY&SY|BZh[1-9]\x17rE8P\x90")  # a block, or an empty stream
 _ARCHIVES = {b"PK\x03\x04": "zip archive", b"7z\xbc\xaf\x27\x1c": "7z archive"}
 _MAGIC = 10  # bytes that tell every format above apart
 _UTF8_BOM = codecs.BOM_UTF8

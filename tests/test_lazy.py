@@ -1,16 +1,20 @@
-"""numpy loaded on first use, and set up for reading in blocks in the command line only.
+"""numpy loaded on first use, and set up for reading in blocks in the command line only;
+regexes compiled on first use.
 
-Each case runs in a fresh interpreter, since numpy loads once per process.
+Each numpy case runs in a fresh interpreter, since numpy loads once per process.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from typing import NamedTuple
 
 import pytest
+
+from gradlog import lazy
 
 
 def glibc() -> bool:
@@ -110,3 +114,41 @@ def test_small_logs_load_no_numpy(tmp_path: pytest.TempPathFactory) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code, log], capture_output=True, text=True)
     assert done.stderr.strip().splitlines()[-1] == "False"
+
+
+def test_a_deferred_regex_answers_as_the_compiled_one() -> None:
+    source, text = r"(?P<name>[a-z]+)=(\d+)", "loss=3 lr=12 x"
+    deferred, compiled = lazy.regex(source), re.compile(source)
+    assert deferred.pattern == source  # (before compiling: other regexes are built from it)
+    assert deferred.search(text)[0] == compiled.search(text)[0]  # type: ignore[index]
+    assert deferred.findall(text) == compiled.findall(text)
+    assert [m.span() for m in deferred.finditer(text)] == [(0, 6), (7, 12)]
+    assert deferred.sub(r"\1", text) == "loss lr x"
+    assert deferred.fullmatch(text) is None and deferred.match(text) is not None
+    assert deferred.groupindex == {"name": 1} and deferred.groups == 2
+    flagged = lazy.regex(rb"LOSS", re.IGNORECASE)
+    assert flagged.search(b"loss: 1") is not None
+    assert flagged.flags & re.IGNORECASE
+
+
+# Imports what a `diagnose` to the terminal imports, noting every regex a gradlog module
+# compiles while doing so.
+IMPORTS = """
+import re, sys
+compiled = []
+real = re.compile
+def noting(source, flags=0):
+    caller = sys._getframe(1).f_code.co_filename
+    if "gradlog" in caller:
+        compiled.append(caller)
+    return real(source, flags)
+re.compile = noting
+import gradlog.cli.common, gradlog.engine, gradlog.formatters.terminal
+print(len(compiled), sorted(set(compiled)))
+"""
+
+
+def test_importing_gradlog_compiles_no_regex() -> None:
+    done = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("0 "), done.stdout

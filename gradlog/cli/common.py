@@ -7,7 +7,6 @@ import dataclasses
 import errno
 import glob
 import os
-import re
 import shutil
 import signal
 import stat
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from gradlog import progress
+from gradlog import lazy, progress
 from gradlog.config import Config
 from gradlog.configfile import ConfigError, load
 from gradlog.escape import inert, visible
@@ -38,7 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _GLOB_CHARS = frozenset("*?[")
 # Paths that name a descriptor of gradlog's own rather than a file.
 _STANDARD = {"/dev/stdout": 1, "/dev/stderr": 2}
-_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd)/(\d+)")
+_FD_PATH = lazy.regex(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd)/(\d+)")
 
 
 class GradlogError(click.ClickException):

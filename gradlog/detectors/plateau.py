@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
@@ -11,6 +10,7 @@ from dataclasses import replace
 from functools import cache
 from typing import TYPE_CHECKING
 
+from gradlog import lazy
 from gradlog.config import PlateauThresholds, Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
@@ -67,7 +67,7 @@ _last: tuple[PlateauThresholds | None, _Chance] = (None, _Chance((), 0.0, 0.0))
 # The smallest vocabulary of a language model (a character-level one has ~100 symbols),
 # and the names of a perplexity (``ppl``, ``val_ppl``, ``train_perplexity``).
 _VOCABULARY = 100
-_PERPLEXITY = re.compile(r"(?:^|_)(?:ppl|perplexity)(?:_|$)")
+_PERPLEXITY = lazy.regex(r"(?:^|_)(?:ppl|perplexity)(?:_|$)")
 
 
 def _accuracy(value: float) -> float:

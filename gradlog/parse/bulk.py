@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from gradlog import lazy
 from gradlog.model import Record
 from gradlog.parse import grammar
 from gradlog.parse.clean import Fences, redrawn
@@ -46,7 +46,7 @@ _UNSTRETCHED_SKIPPED = 3
 _LEARNED_FROM = 1024  # lines of a log's first block read one by one to learn its layouts
 _STRETCH_SHORTEST = 16  # lines of one token plan cut out together: fewer are matched each
 _WEAVE_SHORTEST = 24  # lines of several plans in turn read together (``WeaveReader._weave``)
-_INNER_CR = re.compile(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF end
+_INNER_CR = lazy.regex(r"\r(?=[^\n])")  # a redraw inside a line, not its CRLF end
 
 
 def stretches(

@@ -6,16 +6,18 @@ import re
 from operator import sub
 from typing import NamedTuple
 
+from gradlog import lazy
+
 # CSI sequences (colours, cursor moves, erase), OSC titles and other two-byte escapes.
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+_ANSI = lazy.regex(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 # Pasted logs that lost their ESC byte keep bare SGR codes such as ``[1m`` or ``[0m``.
-_BARE_SGR = re.compile(r"\[\d{1,3}(?:;\d{1,3})*m")
-_QUOTE = re.compile(r"^(?:\s{0,3}>)+ ?")
-_FENCE = re.compile(r"^\s*(?:```|~~~)")
+_BARE_SGR = lazy.regex(r"\[\d{1,3}(?:;\d{1,3})*m")
+_QUOTE = lazy.regex(r"^(?:\s{0,3}>)+ ?")
+_FENCE = lazy.regex(r"^\s*(?:```|~~~)")
 # A fence's info string: a program's language makes what it fences code, not log (an
 # issue that shows the training script beside its output). ``text``, ``log``, ``console``,
 # ``bash``, ``json`` and none fence output or data: their lines are read.
-_FENCE_INFO = re.compile(r"^\s*(?:>\s*)*(?:```|~~~)\s*\{?\.?(?P<info>[\w+#.-]*)")
+_FENCE_INFO = lazy.regex(r"^\s*(?:>\s*)*(?:```|~~~)\s*\{?\.?(?P<info>[\w+#.-]*)")
 _CODE_LANGUAGES = frozenset(
     (
         *("python", "py", "python3", "py3", "ipython", "ipython3", "pycon", "cython"),
@@ -49,49 +51,49 @@ class Fences:
         return self.open != "code"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = lazy.regex(r"[\x00-\x08\x0b-\x1f\x7f]")
 # A blank state after a redraw: only whitespace (as ``str.strip`` sees it) up to the next.
-_BLANK_STATE = re.compile(r"\r\s*(?=\r|\Z)")
+_BLANK_STATE = lazy.regex(r"\r\s*(?=\r|\Z)")
 # Read through cp1252, UTF-8 bar blocks become mojibake ("\u00e2\u2013\u02c6" for a full
 # block): bar debris, never data.
-_MOJIBAKE = re.compile("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
+_MOJIBAKE = lazy.regex("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
 # A user's note after a pasted line: ``... loss nan   <-- explodes here``. Tried only
 # where a run of spaces starts: from inside one it would rescan the rest of the run.
-_COMMENT = re.compile(r"(?<!\s)\s+(?:<-+|←+)\s.*$")
+_COMMENT = lazy.regex(r"(?<!\s)\s+(?:<-+|←+)\s.*$")
 # A tqdm bar's percentage and bar, ``42%|████▏     |``: its digits are progress, not data
 # (the ``n/N`` counter and the postfix after it are kept for the dialects that read them).
 # Never across a ``\r``: every state of a redrawn line can be cut at once. The rule is
 # this pattern; ``_unbarred`` applies it by searching for ``%|`` (tests hold the two equal).
-TQDM_BAR = re.compile(r"\d{1,3}%\|[^|\r]{0,100}\|")
+TQDM_BAR = lazy.regex(r"\d{1,3}%\|[^|\r]{0,100}\|")
 _BAR_LONGEST = 100  # characters between a bar's two | (as in TQDM_BAR)
-_BAR_TAIL = re.compile(r"%\|[^|\r]{0,100}\|")  # TQDM_BAR without its digits
+_BAR_TAIL = lazy.regex(r"%\|[^|\r]{0,100}\|")  # TQDM_BAR without its digits
 _DIGITS = "0123456789"
 # Keras glues callback messages to the bar: ``loss: 2.1307Batch 36: Invalid loss``.
-_GLUED = re.compile(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
+_GLUED = lazy.regex(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 # A rate printed after its number, as its unit (Sockeye's ``Speed: 420.32 samples/sec
 # 12308.00 tokens/sec 3.12 updates/sec\tperplexity=..``): it names no number after it
 # (nor joins the next name), so it is cut.
-_RATE_AFTER = re.compile(r"(?<=\d) +[A-Za-z]+/(?:s|sec|second)s?\b(?!\s*[:=])")
+_RATE_AFTER = lazy.regex(r"(?<=\d) +[A-Za-z]+/(?:s|sec|second)s?\b(?!\s*[:=])")
 # A number sign glued to a name before its number (dlib's ``step#: 394``): the name's.
-_NUMBER_SIGN = re.compile(r"(?<=[A-Za-z])#(?=:?\s*\d)")
+_NUMBER_SIGN = lazy.regex(r"(?<=[A-Za-z])#(?=:?\s*\d)")
 # A number sign before an axis's number (``Step #12``, ``Epoch #3``, ``Episode #40``):
 # the axis's number (another word's, ``GPU #0``, ``Issue #7``, stays as it is).
-_AXIS_NUMBER_SIGN = re.compile(
+_AXIS_NUMBER_SIGN = lazy.regex(
     r"\b((?i:step|epoch|iter|iteration|batch|episode|round|update)s?) #(?=\d)"
 )
 # An axis word whose number is a duration (kuangliu's ``Step: 52ms | Tot: 21s``, an
 # epoch's ``epoch: 12.3s``): the time it took, named so, never the axis.
-_AXIS_DURATION = re.compile(
+_AXIS_DURATION = lazy.regex(
     r"\b((?i:step|iter|iteration|batch|epoch)s?)"
     r"(?=\s*[:=]?\s*\d+(?:\.\d+)?\s?(?:ms|s|secs?|us|µs|min)\b)"
 )
 _AXIS_WORDS = ("tep", "ter", "atch", "poch", "TEP", "TER", "ATCH", "POCH")
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
-_AXIS_GLUED = re.compile(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
+_AXIS_GLUED = lazy.regex(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun),
 # ``[proc 0]`` (DGL-KE).
-_RANK = re.compile(
+_RANK = lazy.regex(
     r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[proc (?P<d>\d+)\]"
     r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
 )
@@ -102,7 +104,7 @@ _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 # Logging prefixes, removed from the start of a line one after another. Their digits are
 # dates, line numbers and thread ids: they must never become a step or a metric.
-_PREFIX = re.compile(
+_PREFIX = lazy.regex(
     "|".join(
         f"(?:{p})"
         for p in (

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gradlog import lazy
 from gradlog.parse.names import ACC, GRAD_NORM, LOSS, STEP, VAL_ACC, VAL_LOSS
 
 
@@ -76,8 +77,8 @@ def in_epoch(fields: LineFields, first: int, epoch: Group, index: Group, total: 
     fields.counted = (spans[0], spans[1], spans[2])
 
 
-_BAR = re.compile(r"(\d+)/(\d+)\s*\[")
-_EPOCH_COLON = re.compile(r"^Epoch (\d+):")
+_BAR = lazy.regex(r"(\d+)/(\d+)\s*\[")
+_EPOCH_COLON = lazy.regex(r"^Epoch (\d+):")
 
 
 def _keras(fields: LineFields, text: str) -> bool:
@@ -120,7 +121,7 @@ def _fairseq(fields: LineFields, text: str) -> bool:
     return True
 
 
-_TIMM_TRAIN = re.compile(r"^(?:Train: (\d+)|Epoch: \[(\d+)\])\s*\[\s*(\d+)/(\d+)")
+_TIMM_TRAIN = lazy.regex(r"^(?:Train: (\d+)|Epoch: \[(\d+)\])\s*\[\s*(\d+)/(\d+)")
 
 
 def _timm(fields: LineFields, text: str) -> bool:
@@ -141,8 +142,8 @@ def _timm(fields: LineFields, text: str) -> bool:
     return True
 
 
-_MM_EPOCH = re.compile(r"Epoch(?:\(train\))?\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]")
-_MM_ITER = re.compile(r"Iter(?:\(train\))?\s*\[\s*(\d+)/(\d+)\]")
+_MM_EPOCH = lazy.regex(r"Epoch(?:\(train\))?\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]")
+_MM_ITER = lazy.regex(r"Iter(?:\(train\))?\s*\[\s*(\d+)/(\d+)\]")
 
 
 def _mmengine(fields: LineFields, text: str) -> bool:
@@ -164,8 +165,8 @@ def _litgpt(fields: LineFields, text: str) -> bool:
     return True
 
 
-_ESPNET = re.compile(r"(\d+)epoch:(?:train|valid):")
-_ESPNET_RESULTS = re.compile(r"(\d+)epoch results: ")
+_ESPNET = lazy.regex(r"(\d+)epoch:(?:train|valid):")
+_ESPNET_RESULTS = lazy.regex(r"(\d+)epoch results: ")
 
 
 def _espnet(fields: LineFields, text: str) -> bool:
@@ -220,11 +221,11 @@ def _catboost(fields: LineFields, text: str) -> bool:
 # 3.94, 4.01 avg loss, 0.001 rate, 3.1 seconds, 64 images, 30.1 hours left`` (the batch
 # loss first, then its running average); between them, per-layer statistics (``Region
 # 82 Avg IOU: 0.29, Class: ..``, v4's ``v3 (iou loss, Normalizer: ..``) and loading times.
-_DARKNET = re.compile(
+_DARKNET = lazy.regex(
     r"^(?P<step>\d+): *(?P<loss>[-+\w.]+), *(?P<avg>[-+\w.]+) avg(?: loss)?, *"
     r"(?P<rate>[-+\w.]+) rate, *(?P<seconds>[-+\w.]+) seconds"
 )
-_DARKNET_NOTES = re.compile(
+_DARKNET_NOTES = lazy.regex(
     r"^(?:Region \d+ Avg IOU:|v3 \(\w+ loss, Normalizer|Loaded: \S+ seconds)"
 )
 
@@ -246,7 +247,7 @@ def darknet_pairs(text: str) -> str | None:
 
 
 def _signature(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
+    return lazy.regex(pattern)
 
 
 DIALECTS: tuple[Dialect, ...] = (

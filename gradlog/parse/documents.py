@@ -8,17 +8,17 @@ the reader tell, line by line, when the value closes or that the text cannot be 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
+from gradlog import lazy
 from gradlog.parse.names import EPOCH, STEP, NameTable
 
 _SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "total_flos")
 # One token of a line of JSON: a string (JSON strings never span lines), punctuation, a
 # bare word (a number or a literal), or an unterminated string's lone quote.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s"{}\[\],:]+|"')
-_BARE = re.compile(r"-?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|Infinity)|NaN|true|false|null")
+_TOKEN = lazy.regex(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s"{}\[\],:]+|"')
+_BARE = lazy.regex(r"-?(?:\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|Infinity)|NaN|true|false|null")
 _OPENS = {"{": 1, "[": 1, "}": -1, "]": -1}
 
 

@@ -13,6 +13,7 @@ import re
 from functools import cache
 from typing import NamedTuple
 
+from gradlog import lazy
 from gradlog.parse.grammar import mask_digits
 from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE
 
@@ -55,7 +56,7 @@ class Event(NamedTuple):
     step: float | None = None
 
 
-_NAN_LOSS = re.compile(
+_NAN_LOSS = lazy.regex(
     # Keras's TerminateOnNaN (``Batch 36: ..``) and MindSpore's ``ValueError: epoch: 1
     # step: 760. Invalid loss, terminating training.``
     r"Invalid loss, terminating training|LossTensor is inf or nan|"
@@ -88,27 +89,27 @@ def _said_nan() -> re.Pattern[str]:
 
 
 # A framework that skips the update when the gradients are not finite (ESPnet, CTC).
-_SKIPPED = re.compile(
+_SKIPPED = lazy.regex(
     r"[Tt]he grad norm is (?:nan|inf)|grad norm is nan\. Do not update|all samples got nan grad"
 )
-_FATAL_GRAD = re.compile(r"gradients are Nan/Inf")  # fairseq in fp32: the run stops
-_SCALE = re.compile(
+_FATAL_GRAD = lazy.regex(r"gradients are Nan/Inf")  # fairseq in fp32: the run stops
+_SCALE = lazy.regex(
     r"(?:reducing|setting|Reducing|Increasing)(?: dynamic)?(?: loss)?(?: scale)?"
     r"(?: from \S+)? to:?\s*(?P<scale>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 )
-_OVERFLOW = re.compile(
+_OVERFLOW = lazy.regex(
     r"OVERFLOW!|[Oo]verflow detected|Gradient overflow|overflow! Skipping"
     r"|\bFound (?:NaN|nan|Inf|inf), (?:decreas|reduc|lower)"  # improved-diffusion's
 )
 # A scale named and set (``Found NaN, decreased lg_loss_scale to 23.2``): its value, or
 # its base-2 logarithm's where the name says so (``lg_``, ``log_``, ``log2_``).
-_NAMED_SCALE = re.compile(
+_NAMED_SCALE = lazy.regex(
     r"\b(?:decreas|increas|reduc|lower|rais)(?:ed|ing)\s+(?:the\s+)?(?P<log>lg_|log2?_)?"
     r"loss[_ ]scale\s+to:?\s*(?P<scale>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 )
 # "skipping (the) (optimizer) step", "skipped the update", "optimizer step was skipped":
 # the -ing and -ed forms only, as a bare "skip update" is a setting's name (llm.c's table).
-_SKIP_STEP = re.compile(
+_SKIP_STEP = lazy.regex(
     r"\bskip(?:ping|ped)\s+(?:the\s+|this\s+|an?\s+)?"
     r"(?:optimi[sz]er\s+|gradient\s+|parameter\s+|weight\s+|model\s+|training\s+)?"
     r"(?:step|update)\b|\b(?:step|update)\s+(?:(?:was|is|has\s+been)\s+)?skipped\b",
@@ -116,8 +117,8 @@ _SKIP_STEP = re.compile(
 )
 # The step a skip sentence names (``Step 1557: ... skipping optimizer step``): each such
 # sentence is a skipped step of its own, so it makes a record of its own.
-_NAMED_STEP = re.compile(r"\b(?:step|iter(?:ation)?)\s*[:=#]?\s*(?P<step>\d+)", re.IGNORECASE)
-_MINIMUM = re.compile(r"already at minimum|Minimum loss scale reached|cannot decrease scale")
+_NAMED_STEP = lazy.regex(r"\b(?:step|iter(?:ation)?)\s*[:=#]?\s*(?P<step>\d+)", re.IGNORECASE)
+_MINIMUM = lazy.regex(r"already at minimum|Minimum loss scale reached|cannot decrease scale")
 
 
 # Lines found to be no event, by their shape with every digit made 0: the patterns above

@@ -23,10 +23,11 @@ numbers of every kind).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
+
+from gradlog import lazy
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,7 +128,7 @@ def nearest(w: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # A number token's layout: sign, integer digits, fraction digits, exponent sign and digits.
-_LAYOUT = re.compile(rb"([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?")
+_LAYOUT = lazy.regex(rb"([-+]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([-+]?)([0-9]+))?")
 _ALIKE_SHORTEST = 128  # tokens: a shorter column is read by float (numpy costs more)
 _EXACT_DIGITS = 15  # digits of an integer every double holds exactly (below 2**53)
 _EXACT_POWER = 22  # 10**22 is the largest power of ten a double holds exactly

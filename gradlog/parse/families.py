@@ -14,6 +14,7 @@ import math
 import re
 from functools import cache, lru_cache
 
+from gradlog import lazy
 from gradlog.parse.events import EVENTS, power_of_two
 from gradlog.parse.names import (
     _CANONICAL,
@@ -83,7 +84,7 @@ FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
 # its losses and accuracies are validation's, but those named for training
 # (``Val Loss: 0.5 | Train Loss: 0.3``).
 _TRAIN_WORDS = frozenset({"train", "training"})
-VAL_LINE = re.compile(
+VAL_LINE = lazy.regex(
     r"^\W*(?:val|valid|validation|eval|evaluation|test|testing|dev)\b", re.IGNORECASE
 )
 

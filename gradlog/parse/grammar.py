@@ -13,6 +13,8 @@ from typing import Any
 
 import pyparsing as pp
 
+from gradlog import lazy
+
 HOLE = "\x00"
 
 # Units that may stick to a number (``4s``, ``8ms/step``, ``31.42GiB``, ``2.18it/s``),
@@ -50,7 +52,7 @@ class _Numbers:
     and ten times cheaper to compile: the CJK ranges cost every run ~2 ms at startup."""
 
     def __init__(self) -> None:
-        self._ascii = re.compile(_NUMBER.replace(_WORDLIKE, r"\w"))
+        self._ascii = lazy.regex(_NUMBER.replace(_WORDLIKE, r"\w"))
         self._any: re.Pattern[str] | None = None
 
     def _for(self, text: str) -> re.Pattern[str]:
@@ -118,7 +120,7 @@ value = (
 pair = pp.Group(key + pp.Opt(separator("sep")) + value).set_name("key-value pair")
 
 # ``{'loss': ...}`` and ``{"loss": ...}``: a Python or JSON dict of metrics.
-DICT_OPEN = re.compile(r"\{\s*['\"]")
+DICT_OPEN = lazy.regex(r"\{\s*['\"]")
 dict_open = pp.Regex(DICT_OPEN.pattern).set_name("dict start")
 
 # Every digit made 0: the key of a line's layout. The grammar, the dialect signatures and
@@ -133,7 +135,7 @@ BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 # ``[1,3]<stdout>:``), in a line's bytes with their digits made 0. The layout of such a
 # line keeps the tag's digits (``layout``): lines of two ranks share every other byte,
 # and only one rank's lines are read, so a layout must say which rank printed it.
-_RANK_TAG = re.compile(rb"\s*(?:\[(?:rank|default)0+\]:|\[0+,0+\]<std(?:out|err)>:)")
+_RANK_TAG = lazy.regex(rb"\s*(?:\[(?:rank|default)0+\]:|\[0+,0+\]<std(?:out|err)>:)")
 TAG_FIRST = b"[ \t\n\r\x0b\x0c"  # the bytes a tag may open a line with
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar
 
+from gradlog import lazy
 from gradlog.parse import families, grammar
 from gradlog.parse.compiled import (
     IN_EPOCH,
@@ -98,44 +99,44 @@ class _Slot:
 
 # Counters printed without a name before a line's first pair: ``[1]  train-rmse:..``
 # (xgboost), ``[  1]    1440 || B: ..`` (YOLACT): one is the step; two are epoch, step.
-_LEADING = re.compile(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]*")
+_LEADING = lazy.regex(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]*")
 # A line that opens with ``i/N`` printed without a name (char-rnn's ``2460/21150 (epoch``),
 # and a bar's count opening a line, maybe after tqdm's bar (cut to ``|``): ``79/79 [..``.
 _OPENED = r"\x00\s*/\s*\x00(?![\w.])"
-_OPENING_FRACTION = re.compile(rf"\s*{_OPENED}")
-_LOOP_COUNT = re.compile(rf"[\s|]*{_OPENED}")
+_OPENING_FRACTION = lazy.regex(rf"\s*{_OPENED}")
+_LOOP_COUNT = lazy.regex(rf"[\s|]*{_OPENED}")
 # A share done in parentheses, its percent sign read with its number: ``(  1%)``.
-_SHARE = re.compile(r"\s*\(\s*\x00\s*%?\s*\)")
+_SHARE = lazy.regex(r"\s*\(\s*\x00\s*%?\s*\)")
 # A bare number in brackets right after the epoch (``Epoch 06 [030] |``): its batch.
-_BRACKETED = re.compile(r"\s*\[\s*\x00\s*\]")
+_BRACKETED = lazy.regex(r"\s*\[\s*\x00\s*\]")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
-_FRACTION = re.compile(r"\x00\s*/\s*\x00")
+_FRACTION = lazy.regex(r"\x00\s*/\s*\x00")
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
-_TRAIN_COUNT = re.compile(
+_TRAIN_COUNT = lazy.regex(
     r"[\s\[(]*(?:train|training)[\])]?\s*[\[(]?\s*\x00\s*/\s*\x00[\])]?[\s,|:\-]*", re.IGNORECASE
 )
 # A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
 # and kohya's scripts): its count is the global step.
-_STEPS_BAR = re.compile(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
+_STEPS_BAR = lazy.regex(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
 # A name of one to three words, as sentences print it.
 _SAID_NAME = r"[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}"
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
-_AT_STEP = re.compile(
+_AT_STEP = lazy.regex(
     rf"(?P<name>{_SAID_NAME}) (?:at|for|after|in|on) "
     r"(?P<axis>[A-Za-z]+) \x00,?(?: is| was| ?=| ?:) ?(?=\x00)"  # (gensim's ``epoch 12: 3.1``)
 )
 # ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
 # (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
 # at, then the value after a colon, or one blank apart.
-_LOSS_AT = re.compile(
+_LOSS_AT = lazy.regex(
     rf"(?P<name>(?<![\w.]){_SAID_NAME}[ _](?i:loss|error))"
     r" \x00(?::\s*| (?=\x00(?![\w.])))(?=\x00)"
 )
 # A key in angle brackets or braces before its separator (SageMaker's ``<loss>=0.52``,
 # nnabla's ``{Training loss}=2.07``).
-_ANGLED = re.compile(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:])")
+_ANGLED = lazy.regex(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:])")
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
-_POSSESSIVE = re.compile(r"(?<=\w)'s(?= )")
+_POSSESSIVE = lazy.regex(r"(?<=\w)'s(?= )")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
 EVALUATION_WORDS = (
@@ -149,15 +150,15 @@ _SPANS = _SECTION_WORDS | {"episode", "ep", "epoch", "rollout", "trajectory", "g
 _SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation of them)
 # A section label inside a line: a set's name, then ``:`` or in brackets, before a name;
 # or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``).
-_SECTION = re.compile(
+_SECTION = lazy.regex(
     rf"(?<![\w.])(?:\[|(?P<quote>['\"]))?(?P<word>{_SECTION_WORD})"
     r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z])",
     re.IGNORECASE,
 )
 # A section's word alone in a column of ``|`` (Coqui STT's ``Epoch 3 | Validation | ..``).
-_SECTION_CELL = re.compile(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.IGNORECASE)
+_SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
-_EVALUATED = re.compile(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
+_EVALUATED = lazy.regex(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
@@ -225,7 +226,7 @@ class Limits:
         return self.long_lines + self.many_numbers + self.rare_shapes + self.names_dropped
 
 
-_HOLES = re.compile(grammar.HOLE)
+_HOLES = lazy.regex(grammar.HOLE)
 _CLOCK = ":" + grammar.HOLE  # a number followed by this is hours or minutes of a clock
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
@@ -260,7 +261,7 @@ _FUNCTION_WORDS = frozenset(
 # ``[INFO|trainer.py:1813]``): its line number is no value of a metric named for the file.
 ID = "\x01"
 _SOURCE = r"py|pyx|c|cc|cpp|cxx|h|hpp|cu|cuh|java|scala|kt|rs|go|js|ts|jl|rb|lua|swift"
-MASK = re.compile(
+MASK = lazy.regex(
     r"(?<![\w+/\-.@])(?:"
     rf"@?[\w./\-]*?\.(?:{_SOURCE})(?::\d+)+"  # (tensorpack's ``[0305 14:02 @base.py:272]``)
     r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
@@ -308,7 +309,7 @@ _FULL_WIDTH = str.maketrans(
     "：，；（）【】｜／＝、　" + _UNICODE_SPACES, ":,;()[]|/=, " + " " * len(_UNICODE_SPACES)
 )
 # ``第 N 轮`` (the N-th epoch), ``第N步``, ``第 N 次迭代``: the counter after its number.
-_ORDINAL = re.compile(
+_ORDINAL = lazy.regex(
     r"第\s*\x00\s*(?:个|個|次)?\s*(?P<unit>轮次|輪次|轮|輪|回合|エポック|迭代|步|批次?"
     r"|(?i:epoch|step|iter(?:ation)?|batch)(?![A-Za-z]))"
 )
@@ -318,12 +319,12 @@ _ORDINAL = re.compile(
 # 0.022), ('average_loss', nan)]``, an ``OrderedDict``'s repr): each the name's value,
 # where there are two or more (one alone may be anything: mmcv's ``workflow: [('train',
 # 1)]`` is a setting).
-_TUPLE_PAIR = re.compile(r"""\(\s*(['"])([^'"\x00()]{1,64})\1\s*,\s*(?=\x00\s*\))""")
+_TUPLE_PAIR = lazy.regex(r"""\(\s*(['"])([^'"\x00()]{1,64})\1\s*,\s*(?=\x00\s*\))""")
 
 
 # A count of the run's steps opening a line, before a colon (keras-rl's ``   25/40000:
 # episode: 2, ...``): the step, out of the total.
-_LEADING_COUNT = re.compile(r"^(\s*)\x00/\x00:(?=\s)")
+_LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00:(?=\s)")
 
 
 def _prepare(shape: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from gradlog import lazy
+
 # Canonical names every detector understands.
 LOSS = "loss"
 VAL_LOSS = "val_loss"
@@ -159,12 +161,12 @@ _CANONICAL: dict[str, str] = {
 
 _STEP_WORDS = frozenset({"step", "iter", "iteration", "it"})
 _INDEX_WORDS = frozenset({"i", "idx", "index", "n", "no", "num", "number", "id"})
-_SEPARATORS = re.compile(r"[^\w.]+")
+_SEPARATORS = lazy.regex(r"[^\w.]+")
 # The name cache is bounded in entries and in their length: a log that prints a new
 # name per line fills it once, then new names are worked out each time (a few regexes).
 _CACHE_KEPT = 4096
 _CACHED_KEY = 200
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_CAMEL = lazy.regex(r"(?<=[a-z])(?=[A-Z])")
 
 
 # Words of Chinese (simplified and traditional), Japanese and Korean metric names, as

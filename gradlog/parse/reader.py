@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from gradlog import lazy
 from gradlog.model import Record, step_value
 from gradlog.parse import documents
 from gradlog.parse.assemble import Assembler
@@ -49,28 +50,28 @@ _DOCUMENT_LIMIT = 64 << 20  # characters of a JSON document kept before giving u
 # HF's banners (``***** Running training *****``, ``***** train metrics *****``) head blocks
 # of ``key = value`` rows, and W&B's ``Run summary:`` its ``wandb:   name value`` rows:
 # settings and whole-run figures, never a step.
-_SUMMARY_BLOCK = re.compile(r"^\*{3,} .+ \*{3,}$|^wandb: Run (?:summary|history):$")
+_SUMMARY_BLOCK = lazy.regex(r"^\*{3,} .+ \*{3,}$|^wandb: Run (?:summary|history):$")
 # Linear in line length: one greedy run, with no second run of blanks that could share it.
-_SUMMARY_ROW = re.compile(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S|^wandb:\s+[\w/.-]+\s+\S+$")
+_SUMMARY_ROW = lazy.regex(r"^\s*\w[\w/.()&,\s-]*\s=\s+\S|^wandb:\s+[\w/.-]+\s+\S+$")
 # A tabular logger's block of one iteration (rllab's, garage's dowel, rlpyt's): a rule of
 # two dash runs, then a name and its value a line, then the rule again.
-_VERTICAL_RULE = re.compile(r"^-{3,}\s+-{3,}$")
-_VERTICAL_ROW = re.compile(r"^(?P<name>[A-Za-z][^|]*?)\s{2,}(?P<value>\S+)$")
+_VERTICAL_RULE = lazy.regex(r"^-{3,}\s+-{3,}$")
+_VERTICAL_ROW = lazy.regex(r"^(?P<name>[A-Za-z][^|]*?)\s{2,}(?P<value>\S+)$")
 # A run's configuration printed as one line of ``key=value`` pairs (argparse's
 # ``Namespace(epochs=100, dataset='cifar10', resume=False)``, YOLOv5's ``train:
 # weights=yolov5s.pt, data=coco128.yaml, epochs=5, ..``): settings, never a record at
 # ``epochs`` = 100. Told by its values: three or more are words, paths, quoted strings
 # or booleans (a metric's value is a number, or NaN or infinity); or one is, in an
 # object's repr (``Namespace(``, ``TrainingArguments(``: a repr of metrics has none).
-_REPR = re.compile(r"\b[A-Z]\w*\(\w+=")
-_SETTING = re.compile(
+_REPR = lazy.regex(r"\b[A-Z]\w*\(\w+=")
+_SETTING = lazy.regex(
     r"""\b[A-Za-z_][\w.]*=(?:True|False|None|'[^']*'|"[^"]*"|"""
     r"(?!(?:[-+]?(?:nan|inf|infinity)|NaN|Inf|INF|NAN|Infinity)\b)[A-Za-z_./][\w./:+-]*)"
     r"(?=[,;)\s]|$)"
 )
 _SETTINGS_SHOWN = 3
 # A line labelled as settings: its ``key=value`` pairs are settings, numbers included.
-_LABELLED = re.compile(
+_LABELLED = lazy.regex(
     r"\W*(?:hyper-?parameters?|hyps?|config(?:uration)?|args|arguments|options|settings"
     r"|超参数|超參數|ハイパーパラメータ|하이퍼파라미터|配置|设置|設定|설정)\s*[:：]",
     re.IGNORECASE,
@@ -81,12 +82,12 @@ _VALUE_KEYWORDS = frozenset(("device", "dtype", "grad_fn", "requires_grad", "sha
 # A Python warning as the warnings module prints it, ``file.py:253: UserWarning: text``:
 # its numbers are a source line and the message's, never metrics (the file's path would
 # otherwise become a metric name).
-_PY_WARNING = re.compile(r"\S+:\d+: [A-Z]\w*Warning: ")
+_PY_WARNING = lazy.regex(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
 # A line that only names a section of the data (``Test Error:``, ``Validating``, ``valid:``,
 # super-gradients' ``└── Validation``, ``=== Train ===``): the lines of values after it
 # are its (``LogReader._fields``).
-_PHASE = re.compile(
+_PHASE = lazy.regex(
     r"[\s#=*\-\u2500-\u257f>|.]*"
     rf"(?P<word>{'|'.join((*EVALUATION_WORDS, *TRAIN_WORDS, 'validating', 'evaluating'))})"
     r"(?:[ _](?:set|phase|loop|results?|metrics|stats|summary|error))?"

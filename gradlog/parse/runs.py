@@ -38,11 +38,11 @@ that joining them (head * 1000 + tail...) is exact, as ``to_float`` is on the te
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Sequence
 from itertools import chain
 from typing import TYPE_CHECKING
 
+from gradlog import lazy
 from gradlog.parse.compiled import Compiled, to_float
 from gradlog.parse.exact import WIDEST, alike, floats_at, token_spans
 from gradlog.parse.grammar import BYTE_DIGITS, TAG_FIRST, ranked
@@ -56,10 +56,10 @@ else:
 # A line's number tokens, as ``split`` finds them: characters a decimal number is written
 # with are kept, every other byte becomes a blank.
 KEEP = bytes(c if chr(c) in "0123456789.eE+-" else 0x20 for c in range(256))
-_TOKEN = re.compile(rb"\S+")
+_TOKEN = lazy.regex(rb"\S+")
 LONG_RUN = 5  # digits: a longer run of digits is cut to this many in a skeleton
-_FRACTION = re.compile(rb"\.0{2,}")  # (in a layout, every digit is 0)
-_LONG = re.compile(b"0{%d,}" % (LONG_RUN + 1))
+_FRACTION = lazy.regex(rb"\.0{2,}")  # (in a layout, every digit is 0)
+_LONG = lazy.regex(b"0{%d,}" % (LONG_RUN + 1))
 _NEWLINE = ord("\n")
 _ROWS_SHORTEST = 128  # lines: a shorter stretch is cut from its plan's table (``Lines.picked``)
 _GROUPED_DIGITS = 15  # digits of a number in thousands groups: its join is exact in float

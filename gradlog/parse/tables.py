@@ -20,31 +20,32 @@ import math
 import re
 from dataclasses import dataclass
 
+from gradlog import lazy
 from gradlog.parse import families
 from gradlog.parse.compiled import to_float
 from gradlog.parse.grammar import NUMBER_RE
 from gradlog.parse.names import EPOCH, LOSS, STEP, NameTable, normalise
 
 # The rule under a header: spaCy's dashes, MATLAB's underscores.
-_RULE = re.compile(r"^\s*(?:-{2,}|_{2,})(?:\s+(?:-{2,}|_{2,}))+\s*$")
-_SPLIT = re.compile(r"\s{2,}")
-_HEADER_CELL = re.compile(r"\S+(?: \S+)*")  # a column's name: words one space apart
-_TOKEN = re.compile(r"\S+")  # a row's cell, split on blanks
-_FRACTION = re.compile(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
-_CLOCK = re.compile(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
-_NAME = re.compile(r"^[A-Za-z_#][\w/#().@ -]*$")
-_DEBRIS = re.compile(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
+_RULE = lazy.regex(r"^\s*(?:-{2,}|_{2,})(?:\s+(?:-{2,}|_{2,}))+\s*$")
+_SPLIT = lazy.regex(r"\s{2,}")
+_HEADER_CELL = lazy.regex(r"\S+(?: \S+)*")  # a column's name: words one space apart
+_TOKEN = lazy.regex(r"\S+")  # a row's cell, split on blanks
+_FRACTION = lazy.regex(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
+_CLOCK = lazy.regex(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
+_NAME = lazy.regex(r"^[A-Za-z_#][\w/#().@ -]*$")
+_DEBRIS = lazy.regex(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
 # A markdown table's rule (``|---|:--:|``), and a box of ``|====|`` (MATLAB's).
-_MARKDOWN_RULE = re.compile(
+_MARKDOWN_RULE = lazy.regex(
     r"^\s*\|?\s*:?(?:-{3,}|={3,}):?\s*(?:\|\s*:?(?:-{3,}|={3,}):?\s*)*\|?\s*$"
 )
 # Cells are stripped after the match: lazy cells with ``\s*`` around them would try the
 # spaces of a long cell again at each of its characters.
-_BLOCK_ROW = re.compile(r"^\s*\|(?P<name>[^|]*)\|(?P<value>[^|]*)\|\s*$")
+_BLOCK_ROW = lazy.regex(r"^\s*\|(?P<name>[^|]*)\|(?P<value>[^|]*)\|\s*$")
 _COLUMNS_KEPT = 256  # a header with more cells names no metric table
 # A cell that lists numbers (DeepXDE's ``[2.09e-02, 3.20e-04, 3.26e-03]``, one per loss
 # term) or none (``[]``): the list, empty or with a comma.
-_LISTED = re.compile(r"\[\s*(?:[^\[\],]*,[^\[\]]*)?\]")
+_LISTED = lazy.regex(r"\[\s*(?:[^\[\],]*,[^\[\]]*)?\]")
 # A box-drawn table's rules (rich's ``┃ Step ┃ Loss ┃`` and ``│ 25 │ 2.40 │``) are its pipes.
 _BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b", "|"))
 # A cell that says "no value here" (an evaluation column between evaluations).
@@ -350,10 +351,10 @@ def _role(column: str, name: str) -> str | None:
 SKIPPED = "\x00"
 _TENSORBOARD = ["wall time", "step", "value"]  # the header of TensorBoard's export of a chart
 _BAND = ("__MIN", "__MAX")  # W&B's export: the least and greatest value a point stands for
-_TAGGED = re.compile(r"-tag-(.+)$")  # TensorBoard names its export run-<run>-tag-<tag>.csv
+_TAGGED = lazy.regex(r"-tag-(.+)$")  # TensorBoard names its export run-<run>-tag-<tag>.csv
 
 
-_UNIT = re.compile(r"\([^()]*\)")  # a unit in brackets after a column's name
+_UNIT = lazy.regex(r"\([^()]*\)")  # a unit in brackets after a column's name
 
 
 def _named(cell: str) -> bool:
