@@ -91,11 +91,13 @@ _AXIS_WORDS = ("tep", "ter", "atch", "poch", "TEP", "TER", "ATCH", "POCH")
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
 _AXIS_GLUED = lazy.regex(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
-# Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (MPI), ``0: `` (srun),
-# ``[proc 0]`` (DGL-KE).
+# Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (Open MPI),
+# ``[proc 0]`` (DGL-KE); and bare numbers, ``0: `` (srun) and ``[0] `` (MPICH's and Intel
+# MPI's -prepend-rank), which name ranks only once they recur (``Segment.tag``).
 _RANK = lazy.regex(
     r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[proc (?P<d>\d+)\]"
-    r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:|(?P<c>\d{1,4}): (?=[^\d\s-]))\s?"
+    r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:"
+    r"|(?P<c>\d{1,4}): (?=[^\d\s-])|\[(?P<e>\d{1,4})\] (?=[^\d\s-]))\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2})"
@@ -148,9 +150,10 @@ class Segment(NamedTuple):
 
     text: str
     rank: int | None = None
-    # The tag was a bare number (srun's ``0: ``): a counter prints the same (``1: loss``),
-    # so it names a rank only once a number came again (``LogReader``).
-    bare: bool = False
+    # The tag as printed, when it was a bare number (srun's ``0: ``, ``[0] ``): a counter
+    # prints the same (``1: loss``, ``[50] loss``), so it names a rank only once a number
+    # came again (``LogReader``); until then it is read as part of the text.
+    tag: str = ""
 
 
 def apply_backspaces(text: str) -> str:
@@ -197,18 +200,19 @@ def redraws(text: str) -> list[str]:
 
 def _rank_of(tag: re.Match[str]) -> int:
     """The rank a ``_RANK`` tag names."""
-    return int(tag.group("a") or tag.group("b") or tag.group("c") or tag.group("d"))
+    return int(next(found for found in tag.group("a", "b", "c", "d", "e") if found))
 
 
-def _bare(tag: re.Match[str]) -> bool:
-    """Whether a ``_RANK`` tag is a bare number (``0: ``), as a counter's is too."""
-    return tag.group("c") is not None
+def _bare(tag: re.Match[str]) -> str:
+    """A ``_RANK`` tag as printed if it is a bare number (``0: ``, ``[0] ``), as a
+    counter's may be too; else ""."""
+    return tag.group() if tag.group("c") or tag.group("e") else ""
 
 
 def strip_prefixes(text: str) -> Segment:
     """Remove rank tags, timestamps and logging prefixes from the start of a line."""
     rank: int | None = None
-    bare = False
+    bare = ""
     match = _RANK.match(text)
     if match:
         rank, bare = _rank_of(match), _bare(match)

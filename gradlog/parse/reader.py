@@ -288,16 +288,17 @@ class LogReader(BulkReader):
             parser = self._parser
             before = (self.unread_numeric, parser.dialect, parser.limits.total(), parser.sightings)
         for segment in segments:
-            rank = segment.rank
-            if rank is not None and segment.bare and not self._counted_ranks(rank):
-                rank = None  # (a counter, so far: ``1: loss 2.07``, ``2: loss 1.86``)
+            rank, text = segment.rank, segment.text
+            if rank is not None and segment.tag and not self._counted_ranks(rank):
+                # (A counter, so far: ``1: loss 2.07``, ``2: loss 1.86``; read with it.)
+                rank, text = None, segment.tag.lstrip() + text
             if rank is not None:
                 if self._rank is None:  # the rank read from now on (tags are kept)
                     self._rank = rank
                 if rank != self._rank:
                     continue  # another rank printing the same run: keep one
             self._plain = False
-            fields = self._fields(segment.text)
+            fields = self._fields(text)
             hush = hush and fields is None
             if self._boxed is not None:  # (a block the line closed: its record first)
                 records += self._assemble(*self._boxed)

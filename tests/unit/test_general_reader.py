@@ -2129,17 +2129,29 @@ def test_a_table_cell_that_lists_numbers_is_their_sum() -> None:
     assert all("test_metric" not in r.metrics for r in records)
 
 
-def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again() -> None:
+@pytest.mark.parametrize("tag", ["{}: ", "[{}] "])
+def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(tag: str) -> None:
     # A counter (``1: train loss ..``) never repeats a number, a step over its lines
-    # repeats it only in a row: all their lines are read. Ranks (srun's ``0: ``) print in
-    # turns: once a number came again after another, only the first rank's are read.
-    counted = [f"{e}: train loss {2 / e:.4f} val loss {2.1 / e:.4f}" for e in range(1, 21)]
+    # repeats it only in a row: all their lines are read, the number with them. Ranks
+    # (srun's ``0: ``, -prepend-rank's ``[0] ``) print in turns: once a number came again
+    # after another, only the first rank's are read.
+    counted = [
+        tag.format(e) + f"train loss {2 / e:.4f} val loss {2.1 / e:.4f}" for e in range(1, 21)
+    ]
     records = read("\n".join(counted))
     assert len(records) == 20 and records[-1].metrics["loss"] == pytest.approx(0.1)
-    stepped = [f"{s}: {name} {s / 100:.2f}" for s in range(1, 9) for name in ("loss", "acc")]
-    assert len(read("\n".join(stepped))) == 8
+    stepped = [
+        tag.format(s) + f"{name} {s / 1000:.2f}"
+        for s in range(50, 450, 50)
+        for name in ("loss", "acc")
+    ]
+    records = read("\n".join(stepped))
+    assert [r.step for r in records] == list(range(50, 450, 50))
+    assert [r.metrics["acc"] for r in records] == pytest.approx(
+        [s / 1000 for s in range(50, 450, 50)], abs=0.01
+    )
     ranked = [
-        f"{r}: step {s} | loss {s + r / 10:.2f}"
+        tag.format(r) + f"step {s} | loss {s + r / 10:.2f}"
         for s in range(1, 30)
         for r in ((2, 0, 3, 1) if s % 2 else (1, 3, 0, 2))
     ]
