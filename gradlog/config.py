@@ -22,6 +22,11 @@ class NanThresholds(NamedTuple):
     # before any step succeeded (no finite grad norm yet), up to this many such records
     # in a row are its calibration (a start at 2**32, DeepSpeed's, takes 32 halvings).
     max_calibration_steps: int = 32
+    # A loss that has had no finite value yet may print NaN as "nothing to report": an RL
+    # agent's average loss before its first update (a mean over no batches). When it
+    # turns finite within this many records, the weights were never touched by a NaN
+    # (info); a loss that stays NaN longer is an error (a run broken from its start).
+    max_leading_records: int = 64
 
 
 class SpikeThresholds(NamedTuple):

@@ -230,7 +230,8 @@ def threshold_group(file: ConfigFile, where: str, group: Any, table: dict[str, A
 
 # Counts that may be 0 (no allowance, no gap); every other count and window is at least 1.
 _ZERO_COUNTS = frozenset(
-    {"max_skipped_steps", "max_calibration_steps", "storm_gap", "blips", "quiet_grad_jumps"}
+    {"max_skipped_steps", "max_calibration_steps", "max_leading_records"}
+    | {"storm_gap", "blips", "quiet_grad_jumps"}
 )
 
 

@@ -140,6 +140,43 @@ def test_a_scaler_calibrating_at_the_start_read_in_blocks(monkeypatch: pytest.Mo
         _check(records, thresholds, f"calibration{start}", seeds=2)
 
 
+@pytest.mark.parametrize("start", [1, 30, 64, 65, 200])
+def test_a_loss_with_no_value_yet_read_in_blocks(
+    start: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loss NaN from the first record (an RL agent's average before its first update)
+    that turns finite within 64 records never reached the weights: info, told when it
+    turns finite, never before. Longer, it is an error, told at its 65th record."""
+    monkeypatch.setattr(nan, "SMALL_BLOCK", 1)
+    thresholds = Thresholds()
+    rest = _run(random.Random(start), 600, FIRING)
+    records = [Record(i, i, {"loss": NAN, "q": 0.5}) for i in range(1, start + 1)]
+    records += [Record(r.step + start, r.line + start, r.metrics) for r in rest]
+    told = [(i, d) for i, d in _oracle(NanDetector(thresholds), records) if d.first_step == 1]
+    (index, first), (_, last) = told[0], told[-1]
+    assert last.count == start
+    if start <= 64:
+        assert len(told) == 1 and first.severity is Severity.INFO
+        assert index == start  # (told at the first finite one, not before)
+        assert "no finite value before" in first.message
+    else:
+        assert first.severity is Severity.ERROR and index == 64 and first.count == 65
+        assert last.severity is Severity.ERROR
+    _check(records, thresholds, f"leading{start}", seeds=2)
+
+
+def test_a_loss_never_finite_or_stopping_the_run_is_an_error() -> None:
+    thresholds = Thresholds()
+    never = [Record(i, i, {"loss": NAN}) for i in range(1, 11)]
+    (found,) = _found(never, thresholds)
+    assert found.severity is Severity.ERROR and found.count == 10
+    stopped = [*never[:3], Record(4, 4, {"loss": NAN, ABORTED: 1.0}), Record(5, 5, {"loss": 1.0})]
+    told = _oracle(NanDetector(thresholds), stopped)
+    assert [(i, d.severity) for i, d in told] == [(3, Severity.ERROR), (4, Severity.ERROR)]
+    after = [Record(1, 1, {"loss": 2.0}), *never[1:5], Record(6, 6, {"loss": 1.0})]
+    assert {d.severity for d in _found(after, thresholds)} == {Severity.ERROR}
+
+
 def test_other_thresholds_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nan, "SMALL_BLOCK", 1)
     for skipped in (0, 1, 5):

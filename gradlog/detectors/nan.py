@@ -62,6 +62,11 @@ class NanDetector(Detector):
       printed yet, and within the steps `loss_scale_collapse` gives calibration), up to
       `max_calibration_steps` (32): the scaler starts high and halves its scale at
       each overflow until steps pass (from DeepSpeed's 2**32, 32 halvings).
+    - A loss that has printed no finite value yet and turns finite within
+      `max_leading_records` (64) records is info: no NaN reached the weights (else the loss
+      would have stayed NaN), so it was a statistic with nothing to report yet, as an RL
+      agent's average loss before its first update. Longer, or to the log's end, or
+      with the run stopping over it, it is an error; it is told once that is known.
     """
 
     rule = Rule(
@@ -97,6 +102,9 @@ class NanDetector(Detector):
         self._announced = False
         self._stepped = False  # a finite grad norm was printed: a step succeeded
         self._calibrating = False  # the open episode began before any step succeeded
+        self._loss_seen = False  # a finite loss was printed
+        self._leading = False  # the open episode's loss had printed no finite value before
+        self._aborted = False  # the run stopped itself over the open episode
         self._bad_rows: Flags | None = None  # the block's records with a non-finite value
         # A run that has printed no watched series yet (a GAN's ``D_A``, ``G_A``, RL
         # returns): the names it printed finite so far, and those of the open episode.
@@ -115,6 +123,10 @@ class NanDetector(Detector):
         if not stepped:
             grad = record.metrics.get(GRAD_NORM)
             self._stepped = grad is not None and math.isfinite(grad)
+        loss_seen = self._loss_seen
+        if not loss_seen:
+            loss = record.metrics.get(LOSS)
+            self._loss_seen = loss is not None and math.isfinite(loss)
         if math.isfinite(sum(record.metrics.values())):
             done = [] if self._first is None else self._close()
             self._healthy = record
@@ -130,8 +142,11 @@ class NanDetector(Detector):
             self._calibrating = not stepped and not past_calibration(
                 record, self._calibration_records
             )
+            self._leading = not loss_seen and (LOSS in bad or loss_is_nan(record))
+            self._aborted = False
         self._last = record
         self._count += 1
+        self._aborted = self._aborted or bool(record.get(ABORTED))
         self._loss_bad = (
             self._loss_bad
             or bool(orphans)
@@ -140,10 +155,25 @@ class NanDetector(Detector):
             or any(family(m) in (LOSS, VAL_LOSS) for m in bad)  # another loss of the run
             or bool(record.get(ABORTED))  # the run stopped itself over it: never benign
         )
-        if not self._announced and (self._loss_bad or self._count > self._allowance()):
+        if not self._announced and self._due():
             self._announced = True
             return [self._report(open_=True)]
         return []
+
+    def _due(self) -> bool:
+        """Whether the open episode is an error already (then told at once)."""
+        if self._leading and not self._aborted:  # (a loss with no value yet, perhaps)
+            return self._count > self._limits.max_leading_records
+        return self._loss_bad or self._count > self._allowance()
+
+    def _waited(self, open_: bool, ended: bool) -> bool:
+        """Whether the episode was a loss with no value yet: from before its first
+        finite value, which came within the allowance (see the class's text)."""
+        return (
+            self._leading
+            and not (open_ or ended or self._aborted)
+            and self._count <= self._limits.max_leading_records
+        )
 
     def _allowance(self) -> int:
         """Skipped steps in a row that are a loss scaler at work, in the open episode."""
@@ -229,9 +259,8 @@ class NanDetector(Detector):
         """Records not observed: those with every watched value finite (no episode open:
         the last becomes the last healthy one), and runs of bad ones counted by
         ``_flags``."""
-        if not self._stepped and GRAD_NORM in block.names:
-            grads = block.values(GRAD_NORM)[start:end]
-            self._stepped = bool((block.present(GRAD_NORM)[start:end] & np.isfinite(grads)).any())
+        self._stepped = self._stepped or self._finite_in(block, GRAD_NORM, start, end)
+        self._loss_seen = self._loss_seen or self._finite_in(block, LOSS, start, end)
         bad = self._bad_rows
         if bad is None or not bad[end - 1]:
             self._healthy = block.records[end - 1]
@@ -240,20 +269,29 @@ class NanDetector(Detector):
         if len(good):
             self._healthy = block.records[start + int(good[-1])]
 
-    def finish(self) -> Iterable[Diagnosis]:
-        return self._close()
+    @staticmethod
+    def _finite_in(block: Block, name: str, start: int, end: int) -> bool:
+        """Whether series ``name`` has a finite value in records ``start:end`` of ``block``."""
+        if name not in block.names:
+            return False
+        values = block.values(name)[start:end]
+        return bool((block.present(name)[start:end] & np.isfinite(values)).any())
 
-    def _close(self) -> list[Diagnosis]:
+    def finish(self) -> Iterable[Diagnosis]:
+        return self._close(ended=True)
+
+    def _close(self, ended: bool = False) -> list[Diagnosis]:
         if self._first is None:
             return []
-        diagnosis = self._report(open_=False)
+        diagnosis = self._report(open_=False, ended=ended)
         self._first = None
         return [diagnosis]
 
-    def _report(self, open_: bool) -> Diagnosis:
+    def _report(self, open_: bool, ended: bool = False) -> Diagnosis:
         first, last = self._first, self._last
         assert first is not None and last is not None
-        skipped = not self._loss_bad and self._count <= self._allowance()
+        waited = self._waited(open_, ended)
+        skipped = waited or (not self._loss_bad and self._count <= self._allowance())
         bad = _bad(first) or self._orphans
         hidden = loss_is_nan(first) and LOSS not in bad
         what = ", ".join(bad) if bad else LOSS
@@ -276,7 +314,13 @@ class NanDetector(Detector):
                 "; only the validation loss: check the validation data and the evaluation "
                 "code (a division by an empty batch, a log of zero)"
             )
-        if skipped and self._calibrating:
+        if waited:
+            message += (
+                "; the loss had printed no finite value before and turned finite after, "
+                "so no NaN reached the weights: a statistic with nothing to report yet, "
+                "as an RL agent's average loss before its first update"
+            )
+        elif skipped and self._calibrating:
             message += (
                 "; the loss stayed finite and no step had succeeded yet, as when a "
                 "mixed-precision loss scaler skips the steps that overflow while it lowers "
