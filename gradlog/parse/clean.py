@@ -140,6 +140,8 @@ _PREFIX = lazy.regex(
             # fairseq logger: train_inner | (a validation logger name stays: it says what follows)
             r"^(?!(?i:val|valid|validation|eval|test|dev)\b)[A-Za-z_][\w.]*\s+\|\s+(?=\S)",
             rf"^[\w.]+ {_LEVEL}:\s*",  # ppocr INFO:
+            # where it was printed, then the level: OLMo's ``host:0<TAB>module.path:628<TAB>INFO``
+            rf"^(?:[\w.-]+:\d+\s+){{1,3}}{_LEVEL}\s+",
         )
     )
 )

@@ -108,11 +108,14 @@ _NAMED_SCALE = lazy.regex(
     r"loss[_ ]scale\s+to:?\s*(?P<scale>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 )
 # "skipping (the) (optimizer) step", "skipped the update", "optimizer step was skipped":
-# the -ing and -ed forms only, as a bare "skip update" is a setting's name (llm.c's table).
+# the -ing and -ed forms only, as a bare "skip update" is a setting's name (llm.c's table);
+# followed by ``=`` or ``:`` and a number, it is a series' name (its value says).
 _SKIP_STEP = lazy.regex(
     r"\bskip(?:ping|ped)\s+(?:the\s+|this\s+|an?\s+)?"
     r"(?:optimi[sz]er\s+|gradient\s+|parameter\s+|weight\s+|model\s+|training\s+)?"
-    r"(?:step|update)\b|\b(?:step|update)\s+(?:(?:was|is|has\s+been)\s+)?skipped\b",
+    r"(?:step|update)\b|\b(?:step|update)\s+(?:(?:was|is|has\s+been)\s+)?skipped\b"
+    # (not a name with its value: OLMo-core's ``optim/step skipped=0.00E+00``)
+    r"(?!\s*[:=]\s*[-+]?\.?\d)",
     re.IGNORECASE,
 )
 # The step a skip sentence names (``Step 1557: ... skipping optimizer step``): each such

@@ -106,6 +106,13 @@ CASES = [
     ),
     ("Thu May  2 10:00:08 2024 Epoch 3 loss 0.5", ["Epoch 3 loss 0.5"]),
     ("Mar 5 is when loss 2.0 was seen", ["Mar 5 is when loss 2.0 was seen"]),
+    # where it was printed (host:rank, module:line), then the level (OLMo-core)
+    (
+        "2025-03-02 17:40:14.784\tnode-241.ai2.in:0\tolmo_core.train.trainer:628\tINFO\tstep 10",
+        ["step 10"],
+    ),
+    ("trainer.py:88 WARNING loss 2.1", ["loss 2.1"]),
+    ("epoch:3 loss:2.1 lr:0.1", ["epoch:3 loss:2.1 lr:0.1"]),
 ]
 
 

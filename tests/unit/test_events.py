@@ -40,6 +40,7 @@ CASES = [
     ("skipping update due to grad z-score of 6.812344", {SKIPPED_STEP: 1.0}),
     ("WARNING - loss spike detected, skipped the optimizer step", {SKIPPED_STEP: 1.0}),
     ("Optimizer step was skipped (non-finite gradients).", {SKIPPED_STEP: 1.0}),
+    ("Skipping optimizer step: grad norm inf", {SKIPPED_STEP: 1.0}),
 ]
 
 
@@ -109,6 +110,8 @@ def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> 
         "number of nan iterations:   0",
         "number of skipped iterations:   0",
         "skip update lossz 0.000000",  # llm.c's settings table
+        "    optim/step skipped=0.00E+00",  # OLMo-core's series: its value says
+        "step skipped: 1",
         "[Rank 0] step=10, skipped=3, lr=[1.90e-05], mom=[[0.9, 0.999]]",
         "Skipping the first 1000 batches of the resumed epoch",
         "No NaN occurred in training; all good",  # (a sentence after it says so)
