@@ -133,7 +133,7 @@ def _near_misses() -> list[tuple[str, tuple[Record, ...]]]:
             count = walk_rng.choice((3, 5, 6, 20, 200, 900))
             noise = walk_rng.choice((0.0, 0.001, 0.005, 0.02))
             if walk_rng.random() < 0.3:
-                acc = walk_rng.choice((1 / k, 0.9, 0.5))
+                acc = walk_rng.choice((1 / k, 0.9, 0.5, 0.0))
                 for i in range(len(losses), len(losses) + count, walk_rng.choice((1, 4))):
                     accs[i] = acc + walk_rng.choice((0.0, walk_rng.uniform(-0.02, 0.02)))
             losses += _noisy(walk_rng, level, count, noise)

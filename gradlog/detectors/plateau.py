@@ -114,8 +114,10 @@ class ChancePlateauDetector(Detector):
       loss climbing through), unless it stays there to the end of the log ...
     - ... or the printed accuracy (`acc`, else `val_acc`) confirms chance: its last
       `min_records` values all within `acc_tolerance` (0.05) of 1/K and of each other,
-      or frozen at one value (a model that predicts one class scores the majority
-      rate). An accuracy that moves, far from 1/K, says the model predicts: no plateau.
+      or frozen at one rate other than 0 and 1 (a model that predicts one class scores
+      the majority rate; a value frozen at 0, as Lingua's gradient-accumulation counter
+      ``acc: 0``, is no classifier's). An accuracy that moves, far from 1/K, says the
+      model predicts: no plateau.
     - a loss more than `left_fraction` (10%) below ln(K) afterwards: slow start (info);
       but a warning when the run began at chance and left it only after `slow_share`
       (half) of all its records: most of its compute went into learning nothing.
@@ -295,12 +297,14 @@ class ChancePlateauDetector(Detector):
             self._tight = self._tight_chance.classes(loss) == self._k
 
     def _confirmed(self) -> bool:
-        """The latest printed accuracies say chance: all near 1/K, or frozen at one value
-        (a model that predicts one class scores the majority rate, whatever K is)."""
+        """The latest printed accuracies say chance: all near 1/K, or frozen at one rate
+        (a model that predicts one class scores the majority rate, whatever K is; never
+        0 or 1: a value frozen there is no classifier's, as a counter's ``acc: 0``)."""
         full = len(self._accs) == self._accs.maxlen
         level = max(self._accs, default=0) - min(self._accs, default=0)
         steady = level <= self._limits.acc_tolerance  # not an accuracy falling through 1/K
-        return full and (len(set(self._accs)) == 1 or (all(self._acc_chance) and steady))
+        frozen = len(set(self._accs)) == 1 and 0 < _accuracy(self._accs[0]) < 1
+        return full and (frozen or (all(self._acc_chance) and steady))
 
     def _trending(self) -> bool:
         """The stretch is a slow descent or climb, not a level: its loss moved the same way

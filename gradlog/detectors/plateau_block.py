@@ -282,7 +282,8 @@ class PlateauScreen:
 
     def _confirmable(self, k: int, at_k: Flags, start: int, stop: int) -> Flags:
         """Where ``_confirmed`` holds: the accuracy window is full, and its values are
-        all one (frozen), or all near 1/k and within `acc_tolerance` of each other."""
+        all one rate (frozen, not 0 or 1), or all near 1/k and within `acc_tolerance` of
+        each other."""
         detector = self.detector
         limits = detector._limits
         window = detector._accs.maxlen or 0
@@ -300,7 +301,9 @@ class PlateauScreen:
         views = np.lib.stride_tricks.sliding_window_view(seen, window)
         high, low = views.max(axis=1), views.min(axis=1)
         chance = np.lib.stride_tricks.sliding_window_view(near, window).all(axis=1)
-        says = (high == low) | (chance & (high - low <= limits.acc_tolerance))
+        rate = np.where(high > 1, high / 100, high)
+        frozen = (high == low) & (rate > 0) & (rate < 1)  # (at 0 or 1: no classifier's)
+        says = frozen | (chance & (high - low <= limits.acc_tolerance))
         # The window that ends at each record's latest accuracy (before it: none full).
         last = len(detector._accs) + np.cumsum(new) - window
         found: Flags = (last >= 0) & says[np.maximum(last, 0)]

@@ -71,6 +71,14 @@ def test_loss_at_an_imbalanced_prior_with_frozen_accuracy_is_a_plateau() -> None
     assert found.severity == Severity.ERROR and "frozen" in found.message
 
 
+@pytest.mark.parametrize("frozen", [0.0, 1.0, 100.0])
+def test_an_accuracy_frozen_at_0_or_1_confirms_no_plateau(frozen: float) -> None:
+    # No classifier scores 0 or 100% while it predicts one class: such a value is some
+    # other series (Lingua's gradient-accumulation counter ``acc: 0``).
+    losses = [PRIOR_60_40 + 0.002 * (-1) ** i for i in range(8)]
+    assert run("chance_plateau", records(loss=losses, val_acc=[frozen] * 8)) == []
+
+
 def test_slow_steady_descent_through_ln_k_is_not_a_plateau() -> None:
     losses = [0.700 - 0.002 * i for i in range(10)]  # falls every record, no accuracy
     assert run("chance_plateau", records(loss=losses)) == []
