@@ -74,6 +74,11 @@ _GLUED = lazy.regex(r"(?<=\d)(?=(?:Batch \d+: Invalid loss|Epoch \d+:))")
 # 12308.00 tokens/sec 3.12 updates/sec\tperplexity=..``): it names no number after it
 # (nor joins the next name), so it is cut.
 _RATE_AFTER = lazy.regex(r"(?<=\d) +[A-Za-z]+/(?:s|sec|second)s?\b(?!\s*[:=])")
+# A number with a magnitude's letter (LeRobot's ``step:1K smpl:10K``, ``tokens 1.2M``):
+# the number it stands for. Not a name's part (``Llama-3B``, ``x4K``) nor a unit of
+# bytes, minutes or metres (``1.5G``, ``5m``, ``2b``).
+_MAGNITUDE = lazy.regex(r"(?<![\w.\-])(\d+(?:\.\d+)?)([kKMB])(?![\w.])")
+_MAGNITUDES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}
 # A number sign glued to a name before its number (dlib's ``step#: 394``): the name's.
 _NUMBER_SIGN = lazy.regex(r"(?<=[A-Za-z])#(?=:?\s*\d)")
 # A number sign before an axis's number (``Step #12``, ``Epoch #3``, ``Episode #40``):
@@ -322,6 +327,11 @@ def redrawn(raw: str) -> list[str] | None:
     return states
 
 
+def _magnified(found: re.Match[str]) -> str:
+    """A ``_MAGNITUDE`` number, written out."""
+    return f"{float(found[1]) * _MAGNITUDES[found[2]]:.15g}"
+
+
 def clean(raw: str) -> list[Segment]:
     """One physical line of a log -> the logical lines a parser should read."""
     out: list[Segment] = []
@@ -348,5 +358,7 @@ def clean(raw: str) -> list[Segment]:
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
             state = _AXIS_GLUED.sub(r"\1 ", state)
+        if "K" in state or "k" in state or "M" in state or "B" in state:
+            state = _MAGNITUDE.sub(_magnified, state)
         out.append(strip_prefixes(state))
     return out

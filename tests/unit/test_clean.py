@@ -113,6 +113,11 @@ CASES = [
     ),
     ("trainer.py:88 WARNING loss 2.1", ["loss 2.1"]),
     ("epoch:3 loss:2.1 lr:0.1", ["epoch:3 loss:2.1 lr:0.1"]),
+    # a magnitude's letter after a number (LeRobot's format_big_number): the number
+    ("step:1K smpl:10K ep:24 loss:2.998", ["step:1000 smpl:10000 ep:24 loss:2.998"]),
+    ("tokens: 1.25M, params 7B", ["tokens: 1250000, params 7000000000"]),
+    # ... not a name's part, nor a unit of bytes, minutes or bits
+    ("Llama-3B x4K v2.1K mem 1.5G eta 5m 2b 3Kb", ["Llama-3B x4K v2.1K mem 1.5G eta 5m 2b 3Kb"]),
 ]
 
 

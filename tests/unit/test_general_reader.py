@@ -2187,3 +2187,14 @@ def test_a_loss_named_before_its_iteration_and_value_takes_the_value() -> None:
     assert [r.step for r in records] == list(range(1, 21))
     assert [round(r.metrics["loss"], 6) for r in records] == [round(1 / i, 6) for i in range(1, 21)]
     assert records[-1].metrics["val_loss"] == 0.512345
+
+
+def test_a_number_with_a_magnitude_s_letter_is_the_number_it_stands_for() -> None:
+    # LeRobot: ``step:1K smpl:10K ep:24 epch:0.48 loss:2.998 grdn:12.4 lr:1.0e-05``.
+    lines = [
+        f"INFO ts/train.py:232 step:{k}K smpl:{10 * k}K ep:{24 * k} loss:{3 / k:.3f} lr:1.0e-05"
+        for k in range(1, 9)
+    ]
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == [1000 * k for k in range(1, 9)]
+    assert records[1].metrics["smpl"] == 20000
