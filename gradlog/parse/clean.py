@@ -79,6 +79,8 @@ _RATE_AFTER = lazy.regex(r"(?<=\d) +[A-Za-z]+/(?:s|sec|second)s?\b(?!\s*[:=])")
 # bytes, minutes or metres (``1.5G``, ``5m``, ``2b``).
 _MAGNITUDE = lazy.regex(r"(?<![\w.\-])(\d+(?:\.\d+)?)([kKMB])(?![\w.])")
 _MAGNITUDES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}
+# A Float32 literal as Julia prints one (``9.901898f-5``): its exponent's mark is ``f``.
+_FLOAT32 = lazy.regex(r"(?<![\w.])(\d+\.\d+)f([-+]?\d+)(?![\w.])")
 # A number sign glued to a name before its number (dlib's ``step#: 394``): the name's.
 _NUMBER_SIGN = lazy.regex(r"(?<=[A-Za-z])#(?=:?\s*\d)")
 # A number sign before an axis's number (``Step #12``, ``Epoch #3``, ``Episode #40``):
@@ -358,6 +360,8 @@ def clean(raw: str) -> list[Segment]:
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
             state = _AXIS_GLUED.sub(r"\1 ", state)
+        if "f" in state:
+            state = _FLOAT32.sub(r"\1e\2", state)
         if "K" in state or "k" in state or "M" in state or "B" in state:
             state = _MAGNITUDE.sub(_magnified, state)
         out.append(strip_prefixes(state))

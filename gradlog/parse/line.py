@@ -137,6 +137,8 @@ _LOSS_AT = lazy.regex(
 _ANGLED = lazy.regex(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:])")
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = lazy.regex(r"(?<=\w)'s(?= )")
+# A verb before a colon: Arraymancer's ``Loss is:  1.3416`` (the colon is the separator).
+_VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\x00)")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
 EVALUATION_WORDS = (
@@ -330,7 +332,8 @@ _LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00:(?=\s)")
 def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
-    binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``),
+    binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``) and a
+    verb before a colon (``Loss is: V``),
     ``x at step N is V`` and ``x loss N: V`` (or ``x loss N V``) turned into ``step N,
     x: V``, a leading ``N/T:`` into ``step N/T,``, tuples ``('x', V)`` into ``'x': V``;
     full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th
@@ -344,6 +347,8 @@ def _prepare(shape: str) -> str:
         shape = _ANGLED.sub(lambda found: found[1] or found[2], shape)
     if "'s " in shape:
         shape = _POSSESSIVE.sub("", shape)
+    if "s:" in shape or "e:" in shape:
+        shape = _VERB_COLON.sub(":", shape)
     if " at " in shape or " for " in shape or " after " in shape:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     if "\x00:" in shape or " \x00 \x00" in shape:

@@ -159,7 +159,7 @@ _CANONICAL: dict[str, str] = {
     spelling: canonical for canonical, spellings in _SPELLINGS.items() for spelling in spellings
 }
 
-_STEP_WORDS = frozenset({"step", "iter", "iteration", "it"})
+_STEP_WORDS = frozenset({"step", "iter", "iteration", "it", "batch"})
 _INDEX_WORDS = frozenset({"i", "idx", "index", "n", "no", "num", "number", "id"})
 _SEPARATORS = lazy.regex(r"[^\w.]+")
 # The name cache is bounded in entries and in their length: a log that prints a new
@@ -257,8 +257,8 @@ class NameTable:
 
 def _indexed_step(snake: str) -> str | None:
     """``step`` for a step's word followed by an index's (``step_i``, ``iter_num``,
-    ``step_idx``): the counter itself, where the index word before it is a count of steps
-    (``num_steps``)."""
+    ``step_idx``, ``batch_idx``, ``Batch id``): the counter itself, where the index word
+    before it is a count of steps (``num_steps``)."""
     first, _, rest = snake.partition("_")
     if first in _STEP_WORDS and rest and set(rest.split("_")) <= _INDEX_WORDS:
         return STEP

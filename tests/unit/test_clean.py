@@ -118,6 +118,9 @@ CASES = [
     ("tokens: 1.25M, params 7B", ["tokens: 1250000, params 7000000000"]),
     # ... not a name's part, nor a unit of bytes, minutes or bits
     ("Llama-3B x4K v2.1K mem 1.5G eta 5m 2b 3Kb", ["Llama-3B x4K v2.1K mem 1.5G eta 5m 2b 3Kb"]),
+    # Julia's Float32 literals; not a word's or a hex id's f
+    ("Current loss is: 9.901898f-5 (2.5f6)", ["Current loss is: 9.901898e-5 (2.5e6)"]),
+    ("0x1.5f3 a1.0f-3 1.0f-3x", ["0x1.5f3 a1.0f-3 1.0f-3x"]),
 ]
 
 

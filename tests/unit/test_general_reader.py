@@ -981,6 +981,8 @@ def test_a_duration_is_never_a_loss(line: str) -> None:
         ("step_i: 10, training loss: 3.5", 10),  # Pax
         ("iter_num 10 | loss 3.5", 10),
         ("step_idx=10 loss=3.5", 10),
+        ("batch_idx 10 loss 3.5", 10),  # enumerate(loader)'s index, as printed
+        ("Batch id: 10, loss: 3.5", 10),
     ],
 )
 def test_a_step_word_with_an_index_word_is_the_step(line: str, step: int) -> None:
@@ -2198,3 +2200,12 @@ def test_a_number_with_a_magnitude_s_letter_is_the_number_it_stands_for() -> Non
     records = read("\n".join(lines))
     assert [r.step for r in records] == [1000 * k for k in range(1, 9)]
     assert records[1].metrics["smpl"] == 20000
+
+
+def test_a_verb_before_the_colon_is_no_part_of_the_name() -> None:
+    # Arraymancer's example: ``Epoch is: 0`` / ``Batch id: 200`` / ``Loss is:  1.3416``.
+    lines = [f"Batch id: {b}\nLoss is:  {2 / (1 + b / 100):.6f}" for b in range(0, 1000, 200)]
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == list(range(0, 1000, 200))
+    assert records[-1].metrics == {"loss": pytest.approx(2 / 9, abs=1e-6)}
+    assert read("The loss was: 0.25 at step 3")[0].metrics == {"loss": 0.25}
