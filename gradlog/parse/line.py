@@ -322,6 +322,14 @@ _ORDINAL = lazy.regex(
 # where there are two or more (one alone may be anything: mmcv's ``workflow: [('train',
 # 1)]`` is a setting).
 _TUPLE_PAIR = lazy.regex(r"""\(\s*(['"])([^'"\x00()]{1,64})\1\s*,\s*(?=\x00\s*\))""")
+# A value before its name in a list of such (tinygrad's ``  3   24.63 ms run,  1.71 ms
+# python, 1181.89 loss, 0.000118 LR, 1.31 GB used``): each item a number, maybe a short
+# unit, then a word, between commas (the first after a counter); the name's value, where
+# there are two or more (not a value's unit: ``cost: 0.38 s, eta: 1 day``) and one of
+# them names a training series (``_values_first``).
+_VALUE_FIRST = lazy.regex(
+    r"(?:(?<=,)|^)(\s*(?:\x00\s+)?)\x00((?: [A-Za-z%]{1,3})?) ([A-Za-z]\w+)(?=\s*(?:,|$))"
+)
 
 
 # A count of the run's steps opening a line, before a colon (keras-rl's ``   25/40000:
@@ -335,7 +343,8 @@ def _prepare(shape: str) -> str:
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``) and a
     verb before a colon (``Loss is: V``),
     ``x at step N is V`` and ``x loss N: V`` (or ``x loss N V``) turned into ``step N,
-    x: V``, a leading ``N/T:`` into ``step N/T,``, tuples ``('x', V)`` into ``'x': V``;
+    x: V``, a leading ``N/T:`` into ``step N/T,``, tuples ``('x', V)`` into ``'x': V``,
+    values before their names (``V x, W y``) into ``x: V, y: W``;
     full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th
     epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
@@ -357,7 +366,17 @@ def _prepare(shape: str) -> str:
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
+    if shape.count(",") >= 2 and _values_first(shape):
+        shape = _VALUE_FIRST.sub(lambda m: f"{m[1]}{m[3]}: {grammar.HOLE}{m[2]}", shape)
     return shape
+
+
+def _values_first(shape: str) -> bool:
+    """Whether ``shape`` lists two or more values before their names, one of them a
+    training series' (``1181.89 loss``): a banner's counts (YOLO's ``415 layers, 37207344
+    parameters``, ``600 found, 0 missing``) are no record."""
+    names = [found[2] for found in _VALUE_FIRST.findall(shape)]
+    return len(names) >= 2 and any(normalise(name) in _CANONICAL for name in names)
 
 
 def _scan(shape: str) -> tuple[_Pair, ...]:

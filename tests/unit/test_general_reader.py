@@ -2209,3 +2209,27 @@ def test_a_verb_before_the_colon_is_no_part_of_the_name() -> None:
     assert [r.step for r in records] == list(range(0, 1000, 200))
     assert records[-1].metrics == {"loss": pytest.approx(2 / 9, abs=1e-6)}
     assert read("The loss was: 0.25 at step 3")[0].metrics == {"loss": 0.25}
+
+
+def test_values_before_their_names_in_a_list_are_the_names_values() -> None:
+    # tinygrad's hlb_cifar10: ``  3   24.63 ms run,  1.71 ms python, .., 1181.89 loss, ..``.
+    lines = [
+        f"{i:>3} {24 + i / 10:7.2f} ms run, {1.7:7.2f} ms python, {1100 - i:8.2f} loss, "
+        f"{1e-5 * (i + 1):.6f} LR, 1.31 GB used"
+        for i in range(6)
+    ]
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == list(range(6))
+    assert records[3].metrics["loss"] == 1097 and records[3].metrics["lr"] == pytest.approx(4e-5)
+    assert records[3].metrics["run"] == pytest.approx(24.3)
+    # Names before values stay as they are; one value before a word alone is no list.
+    (record,) = read("step 7, loss 0.5, acc 0.9, lr 0.1")
+    assert record.step == 7 and record.metrics == {"loss": 0.5, "acc": 0.9, "lr": 0.1}
+    (record,) = read("step 7, loss 0.5, 12 batches")
+    assert record.metrics.get("loss") == 0.5
+    # A name's value with its unit, in a list, is no value before a name (PaddleOCR).
+    (record,) = read("global_step: 10, avg_batch_cost: 0.38712 s, avg_samples: 16.0, eta: 1 day")
+    assert 0.38712 in record.metrics.values() and record.metrics["avg_samples"] == 16
+    # A banner's counts, none of them a training series', are not read so (YOLO).
+    (record,) = read("Model Summary: 415 layers, 37207344 parameters, 105.2 GFLOPS")
+    assert "parameters" not in record.metrics and "gflops" not in record.metrics
