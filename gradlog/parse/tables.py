@@ -166,6 +166,7 @@ class Table:
         self._spans: list[tuple[int, int]] = []
         self._right: bool | None = None  # the rows' numbers are set right (learned)
         self._above: list[str] | None = None  # a piped row of names just before, no header
+        self._header = ""  # the open table's header row, as read
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
@@ -201,6 +202,7 @@ class Table:
         if dialect == "ultralytics":  # (YOLOv7's ``box obj cls total``: the parts and the sum)
             cells = [_YOLO_PARTS.get(cell.lower(), cell) for cell in cells]
         self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
+        self._header = text
         # Where each column's name is: a row with empty cells is read by these places.
         spans = [found.span() for found in _HEADER_CELL.finditer(text)]
         self._spans = spans if len(spans) == len(cells) and not (comma or piped) else []
@@ -229,6 +231,8 @@ class Table:
             # header as a comment (numpy's savetxt, DeePMD's lcurve.out, gnuplot data),
             # it heads no column of numbers.
             self.columns, self._spans, self._right = self.columns[1:], self._spans[1:], None
+        if len(cells) > len(self.columns) and not (self._rows or self.comma or self.piped):
+            self._one_word_names(len(cells))
         if len(cells) < len(self.columns) - (1 if self.comma else 0):
             placed = self._placed(text) if self._spans else None
             if placed is None:
@@ -257,6 +261,15 @@ class Table:
             return None
         self._rows += 1
         return self._record(values)
+
+    def _one_word_names(self, count: int) -> None:
+        """Over rows of more cells than its columns, a header whose names are one word
+        each, one blank apart, where there are as many words as cells (NequIP's ``#
+        Epoch batch  loss ..``: not one column named ``Epoch batch``): those columns."""
+        words = [found for found in _TOKEN.finditer(self._header) if found.group() != "#"]
+        if len(words) == count and all(_named(word.group()) for word in words):
+            self.columns = [word.group() for word in words]
+            self._spans, self._right = [word.span() for word in words], None
 
     def _aligned_right(self, text: str) -> bool:
         """Whether a full row's cells end where the columns' names end (numbers set

@@ -629,6 +629,17 @@ def test_a_header_commented_with_a_hash_heads_its_rows(widths: tuple[int, int]) 
     assert records[-1].metrics == {"loss": 1.000e-02, "val_loss": 1.100e-02}
 
 
+def test_a_header_of_one_word_names_one_blank_apart_heads_as_many_columns() -> None:
+    # NequIP: ``# Epoch batch         loss       loss_f`` over rows of four numbers: four
+    # columns, not one named ``Epoch batch`` (which shifted every name by one).
+    header = "# Epoch batch         loss       loss_f"
+    rows = [f"{1:>7d}{b:>6d}{1 / b:>13.3g}{0.9 / b:>13.3g}" for b in range(10, 60, 10)]
+    records = read("\n".join([header, *rows]))
+    assert [r.step for r in records] == [10, 20, 30, 40, 50]
+    assert records[-1].metrics["loss"] == pytest.approx(0.02)
+    assert records[-1].metrics["loss_f"] == pytest.approx(0.018)
+
+
 def test_a_hash_column_of_row_numbers_is_still_the_axis() -> None:
     records = read("#   loss    acc\n1   0.90    0.50\n2   0.80    0.60")
     assert [(r.step, r.metrics) for r in records] == [
