@@ -74,6 +74,12 @@ def _accuracy(value: float) -> float:
     return value / 100 if value > 1 else value  # some frameworks print percentages
 
 
+def near_chance(limits: PlateauThresholds, k: int) -> float:
+    """How far from 1/K an accuracy at chance may be: `acc_tolerance`, but at most half
+    of 1/K (for K over 10 the tolerance would take in 0, no classifier's score)."""
+    return min(limits.acc_tolerance, 0.5 / k)
+
+
 class ChancePlateauDetector(Detector):
     """
     ## What it detects
@@ -113,7 +119,8 @@ class ChancePlateauDetector(Detector):
       ln(K) (a loss that learned its way down) or from more than `below` under it (a
       loss climbing through), unless it stays there to the end of the log ...
     - ... or the printed accuracy (`acc`, else `val_acc`) confirms chance: its last
-      `min_records` values all within `acc_tolerance` (0.05) of 1/K and of each other,
+      `min_records` values all within `acc_tolerance` (0.05, at most half of 1/K) of
+      1/K and within `acc_tolerance` of each other,
       or frozen at one rate other than 0 and 1 (a model that predicts one class scores
       the majority rate; a value frozen at 0, as Lingua's gradient-accumulation counter
       ``acc: 0``, is no classifier's). An accuracy that moves, far from 1/K, says the
@@ -291,7 +298,7 @@ class ChancePlateauDetector(Detector):
         if acc is not None and math.isfinite(acc) and self._k is not None:
             # Only the latest accuracies speak for the plateau: a first epoch may differ.
             self._accs.append(acc)
-            chance = abs(_accuracy(acc) - 1 / self._k) <= self._limits.acc_tolerance
+            chance = abs(_accuracy(acc) - 1 / self._k) <= near_chance(self._limits, self._k)
             self._acc_chance.append(chance)
         if self._tight:
             self._tight = self._tight_chance.classes(loss) == self._k

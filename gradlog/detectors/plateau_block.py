@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gradlog.detectors.block import Block, Flags, Floats
+from gradlog.detectors.plateau import near_chance
 from gradlog.model import Diagnosis
 from gradlog.parse.names import ACC, LOSS, VAL_ACC
 
@@ -296,7 +297,7 @@ class PlateauScreen:
         if len(seen) < window:
             return np.zeros(stop - start, np.bool_)
         rates = np.where(added > 1, added / 100, added)
-        near = np.abs(rates - 1 / k) <= limits.acc_tolerance
+        near = np.abs(rates - 1 / k) <= near_chance(limits, k)
         near = np.concatenate((np.asarray(detector._acc_chance, np.bool_), near))
         views = np.lib.stride_tricks.sliding_window_view(seen, window)
         high, low = views.max(axis=1), views.min(axis=1)

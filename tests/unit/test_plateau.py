@@ -79,6 +79,20 @@ def test_an_accuracy_frozen_at_0_or_1_confirms_no_plateau(frozen: float) -> None
     assert run("chance_plateau", records(loss=losses, val_acc=[frozen] * 8)) == []
 
 
+@pytest.mark.parametrize(("acc", "plateau"), [(0.0, False), (0.02, False), (0.05, True)])
+def test_an_accuracy_near_chance_is_within_half_of_1_over_k(acc: float, plateau: bool) -> None:
+    # At K = 20, 1/K is 0.05: a tolerance of 0.05 would take in 0 (Lingua prints its
+    # gradient-accumulation counter as ``acc: 0``); half of 1/K does not.
+    ln20 = math.log(20)
+    losses = [11.0, 9.0, 7.0, 5.0, 4.0] + [ln20 + 0.002 * (-1) ** i for i in range(30)]
+    losses += [1.0 / (i + 1) for i in range(10)]
+    accs = (
+        [0.3] * 5 + [acc + 0.001 * (i % 2) for i in range(30)] + [0.5 + i / 25 for i in range(10)]
+    )
+    found = run("chance_plateau", records(loss=losses, acc=accs))
+    assert bool(found) is plateau
+
+
 def test_slow_steady_descent_through_ln_k_is_not_a_plateau() -> None:
     losses = [0.700 - 0.002 * i for i in range(10)]  # falls every record, no accuracy
     assert run("chance_plateau", records(loss=losses)) == []
