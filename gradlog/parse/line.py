@@ -498,6 +498,10 @@ class LineParser:
         # the lowest batch seen (0 or 1: how batches are counted).
         self.batches: dict[tuple[float, int], int] = {}
         self.first_batch = math.inf
+        # The last step counted within its epoch, as (epoch, batch, batches), and the
+        # counts of batches whose counter went on over an epoch's change (``batch_step``).
+        self._batch_at: tuple[float, float, float] | None = None
+        self.whole_run_totals: set[float] = set()
         self.first_epoch: int | None = None  # ``_epochs_from``
         self._keys: dict[tuple[str, bool, bool, bool], tuple[str, str, bool] | None] = {}
         self._names: set[str] = set()
@@ -867,6 +871,8 @@ class LineParser:
             return None
         if fields.batch is not None:
             self.count_batches(fields.batch)
+            assert fields.step is not None
+            fields.step = self.batch_step(fields.step, fields.epoch, fields.batch)
         name = dialect.name
         if (
             name == GENERIC.name
@@ -912,6 +918,29 @@ class LineParser:
             self.batches[key] = self.batches.get(key, 0) + 1
         if index < self.first_batch:
             self.first_batch = index
+
+    def batch_step(
+        self, step: float, epoch: float | None, batch: tuple[float, float, int]
+    ) -> float:
+        """The step of a line whose ``i/N`` beside the epoch was taken as counted within
+        the epoch (``step``: made global as (epoch - first) x N + i): ``i`` itself once
+        the count went on over a change of epoch, as a count of the whole run's steps does
+        (accelerate's ``epoch 1 | step 760/1506``, after ``epoch 0 | step 750/1506``).
+        One that starts again each epoch (``Epoch [2/20], Step [100/600]``) stays so."""
+        index, total, _ = batch
+        if total in self.whole_run_totals:
+            return index
+        last, self._batch_at = self._batch_at, (math.nan if epoch is None else epoch, index, total)
+        if last is None or epoch is None or not (epoch > last[0] and total == last[2]):
+            return step
+        if index > last[1] and len(self.whole_run_totals) < _BATCH_KINDS:
+            self.whole_run_totals.add(total)
+            return index
+        return step
+
+    def batch_at(self, epoch: float | None, index: float, total: float) -> None:
+        """Note the last of many lines read at once (``batch_step``'s last line)."""
+        self._batch_at = (math.nan if epoch is None else float(epoch), float(index), float(total))
 
     def count_many(self, indices: np.ndarray, totals: np.ndarray, first: int) -> None:
         """``count_batches`` of many lines at once: their batches and batches per epoch."""

@@ -422,8 +422,15 @@ class RunReader:
         steps = table[:, 0]
         if first is not None:
             batches, totals = steps, table[:, int(has_step) + int(has_epoch)]
+            if epochs is not None:
+                on = (epochs[1:] > epochs[:-1]) & (totals[1:] == totals[:-1])
+                if bool(np.any(on & (batches[1:] > batches[:-1]))):
+                    return None  # a count that goes on over an epoch (``batch_step``)
             printed = np.zeros(count) if epochs is None else np.where(epochs == 0, 0.0, epochs)
             steps = (printed - first) * totals + batches
+            whole = self._parser.whole_run_totals
+            if whole:
+                steps = np.where(np.isin(totals, list(whole)), batches, steps)
         if epochs is not None:  # as read: a non-finite epoch is no epoch
             epochs = np.where(np.isfinite(epochs), epochs, np.nan)
         kept = count - 2
@@ -456,6 +463,7 @@ class RunReader:
         self._count(run, 1, count - 1)
         if first is not None:
             self._parser.count_many(batches[1:-1], totals[1:-1], first)
+            self._parser.batch_at(None if epochs is None else epochs[-2], batches[-2], totals[-2])
         return RecordRun(
             names,
             steps,
@@ -518,10 +526,12 @@ class RunReader:
             shape.stats.count += 1
         self._read_as(shape, 1)
         metrics, step, epoch, batch = read
-        if batch is not None:
-            self._parser.count_batches(batch)
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
+        if batch is not None:
+            self._parser.count_batches(batch)
+            assert step is not None
+            step = self._parser.batch_step(step, epoch, batch)
         done = self._assembler.take(
             number,
             metrics,

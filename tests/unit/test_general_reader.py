@@ -2244,3 +2244,28 @@ def test_values_before_their_names_in_a_list_are_the_names_values() -> None:
     # A banner's counts, none of them a training series', are not read so (YOLO).
     (record,) = read("Model Summary: 415 layers, 37207344 parameters, 105.2 GFLOPS")
     assert "parameters" not in record.metrics and "gflops" not in record.metrics
+
+
+@pytest.mark.parametrize("lines_per_epoch", [3, 40])
+def test_a_step_count_that_goes_on_over_an_epoch_counts_the_whole_run(lines_per_epoch: int) -> None:
+    # accelerate's loop: ``epoch 1 | step 760/1506 | loss ..`` after ``epoch 0 | step
+    # 750/1506``: the count is the run's, not the epoch's (no epoch offset is added).
+    total = 3 * lines_per_epoch * 10
+    whole = [
+        f"epoch {s // (lines_per_epoch * 10)} | step {s:>4}/{total} | loss {2 / s:.4f}"
+        for s in range(10, total + 1, 10)
+    ]
+    assert [r.step for r in read("\n".join(whole))] == list(range(10, total + 1, 10))
+    for size in (7, 1000):  # the bulk way, blocks ending anywhere, reads the same
+        _, records = read_blocks([line + "\n" for line in whole], size)
+        assert [r.step for r in records] == list(range(10, total + 1, 10))
+    # One that starts again each epoch is counted on globally, as before.
+    per_epoch = [
+        f"Epoch [{e}/3], Step [{i}/{lines_per_epoch * 10}], Loss: {1 / (e * i):.4f}"
+        for e in range(1, 4)
+        for i in range(10, lines_per_epoch * 10 + 1, 10)
+    ]
+    steps = [r.step for r in read("\n".join(per_epoch))]
+    assert steps == list(range(10, total + 1, 10))
+    _, records = read_blocks([line + "\n" for line in per_epoch], 1000)
+    assert [r.step for r in records] == steps
