@@ -118,9 +118,6 @@ _TRAIN_COUNT = lazy.regex(
 # A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
 # and kohya's scripts): its count is the global step.
 _STEPS_BAR = lazy.regex(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
-# ... and one named for the epochs (OneTrainer's ``epoch: | 13/100 [..]`` over its steps'
-# bar): its count is the epoch, as in ``epoch: 13/100``.
-_EPOCHS_BAR = lazy.regex(r"^(\s*epochs?)\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
 # A name of one to three words, as sentences print it.
 _SAID_NAME = r"[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}"
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
@@ -365,8 +362,6 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     if "\x00:" in shape or " \x00 \x00" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
-    if "|" in shape[:16] and (bar := _EPOCHS_BAR.match(shape)):
-        shape = f"{bar[1]}: {shape[bar.end() :]}"
     if shape[:12].lstrip().startswith("\x00/\x00:"):
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:

@@ -2284,16 +2284,3 @@ def test_an_epoch_header_s_epoch_places_the_step_lines_of_its_block() -> None:
         assert steps == sorted(steps) and len(set(steps)) == len(steps) == 3 * batches
         _, records = read_blocks([line + "\n" for line in lines], 1000)
         assert [r.step for r in records if "loss" in r.metrics] == steps
-
-
-def test_a_bar_named_for_the_epochs_counts_them() -> None:
-    # OneTrainer: an ``epoch:`` bar over a ``step:`` bar that starts again each epoch.
-    lines = []
-    for epoch in range(3):
-        lines.append(f"epoch:  {epoch * 33:>2}%|███       | {epoch}/3 [00:0{epoch}<00:10, 1.0s/it]")
-        lines += [
-            f"step:  50%|█████     | {i}/4 [00:01<00:01,  1.06it/s, loss={1 / (epoch + i):.3f}]"
-            for i in range(1, 5)
-        ]
-    records = [r for r in read("\n".join(lines)) if "loss" in r.metrics]
-    assert [r.step for r in records] == list(range(1, 13))
