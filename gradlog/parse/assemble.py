@@ -134,10 +134,6 @@ class Assembler:
         # counter first went back (``_counted_on``).
         self._counter: tuple[float, float] | None = None
         self.offset = 0.0
-        # The epoch the last header line named (``Epoch: 3`` alone on its line): where
-        # the step lines after it that print none are, for a counter that starts again
-        # with each epoch (``_counted_on``).
-        self.header_epoch: float | None = None
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -182,13 +178,8 @@ class Assembler:
         pending = self._pending
         if bits and pending is not None:
             pending.bits = True  # the open record's losses are in bits too
-        if header and step is None and epoch is not None and math.isfinite(epoch):
-            self.header_epoch = epoch
-        if step is not None and marker:
-            if epoch is not None:
-                step = self._counted_on(step, epoch)
-            elif self.header_epoch is not None:  # a step line in an epoch's block
-                step = self._counted_on(step, self.header_epoch)
+        if step is not None and epoch is not None and marker:
+            step = self._counted_on(step, epoch)
         at = _marker(step, epoch, marker)
         if (
             at is not None

@@ -435,9 +435,7 @@ class RunReader:
             epochs = np.where(np.isfinite(epochs), epochs, np.nan)
         kept = count - 2
         assembler = self._assembler
-        header = assembler.header_epoch
-        at_epochs = np.full(count, header) if epochs is None and header is not None else epochs
-        if has_step and assembler.restarts(steps, at_epochs):
+        if has_step and assembler.restarts(steps, epochs):
             return None  # a counter that starts again each epoch: line by line
         if kind == "step":
             if steps[1] == assembler.open_step() or bool(np.any(steps[2:] == steps[1:-1])):

@@ -2269,18 +2269,3 @@ def test_a_step_count_that_goes_on_over_an_epoch_counts_the_whole_run(lines_per_
     assert steps == list(range(10, total + 1, 10))
     _, records = read_blocks([line + "\n" for line in per_epoch], 1000)
     assert [r.step for r in records] == steps
-
-
-def test_an_epoch_header_s_epoch_places_the_step_lines_of_its_block() -> None:
-    # ``Epoch: 2`` alone on its line, then a batch counter that starts again each epoch
-    # (Arraymancer's example): the steps count on over the epochs, as if each line
-    # printed its epoch, in long blocks (read in columns) as in short ones.
-    for batches in (5, 60):
-        lines = []
-        for epoch in range(1, 4):
-            lines.append(f"Epoch: {epoch}")
-            lines += [f"Batch id: {b * 200} loss: {2 / (epoch + b):.4f}" for b in range(batches)]
-        steps = [r.step for r in read("\n".join(lines)) if "loss" in r.metrics]
-        assert steps == sorted(steps) and len(set(steps)) == len(steps) == 3 * batches
-        _, records = read_blocks([line + "\n" for line in lines], 1000)
-        assert [r.step for r in records if "loss" in r.metrics] == steps
