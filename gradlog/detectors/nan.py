@@ -166,12 +166,13 @@ class NanDetector(Detector):
             return self._count > self._limits.max_leading_records
         return self._loss_bad or self._count > self._allowance()
 
-    def _waited(self, open_: bool, ended: bool) -> bool:
-        """Whether the episode was a loss with no value yet: from before its first
-        finite value, which came within the allowance (see the class's text)."""
+    def _waited(self, ended: bool) -> bool:
+        """Whether the closed episode was a loss with no value yet: from before its first
+        finite value, which came within the allowance (see the class's text). (An episode
+        told open is past it already: ``_due``.)"""
         return (
             self._leading
-            and not (open_ or ended or self._aborted)
+            and not (ended or self._aborted)
             and self._count <= self._limits.max_leading_records
         )
 
@@ -290,7 +291,7 @@ class NanDetector(Detector):
     def _report(self, open_: bool, ended: bool = False) -> Diagnosis:
         first, last = self._first, self._last
         assert first is not None and last is not None
-        waited = self._waited(open_, ended)
+        waited = self._waited(ended)
         skipped = waited or (not self._loss_bad and self._count <= self._allowance())
         bad = _bad(first) or self._orphans
         hidden = loss_is_nan(first) and LOSS not in bad

@@ -120,11 +120,10 @@ class ChancePlateauDetector(Detector):
       loss climbing through), unless it stays there to the end of the log ...
     - ... or the printed accuracy (`acc`, else `val_acc`) confirms chance: its last
       `min_records` values all within `acc_tolerance` (0.05, at most half of 1/K) of
-      1/K and within `acc_tolerance` of each other,
-      or frozen at one rate other than 0 and 1 (a model that predicts one class scores
-      the majority rate; a value frozen at 0, as Lingua's gradient-accumulation counter
-      ``acc: 0``, is no classifier's). An accuracy that moves, far from 1/K, says the
-      model predicts: no plateau.
+      1/K and within `acc_tolerance` of each other, or frozen at one rate other than 0
+      and 1 (a model that predicts one class scores the majority rate; a value frozen at
+      0, as Lingua's gradient-accumulation counter ``acc: 0``, is no classifier's). An
+      accuracy that moves, far from 1/K, says the model predicts: no plateau.
     - a loss more than `left_fraction` (10%) below ln(K) afterwards: slow start (info);
       but a warning when the run began at chance and left it only after `slow_share`
       (half) of all its records: most of its compute went into learning nothing.

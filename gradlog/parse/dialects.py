@@ -246,21 +246,17 @@ def darknet_pairs(text: str) -> str | None:
     )
 
 
-def _signature(pattern: str) -> re.Pattern[str]:
-    return lazy.regex(pattern)
-
-
 DIALECTS: tuple[Dialect, ...] = (
     Dialect(
         "megatron",
-        _signature(r"\biteration\s+\d+/\s*\d+ \||validation loss at iteration"),
+        lazy.regex(r"\biteration\s+\d+/\s*\d+ \||validation loss at iteration"),
         adjust=_megatron,
         # It adds a NaN loss only to a line that prints a grad norm and no loss.
         layout_only_for=lambda names: LOSS in names or GRAD_NORM not in names,
     ),
     Dialect(
         "llmc",
-        _signature(
+        lazy.regex(
             r"^step\s+\d+/\d+ \| (?:train )?loss|^s:\d+ t[re]l:|"
             r"^step \d+: train loss [\d.naif-]+ \(took"
         ),
@@ -268,19 +264,19 @@ DIALECTS: tuple[Dialect, ...] = (
     ),
     Dialect(
         "nanogpt",
-        _signature(r"^iter \d+: loss |^step \d+: train loss \S+, val loss"),
+        lazy.regex(r"^iter \d+: loss |^step \d+: train loss \S+, val loss"),
         adjust=_nanogpt,
         layout_only=True,
     ),
     Dialect(
         "litgpt",
-        _signature(r"\biter \d+ step \d+|\| loss train:|^iter \d+: val loss"),
+        lazy.regex(r"\biter \d+ step \d+|\| loss train:|^iter \d+: val loss"),
         adjust=_litgpt,
         layout_only=True,
     ),
     Dialect(
         "lightning",
-        _signature(r"^Epoch \d+:.*\d+/\d+ \[.*(?:it/s|s/it)|\bv_num="),
+        lazy.regex(r"^Epoch \d+:.*\d+/\d+ \[.*(?:it/s|s/it)|\bv_num="),
         adjust=_lightning,
         layout_only=True,
     ),
@@ -288,20 +284,20 @@ DIALECTS: tuple[Dialect, ...] = (
         "keras",
         adjust=_keras,
         layout_only=True,
-        signature=_signature(
+        signature=lazy.regex(
             r"^\s*\d+/\d+ (?:\[[=>.]*\]|━)|━|- \d+(?:ms|s|us)/(?:step|sample)"
             r"|^\d+/\d+ - \d+m?s - "
         ),
     ),
     Dialect(
         "fairseq",
-        _signature(r"num_updates[=\" ]|valid on '|\"update\": "),
+        lazy.regex(r"num_updates[=\" ]|valid on '|\"update\": "),
         adjust=_fairseq,
         layout_only=True,
     ),
     Dialect(
         "timm",
-        _signature(
+        lazy.regex(
             r"^Train: \d+ \[\s*\d+/\d+|^Test: \[\s*\d+/\d+\]|"
             r"^Epoch: \[\d+\]\s+\[\s*\d+/\d+\]"
         ),
@@ -310,49 +306,49 @@ DIALECTS: tuple[Dialect, ...] = (
     ),
     Dialect(
         "mmengine",
-        _signature(
+        lazy.regex(
             r"(?:Epoch|Iter)\((?:train|val|test)\)\s*\[|"
             r"^Epoch \[\d+\]\[\s*\d+/\d+\]|^Iter \[\s*\d+/\d+\]"
         ),
         adjust=_mmengine,
         layout_only=True,
     ),
-    Dialect("torchtitan", _signature(r"^(?:validate )?step:\s*\d+\s+loss:")),
-    Dialect("detectron2", _signature(r"\biter: \d+\s+total_loss:|Loss became infinite or NaN")),
-    Dialect("paddle", _signature(r"global_step: \d+|(?:nan|inf)xx")),
-    Dialect("opennmt", _signature(r"^Step \d+/\s*\d+;|; xent:")),
+    Dialect("torchtitan", lazy.regex(r"^(?:validate )?step:\s*\d+\s+loss:")),
+    Dialect("detectron2", lazy.regex(r"\biter: \d+\s+total_loss:|Loss became infinite or NaN")),
+    Dialect("paddle", lazy.regex(r"global_step: \d+|(?:nan|inf)xx")),
+    Dialect("opennmt", lazy.regex(r"^Step \d+/\s*\d+;|; xent:")),
     Dialect(
         "espnet",
-        _signature(r"\d+epoch:(?:train|valid):\d+-\d+batch:|epoch results: \["),
+        lazy.regex(r"\d+epoch:(?:train|valid):\d+-\d+batch:|epoch results: \["),
         adjust=_espnet,
     ),
     Dialect(
         "tensorflow",
-        _signature(
+        lazy.regex(
             r"per-step time|^global step \d+:|Loss/total_loss|"
             r"^loss = \S+, step = \d+|LossTensor is inf or nan"
         ),
         adjust=_tensorflow,
         layout_only=True,
     ),
-    Dialect("deepspeed", _signature(r"OVERFLOW!|RunningAvgSamplesPerSec|\bskipped=\d+")),
+    Dialect("deepspeed", lazy.regex(r"OVERFLOW!|RunningAvgSamplesPerSec|\bskipped=\d+")),
     Dialect(
         "hf_trainer",
-        _signature(r"\{\s*'[^']+': .*'epoch': "),
+        lazy.regex(r"\{\s*'[^']+': .*'epoch': "),
         adjust=_hf_trainer,
         layout_only=True,
     ),
     Dialect(
         "catboost",
         # ``0:\tlearn: 0.8097011\ttest: 0.8232279\tbest: 0.8232279 (0)\ttotal: 98.8ms\t..``
-        _signature(r"^\d+:\s+learn: \S+\s+(?:test: |total: )"),
+        lazy.regex(r"^\d+:\s+learn: \S+\s+(?:test: |total: )"),
         renames={"learn": LOSS, "test": VAL_LOSS},
         adjust=_catboost,
         layout_only=True,
     ),
-    Dialect("darknet", _signature(r"^darknet iteration \d+: loss ")),
-    Dialect("json_lines", _signature(r"^\s*\{\s*\"")),
-    Dialect("epoch_block", _signature(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$"), generic=True),
+    Dialect("darknet", lazy.regex(r"^darknet iteration \d+: loss ")),
+    Dialect("json_lines", lazy.regex(r"^\s*\{\s*\"")),
+    Dialect("epoch_block", lazy.regex(r"^\s*Epoch\s+\d+\s*/\s*\d+\s*$"), generic=True),
 )
 
 GENERIC = Dialect("key_value", None, generic=True)

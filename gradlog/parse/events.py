@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cache
 from typing import NamedTuple
 
 from gradlog import lazy
@@ -82,10 +81,7 @@ _SAID_NAN = (
 )
 
 
-@cache
-def _said_nan() -> re.Pattern[str]:
-    """``_SAID_NAN`` compiled when a line first needs it (not on every start)."""
-    return re.compile(_SAID_NAN, re.IGNORECASE)
+_SAID_NAN_RE = lazy.regex(_SAID_NAN, re.IGNORECASE)
 
 
 # A framework that skips the update when the gradients are not finite (ESPnet, CTC).
@@ -158,7 +154,7 @@ def _event(text: str) -> Event | None:
         return Event({LOSS: math.nan, ABORTED: 1.0}, float(step) if step else None)
     if _FATAL_GRAD.search(text):
         return Event({GRAD_NORM: math.nan, ABORTED: 1.0})
-    if _said_nan().search(text):
+    if _SAID_NAN_RE.search(text):
         return Event({LOSS: math.nan})
     if _SKIPPED.search(text):
         return Event({OVERFLOW: 1.0})

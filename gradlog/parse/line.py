@@ -341,12 +341,11 @@ def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``) and a
-    verb before a colon (``Loss is: V``),
-    ``x at step N is V`` and ``x loss N: V`` (or ``x loss N V``) turned into ``step N,
-    x: V``, a leading ``N/T:`` into ``step N/T,``, tuples ``('x', V)`` into ``'x': V``,
-    values before their names (``V x, W y``) into ``x: V, y: W``;
-    full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th
-    epoch) as ``轮 N``."""
+    verb before a colon (``Loss is: V``); ``x at step N is V`` and ``x loss N: V`` (or
+    ``x loss N V``) turned into ``step N, x: V``, a leading ``N/T:`` into ``step N/T,``,
+    tuples ``('x', V)`` into ``'x': V``, values before their names (``V x, W y``) into
+    ``x: V, y: W``; full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮``
+    (the N-th epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
     if not shape.isascii():
         shape = shape.translate(_FULL_WIDTH)
@@ -870,7 +869,6 @@ class LineParser:
         if dialect.adjust is not None and not dialect.adjust(fields, text):
             return None
         if fields.batch is not None:
-            self.count_batches(fields.batch)
             assert fields.step is not None
             fields.step = self.batch_step(fields.step, fields.epoch, fields.batch)
         name = dialect.name
@@ -926,11 +924,14 @@ class LineParser:
         the epoch (``step``: made global as (epoch - first) x N + i): ``i`` itself once
         the count went on over a change of epoch, as a count of the whole run's steps does
         (accelerate's ``epoch 1 | step 760/1506``, after ``epoch 0 | step 750/1506``).
-        One that starts again each epoch (``Epoch [2/20], Step [100/600]``) stays so."""
+        One that starts again each epoch (``Epoch [2/20], Step [100/600]``) stays so. The
+        line's batch is counted too (``count_batches``)."""
+        self.count_batches(batch)
         index, total, _ = batch
         if total in self.whole_run_totals:
             return index
-        last, self._batch_at = self._batch_at, (math.nan if epoch is None else epoch, index, total)
+        last = self._batch_at
+        self.batch_at(epoch, index, total)
         if last is None or epoch is None or not (epoch > last[0] and total == last[2]):
             return step
         if index > last[1] and len(self.whole_run_totals) < _BATCH_KINDS:

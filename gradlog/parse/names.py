@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import cache
 
 from gradlog import lazy
 
@@ -202,10 +201,8 @@ _CJK_WORDS: dict[str, str] = {
 }
 
 
-@cache
-def _cjk_word() -> re.Pattern[str]:
-    """The words of ``_CJK_WORDS``, the longest first (compiled when a key needs it)."""
-    return re.compile("|".join(sorted(map(re.escape, _CJK_WORDS), key=len, reverse=True)))
+# The words of ``_CJK_WORDS``, the longest first.
+_CJK_WORD = lazy.regex("|".join(sorted(map(re.escape, _CJK_WORDS), key=len, reverse=True)))
 
 
 def normalise(key: str) -> str:
@@ -213,7 +210,7 @@ def normalise(key: str) -> str:
     ``验证损失`` -> ``val_loss``."""
     key = key.strip().strip("'\"").strip()
     if not key.isascii():
-        key = _cjk_word().sub(lambda found: f" {_CJK_WORDS[found[0]]} ", key)
+        key = _CJK_WORD.sub(lambda found: f" {_CJK_WORDS[found[0]]} ", key)
     key = _CAMEL.sub("_", key)
     key = _SEPARATORS.sub("_", key.lower())
     return key.strip("_")

@@ -529,7 +529,6 @@ class RunReader:
         if epoch is not None and not math.isfinite(epoch):
             epoch = None
         if batch is not None:
-            self._parser.count_batches(batch)
             assert step is not None
             step = self._parser.batch_step(step, epoch, batch)
         done = self._assembler.take(
