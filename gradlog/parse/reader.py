@@ -149,6 +149,11 @@ class LogReader(BulkReader):
         self._phase: bool | None = None  # a section named by a line of its own: evaluation?
         self._phase_names: set[str] = set()  # the names the open section's lines printed
         self._phase_line: int | None = 0  # the physical line its last values were on
+        self._phase_table = False  # the open section is headed by a table's header
+        # An evaluation table's rows read so far: each name's sum and count of values, and
+        # the physical line of the first row (``_hold``).
+        self._eval_rows: dict[str, list[float]] = {}
+        self._eval_line = 0
         # Learned layouts: a raw line's shape (digits made 0) -> where its text is in it.
         # ``layouts`` False reads every line the long way (the tests' oracle).
         self.layouts = True
@@ -443,8 +448,9 @@ class LogReader(BulkReader):
             # The input ended inside the value: it was not JSON, but lines.
             return self._as_lines() + self._named(self._assembler.flush(idle))
         boxed: list[Record] = []
-        if self._box and not idle:  # (a block cut off by the end of the input)
+        if (self._box or self._eval_rows) and not idle:  # (cut off by the end of the input)
             self._close_box()
+            self._release()
             if self._boxed is not None:
                 boxed, self._boxed = self._assemble(*self._boxed), None
         return self._named(boxed + self._assembler.flush(idle))
@@ -481,13 +487,22 @@ class LogReader(BulkReader):
         if phase is not None and not _SUMMARY_BLOCK.match(text):  # (HF's closing banner)
             self._phase = phase["word"].lower() not in TRAIN_WORDS
             self._phase_names, self._phase_line = set(), self._parser.line
+            self._phase_table = False
             return None
-        headers = self.kinds["table header"]
+        headers, rows = self.kinds["table header"], self.kinds["table"]
         fields = self._read_fields(text)
         if self._phase is None:
             return fields
         if fields is None and self.kinds["table header"] > headers:
-            return None  # (ParlAI's ``valid:`` over a table: its row is the reading)
+            self._phase_table = True  # (ParlAI's ``valid:`` over a table: its rows)
+            return None
+        if self._phase_table and fields is not None and self.kinds["table"] > rows:
+            if not self._phase:
+                return fields
+            self._hold(fields)
+            return None
+        self._phase_table = False
+        self._release()
         line = self._parser.line
         if (
             fields is None
@@ -500,12 +515,39 @@ class LogReader(BulkReader):
             return fields
         self._phase_names.update(fields.metrics)
         self._phase_line = line  # (a redrawn line's states are one reading)
-        if self._phase:
-            metrics = {
-                in_context(name, True, False): value for name, value in fields.metrics.items()
-            }
-            return dataclasses.replace(fields, metrics=metrics)
-        return fields
+        return self._phased(fields)
+
+    def _phased(self, fields: Fields) -> Fields:
+        """``fields`` read under the open section: an evaluation's under their
+        evaluation names."""
+        if not self._phase:
+            return fields
+        metrics = {in_context(name, True, False): value for name, value in fields.metrics.items()}
+        return dataclasses.replace(fields, metrics=metrics)
+
+    def _hold(self, fields: Fields) -> None:
+        """Keep a row of an evaluation section's table (NequIP's ``validation`` over ``#
+        Epoch batch  loss ..``, a row per batch): its rows are one evaluation, read as
+        their mean once the table ends (``_release``). Its batches and epoch are its own
+        count, not the training's steps."""
+        if not self._eval_rows:
+            self._eval_line = self._parser.line or 0
+        for name, value in fields.metrics.items():
+            held = self._eval_rows.setdefault(name, [0.0, 0])
+            held[0] += value
+            held[1] += 1
+
+    def _release(self) -> None:
+        """The evaluation ``_hold`` kept, as one line's fields (assembled before the
+        line that ended its table)."""
+        if not self._eval_rows:
+            return
+        metrics = {
+            in_context(name, True, False): total / count
+            for name, (total, count) in self._eval_rows.items()
+        }
+        self._eval_rows = {}
+        self._boxed = (self._eval_line, Fields(metrics, None, None, "table"))
 
     def _read_fields(self, text: str) -> Fields | None:
         stripped = text.strip()

@@ -1743,6 +1743,41 @@ def test_a_section_s_lines_read_in_blocks_as_one_by_one() -> None:
     assert all("val_loss" in r.metrics for r in blocks)
 
 
+def _sectioned_tables(epochs: int, valid: str, comment: str) -> list[str]:
+    """Per epoch, a training table and an evaluation one, each under a line naming its
+    section (NequIP's ``training`` / ``validation`` over ``# Epoch batch loss ..``);
+    the training loss is 1/epoch, the evaluation's rows 3 + epoch and 7 + epoch (their
+    mean 5 + epoch)."""
+    log = []
+    for epoch in range(1, epochs + 1):
+        header = f"{comment}epoch  batch        loss         acc"
+        log += ["training", header]
+        log += [f"{epoch:7d}{b:7d}{1 / epoch:12.6f}{0.5:12.4f}" for b in (10, 20, 30)]
+        log += ["", valid, header]
+        log += [f"{epoch:7d}{b:7d}{epoch + b - 2:12.6f}{0.4:12.4f}" for b in (5, 9)]
+        log += [""]
+    return log
+
+
+@pytest.mark.parametrize("valid", ["validation", "Valid:", "=== eval ===", "test"])
+@pytest.mark.parametrize("comment", ["# ", ""])
+def test_a_section_line_over_a_table_holds_its_rows(valid: str, comment: str) -> None:
+    # The evaluation's rows had been the training loss (a false spike each epoch), and
+    # their batch counter the steps (which the next epoch's training steps went on from).
+    # They are one evaluation, read as their mean.
+    lines = _sectioned_tables(40, valid, comment)
+    records = read("\n".join(lines))
+    losses = [r.metrics["loss"] for r in records if "loss" in r.metrics]
+    assert losses == [round(1 / e, 6) for e in range(1, 41) for _ in range(3)]
+    assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [
+        5.0 + e for e in range(1, 41)
+    ]
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    _, blocks = read_blocks(lines, 64, 16)
+    assert [(r.step, r.metrics) for r in blocks] == [(r.step, r.metrics) for r in records]
+
+
 @pytest.mark.parametrize(
     ("train", "valid"),
     [
