@@ -27,6 +27,7 @@ from gradlog.parse.names import (
     ACC,
     EPOCH,
     IGNORED,
+    RANKS,
     STEP,
     VAL_ACC,
     NameTable,
@@ -975,6 +976,8 @@ class LineParser:
         pattern, plan, stats = fast
         if plan is None or pattern.fullmatch(text) is None:
             return False
+        if any(slot.canonical in RANKS for slot in plan.slots):
+            return False  # ranks share the shape, and one is read (``LogReader._assemble``)
         dialect = plan.dialect or self.dialect
         shape = compile_shape(pattern, plan, dialect, text, stats, self.first_epoch or 0)
         return False if shape is None else replace(shape, evictions=self.evictions)

@@ -17,6 +17,10 @@ LR = "lr"
 LOSS_SCALE = "loss_scale"
 STEP = "step"
 EPOCH = "epoch"
+# Names of the process that printed a line, when a line names it (WeNet's ``.. grad_norm
+# 412.3 rank 2``): every rank prints the same run, and one is read.
+RANKS = frozenset({"rank", "local_rank", "global_rank", "rank_id", "process_rank", "gpu_id"})
+_RANKS_COUNTED = 4096  # a rank is a whole number below this
 
 # Every spelling is given in its normalised form (see ``normalise``).
 _SPELLINGS: dict[str, tuple[str, ...]] = {
@@ -271,3 +275,14 @@ def parse_mapping(items: list[str] | tuple[str, ...]) -> dict[str, str]:
             raise ValueError(f"--metric expects CANONICAL=PRINTED_NAME, got {item!r}")
         mapping[spelling.strip()] = normalise(canonical)
     return mapping
+
+
+def rank_in(metrics: dict[str, float]) -> int | None:
+    """The rank a line's ``metrics`` name (``RANKS``), taken out of them; None when they
+    name none (or a value no rank has, which stays a series)."""
+    for name in RANKS.intersection(metrics):
+        value = metrics[name]
+        if value.is_integer() and 0 <= value < _RANKS_COUNTED:
+            del metrics[name]
+            return int(value)
+    return None

@@ -38,7 +38,7 @@ from gradlog.parse.line import (
     LineParser,
     ShapeStats,
 )
-from gradlog.parse.names import LOSS, NameTable
+from gradlog.parse.names import LOSS, RANKS, NameTable, rank_in
 from gradlog.parse.runreader import ANY_DIALECT, SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import TokenPlan
 from gradlog.parse.tables import Table, block_row
@@ -420,6 +420,11 @@ class LogReader(BulkReader):
         """Count a line that yielded fields and give them to the assembler."""
         if fields is None:
             return []
+        if not RANKS.isdisjoint(fields.metrics) and (rank := rank_in(fields.metrics)) is not None:
+            if self._rank is None:  # (as a rank's tag opening the line is: ``feed``)
+                self._rank = rank
+            if rank != self._rank:
+                return []  # another rank's line: the same run again
         self.parsed += 1
         self._dialects.setdefault(fields.dialect)
         return self._assembler.feed(line_no, fields)

@@ -2208,6 +2208,44 @@ def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(tag: str
     assert all(r.metrics["loss"] == pytest.approx(r.step + 0.2) for r in records[1:])
 
 
+@pytest.mark.parametrize(
+    "form",
+    [
+        "step {s} loss {loss:.2f} grad_norm {g:.1f} rank {r}",  # WeNet: the rank last
+        "rank {r} | step {s} | loss {loss:.2f} | grad_norm {g:.1f}",
+        "Rank {r}: Epoch 1, step {s}, loss {loss:.2f}, grad_norm {g:.1f}",
+        "step={s}, local_rank={r}, loss={loss:.2f}, grad_norm={g:.1f}",
+        "[global_rank: {r}] step: {s} loss: {loss:.2f} grad_norm: {g:.1f}",
+    ],
+)
+def test_a_line_naming_its_rank_is_read_for_one_rank(form: str) -> None:
+    # Every rank prints each step, in any order: one rank's lines are read (the first
+    # one printed), not a series that jumps between ranks (a false oscillation), and the
+    # rank is no series of its own.
+    lines = [
+        form.format(s=s, r=r, loss=10 / s + r, g=1 + r)
+        for s in range(1, 200)
+        for r in ((2, 0, 3, 1) if s % 3 else (1, 3, 0, 2))
+    ]
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == list(range(1, 200))
+    assert [r.metrics["loss"] for r in records] == pytest.approx(
+        [10 / s + 2 for s in range(1, 200)], abs=0.01
+    )
+    assert all(r.metrics["grad_norm"] == 3 for r in records)
+    assert not any({"rank", "local_rank", "global_rank"} & r.metrics.keys() for r in records)
+    _, blocks = read_blocks(lines, 128, 16)
+    assert [(r.step, r.metrics) for r in blocks] == [(r.step, r.metrics) for r in records]
+
+
+def test_a_rank_named_once_is_no_series_and_a_fraction_no_rank() -> None:
+    # One process naming its rank: every line read. A value no rank has stays a series.
+    records = read("\n".join(f"step {s} loss {1 / s:.3f} rank 0" for s in range(1, 9)))
+    assert len(records) == 8 and all(r.metrics.keys() == {"loss"} for r in records)
+    records = read("\n".join(f"step {s} loss {1 / s:.3f} rank {s / 9:.3f}" for s in range(1, 9)))
+    assert len(records) == 8 and all("rank" in r.metrics for r in records)
+
+
 def test_a_count_of_steps_opening_a_line_is_the_step() -> None:
     # keras-rl: ``   25/40000: episode: 2, duration: 0.080s, episode steps:  12, ...``.
     done, lines = 0, []
