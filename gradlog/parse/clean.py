@@ -99,11 +99,14 @@ _AXIS_WORDS = ("tep", "ter", "atch", "poch", "TEP", "TER", "ATCH", "POCH")
 _AXIS_GLUED = lazy.regex(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (Open MPI),
-# ``[proc 0]`` (DGL-KE); and bare numbers, ``0: `` (srun) and ``[0] `` (MPICH's and Intel
-# MPI's -prepend-rank), which name ranks only once they recur (``Segment.tag``).
+# ``[proc 0]`` (DGL-KE), ``[Rank 0]`` (DeepSpeed's log_dist, hand-written loops), ``[GPU0]``
+# (PyTorch's DDP tutorial), ``Rank 0:``, ``GPU 0:``; and bare numbers, ``0: `` (srun) and
+# ``[0] `` (MPICH's and Intel MPI's -prepend-rank), which name ranks only once they recur
+# (``Segment.tag``).
 _RANK = lazy.regex(
     r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[proc (?P<d>\d+)\]"
     r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:"
+    r"|\[(?i:rank|gpu) ?(?P<f>\d{1,4})\]:?|(?i:rank|gpu) ?(?P<g>\d{1,4}): (?=\S)"
     r"|(?P<c>\d{1,4}): (?=[^\d\s-])|\[(?P<e>\d{1,4})\] (?=[^\d\s-]))\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
@@ -139,7 +142,6 @@ _PREFIX = lazy.regex(
             # [titan], [gpu-node3], [deepspeed]; not a section's word (``[Train](1000/..)``)
             r"^\[(?!(?i:train|training|val|valid|validation|eval|evaluation|test|dev)\])"
             r"[A-Za-z][\w.-]*\]:?\s*",
-            r"^\[Rank \d+\]\s*",  # DeepSpeed log_dist
             r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -
             rf"^[\w.-]+\s+(?:-|\|)\s+{_LEVEL}\s+(?:-|\|)\s+",  # name - INFO - , name | INFO |
             # a logger's name after the level (``.. - INFO - joeynmt.training - ``)
@@ -209,7 +211,7 @@ def redraws(text: str) -> list[str]:
 
 def _rank_of(tag: re.Match[str]) -> int:
     """The rank a ``_RANK`` tag names."""
-    return int(next(found for found in tag.group("a", "b", "c", "d", "e") if found))
+    return int(next(found for found in tag.group("a", "b", "c", "d", "e", "f", "g") if found))
 
 
 def _bare(tag: re.Match[str]) -> str:

@@ -129,10 +129,13 @@ BYTE_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 
 
 # A rank's tag opening a line as ``clean`` reads it (``[rank3]:``, ``[default3]:``,
-# ``[1,3]<stdout>:``), in a line's bytes with their digits made 0. The layout of such a
-# line keeps the tag's digits (``layout``): lines of two ranks share every other byte,
-# and only one rank's lines are read, so a layout must say which rank printed it.
-_RANK_TAG = lazy.regex(rb"\s*(?:\[(?:rank|default)0+\]:|\[0+,0+\]<std(?:out|err)>:)")
+# ``[1,3]<stdout>:``, ``[Rank 3]``, ``[GPU3]``), in a line's bytes with their digits made
+# 0. The layout of such a line keeps the tag's digits (``layout``): lines of two ranks
+# share every other byte, and only one rank's lines are read, so a layout must say which
+# rank printed it.
+_RANK_TAG = lazy.regex(
+    rb"\s*(?:\[(?:rank|default)0+\]:|\[0+,0+\]<std(?:out|err)>:|\[(?i:rank|gpu) ?0{1,4}\]:?)"
+)
 TAG_FIRST = b"[ \t\n\r\x0b\x0c"  # the bytes a tag may open a line with
 
 

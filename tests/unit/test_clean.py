@@ -139,12 +139,19 @@ def test_clean(raw: str, cleaned: list[str]) -> None:
         ("12: 483.117340, 491.982117 avg loss", None),
         ("step 1", None),
         ("[rank0]:[titan] 2025-07-21 08:15:42,907 - root - INFO - step: 40", 0),
+        ("[Rank 2] step 1", 2),  # DeepSpeed's log_dist, hand-written loops
+        ("[2024-05-01 10:00:00,001] [INFO] [logging.py:96:log_dist] [Rank 0] step 1", 0),
+        ("[GPU3] step 1", 3),  # PyTorch's DDP tutorial
+        ("[gpu 1]: step 1", 1),
+        ("Rank 1: step 1", 1),
+        ("GPU 0: step 1", 0),
+        ("ranked 1: step 1", None),
     ],
 )
 def test_rank_prefixes(raw: str, rank: int | None) -> None:
     (segment,) = clean(raw)
     assert segment.rank == rank
-    assert segment.text.startswith(("step", "12: 483"))
+    assert segment.text.startswith(("step", "12: 483", "ranked"))
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -2216,6 +2216,9 @@ def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(tag: str
         "Rank {r}: Epoch 1, step {s}, loss {loss:.2f}, grad_norm {g:.1f}",
         "step={s}, local_rank={r}, loss={loss:.2f}, grad_norm={g:.1f}",
         "[global_rank: {r}] step: {s} loss: {loss:.2f} grad_norm: {g:.1f}",
+        "[Rank {r}] step {s} loss {loss:.2f} grad_norm {g:.1f}",  # tags opening the line
+        "[GPU{r}] Step {s} | loss {loss:.2f} | grad_norm {g:.1f}",
+        "GPU {r}: step {s}, loss {loss:.2f}, grad_norm {g:.1f}",
     ],
 )
 def test_a_line_naming_its_rank_is_read_for_one_rank(form: str) -> None:
