@@ -144,6 +144,7 @@ _PREFIX = lazy.regex(
             r"[A-Za-z][\w.-]*\]:?\s*",
             r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -
             rf"^[\w.-]+\s+(?:-|\|)\s+{_LEVEL}\s+(?:-|\|)\s+",  # name - INFO - , name | INFO |
+            rf"^[\w.-]+ {{2,}}{_LEVEL} {{2,}}",  # name<TAB>INFO<TAB> (tabs widened: ``flat``)
             # a logger's name after the level (``.. - INFO - joeynmt.training - ``)
             r"^(?:[A-Za-z_]\w*(?:\.\w+)+|__main__|root)\s+-\s+(?=\S)",
             # fairseq logger: train_inner | (a validation logger name stays: it says what follows)

@@ -58,7 +58,7 @@ _TIME_WORDS = frozenset(
     {"time", "sec", "secs", "second", "seconds", "ms", "duration", "elapsed", "took"}
     | {"speed", "throughput", "wall", "clock", "eta"}
 )
-_VAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "dev"})
+_VAL_WORDS = frozenset({"val", "vali", "valid", "validation", "eval", "evaluation", "test", "dev"})
 _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
@@ -286,7 +286,10 @@ class Families:
         chosen = self.primary.get(fam)
         if chosen is None and found:
             totals = [k for k in found if set(words(k)) & _TOTAL_WORDS] or _heads(found)
-            if totals:
+            players = _players(found)
+            if players and not set(totals) - set(players):
+                chosen = players  # (a GAN's, as ``Loss_D`` and ``Loss_G`` are: their sum)
+            elif totals:
                 chosen = (totals[0],)
             elif _on_numbered_sets(found):
                 chosen = (found[-1],)  # the last set: the one early stopping watches
@@ -327,6 +330,25 @@ _TRAIN_WORDS = frozenset(("train", "training", "trn"))
 def _trains(name: str) -> bool:
     """Whether a name says it is training's (``training_error``, ``rmse_trn``)."""
     return not _TRAIN_WORDS.isdisjoint(words(name))
+
+
+_GENERATOR = frozenset(("g", "gen", "generator", "netg"))
+_DISCRIMINATOR = frozenset(("d", "disc", "discriminator", "netd", "critic"))
+
+
+def _players(names: list[str]) -> tuple[str, ...]:
+    """A GAN's two players' losses among ``names``, the generator's then the
+    discriminator's, each the one its others extend (StyleGAN's ``Loss/G/loss`` beside
+    ``Loss/G/reg``), else all its parts; neither is the run's loss alone. Empty unless
+    both play."""
+    sides = [
+        [name for name in names if _GENERATOR.intersection(words(name))],
+        [name for name in names if _DISCRIMINATOR.intersection(words(name))],
+    ]
+    if not all(sides) or set(sides[0]) & set(sides[1]):
+        return ()
+    heads = [_heads(side)[:1] or side for side in sides]  # (no head: the side's parts)
+    return tuple(name for side in heads for name in side)
 
 
 def _heads(names: list[str]) -> list[str]:

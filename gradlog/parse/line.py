@@ -143,7 +143,7 @@ _VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\x00)")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
 EVALUATION_WORDS = (
-    *("val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"),
+    *("val", "vali", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"),
     *("validate", "evaluate"),  # DJL's ``Validate: Accuracy: 0.68, ..``
 )
 _SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))
@@ -238,6 +238,9 @@ _SCALED = frozenset({"loss", "grad", "gradient", "amp", "dynamic", "current", "f
 # Words that make a key ending in an axis's name a count, a limit or a rate of it, or
 # another step than the record's (``Loss for final step: 0.1332``, ``best epoch: 7``).
 # Axis words in the plural: a section's word before one makes a count (``Val steps: 313``).
+# Words shortened with a period inside a name (``Val. Loss``, ``Avg. acc``), which ends
+# no sentence.
+_ABBREVIATED = frozenset({"val", "valid", "avg", "ave", "tr", "train", "test", "eval", "no", "num"})
 _COUNTED_AXES = frozenset({"steps", "iters", "iterations", "batches", "epochs"})
 _COUNTING = frozenset(
     {"total", "num", "number", "max", "maximum", "min", "minimum", "count", "warmup", "per"}
@@ -333,6 +336,22 @@ _VALUE_FIRST = lazy.regex(
 )
 
 
+# A dict inside a dict, and a key in it that names no quantity of its own but a summary
+# of its owner's (``"grad_norm": {"total": 2.66, "attn": 0.99}``): named with its owner
+# (``grad_norm_total``), as a flattened key is.
+_NESTED = lazy.regex(r"""(['"])([\w.\-/]{1,64})\1\s*:\s*\{([^{}]*)\}""")
+_SUMMARY_KEY = lazy.regex(
+    r"""(['"])(total|sum|all|overall|global|mean|avg|average|value)\1(?=\s*:)"""
+)
+
+
+def _owned(found: re.Match[str]) -> str:
+    """A nested dict (``_NESTED``) with its summary keys named with their owner."""
+    quote, owner, body = found[1], found[2], found[3]
+    body = _SUMMARY_KEY.sub(lambda key: f"{key[1]}{owner}_{key[2]}{key[1]}", body)
+    return f"{quote}{owner}{quote}: {{{body}}}"
+
+
 # A count of the run's steps opening a line, before a colon (keras-rl's ``   25/40000:
 # episode: 2, ...``): the step, out of the total.
 _LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00:(?=\s)")
@@ -345,8 +364,9 @@ def _prepare(shape: str) -> str:
     verb before a colon (``Loss is: V``); ``x at step N is V`` and ``x loss N: V`` (or
     ``x loss N V``) turned into ``step N, x: V``, a leading ``N/T:`` into ``step N/T,``,
     tuples ``('x', V)`` into ``'x': V``, values before their names (``V x, W y``) into
-    ``x: V, y: W``; full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮``
-    (the N-th epoch) as ``轮 N``."""
+    ``x: V, y: W``, a nested summary's key named with its owner (``_NESTED``);
+    full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th
+    epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
     if not shape.isascii():
         shape = shape.translate(_FULL_WIDTH)
@@ -366,6 +386,8 @@ def _prepare(shape: str) -> str:
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
+    if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):
+        shape = _NESTED.sub(_owned, shape)
     if shape.count(",") >= 2 and _values_first(shape):
         shape = _VALUE_FIRST.sub(lambda m: f"{m[1]}{m[3]}: {grammar.HOLE}{m[2]}", shape)
     return shape
@@ -827,8 +849,18 @@ class LineParser:
         ``train loss 3.81`` is a known name; in ``Starting training on 8 GPUs`` only the last
         word could name the number, so prose does not become a metric name. With ``:`` or
         ``=`` (``sep``) an unknown multi-word name is kept whole (``consumed samples: 614400``).
+        A sentence's end in it ends what came before (ML-Agents' ``Time Elapsed: 64.5 s.
+        Mean Reward: 0.5``: the name is ``Mean Reward``), but an abbreviation's period
+        (``Val. Loss``, ``(i.e. iters)``) ends none.
         """
-        if " " not in key.strip() or self._known(key, grad) or families.ratio(normalise(key)):
+        if " " not in key.strip():
+            return key
+        if ". " in key:
+            head, _, tail = key.rpartition(". ")
+            last = head.split()[-1] if head.split() else ""
+            if tail[:1].isupper() and last.isalpha() and last.lower() not in _ABBREVIATED:
+                key = tail
+        if self._known(key, grad) or families.ratio(normalise(key)):
             return key
         *before, last = key.split()
         if sep and not self._known(last, grad):

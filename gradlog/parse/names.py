@@ -53,6 +53,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "eval_loss",
         "valid_loss",
         "validation_loss",
+        "vali_loss",  # Time-Series-Library (Autoformer, Informer): ``Vali Loss``
         "val_lm_loss",
         "lm_loss_value",
         "tel",
@@ -82,6 +83,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "eval_acc",
         "valid_acc",
         "valid_accuracy",
+        "vali_acc",
         "validation_accuracy",
         "test_acc",
         "test_accuracy",

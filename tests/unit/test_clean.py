@@ -66,6 +66,8 @@ CASES = [
         ["Epoch   1, Step:      100"],
     ),
     ("2024-01-22 14:03:21,430 - INFO - __main__ - step 100", ["step 100"]),
+    # a logger's name and the level, tab-separated (RVC's ``logging`` format)
+    ("2023-07-02 21:14:05,012\tmi-test\tINFO\tloss_disc=3.825", ["loss_disc=3.825"]),
     # Swin's logger: a bracketed time and logger name, then the source place and level
     (
         "[2024-03-14 09:12:11 swin_tiny_patch4](main.py 254): INFO Train: [0/300][0/1251]",

@@ -135,6 +135,14 @@ SENTENCES = [
     ("the loss at step 40 was 2.5", {"loss": 2.5}, 40),
     ("Loss after epoch 12: 318245.3", {"loss": 318245.3}, 12),  # gensim: the colon glued
     ("loss at step 40=2.5", {"loss": 2.5}, 40),
+    # A sentence's end closes the name before it: ML-Agents' unit, then its next name.
+    (
+        "Walker. Step: 30000. Time Elapsed: 64.528 s. Mean Reward: 0.500. Training.",
+        {"time_elapsed": 64.528, "mean_reward": 0.5},
+        30000,
+    ),
+    ("Step 3. Val. Loss: 0.5. Avg. loss: 0.4", {"val_loss": 0.5, "loss": 0.4}, 3),
+    ("Total batches (i.e. iters): 338", {"total_batches_i.e._iters": 338}, 1),  # no step
 ]
 
 
@@ -209,6 +217,12 @@ def test_names_by_family(line: str, metrics: dict[str, float]) -> None:
             {"val_loss": 0.0836, "val_acc": 0.9801},
         ),
         ("Epoch 3 | acc: 980/1000 | loss 0.3", {"acc": 0.98, "loss": 0.3}),
+        # Time-Series-Library's ``vali`` (the test set's loss beside it stays its own)
+        (
+            "Epoch: 1, Steps: 265 | Train Loss: 0.47 Vali Loss: 0.78 Test Loss: 0.44",
+            {"loss": 0.47, "val_loss": 0.78, "test_loss": 0.44},
+        ),
+        ("Vali Acc: 0.61 | Train Acc: 0.7", {"val_acc": 0.61, "acc": 0.7}),
     ],
 )
 def test_an_evaluation_line_gives_validation_series(line: str, metrics: dict[str, float]) -> None:
@@ -2247,6 +2261,36 @@ def test_a_rank_named_once_is_no_series_and_a_fraction_no_rank() -> None:
     assert len(records) == 8 and all(r.metrics.keys() == {"loss"} for r in records)
     records = read("\n".join(f"step {s} loss {1 / s:.3f} rank {s / 9:.3f}" for s in range(1, 9)))
     assert len(records) == 8 and all("rank" in r.metrics for r in records)
+
+
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_nested_summary_key_is_named_with_its_owner(quote: str) -> None:
+    # ``"grad_norm": {"total": 2.66, "attn": 0.99}``: the total was a series ``total``,
+    # and the run had no gradient norm.
+    q = quote
+    line = (
+        f"{{{q}step{q}: 10, {q}train{q}: {{{q}loss{q}: 2.5}}, {q}optim{q}: {{{q}lr{q}: 1e-05, "
+        f"{q}grad_norm{q}: {{{q}total{q}: 2.66, {q}attn{q}: 0.99}}}}}}"
+    )
+    (record,) = read(line)
+    assert record.metrics["grad_norm"] == 2.66 and record.metrics["loss"] == 2.5
+    assert "total" not in record.metrics
+    (record,) = read(f"{{{q}total{q}: 5, {q}loss{q}: 2.5}}")  # (not nested: its own name)
+    assert record.metrics["total"] == 5
+
+
+def test_a_gan_s_two_losses_are_the_loss_together() -> None:
+    # StyleGAN's stats: ``"Loss/G/loss": {"num": 32, "mean": 2.2}`` beside D's: the
+    # generator's loss alone climbs as the discriminator learns (a false divergence);
+    # the two are summed, as DCGAN's ``Loss_D`` and ``Loss_G`` are.
+    line = (
+        '{"Loss/scores/fake": {"num": 64, "mean": -0.5}, "Loss/G/loss": {"num": 32, "mean": '
+        '2.2}, "Loss/D/loss": {"num": 32, "mean": 1.1}, "Loss/D/reg": {"num": 8, "mean": 0.7}}'
+    )
+    (record,) = read(line)
+    assert record.metrics["loss"] == pytest.approx(3.3)
+    (record,) = read("[0/5][50/1583] Loss_D: 0.2434 Loss_G: 4.1234 D(x): 0.88")
+    assert record.metrics["loss"] == pytest.approx(4.3668)
 
 
 def test_a_count_of_steps_opening_a_line_is_the_step() -> None:
