@@ -59,6 +59,17 @@ class SpikeThresholds(NamedTuple):
     # of each other, 5x is no batch noise (a smooth run's 9.8x jump that recovers).
     quiet_factor: float = 5.0
     quiet_spread: float = 1.5
+    # ... or, once it held for `lm_persist` records (one more unless the window was
+    # still to `calm_spread`), a jump of `calm_margin` times the spread (most / least) of
+    # the window before it (all but its last `calm_ramp` losses, which a jump may climb
+    # through) and `calm_factor` at least: a diffusion model's loss averaged to 0.149 +-
+    # 1% that jumps to 0.41, a batch-of-one loss at 0.2 +- 0.05 that jumps to 0.86 and
+    # stays; not when the learning rate rose with it (a warm restart).
+    calm_factor: float = 2.0
+    calm_margin: float = 1.5
+    calm_spread: float = 1.1
+    calm_ramp: int = 2
+    calm_misses: int = 2  # ... until this many such jumps fell straight back
     # The recent level is the median of this many previous finite losses.
     window: int = 8
     min_history: int = 3  # finite losses needed before an unconfirmed spike can fire

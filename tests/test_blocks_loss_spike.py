@@ -231,3 +231,31 @@ def test_a_signed_loss_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     first_negative = next(r.step for r in records if r.metrics.get("loss", 0.0) < 0)
     assert found and all(step < first_negative for step in found)
     _check(records, thresholds, "signed")
+
+
+def test_calm_jumps_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Calm stretches (1% noise) with jumps that hold, jumps that fall straight back (the
+    # run's count of those), a warm restart of the learning rate and a noisier stretch:
+    # the calm rule's state moves alike record by record and in blocks.
+    monkeypatch.setattr(spike, "SMALL_BLOCK", 1)
+    rng = random.Random(11)
+    losses: list[float] = []
+    rates: list[float] = []
+    for part in range(24):
+        level, rate = 0.15 + part / 100, 1e-4 if part % 7 else 1e-3
+        losses += [level * (1 + rng.uniform(-0.01, 0.01)) for _ in range(20)]
+        rates += [rate] * 20
+        kind = part % 4
+        if kind == 0:  # held: a spike
+            losses += [level * 1.8, level * 2.7, level * 2.3, level * 1.7]
+        elif kind == 1:  # one batch
+            losses += [level * 2.6, level]
+        elif kind == 2:  # a noisier stretch, then 3.5x that holds
+            losses += [level * rng.uniform(0.7, 1.5) for _ in range(10)] + [level * 3.5] * 3
+        rates += [rates[-1]] * (len(losses) - len(rates))
+    found = [
+        Record(i + 1, i + 1, {"loss": loss, "lr": lr})
+        for i, (loss, lr) in enumerate(zip(losses, rates, strict=True))
+    ]
+    assert len(_found(found, Thresholds())) >= 3
+    _check(found, Thresholds(), "calm", seeds=8)

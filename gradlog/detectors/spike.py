@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
@@ -93,6 +94,13 @@ class LossSpikeDetector(Detector):
       above the level before the jump (`lm_persist` 2 records in all), in a run whose
       loss started at `lm_start` (6.9 = ln 1000) or more: a language model's loss is
       bounded near ln(vocabulary), so 2-5x is as far as its spikes go.
+    - or, once it held `lm_persist` (2) records (3 unless the window was still to
+      `calm_spread`, 1.1x), a jump of `calm_factor` (2x) and `calm_margin` (1.5) times
+      the spread (most over least) of the window before it, its last `calm_ramp` (2)
+      losses left out (a jump may climb through them): a diffusion model's loss averaged
+      to 0.149 +- 1% that jumps to 0.41 and decays back over 30 records. Not while the
+      learning rate is above its least in the window (a warm restart), nor once
+      `calm_misses` (2) such jumps fell straight back (a heavy-tailed per-batch loss).
     - None once the loss has gone below zero: a signed loss (a policy gradient's
       surrogate, an ELBO) has no positive level for a jump to be a multiple of.
     """
@@ -140,6 +148,7 @@ class LossSpikeDetector(Detector):
         # its ratio and base, and how many records held it.
         self._lm: tuple[Record, Record | None, float, float, int] | None = None
         self._lm_held: tuple[Record, Record | None, float, float, int] | None = None
+        self._calm_misses = 0  # calm jumps (``_calm``) that fell back before they held
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         metrics = record.metrics
@@ -254,8 +263,8 @@ class LossSpikeDetector(Detector):
     def _check(self, record: Record, loss: float, base: float) -> list[Diagnosis]:
         """Judge a finite loss that rose by enough over the recent level ``base``."""
         ratio = loss / base if base > 0 else math.inf
-        if self._episode is not None and loss >= self._limits.factor * self._episode_base:
-            return []  # still inside the reported spike
+        if self._episode is not None and loss >= self._limits.calm_factor * self._episode_base:
+            return []  # still inside the reported spike (above the least jump that counts)
         self._episode = None
         if ratio >= self._limits.nan_confirmed_factor and (
             self._candidate is None or self._candidate[0].step != record.step
@@ -296,17 +305,48 @@ class LossSpikeDetector(Detector):
             and recent[-1] <= limits.quiet_spread * recent[0]
         )
 
+    def _calm(self, ratio: float, record: Record) -> int | None:
+        """Whether a jump is far beyond the noise of a full recent window: ``calm_margin``
+        times the spread (most to least) of its losses but its last ``calm_ramp`` (the
+        jump's climb), and ``calm_factor`` at least; None if not, else how many records
+        more than ``lm_persist`` it must hold (one more where the window was not still to
+        ``calm_spread``). Never while the learning rate is above its least in the window
+        (a warm restart's jump is the schedule's), nor once ``calm_misses`` such jumps
+        fell straight back (a heavy-tailed loss: a diffusion model's per-batch loss,
+        which depends on the sampled noise level, jumps 5x and back all run long)."""
+        limits = self._limits
+        slots = self._recent._slots
+        if ratio < limits.calm_factor or len(slots) < limits.window:
+            return None
+        if self._calm_misses >= limits.calm_misses:
+            return None  # this run's loss jumps and falls straight back: heavy-tailed
+        before = max(0, len(slots) - limits.calm_ramp)
+        held = [v for v in islice(slots, before) if v is not None]
+        least = min(held, default=0.0)
+        if least <= 0 or ratio < limits.calm_margin * max(held) / least:
+            return None
+        lr = record.metrics.get(LR)
+        rates = [r.metrics[LR] for r in self._records() if finite(r.metrics.get(LR))]
+        if lr is not None and rates and lr > min(rates):
+            return None  # (it rose within the window: a restart, or still the warm-up)
+        return 0 if max(held) <= limits.calm_spread * least else 1
+
     @property
     def _grads_printed(self) -> bool:
         """The run prints a grad norm: it, not persistence, confirms a small jump."""
         return len(self._grads) > 0
 
     def _persisted(self, record: Record, ratio: float, base: float) -> list[Diagnosis]:
-        """A language model's 2-5x jump counts once it held for `lm_persist` records."""
-        if self._start_level < self._limits.lm_start or self._grads_printed:
-            return []
+        """A language model's 2-5x jump, or a calm run's (``_calm``), counts once it
+        held for `lm_persist` records (a single unlucky batch falls straight back)."""
         if self._lm_held is None:
-            self._lm = (record, self._previous, ratio, base, 1)
+            language = self._start_level >= self._limits.lm_start and not self._grads_printed
+            more = 0 if language else self._calm(ratio, record)
+            if more is None:
+                return []
+            if not language:
+                self._calm_misses += 1  # (until it holds: see below)
+            self._lm = (record, self._previous, ratio, base, 1 - more)
         else:
             first, before, first_ratio, first_base, held = self._lm_held
             if record.metrics[LOSS] < self._limits.lm_held * first_base:
@@ -316,6 +356,8 @@ class LossSpikeDetector(Detector):
         if held < self._limits.lm_persist:
             return []
         self._lm = None
+        if self._calm_misses:
+            self._calm_misses -= 1  # a jump that held: no miss (none start in a language model)
         diagnosis = self._report(first, before, first_ratio, first_base, None, False)
         self._episode, self._episode_base = diagnosis, first_base
         return [diagnosis]

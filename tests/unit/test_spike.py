@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gradlog.model import Severity
 from tests.helpers import NAN, records, run
 
@@ -86,7 +88,41 @@ def test_a_fivefold_jump_in_a_quiet_run_is_a_spike() -> None:
     assert [d.first_step for d in found] == [9]
     noisy = [1.0, 2.2, 0.9, 1.8, 1.1, 2.1, 1.2, 1.5]
     assert run("loss_spike", records(loss=[*noisy, 7.9, 2.7, 1.6, 1.45])) == []
-    assert run("loss_spike", records(loss=[*quiet, 6.9, 2.7, 1.6, 1.45])) == []  # 4.8x
+    # 4.8x that falls straight back is one batch; held for a record it is a spike (the
+    # calm window's rule, below).
+    assert run("loss_spike", records(loss=[*quiet, 6.9, 1.5, 1.6, 1.45])) == []
+    assert [d.first_step for d in run("loss_spike", records(loss=[*quiet, 6.9, 2.7, 1.6]))] == [9]
+
+
+@pytest.mark.parametrize(
+    ("window", "jump", "found"),
+    [
+        # a loss averaged over many batches, still to 2%: 2.7x over a two-record climb
+        ([0.1492, 0.1467, 0.1465, 0.1479, 0.1471, 0.1496], [0.1603, 0.2777, 0.4075, 0.3455], 9),
+        # a batch-of-one loss scattered 2x: 4x that stays is beyond its noise (3x needed)
+        ([0.21, 0.18, 0.19, 0.2, 0.124, 0.248, 0.2, 0.21], [0.8, 0.86, 0.83, 0.8], 9),
+        # ... and 2.9x is not
+        ([0.21, 0.18, 0.19, 0.2, 0.124, 0.248, 0.2, 0.21], [0.58, 0.57, 0.56, 0.5], None),
+    ],
+)
+def test_a_jump_far_beyond_a_calm_window_that_holds_is_a_spike(
+    window: list[float], jump: list[float], found: int | None
+) -> None:
+    losses = [*window, *jump, *[window[-1]] * 4]
+    steps = [d.first_step for d in run("loss_spike", records(loss=losses))]
+    assert steps == ([] if found is None else [found])
+
+
+def test_a_calm_jump_is_none_with_a_warm_restart_nor_in_a_heavy_tailed_run() -> None:
+    calm = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01]
+    jump = [2.6, 2.4, 1.8, 1.2, 1.0]
+    # the learning rate rose with it: the schedule restarted
+    lrs = [1e-5] * 8 + [1e-3] * 5
+    assert run("loss_spike", records(loss=[*calm, *jump], lr=lrs)) == []
+    assert len(run("loss_spike", records(loss=[*calm, *jump], lr=[1e-3] * 13))) == 1
+    # two jumps that fell straight back: this loss is heavy-tailed
+    tails = [*calm, 2.6, 1.0, *calm, 2.7, 1.0, *calm]
+    assert run("loss_spike", records(loss=[*tails, *jump])) == []
 
 
 def test_a_loss_that_went_below_zero_has_no_ratio_to_jump_by() -> None:
