@@ -355,6 +355,19 @@ def _owned(found: re.Match[str]) -> str:
 # A count of the run's steps opening a line, before a colon (keras-rl's ``   25/40000:
 # episode: 2, ...``): the step, out of the total.
 _LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00:(?=\s)")
+# A count, then a colon and one bare value, the whole line (makemore's ``  45000/ 200000:
+# 3.2958``, ``step 400: 2.07``, ``Epoch 3/10: 0.41``): the one number a loop prints at
+# each step is its loss.
+_BARE_LOSS = lazy.regex(
+    r"^\s*(?P<axis>(?i:step|iter|iteration|it|epoch|batch)\s*)?"
+    r"\x00(?P<total>\s*/\s*\x00)?\s*:\s*\x00\s*$"
+)
+
+
+def _bare_loss(found: re.Match[str]) -> str:
+    axis = (found["axis"] or "step").strip()
+    total = f"/{grammar.HOLE}" if found["total"] else ""
+    return f"{axis} {grammar.HOLE}{total}, loss: {grammar.HOLE}"
 
 
 def _prepare(shape: str) -> str:
@@ -362,7 +375,8 @@ def _prepare(shape: str) -> str:
     would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
     binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``) and a
     verb before a colon (``Loss is: V``); ``x at step N is V`` and ``x loss N: V`` (or
-    ``x loss N V``) turned into ``step N, x: V``, a leading ``N/T:`` into ``step N/T,``,
+    ``x loss N V``) turned into ``step N, x: V``, a leading ``N/T:`` into ``step N/T,``
+    (and a line of only ``[step] N[/T]: V`` into ``step N[/T], loss: V``),
     tuples ``('x', V)`` into ``'x': V``, values before their names (``V x, W y``) into
     ``x: V, y: W``, a nested summary's key named with its owner (``_NESTED``);
     full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th
@@ -382,7 +396,9 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     if "\x00:" in shape or " \x00 \x00" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
-    if shape[:12].lstrip().startswith("\x00/\x00:"):
+    if ":" in shape and shape.count(grammar.HOLE) <= 3 and _BARE_LOSS.match(shape):
+        shape = _BARE_LOSS.sub(_bare_loss, shape)
+    elif shape[:12].lstrip().startswith("\x00/\x00:"):
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)

@@ -2309,6 +2309,27 @@ def test_a_count_of_steps_opening_a_line_is_the_step() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("form", "epochs"),
+    [
+        ("{i:7d}/{n:7d}: {loss:.4f}", False),  # makemore's notebooks
+        ("step {i}: {loss:.4f}", False),
+        ("Epoch {i}/{n}: {loss:.4f}", True),
+        ("{i}: {loss:.4f}", False),
+    ],
+)
+def test_a_count_and_one_bare_value_is_the_step_s_loss(form: str, epochs: bool) -> None:
+    lines = [form.format(i=i * 1000, n=200000, loss=3.3 - i / 100) for i in range(6)]
+    records = read("\n".join(lines))
+    assert [(r.step, r.metrics) for r in records] == [
+        (i * 1000, {"loss": round(3.3 - i / 100, 4)}) for i in range(6)
+    ]
+    assert all((r.epoch is not None) == epochs for r in records)
+    # more than one value: not this (a named one is read by its name)
+    (record,) = read("   1000/ 200000: 3.2974 lr 0.1")
+    assert "loss" not in record.metrics
+
+
 def test_a_loss_named_before_its_iteration_and_value_takes_the_value() -> None:
     # NVIDIA's Tacotron 2: ``Train loss 1200 0.412130 Grad Norm 1.234000 1.23s/it``, and
     # ``Validation loss 1200:  0.512345`` (with a colon) at the evaluations.
