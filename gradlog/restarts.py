@@ -2,8 +2,9 @@
 of a hyperparameter search, a job restarted from scratch.
 
 Its steps (or, in a log that prints none, its epochs: HF Trainer's ``'epoch': 0.01``) go
-back to where the run began while its loss goes back up to where that run began: a
-restart, not a spike or a climb of the run before. A step that goes back with the loss
+back to where the run began while its loss goes back up to where that run began (or
+jumps to twice its recent level: another model trained next): a restart, not a spike or
+a climb of the run before. A step that goes back with the loss
 where it was is not one (a counter that starts again with each epoch, a resume from a
 checkpoint, an evaluation printed at an earlier step). Only a loss that fell by a third
 or more can say so: a run that learned nothing yet shows no restart.
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 LEVEL = 5  # finite losses whose median is a run's starting level, and its recent one
 FELL = 1.5  # the starting level is at least this many times the recent one
 BACK = 0.5  # a restart's loss is back at least this far from the recent level to the start
+# ... or this many times the recent level: another model trained next (Rasa's DIET, then
+# its response selector, then TED), whose loss begins where it begins
+SURGE = 2.0
 NEAR = 0.05  # how near to the run's first step (a share of the steps it ran) a restart is
 LEAST = 2 * LEVEL  # records a run has run before another may start
 
@@ -149,7 +153,7 @@ class Restarts:
         start, recent = median(self._start), median(self._recent)
         if recent <= 0 or start < FELL * recent:
             return False
-        return loss >= recent + BACK * (start - recent)
+        return loss >= recent + BACK * (start - recent) or loss >= SURGE * recent
 
     def _take(self, step: float, epoch: float, loss: float | None) -> None:
         self._steps.take(step)

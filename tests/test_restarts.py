@@ -82,6 +82,23 @@ def test_one_line_at_a_time_finds_the_same_runs() -> None:
     assert [d.key for d in fed.diagnoses] == [d.key for d in whole.diagnoses]
 
 
+def test_models_trained_one_after_another_are_runs_each() -> None:
+    # Rasa trains its components in turn, each with a bar named for its epochs: the next
+    # model's loss begins at its own level (under the first's start, but far above where
+    # the first ended). Its jump was a spike, and its counter went on from the first's.
+    states = []
+    for epochs, start in ((300, 12.0), (100, 4.4), (100, 4.1)):
+        bar = [
+            f"Epochs: {e * 100 // epochs:3d}%|#   | {e}/{epochs} [00:01<00:10,  2.1it/s, "
+            f"t_loss={start * (0.02 + math.exp(-e / epochs * 4)):.3f}, acc={e / epochs:.3f}]"
+            for e in range(1, epochs + 1)
+        ]
+        states += ["Starting to train component", "\r".join(bar)]
+    report = analyze(states, "rasa.log")
+    assert not _found(report)
+    assert list(report.input.restarts) == [4, 6]
+
+
 def test_a_counter_that_starts_again_each_epoch_is_no_restart() -> None:
     # ``batch 1..100`` each epoch, no epoch printed: the loss goes on where it was.
     rng = random.Random(1)

@@ -119,6 +119,9 @@ _TRAIN_COUNT = lazy.regex(
 # A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
 # and kohya's scripts): its count is the global step.
 _STEPS_BAR = lazy.regex(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
+# ... and one named for the epochs (Rasa's ``Epochs:  1%| | 1/100 [.., t_loss=3.8]``): its
+# count is the epoch, so a bar that starts again at 1 trains another model.
+_EPOCHS_BAR = lazy.regex(r"\s*epochs?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
 # A name of one to three words, as sentences print it.
 _SAID_NAME = r"[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}"
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
@@ -474,6 +477,9 @@ def _counters(
     bar = _STEPS_BAR.match(shape)
     if bar is not None:  # ``Steps:  10%|█| 201/2000 [..]``: the bar counts the steps
         return [_Slot(COUNTER, STEP, bisect_left(holes, bar.end()))]
+    bar = _EPOCHS_BAR.match(shape) if epoch is None else None
+    if bar is not None:
+        return [_Slot(EPOCH_COUNTER, EPOCH, bisect_left(holes, bar.end()))]
     if epoch is None:  # a bare ``i/N`` is a batch of the epoch printed just before it
         return []
     batch = epoch + 2 if epoch + 1 in totals else epoch + 1
