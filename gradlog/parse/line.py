@@ -166,6 +166,10 @@ _SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = lazy.regex(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
+# A running best's section inside a line (GraphGPS's ``> Epoch 249: took 17.8s | Best so
+# far: epoch 91  train_loss: 0.2875 ..``, ``loss 0.5 (best: 0.41)``): what follows it is
+# the best reading so far and where it was, not this one.
+_BEST_SECTION = lazy.regex(r"\bbest(?:\s+so\s+far|\s+results?)?\s*:", re.IGNORECASE)
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
 
@@ -708,6 +712,8 @@ class LineParser:
             for pattern in (_SECTION, _SECTION_CELL)
             for m in pattern.finditer(shape)
         )
+        best = _BEST_SECTION.search(shape) if "est" in shape else None
+        bests = best.start() if best is not None else len(shape)
         fractions = []
         told = False  # a step named by a sentence's last word
         counted: set[str] = set()  # step keys printed as ``i/N`` (``batch=10/2000``)
@@ -715,8 +721,8 @@ class LineParser:
         for found in scan:
             if found.total >= 0:
                 covered.add(found.total)
-            if found.length > _KEY_LIMIT:
-                continue  # no metric has such a name
+            if found.length > _KEY_LIMIT or found.start >= bests:
+                continue  # no metric has such a name; a running best's
             if shape.startswith(_CLOCK, holes[found.value] + 1):
                 continue  # a time of day or a duration (``training takes 0:10:14``)
             start = found.start + found.quoted

@@ -420,6 +420,9 @@ def test_a_long_name_with_a_second_tier_word_stands_in_for_no_loss() -> None:
         "best mean dice: {v} at epoch: {e}",
         "train completed, best_metric: {v} at epoch: {e}",
         "New best_val_acc {v} (epoch {e})",
+        # GraphGPS: the epoch's summary, then the best so far and its epoch
+        "> Epoch {n}: took 17.8s | Best so far: epoch {e}\ttrain_loss: {v} val_loss: {v}",
+        "Best results: epoch {e}, loss {v}, val_acc {v}",
     ],
 )
 def test_a_line_of_running_bests_is_no_step(best: str) -> None:
@@ -427,9 +430,11 @@ def test_a_line_of_running_bests_is_no_step(best: str) -> None:
     log = []
     for epoch in range(1, 7):
         log.append(f"epoch {epoch} loss: {1 / epoch:.4f} val_acc: {0.5 + epoch / 100}")
-        log.append(best.format(v=0.5 + epoch // 3 / 100, e=epoch // 3 * 3 or 1))
+        log.append(best.format(v=0.5 + epoch // 3 / 100, e=epoch // 3 * 3 or 1, n=epoch))
     records = read("\n".join(log))
     assert [r.step for r in records] == [1, 2, 3, 4, 5, 6]
+    assert [r.metrics["loss"] for r in records] == [round(1 / e, 4) for e in range(1, 7)]
+    assert not any("val_loss" in r.metrics for r in records)
 
 
 def test_a_model_named_in_a_series_keeps_its_family() -> None:
