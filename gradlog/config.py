@@ -155,6 +155,12 @@ class PlateauThresholds(NamedTuple):
         151936,
         256000,
     )
+    # Class counts too dense in ln(K) for `tolerance` (ln 27 and ln 28 are 1.1% apart),
+    # recognised only where the loss sits on ln(K) to `exact_tolerance` either side:
+    # character vocabularies (26 letters and an end mark: makemore's names; 65, tiny
+    # Shakespeare's characters), where a loss frozen at 3.2958 to four digits is ln 27.
+    exact_classes: tuple[int, ...] = (26, 27, 28, 29, 65)
+    exact_tolerance: float = 0.0005
 
 
 class OscillationThresholds(NamedTuple):

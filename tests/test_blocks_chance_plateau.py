@@ -183,3 +183,15 @@ def test_a_plateau_reported_again_after_it_was_left() -> None:
 @pytest.mark.parametrize(("name", "records"), _near_misses(), ids=lambda x: str(x)[:20])
 def test_near_misses_read_in_blocks(name: str, records: tuple[Record, ...]) -> None:
     _check(records, name)
+
+
+def test_a_character_vocabulary_s_chance_reads_in_blocks() -> None:
+    # Levels held to 0.05% only (ln 27): frozen on it, near it, and sliding through it.
+    rng = random.Random(27)
+    level = math.log(27)
+    losses = _noisy(rng, level, 400, 0.00003)
+    losses += _slide(level, 2.2, 200) + _noisy(rng, level, 300, 0.004) + _slide(3.4, 3.1, 500)
+    records = _records(losses)
+    detector = ChancePlateauDetector(Thresholds())
+    assert _oracle(detector, records) + list(detector.finish())
+    _check(records, "ln27")

@@ -25,21 +25,32 @@ def chance_classes(loss: float, limits: PlateauThresholds) -> int | None:
     (up to `tolerance` above ln(K), up to `below` under it)."""
     global _last
     if _last[0] is not limits:  # callers pass the same thresholds again and again
-        _last = (limits, _Chance(limits.classes, limits.tolerance, limits.below))
+        _last = (limits, _chance(limits, limits.below))
     return _last[1].classes(loss)
 
 
 class _Chance:
-    """``chance_classes`` for fixed thresholds, with its table built once."""
+    """``chance_classes`` for fixed thresholds, with its table built once: each level
+    ln(K), its K, and how far above and under it a loss may be (``exact`` class counts
+    only to ``exact_tolerance`` either side)."""
 
     __slots__ = ("_below", "_ks", "_last", "_levels", "_tolerance")
 
-    def __init__(self, classes: tuple[int, ...], tolerance: float, below: float) -> None:
-        pairs = _levels(classes)
+    def __init__(
+        self,
+        classes: tuple[int, ...],
+        tolerance: float,
+        below: float,
+        exact: tuple[int, ...] = (),
+        exact_tolerance: float = 0.0,
+    ) -> None:
+        pairs = _levels(tuple(sorted({*classes, *exact})))
         self._levels = [level for level, _ in pairs]
         self._ks = [k for _, k in pairs]
         self._last = len(pairs) - 1
-        self._tolerance, self._below = tolerance, below
+        loose = set(classes)
+        self._tolerance = [tolerance if k in loose else exact_tolerance for k in self._ks]
+        self._below = [below if k in loose else exact_tolerance for k in self._ks]
 
     def classes(self, loss: float) -> int | None:
         levels = self._levels
@@ -52,13 +63,19 @@ class _Chance:
             i -= 1
         level = levels[i]
         if loss >= level:
-            return self._ks[i] if loss - level <= self._tolerance * level else None
-        return self._ks[i] if level - loss <= self._below * level else None
+            return self._ks[i] if loss - level <= self._tolerance[i] * level else None
+        return self._ks[i] if level - loss <= self._below[i] * level else None
 
 
 @cache
 def _levels(classes: tuple[int, ...]) -> list[tuple[float, int]]:
     return sorted((math.log(k), k) for k in classes)
+
+
+def _chance(limits: PlateauThresholds, below: float) -> _Chance:
+    return _Chance(
+        limits.classes, limits.tolerance, below, limits.exact_classes, limits.exact_tolerance
+    )
 
 
 _last: tuple[PlateauThresholds | None, _Chance] = (None, _Chance((), 0.0, 0.0))
@@ -105,7 +122,9 @@ class ChancePlateauDetector(Detector):
     - up to `tolerance` (1%) above ln(K), or up to `below` (5%) under it (a model that
       learned only an imbalanced class prior sits at the prior's entropy, under ln(K)),
       for K in 2..20 and common class counts and vocabulary sizes (100, 1000, 32000,
-      50257, ...); K above 20 are too densely spaced in ln(K) to infer from the loss.
+      50257, ...); K above 20 are too densely spaced in ln(K) to infer from the loss,
+      but for `exact_classes`, character vocabularies (26-29, 65), taken only to
+      `exact_tolerance` (0.05%) either side: makemore's loss frozen at 3.2958 is ln 27.
     - `min_records` (5) records at chance, and the median of the stretch's last 15
       losses at chance too (noise that touches ln(K) is not a plateau): within
       `tolerance` either side, or under ln(K) down to `below` only when the accuracy
@@ -154,9 +173,9 @@ class ChancePlateauDetector(Detector):
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._limits = limits = thresholds.chance_plateau
-        self._chance = _Chance(limits.classes, limits.tolerance, limits.below)
+        self._chance = _chance(limits, limits.below)
         # Within `tolerance` either side (the `below` of _at_level and _track).
-        self._tight_chance = _Chance(limits.classes, limits.tolerance, limits.tolerance)
+        self._tight_chance = _chance(limits, limits.tolerance)
         self._recent: deque[float] = deque(maxlen=3)  # the level is their median: noise-proof
         self._peak = -math.inf  # the highest loss level seen so far
         self._trough = math.inf  # ... and the lowest

@@ -55,10 +55,10 @@ def chance_classes(chance: _Chance, losses: Floats) -> Ints:
     step_down = ~over & (i > 0) & ~(np.abs(losses - levels[near]) < np.abs(losses - levels[lower]))
     i = np.where(step_down, near - 1, near)
     level = levels[i]
+    above = np.asarray(chance._tolerance, dtype=np.float64)[i]
+    under = np.asarray(chance._below, dtype=np.float64)[i]
     fits = np.where(
-        losses >= level,
-        losses - level <= chance._tolerance * level,
-        level - losses <= chance._below * level,
+        losses >= level, losses - level <= above * level, level - losses <= under * level
     )
     return np.where(fits, ks[i], 0)
 

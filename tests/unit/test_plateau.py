@@ -181,3 +181,18 @@ def test_a_language_model_at_its_vocabulary_s_chance_level_is_a_plateau() -> Non
     found = run("chance_plateau", records(loss=[level] * 8, ppl=[32000.0] * 8))
     assert [d.severity for d in found] == [Severity.ERROR]
     assert "ln(32000)" in found[0].message
+
+
+@pytest.mark.parametrize("k", [27, 65])
+def test_a_loss_frozen_on_a_character_vocabulary_s_chance_is_a_plateau(k: int) -> None:
+    # makemore's dead MLP: 3.2958 to four digits for the whole run, ln 27. Such class
+    # counts are too dense in ln(K) for the usual 1%: only a loss on ln(K) to 0.05%.
+    level = math.log(k)
+    frozen = [4.0, level * 1.0003, *[level + (-1) ** i * 1e-4 for i in range(30)]]
+    (found,) = run("chance_plateau", records(loss=frozen))
+    assert found.severity is Severity.ERROR and f"ln({k})" in found.message
+    # a language model converging near ln 27 (noise of a few tenths of a percent), or
+    # flat 0.3% off it, is no plateau
+    near = [4.0, *[level * (1 + 0.004 * math.sin(i)) for i in range(30)]]
+    assert run("chance_plateau", records(loss=near)) == []
+    assert run("chance_plateau", records(loss=[4.0, *[level * 0.997] * 30])) == []
