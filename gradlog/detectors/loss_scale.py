@@ -22,6 +22,7 @@ else:
     from gradlog.lazy import numpy as np
 
 _GROWTH_GAP = 3  # clean records before an equal reduction counts as unseen growth
+_DENSE_GAP = 20  # clean records before a fall that may begin a collapse of its own
 # Every dynamic scaler backs off by half on an overflow by default (torch GradScaler
 # backoff_factor 0.5, apex, DeepSpeed, Megatron, fairseq scale_factor 2), so n overflow
 # lines that reduce the scale to s say it was 2^n s before.
@@ -157,6 +158,9 @@ class LossScaleCollapseDetector(Detector):
         self._descent: Record | None = None  # where the current fall began
         self._descent_from: float | None = None  # the scale just before it
         self._descent_settled = False  # whether it began after calibration
+        # Its last fall after a clean stretch of `_DENSE_GAP` records, and the scale
+        # before it: where a collapse began in a fall that began long before it.
+        self._dense: tuple[Record, float] | None = None
         self._overflows = 0  # records with overflow-skipped steps since the fall began
         self._skipped = 0  # the steps they skipped, as far as the log shows
         self._at_minimum = False
@@ -329,7 +333,7 @@ class LossScaleCollapseDetector(Detector):
     def _update(self, record: Record, severity: Severity, reason: str) -> list[Diagnosis]:
         """Extend the open episode to ``record``; report it again if it got worse."""
         if self._first is None:
-            self._first = self._descent or record
+            self._first = self._began()[0] or record
         self._last = record
         if self._reported is not None and severity < self._reported:
             return []  # keep the reason that set the severity
@@ -361,6 +365,9 @@ class LossScaleCollapseDetector(Detector):
         elif fell and self._descent is None:
             self._descent, self._descent_from = record, previous
             self._descent_settled = self._settled
+            self._dense = (record, previous) if previous is not None else None
+        elif fell and self._quiet >= _DENSE_GAP and previous is not None:
+            self._dense = (record, previous)
         if self._descent is not None and overflow and not grew:
             self._overflows, self._skipped = self._overflows + 1, self._skipped + skipped
         if scale is not None:
@@ -384,9 +391,21 @@ class LossScaleCollapseDetector(Detector):
             if storm.gap > self._limits.storm_gap:
                 self._storm = _Storm()
 
+    def _began(self) -> tuple[Record | None, float | None]:
+        """Where the fall began, and the scale before it: its last fall after a clean
+        stretch (``_dense``) when most of the fall came after it (the collapse that
+        followed occasional halvings: DLLogger's 512 from step 31, then every step from
+        1116), else its first (a slow drift, a halving now and then, is one fall)."""
+        dense, scale, start = self._dense, self._scale, self._descent_from
+        if dense is None or scale is None or start is None or not 0 < scale < dense[1]:
+            return self._descent, start
+        if math.log2(dense[1] / scale) * 2 >= math.log2(start / scale):
+            return dense
+        return self._descent, start
+
     def _end_descent(self) -> None:
         if self._first is None:  # an open episode keeps its facts
-            self._descent, self._descent_from = None, None
+            self._descent, self._descent_from, self._dense = None, None, None
             self._overflows = self._skipped = 0
 
     def _settle(self, disturbed: bool, grew: bool, late: bool = False) -> None:
@@ -489,7 +508,7 @@ class LossScaleCollapseDetector(Detector):
     def _story(self, first: Record, last: Record) -> str:
         """Where the scale fell from and to, and between which records."""
         span = f"at {_at(first)}" if first is last else f"between {_at(first)} and {_at(last)}"
-        start, scale = self._descent_from, self._scale
+        start, scale = self._began()[1], self._scale
         if start is None or scale is None or scale >= start:
             return f"fp16 loss scaling is failing from {_at(first)}"
         return (

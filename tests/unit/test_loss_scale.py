@@ -316,3 +316,20 @@ def test_an_excerpt_that_opens_overflowing_is_still_calibrating() -> None:
     storm = [256.0 / 2**i for i in range(8)]
     series = records(loss_scale=storm + [2.0] * 10, overflow=[1.0] * 8)
     assert run(ID, _shifted(series, 6312, None)) == []
+
+
+def test_a_collapse_after_occasional_halvings_begins_where_it_collapses() -> None:
+    # A scale that never grows back (DLLogger's): a halving now and then after
+    # calibration, then every step. The collapse began at the run of halvings, not at
+    # the first halving a thousand steps before.
+    scales = CALIBRATION + SETTLED + [4096.0] * 30 + [2048.0] * 30
+    collapse = len(scales) + 1
+    scales += [2048.0 / 2**i for i in range(1, 16)]
+    found = _run(scales, _overflowed_when_falling(scales))
+    assert [d.first_step for d in found][:1] == [collapse]
+    assert "fell from 2048 to" in found[-1].message
+    # A slow drift, a halving every 30 records from 8192 down to 2^-6, is one fall.
+    drift = CALIBRATION + SETTLED + [8192.0 / 2 ** (1 + i // 30) for i in range(30 * 20)]
+    found = _run(drift, _overflowed_when_falling(drift))
+    assert found and found[0].first_step == len(CALIBRATION + SETTLED) + 1
+    assert "fell from 8192 to" in found[-1].message
