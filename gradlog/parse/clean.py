@@ -110,7 +110,7 @@ _RANK = lazy.regex(
     r"|(?P<c>\d{1,4}): (?=[^\d\s-])|\[(?P<e>\d{1,4})\] (?=[^\d\s-]))\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
-_DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2})"
+_DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})"
 _LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|SUCCESS)"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
@@ -337,6 +337,35 @@ def _magnified(found: re.Match[str]) -> str:
     return f"{float(found[1]) * _MAGNITUDES[found[2]]:.15g}"
 
 
+# A number with a decimal comma (German, French, ..: ``Verlust: 2,8700``, ``52,85 %``,
+# ``6,802e-04``, ``1.423,3``) after a blank, a colon or an equals sign: its comma is no
+# thousands' (those come before three digits; a time's milliseconds too), no list's or
+# CSV's separator (``[64,1000]``, ``1,2`` opening a row), as no blank or other digits
+# follow it.
+_DECIMAL_COMMA = lazy.regex(
+    r"(?<=[\s:=])(?P<whole>[1-9]\d{0,2}(?:\.\d{3})+|\d+),(?P<part>\d+)"
+    r"(?=(?P<exp>[eE][-+]?\d+)?(?:$|[\s%|;)]))"
+)
+# A number grouped in thousands by dots (``3.125``, ``1.850``) on a line whose numbers
+# have decimal commas.
+_THOUSANDS_DOTS = lazy.regex(r"(?<![\w.,])[1-9]\d{0,2}(?:\.\d{3})+(?![\w.,])")
+
+
+def _decimal(found: re.Match[str]) -> str:
+    if len(found["part"]) == 3 and not found["exp"] and "." not in found["whole"]:
+        return found.group()  # (``1,234``: a thousands' comma as much as a decimal one)
+    return f"{found['whole'].replace('.', '')}.{found['part']}"
+
+
+def decimal_commas(text: str) -> str:
+    """``text`` with numbers written with decimal commas (and dots grouping thousands)
+    written as Python reads them, when it has any; else unchanged."""
+    rewritten = _DECIMAL_COMMA.sub(_decimal, text)
+    if rewritten == text:
+        return text
+    return _THOUSANDS_DOTS.sub(lambda found: found.group().replace(".", ""), rewritten)
+
+
 def clean(raw: str) -> list[Segment]:
     """One physical line of a log -> the logical lines a parser should read."""
     out: list[Segment] = []
@@ -367,5 +396,8 @@ def clean(raw: str) -> list[Segment]:
             state = _FLOAT32.sub(r"\1e\2", state)
         if "K" in state or "k" in state or "M" in state or "B" in state:
             state = _MAGNITUDE.sub(_magnified, state)
-        out.append(strip_prefixes(state))
+        segment = strip_prefixes(state)
+        if "," in segment.text:
+            segment = segment._replace(text=decimal_commas(segment.text))
+        out.append(segment)
     return out

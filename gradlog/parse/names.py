@@ -207,6 +207,18 @@ _CJK_WORDS: dict[str, str] = {
 }
 
 
+# Words of metric names in German, French, Spanish and Portuguese, as the English words
+# they stand for (``Verlust`` is the loss, ``Epoche`` the epoch, ``pérdida`` the loss).
+_WORDS: dict[str, str] = {
+    **dict.fromkeys(("verlust", "perte", "pérdida", "perdida", "perda"), "loss"),
+    **dict.fromkeys(("genauigkeit", "exactitude", "exactitud", "acurácia", "acuracia"), "accuracy"),
+    **dict.fromkeys(("epoche", "époque", "epoque", "época", "epoca"), "epoch"),
+    **dict.fromkeys(("schritt", "étape", "etape", "paso", "passo"), "step"),
+    **dict.fromkeys(("lernrate",), "learning_rate"),
+    **dict.fromkeys(("validierung", "validación", "validacion", "validação"), "val"),
+}
+
+
 # The words of ``_CJK_WORDS``, the longest first.
 _CJK_WORD = lazy.regex("|".join(sorted(map(re.escape, _CJK_WORDS), key=len, reverse=True)))
 
@@ -218,8 +230,10 @@ def normalise(key: str) -> str:
     if not key.isascii():
         key = _CJK_WORD.sub(lambda found: f" {_CJK_WORDS[found[0]]} ", key)
     key = _CAMEL.sub("_", key)
-    key = _SEPARATORS.sub("_", key.lower())
-    return key.strip("_")
+    key = _SEPARATORS.sub("_", key.lower()).strip("_")
+    if not _WORDS.keys().isdisjoint(words := key.split("_")):
+        key = "_".join(_WORDS.get(word, word) for word in words)
+    return key
 
 
 class NameTable:

@@ -123,6 +123,15 @@ CASES = [
     # Julia's Float32 literals; not a word's or a hex id's f
     ("Current loss is: 9.901898f-5 (2.5f6)", ["Current loss is: 9.901898e-5 (2.5e6)"]),
     ("0x1.5f3 a1.0f-3 1.0f-3x", ["0x1.5f3 a1.0f-3 1.0f-3x"]),
+    # decimal commas, and then dots grouping thousands; the date DD.MM.YYYY a prefix
+    (
+        "12.03.2024 14:02:42 | Schritt 1.850/3.125 | Verlust: 1,5128 | acc: 52,85 % | LR: 4,6e-04",
+        ["Schritt 1850/3125 | Verlust: 1.5128 | acc: 52.85 % | LR: 4.6e-04"],
+    ),
+    ("Loss 0,5; acc 0,9 | 1.423,3 img", ["Loss 0.5; acc 0.9 | 1423.3 img"]),
+    # not a list's, a CSV row's, a thousands' comma, nor a time's milliseconds
+    ("size=[64,1000] 1,2,3 step 1,000 loss .125", ["size=[64,1000] 1,2,3 step 1,000 loss .125"]),
+    ("1,25", ["1,25"]),
 ]
 
 

@@ -223,6 +223,9 @@ def test_names_by_family(line: str, metrics: dict[str, float]) -> None:
             {"loss": 0.47, "val_loss": 0.78, "test_loss": 0.44},
         ),
         ("Vali Acc: 0.61 | Train Acc: 0.7", {"val_acc": 0.61, "acc": 0.7}),
+        # other languages' names (German, Spanish), with decimal commas
+        ("Epoche 3 | Verlust: 0,41 | Validierung Verlust: 0,52", {"loss": 0.41, "val_loss": 0.52}),
+        ("época 3, pérdida: 0.41, exactitud: 0.88", {"loss": 0.41, "acc": 0.88}),
     ],
 )
 def test_an_evaluation_line_gives_validation_series(line: str, metrics: dict[str, float]) -> None:
