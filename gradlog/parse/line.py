@@ -242,12 +242,12 @@ _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of cre
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
 _AXES = (STEP, EPOCH)
 _SCALED = frozenset({"loss", "grad", "gradient", "amp", "dynamic", "current", "fp16"})
-# Words that make a key ending in an axis's name a count, a limit or a rate of it, or
-# another step than the record's (``Loss for final step: 0.1332``, ``best epoch: 7``).
-# Axis words in the plural: a section's word before one makes a count (``Val steps: 313``).
 # Words shortened with a period inside a name (``Val. Loss``, ``Avg. acc``), which ends
 # no sentence.
 _ABBREVIATED = frozenset({"val", "valid", "avg", "ave", "tr", "train", "test", "eval", "no", "num"})
+# Words that make a key ending in an axis's name a count, a limit or a rate of it, or
+# another step than the record's (``Loss for final step: 0.1332``, ``best epoch: 7``).
+# Axis words in the plural: a section's word before one makes a count (``Val steps: 313``).
 _COUNTED_AXES = frozenset({"steps", "iters", "iterations", "batches", "epochs"})
 _COUNTING = frozenset(
     {"total", "num", "number", "max", "maximum", "min", "minimum", "count", "warmup", "per"}
