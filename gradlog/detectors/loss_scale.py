@@ -399,9 +399,8 @@ class LossScaleCollapseDetector(Detector):
         dense, scale, start = self._dense, self._scale, self._descent_from
         if dense is None or scale is None or start is None or not 0 < scale < dense[1]:
             return self._descent, start
-        if math.log2(dense[1] / scale) * 2 >= math.log2(start / scale):
-            return dense
-        return self._descent, start
+        most = math.log2(dense[1] / scale) * 2 >= math.log2(start / scale)
+        return dense if most else (self._descent, start)
 
     def _end_descent(self) -> None:
         if self._first is None:  # an open episode keeps its facts

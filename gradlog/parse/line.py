@@ -117,11 +117,13 @@ _TRAIN_COUNT = lazy.regex(
     r"[\s\[(]*(?:train|training)[\])]?\s*[\[(]?\s*\x00\s*/\s*\x00[\])]?[\s,|:\-]*", re.IGNORECASE
 )
 # A progress bar named for the steps, its bar cut (``Steps: | 201/2000 [..]``, diffusers'
-# and kohya's scripts): its count is the global step.
-_STEPS_BAR = lazy.regex(r"\s*(?:global[ _])?steps?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
-# ... and one named for the epochs (Rasa's ``Epochs:  1%| | 1/100 [.., t_loss=3.8]``): its
-# count is the epoch, so a bar that starts again at 1 trains another model.
-_EPOCHS_BAR = lazy.regex(r"\s*epochs?\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)", re.IGNORECASE)
+# and kohya's scripts): its count is the global step; one named for the epochs (Rasa's
+# ``Epochs:  1%| | 1/100 [.., t_loss=3.8]``), the epoch, so a bar that starts again at 1
+# trains another model.
+_AXIS_BAR = lazy.regex(
+    r"\s*(?:(?P<steps>(?:global[ _])?steps?)|epochs?)\s*:?\s*\|\s*(?=\x00\s*/\s*\x00)",
+    re.IGNORECASE,
+)
 # A name of one to three words, as sentences print it.
 _SAID_NAME = r"[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}"
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
@@ -403,8 +405,9 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
     if "\x00:" in shape or " \x00 \x00" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
-    if ":" in shape and shape.count(grammar.HOLE) <= 3 and _BARE_LOSS.match(shape):
-        shape = _BARE_LOSS.sub(_bare_loss, shape)
+    bare = _BARE_LOSS.match(shape) if ":" in shape and shape.count(grammar.HOLE) <= 3 else None
+    if bare is not None:
+        shape = _bare_loss(bare)  # (the whole line)
     elif shape[:12].lstrip().startswith("\x00/\x00:"):
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
@@ -478,11 +481,10 @@ def _counters(
         ]
     if prefix and _TRAIN_COUNT.fullmatch(prefix):  # DGL-KE's ``[Train](1000/100000) ..``
         return [_Slot(COUNTER, STEP, 0)]
-    bar = _STEPS_BAR.match(shape)
-    if bar is not None:  # ``Steps:  10%|█| 201/2000 [..]``: the bar counts the steps
+    bar = _AXIS_BAR.match(shape)
+    if bar is not None and bar["steps"]:  # ``Steps:  10%|█| 201/2000 [..]``: the steps
         return [_Slot(COUNTER, STEP, bisect_left(holes, bar.end()))]
-    bar = _EPOCHS_BAR.match(shape) if epoch is None else None
-    if bar is not None:
+    if bar is not None and epoch is None:  # ``Epochs:  1%| | 1/100 [..]``: the epochs
         return [_Slot(EPOCH_COUNTER, EPOCH, bisect_left(holes, bar.end()))]
     if epoch is None:  # a bare ``i/N`` is a batch of the epoch printed just before it
         return []
@@ -885,7 +887,7 @@ class LineParser:
             return key
         if ". " in key:
             head, _, tail = key.rpartition(". ")
-            last = head.split()[-1] if head.split() else ""
+            last = (head.split() or [""])[-1]
             if tail[:1].isupper() and last.isalpha() and last.lower() not in _ABBREVIATED:
                 key = tail
         if self._known(key, grad) or families.ratio(normalise(key)):

@@ -297,11 +297,8 @@ class LogReader(BulkReader):
             if rank is not None and segment.tag and not self._counted_ranks(rank):
                 # (A counter, so far: ``1: loss 2.07``, ``2: loss 1.86``; read with it.)
                 rank, text = None, segment.tag.lstrip() + text
-            if rank is not None:
-                if self._rank is None:  # the rank read from now on (tags are kept)
-                    self._rank = rank
-                if rank != self._rank:
-                    continue  # another rank printing the same run: keep one
+            if rank is not None and self._other_rank(rank):
+                continue  # another rank printing the same run: keep one
             self._plain = False
             fields = self._fields(text)
             hush = hush and fields is None
@@ -315,6 +312,13 @@ class LogReader(BulkReader):
         elif hush:
             self._hush(layout, before, segments[0].rank not in (None, self._rank))
         return self._named(records)
+
+    def _other_rank(self, rank: int) -> bool:
+        """Whether ``rank``'s lines are another rank's than the one read: the first rank
+        seen is read from then on (every rank prints the same run)."""
+        if self._rank is None:
+            self._rank = rank
+        return rank != self._rank
 
     def _counted_ranks(self, tag: int) -> bool:
         """Whether bare numbers opening lines (``0: ``, ``3: ``) are ranks' tags: once one
@@ -420,11 +424,9 @@ class LogReader(BulkReader):
         """Count a line that yielded fields and give them to the assembler."""
         if fields is None:
             return []
-        if not RANKS.isdisjoint(fields.metrics) and (rank := rank_in(fields.metrics)) is not None:
-            if self._rank is None:  # (as a rank's tag opening the line is: ``feed``)
-                self._rank = rank
-            if rank != self._rank:
-                return []  # another rank's line: the same run again
+        named = None if RANKS.isdisjoint(fields.metrics) else rank_in(fields.metrics)
+        if named is not None and self._other_rank(named):
+            return []  # (a rank named in the line, as by a tag opening it: ``feed``)
         self.parsed += 1
         self._dialects.setdefault(fields.dialect)
         return self._assembler.feed(line_no, fields)
