@@ -13,9 +13,11 @@ import math
 import random
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from gradlog.config import Thresholds
+from gradlog.detectors import divergence_block
 from gradlog.detectors.divergence import DivergenceDetector
 from gradlog.model import Record
 from tests.test_blocks import _blocks, _oracle
@@ -349,3 +351,12 @@ def test_divergence_blocks_read_as_records(name: str) -> None:
         rng = random.Random(f"{name}{seed}blocks")
         got = _blocks(blocked, records, rng) + [(-1, d) for d in blocked.finish()]
         assert got == expected, name
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 6, 7])
+def test_row_medians_are_numpys(width: int) -> None:
+    """The windows' medians are ``np.median``'s, NaN where a window holds one."""
+    rows = np.random.default_rng(width).normal(size=(40, width))
+    rows[3, 0] = rows[7, -1] = np.nan
+    found = divergence_block._row_medians(rows)
+    assert np.array_equal(found, np.median(rows, axis=1), equal_nan=True)

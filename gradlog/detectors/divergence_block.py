@@ -74,14 +74,28 @@ def _offsets(width: int) -> Ints:
 
 def _scatter(rows: Floats) -> Floats:
     """``noise.bend_scatter`` of each row of bends, with the same float operations."""
-    n, mid = rows.shape[1], rows.shape[1] // 2
+    n = rows.shape[1]
     if n == 0:
         return np.zeros(rows.shape[0])
     ordered = np.sort(rows, axis=1)
-    center = ordered[:, mid] if n % 2 else (ordered[:, mid - 1] + ordered[:, mid]) / 2
-    deviations = np.sort(np.abs(ordered - center[:, None]), axis=1)
-    mad = deviations[:, mid] if n % 2 else (deviations[:, mid - 1] + deviations[:, mid]) / 2
+    center = _middles(ordered)
+    mad = _middles(np.sort(np.abs(ordered - center[:, None]), axis=1))
     return 1.4826 * mad / _SQRT15
+
+
+def _middles(ordered: Floats) -> Floats:
+    """The middle of each row of ``ordered`` (each sorted): its value, or the mean of
+    its two."""
+    n, mid = ordered.shape[1], ordered.shape[1] // 2
+    found: Floats = ordered[:, mid] if n % 2 else (ordered[:, mid - 1] + ordered[:, mid]) / 2
+    return found
+
+
+def _row_medians(rows: Floats) -> Floats:
+    """``np.median(rows, axis=1)`` (NaN where a row holds one), without the cost of the
+    ``numpy.ma`` that ``np.median`` loads."""
+    ordered = np.sort(rows, axis=1)  # (NaN last)
+    return np.where(np.isnan(ordered[:, -1]), np.nan, _middles(ordered))
 
 
 class Scan:
@@ -504,8 +518,8 @@ class Scan:
             if persist > 1 and may.any():  # (nor falling back: ``falling_back``)
                 half, maybe = persist // 2, where(may)
                 rows = windows[maybe]
-                early = np.median(rows[:, :half], axis=1)
-                late = np.median(rows[:, -half:], axis=1)
+                early = _row_medians(rows[:, :half])
+                late = _row_medians(rows[:, -half:])
                 may[maybe] = late >= early - errors[maybe] - 1e-9 * (1 + np.abs(early))
             found = where(may)
             if len(found):
