@@ -82,6 +82,12 @@ PROGRESS_EVERY = 24576
 BLOCK_CHARS = 3 << 20
 _BY_EPOCH_CHECKED = 8  # first records that tell a log numbered by epoch
 SMALL_BLOCK = 256  # fewer records are read one by one, more as a block of columns
+# Rules that judge a loss by its level, its rise or its swings: none judges a GAN's loss,
+# the sum of two players' that each minimise against the other (its generator's loss
+# climbs as its discriminator learns, in a healthy run).
+_BY_LEVEL = frozenset(
+    {"divergence", "loss_spike", "oscillation", "stalled", "chance_plateau", "overfitting"}
+)
 EAGER_EVERY = 64  # records between two early judgements of a non-finite open record
 
 
@@ -266,6 +272,8 @@ class Engine:
         of the rules for one record), as if each rule had seen them one at a time."""
         if not records:
             return []
+        if self._adversarial() and any(d.rule.id in _BY_LEVEL for d in self._detectors):
+            self._detectors = [d for d in self._detectors if d.rule.id not in _BY_LEVEL]
         self._records += len(records)
         if self._first_step is None:
             self._first_step = records[0].step
@@ -287,7 +295,12 @@ class Engine:
             cls(self.config.thresholds)
             for cls in DETECTORS
             if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
+            and not (self._adversarial() and cls.rule.id in _BY_LEVEL)
         ]
+
+    def _adversarial(self) -> bool:
+        """Whether the log's loss is a GAN's (``Families.adversarial``)."""
+        return self._reader.families.adversarial
 
     def _runs(self, records: Sequence[Record], cuts: list[int], taken: int) -> list[Diagnosis]:
         """Records in which new runs begin at ``cuts`` (see ``restarts``): each run's

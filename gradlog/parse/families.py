@@ -191,6 +191,13 @@ def watched(name: str) -> bool:
     return family(name) in (LOSS, VAL_LOSS, GRAD_NORM)
 
 
+def trained_stand_in(snake: str) -> bool:
+    """Whether a name is a second-tier loss said to be training's (``Train Error``,
+    ``Meta Train Error``): a name even printed without ``:`` or ``=``, as learn2learn's
+    ``Meta Train Error 1.61`` is."""
+    return _fallback(snake) and _trains(snake)
+
+
 def _fallback(snake: str) -> bool:
     """Whether a name may stand in for the loss: a second-tier word in a short name
     (``score``, ``train_err``, ``avg_ppl``); a longer one is a statistic of something
@@ -223,6 +230,11 @@ class Families:
         # 4801.75`` beside its per-step ``Batch Loss``) holds another quantity.
         self._loss_named = False
         self._loss_read = False  # a first-tier loss was read: nothing stands in any more
+        self._val_read = False  # the same for the validation loss
+        # The loss is a GAN's two players' sum (``_players``): no quantity either player
+        # minimises, so no rule may judge it by its level (``Engine``: only the rules
+        # that read it as any series, NaN and explosion, do).
+        self.adversarial = False
         self._plans: dict[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]] = {}
 
     def resolve(self, metrics: dict[str, float]) -> None:
@@ -238,6 +250,10 @@ class Families:
                 if self._loss_read:
                     continue
                 fam = LOSS
+            elif fam == _VAL_STAND_IN:
+                if self._val_read:
+                    continue
+                fam = VAL_LOSS
             if len(members) > 1:
                 metrics[fam] = math.fsum(metrics[m] for m in members)
             else:
@@ -270,6 +286,15 @@ class Families:
                 if members:
                     plan.append((fam, members))
         evaluation = VAL_LOSS in keys or any(fam == VAL_LOSS for fam, _ in plan)
+        if evaluation:
+            self._val_read = True
+        elif not self._val_read:
+            # An evaluation's perplexity where it prints no loss (OpenNMT's ``Validation
+            # perplexity: 624.2``): its log is the validation loss.
+            measured = [k for k in keys if _val_perplexity(k)]
+            if measured:
+                self.primary["log"] = (*self._logs, measured[0])
+                plan.append((_VAL_STAND_IN, (measured[0],)))
         if LOSS in keys or any(fam == LOSS for fam, _ in plan):
             self._loss_read = True
         elif not self._loss_read:
@@ -289,6 +314,7 @@ class Families:
             players = _players(found)
             if players and not set(totals) - set(players):
                 chosen = players  # (a GAN's, as ``Loss_D`` and ``Loss_G`` are: their sum)
+                self.adversarial = self.adversarial or fam == LOSS
             elif totals:
                 chosen = (totals[0],)
             elif _on_numbered_sets(found):
@@ -324,6 +350,16 @@ class Families:
 
 
 _STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stands in for
+_VAL_STAND_IN = "(validation stand-in)"  # the same for the validation loss
+
+
+def _val_perplexity(name: str) -> bool:
+    """Whether a name is an evaluation's perplexity (``validation_perplexity``,
+    ``val_ppl``): its log is the validation loss."""
+    named = set(words(name))
+    return bool(named & _LOG_OF and named & _VAL_WORDS and not named & _NOT_A_VALUE)
+
+
 _TRAIN_WORDS = frozenset(("train", "training", "trn"))
 
 

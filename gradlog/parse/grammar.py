@@ -96,9 +96,16 @@ quoted_key = (pp.QuotedString("'") | pp.QuotedString('"')).set_name("quoted key"
 key = (quoted_key | bare_key)("key")
 
 # Sentence forms join a name to its value with a verb: ``Loss is NaN``, ``loss went to nan``,
-# ``loss -> 0.5``. These words never start a key (see ``key_word``).
-_VERB = r"(?:is|was|went to|became|becomes|reached|->)"
-separator = (pp.one_of(": = :=") | pp.Regex(_VERB + r"(?=\s|$)")).set_name("separator")
+# or an arrow: ``loss -> 0.5``, nanoT5's ``Loss --> 64.049``, ``loss => 0.5``, ``loss → 0.5``.
+# These words never start a key (see ``key_word``).
+_VERB = r"(?:is|was|went to|became|becomes|reached|-{1,2}>|=>|\u2192)"
+# A dash between blanks, right before a value that ends a pair: segmentation_models_
+# pytorch's ``dice_loss - 0.4123, iou_score - 0.5012`` (not Keras's `` - loss: 0.3``, where
+# a name follows it, nor its ``712ms/epoch - 2ms/step``).
+_DASH = r"-(?=\s+" + HOLE + r"\s*(?:[,;\]|]|$))"
+separator = (pp.Regex(_VERB + r"(?=\s|$)") | pp.Regex(_DASH) | pp.one_of(": = :=")).set_name(
+    "separator"
+)
 # ``lr=[1.9e-05]`` (DeepSpeed), ``epoch: [12/500]`` (PaddleOCR), ``np.float32(0.21)`` (TF),
 # ``tensor(nan, device='cuda:0')`` and ``tensor([0.52])`` (torch), ``Array(0.5,
 # dtype=float32)`` (JAX), ``array(np.float32(3.5), dtype=float32)`` (numpy, nested),

@@ -160,9 +160,12 @@ _SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation 
 # or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``).
 _SECTION = lazy.regex(
     rf"(?<![\w.])(?:\[|(?P<quote>['\"]))?(?P<word>{_SECTION_WORD})"
-    r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z])",
+    r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z]|\s*\[\x00\]\s*\[\x00\s*/)",
     re.IGNORECASE,
 )
+# A section's word, then its epoch and batch in brackets (CenterNet's ``val: [5][0/5000]``,
+# GNMT's ``TRAIN [0][10/1241]``), the hole of the epoch matched.
+_SECTION_EPOCH = lazy.regex(r"\]\s*\[\x00\s*/\s*\x00\]")
 # A section's word alone in a column of ``|`` (Coqui STT's ``Epoch 3 | Validation | ..``).
 _SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
@@ -240,6 +243,7 @@ class Limits:
 
 _HOLES = lazy.regex(grammar.HOLE)
 _CLOCK = ":" + grammar.HOLE  # a number followed by this is hours or minutes of a clock
+_PER = grammar.HOLE + "/"  # a word right after this is the number's unit (``2ms/step``)
 _SKIPPED: Final = _Plan((), None, False)  # a shape not planned, for want of credit
 _ALWAYS = frozenset(_CANONICAL.values()) | {STEP, EPOCH}
 _AXES = (STEP, EPOCH)
@@ -373,6 +377,37 @@ _BARE_LOSS = lazy.regex(
 )
 
 
+# A loop's progress as PyTorch's tutorials print it: the time taken (``timeSince``'s
+# ``1m 5s``, maybe with the time left, ``(- 26m 22s)``), the iteration and its share of
+# all (``(3000 4%)``, or ``3000 4%`` first), then one bare value, the loss, maybe with
+# words after it (the classifier's ``2.8953 Vu / Greek ✗ (Vietnamese)``). Matched on a
+# line's layout (its digits 0), where the units show.
+_TIME_TAKEN = r"0+[hms](?: 0+[ms])*(?: \(- 0+[hms](?: 0+[ms])*\))?"
+_PROGRESS_LOSS = lazy.regex(
+    rf"\s*(?:(?P<clock>{_TIME_TAKEN}) \(0+ 0+%\)|0+ 0+% \((?P<after>{_TIME_TAKEN})\)) "
+    r"0+\.0+(?P<rest>\s[^0-9]*|)"
+)
+
+
+def _progress_loss(found: re.Match[str]) -> str:
+    """The shape of a tutorial's progress line (``_PROGRESS_LOSS``): its iteration the
+    step, its bare value the loss."""
+    hole = grammar.HOLE
+    if found["clock"]:
+        head = f"{_holes(found['clock'])} (step {hole} {hole})"
+    else:
+        head = f"step {hole} {hole} ({_holes(found['after'])})"
+    return f"{head}, loss: {hole},{found['rest']}"
+
+
+def _holes(clock: str) -> str:
+    """A clock's layout (``0m 00s (- 00m 00s)``) with its numbers as holes."""
+    return _ZEROS.sub(grammar.HOLE, clock)
+
+
+_ZEROS = lazy.regex(r"0+[hms]")
+
+
 def _bare_loss(found: re.Match[str]) -> str:
     axis = (found["axis"] or "step").strip()
     total = f"/{grammar.HOLE}" if found["total"] else ""
@@ -472,8 +507,10 @@ def _counters(
     """Slots for step counters printed without a name: leading numbers, or an ``i/N``
     right after the epoch (and its total: tqdm's ``Epoch 3/800: 20%|██| 51/250``).
     ``totals``: the holes that hold a pair's total."""
+    count = prefix.count(grammar.HOLE)
+    if epoch is not None and epoch >= count and _SECTION_EPOCH.match(shape, holes[epoch] + 1):
+        prefix = ""  # a section's ``[e][i/N]`` counts the steps, not a tag before it
     if prefix and _LEADING.fullmatch(prefix):
-        count = prefix.count(grammar.HOLE)
         keys = (COUNTER,) if count == 1 else (EPOCH_COUNTER, COUNTER)
         return [
             _Slot(key, EPOCH if key == EPOCH_COUNTER else STEP, index)
@@ -507,6 +544,26 @@ def _counters(
         # (the assembler counts it on).
         return [_Slot(COUNTER, STEP, batch)]
     return []
+
+
+def _unit(shape: str, start: int, end: int) -> bool:
+    """Whether the word at ``start`` to ``end`` of ``shape`` is a number's unit: right
+    after it and a ``/`` (Keras's ``712ms/epoch - 2ms/step``), and no ``=`` or ``:``
+    after it (DeepSpeed's ``epoch=0/micro_step=10`` names a value)."""
+    return start >= 2 and shape.startswith(_PER, start - 2) and shape[end:].lstrip()[:1] not in "=:"
+
+
+def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
+    """The slots of a line without the steps' counters but its global step, where it
+    prints one without a total beside others with theirs (EfficientDet's ``Step: 60.
+    Epoch: 1/80. Iteration: 1/60.``: the iteration counts the epoch's batches)."""
+    steps = [slot for slot in slots if slot.canonical == STEP]
+    if len(steps) < 2:
+        return slots
+    counted = [slot for slot in steps if slot.index + 1 in totals]
+    if len(steps) - len(counted) != 1 or not counted:
+        return slots
+    return [slot for slot in slots if slot not in counted]
 
 
 def _whole(tokens: list[str], index: int) -> bool:
@@ -633,6 +690,8 @@ class LineParser:
             self._plans.move_to_end(shape)
             return self._plans[shape]
         prepared = _prepare(shape)
+        if "%" in key and (progress := _PROGRESS_LOSS.fullmatch(key)) is not None:
+            prepared = _progress_loss(progress)  # (the units tell it, and the shape has none)
         digitless = prepared.translate(grammar.DIGITS)
         pairs = self._scans.get(digitless)
         if pairs is not None:
@@ -728,6 +787,8 @@ class LineParser:
             if shape.startswith(_CLOCK, holes[found.value] + 1):
                 continue  # a time of day or a duration (``training takes 0:10:14``)
             start = found.start + found.quoted
+            if _unit(shape, start, start + found.length):
+                continue  # a number's unit (Keras's ``712ms/epoch``), not a name
             val = val_line
             for at, evaluated in sections:
                 if at >= found.start:
@@ -743,6 +804,16 @@ class LineParser:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.
                 read = (read[0], EPOCH, True) if read[0] in TRAIN_WORDS else None
+            elif (
+                read is not None
+                and read[0] in _SECTION_WORDS
+                and _SECTION_EPOCH.match(shape, holes[found.value] + 1)
+            ):
+                # ``val: [5][0/5000]``: the section's epoch, then its batch of the epoch (a
+                # step for training; an evaluation's own count, no step, for the others).
+                if read[0] not in TRAIN_WORDS:
+                    covered.update((found.value + 1, found.value + 2))
+                read = (read[0], EPOCH, True)
             elif (
                 read is not None
                 and val
@@ -772,9 +843,10 @@ class LineParser:
             # epoch the best was reached at, not the one the log is at.
             return None
         dialect = self._recognise(key)
+        totals = {found.total for found in scan if found.total >= 0}
+        pairs = _one_step(pairs, totals)
         slots = self._capped(self._plainest(pairs), (dialect or self.dialect).renames)
         named = {slot.canonical: slot.index for slot in slots}
-        totals = {found.total for found in scan if found.total >= 0}
         if STEP not in named:
             # A counter is whole and bare: not ``278.91 iters/sec``, nor TF.js's ``229ms
             # 72us/step`` (durations).
@@ -871,7 +943,12 @@ class LineParser:
         return self.names.canonical(families.in_context(snake, val_line, grad))
 
     def _known(self, key: str, grad: bool) -> bool:
-        return self.names.known(key) or families.member(normalise(key), grad)
+        snake = normalise(key)
+        return (
+            self.names.known(key)
+            or families.member(snake, grad)
+            or families.trained_stand_in(snake)
+        )
 
     def _key(self, key: str, sep: bool, grad: bool = False) -> str:
         """The key of a pair: a known multi-word name, else its last word if that is known.
@@ -911,6 +988,10 @@ class LineParser:
             # took, not the step the line is at (``Train step: 100`` is); keras-rl's
             # ``episode steps: 12``, the length of an episode (of an epoch, a rollout).
             return key
+        if last.startswith("(") and before:
+            # A word in parentheses qualifies the name before it (Pytorch-UNet's tqdm
+            # ``loss (batch)=0.52``: the loss, of one batch), and is no name of its own.
+            return self._key(" ".join(before), sep, grad)
         return last  # ``eval  val_loss=1.2`` names val_loss
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:

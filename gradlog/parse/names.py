@@ -102,6 +102,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "global_grad_norm",
         "grad_2_0_norm_total",
         "train_grad_norm",
+        "gradient",  # MATLAB's ``Gradient 0.365/1e-05``: the gradient's magnitude
     ),
     PARAM_NORM: (
         "param_norm",
@@ -132,7 +133,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "lr_lion",
         "lr_adafactor",
     ),
-    LOSS_SCALE: ("loss_scale", "scale", "loss_scaler", "grad_scale"),
+    LOSS_SCALE: ("loss_scale", "scale", "loss_scaler", "grad_scale", "new_scale", "cur_scale"),
     STEP: (
         "step",
         "steps",
@@ -189,6 +190,8 @@ _CJK_WORDS: dict[str, str] = {
     **dict.fromkeys(("正解率", "精度", "정확도"), "accuracy"),
     **dict.fromkeys(("学习率", "學習率", "学習率", "학습률"), "learning_rate"),
     **dict.fromkeys(("梯度范数", "梯度範數", "勾配ノルム", "그래디언트_노름"), "grad_norm"),
+    **dict.fromkeys(("梯度", "勾配", "기울기", "그래디언트"), "grad"),
+    **dict.fromkeys(("范数", "範數", "ノルム", "노름"), "norm"),
     **dict.fromkeys(("轮次", "輪次", "轮", "輪", "エポック", "에폭", "에포크"), "epoch"),
     **dict.fromkeys(("轮数", "輪數"), "epochs"),
     **dict.fromkeys(("步数", "步數", "步", "ステップ", "스텝"), "step"),
@@ -207,17 +210,40 @@ _CJK_WORDS: dict[str, str] = {
 }
 
 
-# Words of metric names in German, French, Spanish and Portuguese, as the English words
-# they stand for (``Verlust`` is the loss, ``Epoche`` the epoch, ``pérdida`` the loss).
+# Words of metric names in German, French, Spanish, Portuguese, Italian, Dutch, Polish,
+# Turkish and Russian, as the English words they stand for (``Verlust`` is the loss,
+# ``Epoche`` the epoch, ``pérdida`` the loss, ``потеря`` the loss, ``масштаб`` the scale).
 _WORDS: dict[str, str] = {
-    **dict.fromkeys(("verlust", "perte", "pérdida", "perdida", "perda"), "loss"),
+    **dict.fromkeys(("verlust", "perte", "pérdida", "perdida", "perda", "perdita"), "loss"),
+    **dict.fromkeys(
+        ("verlies", "strata", "kay\u0131p", "kayip", "потеря", "потери", "лосс"), "loss"
+    ),
     **dict.fromkeys(("genauigkeit", "exactitude", "exactitud", "acurácia", "acuracia"), "accuracy"),
-    **dict.fromkeys(("epoche", "époque", "epoque", "época", "epoca"), "epoch"),
-    **dict.fromkeys(("schritt", "étape", "etape", "paso", "passo"), "step"),
+    **dict.fromkeys(("accuratezza", "nauwkeurigheid", "doğruluk", "точность"), "accuracy"),
+    **dict.fromkeys(("epoche", "époque", "epoque", "época", "epoca", "epoka"), "epoch"),
+    **dict.fromkeys(("эпоха", "эпохи"), "epoch"),
+    **dict.fromkeys(("schritt", "étape", "etape", "paso", "passo", "stap", "krok"), "step"),
+    **dict.fromkeys(("шаг", "шага"), "step"),
+    **dict.fromkeys(("итерация", "итерации"), "iteration"),
     **dict.fromkeys(("lernrate",), "learning_rate"),
     **dict.fromkeys(("validierung", "validación", "validacion", "validação"), "val"),
+    **dict.fromkeys(("validazione", "validatie", "walidacja", "валидация", "валидации"), "val"),
+    **dict.fromkeys(("entrenamiento", "entraînement", "entrainement", "treino"), "train"),
+    **dict.fromkeys(("treinamento", "addestramento", "обучение", "обучения"), "train"),
+    **dict.fromkeys(("precisión", "précision"), "accuracy"),
+    **dict.fromkeys(("масштаб",), "scale"),
+    **dict.fromkeys(("градиент", "градиента", "градиентов"), "grad"),
+    **dict.fromkeys(("норма",), "norm"),
 }
 
+
+# Words that link a name's head to what qualifies it (``perte de validation``), and the
+# heads and qualifiers ``_english`` puts in English order.
+_LINKS = frozenset({"de", "di", "del", "della", "du", "des", "da", "do", "der", "van"})
+_HEADS = frozenset({"loss", "accuracy", "norm", "scale", "step", "epoch"})
+_QUALIFIERS = frozenset(
+    {"val", "validation", "train", "training", "grad", "gradient", "test", "eval"}
+)
 
 # The words of ``_CJK_WORDS``, the longest first.
 _CJK_WORD = lazy.regex("|".join(sorted(map(re.escape, _CJK_WORDS), key=len, reverse=True)))
@@ -232,8 +258,17 @@ def normalise(key: str) -> str:
     key = _CAMEL.sub("_", key)
     key = _SEPARATORS.sub("_", key.lower()).strip("_")
     if not _WORDS.keys().isdisjoint(words := key.split("_")):
-        key = "_".join(_WORDS.get(word, word) for word in words)
+        key = _english([_WORDS.get(word, word) for word in words if word not in _LINKS])
     return key
+
+
+def _english(words: list[str]) -> str:
+    """Translated words in English order: a name whose head comes first, as those
+    languages put it (``потеря валидации``, ``perte de validation``: loss of validation),
+    with its head last (``val_loss``)."""
+    if len(words) > 1 and words[0] in _HEADS and _QUALIFIERS.issuperset(words[1:]):
+        words = [*words[1:], words[0]]
+    return "_".join(words)
 
 
 class NameTable:

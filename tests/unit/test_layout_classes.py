@@ -1,0 +1,213 @@
+"""Classes of layouts met in real logs, each by its rule: a name qualified in parentheses,
+arrows and dashes between a name and its value, names in other languages and their word
+order, tutorials' bare progress lines, data sets' errors printed without a colon, an
+evaluation's perplexity, a section's ``[epoch][i/N]``, a global step beside the
+epoch's batch counter, a GAN's loss and a scaler's ``new scale``."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from gradlog.parse.line import LineParser
+from gradlog.parse.names import normalise
+from tests.helpers import analyze_text
+from tests.unit.test_general_reader import read
+
+
+def _fields(line: str) -> tuple[dict[str, float], float | None, float | None]:
+    fields = LineParser().parse(line)
+    assert fields is not None, line
+    return fields.metrics, fields.step, fields.epoch
+
+
+@pytest.mark.parametrize(
+    ("line", "step"),
+    [
+        ("Epoch 1/5: | 460/4580 [00:28<04:15, 16.15img/s, loss (batch)=0.378]", 460),
+        ("step 7 train loss (batch)=0.378", 7),
+        ("step 7 Loss (epoch): 0.378", 7),
+    ],
+)
+def test_a_word_in_parentheses_qualifies_the_name_before_it(line: str, step: int) -> None:
+    """Even an axis's word (``loss (batch)``: the loss of one batch) names no axis."""
+    metrics, read_step, _ = _fields(line)
+    assert metrics == {"loss": 0.378}
+    assert read_step == step
+
+
+def test_a_unit_in_parentheses_stays_part_of_an_unknown_name() -> None:
+    assert _fields("time (ms): 12.5, loss: 0.3")[0] == {"time_ms": 12.5, "loss": 0.3}
+
+
+@pytest.mark.parametrize("arrow", ["->", "-->", "=>", "\u2192"])
+def test_an_arrow_joins_a_name_to_its_value(arrow: str) -> None:
+    line = f"[train] Step 100 out of 900 | Loss {arrow} 4.25 | Grad_l2 {arrow} 1.5 |"
+    metrics, step, _ = _fields(line)
+    assert step == 100
+    assert metrics["loss"] == 4.25 and metrics["grad_l2"] == 1.5
+
+
+def test_a_dash_between_blanks_joins_a_name_to_the_value_after_it() -> None:
+    metrics, _, _ = _fields("dice_loss - 0.985, iou_score - 0.1708")
+    assert metrics == {"dice_loss": 0.985, "iou_score": 0.1708}
+    # Keras's dashes separate pairs, a name after each: unchanged.
+    keras = _fields("469/469 - 2s 4ms/step - accuracy: 0.8 - loss: 0.5")[0]
+    assert keras == {"acc": 0.8, "loss": 0.5}
+    # Nor is a number's unit after ``/`` a name (``712ms/epoch - 2ms/step``: no epoch 2).
+    metrics, _, epoch = _fields("313/313 - 1s - loss: 0.07 - acc: 0.97 - 712ms/epoch - 2ms/step")
+    assert (metrics, epoch) == ({"loss": 0.07, "acc": 0.97}, None)
+    # DeepSpeed's ``/`` separates pairs: each is a name.
+    assert _fields("epoch=0/micro_step=10/global_step=10, loss=0.5")[1] == 10
+
+
+@pytest.mark.parametrize(
+    ("printed", "name"),
+    [
+        ("\u043f\u043e\u0442\u0435\u0440\u044f", "loss"),  # Russian
+        (
+            "\u043f\u043e\u0442\u0435\u0440\u044f "
+            "\u0432\u0430\u043b\u0438\u0434\u0430\u0446\u0438\u0438",
+            "val_loss",
+        ),
+        (
+            "\u043d\u043e\u0440\u043c\u0430 \u0433\u0440\u0430\u0434\u0438\u0435\u043d\u0442\u0430",
+            "grad_norm",
+        ),
+        ("\u043c\u0430\u0441\u0448\u0442\u0430\u0431", "scale"),
+        ("perte de validation", "validation_loss"),  # French: the head first
+        ("perdita di validazione", "val_loss"),  # Italian
+        ("pérdida de entrenamiento", "train_loss"),  # Spanish
+        ("precisión de validación", "val_accuracy"),
+        ("verlies", "loss"),  # Dutch
+        ("\uae30\uc6b8\uae30 \ub178\ub984", "grad_norm"),  # Korean
+        ("\u68af\u5ea6", "grad"),  # Chinese
+    ],
+)
+def test_names_in_other_languages_in_english_order(printed: str, name: str) -> None:
+    assert normalise(printed) == name
+
+
+def test_a_russian_loop_with_a_loss_scale() -> None:
+    line = (
+        "[21:03:19] \u044d\u043f\u043e\u0445\u0430 1 | \u0448\u0430\u0433 10/6000 | "
+        "\u043f\u043e\u0442\u0435\u0440\u044f 11.55 | lr 6.00e-06 | "
+        "\u043c\u0430\u0441\u0448\u0442\u0430\u0431 6.554e+04"
+    )
+    metrics, step, epoch = _fields(line)
+    assert (step, epoch) == (10, 1)
+    assert metrics == {"loss": 11.55, "lr": 6e-06, "loss_scale": 65540.0}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "0m 22s (- 27m 38s) (1000 1%) 4.8435",  # the translation tutorial: time left too
+        "0m 9s (1000 5%) 4.8435",  # the name generator
+        "1000 1% (0m 1s) 4.8435 Vu / Greek \u2717 (Vietnamese)",  # the classifier
+        "1h 2m (1000 5%) 4.8435",
+    ],
+)
+def test_a_tutorials_progress_line_is_its_step_and_loss(line: str) -> None:
+    assert _fields(line) == ({"loss": 4.8435}, 1000, None)
+
+
+def test_a_line_like_a_tutorials_without_its_clock_is_not_read_so() -> None:
+    fields = LineParser().parse("1000 1% 4.8435")
+    assert fields is None or "loss" not in fields.metrics
+
+
+def test_trainings_error_printed_without_a_colon_is_a_name() -> None:
+    assert _fields("Meta Train Error 1.6095")[0] == {"meta_train_error": 1.6095}
+    assert _fields("Training Error 0.5")[0] == {"training_error": 0.5}
+    assert LineParser().parse("HTTP Error 503") is None  # (no training's word)
+
+
+def test_trainings_error_stands_in_for_the_loss() -> None:
+    text = "\n".join(
+        f"Iteration {i}\nMeta Train Error {1.6 + 0.01 * (i % 3):.4f}\nMeta Train Accuracy {0.2:.4f}"
+        for i in range(1, 6)
+    )
+    records = read(text)
+    assert [r.metrics.get("loss") for r in records] == [1.61, 1.62, 1.6, 1.61, 1.62]
+
+
+def test_an_evaluations_perplexity_is_the_validation_loss_where_none_is_printed() -> None:
+    text = "\n".join(
+        [
+            "Epoch 1 ; Iteration 50/400 ; Perplexity 1234.5",
+            "Epoch 1 ; Iteration 100/400 ; Perplexity 800.5",
+            "Validation perplexity: 624.21",
+            "Epoch 2 ; Iteration 50/400 ; Perplexity 500.5",
+            "Validation perplexity: 318.05",
+        ]
+    )
+    val = [r.metrics["val_loss"] for r in read(text) if "val_loss" in r.metrics]
+    assert val == pytest.approx([math.log(624.21), math.log(318.05)])
+
+
+def test_a_printed_validation_loss_leaves_the_perplexity_as_it_is() -> None:
+    text = "\n".join(
+        [
+            "step 1 loss 3.0",
+            "step 2 loss 2.9 val_loss 3.1 val_ppl 22.2",
+            "step 3 loss 2.8 val_loss 3.0 val_ppl 20.1",
+        ]
+    )
+    val = [r.metrics["val_loss"] for r in read(text) if "val_loss" in r.metrics]
+    assert val == [3.1, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("line", "epoch", "step", "val"),
+    [
+        ("exp| train: [3][200/3696]|Tot: 0:02:21 |loss 12.05 |hm_loss 10.4", 3, 200, False),
+        ("exp| val: [3][200/5000]|Tot: 0:00:08 |loss 2.94 |hm_loss 2.3", 3, None, True),
+        ("0: TRAIN [0][10/1241]\tTime 0.284 (0.284)\tLoss/tok 10.73 (10.73)", 0, 10, False),
+    ],
+)
+def test_a_sections_epoch_and_batch_in_brackets(
+    line: str, epoch: int, step: int | None, val: bool
+) -> None:
+    metrics, read_step, read_epoch = _fields(line)
+    assert read_epoch == epoch
+    assert (read_step is None) == (step is None)
+    assert ("val_loss" in metrics) == val
+    assert not {"train", "val"} & metrics.keys()
+
+
+def test_a_global_step_beside_the_epochs_batch_counter_is_the_step() -> None:
+    lines, step = [], 0
+    for epoch in range(3):
+        for batch in range(1, 31):
+            lines.append(f"Step: {step}. Epoch: {epoch}/80. Iteration: {batch}/30. Total loss: 1.5")
+            step += 1
+        lines.append(f"Val. Epoch: {epoch}/80. Total loss: 1.2")
+    steps = [r.step for r in read("\n".join(lines)) if "loss" in r.metrics]
+    assert steps == list(range(90))
+
+
+def _gan(seed: int, count: int = 400) -> str:
+    """A healthy DCGAN's see-saw: the generator's loss climbs from 0.4 as its
+    discriminator learns, then both wander."""
+    rng = random.Random(seed)
+    lines = []
+    for i in range(count):
+        g = min(0.4 + i * 0.01, 1.8) * rng.uniform(0.6, 1.6)
+        d = 1.2 * rng.uniform(0.5, 1.4)
+        lines.append(
+            f"Epoch: [{i // 100:2d}/25] [{i % 100:4d}/ 100] d_loss: {d:.8f}, g_loss: {g:.8f}"
+        )
+    return "\n".join(lines)
+
+
+def test_a_gans_loss_is_judged_for_nan_but_not_by_its_level() -> None:
+    assert analyze_text(_gan(1)) == []
+    broken = _gan(2) + "\nEpoch: [ 4/25] [   0/ 100] d_loss: nan, g_loss: nan"
+    assert {d.id for d in analyze_text(broken)} == {"nan"}
+
+
+def test_a_scalers_new_scale_is_the_loss_scale() -> None:
+    assert _fields("0: Skipped batch, new scale: 4096.0")[0] == {"loss_scale": 4096.0}
