@@ -97,6 +97,13 @@ _AXIS_DURATION = lazy.regex(
 _AXIS_WORDS = ("tep", "ter", "atch", "poch", "TEP", "TER", "ATCH", "POCH")
 # An axis word glued to its number (NanoDet's ``Train|Epoch1/60|Iter0(1/125)|``).
 _AXIS_GLUED = lazy.regex(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
+# A name glued to its number: an axis's by ``_`` (pytorch-YOLOv4's ``Train step_20:``, not
+# a file's ``epoch_3.pth``), a loss's or an accuracy's by nothing (LightGCN's
+# ``loss0.504-``): cut apart.
+_NAME_GLUED = lazy.regex(
+    r"(?<![A-Za-z_])((?i:step|iter|iteration|epoch))_(?=\d+(?:[:,\s]|$))"
+    r"|(?<![A-Za-z])((?i:loss|acc|accuracy))(?=\d+\.\d)"
+)
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (Open MPI),
 # ``[proc 0]`` (DGL-KE), ``[Rank 0]`` (DeepSpeed's log_dist, hand-written loops), ``[GPU0]``
@@ -392,6 +399,8 @@ def clean(raw: str) -> list[Segment]:
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
             state = _AXIS_GLUED.sub(r"\1 ", state)
+        if "_" in state or "oss" in state or "cc" in state:
+            state = _NAME_GLUED.sub(lambda found: f"{found[1] or found[2]} ", state)
         if "f" in state:
             state = _FLOAT32.sub(r"\1e\2", state)
         if "K" in state or "k" in state or "M" in state or "B" in state:

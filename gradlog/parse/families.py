@@ -31,12 +31,13 @@ from gradlog.parse.names import (
 # The first tier names losses outright.
 _LOSS_WORDS = frozenset(
     {"loss", "losses", "cost", "objective", "nll", "xent", "ce", "bce", "mse", "rmse", "mae"}
-    | {"logloss", "mlogloss", "ctc"}
+    | {"logloss", "mlogloss", "ctc", "huber"}
 )
 _LOSS_JOINED = ("crossentropy", "smoothl1")
-# The second tier (DL4J's ``score``, Lua Torch's ``Err``, OpenNMT's ``ppl``) is a run's
-# loss only when the run prints no first-tier loss at all.
-_FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "perplexity"})
+# The second tier (DL4J's ``score``, Lua Torch's ``Err``, OpenNMT's ``ppl``, EDSR's ``L1``;
+# not U-2-Net's ``l1``, beside its loss) is a run's loss only when the run prints no
+# first-tier loss at all.
+_FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "perplexity", "l1"})
 _FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
 _LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log is the loss
 # Words that make a loss-like name something else: a running best, a weight, a count, the

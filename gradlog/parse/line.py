@@ -127,9 +127,11 @@ _AXIS_BAR = lazy.regex(
 # A name of one to three words, as sentences print it.
 _SAID_NAME = r"[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}"
 # ``Score at iteration 10 is 0.69``: the value named before the step it belongs to.
+# Two axes may follow (SASRec's ``loss in epoch 1 iteration 0: 1.39``); a colon may join
+# the value (gensim's ``epoch 12: 3.1``).
 _AT_STEP = lazy.regex(
-    rf"(?P<name>{_SAID_NAME}) (?:at|for|after|in|on) "
-    r"(?P<axis>[A-Za-z]+) \x00,?(?: is| was| ?=| ?:) ?(?=\x00)"  # (gensim's ``epoch 12: 3.1``)
+    rf"(?P<name>{_SAID_NAME}) (?:at|for|after|in|on) (?P<axis>[A-Za-z]+) \x00"
+    r"(?:,? (?P<axis2>[A-Za-z]+) \x00)?,?(?: is| was| ?=| ?:) ?(?=\x00)"
 )
 # ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
 # (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
@@ -408,6 +410,13 @@ def _holes(clock: str) -> str:
 _ZEROS = lazy.regex(r"0+[hms]")
 
 
+def _at_step(found: re.Match[str]) -> str:
+    """``x at step N is V`` (``_AT_STEP``) as ``step N, x: V``."""
+    hole = grammar.HOLE
+    more = f"{found['axis2']} {hole}, " if found["axis2"] else ""
+    return f"{found['axis']} {hole}, {more}{found['name']}: "
+
+
 def _bare_loss(found: re.Match[str]) -> str:
     axis = (found["axis"] or "step").strip()
     total = f"/{grammar.HOLE}" if found["total"] else ""
@@ -436,8 +445,8 @@ def _prepare(shape: str) -> str:
         shape = _POSSESSIVE.sub("", shape)
     if "s:" in shape or "e:" in shape:
         shape = _VERB_COLON.sub(":", shape)
-    if " at " in shape or " for " in shape or " after " in shape:
-        shape = _AT_STEP.sub(lambda m: f"{m['axis']} {grammar.HOLE}, {m['name']}: ", shape)
+    if " at " in shape or " for " in shape or " after " in shape or " in " in shape:
+        shape = _AT_STEP.sub(_at_step, shape)
     if "\x00:" in shape or " \x00 \x00" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
     bare = _BARE_LOSS.match(shape) if ":" in shape and shape.count(grammar.HOLE) <= 3 else None
@@ -551,6 +560,15 @@ def _unit(shape: str, start: int, end: int) -> bool:
     after it and a ``/`` (Keras's ``712ms/epoch - 2ms/step``), and no ``=`` or ``:``
     after it (DeepSpeed's ``epoch=0/micro_step=10`` names a value)."""
     return start >= 2 and shape.startswith(_PER, start - 2) and shape[end:].lstrip()[:1] not in "=:"
+
+
+_NEXT_IN_LIST = lazy.regex(r"\s*,\s*\x00")
+
+
+def _listed(shape: str, hole: int) -> bool:
+    """Whether the number at ``hole`` of ``shape`` opens a list of numbers in brackets
+    (pytorch-YOLOv4's milestones ``Steps: [400000, 450000]``): a setting, no reading."""
+    return shape[:hole].rstrip().endswith("[") and _NEXT_IN_LIST.match(shape, hole + 1) is not None
 
 
 def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
@@ -789,6 +807,8 @@ class LineParser:
             start = found.start + found.quoted
             if _unit(shape, start, start + found.length):
                 continue  # a number's unit (Keras's ``712ms/epoch``), not a name
+            if _listed(shape, holes[found.value]):
+                continue  # a list's first number (``Steps: [400000, 450000]``): a setting
             val = val_line
             for at, evaluated in sections:
                 if at >= found.start:

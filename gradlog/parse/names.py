@@ -102,7 +102,6 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "global_grad_norm",
         "grad_2_0_norm_total",
         "train_grad_norm",
-        "gradient",  # MATLAB's ``Gradient 0.365/1e-05``: the gradient's magnitude
     ),
     PARAM_NORM: (
         "param_norm",
@@ -150,6 +149,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "train_step",
         "batch",
         "it",
+        "ite",  # U-2-Net's ``ite: 3``
     ),
     EPOCH: ("epoch", "ep", "train_epoch"),
 }
@@ -225,24 +225,29 @@ _WORDS: dict[str, str] = {
     **dict.fromkeys(("schritt", "étape", "etape", "paso", "passo", "stap", "krok"), "step"),
     **dict.fromkeys(("шаг", "шага"), "step"),
     **dict.fromkeys(("итерация", "итерации"), "iteration"),
+    **dict.fromkeys(("iteración", "iteracion", "iteração", "iteracao", "iterazione"), "iteration"),
+    **dict.fromkeys(("itération",), "iteration"),
     **dict.fromkeys(("lernrate",), "learning_rate"),
+    **dict.fromkeys(("tasa", "taxa", "tasso", "taux"), "rate"),
+    **dict.fromkeys(("aprendizaje", "aprendizado", "apprendimento", "apprentissage"), "learning"),
     **dict.fromkeys(("validierung", "validación", "validacion", "validação"), "val"),
     **dict.fromkeys(("validazione", "validatie", "walidacja", "валидация", "валидации"), "val"),
     **dict.fromkeys(("entrenamiento", "entraînement", "entrainement", "treino"), "train"),
     **dict.fromkeys(("treinamento", "addestramento", "обучение", "обучения"), "train"),
     **dict.fromkeys(("precisión", "précision"), "accuracy"),
-    **dict.fromkeys(("масштаб",), "scale"),
-    **dict.fromkeys(("градиент", "градиента", "градиентов"), "grad"),
-    **dict.fromkeys(("норма",), "norm"),
+    **dict.fromkeys(("масштаб", "escala", "scala", "échelle", "echelle", "skala"), "scale"),
+    **dict.fromkeys(("gradiente", "градиент", "градиента", "градиентов"), "grad"),
+    **dict.fromkeys(("norma", "norme", "норма"), "norm"),
 }
 
 
 # Words that link a name's head to what qualifies it (``perte de validation``), and the
 # heads and qualifiers ``_english`` puts in English order.
-_LINKS = frozenset({"de", "di", "del", "della", "du", "des", "da", "do", "der", "van"})
-_HEADS = frozenset({"loss", "accuracy", "norm", "scale", "step", "epoch"})
+_LINKS = frozenset({"de", "di", "del", "della", "du", "des", "da", "do", "der", "van", "d"})
+_HEADS = frozenset({"loss", "accuracy", "norm", "scale", "step", "epoch", "rate"})
 _QUALIFIERS = frozenset(
-    {"val", "validation", "train", "training", "grad", "gradient", "test", "eval"}
+    {"val", "validation", "train", "training", "grad", "gradient", "test", "eval", "learning"}
+    | {"loss"}  # (a loss's scale: ``escala da perda``)
 )
 
 # The words of ``_CJK_WORDS``, the longest first.

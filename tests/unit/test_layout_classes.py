@@ -211,3 +211,66 @@ def test_a_gans_loss_is_judged_for_nan_but_not_by_its_level() -> None:
 
 def test_a_scalers_new_scale_is_the_loss_scale() -> None:
     assert _fields("0: Skipped batch, new scale: 4096.0")[0] == {"loss_scale": 4096.0}
+
+
+def test_a_value_named_before_two_axes() -> None:
+    """SASRec's ``loss in epoch 1 iteration 0: 1.39``: the epoch, then its iteration."""
+    assert _fields("loss in epoch 1 iteration 0: 1.3898") == ({"loss": 1.3898}, 0, 1)
+    assert _fields("loss in epoch 2: 0.5") == ({"loss": 0.5}, None, 2)
+
+
+def test_a_loss_named_by_its_function_stands_in_when_no_loss_is_printed() -> None:
+    """EDSR's ``[L1: 22.95]`` is its loss; U-2-Net's ``l1`` beside its loss is not."""
+    edsr = read(
+        "\n".join(f"[{i * 3200}/16000]\t[L1: {20 - i:.4f}]\t35.5+0.6s" for i in range(1, 5))
+    )
+    assert [r.metrics.get("loss") for r in edsr] == [19.0, 18.0, 17.0, 16.0]
+    u2net = read(
+        "\n".join(
+            f"[epoch: 1/100, batch: {12 * i}/1000, ite: {i}] train loss: {6.8 - i / 10:.4f}\n"
+            f"l0: 0.68, l1: {1.0 + i / 100:.2f}, l2: 0.97"
+            for i in range(1, 5)
+        )
+    )
+    assert [r.step for r in u2net] == [1, 2, 3, 4]  # (``ite`` is the step, not the batch)
+    assert [r.metrics["loss"] for r in u2net] == [6.7, 6.6, 6.5, 6.4]
+
+
+@pytest.mark.parametrize(
+    ("line", "cut"),
+    [
+        ("EPOCH[1/1000] loss0.504-|Sample:8.76|", "loss 0.504-"),
+        ("Train step_20: loss : 2582.68", "step 20:"),
+        ("val_loss0.5 acc0.91", "val_loss 0.5 acc 0.91"),
+    ],
+)
+def test_a_name_glued_to_its_number_is_cut_from_it(line: str, cut: str) -> None:
+    from gradlog.parse.clean import clean
+
+    assert cut in clean(line)[0].text
+
+
+@pytest.mark.parametrize("line", ["saved model_epoch_3.pth", "global_step_20 = 5", "resnet50"])
+def test_names_that_end_in_digits_stay_whole(line: str) -> None:
+    from gradlog.parse.clean import clean
+
+    assert clean(line)[0].text == line
+
+
+def test_a_list_of_numbers_is_a_setting_not_a_reading() -> None:
+    assert LineParser().parse("Steps: [400000, 450000]") is None  # milestones, no step
+    assert _fields("lr=[1.9e-05], loss=0.3")[0] == {"lr": 1.9e-05, "loss": 0.3}
+
+
+@pytest.mark.parametrize(
+    ("printed", "name"),
+    [
+        ("norma del gradiente", "grad_norm"),
+        ("tasa de aprendizaje", "learning_rate"),
+        ("taux d'apprentissage", "learning_rate"),
+        ("Escala da perda", "loss_scale"),
+        ("Iteración", "iteration"),
+    ],
+)
+def test_romance_phrases_for_the_axes_rates_and_scales(printed: str, name: str) -> None:
+    assert normalise(printed) == name
