@@ -65,10 +65,11 @@ _NAN_LOSS = lazy.regex(
 # A sentence that says the loss went non-finite, in the words scripts use for it:
 # ``NaN detected in loss``, ``Detected NaN in the training loss``, ``nan loss
 # encountered``, ``loss went to Nans``, ``Loss is not finite``, ``loss became infinite``,
-# ``NaN occurred in optimization``.
+# ``NaN occurred in optimization``, deepspeech.pytorch's ``received an inf loss``.
 _NON_FINITE = r"(?:nans?|infs?|infinite|infinity|non-?finite|not\s+finite)"
 _SAID_NAN = (
-    rf"\b(?:detected|found|encountered|got|hit)\s+(?:an?\s+)?{_NON_FINITE}\s+(?:values?\s+)?"
+    rf"\b(?:detected|found|encountered|got|hit|received)\s+(?:an?\s+)?{_NON_FINITE}\s+"
+    r"(?:values?\s+)?"
     r"(?:in\s+(?:the\s+)?)?(?:training\s+|train\s+|total\s+)?loss\b"
     rf"|\b{_NON_FINITE}\s+(?:values?\s+)?(?:detected|found|encountered)\s+in\s+(?:the\s+)?"
     r"(?:training\s+|train\s+|total\s+)?loss\b"

@@ -108,8 +108,12 @@ _OPENING_FRACTION = lazy.regex(rf"\s*{_OPENED}")
 _LOOP_COUNT = lazy.regex(rf"[\s|]*{_OPENED}")
 # A share done in parentheses, its percent sign read with its number: ``(  1%)``.
 _SHARE = lazy.regex(r"\s*\(\s*\x00\s*%?\s*\)")
-# A bare number in brackets right after the epoch (``Epoch 06 [030] |``): its batch.
-_BRACKETED = lazy.regex(r"\s*\[\s*\x00\s*\]")
+# A bare number in brackets right after the epoch (``Epoch 06 [030] |``, SwAV's ``Epoch:
+# [3][450]``): its batch.
+_BRACKETED = lazy.regex(r"\s*\]?\s*\[\s*\x00\s*\]")
+# A line that opens with its epoch and batch, each of its total, without a name
+# (crnn.pytorch's ``[0/25][100/112810] Loss: 21.1``).
+_LEADING_EPOCH_BATCH = lazy.regex(r"\s*\[\x00\s*/\s*\x00\]\s*\[\x00\s*/\s*\x00\][\s,|:\-]*")
 # ``i/N`` printed without a name (``Epoch  2, 52600/733817; acc: ..``): the step.
 _FRACTION = lazy.regex(r"\x00\s*/\s*\x00")
 # A training section's word, then its count of steps: ``[Train](1000/100000)``.
@@ -370,6 +374,8 @@ def _owned(found: re.Match[str]) -> str:
 # A count of the run's steps opening a line, before a colon (keras-rl's ``   25/40000:
 # episode: 2, ...``): the step, out of the total.
 _LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00:(?=\s)")
+# ... or before its share of the total (ELECTRA's ``1000/1000000 = 0.1%, SPS: 11.9``).
+_LEADING_SHARE = lazy.regex(r"^(\s*)\x00/\x00 = (\x00)(?=,)")
 # A count, then a colon and one bare value, the whole line (makemore's ``  45000/ 200000:
 # 3.2958``, ``step 400: 2.07``, ``Epoch 3/10: 0.41``): the one number a loop prints at
 # each step is its loss.
@@ -389,6 +395,7 @@ _PROGRESS_LOSS = lazy.regex(
     rf"\s*(?:(?P<clock>{_TIME_TAKEN}) \(0+ 0+%\)|0+ 0+% \((?P<after>{_TIME_TAKEN})\)) "
     r"0+\.0+(?P<rest>\s[^0-9]*|)"
 )
+_ZEROS = lazy.regex(r"0+[hms]")  # a number of a clock's layout, with its unit
 
 
 def _progress_loss(found: re.Match[str]) -> str:
@@ -405,9 +412,6 @@ def _progress_loss(found: re.Match[str]) -> str:
 def _holes(clock: str) -> str:
     """A clock's layout (``0m 00s (- 00m 00s)``) with its numbers as holes."""
     return _ZEROS.sub(grammar.HOLE, clock)
-
-
-_ZEROS = lazy.regex(r"0+[hms]")
 
 
 def _at_step(found: re.Match[str]) -> str:
@@ -454,6 +458,10 @@ def _prepare(shape: str) -> str:
         shape = _bare_loss(bare)  # (the whole line)
     elif shape[:12].lstrip().startswith("\x00/\x00:"):
         shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
+    elif shape[:12].lstrip().startswith("\x00/\x00 = "):
+        shape = _LEADING_SHARE.sub(
+            lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE} ({m[2]})", shape
+        )
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):
@@ -519,6 +527,8 @@ def _counters(
     count = prefix.count(grammar.HOLE)
     if epoch is not None and epoch >= count and _SECTION_EPOCH.match(shape, holes[epoch] + 1):
         prefix = ""  # a section's ``[e][i/N]`` counts the steps, not a tag before it
+    if prefix and _LEADING_EPOCH_BATCH.fullmatch(prefix):
+        return [_Slot(EPOCH_COUNTER, EPOCH, 0), _Slot(IN_EPOCH, STEP, 2)]
     if prefix and _LEADING.fullmatch(prefix):
         keys = (COUNTER,) if count == 1 else (EPOCH_COUNTER, COUNTER)
         return [
@@ -582,6 +592,14 @@ def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
     if len(steps) - len(counted) != 1 or not counted:
         return slots
     return [slot for slot in slots if slot not in counted]
+
+
+def _fraction(tokens: list[str], index: int) -> bool:
+    """Whether number ``index`` of a line has a fraction (``0.698``; not ``100.0``)."""
+    if index >= len(tokens):
+        return False
+    value = to_float(tokens[index])
+    return math.isfinite(value) and not value.is_integer()
 
 
 def _whole(tokens: list[str], index: int) -> bool:
@@ -843,7 +861,10 @@ class LineParser:
                 # An evaluation's ``Steps: 181``, Composer's ``[Eval batch=79/79]``: its
                 # own count, not the step.
                 read = None
-            if read is None:
+            if read is None or (read[1] == STEP and _fraction(tokens, found.value)):
+                # (A step's word before a number with a fraction is no step: semseg's
+                # AverageMeter ``Batch 0.698 (0.693)``, a batch's time; fairseq's
+                # ``"update": 2.1``, the epoch's progress.)
                 continue
             first = min(first, found.start)
             trusted = trusted or found.sep or read[2]

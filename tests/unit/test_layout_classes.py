@@ -274,3 +274,35 @@ def test_a_list_of_numbers_is_a_setting_not_a_reading() -> None:
 )
 def test_romance_phrases_for_the_axes_rates_and_scales(printed: str, name: str) -> None:
     assert normalise(printed) == name
+
+
+@pytest.mark.parametrize(
+    ("line", "step", "epoch"),
+    [
+        ("Epoch: [0][50]\tTime 0.607 (0.613)\tLoss 7.9345 (7.9556)", 50, 0),  # SwAV
+        ("[0/25][100/112810] Loss: 21.102129", 100, 0),  # crnn.pytorch
+        ("1000/1000000 = 0.1%, SPS: 11.9, ELAP: 1:25 - loss: 37.0544", 1000, None),  # ELECTRA
+    ],
+)
+def test_counters_printed_without_a_name(line: str, step: int, epoch: int | None) -> None:
+    _, read_step, read_epoch = _fields(line)
+    assert (read_step, read_epoch) == (step, epoch)
+
+
+def test_a_step_word_before_a_fraction_is_no_step() -> None:
+    """semseg's ``Batch 0.698 (0.693)`` is a batch's time; the batch is ``[10/371]``."""
+    line = "Epoch: [1/200][10/371] Data 0.000 (0.012) Batch 0.698 (0.693) Loss 3.7157"
+    metrics, step, epoch = _fields(line)
+    assert (step, epoch, metrics) == (10, 1, {"data": 0.0, "loss": 3.7157})
+    assert _fields("step: 100.0, loss: 0.5")[1] == 100  # (a whole value printed so)
+
+
+def test_a_loss_received_non_finite_is_a_nan() -> None:
+    text = "\n".join(
+        [
+            *(f"Epoch: [1][{i}/100]\tLoss {2 - i / 100:.4f} (avg)" for i in range(1, 40)),
+            "WARNING: received a nan loss, setting loss value to 0",
+            *(f"Epoch: [1][{i}/100]\tLoss 0.0000 (avg)" for i in range(40, 60)),
+        ]
+    )
+    assert "nan" in {d.id for d in analyze_text(text)}
