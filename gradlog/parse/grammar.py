@@ -41,8 +41,9 @@ _NUMBER = (
     # and ``inference`` are words. YAML spells them with a point first (``.nan``, ``-.inf``).
     r"|\.?(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))"
     + _UNIT
-    # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow.
-    + rf"(?!{_WORDLIKE}|@|\.[\w.])"
+    # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow,
+    # and an ellipsis (Udacity's char-RNN ``Step: 10... Loss: 3.5495...``).
+    + rf"(?!{_WORDLIKE}|@|\.(?!\.\.(?:\s|$))[\w.])"
 )
 
 
@@ -109,8 +110,9 @@ separator = (pp.Regex(_VERB + r"(?=\s|$)") | pp.Regex(_DASH) | pp.one_of(": = :=
 # ``lr=[1.9e-05]`` (DeepSpeed), ``epoch: [12/500]`` (PaddleOCR), ``np.float32(0.21)`` (TF),
 # ``tensor(nan, device='cuda:0')`` and ``tensor([0.52])`` (torch), ``Array(0.5,
 # dtype=float32)`` (JAX), ``array(np.float32(3.5), dtype=float32)`` (numpy, nested),
-# ``tf.Tensor(0.5, shape=(), dtype=float32)``, ``Loss: <1.57>`` (MADlib).
-_wrapper = pp.Opt(pp.Regex(rf"\[|<|(?:{_WRAPPED}\[*)+")).suppress()
+# ``tf.Tensor(0.5, shape=(), dtype=float32)``, ``Loss: <1.57>`` (MADlib), Markdown's
+# ``loss: **0.41**`` and ``loss: `0.41` ``.
+_wrapper = pp.Opt(pp.Regex(rf"\[|<|\*\*|`|(?:{_WRAPPED}\[*)+")).suppress()
 value = (
     _wrapper
     + _quote

@@ -577,7 +577,7 @@ _NEXT_IN_LIST = lazy.regex(r"\s*,\s*\x00")
 
 def _listed(shape: str, hole: int) -> bool:
     """Whether the number at ``hole`` of ``shape`` opens a list of numbers in brackets
-    (pytorch-YOLOv4's milestones ``Steps: [400000, 450000]``): a setting, no reading."""
+    (``[400000, 450000]``)."""
     return shape[:hole].rstrip().endswith("[") and _NEXT_IN_LIST.match(shape, hole + 1) is not None
 
 
@@ -825,8 +825,6 @@ class LineParser:
             start = found.start + found.quoted
             if _unit(shape, start, start + found.length):
                 continue  # a number's unit (Keras's ``712ms/epoch``), not a name
-            if _listed(shape, holes[found.value]):
-                continue  # a list's first number (``Steps: [400000, 450000]``): a setting
             val = val_line
             for at, evaluated in sections:
                 if at >= found.start:
@@ -861,10 +859,15 @@ class LineParser:
                 # An evaluation's ``Steps: 181``, Composer's ``[Eval batch=79/79]``: its
                 # own count, not the step.
                 read = None
-            if read is None or (read[1] == STEP and _fraction(tokens, found.value)):
+            if (
+                read is None
+                or (read[1] == STEP and _fraction(tokens, found.value))
+                or (read[1] in _AXES and _listed(shape, holes[found.value]))
+            ):
                 # (A step's word before a number with a fraction is no step: semseg's
                 # AverageMeter ``Batch 0.698 (0.693)``, a batch's time; fairseq's
-                # ``"update": 2.1``, the epoch's progress.)
+                # ``"update": 2.1``, the epoch's progress. Nor is an axis's list of
+                # numbers: pytorch-YOLOv4's milestones ``Steps: [400000, 450000]``.)
                 continue
             first = min(first, found.start)
             trusted = trusted or found.sep or read[2]

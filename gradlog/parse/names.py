@@ -150,6 +150,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "batch",
         "it",
         "ite",  # U-2-Net's ``ite: 3``
+        "itr",  # BigGAN's ``itr: 502``
     ),
     EPOCH: ("epoch", "ep", "train_epoch"),
 }
@@ -238,6 +239,34 @@ _WORDS: dict[str, str] = {
     **dict.fromkeys(("масштаб", "escala", "scala", "échelle", "echelle", "skala"), "scale"),
     **dict.fromkeys(("gradiente", "градиент", "градиента", "градиентов"), "grad"),
     **dict.fromkeys(("norma", "norme", "норма"), "norm"),
+    # Ukrainian, Turkish, Indonesian, Arabic and Persian.
+    **dict.fromkeys(("втрата", "втрати", "kerugian", "الخسارة", "خسارة", "زیان"), "loss"),
+    **dict.fromkeys(("епоха", "епохи", "dönem", "الحقبة", "حقبة", "دوره"), "epoch"),
+    **dict.fromkeys(
+        ("крок", "ad\u0131m", "adim", "langkah", "الخطوة", "خطوة", "مرحله", "گام"), "step"
+    ),
+    **dict.fromkeys(
+        ("валідація", "валідації", "doğrulama", "validasi", "التحقق", "اعتبارسنجی"), "val"
+    ),
+    **dict.fromkeys(("точність", "akurasi", "الدقة", "دقة", "دقت"), "accuracy"),
+    **dict.fromkeys(("градієнт", "градієнта", "градієнтів", "gradyan", "gradien"), "grad"),
+    **dict.fromkeys(
+        ("навчання", "eğitim", "egitim", "latih", "pelatihan", "التدريب", "آموزش"), "train"
+    ),
+    **dict.fromkeys(("normu",), "norm"),
+}
+# Names of more than one word in those languages (Vietnamese writes each syllable apart:
+# ``mất mát`` is the loss), as a normalised key spells them.
+_PHRASES: dict[str, str] = {
+    "mất_mát": "loss",
+    "kiểm_định": "val",
+    "huấn_luyện": "train",
+    "độ_chính_xác": "accuracy",
+    "kỷ_nguyên": "epoch",
+    "tốc_độ_học": "learning_rate",
+    "معدل_التعلم": "learning_rate",
+    "معيار_التدرج": "grad_norm",
+    "نرخ_یادگیری": "learning_rate",
 }
 
 
@@ -262,6 +291,10 @@ def normalise(key: str) -> str:
         key = _CJK_WORD.sub(lambda found: f" {_CJK_WORDS[found[0]]} ", key)
     key = _CAMEL.sub("_", key)
     key = _SEPARATORS.sub("_", key.lower()).strip("_")
+    if not key.isascii():
+        for phrase, word in _PHRASES.items():
+            if phrase in key:
+                key = key.replace(phrase, word)
     if not _WORDS.keys().isdisjoint(words := key.split("_")):
         key = _english([_WORDS.get(word, word) for word in words if word not in _LINKS])
     return key

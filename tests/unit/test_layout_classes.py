@@ -257,9 +257,11 @@ def test_names_that_end_in_digits_stay_whole(line: str) -> None:
     assert clean(line)[0].text == line
 
 
-def test_a_list_of_numbers_is_a_setting_not_a_reading() -> None:
+def test_an_axiss_list_of_numbers_is_a_setting_not_the_axis() -> None:
     assert LineParser().parse("Steps: [400000, 450000]") is None  # milestones, no step
     assert _fields("lr=[1.9e-05], loss=0.3")[0] == {"lr": 1.9e-05, "loss": 0.3}
+    # A metric's list is its readings (per-class losses): the first is read, as before.
+    assert _fields("it 25 total 5.76 per-class [0.56, 1.63]")[0]["per_class"] == 0.56
 
 
 @pytest.mark.parametrize(
@@ -306,3 +308,48 @@ def test_a_loss_received_non_finite_is_a_nan() -> None:
         ]
     )
     assert "nan" in {d.id for d in analyze_text(text)}
+
+
+@pytest.mark.parametrize(
+    ("printed", "name"),
+    [
+        ("\u0432\u0442\u0440\u0430\u0442\u0430", "loss"),  # Ukrainian
+        (
+            "\u043d\u043e\u0440\u043c\u0430 \u0433\u0440\u0430\u0434\u0456\u0454\u043d\u0442\u0430",
+            "grad_norm",
+        ),
+        ("Kay\u0131p", "loss"),  # Turkish
+        ("Ad\u0131m", "step"),
+        ("Gradyan normu", "grad_norm"),
+        ("kerugian latih", "train_loss"),  # Indonesian
+        ("\u0627\u0644\u062e\u0633\u0627\u0631\u0629", "loss"),  # Arabic
+        ("\u0645\u0639\u064a\u0627\u0631 \u0627\u0644\u062a\u062f\u0631\u062c", "grad_norm"),
+        ("\u0632\u06cc\u0627\u0646 \u0622\u0645\u0648\u0632\u0634", "train_loss"),  # Persian
+        ("m\u1ea5t m\u00e1t", "loss"),  # Vietnamese: two syllables
+        ("Ki\u1ec3m \u0111\u1ecbnh - m\u1ea5t m\u00e1t", "val_loss"),
+    ],
+)
+def test_names_in_more_languages(printed: str, name: str) -> None:
+    assert normalise(printed) == name
+
+
+def test_an_ellipsis_after_a_number_leaves_it_a_number() -> None:
+    """Udacity's char-RNN: ``Step: 10... Loss: 3.5495... Val Loss: 3.5312``."""
+    line = "Epoch: 1/20... Step: 10... Loss: 3.5495... Val Loss: 3.5312"
+    assert _fields(line) == ({"loss": 3.5495, "val_loss": 3.5312}, 10, 1)
+    assert _fields("version 1.2.3 loss 0.5")[0] == {"loss": 0.5}  # (a version stays none)
+
+
+def test_markdowns_bold_or_code_around_a_value() -> None:
+    assert _fields("- train loss: **0.4123**, acc: 0.5")[0] == {"loss": 0.4123, "acc": 0.5}
+    assert _fields("loss: `0.41`")[0] == {"loss": 0.41}
+
+
+def test_itr_is_the_step() -> None:
+    """BigGAN's ``itr: 502``: each line is a step of its own, even after an epoch's header
+    (``Beginning training at epoch 0...``) that would otherwise gather them."""
+    lines = ["Beginning training at epoch 0..."] + [
+        f"{i}/5004 ({i / 50:6.2f}%) itr: {i}, G_loss : +0.5{i % 7}, D_loss_real : +0.6{i % 5}"
+        for i in range(1, 30)
+    ]
+    assert [r.step for r in read("\n".join(lines))] == list(range(1, 30))
