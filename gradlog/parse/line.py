@@ -174,6 +174,11 @@ _SECTION = lazy.regex(
 _SECTION_EPOCH = lazy.regex(r"\]\s*\[\x00\s*/\s*\x00\]")
 # A section's word alone in a column of ``|`` (Coqui STT's ``Epoch 3 | Validation | ..``).
 _SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.IGNORECASE)
+# A dict whose string value names an evaluation (fast.ai's miniai ``MetricsCB``: ``{..,
+# 'loss': '0.600', 'epoch': 0, 'train': 'eval'}``): its values are the evaluation's.
+_EVALUATED_DICT = lazy.regex(
+    rf"['\"]\s*:\s*['\"](?:{'|'.join(EVALUATION_WORDS)})['\"]", re.IGNORECASE
+)
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = lazy.regex(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
@@ -801,7 +806,7 @@ class LineParser:
         first = len(shape)
         trusted = False  # prose like "on 8 GPUs" is not a metric line
         grad = "grad" in text.lower()
-        val_line = bool(families.VAL_LINE.match(shape))
+        val_line = bool(families.VAL_LINE.match(shape) or _EVALUATED_DICT.search(shape))
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
         sections = sorted(

@@ -353,3 +353,16 @@ def test_itr_is_the_step() -> None:
         for i in range(1, 30)
     ]
     assert [r.step for r in read("\n".join(lines))] == list(range(1, 30))
+
+
+def test_a_dicts_string_value_naming_an_evaluation_makes_its_values_the_evaluations() -> None:
+    """fast.ai miniai's ``MetricsCB``: ``'train': 'eval'`` marks the evaluation's dict."""
+    text = "\n".join(
+        f"{{'accuracy': '0.{50 + e}', 'loss': '{1.2 - e / 20:.3f}', 'epoch': {e}, "
+        f"'train': 'train'}}\n{{'accuracy': '0.{70 + e}', 'loss': '{0.6 + e / 50:.3f}', "
+        f"'epoch': {e}, 'train': 'eval'}}"
+        for e in range(4)
+    )
+    records = read(text)
+    assert [r.metrics.get("loss") for r in records] == [1.2, 1.15, 1.1, 1.05]
+    assert [r.metrics.get("val_loss") for r in records] == [0.6, 0.62, 0.64, 0.66]
