@@ -272,8 +272,9 @@ class Engine:
         of the rules for one record), as if each rule had seen them one at a time."""
         if not records:
             return []
-        if self._adversarial() and any(d.rule.id in _BY_LEVEL for d in self._detectors):
-            self._detectors = [d for d in self._detectors if d.rule.id not in _BY_LEVEL]
+        unjudged = self._unjudged()
+        if unjudged and any(d.rule.id in unjudged for d in self._detectors):
+            self._detectors = [d for d in self._detectors if d.rule.id not in unjudged]
         self._records += len(records)
         if self._first_step is None:
             self._first_step = records[0].step
@@ -295,12 +296,13 @@ class Engine:
             cls(self.config.thresholds)
             for cls in DETECTORS
             if self.config.enabled(cls.rule.id, cls.rule.default_enabled)
-            and not (self._adversarial() and cls.rule.id in _BY_LEVEL)
+            and cls.rule.id not in self._unjudged()
         ]
 
-    def _adversarial(self) -> bool:
-        """Whether the log's loss is a GAN's (``Families.adversarial``)."""
-        return self._reader.families.adversarial
+    def _unjudged(self) -> frozenset[str]:
+        """The rules that may not judge this log: those by the loss's level where the
+        loss is a GAN's (``Families.adversarial``)."""
+        return _BY_LEVEL if self._reader.families.adversarial else frozenset()
 
     def _runs(self, records: Sequence[Record], cuts: list[int], taken: int) -> list[Diagnosis]:
         """Records in which new runs begin at ``cuts`` (see ``restarts``): each run's

@@ -292,10 +292,11 @@ class Families:
         elif not self._val_read:
             # An evaluation's perplexity where it prints no loss (OpenNMT's ``Validation
             # perplexity: 624.2``): its log is the validation loss.
-            measured = [k for k in keys if _val_perplexity(k)]
-            if measured:
-                self.primary["log"] = (*self._logs, measured[0])
-                plan.append((_VAL_STAND_IN, (measured[0],)))
+            measured = next((k for k in keys if _val_perplexity(k)), None)
+            if measured is not None:
+                if measured not in self._logs:
+                    self.primary["log"] = (*self._logs, measured)
+                plan.append((_VAL_STAND_IN, (measured,)))
         if LOSS in keys or any(fam == LOSS for fam, _ in plan):
             self._loss_read = True
         elif not self._loss_read:

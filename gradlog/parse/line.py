@@ -377,10 +377,9 @@ def _owned(found: re.Match[str]) -> str:
 
 
 # A count of the run's steps opening a line, before a colon (keras-rl's ``   25/40000:
-# episode: 2, ...``): the step, out of the total.
-_LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00:(?=\s)")
-# ... or before its share of the total (ELECTRA's ``1000/1000000 = 0.1%, SPS: 11.9``).
-_LEADING_SHARE = lazy.regex(r"^(\s*)\x00/\x00 = (\x00)(?=,)")
+# episode: 2, ...``) or its share of the total (ELECTRA's ``1000/1000000 = 0.1%, SPS:
+# 11.9``): the step, out of the total.
+_LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00(?::(?=\s)| = (\x00)(?=,))")
 # A count, then a colon and one bare value, the whole line (makemore's ``  45000/ 200000:
 # 3.2958``, ``step 400: 2.07``, ``Epoch 3/10: 0.41``): the one number a loop prints at
 # each step is its loss.
@@ -426,6 +425,12 @@ def _at_step(found: re.Match[str]) -> str:
     return f"{found['axis']} {hole}, {more}{found['name']}: "
 
 
+def _leading_count(found: re.Match[str]) -> str:
+    """``N/T:`` (``_LEADING_COUNT``) as ``step N/T,``; ``N/T = S`` as ``step N/T (S)``."""
+    share = f" ({found[2]})" if found[2] else ","
+    return f"{found[1]}step {grammar.HOLE}/{grammar.HOLE}{share}"
+
+
 def _bare_loss(found: re.Match[str]) -> str:
     axis = (found["axis"] or "step").strip()
     total = f"/{grammar.HOLE}" if found["total"] else ""
@@ -461,12 +466,8 @@ def _prepare(shape: str) -> str:
     bare = _BARE_LOSS.match(shape) if ":" in shape and shape.count(grammar.HOLE) <= 3 else None
     if bare is not None:
         shape = _bare_loss(bare)  # (the whole line)
-    elif shape[:12].lstrip().startswith("\x00/\x00:"):
-        shape = _LEADING_COUNT.sub(lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE},", shape)
-    elif shape[:12].lstrip().startswith("\x00/\x00 = "):
-        shape = _LEADING_SHARE.sub(
-            lambda m: f"{m[1]}step {grammar.HOLE}/{grammar.HOLE} ({m[2]})", shape
-        )
+    elif shape[:12].lstrip().startswith("\x00/\x00"):
+        shape = _LEADING_COUNT.sub(_leading_count, shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):
@@ -730,9 +731,9 @@ class LineParser:
         if shape in self._plans:
             self._plans.move_to_end(shape)
             return self._plans[shape]
-        prepared = _prepare(shape)
-        if "%" in key and (progress := _PROGRESS_LOSS.fullmatch(key)) is not None:
-            prepared = _progress_loss(progress)  # (the units tell it, and the shape has none)
+        # (A tutorial's progress line is told by its units: the shape has none.)
+        progress = _PROGRESS_LOSS.fullmatch(key) if "%" in key else None
+        prepared = _prepare(shape) if progress is None else _progress_loss(progress)
         digitless = prepared.translate(grammar.DIGITS)
         pairs = self._scans.get(digitless)
         if pairs is not None:
