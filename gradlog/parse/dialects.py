@@ -201,8 +201,12 @@ def _hf_trainer(fields: LineFields, text: str) -> bool:
     if VAL_LOSS in fields.metrics or any(k.startswith("eval_") for k in fields.metrics):
         # An evaluation dict joins the training record before it; extras such as
         # axolotl's memory figures are the training record's business.
+        # Its loss and accuracy are named as validation's already (``eval_accuracy`` is
+        # ``val_acc``); its other values keep their ``eval_`` names.
         fields.metrics = {
-            k: v for k, v in fields.metrics.items() if k == VAL_LOSS or k.startswith("eval_")
+            k: v
+            for k, v in fields.metrics.items()
+            if k in (VAL_LOSS, VAL_ACC) or k.startswith(("eval_", "val_"))
         }
     return True
 

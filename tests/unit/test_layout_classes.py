@@ -366,3 +366,26 @@ def test_a_dicts_string_value_naming_an_evaluation_makes_its_values_the_evaluati
     records = read(text)
     assert [r.metrics.get("loss") for r in records] == [1.2, 1.15, 1.1, 1.05]
     assert [r.metrics.get("val_loss") for r in records] == [0.6, 0.62, 0.64, 0.66]
+
+
+def test_an_hf_evaluation_dict_keeps_its_accuracy() -> None:
+    """The Trainer's ``eval_accuracy`` is validation's accuracy; the evaluation's other
+    values keep their ``eval_`` names, and the training values stay with training."""
+    text = "\n".join(
+        f"{{'loss': {0.7 - e / 20:.3f}, 'grad_norm': 1.5, 'epoch': {e + 0.5}}}\n"
+        f"{{'eval_loss': {0.65 - e / 25:.3f}, 'eval_accuracy': 0.{60 + e}, "
+        f"'eval_f1': 0.{50 + e}, 'eval_runtime': 1.2, 'epoch': {e + 1.0}}}"
+        for e in range(4)
+    )
+    records = read(text)
+    values = {name: [r.metrics[name] for r in records if name in r.metrics] for name in NAMES}
+    assert values == {
+        "val_acc": [0.6, 0.61, 0.62, 0.63],
+        "eval_f1": [0.5, 0.51, 0.52, 0.53],
+        "loss": [0.7, 0.65, 0.6, 0.55],
+        "val_loss": [0.65, 0.61, 0.57, 0.53],
+        "grad_norm": [1.5] * 4,
+    }
+
+
+NAMES = ("val_acc", "eval_f1", "loss", "val_loss", "grad_norm")
