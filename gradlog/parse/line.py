@@ -150,7 +150,7 @@ _ANGLED = lazy.regex(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:]
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = lazy.regex(r"(?<=\w)'s(?= )")
 # A verb before a colon: Arraymancer's ``Loss is:  1.3416`` (the colon is the separator).
-_VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\x00)")
+_VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\[?\x00)")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
 EVALUATION_WORDS = (

@@ -389,3 +389,11 @@ def test_an_hf_evaluation_dict_keeps_its_accuracy() -> None:
 
 
 NAMES = ("val_acc", "eval_f1", "loss", "val_loss", "grad_norm")
+
+
+@pytest.mark.parametrize("value", ["2.2604", "[2.2604]"])
+def test_a_verb_before_a_colon_joins_a_name_to_a_bracketed_value(value: str) -> None:
+    """PaddlePaddle's tutorials print ``loss is: [2.2604]`` (a one-element array)."""
+    metrics, step, epoch = _fields(f"epoch: 0, batch_id: 100, acc is: [0.5], loss is: {value}")
+    assert metrics == {"acc": 0.5, "loss": 2.2604}
+    assert (step, epoch) == (100, 0)
