@@ -32,6 +32,7 @@ _TRIGGERS = (
     "OVERFLOW",
     "scale to",
     "scale from",
+    "scaling factor to",
     "minimum",
     "Minimum",
     "cannot decrease",
@@ -97,12 +98,16 @@ _SCALE = lazy.regex(
 _OVERFLOW = lazy.regex(
     r"OVERFLOW!|[Oo]verflow detected|Gradient overflow|overflow! Skipping"
     r"|\bFound (?:NaN|nan|Inf|inf), (?:decreas|reduc|lower)"  # improved-diffusion's
+    # Marian's ``Seen NaN/Inf in gradient, skipping update``
+    r"|\b(?:NaN|nan|Inf|inf)(?:/(?:NaN|nan|Inf|inf))? in (?:the )?gradients?, skipping\b"
 )
-# A scale named and set (``Found NaN, decreased lg_loss_scale to 23.2``): its value, or
-# its base-2 logarithm's where the name says so (``lg_``, ``log_``, ``log2_``).
+# A scale named and set (``Found NaN, decreased lg_loss_scale to 23.2``, Marian's
+# ``reducing cost-scaling factor to 16384``): its value, or its base-2 logarithm's where
+# the name says so (``lg_``, ``log_``, ``log2_``).
 _NAMED_SCALE = lazy.regex(
-    r"\b(?:decreas|increas|reduc|lower|rais)(?:ed|ing)\s+(?:the\s+)?(?P<log>lg_|log2?_)?"
-    r"loss[_ ]scale\s+to:?\s*(?P<scale>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"\b(?:[Dd]ecreas|[Ii]ncreas|[Rr]educ|[Ll]ower|[Rr]ais)(?:ed|ing)\s+(?:the\s+)?(?P<log>lg_|log2?_)?"
+    r"(?:loss|cost)[-_ ]scal(?:e|ing)(?:[-_ ]factor)?\s+to:?\s*"
+    r"(?P<scale>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 )
 # "skipping (the) (optimizer) step", "skipped the update", "optimizer step was skipped":
 # the -ing and -ed forms only, as a bare "skip update" is a setting's name (llm.c's table);

@@ -93,6 +93,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
     GRAD_NORM: (
         "grad_norm",
         "gnorm",
+        "g_norm",  # Marian's ``gNorm``
         "gradient_norm",
         "total_norm",
         "grad_2.0_norm_total",
@@ -145,6 +146,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "completed_steps",  # accelerate's no_trainer scripts
         "num_updates",
         "update",  # Nematus' ``Epoch 1 Update 57000 Cost 61.07``: the optimizer's update
+        "up",  # Marian's ``Ep. 1 : Up. 500``
         "current_steps",
         "train_step",
         "batch",
@@ -174,6 +176,10 @@ _SEPARATORS = lazy.regex(r"[^\w.]+")
 _CACHE_KEPT = 4096
 _CACHED_KEY = 200
 _CAMEL = lazy.regex(r"(?<=[a-z])(?=[A-Z])")
+# An abbreviation's periods: one ending a word (Marian's ``Ep. 1 : Up. 500``) and one
+# between single letters (``L.r.``: lr). A period between digits (``grad_2.0_norm``) or
+# words (mmengine's ``decode.loss_ce``) stays.
+_ABBREVIATION = lazy.regex(r"(?<=[a-z])\.(?=_|$)|(?<=\b[a-z])\.(?=[a-z]\b)")
 
 
 # Words of Chinese (simplified and traditional), Japanese and Korean metric names, as
@@ -291,6 +297,8 @@ def normalise(key: str) -> str:
         key = _CJK_WORD.sub(lambda found: f" {_CJK_WORDS[found[0]]} ", key)
     key = _CAMEL.sub("_", key)
     key = _SEPARATORS.sub("_", key.lower()).strip("_")
+    if "." in key:
+        key = _ABBREVIATION.sub("", key)
     if not key.isascii():
         for phrase, word in _PHRASES.items():
             if phrase in key:

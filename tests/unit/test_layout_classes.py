@@ -11,8 +11,9 @@ import random
 
 import pytest
 
+from gradlog.parse.events import event as find_event
 from gradlog.parse.line import LineParser
-from gradlog.parse.names import normalise
+from gradlog.parse.names import NameTable, normalise
 from tests.helpers import analyze_text
 from tests.unit.test_general_reader import read
 
@@ -397,3 +398,42 @@ def test_a_verb_before_a_colon_joins_a_name_to_a_bracketed_value(value: str) -> 
     metrics, step, epoch = _fields(f"epoch: 0, batch_id: 100, acc is: [0.5], loss is: {value}")
     assert metrics == {"acc": 0.5, "loss": 2.2604}
     assert (step, epoch) == (100, 0)
+
+
+@pytest.mark.parametrize(
+    ("printed", "name"),
+    [("L.r.", "lr"), ("Ep.", "epoch"), ("Up.", "step"), ("Val. Loss", "val_loss")],
+)
+def test_an_abbreviations_periods_leave_its_letters(printed: str, name: str) -> None:
+    assert NameTable().canonical(printed) == name
+
+
+def test_periods_between_digits_or_words_stay() -> None:
+    assert normalise("grad_2.0_norm") == "grad_2.0_norm"
+    assert normalise("decode.loss_ce") == "decode.loss_ce"
+
+
+def test_a_line_of_abbreviated_names_between_colons() -> None:
+    """Marian: ``Ep. 1 : Up. 500 : ... : Cost 8.98 : ... : gNorm 2.21 : L.r. 9.37e-06``."""
+    line = (
+        "[2023-03-14 10:05:13] Ep. 1 : Up. 500 : Sen. 395,599 : Cost 8.98947548 : "
+        "Time 132.45s : 80571.99 words/s : gNorm 2.2122 : L.r. 9.3750e-06"
+    )
+    metrics, step, epoch = _fields(line)
+    assert (step, epoch) == (500, 1)
+    assert metrics["grad_norm"] == 2.2122 and metrics["lr"] == 9.375e-06
+
+
+@pytest.mark.parametrize(
+    ("line", "scale"),
+    [
+        ("Seen NaN/Inf in gradient, skipping update, reducing cost-scaling factor to 16384", 16384),
+        ("No NaN/Inf seen for 1000 updates. Increasing cost-scaling factor to 65536", 65536),
+        ("Increasing cost-scaling factor to 65536", 65536),
+        ("overflow: decreased loss_scale to 512.0", 512),
+    ],
+)
+def test_a_scale_factor_set_is_the_loss_scale(line: str, scale: float) -> None:
+    event = find_event(line)
+    assert event is not None and event.metrics["loss_scale"] == scale
+    assert (event.metrics.get("overflow") == 1.0) == ("skipping" in line)
