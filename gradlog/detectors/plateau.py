@@ -72,10 +72,24 @@ def _levels(classes: tuple[int, ...]) -> list[tuple[float, int]]:
     return sorted((math.log(k), k) for k in classes)
 
 
-def _chance(limits: PlateauThresholds, below: float) -> _Chance:
+def _chance(limits: PlateauThresholds, below: float, printed: tuple[int, ...] = ()) -> _Chance:
     return _Chance(
-        limits.classes, limits.tolerance, below, limits.exact_classes, limits.exact_tolerance
+        (*limits.classes, *printed),
+        limits.tolerance,
+        below,
+        limits.exact_classes,
+        limits.exact_tolerance,
     )
+
+
+# Names a log prints its class count or vocabulary by, with its settings (SlowFast's
+# ``NUM_CLASSES: 400``, ``Namespace(num_classes=40, ..)``, ``vocab_size: 8000``): a K
+# the loss may sit at the chance level of, though it is no common one.
+CLASS_COUNTS = frozenset(
+    {"num_classes", "n_classes", "nb_classes", "number_of_classes", "num_class", "n_class"}
+    | {"class_num", "classes_num", "num_labels", "n_labels", "vocab_size", "n_vocab"}
+)
+_MOST_CLASSES = 10_000_000
 
 
 _last: tuple[PlateauThresholds | None, _Chance] = (None, _Chance((), 0.0, 0.0))
@@ -174,6 +188,7 @@ class ChancePlateauDetector(Detector):
         super().__init__(thresholds)
         self._limits = limits = thresholds.chance_plateau
         self._chance = _chance(limits, limits.below)
+        self._printed: tuple[int, ...] = ()  # class counts the log printed (``_learn``)
         # Within `tolerance` either side (the `below` of _at_level and _track).
         self._tight_chance = _chance(limits, limits.tolerance)
         self._recent: deque[float] = deque(maxlen=3)  # the level is their median: noise-proof
@@ -208,6 +223,8 @@ class ChancePlateauDetector(Detector):
         self._ups = 0  # records of the stretch whose loss rose
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
+        if not CLASS_COUNTS.isdisjoint(record.metrics):
+            self._learn(record)
         loss = record.metrics.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return []
@@ -253,9 +270,21 @@ class ChancePlateauDetector(Detector):
             self._trough = level
         return []
 
+    def _learn(self, record: Record) -> None:
+        """Take in the class counts a record of settings prints."""
+        for name in CLASS_COUNTS.intersection(record.metrics):
+            k = record.metrics[name]
+            if k.is_integer() and 2 <= k <= _MOST_CLASSES and int(k) not in self._printed:
+                self._printed += (int(k),)
+                limits = self._limits
+                self._chance = _chance(limits, limits.below, self._printed)
+                self._tight_chance = _chance(limits, limits.tolerance, self._printed)
+
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         from gradlog.detectors.plateau_block import PlateauScreen
 
+        if not CLASS_COUNTS.isdisjoint(block.names):
+            return super().observe_block(block)  # a setting read in order, record by record
         # Screened with arrays (plateau_block): ``observe`` runs only where a stretch
         # opens or ends, might be judged a plateau, or a reported one is left.
         return PlateauScreen(self, block).run()

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from gradlog.model import Confidence, Record, Severity
-from tests.helpers import records, run
+from tests.helpers import analyze_text, records, run
 
 
 @pytest.mark.parametrize(("level", "k"), [(0.6931, 2), (2.3026, 10), (10.8249, 50257)])
@@ -196,3 +196,32 @@ def test_a_loss_frozen_on_a_character_vocabulary_s_chance_is_a_plateau(k: int) -
     near = [4.0, *[level * (1 + 0.004 * math.sin(i)) for i in range(30)]]
     assert run("chance_plateau", records(loss=near)) == []
     assert run("chance_plateau", records(loss=[4.0, *[level * 0.997] * 30])) == []
+
+
+def _at_ln_40(settings: str) -> str:
+    """A run whose loss sits at ln 40 (no common class count) with noise, after a line
+    of settings."""
+    losses = [math.log(40) * (1 + 0.002 * math.sin(i)) for i in range(60)]
+    lines = [f"step {i + 1} | loss {loss:.4f} | lr 1.0e-03" for i, loss in enumerate(losses)]
+    return "\n".join([settings, *lines])
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        "Namespace(batch_size=32, num_classes=40, lr=0.001)",
+        "MODEL:\n  NUM_CLASSES: 40\n  ARCH: pointnet",
+        "vocab_size: 40",
+    ],
+)
+def test_a_class_count_the_log_prints_is_a_chance_level(settings: str) -> None:
+    from gradlog.engine import analyze
+
+    text = _at_ln_40(settings)
+    for found in (analyze_text(text), list(analyze(text.split("\n")).diagnoses)):
+        plateaus = [d for d in found if d.id == "chance_plateau"]
+        assert [d.severity for d in plateaus] == [Severity.ERROR]
+        assert "ln(40)" in plateaus[0].message
+    # Without the count, ln 40 is no chance level gradlog knows.
+    bare = _at_ln_40("Namespace(batch_size=32, lr=0.001)")
+    assert not [d for d in analyze_text(bare) if d.id == "chance_plateau"]
