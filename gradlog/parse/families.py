@@ -63,6 +63,7 @@ _VAL_WORDS = frozenset({"val", "vali", "valid", "validation", "eval", "evaluatio
 _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
+_ERROR_WORDS = frozenset({"err", "error", "errors"})  # a rate of errors is no accuracy
 _TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full"})
 # A counter's name: a word of the axis after words that say which count it is
 # (OpenPCDet's ``Acc_iter 3000``, the accumulated iterations: no accuracy).
@@ -130,7 +131,7 @@ def family(snake: str, grad_context: bool = False) -> str | None:
         return VAL_LOSS if val else LOSS
     if "lr" in parts or {"learning", "rate"} <= parts:
         return LR
-    if parts & _ACC_WORDS:
+    if parts & _ACC_WORDS and not parts & _ERROR_WORDS:  # (SlowFast's ``top1_err``)
         return VAL_ACC if val else ACC
     return None
 

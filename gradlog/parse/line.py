@@ -274,6 +274,9 @@ _COUNTING = frozenset(
 # A word that names nothing: the number after it belongs to the prose around it
 # (``Epoch 0 of 30``, ``with 10,740,096 parameters``, ``(after 10 iterations)``). Not
 # ``a`` (YOLACT's ``A: 1.25`` is a loss part) nor ``it`` (``it 10``: the iteration).
+# A source file's name before a number is the line of code that logged (SlowFast's
+# ``logging.py:  95: json_stats: {..}``), not a metric.
+_SOURCE_FILE = lazy.regex(r"\w\.(?:py|pyx|c|cc|cpp|cxx|cu|h|hpp|lua|rs|go|java|scala|jl|js|ts|rb)$")
 _FUNCTION_WORDS = frozenset(
     {"of", "with", "without", "after", "before", "for", "the", "an", "in", "on", "at"}
     | {"to", "from", "by", "and", "or", "than", "over", "into", "about", "is", "was", "are"}
@@ -948,7 +951,12 @@ class LineParser:
         key = self._key(printed, sep, grad)
         snake = normalise(key)
         named = None
-        if snake and snake not in IGNORED and snake not in _FUNCTION_WORDS:
+        if (
+            snake
+            and snake not in IGNORED
+            and snake not in _FUNCTION_WORDS
+            and not ("." in snake and _SOURCE_FILE.search(snake))
+        ):
             named = (snake, self._name(snake, val_line, grad), self._known(key, grad))
         if len(self._keys) >= _KEYS_KEPT:
             self._keys.clear()  # cheap to fill again: a dict lookup per key

@@ -153,6 +153,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "it",
         "ite",  # U-2-Net's ``ite: 3``
         "itr",  # BigGAN's ``itr: 502``
+        "itrs",  # DeepLabV3Plus' ``Epoch 1, Itrs 430/3000, Loss=2.61``
     ),
     EPOCH: ("epoch", "ep", "train_epoch"),
 }
@@ -179,7 +180,9 @@ _CAMEL = lazy.regex(r"(?<=[a-z])(?=[A-Z])")
 # An abbreviation's periods: one ending a word (Marian's ``Ep. 1 : Up. 500``) and one
 # between single letters (``L.r.``: lr). A period between digits (``grad_2.0_norm``) or
 # words (mmengine's ``decode.loss_ce``) stays.
-_ABBREVIATION = lazy.regex(r"(?<=[a-z])\.(?=_|$)|(?<=\b[a-z])\.(?=[a-z]\b)")
+_ABBREVIATION = lazy.regex(
+    r"(?<=[a-z])\.(?=_|$)|(?:(?<=^[a-z])|(?<=[_.][a-z]))\.(?=[a-z](?:[._]|$))"
+)
 
 
 # Words of Chinese (simplified and traditional), Japanese and Korean metric names, as

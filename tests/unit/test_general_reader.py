@@ -142,7 +142,7 @@ SENTENCES = [
         30000,
     ),
     ("Step 3. Val. Loss: 0.5. Avg. loss: 0.4", {"val_loss": 0.5, "loss": 0.4}, 3),
-    ("Total batches (i.e. iters): 338", {"total_batches_i.e._iters": 338}, 1),  # no step
+    ("Total batches (i.e. iters): 338", {"total_batches_ie_iters": 338}, 1),  # no step
 ]
 
 

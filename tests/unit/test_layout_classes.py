@@ -437,3 +437,26 @@ def test_a_scale_factor_set_is_the_loss_scale(line: str, scale: float) -> None:
     event = find_event(line)
     assert event is not None and event.metrics["loss_scale"] == scale
     assert (event.metrics.get("overflow") == 1.0) == ("skipping" in line)
+
+
+def test_itrs_is_the_step() -> None:
+    metrics, step, epoch = _fields("Epoch 1, Itrs 430/3000, Loss=2.611234")
+    assert (metrics, step, epoch) == ({"loss": 2.611234}, 430, 1)
+
+
+def test_an_error_rate_is_no_accuracy() -> None:
+    """SlowFast's ``top1_err`` (percent wrong) beside a ``top1_acc``."""
+    text = "\n".join(
+        f'{{"loss": 5.99, "top1_err": 99.{i}, "top1_acc": 0.8{i}, "step": {i}}}' for i in (1, 2)
+    )
+    assert [r.metrics for r in read(text)] == [
+        {"loss": 5.99, "top1_err": 99.1, "acc": 0.81},
+        {"loss": 5.99, "top1_err": 99.2, "acc": 0.82},
+    ]
+
+
+def test_a_source_files_line_number_is_no_metric() -> None:
+    """SlowFast logs through ``logging.py:  95: json_stats: {..}``."""
+    line = '[03/12 10:11:19][INFO] logging.py:  95: json_stats: {"iter": "10/1870", "loss": 5.99}'
+    metrics, step, _ = _fields(line)
+    assert (metrics, step) == ({"loss": 5.99}, 10)
