@@ -357,6 +357,16 @@ class StalledThresholds(NamedTuple):
     min_improvement: float = 0.01
     # Below a tenth of the starting level the loss has converged, not stalled.
     converged_fraction: float = 0.1
+    # Reported by default: a log that shows the run from its start (its first loss
+    # within one logging interval of step 0), whose loss level (the median of the last
+    # 9) never fell 3% below the first level nor rose 5% above it, over 30 losses or
+    # more, away from a chance level: nothing was learned at all. Every healthy run
+    # drops well beyond 3% from where it starts; an excerpt or a resumed run may not,
+    # and does not start at step 0.
+    flat_window: int = 9
+    flat_records: int = 30
+    flat_drop: float = 0.03
+    flat_rise: float = 0.05
 
 
 class OverfittingThresholds(NamedTuple):

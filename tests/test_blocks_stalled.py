@@ -9,10 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
+from gradlog.config import Thresholds
 from gradlog.detectors.stalled import StalledDetector
 from gradlog.model import Record
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
-from tests.test_blocks import assert_cut_runs_exact
+from tests.test_blocks import _blocks, assert_cut_runs_exact, state_of
 
 Metrics = dict[str, float]
 
@@ -211,7 +212,38 @@ def _odd_epochs(rng: random.Random) -> tuple[Record, ...]:
     return _build(rows, epochs)
 
 
+def _flat_from_the_start(rng: random.Random) -> tuple[Record, ...]:
+    """A loss that never leaves where it began (0.9, noise 2%), for 30 to 400 records,
+    its level dipping 1% now and then (not yet learning)."""
+    dips = {rng.randrange(400) for _ in range(3)}
+    return _build(
+        [
+            {"loss": round(0.9 * (0.99 if i // 10 in dips else 1) + rng.uniform(-0.02, 0.02), 4)}
+            for i in range(rng.randrange(30, 400))
+        ]
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_blocks_stalled_flat_then_learning(seed: int) -> None:
+    """Flat from the start, then learning at a random record: the same diagnoses and
+    state either way, whether the block holds the fall or not."""
+    rng = random.Random(seed)
+    flat = rng.randrange(5, 120)
+    rows = [{"loss": round(0.9 + rng.uniform(-0.02, 0.02), 4)} for _ in range(flat)]
+    rows += [{"loss": round(0.9 * 0.97**i, 4)} for i in range(1, 60)]
+    records = _build(rows)
+    for cut in range(4):
+        single, blocked = StalledDetector(Thresholds()), StalledDetector(Thresholds())
+        expected = [(i, d) for i, r in enumerate(records) for d in single.observe(r)]
+        got = _blocks(blocked, records, random.Random(f"{seed}{cut}"))
+        assert got == expected
+        assert state_of(blocked) == state_of(single)
+        assert list(blocked.finish()) == list(single.finish()) == []
+
+
 CASES: dict[str, Callable[[random.Random], tuple[Record, ...]]] = {
+    "flat_from_the_start": _flat_from_the_start,
     "odd_epochs": _odd_epochs,
     "overlapping": _overlapping,
     "dead_rates": _dead_rates,

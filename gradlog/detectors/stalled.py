@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
+from gradlog.detectors.flat_start import FlatStart
 from gradlog.detectors.noise import NoiseGauge
 from gradlog.detectors.plateau import chance_classes
 from gradlog.detectors.signs import DeadRate, FrozenValue, PinnedError, Sign, SkippedSteps
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 class StalledDetector(Detector):
     """
     ## What it detects
-    Training in which nothing is being learned, shown by any of four signs:
+    Training in which nothing is being learned, shown by any of five signs:
 
     - the learning rate is exactly 0, or has collapsed to a millionth of its peak or
       less, for 10 records or more and a quarter of the records since it was first
@@ -35,7 +36,12 @@ class StalledDetector(Detector):
       (or 100 in percent), on 5 records in a row and a quarter of those it was printed
       on, while the loss does not fall: every output is wrong (blanks, one token);
     - optimizer steps are skipped (by a spike or non-finite-gradient guard, not an fp16
-      overflow) on 4 records or more, and on half the records since the first skip.
+      overflow) on 4 records or more, and on half the records since the first skip;
+    - judged when the run ends, in a log that shows the run from its start (its first
+      loss within one logging interval of step 0): the loss level (the median of the
+      last 9 losses) never fell 3% below where it began, nor rose 5% above it, over 30
+      losses or more, away from a chance level. Every healthy run falls well beyond
+      that from its start; an excerpt or a resumed run does not start at step 0.
 
     A falling loss disproves a dead learning rate, a pinned error rate and skipped steps
     (the zero is a rounded small rate, a CTC model prints blanks while it starts, the
@@ -83,6 +89,8 @@ class StalledDetector(Detector):
       between two states (that is `oscillation`), and an evaluation made on the same
       phase each time repeats its value.
     - `skip_records` 4 and `skip_fraction` 0.5: skipped steps on most records.
+    - `flat_window` 9, `flat_records` 30, `flat_drop` 0.03 and `flat_rise` 0.05: the
+      level, how many losses, and how far below or above the first level it may move.
     - `progress_records` 9 and `progress_drop` 0.05: the medians of the first and last
       9 losses of the stretch, 5% apart, show progress.
     - `plateau` false: the heuristic part is off. When on: `windows` 9, 25 or 51
@@ -140,9 +148,15 @@ class StalledDetector(Detector):
         self._last: Record | None = None
         self._records = 0
         self._opened = 0  # records seen when the episode's first record was
+        self._flat = FlatStart(limits)  # the loss level since the run's start
+        self._block_fed = False  # while a block is read: its losses went to _flat at once
         self._init_plateau()
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
+        if not self._block_fed and not self._flat.learned:
+            loss = record.metrics.get(LOSS)
+            if loss is not None and math.isfinite(loss):
+                self._flat.add(record, loss, self._limits.flat_drop)
         standing = self._signs_observe(record)
         found = self._follow(record) if standing or self._episode is not None else []
         if self._limits.plateau:
@@ -175,14 +189,53 @@ class StalledDetector(Detector):
         # act, on every record while a sign's stretch is open outside an episode, and
         # inside one only before a record that may end it. The opt-in plateau part
         # follows a noise gauge record by record: with it on, each record is read.
-        if block.records and not self._limits.plateau:
-            screen = StalledScreen(self, block)
-            if screen.exact:
-                return screen.run()
-        return super().observe_block(block)
+        self._flat.add_block(block, self._limits.flat_drop)
+        self._block_fed = True
+        try:
+            if block.records and not self._limits.plateau:
+                screen = StalledScreen(self, block)
+                if screen.exact:
+                    return screen.run()
+            return super().observe_block(block)
+        finally:
+            self._block_fed = False
 
     def finish(self) -> Iterable[Diagnosis]:
-        return [d for d in (self._stall, self._episode) if d is not None]
+        found = [d for d in (self._stall, self._episode) if d is not None]
+        flat = None if found else self._flat_report()
+        return found if flat is None else [flat]
+
+    def _flat_report(self) -> Diagnosis | None:
+        """The whole run's loss never left the level it began at (``FlatStart``)."""
+        flat, limits = self._flat, self._limits
+        first, last, start = flat.first, flat.last, flat.start
+        if flat.learned or first is None or last is None or start is None:
+            return None
+        if flat.count < limits.flat_records or not flat.from_start():
+            return None
+        if not start > 0 or flat.top > (1 + limits.flat_rise) * start:
+            return None  # a negative loss, or one that climbed: divergence's
+        nats = start * math.log(2) if first.bits else start
+        if chance_classes(nats, self.thresholds.chance_plateau) is not None:
+            return None  # at a chance level: chance_plateau's
+        message = (
+            f"the loss never left the level it began at: its level (median of "
+            f"{flat.window}) stayed within {limits.flat_drop:.0%} below {fmt(start)} "
+            f"(highest {fmt(flat.top)}) over {flat.count} losses from the start of the run"
+        )
+        lr = last.get(LR)
+        if lr is not None:
+            message += f"; lr {fmt(lr)}"
+        pairs = [(first, LOSS), (last, LOSS), (last, LR), (last, GRAD_NORM)]
+        return self.diagnose(
+            f"nothing is being learned: {message}",
+            first,
+            last,
+            confidence=Confidence.MEDIUM,
+            metric=LOSS,
+            count=flat.count,
+            evidence=evidence_of(pairs),
+        )
 
     def _follow(self, record: Record) -> list[Diagnosis]:
         """Open, update or close the episode of no learning."""

@@ -87,7 +87,7 @@ def test_learning_rate_collapsed_a_millionfold_is_a_warning() -> None:
 def test_learning_rate_halved_a_few_times_is_normal() -> None:
     # ReduceLROnPlateau's usual life: halved three times, then held.
     lrs = [1e-3] * 10 + [5e-4] * 10 + [2.5e-4] * 10 + [1.25e-4] * 30
-    assert run("stalled", records(loss=_noisy(0.3, 60, noise=0.01), lr=lrs)) == []
+    assert run("stalled", records(loss=_learns_then_flat(0.3, 30), lr=lrs)) == []
 
 
 def test_warm_restarts_to_a_zero_floor_are_normal() -> None:
@@ -188,7 +188,8 @@ def test_every_step_skipped_is_a_warning() -> None:
 
 def test_occasional_skips_are_normal() -> None:
     pattern = "..s.....s..s......s...s..s....."
-    assert run("stalled", records(loss=_noisy(0.53, 31), skipped_step=_skips(pattern))) == []
+    losses = _learns_then_flat(0.53, 1)
+    assert run("stalled", records(loss=losses, skipped_step=_skips(pattern))) == []
 
 
 def test_overflow_skips_are_left_to_the_loss_scale_rule() -> None:
@@ -293,3 +294,40 @@ def test_blank_outputs_while_the_loss_falls_are_a_start_not_a_stall() -> None:
 def test_no_stall_without_a_rate_pinned_at_its_maximum(name: str, rates: list[float]) -> None:
     flat = [3.32 + (i % 2) / 1000 for i in range(8)]
     assert _ids(_rates(rates, flat, name)) == []
+
+
+def _from(first: int, losses: list[float]) -> list[Record]:
+    return [Record(step=first + i, line=i + 1, metrics={"loss": v}) for i, v in enumerate(losses)]
+
+
+def test_a_loss_that_never_left_where_it_began_is_stalled() -> None:
+    """NCF's ``loss = 0.5003`` for 160 iterations: never 3% below its first level."""
+    found = run("stalled", _from(0, _noisy(0.5003, 160, noise=0.005)))
+    assert [d.severity for d in found] == [Severity.WARNING]
+    assert "never left the level it began at" in found[0].message
+    assert found[0].first_step == 0
+
+
+@pytest.mark.parametrize(
+    ("first", "losses"),
+    [
+        (5000, _noisy(0.5003, 160, noise=0.005)),  # an excerpt: not the run's start
+        (1, _noisy(0.5003, 29, noise=0.005)),  # too short to tell
+        (1, _learns_then_flat(0.5, 40)),  # it learned
+        (1, [0.5 * 0.999**i for i in range(60)]),  # 6% down, slowly: it learns
+        (1, _noisy(0.6931, 100, noise=0.001)),  # at chance: chance_plateau's
+        (1, [0.5 * 1.002**i for i in range(100)]),  # climbing: divergence's
+    ],
+)
+def test_a_loss_that_moved_or_was_not_seen_from_the_start_is_not(
+    first: int, losses: list[float]
+) -> None:
+    assert run("stalled", _from(first, losses)) == []
+
+
+def test_the_start_is_one_logging_interval_from_step_zero() -> None:
+    losses = _noisy(0.5003, 160, noise=0.005)
+    every_100 = [
+        Record(step=100 * (i + 1), line=i + 1, metrics={"loss": v}) for i, v in enumerate(losses)
+    ]
+    assert [d.id for d in run("stalled", every_100)] == ["stalled"]
