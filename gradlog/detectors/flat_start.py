@@ -5,7 +5,6 @@ same levels either way), and judged when the run ends."""
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -17,20 +16,22 @@ if TYPE_CHECKING:
     import numpy as np
 
     from gradlog.detectors.block import Block, Floats
+
+    Ints = np.ndarray[tuple[int], np.dtype[np.int64]]
 else:
     from gradlog.lazy import numpy as np  # a short log is read without numpy
 
 
 class FlatStart:
     """The loss level (the median of the last ``flat_window`` finite losses, an odd
-    count: one of them, the same in either path) from the run's first window on: where
-    it began, its highest, and whether it ever fell ``flat_drop`` below where it began
-    (then the run learned, and nothing more is followed)."""
+    count) from the run's first window on: where it began, and whether it ever fell
+    ``flat_drop`` below that or rose ``flat_rise`` above it. Then the run moved, and
+    nothing more is followed.
 
-    __slots__ = (
-        *("count", "first", "last", "learned", "limits", "start", "steps", "tail", "top"),
-        "window",
-    )
+    The median of an odd window is below a bar exactly when more than half its values
+    are: a block is screened by counting, a record by its sorted window, alike."""
+
+    __slots__ = ("count", "first", "last", "limits", "moved", "start", "steps", "tail", "window")
 
     def __init__(self, limits: StalledThresholds) -> None:
         self.limits = limits
@@ -42,14 +43,17 @@ class FlatStart:
         self.count = 0  # finite losses seen
         self.steps: list[Step] = []  # the steps of the first two of them
         self.start: float | None = None  # the first level
-        self.top = -math.inf  # the highest level
-        self.learned = False
+        self.moved = False
         self.first: Record | None = None  # the records of the first and last of them
         self.last: Record | None = None
 
-    def add(self, record: Record, loss: float, drop: float) -> None:
+    def _bars(self) -> tuple[float, float]:
+        assert self.start is not None
+        return (1 - self.limits.flat_drop) * self.start, (1 + self.limits.flat_rise) * self.start
+
+    def add(self, record: Record, loss: float) -> None:
         """One record with a finite training loss."""
-        if self.learned:
+        if self.moved:
             return
         self.count += 1
         if len(self.steps) < 2:
@@ -59,14 +63,18 @@ class FlatStart:
         self.last = record
         self.tail.append(loss)
         if len(self.tail) == self.window:
-            self._levels([sorted(self.tail)[self.window // 2]], drop)
+            level = sorted(self.tail)[self.window // 2]
+            if self.start is None:
+                self.start = level
+            low, high = self._bars()
+            if not low <= level <= high:
+                self._moved()
 
-    def add_block(self, block: Block, drop: float) -> None:
+    def add_block(self, block: Block) -> None:
         """Every record of ``block`` with a finite training loss, as ``add`` on each."""
-        if self.learned or not len(block):
+        if self.moved or not len(block):
             return
-        finite = block.finite(LOSS)
-        at = np.flatnonzero(finite)
+        at = np.flatnonzero(block.finite(LOSS))
         if not len(at):
             return
         losses: Floats = block.values(LOSS)[at]
@@ -76,21 +84,27 @@ class FlatStart:
         if self.first is None:
             self.first = block.records[int(at[0])]
         self.last = block.records[int(at[-1])]
-        held = np.fromiter(self.tail, np.float64, len(self.tail))
-        seq = np.concatenate((held, losses))
-        self.tail.extend(losses[-self.window :].tolist())
-        if len(seq) >= self.window:
-            windows = np.lib.stride_tricks.sliding_window_view(seq, self.window)
-            levels = np.partition(windows, self.window // 2, axis=1)[:, self.window // 2]
-            self._levels(levels.tolist(), drop)
-
-    def _levels(self, levels: list[float], drop: float) -> None:
+        window, held = self.window, len(self.tail)
+        seq = np.concatenate((np.fromiter(self.tail, np.float64, held), losses))
+        self.tail.extend(losses[-window:].tolist())
+        if len(seq) < window:
+            return
         if self.start is None:
-            self.start = levels[0]
-        self.top = max(self.top, *levels)
-        if min(levels) < (1 - drop) * self.start:
-            self._reset()  # nothing more is needed (and the state is the same either way)
-            self.learned = True
+            self.start = float(np.partition(seq[:window], window // 2)[window // 2])
+        low, high = self._bars()
+        half = window // 2
+        for outside in (np.less(seq, low), np.greater(seq, high)):
+            counts: Ints = np.cumsum(outside)
+            # In each window of ``window`` values (those ending from the window's end on):
+            # more than half outside the bar, so its median is too.
+            inside = counts[window - 1 :] - np.concatenate(([0], counts[:-window]))
+            if (inside > half).any():
+                self._moved()
+                return
+
+    def _moved(self) -> None:
+        self._reset()  # nothing more is needed (and the state is the same either way)
+        self.moved = True
 
     def from_start(self) -> bool:
         """Whether the log shows the run from its start: its first loss within one

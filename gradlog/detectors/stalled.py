@@ -153,10 +153,10 @@ class StalledDetector(Detector):
         self._init_plateau()
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        if not self._block_fed and not self._flat.learned:
+        if not self._block_fed and not self._flat.moved:
             loss = record.metrics.get(LOSS)
             if loss is not None and math.isfinite(loss):
-                self._flat.add(record, loss, self._limits.flat_drop)
+                self._flat.add(record, loss)
         standing = self._signs_observe(record)
         found = self._follow(record) if standing or self._episode is not None else []
         if self._limits.plateau:
@@ -189,7 +189,7 @@ class StalledDetector(Detector):
         # act, on every record while a sign's stretch is open outside an episode, and
         # inside one only before a record that may end it. The opt-in plateau part
         # follows a noise gauge record by record: with it on, each record is read.
-        self._flat.add_block(block, self._limits.flat_drop)
+        self._flat.add_block(block)
         self._block_fed = True
         try:
             if block.records and not self._limits.plateau:
@@ -209,19 +209,18 @@ class StalledDetector(Detector):
         """The whole run's loss never left the level it began at (``FlatStart``)."""
         flat, limits = self._flat, self._limits
         first, last, start = flat.first, flat.last, flat.start
-        if flat.learned or first is None or last is None or start is None:
+        if flat.moved or first is None or last is None or start is None:
             return None
-        if flat.count < limits.flat_records or not flat.from_start():
+        if flat.count < limits.flat_records or not flat.from_start() or start <= 0:
             return None
-        if not start > 0 or flat.top > (1 + limits.flat_rise) * start:
-            return None  # a negative loss, or one that climbed: divergence's
         nats = start * math.log(2) if first.bits else start
         if chance_classes(nats, self.thresholds.chance_plateau) is not None:
             return None  # at a chance level: chance_plateau's
         message = (
             f"the loss never left the level it began at: its level (median of "
-            f"{flat.window}) stayed within {limits.flat_drop:.0%} below {fmt(start)} "
-            f"(highest {fmt(flat.top)}) over {flat.count} losses from the start of the run"
+            f"{flat.window}) stayed within {limits.flat_drop:.0%} below and "
+            f"{limits.flat_rise:.0%} above {fmt(start)} over {flat.count} losses from the "
+            f"start of the run"
         )
         lr = last.get(LR)
         if lr is not None:
