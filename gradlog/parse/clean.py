@@ -29,26 +29,42 @@ _CODE_LANGUAGES = frozenset(
 )
 
 
+# A program's output inside its code, as literate tools print it: knitr's and reprex's
+# ``#>`` and ``##`` before each line R printed, and a Python console's lines that are no
+# prompt (``>>>``, ``...``).
+_OUTPUT_MARK = lazy.regex(r"^#[#>](?: |$)")
+_PROMPT = lazy.regex(r"^(?:>>>|\.\.\.)(?: |$)")
+_CONSOLES = frozenset({"pycon"})
+
+
 class Fences:
     """Which lines of a pasted log are code: those inside a fence opened with a program's
-    language (``python``), up to the fence that closes it. Fed every line in order."""
+    language (``python``), up to the fence that closes it, but for the output printed
+    among them (knitr's ``#>``, a Python console's). Fed every line in order."""
 
     def __init__(self) -> None:
-        self.open: str | None = None  # "code" or "text" inside a fence, None outside
+        self.open: str | None = None  # "code", "console" or "text" in a fence, None outside
 
-    def reads(self, line: str) -> bool:
-        """Whether ``line`` is read: not a fence's own line, nor inside a code fence (two
-        character searches for a line outside any fence, as most are)."""
+    def read(self, line: str) -> str:
+        """``line`` as it is read: "" for a fence's own line or a line of code (two
+        character searches for a line outside any fence, as most are); a program's
+        output among its code without its mark."""
         if "`" in line or "~" in line:
             found = _FENCE_INFO.match(line)
             if found is not None:
                 if self.open is None:
-                    code = found["info"].lower() in _CODE_LANGUAGES
-                    self.open = "code" if code else "text"
+                    info = found["info"].lower()
+                    code = info in _CODE_LANGUAGES
+                    self.open = "console" if info in _CONSOLES else "code" if code else "text"
                 else:
                     self.open = None
-                return False
-        return self.open != "code"
+                return ""
+        if self.open == "code":
+            mark = _OUTPUT_MARK.match(line)
+            return "" if mark is None else line[mark.end() :]
+        if self.open == "console":
+            return "" if _PROMPT.match(line) else line
+        return line
 
 
 _CONTROL = lazy.regex(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -226,11 +226,19 @@ class LogReader(BulkReader):
 
     def feed(self, line_no: int, raw: str) -> list[Record]:
         """Read one physical line; return the records it completes."""
+        if self._document is None and (self.fences.open is not None or "`" in raw or "~" in raw):
+            read = self.fences.read(raw)
+            if not read and raw:
+                self._parser.line = line_no
+                return []  # a fence, or code
+            raw = read
+        return self._feed_read(line_no, raw)
+
+    def _feed_read(self, line_no: int, raw: str) -> list[Record]:
+        """``feed`` of a line as read through the fences (a block's are, at once)."""
         self._parser.line = line_no
         if self._document is not None:
             return self._gather(line_no, raw)
-        if not self.fences.reads(raw):
-            return []
         if not self._started:
             raw = raw.lstrip("\ufeff")  # a byte order mark opens some files
             self._started = bool(raw.strip())

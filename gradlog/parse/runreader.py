@@ -80,6 +80,8 @@ class RunReader:
 
         def feed(self, line_no: int, raw: str) -> list[Record]: ...
 
+        def _feed_read(self, line_no: int, raw: str) -> list[Record]: ...
+
         def _counted_quiet(self, layout: bytes) -> bool: ...
 
         def _unread_full(self) -> bool: ...
@@ -176,7 +178,7 @@ class RunReader:
             if run:
                 self._run(Listed(run), loose, parts)
                 run = []
-            loose += self.feed(number, raw)
+            loose += self._feed_read(number, raw)  # (the block's lines read through fences)
             ready, tagged = self._ready(), self._rank is not None
             if self._table.columns and isinstance(numbers, range) and self._table.plan():
                 return run, number - numbers.start + 1  # (rows may follow)

@@ -15,7 +15,7 @@ from gradlog.parse.events import event as find_event
 from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise
 from tests.helpers import analyze_text
-from tests.unit.test_general_reader import read
+from tests.unit.test_general_reader import read, read_blocks
 
 
 def _fields(line: str) -> tuple[dict[str, float], float | None, float | None]:
@@ -460,3 +460,20 @@ def test_a_source_files_line_number_is_no_metric() -> None:
     line = '[03/12 10:11:19][INFO] logging.py:  95: json_stats: {"iter": "10/1870", "loss": 5.99}'
     metrics, step, _ = _fields(line)
     assert (metrics, step) == ({"loss": 5.99}, 10)
+
+
+def test_a_programs_output_among_its_fenced_code_is_read() -> None:
+    """knitr and reprex print R's output as ``#>`` lines inside the code's fence; a
+    Python console shows its output between prompts. The code itself stays unread."""
+    epochs = [
+        f"#> Epoch {e}/3\n#> Train metrics: Loss: {1 - e / 10:.2f} - Acc: 0.8" for e in (1, 2, 3)
+    ]
+    text = "\n".join(
+        ["``` r", "fitted <- model %>% fit(dl, epochs = 3, loss = 0.5)", *epochs, "```"]
+    )
+    assert [r.metrics.get("loss") for r in read(text)] == [0.9, 0.8, 0.7]
+    _, records = read_blocks(text.split("\n"), 3)  # the bulk reader, a few lines at a time
+    assert [r.metrics.get("loss") for r in records] == [0.9, 0.8, 0.7]
+    console = [">>> for step in range(3):", "...     train(step, loss=1.5)"]
+    console += [f"step {s} loss {2 - s / 10:.1f}" for s in (1, 2)]
+    assert [r.metrics["loss"] for r in read("\n".join(["```pycon", *console, "```"]))] == [1.9, 1.8]
