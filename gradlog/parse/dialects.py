@@ -226,7 +226,9 @@ def _catboost(fields: LineFields, text: str) -> bool:
 # loss first, then its running average); between them, per-layer statistics (``Region
 # 82 Avg IOU: 0.29, Class: ..``, v4's ``v3 (iou loss, Normalizer: ..``) and loading times.
 _DARKNET = lazy.regex(
-    r"^(?P<step>\d+): *(?P<loss>[-+\w.]+), *(?P<avg>[-+\w.]+) avg(?: loss)?, *"
+    # (the classifier prints the epoch after the batch: ``60612, 6.056: 31.47, 4.76 avg, ..``)
+    r"^(?P<step>\d+)(?:, *(?P<epoch>\d+(?:\.\d+)?))?: *(?P<loss>[-+\w.]+), *"
+    r"(?P<avg>[-+\w.]+) avg(?: loss)?, *"
     r"(?P<rate>[-+\w.]+) rate, *(?P<seconds>[-+\w.]+) seconds"
 )
 _DARKNET_NOTES = lazy.regex(
@@ -243,11 +245,10 @@ def darknet_pairs(text: str) -> str | None:
     found = _DARKNET.match(text) if " avg" in text else None
     if found is None:
         return None
-    return (
-        "darknet iteration {step}: loss {loss}, avg_loss {avg}, lr {rate}, time {seconds}".format(
-            **found.groupdict()
-        )
-    )
+    pairs = "darknet iteration {step}: loss {loss}, avg_loss {avg}, lr {rate}, time {seconds}"
+    if found["epoch"] is not None:
+        pairs += ", epoch {epoch}"
+    return pairs.format(**found.groupdict())
 
 
 DIALECTS: tuple[Dialect, ...] = (

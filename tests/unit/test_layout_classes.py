@@ -15,7 +15,7 @@ from gradlog.parse.events import event as find_event
 from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise
 from tests.helpers import analyze_text
-from tests.unit.test_general_reader import read, read_blocks
+from tests.unit.test_general_reader import read, read_blocks, read_numbered
 
 
 def _fields(line: str) -> tuple[dict[str, float], float | None, float | None]:
@@ -477,3 +477,14 @@ def test_a_programs_output_among_its_fenced_code_is_read() -> None:
     console = [">>> for step in range(3):", "...     train(step, loss=1.5)"]
     console += [f"step {s} loss {2 - s / 10:.1f}" for s in (1, 2)]
     assert [r.metrics["loss"] for r in read("\n".join(["```pycon", *console, "```"]))] == [1.9, 1.8]
+
+
+def test_darknets_classifier_line_gives_the_epoch_after_the_batch() -> None:
+    """pjreddie's classifier: batch, epoch: loss, its running average, rate, time."""
+    form = "6061{i}, 6.05{i}: 3.{i}7, 4.761034 avg, 0.000149 rate, 1.97 seconds, 7758336 images"
+    records = read_numbered(form)
+    assert [(r.step, r.epoch, r.metrics["loss"]) for r in records] == [
+        (60611, 6.051, 3.17),
+        (60612, 6.052, 3.27),
+        (60613, 6.053, 3.37),
+    ]
