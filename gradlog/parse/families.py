@@ -65,6 +65,7 @@ _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight"
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
 _ERROR_WORDS = frozenset({"err", "error", "errors"})  # a rate of errors is no accuracy
 _TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full"})
+_SUM_TOLERANCE = 1e-3  # a total's printed digits against its parts' sum: their rounding
 # A counter's name: a word of the axis after words that say which count it is
 # (OpenPCDet's ``Acc_iter 3000``, the accumulated iterations: no accuracy).
 _COUNTER_WORDS = frozenset({"iter", "iters", "iteration", "iterations"})  # (``acc_step``: a metric)
@@ -89,6 +90,24 @@ _TRAIN_WORDS = frozenset({"train", "training"})
 VAL_LINE = lazy.regex(
     r"^\W*(?:val|valid|validation|eval|evaluation|test|testing|dev)\b", re.IGNORECASE
 )
+
+
+def _sum_of_others(found: list[str], metrics: dict[str, float]) -> str | None:
+    """The one of three or more values that is the sum of the others, to their printed
+    rounding: their total, under a name that does not say so (ParallelWaveGAN's
+    ``generator_loss`` beside its ``spectral_convergence_loss`` and
+    ``log_stft_magnitude_loss``); None if none is."""
+    if len(found) < 3:
+        return None
+    values = [metrics[k] for k in found]
+    if not all(map(math.isfinite, values)):
+        return None
+    whole = math.fsum(values)
+    for name, value in zip(found, values, strict=True):
+        others = whole - value
+        if value != 0 and abs(value - others) <= _SUM_TOLERANCE * abs(value):
+            return name
+    return None
 
 
 def words(snake: str) -> list[str]:
@@ -312,6 +331,10 @@ class Families:
 
     def _choose(self, fam: str, found: list[str], metrics: dict[str, float]) -> tuple[str, ...]:
         chosen = self.primary.get(fam)
+        if fam == LOSS and chosen is not None and not self.adversarial and _players(found):
+            # A discriminator that joins later (ParallelWaveGAN's, from the step set in
+            # its settings): the run is a GAN's from there on, its loss one player's.
+            self.adversarial = True
         if chosen is None and found:
             totals = [k for k in found if set(words(k)) & _TOTAL_WORDS] or _heads(found)
             players = _players(found)
@@ -320,6 +343,8 @@ class Families:
                 self.adversarial = self.adversarial or fam == LOSS
             elif totals:
                 chosen = (totals[0],)
+            elif (total := _sum_of_others(found, metrics)) is not None:
+                chosen = (total,)  # (ParallelWaveGAN's generator_loss, of its two parts)
             elif _on_numbered_sets(found):
                 chosen = (found[-1],)  # the last set: the one early stopping watches
             elif len({metrics[k] for k in found}) == 1 and metrics[found[0]] != 0:

@@ -488,3 +488,26 @@ def test_darknets_classifier_line_gives_the_epoch_after_the_batch() -> None:
         (60612, 6.052, 3.27),
         (60613, 6.053, 3.37),
     ]
+
+
+def test_a_value_that_is_the_sum_of_the_others_is_their_total() -> None:
+    """ParallelWaveGAN prints its generator's loss beside the two parts it adds up."""
+    lines = []
+    for step in range(1, 6):
+        sc, mag = 0.35 - step / 100, 0.59 - step / 100
+        lines += [
+            f"(Steps: {step}00) train/spectral_convergence_loss = {sc:.4f}.",
+            f"(Steps: {step}00) train/log_stft_magnitude_loss = {mag:.4f}.",
+            f"(Steps: {step}00) train/generator_loss = {sc + mag:.4f}.",
+        ]
+    assert [r.metrics["loss"] for r in read("\n".join(lines))] == [0.92, 0.9, 0.88, 0.86, 0.84]
+
+
+def test_a_discriminator_that_joins_later_makes_the_run_a_gans() -> None:
+    """Its generator's loss rises when the discriminator starts: by design, no spike."""
+    lines = [f"step {s} | generator_loss {0.9 + 0.001 * (s % 3):.4f}" for s in range(1, 101)]
+    lines += [
+        f"step {s} | generator_loss {2.9 + 0.001 * (s % 3):.4f} | discriminator_loss 0.25"
+        for s in range(101, 201)
+    ]
+    assert analyze_text("\n".join(lines)) == []
