@@ -116,9 +116,13 @@ _AXIS_GLUED = lazy.regex(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 # A name glued to its number: an axis's by ``_`` (pytorch-YOLOv4's ``Train step_20:``, not
 # a file's ``epoch_3.pth``), a loss's or an accuracy's by nothing (LightGCN's
 # ``loss0.504-``): cut apart.
+_AXES_OPENING = frozenset({"step", "iter", "epoc"})  # (the first four letters of a line)
 _NAME_GLUED = lazy.regex(
     r"(?<![A-Za-z_])((?i:step|iter|iteration|epoch))_(?=\d+(?:[:,\s]|$))"
     r"|(?<![A-Za-z])((?i:loss|acc|accuracy))(?=\d+\.\d)"
+    # and an axis opening the line glued by nothing, as a fixed-width count overflows
+    # into it (R's optim trace: ``iter  10 value ..`` then ``iter1000 value ..``)
+    r"|^((?i:step|iter|epoch))(?=\d+ +[A-Za-z])"
 )
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (Open MPI),
@@ -415,8 +419,8 @@ def clean(raw: str) -> list[Segment]:
         if "Batch" in state or "Epoch" in state:
             state = _GLUED.sub(" ", state)
             state = _AXIS_GLUED.sub(r"\1 ", state)
-        if "_" in state or "oss" in state or "cc" in state:
-            state = _NAME_GLUED.sub(lambda found: f"{found[1] or found[2]} ", state)
+        if "_" in state or "oss" in state or "cc" in state or state[:4].lower() in _AXES_OPENING:
+            state = _NAME_GLUED.sub(lambda found: f"{found[1] or found[2] or found[3]} ", state)
         if "f" in state:
             state = _FLOAT32.sub(r"\1e\2", state)
         if "K" in state or "k" in state or "M" in state or "B" in state:

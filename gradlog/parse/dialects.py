@@ -344,6 +344,13 @@ DIALECTS: tuple[Dialect, ...] = (
         layout_only=True,
     ),
     Dialect(
+        "r_optim",
+        # R's optimizers' trace (nnet, multinom, optim with trace): the objective's value
+        # every 10 iterations, ``iter  10 value 1894.652873``.
+        lazy.regex(r"^iter +\d+ value [-+]?\d"),
+        renames={"value": LOSS},
+    ),
+    Dialect(
         "catboost",
         # ``0:\tlearn: 0.8097011\ttest: 0.8232279\tbest: 0.8232279 (0)\ttotal: 98.8ms\t..``
         lazy.regex(r"^\d+:\s+learn: \S+\s+(?:test: |total: )"),

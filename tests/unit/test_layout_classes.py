@@ -511,3 +511,13 @@ def test_a_discriminator_that_joins_later_makes_the_run_a_gans() -> None:
         for s in range(101, 201)
     ]
     assert analyze_text("\n".join(lines)) == []
+
+
+def test_rs_optimizer_trace_reads_its_value_as_the_loss() -> None:
+    """nnet's trace: ``iter  10 value ..``, the count overflowing into ``iter1000``."""
+    lines = ["# weights:  1181", "initial  value 2418.457380 "]
+    lines += [f"iter{i:4d} value {3000 / (1 + i / 100):.6f}" for i in range(980, 1030, 10)]
+    records = read("\n".join(lines))
+    assert [(r.step, r.metrics["loss"]) for r in records] == [
+        (i, round(3000 / (1 + i / 100), 6)) for i in range(980, 1030, 10)
+    ]
