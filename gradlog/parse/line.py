@@ -270,6 +270,9 @@ _COUNTING = frozenset(
     {"total", "num", "number", "max", "maximum", "min", "minimum", "count", "warmup", "per"}
     | {"accumulation", "remaining", "planned"}
     | {"final", "last", "best", "first", "next", "previous", "prev"}
+    # a setting's (NCRF++'s ``Hyperpara  iteration: 100``, the iterations it will run)
+    | {"hyperpara", "hyperparam", "hyperparams", "hyperparameter", "hyperparameters"}
+    | {"hparam", "hparams", "config", "cfg", "setting", "settings"}
 )
 # A word that names nothing: the number after it belongs to the prose around it
 # (``Epoch 0 of 30``, ``with 10,740,096 parameters``, ``(after 10 iterations)``). Not

@@ -521,3 +521,9 @@ def test_rs_optimizer_trace_reads_its_value_as_the_loss() -> None:
     assert [(r.step, r.metrics["loss"]) for r in records] == [
         (i, round(3000 / (1 + i / 100), 6)) for i in range(980, 1030, 10)
     ]
+
+
+@pytest.mark.parametrize("line", ["     Hyperpara  iteration: 100", "config steps: 5000"])
+def test_an_axis_named_as_a_setting_is_no_step(line: str) -> None:
+    metrics, step, _ = _fields(line)
+    assert step is None and len(metrics) == 1
