@@ -106,6 +106,8 @@ _LEADING = lazy.regex(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]
 _OPENED = r"\x00\s*/\s*\x00(?![\w.])"
 _OPENING_FRACTION = lazy.regex(rf"\s*{_OPENED}")
 _LOOP_COUNT = lazy.regex(rf"[\s|]*{_OPENED}")
+# A tqdm bar's count after its bar (cut to ``|``) and before its clock: ``| 1/79 [00:00<``.
+_BAR_COUNT = lazy.regex(r"\|\s*\x00/\x00\s+\[")
 # A share done in parentheses, its percent sign read with its number: ``(  1%)``.
 _SHARE = lazy.regex(r"\s*\(\s*\x00\s*%?\s*\)")
 # A bare number in brackets right after the epoch (``Epoch 06 [030] |``, SwAV's ``Epoch:
@@ -924,6 +926,18 @@ class LineParser:
                 # fraction of the data seen, the count of all steps the line opens with.
                 slots = [slot for slot in slots if slot.canonical != STEP]
                 slots.append(_Slot(COUNTER, STEP, 0))
+            elif (
+                EPOCH in named
+                and not any(slot.canonical == STEP for slot in slots)
+                and _whole(tokens, named[EPOCH])
+                and (bar := _BAR_COUNT.search(shape)) is not None
+                and shape.count(grammar.HOLE, 0, bar.start()) > named[EPOCH]  # (HF's bar
+                # before its dict, ``'epoch': 5.0``, counts the whole run's steps)
+            ):
+                # A tqdm bar's ``n/N`` after a description that names the epoch (VQ-VAE-2's
+                # ``epoch: 1; mse: 0.09; ..:  1%|▏| 1/79 [..]``): the epoch's batch,
+                # counted globally as epoch x N + n, as ``Epoch [2/20] Step [100/600]`` is.
+                slots.append(_Slot(IN_EPOCH, STEP, shape.count(grammar.HOLE, 0, bar.start())))
         elif EPOCH in named and named[STEP] + 1 in totals and _whole(tokens, named[EPOCH]):
             # ``Epoch [2/20] Step [100/600]``: a step printed with its total beside the
             # epoch counts the epoch's batches (it starts again each epoch), counted

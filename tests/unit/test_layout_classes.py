@@ -527,3 +527,25 @@ def test_rs_optimizer_trace_reads_its_value_as_the_loss() -> None:
 def test_an_axis_named_as_a_setting_is_no_step(line: str) -> None:
     metrics, step, _ = _fields(line)
     assert step is None and len(metrics) == 1
+
+
+def test_a_bars_count_after_a_description_naming_the_epoch_is_its_batch() -> None:
+    """``pbar.set_description(f"epoch: {e}; mse: ..")``: each redraw is a batch."""
+    states = [
+        f"epoch: {e}; mse: {0.09 - n / 1000:.5f}; lr: 0.00030: {n * 100 // 4:3d}%|##  | "
+        f"{n}/4 [00:0{n}<00:04,  1.74it/s]"
+        for e in (1, 2)
+        for n in (1, 2, 3, 4)
+    ]
+    records = read("\n".join(states))
+    assert [(r.step, r.epoch) for r in records] == [
+        (1, 1),
+        (2, 1),
+        (3, 1),
+        (4, 1),
+        (5, 2),
+        (6, 2),
+        (7, 2),
+        (8, 2),
+    ]
+    assert records[5].metrics["loss"] == 0.088
