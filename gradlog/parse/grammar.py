@@ -42,8 +42,9 @@ _NUMBER = (
     r"|\.?(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))"
     + _UNIT
     # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow,
-    # and an ellipsis (Udacity's char-RNN ``Step: 10... Loss: 3.5495...``).
-    + rf"(?!{_WORDLIKE}|@|\.(?!\.\.(?:\s|$))[\w.])"
+    # and an ellipsis (Udacity's char-RNN ``Step: 10... Loss: 3.5495...``, its AIPND's
+    # ``Train loss: 4.419.. Validation loss: 3.596..``).
+    + rf"(?!{_WORDLIKE}|@|\.(?!\.{{1,2}}(?:\s|$))[\w.])"
 )
 
 

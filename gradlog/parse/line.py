@@ -1058,6 +1058,8 @@ class LineParser:
             # not the step or epoch the lines after it belong to; pylearn2's ``Time this
             # epoch: 12.86 seconds``, a duration.
             return key
+        if _BEST.intersection(lowered):
+            return key  # a running best's name (``Best loss: 0.0616``), not the loss's
         if last.lower() in _COUNTED_AXES and _SPANS.intersection(lowered):
             # Poutyne's ``Train steps: 1875 Val steps: 313``: how many steps each section
             # took, not the step the line is at (``Train step: 100`` is); keras-rl's

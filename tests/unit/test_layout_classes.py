@@ -549,3 +549,18 @@ def test_a_bars_count_after_a_description_naming_the_epoch_is_its_batch() -> Non
         (8, 2),
     ]
     assert records[5].metrics["loss"] == 0.088
+
+
+def test_a_value_before_two_dots_is_a_number() -> None:
+    """Udacity's course loops: ``Train loss: 4.419.. Validation loss: 3.596..``."""
+    line = "Epoch 1/8.. Train loss: 4.419.. Validation loss: 3.596.. Validation accuracy: 0.030"
+    metrics, _, epoch = _fields(line)
+    assert metrics == {"loss": 4.419, "val_loss": 3.596, "val_acc": 0.03}
+    assert epoch == 1
+
+
+def test_a_running_bests_name_is_not_the_series() -> None:
+    line = "90\tValidation loss: 0.065510\tBest loss: 0.061581\tAccuracy: 98.20%"
+    metrics, step, _ = _fields(line)
+    assert metrics["val_loss"] == 0.06551 and metrics["best_loss"] == 0.061581
+    assert step == 90
