@@ -210,6 +210,7 @@ class Table:
         self._rows = 0  # rows read under it
         self._previous_step = None
         self._plan, self._planned = None, False
+        self._index: str | None = None  # pandas' index's name, on its own line under it
         return True
 
     def row(self, text: str) -> Row | None:
@@ -231,6 +232,16 @@ class Table:
             # header as a comment (numpy's savetxt, DeePMD's lcurve.out, gnuplot data),
             # it heads no column of numbers.
             self.columns, self._spans, self._right = self.columns[1:], self._spans[1:], None
+        if len(cells) == 1 and not (self._rows or self.comma or self.piped):
+            name = cells[0]
+            if _named(name) and _role(name, self.names.canonical(name)) in (STEP, EPOCH):
+                # pandas prints a named index's name on a line of its own under the
+                # header (``epoch``), and its values first in each row: a column.
+                self._index = name
+            return None
+        if self._index is not None and len(cells) > len(self.columns):
+            self.columns, self._spans, self._right = [self._index, *self.columns], [], None
+            self._index = None
         if len(cells) > len(self.columns) and not (self._rows or self.comma or self.piped):
             self._one_word_names(len(cells))
         if len(cells) < len(self.columns) - (1 if self.comma else 0):

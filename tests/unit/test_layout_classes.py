@@ -14,6 +14,7 @@ import pytest
 from gradlog.parse.events import event as find_event
 from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise
+from gradlog.parse.tables import Table
 from tests.helpers import analyze_text
 from tests.unit.test_general_reader import read, read_blocks, read_numbered
 
@@ -564,3 +565,14 @@ def test_a_running_bests_name_is_not_the_series() -> None:
     metrics, step, _ = _fields(line)
     assert metrics["val_loss"] == 0.06551 and metrics["best_loss"] == 0.061581
     assert step == 90
+
+
+def test_pandas_index_name_on_its_own_line_heads_the_first_column() -> None:
+    """``df.set_index('epoch')`` printed: the index's name under the header, its values
+    first in each row."""
+    table = Table(NameTable())
+    assert table.header("       Training Loss  Valid. Loss  Valid. Accur.")
+    assert table.row("epoch                                          ") is None
+    row = table.row("1                0.50         0.44           0.80")
+    assert row is not None
+    assert (row.epoch, row.metrics["loss"], row.metrics["val_loss"]) == (1, 0.5, 0.44)
