@@ -134,7 +134,8 @@ _RANK = lazy.regex(
     r"^\s*(?:\[(?:rank|default)(?P<a>\d+)\]:|\[proc (?P<d>\d+)\]"
     r"|\[\d+,(?P<b>\d+)\]<std(?:out|err)>:"
     r"|\[(?i:rank|gpu) ?(?P<f>\d{1,4})\]:?|(?i:rank|gpu) ?(?P<g>\d{1,4}): (?=\S)"
-    r"|(?P<c>\d{1,4}): (?=[^\d\s-])|\[(?P<e>\d{1,4})\] (?=[^\d\s-]))\s?"
+    r"|(?P<c>\d{1,4}): (?=[^\d\s-])|\[(?P<e>\d{1,4})\] (?=[^\d\s-])"
+    r"|\[rank=(?P<h>\d{1,4})\](?:\s*\|\|)?)\s?"
 )
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})"
@@ -148,7 +149,9 @@ _PREFIX = lazy.regex(
         f"(?:{p})"
         for p in (
             # [2024-03-05 14:02:11,482], SageMaker's [05/21/2024 10:03:20 INFO 1403188302]
-            rf"^\[\s*{_DATE}[ T]{_TIME}(?:\s*{_LEVEL}(?:\s+\d+)?)?\s*\]\s*",
+            rf"^\[\s*{_DATE}[ T]{_TIME}Z?(?:\s*{_LEVEL}(?:\s+\d+)?)?\s*\]\s*",
+            # Determined's envelope: ``[2024-02-13T21:40:57.539712Z] 6b5a3bc1 [rank=0] ||``
+            r"^[0-9a-f]{8}\s+(?=\[rank=\d+\])",
             rf"^\[{_DATE} {_TIME} [\w.-]+\]:?\s*",  # [03/14 11:02:37 d2.utils.events]:
             # 2024-02-11 09:14:05 |
             rf"^{_DATE}[ T]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?\s*(?:[|:-]\s*)?",
@@ -239,7 +242,7 @@ def redraws(text: str) -> list[str]:
 
 def _rank_of(tag: re.Match[str]) -> int:
     """The rank a ``_RANK`` tag names."""
-    return int(next(found for found in tag.group("a", "b", "c", "d", "e", "f", "g") if found))
+    return int(next(found for found in tag.group("a", "b", "c", "d", "e", "f", "g", "h") if found))
 
 
 def _bare(tag: re.Match[str]) -> str:

@@ -576,3 +576,10 @@ def test_pandas_index_name_on_its_own_line_heads_the_first_column() -> None:
     row = table.row("1                0.50         0.44           0.80")
     assert row is not None
     assert (row.epoch, row.metrics["loss"], row.metrics["val_loss"]) == (1, 0.5, 0.44)
+
+
+def test_determineds_envelope_is_a_prefix_with_a_rank() -> None:
+    from gradlog.parse.clean import clean
+
+    line = "[2024-02-13T21:40:57.539712Z] 6b5a3bc1 [rank=1] || Test set: Average loss: 0.4623"
+    assert [(s.text, s.rank) for s in clean(line)] == [("Test set: Average loss: 0.4623", 1)]
