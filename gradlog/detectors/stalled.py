@@ -222,9 +222,7 @@ class StalledDetector(Detector):
             f"{limits.flat_rise:.0%} above {fmt(start)} over {flat.count} losses from the "
             f"start of the run"
         )
-        lr = last.get(LR)
-        if lr is not None:
-            message += f"; lr {fmt(lr)}"
+        message += _lr_of(last)
         pairs = [(first, LOSS), (last, LOSS), (last, LR), (last, GRAD_NORM)]
         return self.diagnose(
             f"nothing is being learned: {message}",
@@ -255,9 +253,8 @@ class StalledDetector(Detector):
     def _report(self, standing: list[Sign], record: Record) -> Diagnosis:
         assert self._first is not None
         message = "; ".join(sign.describe() for sign in standing)
-        lr = record.get(LR)
-        if lr is not None and not any(isinstance(sign, DeadRate) for sign in standing):
-            message += f"; lr {fmt(lr)}"
+        if not any(isinstance(sign, DeadRate) for sign in standing):
+            message += _lr_of(record)
         pairs = [(s.first, s.metric) for s in standing if s.first is not None]
         pairs += [(record, LOSS), (record, VAL_LOSS), (record, LR)]
         self._last = record
@@ -349,9 +346,7 @@ class StalledDetector(Detector):
             f"{where(record)}, against {fmt(self._best)} at {where(best)}; it started at "
             f"{fmt(self._start or 0)}"
         )
-        lr = record.get(LR)
-        if lr is not None:
-            message += f"; lr {fmt(lr)}"
+        message += _lr_of(record)
         if resumed:
             message = (
                 f"the loss stalled from {where(first)} for {since} records, then improved "
@@ -369,3 +364,9 @@ class StalledDetector(Detector):
             count=since,
             evidence=evidence_of(pairs),
         )
+
+
+def _lr_of(record: Record) -> str:
+    """The learning rate a record prints, to end a message with; "" when it prints none."""
+    lr = record.get(LR)
+    return "" if lr is None else f"; lr {fmt(lr)}"

@@ -32,7 +32,8 @@ _CODE_LANGUAGES = frozenset(
 # A program's output inside its code, as literate tools print it: knitr's and reprex's
 # ``#>`` and ``##`` before each line R printed, and a Python console's lines that are no
 # prompt (``>>>``, ``...``).
-_OUTPUT_MARK = lazy.regex(r"^#[#>](?: |$)")
+_OUTPUT_MARK = lazy.regex(r"^#>(?: |$)")
+_R_OUTPUT_MARK = lazy.regex(r"^#[#>](?: |$)")  # (``##`` only in R's: Python's comments)
 _PROMPT = lazy.regex(r"^(?:>>>|\.\.\.)(?: |$)")
 _CONSOLES = frozenset({"pycon"})
 
@@ -43,7 +44,8 @@ class Fences:
     among them (knitr's ``#>``, a Python console's). Fed every line in order."""
 
     def __init__(self) -> None:
-        self.open: str | None = None  # "code", "console" or "text" in a fence, None outside
+        # "code" ("r": R's), "console" or "text" inside a fence, None outside
+        self.open: str | None = None
 
     def read(self, line: str) -> str:
         """``line`` as it is read: "" for a fence's own line or a line of code (two
@@ -54,13 +56,15 @@ class Fences:
             if found is not None:
                 if self.open is None:
                     info = found["info"].lower()
-                    code = info in _CODE_LANGUAGES
-                    self.open = "console" if info in _CONSOLES else "code" if code else "text"
+                    if info == "r" or info in _CONSOLES:
+                        self.open = "r" if info == "r" else "console"
+                    else:
+                        self.open = "code" if info in _CODE_LANGUAGES else "text"
                 else:
                     self.open = None
                 return ""
-        if self.open == "code":
-            mark = _OUTPUT_MARK.match(line)
+        if self.open == "code" or self.open == "r":
+            mark = (_R_OUTPUT_MARK if self.open == "r" else _OUTPUT_MARK).match(line)
             return "" if mark is None else line[mark.end() :]
         if self.open == "console":
             return "" if _PROMPT.match(line) else line
