@@ -152,6 +152,9 @@ _ANGLED = lazy.regex(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:]
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = lazy.regex(r"(?<=\w)'s(?= )")
 # A verb before a colon: Arraymancer's ``Loss is:  1.3416`` (the colon is the separator).
+# A summary's row of a metric's count and range (Comet's ``train_loss [12000]  : (0.0457,
+# 244.46)``): no reading of it, and no record at the count.
+_RANGED = lazy.regex(r"(?P<name>\w+) \[\x00\]\s*:\s*\(\x00,\s*\x00\)")
 _VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\[?\x00)")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
@@ -433,6 +436,12 @@ def _at_step(found: re.Match[str]) -> str:
     return f"{found['axis']} {hole}, {more}{found['name']}: "
 
 
+def _ranged(found: re.Match[str]) -> str:
+    """A summary's ``name [count] : (min, max)`` as names no series takes."""
+    name = found["name"]
+    return f"num_{name}: {grammar.HOLE}, min_{name}: {grammar.HOLE}, max_{name}: {grammar.HOLE}"
+
+
 def _leading_count(found: re.Match[str]) -> str:
     """``N/T:`` (``_LEADING_COUNT``) as ``step N/T,``; ``N/T = S`` as ``step N/T (S)``."""
     share = f" ({found[2]})" if found[2] else ","
@@ -476,6 +485,8 @@ def _prepare(shape: str) -> str:
         shape = _bare_loss(bare)  # (the whole line)
     elif shape[:12].lstrip().startswith("\x00/\x00"):
         shape = _LEADING_COUNT.sub(_leading_count, shape)
+    if "] " in shape and ": (" in shape:
+        shape = _RANGED.sub(_ranged, shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):

@@ -475,6 +475,8 @@ def test_a_programs_output_among_its_fenced_code_is_read() -> None:
     assert [r.metrics.get("loss") for r in read(text)] == [0.9, 0.8, 0.7]
     _, records = read_blocks(text.split("\n"), 3)  # the bulk reader, a few lines at a time
     assert [r.metrics.get("loss") for r in records] == [0.9, 0.8, 0.7]
+    # In Python's code ``##`` opens a comment, not output.
+    assert read("\n".join(["```python", "## step 1 loss 0.5", "x = 1", "```"])) == []
     console = [">>> for step in range(3):", "...     train(step, loss=1.5)"]
     console += [f"step {s} loss {2 - s / 10:.1f}" for s in (1, 2)]
     assert [r.metrics["loss"] for r in read("\n".join(["```pycon", *console, "```"]))] == [1.9, 1.8]
@@ -583,3 +585,10 @@ def test_determineds_envelope_is_a_prefix_with_a_rank() -> None:
 
     line = "[2024-02-13T21:40:57.539712Z] 6b5a3bc1 [rank=1] || Test set: Average loss: 0.4623"
     assert [(s.text, s.rank) for s in clean(line)] == [("Test set: Average loss: 0.4623", 1)]
+
+
+def test_a_summarys_count_and_range_are_no_reading() -> None:
+    """Comet's closing summary: ``train_loss [12000]  : (0.0457, 244.46)``."""
+    metrics, step, _ = _fields("COMET INFO:     train_loss [12000]      : (0.0457, 244.46)")
+    assert step is None and "loss" not in metrics
+    assert metrics == {"num_train_loss": 12000, "min_train_loss": 0.0457, "max_train_loss": 244.46}
