@@ -65,6 +65,9 @@ _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight"
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
 _ERROR_WORDS = frozenset({"err", "error", "errors"})  # a rate of errors is no accuracy
 _TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full"})
+# A statistic's words: what a name adds to tell one statistic of a series from another.
+_CURRENT_WORDS = frozenset({"current", "cur", "curr", "instant", "batch", "step", "last"})
+_STATISTIC_WORDS = _CURRENT_WORDS | {"average", "avg", "mean", "running", "smoothed", "ema"}
 _SUM_TOLERANCE = 1e-3  # a total's printed digits against its parts' sum: their rounding
 # A counter's name: a word of the axis after words that say which count it is
 # (OpenPCDet's ``Acc_iter 3000``, the accumulated iterations: no accuracy).
@@ -90,6 +93,18 @@ _TRAIN_WORDS = frozenset({"train", "training"})
 VAL_LINE = lazy.regex(
     r"^\W*(?:val|valid|validation|eval|evaluation|test|testing|dev)\b", re.IGNORECASE
 )
+
+
+def _statistics(found: list[str]) -> str | None:
+    """Of names that are statistics of one series (``average_loss``, ``current_loss``:
+    the same words but for a statistic's), the current one if named so, else the first;
+    None unless they all are. Two statistics of one loss are no parts to add up."""
+    if len(found) < 2:
+        return None
+    bases = {tuple(w for w in words(name) if w not in _STATISTIC_WORDS) for name in found}
+    if len(bases) != 1 or not all(_STATISTIC_WORDS.intersection(words(n)) for n in found):
+        return None
+    return next((n for n in found if _CURRENT_WORDS.intersection(words(n))), found[0])
 
 
 def _sum_of_others(found: list[str], metrics: dict[str, float]) -> str | None:
@@ -343,6 +358,8 @@ class Families:
                 self.adversarial = self.adversarial or fam == LOSS
             elif totals:
                 chosen = (totals[0],)
+            elif (one := _statistics(found)) is not None:
+                chosen = (one,)  # (Conv-TasNet's ``Average Loss`` and ``Current Loss``)
             elif (total := _sum_of_others(found, metrics)) is not None:
                 chosen = (total,)  # (ParallelWaveGAN's generator_loss, of its two parts)
             elif _on_numbered_sets(found):

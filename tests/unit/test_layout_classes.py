@@ -592,3 +592,12 @@ def test_a_summarys_count_and_range_are_no_reading() -> None:
     metrics, step, _ = _fields("COMET INFO:     train_loss [12000]      : (0.0457, 244.46)")
     assert step is None and "loss" not in metrics
     assert metrics == {"num_train_loss": 12000, "min_train_loss": 0.0457, "max_train_loss": 244.46}
+
+
+def test_two_statistics_of_one_loss_are_not_added_up() -> None:
+    """Conv-TasNet's ``Average Loss -0.670 | Current Loss -4.039``: the current one."""
+    text = "\n".join(
+        f"Epoch 1 | Iter {i} | Average Loss -0.{600 + i} | Current Loss -{i}.5 | 364.6 ms/batch"
+        for i in (1, 2, 3)
+    )
+    assert [r.metrics["loss"] for r in read(text)] == [-1.5, -2.5, -3.5]
