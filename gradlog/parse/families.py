@@ -52,6 +52,7 @@ _NOT_A_VALUE = frozenset(
 _SETTING_WORDS = frozenset(
     {"min", "max", "minimum", "maximum", "init", "initial", "window", "decimal", "place"}
     | {"places", "type", "fn", "func", "function", "tolerance"}
+    | {"desired", "goal"}  # (FANN's ``Desired error: 0.0001``: the error it trains down to)
 )
 # Words of a duration or a rate: Sockeye's ``Time-cost=1063.9``, ``loss_time``, ``step
 # time``, ``samples/sec`` are how long something took, never a loss or an accuracy.

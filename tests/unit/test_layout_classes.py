@@ -601,3 +601,14 @@ def test_two_statistics_of_one_loss_are_not_added_up() -> None:
         for i in (1, 2, 3)
     )
     assert [r.metrics["loss"] for r in read(text)] == [-1.5, -2.5, -3.5]
+
+
+def test_a_desired_error_is_a_setting_not_the_loss() -> None:
+    """FANN: ``Desired error: 0.0001`` is the goal; ``Current error`` stands in."""
+    lines = ["Max epochs     3000. Desired error: 0.0001000000."]
+    lines += [f"Epochs {e:12d}. Current error: 0.{300 - e}0. Bit fail {90 - e}." for e in (1, 2, 3)]
+    assert [r.metrics.get("loss") for r in read("\n".join(lines)) if "loss" in r.metrics] == [
+        0.299,
+        0.298,
+        0.297,
+    ]
