@@ -135,8 +135,7 @@ class BulkReader(WeaveReader):
         numbers = range(first, first + len(lines))
         joined = "\n".join(lines)
         fences = self.fences
-        # (A search for one character is 20x faster than for three: ``~`` is rarer.)
-        if fences.open is not None or "`" in joined or ("~" in joined and "~~~" in joined):
+        if fences.touches(joined):
             lines = list(map(fences.read, lines))
             joined = "\n".join(lines)
         if _INNER_CR.search(joined) is None:

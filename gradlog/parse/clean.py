@@ -30,12 +30,14 @@ _CODE_LANGUAGES = frozenset(
 
 
 # A program's output inside its code, as literate tools print it: knitr's and reprex's
-# ``#>`` and ``##`` before each line R printed, and a Python console's lines that are no
-# prompt (``>>>``, ``...``).
-_OUTPUT_MARK = lazy.regex(r"^#>(?: |$)")
-_R_OUTPUT_MARK = lazy.regex(r"^#[#>](?: |$)")  # (``##`` only in R's: Python's comments)
+# ``#>`` before each line a program printed (``##`` too in R's code; in Python's it opens
+# a comment), and a Python console's lines that are no prompt (``>>>``, ``...``).
+_OUTPUT_MARKS = {
+    "code": lazy.regex(r"^#>(?: |$)"),
+    "r": lazy.regex(r"^#[#>](?: |$)"),
+}
 _PROMPT = lazy.regex(r"^(?:>>>|\.\.\.)(?: |$)")
-_CONSOLES = frozenset({"pycon"})
+_FENCED = {"r": "r", "pycon": "console"}  # fences whose output is told apart from code
 
 
 class Fences:
@@ -47,6 +49,12 @@ class Fences:
         # "code" ("r": R's), "console" or "text" inside a fence, None outside
         self.open: str | None = None
 
+    def touches(self, text: str) -> bool:
+        """Whether ``text`` (a line, or lines joined) may be changed by ``read``: inside a
+        fence, or holding one. (A search for one character is 20x faster than for three:
+        ``~`` is rarer.)"""
+        return self.open is not None or "`" in text or ("~" in text and "~~~" in text)
+
     def read(self, line: str) -> str:
         """``line`` as it is read: "" for a fence's own line or a line of code (two
         character searches for a line outside any fence, as most are); a program's
@@ -56,15 +64,14 @@ class Fences:
             if found is not None:
                 if self.open is None:
                     info = found["info"].lower()
-                    if info == "r" or info in _CONSOLES:
-                        self.open = "r" if info == "r" else "console"
-                    else:
-                        self.open = "code" if info in _CODE_LANGUAGES else "text"
+                    code = "code" if info in _CODE_LANGUAGES else "text"
+                    self.open = _FENCED.get(info, code)
                 else:
                     self.open = None
                 return ""
-        if self.open == "code" or self.open == "r":
-            mark = (_R_OUTPUT_MARK if self.open == "r" else _OUTPUT_MARK).match(line)
+        marks = _OUTPUT_MARKS.get(self.open) if self.open is not None else None
+        if marks is not None:
+            mark = marks.match(line)
             return "" if mark is None else line[mark.end() :]
         if self.open == "console":
             return "" if _PROMPT.match(line) else line
@@ -120,7 +127,6 @@ _AXIS_GLUED = lazy.regex(r"(?<![A-Za-z])(Epoch|Iter)(?=\d)")
 # A name glued to its number: an axis's by ``_`` (pytorch-YOLOv4's ``Train step_20:``, not
 # a file's ``epoch_3.pth``), a loss's or an accuracy's by nothing (LightGCN's
 # ``loss0.504-``): cut apart.
-_AXES_OPENING = frozenset({"step", "iter", "epoc"})  # (the first four letters of a line)
 _NAME_GLUED = lazy.regex(
     r"(?<![A-Za-z_])((?i:step|iter|iteration|epoch))_(?=\d+(?:[:,\s]|$))"
     r"|(?<![A-Za-z])((?i:loss|acc|accuracy))(?=\d+\.\d)"
@@ -128,6 +134,7 @@ _NAME_GLUED = lazy.regex(
     # into it (R's optim trace: ``iter  10 value ..`` then ``iter1000 value ..``)
     r"|^((?i:step|iter|epoch))(?=\d+ +[A-Za-z])"
 )
+_AXES_OPENING = frozenset({"step", "iter", "epoc"})  # (the first four letters of a line)
 
 # Rank tags: ``[rank0]:``, ``[default0]:`` (torchrun), ``[1,0]<stdout>:`` (Open MPI),
 # ``[proc 0]`` (DGL-KE), ``[Rank 0]`` (DeepSpeed's log_dist, hand-written loops), ``[GPU0]``

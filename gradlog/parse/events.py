@@ -105,7 +105,7 @@ _OVERFLOW = lazy.regex(
 # ``reducing cost-scaling factor to 16384``): its value, or its base-2 logarithm's where
 # the name says so (``lg_``, ``log_``, ``log2_``).
 _NAMED_SCALE = lazy.regex(
-    r"\b(?:[Dd]ecreas|[Ii]ncreas|[Rr]educ|[Ll]ower|[Rr]ais)(?:ed|ing)\s+(?:the\s+)?(?P<log>lg_|log2?_)?"
+    r"\b(?i:decreas|increas|reduc|lower|rais)(?:ed|ing)\s+(?:the\s+)?(?P<log>lg_|log2?_)?"
     r"(?:loss|cost)[-_ ]scal(?:e|ing)(?:[-_ ]factor)?\s+to:?\s*"
     r"(?P<scale>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 )

@@ -152,10 +152,10 @@ _ANGLED = lazy.regex(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:]
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = lazy.regex(r"(?<=\w)'s(?= )")
 # A verb before a colon: Arraymancer's ``Loss is:  1.3416`` (the colon is the separator).
+_VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\[?\x00)")
 # A summary's row of a metric's count and range (Comet's ``train_loss [12000]  : (0.0457,
 # 244.46)``): no reading of it, and no record at the count.
 _RANGED = lazy.regex(r"(?P<name>\w+) \[\x00\]\s*:\s*\(\x00,\s*\x00\)")
-_VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\[?\x00)")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
 EVALUATION_WORDS = (
@@ -279,12 +279,12 @@ _COUNTING = frozenset(
     | {"hyperpara", "hyperparam", "hyperparams", "hyperparameter", "hyperparameters"}
     | {"hparam", "hparams", "config", "cfg", "setting", "settings"}
 )
-# A word that names nothing: the number after it belongs to the prose around it
-# (``Epoch 0 of 30``, ``with 10,740,096 parameters``, ``(after 10 iterations)``). Not
-# ``a`` (YOLACT's ``A: 1.25`` is a loss part) nor ``it`` (``it 10``: the iteration).
 # A source file's name before a number is the line of code that logged (SlowFast's
 # ``logging.py:  95: json_stats: {..}``), not a metric.
 _SOURCE_FILE = lazy.regex(r"\w\.(?:py|pyx|c|cc|cpp|cxx|cu|h|hpp|lua|rs|go|java|scala|jl|js|ts|rb)$")
+# A word that names nothing: the number after it belongs to the prose around it
+# (``Epoch 0 of 30``, ``with 10,740,096 parameters``, ``(after 10 iterations)``). Not
+# ``a`` (YOLACT's ``A: 1.25`` is a loss part) nor ``it`` (``it 10``: the iteration).
 _FUNCTION_WORDS = frozenset(
     {"of", "with", "without", "after", "before", "for", "the", "an", "in", "on", "at"}
     | {"to", "from", "by", "and", "or", "than", "over", "into", "about", "is", "was", "are"}
@@ -619,6 +619,12 @@ def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
     return [slot for slot in slots if slot not in counted]
 
 
+def _bar_count(shape: str) -> int | None:
+    """The number (its hole's index) of a tqdm bar's ``n`` in ``shape``, if it shows one."""
+    bar = _BAR_COUNT.search(shape)
+    return None if bar is None else shape.count(grammar.HOLE, 0, bar.start())
+
+
 def _fraction(tokens: list[str], index: int) -> bool:
     """Whether number ``index`` of a line has a fraction (``0.698``; not ``100.0``)."""
     if index >= len(tokens):
@@ -941,14 +947,13 @@ class LineParser:
                 EPOCH in named
                 and not any(slot.canonical == STEP for slot in slots)
                 and _whole(tokens, named[EPOCH])
-                and (bar := _BAR_COUNT.search(shape)) is not None
-                and shape.count(grammar.HOLE, 0, bar.start()) > named[EPOCH]  # (HF's bar
-                # before its dict, ``'epoch': 5.0``, counts the whole run's steps)
+                and (batch := _bar_count(shape)) is not None
+                and batch > named[EPOCH]  # (HF's bar before its dict counts the whole run)
             ):
                 # A tqdm bar's ``n/N`` after a description that names the epoch (VQ-VAE-2's
                 # ``epoch: 1; mse: 0.09; ..:  1%|▏| 1/79 [..]``): the epoch's batch,
                 # counted globally as epoch x N + n, as ``Epoch [2/20] Step [100/600]`` is.
-                slots.append(_Slot(IN_EPOCH, STEP, shape.count(grammar.HOLE, 0, bar.start())))
+                slots.append(_Slot(IN_EPOCH, STEP, batch))
         elif EPOCH in named and named[STEP] + 1 in totals and _whole(tokens, named[EPOCH]):
             # ``Epoch [2/20] Step [100/600]``: a step printed with its total beside the
             # epoch counts the epoch's batches (it starts again each epoch), counted

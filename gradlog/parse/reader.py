@@ -226,7 +226,7 @@ class LogReader(BulkReader):
 
     def feed(self, line_no: int, raw: str) -> list[Record]:
         """Read one physical line; return the records it completes."""
-        if self._document is None and (self.fences.open is not None or "`" in raw or "~" in raw):
+        if self._document is None and self.fences.touches(raw):
             read = self.fences.read(raw)
             if not read and raw:
                 self._parser.line = line_no

@@ -380,7 +380,8 @@ def test_an_hf_evaluation_dict_keeps_its_accuracy() -> None:
         for e in range(4)
     )
     records = read(text)
-    values = {name: [r.metrics[name] for r in records if name in r.metrics] for name in NAMES}
+    names = ("val_acc", "eval_f1", "loss", "val_loss", "grad_norm")
+    values = {name: [r.metrics[name] for r in records if name in r.metrics] for name in names}
     assert values == {
         "val_acc": [0.6, 0.61, 0.62, 0.63],
         "eval_f1": [0.5, 0.51, 0.52, 0.53],
@@ -388,9 +389,6 @@ def test_an_hf_evaluation_dict_keeps_its_accuracy() -> None:
         "val_loss": [0.65, 0.61, 0.57, 0.53],
         "grad_norm": [1.5] * 4,
     }
-
-
-NAMES = ("val_acc", "eval_f1", "loss", "val_loss", "grad_norm")
 
 
 @pytest.mark.parametrize("value", ["2.2604", "[2.2604]"])
