@@ -134,6 +134,9 @@ class Assembler:
         # counter first went back (``_counted_on``).
         self._counter: tuple[float, float] | None = None
         self.offset = 0.0
+        # The epoch of the last header that named only an epoch (``Epoch: 0003``): the
+        # epoch of the step lines after it that print none, for ``_counted_on``.
+        self.header_epoch: float | None = None
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -178,8 +181,11 @@ class Assembler:
         pending = self._pending
         if bits and pending is not None:
             pending.bits = True  # the open record's losses are in bits too
-        if step is not None and epoch is not None and marker:
-            step = self._counted_on(step, epoch)
+        if header and step is None and epoch is not None and not metrics:
+            self.header_epoch = epoch
+        counted = self.header_epoch if epoch is None else epoch
+        if step is not None and counted is not None and marker:
+            step = self._counted_on(step, counted)
         at = _marker(step, epoch, marker)
         if (
             at is not None

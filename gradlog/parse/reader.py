@@ -97,6 +97,7 @@ _PHASE = lazy.regex(
 
 
 _BARE_TAGS_KEPT = 4096  # bare numbers remembered while none came again
+_RANKS_MISSING = 2  # ranks' tags seen in turn may leave out so many numbers (silent ranks)
 _BOX_ROWS = 256  # rows read together at most, as one block
 
 
@@ -140,6 +141,7 @@ class LogReader(BulkReader):
         # The bare numbers seen opening lines, the last one last, until one came again
         # after another (then None: they are ranks' tags, ``_counted_ranks``).
         self._bare_tags: dict[int, None] | None = {}
+        self._tags_epoch: float | None = None  # the header's epoch they were seen under
         # The rows of the block being read (``| name | value |``, a tabular logger's), as
         # ``name: value``: a block prints one record, its step among its rows anywhere
         # (sorted names put ``step`` last), so they are read together once it closes.
@@ -337,7 +339,20 @@ class LogReader(BulkReader):
         seen = self._bare_tags
         if seen is None:
             return True
+        epoch = self._assembler.header_epoch
+        if epoch != self._tags_epoch:
+            # An epoch's header came: a counter opening lines starts again under it, so
+            # a number seen before it coming again tells no ranks.
+            seen.clear()
+            self._tags_epoch = epoch
         if tag in seen and tag != next(reversed(seen)):
+            if max(seen) - min(seen) + 1 > len(seen) + _RANKS_MISSING:
+                # Numbers with gaps between them (``[1]``, ``[21]``, ``[41]``, then
+                # ``[1]`` again): a step counter that started again, not ranks'
+                # tags, which number the ranks one by one. They are counted afresh.
+                seen.clear()
+                seen[tag] = None
+                return False
             self._bare_tags = None
             self._rank = self._rank if self._rank is not None else next(iter(seen))
             return True

@@ -1302,6 +1302,48 @@ def test_a_step_counter_that_starts_again_each_epoch_goes_on(form: str, first: i
     ]
 
 
+@pytest.mark.parametrize(
+    ("header", "form"),
+    [
+        ("Epoch: {e:04d}", "Iter: {b:04d} train_loss= {v} val_loss= {v}"),  # GraphSAGE
+        ("[GPU0] Epoch {e} Training ====", "Epoch Step: {b:6d} | Loss: {v} | Tokens / Sec: 2400.1"),
+        ("===== Epoch {e} =====", "step {b}, loss = {v}"),
+        ("Epoch {e}", "[{b}] loss: {v}"),
+    ],
+)
+@pytest.mark.parametrize("first", [0, 1])
+def test_a_step_counter_under_an_epoch_header_goes_on(header: str, form: str, first: int) -> None:
+    # The epoch printed only on a header line before each epoch's steps, whose counter
+    # starts again each epoch: the steps went back at every header (a saw of repeated
+    # steps). From the second epoch on they go on from the last one, read line by line
+    # and a block at a time alike; the first epoch's are as printed.
+    batches = range(first, first + 400, 20)
+    log = []
+    for e in range(first, first + 3):
+        log.append(header.format(e=e))
+        log += [form.format(b=b, v=f"{2 / (1 + e + b / 400):.4f}") for b in batches]
+    by_line = read("\n".join(log))
+    _, by_block = read_blocks(log, 4096)
+    steps = [r.step for r in by_line if "loss" in r.metrics]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps) == 3 * len(batches)
+    assert steps[: len(batches)] == list(batches)
+    assert [(r.step, r.metrics) for r in by_block] == [(r.step, r.metrics) for r in by_line]
+
+
+def test_a_header_epoch_leaves_a_global_step_and_a_resume_alone() -> None:
+    # A step that goes on over the headers is kept as printed; a step that goes back
+    # under the same or an earlier epoch is a resume, not a counter starting again.
+    log = [
+        f"Epoch {e}\n" + "\n".join(f"step {e * 100 + i} loss 0.5" for i in range(0, 100, 10))
+        for e in range(3)
+    ]
+    assert [r.step for r in read("\n".join(log)) if r.metrics] == [
+        e * 100 + i for e in range(3) for i in range(0, 100, 10)
+    ]
+    resumed = ["Epoch 2", "step 200 loss 0.5", "step 210 loss 0.4", "Epoch 2", "step 200 loss 0.5"]
+    assert [r.step for r in read("\n".join(resumed)) if r.metrics][-1] == 200
+
+
 def test_a_global_step_beside_the_epoch_is_kept_as_printed() -> None:
     log = [
         f"epoch {e} | step {e * 500 + i} | loss 0.5" for e in range(3) for i in range(0, 500, 50)
@@ -2228,6 +2270,24 @@ def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(tag: str
     records = read("\n".join(ranked))
     assert [r.step for r in records] == list(range(1, 30))
     assert all(r.metrics["loss"] == pytest.approx(r.step + 0.2) for r in records[1:])
+
+
+@pytest.mark.parametrize("tag", ["{}: ", "[{}] "])
+@pytest.mark.parametrize("headed", [False, True])
+def test_a_bare_counter_that_starts_again_is_no_rank(tag: str, headed: bool) -> None:
+    # A counter opening lines that starts again each epoch (``[1] loss ..``, ``[21]
+    # loss ..``, then ``[1]`` again) had been taken for ranks' tags, and every line but
+    # the first number's was dropped. Ranks number themselves one by one: numbers with
+    # gaps between them are a counter; and under an epoch's header (``Epoch 2``) a
+    # counter starts again, so even one counting every batch keeps every line.
+    batches = range(1, 8) if headed else range(1, 200, 20)
+    log = []
+    for e in range(1, 4):
+        log += [f"Epoch {e}"] if headed else []
+        log += [tag.format(b) + f"loss: {1 / (e + b / 200):.4f}" for b in batches]
+    records = [r for r in read("\n".join(log)) if "loss" in r.metrics]
+    assert len(records) == 3 * len(batches)
+    assert records[-1].metrics["loss"] == pytest.approx(1 / (3 + batches[-1] / 200), abs=1e-4)
 
 
 @pytest.mark.parametrize(
