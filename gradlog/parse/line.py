@@ -371,6 +371,34 @@ _VALUE_FIRST = lazy.regex(
 )
 
 
+# Two names over two values, each pair split by a slash: ``Train/Valid loss: 0.51/0.63``
+# (a shared last word), ``train_loss/val_loss = 0.51/0.63``, ``loss (train/val): 0.51 /
+# 0.63``; each name the value in its place (``_slashed``), where both name series.
+_SLASH_PAIR = lazy.regex(
+    r"(?<![\w/.])(?P<a>[A-Za-z][\w.]*)\s*/\s*(?P<b>[A-Za-z][\w.]*)"
+    r"(?P<tail>(?: [A-Za-z][\w.]*){0,2})(?P<sep>\s*[:=]\s*|\s+)\x00\s*/\s*\x00"
+)
+_SLASH_SECTIONS = lazy.regex(
+    r"(?<![\w/.])(?P<tail>[A-Za-z]\w*(?: [A-Za-z]\w*)?)\s*\(\s*(?P<a>[A-Za-z]\w*)\s*/\s*"
+    r"(?P<b>[A-Za-z]\w*)\s*\)(?P<sep>\s*[:=]\s*|\s+)\x00\s*/\s*\x00"
+)
+
+
+def _slashed(found: re.Match[str], sections: bool = False) -> str:
+    """``_SLASH_PAIR``'s two names and values as two pairs (``sections``:
+    ``_SLASH_SECTIONS``'s, the words in parentheses qualifying the name before them),
+    when each name (with the shared word, if any) is a series' and they differ; else as
+    printed (``global_step/max_steps: 5/400`` is a step of its total)."""
+    a, b, tail = found["a"], found["b"], found["tail"]
+    joined = [(a + tail, b + tail), (a, b + tail)]
+    tried = [(f"{a} {tail}", f"{b} {tail}")] if sections else joined
+    for first, second in tried:
+        named = [_CANONICAL.get(normalise(name)) for name in (first, second)]
+        if None not in named and named[0] != named[1] and not set(_AXES) & set(named):
+            return f"{first}: {grammar.HOLE}, {second}: {grammar.HOLE}"
+    return found[0]
+
+
 # A dict inside a dict, and a key in it that names no quantity of its own but a summary
 # of its owner's (``"grad_norm": {"total": 2.66, "attn": 0.99}``): named with its owner
 # (``grad_norm_total``), as a flattened key is.
@@ -491,6 +519,9 @@ def _prepare(shape: str) -> str:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):
         shape = _NESTED.sub(_owned, shape)
+    if "/" in shape and ("\x00/" in shape or "\x00 /" in shape):
+        shape = _SLASH_PAIR.sub(_slashed, shape)
+        shape = _SLASH_SECTIONS.sub(lambda found: _slashed(found, sections=True), shape)
     if shape.count(",") >= 2 and _values_first(shape):
         shape = _VALUE_FIRST.sub(lambda m: f"{m[1]}{m[3]}: {grammar.HOLE}{m[2]}", shape)
     return shape
@@ -908,7 +939,14 @@ class LineParser:
             covered.add(found.value)
             if found.total >= 0 and read[1] == STEP:
                 counted.add(read[0])
-            if found.total >= 0 and families.family(read[1]) in (ACC, VAL_ACC):
+            if (
+                found.total >= 0
+                and families.family(read[1]) in (ACC, VAL_ACC)
+                and _whole(tokens, found.value)
+                and _whole(tokens, found.total)
+            ):
+                # ``Acc: 9500/10000``: the share right of all; ``Acc: 0.812/0.789``
+                # prints two accuracies, not counts (the first is the value).
                 fractions.append((read[0], read[1], found.total))
         if not pairs or not trusted:
             return None

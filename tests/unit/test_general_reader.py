@@ -2478,3 +2478,40 @@ def test_a_step_count_that_goes_on_over_an_epoch_counts_the_whole_run(lines_per_
     assert steps == list(range(10, total + 1, 10))
     _, records = read_blocks([line + "\n" for line in per_epoch], 1000)
     assert [r.step for r in records] == steps
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Epoch {e} | Train/Valid loss: {t:.4f}/{v:.4f} | Train/Valid acc: {a:.2f}/{b:.2f}",
+        "epoch {e}, loss (train/val): {t:.4f} / {v:.4f}, acc (train/val): {a:.2f} / {b:.2f}",
+        "[{e}] train/test loss: {t:.4f}/{v:.4f} train/test acc: {a:.2f}/{b:.2f}",
+        "Epoch {e}: train_loss/val_loss = {t:.4f}/{v:.4f} train_acc/val_acc = {a:.2f}/{b:.2f}",
+        "Epoch {e} Loss/Val Loss: {t:.4f}/{v:.4f} Acc/Val Acc: {a:.2f}/{b:.2f}",
+    ],
+)
+def test_two_names_over_two_values_split_by_slashes_name_each(form: str) -> None:
+    # ``Train/Valid loss: 0.51/0.63``: each name takes the value in its place (the
+    # validation loss had been dropped, or the pair read as one accuracy's fraction).
+    log = [form.format(e=e, t=1 / e, v=1.2 / e, a=50 + e, b=45 + e) for e in range(1, 31)]
+    for records in (read("\n".join(log)), read_blocks(log, 7)[1]):
+        assert [r.step for r in records] == list(range(1, 31))
+        assert [r.metrics["loss"] for r in records] == pytest.approx(
+            [1 / e for e in range(1, 31)], abs=1e-4
+        )
+        assert [r.metrics["val_loss"] for r in records] == pytest.approx(
+            [1.2 / e for e in range(1, 31)], abs=1e-4
+        )
+        assert [r.metrics["acc"] for r in records] == pytest.approx([50 + e for e in range(1, 31)])
+        assert [r.metrics["val_acc"] for r in records] == pytest.approx(
+            [45 + e for e in range(1, 31)]
+        )
+
+
+def test_a_slash_pair_that_is_no_two_series_stays_as_it_was() -> None:
+    # A step over its total under two names is the step; counts over all are a share;
+    # two accuracies under one name are no share (the first is the value).
+    records = read("{'global_step/max_steps': '5/400', 'loss': 0.5}")
+    assert records[0].step == 5 and set(records[0].metrics) == {"loss"}
+    assert read("Epoch: 3 Loss: 0.5 Acc: 9500/10000")[0].metrics["acc"] == pytest.approx(0.95)
+    assert read("Epoch: 3 Loss: 0.5 Acc: 0.812/0.789")[0].metrics["acc"] == pytest.approx(0.812)
