@@ -61,6 +61,9 @@ class ExplodingGradientDetector(Detector):
       or more, from the record before it, is the optimizer making progress: not
       reported.
     - a reported episode goes on through up to `gap_records` (2) healthy norms in a row.
+    - an episode with no corroboration that opens the run at its highest norm, which
+      has fallen since, is the first updates settling from initialisation: not reported
+      while it falls.
     """
 
     rule = Rule(
@@ -114,6 +117,7 @@ class ExplodingGradientDetector(Detector):
         self._reported: Severity | None = None
         self._misses = 0  # healthy grad norms in a row since its last record
         self._gap: list[float] = []  # ... their values
+        self._opening = False  # the episode opened at the run's first grad norm
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         metrics = record.metrics
@@ -160,6 +164,7 @@ class ExplodingGradientDetector(Detector):
         if self._first is None:
             self._first, self._param_start = record, record.get(PARAM_NORM)
             self._loss_before = self._previous_loss or record.get(LOSS)
+            self._opening = not self._early and not self._recent_sorted
         self._last, self._count, self._misses = record, self._count + 1, 0
         if self._gap:
             self._gap = []  # (dips inside the episode)
@@ -261,6 +266,15 @@ class ExplodingGradientDetector(Detector):
             return False
         return last <= (1 - self._limits.progress) * first
 
+    def _settling(self) -> bool:
+        """The episode opened the run, at its highest norm, and the norm has fallen since:
+        the large gradients of the first updates from initialisation settling (FFJORD's
+        grad norm of 179 at iteration 0, 5 by iteration 1000), not an explosion."""
+        first, last = self._first, self._last
+        if not self._opening or first is None or last is None or self._peak is not first:
+            return False
+        return last.metrics[GRAD_NORM] < first.metrics[GRAD_NORM]
+
     def _severity(self, ended: bool = False) -> Severity | None:
         """How bad the open episode is, or None while it is not (yet) a problem.
 
@@ -271,7 +285,11 @@ class ExplodingGradientDetector(Detector):
         if self._extreme() or (self._strong and self._corroboration):
             return Severity.ERROR
         persisted = self._count >= self._limits.persist_records
-        if not (persisted or (ended and self._strong >= 2)) or self._progressing():
+        if (
+            not (persisted or (ended and self._strong >= 2))
+            or self._progressing()
+            or self._settling()
+        ):
             return None
         return Severity.ERROR if self._strong else Severity.WARNING
 

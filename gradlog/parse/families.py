@@ -54,6 +54,10 @@ _SETTING_WORDS = frozenset(
     | {"places", "type", "fn", "func", "function", "tolerance"}
     | {"desired", "goal"}  # (FANN's ``Desired error: 0.0001``: the error it trains down to)
 )
+# Last words of how often something is done, a setting: OpenSeq2Seq's
+# ``'print_loss_steps': 100``, ``log_loss_every``, ``loss_interval`` (not Lightning's
+# ``train_loss_step``, the loss at the step).
+_HOW_OFTEN = frozenset({"steps", "every", "interval", "freq", "frequency", "period"})
 # Words of a duration or a rate: Sockeye's ``Time-cost=1063.9``, ``loss_time``, ``step
 # time``, ``samples/sec`` are how long something took, never a loss or an accuracy.
 _TIME_WORDS = frozenset(
@@ -108,6 +112,20 @@ def _statistics(found: list[str]) -> str | None:
     return next((n for n in found if _CURRENT_WORDS.intersection(words(n))), found[0])
 
 
+def _summed(found: list[str], metrics: dict[str, float]) -> tuple[str, ...]:
+    """The parts of a loss that add up to the one the rules judge: all of them, but an
+    objective a policy is trained by (reinforcement learning's ``policy loss``, ``actor
+    loss``: a signed surrogate, often below zero) and any part below zero, where parts
+    are left; summed with a critic's or value loss it made a series that crosses zero, a
+    ratio no rule can read (a2c's ``value loss 0.0133, policy loss -0.0138``)."""
+    kept = tuple(
+        name
+        for name in found
+        if not _OBJECTIVE_WORDS.intersection(words(name)) and not metrics[name] < 0
+    )
+    return kept or tuple(found)
+
+
 def _sum_of_others(found: list[str], metrics: dict[str, float]) -> str | None:
     """The one of three or more values that is the sum of the others, to their printed
     rounding: their total, under a name that does not say so (ParallelWaveGAN's
@@ -144,7 +162,7 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     listed = words(snake)
     parts = set(listed)
     joined = "".join(listed)
-    if parts & _SETTING_WORDS:
+    if parts & _SETTING_WORDS or (len(listed) > 1 and listed[-1] in _HOW_OFTEN):
         return None
     if len(listed) > 1 and listed[-1] in _COUNTER_WORDS and _COUNTED_BY.issuperset(listed[:-1]):
         return None  # a counter
@@ -370,7 +388,7 @@ class Families:
                 # ``train_y_nll``): the same loss twice, not two parts of one.
                 chosen = (found[0],)
             else:
-                chosen = tuple(found)
+                chosen = _summed(found, metrics)
             self.primary[fam] = chosen
         return chosen if chosen and set(chosen) <= set(found) else ()
 
@@ -414,6 +432,7 @@ def _trains(name: str) -> bool:
     return not _TRAIN_WORDS.isdisjoint(words(name))
 
 
+_OBJECTIVE_WORDS = frozenset(("policy", "actor", "pg", "surrogate"))
 _GENERATOR = frozenset(("g", "gen", "generator", "netg"))
 _DISCRIMINATOR = frozenset(("d", "disc", "discriminator", "netd", "critic"))
 

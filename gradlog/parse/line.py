@@ -371,6 +371,8 @@ _VALUE_FIRST = lazy.regex(
 )
 
 
+# A value's running mean in parentheses right after it (an AverageMeter's ``32(31.82)``).
+_METER = lazy.regex(r" ?\(\x00\)")
 # Two names over two values, each pair split by a slash: ``Train/Valid loss: 0.51/0.63``
 # (a shared last word), ``train_loss/val_loss = 0.51/0.63``, ``loss (train/val): 0.51 /
 # 0.63``; each name the value in its place (``_slashed``), where both name series.
@@ -924,10 +926,13 @@ class LineParser:
             if (
                 read is None
                 or (read[1] == STEP and _fraction(tokens, found.value))
+                or (read[1] in _AXES and _METER.match(shape, holes[found.value] + 1))
                 or (read[1] in _AXES and _listed(shape, holes[found.value]))
             ):
                 # (A step's word before a number with a fraction is no step: semseg's
-                # AverageMeter ``Batch 0.698 (0.693)``, a batch's time; fairseq's
+                # AverageMeter ``Batch 0.698 (0.693)``, a batch's time; nor one with its
+                # running mean after it, FFJORD's ``Steps 32(31.82)``, the solver's steps
+                # beside ``Iter 20``: a counter has no mean; fairseq's
                 # ``"update": 2.1``, the epoch's progress. Nor is an axis's list of
                 # numbers: pytorch-YOLOv4's milestones ``Steps: [400000, 450000]``.)
                 continue

@@ -145,6 +145,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "steps_completed",  # Determined's report_training_metrics(steps_completed=..)
         "completed_steps",  # accelerate's no_trainer scripts
         "num_updates",
+        "updates",  # pytorch-a2c-ppo-acktr's ``Updates 9210, num frames 736880``
         "update",  # Nematus' ``Epoch 1 Update 57000 Cost 61.07``: the optimizer's update
         "up",  # Marian's ``Ep. 1 : Up. 500``
         "current_steps",

@@ -83,3 +83,22 @@ def test_a_reported_episode_goes_on_through_a_short_gap() -> None:
     grads += [1.0, 1.0, 1.0] + [150.0] * 4
     found = run("exploding_gradient", records(loss=[1.0] * len(grads), grad_norm=grads))
     assert [(d.first_step, d.last_step) for d in found] == [(6, 19), (23, 26)]
+
+
+def test_a_norm_that_opens_the_run_high_and_falls_is_the_start_settling() -> None:
+    # FFJORD: grad norm 179 at iteration 0, falling to 5 over the first 1000 iterations
+    # while the loss falls slowly; later, a norm that climbs far above its settled level
+    # is an explosion.
+    settling = [179.0, 168.0, 158.0, 150.0, 141.0, 131.0, 120.0, 104.0, 60.0, 20.0, 8.0, 6.0]
+    loss = [8.36, 8.29, 8.12, 8.05, 7.98, 7.9, 7.8, 7.7, 7.5, 7.3, 7.1, 7.0]
+    assert run("exploding_gradient", records(loss=loss, grad_norm=settling)) == []
+    climbing = [*settling, 6.5, 7.0, 356.0, 420.0, 510.0, 600.0]
+    found = run(
+        "exploding_gradient",
+        records(loss=[*loss, 7.0, 7.0, 7.1, 7.2, 7.2, 7.3], grad_norm=climbing),
+    )
+    assert [(d.first_step, d.severity) for d in found] == [(15, Severity.ERROR)]
+    # a run whose norm opens high and keeps climbing is no settling
+    rising = [150.0, 180.0, 240.0, 300.0, 390.0]
+    found = run("exploding_gradient", records(loss=[5.0] * 5, grad_norm=rising))
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]

@@ -2515,3 +2515,60 @@ def test_a_slash_pair_that_is_no_two_series_stays_as_it_was() -> None:
     assert records[0].step == 5 and set(records[0].metrics) == {"loss"}
     assert read("Epoch: 3 Loss: 0.5 Acc: 9500/10000")[0].metrics["acc"] == pytest.approx(0.95)
     assert read("Epoch: 3 Loss: 0.5 Acc: 0.812/0.789")[0].metrics["acc"] == pytest.approx(0.812)
+
+
+def test_how_often_a_thing_is_done_is_a_setting_not_its_series() -> None:
+    # OpenSeq2Seq's configuration dump, ``'print_loss_steps': 100``, had been the loss
+    # (100 at step 1: a false divergence); Lightning's ``train_loss_step`` is the loss.
+    for name in ("print_loss_steps", "log_loss_every", "loss_interval", "grad_norm_freq"):
+        assert family(name) is None, name
+    assert family("train_loss_step") == "loss"
+    records = read("\n".join(["*** {'num_epochs': 50,", "***  'print_loss_steps': 100,"]))
+    assert all("loss" not in r.metrics for r in records)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Iter {i:04d} | Time 1.7(1.7) | Bit/dim {v:.4f}({v:.4f}) | Steps 32(31.82) | Grad 5(5)",
+        "Iter {i:04d} | Batch 0.698 (0.693) | Steps 26 (31.82) | loss {v:.4f}",
+    ],
+)
+def test_an_axis_word_with_a_running_mean_is_no_step(form: str) -> None:
+    # FFJORD's ``Steps 32(31.82)`` counts an ODE solver's steps, with their running mean:
+    # a counter has none; ``Iter`` is the step.
+    records = read("\n".join(form.format(i=i, v=2 / (1 + i)) for i in range(0, 200, 10)))
+    assert [r.step for r in records] == list(range(0, 200, 10))
+
+
+def test_updates_count_the_steps() -> None:
+    # pytorch-a2c-ppo-acktr: ``Updates 9210, num frames 736880, FPS 1015, ..``.
+    log = [
+        f"Updates {u}, num frames {u * 80}, FPS 1015, entropy -1.78, value loss 0.01{u % 7}"
+        for u in range(0, 200, 10)
+    ]
+    assert [r.step for r in read("\n".join(log))] == list(range(0, 200, 10))
+
+
+@pytest.mark.parametrize(
+    ("parts", "kept"),
+    [
+        ("value loss {v:.5f}, policy loss {p:.5f}", {"value_loss"}),  # a2c
+        ("Critic Loss = {v:.3f} | Policy Loss = {p:.3f}", {"critic_loss"}),  # Acme
+        ("actor_loss: {p:.4f} critic_loss: {v:.4f}", {"critic_loss"}),
+        ("loss_cls: {v:.4f} loss_bbox: {w:.4f}", {"loss_cls", "loss_bbox"}),  # detection
+    ],
+)
+def test_a_policy_s_objective_is_no_part_of_the_loss_summed(parts: str, kept: set[str]) -> None:
+    # Summed with a critic's or a value loss, a policy's signed objective made a loss
+    # that crosses zero; the loss the rules judge is the sum of the other parts.
+    log = [f"step {s} " + parts.format(v=1 / s, p=-2 + s / 100, w=0.5 / s) for s in range(1, 40)]
+    records = read("\n".join(log))
+    expected = [
+        sum(
+            {"value_loss": 1 / s, "critic_loss": 1 / s, "loss_cls": 1 / s, "loss_bbox": 0.5 / s}[k]
+            for k in kept
+        )
+        for s in range(1, 40)
+    ]
+    assert [r.metrics["loss"] for r in records] == pytest.approx(expected, abs=1e-3)
