@@ -164,6 +164,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     joined = "".join(listed)
     if parts & _SETTING_WORDS or (len(listed) > 1 and listed[-1] in _HOW_OFTEN):
         return None
+    if len(listed) == 1 and listed[0] in _GRAD_WORDS:
+        return GRAD_NORM  # a gradient as one number: its norm (``Grad: 89.1414``)
     if len(listed) > 1 and listed[-1] in _COUNTER_WORDS and _COUNTED_BY.issuperset(listed[:-1]):
         return None  # a counter
     if parts & _NOT_A_VALUE and not _is_scale(parts) and not _is_norm(parts):

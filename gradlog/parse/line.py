@@ -371,6 +371,8 @@ _VALUE_FIRST = lazy.regex(
 )
 
 
+# A training step's line: its step or learning rate named (``_plan``'s gradient context).
+_STEP_LINE = lazy.regex(r"\b(?:step|iter|iteration|it|lr|learning rate)\b")
 # A value's running mean in parentheses right after it (an AverageMeter's ``32(31.82)``).
 _METER = lazy.regex(r" ?\(\x00\)")
 # Two names over two values, each pair split by a slash: ``Train/Valid loss: 0.51/0.63``
@@ -864,7 +866,11 @@ class LineParser:
         covered: set[int] = set()
         first = len(shape)
         trusted = False  # prose like "on 8 GPUs" is not a metric line
-        grad = "grad" in text.lower()
+        lowered = text.lower()
+        # A line about gradients, or a training step's (a loss and its learning rate or
+        # step): a bare ``norm`` on it is the gradient norm the loop clipped (Karpathy's
+        # build-nanogpt: ``step 10 | loss: 3.97 | lr 6.0e-04 | norm: 6.54 | dt: ..``).
+        grad = "grad" in lowered or ("loss" in lowered and _STEP_LINE.search(lowered) is not None)
         val_line = bool(families.VAL_LINE.match(shape) or _EVALUATED_DICT.search(shape))
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.

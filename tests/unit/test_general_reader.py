@@ -2572,3 +2572,28 @@ def test_a_policy_s_objective_is_no_part_of_the_loss_summed(parts: str, kept: se
         for s in range(1, 40)
     ]
     assert [r.metrics["loss"] for r in records] == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        # Karpathy's build-nanogpt
+        "step {s:5d} | loss: {v:.6f} | lr 5.9986e-04 | norm: {g:.4f} | dt: 328.50ms",
+        # a Kaggle notebook's AverageMeter line
+        "Epoch: [1][{s}/391] Elapsed 1m 2s Loss: {v:.4f}({v:.4f}) Grad: {g:.4f}  LR: 0.00001823",
+        "iter {s}: loss {v:.4f}, norm {g:.4f}, lr 3e-4",
+    ],
+)
+def test_a_bare_norm_or_grad_on_a_training_step_s_line_is_the_gradient_norm(form: str) -> None:
+    log = [form.format(s=s, v=3 / s, g=1 + s / 100) for s in range(1, 30)]
+    records = read("\n".join(log))
+    assert [r.metrics.get("grad_norm") for r in records] == pytest.approx(
+        [1 + s / 100 for s in range(1, 30)], abs=1e-4
+    )
+
+
+def test_a_bare_norm_off_a_training_step_s_line_is_no_gradient_norm() -> None:
+    records = read("\n".join(f"epoch {e} weight norm {e + 10}.5 loss 0.{e}" for e in range(1, 9)))
+    assert all("grad_norm" not in r.metrics for r in records)
+    records = read("\n".join(f"embedding {e} norm: {e + 1}.5" for e in range(1, 9)))
+    assert all("grad_norm" not in r.metrics for r in records)
