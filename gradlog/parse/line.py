@@ -371,6 +371,8 @@ _VALUE_FIRST = lazy.regex(
 )
 
 
+# A step a line opens with, out of its total or not (``_plan``'s evaluation line).
+_OPENING_STEP = lazy.regex(r"^\W*step \x00(?:/\x00)?[,:]?")
 # A training step's line: its step or learning rate named (``_plan``'s gradient context).
 _STEP_LINE = lazy.regex(r"\b(?:step|iter|iteration|it|lr|learning rate)\b")
 # A value's running mean in parentheses right after it (an AverageMeter's ``32(31.82)``).
@@ -423,6 +425,11 @@ def _owned(found: re.Match[str]) -> str:
 # episode: 2, ...``) or its share of the total (ELECTRA's ``1000/1000000 = 0.1%, SPS:
 # 11.9``): the step, out of the total.
 _LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00(?::(?=\s)| = (\x00)(?=,))")
+# The same in brackets before the line's names (``[4000/300000] Loss: 0.51``), and a
+# count named for the steps after it, in parentheses (a tqdm description's ``Training
+# (300 / 2000 Steps) (loss=2.55)``): the step, out of the total.
+_BRACKETED_COUNT = lazy.regex(r"^\s*\[\s*\x00\s*/\s*\x00\s*\](?=\s+[A-Za-z])")
+_COUNTED_STEPS = lazy.regex(r"\(\s*\x00\s*/\s*\x00\s+(?i:steps|iters|iterations)\s*\)")
 # A count, then a colon and one bare value, the whole line (makemore's ``  45000/ 200000:
 # 3.2958``, ``step 400: 2.07``, ``Epoch 3/10: 0.41``): the one number a loop prints at
 # each step is its loss.
@@ -517,6 +524,10 @@ def _prepare(shape: str) -> str:
         shape = _bare_loss(bare)  # (the whole line)
     elif shape[:12].lstrip().startswith("\x00/\x00"):
         shape = _LEADING_COUNT.sub(_leading_count, shape)
+    elif shape[:12].lstrip().startswith("["):
+        shape = _BRACKETED_COUNT.sub(f"step {grammar.HOLE}/{grammar.HOLE},", shape)
+    if " / \x00 " in shape or "/\x00 " in shape:
+        shape = _COUNTED_STEPS.sub(f"(step {grammar.HOLE}/{grammar.HOLE})", shape)
     if "] " in shape and ": (" in shape:
         shape = _RANGED.sub(_ranged, shape)
     if ("('" in shape or '("' in shape) and len(_TUPLE_PAIR.findall(shape)) >= 2:
@@ -871,7 +882,9 @@ class LineParser:
         # step): a bare ``norm`` on it is the gradient norm the loop clipped (Karpathy's
         # build-nanogpt: ``step 10 | loss: 3.97 | lr 6.0e-04 | norm: 6.54 | dt: ..``).
         grad = "grad" in lowered or ("loss" in lowered and _STEP_LINE.search(lowered) is not None)
-        val_line = bool(families.VAL_LINE.match(shape) or _EVALUATED_DICT.search(shape))
+        # (After the step it opens with: ``step 400, valid loss: ..``, ``[400/9000] valid ..``.)
+        opened = _OPENING_STEP.sub("", shape, count=1)
+        val_line = bool(families.VAL_LINE.match(opened) or _EVALUATED_DICT.search(shape))
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
         sections = sorted(
@@ -895,7 +908,7 @@ class LineParser:
             start = found.start + found.quoted
             if _unit(shape, start, start + found.length):
                 continue  # a number's unit (Keras's ``712ms/epoch``), not a name
-            val = val_line
+            val = val_line and found.start >= len(shape) - len(opened)  # (not its step)
             for at, evaluated in sections:
                 if at >= found.start:
                     break

@@ -344,7 +344,8 @@ class NameTable:
 
     def known(self, key: str) -> bool:
         """Whether ``key`` is a spelling of a canonical metric."""
-        return normalise(key) in self._table
+        snake = normalise(key)
+        return snake in self._table or _indexed_step(snake) is not None
 
     def canonical(self, key: str) -> str:
         """The canonical name of ``key``; unknown keys keep their snake_case form."""

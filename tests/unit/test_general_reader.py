@@ -2597,3 +2597,25 @@ def test_a_bare_norm_off_a_training_step_s_line_is_no_gradient_norm() -> None:
     assert all("grad_norm" not in r.metrics for r in records)
     records = read("\n".join(f"embedding {e} norm: {e + 1}.5" for e in range(1, 9)))
     assert all("grad_norm" not in r.metrics for r in records)
+
+
+@pytest.mark.parametrize(
+    ("form", "names"),
+    [
+        ("[{s}/300000] Loss: {v:.5f}", {"loss"}),
+        # deep-text-recognition-benchmark's evaluation line, at the step it ran at
+        ("[{s}/300000] valid loss: {v:.5f} accuracy: 81.23", {"val_loss", "val_acc"}),
+        ("step {s}, valid loss: {v:.5f} acc: 0.8", {"val_loss", "val_acc"}),
+        # ViT-pytorch's tqdm description, its bar after it
+        ("Training ({s} / 300000 Steps) (loss={v:.5f}): 100%|██| 98/98 [00:30<00:00]", {"loss"}),
+        # a KoBERT notebook's loop: no colons, the batch by its index's word
+        ("epoch 1 batch id {s} loss {v:.8f} train acc 0.5123", {"loss", "acc"}),
+    ],
+)
+def test_a_step_in_brackets_parentheses_or_by_its_index_s_word_is_the_step(
+    form: str, names: set[str]
+) -> None:
+    log = [form.format(s=s, v=1 / s) for s in range(100, 3100, 100)]
+    for records in (read("\n".join(log)), read_blocks(log, 7)[1]):
+        assert [r.step for r in records] == list(range(100, 3100, 100))
+        assert all(set(r.metrics) == names for r in records)
