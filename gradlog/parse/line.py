@@ -1007,6 +1007,7 @@ class LineParser:
                 slots.append(_Slot(COUNTER, STEP, 0))
             elif (
                 EPOCH in named
+                and not val_line  # (an evaluation's bar counts its own batches)
                 and not any(slot.canonical == STEP for slot in slots)
                 and _whole(tokens, named[EPOCH])
                 and (batch := _bar_count(shape)) is not None

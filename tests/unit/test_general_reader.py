@@ -2619,3 +2619,30 @@ def test_a_step_in_brackets_parentheses_or_by_its_index_s_word_is_the_step(
     for records in (read("\n".join(log)), read_blocks(log, 7)[1]):
         assert [r.step for r in records] == list(range(100, 3100, 100))
         assert all(set(r.metrics) == names for r in records)
+
+
+def test_an_evaluation_bar_after_the_epoch_counts_no_steps() -> None:
+    # WZMIAOMIAO's tqdm loops: ``[train epoch 3] loss: 0.42, acc: 0.76: 50%|█| 184/368``
+    # counts the epoch's batches (the step is epoch x 368 + n); ``[valid epoch 3] loss:
+    # 0.31, acc: 0.79: 100%|█| 92/92`` counts the evaluation's own, and had put its values
+    # at epoch x 92 + n, among the training steps. They are the epoch's evaluation.
+    log = []
+    for e in range(6):
+        log += [
+            f"[train epoch {e}] loss: {1 / (e + 1 + n / 368):.3f}, acc: 0.5: "
+            f"{n * 100 // 368}%|█| {n}/368 [00:01<00:02]"
+            for n in range(46, 369, 46)
+        ]
+        log += [
+            f"[valid epoch {e}] loss: {1.1 / (e + 1):.3f}, acc: 0.6: "
+            f"{n * 100 // 92}%|█| {n}/92 [00:01<00:02]"
+            for n in (46, 92)
+        ]
+    records = read("\n".join(log))
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and steps[-1] == 5 * 368 + 368
+    evaluated = [r for r in records if "val_loss" in r.metrics]
+    assert [r.metrics["val_loss"] for r in evaluated] == pytest.approx(
+        [round(1.1 / (e + 1), 3) for e in range(6)]
+    )
+    assert [r.step for r in evaluated] == [(e + 1) * 368 for e in range(6)]
