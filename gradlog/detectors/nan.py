@@ -14,7 +14,7 @@ from gradlog.detectors.loss_scale import past_calibration
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import ABORTED
 from gradlog.parse.families import family, watched
-from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM, VAL_LOSS
+from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE, PARAM_NORM, VAL_LOSS
 from gradlog.report import plural
 
 if TYPE_CHECKING:
@@ -61,7 +61,9 @@ class NanDetector(Detector):
       a row are reported as info only; before any step succeeded (no finite grad norm
       printed yet, and within the steps `loss_scale_collapse` gives calibration), up to
       `max_calibration_steps` (32): the scaler starts high and halves its scale at
-      each overflow until steps pass (from DeepSpeed's 2**32, 32 halvings).
+      each overflow until steps pass (from DeepSpeed's 2**32, 32 halvings); and however
+      long, while the printed loss scale falls below where it was before, or sits in
+      `loss_scale_collapse`'s free fall: the scaler skipping steps, judged by that rule.
     - A loss that has printed no finite value yet and turns finite within
       `max_leading_records` (64) records is info: no NaN reached the weights (else the loss
       would have stayed NaN), so it was a statistic with nothing to report yet, as an RL
@@ -94,6 +96,7 @@ class NanDetector(Detector):
         super().__init__(thresholds)
         self._limits = thresholds.nan
         self._calibration_records = thresholds.loss_scale_collapse.calibration_records
+        self._free_fall = thresholds.loss_scale_collapse.free_fall_scale
         self._healthy: Record | None = None  # last record with everything finite
         self._first: Record | None = None  # first bad record of the open episode
         self._last: Record | None = None
@@ -105,6 +108,10 @@ class NanDetector(Detector):
         self._loss_seen = False  # a finite loss was printed
         self._leading = False  # the open episode's loss had printed no finite value before
         self._aborted = False  # the run stopped itself over the open episode
+        # The loss scale before the open episode, and the lowest it printed in it: a scale
+        # that fell is a mixed-precision scaler skipping the steps that overflow.
+        self._scale_before: float | None = None
+        self._scale_low: float | None = None
         self._bad_rows: Flags | None = None  # the block's records with a non-finite value
         # A run that has printed no watched series yet (a GAN's ``D_A``, ``G_A``, RL
         # returns): the names it printed finite so far, and those of the open episode.
@@ -144,6 +151,12 @@ class NanDetector(Detector):
             )
             self._leading = not loss_seen and (LOSS in bad or loss_is_nan(record))
             self._aborted = False
+            before = None if self._healthy is None else self._healthy.get(LOSS_SCALE)
+            self._scale_before = before if before is not None and math.isfinite(before) else None
+            self._scale_low = None
+        scale = record.get(LOSS_SCALE)
+        if scale is not None and math.isfinite(scale):
+            self._scale_low = scale if self._scale_low is None else min(scale, self._scale_low)
         self._last = record
         self._count += 1
         self._aborted = self._aborted or bool(record.get(ABORTED))
@@ -164,7 +177,15 @@ class NanDetector(Detector):
         """Whether the open episode is an error already (then told at once)."""
         if self._leading and not self._aborted:  # (a loss with no value yet, perhaps)
             return self._count > self._limits.max_leading_records
-        return self._loss_bad or self._count > self._allowance()
+        return self._loss_bad or (self._count > self._allowance() and not self._scaled())
+
+    def _scaled(self) -> bool:
+        """Whether the loss scale fell during the open episode: the scaler is at work,
+        skipping each step that overflows (``loss_scale_collapse`` judges the scaler)."""
+        before, low = self._scale_before, self._scale_low
+        if low is not None and low <= self._free_fall:
+            return True  # (fallen already: a scale that multiplies by under 1/1000)
+        return before is not None and low is not None and low < before
 
     def _waited(self, ended: bool) -> bool:
         """Whether the closed episode was a loss with no value yet: from before its first
@@ -292,7 +313,8 @@ class NanDetector(Detector):
         first, last = self._first, self._last
         assert first is not None and last is not None
         waited = self._waited(ended)
-        skipped = waited or (not self._loss_bad and self._count <= self._allowance())
+        scaled = self._scaled()
+        skipped = waited or (not self._loss_bad and (self._count <= self._allowance() or scaled))
         bad = _bad(first) or self._orphans
         hidden = loss_is_nan(first) and LOSS not in bad
         what = ", ".join(bad) if bad else LOSS
@@ -320,6 +342,16 @@ class NanDetector(Detector):
                 "; the loss had printed no finite value before and turned finite after, "
                 "so no NaN reached the weights: a statistic with nothing to report yet, "
                 "as an RL agent's average loss before its first update"
+            )
+        elif skipped and scaled:
+            before, low = self._scale_before, self._scale_low or 0.0
+            fell = (
+                f"fell from {fmt(before)} to" if before is not None and low < before else "sat at"
+            )
+            message += (
+                f"; the loss stayed finite while the loss scale {fell} {fmt(low)}: a "
+                "mixed-precision loss scaler skipping the steps that overflow (see "
+                "loss_scale_collapse for the scaler itself)"
             )
         elif skipped and self._calibrating:
             message += (

@@ -84,3 +84,21 @@ def test_a_long_log_without_a_loss_name_finds_its_nan() -> None:
     report = analyze([line(i) for i in range(1000)])
     found = [d for d in report.diagnoses if d.id == "nan"]
     assert [(d.severity, d.count, d.line) for d in found] == [(Severity.ERROR, 100, 901)]
+
+
+def test_an_overflowing_grad_norm_while_the_loss_scale_falls_is_the_scaler_at_work() -> None:
+    # BEiT, DreamerV2: ``grad_norm: inf`` for many records, the loss finite, the printed
+    # loss scale falling from 2048 towards 0: the scaler skipping each step that
+    # overflows (loss_scale_collapse's to judge), not a NaN in the weights.
+    grads = [2.0] * 6 + [INF] * 12 + [2.0]
+    scales = [2048.0] * 6 + [2048.0 / 2**k for k in range(1, 13)] + [0.5]
+    found = run("nan", records(loss=[5.0] * 19, grad_norm=grads, loss_scale=scales))
+    assert [(d.first_step, d.count, d.severity) for d in found] == [(7, 12, Severity.INFO)]
+    assert "loss scale fell from 2048" in found[0].message
+    # a scale held where it was is no scaler at work: the error stands
+    held = run("nan", records(loss=[5.0] * 19, grad_norm=grads, loss_scale=[2048.0] * 19))
+    assert [d.severity for d in held] == [Severity.ERROR]
+    # a NaN loss is never the scaler's
+    loss = [5.0] * 6 + [NAN] * 12 + [5.0]
+    lost = run("nan", records(loss=loss, grad_norm=grads, loss_scale=scales))
+    assert [d.severity for d in lost] == [Severity.ERROR]
