@@ -85,12 +85,16 @@ _VALUE_KEYWORDS = frozenset(("device", "dtype", "grad_fn", "requires_grad", "sha
 _PY_WARNING = lazy.regex(r"\S+:\d+: [A-Z]\w*Warning: ")
 _OPEN = object()  # a JSON document's value while it has not closed
 # A line that only names a section of the data (``Test Error:``, ``Validating``, ``valid:``,
-# super-gradients' ``└── Validation``, ``=== Train ===``): the lines of values after it
+# super-gradients' ``└── Validation``, ``=== Train ===``, ``Validating on TIMIT_dev``,
+# maybe with the data it runs on): the lines of values after it
 # are its (``LogReader._fields``).
 _PHASE = lazy.regex(
     r"[\s#=*\-\u2500-\u257f>|.]*"
     rf"(?P<word>{'|'.join((*EVALUATION_WORDS, *TRAIN_WORDS, 'validating', 'evaluating'))})"
     r"(?:[ _](?:set|phase|loop|results?|metrics|stats|summary|error))?"
+    # the data it runs on (pytorch-kaldi's ``Validating on TIMIT_dev``, ``Training on
+    # ['TIMIT_tr']``), not a count (``Training on 8 GPUs``)
+    r"(?:\s+on\s+[^\d\s][^\d]{0,80}?)?"
     r"[\s#=*\-\u2500-\u257f.:!]*",
     re.IGNORECASE,
 )

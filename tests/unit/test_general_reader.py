@@ -1849,6 +1849,8 @@ def test_a_section_line_over_a_table_holds_its_rows(valid: str, comment: str) ->
         ("=== train ===", "=== valid ==="),
         ("├── Train", "└── Validation"),  # super-gradients' tree of the epoch's metrics
         ("Training", "Validating"),  # AllenNLP
+        ("Training on ['TIMIT_tr']", "Validating on TIMIT_dev"),  # pytorch-kaldi's summary
+        ("Training on 8 GPUs", "Evaluating on the test set:"),
     ],
 )
 def test_sections_named_by_lines_of_their_own(train: str, valid: str) -> None:
