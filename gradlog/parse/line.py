@@ -995,7 +995,19 @@ class LineParser:
             prefix = shape[:first] if whole else ""
             if whole and leading[1:] == [False] and prefix.count(grammar.HOLE) == 2:
                 prefix = prefix[: prefix.index(grammar.HOLE) + 1]  # (``[100] 2.3s ..``)
-            slots += _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
+            counted = _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
+            if any(slot.key == COUNTER for slot in counted):
+                # A counter is whole and bare: ``Epoch 0 [60.4s]:`` is the epoch's time.
+                bare = [
+                    number.group("num").isdigit() and number.end() == number.end("num")
+                    for number in grammar.NUMBER_RE.finditer(text)
+                ]
+                counted = [
+                    slot
+                    for slot in counted
+                    if slot.key != COUNTER or slot.index >= len(bare) or bare[slot.index]
+                ]
+            slots += counted
             if (
                 EPOCH in named
                 and not _whole(tokens, named[EPOCH])

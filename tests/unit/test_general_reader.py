@@ -1379,6 +1379,16 @@ def test_a_batch_in_brackets_after_the_epoch_is_its_step(form: str) -> None:
     assert steps == sorted(steps) and len(set(steps)) == 15
 
 
+@pytest.mark.parametrize("clock", ["[{t:.1f}s]", "[{t:.0f}s]", "[{t:.2f} sec]"])
+def test_a_time_in_brackets_after_the_epoch_is_no_batch(clock: str) -> None:
+    # NGCF's ``Epoch 0 [60.4s]: train==[..]``: the epoch's time, not its batch (the
+    # steps had been 60.4, 61.3 ..).
+    log = [
+        f"Epoch {e} " + clock.format(t=60.4 + e) + f": loss {1 / (e + 1):.5f}" for e in range(20)
+    ]
+    assert [r.step for r in read("\n".join(log))] == list(range(20))
+
+
 def test_an_epoch_only_line_after_steps_that_print_no_epoch_summarises_it() -> None:
     # ``step 2480 | loss ..`` then ``epoch 1 | val_loss ..``: the epoch that has run, at
     # the step it ended at, not a record at step 1 (the steps went backwards).
