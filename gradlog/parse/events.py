@@ -66,7 +66,8 @@ _NAN_LOSS = lazy.regex(
 # A sentence that says the loss went non-finite, in the words scripts use for it:
 # ``NaN detected in loss``, ``Detected NaN in the training loss``, ``nan loss
 # encountered``, ``loss went to Nans``, ``Loss is not finite``, ``loss became infinite``,
-# ``NaN occurred in optimization``, deepspeech.pytorch's ``received an inf loss``.
+# ``NaN occurred in optimization``, deepspeech.pytorch's ``received an inf loss``,
+# wav2letter's ``Loss has NaN values``, ``non-finite loss, ending training``.
 _NON_FINITE = r"(?:nans?|infs?|infinite|infinity|non-?finite|not\s+finite)"
 _SAID_NAN = (
     rf"\b(?:detected|found|encountered|got|hit|received)\s+(?:an?\s+)?{_NON_FINITE}\s+"
@@ -77,6 +78,9 @@ _SAID_NAN = (
     rf"|\b{_NON_FINITE}\s+loss\s+(?:detected|encountered|found|values?)\b"
     r"|\bloss\s+(?:went|goes|has\s+gone|became|becomes|turned|is|was)\s+(?:to\s+)?"
     r"(?:nans|infs|infinite|non-?finite|not\s+finite)\b"
+    # wav2letter's ``Loss has NaN values.``; ``non-finite loss, ending training``
+    rf"|\bloss\s+(?:has|have|contains?)\s+(?:an?\s+)?{_NON_FINITE}\b(?!\s*[:=?])"
+    rf"|\b{_NON_FINITE}\s+loss\b\W{{0,3}}(?:ending|stopping|terminating|aborting|exiting)\b"
     # PyMC's ``FloatingPointError: NaN occurred in optimization.``: the run itself.
     rf"|(?<!\bno\s)\b{_NON_FINITE}\s+(?:values?\s+)?(?:occurred|appeared|encountered|detected)\s+"
     r"(?:in|during)\s+(?:the\s+)?(?:optimi[sz]ation|training|fitting)\b"

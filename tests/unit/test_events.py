@@ -91,6 +91,8 @@ def test_an_overflow_skip_is_an_overflow_not_a_skipped_step() -> None:
         "Non-finite loss detected: terminating",
         "FloatingPointError: NaN occurred in optimization.",
         "inf encountered during training; stopping",
+        "F0313 12:00:01.123 4567 Train.cpp:551] Loss has NaN values. Samples - 123",
+        "WARNING: non-finite loss, ending training  tensor(nan, device='cuda:0')",
     ],
 )
 def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> None:
@@ -115,6 +117,8 @@ def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> 
         "[Rank 0] step=10, skipped=3, lr=[1.90e-05], mom=[[0.9, 0.999]]",
         "Skipping the first 1000 batches of the resumed epoch",
         "No NaN occurred in training; all good",  # (a sentence after it says so)
+        "the loss has no NaN values",
+        "checking whether loss has nan: no",
     ],
 )
 def test_ordinary_lines_are_not_events(text: str) -> None:
