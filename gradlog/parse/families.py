@@ -64,7 +64,10 @@ _TIME_WORDS = frozenset(
     {"time", "sec", "secs", "second", "seconds", "ms", "duration", "elapsed", "took"}
     | {"speed", "throughput", "wall", "clock", "eta"}
 )
-_VAL_WORDS = frozenset({"val", "vali", "valid", "validation", "eval", "evaluation", "test", "dev"})
+_VAL_WORDS = frozenset(
+    {"val", "vali", "valid", "validation", "eval", "evaluation", "test", "dev"}
+    | {"va"}  # LIBFFM's ``va_logloss``
+)
 _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
@@ -94,7 +97,6 @@ FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
 # A line that reports evaluation (``Valid Summary | ce=0.09``, ``Test set: loss: 0.5``):
 # its losses and accuracies are validation's, but those named for training
 # (``Val Loss: 0.5 | Train Loss: 0.3``).
-_TRAIN_WORDS = frozenset({"train", "training"})
 VAL_LINE = lazy.regex(
     r"^\W*(?:val|valid|validation|eval|evaluation|test|testing|dev)\b", re.IGNORECASE
 )
@@ -426,7 +428,7 @@ def _val_perplexity(name: str) -> bool:
     return bool(named & _LOG_OF and named & _VAL_WORDS and not named & _NOT_A_VALUE)
 
 
-_TRAIN_WORDS = frozenset(("train", "training", "trn"))
+_TRAIN_WORDS = frozenset(("train", "training", "trn", "tr"))  # (LIBFFM's ``tr_logloss``)
 
 
 def _trains(name: str) -> bool:

@@ -2658,3 +2658,18 @@ def test_an_evaluation_bar_after_the_epoch_counts_no_steps() -> None:
         [round(1.1 / (e + 1), 3) for e in range(6)]
     )
     assert [r.step for r in evaluated] == [(e + 1) * 368 for e in range(6)]
+
+
+def test_tr_and_va_prefixes_name_training_and_validation() -> None:
+    # LIBFFM's table: ``iter   tr_logloss   va_logloss      tr_time``.
+    assert family("tr_logloss") == "loss" and family("va_logloss") == "val_loss"
+    assert family("tr_time") is None and family("java_loss") == "loss"
+    header = "iter   tr_logloss   va_logloss      tr_time"
+    rows = [
+        f"{i:>4}      {0.5 - i / 100:.5f}      {0.48 + i / 1000:.5f}  {5.0 * i:>11.1f}"
+        for i in range(1, 9)
+    ]
+    records = read("\n".join([header, *rows]))
+    assert [r.metrics["val_loss"] for r in records] == pytest.approx(
+        [0.48 + i / 1000 for i in range(1, 9)]
+    )
