@@ -13,6 +13,7 @@ from gradlog.detectors.base import Detector, Rule, evidence_of, factor, fmt, whe
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.events import OVERFLOW, SCALE_AT_MINIMUM
 from gradlog.parse.names import LOSS, LOSS_SCALE
+from gradlog.report import plural
 
 if TYPE_CHECKING:
     import numpy as np
@@ -510,10 +511,10 @@ class LossScaleCollapseDetector(Detector):
         start, scale = self._began()[1], self._scale
         if start is None or scale is None or scale >= start:
             return f"fp16 loss scaling is failing from {_at(first)}"
-        return (
-            f"the fp16 loss scale fell from {fmt(start)} to {fmt(scale)} {span}, with at "
-            f"least {self._skipped} overflow-skipped step(s)"
-        )
+        story = f"the fp16 loss scale fell from {fmt(start)} to {fmt(scale)} {span}"
+        if self._skipped:  # (a log that prints the scale only may print no overflow)
+            story += f", with at least {plural(self._skipped, 'overflow-skipped step')}"
+        return story
 
 
 def _count(value: float | None) -> int:

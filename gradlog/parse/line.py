@@ -995,19 +995,19 @@ class LineParser:
             prefix = shape[:first] if whole else ""
             if whole and leading[1:] == [False] and prefix.count(grammar.HOLE) == 2:
                 prefix = prefix[: prefix.index(grammar.HOLE) + 1]  # (``[100] 2.3s ..``)
-            counted = _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
-            if any(slot.key == COUNTER for slot in counted):
+            unnamed = _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
+            if any(slot.key == COUNTER for slot in unnamed):
                 # A counter is whole and bare: ``Epoch 0 [60.4s]:`` is the epoch's time.
                 bare = [
                     number.group("num").isdigit() and number.end() == number.end("num")
                     for number in grammar.NUMBER_RE.finditer(text)
                 ]
-                counted = [
+                unnamed = [
                     slot
-                    for slot in counted
+                    for slot in unnamed
                     if slot.key != COUNTER or slot.index >= len(bare) or bare[slot.index]
                 ]
-            slots += counted
+            slots += unnamed
             if (
                 EPOCH in named
                 and not _whole(tokens, named[EPOCH])

@@ -83,6 +83,10 @@ _VALUE_KEYWORDS = frozenset(("device", "dtype", "grad_fn", "requires_grad", "sha
 # its numbers are a source line and the message's, never metrics (the file's path would
 # otherwise become a metric name).
 _PY_WARNING = lazy.regex(r"\S+:\d+: [A-Z]\w*Warning: ")
+# A launcher's own message (Slurm's ``slurmstepd: error: *** STEP 1877342.0 ON node
+# CANCELLED AT 2023-09-21T16:46:02 ***``, ``srun: Job step aborted``): its numbers are a
+# job's ids, hosts and times, never the run's step or metrics.
+_LAUNCHER = lazy.regex(r"(?:slurmstepd|srun|salloc|sbatch)(?:\[\d+\])?: ")
 _OPEN = object()  # a JSON document's value while it has not closed
 # A line that only names a section of the data (``Test Error:``, ``Validating``, ``valid:``,
 # super-gradients' ``└── Validation``, ``=== Train ===``, ``Validating on TIMIT_dev``,
@@ -625,7 +629,9 @@ class LogReader(BulkReader):
             return Fields(row.metrics, row.step, row.epoch, row.dialect)
         masked = mask_digits(text)
         found = event(text, masked)
-        warning = "Warning: " in stripped and _PY_WARNING.match(stripped) is not None
+        warning = ("Warning: " in stripped and _PY_WARNING.match(stripped) is not None) or (
+            "s" in stripped[:1] and _LAUNCHER.match(stripped) is not None
+        )
         fields = None if warning else self._parser.parse(text, masked)
         # Read as plain key-value pairs from the text as cleaned: a layout to remember.
         self._plain = found is None and fields is not None and not rewritten

@@ -2673,3 +2673,17 @@ def test_tr_and_va_prefixes_name_training_and_validation() -> None:
     assert [r.metrics["val_loss"] for r in records] == pytest.approx(
         [0.48 + i / 1000 for i in range(1, 9)]
     )
+
+
+def test_a_launcher_s_own_message_is_no_record() -> None:
+    # Slurm's cancellation line had made a record at step 1877342 (a job step's id) with
+    # metrics from its host name and date.
+    log = [f"step {s} loss {1 / s:.4f}" for s in range(1, 20)]
+    log += [
+        "slurmstepd: error: *** STEP 1877342.0 ON SH-IDC1-10-140-1-72 CANCELLED AT "
+        "2023-09-21T16:46:02 ***",
+        "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
+    ]
+    records = read("\n".join(log))
+    assert [r.step for r in records] == list(range(1, 20))
+    assert all(set(r.metrics) == {"loss"} for r in records)

@@ -209,7 +209,7 @@ def test_storm_merged_into_one_record_is_a_warning() -> None:
     found = run("loss_scale_collapse", series)
     assert [(d.first_step, d.severity) for d in found] == [(9, Severity.WARNING)]
     assert "fell from 512 to 2" in found[0].message
-    assert "at least 8 overflow-skipped step(s)" in found[0].message
+    assert "at least 8 overflow-skipped steps" in found[0].message
 
 
 def test_same_overflow_lines_at_the_start_of_the_log_are_calibration() -> None:
