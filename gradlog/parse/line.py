@@ -375,6 +375,14 @@ _VALUE_FIRST = lazy.regex(
 _OPENING_STEP = lazy.regex(r"^\W*step \x00(?:/\x00)?[,:]?")
 # A training step's line: its step or learning rate named (``_plan``'s gradient context).
 _STEP_LINE = lazy.regex(r"\b(?:step|iter|iteration|it|lr|learning rate)\b")
+# A tensor printed bare, with a loss's gradient function (``print(loss)``: ``tensor(2.30,
+# grad_fn=<NllLossBackward0>)``), opening the line or after its step (``print(epoch,
+# loss)``: ``3 tensor(..)``): the loss, named by its autograd node.
+_LOSS_TENSOR = lazy.regex(
+    r"(^\s*|\x00[\s,:|]*)((?:torch\.)?tensor\(\x00"
+    # (a long node's name is masked as an id: ``CrossEntropyLossBackward0``)
+    r"(?=[^()]*grad_fn=<(?:\w*(?:Loss|Entropy)\w*Backward|\x01>)))"
+)
 # A value's running mean in parentheses right after it (an AverageMeter's ``32(31.82)``).
 _METER = lazy.regex(r" ?\(\x00\)")
 # Two names over two values, each pair split by a slash: ``Train/Valid loss: 0.51/0.63``
@@ -534,6 +542,8 @@ def _prepare(shape: str) -> str:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):
         shape = _NESTED.sub(_owned, shape)
+    if "grad_fn=<" in shape and "tensor(" in shape:
+        shape = _LOSS_TENSOR.sub(lambda found: f"{found[1]}loss: {found[2]}", shape, count=1)
     if "/" in shape and ("\x00/" in shape or "\x00 /" in shape):
         shape = _SLASH_PAIR.sub(_slashed, shape)
         shape = _SLASH_SECTIONS.sub(lambda found: _slashed(found, sections=True), shape)

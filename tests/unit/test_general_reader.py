@@ -2687,3 +2687,29 @@ def test_a_launcher_s_own_message_is_no_record() -> None:
     records = read("\n".join(log))
     assert [r.step for r in records] == list(range(1, 20))
     assert all(set(r.metrics) == {"loss"} for r in records)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "tensor({v:.4f}, grad_fn=<NllLossBackward0>)",  # print(loss)
+        "{s} tensor({v:.4f}, grad_fn=<NllLossBackward0>)",  # print(epoch, loss)
+        "epoch {s} tensor({v:.4f}, device='cuda:0', grad_fn=<MseLossBackward0>)",
+        "Epoch {s}: tensor({v:.4f}, grad_fn=<CrossEntropyLossBackward0>)",
+    ],
+)
+def test_a_bare_tensor_with_a_loss_s_gradient_function_is_the_loss(form: str) -> None:
+    log = [form.format(s=s, v=2.3 / (s + 1)) for s in range(30)]
+    records = read("\n".join(log))
+    assert [r.metrics.get("loss") for r in records] == pytest.approx(
+        [round(2.3 / (s + 1), 4) for s in range(30)]
+    )
+    if "{s}" in form:
+        assert [r.step for r in records] == list(range(30))
+
+
+def test_a_named_tensor_keeps_its_name() -> None:
+    (record,) = read("acc tensor(0.9100, grad_fn=<NllLossBackward0>)")
+    assert set(record.metrics) == {"acc"}
+    unnamed = read("tensor(0.9100, grad_fn=<MeanBackward0>)")  # no loss's node: no loss
+    assert all("loss" not in r.metrics for r in unnamed)
