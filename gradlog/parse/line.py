@@ -442,8 +442,11 @@ _COUNTED_STEPS = lazy.regex(r"\(\s*\x00\s*/\s*\x00\s+(?i:steps|iters|iterations)
 # 3.2958``, ``step 400: 2.07``, ``Epoch 3/10: 0.41``): the one number a loop prints at
 # each step is its loss.
 _BARE_LOSS = lazy.regex(
-    r"^\s*(?P<axis>(?i:step|iter|iteration|it|epoch|batch)\s*)?"
-    r"\x00(?P<total>\s*/\s*\x00)?\s*:\s*\x00\s*$"
+    r"^\s*(?:(?P<axis>(?i:step|iter|iteration|it|epoch|batch)\s*)?"
+    r"\x00(?P<total>\s*/\s*\x00)?\s*:"
+    # (without the colon after an axis's word: ``print("epoch", epoch, loss.item())``)
+    r"|(?P<named>(?i:step|iter|iteration|epoch|batch))\s*\x00(?P<of>\s*/\s*\x00)?)"
+    r"\s*\x00\s*$"
 )
 
 
@@ -496,8 +499,8 @@ def _leading_count(found: re.Match[str]) -> str:
 
 
 def _bare_loss(found: re.Match[str]) -> str:
-    axis = (found["axis"] or "step").strip()
-    total = f"/{grammar.HOLE}" if found["total"] else ""
+    axis = (found["axis"] or found["named"] or "step").strip()
+    total = f"/{grammar.HOLE}" if found["total"] or found["of"] else ""
     return f"{axis} {grammar.HOLE}{total}, loss: {grammar.HOLE}"
 
 
@@ -527,7 +530,7 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(_at_step, shape)
     if "\x00:" in shape or " \x00 \x00" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
-    bare = _BARE_LOSS.match(shape) if ":" in shape and shape.count(grammar.HOLE) <= 3 else None
+    bare = _BARE_LOSS.match(shape) if shape.count(grammar.HOLE) <= 3 else None
     if bare is not None:
         shape = _bare_loss(bare)  # (the whole line)
     elif shape[:12].lstrip().startswith("\x00/\x00"):

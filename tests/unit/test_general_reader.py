@@ -2396,6 +2396,9 @@ def test_a_count_of_steps_opening_a_line_is_the_step() -> None:
         ("step {i}: {loss:.4f}", False),
         ("Epoch {i}/{n}: {loss:.4f}", True),
         ("{i}: {loss:.4f}", False),
+        # ``print("epoch", epoch, loss.item())``: no colon after the axis's word
+        ("epoch {i} {loss:.4f}", True),
+        ("step {i} {loss:.4f}", False),
     ],
 )
 def test_a_count_and_one_bare_value_is_the_step_s_loss(form: str, epochs: bool) -> None:
