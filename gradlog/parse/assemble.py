@@ -134,9 +134,15 @@ class Assembler:
         # counter first went back (``_counted_on``).
         self._counter: tuple[float, float] | None = None
         self.offset = 0.0
-        # The epoch of the last header that named only an epoch (``Epoch: 0003``): the
-        # epoch of the step lines after it that print none, for ``_counted_on``.
+        # The epoch of the last header that named only an epoch (``Epoch: 0003``), and
+        # for the step lines after such headers that print no epoch (``_headed``): the
+        # first step after the header before (where the counter starts), whether none
+        # came after the last header yet, and the last step.
         self.header_epoch: float | None = None
+        self._headed_start: float | None = None
+        self._headed_first = False
+        self._headed_last: float | None = None
+        self._headed_rose = False  # the last header's epoch is past the one's before
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -182,10 +188,13 @@ class Assembler:
         if bits and pending is not None:
             pending.bits = True  # the open record's losses are in bits too
         if header and step is None and epoch is not None and not metrics:
-            self.header_epoch = epoch
-        counted = self.header_epoch if epoch is None else epoch
-        if step is not None and counted is not None and marker:
-            step = self._counted_on(step, counted)
+            self._headed_rose = self.header_epoch is not None and epoch > self.header_epoch
+            self.header_epoch, self._headed_first = epoch, True
+        if step is not None and marker:
+            if epoch is not None:
+                step = self._counted_on(step, epoch)
+            elif self.header_epoch is not None:
+                step = self._headed(step)
         at = _marker(step, epoch, marker)
         if (
             at is not None
@@ -278,6 +287,30 @@ class Assembler:
             self.offset += last[1] - step + max(step, 1.0)
         if math.isfinite(step) and math.isfinite(epoch):
             self._counter = (epoch, step)
+        return step + self.offset
+
+    def _headed(self, step: float) -> float:
+        """A step printed without its epoch after a header that named only the epoch
+        (GraphSAGE's ``Epoch: 0002`` then ``Iter: 0000 ..``), made global when its counter
+        starts again under each header: the first step after a header of a later epoch
+        goes back to the very step the first after the header before was (``0`` again;
+        under the same epoch, it is a resume), and the steps go on from the last one.
+        Any other step after a header (another run's, one that goes on over the headers)
+        is as printed, plus what was added before."""
+        if not math.isfinite(step):
+            return step + self.offset
+        if self._headed_first:
+            self._headed_first = False
+            start, last = self._headed_start, self._headed_last
+            self._headed_start = step
+            if (
+                self._headed_rose
+                and start is not None
+                and last is not None
+                and start == step < last
+            ):
+                self.offset += last - step + max(step, 1.0)
+        self._headed_last = step
         return step + self.offset
 
     def restarts(self, steps: np.ndarray, epochs: np.ndarray | None) -> bool:

@@ -1342,6 +1342,11 @@ def test_a_header_epoch_leaves_a_global_step_and_a_resume_alone() -> None:
     ]
     resumed = ["Epoch 2", "step 200 loss 0.5", "step 210 loss 0.4", "Epoch 2", "step 200 loss 0.5"]
     assert [r.step for r in read("\n".join(resumed)) if r.metrics][-1] == 200
+    # another run starting after a header (not where the steps after the header before
+    # started) is not counted on either: its steps are as printed
+    other = ["Epoch 1", "step 100 loss 0.5", "step 200 loss 0.4", "Epoch 2", "step 300 loss 0.3"]
+    other += ["Epoch 3", "step 1 loss 2.3", "step 2 loss 2.2"]
+    assert [r.step for r in read("\n".join(other)) if r.metrics][-2:] == [1, 2]
 
 
 def test_a_global_step_beside_the_epoch_is_kept_as_printed() -> None:
