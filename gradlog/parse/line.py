@@ -383,6 +383,29 @@ _LOSS_TENSOR = lazy.regex(
     # (a long node's name is masked as an id: ``CrossEntropyLossBackward0``)
     r"(?=[^()]*grad_fn=<(?:\w*(?:Loss|Entropy)\w*Backward|\x01>)))"
 )
+# A name between bars, a norm's notation (simple-nmt's ``|param|=6.01e+02
+# |g_param|=2.10e+00``, ``||grad||: 1.3``): the norm of what it names, the gradients'
+# when it opens with ``g_`` or ``grad`` (``_barred``).
+_BARRED = lazy.regex(r"(?<![\w|])\|{1,2}([A-Za-z][\w.]*)\|{1,2}(?=\s*[:=])")
+
+
+_NORM_WORDS = frozenset(("norm", "total", "global", "l2"))
+
+
+def _unnamed_norm(printed: str) -> bool:
+    """Whether a name is a norm of nothing it names (``norm``, ``total_norm``)."""
+    named = set(normalise(printed).split("_"))
+    return "norm" in named and named <= _NORM_WORDS
+
+
+def _barred(found: re.Match[str]) -> str:
+    name = found[1]
+    lowered = name.lower()
+    if lowered in ("g", "grad", "grads", "gradient") or lowered.startswith(("g_", "grad_")):
+        return "grad_norm"
+    return f"{name}_norm"
+
+
 # A value's running mean in parentheses right after it (an AverageMeter's ``32(31.82)``).
 _METER = lazy.regex(r" ?\(\x00\)")
 # Two names over two values, each pair split by a slash: ``Train/Valid loss: 0.51/0.63``
@@ -545,6 +568,8 @@ def _prepare(shape: str) -> str:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):
         shape = _NESTED.sub(_owned, shape)
+    if "|" in shape:
+        shape = _BARRED.sub(_barred, shape)
     if "grad_fn=<" in shape and "tensor(" in shape:
         shape = _LOSS_TENSOR.sub(lambda found: f"{found[1]}loss: {found[2]}", shape, count=1)
     if "/" in shape and ("\x00/" in shape or "\x00 /" in shape):
@@ -891,10 +916,12 @@ class LineParser:
         first = len(shape)
         trusted = False  # prose like "on 8 GPUs" is not a metric line
         lowered = text.lower()
-        # A line about gradients, or a training step's (a loss and its learning rate or
-        # step): a bare ``norm`` on it is the gradient norm the loop clipped (Karpathy's
-        # build-nanogpt: ``step 10 | loss: 3.97 | lr 6.0e-04 | norm: 6.54 | dt: ..``).
-        grad = "grad" in lowered or ("loss" in lowered and _STEP_LINE.search(lowered) is not None)
+        # A line about gradients: a bare ``norm`` on it is their norm; on a training
+        # step's line (a loss and its learning rate or step), only a norm of nothing
+        # named, the one the loop clipped (Karpathy's build-nanogpt: ``step 10 | loss:
+        # 3.97 | lr 6.0e-04 | norm: 6.54 | dt: ..``), not ``emb_norm``.
+        grad = "grad" in lowered
+        stepped = not grad and "loss" in lowered and _STEP_LINE.search(lowered) is not None
         # (After the step it opens with: ``step 400, valid loss: ..``, ``[400/9000] valid ..``.)
         opened = _OPENING_STEP.sub("", shape, count=1)
         val_line = bool(families.VAL_LINE.match(opened) or _EVALUATED_DICT.search(shape))
@@ -931,7 +958,9 @@ class LineParser:
                 # Two names over a value and its total (ms-swift's ``'global_step/max_steps':
                 # '5/400'``): the first names the value.
                 printed = printed.split("/", 1)[0]
-            read = self._named(printed, found.sep, grad, val)
+            read = self._named(
+                printed, found.sep, grad or (stepped and _unnamed_norm(printed)), val
+            )
             if read is not None and found.total >= 0 and read[0] in _SECTION_WORDS:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.

@@ -2721,3 +2721,21 @@ def test_a_named_tensor_keeps_its_name() -> None:
     assert set(record.metrics) == {"acc"}
     unnamed = read("tensor(0.9100, grad_fn=<MeanBackward0>)")  # no loss's node: no loss
     assert all("loss" not in r.metrics for r in unnamed)
+
+
+def test_a_name_between_bars_is_its_norm() -> None:
+    # simple-nmt: ``Epoch 1 - |param|=6.01e+02 |g_param|=2.10e+00 loss=6.3113e+00``.
+    log = [
+        f"Epoch {e} - |param|={600 + e:.2e} |g_param|={2 / e:.2e} loss={6 / e:.4e} ppl=5.5"
+        for e in range(1, 12)
+    ]
+    records = read("\n".join(log))
+    assert [r.metrics["grad_norm"] for r in records] == pytest.approx(
+        [float(f"{2 / e:.2e}") for e in range(1, 12)]
+    )
+    assert "param_norm" in records[0].metrics
+    (record,) = read("step 10 ||grad||: 1.3 loss: 0.5")
+    assert record.metrics["grad_norm"] == 1.3
+    # a norm of something named on a step's line is no gradient norm: ``emb_norm``, ``|w|``
+    (record,) = read("step 10 loss 0.5 emb_norm 30.2 lr 1e-4 |w|=3.2")
+    assert "grad_norm" not in record.metrics
