@@ -279,9 +279,6 @@ _COUNTING = frozenset(
     | {"hyperpara", "hyperparam", "hyperparams", "hyperparameter", "hyperparameters"}
     | {"hparam", "hparams", "config", "cfg", "setting", "settings"}
 )
-# A source file's name before a number is the line of code that logged (SlowFast's
-# ``logging.py:  95: json_stats: {..}``), not a metric.
-_SOURCE_FILE = lazy.regex(r"\w\.(?:py|pyx|c|cc|cpp|cxx|cu|h|hpp|lua|rs|go|java|scala|jl|js|ts|rb)$")
 # A word that names nothing: the number after it belongs to the prose around it
 # (``Epoch 0 of 30``, ``with 10,740,096 parameters``, ``(after 10 iterations)``). Not
 # ``a`` (YOLACT's ``A: 1.25`` is a loss part) nor ``it`` (``it 10``: the iteration).
@@ -302,6 +299,9 @@ _FUNCTION_WORDS = frozenset(
 # ``[INFO|trainer.py:1813]``): its line number is no value of a metric named for the file.
 ID = "\x01"
 _SOURCE = r"py|pyx|c|cc|cpp|cxx|h|hpp|cu|cuh|java|scala|kt|rs|go|js|ts|jl|rb|lua|swift"
+# A source file's name before a number is the line of code that logged (SlowFast's
+# ``logging.py:  95: json_stats: {..}``), not a metric.
+_SOURCE_FILE = lazy.regex(rf"\w\.(?:{_SOURCE})$")
 MASK = lazy.regex(
     r"(?<![\w+/\-.@])(?:"
     rf"@?[\w./\-]*?\.(?:{_SOURCE})(?::\d+)+"  # (tensorpack's ``[0305 14:02 @base.py:272]``)
@@ -394,7 +394,7 @@ _NORM_WORDS = frozenset(("norm", "total", "global", "l2"))
 
 def _unnamed_norm(printed: str) -> bool:
     """Whether a name is a norm of nothing it names (``norm``, ``total_norm``)."""
-    named = set(normalise(printed).split("_"))
+    named = set(families.words(normalise(printed)))
     return "norm" in named and named <= _NORM_WORDS
 
 
@@ -427,8 +427,10 @@ def _slashed(found: re.Match[str], sections: bool = False) -> str:
     when each name (with the shared word, if any) is a series' and they differ; else as
     printed (``global_step/max_steps: 5/400`` is a step of its total)."""
     a, b, tail = found["a"], found["b"], found["tail"]
-    joined = [(a + tail, b + tail), (a, b + tail)]
-    tried = [(f"{a} {tail}", f"{b} {tail}")] if sections else joined
+    # The section's word before the name; or the shared last word after each, or after
+    # the second only.
+    shared = [(a + tail, b + tail), (a, b + tail)]
+    tried = [(f"{a} {tail}", f"{b} {tail}")] if sections else shared
     for first, second in tried:
         named = [_CANONICAL.get(normalise(name)) for name in (first, second)]
         if None not in named and named[0] != named[1] and not set(_AXES) & set(named):
@@ -925,6 +927,7 @@ class LineParser:
         # (After the step it opens with: ``step 400, valid loss: ..``, ``[400/9000] valid ..``.)
         opened = _OPENING_STEP.sub("", shape, count=1)
         val_line = bool(families.VAL_LINE.match(opened) or _EVALUATED_DICT.search(shape))
+        val_from = len(shape) - len(opened)  # (where the evaluation's pairs begin)
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
         sections = sorted(
@@ -948,7 +951,7 @@ class LineParser:
             start = found.start + found.quoted
             if _unit(shape, start, start + found.length):
                 continue  # a number's unit (Keras's ``712ms/epoch``), not a name
-            val = val_line and found.start >= len(shape) - len(opened)  # (not its step)
+            val = val_line and found.start >= val_from  # (not its step)
             for at, evaluated in sections:
                 if at >= found.start:
                     break
@@ -1029,27 +1032,20 @@ class LineParser:
         if STEP not in named:
             # A counter is whole and bare: not ``278.91 iters/sec``, nor TF.js's ``229ms
             # 72us/step`` (durations).
-            leading = [
+            # (and so is one after the epoch: ``Epoch 0 [60.4s]:`` is the epoch's time)
+            bare = [
                 number.group("num").isdigit() and number.end() == number.end("num")
-                for number in islice(grammar.NUMBER_RE.finditer(text), 2)
+                for number in grammar.NUMBER_RE.finditer(text)
             ]
-            whole = leading[:1] == [True]
+            whole = bare[:1] == [True]
             prefix = shape[:first] if whole else ""
-            if whole and leading[1:] == [False] and prefix.count(grammar.HOLE) == 2:
+            if whole and bare[1:2] == [False] and prefix.count(grammar.HOLE) == 2:
                 prefix = prefix[: prefix.index(grammar.HOLE) + 1]  # (``[100] 2.3s ..``)
-            unnamed = _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
-            if any(slot.key == COUNTER for slot in unnamed):
-                # A counter is whole and bare: ``Epoch 0 [60.4s]:`` is the epoch's time.
-                bare = [
-                    number.group("num").isdigit() and number.end() == number.end("num")
-                    for number in grammar.NUMBER_RE.finditer(text)
-                ]
-                unnamed = [
-                    slot
-                    for slot in unnamed
-                    if slot.key != COUNTER or slot.index >= len(bare) or bare[slot.index]
-                ]
-            slots += unnamed
+            slots += [
+                slot
+                for slot in _counters(prefix, holes, covered, shape, named.get(EPOCH), totals)
+                if slot.key != COUNTER or slot.index >= len(bare) or bare[slot.index]
+            ]
             if (
                 EPOCH in named
                 and not _whole(tokens, named[EPOCH])

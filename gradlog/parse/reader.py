@@ -630,7 +630,7 @@ class LogReader(BulkReader):
         masked = mask_digits(text)
         found = event(text, masked)
         warning = ("Warning: " in stripped and _PY_WARNING.match(stripped) is not None) or (
-            "s" in stripped[:1] and _LAUNCHER.match(stripped) is not None
+            stripped.startswith("s") and _LAUNCHER.match(stripped) is not None
         )
         fields = None if warning else self._parser.parse(text, masked)
         # Read as plain key-value pairs from the text as cleaned: a layout to remember.
