@@ -387,6 +387,11 @@ _LOSS_TENSOR = lazy.regex(
 # |g_param|=2.10e+00``, ``||grad||: 1.3``): the norm of what it names, the gradients'
 # when it opens with ``g_`` or ``grad`` (``_barred``).
 _BARRED = lazy.regex(r"(?<![\w|])\|{1,2}([A-Za-z][\w.]*)\|{1,2}(?=\s*[:=])")
+# A line's one bar between a name and its last value, the bar as the pair's separator
+# (Trax: ``Step 100: train CrossEntropyLoss |  9.69``): a colon. A table's row has bars
+# between every cell (Lightning's ``1 | loss_fn | CrossEntropyLoss | 0``), so only a
+# line with a single bar.
+_PIPED = lazy.regex(r"(?<=[A-Za-z\d)\]]) +\| +(?=\x00\s*$)")
 
 
 _NORM_WORDS = frozenset(("norm", "total", "global", "l2"))
@@ -572,6 +577,8 @@ def _prepare(shape: str) -> str:
         shape = _NESTED.sub(_owned, shape)
     if "|" in shape:
         shape = _BARRED.sub(_barred, shape)
+        if shape.count("|") == 1:
+            shape = _PIPED.sub(": ", shape)
     if "grad_fn=<" in shape and "tensor(" in shape:
         shape = _LOSS_TENSOR.sub(lambda found: f"{found[1]}loss: {found[2]}", shape, count=1)
     if "/" in shape and ("\x00/" in shape or "\x00 /" in shape):

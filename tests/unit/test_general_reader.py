@@ -2739,3 +2739,33 @@ def test_a_name_between_bars_is_its_norm() -> None:
     # a norm of something named on a step's line is no gradient norm: ``emb_norm``, ``|w|``
     (record,) = read("step 10 loss 0.5 emb_norm 30.2 lr 1e-4 |w|=3.2")
     assert "grad_norm" not in record.metrics
+
+
+def test_a_single_bar_before_a_last_value_separates_its_pair() -> None:
+    # Trax's loop: ``Step    100: train CrossEntropyLoss |  9.69127314``, one line per
+    # metric, train and eval at the same step.
+    log = []
+    for step in range(100, 1100, 100):
+        log += [
+            f"Step {step:6d}: Ran 100 train steps in 61.63 secs",
+            f"Step {step:6d}: train WeightedCategoryCrossEntropy |  {10 - step / 200:.8f}",
+            f"Step {step:6d}: eval  WeightedCategoryCrossEntropy |  {10.1 - step / 200:.8f}",
+            f"Step {step:6d}: eval      WeightedCategoryAccuracy |  {step / 2000:.8f}",
+        ]
+    records = read("\n".join(log))
+    assert [r.step for r in records] == list(range(100, 1100, 100))
+    assert [r.metrics["loss"] for r in records] == pytest.approx(
+        [10 - step / 200 for step in range(100, 1100, 100)]
+    )
+    assert records[-1].metrics["val_loss"] == pytest.approx(5.1)
+    assert records[-1].metrics["val_acc"] == pytest.approx(0.5)
+    # a table's row has a bar between every cell: Lightning's summary is no record
+    summary = [
+        "  | Name    | Type             | Params",
+        "0 | model   | Linear           | 7.9 K ",
+        "1 | loss_fn | CrossEntropyLoss | 0     ",
+    ]
+    assert read("\n".join(summary)) == []
+    # a bar before a name is no separator: ``epoch 3 | loss 0.5``
+    (record,) = read("epoch 3 | loss 0.5")
+    assert record.metrics == {"loss": 0.5}
