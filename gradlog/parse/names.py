@@ -172,6 +172,11 @@ _CANONICAL: dict[str, str] = {
 
 _STEP_WORDS = frozenset({"step", "iter", "iteration", "it", "batch"})
 _INDEX_WORDS = frozenset({"i", "idx", "index", "n", "no", "num", "number", "id"})
+# Words before a step's word that say which count it is, not that it is a count: the
+# run's whole count beside an epoch's (``global_iter``, ``overall step``), the current
+# one (mmcv's ``cur_iter``). Not ``total``: ``Total step = 720`` is a setting's count.
+_SCOPE_WORDS = frozenset({"global", "overall", "cur", "curr", "current", "training"})
+_SCOPED_STEPS = frozenset({"step", "iter", "iteration"})
 _SEPARATORS = lazy.regex(r"[^\w.]+")
 # The name cache is bounded in entries and in their length: a log that prints a new
 # name per line fills it once, then new names are worked out each time (a few regexes).
@@ -361,9 +366,12 @@ class NameTable:
 def _indexed_step(snake: str) -> str | None:
     """``step`` for a step's word followed by an index's (``step_i``, ``iter_num``,
     ``step_idx``, ``batch_idx``, ``Batch id``): the counter itself, where the index word
-    before it is a count of steps (``num_steps``)."""
+    before it is a count of steps (``num_steps``); and for a step's word after a scope's
+    (``global_iter``, ``cur_iter``)."""
     first, _, rest = snake.partition("_")
     if first in _STEP_WORDS and rest and set(rest.split("_")) <= _INDEX_WORDS:
+        return STEP
+    if first in _SCOPE_WORDS and rest in _SCOPED_STEPS:
         return STEP
     return None
 

@@ -2769,3 +2769,19 @@ def test_a_single_bar_before_a_last_value_separates_its_pair() -> None:
     # a bar before a name is no separator: ``epoch 3 | loss 0.5``
     (record,) = read("epoch 3 | loss 0.5")
     assert record.metrics == {"loss": 0.5}
+
+
+@pytest.mark.parametrize("name", ["global_iter", "global iter", "cur_iter", "Overall Step"])
+def test_a_step_named_with_its_scope_is_the_step(name: str) -> None:
+    # ``Epoch: 1, global_iter: 130, loss: 0.07``: the run's count of steps beside its epoch
+    log = [
+        f"Epoch: {e}, {name}: {e * 100 + i * 10}, loss: {1 / (e * 10 + i + 1):.4f}"
+        for e in range(3)
+        for i in range(10)
+    ]
+    records = read("\n".join(log))
+    assert [r.step for r in records] == [e * 100 + i * 10 for e in range(3) for i in range(10)]
+    assert all(set(r.metrics) == {"loss"} for r in records)
+    # a total is a count of steps (a banner's), not the step
+    (record,) = read("step 5 total_steps 1000 loss 0.5")
+    assert record.step == 5
