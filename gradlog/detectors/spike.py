@@ -100,7 +100,8 @@ class LossSpikeDetector(Detector):
       losses left out (a jump may climb through them): a diffusion model's loss averaged
       to 0.149 +- 1% that jumps to 0.41 and decays back over 30 records. Not while the
       learning rate is above its least in the window (a warm restart), nor once
-      `calm_misses` (2) such jumps fell straight back (a heavy-tailed per-batch loss).
+      `calm_misses` (2) such jumps fell straight back, or 2x jumps came out of windows
+      as wide as the margin asks (a heavy-tailed per-batch loss).
     - None once the loss has gone below zero: a signed loss (a policy gradient's
       surrogate, an ELBO) has no positive level for a jump to be a multiple of.
     """
@@ -312,8 +313,10 @@ class LossSpikeDetector(Detector):
         more than ``lm_persist`` it must hold (one more where the window was not still to
         ``calm_spread``). Never while the learning rate is above its least in the window
         (a warm restart's jump is the schedule's), nor once ``calm_misses`` such jumps
-        fell straight back (a heavy-tailed loss: a diffusion model's per-batch loss,
-        which depends on the sampled noise level, jumps 5x and back all run long)."""
+        fell straight back, or jumps of ``calm_factor`` came out of windows too wide for
+        the margin (a heavy-tailed loss: a diffusion model's per-batch loss, which
+        depends on the sampled noise level, jumps 5x and back all run long; a loss of
+        one image a batch, printed unaveraged)."""
         limits = self._limits
         slots = self._recent._slots
         if ratio < limits.calm_factor or len(slots) < limits.window:
@@ -323,7 +326,12 @@ class LossSpikeDetector(Detector):
         before = max(0, len(slots) - limits.calm_ramp)
         held = [v for v in islice(slots, before) if v is not None]
         least = min(held, default=0.0)
-        if least <= 0 or ratio < limits.calm_margin * max(held) / least:
+        if least <= 0:
+            return None
+        if ratio < limits.calm_margin * max(held) / least:
+            # A 2x jump out of a window that was itself that wide: the loss's own noise
+            # (a per-batch loss printed unaveraged), which counts as a miss too.
+            self._calm_misses += 1
             return None
         lr = record.metrics.get(LR)
         rates = [r.metrics[LR] for r in self._records() if finite(r.metrics.get(LR))]

@@ -143,6 +143,9 @@ class Assembler:
         self._headed_first = False
         self._headed_last: float | None = None
         self._headed_rose = False  # the last header's epoch is past the one's before
+        # Lines that print only their epoch are numbered: an epoch printed several
+        # records, each with its own training loss (``_within_epoch``).
+        self._in_epoch = False
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -196,6 +199,24 @@ class Assembler:
             elif self.header_epoch is not None:
                 step = self._headed(step)
         at = _marker(step, epoch, marker)
+        if at is not None and step is None and self._within_epoch(line_no, epoch, header, metrics):
+            # A line that prints only its epoch, again, with a training loss that has
+            # moved on (a loop that prints ``Epoch [1/100] Loss: 3.30`` every 20 batches):
+            # the next record of the epoch, numbered in order, as are all epoch-only
+            # records from then on (the epochs would put them back).
+            assert pending is not None
+            if self._in_epoch and pending.epoch == epoch and not pending.moved_on(metrics):
+                pending.metrics.update(metrics)  # its evaluation, or a repeated line
+                return []
+            self._in_epoch = True
+            done = self.flush()
+            self.numbered = True
+            self.numbered_records += 1
+            number = (self._last.step if self._last is not None else 0) + 1
+            self._pending = _Pending(
+                float(number), line_no, epoch, True, False, self._take(metrics), bits=bits
+            )
+            return done
         if (
             at is not None
             and header
@@ -255,6 +276,30 @@ class Assembler:
             float(number), line_no, epoch, True, False, self._take(metrics), bits=bits
         )
         return done
+
+    def _within_epoch(
+        self, line_no: int, epoch: float | None, header: bool, metrics: dict[str, float]
+    ) -> bool:
+        """Whether a line that prints its epoch but no step is a record of its own within
+        the epoch (``take``): its epoch's lines have been numbered so far, or it repeats
+        the open record's epoch, on another line (not a bar's redraw), with another
+        training loss. (A block's bar, which counts its loop, refreshes the block's
+        values: Keras's running means.)"""
+        pending = self._pending
+        if pending is None or epoch is None or header:
+            return False
+        if self._in_epoch:
+            return pending.numbered and pending.epoch is not None
+        return (
+            not pending.numbered
+            and not pending.by_step
+            and not pending.header
+            and pending.count is None
+            and pending.step == epoch
+            and pending.epoch == epoch
+            and line_no != pending.line
+            and pending.moved_on(metrics)
+        )
 
     def loop(self, index: float, total: float) -> None:
         """Note a bar's count ``index/total`` on the line about to be taken (it prints no

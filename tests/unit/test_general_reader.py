@@ -14,7 +14,7 @@ import pytest
 
 from gradlog.columns import RecordRun
 from gradlog.engine import analyze
-from gradlog.model import Record
+from gradlog.model import Record, Severity
 from gradlog.parse import tables
 from gradlog.parse.families import family
 from gradlog.parse.line import LineParser
@@ -2785,3 +2785,52 @@ def test_a_step_named_with_its_scope_is_the_step(name: str) -> None:
     # a total is a count of steps (a banner's), not the step
     (record,) = read("step 5 total_steps 1000 loss 0.5")
     assert record.step == 5
+
+
+def _epoch_only_loop(epochs: int, prints: int, seed: int = 3) -> list[str]:
+    """A loop that prints its epoch and the batch's loss every 20 batches, with no batch
+    number (pytorch-semseg's ``Epoch [1/100] Loss: 3.3095``): a loss of one image a
+    batch, scattered +-30% about a falling level."""
+    rng = random.Random(seed)
+    lines = []
+    for epoch in range(1, epochs + 1):
+        for i in range(prints):
+            level = 0.6 + 2.4 * math.exp(-((epoch - 1) * prints + i) / 40)
+            lines.append(f"Epoch [{epoch}/100] Loss: {level * math.exp(rng.gauss(0, 0.28)):.4f}")
+    return lines
+
+
+def test_an_epoch_printed_again_with_a_new_loss_is_the_next_record() -> None:
+    lines = _epoch_only_loop(30, 73)
+    losses = [float(line.rsplit(" ", 1)[1]) for line in lines]
+    for records in (read("\n".join(lines)), read_blocks(lines, 500)[1]):
+        assert [r.metrics["loss"] for r in records] == losses  # (every print, in order)
+        assert [r.step for r in records] == list(range(1, len(lines) + 1))
+        assert [r.epoch for r in records] == [e for e in range(1, 31) for _ in range(73)]
+    # Udacity's course loop: the evaluation's values on each print of the epoch
+    udacity = [
+        f"Epoch {e}/8.. Train loss: {3 / (e + i / 10):.3f}.. Validation loss: "
+        f"{3.1 / (e + i / 10):.3f}.. Validation accuracy: 0.5{i}"
+        for e in range(1, 4)
+        for i in range(3)
+    ]
+    records = read("\n".join(udacity))
+    assert [(r.step, r.epoch, r.metrics["val_acc"]) for r in records] == [
+        (e * 3 + i - 2, e, float(f"0.5{i}")) for e in range(1, 4) for i in range(3)
+    ]
+    # the same epoch and loss again (a repeated line), or the epoch's evaluation, is
+    # still that record; as are a bar's redraws of one line
+    records = read("epoch 1 loss 0.9\nepoch 1 loss 0.9\nepoch 1 val_loss 1.0\nepoch 2 loss 0.8")
+    assert [(r.step, r.metrics) for r in records] == [
+        (1, {"loss": 0.9, "val_loss": 1.0}),
+        (2, {"loss": 0.8}),
+    ]
+    records = read("epoch 1 loss 0.9\repoch 1 loss 0.8\repoch 1 loss 0.7\nepoch 2 loss 0.6")
+    assert [(r.step, r.metrics["loss"]) for r in records] == [(1, 0.7), (2, 0.6)]
+
+
+def test_a_noisy_loss_printed_batch_by_batch_is_no_spike() -> None:
+    # every print of the epochs above read: their +-30% scatter is the loss's own noise
+    report = analyze(_epoch_only_loop(30, 73))
+    assert report.input.records == 2190
+    assert [d.id for d in report.diagnoses if d.severity >= Severity.WARNING] == []

@@ -125,6 +125,21 @@ def test_a_calm_jump_is_none_with_a_warm_restart_nor_in_a_heavy_tailed_run() -> 
     assert run("loss_spike", records(loss=[*tails, *jump])) == []
 
 
+def test_a_calm_jump_is_none_where_2x_jumps_came_out_of_wide_windows_before() -> None:
+    # A loss of one image a batch (pytorch-semseg's ``Epoch [8/100] Loss: 0.7791`` every
+    # 20 batches) scatters +-30%: a window that happens to be narrow, then a 2.3x batch
+    # and two high ones, is its noise when 2x batches came out of wider windows before.
+    window = [1.0, 1.1, 0.9, 1.05, 0.95, 1.2, 0.85, 1.0]
+    jump = [2.3, 1.6, 1.55, 1.0, 0.9, 1.1]
+    assert [d.first_step for d in run("loss_spike", records(loss=[*window, *jump]))] == [9]
+    noisy = [1.0, 1.6, 0.6, 1.3, 0.7, 1.0, 1.4, 0.8]
+    before = [*noisy, 2.2, 1.0, *noisy, 2.1, 0.9, *noisy]
+    assert run("loss_spike", records(loss=[*before, *window, *jump])) == []
+    # one such jump is no pattern yet
+    once = [*noisy, 2.2, 1.0, *noisy]
+    assert len(run("loss_spike", records(loss=[*once, *window, *jump]))) == 1
+
+
 def test_a_loss_that_went_below_zero_has_no_ratio_to_jump_by() -> None:
     # A policy-gradient surrogate hovers around 0 and changes sign: against a level of
     # -0.002 or 0.0005, 0.014 is no multiple of anything. Before its first negative
