@@ -97,7 +97,8 @@ class LossSpikeDetector(Detector):
     - or, once it held `lm_persist` (2) records (3 unless the window was still to
       `calm_spread`, 1.1x), a jump of `calm_factor` (2x) and `calm_margin` (1.5) times
       the spread (most over least) of the window before it, its last `calm_ramp` (2)
-      losses left out (a jump may climb through them): a diffusion model's loss averaged
+      losses left out (a jump may climb through them, but no longer: 2x over the last
+      loss before them, or it is a steady climb, `divergence`'s): a diffusion model's loss averaged
       to 0.149 +- 1% that jumps to 0.41 and decays back over 30 records. Not while the
       learning rate is above its least in the window (a warm restart), nor once
       `calm_misses` (2) such jumps fell straight back, or 2x jumps came out of windows
@@ -328,6 +329,8 @@ class LossSpikeDetector(Detector):
         least = min(held, default=0.0)
         if least <= 0:
             return None
+        if held and record.metrics[LOSS] < limits.calm_factor * held[-1]:
+            return None  # it rose over more records than a jump climbs: a steady climb
         if ratio < limits.calm_margin * max(held) / least:
             # A 2x jump out of a window that was itself that wide: the loss's own noise
             # (a per-batch loss printed unaveraged), which counts as a miss too.

@@ -2834,3 +2834,28 @@ def test_a_noisy_loss_printed_batch_by_batch_is_no_spike() -> None:
     report = analyze(_epoch_only_loop(30, 73))
     assert report.input.records == 2190
     assert [d.id for d in report.diagnoses if d.severity >= Severity.WARNING] == []
+
+
+@pytest.mark.parametrize(
+    "form", ["Epoch {e} Iter 600 loss {loss}", "Epoch: {e}, Steps: 1134 | Train Loss: {loss}"]
+)
+def test_the_same_step_at_a_later_epoch_with_a_new_loss_is_counted_on(form: str) -> None:
+    # A loop that prints once an epoch, at its last batch, or its steps an epoch: each
+    # epoch a record, its step counted on (they had all been one record, the last loss);
+    # the same loss on two epochs too (``0.0093`` at 4 digits: a frozen loss repeats).
+    lines = [form.format(e=e, loss=f"{1 / (e + 1):.4f}") for e in range(1, 300)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 100)[1]):
+        assert [r.epoch for r in records] == list(range(1, 300))
+        assert [r.metrics["loss"] for r in records] == [
+            float(f"{1 / (e + 1):.4f}") for e in range(1, 300)
+        ]
+        steps = [r.step for r in records]
+        assert steps == sorted(set(steps))
+    # the same step at the next epoch with no training loss is that step's evaluation
+    records = read(
+        "epoch 1 step 1000 loss 0.5\nepoch 2 step 1000 val_loss 0.6\nepoch 2 step 1100 loss 0.4"
+    )
+    assert [(r.step, r.metrics) for r in records] == [
+        (1000, {"loss": 0.5, "val_loss": 0.6}),
+        (1100, {"loss": 0.4}),
+    ]
