@@ -138,7 +138,24 @@ _SAID_NAME = r"[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,2}"
 _AT_STEP = lazy.regex(
     rf"(?P<name>{_SAID_NAME}) (?:at|for|after|in|on) (?P<axis>[A-Za-z]+) \x00"
     r"(?:,? (?P<axis2>[A-Za-z]+) \x00)?,?(?: is| was| ?=| ?:) ?(?=\x00)"
+    # or the count before its axis's word: ``Current loss after 50 iterations: 127.1``
+    # (Optimization.jl's callback)
+    rf"|(?P<named>{_SAID_NAME}) (?:at|after) \x00 (?P<counted>[A-Za-z]+?)s?"
+    r"(?: is| ?=| ?:) ?(?=\x00)"
 )
+# One name over values each named by its split: ``Loss: train=0.0043, val=0.2026;
+# logMAE: train=-5.52, val=-1.66`` (DimeNet), ``Loss - train: 0.50, valid: 0.61``: each
+# value the name of its split's series (``_grouped``). Without a separator after the name
+# the splits may be other things (LitGPT's ``loss train: 2.107, val: 1.987`` repeats the
+# last evaluation on every step's line; its own line, ``iter 400: val loss 1.8012``, is
+# the step's).
+_SPLIT_WORDS = r"(?:train|training|val|valid|validation|dev|test|eval)"
+_GROUPED = lazy.regex(
+    r"(?<![\w.])(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*[:=\-]\s*"
+    rf"(?P<body>(?:{_SPLIT_WORDS}\s*[:=]?\s*\x00\s*[,;|]?\s*){{2,}})",
+    re.IGNORECASE,
+)
+_SPLIT_WORD = lazy.regex(rf"\b{_SPLIT_WORDS}\b", re.IGNORECASE)
 # ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
 # (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
 # at, then the value after a colon, or one blank apart.
@@ -510,10 +527,26 @@ def _holes(clock: str) -> str:
 
 
 def _at_step(found: re.Match[str]) -> str:
-    """``x at step N is V`` (``_AT_STEP``) as ``step N, x: V``."""
+    """``x at step N is V`` (``_AT_STEP``) as ``step N, x: V``; ``x after N steps: V``
+    the same way."""
     hole = grammar.HOLE
+    if found["named"]:
+        return f"{found['counted']} {hole}, {found['named']}: "
     more = f"{found['axis2']} {hole}, " if found["axis2"] else ""
     return f"{found['axis']} {hole}, {more}{found['name']}: "
+
+
+def _grouped(found: re.Match[str]) -> str:
+    """A name over its splits' values (``_GROUPED``): each split word as the split's
+    series of that name (``Loss: train=V, val=W`` as ``train_Loss=V, val_Loss=W``).
+    An axis's name groups nothing (``Epoch 3 train 0.5 val 0.6`` has no name of theirs)."""
+    name = found["name"]
+    if normalise(name) in _AXIS_NAMES:
+        return found[0]
+    return _SPLIT_WORD.sub(lambda split: f"{split[0]}_{name}", found["body"])
+
+
+_AXIS_NAMES = frozenset({"epoch", "ep", "step", "iter", "iteration", "batch", "it"})
 
 
 def _ranged(found: re.Match[str]) -> str:
@@ -575,6 +608,8 @@ def _prepare(shape: str) -> str:
         shape = _TUPLE_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[1]}: ", shape)
     if shape.count("{") >= 2 and _SUMMARY_KEY.search(shape):
         shape = _NESTED.sub(_owned, shape)
+    if _SPLIT_WORD.search(shape):
+        shape = _GROUPED.sub(_grouped, shape)
     if "|" in shape:
         shape = _BARRED.sub(_barred, shape)
         if shape.count("|") == 1:

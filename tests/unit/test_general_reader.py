@@ -2859,3 +2859,35 @@ def test_the_same_step_at_a_later_epoch_with_a_new_loss_is_counted_on(form: str)
         (1000, {"loss": 0.5, "val_loss": 0.6}),
         (1100, {"loss": 0.4}),
     ]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Epoch: {e:03d}, Loss: train={loss:.6f}, val={val:.6f}; logMAE: train=-5.52, val=-1.66",
+        "Epoch {e} | Loss - train: {loss:.4f}, valid: {val:.4f}",
+        "epoch {e} LOSS: TRAIN {loss:.4f} | VALIDATION {val:.4f}",
+    ],
+)
+def test_a_name_over_values_named_by_their_splits_names_each(form: str) -> None:
+    # DimeNet's ``Loss: train=0.0043, val=0.2026; logMAE: train=-5.52, val=-1.66``: one
+    # name, then each value named by its split (they had been series named train, val)
+    lines = [form.format(e=e, loss=1 / e, val=0.2 + e / 100) for e in range(1, 6)]
+    records = read("\n".join(lines))
+    assert [r.epoch for r in records] == [1, 2, 3, 4, 5]
+    assert [r.metrics["loss"] for r in records] == pytest.approx([1 / e for e in range(1, 6)], 1e-3)
+    assert [r.metrics["val_loss"] for r in records] == pytest.approx(
+        [0.2 + e / 100 for e in range(1, 6)], 1e-3
+    )
+    # an axis names no split's values: ``Epoch 3 train 0.5 val 0.6`` is no epoch's series
+    (record,) = read("step 3 train 0.5 val 0.6")
+    assert record.step == 3 and "epoch_train" not in str(record.metrics)
+
+
+def test_a_value_named_after_its_count_of_steps() -> None:
+    # Optimization.jl's callback: ``Current loss after 50 iterations: 127.14344326966496``
+    lines = [f"Current loss after {10 * i} iterations: {100 / i}" for i in range(1, 6)]
+    records = read("\n".join(lines))
+    assert [(r.step, r.metrics) for r in records] == [
+        (10 * i, {"loss": 100 / i}) for i in range(1, 6)
+    ]
