@@ -167,6 +167,9 @@ _PREFIX = lazy.regex(
             # 2024-02-11 09:14:05 |
             rf"^{_DATE}[ T]{_TIME}(?:Z|[+-]\d{{2}}:?\d{{2}})?\s*(?:[|:-]\s*)?",
             rf"^{_TIME}\s+\|\s+",  # a time alone, then a pipe: ParlAI's ``14:06:11 | valid:``
+            # a day, then the month's name: Mocha.jl's ``17-Nov 23:18:53:INFO:root:``,
+            # ``06-Dec-2026 10:00:00 -``
+            rf"^\d{{1,2}}[- ]{_MONTH}(?:[- ]\d{{2,4}})?[ T]{_TIME}\s*(?:[|:-]\s*)?",
             # a date by the month's name (syslog, journalctl, ts(1), ctime): ``May 01
             # 10:00:00 host python3[4821]:``, ``Thu May  2 10:00:00 2024``
             rf"^(?:{_WEEKDAY}\s+)?{_MONTH}\s+\d{{1,2}}\s+{_TIME}(?:\s+\d{{4}})?"

@@ -546,6 +546,7 @@ def _grouped(found: re.Match[str]) -> str:
     return _SPLIT_WORD.sub(lambda split: f"{split[0]}_{name}", found["body"])
 
 
+_INDEX_NAMES = frozenset({"i", "idx", "index", "n"})
 _AXIS_NAMES = frozenset({"epoch", "ep", "step", "iter", "iteration", "batch", "it"})
 
 
@@ -1006,7 +1007,17 @@ class LineParser:
             read = self._named(
                 printed, found.sep, grad or (stepped and _unnamed_norm(printed)), val
             )
-            if read is not None and found.total >= 0 and read[0] in _SECTION_WORDS:
+            if (
+                read is not None
+                and found.total >= 0
+                and read[1] not in _AXES
+                and normalise(printed) in _INDEX_NAMES
+                and _whole(tokens, found.value)
+            ):
+                # An index's name counting to a total (torch-rnn's ``Epoch 5.32 / 50, i =
+                # 1733 / 20050, loss = 36.84``): the step, out of the run's.
+                read = (read[0], STEP, True)
+            elif read is not None and found.total >= 0 and read[0] in _SECTION_WORDS:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.
                 read = (read[0], EPOCH, True) if read[0] in TRAIN_WORDS else None

@@ -108,6 +108,10 @@ CASES = [
     ),
     ("Thu May  2 10:00:08 2024 Epoch 3 loss 0.5", ["Epoch 3 loss 0.5"]),
     ("Mar 5 is when loss 2.0 was seen", ["Mar 5 is when loss 2.0 was seen"]),
+    # a day, then the month's name (Mocha.jl's logger, then Python's ``INFO:root:``)
+    ("17-Nov 23:18:53:INFO:root:003000 :: loss = 0.97", ["003000 :: loss = 0.97"]),
+    ("06-Dec-2026 10:00:00 - step 10 loss 2.3", ["step 10 loss 2.3"]),
+    ("17 Nov runs: loss 2.0", ["17 Nov runs: loss 2.0"]),
     # where it was printed (host:rank, module:line), then the level (OLMo-core)
     (
         "2025-03-02 17:40:14.784\tnode-241.ai2.in:0\tolmo_core.train.trainer:628\tINFO\tstep 10",

@@ -2891,3 +2891,19 @@ def test_a_value_named_after_its_count_of_steps() -> None:
     assert [(r.step, r.metrics) for r in records] == [
         (10 * i, {"loss": 100 / i}) for i in range(1, 6)
     ]
+
+
+def test_an_index_counting_to_a_total_is_the_step() -> None:
+    # torch-rnn: ``Epoch 5.32 / 50, i = 1733 / 20050, loss = 36.84``: the iteration out of
+    # the run's, beside the epoch's progress (it had been a series named i, and the
+    # fractional epochs the steps, two lines of an epoch's hundredth one record)
+    lines = [
+        f"Epoch {i / 377:.2f} / 50, i = {i} / 20050, loss = {3 - i / 1000:.4f}"
+        for i in range(1, 400)
+    ]
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == list(range(1, 400))
+    assert all(set(r.metrics) == {"loss"} for r in records)
+    # a whole count only: ``n = 0.5 / 2`` is no counter
+    (record,) = read("step 3 n = 0.5 / 2 loss 0.4")
+    assert record.step == 3
