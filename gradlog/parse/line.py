@@ -324,6 +324,10 @@ MASK = lazy.regex(
     rf"@?[\w./\-]*?\.(?:{_SOURCE})(?::\d+)+"  # (tensorpack's ``[0305 14:02 @base.py:272]``)
     r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"
     r"|_\d{2}[-:]\d{2}(?:[-:]\d{2})?)?"  # (``2024-05-21_10-03-11``, a run's stamp)
+    # a date by the month's name with its time (``time.ctime()``: Swin-UNETR's ``0 Tue Jun
+    # 14 10:11:32 2022 Epoch: 1``): no series ``jun`` = 14
+    r"|(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +)?(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r" +\d{1,2} +\d{2}:\d{2}:\d{2}(?: +\d{4})?"
     r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|(?!\d+[eE][-+]?\d+(?![\w+/\-.@]))(?:0[xX])?"
     r"(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}"

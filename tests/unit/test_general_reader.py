@@ -2907,3 +2907,18 @@ def test_an_index_counting_to_a_total_is_the_step() -> None:
     # a whole count only: ``n = 0.5 / 2`` is no counter
     (record,) = read("step 3 n = 0.5 / 2 loss 0.4")
     assert record.step == 3
+
+
+def test_a_date_by_the_months_name_inside_a_line_is_no_series() -> None:
+    # Swin-UNETR: ``print(args.rank, time.ctime(), "Epoch:", epoch)`` before each epoch's
+    # ``Epoch 1/100 0/24 loss: 2.5377``: no series ``jun``, and no step counted on from
+    # its day each epoch (the steps had reached 121206 for 2400 batches)
+    lines = []
+    for epoch in range(5):
+        lines.append(f"0 Tue Jun 14 10:1{epoch}:32 2022 Epoch: {epoch}")
+        lines += [
+            f"Epoch {epoch}/100 {i}/24 loss: {3 - epoch / 10 - i / 100:.4f}" for i in range(24)
+        ]
+    records = read("\n".join(lines))
+    assert all("jun" not in r.metrics for r in records)
+    assert [r.step for r in records if "loss" in r.metrics] == list(range(120))
