@@ -84,7 +84,9 @@ class OscillationDetector(Detector):
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         loss = record.metrics.get(LOSS)
-        if loss is None or not math.isfinite(loss):
+        if loss is None:
+            return []  # a record of other values (a throughput's line between the losses)
+        if not math.isfinite(loss):
             # With no stretch open there is nothing to break (nor reported: that needs one).
             return self._break(None) if self._run else []
         self._seen += 1

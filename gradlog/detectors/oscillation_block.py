@@ -2,15 +2,15 @@
 
 What the rule keeps (the alternating stretch: its records, first records, start and
 length) depends only on the sequence of finite losses: a record that does not continue
-the up-down pattern restarts the stretch from its predecessor, and a record without a
-finite loss empties it. So the stretch length at every record of the block can be
-worked out with arrays (a running count reset at each break), and the state at the end
-of a quiet stretch of records rebuilt from it.
+the up-down pattern restarts the stretch from its predecessor, a printed loss that is
+not finite empties it, and a record with no loss is passed over. So the stretch length
+at every record of the block can be worked out with arrays (a running count reset at
+each break), and the state at the end of a quiet stretch of records rebuilt from it.
 
 Only two kinds of records can report: while nothing is reported, one whose stretch is
 long enough for ``_swings`` to be asked (``min_records`` and the length the records
 seen so far need: rare in a healthy log, as that length grows with the log); while an
-episode is reported, the break or missing loss that closes it. ``observe`` reads those.
+episode is reported, the break or non-finite loss that closes it. ``observe`` reads those.
 """
 
 from __future__ import annotations
@@ -43,6 +43,10 @@ class OscillationScreen:
         limits = detector._limits
         raw = block.values(LOSS)
         finite = np.isfinite(raw)
+        # A printed loss that is not finite breaks a stretch; a record with no loss is
+        # passed over (``observe``).
+        bad = block.present(LOSS) & ~finite
+        self.bad: Ints = np.flatnonzero(bad)
         index: Ints = np.flatnonzero(finite)  # block index of each finite loss
         n = len(index)
         self.index = index
@@ -50,11 +54,12 @@ class OscillationScreen:
         before = [record.metrics[LOSS] for record in detector._run[-2:]]
         carried = len(before)
         losses = np.concatenate((np.asarray(before, np.float64), raw[index]))
-        # ... and a record without a finite loss between two finite ones empties it.
+        # ... and a non-finite loss between two finite ones empties it.
         fresh = np.zeros(n, np.bool_)
         if n:
-            fresh[0] = index[0] > 0 or not detector._run  # (or it was empty already)
-            fresh[1:] = np.diff(index) > 1
+            bads = np.cumsum(bad)  # non-finite losses up to and with each record
+            fresh[0] = bads[index[0]] > 0 or not detector._run  # (or it was empty already)
+            fresh[1:] = np.diff(bads[index]) > 0
         group = np.concatenate((np.zeros(carried, np.int64), np.cumsum(fresh)))
         at = np.arange(carried, carried + n)
         back, back2 = np.maximum(at - 1, 0), np.maximum(at - 2, 0)
@@ -84,8 +89,8 @@ class OscillationScreen:
         needed = np.floor(scaled - 1e-9 * np.maximum(np.abs(scaled), 1))
         run = np.minimum(self.length, limits.window)
         self._asks: Ints = index[(run >= limits.min_records) & (run >= needed)]
-        # What closes a reported episode: a break, or a record without a finite loss.
-        stops = ~finite
+        # What closes a reported episode: a break, or a non-finite loss.
+        stops = bad
         stops[index[broken]] = True
         self._stops: Ints = np.flatnonzero(stops)
 
@@ -116,10 +121,15 @@ class OscillationScreen:
         index = self.index
         a = int(np.searchsorted(index, start))
         b = int(np.searchsorted(index, end))
-        if b == a or int(index[b - 1]) < end - 1:
-            # Ends on records without a finite loss: they leave the stretch empty.
+        bad = self.bad
+        last_bad = int(np.searchsorted(bad, end)) - 1
+        broken = last_bad >= 0 and int(bad[last_bad]) >= start
+        if b == a or (broken and int(bad[last_bad]) > int(index[b - 1])):
+            # No finite loss here, or a non-finite one after the last: a non-finite loss
+            # leaves the stretch empty; records with no loss leave it as it was.
             detector._seen += b - a
-            detector._break(None)
+            if broken:
+                detector._break(None)
             return
         window = detector._limits.window
         records = block.records

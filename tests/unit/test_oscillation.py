@@ -52,3 +52,16 @@ def test_a_regular_nine_percent_swing_counts() -> None:
     losses = [1.49, 0.63, 0.27] + [0.67787 if i % 2 else 0.744074 for i in range(40)]
     (found,) = run("oscillation", records(loss=losses))
     assert found.first_step is not None and found.first_step <= 4
+
+
+def test_records_of_other_values_between_the_losses_break_no_alternation() -> None:
+    # DALLE-pytorch prints ``0 300 loss - 6.644`` and, at other steps, ``0 309
+    # sample_per_sec - 37.37``: records with no loss between the swings
+    interleaved: list[float | None] = []
+    for loss in ZIGZAG:
+        interleaved += [loss, None]
+    found = run("oscillation", records(loss=interleaved, sample_per_sec=[38.0] * 18))
+    assert [(d.first_step, d.last_step) for d in found] == [(1, 17)]
+    # a printed NaN between them still breaks it
+    broken = [*ZIGZAG[:5], float("nan"), *ZIGZAG[5:]]
+    assert run("oscillation", records(loss=broken)) == []
