@@ -210,14 +210,7 @@ class Assembler:
                 pending.metrics.update(metrics)  # its evaluation, or a repeated line
                 return []
             self._in_epoch = True
-            done = self.flush()
-            self.numbered = True
-            self.numbered_records += 1
-            number = (self._last.step if self._last is not None else 0) + 1
-            self._pending = _Pending(
-                float(number), line_no, epoch, True, False, self._take(metrics), bits=bits
-            )
-            return done
+            return self._numbered(line_no, metrics, epoch, bits)
         if (
             at is not None
             and header
@@ -269,6 +262,13 @@ class Assembler:
             if pending.epoch is None:
                 pending.epoch = epoch
             return []
+        return self._numbered(line_no, metrics, epoch, bits)
+
+    def _numbered(
+        self, line_no: int, metrics: dict[str, float], epoch: float | None, bits: bool
+    ) -> list[Record]:
+        """Complete the open record and open one for ``metrics`` at the next step after
+        the last record's, numbered by gradlog; return what that completes."""
         done = self.flush()
         self.numbered = True
         self.numbered_records += 1
