@@ -1255,6 +1255,8 @@ class LineParser:
             # A word in parentheses qualifies the name before it (Pytorch-UNet's tqdm
             # ``loss (batch)=0.52``: the loss, of one batch), and is no name of its own.
             return self._key(" ".join(before), sep, grad)
+        if lowered and lowered[-1] in _SECTION_WORDS and self.names.canonical(last) not in _AXES:
+            return f"{before[-1]} {last}"  # a section's word names whose it is: ``val ppl``
         return last  # ``eval  val_loss=1.2`` names val_loss
 
     def _read(self, plan: _Plan, tokens: list[str], text: str) -> Fields | None:

@@ -2935,3 +2935,23 @@ def test_a_perplexity_abbreviated_is_the_loss_as_its_log(name: str) -> None:
     assert [r.metrics["loss"] for r in records] == pytest.approx(
         [6 - e / 5 for e in range(1, 6)], abs=1e-4
     )
+
+
+@pytest.mark.parametrize("section", ["val", "dev", "test"])
+def test_a_section_s_word_before_a_name_without_a_separator_names_whose_it_is(
+    section: str,
+) -> None:
+    # ``step 20 loss 0.50 val ppl 83.3``: the evaluation's perplexity, its log the
+    # validation loss (the section had been dropped: a series named ppl)
+    lines = [
+        f"step {10 * e} loss 0.5 {section} ppl {math.exp(5 - e / 10):.4f}" for e in range(1, 6)
+    ]
+    records = read("\n".join(lines))
+    assert [r.metrics.get("val_loss") for r in records] == pytest.approx(
+        [5 - e / 10 for e in range(1, 6)], abs=1e-4
+    )
+    assert all("ppl" not in r.metrics for r in records)
+    # a sentence's end before it leaves one word (Trax's ``Step 1: Ran 1 train steps in
+    # 14.87 secs. Val ppl 12.0``): nothing before it to name
+    (record,) = read("step 1 loss 0.5 Ran 1 train steps in 14.87 secs. Ppl 12.0")
+    assert record.metrics["loss"] == 0.5
