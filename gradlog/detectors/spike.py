@@ -329,7 +329,7 @@ class LossSpikeDetector(Detector):
         least = min(held, default=0.0)
         if least <= 0:
             return None
-        if held and record.metrics[LOSS] < limits.calm_factor * held[-1]:
+        if record.metrics[LOSS] < limits.calm_factor * held[-1]:
             return None  # it rose over more records than a jump climbs: a steady climb
         if ratio < limits.calm_margin * max(held) / least:
             # A 2x jump out of a window that was itself that wide: the loss's own noise

@@ -195,8 +195,7 @@ class Assembler:
             self.header_epoch, self._headed_first = epoch, True
         if step is not None and marker:
             if epoch is not None:
-                again = pending is not None and LOSS in metrics and LOSS in pending.metrics
-                step = self._counted_on(step, epoch, again)
+                step = self._counted_on(step, epoch, metrics)
             elif self.header_epoch is not None:
                 step = self._headed(step)
         at = _marker(step, epoch, marker)
@@ -322,12 +321,12 @@ class Assembler:
         self.numbered_records += 1
         return [record]
 
-    def _counted_on(self, step: float, epoch: float, again: bool = False) -> float:
+    def _counted_on(self, step: float, epoch: float, metrics: dict[str, float]) -> float:
         """A printed step made global when the counter starts again with each epoch: a
         step lower than the last one at a later epoch (``Epoch 1, batch 1800`` then
         ``Epoch 2, batch 0``) continues from the last one (2001), and so on from there;
-        so does the same step at a later epoch with a training loss of its own, beside
-        the open record's (``again``: a loop that prints once an epoch, at its last
+        so does the same step at a later epoch with a training loss of its own
+        (``metrics``), beside the open record's (a loop that prints once an epoch, at its last
         batch, ``Epoch 2 Iter 600 loss ..``, or its steps an epoch, OpenSTL's ``Epoch:
         19, Steps: 1134 | ..``; the same loss too, a frozen one), where the same step
         with no training loss is the epoch's evaluation, made after its count went up.
@@ -337,13 +336,19 @@ class Assembler:
         if (
             last is not None
             and epoch > last[0]
-            and (step < last[1] or (again and step == last[1]))
+            and (step < last[1] or (step == last[1] and self._again(metrics)))
             and math.isfinite(step)
         ):
             self.offset += last[1] - step + max(step, 1.0)
         if math.isfinite(step) and math.isfinite(epoch):
             self._counter = (epoch, step)
         return step + self.offset
+
+    def _again(self, metrics: dict[str, float]) -> bool:
+        """Whether a line prints a training loss beside the open record's (a record of
+        its own, not the open one's evaluation)."""
+        pending = self._pending
+        return pending is not None and LOSS in metrics and LOSS in pending.metrics
 
     def _headed(self, step: float) -> float:
         """A step printed without its epoch after a header that named only the epoch

@@ -143,19 +143,6 @@ _AT_STEP = lazy.regex(
     rf"|(?P<named>{_SAID_NAME}) (?:at|after) \x00 (?P<counted>[A-Za-z]+?)s?"
     r"(?: is| ?=| ?:) ?(?=\x00)"
 )
-# One name over values each named by its split: ``Loss: train=0.0043, val=0.2026;
-# logMAE: train=-5.52, val=-1.66`` (DimeNet), ``Loss - train: 0.50, valid: 0.61``: each
-# value the name of its split's series (``_grouped``). Without a separator after the name
-# the splits may be other things (LitGPT's ``loss train: 2.107, val: 1.987`` repeats the
-# last evaluation on every step's line; its own line, ``iter 400: val loss 1.8012``, is
-# the step's).
-_SPLIT_WORDS = r"(?:train|training|val|valid|validation|dev|test|eval)"
-_GROUPED = lazy.regex(
-    r"(?<![\w.])(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*[:=\-]\s*"
-    rf"(?P<body>(?:{_SPLIT_WORDS}\s*[:=]?\s*\x00\s*[,;|]?\s*){{2,}})",
-    re.IGNORECASE,
-)
-_SPLIT_WORD = lazy.regex(rf"\b{_SPLIT_WORDS}\b", re.IGNORECASE)
 # ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
 # (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
 # at, then the value after a colon, or one blank apart.
@@ -180,6 +167,19 @@ EVALUATION_WORDS = (
     *("validate", "evaluate"),  # DJL's ``Validate: Accuracy: 0.68, ..``
 )
 _SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))
+# One name over values each named by its split: ``Loss: train=0.0043, val=0.2026;
+# logMAE: train=-5.52, val=-1.66`` (DimeNet), ``Loss - train: 0.50, valid: 0.61``: each
+# value the name of its split's series (``_grouped``). Without a separator after the name
+# the splits may be other things (LitGPT's ``loss train: 2.107, val: 1.987`` repeats the
+# last evaluation on every step's line; its own line, ``iter 400: val loss 1.8012``, is
+# the step's).
+_SPLIT_WORDS = f"(?:{'|'.join((*EVALUATION_WORDS, *TRAIN_WORDS))})"
+_GROUPED = lazy.regex(
+    r"(?<![\w.])(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*[:=\-]\s*"
+    rf"(?P<body>(?:{_SPLIT_WORDS}\s*[:=]?\s*\x00\s*[,;|]?\s*){{2,}})",
+    re.IGNORECASE,
+)
+_SPLIT_WORD = lazy.regex(rf"\b{_SPLIT_WORDS}\b", re.IGNORECASE)
 # What steps are counted within, before a plural axis word: a section, or a span of the
 # run (``episode steps: 12``, ``epoch iters: 469``): a count, not the position.
 _SPANS = _SECTION_WORDS | {"episode", "ep", "epoch", "rollout", "trajectory", "game"}
@@ -545,13 +545,12 @@ def _grouped(found: re.Match[str]) -> str:
     series of that name (``Loss: train=V, val=W`` as ``train_Loss=V, val_Loss=W``).
     An axis's name groups nothing (``Epoch 3 train 0.5 val 0.6`` has no name of theirs)."""
     name = found["name"]
-    if normalise(name) in _AXIS_NAMES:
+    if _CANONICAL.get(normalise(name)) in _AXES:
         return found[0]
     return _SPLIT_WORD.sub(lambda split: f"{split[0]}_{name}", found["body"])
 
 
 _INDEX_NAMES = frozenset({"i", "idx", "index", "n"})
-_AXIS_NAMES = frozenset({"epoch", "ep", "step", "iter", "iteration", "batch", "it"})
 
 
 def _ranged(found: re.Match[str]) -> str:
