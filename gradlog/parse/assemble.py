@@ -35,6 +35,11 @@ class _Pending:
     count: tuple[float, float] | None = None
     earlier: frozenset[str] | None = None
     told: bool = False  # a header whose step a sentence told (``Evaluating at step 40``)
+    # A record no step opened: the line that last gave it values, the bar count printed
+    # on it, and how many lines since have printed its values again (``Assembler._again``).
+    last: int = 0
+    seen: tuple[float, float] | None = None
+    copies: int = 0
 
     def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
@@ -88,6 +93,11 @@ def _marker(step: float | None, epoch: float | None, marker: bool) -> float | No
         return None
     return step if step is not None else epoch
 
+
+# Lines that print a record's values again, one after another, before the log is taken
+# to print them once each (a loss frozen from its first line): no handler or rank prints
+# a line so many times over.
+_MOST_COPIES = 8
 
 # Event values that count occurrences: two overflow lines in one record are two skipped
 # steps (and, for a loss scaler, two halvings), not one.
@@ -146,6 +156,12 @@ class Assembler:
         # Lines that print only their epoch are numbered: an epoch printed several
         # records, each with its own training loss (``_within_epoch``).
         self._in_epoch = False
+        # How the log prints records no step opens: once each (``_single``), or each so
+        # many times over (``_copies``: two handlers, ranks), as its first such record
+        # showed; and the bar count of the line being taken (``loop``).
+        self._single = False
+        self._copies = 0
+        self._count: tuple[float, float] | None = None
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -188,6 +204,7 @@ class Assembler:
         """Take the values of a line that is not an event (``feed`` without the
         dataclass: the reader's fast way calls this directly)."""
         pending = self._pending
+        count, self._count = self._count, None
         if bits and pending is not None:
             pending.bits = True  # the open record's losses are in bits too
         if header and step is None and epoch is not None and not metrics:
@@ -257,11 +274,49 @@ class Assembler:
         if not metrics:
             return []
         if pending is not None and pending.takes(metrics, epoch):
+            if pending.numbered and metrics.keys() == pending.metrics.keys():
+                if self._printed_again(pending, line_no, count):
+                    done = self._numbered(line_no, metrics, epoch, bits)
+                    self._note(line_no, count)
+                    return done
+                pending.copies += 1  # (its values, printed again: a copy)
             pending.fill(metrics)
             if pending.epoch is None:
                 pending.epoch = epoch
+            self._note(line_no, count)
             return []
-        return self._numbered(line_no, metrics, epoch, bits)
+        done = self._numbered(line_no, metrics, epoch, bits)
+        self._note(line_no, count)
+        return done
+
+    def _note(self, line_no: int, count: tuple[float, float] | None) -> None:
+        """The open record took line ``line_no``, with bar count ``count``."""
+        pending = self._pending
+        assert pending is not None
+        pending.last, pending.seen = line_no, count
+
+    def _printed_again(
+        self, pending: _Pending, line_no: int, count: tuple[float, float] | None
+    ) -> bool:
+        """Whether a line that prints no step, only the open record's values again (all of
+        its names, each at the same value), is the next record (the run printed the same
+        numbers: a loss frozen at 0.6931, an optimiser's iterations that moved it below the
+        printed digits) rather than the same record printed twice (a logger's two
+        handlers, ranks that each print the reduced loss).
+
+        Where both lines print a bar's count, it is the next record when the count
+        changed (``89/600`` after ``88/600``, or a new loop's ``1/600``). Else only the
+        very next line can be, and it is when the log prints each record once (its first
+        record no step opened was printed once), or each so many times over and this one
+        has been printed that often; before the log shows which, a record printed again
+        and again (``_MOST_COPIES``) is a frozen one."""
+        if count is not None and pending.seen is not None:
+            return count != pending.seen  # (the same count: the bar drawn again)
+        if line_no != pending.last + 1:
+            return False
+        if self._copies:
+            return pending.copies + 1 >= self._copies
+        return self._single or pending.copies + 1 >= _MOST_COPIES
 
     def _numbered(
         self, line_no: int, metrics: dict[str, float], epoch: float | None, bits: bool
@@ -305,6 +360,7 @@ class Assembler:
         """Note a bar's count ``index/total`` on the line about to be taken (it prints no
         step or epoch). In a block a header opened, a count that goes back or changes its
         total begins another loop over batches than the one before (``_Pending.fill``)."""
+        self._count = (index, total)
         pending = self._pending
         if pending is None or not pending.header:
             return
@@ -454,6 +510,7 @@ class Assembler:
         if numbered:
             self.numbered = True
             self.numbered_records += numbered
+            self._single = self._single or not self._copies  # (each line a record)
 
     def open_nonfinite(self) -> bool:
         """Whether the open record holds a NaN or an infinity (one sum, no loop)."""
@@ -483,6 +540,12 @@ class Assembler:
             self._pending = None
         if pending is None or not pending.metrics:
             return []
+        if pending.numbered and not (self._single or self._copies):
+            # The log's first record no step opened shows how it prints them.
+            if 0 < pending.copies < _MOST_COPIES - 1:
+                self._copies = pending.copies + 1
+            else:
+                self._single = True
         epoch: Step | None = None if pending.epoch is None else step_value(pending.epoch)
         record = Record(
             step_value(pending.step), pending.line, pending.metrics, epoch, bits=pending.bits
