@@ -130,6 +130,24 @@ def _summed(found: list[str], metrics: dict[str, float]) -> tuple[str, ...]:
     return kept or tuple(found)
 
 
+# Families whose parts add up to the whole: a loss's terms (detection's classification and
+# box losses, a GAN's two players). Norms of parts make the whole's norm by their squares
+# (``critic_grad_norm`` and ``actor_grad_norm``: the norm of all the gradients); accuracies,
+# rates and scales never add up (``accuracy@1`` and ``accuracy@5``, two parameter groups'
+# learning rates): the first printed stands for them.
+_ADDED = frozenset({LOSS, VAL_LOSS})
+_SQUARED = frozenset({GRAD_NORM, PARAM_NORM})
+
+
+def _combined(fam: str, values: list[float]) -> float:
+    """The one value of family ``fam`` made of its members' ``values`` (``_ADDED``)."""
+    if fam in _ADDED:
+        return math.fsum(values)
+    if fam in _SQUARED:
+        return math.sqrt(math.fsum(v * v for v in values))
+    return values[0]
+
+
 def _sum_of_others(found: list[str], metrics: dict[str, float]) -> str | None:
     """The one of three or more values that is the sum of the others, to their printed
     rounding: their total, under a name that does not say so (ParallelWaveGAN's
@@ -276,12 +294,13 @@ class Families:
     """Gives each record of one input one series per family, the same one all run long.
 
     A family's series is, by priority: the name the table gives it; a member named as a
-    total (``total_loss``); the sum of the members when a record prints several (detection
-    losses such as ``CrossEntropy`` and ``SmoothL1``); the only member. In a run that
-    prints no loss, a second-tier name (``score``, ``ppl`` as its log) stands in, and
-    failing that an unnamed value that is the sum of the values printed just before it
-    (YOLACT's ``B C M S | T``). The choice is made once, on the first record that offers
-    it, and kept.
+    total (``total_loss``); when a record prints several, the sum of a loss's members
+    (detection losses such as ``CrossEntropy`` and ``SmoothL1``), the root of the sum of
+    squares of a norm's, the first of any other family's (``_combined``); the only
+    member. In a run that prints no loss, a second-tier name (``score``, ``ppl`` as its
+    log) stands in, and failing that an unnamed value that is the sum of the values
+    printed just before it (YOLACT's ``B C M S | T``). The choice is made once, on the
+    first record that offers it, and kept.
     """
 
     def __init__(self) -> None:
@@ -316,7 +335,7 @@ class Families:
                     continue
                 fam = VAL_LOSS
             if len(members) > 1:
-                metrics[fam] = math.fsum(metrics[m] for m in members)
+                metrics[fam] = _combined(fam, [metrics[m] for m in members])
             else:
                 value = metrics.pop(members[0])
                 if members[0] in self._logs:
@@ -393,8 +412,10 @@ class Families:
                 # One value under two names (pylearn2's ``train_objective`` and
                 # ``train_y_nll``): the same loss twice, not two parts of one.
                 chosen = (found[0],)
-            else:
+            elif fam in _ADDED:
                 chosen = _summed(found, metrics)
+            else:  # (``_combined``: a norm of its parts' norms; else the first stands)
+                chosen = tuple(found) if fam in _SQUARED else (found[0],)
             self.primary[fam] = chosen
         return chosen if chosen and set(chosen) <= set(found) else ()
 

@@ -2,7 +2,8 @@
 arrows and dashes between a name and its value, names in other languages and their word
 order, tutorials' bare progress lines, data sets' errors printed without a colon, an
 evaluation's perplexity, a section's ``[epoch][i/N]``, a global step beside the
-epoch's batch counter, a GAN's loss and a scaler's ``new scale``."""
+epoch's batch counter, a GAN's loss and a scaler's ``new scale``, and how several members
+of one family make its series."""
 
 from __future__ import annotations
 
@@ -610,3 +611,24 @@ def test_a_desired_error_is_a_setting_not_the_loss() -> None:
         0.298,
         0.297,
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "series", "value"),
+    [
+        # Top-1 and top-5 accuracy (GDAS), natural and adversarial accuracy (Madry): the
+        # first printed stands for the run's accuracy; they had been added up (60, 17).
+        ("step 1 loss=2.30, accuracy@1=9.97%, accuracy@5=50.12%", "acc", 9.97),
+        ("step 1 loss 2.30 nat accuracy 10.16% adv accuracy 7.03%", "acc", 10.16),
+        ("step 1 loss 2.30 lr_group0 0.01 lr_group1 0.001", "lr", 0.01),
+        # The norms of two parts of the model make the norm of all its gradients.
+        ("step 1 loss 2.30 actor_grad_norm 3.0 critic_grad_norm 4.0", "grad_norm", 5.0),
+        # A loss's terms still add up to the loss the rules judge.
+        ("step 1 loss_cls 0.25 loss_bbox 0.5", "loss", 0.75),
+    ],
+)
+def test_members_of_a_family_combine_as_the_family_does(
+    line: str, series: str, value: float
+) -> None:
+    (record,) = read(line)
+    assert record.metrics[series] == pytest.approx(value)
