@@ -43,10 +43,13 @@ _FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
 # perp. = 96.412``).
 _LOG_OF = frozenset({"ppl", "pplx", "perp", "perplexity"})
 # Words that make a loss-like name something else: a running best, a weight, a count, the
-# value before (PyKEEN's ``prev_loss=nan`` on its first epoch: no previous one yet).
+# value before (PyKEEN's ``prev_loss=nan`` on its first epoch: no previous one yet), a
+# history of values (DeepCluster's ``k-means loss evolution: [1.2e+06 1.1e+06 ..``: the
+# clustering's losses, its first a million times the network's loss).
 _NOT_A_VALUE = frozenset(
     {"best", "lowest", "weight", "weights", "coef", "scale", "scaler", "num", "prev", "previous"}
     | {"coefs", "coeff", "coeffs", "coefficient", "coefficients", "multiplier"}
+    | {"history", "evolution", "trajectory", "curve"}
 )
 # Words of a setting, never a measured value: ``min_loss_scale``, ``loss_scale_window``,
 # ``max_grad_norm``, ``loss_decimal_place`` in a configuration dump (a loss scale or a

@@ -632,3 +632,15 @@ def test_members_of_a_family_combine_as_the_family_does(
 ) -> None:
     (record,) = read(line)
     assert record.metrics[series] == pytest.approx(value)
+
+
+@pytest.mark.parametrize("name", ["k-means loss evolution", "loss history", "Loss curve"])
+def test_a_history_of_losses_is_no_loss(name: str) -> None:
+    # DeepCluster prints its clustering's losses (a million times the network's) before
+    # each epoch: they had become the run's loss, a 'spike' every epoch.
+    lines = []
+    for epoch in range(3):
+        lines.append(f"{name}: [1.2168858e+06 1.1140151e+06 1.0487195e+06]")
+        lines += [f"Epoch: [{epoch}][{i}/500]\tLoss: {9 - epoch - i / 100:.4f}" for i in range(5)]
+    losses = [r.metrics["loss"] for r in read("\n".join(lines)) if "loss" in r.metrics]
+    assert len(losses) == 15 and max(losses) < 10
