@@ -70,7 +70,7 @@ _TIME_WORDS = frozenset(
     | {"speed", "throughput", "wall", "clock", "eta"}
 )
 _VAL_WORDS = frozenset(
-    {"val", "vali", "valid", "validation", "eval", "evaluation", "test", "dev"}
+    {"val", "vali", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"}
     | {"va"}  # LIBFFM's ``va_logloss``
 )
 _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})

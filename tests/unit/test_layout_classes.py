@@ -644,3 +644,35 @@ def test_a_history_of_losses_is_no_loss(name: str) -> None:
         lines += [f"Epoch: [{epoch}][{i}/500]\tLoss: {9 - epoch - i / 100:.4f}" for i in range(5)]
     losses = [r.metrics["loss"] for r in read("\n".join(lines)) if "loss" in r.metrics]
     assert len(losses) == 15 and max(losses) < 10
+
+
+@pytest.mark.parametrize(
+    ("line", "metrics", "step"),
+    [
+        ("Training loss (50 prc): 0.08744", {"loss": 0.08744}, None),
+        ("step 10 Loss (avg over 100 steps): 0.5", {"loss": 0.5}, 10),
+        ("Step 7 | acc (top 5)= 0.93 | loss 0.31", {"acc": 0.93, "loss": 0.31}, 7),
+        # An evaluation's name, by its word: ``testing`` as ``test``.
+        ("Testing loss  (50 prc): 0.171", {"testing_loss": 0.171}, None),
+    ],
+)
+def test_a_qualifier_with_a_number_in_parentheses_leaves_the_name_its_value(
+    line: str, metrics: dict[str, float], step: int | None
+) -> None:
+    # The number inside the parentheses had taken the name, or the line was not read.
+    found, read_step, _ = _fields(line)
+    assert {k: v for k, v in found.items() if k in metrics} == metrics
+    assert read_step == step
+    # A unit in parentheses without a number stays part of an unknown name.
+    assert _fields("time (ms): 12.5, loss: 0.3")[0] == {"time_ms": 12.5, "loss": 0.3}
+
+
+def test_a_testing_loss_is_the_evaluations() -> None:
+    text = "\n".join(
+        f"Epoch {e}\nTraining loss (50 prc): {0.2 - e / 100:.4f}\n"
+        f"Testing loss  (50 prc): {0.25 - e / 200:.4f}"
+        for e in range(5)
+    )
+    last = read(text)[-1]
+    assert last.metrics["loss"] == pytest.approx(0.16)
+    assert last.metrics["val_loss"] == pytest.approx(0.23)
