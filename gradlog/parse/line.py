@@ -194,6 +194,13 @@ _SECTION = lazy.regex(
 # A section's word, then its epoch and batch in brackets (CenterNet's ``val: [5][0/5000]``,
 # GNMT's ``TRAIN [0][10/1241]``), the hole of the epoch matched.
 _SECTION_EPOCH = lazy.regex(r"\]\s*\[\x00\s*/\s*\x00\]")
+# A section's word before the word of its own counter (NNI's ``Epoch [1/50] Validation Step
+# [1/157]  acc1 .. loss ..``, ``Val Iter 5/100``, ``Test batch [3/50]``): what follows is
+# the section's, its counter no step of the run.
+_SECTION_AXIS = lazy.regex(
+    rf"(?<![\w.])(?P<word>{_SECTION_WORD})(?=\s+(?:step|iter|iteration|batch|it)\b)",
+    re.IGNORECASE,
+)
 # A section's word alone in a column of ``|`` (Coqui STT's ``Epoch 3 | Validation | ..``).
 _SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.IGNORECASE)
 # A dict whose string value names an evaluation (fast.ai's miniai ``MetricsCB``: ``{..,
@@ -997,9 +1004,11 @@ class LineParser:
         val_from = len(shape) - len(opened)  # (where the evaluation's pairs begin)
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
+        # (A section's counter, ``Validation Step [1/157]``, is the section's too: its
+        # name begins with the word.)
         sections = sorted(
-            (m.start(), m["word"].lower() not in TRAIN_WORDS)
-            for pattern in (_SECTION, _SECTION_CELL)
+            (m.start() - (pattern is _SECTION_AXIS), m["word"].lower() not in TRAIN_WORDS)
+            for pattern in (_SECTION, _SECTION_CELL, _SECTION_AXIS)
             for m in pattern.finditer(shape)
         )
         best = _BEST_SECTION.search(shape) if "est" in shape else None

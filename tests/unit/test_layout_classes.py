@@ -676,3 +676,27 @@ def test_a_testing_loss_is_the_evaluations() -> None:
     last = read(text)[-1]
     assert last.metrics["loss"] == pytest.approx(0.16)
     assert last.metrics["val_loss"] == pytest.approx(0.23)
+
+
+@pytest.mark.parametrize(
+    ("line", "metrics"),
+    [
+        (
+            "Epoch [37/50] Validation Step [1/157]  acc1 0.81 (0.81)  loss 0.44 (0.44)",
+            {"val_acc1": 0.81, "val_loss": 0.44},
+        ),
+        ("Epoch 3 Val Iter 5/100 loss 0.44", {"val_loss": 0.44}),
+        ("Epoch: [3] Test batch [3/50] loss: 0.4", {"val_loss": 0.4}),
+    ],
+)
+def test_a_section_word_before_its_counter_makes_the_line_the_sections(
+    line: str, metrics: dict[str, float]
+) -> None:
+    # NNI's DARTS trainer: the validation's batches had been training losses (16 false
+    # spikes) at steps counted into the training's. The counter is the evaluation's own.
+    found, step, epoch = _fields(line)
+    assert found == metrics
+    assert step is None and epoch is not None
+    # Training's own counter is still the step.
+    train = _fields("Epoch [37/50] Train Step [1/157]  acc1 0.81 (0.81)  loss 0.44 (0.44)")
+    assert train[0] == {"acc1": 0.81, "loss": 0.44} and train[1] is not None
