@@ -155,6 +155,13 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "ite",  # U-2-Net's ``ite: 3``
         "itr",  # BigGAN's ``itr: 502``
         "itrs",  # DeepLabV3Plus' ``Epoch 1, Itrs 430/3000, Loss=2.61``
+        # Federated learning's rounds: the global model's steps (FedML's ``Communication
+        # round : 42``, easyFL's ``Round 8``, shaoxiongji's ``Round   5, Average loss``).
+        "round",
+        "communication_round",
+        "comm_round",
+        "global_round",
+        "server_round",
     ),
     EPOCH: ("epoch", "ep", "train_epoch"),
 }

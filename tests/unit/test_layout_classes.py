@@ -700,3 +700,23 @@ def test_a_section_word_before_its_counter_makes_the_line_the_sections(
     # Training's own counter is still the step.
     train = _fields("Epoch [37/50] Train Step [1/157]  acc1 0.81 (0.81)  loss 0.44 (0.44)")
     assert train[0] == {"acc1": 0.81, "loss": 0.44} and train[1] is not None
+
+
+def test_a_federated_rounds_are_its_steps() -> None:
+    # A round of federated learning is a step of the global model: a banner of its own
+    # (FedML, easyFL) opens the round's record, a line that prints it is at it.
+    assert _fields("################Communication round : 42")[1] == 42
+    assert _fields("--------------Round 8--------------")[1] == 8
+    assert _fields("Round   5, Average loss 0.532") == ({"average_loss": 0.532}, 5, None)
+    text = "\n".join(
+        f"INFO --------------Round {r}--------------\n"
+        f"INFO test_accuracy                 0.{28 + r}\n"
+        f"INFO test_loss                     {2.35 - r / 10:.4f}"
+        for r in range(4)
+    )
+    records = read(text)
+    assert [r.step for r in records] == [0, 1, 2, 3]
+    assert records[-1].metrics["val_loss"] == pytest.approx(2.05)
+    # Round trip times and settings of how many rounds are neither.
+    assert _fields("Round trip time: 5 ms")[1] is None
+    assert _fields("num_rounds: 100")[1] is None
