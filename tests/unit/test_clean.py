@@ -136,6 +136,9 @@ CASES = [
     # not a list's, a CSV row's, a thousands' comma, nor a time's milliseconds
     ("size=[64,1000] 1,2,3 step 1,000 loss .125", ["size=[64,1000] 1,2,3 step 1,000 loss .125"]),
     ("1,25", ["1,25"]),
+    # a dash or a bar after a bracketed date (fast_adversarial's logger); a sign stays
+    ("[2019/12/20 14:33:35] - 0 \t 21.5 \t \t 0.4000", ["0    21.5       0.4000"]),
+    ("[2019-12-20 14:33:35] -0.5 loss", ["-0.5 loss"]),
 ]
 
 

@@ -720,3 +720,17 @@ def test_a_federated_rounds_are_its_steps() -> None:
     # Round trip times and settings of how many rounds are neither.
     assert _fields("Round trip time: 5 ms")[1] is None
     assert _fields("num_rounds: 100")[1] is None
+
+
+def test_a_tab_table_behind_a_bracketed_date_and_a_dash() -> None:
+    # fast_adversarial's logger: its header and rows each behind ``[date time] - ``, the
+    # header's empty cell after LR, the rows' after the seconds. Not read at all before.
+    lines = ["[2019/12/20 14:33:14] - Epoch \t Seconds \t LR \t \t Train Loss \t Train Acc"]
+    lines += [
+        f"[2019/12/20 14:{33 + e}:35] - {e} \t 21.5 \t \t 0.4000 \t {2.05 - e / 10:.4f} \t 0.3"
+        for e in range(4)
+    ]
+    records = read("\n".join(lines))
+    assert [r.step for r in records] == [0, 1, 2, 3]
+    assert records[-1].metrics["loss"] == pytest.approx(1.75)
+    assert records[-1].metrics["lr"] == pytest.approx(0.4)
