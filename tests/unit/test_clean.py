@@ -139,6 +139,13 @@ CASES = [
     # a dash or a bar after a bracketed date (fast_adversarial's logger); a sign stays
     ("[2019/12/20 14:33:35] - 0 \t 21.5 \t \t 0.4000", ["0    21.5       0.4000"]),
     ("[2019-12-20 14:33:35] -0.5 loss", ["-0.5 loss"]),
+    # a context of key=value pairs in brackets (NVFlare); not one of readings
+    (
+        "[identity=site-1, run=simulate_job, peer=server, task_id=778f]: Epoch: 0/2, Loss: 0.5",
+        ["Epoch: 0/2, Loss: 0.5"],
+    ),
+    ("[epoch=1, step=100, lr=0.1] loss=0.3", ["[epoch=1, step=100, lr=0.1] loss=0.3"]),
+    ("[rank=0, mode=train, step=5] loss 0.3", ["[rank=0, mode=train, step=5] loss 0.3"]),
 ]
 
 
