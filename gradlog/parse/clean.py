@@ -162,6 +162,9 @@ _PREFIX = lazy.regex(
             # [2024-03-05 14:02:11,482], SageMaker's [05/21/2024 10:03:20 INFO 1403188302],
             # and a dash or a bar after it (fast_adversarial's ``[2019/12/20 14:33:14] - ``)
             rf"^\[\s*{_DATE}[ T]{_TIME}Z?(?:\s*{_LEVEL}(?:\s+\d+)?)?\s*\]\s*(?:[|-]\s+)?",
+            # a date, a time and a level in one bracket, then anything up to its end:
+            # Pointcept's ``[2024-03-02 10:21:31,810 INFO misc.py line 119 812733]``
+            rf"^\[\s*{_DATE}[ T]{_TIME}Z?\s[^\]\n]*?\b{_LEVEL}\b[^\]\n]*\]\s*",
             # Determined's envelope: ``[2024-02-13T21:40:57.539712Z] 6b5a3bc1 [rank=0] ||``
             r"^[0-9a-f]{8}\s+(?=\[rank=\d+\])",
             rf"^\[{_DATE} {_TIME} [\w.-]+\]:?\s*",  # [03/14 11:02:37 d2.utils.events]:

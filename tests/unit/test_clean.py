@@ -145,6 +145,8 @@ CASES = [
         ["Epoch: 0/2, Loss: 0.5"],
     ),
     ("[epoch=1, step=100, lr=0.1] loss=0.3", ["[epoch=1, step=100, lr=0.1] loss=0.3"]),
+    # a date, a time and a level in one bracket, and anything else in it (Pointcept)
+    ("[2024-03-02 10:21:31,810 INFO misc.py line 119 812733] Test: [1/39]", ["Test: [1/39]"]),
     ("[rank=0, mode=train, step=5] loss 0.3", ["[rank=0, mode=train, step=5] loss 0.3"]),
 ]
 
