@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
-from gradlog.parse.families import family, in_context
+from gradlog.parse.families import MEASURED, family, in_context
 from gradlog.parse.line import Fields
 from gradlog.parse.names import LOSS
 
@@ -441,13 +441,15 @@ class Assembler:
         """Whether the open record is the log's first, numbered by gradlog (no step was
         printed yet) or at a step or epoch past the one that now opens a record (``at``:
         Chainer's ``# epoch: 20`` is the epochs to run, before epoch 1), and holds no
-        series of a family (no loss, accuracy, grad norm, learning rate...): the
-        settings and counts a log prints before it trains."""
+        series a rule measures (``families.MEASURED``: no loss, accuracy, grad norm or
+        loss scale; a learning rate is the one set): the settings and counts a log
+        prints before it trains (nvdiffrec's flags, ``iter 5000`` among them, the steps
+        to run, and ``learning_rate [0.03, 0.01]``; a command line's ``--lr 0.0005``)."""
         return (
             pending is not None
             and (pending.numbered or (at is not None and at < pending.step))
             and self._last is None
-            and not any(family(name) for name in pending.metrics)
+            and not any(family(name) in MEASURED for name in pending.metrics)
         )
 
     def _summarises(

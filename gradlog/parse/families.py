@@ -99,6 +99,8 @@ _PLANNED_NAMES = 64  # a record with more names is planned each time, never kept
 
 # Families in the order a record's names are resolved.
 FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
+# Those of measured values (not a setting's: a learning rate, a step's count).
+MEASURED = frozenset(FAMILIES) - {LR}
 # A line that reports evaluation (``Valid Summary | ce=0.09``, ``Test set: loss: 0.5``):
 # its losses and accuracies are validation's, but those named for training
 # (``Val Loss: 0.5 | Train Loss: 0.3``).

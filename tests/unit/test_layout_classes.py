@@ -734,3 +734,18 @@ def test_a_tab_table_behind_a_bracketed_date_and_a_dash() -> None:
     assert [r.step for r in records] == [0, 1, 2, 3]
     assert records[-1].metrics["loss"] == pytest.approx(1.75)
     assert records[-1].metrics["lr"] == pytest.approx(0.4)
+
+
+def test_settings_before_the_first_step_with_a_rate_and_a_step_count_join_it() -> None:
+    # nvdiffrec's flags, one per line: ``iter 5000`` (the steps to run), ``batch 8`` and
+    # the learning rates set. Their record had stood at step 5000, before step 0.
+    flags = "Config / Flags:\n---------\niter 5000\nbatch 8\nlearning_rate [0.03, 0.01]\n"
+    steps = "".join(
+        f"iter={i:5d}, img_loss={0.3 - i / 1e4:.6f}, lr=0.03000, time=117.2 ms\n"
+        for i in range(0, 50, 10)
+    )
+    records = read(flags + "---------\n" + steps)
+    assert [r.step for r in records] == [0, 10, 20, 30, 40]
+    # A first record with a measured value is the run's own: it stays.
+    kept = read("iter 5000 loss 2.5\n" + steps)
+    assert kept[0].step == 5000
