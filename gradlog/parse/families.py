@@ -432,7 +432,12 @@ class Families:
         chosen = self.primary.get("stand-in")
         if chosen is None:
             fallback = [k for k in keys if _fallback(k) and (not trained or _trains(k))]
-            if fallback:
+            players = _players(fallback)
+            if players:
+                # A GAN's two players' errors (Mimicry's ``errD`` and ``errG``): its loss,
+                # as their losses are (``_choose``).
+                chosen, self.adversarial = players, True
+            elif fallback:
                 chosen = (fallback[0],)
                 if set(words(fallback[0])) & _LOG_OF:
                     self.primary["log"] = chosen

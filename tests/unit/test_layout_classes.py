@@ -749,3 +749,16 @@ def test_settings_before_the_first_step_with_a_rate_and_a_step_count_join_it() -
     # A first record with a measured value is the run's own: it stays.
     kept = read("iter 5000 loss 2.5\n" + steps)
     assert kept[0].step == 5000
+
+
+def test_a_gans_two_errors_make_its_loss_together() -> None:
+    # Mimicry's ``errD`` and ``errG``, a stand-in's words: the discriminator's error alone
+    # had been the run's loss; both make the GAN's, as its players' losses do.
+    text = "\n".join(
+        f"INFO: [Epoch 1/127][Global Step: {s}/100000]\n| errD: {1.5 - s / 1e4:.4f}\n"
+        f"| errG: {0.5 + s / 1e4:.4f}"
+        for s in range(100, 600, 100)
+    )
+    records = read(text)
+    assert [r.step for r in records] == [100, 200, 300, 400, 500]
+    assert all(r.metrics["loss"] == pytest.approx(2.0) for r in records)
