@@ -36,7 +36,8 @@ class _Pending:
     earlier: frozenset[str] | None = None
     told: bool = False  # a header whose step a sentence told (``Evaluating at step 40``)
     # A record no step opened: the line that last gave it values, the bar count printed
-    # on it, and how many lines since have printed its values again (``Assembler._again``).
+    # on it, and how many lines since have printed its values again
+    # (``Assembler._printed_again``).
     last: int = 0
     seen: tuple[float, float] | None = None
     copies: int = 0

@@ -190,7 +190,8 @@ _PREFIX = lazy.regex(
             # a context of three or more ``key=value`` pairs in brackets, a name among the
             # values (NVFlare's ``[identity=site-1, run=simulate_job, .., task_id=..]:``);
             # not ``[epoch=1, step=100, lr=0.1]`` nor ``[mode=train, step=5]``: readings
-            r"^\[(?=[^\]\n]*=[A-Za-z_])(?![^\]\n]*\b(?i:step|epoch|iter|iteration|batch|it)=)(?:\s*[\w.-]+=[^\],\[\n]*,){2,}\s*[\w.-]+=[^\],\[\n]*\]:?\s*",
+            r"^\[(?=[^\]\n]*=[A-Za-z_])(?![^\]\n]*\b(?i:step|epoch|iter|iteration|batch|it)=)"
+            r"(?:\s*[\w.-]+=[^\],\[\n]*,){2,}\s*[\w.-]+=[^\],\[\n]*\]:?\s*",
             # [titan], [gpu-node3], [deepspeed]; not a section's word (``[Train](1000/..)``)
             r"^\[(?!(?i:train|training|val|valid|validation|eval|evaluation|test|dev)\])"
             r"[A-Za-z][\w.-]*\]:?\s*",

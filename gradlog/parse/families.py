@@ -145,7 +145,8 @@ _SQUARED = frozenset({GRAD_NORM, PARAM_NORM})
 
 
 def _combined(fam: str, values: list[float]) -> float:
-    """The one value of family ``fam`` made of its members' ``values`` (``_ADDED``)."""
+    """The one value of family ``fam`` its members' ``values`` make: a loss's sum, a
+    norm's root of the sum of squares, else the first."""
     if fam in _ADDED:
         return math.fsum(values)
     if fam in _SQUARED:

@@ -632,7 +632,7 @@ def _prepare(shape: str) -> str:
         shape = _SLASH_SECTIONS.sub(lambda found: _slashed(found, sections=True), shape)
     if shape.count(",") >= 2 and _values_first(shape):
         shape = _VALUE_FIRST.sub(lambda m: f"{m[1]}{m[3]}: {grammar.HOLE}{m[2]}", shape)
-    if "\x00" in shape and (")" in shape) and ("):" in shape or ") :" in shape or ")=" in shape):
+    if "\x00" in shape and ("):" in shape or ") :" in shape or ")=" in shape):
         shape = _QUALIFIED.sub(_qualified, shape)
     return shape
 
