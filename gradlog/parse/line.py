@@ -757,6 +757,7 @@ def _unit(shape: str, start: int, end: int) -> bool:
     return start >= 2 and shape.startswith(_PER, start - 2) and shape[end:].lstrip()[:1] not in "=:"
 
 
+_COMMA_AFTER = lazy.regex(r"\s*,")  # (after a section's epoch: ``Train 57, loss: ..``)
 _NEXT_IN_LIST = lazy.regex(r"\s*,\s*\x00")
 
 
@@ -1017,6 +1018,7 @@ class LineParser:
         told = False  # a step named by a sentence's last word
         counted: set[str] = set()  # step keys printed as ``i/N`` (``batch=10/2000``)
         holes = [match.start() for match in _HOLES.finditer(shape)]
+        first_key = min((found.start for found in scan), default=-1)
         for found in scan:
             if found.total >= 0:
                 covered.add(found.total)
@@ -1054,6 +1056,19 @@ class LineParser:
                 # A section's word counting ``i/N`` is no metric (Swin's ``Train: [3/300]
                 # [100/1251]``): a training line's epoch, an evaluation's batch counter.
                 read = (read[0], EPOCH, True) if read[0] in TRAIN_WORDS else None
+            elif (
+                read is not None
+                and read[0] in _SECTION_WORDS
+                and not found.sep
+                and found.total < 0
+                and found.start == first_key
+                and _whole(tokens, found.value)
+                and _COMMA_AFTER.match(shape, holes[found.value] + 1)
+            ):
+                # A section's word opening the line with a bare whole number, then a comma
+                # (DGCNN's ``Train 57, loss: 1.213, train acc: ..`` and ``Test 57, ..``):
+                # the epoch the section ran at, no metric.
+                read = (read[0], EPOCH, True)
             elif (
                 read is not None
                 and read[0] in _SECTION_WORDS

@@ -762,3 +762,20 @@ def test_a_gans_two_errors_make_its_loss_together() -> None:
     records = read(text)
     assert [r.step for r in records] == [100, 200, 300, 400, 500]
     assert all(r.metrics["loss"] == pytest.approx(2.0) for r in records)
+
+
+def test_a_sections_word_opening_the_line_with_a_bare_number_names_its_epoch() -> None:
+    # DGCNN's ``Train 57, loss: ..`` and ``Test 57, loss: ..``: the epoch each ran at, not
+    # metrics called train and test (the records had been numbered by gradlog).
+    text = "\n".join(
+        f"Train {e}, loss: {3.1 - e / 10:.6f}, train acc: 0.{40 + e}\n"
+        f"Test {e}, loss: {2.6 - e / 20:.6f}, test acc: 0.{36 + e}"
+        for e in range(4)
+    )
+    records = read(text)
+    assert [r.step for r in records] == [0, 1, 2, 3]
+    assert "train" not in records[-1].metrics and "test" not in records[-1].metrics
+    assert records[-1].metrics["val_loss"] == pytest.approx(2.45)
+    # Not after another key, nor a fraction, nor without the comma.
+    assert _fields("step 5 train 3, loss 0.2")[1:] == (5, None)
+    assert _fields("Train 0.5, loss: 3.1")[2] is None
