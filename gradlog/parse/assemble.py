@@ -274,27 +274,23 @@ class Assembler:
             return done
         if not metrics:
             return []
+        done = []
         if pending is not None and pending.takes(metrics, epoch):
-            if pending.numbered and metrics.keys() == pending.metrics.keys():
-                if self._printed_again(pending, line_no, count):
-                    done = self._numbered(line_no, metrics, epoch, bits)
-                    self._note(line_no, count)
-                    return done
-                pending.copies += 1  # (its values, printed again: a copy)
-            pending.fill(metrics)
-            if pending.epoch is None:
-                pending.epoch = epoch
-            self._note(line_no, count)
-            return []
-        done = self._numbered(line_no, metrics, epoch, bits)
-        self._note(line_no, count)
+            # (A line of all its names at the same values: its values printed again.)
+            again = pending.numbered and metrics.keys() == pending.metrics.keys()
+            if again and self._printed_again(pending, line_no, count):
+                done = self._numbered(line_no, metrics, epoch, bits)
+            else:
+                pending.copies += again
+                pending.fill(metrics)
+                if pending.epoch is None:
+                    pending.epoch = epoch
+        else:
+            done = self._numbered(line_no, metrics, epoch, bits)
+        taking = self._pending
+        assert taking is not None
+        taking.last, taking.seen = line_no, count  # (for ``_printed_again``)
         return done
-
-    def _note(self, line_no: int, count: tuple[float, float] | None) -> None:
-        """The open record took line ``line_no``, with bar count ``count``."""
-        pending = self._pending
-        assert pending is not None
-        pending.last, pending.seen = line_no, count
 
     def _printed_again(
         self, pending: _Pending, line_no: int, count: tuple[float, float] | None

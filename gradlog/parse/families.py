@@ -145,13 +145,12 @@ _SQUARED = frozenset({GRAD_NORM, PARAM_NORM})
 
 
 def _combined(fam: str, values: list[float]) -> float:
-    """The one value of family ``fam`` its members' ``values`` make: a loss's sum, a
-    norm's root of the sum of squares, else the first."""
-    if fam in _ADDED:
-        return math.fsum(values)
+    """The one value of family ``fam`` its members' ``values`` make (only a loss's or a
+    norm's are several, ``Families._choose``): a norm's root of the sum of squares, a
+    loss's sum."""
     if fam in _SQUARED:
         return math.sqrt(math.fsum(v * v for v in values))
-    return values[0]
+    return math.fsum(values)
 
 
 def _sum_of_others(found: list[str], metrics: dict[str, float]) -> str | None:

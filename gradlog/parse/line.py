@@ -167,13 +167,14 @@ EVALUATION_WORDS = (
     *("validate", "evaluate"),  # DJL's ``Validate: Accuracy: 0.68, ..``
 )
 _SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))
+_SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation of them)
 # One name over values each named by its split: ``Loss: train=0.0043, val=0.2026;
 # logMAE: train=-5.52, val=-1.66`` (DimeNet), ``Loss - train: 0.50, valid: 0.61``: each
 # value the name of its split's series (``_grouped``). Without a separator after the name
 # the splits may be other things (LitGPT's ``loss train: 2.107, val: 1.987`` repeats the
 # last evaluation on every step's line; its own line, ``iter 400: val loss 1.8012``, is
 # the step's).
-_SPLIT_WORDS = f"(?:{'|'.join((*EVALUATION_WORDS, *TRAIN_WORDS))})"
+_SPLIT_WORDS = f"(?:{_SECTION_WORD})"
 _GROUPED = lazy.regex(
     r"(?<![\w.])(?P<name>[A-Za-z][A-Za-z0-9_]*)\s*[:=\-]\s*"
     rf"(?P<body>(?:{_SPLIT_WORDS}\s*[:=]?\s*\x00\s*[,;|]?\s*){{2,}})",
@@ -183,7 +184,6 @@ _SPLIT_WORD = lazy.regex(rf"\b{_SPLIT_WORDS}\b", re.IGNORECASE)
 # What steps are counted within, before a plural axis word: a section, or a span of the
 # run (``episode steps: 12``, ``epoch iters: 469``): a count, not the position.
 _SPANS = _SECTION_WORDS | {"episode", "ep", "epoch", "rollout", "trajectory", "game"}
-_SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation of them)
 # A section label inside a line: a set's name, then ``:`` or in brackets, before a name;
 # or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``).
 _SECTION = lazy.regex(
