@@ -143,6 +143,13 @@ _AT_STEP = lazy.regex(
     rf"|(?P<named>{_SAID_NAME}) (?:at|after) \x00 (?P<counted>[A-Za-z]+?)s?"
     r"(?: is| ?=| ?:) ?(?=\x00)"
 )
+# A line or a bracket opening with a count before its axis's word, maybe after
+# ``after`` or ``at`` (``85000 iteration, loss: 0.61``, ``After 200 iterations, cost =
+# 0.69``, ``[3 epochs] loss 0.5``): the axis's word first, as most loops print it.
+_COUNT_FIRST = lazy.regex(
+    r"^(\W*)(?i:(?:after|at) )?\x00 (?P<axis>(?i:step|iter|iteration|epoch|batch|update"
+    r"|round))s?(?=\s*[,:;|\])]|\s*-+\s)"
+)
 # ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
 # (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
 # at, then the value after a colon, or one blank apart.
@@ -600,6 +607,8 @@ def _prepare(shape: str) -> str:
         shape = _POSSESSIVE.sub("", shape)
     if "s:" in shape or "e:" in shape:
         shape = _VERB_COLON.sub(":", shape)
+    if shape[:16].lstrip(" [(").startswith(("\x00 ", "After \x00", "after \x00", "At \x00")):
+        shape = _COUNT_FIRST.sub(lambda found: f"{found[1]}{found['axis']} {grammar.HOLE}", shape)
     if " at " in shape or " for " in shape or " after " in shape or " in " in shape:
         shape = _AT_STEP.sub(_at_step, shape)
     if "\x00:" in shape or " \x00 \x00" in shape:

@@ -779,3 +779,24 @@ def test_a_sections_word_opening_the_line_with_a_bare_number_names_its_epoch() -
     # Not after another key, nor a fraction, nor without the comma.
     assert _fields("step 5 train 3, loss 0.2")[1:] == (5, None)
     assert _fields("Train 0.5, loss: 3.1")[2] is None
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "{s} iteration, loss: {v:.4f}, lr: 0.001",
+        "After {s} iterations, loss = {v:.4f}",
+        "[{s} steps] loss {v:.4f}",
+        "{s} steps | loss {v:.4f}",
+    ],
+)
+def test_a_count_before_its_axis_word_is_the_step(layout: str) -> None:
+    # A loop that prints the count first (``85000 iteration, ..``, ``After 200
+    # iterations, cost = ..``): that count is the step, as ``iteration 85000`` would be
+    # (the records had been numbered by gradlog).
+    text = "\n".join(layout.format(s=s, v=2.0 - s / 1000) for s in range(100, 600, 100))
+    records = read(text)
+    assert [r.step for r in records] == [100, 200, 300, 400, 500]
+    assert records[-1].metrics["loss"] == pytest.approx(1.5)
+    # A count after other words is the prose's (``trained 100 steps, loss 0.5``).
+    assert _fields("trained 100 steps, loss 0.5")[1] != 100
