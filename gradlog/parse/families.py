@@ -209,7 +209,7 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     if parts & {"scale", "scaler"}:
         return LOSS_SCALE if _is_scale(parts) else None
     val = any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)  # (``test0_loss`` too)
-    if parts & _LOSS_WORDS or any(j in joined for j in _LOSS_JOINED) or _abbreviated(snake):
+    if _lossy(parts) or any(j in joined for j in _LOSS_JOINED) or _abbreviated(snake):
         return VAL_LOSS if val else LOSS
     if "lr" in parts or {"learning", "rate"} <= parts:
         return LR
@@ -231,6 +231,12 @@ def ratio(snake: str) -> bool:
 
 def _ratio(parts: set[str]) -> bool:
     return _is_norm(parts) and bool(parts & _PARAM_WORDS) and bool(parts & _GRAD_WORDS)
+
+
+def _lossy(parts: set[str] | list[str]) -> bool:
+    """Whether words name a loss, numbered or not (MCD's ``Loss1`` and ``Loss2``: its two
+    classifiers' losses, each a term of the model's)."""
+    return any(w in _LOSS_WORDS or w.rstrip(_DIGITS) in _LOSS_WORDS for w in parts)
 
 
 def _abbreviated(snake: str) -> bool:
@@ -255,7 +261,11 @@ def _is_norm(parts: set[str]) -> bool:
 def member(snake: str, grad_context: bool = False) -> bool:
     """Whether a name is a family member by its last word (``image_loss``, ``L2 norm``)."""
     parts = words(snake)
-    return bool(parts) and parts[-1] in ENDINGS and family(snake, grad_context) is not None
+    return (
+        bool(parts)
+        and (parts[-1] in ENDINGS or _lossy(parts[-1:]))
+        and family(snake, grad_context) is not None
+    )
 
 
 def in_context(snake: str, val_line: bool, grad_line: bool) -> str:

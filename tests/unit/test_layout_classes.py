@@ -625,6 +625,10 @@ def test_a_desired_error_is_a_setting_not_the_loss() -> None:
         ("step 1 loss 2.30 actor_grad_norm 3.0 critic_grad_norm 4.0", "grad_norm", 5.0),
         # A loss's terms still add up to the loss the rules judge.
         ("step 1 loss_cls 0.25 loss_bbox 0.5", "loss", 0.75),
+        # Numbered losses are terms too (MCD's two classifiers: ``Loss1: .. Loss2: ..``);
+        # they had been no loss at all.
+        ("Train Epoch: 0 [0/100 (0%)]\tLoss1: 2.0\t Loss2: 2.5\t  Discrepancy: 0.02", "loss", 4.5),
+        ("step 1 loss_1 0.25 loss_2 0.5", "loss", 0.75),
     ],
 )
 def test_members_of_a_family_combine_as_the_family_does(
