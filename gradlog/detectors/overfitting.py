@@ -38,6 +38,9 @@ class OverfittingDetector(Detector):
     those evaluations the training level is at least 5% below what it was when
     validation was at its best. At least 4 evaluations are needed. A value repeated in
     consecutive records (a progress bar showing the last evaluation) is one evaluation.
+    A validation loss of 0 or below is no evaluation: a rise measured as a share of the
+    best needs a loss above zero (a table's ``-1`` before the first evaluation is a
+    placeholder, and a density's negative log-likelihood has no such ratio).
     The training level at an evaluation is the median of the training losses logged
     since the previous one, so batch noise does not decide it.
 
@@ -139,7 +142,7 @@ class OverfittingDetector(Detector):
         if loss is not None and math.isfinite(loss) and (loss != 0 or not loss_is_nan(record)):
             self._train.append(loss)
         val = metrics.get(VAL_LOSS)
-        if val is None or not math.isfinite(val) or val == self._previous_val:
+        if val is None or not math.isfinite(val) or val <= 0 or val == self._previous_val:
             # A progress bar repeats the last evaluation in every refresh (Lightning's
             # postfix): the same value again is the same evaluation, not a new one.
             return []
@@ -173,12 +176,12 @@ class OverfittingDetector(Detector):
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         from gradlog.detectors.small_block import changed, indexes
 
-        # Only a new evaluation (a finite validation loss other than the last one) does
+        # Only a new evaluation (a finite validation loss above 0, other than the last) does
         # anything beyond keeping the training losses since the previous evaluation.
         if VAL_LOSS not in block.names:
             return self.replay(block, (), self._advance)
         vals = block.values(VAL_LOSS)
-        flagged = indexes(changed(vals, np.isfinite(vals), self._previous_val))
+        flagged = indexes(changed(vals, np.isfinite(vals) & (vals > 0), self._previous_val))
         return self.replay(block, flagged, self._advance)
 
     def _advance(self, block: Block, start: int, end: int) -> None:

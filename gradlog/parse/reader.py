@@ -28,7 +28,7 @@ from gradlog.parse.clean import Fences, Segment, clean, flat
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.dialects import BY_NAME, Dialect, darknet_pairs
 from gradlog.parse.events import ABORTED, event
-from gradlog.parse.families import Families, in_context
+from gradlog.parse.families import Families, family, in_context
 from gradlog.parse.grammar import BYTE_DIGITS, NUMBER_RE, TAG_FIRST, mask_digits, ranked
 from gradlog.parse.line import (
     EVALUATION_WORDS,
@@ -38,7 +38,7 @@ from gradlog.parse.line import (
     LineParser,
     ShapeStats,
 )
-from gradlog.parse.names import LOSS, RANKS, NameTable, rank_in
+from gradlog.parse.names import ACC, LOSS, RANKS, VAL_ACC, VAL_LOSS, NameTable, normalise, rank_in
 from gradlog.parse.runreader import ANY_DIALECT, SPAN_LONGEST, SPANS_KEPT
 from gradlog.parse.runs import TokenPlan
 from gradlog.parse.tables import Table, block_row
@@ -70,6 +70,20 @@ _SETTING = lazy.regex(
     r"(?=[,;)\s]|$)"
 )
 _SETTINGS_SHOWN = 3
+# The same told of a dict's or a JSON object's repr (pair2vec's ``{'train_data_path':
+# 'data/..', 'epochs': 3, 'lr': 0.01, 'grad_norm': 1000.0, ..}``: a clipping bound, no
+# gradient's norm): three or more quoted keys whose values are words or booleans, and no
+# number that a loss or an accuracy is named for (a JSON logger's record has its time,
+# level and message as words, and its metrics beside them).
+_KEYED_SETTING = lazy.regex(
+    r"""['"][A-Za-z_][\w.\- ]*['"]\s*:\s*(?:(['"])(?!\s*[-+]?(?:[\d.]|nan|inf))[^'"]*\1"""
+    r"|True|False|None|true|false|null)(?=\s*[,}])",
+    re.IGNORECASE,
+)
+_JUDGED = frozenset((LOSS, VAL_LOSS, ACC, VAL_ACC))
+_KEYED_NUMBER = lazy.regex(
+    r"""['"]([A-Za-z_][\w.\-/ ]*)['"]\s*:\s*['"]?[-+]?(?:\d|\.\d|nan|inf)""", re.IGNORECASE
+)
 # A line labelled as settings: its ``key=value`` pairs are settings, numbers included.
 _LABELLED = lazy.regex(
     r"\W*(?:hyper-?parameters?|hyps?|config(?:uration)?|args|arguments|options|settings"
@@ -601,7 +615,9 @@ class LogReader(BulkReader):
             return None
         if darknet is not None:
             text, rewritten = darknet, True
-        if "=" in stripped and self._configuration(stripped):
+        if ("=" in stripped and self._configuration(stripped)) or (
+            "{" in stripped and self._keyed_configuration(stripped)
+        ):
             self._unread(stripped)  # settings, not a record
             return None
         if stripped[0] == "|" and stripped[-1] == "|":
@@ -691,6 +707,15 @@ class LogReader(BulkReader):
         # (An object's repr that opens with a keyword is its settings, a tensor's keywords
         # too: Dreamer's ``Space(dtype=float32, shape=(), low=-inf, high=inf)``.)
         return words >= _SETTINGS_SHOWN or (bool(keys) and _REPR.search(text) is not None)
+
+    def _keyed_configuration(self, text: str) -> bool:
+        """Whether a dict's or JSON object's repr is a run's configuration
+        (``_KEYED_SETTING``)."""
+        settings = sum(1 for _ in _KEYED_SETTING.finditer(text, 0, PARSE_LIMIT))
+        if settings < _SETTINGS_SHOWN:
+            return False
+        keys = _KEYED_NUMBER.findall(text, 0, PARSE_LIMIT)
+        return not any(family(normalise(key)) in _JUDGED for key in keys)
 
     def _summary(self, text: str) -> bool:
         """Skip the rows under an HF banner: settings and whole-run figures, not steps."""

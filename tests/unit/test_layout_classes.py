@@ -804,3 +804,25 @@ def test_a_count_before_its_axis_word_is_the_step(layout: str) -> None:
     assert records[-1].metrics["loss"] == pytest.approx(1.5)
     # A count after other words is the prose's (``trained 100 steps, loss 0.5``).
     assert _fields("trained 100 steps, loss 0.5")[1] != 100
+
+
+def test_a_dict_of_settings_is_no_record() -> None:
+    # pair2vec prints its configuration as a dict: its ``grad_norm`` is a clipping bound
+    # (it had become a record whose gradient norm of 1000 'exploded').
+    config = (
+        "{'train_data_path': 'data/wiki/triplets', 'save_path': 'saved/p2v', "
+        "'epochs': 3, 'lr': 0.01, 'grad_norm': 1000.0, 'use_cuda': True, 'dropout': 0.1}"
+    )
+    steps = "\n".join(f"step {s} loss {2.0 - s / 1000:.4f}" for s in range(100, 400, 100))
+    records = read(config + "\n" + steps)
+    assert [r.step for r in records] == [100, 200, 300]
+    assert all("grad_norm" not in r.metrics for r in records)
+    # The same told of JSON (``true`` for True).
+    as_json = config.replace("'", '"').replace("True", "true")
+    assert [r.step for r in read(as_json + "\n" + steps)] == [100, 200, 300]
+    # Metrics printed as quoted numbers are metrics (HF Trainer's newer dicts); a JSON
+    # logger's record has words for its time, level and message beside a loss it names.
+    quoted = "{'loss': '0.6905', 'grad_norm': '0.2367', 'learning_rate': '0.0004', 'epoch': '0.32'}"
+    assert read(quoted)[0].metrics["loss"] == pytest.approx(0.6905)
+    logged = '{"time": "10:41:41", "level": "INFO", "logger": "train", "step": 7, "loss": 0.52}'
+    assert read(logged)[0].metrics["loss"] == pytest.approx(0.52)

@@ -108,3 +108,27 @@ def test_a_two_evaluation_excerpt_with_a_stark_effect_fires_with_low_confidence(
 
 def test_a_two_evaluation_excerpt_with_a_modest_rise_does_not() -> None:
     assert run("overfitting", records(loss=[0.048, 0.001], val_loss=[0.038, 0.060])) == []
+
+
+def test_a_validation_loss_of_zero_or_below_is_no_evaluation() -> None:
+    # pair2vec's table prints ``Dev_Loss -1.000000`` until its first evaluation: a
+    # placeholder, not a best to rise from (it had made overfitting at that evaluation).
+    for placeholder in (-1.0, 0.0):
+        val = [placeholder] * 6 + [0.9, 0.8, 0.75, 0.7, 0.68, 0.66]
+        assert run("overfitting", records(loss=TRAIN, val_loss=val)) == []
+    # A rise after the placeholders is still found, measured from the first real best.
+    val = [-1.0] * 4 + [0.9, 0.7, 0.65, 0.7, 0.8, 0.9, 1.0, 1.1]
+    found = run("overfitting", records(loss=TRAIN, val_loss=val))
+    assert len(found) == 1 and "best 0.65" in found[0].message
+
+
+def test_a_placeholder_validation_loss_read_in_bulk_is_no_evaluation() -> None:
+    from gradlog.engine import analyze
+
+    rows = [
+        f"{i * 100:6d} {1.2 * 0.97**i:.6f} "
+        + ("-1.000000" if i < 40 else f"{0.9 - (i - 40) * 0.005:.6f}")
+        for i in range(1, 121)
+    ]
+    report = analyze(["  Iteration     Loss     Dev_Loss", *rows])
+    assert [d.id for d in report.diagnoses] == []
