@@ -151,6 +151,7 @@ _RANK = lazy.regex(
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})"
 _LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|SUCCESS)"
+_SECTIONS = r"train|training|val|valid|validation|eval|evaluation|test|testing|dev|epoch|step|iter"
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 # Logging prefixes, removed from the start of a line one after another. Their digits are
@@ -181,6 +182,9 @@ _PREFIX = lazy.regex(
             # absl: I0318 09:41:22.517338 140227113338688 model_lib_v2.py:705]
             rf"^[IWEF]\d{{4}} {_TIME}\s+\d+ [\w.]+:\d+\]\s*",
             rf"^{_LEVEL}:[\w.]+:",  # INFO:tensorflow:
+            # the level, then the logger's name of one word and a dash (pytorch-3dunet's
+            # ``INFO UNet3DTrainer - Validation finished. Loss: ..``); not a section's word
+            rf"^{_LEVEL}\s+(?!(?i:{_SECTIONS})\b)[A-Za-z_][\w.]*\s+-\s+(?=\S)",
             rf"^\[?\s*{_LEVEL}\s*\]?\s*(?:[|:-]\s*)?",  # INFO | , [    INFO] - , INFO:
             r"^\[[\w.]+:\d+(?::\w+)?\]\s*",  # [loss_scaler.py:183:update_scale]
             # a bracket holding a time, closed by the source's name and line:

@@ -1021,6 +1021,14 @@ class LineParser:
             for pattern in (_SECTION, _SECTION_CELL, _SECTION_AXIS)
             for m in pattern.finditer(shape)
         )
+        # Where a section's own counter is named: the key opens with the section's word
+        # (``Validation iteration``) or follows it.
+        own_counts = {
+            at
+            for m in _SECTION_AXIS.finditer(shape)
+            if m["word"].lower() not in TRAIN_WORDS
+            for at in (m.start(), len(shape) - len(shape[m.end() :].lstrip()))
+        }
         best = _BEST_SECTION.search(shape) if "est" in shape else None
         bests = best.start() if best is not None else len(shape)
         fractions = []
@@ -1092,10 +1100,16 @@ class LineParser:
                 read is not None
                 and val
                 and read[1] == STEP
-                and (read[0] in _COUNTED_AXES or found.total >= 0)
+                and (
+                    read[0] in _COUNTED_AXES
+                    or found.total >= 0
+                    or (found.start in own_counts and not found.sep)
+                )
             ):
-                # An evaluation's ``Steps: 181``, Composer's ``[Eval batch=79/79]``: its
-                # own count, not the step.
+                # An evaluation's ``Steps: 181``, Composer's ``[Eval batch=79/79]``, its
+                # word's own counter printed without a separator (pytorch-3dunet's
+                # ``Validation iteration 7``, from 0 at each evaluation; ``eval step=40``
+                # names the training step it ran at): its own count, not the step.
                 read = None
             if (
                 read is None

@@ -148,6 +148,13 @@ CASES = [
     # a date, a time and a level in one bracket, and anything else in it (Pointcept)
     ("[2024-03-02 10:21:31,810 INFO misc.py line 119 812733] Test: [1/39]", ["Test: [1/39]"]),
     ("[rank=0, mode=train, step=5] loss 0.3", ["[rank=0, mode=train, step=5] loss 0.3"]),
+    # the level, then a logger's name of one word and a dash (pytorch-3dunet): the
+    # evaluation's line opens with its word again; a section's word stays
+    (
+        "2021-05-03 14:23:17,877 [MainThread] INFO UNet3DTrainer - Validation finished. Loss: 0.86",
+        ["Validation finished. Loss: 0.86"],
+    ),
+    ("INFO Validation - loss: 0.5", ["Validation - loss: 0.5"]),
 ]
 
 

@@ -826,3 +826,22 @@ def test_a_dict_of_settings_is_no_record() -> None:
     assert read(quoted)[0].metrics["loss"] == pytest.approx(0.6905)
     logged = '{"time": "10:41:41", "level": "INFO", "logger": "train", "step": 7, "loss": 0.52}'
     assert read(logged)[0].metrics["loss"] == pytest.approx(0.52)
+
+
+def test_an_evaluations_own_counter_is_no_step() -> None:
+    # pytorch-3dunet counts its validation batches from 0 at each evaluation
+    # (``Validation iteration 7``): they had become the run's steps, going back at every
+    # evaluation among ``Training iteration [101/150000]``'s.
+    lines = []
+    for block in range(1, 4):
+        for i in range(block * 100 - 2, block * 100 + 1):
+            lines.append(f"Training iteration [{i}/150000]. Epoch [1/999]")
+            lines.append(f"Training stats. Loss: {1.0 - i / 1000:.4f}")
+        lines += [f"Validation iteration {k}" for k in range(3)]
+        lines.append(f"Validation finished. Loss: {0.9 - block / 100:.4f}")
+    records = read("\n".join(lines))
+    steps = [r.step for r in records]
+    assert steps == sorted(steps) and min(steps) >= 98
+    assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [0.89, 0.88, 0.87]
+    # A key with its own separator names the training step the evaluation ran at.
+    assert _fields("eval  step=40 loss=1.5")[1] == 40
