@@ -38,6 +38,7 @@ _TRIGGERS = (
     "cannot decrease",
     "kipping",
     "kipped",
+    "diverged",
 )
 
 OVERFLOW = "overflow"  # 1 on a record whose step was skipped for non-finite gradients
@@ -61,7 +62,10 @@ _NAN_LOSS = lazy.regex(
     # step: 760. Invalid loss, terminating training.``
     r"Invalid loss, terminating training|LossTensor is inf or nan|"
     r"total loss is NaN|Model diverged with loss = NaN|"
-    r"Loss became infinite or NaN at iteration=(?P<step>\d+)"
+    r"Loss became infinite or NaN at iteration=(?P<step>\d+)|"
+    # a check that stops the loop when the loss is NaN (argman's EAST: ``Loss diverged,
+    # stop training``)
+    r"(?i:\bloss diverged\W{0,3}(?:stop|stopping|terminat|abort|exit)\w*(?: the)? training)"
 )
 # A sentence that says the loss went non-finite, in the words scripts use for it:
 # ``NaN detected in loss``, ``Detected NaN in the training loss``, ``nan loss
@@ -84,6 +88,9 @@ _SAID_NAN = (
     # PyMC's ``FloatingPointError: NaN occurred in optimization.``: the run itself.
     rf"|(?<!\bno\s)\b{_NON_FINITE}\s+(?:values?\s+)?(?:occurred|appeared|encountered|detected)\s+"
     r"(?:in|during)\s+(?:the\s+)?(?:optimi[sz]ation|training|fitting)\b"
+    # the sentence alone, a loop's guard (skip-thoughts' ``NaN detected``): of nothing
+    # else named, the training's values
+    rf"|^\W*{_NON_FINITE}\s+(?:values?\s+)?(?:detected|encountered)\W*$"
 )
 
 

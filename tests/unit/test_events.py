@@ -36,6 +36,9 @@ CASES = [
     ("loss: 2.1307 Batch 36: Invalid loss, terminating training", {"loss": math.nan, ABORTED: 1.0}),
     ("The grad norm is nan. Skipping updating the model.", {OVERFLOW: 1.0}),
     ("Model diverged with loss = NaN.", {"loss": math.nan, ABORTED: 1.0}),
+    # argman's EAST, on a NaN loss: ``Loss diverged, stop training``
+    ("Loss diverged, stop training", {"loss": math.nan, ABORTED: 1.0}),
+    ("Loss diverged. Stopping training.", {"loss": math.nan, ABORTED: 1.0}),
     ("FloatingPointError: gradients are Nan/Inf", {"grad_norm": math.nan, ABORTED: 1.0}),
     ("skipping update due to grad z-score of 6.812344", {SKIPPED_STEP: 1.0}),
     ("WARNING - loss spike detected, skipped the optimizer step", {SKIPPED_STEP: 1.0}),
@@ -93,6 +96,8 @@ def test_an_overflow_skip_is_an_overflow_not_a_skipped_step() -> None:
         "inf encountered during training; stopping",
         "F0313 12:00:01.123 4567 Train.cpp:551] Loss has NaN values. Samples - 123",
         "WARNING: non-finite loss, ending training  tensor(nan, device='cuda:0')",
+        "NaN detected",  # skip-thoughts' guard: the sentence alone
+        "NaN detected!",
     ],
 )
 def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> None:
@@ -119,6 +124,9 @@ def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> 
         "No NaN occurred in training; all good",  # (a sentence after it says so)
         "the loss has no NaN values",
         "checking whether loss has nan: no",
+        "NaN detected in column age",  # (another thing's)
+        "no NaN detected",
+        "Loss diverged at step 5",  # (no stop: a rule's message, not the run's guard)
     ],
 )
 def test_ordinary_lines_are_not_events(text: str) -> None:
