@@ -72,6 +72,7 @@ _TIME_WORDS = frozenset(
 _VAL_WORDS = frozenset(
     {"val", "vali", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"}
     | {"va"}  # LIBFFM's ``va_logloss``
+    | {"validate", "validating", "evaluate", "evaluating"}  # robosat's ``Validate loss: ..``
 )
 _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
@@ -105,7 +106,9 @@ MEASURED = frozenset(FAMILIES) - {LR}
 # its losses and accuracies are validation's, but those named for training
 # (``Val Loss: 0.5 | Train Loss: 0.3``).
 VAL_LINE = lazy.regex(
-    r"^\W*(?:val|valid|validation|eval|evaluation|test|testing|dev)\b", re.IGNORECASE
+    r"^\W*(?:val|valid|validation|validate|validating|eval|evaluation|evaluate|evaluating|test"
+    r"|testing|dev)\b",
+    re.IGNORECASE,
 )
 
 

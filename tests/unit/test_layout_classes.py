@@ -845,3 +845,12 @@ def test_an_evaluations_own_counter_is_no_step() -> None:
     assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [0.89, 0.88, 0.87]
     # A key with its own separator names the training step the evaluation ran at.
     assert _fields("eval  step=40 loss=1.5")[1] == 40
+
+
+@pytest.mark.parametrize("word", ["Validate", "Validating", "Evaluate", "Evaluating"])
+def test_a_verb_of_evaluation_names_the_validation_loss(word: str) -> None:
+    # robosat's ``Validate loss: 0.0470, mean IoU: 0.6086``: its loss had been a metric
+    # of its own, so overfitting was never looked for.
+    records = read(f"Train loss: 0.5\n{word} loss: 0.047, mean IoU: 0.61\nTrain loss: 0.4")
+    assert records[0].metrics["val_loss"] == pytest.approx(0.047)
+    assert all(set(r.metrics) <= {"loss", "val_loss", "mean_io_u"} for r in records)
