@@ -200,7 +200,7 @@ _SECTION = lazy.regex(
 )
 # A section's word, then its epoch and batch in brackets (CenterNet's ``val: [5][0/5000]``,
 # GNMT's ``TRAIN [0][10/1241]``), the hole of the epoch matched.
-_SECTION_EPOCH = lazy.regex(r"\]\s*\[\x00\s*/\s*\x00\]")
+_SECTION_EPOCH = lazy.regex(r"\s*\]\s*\[\s*\x00\s*/\s*\x00\s*\]")
 # A section's word before the word of its own counter (NNI's ``Epoch [1/50] Validation Step
 # [1/157]  acc1 .. loss ..``, ``Val Iter 5/100``, ``Test batch [3/50]``): what follows is
 # the section's, its counter no step of the run.
@@ -498,10 +498,13 @@ def _owned(found: re.Match[str]) -> str:
 # episode: 2, ...``) or its share of the total (ELECTRA's ``1000/1000000 = 0.1%, SPS:
 # 11.9``): the step, out of the total.
 _LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00(?::(?=\s)| = (\x00)(?=,))")
-# The same in brackets before the line's names (``[4000/300000] Loss: 0.51``), and a
+# The same in brackets or parentheses before the line's names (``[4000/300000] Loss:
+# 0.51``, PSENet's ``(21/62) LR: 0.001 | Loss: 0.912``), and a
 # count named for the steps after it, in parentheses (a tqdm description's ``Training
 # (300 / 2000 Steps) (loss=2.55)``): the step, out of the total.
-_BRACKETED_COUNT = lazy.regex(r"^\s*\[\s*\x00\s*/\s*\x00\s*\](?=\s+[A-Za-z])")
+_BRACKETED_COUNT = lazy.regex(
+    r"^\s*(?:\[\s*\x00\s*/\s*\x00\s*\]|\(\s*\x00\s*/\s*\x00\s*\))(?=\s+[A-Za-z])"
+)
 _COUNTED_STEPS = lazy.regex(r"\(\s*\x00\s*/\s*\x00\s+(?i:steps|iters|iterations)\s*\)")
 # A count, then a colon and one bare value, the whole line (makemore's ``  45000/ 200000:
 # 3.2958``, ``step 400: 2.07``, ``Epoch 3/10: 0.41``): the one number a loop prints at
@@ -618,7 +621,7 @@ def _prepare(shape: str) -> str:
         shape = _bare_loss(bare)  # (the whole line)
     elif shape[:12].lstrip().startswith("\x00/\x00"):
         shape = _LEADING_COUNT.sub(_leading_count, shape)
-    elif shape[:12].lstrip().startswith("["):
+    elif shape[:12].lstrip().startswith(("[", "(")):
         shape = _BRACKETED_COUNT.sub(f"step {grammar.HOLE}/{grammar.HOLE},", shape)
     if " / \x00 " in shape or "/\x00 " in shape:
         shape = _COUNTED_STEPS.sub(f"(step {grammar.HOLE}/{grammar.HOLE})", shape)

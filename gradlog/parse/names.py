@@ -151,6 +151,8 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "current_steps",
         "train_step",
         "batch",
+        "mini_batch",  # EAST's ``mini-batch is [17/41]``, CNTK's ``Minibatch[ 1- 100]``
+        "minibatch",
         "it",
         "ite",  # U-2-Net's ``ite: 3``
         "itr",  # BigGAN's ``itr: 502``

@@ -854,3 +854,38 @@ def test_a_verb_of_evaluation_names_the_validation_loss(word: str) -> None:
     records = read(f"Train loss: 0.5\n{word} loss: 0.047, mean IoU: 0.61\nTrain loss: 0.4")
     assert records[0].metrics["val_loss"] == pytest.approx(0.047)
     assert all(set(r.metrics) <= {"loss", "val_loss", "mean_io_u"} for r in records)
+
+
+def test_a_mini_batch_counts_the_epochs_batches() -> None:
+    # EAST's ``Epoch is [23/600], mini-batch is [17/41], ..``: the batch in the epoch (a
+    # metric of its own before, so each epoch's batches had made one record).
+    text = "\n".join(
+        f"Epoch is [{e}/600], mini-batch is [{b}/41], time consumption is 0.31, "
+        f"batch_loss is {3.0 - b / 100:.2f}"
+        for e in (1, 2)
+        for b in (1, 2, 3)
+    )
+    records = read(text)
+    assert len(records) == 6 and [r.epoch for r in records] == [1, 1, 1, 2, 2, 2]
+    assert len({r.step for r in records}) == 6
+    assert "mini_batch" not in records[0].metrics
+
+
+@pytest.mark.parametrize(
+    ("line", "step", "epoch"),
+    [
+        # a section's epoch and batch with blanks inside the brackets (lsq-net's
+        # ``Training [12][  140/  352]``): they had been a metric called training
+        ("Training [12][  140/  352]   Loss 1.951234 (1.9)", 11 * 352 + 140, 12),
+        # a count in parentheses opening the line (PSENet's ``(21/62) LR: ..``)
+        ("(21/62) LR: 0.001 | Loss: 0.912", 21, None),
+    ],
+)
+def test_counters_in_brackets_with_blanks_or_parentheses(
+    line: str, step: int, epoch: int | None
+) -> None:
+    metrics, read_step, read_epoch = _fields(line)
+    assert (read_step, read_epoch) == (step, epoch)
+    assert "training" not in metrics
+    # Words in the parentheses make no counter.
+    assert _fields("(see 3/4) loss 0.5")[1] is None
