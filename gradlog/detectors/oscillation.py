@@ -50,6 +50,9 @@ class OscillationDetector(Detector):
     - `max_swing_spread` 0.5: the swings' coefficient of variation (regular swings).
     - `max_progress` 0.5: the difference between the medians of the first and last
       four records is under half the mean swing.
+    - a mean swing of at most 1.5 steps of the print's last digit (a loss printed
+      rounded, ``loss=9`` then ``loss=8``, or ``2.41`` then ``2.42``) is the rounding's
+      flicker, not a cycle.
     - at most `window` (32) records are examined, so memory stays bounded.
     """
 
@@ -163,8 +166,8 @@ class OscillationDetector(Detector):
             return False
         swings = [abs(b - a) for a, b in pairwise(losses)]
         swing = sum(swings) / len(swings)
-        if swing <= 0:
-            return False
+        if swing <= _STEPS_OF_PRINT * _printed_step(losses):
+            return False  # (nothing moves, or only the print's last digit)
         spread = (sum((s - swing) ** 2 for s in swings) / len(swings)) ** 0.5 / swing
         gap = min(highs) - max(lows)
         persistent = self._length >= self._limits.persistent * self._needed()
@@ -227,6 +230,20 @@ class OscillationDetector(Detector):
             count=self._length,
             evidence=evidence_of(pairs),
         )
+
+
+_STEPS_OF_PRINT = 1.5  # a mean swing of at most this many of the print's last digit
+_DECIMALS = 9  # the most decimals a printed loss is looked for with
+
+
+def _printed_step(values: list[float]) -> float:
+    """The step of the last digit the values were printed with (1 for ``loss=9``, 0.01
+    for ``2.41``): the fewest decimals that give back every value, as a power of ten."""
+    decimals = 0
+    for value in values:
+        while decimals < _DECIMALS and round(value, decimals) != value:
+            decimals += 1
+    return 10.0**-decimals
 
 
 def _detrended(values: list[float]) -> list[float]:

@@ -65,3 +65,15 @@ def test_records_of_other_values_between_the_losses_break_no_alternation() -> No
     # a printed NaN between them still breaks it
     broken = [*ZIGZAG[:5], float("nan"), *ZIGZAG[5:]]
     assert run("oscillation", records(loss=broken)) == []
+
+
+def test_the_flicker_of_a_rounded_print_is_no_cycle() -> None:
+    # kbc's tqdm postfix rounds its loss to a whole number (``loss=9`` then ``loss=8``):
+    # the alternation between two neighbouring printed values had been a cycle.
+    flicker = [9.0, 8.0, 9.0, 8.0, 9.0, 8.0, 9.0, 8.0, 9.0, 8.0, 9.0, 8.0]
+    assert run("oscillation", records(loss=flicker)) == []
+    assert run("oscillation", records(loss=[v / 100 + 2.4 for v in flicker])) == []
+    # The same swings printed with more digits, or swings of several of the last digit,
+    # are still a cycle.
+    assert run("oscillation", records(loss=[v + 0.01 * (i % 3) for i, v in enumerate(flicker)]))
+    assert run("oscillation", records(loss=[v * 3 for v in flicker]))
