@@ -779,13 +779,25 @@ def _listed(shape: str, hole: int) -> bool:
     return shape[:hole].rstrip().endswith("[") and _NEXT_IN_LIST.match(shape, hole + 1) is not None
 
 
+_EPISODES = frozenset({"episode", "episodes"})
+
+
 def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
     """The slots of a line without the steps' counters but its global step, where it
     prints one without a total beside others with theirs (EfficientDet's ``Step: 60.
-    Epoch: 1/80. Iteration: 1/60.``: the iteration counts the epoch's batches)."""
+    Epoch: 1/80. Iteration: 1/60.``: the iteration counts the epoch's batches); without
+    its episode beside another step."""
     steps = [slot for slot in slots if slot.canonical == STEP]
     if len(steps) < 2:
         return slots
+    # An episode counts steps only where nothing else does (keras-rl's ``25/40000:
+    # episode: 2, ..``: the environment's steps, and the episode they are in).
+    episodes = [slot for slot in steps if slot.key in _EPISODES]
+    if episodes and len(episodes) < len(steps):
+        slots = [slot for slot in slots if slot not in episodes]
+        steps = [slot for slot in steps if slot not in episodes]
+        if len(steps) < 2:
+            return slots
     counted = [slot for slot in steps if slot.index + 1 in totals]
     if len(steps) - len(counted) != 1 or not counted:
         return slots

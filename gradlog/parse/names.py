@@ -151,6 +151,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "current_steps",
         "train_step",
         "batch",
+        "episode",
         "mini_batch",  # EAST's ``mini-batch is [17/41]``, CNTK's ``Minibatch[ 1- 100]``
         "minibatch",
         "it",

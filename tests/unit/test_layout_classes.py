@@ -889,3 +889,18 @@ def test_counters_in_brackets_with_blanks_or_parentheses(
     assert "training" not in metrics
     # Words in the parentheses make no counter.
     assert _fields("(see 3/4) loss 0.5")[1] is None
+
+
+def test_an_episode_counts_the_steps_where_nothing_else_does() -> None:
+    # LearningToCompare's ``episode: 5100 loss 0.13``: the episode had been a metric, so
+    # each training line joined the evaluation's record before it as its validation loss.
+    text = "\n".join(
+        f"episode: {e} loss {1.0 - e / 1e5:.4f}\ntest accuracy: 0.45 h: 0.0078"
+        for e in range(100, 600, 100)
+    )
+    records = read(text)
+    assert [r.step for r in records] == [100, 200, 300, 400, 500]
+    assert all("val_loss" not in r.metrics for r in records)
+    # Beside another step the episode is the step's context, not the step.
+    assert _fields("step 5 episode 3 loss 0.4")[1] == 5
+    assert _fields("episode 3 step 5 loss 0.4")[1] == 5
