@@ -779,7 +779,7 @@ def _listed(shape: str, hole: int) -> bool:
     return shape[:hole].rstrip().endswith("[") and _NEXT_IN_LIST.match(shape, hole + 1) is not None
 
 
-_EPISODES = frozenset({"episode", "episodes"})
+_EPISODE = "episode"
 
 
 def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
@@ -792,7 +792,7 @@ def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
         return slots
     # An episode counts steps only where nothing else does (keras-rl's ``25/40000:
     # episode: 2, ..``: the environment's steps, and the episode they are in).
-    episodes = [slot for slot in steps if slot.key in _EPISODES]
+    episodes = [slot for slot in steps if slot.key == _EPISODE]
     if episodes and len(episodes) < len(steps):
         slots = [slot for slot in slots if slot not in episodes]
         steps = [slot for slot in steps if slot not in episodes]

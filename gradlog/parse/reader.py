@@ -708,7 +708,8 @@ class LogReader(BulkReader):
         # too: Dreamer's ``Space(dtype=float32, shape=(), low=-inf, high=inf)``.)
         return words >= _SETTINGS_SHOWN or (bool(keys) and _REPR.search(text) is not None)
 
-    def _keyed_configuration(self, text: str) -> bool:
+    @staticmethod
+    def _keyed_configuration(text: str) -> bool:
         """Whether a dict's or JSON object's repr is a run's configuration
         (``_KEYED_SETTING``)."""
         settings = sum(1 for _ in _KEYED_SETTING.finditer(text, 0, PARSE_LIMIT))
