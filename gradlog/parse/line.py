@@ -221,7 +221,13 @@ _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
 # A running best's section inside a line (GraphGPS's ``> Epoch 249: took 17.8s | Best so
 # far: epoch 91  train_loss: 0.2875 ..``, ``loss 0.5 (best: 0.41)``): what follows it is
 # the best reading so far and where it was, not this one.
-_BEST_SECTION = lazy.regex(r"\bbest(?:\s+so\s+far|\s+results?)?\s*:", re.IGNORECASE)
+_BEST_SECTION = lazy.regex(
+    r"\bbest(?:\s+so\s+far|\s+results?)?\s*:"
+    # a leaderboard's place and an arrow (lsq-net's ``Scoreboard best 1 ==> Epoch [0][Top1:
+    # 21.574 ..]``: the best epochs so far, in order)
+    r"|\bbest\s+\x00\s*(?:=+>|-+>)",
+    re.IGNORECASE,
+)
 COUNTER = "(counter)"  # the key of a step counter printed without a name
 EPOCH_COUNTER = "(epoch counter)"
 

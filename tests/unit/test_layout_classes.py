@@ -904,3 +904,13 @@ def test_an_episode_counts_the_steps_where_nothing_else_does() -> None:
     # Beside another step the episode is the step's context, not the step.
     assert _fields("step 5 episode 3 loss 0.4")[1] == 5
     assert _fields("episode 3 step 5 loss 0.4")[1] == 5
+
+
+def test_a_leaderboards_place_and_arrow_is_a_running_best() -> None:
+    # lsq-net's ``Scoreboard best 1 ==> Epoch [0][Top1: 21.574 ..]``: the best epochs so
+    # far, in order; they had made records at those epochs, going back.
+    assert (
+        LineParser().parse("Scoreboard best 1 ==> Epoch [0][Top1: 21.574   Top5: 72.574]") is None
+    )
+    # A value before the best's is still read.
+    assert _fields("epoch 3 loss 0.5 best 1 => epoch 2")[0] == {"loss": 0.5}
