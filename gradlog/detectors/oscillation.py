@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
+from gradlog.detectors.signs import quantum
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS
 
@@ -166,7 +167,8 @@ class OscillationDetector(Detector):
             return False
         swings = [abs(b - a) for a, b in pairwise(losses)]
         swing = sum(swings) / len(swings)
-        if swing <= _STEPS_OF_PRINT * _printed_step(losses):
+        # (The print's last digit: 1 for ``loss=9``, 0.01 for ``2.41``.)
+        if swing <= _STEPS_OF_PRINT * min(map(quantum, losses)):
             return False  # (nothing moves, or only the print's last digit)
         spread = (sum((s - swing) ** 2 for s in swings) / len(swings)) ** 0.5 / swing
         gap = min(highs) - max(lows)
@@ -233,17 +235,6 @@ class OscillationDetector(Detector):
 
 
 _STEPS_OF_PRINT = 1.5  # a mean swing of at most this many of the print's last digit
-_DECIMALS = 9  # the most decimals a printed loss is looked for with
-
-
-def _printed_step(values: list[float]) -> float:
-    """The step of the last digit the values were printed with (1 for ``loss=9``, 0.01
-    for ``2.41``): the fewest decimals that give back every value, as a power of ten."""
-    decimals = 0
-    for value in values:
-        while decimals < _DECIMALS and round(value, decimals) != value:
-            decimals += 1
-    return 10.0**-decimals
 
 
 def _detrended(values: list[float]) -> list[float]:

@@ -151,7 +151,7 @@ _RANK = lazy.regex(
 _TIME = r"\d{2}:\d{2}:\d{2}(?:[.,]\d+)?"
 _DATE = r"(?:\d{4}[-/]\d{2}[-/]\d{2}|\d{2}/\d{2}(?:/\d{2,4})?|\d{2}-\d{2}|\d{2}\.\d{2}\.\d{4})"
 _LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|TRACE|SUCCESS)"
-_SECTIONS = r"train|training|val|valid|validation|eval|evaluation|test|testing|dev|epoch|step|iter"
+_SECTIONS = r"train|training|val|valid|validation|eval|evaluation|test|dev"  # a section's words
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 # Logging prefixes, removed from the start of a line one after another. Their digits are
@@ -184,7 +184,7 @@ _PREFIX = lazy.regex(
             rf"^{_LEVEL}:[\w.]+:",  # INFO:tensorflow:
             # the level, then the logger's name of one word and a dash (pytorch-3dunet's
             # ``INFO UNet3DTrainer - Validation finished. Loss: ..``); not a section's word
-            rf"^{_LEVEL}\s+(?!(?i:{_SECTIONS})\b)[A-Za-z_][\w.]*\s+-\s+(?=\S)",
+            rf"^{_LEVEL}\s+(?!(?i:{_SECTIONS}|testing|epoch|step|iter)\b)[A-Za-z_][\w.]*\s+-\s+(?=\S)",
             rf"^\[?\s*{_LEVEL}\s*\]?\s*(?:[|:-]\s*)?",  # INFO | , [    INFO] - , INFO:
             r"^\[[\w.]+:\d+(?::\w+)?\]\s*",  # [loss_scaler.py:183:update_scale]
             # a bracket holding a time, closed by the source's name and line:
@@ -197,8 +197,7 @@ _PREFIX = lazy.regex(
             r"^\[(?=[^\]\n]*=[A-Za-z_])(?![^\]\n]*\b(?i:step|epoch|iter|iteration|batch|it)=)"
             r"(?:\s*[\w.-]+=[^\],\[\n]*,){2,}\s*[\w.-]+=[^\],\[\n]*\]:?\s*",
             # [titan], [gpu-node3], [deepspeed]; not a section's word (``[Train](1000/..)``)
-            r"^\[(?!(?i:train|training|val|valid|validation|eval|evaluation|test|dev)\])"
-            r"[A-Za-z][\w.-]*\]:?\s*",
+            rf"^\[(?!(?i:{_SECTIONS})\])[A-Za-z][\w.-]*\]:?\s*",
             r"^[\w.]+(?::[\w.<>]+)*:\d+\s+-\s+",  # loguru: module:func:42 -
             rf"^[\w.-]+\s+(?:-|\|)\s+{_LEVEL}\s+(?:-|\|)\s+",  # name - INFO - , name | INFO |
             rf"^[\w.-]+ {{2,}}{_LEVEL} {{2,}}",  # name<TAB>INFO<TAB> (tabs widened: ``flat``)

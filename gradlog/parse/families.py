@@ -239,7 +239,7 @@ def _ratio(parts: set[str]) -> bool:
 def _lossy(parts: set[str] | list[str]) -> bool:
     """Whether words name a loss, numbered or not (MCD's ``Loss1`` and ``Loss2``: its two
     classifiers' losses, each a term of the model's)."""
-    return any(w in _LOSS_WORDS or w.rstrip(_DIGITS) in _LOSS_WORDS for w in parts)
+    return any(w.rstrip(_DIGITS) in _LOSS_WORDS for w in parts)
 
 
 def _abbreviated(snake: str) -> bool:

@@ -794,16 +794,14 @@ def _one_step(slots: list[_Slot], totals: set[int]) -> list[_Slot]:
     Epoch: 1/80. Iteration: 1/60.``: the iteration counts the epoch's batches); without
     its episode beside another step."""
     steps = [slot for slot in slots if slot.canonical == STEP]
-    if len(steps) < 2:
-        return slots
     # An episode counts steps only where nothing else does (keras-rl's ``25/40000:
     # episode: 2, ..``: the environment's steps, and the episode they are in).
     episodes = [slot for slot in steps if slot.key == _EPISODE]
     if episodes and len(episodes) < len(steps):
         slots = [slot for slot in slots if slot not in episodes]
         steps = [slot for slot in steps if slot not in episodes]
-        if len(steps) < 2:
-            return slots
+    if len(steps) < 2:
+        return slots
     counted = [slot for slot in steps if slot.index + 1 in totals]
     if len(steps) - len(counted) != 1 or not counted:
         return slots
@@ -1037,16 +1035,20 @@ class LineParser:
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
         # (A section's counter, ``Validation Step [1/157]``, is the section's too: its
         # name begins with the word.)
+        axes = list(_SECTION_AXIS.finditer(shape))
         sections = sorted(
-            (m.start() - (pattern is _SECTION_AXIS), m["word"].lower() not in TRAIN_WORDS)
-            for pattern in (_SECTION, _SECTION_CELL, _SECTION_AXIS)
-            for m in pattern.finditer(shape)
+            [
+                (m.start(), m["word"].lower() not in TRAIN_WORDS)
+                for pattern in (_SECTION, _SECTION_CELL)
+                for m in pattern.finditer(shape)
+            ]
+            + [(m.start() - 1, m["word"].lower() not in TRAIN_WORDS) for m in axes]
         )
         # Where a section's own counter is named: the key opens with the section's word
         # (``Validation iteration``) or follows it.
         own_counts = {
             at
-            for m in _SECTION_AXIS.finditer(shape)
+            for m in axes
             if m["word"].lower() not in TRAIN_WORDS
             for at in (m.start(), len(shape) - len(shape[m.end() :].lstrip()))
         }
