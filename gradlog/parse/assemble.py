@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +89,11 @@ def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN equals NaN here: a repeated line
 
 
+def holds_loss(names: Iterable[str]) -> bool:
+    """Whether ``names`` name a training loss, or a term of one."""
+    return any(family(name) == LOSS for name in names)
+
+
 def _marker(step: float | None, epoch: float | None, marker: bool) -> float | None:
     """Where a line starts a record: its step, else its epoch; None when it marks none."""
     if not marker:
@@ -163,6 +169,11 @@ class Assembler:
         self._single = False
         self._copies = 0
         self._count: tuple[float, float] | None = None
+        # A line that printed no step, with a training loss, after a record a printed
+        # step opened: taken as that record's summary (``_summary``), until a second
+        # such line shows they are records. Its line, values, epoch, bits, and the names
+        # it added to the open record.
+        self._held: tuple[int, dict[str, float], float | None, bool, list[str]] | None = None
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -285,6 +296,25 @@ class Assembler:
                 pending.fill(metrics)
                 if pending.epoch is None:
                     pending.epoch = epoch
+        elif pending is not None and self._held is not None:
+            # A second line of values that printed no step: the one held as a summary
+            # was a record, numbered in order, as this one is.
+            held_line, held, held_epoch, held_bits, added = self._held
+            self._held = None
+            for name in added:
+                del pending.metrics[name]
+            done = self._numbered(held_line, held, held_epoch, held_bits)
+            self._count = count
+            return done + self.take(line_no, metrics, step, epoch, marker, header, bits, told)
+        elif pending is not None and count is None and self._summary(pending, metrics, step, epoch):
+            # Its means never replace the step's values, nor stand beside those of
+            # their series (its mean loss beside the step's loss terms).
+            held_families = {family(name) for name in pending.metrics}
+            added = [name for name in metrics if family(name) not in held_families]
+            for name in added:
+                pending.metrics[name] = metrics[name]
+            self._held = (line_no, metrics, epoch, bits, added)
+            return []
         else:
             done = self._numbered(line_no, metrics, epoch, bits)
         taking = self._pending
@@ -465,6 +495,33 @@ class Assembler:
             return not header and epoch <= pending.step
         return epoch <= pending.epoch + 1
 
+    @staticmethod
+    def _summary(
+        pending: _Pending, metrics: dict[str, float], step: float | None, epoch: float | None
+    ) -> bool:
+        """A line that prints neither step nor epoch, with a finite training loss,
+        values the open record holds already and a name it does not, when a printed step
+        opened that record with its loss (DBNet's ``[2/1200], train_loss: 3.62, time:
+        36.5`` after step lines of ``loss_all`` and its terms): the mean of the steps
+        that ran, not a record of its own numbered after them (in a loss that alternates
+        step by step, it would break the alternation). A line of the record's own names
+        is the next record printed in another style, and a bar's line (its count) a state
+        of the bar.
+        It is held as such until a second line of values that prints no step comes
+        before the next step (``Assembler._held``): a log that prints its step on some
+        lines only."""
+        return (
+            step is None
+            and epoch is None
+            and pending.by_step
+            and not pending.numbered
+            and not pending.header
+            and holds_loss(metrics)
+            and holds_loss(pending.metrics)
+            and not metrics.keys() <= pending.metrics.keys()  # (else: the same, restyled)
+            and all(map(math.isfinite, metrics.values()))  # (a NaN is news, never a mean)
+        )
+
     def _take(self, metrics: dict[str, float]) -> dict[str, float]:
         """A new record's values: any event values carried so far, then the line's."""
         if not self._carry:
@@ -492,8 +549,8 @@ class Assembler:
         at none) and is no header's block: then a line of those names with other values,
         or at another epoch, opens the next record, numbered from this one; else None."""
         pending = self._pending
-        if pending is None or pending.header:
-            return None
+        if pending is None or pending.header or self._held is not None:
+            return None  # (a line held as a summary may yet be a record: line by line)
         if pending.epoch != (None if epoch is None or epoch != epoch else epoch):
             return None
         held = pending.metrics
@@ -528,6 +585,7 @@ class Assembler:
         held back, and the block reopens, empty, for the rest of its lines.
         """
         pending = self._pending
+        self._held = None  # (a summary held in the open record is one now)
         if pending is None and self._carry and not idle:
             return self._carried()  # the input ended on events no record took
         if idle and pending is not None and pending.header:

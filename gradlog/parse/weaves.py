@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from gradlog.columns import RecordRun
 from gradlog.model import Record
-from gradlog.parse.assemble import new_loop, went_back
+from gradlog.parse.assemble import holds_loss, new_loop, went_back
 from gradlog.parse.compiled import Compiled
 from gradlog.parse.runreader import ANY_DIALECT, RunReader
 from gradlog.parse.runs import Lines, Listed, TokenPlan
@@ -135,6 +135,7 @@ class WeaveTable:
         "present",
         "stepped",
         "steps",
+        "summary",
         "values",
     )
 
@@ -160,6 +161,7 @@ class WeaveTable:
         self.epochs = np.full(count, np.nan)
         self.counts = np.full((count, 2), np.nan)  # a loop's count and total (``Roles.loop``)
         self.differ = np.zeros(count, np.bool_)
+        self.summary = np.zeros(count, np.bool_)  # (``read``: a line read by itself)
         self.own = np.ones(count, np.bool_)
         self._closed: list[int] = []
         self._restarts: list[int] = []
@@ -214,6 +216,18 @@ class WeaveTable:
         stepped, steps = table.stepped, table.steps
         # A line with a step after one without opens a record: that one was numbered.
         opens = np.where(stepped[1:], ~stepped[:-1] | (steps[1:] != steps[:-1]), differ)
+        # A line with a loss, neither step nor epoch, and a name the line before does not
+        # print, after one with a step, may be the summary of the steps before it
+        # (``Assembler._summary``): it is read by itself.
+        printed = [set(plan.shape.run_key[0]) for plan in order]
+        apart = np.ones((len(order) + 1, len(order) + 1), np.bool_)
+        barred = [plan.shape.run_key[6] for plan in order]  # (a bar's count: no summary)
+        for (one, held), (other, taken) in itertools.product(enumerate(printed), repeat=2):
+            apart[one, other] = holds_loss(taken) and not taken <= held and not barred[other]
+        codes = table.code
+        summary = apart[codes[:-1], codes[1:]] & stepped[:-1] & ~stepped[1:]
+        table.summary[1:] = summary & ~np.isfinite(epochs[1:])
+        opens &= ~table.summary[1:]
         table._closed = (np.flatnonzero(~(opens & table.own[1:])) + 1).tolist()
         at = np.flatnonzero(stepped)
         table._restarts = at[went_back(steps[at], epochs[at])].tolist()
@@ -227,12 +241,13 @@ class WeaveTable:
             self.values[first:end],
             self.present[first:end],
         )
-        part.steps, part.stepped, part.epochs, part.differ, part.own = (
+        part.steps, part.stepped, part.epochs, part.differ, part.own, part.summary = (
             self.steps[first:end],
             self.stepped[first:end],
             self.epochs[first:end],
             self.differ[first:end],
             self.own[first:end],
+            self.summary[first:end],
         )
         part._offset, part._count = self._offset + first, end - first
         return part
@@ -413,7 +428,8 @@ class WeaveReader(RunReader):
         As ``Assembler.take`` goes: a line with a step opens a record unless the open
         record has that step and a printed one (not numbered); a line without one opens
         a record, numbered on from the one before, when it and the open record both
-        print a name with other values (NaN the same as NaN), or both an epoch, another.
+        print a name with other values (NaN the same as NaN), or both an epoch, another,
+        and it may be no summary of the steps before it (``WeaveTable.summary``).
         ``WeaveTable.closed`` finds the first line that does not, of those after the
         second; the second (``own``: ``_weave`` asks) is checked here, against the open
         record."""
@@ -421,7 +437,7 @@ class WeaveReader(RunReader):
         if table.stepped[first + 1]:
             opens = numbered or step != table.steps[first + 1]
         else:
-            opens = bool(table.differ[first + 1])
+            opens = bool(table.differ[first + 1]) and not table.summary[first + 1]
         if not opens:
             return first
         end = table.closed(first + 2)  # the lines before it each open a record

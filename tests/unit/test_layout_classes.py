@@ -914,3 +914,71 @@ def test_a_leaderboards_place_and_arrow_is_a_running_best() -> None:
     )
     # A value before the best's is still read.
     assert _fields("epoch 3 loss 0.5 best 1 => epoch 2")[0] == {"loss": 0.5}
+
+
+def _stepped_with_summaries(summary: str, epochs: int = 30, steps: int = 6) -> list[str]:
+    """Step lines of a loss that alternates step by step (high, low), each epoch closed
+    by ``summary`` (``{loss}``: the epoch's mean loss)."""
+    lines, step = [], 0
+    for _ in range(epochs):
+        losses = []
+        for index in range(steps):
+            step += 10
+            loss = 2.9 if index % 2 == 0 else 1.4
+            losses.append(loss)
+            lr = 0.01 * step / (step + 100)
+            lines.append(f"global_step: {step}, acc: 0.79, loss_all: {loss:.4f}, lr: {lr:.6f}")
+        lines.append(summary.format(loss=sum(losses) / steps, lr=lr * 1.001))
+    return lines
+
+
+SUMMARY = "train_loss: {loss:.4f}, time: 36.4788, lr: {lr}"
+
+
+def test_a_stepless_summary_after_step_lines_is_no_record_of_its_own() -> None:
+    # DBNet's ``[2/1200], train_loss: 3.62, time: 36.5`` after its step lines of
+    # ``loss_all``: the epoch's mean, not a record numbered after the steps.
+    records = read("\n".join(_stepped_with_summaries(SUMMARY, epochs=3)))
+    assert [record.step for record in records] == list(range(10, 190, 10))
+    # The steps' own losses (``loss_all``, the family's one member), not the mean.
+    assert [record.metrics["loss"] for record in records] == [2.9, 1.4] * 9
+    assert records[5].metrics["time"] == 36.4788  # (a name of its own: taken)
+    # Its values never broke the step's alternation: an oscillation.
+    found = analyze_text("\n".join(_stepped_with_summaries(SUMMARY)))
+    assert "oscillation" in {diagnosis.id for diagnosis in found}
+
+
+def test_stepless_lines_that_are_records_stay_records() -> None:
+    steps = _stepped_with_summaries(SUMMARY, epochs=1)[:-1]
+    # A line of the step record's own names: the next record, printed in another style.
+    same = read("\n".join([*steps, "loss_all: 2.5, lr: 0.002, acc: 0.8", steps[0]]))
+    assert [record.step for record in same][-3:] == [60, 61, 10]
+    # Two lines that print no step, one after another: a log that prints its step on
+    # some lines only; each is a record (the first was held as a summary till then).
+    two = read("\n".join([*steps, *(SUMMARY.format(loss=loss, lr=0.1) for loss in (2.5, 2.4))]))
+    assert [(record.step, record.metrics.get("loss")) for record in two][-3:] == [
+        (60, 1.4),
+        (61, 2.5),
+        (62, 2.4),
+    ]
+    assert "time" not in two[-3].metrics  # (the held line's values taken back)
+    # A NaN is news, never a mean: a record.
+    nan = read("\n".join([*steps, SUMMARY.format(loss=math.nan, lr=0.1)]))
+    assert math.isnan(nan[-1].metrics["loss"]) and nan[-1].step == 61
+
+
+def test_summaries_read_in_blocks_as_line_by_line() -> None:
+    # Runs of 1-8 step lines, each closed by one line that prints no step (a summary)
+    # or now and then two (records): woven, and read so in columns.
+    rng = random.Random(5)
+    lines, step = [], 10_000
+    while len(lines) < 6000:
+        for _ in range(rng.randrange(1, 9)):
+            step += 1
+            lines.append(f"global_step: {step}, loss: {rng.random():.4f}, lr: 0.0100")
+        for _ in range(1 if rng.random() < 0.8 else 2):
+            lines.append(SUMMARY.format(loss=rng.random(), lr=rng.random()))
+    expected = [(r.step, r.line, r.epoch, r.metrics) for r in read("\n".join(lines))]
+    for size in (97, 500, 4096):
+        _, records = read_blocks(lines, size)
+        assert [(r.step, r.line, r.epoch, r.metrics) for r in records] == expected
