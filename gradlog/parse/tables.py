@@ -167,6 +167,7 @@ class Table:
         self._right: bool | None = None  # the rows' numbers are set right (learned)
         self._above: list[str] | None = None  # a piped row of names just before, no header
         self._header = ""  # the open table's header row, as read
+        self._total: str | None = None  # its ``total`` column, when it is the loss
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
@@ -195,6 +196,11 @@ class Table:
         wide = piped or len(cells) >= 3 or (not comma and _axis(cells))
         if dialect is None and wide and _metric_header(cells):
             dialect = "table"  # (two columns: a step's or an epoch's, and a loss's)
+        if dialect is None and len(cells) >= 3 and _axis(cells) and not piped:
+            # Columns of metrics after an axis's, none named a loss (JDE's ``Epoch  Batch
+            # box  conf  id  total``): a table all the same (see ``_record``). (A piped
+            # row may be the first of a header in two: MATLAB's, below.)
+            dialect = "table"
         if dialect is None:
             if piped:
                 self._above = cells
@@ -203,6 +209,7 @@ class Table:
             cells = [_YOLO_PARTS.get(cell.lower(), cell) for cell in cells]
         self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
         self._header = text
+        self._total = _total(cells, self.names)
         # Where each column's name is: a row with empty cells is read by these places.
         spans = [found.span() for found in _HEADER_CELL.finditer(text)]
         self._spans = spans if len(spans) == len(cells) and not (comma or piped) else []
@@ -348,6 +355,13 @@ class Table:
                 loss_columns.append(value)
             else:
                 metrics.setdefault(name, value)
+        if LOSS not in metrics and not loss_columns and self.dialect == "table":
+            # Parts of a loss printed under their own names, then their sum as ``total``
+            # (JDE's ``box  conf  id  total``): where no column names a loss, a total
+            # after two other metrics' columns is the loss.
+            total = values.get(self._total) if self._total is not None else None
+            if total is not None:
+                metrics[LOSS] = total
         if LOSS not in metrics and loss_columns and self.dialect in ("ultralytics", "spacy"):
             total = sum(loss_columns)
             if self.dialect == "spacy" and step is not None and self._previous_step is not None:
@@ -355,6 +369,18 @@ class Table:
             metrics[LOSS] = total
         self._previous_step = step
         return Row(self.dialect, metrics, step if step is not None else epoch, epoch)
+
+
+def _total(columns: list[str], names: NameTable) -> str | None:
+    """A header's ``total`` column when it is the loss (``Table._record``): no column
+    names a loss, and at least two columns of other metrics come before it."""
+    roles = [_role(column, names.canonical(column)) for column in columns]
+    if LOSS in roles or any(names.canonical(column) == LOSS for column in columns):
+        return None
+    for at, column in enumerate(columns):
+        if column.lower() == "total":
+            return column if sum(role is None for role in roles[:at]) >= 2 else None
+    return None
 
 
 def _role(column: str, name: str) -> str | None:
@@ -445,8 +471,8 @@ def _dialect(lowered: list[str], comma: bool) -> str | None:
         return "csv" if has_axis and any("loss" in c or "acc" in c for c in lowered) else None
     if any(c in ("box_loss", "cls_loss", "dfl_loss", "seg_loss", "pose_loss") for c in lowered):
         return "ultralytics"
-    if {"box", "obj", "cls"} <= set(lowered):  # YOLOv5 before 6.1, YOLOv7: bare part names
-        return "ultralytics"
+    if {"obj", "cls"} <= set(lowered):  # YOLOv5 before 6.1, YOLOv7: bare part names
+        return "ultralytics"  # (YOLOv3's ``GIoU obj cls total``: its box part as GIoU)
     if "#" in lowered and any(c.startswith("loss ") for c in lowered):
         return "spacy"
     if "epoch" in lowered and "train_loss" in lowered and "time" in lowered:

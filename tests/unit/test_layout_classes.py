@@ -982,3 +982,45 @@ def test_summaries_read_in_blocks_as_line_by_line() -> None:
     for size in (97, 500, 4096):
         _, records = read_blocks(lines, size)
         assert [(r.step, r.line, r.epoch, r.metrics) for r in records] == expected
+
+
+def _table(header: str, rows: list[str], prefix: str = "") -> str:
+    return "\n".join(f"{prefix}{line}" for line in [header, *rows])
+
+
+def test_a_table_after_its_axis_column_needs_no_loss_column() -> None:
+    # JDE's ``Epoch  Batch  box  conf  id  total`` behind its logger's prefix: the parts
+    # of the loss under their own names, then their weighted sum as ``total``.
+    header = "   Epoch       Batch       box      conf        id     total  nTargets"
+    rows = [
+        f"{epoch:>6}/29{batch:>8}/90{0.4 - batch / 900:>10.3f}      3.17      9.18"
+        f"{55 - batch / 10:>10.1f}       183"
+        for epoch in range(2)
+        for batch in range(0, 90, 30)
+    ]
+    records = read(_table(header, rows, "2020-03-12 10:11:12 [INFO]: "))
+    assert [r.epoch for r in records] == [0, 0, 0, 1, 1, 1]
+    steps = [r.step for r in records]  # (the batch counter, counted on over the epochs)
+    assert steps[:3] == [0, 30, 60] and steps == sorted(set(steps))
+    assert records[1].metrics["loss"] == 52.0 and records[1].metrics["id"] == 9.18
+    # A NaN in its rows is the run's.
+    broken = [*rows, "     2/29      0/90       nan       nan       nan       nan       183"]
+    found = analyze_text(_table(header, broken))
+    assert "nan" in {diagnosis.id for diagnosis in found}
+
+
+def test_a_tables_total_is_its_loss_only_after_its_parts() -> None:
+    # A total right after the axis sums no metric printed before it: no loss.
+    records = read(_table("Epoch  total  correct", ["1  5000  4200", "2  5000  4400"]))
+    assert [r.metrics for r in records] == [
+        {"total": 5000.0, "correct": 4200.0},
+        {"total": 5000.0, "correct": 4400.0},
+    ]
+    # YOLOv3's ``GIoU obj cls total``: the parts, with its box part as GIoU, and their sum.
+    header = "     Epoch   gpu_mem      GIoU       obj       cls     total   targets  img_size"
+    rows = [
+        f"{e:>8}/299     4.3G      1.23     0.456     0.789  {2.5 - e / 10:>8.3f}   50   416"
+        for e in range(3)
+    ]
+    yolo = read(_table(header, rows))
+    assert [r.metrics["loss"] for r in yolo] == [2.5, 2.4, 2.3]
