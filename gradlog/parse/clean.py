@@ -110,10 +110,11 @@ _MAGNITUDES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9}
 _FLOAT32 = lazy.regex(r"(?<![\w.])(\d+\.\d+)f([-+]?\d+)(?![\w.])")
 # A number sign glued to a name before its number (dlib's ``step#: 394``): the name's.
 _NUMBER_SIGN = lazy.regex(r"(?<=[A-Za-z])#(?=:?\s*\d)")
-# A number sign before an axis's number (``Step #12``, ``Epoch #3``, ``Episode #40``):
-# the axis's number (another word's, ``GPU #0``, ``Issue #7``, stays as it is).
+# A number sign before an axis's number (``Step #12``, ``Epoch #3``, ``Episode #40``,
+# VQ-VAE's ``Update # 9150``): the axis's number (another word's, ``GPU #0``, ``Issue
+# #7``, stays as it is).
 _AXIS_NUMBER_SIGN = lazy.regex(
-    r"\b((?i:step|epoch|iter|iteration|batch|episode|round|update)s?) #(?=\d)"
+    r"\b((?i:step|epoch|iter|iteration|batch|episode|round|update)s?) #\s*(?=\d)"
 )
 # An axis word whose number is a duration (kuangliu's ``Step: 52ms | Tot: 21s``, an
 # epoch's ``epoch: 12.3s``): the time it took, named so, never the axis.

@@ -506,12 +506,16 @@ def _owned(found: re.Match[str]) -> str:
 _LEADING_COUNT = lazy.regex(r"^(\s*)\x00/\x00(?::(?=\s)| = (\x00)(?=,))")
 # The same in brackets or parentheses before the line's names (``[4000/300000] Loss:
 # 0.51``, PSENet's ``(21/62) LR: 0.001 | Loss: 0.912``), and a
-# count named for the steps after it, in parentheses (a tqdm description's ``Training
-# (300 / 2000 Steps) (loss=2.55)``): the step, out of the total.
+# count named for the steps after it, in parentheses or not (a tqdm description's
+# ``Training (300 / 2000 Steps) (loss=2.55)``, UER's ``|   100/  500000 steps|``; not a
+# rate's ``steps/s``): the step, out of the total.
 _BRACKETED_COUNT = lazy.regex(
     r"^\s*(?:\[\s*\x00\s*/\s*\x00\s*\]|\(\s*\x00\s*/\s*\x00\s*\))(?=\s+[A-Za-z])"
 )
-_COUNTED_STEPS = lazy.regex(r"\(\s*\x00\s*/\s*\x00\s+(?i:steps|iters|iterations)\s*\)")
+_COUNTED_STEPS = lazy.regex(
+    r"\(\s*\x00\s*/\s*\x00\s+(?i:steps|iters|iterations)\s*\)"
+    r"|(?<![\w./])\x00\s*/\s*\x00\s+(?i:steps|iters|iterations)(?![\w/])"
+)
 # A count, then a colon and one bare value, the whole line (makemore's ``  45000/ 200000:
 # 3.2958``, ``step 400: 2.07``, ``Epoch 3/10: 0.41``): the one number a loop prints at
 # each step is its loss.
@@ -629,7 +633,7 @@ def _prepare(shape: str) -> str:
         shape = _LEADING_COUNT.sub(_leading_count, shape)
     elif shape[:12].lstrip().startswith(("[", "(")):
         shape = _BRACKETED_COUNT.sub(f"step {grammar.HOLE}/{grammar.HOLE},", shape)
-    if " / \x00 " in shape or "/\x00 " in shape:
+    if "/" in shape and ("teps" in shape or "ters" in shape or "tions" in shape):
         shape = _COUNTED_STEPS.sub(f"(step {grammar.HOLE}/{grammar.HOLE})", shape)
     if "] " in shape and ": (" in shape:
         shape = _RANGED.sub(_ranged, shape)

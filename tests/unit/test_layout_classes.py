@@ -1024,3 +1024,24 @@ def test_a_tables_total_is_its_loss_only_after_its_parts() -> None:
     ]
     yolo = read(_table(header, rows))
     assert [r.metrics["loss"] for r in yolo] == [2.5, 2.4, 2.3]
+
+
+@pytest.mark.parametrize(
+    ("layout", "step"),
+    [
+        ("Update # {i}00 Recon Error: 0.123", "{i}00"),  # VQ-VAE: the sign, then a blank
+        ("Step #  {i}00, loss: 0.5", "{i}00"),
+        ("|      {i}00/  500000 steps| 419872.31 tokens/s| loss    7.31|", "{i}00"),  # UER
+        ("loss 0.5 ({i}0/900 iters)", "{i}0"),  # (in parentheses, as before)
+    ],
+)
+def test_a_counts_sign_or_unit_leaves_it_the_step(layout: str, step: str) -> None:
+    records = read_numbered(layout)
+    assert [record.step for record in records] == [int(step.format(i=i)) for i in (1, 2, 3)]
+
+
+def test_a_rate_of_steps_is_no_count_of_them() -> None:
+    # ``10/20 steps/s``: a rate's unit after a pair, no step.
+    records = read_numbered("epoch {i} speed 10/20 steps/s loss 0.5")
+    assert [record.step for record in records] == [1, 2, 3]
+    assert all(record.epoch == record.step for record in records)
