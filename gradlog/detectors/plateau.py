@@ -14,10 +14,14 @@ from gradlog import lazy
 from gradlog.config import PlateauThresholds, Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR, VAL_ACC
+from gradlog.parse.names import ACC, GRAD_NORM, LOSS, LR, VAL_ACC, VAL_LOSS
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from gradlog.detectors.block import Block
+else:
+    from gradlog.lazy import numpy as np
 
 
 def chance_classes(loss: float, limits: PlateauThresholds) -> int | None:
@@ -90,6 +94,31 @@ CLASS_COUNTS = frozenset(
     | {"class_num", "classes_num", "num_labels", "n_labels", "vocab_size", "n_vocab"}
 )
 _MOST_CLASSES = 10_000_000
+# A uniform guess over K classes scores 1/K and costs ln(K): a loss at ln(K) beside an
+# accuracy of 1/K names its K, whatever K is (a vocabulary of 390 MIDI events), when no
+# setting printed it. An accuracy of 1/K for K up to ``_LEAST_IMPLIED`` is no news: those
+# K are all in the table already. A run implies a few at most (its noise moves 1/acc).
+_LEAST_IMPLIED = 21
+_MOST_LEARNED = 16
+_PAIRS = ((ACC, LOSS), (VAL_ACC, VAL_LOSS))  # an accuracy, and the loss beside it
+
+
+def _implied(loss: float, acc: float, tolerance: float) -> bool:
+    """Whether ``acc`` is 1/K and ``loss`` ln(K) (within ``tolerance`` of it) for a K
+    above the table's small ones: a uniform guess's pair."""
+    if not 0 < acc <= 1 / _LEAST_IMPLIED:
+        return False
+    level = math.log(round(1 / acc))
+    return abs(loss - level) <= tolerance * level
+
+
+def _implied_at(loss: np.ndarray, acc: np.ndarray, tolerance: float) -> list[int]:
+    """The class counts ``_implied`` by each record's loss and accuracy, in order."""
+    usable = (acc > 0) & (acc <= 1 / _LEAST_IMPLIED) & np.isfinite(loss)
+    k = np.rint(1 / np.where(usable, acc, 1.0))
+    level = np.log(np.maximum(k, 1.0))
+    near = usable & (np.abs(loss - level) <= tolerance * level)
+    return [int(value) for value in k[near]]
 
 
 _last: tuple[PlateauThresholds | None, _Chance] = (None, _Chance((), 0.0, 0.0))
@@ -139,6 +168,10 @@ class ChancePlateauDetector(Detector):
       50257, ...); K above 20 are too densely spaced in ln(K) to infer from the loss,
       but for `exact_classes`, character vocabularies (26-29, 65), taken only to
       `exact_tolerance` (0.05%) either side: makemore's loss frozen at 3.2958 is ln 27.
+      A class count the log prints with its settings (`num_classes`, `vocab_size`..) is
+      one too, and so is one a record implies: an accuracy of 1/K, for K above 20,
+      beside a loss within `tolerance` of ln(K) (training's or validation's pair: a
+      uniform guess's score and cost).
     - `min_records` (5) records at chance, and the median of the stretch's last 15
       losses at chance too (noise that touches ln(K) is not a plateau): within
       `tolerance` either side, or under ln(K) down to `below` only when the accuracy
@@ -223,9 +256,16 @@ class ChancePlateauDetector(Detector):
         self._ups = 0  # records of the stretch whose loss rose
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
-        if not CLASS_COUNTS.isdisjoint(record.metrics):
+        metrics = record.metrics
+        if not CLASS_COUNTS.isdisjoint(metrics):
             self._learn(record)
-        loss = record.metrics.get(LOSS)
+        for acc_name, loss_name in _PAIRS:
+            acc, paired = metrics.get(acc_name), metrics.get(loss_name)
+            if acc is not None and paired is not None:
+                paired *= math.log(2) if record.bits else 1.0
+                if _implied(paired, acc, self._limits.tolerance):
+                    self._learn_classes(round(1 / acc))
+        loss = metrics.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return []
         if record.bits:  # a loss printed in bits sits at log2(K): compare it in nats
@@ -274,20 +314,42 @@ class ChancePlateauDetector(Detector):
         """Take in the class counts a record of settings prints."""
         for name in CLASS_COUNTS.intersection(record.metrics):
             k = record.metrics[name]
-            if k.is_integer() and 2 <= k <= _MOST_CLASSES and int(k) not in self._printed:
-                self._printed += (int(k),)
-                limits = self._limits
-                self._chance = _chance(limits, limits.below, self._printed)
-                self._tight_chance = _chance(limits, limits.tolerance, self._printed)
+            if k.is_integer() and 2 <= k <= _MOST_CLASSES:
+                self._learn_classes(int(k))
+
+    def _learn_classes(self, k: int) -> None:
+        """Take in a class count: printed, or implied (``_implied``)."""
+        if k not in self._printed and len(self._printed) < _MOST_LEARNED:
+            self._printed += (k,)
+            limits = self._limits
+            self._chance = _chance(limits, limits.below, self._printed)
+            self._tight_chance = _chance(limits, limits.tolerance, self._printed)
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         from gradlog.detectors.plateau_block import PlateauScreen
 
-        if not CLASS_COUNTS.isdisjoint(block.names):
+        if not CLASS_COUNTS.isdisjoint(block.names) or self._implies(block):
             return super().observe_block(block)  # a setting read in order, record by record
         # Screened with arrays (plateau_block): ``observe`` runs only where a stretch
         # opens or ends, might be judged a plateau, or a reported one is left.
         return PlateauScreen(self, block).run()
+
+    def _implies(self, block: Block) -> bool:
+        """Whether a record of ``block`` implies a class count not yet learned
+        (``_implied``, for each record at once)."""
+        learned = set(self._printed)
+        for acc_name, loss_name in _PAIRS:
+            if acc_name not in block.names or loss_name not in block.names:
+                continue
+            acc, loss = block.values(acc_name), block.values(loss_name)
+            bits = block.bits
+            if bits is not None:
+                loss = np.where(bits, loss * math.log(2), loss)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                found = _implied_at(loss, acc, self._limits.tolerance)
+            if any(k not in learned for k in found):
+                return True
+        return False
 
     def finish(self) -> Iterable[Diagnosis]:
         slow = self._slow_start()

@@ -225,3 +225,39 @@ def test_a_class_count_the_log_prints_is_a_chance_level(settings: str) -> None:
     # Without the count, ln 40 is no chance level gradlog knows.
     bare = _at_ln_40("Namespace(batch_size=32, lr=0.001)")
     assert not [d for d in analyze_text(bare) if d.id == "chance_plateau"]
+
+
+def _at_ln_390(evaluated: str, acc: float, count: int = 300) -> str:
+    """A run whose loss sits at ln 390 (a vocabulary of 390 MIDI events, printed nowhere)
+    with noise, and every 30 steps an evaluation line (``evaluated``: its format) at an
+    accuracy of about ``acc``."""
+    lines = []
+    for i in range(count):
+        loss = math.log(390) * (1 + 0.002 * math.sin(i))
+        lines.append(f"step {i + 1} | loss {loss:.4f}")
+        if i % 30 == 29:
+            wobble = acc * (1 + 0.03 * math.cos(i))
+            lines.append(evaluated.format(loss=loss, acc=wobble))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "evaluated",
+    ["val_loss {loss:.4f} | val_acc {acc:.6f}", "train acc {acc:.6f} train loss {loss:.4f}"],
+)
+def test_an_accuracy_of_1_over_k_beside_a_loss_at_ln_k_names_k(evaluated: str) -> None:
+    # A uniform guess over K classes scores 1/K and costs ln(K), whatever K is: the pair
+    # names K where no setting printed it (MusicTransformer's 390 events).
+    from gradlog.engine import analyze
+
+    text = _at_ln_390(evaluated, 1 / 390)
+    for found in (analyze_text(text), list(analyze(text.split("\n")).diagnoses)):
+        plateaus = [d for d in found if d.id == "chance_plateau"]
+        assert [d.severity for d in plateaus] == [Severity.ERROR], found
+        assert "-way classifier" in plateaus[0].message
+
+
+def test_an_accuracy_that_names_no_k_beside_the_loss_is_no_chance_level() -> None:
+    # An accuracy of 1/100 beside a loss at ln 390: no uniform guess prints both.
+    found = analyze_text(_at_ln_390("val_loss {loss:.4f} | val_acc {acc:.6f}", 0.01))
+    assert not [d for d in found if d.id == "chance_plateau"]
