@@ -271,6 +271,13 @@ def member(snake: str, grad_context: bool = False) -> bool:
     )
 
 
+def loss_term(snake: str) -> bool:
+    """Whether a name is a loss's term by its first word (DETR's ``loss_giou``,
+    Moment-DETR's ``loss_span``)."""
+    parts = words(snake)
+    return len(parts) > 1 and _lossy(parts[:1]) and family(snake) == LOSS
+
+
 def in_context(snake: str, val_line: bool, grad_line: bool) -> str:
     """A name with what its line says folded in: ``ce`` or ``loss`` on a validation line
     is ``val_ce``, ``val_loss`` (not ``train_loss``); ``l2_norm`` on a line about

@@ -1303,6 +1303,7 @@ class LineParser:
             self.names.known(key)
             or families.member(snake, grad)
             or families.trained_stand_in(snake)
+            or (" " not in key.strip() and families.loss_term(snake))  # (one identifier)
         )
 
     def _key(self, key: str, sep: bool, grad: bool = False) -> str:

@@ -1045,3 +1045,18 @@ def test_a_rate_of_steps_is_no_count_of_them() -> None:
     records = read_numbered("epoch {i} speed 10/20 steps/s loss 0.5")
     assert [record.step for record in records] == [1, 2, 3]
     assert all(record.epoch == record.step for record in records)
+
+
+def test_loss_terms_named_by_their_first_word_need_no_separator() -> None:
+    # Moment-DETR's ``[Epoch] 002 [Loss] loss_span 0.9610 loss_giou 0.6673 ..``: DETR's
+    # terms, a blank between each name and its value, and no other name gradlog knows.
+    line = (
+        "[Epoch] 002 [Loss] loss_span {a:.4f} loss_giou 0.6673 class_error 12.8"
+        " loss_overall {b:.4f}"
+    )
+    records = read("\n".join(line.format(a=1 - i / 10, b=6 - i / 10) for i in range(3)))
+    assert len(records) == 3
+    assert records[0].metrics["loss_span"] == 1.0
+    assert records[2].metrics["loss"] == 5.8  # (the overall loss: the terms' total)
+    # A weight of a loss's term is a setting, not the term.
+    assert LineParser().parse("ce_weight 0.5 mse_weight 0.3") is None
