@@ -31,6 +31,12 @@ WATCHED = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM)
 SMALL_BLOCK = 40
 
 
+def _placeholder(record: Record, loss_seen: bool) -> bool:
+    """Whether a record's infinite validation loss is no value: +inf alone, before the
+    run printed any finite training loss (see the thresholds)."""
+    return not loss_seen and LOSS not in record.metrics and record.metrics[VAL_LOSS] == math.inf
+
+
 class NanDetector(Detector):
     """
     ## What it detects
@@ -69,6 +75,9 @@ class NanDetector(Detector):
       would have stayed NaN), so it was a statistic with nothing to report yet, as an RL
       agent's average loss before its first update. Longer, or to the log's end, or
       with the run stopping over it, it is an error; it is told once that is known.
+    - A validation loss of +inf alone, before the run printed any finite training loss
+      (VDVAE's ``starting at epoch 0 iterate 0 eval loss inf``), is no value: an
+      evaluation's best or last loss set to infinity before the first one ran.
     """
 
     rule = Rule(
@@ -139,6 +148,8 @@ class NanDetector(Detector):
             self._healthy = record
             return done
         bad = _bad(record) or ([LOSS] if loss_is_nan(record) else []) or orphans
+        if bad == [VAL_LOSS] and _placeholder(record, loss_seen):
+            bad = []  # (an evaluation's best or last loss set to inf before training)
         if not bad:
             done = self._close()
             self._healthy = record

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from gradlog.model import Severity
 from tests.helpers import NAN, records, run
 
@@ -102,3 +104,15 @@ def test_an_overflowing_grad_norm_while_the_loss_scale_falls_is_the_scaler_at_wo
     loss = [5.0] * 6 + [NAN] * 12 + [5.0]
     lost = run("nan", records(loss=loss, grad_norm=grads, loss_scale=scales))
     assert [d.severity for d in lost] == [Severity.ERROR]
+
+
+def test_an_infinite_validation_loss_before_training_is_no_value() -> None:
+    # VDVAE's ``starting at epoch 0 iterate 0 eval loss inf``: the last evaluation's
+    # loss, set to infinity before the first evaluation ran.
+    losses = [None, *[2.0 - i / 100 for i in range(60)]]
+    vals = [math.inf, *[None] * 59, 1.5]
+    assert run("nan", records(loss=losses, val_loss=vals)) == []
+    # After training began, or as NaN, or beside a training loss, it is a value.
+    assert run("nan", records(loss=[2.0, None, 1.9], val_loss=[None, math.inf, None]))
+    assert run("nan", records(loss=[None, 2.0], val_loss=[math.nan, None]))
+    assert run("nan", records(loss=[2.0, 1.9], val_loss=[math.inf, None]))
