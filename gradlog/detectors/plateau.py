@@ -338,11 +338,11 @@ class ChancePlateauDetector(Detector):
         """Whether a record of ``block`` implies a class count not yet learned
         (``_implied``, for each record at once)."""
         learned = set(self._printed)
+        bits = block.bits
         for acc_name, loss_name in _PAIRS:
             if acc_name not in block.names or loss_name not in block.names:
                 continue
             acc, loss = block.values(acc_name), block.values(loss_name)
-            bits = block.bits
             if bits is not None:
                 loss = np.where(bits, loss * math.log(2), loss)
             with np.errstate(divide="ignore", invalid="ignore"):

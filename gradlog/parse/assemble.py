@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
-from gradlog.parse.families import MEASURED, family, in_context
+from gradlog.parse.families import MEASURED, family, holds_loss, in_context
 from gradlog.parse.line import Fields
 from gradlog.parse.names import LOSS
 
@@ -89,11 +88,6 @@ def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN equals NaN here: a repeated line
 
 
-def holds_loss(names: Iterable[str]) -> bool:
-    """Whether ``names`` name a training loss, or a term of one."""
-    return any(family(name) == LOSS for name in names)
-
-
 def _marker(step: float | None, epoch: float | None, marker: bool) -> float | None:
     """Where a line starts a record: its step, else its epoch; None when it marks none."""
     if not marker:
@@ -171,9 +165,9 @@ class Assembler:
         self._count: tuple[float, float] | None = None
         # A line that printed no step, with a training loss, after a record a printed
         # step opened: taken as that record's summary (``_summary``), until a second
-        # such line shows they are records. Its line, values, epoch, bits, and the names
-        # it added to the open record.
-        self._held: tuple[int, dict[str, float], float | None, bool, list[str]] | None = None
+        # such line shows they are records. Its line, values, bits, and the names it
+        # added to the open record.
+        self._held: tuple[int, dict[str, float], bool, list[str]] | None = None
 
     def feed(self, line_no: int, fields: Fields) -> list[Record]:
         """Take one line's fields; return the records this completes (zero or one)."""
@@ -299,11 +293,11 @@ class Assembler:
         elif pending is not None and self._held is not None:
             # A second line of values that printed no step: the one held as a summary
             # was a record, numbered in order, as this one is.
-            held_line, held, held_epoch, held_bits, added = self._held
+            held_line, held, held_bits, added = self._held
             self._held = None
             for name in added:
                 del pending.metrics[name]
-            done = self._numbered(held_line, held, held_epoch, held_bits)
+            done = self._numbered(held_line, held, None, held_bits)  # (it printed no epoch)
             self._count = count
             return done + self.take(line_no, metrics, step, epoch, marker, header, bits, told)
         elif pending is not None and count is None and self._summary(pending, metrics, step, epoch):
@@ -313,7 +307,7 @@ class Assembler:
             added = [name for name in metrics if family(name) not in held_families]
             for name in added:
                 pending.metrics[name] = metrics[name]
-            self._held = (line_no, metrics, epoch, bits, added)
+            self._held = (line_no, metrics, bits, added)
             return []
         else:
             done = self._numbered(line_no, metrics, epoch, bits)
@@ -507,6 +501,7 @@ class Assembler:
         step by step, it would break the alternation). A line of the record's own names
         is the next record printed in another style, and a bar's line (its count) a state
         of the bar.
+
         It is held as such until a second line of values that prints no step comes
         before the next step (``Assembler._held``): a log that prints its step on some
         lines only."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 
 from gradlog import lazy
@@ -104,12 +105,9 @@ FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
 MEASURED = frozenset(FAMILIES) - {LR}
 # A line that reports evaluation (``Valid Summary | ce=0.09``, ``Test set: loss: 0.5``):
 # its losses and accuracies are validation's, but those named for training
-# (``Val Loss: 0.5 | Train Loss: 0.3``).
-VAL_LINE = lazy.regex(
-    r"^\W*(?:val|valid|validation|validate|validating|eval|evaluation|evaluate|evaluating|test"
-    r"|testing|dev)\b",
-    re.IGNORECASE,
-)
+# (``Val Loss: 0.5 | Train Loss: 0.3``). Its words are the names' (but the short ``va``
+# and ``vali``, which open other words' lines).
+VAL_LINE = lazy.regex(rf"^\W*(?:{'|'.join(sorted(_VAL_WORDS - {'va', 'vali'}))})\b", re.IGNORECASE)
 
 
 def _statistics(found: list[str]) -> str | None:
@@ -269,6 +267,11 @@ def member(snake: str, grad_context: bool = False) -> bool:
         and (parts[-1] in ENDINGS or _lossy(parts[-1:]))
         and family(snake, grad_context) is not None
     )
+
+
+def holds_loss(names: Iterable[str]) -> bool:
+    """Whether ``names`` name a training loss, or a term of one."""
+    return any(family(name) == LOSS for name in names)
 
 
 def loss_term(snake: str) -> bool:

@@ -633,7 +633,7 @@ def _prepare(shape: str) -> str:
         shape = _LEADING_COUNT.sub(_leading_count, shape)
     elif shape[:12].lstrip().startswith(("[", "(")):
         shape = _BRACKETED_COUNT.sub(f"step {grammar.HOLE}/{grammar.HOLE},", shape)
-    if "/" in shape and ("teps" in shape or "ters" in shape or "tions" in shape):
+    if "/" in shape:
         shape = _COUNTED_STEPS.sub(f"(step {grammar.HOLE}/{grammar.HOLE})", shape)
     if "] " in shape and ": (" in shape:
         shape = _RANGED.sub(_ranged, shape)

@@ -167,7 +167,7 @@ class Table:
         self._right: bool | None = None  # the rows' numbers are set right (learned)
         self._above: list[str] | None = None  # a piped row of names just before, no header
         self._header = ""  # the open table's header row, as read
-        self._total: str | None = None  # its ``total`` column, when it is the loss
+        self._total: str | None = None  # its ``total`` column, when it is the loss (``_total``)
 
     def header(self, text: str) -> bool:
         """Start a table if ``text`` is a header row; return whether it was one."""
@@ -209,7 +209,7 @@ class Table:
             cells = [_YOLO_PARTS.get(cell.lower(), cell) for cell in cells]
         self.columns, self.dialect, self.comma, self.piped = cells, dialect, comma, piped
         self._header = text
-        self._total = _total(cells, self.names)
+        self._total = _total(cells, self.names) if dialect == "table" else None
         # Where each column's name is: a row with empty cells is read by these places.
         spans = [found.span() for found in _HEADER_CELL.finditer(text)]
         self._spans = spans if len(spans) == len(cells) and not (comma or piped) else []
@@ -355,13 +355,11 @@ class Table:
                 loss_columns.append(value)
             else:
                 metrics.setdefault(name, value)
-        if LOSS not in metrics and not loss_columns and self.dialect == "table":
+        if self._total is not None and (total := values.get(self._total)) is not None:
             # Parts of a loss printed under their own names, then their sum as ``total``
             # (JDE's ``box  conf  id  total``): where no column names a loss, a total
             # after two other metrics' columns is the loss.
-            total = values.get(self._total) if self._total is not None else None
-            if total is not None:
-                metrics[LOSS] = total
+            metrics[LOSS] = total
         if LOSS not in metrics and loss_columns and self.dialect in ("ultralytics", "spacy"):
             total = sum(loss_columns)
             if self.dialect == "spacy" and step is not None and self._previous_step is not None:

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 from gradlog.columns import RecordRun
 from gradlog.model import Record
-from gradlog.parse.assemble import holds_loss, new_loop, went_back
+from gradlog.parse.assemble import new_loop, went_back
 from gradlog.parse.compiled import Compiled
+from gradlog.parse.families import holds_loss
 from gradlog.parse.runreader import ANY_DIALECT, RunReader
 from gradlog.parse.runs import Lines, Listed, TokenPlan
 
