@@ -28,6 +28,9 @@ _WORDLIKE = rf"[^\W{CJK}]"
 # A number in any usual notation, plus NaN/Inf spellings (Lightning prints ``nan.0``).
 _NUMBER = (
     rf"(?<![.@#])(?<!{_WORDLIKE})(?<!\d,)"
+    # A digit or two hyphened to a word with a value after them end a name (``top-5
+    # 91.2``, ``BLEU-4: 30.1``, ``ROUGE-1=0.41``): they are no number (``-5``) of their own.
+    r"(?!(?<=[^\W\d_]-)\d{1,2}(?:\s*[:=]\s*|\s+)[-+]?\.?\d)"
     r"(?P<num>[-+]?(?:"
     # Thousands grouped by commas or underscores (``1,000.5``, ``1_000``), read whole.
     r"\d{1,3}(?:,\d{3})+(?!\d|,\d)(?:\.\d+)?|\d{1,3}(?:_\d{3})+(?:\.\d+)?"
@@ -85,10 +88,10 @@ _WRAPPED = r"(?:(?:np|numpy|jnp)\.\w+\(|(?:torch\.)?tensor\(|[Aa]rray\(|tf\.Tens
 
 # A key is one or more words (``Train Loss``, ``number of skipped iterations``, ``训练损失``)
 # or a quoted string (``'eval_loss'``); a word may end in a parenthesised unit (``time (ms)``).
-# A word opens with a letter of any script.
+# A word opens with a letter of any script, or digits glued to one (``3d_loss``).
 key_word = pp.Regex(
     rf"(?!(?:is|was|went|became|becomes|reached)\b|{_WRAPPED})"
-    r"[^\W\d][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
+    r"\d*[^\W\d][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
 ).set_name("key word")
 # At most 12 words: the longest real key has 5 (``number of skipped iterations``), and a
 # bound keeps the scan of a long run of words linear (a key is tried at each word).

@@ -1060,3 +1060,34 @@ def test_loss_terms_named_by_their_first_word_need_no_separator() -> None:
     assert records[2].metrics["loss"] == 5.8  # (the overall loss: the terms' total)
     # A weight of a loss's term is a setting, not the term.
     assert LineParser().parse("ce_weight 0.5 mse_weight 0.3") is None
+
+
+@pytest.mark.parametrize("joiner", [" ", "=", ": ", " = "])
+def test_a_digit_hyphened_to_a_name_is_part_of_the_name(joiner: str) -> None:
+    # ``top-5 91.2``, ``BLEU-4: 30.1``: the digit names which top-k or n-gram the value
+    # is; it is no negative number of its own, and the value after it keeps its name.
+    pairs = ["loss{j}0.5", "top-1{j}{{i}}1.5", "BLEU-4{j}30.2", "ROUGE-1{j}0.41"]
+    form = " ".join(["step {{i}}0", *pairs]).format(j=joiner)
+    lines = [form.format(i=i) for i in range(1, 5)]
+    records = read("\n".join(lines))
+    assert [record.step for record in records] == [10, 20, 30, 40]
+    assert records[1].metrics == {"loss": 0.5, "top_1": 21.5, "bleu_4": 30.2, "rouge_1": 0.41}
+    assert read_blocks(lines, 2)[1] == records
+    # Without a value after it, a hyphened number is still the axis's (``step-100``), and
+    # a number after a blank is still a value (``loss -0.5``).
+    assert [record.step for record in read_numbered("step-{i}00 loss 0.5")] == [100, 200, 300]
+    assert read_numbered("step {i} margin -5 loss 0.5")[0].metrics == {"margin": -5, "loss": 0.5}
+
+
+def test_a_name_may_open_with_digits_glued_to_its_first_word() -> None:
+    # ``3d_loss``, ``2d_kp_loss`` (pose and detection models): the digits are the name's.
+    records = read_numbered("iter {i} loss_2d 0.5 3d_loss 1.25 2d_kp_err 0.3")
+    metrics = records[0].metrics
+    assert {name: metrics[name] for name in ("loss_2d", "3d_loss", "2d_kp_err")} == {
+        "loss_2d": 0.5,
+        "3d_loss": 1.25,
+        "2d_kp_err": 0.3,
+    }
+    assert metrics["loss"] == 1.75  # (its terms' total, as for any loss's terms)
+    assert "d_loss" not in metrics  # (not a GAN's discriminator)
+
