@@ -119,11 +119,17 @@ _PLANNED_NAMES = 64  # a record with more names is planned each time, never kept
 FAMILIES = (LOSS, VAL_LOSS, GRAD_NORM, PARAM_NORM, LR, LOSS_SCALE, ACC, VAL_ACC)
 # Those of measured values (not a setting's: a learning rate, a step's count).
 MEASURED = frozenset(FAMILIES) - {LR}
-# A line that reports evaluation (``Valid Summary | ce=0.09``, ``Test set: loss: 0.5``):
-# its losses and accuracies are validation's, but those named for training
-# (``Val Loss: 0.5 | Train Loss: 0.3``). Its words are the names' (but the short ``va``
-# and ``vali``, which open other words' lines).
-VAL_LINE = lazy.regex(rf"^\W*(?:{'|'.join(sorted(_VAL_WORDS - {'va', 'vali'}))})\b", re.IGNORECASE)
+# A line that reports evaluation (``Valid Summary | ce=0.09``, ``Test set: loss: 0.5``),
+# or says so in its first few words, before any number (``average test of epoch 3: loss
+# 0.78``, ``Results on test set - Loss: 1.6``): its losses and accuracies are validation's,
+# but those named for training (``Val Loss: 0.5 | Train Loss: 0.3``). Its words are the
+# names' (but the short ``va`` and ``vali``, which open other words' lines).
+_LINE_VAL_WORDS = "|".join(sorted(_VAL_WORDS - {"va", "vali"}))
+VAL_LINE = lazy.regex(
+    rf"^\W*(?:(?:(?!train|training)[A-Za-z]+ +){{1,3}}(?:{_LINE_VAL_WORDS})(?![\w.])"
+    rf"|(?:{_LINE_VAL_WORDS})\b)",
+    re.IGNORECASE,
+)
 
 
 def _statistics(found: list[str]) -> str | None:

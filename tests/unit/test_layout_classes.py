@@ -1112,3 +1112,29 @@ def test_bits_per_dim_are_a_likelihood_models_loss(layout: str) -> None:
     assert [record.metrics["val_loss"] for record in records] == [3.85, 3.8, 3.75, 3.7, 3.65]
     # Beside a loss, bits per dim are one more metric (Glow prints both).
     assert read_numbered("epoch {i} loss 2.5 bpd 3.5")[0].metrics["loss"] == 2.5
+
+
+@pytest.mark.parametrize(
+    "evaluation",
+    [
+        "average test of epoch {i}: loss 1.{i}5 acc 0.7",  # SEAL
+        "Results on test set - Loss: 1.{i}5 - Acc: 0.7",
+        "Loss on test set: 1.{i}5",
+        "Validation loss: 1.{i}5",  # (a line that opens with its word, as before)
+    ],
+)
+def test_a_lines_first_words_may_say_it_reports_an_evaluation(evaluation: str) -> None:
+    # Up to three words before an evaluation's word, and no number before it: what the
+    # line then prints is the evaluation's.
+    lines = [
+        line
+        for i in range(1, 4)
+        for line in (f"Epoch {i} - Train loss: 0.0{6 - i} - Train acc: 0.9", evaluation.format(i=i))
+    ]
+    records = read("\n".join(lines))
+    assert [record.metrics.get("val_loss") for record in records] == [1.15, 1.25, 1.35]
+    assert [record.metrics["loss"] for record in records] == [0.05, 0.04, 0.03]
+    # Not a number's words (``test`` after a value), nor a word inside another.
+    assert "val_loss" not in read("latest run 3 loss 0.5")[0].metrics
+    assert read("epoch 1 loss 0.5 test loss 0.7")[0].metrics == {"loss": 0.5, "val_loss": 0.7}
+
