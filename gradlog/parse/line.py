@@ -218,11 +218,14 @@ _EVALUATED_DICT = lazy.regex(
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = lazy.regex(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
-# A running best's section inside a line (GraphGPS's ``> Epoch 249: took 17.8s | Best so
-# far: epoch 91  train_loss: 0.2875 ..``, ``loss 0.5 (best: 0.41)``): what follows it is
-# the best reading so far and where it was, not this one.
+# A running best's section inside a line, or the run's final results (GraphGPS's ``> Epoch
+# 249: took 17.8s | Best so far: epoch 91  train_loss: 0.2875 ..``, ``loss 0.5 (best:
+# 0.41)``): what follows it is the best reading so far and where it was, not this one.
 _BEST_SECTION = lazy.regex(
     r"\bbest(?:\s+so\s+far|\s+results?)?\s*:"
+    # the run's results when it ends (Spektral's ``Final results - Loss: 1.635 - Acc:
+    # 0.717``: its test set's, after the last epoch)
+    r"|\bfinal\s+(?:results?|metrics|scores?)\s*[:\-]"
     # a leaderboard's place and an arrow (lsq-net's ``Scoreboard best 1 ==> Epoch [0][Top1:
     # 21.574 ..]``: the best epochs so far, in order)
     r"|\bbest\s+\x00\s*(?:=+>|-+>)",
@@ -1056,7 +1059,7 @@ class LineParser:
             if m["word"].lower() not in TRAIN_WORDS
             for at in (m.start(), len(shape) - len(shape[m.end() :].lstrip()))
         }
-        best = _BEST_SECTION.search(shape) if "est" in shape else None
+        best = _BEST_SECTION.search(shape) if "est" in shape or "inal" in lowered else None
         bests = best.start() if best is not None else len(shape)
         fractions = []
         told = False  # a step named by a sentence's last word

@@ -1138,3 +1138,11 @@ def test_a_lines_first_words_may_say_it_reports_an_evaluation(evaluation: str) -
     assert "val_loss" not in read("latest run 3 loss 0.5")[0].metrics
     assert read("epoch 1 loss 0.5 test loss 0.7")[0].metrics == {"loss": 0.5, "val_loss": 0.7}
 
+
+def test_a_runs_final_results_are_no_record_of_it() -> None:
+    # Spektral prints its test set's results after the last epoch: not one more
+    # training record (its loss, 30 times the training loss, had been a spike).
+    lines = [f"Epoch {i} - Train loss: 0.0{6 - i} - Train acc: 0.9" for i in range(1, 4)]
+    records = read("\n".join([*lines, "Final results - Loss: 1.635 - Acc: 0.717"]))
+    assert [record.metrics["loss"] for record in records] == [0.05, 0.04, 0.03]
+    assert read("\n".join([*lines, "FINAL METRICS: loss 1.6"]))[-1].metrics["loss"] == 0.03
