@@ -10,7 +10,7 @@ from gradlog.model import Record, Step, step_value
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from gradlog.parse.families import MEASURED, family, holds_loss, in_context
 from gradlog.parse.line import Fields
-from gradlog.parse.names import LOSS
+from gradlog.parse.names import LOSS, VAL_LOSS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,6 +41,9 @@ class _Pending:
     last: int = 0
     seen: tuple[float, float] | None = None
     copies: int = 0
+    # In a block: the names of the lines it took that printed no loop count, the line
+    # each was last on, and how many times they changed (``changes``).
+    lines: dict[frozenset[str], tuple[int, int]] = field(default_factory=dict)
 
     def takes(self, metrics: dict[str, float], epoch: float | None = None) -> bool:
         """Whether values without a step belong here rather than to a new record."""
@@ -55,6 +58,23 @@ class _Pending:
             name not in self.metrics or _same(self.metrics[name], value)
             for name, value in metrics.items()
         )
+
+    def changes(self, line_no: int, metrics: dict[str, float]) -> int:
+        """In a block an epoch's header opened: how many lines of these names it took,
+        each on a line of its own (not a bar's redraw) and with another value than the
+        one before, this line among them when it is so; 0 when it is not (``Assembler``:
+        lines of a loss that change again and again are the epoch's records)."""
+        names = frozenset(metrics)
+        seen = self.lines.get(names)
+        if (
+            self.by_step  # (a step's block is one record: its lines its parts)
+            or seen is None
+            or seen[0] == line_no
+            or not (LOSS in names or VAL_LOSS in names)
+            or all(_same(self.metrics[name], value) for name, value in metrics.items())
+        ):
+            return 0
+        return seen[1] + 1
 
     def moved_on(self, metrics: dict[str, float]) -> bool:
         """Whether ``metrics`` hold another training loss than the record's."""
@@ -99,6 +119,7 @@ def _marker(step: float | None, epoch: float | None, marker: bool) -> float | No
 # to print them once each (a loss frozen from its first line): no handler or rank prints
 # a line so many times over.
 _MOST_COPIES = 8
+_CHANGES = 2  # a block's lines of a loss that change this often are records (``take``)
 
 # Event values that count occurrences: two overflow lines in one record are two skipped
 # steps (and, for a loss scaler, two halvings), not one.
@@ -157,6 +178,9 @@ class Assembler:
         # Lines that print only their epoch are numbered: an epoch printed several
         # records, each with its own training loss (``_within_epoch``).
         self._in_epoch = False
+        # A header's block whose lines (no step, no loop count) were records of their
+        # own: every block after it is numbered too (``_Pending.again``).
+        self._in_block = False
         # How the log prints records no step opens: once each (``_single``), or each so
         # many times over (``_copies``: two handlers, ranks), as its first such record
         # showed; and the bar count of the line being taken (``loop``).
@@ -222,6 +246,12 @@ class Assembler:
             elif self.header_epoch is not None:
                 step = self._headed(step)
         at = _marker(step, epoch, marker)
+        if at is not None and header and step is None and self._in_block:
+            # An epoch's header once its block's lines were records of their own: its
+            # block is the next record, numbered in order (the epoch would put it back).
+            done = self._numbered(line_no, metrics, epoch, bits)
+            self._pending.header = True  # type: ignore[union-attr]
+            return done
         if at is not None and step is None and self._within_epoch(line_no, epoch, header, metrics):
             # A line that prints only its epoch, again, with a training loss that has
             # moved on (a loop that prints ``Epoch [1/100] Loss: 3.30`` every 20 batches):
@@ -280,14 +310,35 @@ class Assembler:
         if not metrics:
             return []
         done = []
+        changes = 0
+        if pending is not None and pending.header and count is None:
+            changes = pending.changes(line_no, metrics)
+            if changes >= (1 if self._in_block else _CHANGES):
+                # Lines of a loss the block took that change again and again, with no
+                # step or loop count of their own: the epoch's records, numbered in
+                # order, and so are the blocks after it (once the log showed the way,
+                # their first change is a record). Twice is not enough: an epoch's
+                # training and validation lines of the same names (robomimic's JSON
+                # after ``Train Epoch 2`` and after ``Validation Epoch 2``).
+                self._in_block = True
+                done = self._numbered(line_no, metrics, pending.epoch, bits)
+                taking = self._pending
+                assert taking is not None
+                taking.header = True
+                taking.lines[frozenset(metrics)] = (line_no, 0)
+                return done
         if pending is not None and pending.takes(metrics, epoch):
             # (A line of all its names at the same values: its values printed again.)
-            again = pending.numbered and metrics.keys() == pending.metrics.keys()
+            again = (
+                pending.numbered and not pending.header and metrics.keys() == pending.metrics.keys()
+            )
             if again and self._printed_again(pending, line_no, count):
                 done = self._numbered(line_no, metrics, epoch, bits)
             else:
                 pending.copies += again
                 pending.fill(metrics)
+                if pending.header and count is None and len(pending.lines) < _MOST_COPIES:
+                    pending.lines[frozenset(metrics)] = (line_no, changes)
                 if pending.epoch is None:
                     pending.epoch = epoch
         elif pending is not None and self._held is not None:
@@ -535,6 +586,18 @@ class Assembler:
         step a sentence told: ``_Pending.takes``)."""
         pending = self._pending
         return pending is not None and pending.header and not (pending.told and LOSS in names)
+
+    def numbers_block(self, names: tuple[str, ...]) -> bool:
+        """Whether lines of ``names`` that print no loop count may each be a record of
+        their own in the open block (an epoch's header opened it, and they hold a loss:
+        ``_Pending.changes``), so that they are read one by one, not only the last."""
+        pending = self._pending
+        return (
+            pending is not None
+            and pending.header
+            and not pending.by_step
+            and (LOSS in names or VAL_LOSS in names)
+        )
 
     def holding(
         self, names: tuple[str, ...], values: list[float], epoch: float | None

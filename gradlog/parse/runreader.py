@@ -360,7 +360,11 @@ class RunReader:
         each loop, so that the assembler sees each begin (``Assembler.loop``)."""
         last = len(run) - 1
         if not run.shape.run_key[6]:
-            return [last]
+            return (
+                list(range(len(run)))
+                if self._assembler.numbers_block(run.shape.run_key[0])
+                else [last]
+            )
         table = run.table(_width(run.shape))
         if table is None:
             return list(range(len(run)))

@@ -387,6 +387,8 @@ class WeaveReader(RunReader):
             return line + 1
         if plan.shape.run_key[2]:  # a line of another epoch than the block's leaves it
             return line + 1
+        if not plan.shape.run_key[6] and self._assembler.numbers_block(plan.shape.run_key[0]):
+            return line + 1  # (each may be the block's next record)
         end = line + 1
         counts = table.counts if plan.shape.run_key[6] else None
         while end < len(code) - 1 and code[end] == code[line]:

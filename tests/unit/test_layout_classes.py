@@ -1146,3 +1146,53 @@ def test_a_runs_final_results_are_no_record_of_it() -> None:
     records = read("\n".join([*lines, "Final results - Loss: 1.635 - Acc: 0.717"]))
     assert [record.metrics["loss"] for record in records] == [0.05, 0.04, 0.03]
     assert read("\n".join([*lines, "FINAL METRICS: loss 1.6"]))[-1].metrics["loss"] == 0.03
+
+
+def _epochs_of_lines(lines: int, epochs: int = 3) -> list[str]:
+    """An ``Epoch k/N`` header over ``lines`` lines of a loss that print no step (DeepAR:
+    an evaluation's line, then the training loss, printed twice)."""
+    text = []
+    for epoch in range(1, epochs + 1):
+        text.append(f"Epoch {epoch}/{epochs}")
+        for i in range(lines):
+            loss = 4 - epoch - i / 10
+            text += [f"Eval: test_loss: {loss + 1:.2f} ND: 0.4", f"train_loss: {loss:.2f}"]
+            text += [f"train_loss: {loss:.2f}"] if i == 0 else []
+    return text
+
+
+def test_an_epochs_lines_of_a_changing_loss_are_its_records() -> None:
+    # Lines of a loss that print no step or loop count and change again and again
+    # under one epoch's header are that epoch's records, not one record's refreshes;
+    # the block's first change is not yet one (two lines of the same names may be its
+    # training and validation), each block's after that is.
+    lines = _epochs_of_lines(5)
+    records = read("\n".join(lines))
+    assert [record.metrics["loss"] for record in records] == [
+        2.9, 2.8, 2.7, 2.6,
+        2.0, 1.9, 1.8, 1.7, 1.6,
+        1.0, 0.9, 0.8, 0.7, 0.6,
+    ]  # fmt: skip
+    assert records[1].metrics["val_loss"] == 3.8  # (each evaluation with its training loss)
+    assert [record.epoch for record in records] == [1] * 4 + [2] * 5 + [3] * 5
+    assert [record.step for record in records] == list(range(1, 15))
+    assert read_blocks(lines, 7)[1] == records
+    # Two such lines in an epoch are one record: the later line's values.
+    assert [record.metrics["loss"] for record in read("\n".join(_epochs_of_lines(2)))] == [
+        2.9,
+        1.9,
+        0.9,
+    ]
+
+
+def test_a_steps_block_and_a_bars_redraws_stay_one_record() -> None:
+    # Under a step's header, lines of the same names are the record's parts
+    # (neural-style's ``Iteration 25 / 1000`` over its ``Style k loss: ..`` lines), and
+    # the redraws of a bar on one line are the same line again.
+    parts = ["Iteration {i}00 / 1000", "  Style 1 loss: {i}.5", "  Style 2 loss: {i}.6"]
+    text = "\n".join([*parts, "  Style 3 loss: {i}.7"])
+    records = read("\n".join(text.format(i=i) for i in (1, 2, 3)))
+    assert [record.step for record in records] == [100, 200, 300]
+    redraws = "\r".join(f"loss: 0.{9 - i} acc: 0.{i}" for i in range(5))
+    records = read("\n".join([f"Epoch {e}/3\n{redraws}" for e in (1, 2, 3)]))
+    assert [record.metrics["loss"] for record in records] == [0.5, 0.5, 0.5]
