@@ -458,6 +458,8 @@ class Families:
                 chosen = (total,)  # (ParallelWaveGAN's generator_loss, of its two parts)
             elif _on_numbered_sets(found):
                 chosen = (found[-1],)  # the last set: the one early stopping watches
+            elif _measures(found):
+                chosen = (found[0],)  # (Pyraformer's ``MSE``, ``MAE`` and ``RMSE``)
             elif len({metrics[k] for k in found}) == 1 and metrics[found[0]] != 0:
                 # One value under two names (pylearn2's ``train_objective`` and
                 # ``train_y_nll``): the same loss twice, not two parts of one.
@@ -547,6 +549,23 @@ def _heads(names: list[str]) -> list[str]:
         name: sum(parts[name] < parts[other] for other in names if other != name) for name in names
     }
     return sorted((n for n in names if extended[n]), key=lambda n: -extended[n])
+
+
+# Error measures of one prediction (a forecaster's ``MSE``, ``MAE``, ``RMSE``): each a
+# reading of the same error, never a term of a sum.
+_MEASURE_WORDS = frozenset({"mse", "rmse", "mae", "mape", "smape", "msle", "rmsle", "nrmse"})
+
+
+def _measures(names: list[str]) -> bool:
+    """Whether ``names`` are two or more error measures of one prediction: each a
+    measure's word alone, but for the words of its data set (``train_rmse``)."""
+    measures = set()
+    for name in names:
+        rest = set(words(name)) - _TRAIN_WORDS - _VAL_WORDS
+        if len(rest) != 1 or not rest <= _MEASURE_WORDS:
+            return False
+        measures |= rest
+    return len(measures) > 1
 
 
 def _on_numbered_sets(names: list[str]) -> bool:

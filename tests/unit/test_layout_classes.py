@@ -1196,3 +1196,14 @@ def test_a_steps_block_and_a_bars_redraws_stay_one_record() -> None:
     redraws = "\r".join(f"loss: 0.{9 - i} acc: 0.{i}" for i in range(5))
     records = read("\n".join([f"Epoch {e}/3\n{redraws}" for e in (1, 2, 3)]))
     assert [record.metrics["loss"] for record in records] == [0.5, 0.5, 0.5]
+
+
+def test_error_measures_of_one_prediction_are_no_sum() -> None:
+    # A forecaster's MSE, MAE and RMSE read one error three ways: the first printed
+    # stands for the loss (their sum had been the series judged); a loss's named terms
+    # still add up.
+    records = read_numbered("Epoch {i}, mse:0.{i}5, mae:0.2{i}, rmse:0.7{i}, mape:6.8")
+    assert [record.metrics["loss"] for record in records] == [0.15, 0.25, 0.35]
+    records = read_numbered("epoch {i} train_mse 0.{i}5 train_rmse 0.7 val_mse 0.8 val_rmse 0.9")
+    assert (records[0].metrics["loss"], records[0].metrics["val_loss"]) == (0.15, 0.8)
+    assert read_numbered("epoch {i} loss_mse 0.5 loss_l1 0.25")[0].metrics["loss"] == 0.75
