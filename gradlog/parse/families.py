@@ -49,6 +49,22 @@ _LOG_OF = frozenset({"ppl", "pplx", "perp", "perplexity"})
 # a likelihood model's negative log-likelihood in bits, its loss as it is.
 
 
+# A bound or likelihood a model maximises (a VAE's ``ELBO``, DeepSequence's ``LB``, a
+# ``log likelihood``): printed below zero, its negative is the loss.
+_BOUND_WORDS = frozenset({"elbo", "lb", "loglik", "loglikelihood", "likelihood"})
+_NEGATED_WORDS = frozenset({"neg", "negative", "nll", "minus"})
+
+
+def _bound(snake: str) -> bool:
+    """Whether a name is a bound or likelihood that training maximises (``elbo``,
+    ``test_lb``, ``log_likelihood``; not ``neg_log_likelihood``, a loss already)."""
+    named = set(words(snake))
+    if "lower" in named and "bound" in named:
+        named = (named - {"lower", "bound"}) | {"lb"}
+    rest = named - _TRAIN_WORDS - _VAL_WORDS - {"log", "avg", "mean", "average"}
+    return bool(rest & _BOUND_WORDS) and len(rest) == 1 and not named & _NEGATED_WORDS
+
+
 def _per_dim(named: list[str]) -> list[str]:
     """A name's words, a ``bits per dim(ension)`` among them read as one (``bpd``)."""
     for at in range(len(named) - 1):
@@ -234,6 +250,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     val = any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)  # (``test0_loss`` too)
     if _lossy(parts) or any(j in joined for j in _LOSS_JOINED) or _abbreviated(snake):
         return VAL_LOSS if val else LOSS
+    if parts & _NEGATED_WORDS and parts & {"likelihood", "loglikelihood", "loglik", "elbo"}:
+        return VAL_LOSS if val else LOSS  # (``neg_log_likelihood``: a loss as it is)
     if "lr" in parts or {"learning", "rate"} <= parts:
         return LR
     if parts & _ACC_WORDS and not parts & _ERROR_WORDS:  # (SlowFast's ``top1_err``)
@@ -390,6 +408,8 @@ class Families:
                 value = metrics.pop(members[0])
                 if members[0] in self._logs:
                     value = _log(value)
+                elif members[0] in self.primary.get("negated", ()):
+                    value = -value
                 elif fam == LOSS_SCALE and _in_log2(members[0]):
                     value = power_of_two(value)
                 metrics[fam] = value
@@ -398,6 +418,12 @@ class Families:
         """Whether ``resolve`` leaves records with exactly these metric names as they
         are (their plan is known, and empty)."""
         return self._plans.get(keys) == ()
+
+    def _negate(self, name: str) -> None:
+        """Read ``name`` as its negative from now on (a bound the model maximises)."""
+        negated = self.primary.get("negated", ())
+        if name not in negated:
+            self.primary["negated"] = (*negated, name)
 
     @property
     def _logs(self) -> tuple[str, ...]:
@@ -421,10 +447,19 @@ class Families:
         elif not self._val_read:
             # An evaluation's perplexity where it prints no loss (OpenNMT's ``Validation
             # perplexity: 624.2``): its log is the validation loss; its bits per dim are.
-            measured = next((k for k in keys if _val_measure(k)), None)
+            measured = next(
+                (
+                    k
+                    for k in keys
+                    if _val_measure(k) and (_val_measure(k) != "negated" or metrics[k] < 0)
+                ),
+                None,
+            )
             if measured is not None:
                 if measured not in self._logs and _val_measure(measured) == "log":
                     self.primary["log"] = (*self._logs, measured)
+                elif _val_measure(measured) == "negated":
+                    self._negate(measured)
                 plan.append((_VAL_STAND_IN, (measured,)))
         if LOSS in keys or any(fam == LOSS for fam, _ in plan):
             self._loss_read = True
@@ -488,6 +523,11 @@ class Families:
                 chosen = (fallback[0],)
                 if set(words(fallback[0])) & _LOG_OF:
                     self.primary["log"] = chosen
+            elif bound := [
+                k for k in keys if _bound(k) and metrics[k] < 0 and (not trained or _trains(k))
+            ]:
+                chosen = (bound[0],)  # (its negative: ``resolve``)
+                self._negate(bound[0])
             elif not trained:
                 chosen = _total(keys, metrics)
             if chosen:
@@ -503,11 +543,13 @@ _VAL_STAND_IN = "(validation stand-in)"  # the same for the validation loss
 
 def _val_measure(name: str) -> str | None:
     """``log`` for an evaluation's perplexity (``validation_perplexity``, ``val_ppl``):
-    its log is the validation loss; ``as is`` for its bits per dim (``test_bpd``); else
-    None."""
+    its log is the validation loss; ``as is`` for its bits per dim (``test_bpd``);
+    ``negated`` for a bound it maximises (``test_elbo``); else None."""
     named = set(_per_dim(words(name)))
     if not named & _VAL_WORDS or named & _NOT_A_VALUE:
         return None
+    if _bound(name):
+        return "negated"  # (printed below zero: ``Families._plan``)
     return "log" if named & _LOG_OF else "as is" if "bpd" in named else None
 
 

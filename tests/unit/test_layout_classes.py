@@ -1207,3 +1207,28 @@ def test_error_measures_of_one_prediction_are_no_sum() -> None:
     records = read_numbered("epoch {i} train_mse 0.{i}5 train_rmse 0.7 val_mse 0.8 val_rmse 0.9")
     assert (records[0].metrics["loss"], records[0].metrics["val_loss"]) == (0.15, 0.8)
     assert read_numbered("epoch {i} loss_mse 0.5 loss_l1 0.25")[0].metrics["loss"] == 0.75
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "Update {i}00 finished. LB : {b},  Params: 12",  # DeepSequence
+        "Iteration {i}: time=0.84, ELBO={b}, deltaELBO=5819.854 (0.0275%)",  # MOFA+
+        "epoch {i} train log likelihood {b}",
+    ],
+)
+def test_a_bound_the_model_maximises_stands_in_for_the_loss_negated(layout: str) -> None:
+    # An ELBO, a lower bound, a log-likelihood printed below zero, in a run that prints no
+    # loss: its negative is the loss (it rises as the model learns).
+    records = read("\n".join(layout.format(i=i, b=-600 + i * 10) for i in range(1, 4)))
+    assert [record.metrics["loss"] for record in records] == [590, 580, 570]
+
+
+def test_a_bound_above_zero_or_named_negative_is_no_negated_stand_in() -> None:
+    # Above zero, an ELBO may be printed as the loss already (its negative): it stands
+    # in for nothing; a negative log-likelihood is a loss by its name.
+    assert "loss" not in read_numbered("epoch {i} elbo 10{i}.5")[0].metrics
+    assert read_numbered("epoch {i} neg_log_likelihood 2.{i}")[1].metrics["loss"] == 2.2
+    # An evaluation's bound, beside training's, is the validation loss.
+    records = read_numbered("epoch {i} train elbo -10{i}.5 test elbo -11{i}.25")
+    assert (records[0].metrics["loss"], records[0].metrics["val_loss"]) == (101.5, 111.25)
