@@ -383,6 +383,9 @@ class Families:
         # minimises, so no rule may judge it by its level (``Engine``: only the rules
         # that read it as any series, NaN and explosion, do).
         self.adversarial = False
+        # The run prints an agent's rewards or episodes: its ``score`` is a return to
+        # maximise (CORL's ``D4RL score: 40.7``), never a loss's stand-in.
+        self._rewarded = False
         self._plans: dict[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]] = {}
 
     def resolve(self, metrics: dict[str, float]) -> None:
@@ -433,6 +436,7 @@ class Families:
         self, keys: tuple[str, ...], metrics: dict[str, float]
     ) -> tuple[tuple[str, tuple[str, ...]], ...]:
         plan: list[tuple[str, tuple[str, ...]]] = []
+        self._rewarded = self._rewarded or any(_REWARD_WORDS.intersection(words(k)) for k in keys)
         for fam in FAMILIES:
             if fam in keys:
                 # (Only the loss: an lr printed once in the settings names no schedule.)
@@ -513,7 +517,13 @@ class Families:
         ``trained``: only a name with a training word (beside a validation loss)."""
         chosen = self.primary.get("stand-in")
         if chosen is None:
-            fallback = [k for k in keys if _fallback(k) and (not trained or _trains(k))]
+            fallback = [
+                k
+                for k in keys
+                if _fallback(k)
+                and (not trained or _trains(k))
+                and not (self._rewarded and "score" in words(k))
+            ]
             players = _players(fallback)
             if players:
                 # A GAN's two players' errors (Mimicry's ``errD`` and ``errG``): its loss,
@@ -537,6 +547,7 @@ class Families:
         return chosen if set(chosen) <= set(keys) else ()
 
 
+_REWARD_WORDS = frozenset({"reward", "rewards", "return", "returns", "episode", "episodes", "rew"})
 _STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stands in for
 _VAL_STAND_IN = "(validation stand-in)"  # the same for the validation loss
 

@@ -1232,3 +1232,16 @@ def test_a_bound_above_zero_or_named_negative_is_no_negated_stand_in() -> None:
     # An evaluation's bound, beside training's, is the validation loss.
     records = read_numbered("epoch {i} train elbo -10{i}.5 test elbo -11{i}.25")
     assert (records[0].metrics["loss"], records[0].metrics["val_loss"]) == (101.5, 111.25)
+
+
+def test_an_agents_score_is_no_loss() -> None:
+    # Beside an agent's rewards or episodes, a score is a return it maximises (CORL's
+    # ``D4RL score``): its rise had been a false divergence. Elsewhere a score stands in
+    # for the loss (DL4J's ``Score at iteration 0 is 2.3``).
+    lines = [f"average_reward: {3 + i / 10} average_uncertainty: 0.1" for i in range(5)]
+    lines += [f"Score : {0.2 + i / 10}" for i in range(5)]
+    assert all("loss" not in record.metrics for record in read("\n".join(lines)))
+    records = read_numbered("Evaluation over 10 episodes: 13{i}0.5 , D4RL score: 4{i}.6")
+    assert all("loss" not in record.metrics for record in records)
+    records = read_numbered("Score at iteration {i}00 is 2.{i}")
+    assert [record.metrics["loss"] for record in records] == [2.1, 2.2, 2.3]
