@@ -33,7 +33,7 @@ _HEADER_CELL = lazy.regex(r"\S+(?: \S+)*")  # a column's name: words one space a
 _TOKEN = lazy.regex(r"\S+")  # a row's cell, split on blanks
 _FRACTION = lazy.regex(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
 _CLOCK = lazy.regex(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
-_NAME = lazy.regex(r"^[A-Za-z_#][\w/#().@ -]*$")
+_NAME = lazy.regex(r"^[A-Za-z_#][\w/#().@ -]*\??$")  # (a question's mark: ``Saved?``)
 _DEBRIS = lazy.regex(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
 # A markdown table's rule (``|---|:--:|``), and a box of ``|====|`` (MATLAB's).
 _MARKDOWN_RULE = lazy.regex(
@@ -52,6 +52,11 @@ _BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b",
 _NO_VALUE = frozenset({"", "-", "--", "\u2013", "\u2014", "n/a", "na", "none", "null", "."})
 _YOLO_PARTS = {"box": "box_loss", "obj": "obj_loss", "cls": "cls_loss", "total": "loss"}
 _MARKS = frozenset({"+", "*", "\u2713", "\u2714"})  # a mark in a column (skorch's cp: saved)
+# A column of booleans (bpnet-lite's ``Saved?``: ``True``), or of lists of numbers joined
+# by commas (taiyaki's per-layer ``gradientmax``): no value of the row's, and no reason to
+# refuse the row.
+_FLAGS = frozenset({"true", "false", "yes", "no"})
+_NUMBER_LIST = lazy.regex(r"[-+.\deE]+(?:,[-+.\deE]+)+")
 _AXES = ("step", "epoch", "global_step", "iteration", "iter", "#", "e")
 
 
@@ -271,7 +276,15 @@ class Table:
             bare = cell.strip()
             value = _cell(bare.removesuffix(":"))  # (``640:`` before a bar)
             if value is None:
-                if self.comma or _CLOCK.match(bare) or bare.lower() in _NO_VALUE or bare in _MARKS:
+                lowered = bare.lower()
+                if (
+                    self.comma
+                    or _CLOCK.match(bare)
+                    or lowered in _NO_VALUE
+                    or bare in _MARKS
+                    or lowered in _FLAGS
+                    or _NUMBER_LIST.fullmatch(bare)
+                ):
                     continue
                 return None
             values[column] = value

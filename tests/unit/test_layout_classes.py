@@ -1245,3 +1245,23 @@ def test_an_agents_score_is_no_loss() -> None:
     assert all("loss" not in record.metrics for record in records)
     records = read_numbered("Score at iteration {i}00 is 2.{i}")
     assert [record.metrics["loss"] for record in records] == [2.1, 2.2, 2.3]
+
+
+def test_a_tables_flags_and_lists_of_numbers_are_no_values_of_its_rows() -> None:
+    # bpnet-lite's tab-separated ``Saved?`` column of ``True``/``False``, taiyaki's
+    # per-layer gradient maxima joined by commas in one cell: the rest of each row is read
+    # (the rows had been refused, and the log read as no metrics at all).
+    saved = ["Epoch\tIteration\tloss\tSaved?"]
+    saved += [f"{i // 2}\t{i}00\t{4 - i / 10}\t{i % 2 == 0}" for i in range(4)]
+    assert [record.metrics for record in read("\n".join(saved))] == [
+        {"loss": 4.0},
+        {"loss": 3.9},
+        {"loss": 3.8},
+        {"loss": 3.7},
+    ]
+    listed = ["iter\tloss\tgradientmax\tlearning_rate"]
+    listed += [f"{i}\t{2 - i / 10}\t0.25,0.08,0.1{i}\t0.001" for i in range(1, 4)]
+    records = read("\n".join(listed))
+    assert [(record.step, record.metrics) for record in records] == [
+        (i, {"loss": 2 - i / 10, "lr": 0.001}) for i in range(1, 4)
+    ]
