@@ -204,8 +204,11 @@ _PREFIX = lazy.regex(
             rf"^[\w.-]+ {{2,}}{_LEVEL} {{2,}}",  # name<TAB>INFO<TAB> (tabs widened: ``flat``)
             # a logger's name after the level (``.. - INFO - joeynmt.training - ``)
             r"^(?:[A-Za-z_]\w*(?:\.\w+)+|__main__|root)\s+-\s+(?=\S)",
-            # fairseq logger: train_inner | (a validation logger name stays: it says what follows)
-            r"^(?!(?i:val|valid|validation|eval|test|dev)\b)[A-Za-z_][\w.]*\s+\|\s+(?=\S)",
+            # fairseq logger: train_inner | (a validation logger name stays: it says what
+            # follows; so do a table's names between bars, on a line of no number, and a
+            # row's label before its numbers, DeepCpG's ``train | 0.58 | ..``)
+            r"^(?!(?i:val|valid|validation|eval|test|dev)\b)[A-Za-z_][\w.]*\s+\|\s+"
+            r"(?=[^\s\d.+-])(?=.*(?<![\w.])\d)",
             rf"^[\w.]+ {_LEVEL}:\s*",  # ppocr INFO:
             # where it was printed, then the level: OLMo's ``host:0<TAB>module.path:628<TAB>INFO``
             rf"^(?:[\w.-]+:\d+\s+){{1,3}}{_LEVEL}\s+",

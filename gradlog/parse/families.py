@@ -321,6 +321,13 @@ def loss_term(snake: str) -> bool:
     return len(parts) > 1 and _lossy(parts[:1]) and family(snake) == LOSS
 
 
+def section_of(word: str) -> bool | None:
+    """Whether a word alone names an evaluation's data set (``val``, ``test``: True) or
+    training's (``train``: False); None for any other word."""
+    lowered = word.lower()
+    return True if lowered in _VAL_WORDS else False if lowered in _TRAIN_WORDS else None
+
+
 def in_context(snake: str, val_line: bool, grad_line: bool) -> str:
     """A name with what its line says folded in: ``ce`` or ``loss`` on a validation line
     is ``val_ce``, ``val_loss`` (not ``train_loss``); ``l2_norm`` on a line about

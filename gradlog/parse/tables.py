@@ -179,6 +179,11 @@ class Table:
         text = _DEBRIS.sub("", text.translate(_BOX))
         comma = "," in text and not text.lstrip().startswith(("{", "["))
         piped = text.strip().startswith("|") and text.count("|") >= 3
+        if not piped and text.count(" | ") >= 2 and NUMBER_RE.search(text) is None:
+            # Names between bars, none outside (DeepCpG's ``progress (%) | time (min) |
+            # loss | ..``): a piped header, its rows ``0.1 |  0.1 | 0.6931 | ..``. (With a
+            # number in it, the line is values: ``step 10 | loss 0.5``.)
+            piped = not comma
         cells = _cells(text, comma, piped)
         if not 2 <= len(cells) <= _COLUMNS_KEPT:
             return False
@@ -270,6 +275,11 @@ class Table:
         ):
             del cells[0]  # pandas' unnamed index column: 0, 1, 2.. before each row
         values: dict[str, float] = {}
+        evaluation = False
+        if cells and (section := families.section_of(cells[0].strip())) is not None:
+            # A row labelled by its data set (DeepCpG's ``split | loss | ..`` over ``train
+            # | 0.58 | ..`` and ``val | 0.49 | ..``): an evaluation's row holds its values.
+            evaluation, cells = section, ["", *cells[1:]]
         for column, cell in zip(self.columns, cells, strict=False):
             if column == SKIPPED:
                 continue
@@ -291,7 +301,7 @@ class Table:
         if not values:
             return None
         self._rows += 1
-        return self._record(values)
+        return self._record(values, evaluation)
 
     def _one_word_names(self, count: int) -> None:
         """Over rows of more cells than its columns, a header whose names are one word
@@ -352,12 +362,14 @@ class Table:
                 self._plan = RowPlan(self.columns, self.names)
         return self._plan
 
-    def _record(self, values: dict[str, float]) -> Row:
+    def _record(self, values: dict[str, float], evaluation: bool = False) -> Row:
         metrics: dict[str, float] = {}
         step = epoch = None
         loss_columns: list[float] = []
         for column, value in values.items():
             name = self.names.canonical(column)
+            if evaluation:
+                name = self.names.canonical(families.in_context(name, True, False))
             role = _role(column, name)
             if role == STEP:
                 step = value

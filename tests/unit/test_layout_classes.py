@@ -1265,3 +1265,29 @@ def test_a_tables_flags_and_lists_of_numbers_are_no_values_of_its_rows() -> None
     assert [(record.step, record.metrics) for record in records] == [
         (i, {"loss": 2 - i / 10, "lr": 0.001}) for i in range(1, 4)
     ]
+
+
+def test_a_tables_names_between_bars_need_no_outer_bars() -> None:
+    # DeepCpG's ``progress (%) | time (min) |   loss | ..``, its rows ``0.1 | 0.1 | 0.69``:
+    # a piped table (its first name had been cut off as a logger's prefix, ``train_inner
+    # |``, and the rest read as nothing).
+    lines = ["step | loss | acc", *(f"{i} | {1 - i / 10} | 0.{i}" for i in range(1, 4))]
+    records = read("\n".join(lines))
+    assert [(record.step, record.metrics) for record in records] == [
+        (i, {"loss": 1 - i / 10, "acc": i / 10}) for i in range(1, 4)
+    ]
+    # A logger's name before a bar, on a line of numbers, is still cut off.
+    records = read_numbered("train_inner | epoch 001:  {i}0 / 100 loss=2.{i}, lr=0.1")
+    assert [record.metrics["loss"] for record in records] == [2.1, 2.2, 2.3]
+
+
+def test_a_tables_row_labelled_by_its_data_set_holds_that_sets_values() -> None:
+    # DeepCpG (and Ludwig) print, after each epoch, a table of a row per data set.
+    lines = []
+    for epoch in range(1, 4):
+        lines += [f"Epoch {epoch}/3", "split |   loss |  acc", "-" * 30]
+        lines += [f"train | {1 - epoch / 10:.4f} | 0.6", f"  val | {0.9 + epoch / 100:.4f} | 0.7"]
+    records = read("\n".join(lines))
+    assert [record.metrics.get("val_loss") for record in records] == [0.91, 0.92, 0.93]
+    assert [record.metrics.get("val_acc") for record in records] == [0.7, 0.7, 0.7]
+    assert [record.metrics["loss"] for record in records] == [0.9, 0.8, 0.7]
