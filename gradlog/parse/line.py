@@ -530,6 +530,10 @@ _BARE_LOSS = lazy.regex(
     r"\s*\x00\s*$"
 )
 
+# A count, a colon and one bare value, then named values after a bar (the diffuser
+# Trainer's ``64000:   2.0170 | a0_loss:   3.9100 | t: 7217.8``): the step and its loss.
+_BARE_THEN_PAIRS = lazy.regex(r"^\s*\x00\s*:\s*\x00(?=\s*\|)")
+
 
 # A loop's progress as PyTorch's tutorials print it: the time taken (``timeSince``'s
 # ``1m 5s``, maybe with the time left, ``(- 26m 22s)``), the iteration and its share of
@@ -632,6 +636,8 @@ def _prepare(shape: str) -> str:
     bare = _BARE_LOSS.match(shape) if shape.count(grammar.HOLE) <= 3 else None
     if bare is not None:
         shape = _bare_loss(bare)  # (the whole line)
+    elif shape[:12].lstrip().startswith("\x00") and (paired := _BARE_THEN_PAIRS.match(shape)):
+        shape = f"step {grammar.HOLE}, loss: {grammar.HOLE}{shape[paired.end() :]}"
     elif shape[:12].lstrip().startswith("\x00/\x00"):
         shape = _LEADING_COUNT.sub(_leading_count, shape)
     elif shape[:12].lstrip().startswith(("[", "(")):

@@ -1291,3 +1291,18 @@ def test_a_tables_row_labelled_by_its_data_set_holds_that_sets_values() -> None:
     assert [record.metrics.get("val_loss") for record in records] == [0.91, 0.92, 0.93]
     assert [record.metrics.get("val_acc") for record in records] == [0.7, 0.7, 0.7]
     assert [record.metrics["loss"] for record in records] == [0.9, 0.8, 0.7]
+
+
+def test_a_count_and_a_bare_value_before_named_ones_are_the_step_and_its_loss() -> None:
+    # The diffuser Trainer's ``64000:   2.0170 | a0_loss:   3.9100 | t: 7217.8``: the bare
+    # value after the count's colon is the loss, as on makemore's ``45000/ 200000: 3.2958``.
+    lines = [
+        f"{i}000: {2 - i / 10:9.4f} | a0_loss: {3 - i / 10:9.4f} | t: 7217.8" for i in (1, 2, 3)
+    ]
+    records = read("\n".join(lines))
+    assert [(record.step, record.metrics["loss"]) for record in records] == [
+        (1000, 1.9),
+        (2000, 1.8),
+        (3000, 1.7),
+    ]
+    assert records[0].metrics["a0_loss"] == 2.9
