@@ -215,6 +215,8 @@ _SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.
 _EVALUATED_DICT = lazy.regex(
     rf"['\"]\s*:\s*['\"](?:{'|'.join(EVALUATION_WORDS)})['\"]", re.IGNORECASE
 )
+# An evaluation's word alone in parentheses: what follows is the evaluation's.
+_PAREN_SECTION = lazy.regex(rf"\((?:{'|'.join(EVALUATION_WORDS)})\)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = lazy.regex(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
@@ -1044,6 +1046,10 @@ class LineParser:
         opened = _OPENING_STEP.sub("", shape, count=1)
         val_line = bool(families.VAL_LINE.match(opened) or _EVALUATED_DICT.search(shape))
         val_from = len(shape) - len(opened)  # (where the evaluation's pairs begin)
+        if not val_line and "(" in shape and (marked := _PAREN_SECTION.search(shape)):
+            # An evaluation's word in parentheses (``Epoch 3 (val): loss ..``, GGNN's
+            # ``Running epoch 63 (validation), batch 1 ..``): the pairs after it are its.
+            val_line, val_from = True, marked.end()
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
         # (A section's counter, ``Validation Step [1/157]``, is the section's too: its

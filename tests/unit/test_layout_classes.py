@@ -1306,3 +1306,20 @@ def test_a_count_and_a_bare_value_before_named_ones_are_the_step_and_its_loss() 
         (3000, 1.7),
     ]
     assert records[0].metrics["a0_loss"] == 2.9
+
+
+def test_an_evaluations_word_in_parentheses_marks_what_follows_as_its() -> None:
+    # ``Epoch 3 (val): loss ..``, GGNN's ``Running epoch 63 (validation), batch 1 (has 4434
+    # graphs). Loss so far: ..``: the evaluation's values, at the epoch printed before.
+    lines = []
+    for epoch in (1, 2, 3):
+        lines += [
+            f"Epoch {epoch} (train): loss 0.{5 - epoch}",
+            f"Epoch {epoch} (val): loss 0.{6 - epoch}5",
+        ]
+    records = read("\n".join(lines))
+    assert [(r.epoch, r.metrics["loss"], r.metrics["val_loss"]) for r in records] == [
+        (1, 0.4, 0.55),
+        (2, 0.3, 0.45),
+        (3, 0.2, 0.35),
+    ]
