@@ -43,11 +43,14 @@ _NUMBER = (
     # A NaN or Inf spelling takes no letters after it but PaddleOCR's ``x`` padding: ``info``
     # and ``inference`` are words. YAML spells them with a point first (``.nan``, ``-.inf``).
     r"|\.?(?i:nan|inf(?:inity)?)(?:\.0)?(?! iterations)(?![a-wyzA-WYZ/])))"
+    # The next name glued to the value, its separator after it (Pyraformer's ``MSE:
+    # 0.57322elapse: 0.323 min``, a print that lost its blank): the value ends there.
+    r"(?:(?=[A-Za-z]{4,}\w*\s*[:=]\s*[-+.\d])|"
     + _UNIT
     # Not part of a longer word or a version (``1.2.3``); a sentence's full stop may follow,
     # and an ellipsis (Udacity's char-RNN ``Step: 10... Loss: 3.5495...``, its AIPND's
     # ``Train loss: 4.419.. Validation loss: 3.596..``).
-    + rf"(?!{_WORDLIKE}|@|\.(?!\.{{1,2}}(?:\s|$))[\w.])"
+    + rf"(?!{_WORDLIKE}|@|\.(?!\.{{1,2}}(?:\s|$))[\w.]))"
 )
 
 

@@ -13,6 +13,7 @@ import random
 import pytest
 
 from gradlog.parse.events import event as find_event
+from gradlog.parse.grammar import NUMBER_RE
 from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise
 from gradlog.parse.tables import Table
@@ -1322,4 +1323,21 @@ def test_an_evaluations_word_in_parentheses_marks_what_follows_as_its() -> None:
         (1, 0.4, 0.55),
         (2, 0.3, 0.45),
         (3, 0.2, 0.35),
+    ]
+
+
+def test_a_value_ends_where_the_next_name_is_glued_to_it() -> None:
+    # A print that lost its blank (Pyraformer's ``MSE:  0.57322elapse: 0.323 min``,
+    # MLDS's ``Loss: 0.216341norm : 1.6117514``): a name of four letters or more, then
+    # its separator and value, ends the value before it; a unit still sticks (``3.5GB``).
+    records = read_numbered("Epoch [{i}/600], Step [1000], Loss: 0.2{i}6341norm : 1.{i}117514")
+    assert [(r.metrics["loss"], r.metrics["grad_norm"]) for r in records] == [
+        (0.216341, 1.1117514),
+        (0.226341, 1.2117514),
+        (0.236341, 1.3117514),
+    ]
+    assert [m.group() for m in NUMBER_RE.finditer("mem 3.5GB: 4 at 12.5steps/s 3")] == [
+        "3.5GB",
+        "4",
+        "3",
     ]
