@@ -53,6 +53,9 @@ _LOG_OF = frozenset({"ppl", "pplx", "perp", "perplexity"})
 # ``log likelihood``): printed below zero, its negative is the loss.
 _BOUND_WORDS = frozenset({"elbo", "lb", "loglik", "loglikelihood", "likelihood"})
 _NEGATED_WORDS = frozenset({"neg", "negative", "nll", "minus"})
+# Words that qualify a bound without naming another quantity: a statistic of it, its unit
+# (ikostrikov's pytorch-flows: ``Log likelihood in nats: -0.1758``).
+_BOUND_QUALIFIERS = frozenset({"log", "avg", "mean", "average", "in", "nats", "nat", "per"})
 
 
 def _bound(snake: str) -> bool:
@@ -61,7 +64,7 @@ def _bound(snake: str) -> bool:
     named = set(words(snake))
     if "lower" in named and "bound" in named:
         named = (named - {"lower", "bound"}) | {"lb"}
-    rest = named - _TRAIN_WORDS - _VAL_WORDS - {"log", "avg", "mean", "average"}
+    rest = named - _TRAIN_WORDS - _VAL_WORDS - _BOUND_QUALIFIERS
     return bool(rest & _BOUND_WORDS) and len(rest) == 1 and not named & _NEGATED_WORDS
 
 

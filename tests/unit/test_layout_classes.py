@@ -1216,6 +1216,7 @@ def test_error_measures_of_one_prediction_are_no_sum() -> None:
         "Update {i}00 finished. LB : {b},  Params: 12",  # DeepSequence
         "Iteration {i}: time=0.84, ELBO={b}, deltaELBO=5819.854 (0.0275%)",  # MOFA+
         "epoch {i} train log likelihood {b}",
+        "Epoch: {i} Train, Log likelihood in nats: {b}",  # pytorch-flows (its unit named)
     ],
 )
 def test_a_bound_the_model_maximises_stands_in_for_the_loss_negated(layout: str) -> None:
