@@ -33,6 +33,7 @@ from gradlog.parse.names import (
 _LOSS_WORDS = frozenset(
     {"loss", "losses", "cost", "objective", "nll", "xent", "ce", "bce", "mse", "rmse", "mae"}
     | {"logloss", "mlogloss", "ctc", "huber"}
+    | {"nelbo"}  # (NVAE's ``train_nelbo``: the negative ELBO)
 )
 _LOSS_JOINED = ("crossentropy", "smoothl1")
 # The second tier (DL4J's ``score``, Lua Torch's ``Err``, OpenNMT's ``ppl``, EDSR's ``L1``;
@@ -253,7 +254,7 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     val = any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)  # (``test0_loss`` too)
     if _lossy(parts) or any(j in joined for j in _LOSS_JOINED) or _abbreviated(snake):
         return VAL_LOSS if val else LOSS
-    if parts & _NEGATED_WORDS and parts & {"likelihood", "loglikelihood", "loglik", "elbo"}:
+    if parts & _NEGATED_WORDS and parts & {"likelihood", "loglikelihood", "loglik", "elbo", "prob"}:
         return VAL_LOSS if val else LOSS  # (``neg_log_likelihood``: a loss as it is)
     if "lr" in parts or {"learning", "rate"} <= parts:
         return LR

@@ -1342,3 +1342,19 @@ def test_a_value_ends_where_the_next_name_is_glued_to_it() -> None:
         "4",
         "3",
     ]
+
+
+def test_a_negative_log_likelihood_by_its_sign_or_initial_is_a_loss() -> None:
+    # GANF's ``train -log_prob: -1.53, test -log_prob: -2.48``: a minus before a log names
+    # its negative, a loss as printed; NVAE's ``train_nelbo``: the negative ELBO.
+    records = read_numbered("Epoch: {i}, train -log_prob: -1.{i}3, test -log_prob: -2.4{i}")
+    assert [(r.metrics["loss"], r.metrics["val_loss"]) for r in records] == [
+        (-1.13, -2.41),
+        (-1.23, -2.42),
+        (-1.33, -2.43),
+    ]
+    assert read_numbered("train_nelbo 1263{i}.5")[2].metrics["loss"] == 12633.5
+    assert normalise("pre-logits") == "pre_logits"  # (a hyphen inside a name is none)
+    # Nor are a flag's dashes (``--log-interval 1`` on a command line).
+    flags = read("python3 train.py --gpus 0 --log-interval 1  --lr 0.01")[0].metrics
+    assert not any(name.startswith("neg_") for name in flags)
