@@ -106,6 +106,8 @@ _LEADING = lazy.regex(r"[\s\[(#]*\x00[\])]?(?:[\s,|:\-\[(]*\x00[\])]?)?[\s,|:\-]
 _OPENED = r"\x00\s*/\s*\x00(?![\w.])"
 _OPENING_FRACTION = lazy.regex(rf"\s*{_OPENED}")
 _LOOP_COUNT = lazy.regex(rf"[\s|]*{_OPENED}")
+# A loop's count in brackets after a line's first value: ``loss: 2.30  [ 6464/60000]``.
+_BRACKETED_LOOP = lazy.regex(r"(?<=\S)\s*\[\s*\x00\s*/\s*\x00\s*\]")
 # A tqdm bar's count after its bar (cut to ``|``) and before its clock: ``| 1/79 [00:00<``.
 _BAR_COUNT = lazy.regex(r"\|\s*\x00/\x00\s+\[")
 # A share done in parentheses, its percent sign read with its number: ``(  1%)``.
@@ -1246,6 +1248,11 @@ class LineParser:
         counters = {STEP, EPOCH}.intersection(slot.canonical for slot in slots)
         if not counters and _LOOP_COUNT.match(shape) and not {0, 1} & covered:
             count = 0  # (the line's first number and its second)
+        elif not counters and "[" in shape and (bracket := _BRACKETED_LOOP.search(shape)):
+            # A loop's ``[i/N]`` after the values (the PyTorch quickstart's ``loss: 2.30
+            # [ 6464/60000]``, torcheeg's ``loss: 0.72 [   47/  233] Accuracy: 63.4``).
+            at = shape.count(grammar.HOLE, 0, bracket.start())
+            count = at if not {at, at + 1} & covered else None
         told = told and {slot.canonical for slot in slots} == {STEP}
         return _Plan(
             tuple(slots), dialect, is_dict, tuple(fractions), count, frozenset(counted), told

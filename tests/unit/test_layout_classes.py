@@ -1358,3 +1358,19 @@ def test_a_negative_log_likelihood_by_its_sign_or_initial_is_a_loss() -> None:
     # Nor are a flag's dashes (``--log-interval 1`` on a command line).
     flags = read("python3 train.py --gpus 0 --log-interval 1  --lr 0.01")[0].metrics
     assert not any(name.startswith("neg_") for name in flags)
+
+
+def test_a_loops_count_in_brackets_after_the_values_refreshes_the_epochs_record() -> None:
+    # torcheeg's trainer (the PyTorch quickstart's loop): ``loss: 0.72 [   47/  233]
+    # Accuracy: 63.4`` under ``Epoch 3``: a loop's count, as a bar's is; its lines refresh
+    # the epoch's record rather than each making one.
+    lines = []
+    for epoch in (1, 2, 3):
+        lines += [f"Epoch {epoch}", "-" * 31]
+        lines += [
+            f"loss: {0.8 - b / 1000:.6f} [{b:>5d}/  233] Accuracy: 60.1" for b in range(0, 233, 47)
+        ]
+    records = read("\n".join(lines))
+    assert [(r.epoch, r.metrics["loss"]) for r in records] == [(1, 0.612), (2, 0.612), (3, 0.612)]
+    fields = LineParser().parse("loss: 0.717173 [    0/  233] Accuracy: 63.403")
+    assert fields is not None and fields.count == (0, 233)
