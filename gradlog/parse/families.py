@@ -115,7 +115,7 @@ _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
 _ERROR_WORDS = frozenset({"err", "error", "errors"})  # a rate of errors is no accuracy
-_TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full"})
+_TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full", "joint", "combined"})
 # A statistic's words: what a name adds to tell one statistic of a series from another.
 _CURRENT_WORDS = frozenset({"current", "cur", "curr", "instant", "batch", "step", "last"})
 _STATISTIC_WORDS = _CURRENT_WORDS | {"average", "avg", "mean", "running", "smoothed", "ema"}

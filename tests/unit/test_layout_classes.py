@@ -1374,3 +1374,10 @@ def test_a_loops_count_in_brackets_after_the_values_refreshes_the_epochs_record(
     assert [(r.epoch, r.metrics["loss"]) for r in records] == [(1, 0.612), (2, 0.612), (3, 0.612)]
     fields = LineParser().parse("loss: 0.717173 [    0/  233] Accuracy: 63.403")
     assert fields is not None and fields.count == (0, 233)
+
+
+def test_a_joint_loss_is_its_parts_total() -> None:
+    # ICLRec's ``{'rec_avg_loss': '1.0409', 'joint_avg_loss': '1.6215'}``: the joint loss
+    # holds the recommendation loss; their sum counted it twice.
+    record = read("{'epoch': 5, 'rec_avg_loss': '1.0409', 'joint_avg_loss': '1.6215'}")[0]
+    assert record.metrics["loss"] == 1.6215
