@@ -91,11 +91,13 @@ _WRAPPED = r"(?:(?:np|numpy|jnp)\.\w+\(|(?:torch\.)?tensor\(|[Aa]rray\(|tf\.Tens
 
 # A key is one or more words (``Train Loss``, ``number of skipped iterations``, ``训练损失``)
 # or a quoted string (``'eval_loss'``); a word may end in a parenthesised unit (``time (ms)``).
-# A word opens with a letter of any script, or digits glued to one (``3d_loss``), or a
-# minus before a log (GANF's ``-log_prob``: the negative log-likelihood).
+# A word opens with a letter of any script, or digits glued to one (``3d_loss``; not a
+# number's last digits, ``3456.0average``), or a minus before a log (GANF's ``-log_prob``:
+# the negative log-likelihood).
 key_word = pp.Regex(
     rf"(?!(?:is|was|went|became|becomes|reached)\b|{_WRAPPED})"
-    r"(?:(?<!-)-(?=log[_ ]?(?:prob|p\b|lik)))?\d*[^\W\d][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
+    r"(?:(?<!-)-(?=log[_ ]?(?:prob|p\b|lik)))?(?:(?<![\w.])\d+)?"
+    r"[^\W\d][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
 ).set_name("key word")
 # At most 12 words: the longest real key has 5 (``number of skipped iterations``), and a
 # bound keeps the scan of a long run of words linear (a key is tried at each word).

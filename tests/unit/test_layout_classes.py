@@ -1381,3 +1381,10 @@ def test_a_joint_loss_is_its_parts_total() -> None:
     # holds the recommendation loss; their sum counted it twice.
     record = read("{'epoch': 5, 'rec_avg_loss': '1.0409', 'joint_avg_loss': '1.6215'}")[0]
     assert record.metrics["loss"] == 1.6215
+
+
+def test_a_numbers_last_digits_are_no_names_first() -> None:
+    # RoboPen's ``samples trained 3456.0average training loss 0.40``: a value glued to the
+    # next name leaves the name whole (``0average_training_loss`` had hidden the loss).
+    records = read_numbered("end of epoch {i}, samples trained 3456.0average training loss 0.{i}")
+    assert [record.metrics["loss"] for record in records] == [0.1, 0.2, 0.3]
