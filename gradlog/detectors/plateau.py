@@ -103,17 +103,10 @@ _MOST_LEARNED = 16
 _PAIRS = ((ACC, LOSS), (VAL_ACC, VAL_LOSS))  # an accuracy, and the loss beside it
 
 
-def _implied(loss: float, acc: float, tolerance: float) -> bool:
-    """Whether ``acc`` is 1/K and ``loss`` ln(K) (within ``tolerance`` of it) for a K
-    above the table's small ones: a uniform guess's pair."""
-    if not 0 < acc <= 1 / _LEAST_IMPLIED:
-        return False
-    level = math.log(round(1 / acc))
-    return abs(loss - level) <= tolerance * level
-
-
 def _implied_at(loss: np.ndarray, acc: np.ndarray, tolerance: float) -> list[int]:
-    """The class counts ``_implied`` by each record's loss and accuracy, in order."""
+    """The class counts records imply, in order: K where a record's accuracy is 1/K and
+    its loss ln(K) (within ``tolerance`` of it), for a K above the table's small ones
+    (a uniform guess's pair)."""
     usable = (acc > 0) & (acc <= 1 / _LEAST_IMPLIED) & np.isfinite(loss)
     k = np.rint(1 / np.where(usable, acc, 1.0))
     level = np.log(np.maximum(k, 1.0))
@@ -261,10 +254,11 @@ class ChancePlateauDetector(Detector):
             self._learn(record)
         for acc_name, loss_name in _PAIRS:
             acc, paired = metrics.get(acc_name), metrics.get(loss_name)
-            if acc is not None and paired is not None:
+            if acc is not None and paired is not None and 0 < acc <= 1 / _LEAST_IMPLIED:
                 paired *= math.log(2) if record.bits else 1.0
-                if _implied(paired, acc, self._limits.tolerance):
-                    self._learn_classes(round(1 / acc))
+                tolerance = self._limits.tolerance
+                for implied in _implied_at(np.array([paired]), np.array([acc]), tolerance):
+                    self._learn_classes(implied)
         loss = metrics.get(LOSS)
         if loss is None or not math.isfinite(loss):
             return []
@@ -318,7 +312,7 @@ class ChancePlateauDetector(Detector):
                 self._learn_classes(int(k))
 
     def _learn_classes(self, k: int) -> None:
-        """Take in a class count: printed, or implied (``_implied``)."""
+        """Take in a class count: printed, or implied (``_implied_at``)."""
         if k not in self._printed and len(self._printed) < _MOST_LEARNED:
             self._printed += (k,)
             limits = self._limits
@@ -336,7 +330,7 @@ class ChancePlateauDetector(Detector):
 
     def _implies(self, block: Block) -> bool:
         """Whether a record of ``block`` implies a class count not yet learned
-        (``_implied``, for each record at once)."""
+        (``_implied_at``, for each record at once)."""
         learned = set(self._printed)
         bits = block.bits
         for acc_name, loss_name in _PAIRS:

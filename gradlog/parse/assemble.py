@@ -249,11 +249,7 @@ class Assembler:
         if at is not None and header and step is None and self._in_block:
             # An epoch's header once its block's lines were records of their own: its
             # block is the next record, numbered in order (the epoch would put it back).
-            done = self._numbered(line_no, metrics, epoch, bits)
-            opened = self._pending
-            assert opened is not None
-            opened.header = True
-            return done
+            return self._numbered(line_no, metrics, epoch, bits, block=True)
         if at is not None and step is None and self._within_epoch(line_no, epoch, header, metrics):
             # A line that prints only its epoch, again, with a training loss that has
             # moved on (a loop that prints ``Epoch [1/100] Loss: 3.30`` every 20 batches):
@@ -323,12 +319,7 @@ class Assembler:
                 # training and validation lines of the same names (robomimic's JSON
                 # after ``Train Epoch 2`` and after ``Validation Epoch 2``).
                 self._in_block = True
-                done = self._numbered(line_no, metrics, pending.epoch, bits)
-                taking = self._pending
-                assert taking is not None
-                taking.header = True
-                taking.lines[frozenset(metrics)] = (line_no, 0)
-                return done
+                return self._numbered(line_no, metrics, pending.epoch, bits, block=True)
         if pending is not None and pending.takes(metrics, epoch):
             # (A line of all its names at the same values: its values printed again.)
             again = (
@@ -393,17 +384,25 @@ class Assembler:
         return self._single or pending.copies + 1 >= _MOST_COPIES
 
     def _numbered(
-        self, line_no: int, metrics: dict[str, float], epoch: float | None, bits: bool
+        self,
+        line_no: int,
+        metrics: dict[str, float],
+        epoch: float | None,
+        bits: bool,
+        block: bool = False,
     ) -> list[Record]:
         """Complete the open record and open one for ``metrics`` at the next step after
-        the last record's, numbered by gradlog; return what that completes."""
+        the last record's, numbered by gradlog; return what that completes. ``block``:
+        the record is an epoch's block (``_Pending.changes``), its line one it took."""
         done = self.flush()
         self.numbered = True
         self.numbered_records += 1
         number = (self._last.step if self._last is not None else 0) + 1
         self._pending = _Pending(
-            float(number), line_no, epoch, True, False, self._take(metrics), bits=bits
+            float(number), line_no, epoch, True, block, self._take(metrics), bits=bits
         )
+        if block and metrics:
+            self._pending.lines[frozenset(metrics)] = (line_no, 0)
         return done
 
     def _within_epoch(

@@ -61,7 +61,7 @@ def _bound(snake: str) -> bool:
     named = set(words(snake))
     if "lower" in named and "bound" in named:
         named = (named - {"lower", "bound"}) | {"lb"}
-    rest = named - _TRAIN_WORDS - _VAL_WORDS - _BOUND_QUALIFIERS
+    rest = _measured(named) - _BOUND_QUALIFIERS
     return bool(rest & _BOUND_WORDS) and len(rest) == 1 and not named & _NEGATED_WORDS
 
 
@@ -573,6 +573,11 @@ def _val_measure(name: str) -> str | None:
 _TRAIN_WORDS = frozenset(("train", "training", "trn", "tr"))  # (LIBFFM's ``tr_logloss``)
 
 
+def _measured(named: set[str]) -> set[str]:
+    """A name's words but those of its data set (``train``, ``test``): what it measures."""
+    return named - _TRAIN_WORDS - _VAL_WORDS
+
+
 def _trains(name: str) -> bool:
     """Whether a name says it is training's (``training_error``, ``rmse_trn``)."""
     return not _TRAIN_WORDS.isdisjoint(words(name))
@@ -620,7 +625,7 @@ def _measures(names: list[str]) -> bool:
     measure's word alone, but for the words of its data set (``train_rmse``)."""
     measures = set()
     for name in names:
-        rest = set(words(name)) - _TRAIN_WORDS - _VAL_WORDS
+        rest = _measured(set(words(name)))
         if len(rest) != 1 or not rest <= _MEASURE_WORDS:
             return False
         measures |= rest

@@ -179,11 +179,11 @@ class Table:
         text = _DEBRIS.sub("", text.translate(_BOX))
         comma = "," in text and not text.lstrip().startswith(("{", "["))
         piped = text.strip().startswith("|") and text.count("|") >= 3
-        if not piped and text.count(" | ") >= 2 and NUMBER_RE.search(text) is None:
+        if not (piped or comma) and text.count(" | ") >= 2 and NUMBER_RE.search(text) is None:
             # Names between bars, none outside (DeepCpG's ``progress (%) | time (min) |
             # loss | ..``): a piped header, its rows ``0.1 |  0.1 | 0.6931 | ..``. (With a
             # number in it, the line is values: ``step 10 | loss 0.5``.)
-            piped = not comma
+            piped = True
         cells = _cells(text, comma, piped)
         if not 2 <= len(cells) <= _COLUMNS_KEPT:
             return False
