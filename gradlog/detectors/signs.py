@@ -39,6 +39,17 @@ def improved(early: Sequence[float], recent: Sequence[float], drop: float) -> bo
     return before > 0 and median(recent) < (1 - drop) * before
 
 
+def moved(early: Sequence[float], recent: Sequence[float], drop: float, rise: float) -> bool:
+    """The loss moved: it improved (``improved``), or its recent median rose ``rise``
+    above its early one. Either way the weights are being updated."""
+    if improved(early, recent, drop):
+        return True
+    if len(early) < 3 or len(recent) < 3:
+        return False
+    before = median(early)
+    return before > 0 and median(recent) > (1 + rise) * before
+
+
 def cycling(losses: Sequence[float], length: int) -> bool:
     """The last ``length`` losses alternate exactly between two values: the weights swing
     between two states (full-batch training at too high a rate), they are not frozen."""
@@ -132,11 +143,11 @@ class DeadRate(Sign):
             if self.first is not None:  # (ended, there is nothing to end)
                 self.end()
             return
+        limits = self.limits
         if self.first is None:
             self.start(record)
             self.count = 0
             before = self.records - (self.started or self.records)
-            limits = self.limits
             self.needed = (
                 limits.lr_zero_start_records
                 if self.started is None
@@ -144,8 +155,10 @@ class DeadRate(Sign):
             )
         self.last, self.count, self.value = record, self.count + 1, lr
         self.note_loss(record)
-        if self.count >= self.needed and not improved(
-            self.early, recent, self.limits.progress_drop
+        # A loss that moves either way shows the weights move: the rate printed as 0 is
+        # a small one rounded away by a fixed-decimal format (`lr: 0.000`).
+        if self.count >= self.needed and not moved(
+            self.early, recent, limits.progress_drop, limits.flat_rise
         ):
             self.confirmed = True
 

@@ -80,7 +80,10 @@ class StalledDetector(Detector):
       a zero from the start (Megatron's fp16 start prints lr 0 for some 30 records).
     - `lr_zero_digits` 2: a printed 0 counts only after a rate printed with 2
       significant digits or more (`1.2e-07`, then `0`); after `0.0002`, `0.0001` it is
-      a small rate rounded away by a fixed-decimal format.
+      a small rate rounded away by a fixed-decimal format. Nor while the loss moves:
+      a dead rate is confirmed only if the loss level neither fell `progress_drop` nor
+      rose `flat_rise` from the stretch's first losses (`lr: 0.000` printed from the
+      first record of a run whose loss climbs is a rate too small for 3 decimals).
     - `repeat_records` 5, `repeat_fraction` 0.25 and `repeat_digits` 3: the frozen
       value. Epochs are counted, not lines, as a progress bar repeats the last
       validation value on every step; for a value shown that way, 5 times the epochs

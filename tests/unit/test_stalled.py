@@ -10,6 +10,7 @@ import pytest
 from gradlog.config import Thresholds
 from gradlog.detectors.signs import quantum, significant_digits
 from gradlog.detectors.stalled import StalledDetector
+from gradlog.engine import analyze
 from gradlog.model import Record, Severity
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from tests.helpers import analyze_text, records, run
@@ -66,6 +67,36 @@ def test_learning_rate_that_never_starts_is_a_warning() -> None:
     found = run("stalled", records(loss=_noisy(2.0, 60), lr=[0.0] * 60))
     assert [(d.first_step, d.severity) for d in found] == [(1, Severity.WARNING)]
     assert "it has never been positive" in found[0].message
+
+
+def test_a_zero_rate_while_the_loss_moves_is_a_rate_rounded_away() -> None:
+    # `lr: 0.000` (f"{lr:.3f}" of 1e-4) on every record: a loss that climbs 15x or falls
+    # by half shows the weights move; a loss that only wanders stays a dead rate.
+    climbing = [0.5 * 1.05**i for i in range(60)]
+    falling = [2.0 * 0.99**i for i in range(60)]
+    assert run("stalled", records(loss=climbing, lr=[0.0] * 60)) == []
+    assert run("stalled", records(loss=falling, lr=[0.0] * 60)) == []
+    wandering = _noisy(2.0, 60, noise=0.03)
+    assert [d.first_step for d in run("stalled", records(loss=wandering, lr=[0.0] * 60))] == [1]
+    # After a decay to 0 too: a loss climbing from the stretch's start.
+    lrs = [1e-4 * (1 - i / 20) for i in range(20)] + [0.0] * 40
+    rising = _noisy(1.6, 20) + [1.6 * 1.1**i for i in range(40)]
+    assert run("stalled", records(loss=rising, lr=lrs)) == []
+
+
+def test_a_zero_rate_of_a_diverging_run_read_from_a_log() -> None:
+    rows = []
+    for epoch in range(1, 31):
+        loss = 0.58 * 1.1 ** max(0, epoch - 4)
+        for it in (40, 80):
+            rows.append(
+                f"Training: Epoch {epoch} - Iteration {it} | Accuracy: 56.80% | "
+                f"loss: {loss * (1 + it / 4000):.3f} | lr: 0.000 |"
+            )
+    text = "\n".join(rows)
+    for found in (analyze_text(text), list(analyze(rows).diagnoses)):
+        assert "stalled" not in {d.id for d in found}
+        assert "divergence" in {d.id for d in found}
 
 
 def test_last_records_of_a_decay_to_zero_are_normal() -> None:
