@@ -364,7 +364,8 @@ class Engine:
 
         block = Block(records)
         if look:
-            cut = self._restarts.first(block.records, block.steps, block.epochs, block.values(LOSS))
+            losses, printed = block.values(LOSS), block.present(LOSS)
+            cut = self._restarts.first(block.records, block.steps, block.epochs, losses, printed)
             if cut is not None:  # (rare: the block is made again, in two)
                 return self._runs(records, [cut], cut)
         series = self._series

@@ -4,7 +4,9 @@ of a hyperparameter search, a job restarted from scratch.
 Its steps (or, in a log that prints none, its epochs: HF Trainer's ``'epoch': 0.01``) go
 back to where the run began while its loss goes back up to where that run began (or
 jumps to twice its recent level: another model trained next): a restart, not a spike or
-a climb of the run before. A step that goes back with the loss
+a climb of the run before; a loss printed as ``inf`` or ``nan`` there is the new run's
+average over no batch yet, as RoboPen's ``end of epoch -1, samples trained 0, average
+training loss inf``). A step that goes back with the loss
 where it was is not one (a counter that starts again with each epoch, a resume from a
 checkpoint, an evaluation printed at an earlier step). Only a loss that fell by a third
 or more can say so: a run that learned nothing yet shows no restart.
@@ -102,6 +104,7 @@ class Restarts:
         self._records = 0
         self._start: list[float] = []  # the run's first finite losses
         self._recent: deque[float] = deque(maxlen=LEVEL)  # its latest finite losses
+        self._finite = False  # the latest loss printed was finite
 
     def at(self, record: Record) -> bool:
         """Take one record; whether it begins a new run."""
@@ -116,12 +119,17 @@ class Restarts:
         return found
 
     def first(
-        self, records: Sequence[Record], steps: np.ndarray, epochs: np.ndarray, losses: np.ndarray
+        self,
+        records: Sequence[Record],
+        steps: np.ndarray,
+        epochs: np.ndarray,
+        losses: np.ndarray,
+        printed: np.ndarray,
     ) -> int | None:
-        """Take a block's records (``steps``; ``epochs`` and ``losses``: NaN where none
-        was printed) up to the first that begins a new run, whose index it returns (None:
-        none does, and the whole block is taken). That record is left for the next call,
-        which takes it as the new run's first."""
+        """Take a block's records (``steps``; ``epochs``: NaN where none was printed;
+        ``losses`` where ``printed``) up to the first that begins a new run, whose index
+        it returns (None: none does, and the whole block is taken). That record is left
+        for the next call, which takes it as the new run's first."""
         import numpy as np
 
         if not len(steps):
@@ -129,42 +137,52 @@ class Restarts:
         went = self._steps.maybe_back(steps) | self._epochs.maybe_back(epochs)
         done = 0
         for index in np.flatnonzero(went).tolist():
-            self._bulk(steps[done:index], epochs[done:index], losses[done:index])
+            self._bulk(
+                steps[done:index], epochs[done:index], losses[done:index], printed[done:index]
+            )
             done = index
-            loss = float(losses[index])
+            loss = float(losses[index]) if printed[index] else None
             step, epoch = float(steps[index]), float(epochs[index])
-            if self._restarts(step, epoch, None if math.isnan(loss) else loss):
+            if self._restarts(step, epoch, loss):
                 self.lines.append(records[index].line)
                 self._reset()
                 return int(index)
-            self._take(step, epoch, None if math.isnan(loss) else loss)
+            self._take(step, epoch, loss)
             done = index + 1
-        self._bulk(steps[done:], epochs[done:], losses[done:])
+        self._bulk(steps[done:], epochs[done:], losses[done:], printed[done:])
         return None
 
     def _restarts(self, step: float, epoch: float, loss: float | None) -> bool:
         """Whether a record at ``step`` and ``epoch`` with this loss begins a new run."""
         if not (self._steps.back_to_start(step) or self._epochs.back_to_start(epoch)):
             return False  # (not back, or back but not to the beginning: a resume)
-        if self._records < LEAST or loss is None or not math.isfinite(loss) or loss <= 0:
+        if self._records < LEAST or loss is None or loss <= 0:
             return False
         if len(self._start) < LEVEL or len(self._recent) < LEVEL:
             return False
         start, recent = median(self._start), median(self._recent)
         if recent <= 0 or start < FELL * recent:
             return False
+        if not math.isfinite(loss):
+            # A new run's average over no batch yet (inf, NaN) after a finite loss; after
+            # a NaN it is the same run going on (a counter that starts again each epoch).
+            return self._finite
         return loss >= recent + BACK * (start - recent) or loss >= SURGE * recent
 
     def _take(self, step: float, epoch: float, loss: float | None) -> None:
         self._steps.take(step)
         self._epochs.take(epoch)
         self._records += 1
-        if loss is not None and math.isfinite(loss):
-            if len(self._start) < LEVEL:
-                self._start.append(loss)
-            self._recent.append(loss)
+        if loss is not None:
+            self._finite = math.isfinite(loss)
+            if self._finite:
+                if len(self._start) < LEVEL:
+                    self._start.append(loss)
+                self._recent.append(loss)
 
-    def _bulk(self, steps: np.ndarray, epochs: np.ndarray, losses: np.ndarray) -> None:
+    def _bulk(
+        self, steps: np.ndarray, epochs: np.ndarray, losses: np.ndarray, printed: np.ndarray
+    ) -> None:
         """``_take`` on each of a stretch of records in which no step or epoch goes back."""
         import numpy as np
 
@@ -173,7 +191,10 @@ class Restarts:
         self._steps.take_all(steps)
         self._epochs.take_all(epochs)
         self._records += len(steps)
-        finite = losses[np.isfinite(losses)]
+        shown = losses[printed]
+        if len(shown):
+            self._finite = bool(np.isfinite(shown[-1]))
+        finite = shown[np.isfinite(shown)]
         if len(self._start) < LEVEL:
             self._start += finite[: LEVEL - len(self._start)].tolist()
         self._recent.extend(finite[-LEVEL:].tolist())

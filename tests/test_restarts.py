@@ -153,3 +153,50 @@ def test_runs_of_a_log_that_prints_no_step_start_again_by_their_epochs() -> None
             log.append(str({"loss": loss, "grad_norm": 1.0, "epoch": round(i / 400, 2)}))
     report = analyze(log, "hf.log")
     assert list(report.input.restarts) == [1201] and not _found(report)
+
+
+@pytest.mark.parametrize("empty", ["inf", "nan", "NaN"])
+@pytest.mark.parametrize("epochs", [40, 1500])  # line by line, and in blocks of columns
+def test_a_run_that_opens_with_an_average_over_no_batch_begins_there(
+    empty: str, epochs: int
+) -> None:
+    # Each run of a sweep first prints its averages before any training (`samples
+    # trained 0`): the training loss is `inf` or `nan`, an average over nothing. That
+    # record goes back to the start as the next run begins: it is the new run's first,
+    # not a NaN of the run before, and the jump after it is no spike.
+    rng = random.Random(7)
+    log = []
+    for _ in range(3):
+        log.append(f"end of epoch -1, samples trained 0, average training loss {empty}")
+        log += [
+            f"end of epoch {e}, samples trained {e * 100}, average training loss "
+            f"{_loss(e, rng, epochs / 6):.4f}"
+            for e in range(epochs)
+        ]
+    starts = [i for i, text in enumerate(log, 1) if "epoch -1," in text][1:]
+    whole = analyze(log, "sweep.log")
+    engine = Engine("sweep.log")
+    for text in log:
+        engine.feed(text)
+    for report in (whole, engine.finish()):
+        assert list(report.input.restarts) == starts
+        assert not _found(report)
+
+
+@pytest.mark.parametrize("epochs", [12, 40])
+def test_a_nan_run_whose_counter_starts_again_each_epoch_goes_on(epochs: int) -> None:
+    # After the loss went NaN, the batch counter's next epoch begins with NaN too: the
+    # same run going on, not a new run (that begins after a finite loss).
+    rng = random.Random(8)
+    log = []
+    for epoch in range(epochs):
+        for batch in range(1, 101):
+            loss = _loss(epoch * 100 + batch, rng, 300)
+            log.append(_step_line(batch, math.nan if epoch * 100 + batch > 350 else loss))
+    whole = analyze(log, "nan.log")
+    engine = Engine("nan.log")
+    for text in log:
+        engine.feed(text)
+    for report in (whole, engine.finish()):
+        assert report.input.restarts == ()
+        assert [(d.id, d.line) for d in report.diagnoses if d.id == "nan"] == [("nan", 351)]
