@@ -479,7 +479,11 @@ class Families:
             # error rate or perplexity, as Paddle's ``Test with Pass 0, Cost 2.3,
             # {'classification_error..': 0.88}`` prints, is no stand-in for the training
             # loss, but OpenNN's ``Training error`` beside its selection error is.)
-            members = self._stand_in(keys, metrics, trained=evaluation)
+            # (Of the names no family took: dm-haiku's ``Validation ELBO: -131.2``, alone
+            # on its line, stands in for the validation loss, not for both.)
+            taken = {name for _, members in plan for name in members}
+            left = tuple(k for k in keys if k not in taken)
+            members = self._stand_in(left, metrics, trained=evaluation)
             if members:
                 plan.append((_STAND_IN, members))
         return tuple(plan)

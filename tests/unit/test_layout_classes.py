@@ -13,6 +13,7 @@ import random
 import pytest
 
 from gradlog.parse.events import event as find_event
+from gradlog.parse.families import Families
 from gradlog.parse.grammar import NUMBER_RE
 from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise
@@ -1388,3 +1389,76 @@ def test_a_numbers_last_digits_are_no_names_first() -> None:
     # next name leaves the name whole (``0average_training_loss`` had hidden the loss).
     records = read_numbered("end of epoch {i}, samples trained 3456.0average training loss 0.{i}")
     assert [record.metrics["loss"] for record in records] == [0.1, 0.2, 0.3]
+
+
+def test_an_evaluations_bound_alone_stands_in_for_the_validation_loss_only() -> None:
+    # dm-haiku's VAE prints only its validation ELBO: it stood in for the validation
+    # loss and, in the same plan, for the training loss too, which popped it twice.
+    lines = [f"STEP: {100 * i:5d}; Validation ELBO: {-543.2 + 3 * i:.3f}" for i in range(30)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert [set(r.metrics) for r in records] == [{"val_loss"}] * 30
+        assert records[0].metrics["val_loss"] == 543.2
+
+
+def test_any_names_resolve_each_name_into_one_family_at_most() -> None:
+    # Every family, stand-in and evaluation's stand-in takes names no other took: random
+    # sets of names of every kind (losses, bounds, measures, sets, players, counts), in
+    # records that keep or change them, with values of either sign, never fail.
+    pool = [
+        "loss",
+        "val_loss",
+        "validation_elbo",
+        "elbo",
+        "test_elbo",
+        "train",
+        "val",
+        "valid",
+        "test",
+        "dev",
+        "score",
+        "ppl",
+        "val_ppl",
+        "bpd",
+        "test_bpd",
+        "bits_dim",
+        "lr",
+        "grad_norm",
+        "acc",
+        "val_acc",
+        "d_loss",
+        "g_loss",
+        "errD",
+        "errG",
+        "total",
+        "mse",
+        "rmse",
+        "mae",
+        "train_rmse",
+        "test_rmse",
+        "train_error",
+        "lb",
+        "reward",
+        "episode",
+        "loss_scale",
+        "t",
+        "a",
+        "b",
+        "nll",
+        "neg_elbo",
+        "training",
+        "loss_1",
+        "loss_2",
+        "valid_0",
+        "valid_1",
+        "train_err",
+        "test_err",
+    ]
+    rng = random.Random(0)
+    for _ in range(3000):
+        families = Families()
+        names = rng.sample(pool, rng.randint(1, 6))
+        for _ in range(rng.randint(1, 8)):
+            keys = names if rng.random() < 0.7 else rng.sample(pool, rng.randint(1, 6))
+            values = (-5.0, 0.5, 1.5, 3.0, math.nan, 0.0, 2.0)
+            metrics = {k: rng.choice(values) for k in keys}
+            families.resolve(metrics)  # (it raised KeyError: a name popped twice)
