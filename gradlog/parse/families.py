@@ -377,8 +377,10 @@ class Families:
     (detection losses such as ``CrossEntropy`` and ``SmoothL1``), the root of the sum of
     squares of a norm's, the first of any other family's (``_combined``); the only
     member. In a run that prints no loss, a second-tier name (``score``, ``ppl`` as its
-    log) stands in, and failing that an unnamed value that is the sum of the values
-    printed just before it (YOLACT's ``B C M S | T``). The choice is made once, on the
+    log) stands in, or a bound below zero negated, or a data set's name alone once its
+    values fall (``train 0.53``, ``val 0.61``: ``_Direction``), and failing that an
+    unnamed value that is the sum of the values printed just before it (YOLACT's
+    ``B C M S | T``). The choice is made once, on the
     first record that offers it, and kept.
     """
 
@@ -398,6 +400,8 @@ class Families:
         # maximise (CORL's ``D4RL score: 40.7``), never a loss's stand-in.
         self._rewarded = False
         self._plans: dict[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]] = {}
+        # Stand-ins named only by their data set, and which way each goes (``_set_only``).
+        self._directions: dict[str, _Direction] = {}
 
     def resolve(self, metrics: dict[str, float]) -> None:
         """Add, in place, each family's series to a record's metrics."""
@@ -416,6 +420,9 @@ class Families:
                 if self._val_read:
                     continue
                 fam = VAL_LOSS
+            way = self._directions.get(members[0]) if self._directions else None
+            if way is not None and not way.take(metrics[members[0]]):
+                continue  # (not yet known to be a loss, or known not to be)
             if len(members) > 1:
                 metrics[fam] = _combined(fam, [metrics[m] for m in members])
             else:
@@ -464,6 +471,9 @@ class Families:
             # perplexity: 624.2``): its log is the validation loss; its bits per dim are.
             for measured in keys:
                 how = _val_measure(measured)
+                if how is None and _set_only(measured) == "val":
+                    how = "as is"
+                    self._directions.setdefault(measured, _Direction())
                 if how is None or (how == "negated" and not metrics[measured] < 0):
                     continue
                 if how == "log" and measured not in self._logs:
@@ -549,6 +559,9 @@ class Families:
             ]:
                 chosen = (bound[0],)  # (its negative: ``resolve``)
                 self._negate(bound[0])
+            elif alone := [k for k in keys if _set_only(k) == "train"]:
+                chosen = (alone[0],)  # (if it falls: ``resolve``)
+                self._directions[alone[0]] = _Direction()
             elif not trained:
                 chosen = _total(keys, metrics)
             if chosen:
@@ -585,6 +598,53 @@ def _measured(named: set[str]) -> set[str]:
 def _trains(name: str) -> bool:
     """Whether a name says it is training's (``training_error``, ``rmse_trn``)."""
     return not _TRAIN_WORDS.isdisjoint(words(name))
+
+
+_SET_ONLY_FILLER = frozenset(("set", "data", "dataset"))
+# How far (a share of its first value) a value named only by its data set moves before
+# its direction says what it is, and how many values decide it if it never moves.
+_SET_ONLY_MOVE = 0.05
+_SET_ONLY_WAIT = 20
+
+
+def _set_only(name: str) -> str | None:
+    """``train`` for a name that is a training set's word alone (``train``,
+    ``Training``, ``train set``), ``val`` for an evaluation set's (``val``, ``valid``,
+    ``test``, ``dev``): the value is that set's main measure (``epoch 5 train 0.53 val
+    0.61``), its loss if it falls (``_Direction``). Else None."""
+    named = [w for w in words(name) if w not in _SET_ONLY_FILLER]
+    if len(named) != 1 or len(named[0]) < 3:  # (not LIBFFM's ``tr``, ``va`` prefixes)
+        return None
+    return "train" if named[0] in _TRAIN_WORDS else "val" if named[0] in _VAL_WORDS else None
+
+
+class _Direction:
+    """Which way a value named only by its data set goes as its run begins: a loss
+    falls, an accuracy or a score rises. Its first value against the median of its
+    last 3, from its 4th: moved `_SET_ONLY_MOVE` down, a loss; up, no loss; after
+    `_SET_ONLY_WAIT` values that never moved, a loss (flat at chance, or stalled).
+    Values before the verdict are left as they are."""
+
+    __slots__ = ("lossy", "values")
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.lossy: bool | None = None
+
+    def take(self, value: float) -> bool:
+        """Take a value; whether the name is (now known to be) a loss."""
+        if self.lossy is None and math.isfinite(value):
+            values = self.values
+            values.append(value)
+            if len(values) >= 4:
+                first, now = values[0], sorted(values[-3:])[1]
+                if now < (1 - _SET_ONLY_MOVE) * first:
+                    self.lossy = True
+                elif now > (1 + _SET_ONLY_MOVE) * first:
+                    self.lossy = False
+                elif len(values) >= _SET_ONLY_WAIT:
+                    self.lossy = True
+        return bool(self.lossy)
 
 
 _OBJECTIVE_WORDS = frozenset(("policy", "actor", "pg", "surrogate"))

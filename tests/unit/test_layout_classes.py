@@ -1462,3 +1462,54 @@ def test_any_names_resolve_each_name_into_one_family_at_most() -> None:
             values = (-5.0, 0.5, 1.5, 3.0, math.nan, 0.0, 2.0)
             metrics = {k: rng.choice(values) for k in keys}
             families.resolve(metrics)  # (it raised KeyError: a name popped twice)
+
+
+# A value named only by its data set (``epoch 5 train 0.53 val 0.61``): that set's main
+# measure, its loss once it falls as the run begins; an accuracy or a score rises.
+
+_SET_FORMS = [
+    "epoch {e} train {t:.4f} val {v:.4f}",
+    "Epoch {e:3d} | train: {t:.4f} | valid: {v:.4f}",
+    "#Iter={e:3d}\tTrain={t:.5f}\tTest={v:.5f}",
+    "Epoch: {e}, Training: {t:.4f}, Dev: {v:.4f}",
+    "[{e}] train set: {t:.4f}, dev set: {v:.4f}",
+]
+
+
+def _set_values(e: int, falls: bool) -> tuple[float, float]:
+    if falls:
+        t = 2.3 * math.exp(-e / 8) + 0.3
+        return t, t * 1.1
+    t = 0.95 - 0.6 * math.exp(-e / 8)
+    return t, t - 0.03
+
+
+@pytest.mark.parametrize("form", _SET_FORMS)
+def test_a_set_named_value_that_falls_is_the_sets_loss(form: str) -> None:
+    lines = [form.format(e=e, t=t, v=v) for e in range(1, 41) for t, v in [_set_values(e, True)]]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        losses = [r.metrics["loss"] for r in records if "loss" in r.metrics]
+        vals = [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics]
+        # From the 4th value on: the first against the median of the last 3 fell 5%.
+        assert len(losses) == 37 and losses[0] == pytest.approx(_set_values(4, True)[0], 1e-3)
+        assert len(vals) == 37 and vals[0] == pytest.approx(_set_values(4, True)[1], 1e-3)
+
+
+@pytest.mark.parametrize("form", _SET_FORMS)
+def test_a_set_named_value_that_rises_is_no_loss(form: str) -> None:
+    lines = [form.format(e=e, t=t, v=v) for e in range(1, 41) for t, v in [_set_values(e, False)]]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert len(records) == 40
+        assert not any({"loss", "val_loss"} & set(r.metrics) for r in records)
+    assert {d.id for d in analyze_text("\n".join(lines))} <= {"no_metrics"}
+
+
+def test_a_set_named_value_that_never_moves_is_a_loss_after_20_values() -> None:
+    lines = [f"epoch {e} train {0.6931 + 0.001 * (e % 3):.4f}" for e in range(1, 41)]
+    losses = [r.metrics.get("loss") for r in read("\n".join(lines))]
+    assert losses[:19] == [None] * 19 and None not in losses[19:]
+
+
+def test_a_set_named_value_beside_a_named_loss_stands_in_for_nothing() -> None:
+    text = "\n".join(f"epoch {e} loss {2.0 / e:.4f} train {1.0 / e:.4f}" for e in range(1, 30))
+    assert all(r.metrics["loss"] == round(2.0 / r.step, 4) for r in read(text))
