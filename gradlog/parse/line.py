@@ -164,6 +164,9 @@ _LOSS_AT = lazy.regex(
 _ANGLED = lazy.regex(r"<([A-Za-z]\w*)>(?=\s*[=:])|\{([A-Za-z][\w ]*)\}(?=\s*[=:])")
 # A possessive: ``valid_0's auc``, ``model's loss`` (not a quoted key's ``'s'``).
 _POSSESSIVE = lazy.regex(r"(?<=\w)'s(?= )")
+# A mark before a value, after a blank or a separator: hippynn's ``Loss :  *  0.76  *
+# 0.83`` (improved on its best), ``loss: *0.5``; the value is the value.
+_MARKED = lazy.regex(r"(?<=[ :=|])\*+ *(?=\x00)")
 # A verb before a colon: Arraymancer's ``Loss is:  1.3416`` (the colon is the separator).
 _VERB_COLON = lazy.regex(r"(?<=\w) +(?:is|was|are|were) *:(?= *\[?\x00)")
 # A summary's row of a metric's count and range (Comet's ``train_loss [12000]  : (0.0457,
@@ -610,17 +613,19 @@ def _bare_loss(found: re.Match[str]) -> str:
 
 
 def _prepare(shape: str) -> str:
-    """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which
-    would shift the holes), a possessive's ``'s`` cut (LightGBM's ``valid_0's
-    binary_logloss`` names the validation set's loss: ``valid_0 binary_logloss``) and a
-    verb before a colon (``Loss is: V``); ``x at step N is V`` and ``x loss N: V`` (or
-    ``x loss N V``) turned into ``step N, x: V``, a leading ``N/T:`` into ``step N/T,``
-    (and a line of only ``[step] N[/T]: V`` into ``step N[/T], loss: V``),
-    tuples ``('x', V)`` into ``'x': V``, values before their names (``V x, W y``) into
-    ``x: V, y: W``, a nested summary's key named with its owner (``_NESTED``);
-    full-width punctuation and Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th
-    epoch) as ``轮 N``."""
+    """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which would
+    shift the holes), a mark before a value cut (``loss: *0.5``), a possessive's ``'s``
+    cut (LightGBM's ``valid_0's binary_logloss`` names the validation set's loss:
+    ``valid_0 binary_logloss``) and a verb before a colon (``Loss is: V``); ``x at step
+    N is V`` and ``x loss N: V`` (or ``x loss N V``) turned into ``step N, x: V``, a
+    leading ``N/T:`` into ``step N/T,`` (and a line of only ``[step] N[/T]: V`` into
+    ``step N[/T], loss: V``), tuples ``('x', V)`` into ``'x': V``, values before their
+    names (``V x, W y``) into ``x: V, y: W``, a nested summary's key named with its
+    owner (``_NESTED``); full-width punctuation and Unicode's spaces as ASCII, and ``第 N
+    轮`` (the N-th epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
+    if "*" in shape:
+        shape = _MARKED.sub("", shape)
     if not shape.isascii():
         shape = shape.translate(_FULL_WIDTH)
         if "第" in shape:

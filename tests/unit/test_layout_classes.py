@@ -1513,3 +1513,20 @@ def test_a_set_named_value_that_never_moves_is_a_loss_after_20_values() -> None:
 def test_a_set_named_value_beside_a_named_loss_stands_in_for_nothing() -> None:
     text = "\n".join(f"epoch {e} loss {2.0 / e:.4f} train {1.0 / e:.4f}" for e in range(1, 30))
     assert all(r.metrics["loss"] == round(2.0 / r.step, 4) for r in read(text))
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Loss         :    {m}   {t:.5f}   {m}   {v:.5f}",  # hippynn: improved on its best
+        "epoch {e} loss: {m}{t:.4f} val_loss: {m}{v:.4f}",
+        "epoch {e} | loss = {m} {t:.4f} | val_loss = {m} {v:.4f}",
+    ],
+)
+def test_a_mark_before_a_value_is_no_part_of_it(form: str) -> None:
+    # A star before a value marks it (a new best): the row is read as without it.
+    lines = [form.format(e=e, m="*" if e % 3 else "", t=2.0 / e, v=2.2 / e) for e in range(1, 31)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert [r.metrics["loss"] for r in records] == pytest.approx(
+            [2.0 / e for e in range(1, 31)], rel=1e-3
+        )
