@@ -620,7 +620,7 @@ class LogReader(BulkReader):
         ):
             self._unread(stripped)  # settings, not a record
             return None
-        if stripped[0] == "|" and stripped[-1] == "|":
+        if stripped[0] == "|" and stripped[-1] == "|" and not self._table.labelled:
             block, self._section = block_row(stripped, self.names, self._section)
             if block == "":
                 return None

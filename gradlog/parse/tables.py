@@ -52,6 +52,10 @@ _BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b",
 _NO_VALUE = frozenset({"", "-", "--", "\u2013", "\u2014", "n/a", "na", "none", "null", "."})
 _YOLO_PARTS = {"box": "box_loss", "obj": "obj_loss", "cls": "cls_loss", "total": "loss"}
 _MARKS = frozenset({"+", "*", "\u2713", "\u2714"})  # a mark in a column (skorch's cp: saved)
+# A table of names over their values (DI-engine's ``| Name | total_loss_avg | ..`` over
+# ``| Value | 9.77 | ..``): the label column's head, and the label of the values' row.
+_LABEL_HEADS = frozenset({"name", "names", "metric", "metrics", "key", "keys", "item", "field"})
+_VALUE_ROWS = frozenset({"value", "values"})
 # A column of booleans (bpnet-lite's ``Saved?``: ``True``), or of lists of numbers joined
 # by commas (taiyaki's per-layer ``gradientmax``): no value of the row's, and no reason to
 # refuse the row.
@@ -198,6 +202,7 @@ class Table:
         if not all(cell == SKIPPED or (cell and _named(cell)) for cell in cells):
             if piped and all(map(_named, cells)):
                 self._above = cells  # (maybe the first row of a header in two)
+                self.close()
             return False  # a header names its columns: no cell is a value
         lowered = [c.lower() for c in cells]
         dialect = _dialect(lowered, comma) if len(cells) >= 3 else None
@@ -211,9 +216,15 @@ class Table:
             # box  conf  id  total``): a table all the same (see ``_record``). (A piped
             # row may be the first of a header in two: MATLAB's, below.)
             dialect = "table"
+        if dialect is None and piped and lowered[0] in _LABEL_HEADS:
+            dialect = "table"  # names over their values, whatever they name
         if dialect is None:
             if piped:
+                # A row of names between bars that heads no table of ours: the rows after
+                # it are its names' (DI-engine prints a table of names over values after
+                # another), none of the open table's.
                 self._above = cells
+                self.close()
             return False
         if dialect == "ultralytics":  # (YOLOv7's ``box obj cls total``: the parts and the sum)
             cells = [_YOLO_PARTS.get(cell.lower(), cell) for cell in cells]
@@ -293,6 +304,7 @@ class Table:
                     or lowered in _NO_VALUE
                     or bare in _MARKS
                     or lowered in _FLAGS
+                    or (lowered in _VALUE_ROWS and column.lower() in _LABEL_HEADS)
                     or _NUMBER_LIST.fullmatch(bare)
                 ):
                     continue
@@ -346,6 +358,12 @@ class Table:
                 return None
             cells[best] = found.group()
         return cells
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the open table's first column labels its rows (``| Name | ..``), as
+        its row of values does (``| Value | 1.2 |``, no ``| name | value |`` row)."""
+        return bool(self.columns) and self.columns[0].lower() in _LABEL_HEADS
 
     def close(self) -> None:
         self.columns = []

@@ -1530,3 +1530,46 @@ def test_a_mark_before_a_value_is_no_part_of_it(form: str) -> None:
         assert [r.metrics["loss"] for r in records] == pytest.approx(
             [2.0 / e for e in range(1, 31)], rel=1e-3
         )
+
+
+def _names_over_values(names: list[str], values: list[float]) -> list[str]:
+    widths = [max(len(n), 10) for n in names]
+    rule = "+-------+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    head = "| Name  | " + " | ".join(n.ljust(w) for n, w in zip(names, widths, strict=True))
+    row = "| Value | " + " | ".join(
+        f"{v:.6f}".ljust(w) for v, w in zip(values, widths, strict=True)
+    )
+    return [rule, head + " |", rule, row + " |", rule]
+
+
+def test_tables_of_names_over_their_values_are_one_record_each_iteration() -> None:
+    # DI-engine (LightZero) prints each iteration's averages as tables of names over a
+    # row of values: one with the loss, others with none, one of a single column.
+    lines = []
+    for it in range(40):
+        loss, norm = 9.8 - 0.05 * it, 1.2 + 0.01 * (it % 3)
+        head = "[12-07 10:02:10][base_learner.py:338][INFO] === Training Iteration"
+        lines.append(f"{head} {it * 1000} Result ===")
+        lines += _names_over_values(["cur_lr_avg", "total_loss_avg"], [0.2, loss])
+        lines += _names_over_values(["policy_loss_avg", "value_loss_avg"], [1.3, 3.1])
+        lines += _names_over_values(["target_reward_avg", "target_value_avg"], [-0.01, -0.2])
+        lines += _names_over_values(["total_grad_norm_before_clip_avg"], [norm])
+        lines.append("")
+    for records in (read("\n".join(lines)), read_blocks(lines, 9)[1]):
+        assert [r.step for r in records] == [it * 1000 for it in range(40)]
+        first = records[0].metrics
+        assert first["loss"] == 9.8 and first["grad_norm"] == 1.2
+        assert first["policy_loss_avg"] == 1.3 and first["target_value_avg"] == -0.2
+        assert "value" not in first and "lr" in first
+
+
+def test_a_row_of_names_that_heads_no_table_closes_the_open_one() -> None:
+    # The rows under another row of names are that row's, never the open table's.
+    lines = ["| epoch | loss | acc |"] + [f"| {e} | {2.0 / e:.4f} | 0.5 |" for e in range(1, 6)]
+    lines += [
+        "| cpu_temp | fan_speed | volts |",
+        "| 61.0 | 2300.0 | 1.1 |",
+        "| 62.0 | 2310.0 | 1.1 |",
+    ]
+    for records in (read("\n".join(lines)), read_blocks(lines, 3)[1]):
+        assert [r.epoch for r in records] == [1, 2, 3, 4, 5]
