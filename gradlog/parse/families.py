@@ -61,7 +61,7 @@ def _bound(snake: str) -> bool:
     named = set(words(snake))
     if "lower" in named and "bound" in named:
         named = (named - {"lower", "bound"}) | {"lb"}
-    rest = _measured(named) - _BOUND_QUALIFIERS
+    rest = _measured(named) - _BOUND_QUALIFIERS - _STATISTIC_WORDS  # (``running avg elbo``)
     return bool(rest & _BOUND_WORDS) and len(rest) == 1 and not named & _NEGATED_WORDS
 
 

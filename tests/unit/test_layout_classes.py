@@ -1218,6 +1218,8 @@ def test_error_measures_of_one_prediction_are_no_sum() -> None:
         "Iteration {i}: time=0.84, ELBO={b}, deltaELBO=5819.854 (0.0275%)",  # MOFA+
         "epoch {i} train log likelihood {b}",
         "Epoch: {i} Train, Log likelihood in nats: {b}",  # pytorch-flows (its unit named)
+        "Iter: {i}, running avg elbo: {b}",  # torchdiffeq's latent ODE (a statistic of it)
+        "step {i} | smoothed ELBO {b}",
     ],
 )
 def test_a_bound_the_model_maximises_stands_in_for_the_loss_negated(layout: str) -> None:
