@@ -152,6 +152,12 @@ _COUNT_FIRST = lazy.regex(
     r"^(\W*)(?i:(?:after|at) )?\x00 (?P<axis>(?i:step|iter|iteration|epoch|batch|update"
     r"|round))s?(?=\s*[,:;|\])]|\s*-+\s)"
 )
+# An axis's word, then dots or a colon, and its number in parentheses or brackets: HF's
+# Flax examples' ``Step... (500 | Loss: 3.42, ..)``, ``Epoch: (3)``, ``Step... 500``.
+_AXIS_OPENED = lazy.regex(
+    r"(?<![\w.])(?P<axis>(?i:step|iter|iteration|epoch|batch|update|round))(?P<dots>\.{2,}"
+    r"|\u2026)? *:? *(?:[(\[](?P<number>\x00)(?:[)\]](?! *:))?(?=[\s/|,;]|$))?"
+)
 # ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
 # (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
 # at, then the value after a colon, or one blank apart.
@@ -612,6 +618,14 @@ def _bare_loss(found: re.Match[str]) -> str:
     return f"{axis} {grammar.HOLE}{total}, loss: {grammar.HOLE}"
 
 
+def _axis_opened(found: re.Match[str]) -> str:
+    """An axis's word as ``_AXIS_OPENED`` finds it, before its number: without the dots
+    after it or the parentheses around the number."""
+    if not (found["dots"] or found["number"]):
+        return found[0]
+    return f"{found['axis']} {found['number'] or ''}"
+
+
 def _prepare(shape: str) -> str:
     """A shape as the grammar reads it: tabs as spaces (pyparsing expands tabs, which would
     shift the holes), a mark before a value cut (``loss: *0.5``), a possessive's ``'s``
@@ -626,6 +640,8 @@ def _prepare(shape: str) -> str:
     shape = shape.replace("\t", " ")
     if "*" in shape:
         shape = _MARKED.sub("", shape)
+    if "(\x00" in shape or "[\x00" in shape or ".. " in shape or "\u2026" in shape:
+        shape = _AXIS_OPENED.sub(_axis_opened, shape)
     if not shape.isascii():
         shape = shape.translate(_FULL_WIDTH)
         if "第" in shape:

@@ -1575,3 +1575,31 @@ def test_a_row_of_names_that_heads_no_table_closes_the_open_one() -> None:
     ]
     for records in (read("\n".join(lines)), read_blocks(lines, 3)[1]):
         assert [r.epoch for r in records] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("form", "step", "epoch"),
+    [
+        # HF's Flax examples: ``Step... (500 | Loss: .., Learning Rate: ..)``.
+        ("Step... ({i}00 | Loss: 3.4{i}, Learning Rate: 0.0039)", 100, None),
+        ("Step... ({i}00 | Eval Loss: 3.0{i} | Eval Perplexity: 21.2)", 100, None),
+        ("Epoch... ({i}/3 | Loss: 3.4{i}, Learning Rate: 0.0039)", 1, 1),
+        ("Step: ({i}00) Loss: 3.4{i}", 100, None),
+        ("Step (2{i}0) | Loss: 3.4{i}", 210, None),
+        ("Step\u2026 {i}00 | Loss: 3.4{i}", 100, None),
+        ("Epoch ({i}) loss: 3.4{i}", 1, 1),
+    ],
+)
+def test_an_axis_number_in_parentheses_or_after_dots_is_the_axis(
+    form: str, step: int, epoch: int | None
+) -> None:
+    lines = [form.format(i=i) for i in range(1, 4)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 2)[1]):
+        assert (records[0].step, records[0].epoch) == (step, epoch)
+        assert len(records) == 3 and {"loss", "val_loss"} & set(records[0].metrics)
+
+
+def test_brackets_after_an_axis_that_count_within_it_stay_as_they_were() -> None:
+    # ``Epoch [3][100/500]``: the epoch, then the batch within it (no number alone).
+    records = read_numbered("Epoch [{i}][100/500] loss 0.5")
+    assert [(r.step, r.epoch) for r in records] == [(100, 1), (600, 2), (1100, 3)]
