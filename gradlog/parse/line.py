@@ -540,7 +540,8 @@ _BARE_LOSS = lazy.regex(
     r"\x00(?P<total>\s*/\s*\x00)?\s*:"
     # (without the colon after an axis's word: ``print("epoch", epoch, loss.item())``)
     r"|(?P<named>(?i:step|iter|iteration|epoch|batch))\s*\x00(?P<of>\s*/\s*\x00)?)"
-    r"\s*\x00\s*$"
+    # (and the time it took, in parentheses: ``Epoch 3: 2.303 (12.1 sec)``)
+    r"\s*\x00(?P<took>\s*[(\[]\s*\x00\s+(?i:s|sec|secs|seconds|ms|min|mins)\.?\s*[)\]])?\s*$"
 )
 
 # A count, a colon and one bare value, then named values after a bar (the diffuser
@@ -615,7 +616,8 @@ def _leading_count(found: re.Match[str]) -> str:
 def _bare_loss(found: re.Match[str]) -> str:
     axis = (found["axis"] or found["named"] or "step").strip()
     total = f"/{grammar.HOLE}" if found["total"] or found["of"] else ""
-    return f"{axis} {grammar.HOLE}{total}, loss: {grammar.HOLE}"
+    took = f", elapsed: {grammar.HOLE}" if found["took"] else ""
+    return f"{axis} {grammar.HOLE}{total}, loss: {grammar.HOLE}{took}"
 
 
 def _axis_opened(found: re.Match[str]) -> str:
@@ -632,11 +634,11 @@ def _prepare(shape: str) -> str:
     cut (LightGBM's ``valid_0's binary_logloss`` names the validation set's loss:
     ``valid_0 binary_logloss``) and a verb before a colon (``Loss is: V``); ``x at step
     N is V`` and ``x loss N: V`` (or ``x loss N V``) turned into ``step N, x: V``, a
-    leading ``N/T:`` into ``step N/T,`` (and a line of only ``[step] N[/T]: V`` into
-    ``step N[/T], loss: V``), tuples ``('x', V)`` into ``'x': V``, values before their
-    names (``V x, W y``) into ``x: V, y: W``, a nested summary's key named with its
-    owner (``_NESTED``); full-width punctuation and Unicode's spaces as ASCII, and ``第 N
-    轮`` (the N-th epoch) as ``轮 N``."""
+    leading ``N/T:`` into ``step N/T,`` (and a line of only ``[step] N[/T]: V``, maybe
+    with the time it took, into ``step N[/T], loss: V``), tuples ``('x', V)`` into
+    ``'x': V``, values before their names (``V x, W y``) into ``x: V, y: W``, a nested
+    summary's key named with its owner (``_NESTED``); full-width punctuation and
+    Unicode's spaces as ASCII, and ``第 N 轮`` (the N-th epoch) as ``轮 N``."""
     shape = shape.replace("\t", " ")
     if "*" in shape:
         shape = _MARKED.sub("", shape)
@@ -658,7 +660,7 @@ def _prepare(shape: str) -> str:
         shape = _AT_STEP.sub(_at_step, shape)
     if "\x00:" in shape or " \x00 \x00" in shape:
         shape = _LOSS_AT.sub(lambda m: f"step {grammar.HOLE}, {m['name']}: ", shape)
-    bare = _BARE_LOSS.match(shape) if shape.count(grammar.HOLE) <= 3 else None
+    bare = _BARE_LOSS.match(shape) if shape.count(grammar.HOLE) <= 4 else None
     if bare is not None:
         shape = _bare_loss(bare)  # (the whole line)
     elif shape[:12].lstrip().startswith("\x00") and (paired := _BARE_THEN_PAIRS.match(shape)):

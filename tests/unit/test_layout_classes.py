@@ -1603,3 +1603,15 @@ def test_brackets_after_an_axis_that_count_within_it_stay_as_they_were() -> None
     # ``Epoch [3][100/500]``: the epoch, then the batch within it (no number alone).
     records = read_numbered("Epoch [{i}][100/500] loss 0.5")
     assert [(r.step, r.epoch) for r in records] == [(100, 1), (600, 2), (1100, 3)]
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["Epoch {i}: {v} ({t} sec)", "Epoch {i}/10: {v} ({t} s)", "{i}00: {v} [{t} s]"],
+)
+def test_a_bare_loss_after_its_axis_may_say_how_long_it_took(form: str) -> None:
+    lines = [form.format(i=i, v=f"{2.3 - i / 10:.3f}", t=f"1{i}.2") for i in range(1, 4)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 2)[1]):
+        assert [r.metrics["loss"] for r in records] == [2.2, 2.1, 2.0]
+    # A percentage there is no time: such a line stays unread.
+    assert read_numbered("Epoch {i}: 2.303 (12.1%)") == []
