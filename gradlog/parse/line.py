@@ -226,6 +226,13 @@ _SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.
 _EVALUATED_DICT = lazy.regex(
     rf"['\"]\s*:\s*['\"](?:{'|'.join(EVALUATION_WORDS)})['\"]", re.IGNORECASE
 )
+# The same said by a key that names the set, its value bare or made into an object:
+# ``phase: val |``, dm-haiku's ``'split': Split('test')``.
+_EVALUATED_KEY = lazy.regex(
+    r"(?<![\w.])(?:split|phase|mode|stage|subset)['\"]?\s*[:=]\s*(?:[A-Za-z_.]+\()?['\"]?"
+    rf"(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])",
+    re.IGNORECASE,
+)
 # An evaluation's word alone in parentheses: what follows is the evaluation's.
 _PAREN_SECTION = lazy.regex(rf"\((?:{'|'.join(EVALUATION_WORDS)})\)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
@@ -1069,7 +1076,11 @@ class LineParser:
         stepped = not grad and "loss" in lowered and _STEP_LINE.search(lowered) is not None
         # (After the step it opens with: ``step 400, valid loss: ..``, ``[400/9000] valid ..``.)
         opened = _OPENING_STEP.sub("", shape, count=1)
-        val_line = bool(families.VAL_LINE.match(opened) or _EVALUATED_DICT.search(shape))
+        val_line = bool(
+            families.VAL_LINE.match(opened)
+            or _EVALUATED_DICT.search(shape)
+            or (("=" in shape or ":" in shape) and _EVALUATED_KEY.search(shape))
+        )
         val_from = len(shape) - len(opened)  # (where the evaluation's pairs begin)
         if not val_line and "(" in shape and (marked := _PAREN_SECTION.search(shape)):
             # An evaluation's word in parentheses (``Epoch 3 (val): loss ..``, GGNN's

@@ -1615,3 +1615,21 @@ def test_a_bare_loss_after_its_axis_may_say_how_long_it_took(form: str) -> None:
         assert [r.metrics["loss"] for r in records] == [2.2, 2.1, 2.0]
     # A percentage there is no time: such a line stays unread.
     assert read_numbered("Epoch {i}: 2.303 (12.1%)") == []
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "{{'step': {s}, 'loss': {v}, 'split': Split('{set}')}}",  # dm-haiku
+        "step {s} | phase: {set} | loss: {v}",
+        "step {s} | Phase: {set} | loss: {v}",
+    ],
+)
+def test_a_key_that_names_the_data_set_makes_the_line_its(form: str) -> None:
+    lines = []
+    for i in range(1, 6):
+        lines.append(form.format(s=100 * i, set="train", v=f"{2 - i / 10:.2f}"))
+        lines.append(form.format(s=100 * i, set="test", v=f"{2.1 - i / 20:.2f}"))
+    for records in (read("\n".join(lines)), read_blocks(lines, 3)[1]):
+        assert [r.metrics.get("val_loss") for r in records] == [2.05, 2.0, 1.95, 1.9, 1.85]
+        assert [r.metrics["loss"] for r in records] == [1.9, 1.8, 1.7, 1.6, 1.5]
