@@ -1397,6 +1397,8 @@ class LineParser:
             return key
         if _BEST.intersection(lowered):
             return key  # a running best's name (``Best loss: 0.0616``), not the loss's
+        if families.timed(lowered[-1:]):
+            return key  # Qlib's ``Time cost: 4.087s``: how long it took, not a loss
         if last.lower() in _COUNTED_AXES and _SPANS.intersection(lowered):
             # Poutyne's ``Train steps: 1875 Val steps: 313``: how many steps each section
             # took, not the step the line is at (``Train step: 100`` is); keras-rl's

@@ -1633,3 +1633,16 @@ def test_a_key_that_names_the_data_set_makes_the_line_its(form: str) -> None:
     for records in (read("\n".join(lines)), read_blocks(lines, 3)[1]):
         assert [r.metrics.get("val_loss") for r in records] == [2.05, 2.0, 1.95, 1.9, 1.85]
         assert [r.metrics["loss"] for r in records] == [1.9, 1.8, 1.7, 1.6, 1.5]
+
+
+def test_a_time_word_before_a_loss_word_names_a_duration() -> None:
+    # Qlib's timer: ``Time cost: 4.087s | CSZScoreNorm Done`` is how long a step of its
+    # data pipeline took, no loss (its jumps had read as a spike and a divergence).
+    prefix = "[23104:MainThread](2022-06-14 09:32:47,445) INFO - qlib.timer - [log.py:127] - "
+    lines = [
+        f"{prefix}Time cost: {t}s | {what} Done"
+        for t, what in [(98.7, "Loading data"), (0.571, "DropnaLabel"), (4.087, "CSZScoreNorm")]
+    ]
+    for records in (read("\n".join(lines)), read_blocks(lines, 2)[1]):
+        assert all("loss" not in r.metrics for r in records)
+    assert read_numbered("step {i} | train cost 0.5")[0].metrics["loss"] == 0.5
