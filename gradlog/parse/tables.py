@@ -33,7 +33,8 @@ _HEADER_CELL = lazy.regex(r"\S+(?: \S+)*")  # a column's name: words one space a
 _TOKEN = lazy.regex(r"\S+")  # a row's cell, split on blanks
 _FRACTION = lazy.regex(r"^(\d+)/(\d+)$")  # ultralytics' 14/100 epoch column
 _CLOCK = lazy.regex(r"^\d+:\d{2}(?::\d{2})?$")  # fastai's mm:ss time column
-_NAME = lazy.regex(r"^[A-Za-z_#][\w/#().@ -]*\??$")  # (a question's mark: ``Saved?``)
+# (A question's mark: ``Saved?``; a colon inside: FedNova's ``avg:Loss``, ``train:loss``.)
+_NAME = lazy.regex(r"^[A-Za-z_#][\w/#().@ -]*(?::[\w/#().@-][\w/#().@ -]*)*\??$")
 _DEBRIS = lazy.regex(r"^[\s\u2580-\u259f\u2500-\u257f]+")  # a bar's leftover blocks
 # A markdown table's rule (``|---|:--:|``), and a box of ``|====|`` (MATLAB's).
 _MARKDOWN_RULE = lazy.regex(
