@@ -622,8 +622,9 @@ class _Direction:
     """Which way a value named only by its data set goes as its run begins: a loss
     falls, an accuracy or a score rises. Its first value against the median of its
     last 3, from its 4th: moved `_SET_ONLY_MOVE` down, a loss; up, no loss; after
-    `_SET_ONLY_WAIT` values that never moved, a loss (flat at chance, or stalled).
-    Values before the verdict are left as they are."""
+    `_SET_ONLY_WAIT` values that never moved, a loss (flat at chance, or stalled) unless
+    they are one value (a setting, a placeholder). A value at or below zero before the
+    verdict: no loss. Values before the verdict are left as they are."""
 
     __slots__ = ("lossy", "values")
 
@@ -636,14 +637,16 @@ class _Direction:
         if self.lossy is None and math.isfinite(value):
             values = self.values
             values.append(value)
-            if len(values) >= 4:
+            if value <= 0:
+                self.lossy = False  # a loss is above zero (FedNova's ``-1``: none yet)
+            elif len(values) >= 4:
                 first, now = values[0], sorted(values[-3:])[1]
                 if now < (1 - _SET_ONLY_MOVE) * first:
                     self.lossy = True
                 elif now > (1 + _SET_ONLY_MOVE) * first:
                     self.lossy = False
                 elif len(values) >= _SET_ONLY_WAIT:
-                    self.lossy = True
+                    self.lossy = len(set(values)) > 1  # (one value all along: a setting)
         return bool(self.lossy)
 
 

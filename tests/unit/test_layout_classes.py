@@ -1646,3 +1646,21 @@ def test_a_time_word_before_a_loss_word_names_a_duration() -> None:
     for records in (read("\n".join(lines)), read_blocks(lines, 2)[1]):
         assert all("loss" not in r.metrics for r in records)
     assert read_numbered("step {i} | train cost 0.5")[0].metrics["loss"] == 0.5
+
+
+def test_a_set_named_value_that_is_a_placeholder_or_below_zero_is_no_loss() -> None:
+    # FedNova's CSV prints ``-1`` in its ``val`` column until it evaluates; a constant
+    # is a setting, and a value at or below zero no loss.
+    for values in ([-1.0] * 30, [0.5] * 30, [-0.98 + i / 1000 for i in range(30)]):
+        text = "\n".join(f"epoch {e} loss {2.0 / e:.4f} val {v}" for e, v in enumerate(values, 1))
+        assert all("val_loss" not in r.metrics for r in read(text))
+
+
+def test_a_csv_header_may_hold_colons_inside_its_names() -> None:
+    # FedNova's ``Epoch,itr,Loss,avg:Loss,Prec@1,avg:Prec@1,val,time`` (its preamble of
+    # ``key,value`` rows before it).
+    lines = ["BEGIN-TRAINING", "World-Size,8", "Epoch,itr,Loss,avg:Loss,Prec@1,val"]
+    lines += [f"0,{50 * i},{2.5 - i / 10:.4f},2.3,12.6,-1" for i in range(1, 9)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 4)[1]):
+        assert [r.step for r in records] == [50 * i for i in range(1, 9)]
+        assert records[0].metrics["loss"] == 2.4
