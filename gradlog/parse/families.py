@@ -94,6 +94,10 @@ _SETTING_WORDS = frozenset(
     | {"places", "type", "fn", "func", "function", "tolerance"}
     | {"desired", "goal"}  # (FANN's ``Desired error: 0.0001``: the error it trains down to)
 )
+# Words of a clipping threshold beside a norm's (``grad_norm_clip``, ``clip_grad_norm``):
+# a setting, not the norm measured (``grad_norm_clipped`` is the norm after clipping).
+_CLIP_WORDS = frozenset({"clip", "clipping", "threshold", "thresh"})
+_AROUND_CLIPPING = frozenset({"before", "after", "pre", "post", "unclipped"})  # (measured)
 # Last words of how often something is done, a setting: OpenSeq2Seq's
 # ``'print_loss_steps': 100``, ``log_loss_every``, ``loss_interval`` (not Lightning's
 # ``train_loss_step``, the loss at the step).
@@ -243,8 +247,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
     if parts & _TIME_WORDS:
         return None
     if _is_norm(parts) or "gradnorm" in joined:
-        if _ratio(parts):
-            return None
+        if _ratio(parts) or (parts & _CLIP_WORDS and not parts & _AROUND_CLIPPING):
+            return None  # (a ratio of norms; a clipping threshold: MTR's ``GRAD_NORM_CLIP``)
         if parts & _PARAM_WORDS:
             return PARAM_NORM
         grad = parts & _GRAD_WORDS or "gnorm" in parts or "gradnorm" in joined

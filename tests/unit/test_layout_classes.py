@@ -1664,3 +1664,17 @@ def test_a_csv_header_may_hold_colons_inside_its_names() -> None:
     for records in (read("\n".join(lines)), read_blocks(lines, 4)[1]):
         assert [r.step for r in records] == [50 * i for i in range(1, 9)]
         assert records[0].metrics["loss"] == 2.4
+
+
+def test_a_norms_clipping_threshold_is_a_setting() -> None:
+    # MTR prints its configuration: ``cfg.OPTIMIZATION.GRAD_NORM_CLIP: 1000.0`` is the
+    # threshold, no gradient norm of 1000 (an exploding gradient on a healthy log).
+    for line in [
+        "cfg.OPTIMIZATION.GRAD_NORM_CLIP: 1000.0",
+        "clip_grad_norm = 1.0",
+        "gradient clipping threshold: 5.0",
+    ]:
+        assert "grad_norm" not in (read_numbered(f"step {{i}} loss 0.5 {line}")[0].metrics)
+    # The norm after clipping, or before it, is a norm measured.
+    for name in ("grad_norm_clipped", "total_grad_norm_before_clip_avg", "grad_norm_pre_clip"):
+        assert read_numbered(f"step {{i}} loss 0.5 {name} 0.9")[0].metrics["grad_norm"] == 0.9
