@@ -158,6 +158,11 @@ _AXIS_OPENED = lazy.regex(
     r"(?<![\w.])(?P<axis>(?i:step|iter|iteration|epoch|batch|update|round))(?P<dots>\.{2,}"
     r"|\u2026)? *:? *(?:[(\[](?P<number>\x00)(?:[)\]](?! *:))?(?=[\s/|,;]|$))?"
 )
+# A plural axis word before a position out of a total: GroupNet's ``Epochs: 08/100``,
+# ``Steps 300/1000``: the epoch or step the line is at, not how many there are.
+_PLURAL_AXIS = lazy.regex(
+    r"(?<![\w.])(?P<axis>(?i:epoch|step|iter|iteration|batch))s(?= *:? *\x00 */ *\x00)"
+)
 # ``Validation loss 6312: 0.1499`` and ``Train loss 1200 0.412130 Grad Norm ..``
 # (Tacotron 2's and WaveGlow's scripts): a loss's name, the iteration it was measured
 # at, then the value after a colon, or one blank apart.
@@ -649,6 +654,8 @@ def _prepare(shape: str) -> str:
     shape = shape.replace("\t", " ")
     if "*" in shape:
         shape = _MARKED.sub("", shape)
+    if "/" in shape and "s" in shape:
+        shape = _PLURAL_AXIS.sub(lambda found: found["axis"], shape)
     if "(\x00" in shape or "[\x00" in shape or ".. " in shape or "\u2026" in shape:
         shape = _AXIS_OPENED.sub(_axis_opened, shape)
     if not shape.isascii():

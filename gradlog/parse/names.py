@@ -166,7 +166,7 @@ _SPELLINGS: dict[str, tuple[str, ...]] = {
         "global_round",
         "server_round",
     ),
-    EPOCH: ("epoch", "ep", "train_epoch"),
+    EPOCH: ("epoch", "ep", "epo", "train_epoch"),  # (AgentFormer's ``Epo: 14/60``)
 }
 
 # Printed keys that are never training metrics (time left, tqdm's version counter).

@@ -1678,3 +1678,21 @@ def test_a_norms_clipping_threshold_is_a_setting() -> None:
     # The norm after clipping, or before it, is a norm measured.
     for name in ("grad_norm_clipped", "total_grad_norm_before_clip_avg", "grad_norm_pre_clip"):
         assert read_numbered(f"step {{i}} loss 0.5 {name} 0.9")[0].metrics["grad_norm"] == 0.9
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "Epochs: {e:02d}/100| It: {b:04d}/1172| loss: 0.5",  # GroupNet: a plural axis word
+        "Epo: {e}/60, It: {b:04d}/1172, loss: 0.5",  # AgentFormer: an epoch abbreviated
+    ],
+)
+def test_an_epoch_spelled_otherwise_before_its_batch_counter_is_the_epoch(form: str) -> None:
+    lines = [form.format(e=e, b=b) for e in (1, 2) for b in (100, 200)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 3)[1]):
+        assert [r.epoch for r in records] == [1, 1, 2, 2]
+        assert [r.step for r in records] == sorted({r.step for r in records})  # (in order)
+    # A plural axis word alone is how many there are.
+    assert (
+        "number_of_epochs" in read_numbered("step {i} Number of epochs: 100, loss: 0.5")[0].metrics
+    )
