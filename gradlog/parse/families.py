@@ -109,7 +109,7 @@ _TIME_WORDS = frozenset(
     | {"speed", "throughput", "wall", "clock", "eta"}
 )
 _VAL_WORDS = frozenset(
-    {"val", "vali", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"}
+    {"val", "vali", "vald", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"}
     | {"va"}  # LIBFFM's ``va_logloss``
     | {"validate", "validating", "evaluate", "evaluating"}  # robosat's ``Validate loss: ..``
 )

@@ -186,7 +186,7 @@ _RANGED = lazy.regex(r"(?P<name>\w+) \[\x00\]\s*:\s*\(\x00,\s*\x00\)")
 # The words that name a data set's section: training's, and an evaluation's.
 TRAIN_WORDS = ("train", "training")
 EVALUATION_WORDS = (
-    *("val", "vali", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"),
+    *("val", "vali", "vald", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"),
     *("validate", "evaluate"),  # DJL's ``Validate: Accuracy: 0.68, ..``
 )
 _SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))

@@ -1696,3 +1696,14 @@ def test_an_epoch_spelled_otherwise_before_its_batch_counter_is_the_epoch(form: 
     assert (
         "number_of_epochs" in read_numbered("step {i} Number of epochs: 100, loss: 0.5")[0].metrics
     )
+
+
+def test_vald_is_a_validation_sections_word() -> None:
+    # Social-STGCNN and the trajectory repositories after it: ``VALD:`` tags the
+    # validation's lines, ``TRAIN:`` training's (they had made one sawtooth series).
+    lines = []
+    for epoch in range(1, 5):
+        lines.append(f"TRAIN: \t Epoch: {epoch} \t Loss: {1 / epoch:.4f}")
+        lines.append(f"VALD: \t Epoch: {epoch} \t Loss: {0.5 + epoch / 10:.4f}")
+    for records in (read("\n".join(lines)), read_blocks(lines, 3)[1]):
+        assert [r.metrics.get("val_loss") for r in records] == [0.6, 0.7, 0.8, 0.9]
