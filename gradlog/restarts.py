@@ -4,12 +4,12 @@ of a hyperparameter search, a job restarted from scratch.
 Its steps (or, in a log that prints none, its epochs: HF Trainer's ``'epoch': 0.01``) go
 back to where the run began while its loss goes back up to where that run began (or
 jumps to twice its recent level: another model trained next): a restart, not a spike or
-a climb of the run before; a loss printed as ``inf`` or ``nan`` there is the new run's
-average over no batch yet, as RoboPen's ``end of epoch -1, samples trained 0, average
-training loss inf``). A step that goes back with the loss
-where it was is not one (a counter that starts again with each epoch, a resume from a
-checkpoint, an evaluation printed at an earlier step). Only a loss that fell by a third
-or more can say so: a run that learned nothing yet shows no restart.
+a climb of the run before. A loss printed there as ``inf`` or ``nan``, after a finite
+one, is the new run's average over no batch yet (RoboPen's ``end of epoch -1, samples
+trained 0, average training loss inf``); after a NaN, the run going on. A step that goes
+back with the loss where it was is not one (a counter that starts again with each epoch,
+a resume from a checkpoint, an evaluation printed at an earlier step). Only a loss that
+fell by a third or more can say so: a run that learned nothing yet shows no restart.
 
 ``Restarts`` follows the records of one input, one at a time (``at``) or a block's
 columns at once (``first``), the same either way, and says where each new run begins;

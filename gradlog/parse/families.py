@@ -384,8 +384,8 @@ class Families:
     log) stands in, or a bound below zero negated, or a data set's name alone once its
     values fall (``train 0.53``, ``val 0.61``: ``_Direction``), and failing that an
     unnamed value that is the sum of the values printed just before it (YOLACT's
-    ``B C M S | T``). The choice is made once, on the
-    first record that offers it, and kept.
+    ``B C M S | T``). The choice is made once, on the first record that offers it, and
+    kept.
     """
 
     def __init__(self) -> None:
