@@ -444,6 +444,39 @@ class Families:
         are (their plan is known, and empty)."""
         return self._plans.get(keys) == ()
 
+    def renamed(self, keys: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The names ``resolve`` gives records with exactly these metric names, each in
+        its place, when all it does to them is rename (each family's series one name's
+        value as printed, whose stand-in, if any, is settled): a run of such records can
+        go into columns under these names. None when it does more, or its plan is
+        unknown."""
+        plan = self._plans.get(keys)
+        if not plan:
+            return None if plan is None else keys
+        names = list(keys)
+        for fam, members in plan:
+            if fam == _STAND_IN:
+                if self._loss_read:
+                    continue
+                fam = LOSS
+            elif fam == _VAL_STAND_IN:
+                if self._val_read:
+                    continue
+                fam = VAL_LOSS
+            if len(members) > 1 or fam == LOSS_SCALE:
+                return None  # (a sum, a norm of norms, a scale maybe in log2)
+            member = members[0]
+            if member in self._logs or member in self.primary.get("negated", ()):
+                return None
+            way = self._directions.get(member)
+            if way is not None:
+                if way.lossy is None:
+                    return None  # (each value may yet settle it: ``resolve``)
+                if not way.lossy:
+                    continue
+            names[names.index(member)] = fam
+        return tuple(names)
+
     def _negate(self, name: str) -> None:
         """Read ``name`` as its negative from now on (a bound the model maximises)."""
         negated = self.primary.get("negated", ())

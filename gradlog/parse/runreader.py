@@ -412,7 +412,7 @@ class RunReader:
         """The picked numbers of every line of ``run``, a row each (``Roles.picked``),
         when its records may go into columns: None when they would gain a family's
         series, or a number needs more than float() (to_float reads it, line by line)."""
-        if not self.families.plain(run.shape.run_key[0]):
+        if self.families.renamed(run.shape.run_key[0]) is None:
             return None
         return run.table(_width(run.shape))
 
@@ -470,8 +470,10 @@ class RunReader:
         if first is not None:
             self._parser.count_many(batches[1:-1], totals[1:-1], first)
             self._parser.batch_at(None if epochs is None else epochs[-2], batches[-2], totals[-2])
+        renamed = self.families.renamed(names)  # (known: ``_table_of``)
+        assert renamed is not None
         return RecordRun(
-            names,
+            renamed,
             steps,
             run.numbers(1, count - 1),
             None if epochs is None else epochs[1:-1].copy(),

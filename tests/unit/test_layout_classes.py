@@ -12,6 +12,7 @@ import random
 
 import pytest
 
+from gradlog.columns import RecordRun
 from gradlog.parse.events import event as find_event
 from gradlog.parse.families import Families
 from gradlog.parse.grammar import NUMBER_RE
@@ -1707,3 +1708,25 @@ def test_vald_is_a_validation_sections_word() -> None:
         lines.append(f"VALD: \t Epoch: {epoch} \t Loss: {0.5 + epoch / 10:.4f}")
     for records in (read("\n".join(lines)), read_blocks(lines, 3)[1]):
         assert [r.metrics.get("val_loss") for r in records] == [0.6, 0.7, 0.8, 0.9]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "step {i} train {t:.4f} val {v:.4f}",  # stand-ins, once they fall
+        "step {i} | score {t:.4f}",  # a second-tier name
+        "step {i} | Training Error {t:.4f} | acc 0.5",
+    ],
+)
+def test_a_run_whose_names_are_renamed_goes_into_columns_as_line_by_line(form: str) -> None:
+    # Records whose families are names renamed (no sum, no log, no sign) are read in
+    # columns under the families' names, as line by line they are renamed one by one.
+    lines = []
+    for i in range(1, 2001):
+        t = 2.3 * math.exp(-i / 300) + 0.3
+        lines.append(form.format(i=i, t=t, v=1.1 * t))
+    parts, blocked = read_blocks(lines, 500)
+    assert any(isinstance(part, RecordRun) for part in parts)
+    one_by_one = read("\n".join(lines))
+    assert [(r.step, r.metrics) for r in blocked] == [(r.step, r.metrics) for r in one_by_one]
+    assert all("loss" in r.metrics for r in one_by_one[100:])
