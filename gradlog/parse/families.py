@@ -415,15 +415,10 @@ class Families:
             plan = self._plan(keys, metrics)
             if len(self._plans) < _PLANS_KEPT and len(keys) <= _PLANNED_NAMES:
                 self._plans[keys] = plan
-        for fam, members in plan:
-            if fam == _STAND_IN:  # (a plan made before the run printed its loss)
-                if self._loss_read:
-                    continue
-                fam = LOSS
-            elif fam == _VAL_STAND_IN:
-                if self._val_read:
-                    continue
-                fam = VAL_LOSS
+        for entry, members in plan:
+            fam = self._filled(entry)
+            if fam is None:
+                continue
             way = self._directions.get(members[0]) if self._directions else None
             if way is not None and not way.take(metrics[members[0]]):
                 continue  # (not yet known to be a loss, or known not to be)
@@ -438,6 +433,16 @@ class Families:
                 elif fam == LOSS_SCALE and _in_log2(members[0]):
                     value = power_of_two(value)
                 metrics[fam] = value
+
+    def _filled(self, entry: str) -> str | None:
+        """The family a plan's entry fills now: its own, or the one a stand-in stands in
+        for; None once the run printed that family's series itself (a plan made before
+        it did)."""
+        if entry == _STAND_IN:
+            return None if self._loss_read else LOSS
+        if entry == _VAL_STAND_IN:
+            return None if self._val_read else VAL_LOSS
+        return entry
 
     def plain(self, keys: tuple[str, ...]) -> bool:
         """Whether ``resolve`` leaves records with exactly these metric names as they
@@ -454,15 +459,10 @@ class Families:
         if not plan:
             return None if plan is None else keys
         names = list(keys)
-        for fam, members in plan:
-            if fam == _STAND_IN:
-                if self._loss_read:
-                    continue
-                fam = LOSS
-            elif fam == _VAL_STAND_IN:
-                if self._val_read:
-                    continue
-                fam = VAL_LOSS
+        for entry, members in plan:
+            fam = self._filled(entry)
+            if fam is None:
+                continue
             if len(members) > 1 or fam == LOSS_SCALE:
                 return None  # (a sum, a norm of norms, a scale maybe in log2)
             member = members[0]
