@@ -508,7 +508,7 @@ class Families:
             # perplexity: 624.2``): its log is the validation loss; its bits per dim are.
             for measured in keys:
                 how = _val_measure(measured)
-                if how is None and _set_only(measured) == "val":
+                if how is None and _set_only(measured) is True:
                     how = "as is"
                     self._directions.setdefault(measured, _Direction())
                 if how is None or (how == "negated" and not metrics[measured] < 0):
@@ -596,7 +596,7 @@ class Families:
             ]:
                 chosen = (bound[0],)  # (its negative: ``resolve``)
                 self._negate(bound[0])
-            elif alone := [k for k in keys if _set_only(k) == "train"]:
+            elif alone := [k for k in keys if _set_only(k) is False]:
                 chosen = (alone[0],)  # (if it falls: ``resolve``)
                 self._directions[alone[0]] = _Direction()
             elif not trained:
@@ -644,15 +644,15 @@ _SET_ONLY_MOVE = 0.05
 _SET_ONLY_WAIT = 20
 
 
-def _set_only(name: str) -> str | None:
-    """``train`` for a name that is a training set's word alone (``train``,
-    ``Training``, ``train set``), ``val`` for an evaluation set's (``val``, ``valid``,
-    ``test``, ``dev``): the value is that set's main measure (``epoch 5 train 0.53 val
-    0.61``), its loss if it falls (``_Direction``). Else None."""
+def _set_only(name: str) -> bool | None:
+    """For a name that is a data set's word alone (``train``, ``Training``, ``train set``,
+    ``val``, ``test``, ``dev``), whether the set is an evaluation's (``section_of``): the
+    value is that set's main measure (``epoch 5 train 0.53 val 0.61``), its loss if it
+    falls (``_Direction``). Else None."""
     named = [w for w in words(name) if w not in _SET_ONLY_FILLER]
     if len(named) != 1 or len(named[0]) < 3:  # (not LIBFFM's ``tr``, ``va`` prefixes)
         return None
-    return "train" if named[0] in _TRAIN_WORDS else "val" if named[0] in _VAL_WORDS else None
+    return section_of(named[0])
 
 
 class _Direction:

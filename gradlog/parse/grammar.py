@@ -14,6 +14,7 @@ from typing import Any
 import pyparsing as pp
 
 from gradlog import lazy
+from gradlog.parse.names import MINUS_LOG
 
 HOLE = "\x00"
 
@@ -96,7 +97,7 @@ _WRAPPED = r"(?:(?:np|numpy|jnp)\.\w+\(|(?:torch\.)?tensor\(|[Aa]rray\(|tf\.Tens
 # the negative log-likelihood).
 key_word = pp.Regex(
     rf"(?!(?:is|was|went|became|becomes|reached)\b|{_WRAPPED})"
-    r"(?:(?<!-)-(?=log[_ ]?(?:prob|p\b|lik)))?(?:(?<![\w.])\d+)?"
+    rf"(?:(?<!-){MINUS_LOG})?(?:(?<![\w.])\d+)?"
     r"[^\W\d][\w.\-/@]*(?:\s?\([\w.\-/ ]*\))?"
 ).set_name("key word")
 # At most 12 words: the longest real key has 5 (``number of skipped iterations``), and a

@@ -191,6 +191,7 @@ EVALUATION_WORDS = (
 )
 _SECTION_WORDS = frozenset((*EVALUATION_WORDS, *TRAIN_WORDS))
 _SECTION_WORD = "|".join((*EVALUATION_WORDS, *TRAIN_WORDS))  # (one alternation of them)
+_EVALUATION_WORD = "|".join(EVALUATION_WORDS)
 # One name over values each named by its split: ``Loss: train=0.0043, val=0.2026;
 # logMAE: train=-5.52, val=-1.66`` (DimeNet), ``Loss - train: 0.50, valid: 0.61``: each
 # value the name of its split's series (``_grouped``). Without a separator after the name
@@ -228,20 +229,18 @@ _SECTION_AXIS = lazy.regex(
 _SECTION_CELL = lazy.regex(rf"(?<=\|)\s*(?P<word>{_SECTION_WORD})\s*(?=\|)", re.IGNORECASE)
 # A dict whose string value names an evaluation (fast.ai's miniai ``MetricsCB``: ``{..,
 # 'loss': '0.600', 'epoch': 0, 'train': 'eval'}``): its values are the evaluation's.
-_EVALUATED_DICT = lazy.regex(
-    rf"['\"]\s*:\s*['\"](?:{'|'.join(EVALUATION_WORDS)})['\"]", re.IGNORECASE
-)
+_EVALUATED_DICT = lazy.regex(rf"['\"]\s*:\s*['\"](?:{_EVALUATION_WORD})['\"]", re.IGNORECASE)
 # The same said by a key that names the set, its value bare or made into an object:
 # ``phase: val |``, dm-haiku's ``'split': Split('test')``.
 _EVALUATED_KEY = lazy.regex(
     r"(?<![\w.])(?:split|phase|mode|stage|subset)['\"]?\s*[:=]\s*(?:[A-Za-z_.]+\()?['\"]?"
-    rf"(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])",
+    rf"(?:{_EVALUATION_WORD})(?![\w.])",
     re.IGNORECASE,
 )
 # An evaluation's word alone in parentheses: what follows is the evaluation's.
-_PAREN_SECTION = lazy.regex(rf"\((?:{'|'.join(EVALUATION_WORDS)})\)", re.IGNORECASE)
+_PAREN_SECTION = lazy.regex(rf"\((?:{_EVALUATION_WORD})\)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
-_EVALUATED = lazy.regex(rf"(?<![\w.])(?:{'|'.join(EVALUATION_WORDS)})(?![\w.])", re.IGNORECASE)
+_EVALUATED = lazy.regex(rf"(?<![\w.])(?:{_EVALUATION_WORD})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
 # A running best's section inside a line, or the run's final results (GraphGPS's ``> Epoch
 # 249: took 17.8s | Best so far: epoch 91  train_loss: 0.2875 ..``, ``loss 0.5 (best:
@@ -654,7 +653,7 @@ def _prepare(shape: str) -> str:
     shape = shape.replace("\t", " ")
     if "*" in shape:
         shape = _MARKED.sub("", shape)
-    if "/" in shape and "s" in shape:
+    if "/" in shape:
         shape = _PLURAL_AXIS.sub(lambda found: found["axis"], shape)
     if "(\x00" in shape or "[\x00" in shape or ".. " in shape or "\u2026" in shape:
         shape = _AXIS_OPENED.sub(_axis_opened, shape)

@@ -188,8 +188,11 @@ _INDEX_WORDS = frozenset({"i", "idx", "index", "n", "no", "num", "number", "id"}
 _SCOPE_WORDS = frozenset({"global", "overall", "cur", "curr", "current", "training"})
 _SCOPED_STEPS = frozenset({"step", "iter", "iteration"})
 _SEPARATORS = lazy.regex(r"[^\w.]+")
-# A minus before a log-likelihood's name, not a hyphen nor a flag's dashes (``--log-interval``).
-_NEGATED_LOG = lazy.regex(r"(?<![\w.-])-log(?=[_ ]?(?:prob|p\b|lik))")
+# A log-likelihood's name after a minus (GANF's ``-log_prob``): the grammar's key takes
+# the minus with it, and a key reads it as ``neg_`` (``_NEGATED_LOG``).
+MINUS_LOG = r"-(?=log[_ ]?(?:prob|p\b|lik))"
+# That minus, not a hyphen nor a flag's dashes (``--log-interval``).
+_NEGATED_LOG = lazy.regex(rf"(?<![\w.-]){MINUS_LOG}")
 # The name cache is bounded in entries and in their length: a log that prints a new
 # name per line fills it once, then new names are worked out each time (a few regexes).
 _CACHE_KEPT = 4096
@@ -315,7 +318,7 @@ def normalise(key: str) -> str:
     ``验证损失`` -> ``val_loss``."""
     key = key.strip().strip("'\"").strip()
     if "-log" in key:  # (GANF's ``train -log_prob``: the negative log-likelihood)
-        key = _NEGATED_LOG.sub("neg_log", key)
+        key = _NEGATED_LOG.sub("neg_", key)
     if not key.isascii():
         key = _CJK_WORD.sub(lambda found: f" {_CJK_WORDS[found[0]]} ", key)
     key = _CAMEL.sub("_", key)

@@ -339,9 +339,14 @@ class RunReader:
                 self._run(run.part(skip, count), loose, parts)
                 return
         elif count >= _RUN_SHORTEST:
-            table = self._table_of(run)  # (a stretch's end lines are read from it too)
+            # The names its records take, when they may go into columns (None: they would
+            # gain a family's series made of more than a name's value as printed, or their
+            # plan is not known yet): its lines' picked numbers (a stretch's end lines are
+            # read from them too).
+            renamed = self.families.renamed(run.shape.run_key[0])
+            table = None if renamed is None else run.table(_width(run.shape))
             loose += self._one(run, 0)
-            body = None if table is None else self._columns(run, table)
+            body = None if table is None or renamed is None else self._columns(run, table, renamed)
             if body is not None:
                 loose += self._named(assembler.flush())
                 parts.append(loose.copy())
@@ -408,18 +413,13 @@ class RunReader:
         self.kinds["key-value"] += count
         self.parsed += count
 
-    def _table_of(self, run: Listed | Stretch) -> np.ndarray | None:
-        """The picked numbers of every line of ``run``, a row each (``Roles.picked``),
-        when its records may go into columns: None when they would gain a family's
-        series, or a number needs more than float() (to_float reads it, line by line)."""
-        if self.families.renamed(run.shape.run_key[0]) is None:
-            return None
-        return run.table(_width(run.shape))
-
-    def _columns(self, run: Listed | Stretch, table: np.ndarray) -> RecordRun | None:
+    def _columns(
+        self, run: Listed | Stretch, table: np.ndarray, renamed: tuple[str, ...]
+    ) -> RecordRun | None:
         """The lines of ``run`` but the first (already read) and the last, as records in
-        columns, counted as read, from their picked numbers (``_table_of``); None when
-        line by line would not make each line of the run a record of its own."""
+        columns under the names ``renamed`` (``Families.renamed``), counted as read, from
+        their picked numbers; None when line by line would not make each line of the run
+        a record of its own."""
         names, has_step, has_epoch, _, kind, first, looped = run.shape.run_key
         width = table.shape[1] - 2 * looped  # (a loop's count and total come last)
         count = len(run)
@@ -470,8 +470,6 @@ class RunReader:
         if first is not None:
             self._parser.count_many(batches[1:-1], totals[1:-1], first)
             self._parser.batch_at(None if epochs is None else epochs[-2], batches[-2], totals[-2])
-        renamed = self.families.renamed(names)  # (known: ``_table_of``)
-        assert renamed is not None
         return RecordRun(
             renamed,
             steps,
