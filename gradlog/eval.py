@@ -201,13 +201,23 @@ def table(tally: Tally) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if not args:
-        print("usage: python -m gradlog.eval LABELS.json|SAMPLES_DIR [...]", file=sys.stderr)
-        return 2
+    usage = "usage: python -m gradlog.eval LABELS.json|SAMPLES_DIR [...]"
+    if not args or args[0] in ("-h", "--help"):
+        print(usage, file=sys.stdout if args else sys.stderr)
+        return 0 if args else 2
     tally = Tally()
     for name in args:
-        for log, label in load_labels(Path(name)):
-            score(tally, log, label)
+        try:
+            labelled = load_labels(Path(name))
+        except (OSError, UnicodeDecodeError, ValueError) as error:  # (JSON errors too)
+            print(f"gradlog.eval: cannot read labels {name!r}: {error}", file=sys.stderr)
+            return 2
+        for log, label in labelled:
+            try:
+                score(tally, log, label)
+            except OSError as error:  # a labelled log that is missing or unreadable
+                print(f"gradlog.eval: cannot read log {str(log)!r}: {error}", file=sys.stderr)
+                return 2
     print(table(tally))
     for miss in [*tally.misses, *tally.late]:
         print(f"  {miss}")

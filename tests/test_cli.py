@@ -208,3 +208,35 @@ def test_the_command_list_matches_each_commands_own_help() -> None:
         assert command.get_short_help_str(1000) == click.Command(
             name, help=COMMANDS[name][2]
         ).get_short_help_str(1000)
+
+
+def _eval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gradlog.eval", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+
+
+def test_eval_scores_labels_and_says_in_one_line_what_it_cannot_read(tmp_path: Path) -> None:
+    """The accuracy tool is a command too: --help, a missing or broken labels file and a
+    missing labelled log each get one line and an exit code, never a traceback."""
+    (tmp_path / "run.log").write_text(
+        "".join(f"step {i} | loss {2.3 - i / 100:.4f}\n" for i in range(1, 60))
+    )
+    (tmp_path / "good.json").write_text('[{"file": "run.log", "expected": ["healthy"]}]')
+    (tmp_path / "gone.json").write_text('[{"file": "gone.log", "expected": ["healthy"]}]')
+    (tmp_path / "broken.json").write_text("{")
+    done = _eval("good.json", cwd=tmp_path)
+    assert done.returncode == 0 and "exactly right: 1" in done.stdout
+    assert _eval("--help", cwd=tmp_path).stdout.startswith("usage:")
+    for name, says in [
+        ("absent.json", "cannot read labels"),
+        ("broken.json", "cannot read labels"),
+        ("gone.json", "cannot read log 'gone.log'"),
+    ]:
+        done = _eval(name, cwd=tmp_path)
+        assert done.returncode == 2 and says in done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
