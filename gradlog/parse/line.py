@@ -830,6 +830,8 @@ def _unit(shape: str, start: int, end: int) -> bool:
 
 _COMMA_AFTER = lazy.regex(r"\s*,")  # (after a section's epoch: ``Train 57, loss: ..``)
 _NEXT_IN_LIST = lazy.regex(r"\s*,\s*\x00")
+_LIST_CLOSE = lazy.regex(r"\s*,?\s*\]")
+_LIST_BODY = lazy.regex(r"\[\s*\x00(?:\s*,\s*\x00)*\s*,?\s*\]")  # (its numbers, in a shape)
 
 
 def _listed(shape: str, hole: int) -> bool:
@@ -897,6 +899,10 @@ class LineParser:
         self.limits = Limits()
         self._plans: OrderedDict[str, _Plan | None] = OrderedDict()
         self._scans: OrderedDict[str, tuple[_Pair, ...]] = OrderedDict()
+        # The length each list of numbers had the last time its line's layout was printed
+        # (by the shape with every list's numbers taken out, and the list's place in it),
+        # or -1 once it grew: a history (``_latest``).
+        self._lists: OrderedDict[tuple[str, int], int] = OrderedDict()
         # Lines with the same characters but for their digits have the same shape: a
         # regex anchored on that text reads their numbers far faster than tokenising.
         self._fast: dict[str, tuple[re.Pattern[str], _Plan | None, ShapeStats | None]] = {}
@@ -1212,7 +1218,10 @@ class LineParser:
             trusted = trusted or found.sep or read[2]
             if read[1] == STEP and " " in printed.strip():
                 told = told or normalise(printed) != read[0]  # (the sentence's last word)
-            pairs.append(_Slot(read[0], read[1], found.value))
+            at = found.value
+            if shape[: holes[at]].rstrip().endswith("["):
+                at = self._latest(shape, holes, at)
+            pairs.append(_Slot(read[0], read[1], at))
             covered.add(found.value)
             if found.total >= 0 and read[1] == STEP:
                 counted.add(read[0])
@@ -1297,6 +1306,28 @@ class LineParser:
         return _Plan(
             tuple(slots), dialect, is_dict, tuple(fractions), count, frozenset(counted), told
         )
+
+    def _latest(self, shape: str, holes: list[int], at: int) -> int:
+        """The number a name opening a list of numbers in brackets reads: the first, or
+        the last when the list has grown since its line was printed before. A history
+        printed whole every epoch (``Validation losses: [0.91, 0.84, 0.80]``, one value
+        more each time) ends in the latest value; a list that keeps its length (a value
+        per head, class or parameter group) is read by its first, as before."""
+        end = at
+        while end + 1 < len(holes) and (
+            (step := _NEXT_IN_LIST.match(shape, holes[end] + 1)) is not None
+            and step.end() == holes[end + 1] + 1
+        ):
+            end += 1
+        if not _LIST_CLOSE.match(shape, holes[end] + 1):
+            return at  # (no list: ``[3/100] loss ..`` is a count, ``[0.5 0.3 ..`` unread)
+        lists = list(_LIST_BODY.finditer(shape))
+        place = next((n for n, m in enumerate(lists) if m.start() < holes[at] < m.end()), -1)
+        key = (_LIST_BODY.sub("[]", shape), place)
+        length, before = end - at + 1, self._lists.get(key)
+        grown = before is not None and (before < 0 or length > before)
+        _keep(self._lists, key, -1 if grown else length, _PLANS_KEPT)
+        return end if grown else at
 
     def _named(
         self, printed: str, sep: bool, grad: bool, val_line: bool

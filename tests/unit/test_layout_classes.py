@@ -1730,3 +1730,40 @@ def test_a_run_whose_names_are_renamed_goes_into_columns_as_line_by_line(form: s
     one_by_one = read("\n".join(lines))
     assert [(r.step, r.metrics) for r in blocked] == [(r.step, r.metrics) for r in one_by_one]
     assert all("loss" in r.metrics for r in one_by_one[100:])
+
+
+def _history_lines(form: str, epochs: int = 30) -> tuple[list[str], list[float]]:
+    losses: list[float] = []
+    lines = []
+    for epoch in range(1, epochs + 1):
+        losses.append(round(2.0 * math.exp(-epoch / 8) + 0.3, 4))
+        lines.append(f"Epoch {epoch}/{epochs}")
+        lines.append(form.format(history=", ".join(map(str, losses))))
+    return lines, losses
+
+
+@pytest.mark.parametrize(
+    ("form", "name"),
+    [
+        ("Training losses: [{history}]", "loss"),
+        ("{{'train_loss': [{history}]}}", "loss"),
+        ("epoch done, loss history = [{history}], lr = 0.001", "loss_history"),
+    ],
+)
+def test_a_history_printed_whole_each_epoch_is_read_by_its_latest_value(
+    form: str, name: str
+) -> None:
+    # Hand-written loops print the list of every epoch's loss so far, one value longer
+    # each epoch: the loss now is its last value. Read by its first, the loss had been
+    # flat at the first epoch's, a false chance plateau or stall.
+    lines, losses = _history_lines(form)
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert [r.metrics.get(name) for r in records] == losses
+    assert not analyze_text("\n".join(lines))
+
+
+def test_a_list_that_keeps_its_length_is_read_by_its_first_value() -> None:
+    # A value per head, class or parameter group: the same length on every line.
+    lines = [f"epoch {e} loss: [{2 / e:.4f}, {1 / e:.4f}] acc: 0.5" for e in range(1, 20)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 5)[1]):
+        assert [r.metrics["loss"] for r in records] == [round(2 / e, 4) for e in range(1, 20)]
