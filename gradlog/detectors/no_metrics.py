@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 TRAINING_METRICS = frozenset({LOSS, VAL_LOSS, ACC, VAL_ACC, GRAD_NORM, PARAM_NORM})
 _NAMED = 4  # other series named in the message
+_KEPT = 256  # other series counted (a log of a thousand names keeps the first)
 
 
 class NoMetricsDetector(Detector):
@@ -67,12 +69,15 @@ class NoMetricsDetector(Detector):
         super().__init__(thresholds)
         self._records = 0
         self._found = False
-        self._other: list[str] = []  # a few of the other series read, for the message
+        # How many values of each other series were read (the first ``_KEPT`` names
+        # seen), so that the message names the log's main series, not its chatter.
+        self._other: Counter[str] = Counter()
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         self._records += 1
         if not self._found:
             self._seen(record.metrics)
+            self._count(dict.fromkeys(record.metrics, 1))
         return ()
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
@@ -80,14 +85,17 @@ class NoMetricsDetector(Detector):
         self._records += len(block)
         if not self._found:
             self._seen(block.names)
+            if not self._found:
+                self._count({name: int(block.present(name).sum()) for name in block.names})
         return []
 
     def _seen(self, names: Iterable[str]) -> None:
-        for name in names:
-            if name in TRAINING_METRICS or "loss" in name:
-                self._found = True
-            elif len(self._other) < _NAMED and name not in self._other:
-                self._other.append(name)
+        self._found = self._found or any(n in TRAINING_METRICS or "loss" in n for n in names)
+
+    def _count(self, counts: dict[str, int]) -> None:
+        for name, count in counts.items():
+            if name in self._other or len(self._other) < _KEPT:
+                self._other[name] += count
 
     def finish(self) -> Iterable[Diagnosis]:
         if self._found:
@@ -102,9 +110,15 @@ class NoMetricsDetector(Detector):
         severity = None
         if self._other:  # readable: other series, none the rules judge
             severity = Severity.WARNING
+            named = [  # (the most values first; a tie in the order first read)
+                f"{name} ({plural(count, 'value')})"
+                for name, count in self._other.most_common(_NAMED)
+            ]
+            more = len(self._other) - len(named)
             message = (
                 f"found no loss, accuracy or gradient norm in {plural(self._records, 'record')}, "
-                f"only {', '.join(self._other)}: nothing in this log is what the rules judge"
+                f"only {', '.join(named)}{f' and {more} more' if more else ''}: nothing in this "
+                "log is what the rules judge"
             )
         first = Record(step=0, line=1)
         diagnosis = self.diagnose(message, first, confidence=Confidence.HIGH, severity=severity)
