@@ -329,9 +329,45 @@ def normalise(key: str) -> str:
         for phrase, word in _PHRASES.items():
             if phrase in key:
                 key = key.replace(phrase, word)
+    if _CONSONANTS.search(key):
+        key = "_".join(_unshortened(word) for word in key.split("_"))
     if not _WORDS.keys().isdisjoint(words := key.split("_")):
         key = _english([_WORDS.get(word, word) for word in words if word not in _LINKS])
     return key
+
+
+# Words printed without their vowels (LeRobot's ``grdn`` and ``epch``, ``trn_lss``,
+# ``itr``): a word of three or more letters, none a vowel after its first, that is one
+# of ``_SHORTENED``'s words with its vowels after the first letter taken out; a pair of
+# words too, the second whole or by its initial (``grd_nrm``, ``grdn``). Only the whole
+# consonants of a word: ``sts`` (semantic textual similarity) is no ``steps``.
+_CONSONANTS = lazy.regex(r"(?:^|_)[a-z][b-df-hj-np-tv-z]{2,}(?:_|$)")
+_VOWELS = frozenset("aeiou")
+
+
+def _consonants(word: str) -> str:
+    return word[0] + "".join(c for c in word[1:] if c not in _VOWELS)
+
+
+_SHORTENED: dict[str, str] = {
+    _consonants(word): word
+    for word in (
+        *("loss", "grad", "norm", "epoch", "epochs", "step", "steps", "iter", "batch"),
+        *("train", "valid", "test", "scale", "param", "total"),
+    )
+}
+_SHORTENED.update(
+    {
+        _consonants(first) + end: f"{first}_{second}"
+        for first, second in (("grad", "norm"), ("param", "norm"))
+        for end in (_consonants(second), second[0])
+    }
+)
+
+
+def _unshortened(word: str) -> str:
+    """``word``, or the word of ``_SHORTENED`` it is printed for without its vowels."""
+    return _SHORTENED.get(word, word)
 
 
 def _english(words: list[str]) -> str:

@@ -1767,3 +1767,40 @@ def test_a_list_that_keeps_its_length_is_read_by_its_first_value() -> None:
     lines = [f"epoch {e} loss: [{2 / e:.4f}, {1 / e:.4f}] acc: 0.5" for e in range(1, 20)]
     for records in (read("\n".join(lines)), read_blocks(lines, 5)[1]):
         assert [r.metrics["loss"] for r in records] == [round(2 / e, 4) for e in range(1, 20)]
+
+
+@pytest.mark.parametrize(
+    ("printed", "meant"),
+    [
+        ("grdn", "grad_norm"),  # LeRobot
+        ("grd_nrm", "grad_norm"),
+        ("epch", "epoch"),
+        ("trn_lss", "train_loss"),
+        ("vld_loss", "valid_loss"),
+        ("tst_acc", "test_acc"),
+        ("grd_scl", "grad_scale"),
+        ("prm_nrm", "param_norm"),
+        ("stps", "steps"),
+        ("itr", "iter"),
+        ("ttl_lss", "total_loss"),
+        # Not so: a word with a vowel, or not all of a word's consonants (steps a second,
+        # semantic similarity, a likelihood, tokens a second, a perplexity, PSNR).
+        ("sps", "sps"),
+        ("eval_sts_dev", "eval_sts_dev"),  # (semantic textual similarity: not ``steps``)
+        ("nll", "nll"),
+        ("tps", "tps"),
+        ("ppl", "ppl"),
+        ("psnr", "psnr"),
+        ("lr", "lr"),
+        ("smpl", "smpl"),
+        ("updt_s", "updt_s"),
+    ],
+)
+def test_a_word_printed_without_its_vowels_is_that_word(printed: str, meant: str) -> None:
+    assert normalise(printed) == meant
+
+
+def test_lerobots_abbreviated_names_are_read_as_their_metrics() -> None:
+    line = "INFO 2024-06-03 14:20:34 ts/train.py:225 step:7K smpl:58K ep:116 epch:2.32 "
+    metrics = _fields(line + "loss:0.415 grdn:22.079 lr:1.0e-05 updt_s:0.149")[0]
+    assert metrics["grad_norm"] == 22.079 and metrics["loss"] == 0.415
