@@ -63,7 +63,8 @@ class ExplodingGradientDetector(Detector):
     - a reported episode goes on through up to `gap_records` (2) healthy norms in a row.
     - an episode with no corroboration that opens the run at its highest norm, which
       has fallen since, is the first updates settling from initialisation: not reported
-      while it falls.
+      while it falls, even when that first norm is past `extreme` x `absolute` (such a
+      first norm waits one record to tell); not when it is 10x the parameter norm.
     """
 
     rule = Rule(
@@ -248,13 +249,14 @@ class ExplodingGradientDetector(Detector):
                 f"param_norm grew {fmt(self._param_start)} -> {fmt(param)} by {where(record)}"
             )
 
-    def _extreme(self) -> bool:
-        """One value settles it: far past `absolute`, or far above the weights' norm."""
+    def _extreme(self, absolute: bool = True) -> bool:
+        """One value settles it: far past `absolute` (unless not ``absolute``), or far
+        above the weights' norm."""
         peak = self._peak
         if peak is None:
             return False
         grad, param = peak.metrics[GRAD_NORM], peak.get(PARAM_NORM)
-        big = grad >= self._limits.extreme * self._limits.absolute
+        big = absolute and grad >= self._limits.extreme * self._limits.absolute
         return big or (param is not None and grad >= self._limits.extreme * param > 0)
 
     def _progressing(self) -> bool:
@@ -282,7 +284,15 @@ class ExplodingGradientDetector(Detector):
         for `persist_records` (or be cut by the end of the log after two strong records)
         and must not be the optimizer making progress.
         """
-        if self._extreme() or (self._strong and self._corroboration):
+        # A first norm of the run extreme by its size alone waits for the next: one
+        # falling from it is the first updates settling too (LeRobot's ``grdn:1741`` at
+        # step 0, 185 after). Ten times the weights' own norm is an explosion at once.
+        waits = (
+            self._opening
+            and self._peak is self._first
+            and ((self._count == 1 and not ended) or self._settling())
+        )
+        if self._extreme(absolute=not waits) or (self._strong and self._corroboration):
             return Severity.ERROR
         persisted = self._count >= self._limits.persist_records
         if (

@@ -102,3 +102,23 @@ def test_a_norm_that_opens_the_run_high_and_falls_is_the_start_settling() -> Non
     rising = [150.0, 180.0, 240.0, 300.0, 390.0]
     found = run("exploding_gradient", records(loss=[5.0] * 5, grad_norm=rising))
     assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]
+
+
+def test_an_extreme_first_norm_waits_one_record_to_tell_settling_from_explosion() -> None:
+    # LeRobot's ACT: grdn 1741 at step 0 (past 10x the absolute level), 185 after, down
+    # to 20s: the start settling, not an explosion, though that first norm is extreme.
+    settling = [1741.0, 185.0, 156.0, 120.0, 60.0, 25.0, 20.0, 22.0, 18.0, 21.0]
+    loss = [60.6, 4.2, 3.2, 1.7, 1.1, 0.9, 0.8, 0.7, 0.7, 0.6]
+    assert run("exploding_gradient", records(loss=loss, grad_norm=settling)) == []
+    # The same first norm with the next as high or higher: an explosion from the start.
+    found = run("exploding_gradient", records(loss=loss, grad_norm=[1741.0, 1900.0, *settling]))
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]
+    # Ten times the weights' own norm needs no second record (a blown-up initialisation).
+    found = run(
+        "exploding_gradient",
+        records(loss=loss, grad_norm=settling, param_norm=[88.8] * len(settling)),
+    )
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]
+    # A log of that one record alone is judged by it.
+    found = run("exploding_gradient", records(loss=[60.6], grad_norm=[1741.0]))
+    assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]
