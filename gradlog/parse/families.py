@@ -33,6 +33,7 @@ from gradlog.parse.names import (
 _LOSS_WORDS = frozenset(
     {"loss", "losses", "cost", "objective", "nll", "xent", "ce", "bce", "mse", "rmse", "mae"}
     | {"logloss", "mlogloss", "ctc", "huber"}
+    | {"deviance"}  # (-2 log-likelihood: R's gbm ``TrainDeviance``, H2O's ``training_deviance``)
     | {"nelbo"}  # (NVAE's ``train_nelbo``: the negative ELBO)
 )
 _LOSS_JOINED = ("crossentropy", "smoothl1")

@@ -1804,3 +1804,15 @@ def test_lerobots_abbreviated_names_are_read_as_their_metrics() -> None:
     line = "INFO 2024-06-03 14:20:34 ts/train.py:225 step:7K smpl:58K ep:116 epch:2.32 "
     metrics = _fields(line + "loss:0.415 grdn:22.079 lr:1.0e-05 updt_s:0.149")[0]
     assert metrics["grad_norm"] == 22.079 and metrics["loss"] == 0.415
+
+
+def test_a_deviance_is_a_loss() -> None:
+    # -2 log-likelihood, the loss of R's gbm and glm and of H2O's models: gbm's table
+    # of TrainDeviance over ValidDeviance is a training and a validation loss.
+    rows = [
+        f"{i:6d}  {1.3 - i / 100:12.4f}  {1.32 - i / 200:14.4f}  0.1000  0.0400"
+        for i in range(1, 30)
+    ]
+    lines = ["Iter   TrainDeviance   ValidDeviance   StepSize   Improve", *rows]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert records[-1].metrics["loss"] == 1.01 and records[-1].metrics["val_loss"] == 1.175
