@@ -200,3 +200,36 @@ def test_a_nan_run_whose_counter_starts_again_each_epoch_goes_on(epochs: int) ->
     for report in (whole, engine.finish()):
         assert report.input.restarts == ()
         assert [(d.id, d.line) for d in report.diagnoses if d.id == "nan"] == [("nan", 351)]
+
+
+def test_short_fits_one_after_another_are_runs_each() -> None:
+    # caret fits nnet once per fold and setting, each for 5-10 printed iterations from
+    # its own initial value: a run of a few records is a run too, its levels the
+    # medians of its halves. (The jumps back up had been spikes and divergences.)
+    rng = random.Random(5)
+    log = []
+    for fit in range(12):
+        log.append(f"+ Fold{fit % 3 + 1}: size={1 + 2 * (fit % 3)}, decay=0e+00")
+        start, iters = 200 + 100 * rng.random(), 5 + fit % 6
+        log += [
+            f"iter {10 * i:3d} value {start * math.exp(-i / 1.5) + 0.1:.6f}"
+            for i in range(1, iters + 1)
+        ]
+        log.append(f"final  value {start * math.exp(-iters / 1.5):.6f}")
+    engine = Engine("caret.log")
+    for text in log:
+        engine.feed(text)
+    for report in (analyze(log, "caret.log"), engine.finish()):
+        assert len(report.input.restarts) == 11
+        assert not _found(report)
+
+
+def test_a_counter_that_starts_again_each_short_epoch_is_no_restart() -> None:
+    # Five batches an epoch, the counter from 1 each time: the loss goes on falling.
+    rng = random.Random(6)
+    log = [
+        _step_line(batch, _loss(epoch * 5 + batch, rng, 30))
+        for epoch in range(20)
+        for batch in range(1, 6)
+    ]
+    assert analyze(log, "short_epochs.log").input.restarts == ()
