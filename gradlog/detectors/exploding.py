@@ -114,6 +114,10 @@ class ExplodingGradientDetector(Detector):
         self._count = 0
         self._strong = 0  # records above the absolute level or the growth level
         self._corroboration: str | None = None
+        # The only corroboration is a loss jump: the episode must persist as any other
+        # does, since a grad norm that jumps with the loss for a record or two and settles
+        # at once is the loss spike's (``loss_spike`` tells of both), not an explosion.
+        self._jumped = False
         self._param_start: float | None = None
         self._reported: Severity | None = None
         self._misses = 0  # healthy grad norms in a row since its last record
@@ -136,8 +140,13 @@ class ExplodingGradientDetector(Detector):
         else:
             kept = self._previous_loss
         if grad is None:
+            found = []
+            if self._jumped and loss_is_nan(record):
+                # (The NaN after a jump, on a line that prints no grad norm: fairseq's.)
+                self._corroborate(record)
+                found = self._maybe_report()
             self._previous_loss = kept
-            return []
+            return found
         strong = weak = False
         if math.isfinite(grad):
             # Strong: above the absolute level, or grown over the healthy one; weak: above
@@ -226,11 +235,15 @@ class ExplodingGradientDetector(Detector):
         return level
 
     def _corroborate(self, record: Record) -> None:
-        if self._corroboration is not None:
+        if self._corroboration is not None and not self._jumped:
             return
         loss, param = record.get(LOSS), record.get(PARAM_NORM)
         if loss_is_nan(record) or (param is not None and not math.isfinite(param)):
-            self._corroboration = f"the loss or weights went non-finite at {where(record)}"
+            if not self._jumped:  # (after a jump, the jump stays what the message tells)
+                self._corroboration = f"the loss or weights went non-finite at {where(record)}"
+            self._jumped = False
+        elif self._jumped:
+            return
         elif (
             loss is not None
             and self._previous_loss is not None
@@ -240,6 +253,7 @@ class ExplodingGradientDetector(Detector):
             self._corroboration = (
                 f"the loss jumped {factor(loss / self._previous_loss)} at {where(record)}"
             )
+            self._jumped = True
         elif (
             param is not None
             and self._param_start
@@ -292,7 +306,9 @@ class ExplodingGradientDetector(Detector):
             and self._peak is self._first
             and ((self._count == 1 and not ended) or self._settling())
         )
-        if self._extreme(absolute=not waits) or (self._strong and self._corroboration):
+        # (A jump the log ends on, or a crash: never seen to settle.)
+        corroborated = self._strong and self._corroboration and (not self._jumped or ended)
+        if self._extreme(absolute=not waits) or corroborated:
             return Severity.ERROR
         persisted = self._count >= self._limits.persist_records
         if (

@@ -206,9 +206,10 @@ class ExplodingScreen:
     def _corroborates(self, start: int, stop: int) -> Flags:
         """Records with a grad norm that would corroborate the episode (none once it
         is): a NaN loss or parameter norm, a loss jump over the loss kept before it, or
-        the parameter norm grown over its value when the episode began."""
+        the parameter norm grown over its value when the episode began. After a loss
+        jump, which the episode must still outlast, only the NaNs."""
         detector, limits, block = self.detector, self.detector._limits, self.block
-        if detector._corroboration is not None:
+        if detector._corroboration is not None and not detector._jumped:
             return np.zeros(stop - start, np.bool_)
         losses = block.values(LOSS)[start:stop]
         has_loss = block.present(LOSS)[start:stop]
@@ -216,6 +217,12 @@ class ExplodingScreen:
         has_grad = block.present(GRAD_NORM)[start:stop]
         found = has_loss & ~np.isfinite(losses)
         found |= has_loss & (losses == 0.0) & has_grad & ~np.isfinite(grads)
+        if detector._jumped:
+            if self.params is not None:
+                found |= block.present(PARAM_NORM)[start:stop] & ~np.isfinite(
+                    self.params[start:stop]
+                )
+            return has_grad & found
         # The loss kept before each record: the last kept one before it in the range, or
         # the one the detector holds.
         kept = self._kept(start, stop)

@@ -122,3 +122,28 @@ def test_an_extreme_first_norm_waits_one_record_to_tell_settling_from_explosion(
     # A log of that one record alone is judged by it.
     found = run("exploding_gradient", records(loss=[60.6], grad_norm=[1741.0]))
     assert [(d.first_step, d.severity) for d in found] == [(1, Severity.ERROR)]
+
+
+def test_a_grad_norm_that_jumps_with_the_loss_and_settles_at_once_is_the_spikes() -> None:
+    # openpi, Unsloth, XTuner: one bad batch lifts the loss 15-100x and the grad norm
+    # 30-300x for a record or two, then both are back: loss_spike tells of both; an
+    # explosion must outlast the jump as any other episode does.
+    base = [0.2, 0.21, 0.19, 0.2, 0.18, 0.2, 0.19, 0.2]
+    loss = [0.3, 0.29, 0.28, 0.27, 0.26, 0.25, 0.25, 0.24, 3.0, 0.39, 0.23, 0.24, 0.23]
+    grads = [*base, 64.9, 0.25, 0.2, 0.21, 0.2]
+    assert run("exploding_gradient", records(loss=loss, grad_norm=grads)) == []
+    # Held for three records, it is one.
+    held = [*base, 64.9, 55.0, 48.0, 0.2, 0.2]
+    found = run("exploding_gradient", records(loss=loss, grad_norm=held))
+    assert [(d.first_step, d.severity) for d in found] == [(9, Severity.ERROR)]
+    # And a NaN after the jump settles it at once.
+    nan_after = [*loss[:9], NAN, NAN]
+    found = run("exploding_gradient", records(loss=nan_after, grad_norm=[*base, 64.9, 80.0, NAN]))
+    assert [(d.first_step, d.severity) for d in found] == [(9, Severity.ERROR)]
+    # ... on a line with no grad norm too; and a jump the log ends on is never seen to
+    # settle (fairseq's ``FloatingPointError`` after it).
+    nan_line = records(loss=[*nan_after, 0.3], grad_norm=[*base, 64.9, None, None, 0.2])
+    found = run("exploding_gradient", nan_line)
+    assert [(d.first_step, d.severity) for d in found] == [(9, Severity.ERROR)]
+    found = run("exploding_gradient", records(loss=loss[:9], grad_norm=[*base, 64.9]))
+    assert [(d.first_step, d.severity) for d in found] == [(9, Severity.ERROR)]
