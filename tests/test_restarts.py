@@ -99,13 +99,17 @@ def test_models_trained_one_after_another_are_runs_each() -> None:
     assert list(report.input.restarts) == [4, 6]
 
 
-def test_a_counter_that_starts_again_each_epoch_is_no_restart() -> None:
-    # ``batch 1..100`` each epoch, no epoch printed: the loss goes on where it was.
-    rng = random.Random(1)
+@pytest.mark.parametrize(("batches", "epochs", "scale"), [(100, 12, 300), (5, 20, 30)])
+def test_a_counter_that_starts_again_each_epoch_is_no_restart(
+    batches: int, epochs: int, scale: float
+) -> None:
+    # ``batch 1..N`` each epoch, no epoch printed: the loss goes on where it was. (Five
+    # batches an epoch too: a run of a few records may be followed by another.)
+    rng = random.Random(batches)
     log = [
-        _step_line(batch, _loss(epoch * 100 + batch, rng, 300))
-        for epoch in range(12)
-        for batch in range(1, 101)
+        _step_line(batch, _loss(epoch * batches + batch, rng, scale))
+        for epoch in range(epochs)
+        for batch in range(1, batches + 1)
     ]
     assert analyze(log, "epochs.log").input.restarts == ()
 
@@ -222,14 +226,3 @@ def test_short_fits_one_after_another_are_runs_each() -> None:
     for report in (analyze(log, "caret.log"), engine.finish()):
         assert len(report.input.restarts) == 11
         assert not _found(report)
-
-
-def test_a_counter_that_starts_again_each_short_epoch_is_no_restart() -> None:
-    # Five batches an epoch, the counter from 1 each time: the loss goes on falling.
-    rng = random.Random(6)
-    log = [
-        _step_line(batch, _loss(epoch * 5 + batch, rng, 30))
-        for epoch in range(20)
-        for batch in range(1, 6)
-    ]
-    assert analyze(log, "short_epochs.log").input.restarts == ()

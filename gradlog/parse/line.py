@@ -1227,7 +1227,7 @@ class LineParser:
             if shape[: holes[at]].rstrip().endswith("["):
                 at = self._latest(shape, holes, at)
             pairs.append(_Slot(read[0], read[1], at))
-            covered.add(found.value)
+            covered.update((found.value, at))
             if found.total >= 0 and read[1] == STEP:
                 counted.add(read[0])
             if (

@@ -330,7 +330,7 @@ def normalise(key: str) -> str:
             if phrase in key:
                 key = key.replace(phrase, word)
     if _CONSONANTS.search(key):
-        key = "_".join(_unshortened(word) for word in key.split("_"))
+        key = "_".join(_SHORTENED.get(word, word) for word in key.split("_"))
     if not _WORDS.keys().isdisjoint(words := key.split("_")):
         key = _english([_WORDS.get(word, word) for word in words if word not in _LINKS])
     return key
@@ -363,11 +363,6 @@ _SHORTENED.update(
         for end in (_consonants(second), second[0])
     }
 )
-
-
-def _unshortened(word: str) -> str:
-    """``word``, or the word of ``_SHORTENED`` it is printed for without its vowels."""
-    return _SHORTENED.get(word, word)
 
 
 def _english(words: list[str]) -> str:
