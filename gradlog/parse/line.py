@@ -241,6 +241,11 @@ _EVALUATED_KEY = lazy.regex(
     re.IGNORECASE,
 )
 # An evaluation's word alone in parentheses: what follows is the evaluation's.
+# An evaluation's summary line, a bullet before its top-k accuracies, maybe after a time
+# or a logger's prefix (the PyTorch ImageNet example's `` * Acc@1 76.1 Acc@5 92.9``, its
+# ``* Prec@1``; DeiT's and MAE's ``* Acc@1 81.2 Acc@5 95.3 loss 0.913``): its loss is the
+# evaluation's, not training's.
+_TOP_K_SUMMARY = lazy.regex(r"(?:^|\s)\* +(?:acc|prec|top)[ @-]?1\b", re.IGNORECASE)
 _PAREN_SECTION = lazy.regex(rf"\((?:{_EVALUATION_WORD})\)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = lazy.regex(rf"(?<![\w.])(?:{_EVALUATION_WORD})(?![\w.])", re.IGNORECASE)
@@ -1097,6 +1102,7 @@ class LineParser:
             families.VAL_LINE.match(opened)
             or _EVALUATED_DICT.search(shape)
             or (("=" in shape or ":" in shape) and _EVALUATED_KEY.search(shape))
+            or ("* " in shape and _TOP_K_SUMMARY.search(shape, 0, 48) is not None)
         )
         val_from = len(shape) - len(opened)  # (where the evaluation's pairs begin)
         if not val_line and "(" in shape and (marked := _PAREN_SECTION.search(shape)):

@@ -1816,3 +1816,23 @@ def test_a_deviance_is_a_loss() -> None:
     lines = ["Iter   TrainDeviance   ValidDeviance   StepSize   Improve", *rows]
     for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
         assert records[-1].metrics["loss"] == 1.01 and records[-1].metrics["val_loss"] == 1.175
+
+
+@pytest.mark.parametrize("prefix", ["", "[14:25:05.873386] ", "INFO 2023-01-05 10:10:58 - "])
+def test_a_bullet_before_top_k_accuracies_sums_up_an_evaluation(prefix: str) -> None:
+    # DeiT's and MAE's engine (after the PyTorch ImageNet example) sum up each evaluation
+    # as ``* Acc@1 .. Acc@5 .. loss ..``: its loss is the evaluation's. Read as training's,
+    # it had made a spike every epoch beside training losses 50x lower.
+    lines = []
+    for epoch in range(1, 13):
+        for batch in (0, 20, 40):
+            loss = 1.0 / epoch + batch / 1000
+            lines.append(f"{prefix}Epoch: [{epoch}]  [{batch}/46]  lr: 0.0002  loss: {loss:.4f}")
+        lines.append(f"{prefix}* Acc@1 78.558 Acc@5 95.350 loss {0.8 + epoch / 50:.3f}")
+    for records in (read("\n".join(lines)), read_blocks(lines, 5)[1]):
+        assert [r.metrics["val_loss"] for r in records if "val_loss" in r.metrics] == [
+            round(0.8 + epoch / 50, 3) for epoch in range(1, 13)
+        ]
+        assert max(r.metrics.get("loss", 0) for r in records) == 1.04
+    # A training line's top-1 accuracy is no summary (``Acc@1 74.2 (71.5)`` in a bar).
+    assert "loss" in _fields("Epoch: [3][ 10/5005]  Loss 2.1 (2.2)  Acc@1 74.2 (71.5)")[0]
