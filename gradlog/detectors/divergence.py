@@ -270,7 +270,7 @@ class DivergenceDetector(Detector):
         told = self._said.get(climb.metric)
         if ended:
             self._said.pop(climb.metric, None)
-            return [self._diagnosis(climb)] if told is not None else []
+            return [self._diagnosis(climb, returned=True)] if told is not None else []
         if told == climb.severity or (told is None and not self._may_tell(climb.metric)):
             return []
         self._said[climb.metric] = climb.severity
@@ -298,12 +298,13 @@ class DivergenceDetector(Detector):
         learned = climb.early - climb.best_level >= math.log(self._limits.min_rise)
         return climb.learned and learned and climb.level > climb.early
 
-    def _diagnosis(self, climb: Climb) -> Diagnosis:
+    def _diagnosis(self, climb: Climb, returned: bool = False) -> Diagnosis:
+        """``returned``: the climb is over, its level back near its best."""
         lr_note, lr_evidence = _lr_note(climb)
         doubled = climb.level - climb.best_level >= math.log(self._limits.factor)
         persisted = climb.above >= 2 * climb.persist
         sure = climb.blown_at is not None or doubled or persisted or lr_evidence
-        message = self._climb_message(climb) + self._blowup_note(climb) + lr_note
+        message = self._climb_message(climb, returned) + self._blowup_note(climb) + lr_note
         pairs = [
             (climb.best, climb.metric),
             (climb.first, climb.metric),
@@ -323,21 +324,26 @@ class DivergenceDetector(Detector):
             evidence=evidence_of(pairs),
         )
 
-    def _climb_message(self, climb: Climb) -> str:
+    def _climb_message(self, climb: Climb, returned: bool = False) -> str:
+        """How the climb went; one that is over (``returned``) by its peak, and where it
+        fell back (its last level, near the best, would read as no rise at all)."""
         what = "the validation loss" if climb.metric == VAL_LOSS else "the loss"
         if climb.blown_at is climb.first:  # found by the blow-up: no level climb before it
             return f"{what} blew up from {where(climb.first)}"
         if climb.window > 1:
             what += f" level (median of the last {climb.window} records)"
-        best, level = math.exp(climb.best_level), math.exp(climb.level)
+        top, level = (climb.peak, climb.peak_level) if returned else (climb.last, climb.level)
+        best, high = math.exp(climb.best_level), math.exp(level)
         at = f"at {where(climb.best)}" if climb.window == 1 else f"(to {where(climb.best)})"
         message = (
-            f"{what} rose from its best {fmt(best)} {at} to {fmt(level)} "
-            f"at {where(climb.last)} ({factor(level / best)}), climbing from {where(climb.first)}; "
+            f"{what} rose from its best {fmt(best)} {at} to {fmt(high)} "
+            f"at {where(top)} ({factor(high / best)}), climbing from {where(climb.first)}; "
             f"it stayed {self._limits.min_rise:g}x or more above its best for {climb.above} "
             "records in a row"
         )
-        if climb.peak is not climb.last:
+        if returned:
+            message += f"; it fell back toward its best after {where(climb.last)}"
+        elif climb.peak is not climb.last:
             message += f"; peak {fmt(math.exp(climb.peak_level))} at {where(climb.peak)}"
         if self._undone(climb):
             message += f"; it is back above where the run started ({fmt(math.exp(climb.early))})"

@@ -228,6 +228,10 @@ def test_a_climb_that_ended_still_counts_its_longest_run_above_the_bar() -> None
     assert [d.id for d in found] == ["divergence"]
     held = re.search(r"for (\d+) records in a row", found[0].message)
     assert held is not None and int(held.group(1)) >= 6
+    # ... and tells how high it rose, and where it fell back: its last level above the
+    # bar, on the way down, had read as a rise of 1.x beside "stayed 1.4x above".
+    assert "to 0.8 at epoch 22 (3.1x)" in found[0].message
+    assert "fell back toward its best after epoch" in found[0].message
 
 
 # --- a log that ends in a climb too short to prove
