@@ -37,9 +37,9 @@ BACK = 0.5  # a restart's loss is back at least this far from the recent level t
 # its response selector, then TED), whose loss begins where it begins
 SURGE = 2.0
 NEAR = 0.05  # how near to the run's first step (a share of the steps it ran) a restart is
-# Records a run has run before another may start, with a finite loss on as many: a short
-# run's levels are the medians of its first and second halves (caret's folds of nnet,
-# ``iter 10 value 78.87`` .. ``iter 50 value 0.19``, each its own model).
+# Finite losses a run has printed before another may start: a short run's levels are the
+# medians of its first and second halves (caret's folds of nnet, ``iter 10 value 78.87``
+# .. ``iter 50 value 0.19``, each its own model).
 LEAST = 4
 
 
@@ -104,7 +104,6 @@ class Restarts:
 
     def _reset(self) -> None:
         self._steps, self._epochs = _Axis(), _Axis()
-        self._records = 0
         self._start: list[float] = []  # the run's first finite losses (2 x LEVEL)
         self._recent: deque[float] = deque(maxlen=LEVEL)  # its latest finite losses
         self._finite = False  # the latest loss printed was finite
@@ -159,10 +158,8 @@ class Restarts:
         """Whether a record at ``step`` and ``epoch`` with this loss begins a new run."""
         if not (self._steps.back_to_start(step) or self._epochs.back_to_start(epoch)):
             return False  # (not back, or back but not to the beginning: a resume)
-        if self._records < LEAST or loss is None or loss <= 0:
-            return False
         seen = len(self._start)
-        if seen < LEAST:
+        if seen < LEAST or loss is None or loss <= 0:
             return False
         if seen < 2 * LEVEL:  # (every finite loss so far: its halves)
             half = (seen + 1) // 2
@@ -180,7 +177,6 @@ class Restarts:
     def _take(self, step: float, epoch: float, loss: float | None) -> None:
         self._steps.take(step)
         self._epochs.take(epoch)
-        self._records += 1
         if loss is not None:
             self._finite = math.isfinite(loss)
             if self._finite:
@@ -198,7 +194,6 @@ class Restarts:
             return
         self._steps.take_all(steps)
         self._epochs.take_all(epochs)
-        self._records += len(steps)
         shown = losses[printed]
         if len(shown):
             self._finite = bool(np.isfinite(shown[-1]))

@@ -235,15 +235,15 @@ class ExplodingGradientDetector(Detector):
         return level
 
     def _corroborate(self, record: Record) -> None:
-        if self._corroboration is not None and not self._jumped:
-            return
         loss, param = record.get(LOSS), record.get(PARAM_NORM)
-        if loss_is_nan(record) or (param is not None and not math.isfinite(param)):
-            if not self._jumped:  # (after a jump, the jump stays what the message tells)
-                self._corroboration = f"the loss or weights went non-finite at {where(record)}"
-            self._jumped = False
-        elif self._jumped:
+        nan = loss_is_nan(record) or (param is not None and not math.isfinite(param))
+        if self._jumped:  # (a NaN settles it; the jump stays what the message tells)
+            self._jumped = not nan
             return
+        if self._corroboration is not None:
+            return
+        if nan:
+            self._corroboration = f"the loss or weights went non-finite at {where(record)}"
         elif (
             loss is not None
             and self._previous_loss is not None

@@ -217,11 +217,10 @@ class ExplodingScreen:
         has_grad = block.present(GRAD_NORM)[start:stop]
         found = has_loss & ~np.isfinite(losses)
         found |= has_loss & (losses == 0.0) & has_grad & ~np.isfinite(grads)
+        params = None if self.params is None else self.params[start:stop]
+        if params is not None:
+            found |= block.present(PARAM_NORM)[start:stop] & ~np.isfinite(params)
         if detector._jumped:
-            if self.params is not None:
-                found |= block.present(PARAM_NORM)[start:stop] & ~np.isfinite(
-                    self.params[start:stop]
-                )
             return has_grad & found
         # The loss kept before each record: the last kept one before it in the range, or
         # the one the detector holds.
@@ -235,13 +234,9 @@ class ExplodingScreen:
             before >= 0, losses[np.maximum(before, 0)], math.nan if held is None else held
         )
         found |= (previous > 0) & (losses >= 3 * previous)
-        if self.params is not None:
-            params = self.params[start:stop]
-            has_param = block.present(PARAM_NORM)[start:stop]
-            found |= has_param & ~np.isfinite(params)
-            begun = detector._param_start
-            if begun:  # (NaN is true too, and compares False below)
-                found |= params >= limits.param_growth * begun
+        begun = detector._param_start
+        if params is not None and begun:  # (NaN is true too, and compares False below)
+            found |= params >= limits.param_growth * begun
         return has_grad & found
 
     def _episode(self, start: int, end: int) -> None:

@@ -76,23 +76,21 @@ class NoMetricsDetector(Detector):
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         self._records += 1
         if not self._found:
-            self._seen(record.metrics)
-            self._count(dict.fromkeys(record.metrics, 1))
+            self._seen(dict.fromkeys(record.metrics, 1))
         return ()
 
     def observe_block(self, block: Block) -> list[tuple[int, Diagnosis]]:
         # Only a count and a yes/no over every name seen: the block's names answer both.
         self._records += len(block)
         if not self._found:
-            self._seen(block.names)
-            if not self._found:
-                self._count({name: int(block.present(name).sum()) for name in block.names})
+            self._seen({name: int(block.present(name).sum()) for name in block.names})
         return []
 
-    def _seen(self, names: Iterable[str]) -> None:
-        self._found = self._found or any(n in TRAINING_METRICS or "loss" in n for n in names)
-
-    def _count(self, counts: dict[str, int]) -> None:
+    def _seen(self, counts: dict[str, int]) -> None:
+        """The series read, by how many values each: a training metric ends the search."""
+        self._found = any(n in TRAINING_METRICS or "loss" in n for n in counts)
+        if self._found:
+            return
         for name, count in counts.items():
             if name in self._other or len(self._other) < _KEPT:
                 self._other[name] += count

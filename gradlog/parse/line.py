@@ -840,7 +840,6 @@ def _unit(shape: str, start: int, end: int) -> bool:
 
 _COMMA_AFTER = lazy.regex(r"\s*,")  # (after a section's epoch: ``Train 57, loss: ..``)
 _NEXT_IN_LIST = lazy.regex(r"\s*,\s*\x00")
-_LIST_CLOSE = lazy.regex(r"\s*,?\s*\]")
 _LIST_BODY = lazy.regex(r"\[\s*\x00(?:\s*,\s*\x00)*\s*,?\s*\]")  # (its numbers, in a shape)
 
 
@@ -1324,21 +1323,15 @@ class LineParser:
         printed whole every epoch (``Validation losses: [0.91, 0.84, 0.80]``, one value
         more each time) ends in the latest value; a list that keeps its length (a value
         per head, class or parameter group) is read by its first, as before."""
-        end = at
-        while end + 1 < len(holes) and (
-            (step := _NEXT_IN_LIST.match(shape, holes[end] + 1)) is not None
-            and step.end() == holes[end + 1] + 1
-        ):
-            end += 1
-        if not _LIST_CLOSE.match(shape, holes[end] + 1):
-            return at  # (no list: ``[3/100] loss ..`` is a count, ``[0.5 0.3 ..`` unread)
         lists = list(_LIST_BODY.finditer(shape))
-        place = next((n for n, m in enumerate(lists) if m.start() < holes[at] < m.end()), -1)
+        place = next((n for n, m in enumerate(lists) if m.start() < holes[at] < m.end()), None)
+        if place is None:
+            return at  # (no list: ``[3/100] loss ..`` is a count, ``[0.5 0.3 ..`` unread)
         key = (_LIST_BODY.sub("[]", shape), place)
-        length, before = end - at + 1, self._lists.get(key)
+        length, before = lists[place][0].count(grammar.HOLE), self._lists.get(key)
         grown = before is not None and (before < 0 or length > before)
         _keep(self._lists, key, -1 if grown else length, _PLANS_KEPT)
-        return end if grown else at
+        return at + length - 1 if grown else at
 
     def _named(
         self, printed: str, sep: bool, grad: bool, val_line: bool
