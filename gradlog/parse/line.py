@@ -212,10 +212,14 @@ _SPLIT_WORD = lazy.regex(rf"\b{_SPLIT_WORDS}\b", re.IGNORECASE)
 # run (``episode steps: 12``, ``epoch iters: 469``): a count, not the position.
 _SPANS = _SECTION_WORDS | {"episode", "ep", "epoch", "rollout", "trajectory", "game"}
 # A section label inside a line: a set's name, then ``:`` or in brackets, before a name;
-# or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``).
+# or a dict's key whose value is a dict of the set's values (``"val": {"loss": 0.6}``);
+# or a set's name before its pairs grouped in parentheses or braces, with or without a
+# colon (Flux's ``Train: (loss = 0.21, acc = 94.1)   Test: (loss = 0.16, acc = 94.6)``,
+# ``Test {loss: 0.16}``).
 _SECTION = lazy.regex(
     rf"(?<![\w.])(?:\[|(?P<quote>['\"]))?(?P<word>{_SECTION_WORD})"
-    r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z]|\s*\[\x00\]\s*\[\x00\s*/)",
+    r"(?:\]|(?(quote)(?P=quote)\s*:\s*\{\s*['\"]|:))(?=\s*\[?[A-Za-z]|\s*\[\x00\]\s*\[\x00\s*/)"
+    rf"|(?<![\w.])(?P<grouped>{_SECTION_WORD})(?=(?::\s*|\s+)[({{]\s*[A-Za-z][\w.]*\s*[:=])",
     re.IGNORECASE,
 )
 # A section's word, then its epoch and batch in brackets (CenterNet's ``val: [5][0/5000]``,
@@ -1115,7 +1119,7 @@ class LineParser:
         axes = list(_SECTION_AXIS.finditer(shape))
         sections = sorted(
             [
-                (m.start(), m["word"].lower() not in TRAIN_WORDS)
+                (m.start(), (m["word"] or m["grouped"]).lower() not in TRAIN_WORDS)
                 for pattern in (_SECTION, _SECTION_CELL)
                 for m in pattern.finditer(shape)
             ]

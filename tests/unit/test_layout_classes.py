@@ -1836,3 +1836,26 @@ def test_a_bullet_before_top_k_accuracies_sums_up_an_evaluation(prefix: str) -> 
         assert max(r.metrics.get("loss", 0) for r in records) == 1.04
     # A training line's top-1 accuracy is no summary (``Acc@1 74.2 (71.5)`` in a bar).
     assert "loss" in _fields("Epoch: [3][ 10/5005]  Loss 2.1 (2.2)  Acc@1 74.2 (71.5)")[0]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        # Flux.jl's model zoo shows a NamedTuple per set: ``Train: (loss = .., acc = ..)``.
+        "Epoch: {e}   Train: (loss = {a}f0, acc = 97.1)   Test: (loss = {b}f0, acc = 96.4)",
+        "Epoch {e} Train {{loss: {a}, acc: 97.1}} Test {{loss: {b}, acc: 96.4}}",
+        "Epoch {e} train (loss={a}, acc=97.1) valid (loss={b}, acc=96.4)",
+    ],
+)
+def test_a_sets_pairs_grouped_after_its_name_are_that_sets(form: str) -> None:
+    # The set's name before its pairs in parentheses or braces, with or without a colon,
+    # scopes them as a name followed by its pairs does: the second loss is the test set's.
+    train = [round(0.5 / e, 4) for e in range(1, 30)]
+    test = [round(0.1 + abs(e - 8) / 100, 4) for e in range(1, 30)]
+    lines = [form.format(e=e, a=a, b=b) for e, a, b in zip(range(1, 30), train, test, strict=True)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert [r.metrics["loss"] for r in records] == train
+        assert [r.metrics["val_loss"] for r in records] == test
+    assert [d.id for d in analyze_text("\n".join(lines))] == ["overfitting"]
+    # A call's arguments are no set's pairs: ``eval(loss=2.0)`` names no evaluation.
+    assert _fields("step 3 loss 0.5 eval(loss=2.0)")[0] == {"loss": 0.5}
