@@ -45,8 +45,12 @@ _MARKDOWN_RULE = lazy.regex(
 _BLOCK_ROW = lazy.regex(r"^\s*\|(?P<name>[^|]*)\|(?P<value>[^|]*)\|\s*$")
 _COLUMNS_KEPT = 256  # a header with more cells names no metric table
 # A cell that lists numbers (DeepXDE's ``[2.09e-02, 3.20e-04, 3.26e-03]``, one per loss
-# term) or none (``[]``): the list, empty or with a comma.
-_LISTED = lazy.regex(r"\[\s*(?:[^\[\],]*,[^\[\]]*)?\]")
+# term), one number (its ``Test metric`` column: ``[1.22e+00]``) or none (``[]``): the
+# list, empty, with a comma or of one plain number.
+_LISTED = lazy.regex(
+    r"\[\s*(?:[^\[\],]*,[^\[\]]*"
+    r"|[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|(?i:nan|inf))\s*)?\]"
+)
 # A box-drawn table's rules (rich's ``┃ Step ┃ Loss ┃`` and ``│ 25 │ 2.40 │``) are its pipes.
 _BOX = str.maketrans(dict.fromkeys("\u2502\u2503\u2551\u2506\u2507\u250a\u250b", "|"))
 # A cell that says "no value here" (an evaluation column between evaluations).

@@ -2258,6 +2258,24 @@ def test_a_table_cell_that_lists_numbers_is_their_sum() -> None:
     assert all("test_metric" not in r.metrics for r in records)
 
 
+def test_a_table_cell_that_lists_one_number_is_that_number() -> None:
+    # DeepXDE's ``Test metric`` column lists one number (``[1.22e+00]``), and a run that
+    # went non-finite lists NaNs (``[nan, nan, nan]``): the table is read all the same.
+    header = "Step      Train loss                      Test loss                       Test metric"
+    rows = [
+        f"{s * 1000:<10}[{0.5 / (s + 1):.2e}, 2.00e-03, 1.00e-03]  "
+        f"[{0.5 / (s + 1):.2e}, 0.00e+00, 0.00e+00]  [{1 / (s + 1):.2e}]      "
+        for s in range(8)
+    ]
+    rows += [f"{s * 1000:<10}[nan, nan, nan]  [nan, nan, nan]  [nan]" for s in range(8, 11)]
+    records = read("\n".join(["Training model...", "", header, *rows]))
+    assert [r.step for r in records] == [s * 1000 for s in range(11)]
+    assert [r.metrics["test_metric"] for r in records[:8]] == [
+        float(f"{1 / (s + 1):.2e}") for s in range(8)
+    ]
+    assert all(math.isnan(r.metrics["loss"]) for r in records[8:])
+
+
 @pytest.mark.parametrize("tag", ["{}: ", "[{}] "])
 def test_a_bare_number_opening_lines_is_a_rank_only_once_it_comes_again(tag: str) -> None:
     # A counter (``1: train loss ..``) never repeats a number, a step over its lines
