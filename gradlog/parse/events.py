@@ -88,6 +88,10 @@ _SAID_NAN = (
     # PyMC's ``FloatingPointError: NaN occurred in optimization.``: the run itself.
     rf"|(?<!\bno\s)\b{_NON_FINITE}\s+(?:values?\s+)?(?:occurred|appeared|encountered|detected)\s+"
     r"(?:in|during)\s+(?:the\s+)?(?:optimi[sz]ation|training|fitting)\b"
+    # a guard naming the network that went non-finite (lucidrains' stylegan2-pytorch:
+    # ``NaN detected for generator or discriminator. Loading from checkpoint #13``)
+    rf"|(?<!\bno\s)\b{_NON_FINITE}\s+(?:values?\s+)?(?:detected|found|encountered)\s+(?:for|in)\s+"
+    r"(?:the\s+)?(?:generator|discriminator|model|network|net|weights|parameters|outputs?)\b"
     # the sentence alone, a loop's guard (skip-thoughts' ``NaN detected``): of nothing
     # else named, the training's values
     rf"|^\W*{_NON_FINITE}\s+(?:values?\s+)?(?:detected|encountered)\W*$"

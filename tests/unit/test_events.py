@@ -98,6 +98,10 @@ def test_an_overflow_skip_is_an_overflow_not_a_skipped_step() -> None:
         "WARNING: non-finite loss, ending training  tensor(nan, device='cuda:0')",
         "NaN detected",  # skip-thoughts' guard: the sentence alone
         "NaN detected!",
+        # a guard naming the network that went non-finite
+        "NaN detected for generator or discriminator. Loading from checkpoint #13",
+        "WARNING: inf found in model outputs, restoring the last checkpoint",
+        "NaN encountered in the weights after step 400",
     ],
 )
 def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> None:
@@ -126,6 +130,8 @@ def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> 
         "checking whether loss has nan: no",
         "NaN detected in column age",  # (another thing's)
         "no NaN detected",
+        "no NaN detected for the model",
+        "NaN values found in gradients",  # (a gradient's, which an overflow skips)
         "Loss diverged at step 5",  # (no stop: a rule's message, not the run's guard)
     ],
 )
