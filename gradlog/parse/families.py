@@ -592,6 +592,13 @@ class Families:
                 chosen = (fallback[0],)
                 if set(words(fallback[0])) & _LOG_OF:
                     self.primary["log"] = chosen
+            elif not trained and (
+                lettered := _players([k for k in keys if _lettered(k, metrics[k])])
+            ):
+                # A GAN's players named by their letters alone (CycleGAN's ``D_A`` and
+                # ``G_A``, pix2pixHD's ``G_GAN`` and ``D_real``, StyleGAN2's ``d:`` and
+                # ``g:``): its loss, as their losses are.
+                chosen, self.adversarial = lettered, True
             elif bound := [
                 k for k in keys if _bound(k) and metrics[k] < 0 and (not trained or _trains(k))
             ]:
@@ -691,6 +698,21 @@ class _Direction:
 _OBJECTIVE_WORDS = frozenset(("policy", "actor", "pg", "surrogate"))
 _GENERATOR = frozenset(("g", "gen", "generator", "netg"))
 _DISCRIMINATOR = frozenset(("d", "disc", "discriminator", "netd", "critic"))
+
+
+def _lettered(name: str, value: float) -> bool:
+    """Whether a name opens with a GAN player's letter, ``g`` or ``d``, and says little
+    more (``D_A``, ``G_GAN_Feat``, ``d``): a player's loss where both players print one;
+    not a setting that ends in one (``n_layers_D``), nor a size (``d_model: 512``)."""
+    named = words(name)
+    return (
+        named[0] in ("g", "d")
+        and len(named) <= _LETTERED_WORDS
+        and not (value > 1 and float(value).is_integer())
+    )
+
+
+_LETTERED_WORDS = 3  # (``G_GAN_Feat``; a longer name is something else's)
 
 
 def _players(names: list[str]) -> tuple[str, ...]:

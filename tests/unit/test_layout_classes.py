@@ -1859,3 +1859,32 @@ def test_a_sets_pairs_grouped_after_its_name_are_that_sets(form: str) -> None:
     assert [d.id for d in analyze_text("\n".join(lines))] == ["overfitting"]
     # A call's arguments are no set's pairs: ``eval(loss=2.0)`` names no evaluation.
     assert _fields("step 3 loss 0.5 eval(loss=2.0)")[0] == {"loss": 0.5}
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        # CycleGAN: ``D_A``, ``G_A`` and their cycle and identity terms per direction.
+        "(epoch: 1, iters: {i}, time: 0.2) D_A: {d} G_A: {g} cycle_A: 1.7 idt_A: 0.7",
+        "(epoch: 1, iters: {i}, time: 0.3) G_GAN: {g} G_GAN_Feat: 8.3 D_real: {d} D_fake: 0.2",
+        "d: {d}; g: {g}; r1: 0.0401; path: 0.0919; mean path: 0.6157",  # StyleGAN2
+    ],
+)
+def test_a_gans_players_named_by_their_letters_make_its_loss(form: str) -> None:
+    # A GAN names its players' losses by the letters G and D: where both print one and
+    # no other loss is printed, they are its loss (their sum), and its NaN the run's.
+    lines = [
+        form.format(i=i * 100, d=f"{0.5 + i % 7 / 100:.3f}", g=f"{1.2 + i % 5 / 50:.3f}")
+        for i in range(1, 40)
+    ]
+    lines.append(form.format(i=4000, d="nan", g="1.250"))
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert all("loss" in r.metrics for r in records)
+        assert math.isnan(records[-1].metrics["loss"])
+    assert [d.id for d in analyze_text("\n".join(lines))] == ["nan"]
+    # A setting that ends in a player's letter is none (CycleGAN's ``n_layers_D: 3``), and
+    # one player alone makes no GAN.
+    for text in ("n_layers_D: 3, netG: 2, lambda_A: 10.0", "step 4 d: 0.51 r1: 0.04"):
+        assert "loss" not in read(text)[0].metrics
+    # Nor are a model's sizes players (``d_model``, ``g_dim``): sizes are whole numbers.
+    assert "loss" not in read("d_model: 512, g_dim: 64, dropout: 0.1")[0].metrics
