@@ -5,12 +5,13 @@ same levels either way), and judged when the run ends."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
 from gradlog.config import StalledThresholds
 from gradlog.model import Record, Step
-from gradlog.parse.names import LOSS
+from gradlog.parse.names import ACC, LOSS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     Ints = np.ndarray[tuple[int], np.dtype[np.int64]]
 else:
     from gradlog.lazy import numpy as np  # a short log is read without numpy
+
+_LEARNED = 1.5  # an accuracy this many times its first value: the model learned
 
 
 class FlatStart:
@@ -31,7 +34,10 @@ class FlatStart:
     The median of an odd window is below a bar exactly when more than half its values
     are: a block is screened by counting, a record by its sorted window, alike."""
 
-    __slots__ = ("count", "first", "last", "limits", "moved", "start", "steps", "tail", "window")
+    __slots__ = (
+        *("accs", "count", "first", "last", "limits", "moved", "start", "steps", "tail"),
+        "window",
+    )
 
     def __init__(self, limits: StalledThresholds) -> None:
         self.limits = limits
@@ -46,6 +52,7 @@ class FlatStart:
         self.moved = False
         self.first: Record | None = None  # the records of the first and last of them
         self.last: Record | None = None
+        self.accs: list[float] = []  # the first and the latest accuracy beside them
 
     def _bars(self) -> tuple[float, float]:
         assert self.start is not None
@@ -61,6 +68,9 @@ class FlatStart:
         if self.first is None:
             self.first = record
         self.last = record
+        acc = record.metrics.get(ACC)
+        if acc is not None and math.isfinite(acc):
+            self.accs = [self.accs[0] if self.accs else acc, acc]
         self.tail.append(loss)
         if len(self.tail) == self.window:
             level = sorted(self.tail)[self.window // 2]
@@ -84,6 +94,10 @@ class FlatStart:
         if self.first is None:
             self.first = block.records[int(at[0])]
         self.last = block.records[int(at[-1])]
+        accs = block.values(ACC)[at]
+        accs = accs[np.isfinite(accs)]
+        if len(accs):
+            self.accs = [self.accs[0] if self.accs else float(accs[0]), float(accs[-1])]
         window, held = self.window, len(self.tail)
         seq = np.concatenate((np.fromiter(self.tail, np.float64, held), losses))
         self.tail.extend(losses[-window:].tolist())
@@ -105,6 +119,14 @@ class FlatStart:
     def _moved(self) -> None:
         self._reset()  # nothing more is needed (and the state is the same either way)
         self.moved = True
+
+    def learned(self) -> bool:
+        """Whether the accuracy printed beside the losses rose clearly, to ``_LEARNED``
+        times its first value or more: a model that scores better learns, whatever its
+        loss does (a retrieval loss summed over a batch converges within a few epochs
+        while its top-k accuracies keep climbing)."""
+        accs = self.accs
+        return len(accs) == 2 and accs[0] > 0 and accs[1] >= _LEARNED * accs[0]
 
     def from_start(self) -> bool:
         """Whether the log shows the run from its start: its first loss within one

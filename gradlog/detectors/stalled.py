@@ -40,8 +40,11 @@ class StalledDetector(Detector):
     - judged when the run ends, in a log that shows the run from its start (its first
       loss within one logging interval of step 0): the loss level (the median of the
       last 9 losses) never fell 3% below where it began, nor rose 5% above it, over 30
-      losses or more, away from a chance level. Every healthy run falls well beyond
-      that from its start; an excerpt or a resumed run does not start at step 0.
+      losses or more, away from a chance level, while the accuracy printed beside
+      them did not rise to 1.5 times its first value (a model that scores better
+      learns: a loss that converged in its first few records). Every healthy run
+      falls well beyond that from its start; an excerpt or a resumed run does not
+      start at step 0.
 
     A falling loss disproves a dead learning rate, a pinned error rate and skipped steps
     (the zero is a rounded small rate, a CTC model prints blanks while it starts, the
@@ -216,6 +219,8 @@ class StalledDetector(Detector):
             return None
         if flat.count < limits.flat_records or not flat.from_start() or start <= 0:
             return None
+        if flat.learned():
+            return None  # the accuracy rose: the model learned, its loss converged early
         nats = start * math.log(2) if first.bits else start
         if chance_classes(nats, self.thresholds.chance_plateau) is not None:
             return None  # at a chance level: chance_plateau's

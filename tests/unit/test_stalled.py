@@ -14,6 +14,7 @@ from gradlog.engine import analyze
 from gradlog.model import Record, Severity
 from gradlog.parse.events import OVERFLOW, SKIPPED_STEP
 from tests.helpers import analyze_text, records, run
+from tests.test_blocks import assert_blocks_exact
 
 PLATEAU = Thresholds()._replace(stalled=Thresholds().stalled._replace(plateau=True))
 
@@ -362,3 +363,27 @@ def test_the_start_is_one_logging_interval_from_step_zero() -> None:
         Record(step=100 * (i + 1), line=i + 1, metrics={"loss": v}) for i, v in enumerate(losses)
     ]
     assert [d.id for d in run("stalled", every_100)] == ["stalled"]
+
+
+def _converged_early(accs: list[float]) -> list[Record]:
+    """TFRS's two-tower retrieval: a loss summed over each batch falls 14% in its first
+    epochs and then holds its level, beside an accuracy (``accs``, one an epoch)."""
+    rng = random.Random(5)
+    losses = [70042.0, 65359.0, 62748.0, 61600.0, 61100.0]
+    losses += [60800 * math.exp(rng.gauss(0, 0.004)) for _ in range(len(accs) - 5)]
+    return [
+        Record(step=i + 1, line=i + 1, metrics={"loss": v, "acc": a})
+        for i, (v, a) in enumerate(zip(losses, accs, strict=True))
+    ]
+
+
+def test_a_loss_that_converged_early_beside_a_rising_accuracy_is_no_stall() -> None:
+    # Its level (the median of its first nine losses) is where the loss already sits:
+    # the loss alone reads as never having left it. Its top-1 accuracy tripled.
+    rising = _converged_early([0.0019 + 0.0034 * min(1.0, i / 20) for i in range(30)])
+    assert run("stalled", rising) == []
+    assert_blocks_exact(StalledDetector, rising, "rising accuracy")
+    # The same losses beside an accuracy that stays put: nothing learned.
+    flat = _converged_early([0.0019 * (1 + 0.05 * (i % 3)) for i in range(30)])
+    assert [d.id for d in run("stalled", flat)] == ["stalled"]
+    assert_blocks_exact(StalledDetector, flat, "flat accuracy")
