@@ -2242,15 +2242,22 @@ def test_a_loss_scale_printed_as_its_logarithm_is_the_scale() -> None:
     assert record.metrics["loss_scale"] == 20
 
 
+# DeepXDE's table: a list per cell, a loss term each.
+_DEEPXDE = "Step      Train loss                      Test loss                       Test metric"
+
+
+def _deepxde(rows: list[str]) -> list[Record]:
+    return read("\n".join(["Training model...", "", _DEEPXDE, *rows]))
+
+
 def test_a_table_cell_that_lists_numbers_is_their_sum() -> None:
     # DeepXDE: each loss term in a list; the total is their sum, ``[]`` no value.
-    header = "Step      Train loss                      Test loss                       Test metric"
     rows = [
         f"{s * 1000:<10}[{1e-2 / (s + 1):.2e}, {2e-3:.2e}, {1e-3:.2e}]"
         f"          [{1e-2 / (s + 1):.2e}, 0.00e+00, 0.00e+00]          []"
         for s in range(6)
     ]
-    records = read("\n".join(["Training model...", "", header, *rows]))
+    records = _deepxde(rows)
     assert [r.step for r in records] == [s * 1000 for s in range(6)]
     assert [r.metrics["loss"] for r in records] == pytest.approx(
         [1e-2 / (s + 1) + 3e-3 for s in range(6)], rel=1e-2
@@ -2261,14 +2268,13 @@ def test_a_table_cell_that_lists_numbers_is_their_sum() -> None:
 def test_a_table_cell_that_lists_one_number_is_that_number() -> None:
     # DeepXDE's ``Test metric`` column lists one number (``[1.22e+00]``), and a run that
     # went non-finite lists NaNs (``[nan, nan, nan]``): the table is read all the same.
-    header = "Step      Train loss                      Test loss                       Test metric"
     rows = [
         f"{s * 1000:<10}[{0.5 / (s + 1):.2e}, 2.00e-03, 1.00e-03]  "
         f"[{0.5 / (s + 1):.2e}, 0.00e+00, 0.00e+00]  [{1 / (s + 1):.2e}]      "
         for s in range(8)
     ]
     rows += [f"{s * 1000:<10}[nan, nan, nan]  [nan, nan, nan]  [nan]" for s in range(8, 11)]
-    records = read("\n".join(["Training model...", "", header, *rows]))
+    records = _deepxde(rows)
     assert [r.step for r in records] == [s * 1000 for s in range(11)]
     assert [r.metrics["test_metric"] for r in records[:8]] == [
         float(f"{1 / (s + 1):.2e}") for s in range(8)
