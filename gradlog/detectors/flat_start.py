@@ -55,8 +55,12 @@ class FlatStart:
         self.accs: list[float] = []  # the first and the latest accuracy beside them
 
     def _bars(self) -> tuple[float, float]:
+        """The levels the loss must fall under or rise over to have moved: shares of its
+        first level's size, so a loss below zero (BYOL's negative cosine similarity,
+        a flow's log-likelihood) has them too."""
         assert self.start is not None
-        return (1 - self.limits.flat_drop) * self.start, (1 + self.limits.flat_rise) * self.start
+        size = abs(self.start)
+        return self.start - self.limits.flat_drop * size, self.start + self.limits.flat_rise * size
 
     def add(self, record: Record, loss: float) -> None:
         """One record with a finite training loss."""

@@ -123,8 +123,9 @@ _VOCABULARY = 100
 _PERPLEXITY = lazy.regex(r"(?:^|_)(?:ppl|perplexity)(?:_|$)")
 
 
-def _accuracy(value: float) -> float:
-    return value / 100 if value > 1 else value  # some frameworks print percentages
+def accuracy(value: float) -> float:
+    """An accuracy as a fraction (some frameworks print percentages)."""
+    return value / 100 if value > 1 else value
 
 
 def near_chance(limits: PlateauThresholds, k: int) -> float:
@@ -401,7 +402,7 @@ class ChancePlateauDetector(Detector):
         if acc is not None and math.isfinite(acc) and self._k is not None:
             # Only the latest accuracies speak for the plateau: a first epoch may differ.
             self._accs.append(acc)
-            chance = abs(_accuracy(acc) - 1 / self._k) <= near_chance(self._limits, self._k)
+            chance = abs(accuracy(acc) - 1 / self._k) <= near_chance(self._limits, self._k)
             self._acc_chance.append(chance)
         if self._tight:
             self._tight = self._tight_chance.classes(loss) == self._k
@@ -413,7 +414,7 @@ class ChancePlateauDetector(Detector):
         full = len(self._accs) == self._accs.maxlen
         level = max(self._accs, default=0) - min(self._accs, default=0)
         steady = level <= self._limits.acc_tolerance  # not an accuracy falling through 1/K
-        frozen = len(set(self._accs)) == 1 and 0 < _accuracy(self._accs[0]) < 1
+        frozen = len(set(self._accs)) == 1 and 0 < accuracy(self._accs[0]) < 1
         return full and (frozen or (all(self._acc_chance) and steady))
 
     def _trending(self) -> bool:

@@ -12,7 +12,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, median, where
 from gradlog.detectors.flat_start import FlatStart
 from gradlog.detectors.noise import NoiseGauge
-from gradlog.detectors.plateau import chance_classes
+from gradlog.detectors.plateau import accuracy, chance_classes, near_chance
 from gradlog.detectors.signs import DeadRate, FrozenValue, PinnedError, Sign, SkippedSteps
 from gradlog.model import Confidence, Diagnosis, Record, Severity
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
@@ -39,10 +39,12 @@ class StalledDetector(Detector):
       overflow) on 4 records or more, and on half the records since the first skip;
     - judged when the run ends, in a log that shows the run from its start (its first
       loss within one logging interval of step 0): the loss level (the median of the
-      last 9 losses) never fell 3% below where it began, nor rose 5% above it, over 30
-      losses or more, away from a chance level, while the accuracy printed beside
-      them did not rise to 1.5 times its first value (a model that scores better
-      learns: a loss that converged in its first few records). Every healthy run
+      last 9 losses) never fell 3% below where it began, nor rose 5% above it (shares
+      of its size: a loss below zero, BYOL's negative cosine similarity, too), over 30
+      losses or more, while the accuracy printed beside them did not rise to 1.5 times
+      its first value (a model that scores better learns: a loss that converged in its
+      first few records). A level `chance_plateau` reports is left to it: within its
+      `tolerance` of ln(K), or under ln(K) beside an accuracy at 1/K. Every healthy run
       falls well beyond that from its start; an excerpt or a resumed run does not
       start at step 0.
 
@@ -217,12 +219,12 @@ class StalledDetector(Detector):
         first, last, start = flat.first, flat.last, flat.start
         if flat.moved or first is None or last is None or start is None:
             return None
-        if flat.count < limits.flat_records or not flat.from_start() or start <= 0:
+        if flat.count < limits.flat_records or not flat.from_start() or start == 0:
             return None
         if flat.learned():
             return None  # the accuracy rose: the model learned, its loss converged early
         nats = start * math.log(2) if first.bits else start
-        if chance_classes(nats, self.thresholds.chance_plateau) is not None:
+        if self._at_chance(nats, flat.accs[-1] if flat.accs else None):
             return None  # at a chance level: chance_plateau's
         message = (
             f"the loss never left the level it began at: its level (median of "
@@ -241,6 +243,20 @@ class StalledDetector(Detector):
             count=flat.count,
             evidence=evidence_of(pairs),
         )
+
+    def _at_chance(self, loss: float, acc: float | None) -> bool:
+        """Whether a flat loss is ``chance_plateau``'s to report: within its `tolerance`
+        of a chance level ln(K) either side, or under it within `below` beside an
+        accuracy at 1/K (where that rule needs one). A loss just under ln(K) with no
+        such accuracy (a link predictor's summed BCE at 1.045, under ln 3) is no coin
+        flip it could confirm: a flat one is a stall."""
+        limits = self.thresholds.chance_plateau
+        k = chance_classes(loss, limits)
+        if k is None:
+            return False
+        if abs(loss - math.log(k)) <= limits.tolerance * math.log(k):
+            return True
+        return acc is not None and abs(accuracy(acc) - 1 / k) <= near_chance(limits, k)
 
     def _follow(self, record: Record) -> list[Diagnosis]:
         """Open, update or close the episode of no learning."""

@@ -387,3 +387,34 @@ def test_a_loss_that_converged_early_beside_a_rising_accuracy_is_no_stall() -> N
     flat = _converged_early([0.0019 * (1 + 0.05 * (i % 3)) for i in range(30)])
     assert [d.id for d in run("stalled", flat)] == ["stalled"]
     assert_blocks_exact(StalledDetector, flat, "flat accuracy")
+
+
+def test_a_loss_below_zero_that_never_left_where_it_began_is_stalled() -> None:
+    # BYOL's negative cosine similarity goes from about -0.3 toward -0.9 when it learns;
+    # one that holds at -0.30 for 100 epochs learned nothing. Its bars are shares of the
+    # level's size.
+    flat = _from(0, [-v for v in _noisy(0.3017, 100, noise=0.005)])
+    found = run("stalled", flat)
+    assert [d.id for d in found] == ["stalled"]
+    assert_blocks_exact(StalledDetector, flat, "below zero")
+    learning = _from(0, [-0.3 - 0.006 * i for i in range(100)])  # toward -0.9: it learns
+    assert run("stalled", learning) == []
+
+
+def test_a_flat_loss_just_under_a_chance_level_is_a_stall_without_an_accuracy_there() -> None:
+    # OGB's link predictor sums two BCE terms to 1.045, 4.9% under ln 3: chance_plateau
+    # reports a level under ln(K) only beside an accuracy at 1/K, so a flat one with no
+    # such accuracy is a stall; beside one, it is that rule's.
+    flat = [
+        Record(step=i + 1, line=i + 1, metrics={"loss": v})
+        for i, v in enumerate(_noisy(1.0452, 60, noise=0.0003))
+    ]
+    assert [d.id for d in run("stalled", flat)] == ["stalled"]
+    assert_blocks_exact(StalledDetector, flat, "under chance")
+    at_third = [Record(r.step, r.line, {**r.metrics, "acc": 0.334}) for r in flat]
+    assert run("stalled", at_third) == []
+    at_ln_3 = [
+        Record(step=i + 1, line=i + 1, metrics={"loss": v})
+        for i, v in enumerate(_noisy(1.0986, 60, noise=0.0003))
+    ]
+    assert run("stalled", at_ln_3) == []  # (within 1% of ln 3: chance_plateau's alone)
