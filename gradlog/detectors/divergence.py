@@ -17,6 +17,7 @@ from gradlog.detectors.base import (
 )
 from gradlog.detectors.levels import Climb, Level
 from gradlog.model import Confidence, Diagnosis, Record, Severity
+from gradlog.parse.families import words
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 
 if TYPE_CHECKING:
@@ -57,7 +58,10 @@ class DivergenceDetector(Detector):
     gives the learning rate when the log prints one: a rate that rose during the climb,
     or one of 1 or more, raises the confidence. It is an error at 5x the best or more,
     back above where the run started (all learning undone), or after a blow-up. Losses
-    that can be negative (RL, some regularised objectives) are not judged.
+    that can be negative (RL, some regularised objectives) are not judged. A climb beside
+    an episode return that rose over it (an RL run's ``ep_rew_mean`` from where the loss
+    was best to where the climb was first told, by a quarter of its size or more) is
+    info: the value targets grow with the returns.
 
     ## Why it matters
     A loss that trends upward means the updates now make the model worse: the learning
@@ -140,6 +144,9 @@ class DivergenceDetector(Detector):
         # Whether each series' last value so far is finite (``ended_climbing``).
         self._ends_finite: dict[str, bool] = {}
         self._said: dict[str, Severity] = {}  # metric: severity of its open climb, as told
+        # metric: whether its open climb has been told beside an episode return that rose
+        # over it each time (an RL run's value targets grow with its returns: no alarm)
+        self._learning: dict[str, bool] = {}
         self._bulk: bool | None = None  # whether the screen models these settings: on first use
         self._horizon = _HORIZON  # records to screen at once: grows while none is flagged
 
@@ -270,7 +277,9 @@ class DivergenceDetector(Detector):
         told = self._said.get(climb.metric)
         if ended:
             self._said.pop(climb.metric, None)
-            return [self._diagnosis(climb, returned=True)] if told is not None else []
+            found = [self._diagnosis(climb, returned=True)] if told is not None else []
+            self._learning.pop(climb.metric, None)
+            return found
         if told == climb.severity or (told is None and not self._may_tell(climb.metric)):
             return []
         self._said[climb.metric] = climb.severity
@@ -305,6 +314,15 @@ class DivergenceDetector(Detector):
         persisted = climb.above >= 2 * climb.persist
         sure = climb.blown_at is not None or doubled or persisted or lr_evidence
         message = self._climb_message(climb, returned) + self._blowup_note(climb) + lr_note
+        severity = climb.severity
+        if (rose := self._rose(climb)) is not None:
+            name, then, now = rose
+            severity = Severity.INFO
+            message += (
+                f"; the episode return {name} rose with it, from {fmt(then)} to {fmt(now)}: "
+                "an RL loss's value targets grow with the returns, so its climb is no "
+                "sign of divergence"
+            )
         pairs = [
             (climb.best, climb.metric),
             (climb.first, climb.metric),
@@ -317,12 +335,22 @@ class DivergenceDetector(Detector):
             message,
             climb.first,
             climb.last,
-            severity=climb.severity,
+            severity=severity,
             confidence=Confidence.HIGH if sure else Confidence.MEDIUM,
             metric=climb.metric,
             count=climb.above,
             evidence=evidence_of(pairs),
         )
+
+    def _rose(self, climb: Climb) -> tuple[str, float, float] | None:
+        """The episode return beside a climb, and its values, while the climb is taken
+        for an RL run's value targets growing with its returns: the return rose over it
+        each time it was told (once it did not, the climb is an alarm from then on: one
+        is never taken back), and it never blew up."""
+        learning = self._learning.get(climb.metric, True)
+        rose = _return_rose(climb) if learning and climb.blown_at is None else None
+        self._learning[climb.metric] = rose is not None
+        return rose
 
     def _climb_message(self, climb: Climb, returned: bool = False) -> str:
         """How the climb went; one that is over (``returned``) by its peak, and where it
@@ -370,6 +398,30 @@ _HORIZON = 256  # records screened after a flagged one (doubling while none is f
 _MAX_HORIZON = 1 << 16
 _DENSE = 32  # a flagged record this close to the last one ...
 _BURST = 16  # ... has this many records after it observed one by one
+
+
+# Words that name an episode's return (SB3's ``ep_rew_mean``, ``episodic_return``,
+# Spinning Up's ``AverageEpRet``), and those of a return's spread rather than its level.
+_RETURN_WORDS = frozenset({"reward", "rewards", "return", "returns", "rew", "ret"})
+_SPREAD_WORDS = frozenset({"std", "min", "max", "var", "stdev"})
+_RETURN_RISE = 0.25  # of its size: a return that rose by this much rose
+
+
+def _return_rose(climb: Climb) -> tuple[str, float, float] | None:
+    """The episode return printed beside the climb's best and its latest record, and
+    its values there, when it rose clearly between them (by `_RETURN_RISE` of its
+    size); else None. A return that rose says an RL run is learning."""
+    then, now = climb.best.metrics, climb.last.metrics
+    for name, value in now.items():
+        named = set(words(name))
+        if not named & _RETURN_WORDS or named & _SPREAD_WORDS or "loss" in named:
+            continue
+        before = then.get(name)
+        if before is None or not (math.isfinite(before) and math.isfinite(value)):
+            continue
+        if value - before > _RETURN_RISE * max(abs(before), 1e-12):
+            return name, before, value
+    return None
 
 
 def _lr_note(climb: Climb) -> tuple[str, bool]:

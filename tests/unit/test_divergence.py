@@ -6,8 +6,10 @@ import math
 import random
 import re
 
+from gradlog.detectors.divergence import DivergenceDetector
 from gradlog.model import Confidence, Severity
 from tests.helpers import records, run
+from tests.test_blocks import assert_blocks_exact
 
 
 def _falls_then_rises(peak: float, climb: int = 8, after: int = 0) -> list[float]:
@@ -254,3 +256,41 @@ def test_a_log_that_ends_rising_less_or_on_the_way_down_is_not() -> None:
     steep = [losses[-1] * 1.45**k for k in range(1, 8)]
     assert run("divergence", records(loss=losses + steep + [steep[-2]])) == []  # fell back
     assert run("divergence", records(loss=losses + steep + [math.nan])) == []  # NaN's rule
+
+
+# --- an RL run: its loss's value targets grow with the returns
+
+
+def test_a_loss_that_climbs_beside_a_rising_episode_return_is_info() -> None:
+    # SB3's PPO prints ``train/loss`` (policy, value and entropy terms) beside
+    # ``rollout/ep_rew_mean``: as the agent learns, the returns grow and the value loss
+    # with them. The climb is told, as info, with the return that explains it.
+    losses = _falls_then_rises(1.3, after=10)
+    rising = records(loss=losses, rollout_ep_rew_mean=[20.0 + 20 * i for i in range(len(losses))])
+    found = run("divergence", rising)
+    assert [(d.id, d.severity) for d in found] == [("divergence", Severity.INFO)]
+    assert "the episode return rollout_ep_rew_mean rose with it" in found[0].message
+    assert_blocks_exact(DivergenceDetector, rising, "rising return")
+    # A return that falls (Pendulum's, negative, from -200 down to -1200), or one that
+    # holds, leaves the climb an alarm: the agent is not learning.
+    for returns in ([-200.0 - 40 * i for i in range(len(losses))], [50.0] * len(losses)):
+        found = run("divergence", records(loss=losses, ep_rew_mean=returns))
+        assert [(d.id, d.severity) for d in found] == [("divergence", Severity.ERROR)]
+    # A negative return that rises toward 0 (Pendulum's, from -1260) is a rise too.
+    negative = records(loss=losses, avg_ep_ret=[-1260.0 + 50 * i for i in range(len(losses))])
+    assert [d.severity for d in run("divergence", negative)] == [Severity.INFO]
+
+
+def test_a_climb_told_as_info_becomes_an_alarm_once_the_return_stops_rising() -> None:
+    # keras-rl's DQN: the episode reward still rose while the loss began to climb, then
+    # fell back as the Q-values ran away and the loss grew a hundredfold. Info while the
+    # return rises; once a telling finds it no higher than at the loss's best, an alarm
+    # from then on (never taken back if the return rises again).
+    losses = _falls_then_rises(1.3, after=4) + [1.3 * 1.5**i for i in range(1, 12)]
+    returns = [20.0 + 20 * i for i in range(24)] + [30.0] * (len(losses) - 24)
+    found = run("divergence", records(loss=losses, episode_reward=returns))
+    assert [(d.id, d.severity) for d in found] == [("divergence", Severity.ERROR)]
+    assert "rose with it" not in found[0].message
+    assert_blocks_exact(
+        DivergenceDetector, records(loss=losses, episode_reward=returns), "return fell"
+    )
