@@ -59,9 +59,10 @@ class DivergenceDetector(Detector):
     or one of 1 or more, raises the confidence. It is an error at 5x the best or more,
     back above where the run started (all learning undone), or after a blow-up. Losses
     that can be negative (RL, some regularised objectives) are not judged. A climb beside
-    an episode return that rose over it (an RL run's ``ep_rew_mean`` from where the loss
-    was best to where the climb was first told, by a quarter of its size or more) is
-    info: the value targets grow with the returns.
+    an episode return that rose over it (an RL run's ``ep_rew_mean``, by a quarter of its
+    size or more from where the loss was best, each time the climb is told) is info:
+    the value targets grow with the returns. Once a telling finds the return no higher,
+    or the loss blew up, the climb is an alarm from then on.
 
     ## Why it matters
     A loss that trends upward means the updates now make the model worse: the learning

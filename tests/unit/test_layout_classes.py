@@ -1838,25 +1838,32 @@ def test_a_bullet_before_top_k_accuracies_sums_up_an_evaluation(prefix: str) -> 
     assert "loss" in _fields("Epoch: [3][ 10/5005]  Loss 2.1 (2.2)  Acc@1 74.2 (71.5)")[0]
 
 
+def _overfits(form: str) -> None:
+    """``form``'s lines (``{i}`` an epoch, ``{a}`` training's loss, ``{b}`` the
+    evaluation's, which bottoms out at the 8th and climbs) read as both losses, either
+    way, and found overfitting."""
+    train = [round(0.5 / i + 0.01, 4) for i in range(1, 40)]
+    valid = [round(0.1 + abs(i - 8) / 200, 4) for i in range(1, 40)]
+    lines = [form.format(i=i, a=a, b=b) for i, a, b in zip(range(1, 40), train, valid, strict=True)]
+    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
+        assert [r.metrics["loss"] for r in records] == train
+        assert [r.metrics["val_loss"] for r in records] == valid
+    assert [d.id for d in analyze_text("\n".join(lines))] == ["overfitting"]
+
+
 @pytest.mark.parametrize(
     "form",
     [
         # Flux.jl's model zoo shows a NamedTuple per set: ``Train: (loss = .., acc = ..)``.
-        "Epoch: {e}   Train: (loss = {a}f0, acc = 97.1)   Test: (loss = {b}f0, acc = 96.4)",
-        "Epoch {e} Train {{loss: {a}, acc: 97.1}} Test {{loss: {b}, acc: 96.4}}",
-        "Epoch {e} train (loss={a}, acc=97.1) valid (loss={b}, acc=96.4)",
+        "Epoch: {i}   Train: (loss = {a}f0, acc = 97.1)   Test: (loss = {b}f0, acc = 96.4)",
+        "Epoch {i} Train {{loss: {a}, acc: 97.1}} Test {{loss: {b}, acc: 96.4}}",
+        "Epoch {i} train (loss={a}, acc=97.1) valid (loss={b}, acc=96.4)",
     ],
 )
 def test_a_sets_pairs_grouped_after_its_name_are_that_sets(form: str) -> None:
     # The set's name before its pairs in parentheses or braces, with or without a colon,
     # scopes them as a name followed by its pairs does: the second loss is the test set's.
-    train = [round(0.5 / e, 4) for e in range(1, 30)]
-    test = [round(0.1 + abs(e - 8) / 100, 4) for e in range(1, 30)]
-    lines = [form.format(e=e, a=a, b=b) for e, a, b in zip(range(1, 30), train, test, strict=True)]
-    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
-        assert [r.metrics["loss"] for r in records] == train
-        assert [r.metrics["val_loss"] for r in records] == test
-    assert [d.id for d in analyze_text("\n".join(lines))] == ["overfitting"]
+    _overfits(form)
     # A call's arguments are no set's pairs: ``eval(loss=2.0)`` names no evaluation.
     assert _fields("step 3 loss 0.5 eval(loss=2.0)")[0] == {"loss": 0.5}
 
@@ -1901,13 +1908,7 @@ def test_a_gans_players_named_by_their_letters_make_its_loss(form: str) -> None:
 def test_a_stand_in_losss_twin_on_an_evaluation_set_is_the_validation_loss(form: str) -> None:
     # A run that prints no loss by name: a second-tier measure stands in for it (``l2``,
     # ``err``), and the same measure on an evaluation's set for the validation loss.
-    train = [round(0.5 / i + 0.01, 4) for i in range(1, 40)]
-    valid = [round(0.1 + abs(i - 12) / 200, 4) for i in range(1, 40)]
-    lines = [form.format(i=i, a=a, b=b) for i, a, b in zip(range(1, 40), train, valid, strict=True)]
-    for records in (read("\n".join(lines)), read_blocks(lines, 7)[1]):
-        assert [r.metrics["loss"] for r in records] == train
-        assert [r.metrics["val_loss"] for r in records] == valid
-    assert [d.id for d in analyze_text("\n".join(lines))] == ["overfitting"]
+    _overfits(form)
     # An evaluation of another measure is no twin: it keeps its name.
     (record,) = read("epoch 1 train_err 0.5 val_acc 0.7")
     assert record.metrics == {"loss": 0.5, "val_acc": 0.7}
