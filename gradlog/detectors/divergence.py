@@ -17,7 +17,7 @@ from gradlog.detectors.base import (
 )
 from gradlog.detectors.levels import Climb, Level
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.families import words
+from gradlog.parse.families import RETURN_WORDS, words
 from gradlog.parse.names import GRAD_NORM, LOSS, LR, VAL_LOSS
 
 if TYPE_CHECKING:
@@ -401,9 +401,9 @@ _DENSE = 32  # a flagged record this close to the last one ...
 _BURST = 16  # ... has this many records after it observed one by one
 
 
-# Words that name an episode's return (SB3's ``ep_rew_mean``, ``episodic_return``,
-# Spinning Up's ``AverageEpRet``), and those of a return's spread rather than its level.
-_RETURN_WORDS = frozenset({"reward", "rewards", "return", "returns", "rew", "ret"})
+# Words that name an episode's return (``families.RETURN_WORDS``, and Spinning Up's
+# ``AverageEpRet``), and those of a return's spread rather than its level.
+_RETURN_WORDS = RETURN_WORDS | {"ret"}
 _SPREAD_WORDS = frozenset({"std", "min", "max", "var", "stdev"})
 _RETURN_RISE = 0.25  # of its size: a return that rose by this much rose
 

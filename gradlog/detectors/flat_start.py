@@ -74,7 +74,7 @@ class FlatStart:
         self.last = record
         acc = record.metrics.get(ACC)
         if acc is not None and math.isfinite(acc):
-            self.accs = [self.accs[0] if self.accs else acc, acc]
+            self._saw_accs(acc, acc)
         self.tail.append(loss)
         if len(self.tail) == self.window:
             level = sorted(self.tail)[self.window // 2]
@@ -101,7 +101,7 @@ class FlatStart:
         accs = block.values(ACC)[at]
         accs = accs[np.isfinite(accs)]
         if len(accs):
-            self.accs = [self.accs[0] if self.accs else float(accs[0]), float(accs[-1])]
+            self._saw_accs(float(accs[0]), float(accs[-1]))
         window, held = self.window, len(self.tail)
         seq = np.concatenate((np.fromiter(self.tail, np.float64, held), losses))
         self.tail.extend(losses[-window:].tolist())
@@ -123,6 +123,10 @@ class FlatStart:
     def _moved(self) -> None:
         self._reset()  # nothing more is needed (and the state is the same either way)
         self.moved = True
+
+    def _saw_accs(self, first: float, last: float) -> None:
+        """Accuracies seen beside the losses, the first and the last of them in order."""
+        self.accs = [self.accs[0] if self.accs else first, last]
 
     def learned(self) -> bool:
         """Whether the accuracy printed beside the losses rose clearly, to ``_LEARNED``

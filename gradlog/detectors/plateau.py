@@ -24,13 +24,14 @@ else:
     from gradlog.lazy import numpy as np
 
 
-def chance_classes(loss: float, limits: PlateauThresholds) -> int | None:
+def chance_classes(loss: float, limits: PlateauThresholds, tight: bool = False) -> int | None:
     """The class count K whose chance loss ln(K) is nearest this loss, if close enough
-    (up to `tolerance` above ln(K), up to `below` under it)."""
+    (up to `tolerance` above ln(K), up to `below` under it; ``tight``: up to `tolerance`
+    either side, where the rule needs no accuracy to confirm it)."""
     global _last
     if _last[0] is not limits:  # callers pass the same thresholds again and again
-        _last = (limits, _chance(limits, limits.below))
-    return _last[1].classes(loss)
+        _last = (limits, _chance(limits, limits.below), _chance(limits, limits.tolerance))
+    return (_last[2] if tight else _last[1]).classes(loss)
 
 
 class _Chance:
@@ -114,7 +115,11 @@ def _implied_at(loss: np.ndarray, acc: np.ndarray, tolerance: float) -> list[int
     return [int(value) for value in k[near]]
 
 
-_last: tuple[PlateauThresholds | None, _Chance] = (None, _Chance((), 0.0, 0.0))
+_last: tuple[PlateauThresholds | None, _Chance, _Chance] = (
+    None,
+    _Chance((), 0.0, 0.0),
+    _Chance((), 0.0, 0.0),
+)
 
 
 # The smallest vocabulary of a language model (a character-level one has ~100 symbols),

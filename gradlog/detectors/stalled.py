@@ -254,7 +254,7 @@ class StalledDetector(Detector):
         k = chance_classes(loss, limits)
         if k is None:
             return False
-        if abs(loss - math.log(k)) <= limits.tolerance * math.log(k):
+        if chance_classes(loss, limits, tight=True) == k:
             return True
         return acc is not None and abs(accuracy(acc) - 1 / k) <= near_chance(limits, k)
 

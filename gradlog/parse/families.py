@@ -119,7 +119,10 @@ _PARAM_WORDS = frozenset({"param", "params", "parameter", "parameters", "weight"
 _ACC_WORDS = frozenset({"acc", "accuracy", "top1", "acc1"})
 _ERROR_WORDS = frozenset({"err", "error", "errors"})  # a rate of errors is no accuracy
 # An agent's words: beside them a ``score`` is a return to maximise (``Families``).
-_REWARD_WORDS = frozenset({"reward", "rewards", "return", "returns", "episode", "episodes", "rew"})
+# Words of an episode's return (SB3's ``ep_rew_mean``, ``episodic_return``), and with the
+# episode's own words those of a run that prints its rewards.
+RETURN_WORDS = frozenset({"reward", "rewards", "return", "returns", "rew"})
+_REWARD_WORDS = RETURN_WORDS | {"episode", "episodes"}
 _TOTAL_WORDS = frozenset({"total", "sum", "overall", "all", "full", "joint", "combined"})
 # A statistic's words: what a name adds to tell one statistic of a series from another.
 _CURRENT_WORDS = frozenset({"current", "cur", "curr", "instant", "batch", "step", "last"})

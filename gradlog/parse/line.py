@@ -244,12 +244,12 @@ _EVALUATED_KEY = lazy.regex(
     rf"(?:{_EVALUATION_WORD})(?![\w.])",
     re.IGNORECASE,
 )
-# An evaluation's word alone in parentheses: what follows is the evaluation's.
 # An evaluation's summary line, a bullet before its top-k accuracies, maybe after a time
 # or a logger's prefix (the PyTorch ImageNet example's `` * Acc@1 76.1 Acc@5 92.9``, its
 # ``* Prec@1``; DeiT's and MAE's ``* Acc@1 81.2 Acc@5 95.3 loss 0.913``): its loss is the
 # evaluation's, not training's.
 _TOP_K_SUMMARY = lazy.regex(r"(?:^|\s)\* +(?:acc|prec|top)[ @-]?1\b", re.IGNORECASE)
+# An evaluation's word alone in parentheses: what follows is the evaluation's.
 _PAREN_SECTION = lazy.regex(rf"\((?:{_EVALUATION_WORD})\)", re.IGNORECASE)
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = lazy.regex(rf"(?<![\w.])(?:{_EVALUATION_WORD})(?![\w.])", re.IGNORECASE)
