@@ -34,6 +34,7 @@ class _Pending:
     # an earlier loop set, once another loop began (None: still the block's first loop).
     count: tuple[float, float] | None = None
     earlier: frozenset[str] | None = None
+    shown: frozenset[str] | None = None  # the names the last line with a count printed
     told: bool = False  # a header whose step a sentence told (``Evaluating at step 40``)
     # A record no step opened: the line that last gave it values, the bar count printed
     # on it, and how many lines since have printed its values again
@@ -235,6 +236,8 @@ class Assembler:
         dataclass: the reader's fast way calls this directly)."""
         pending = self._pending
         count, self._count = self._count, None
+        if count is not None and pending is not None and pending.header:
+            self._dropped(pending, metrics)
         if bits and pending is not None:
             pending.bits = True  # the open record's losses are in bits too
         if header and step is None and epoch is not None and not metrics:
@@ -441,6 +444,17 @@ class Assembler:
         if last is not None and new_loop(index, total, *last):
             pending.earlier = frozenset(pending.metrics)
         pending.count = (index, total)
+
+    @staticmethod
+    def _dropped(pending: _Pending, metrics: dict[str, float]) -> None:
+        """Note the names of a block's line that prints a loop's count. A bar's later
+        state shows every name its earlier one did (Keras adds ``val_`` ones at the end);
+        a line of the same count that shows fewer is another loop: Keras's
+        ``model.evaluate`` bar (``1/1 [===] - loss: 1.65``) after the last epoch of a
+        full-batch run, its count the same as each epoch's."""
+        shown, pending.shown = pending.shown, frozenset(metrics)
+        if shown is not None and not shown <= pending.shown:
+            pending.earlier = frozenset(pending.metrics)
 
     def _carried(self) -> list[Record]:
         """The carried event values as a record of their own, numbered in order."""
@@ -652,6 +666,7 @@ class Assembler:
                 return []
             self._pending = _Pending(pending.step, pending.line, pending.epoch, False, True)
             self._pending.count, self._pending.earlier = pending.count, pending.earlier
+            self._pending.shown = pending.shown
         else:
             self._pending = None
         if pending is None or not pending.metrics:

@@ -2007,6 +2007,42 @@ def test_an_evaluation_after_the_last_epoch_replaces_none_of_its_values() -> Non
     )
 
 
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_an_evaluation_of_the_same_count_as_full_batch_epochs_is_another_loop(
+    verbose: int,
+) -> None:
+    # Full-batch training (a GNN on one graph: ``1/1`` each epoch) with a validation
+    # set, then model.evaluate, whose bar counts 1/1 too. It shows fewer names than the
+    # epoch's line (no ``val_``), which a bar's later state never does: another loop.
+    epochs = 60
+
+    def epoch_line(values: str) -> str:
+        return _keras_bar(1, 1, values) if verbose == 1 else f"1/1 - 0s - {values}"
+
+    log = []
+    for epoch in range(1, epochs + 1):
+        loss = 2 / epoch
+        log += [
+            f"Epoch {epoch}/{epochs}",
+            epoch_line(f"loss: {loss:.4f} - acc: 0.9000 - val_loss: 0.8000 - val_acc: 0.7700"),
+        ]
+    log += [_keras_bar(1, 1, "loss: 1.6512 - acc: 0.7650"), "", "Test Set Metrics:"]
+    log += ["\tloss: 1.6512", "\tacc: 0.7650"]
+    one_by_one = read("\n".join(log))
+    _, blocks = read_blocks(log, 1000, 16)
+    for records in (one_by_one, blocks):
+        assert [r.metrics["loss"] for r in records] == [round(2 / e, 4) for e in range(1, 61)]
+        assert {r.metrics["val_loss"] for r in records} == {0.8}
+    # A bar's states at its last count show the same names and more: one loop, its last.
+    log = [
+        "Epoch 1/1",
+        _keras_bar(1, 1, "loss: 0.5000 - acc: 0.9000").replace("3s 2ms/step", "ETA: 0s"),
+        _keras_bar(1, 1, "loss: 0.4900 - acc: 0.9100 - val_loss: 0.6000 - val_acc: 0.8"),
+    ]
+    (record,) = read("\n".join(log))
+    assert record.metrics == {"loss": 0.49, "acc": 0.91, "val_loss": 0.6, "val_acc": 0.8}
+
+
 @pytest.mark.parametrize("bar", ["keras", "tqdm"])
 @pytest.mark.parametrize("redraws", [3, 60])
 def test_loops_in_epoch_blocks_read_in_blocks_as_one_by_one(bar: str, redraws: int) -> None:
