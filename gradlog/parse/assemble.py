@@ -35,6 +35,9 @@ class _Pending:
     count: tuple[float, float] | None = None
     earlier: frozenset[str] | None = None
     shown: frozenset[str] | None = None  # the names the last line with a count printed
+    # The physical line of the last epoch summary taken, and the names its bar's states
+    # set (``summarise``).
+    summarised: tuple[int, set[str]] = field(default_factory=lambda: (-1, set()))
     told: bool = False  # a header whose step a sentence told (``Evaluating at step 40``)
     # A record no step opened: the line that last gave it values, the bar count printed
     # on it, and how many lines since have printed its values again
@@ -76,6 +79,22 @@ class _Pending:
         ):
             return 0
         return seen[1] + 1
+
+    def summarise(self, line_no: int, metrics: dict[str, float]) -> None:
+        """Take an epoch's summary line (``Assembler._summarises``): its means never
+        replace the steps' values, but a later state of a bar replaces the values its
+        state before set: a summary on the same line (redrawn with ``\\r``) or on the
+        line after it (a bar that writes each state on a line of its own), as a
+        validation bar's running loss goes from its first state's ``Loss: 0.000000`` to
+        its last."""
+        last, names = self.summarised
+        if not last <= line_no <= last + 1:
+            names = set()
+        for name, value in metrics.items():
+            if name not in self.metrics or name in names:
+                self.metrics[name] = value
+                names.add(name)
+        self.summarised = (line_no, names)
 
     def moved_on(self, metrics: dict[str, float]) -> bool:
         """Whether ``metrics`` hold another training loss than the record's."""
@@ -282,8 +301,8 @@ class Assembler:
                 pending.metrics.update(metrics)
                 return []
             if self._summarises(pending, step, epoch, header):
-                for name, value in metrics.items():  # its means never replace steps'
-                    pending.metrics.setdefault(name, value)  # type: ignore[union-attr]
+                assert pending is not None
+                pending.summarise(line_no, metrics)
                 return []
             if self._preamble(pending, at):
                 # The counts of a banner before the log's first step (LightGBM's ``Number

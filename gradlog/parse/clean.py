@@ -81,6 +81,10 @@ class Fences:
 _CONTROL = lazy.regex(r"[\x00-\x08\x0b-\x1f\x7f]")
 # A blank state after a redraw: only whitespace (as ``str.strip`` sees it) up to the next.
 _BLANK_STATE = lazy.regex(r"\r\s*(?=\r|\Z)")
+_FIRST_DIGIT = lazy.regex(r"\d")
+_LETTER = lazy.regex(r"[^\W\d_]")
+_NUMBER_RUN = lazy.regex(r"\d+(?:[.:]\d+)*")
+_OPENING = 4  # characters of a line's opening words that may recur as glued states
 # Read through cp1252, UTF-8 bar blocks become mojibake ("\u00e2\u2013\u02c6" for a full
 # block): bar debris, never data.
 _MOJIBAKE = lazy.regex("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
@@ -263,11 +267,41 @@ def redraws(text: str) -> list[str]:
     Lightning's and diffusers' carry metrics in each refresh. Blank states are dropped.
     """
     if "\r" not in text:
-        return [text]
+        return _unglued(text) or [text]
     states = text.split("\r")
     if _BLANK_STATE.search(text) is None:  # (a search at C speed, not a strip per state)
         return states if states[0].strip() else states[1:]
     return [segment for segment in states if segment.strip()]
+
+
+def _unglued(text: str) -> list[str] | None:
+    """The states of a bar redrawn with ``\\r`` whose ``\\r`` were lost (a log pasted into
+    an issue, a viewer that drops them), glued into one line: None when ``text`` is not
+    so. A line is glued states when the words it opens with (all before its first
+    number: at least ``_OPENING`` characters, a letter among them) recur in it, and each
+    piece they begin reads alike (the same words and separators, bars cut, blanks
+    collapsed), but for the last, which may show more (Keras and Lightning add the
+    evaluation's values to the last state)."""
+    found = _FIRST_DIGIT.search(text)
+    if found is None:
+        return None
+    at = found.start()
+    opening = text[:at].lstrip()
+    if len(opening) < _OPENING or text.find(opening, at) < 0 or not _LETTER.search(opening):
+        return None
+    starts = [m.start() for m in re.finditer(re.escape(opening), text)]
+    if text[: starts[0]].strip():
+        return None
+    states = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+    shapes = {_state_shape(state) for state in states[:-1]}
+    if len(shapes) != 1 or not _state_shape(states[-1]).startswith(shapes.pop().rstrip("]})")):
+        return None
+    return states
+
+
+def _state_shape(state: str) -> str:
+    """A state's words and separators: its bar cut, numbers as ``0``, blanks collapsed."""
+    return " ".join(_NUMBER_RUN.sub("0", _unbarred(state)).split())
 
 
 def _rank_of(tag: re.Match[str]) -> int:

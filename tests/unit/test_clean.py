@@ -198,3 +198,29 @@ def test_redraws_drop_the_blank_states_as_strip_sees_them(seed: int) -> None:
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
         expected = [text] if "\r" not in text else [s for s in text.split("\r") if s.strip()]
         assert redraws(text) == expected
+
+
+def test_bar_states_glued_where_their_returns_were_lost_are_states() -> None:
+    # A tqdm bar pasted without its ``\r``: the words the line opens with recur, and each
+    # piece they begin reads alike (bars cut, numbers aside); the last may show more.
+    states = [
+        f"Epoch 3: {p:3d}%|{'#' * (p // 10):10s}| {p}/100 [00:0{p // 20}<00:01, 9.5it/s, "
+        f"loss=0.{p}]"
+        for p in (10, 20, 30)
+    ]
+    last = states[-1][:-1] + ", val_loss=0.71]"
+    assert redraws("".join(states[:-1]) + last) == [*states[:-1], last]
+    assert len(clean("".join(states))) == 3
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Epoch 1 train loss 0.52 Epoch 1 val loss 0.61",  # the words recur, the pieces differ
+        "loss 0.5 | loss_cls 0.3 | loss_box 0.2",  # a name's prefix recurs
+        "ep 1 loss 0.5 ep 1 loss 0.4",  # an opening too short to tell
+        "2024-05-01 step 10 loss 0.5 step 10 loss 0.4",  # a number opens the line
+    ],
+)
+def test_a_line_whose_opening_recurs_differently_is_one_state(line: str) -> None:
+    assert redraws(line) == [line]

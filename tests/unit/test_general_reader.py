@@ -2122,6 +2122,39 @@ def test_an_epoch_s_summary_after_its_steps_joins_their_record(evaluated: int) -
     ]
 
 
+@pytest.mark.parametrize("joiner", ["\r", "  ", "\n"])
+def test_a_bar_s_later_state_replaces_the_summary_its_earlier_state_gave(joiner: str) -> None:
+    # Mozilla DeepSpeech's progressbar2 lines: the validation bar's first state shows
+    # ``Loss: 0.000000`` before any batch ran, its last the evaluation's loss. Its states
+    # are redrawn with ``\r``, glued into one line where the ``\r`` were lost (a pasted
+    # log), or written a line each: the last state's value stands.
+    log = []
+    for epoch in range(3):
+        states = [
+            f"Epoch {epoch} |   Training | Elapsed Time: 0:00:{s:02d} | Steps: {epoch * 40 + s}"
+            f" | Loss: {150 - epoch * 20 - s:.6f}"
+            for s in (10, 20, 30, 40)
+        ]
+        log.append("".join(states))
+        states = [
+            f"Epoch {epoch} | Validation | Elapsed Time: 0:00:0{k} | Steps: {k * 10} | "
+            f"Loss: {0 if k == 0 else 140 - epoch * 10 + k:.6f} | Dataset: dev.csv"
+            for k in range(4)
+        ]
+        log.append(joiner.join(states))
+    one_by_one = read("\n".join(log))
+    _, blocks = read_blocks(log * 40, 1000, 16)  # (long enough for the block reader)
+    assert [(r.step, r.metrics) for r in blocks[: len(one_by_one)]] == [
+        (r.step, r.metrics) for r in one_by_one
+    ]
+    evaluated = [r.metrics["val_loss"] for r in one_by_one if "val_loss" in r.metrics]
+    assert evaluated == [143, 133, 123]
+    # An epoch's summary further on than the line after the last one is no state of its
+    # bar: it never replaces a value the epoch holds.
+    log = ["step 10 | epoch 0 | loss 2.0", "epoch 0 | val_loss 1.5", "", "epoch 0 | val_loss 1.7"]
+    assert [r.metrics for r in read("\n".join(log))] == [{"loss": 2.0, "val_loss": 1.5}]
+
+
 def test_a_setting_at_an_epoch_past_the_first_record_s_is_no_record() -> None:
     # Chainer's example prints its settings, ``# epoch: 20`` the epochs to run among
     # them, before the table of epoch 1 on: they join the first record; no record at
