@@ -98,6 +98,10 @@ _SETTING_WORDS = frozenset(
 # Words of a clipping threshold beside a norm's (``grad_norm_clip``, ``clip_grad_norm``):
 # a setting, not the norm measured (``grad_norm_clipped`` is the norm after clipping).
 _CLIP_WORDS = frozenset({"clip", "clipping", "threshold", "thresh"})
+# Words of a threshold on a measure (SlowFast's ``DETECTION_SCORE_THRESH``): a setting,
+# never the measure, so no stand-in for a loss; but ``loss_threshold_maps`` (DBNet's
+# loss on its threshold map) is a loss.
+_THRESHOLD_WORDS = frozenset({"threshold", "thresh"})
 _AROUND_CLIPPING = frozenset({"before", "after", "pre", "post", "unclipped"})  # (measured)
 # Last words of how often something is done, a setting: OpenSeq2Seq's
 # ``'print_loss_steps': 100``, ``log_loss_every``, ``loss_interval`` (not Lightning's
@@ -373,7 +377,7 @@ def _fallback(snake: str) -> bool:
     return (
         len(named) <= _FALLBACK_LONGEST
         and bool(parts & _FALLBACK_WORDS)
-        and not parts & (_NOT_A_VALUE | _SETTING_WORDS | _VAL_WORDS)
+        and not parts & (_NOT_A_VALUE | _SETTING_WORDS | _VAL_WORDS | _THRESHOLD_WORDS)
     )
 
 
@@ -809,24 +813,32 @@ def _on_numbered_sets(names: list[str]) -> bool:
 
 def _total(keys: tuple[str, ...], metrics: dict[str, float]) -> tuple[str, ...]:
     """A value equal (to print precision) to the sum of the two or more just before it,
-    none of them a time or a member of a family (a learning rate is no part of a loss;
-    LiBai's ``Compilation time: 0.054`` is no total of the time before it and the rate)."""
+    none of them a time, a setting or a member of a family (a learning rate is no part of
+    a loss; LiBai's ``Compilation time: 0.054`` is no total of the time before it and the
+    rate; a configuration's ``thresh_max: 0.7`` none of ``shrink_ratio: 0.4`` and
+    ``thresh_min: 0.3``)."""
     values = [metrics[k] for k in keys]
     for end in range(2, len(keys)):
         total, target = 0.0, values[end]
         if not math.isfinite(target) or target <= 0 or target == int(target):
             continue  # a loss is a positive real; counts (``total_params``) are whole
-        if timed(words(keys[end])):
+        if _no_part(keys[end]):
             continue
         for start in range(end - 1, -1, -1):
             if not 0 < values[start] < target:
                 break  # parts of a loss are positive and each below the whole
-            if family(keys[start]) is not None or timed(words(keys[start])):
+            if family(keys[start]) is not None or _no_part(keys[start]):
                 break
             total += values[start]
             if end - start >= 2 and abs(total - target) <= 1e-3 * target + 2e-3:
                 return (keys[end],)
     return ()
+
+
+def _no_part(name: str) -> bool:
+    """Whether a name is no loss nor part of one: a time, a setting, a threshold."""
+    named = words(name)
+    return timed(named) or bool(set(named) & (_SETTING_WORDS | _THRESHOLD_WORDS))
 
 
 @cache

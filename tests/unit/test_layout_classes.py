@@ -14,7 +14,7 @@ import pytest
 
 from gradlog.columns import RecordRun
 from gradlog.parse.events import event as find_event
-from gradlog.parse.families import Families
+from gradlog.parse.families import Families, family
 from gradlog.parse.grammar import NUMBER_RE
 from gradlog.parse.line import LineParser
 from gradlog.parse.names import NameTable, normalise
@@ -506,6 +506,28 @@ def test_a_value_that_is_the_sum_of_the_others_is_their_total() -> None:
             f"(Steps: {step}00) train/generator_loss = {sc + mag:.4f}.",
         ]
     assert [r.metrics["loss"] for r in read("\n".join(lines))] == [0.92, 0.9, 0.88, 0.86, 0.84]
+
+
+def test_a_setting_in_a_configuration_dump_is_no_loss() -> None:
+    """Settings and thresholds are no loss's stand-in, total or part of one: the run's
+    first loss is the first its training lines print, not a setting before them."""
+    # PaddleOCR's YAML dump: 0.4 + 0.3 = 0.7, by chance (a name printed again splits
+    # the dump into two records)
+    dump = ["  size : 0.5", "  size : 960", "  shrink_ratio : 0.4", "  thresh_min : 0.3"]
+    lines = ["Config:", *dump, "  thresh_max : 0.7", ""]
+    lines += [f"epoch: [1/10], global_step: {s}0, loss: {7 - s / 10:.4f}" for s in range(1, 6)]
+    losses = [r.metrics["loss"] for r in read("\n".join(lines)) if "loss" in r.metrics]
+    assert losses == [6.9, 6.8, 6.7, 6.6, 6.5]
+    # SlowFast's config: a threshold on a score is no score; a score still stands in,
+    # and DBNet's loss on its threshold map is a loss.
+    for metrics, loss in [
+        ({"detection_score_thresh": 0.9, "num_splits": 1.0}, None),
+        ({"score_threshold": 0.5}, None),
+        ({"score": 0.9, "num_splits": 1.0}, 0.9),
+    ]:
+        Families().resolve(metrics)
+        assert metrics.get("loss") == loss
+    assert family("loss_threshold_maps") == "loss"
 
 
 def test_a_discriminator_that_joins_later_makes_the_run_a_gans() -> None:
