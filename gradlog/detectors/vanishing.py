@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, median, where
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.names import GRAD_NORM, LOSS, PARAM_NORM
+from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE, PARAM_NORM
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,6 +52,10 @@ class VanishingGradientDetector(Detector):
       resumed, not told again, by the next flat run: batch noise on a loss frozen at its
       level breaks a 2% band every few records, and each break is not a new episode. It
       ends when the grad norm is not tiny for more than `gap_records` records.
+    - a record whose fp16 loss scale is below `error_scale` (1, from
+      `loss_scale_collapse`) is no sign of its own: a scale that amplifies nothing lets
+      small gradients underflow to 0, and the scale is the problem to tell (VideoMAE's
+      grad norm fell to 0 as its scale halved from 1 to 1e-3).
     """
 
     rule = Rule(
@@ -80,6 +84,7 @@ class VanishingGradientDetector(Detector):
     def __init__(self, thresholds: Thresholds) -> None:
         super().__init__(thresholds)
         self._limits = thresholds.vanishing_gradient
+        self._underflow = thresholds.loss_scale_collapse.error_scale  # (a scale below: `_tiny`)
         self._start_loss: float | None = None
         self._run: list[Record] = []  # the run's first record and its latest 63
         self._length = 0  # records in the run
@@ -144,6 +149,8 @@ class VanishingGradientDetector(Detector):
             with np.errstate(divide="ignore", invalid="ignore"):
                 tiny |= (param > 0) & (grad / param < limits.relative)
         tiny &= np.isfinite(grad)
+        if LOSS_SCALE in names:  # (as `_tiny`: beside a scale below 1, the scaler's doing)
+            tiny &= ~(block.present(LOSS_SCALE) & (block.values(LOSS_SCALE) < self._underflow))
         # (A run closes on the record after it, or after its gap when it was reported; an
         # episode a flat run may resume ends after the gap too. Records that print no grad
         # norm are passed over: the gap counts those that print one.)
@@ -231,6 +238,9 @@ class VanishingGradientDetector(Detector):
         limits = self._limits
         if self._start_loss and loss < limits.unlearned_fraction * self._start_loss:
             return False
+        scale = metrics.get(LOSS_SCALE)
+        if scale is not None and scale < self._underflow:
+            return False  # (the scaler's underflow: `loss_scale_collapse` tells it)
         if grad <= limits.absolute:
             return True
         param = metrics.get(PARAM_NORM)

@@ -85,6 +85,14 @@ _FIRST_DIGIT = lazy.regex(r"\d")
 _LETTER = lazy.regex(r"[^\W\d_]")
 _NUMBER_RUN = lazy.regex(r"\d+(?:[.:]\d+)*")
 _OPENING = 4  # characters of a line's opening words that may recur as glued states
+# A coefficient in a formula (torchdistill's ``Loss = 1.0 * OrgLoss``, ``loss = 0.5 * ce +
+# 0.5 * kl``): a weight that multiplies a named term is no reading of the name before it.
+# A real number (a product of whole numbers is of settings: llm.c's ``B=32 * seq_len
+# T=1024``), after ``=``, ``:``, ``(``, ``+`` or ``,`` (not a count's ``1/15 * Epoch``).
+_COEFFICIENT = lazy.regex(
+    r"(?:(?<=[=:(+,])|(?<=[=:(+,] ))[-+]?\d*(?:\.\d+(?:[eE][-+]?\d+)?|\d[eE][-+]?\d+)"
+    r"\s*\*\s*(?=[^\W\d])"
+)
 # Read through cp1252, UTF-8 bar blocks become mojibake ("\u00e2\u2013\u02c6" for a full
 # block): bar debris, never data.
 _MOJIBAKE = lazy.regex("\u00e2\u2013[\u0080-\u02ff\u2000-\u20ff]?")
@@ -477,6 +485,8 @@ def clean(raw: str) -> list[Segment]:
             continue
         if "<-" in state or "←" in state:
             state = _COMMENT.sub("", state)
+        if "*" in state:
+            state = _COEFFICIENT.sub("", state)
         if "#" in state:
             state = _AXIS_NUMBER_SIGN.sub(r"\1 ", _NUMBER_SIGN.sub("", state))
         if "/s" in state:

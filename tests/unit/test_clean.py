@@ -43,6 +43,13 @@ CASES = [
     ("Step 12 | 52ms", ["Step 12 | 52ms"]),
     ("Epoch 3 12s loss 0.5", ["Epoch 3 12s loss 0.5"]),
     ("a\tb", ["a  b"]),
+    # a coefficient in a formula is no reading; a count's ``1/15 *`` stays
+    ("Loss = 1.0 * OrgLoss", ["Loss = OrgLoss"]),
+    ("loss = 0.5 * ce + 0.5 * kl", ["loss = ce + kl"]),
+    ("1/15 * Epoch (train)", ["1/15 * Epoch (train)"]),
+    ("loss: 2.5 * 3", ["loss: 2.5 * 3"]),
+    ("batch_size B=32 * seq_len T=1024", ["batch_size B=32 * seq_len T=1024"]),
+    ("loss = 1e-2 * reg", ["loss = reg"]),
     ("step 3 loss nan   <-- explodes here", ["step 3 loss nan"]),
     ("2024-05-01 10:00:00,123 - INFO - step 10 | loss 2.3", ["step 10 | loss 2.3"]),
     ("[2024-03-05 14:02:11,482] [INFO] [logging.py:96:log_dist] [Rank 0] step=10", ["step=10"]),

@@ -87,3 +87,27 @@ def test_a_grad_norm_printed_now_and_then_is_judged_where_printed() -> None:
     grads: list[float | None] = [0.0002 if i % 5 == 4 else None for i in range(40)]
     found = run("vanishing_gradient", records(loss=[0.6931] * 40, grad_norm=grads))
     assert [(d.first_step, d.last_step, d.count) for d in found] == [(5, 40, 8)]
+
+
+def test_tiny_grads_beside_a_loss_scale_below_one_are_the_scalers() -> None:
+    # VideoMAE in fp16: the scale halves from 1 to 1e-3, small gradients underflow to 0;
+    # `loss_scale_collapse` tells it, and no vanishing gradient is told beside it.
+    from gradlog.detectors.vanishing import VanishingGradientDetector
+    from tests.test_blocks import assert_blocks_exact
+
+    n = 200
+    scales = [2.0 ** -(k // 20) for k in range(n)]
+    grads = [1.0 if s >= 1 else 0.0 for s in scales]
+    recs = records(loss=[0.6032 + 0.0001 * (k % 3) for k in range(n)], grad_norm=grads)
+    assert run("vanishing_gradient", recs) != []  # (no scale printed: vanishing)
+    scaled = records(
+        loss=[0.6032 + 0.0001 * (k % 3) for k in range(n)], grad_norm=grads, loss_scale=scales
+    )
+    assert run("vanishing_gradient", scaled) == []
+    # A scale of 1 and above amplifies: gradients tiny beside it vanish.
+    kept = records(
+        loss=[0.6032 + 0.0001 * (k % 3) for k in range(n)], grad_norm=grads, loss_scale=[1.0] * n
+    )
+    assert run("vanishing_gradient", kept) != []
+    for recs in (scaled, kept):
+        assert_blocks_exact(VanishingGradientDetector, recs, "vanishing_gradient")
