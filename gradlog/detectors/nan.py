@@ -12,7 +12,7 @@ from gradlog.config import Thresholds
 from gradlog.detectors.base import Detector, Rule, evidence_of, fmt, loss_is_nan, where
 from gradlog.detectors.loss_scale import past_calibration
 from gradlog.model import Confidence, Diagnosis, Record, Severity
-from gradlog.parse.events import ABORTED
+from gradlog.parse.events import ABORTED, OVERFLOW
 from gradlog.parse.families import family, watched
 from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE, PARAM_NORM, VAL_LOSS
 from gradlog.report import plural
@@ -111,6 +111,7 @@ class NanDetector(Detector):
         self._last: Record | None = None
         self._count = 0
         self._loss_bad = False  # the loss itself went non-finite in this episode
+        self._said_skipped = False  # ... on a line that said its step overflowed (skipped)
         self._announced = False
         self._stepped = False  # a finite grad norm was printed: a step succeeded
         self._calibrating = False  # the open episode began before any step succeeded
@@ -156,6 +157,7 @@ class NanDetector(Detector):
             return done
         if self._first is None:
             self._first, self._count, self._loss_bad, self._announced = record, 0, False, False
+            self._said_skipped = False
             self._orphans = orphans
             self._calibrating = not stepped and not past_calibration(
                 record, self._calibration_records
@@ -171,12 +173,24 @@ class NanDetector(Detector):
         self._last = record
         self._count += 1
         self._aborted = self._aborted or bool(record.get(ABORTED))
+        # A line that says the step overflowed and was skipped (Jukebox's ``Overflow in
+        # forward. Loss tensor(inf)``) prints the skipped step's values: the scaler at
+        # work, as a non-finite grad norm beside a finite loss is.
+        skip = bool(record.get(OVERFLOW))
+        self._said_skipped = self._said_skipped or (
+            skip and (loss_is_nan(record) or _nonfinite(record.get(LOSS)))
+        )
         self._loss_bad = (
             self._loss_bad
             or bool(orphans)
-            or loss_is_nan(record)
-            or _nonfinite(record.get(VAL_LOSS))
-            or any(family(m) in (LOSS, VAL_LOSS) for m in bad)  # another loss of the run
+            or (
+                not skip
+                and (
+                    loss_is_nan(record)
+                    or _nonfinite(record.get(VAL_LOSS))
+                    or any(family(m) in (LOSS, VAL_LOSS) for m in bad)  # another loss of it
+                )
+            )
             or bool(record.get(ABORTED))  # the run stopped itself over it: never benign
         )
         if not self._announced and self._due():
@@ -353,6 +367,11 @@ class NanDetector(Detector):
                 "; the loss had printed no finite value before and turned finite after, "
                 "so no NaN reached the weights: a statistic with nothing to report yet, "
                 "as an RL agent's average loss before its first update"
+            )
+        elif skipped and self._said_skipped:
+            message += (
+                "; the line says the step overflowed and was skipped: a mixed-precision "
+                "loss scaler at work (see loss_scale_collapse for the scaler itself)"
             )
         elif skipped and scaled:
             before, low = self._scale_before, self._scale_low or 0.0

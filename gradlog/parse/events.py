@@ -112,6 +112,7 @@ _SCALE = lazy.regex(
 )
 _OVERFLOW = lazy.regex(
     r"OVERFLOW!|[Oo]verflow detected|Gradient overflow|overflow! Skipping"
+    r"|\bOverflow in (?:backward|forward)\b"  # OpenAI's fp16 (Jukebox): the step skipped
     r"|\bFound (?:NaN|nan|Inf|inf), (?:decreas|reduc|lower)"  # improved-diffusion's
     # Marian's ``Seen NaN/Inf in gradient, skipping update``
     r"|\b(?:NaN|nan|Inf|inf)(?:/(?:NaN|nan|Inf|inf))? in (?:the )?gradients?, skipping\b"

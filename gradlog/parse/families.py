@@ -98,6 +98,8 @@ _SETTING_WORDS = frozenset(
 # Words of a clipping threshold beside a norm's (``grad_norm_clip``, ``clip_grad_norm``):
 # a setting, not the norm measured (``grad_norm_clipped`` is the norm after clipping).
 _CLIP_WORDS = frozenset({"clip", "clipping", "threshold", "thresh"})
+# A loss scale printed as its base-2 logarithm under one word (Jukebox's ``lgscale``).
+_LOG2_SCALES = frozenset({"lgscale", "log2scale"})
 # Words of a threshold on a measure (SlowFast's ``DETECTION_SCORE_THRESH``): a setting,
 # never the measure, so no stand-in for a loss; but ``loss_threshold_maps`` (DBNet's
 # loss on its threshold map) is a loss.
@@ -263,6 +265,8 @@ def family(snake: str, grad_context: bool = False) -> str | None:
         return GRAD_NORM if grad or grad_context else None
     if parts & {"scale", "scaler"}:
         return LOSS_SCALE if _is_scale(parts) else None
+    if joined in _LOG2_SCALES:
+        return LOSS_SCALE
     val = any(w.rstrip(_DIGITS) in _VAL_WORDS for w in parts)  # (``test0_loss`` too)
     if _lossy(parts) or any(j in joined for j in _LOSS_JOINED) or _abbreviated(snake):
         return VAL_LOSS if val else LOSS
@@ -845,7 +849,7 @@ def _no_part(name: str) -> bool:
 def _in_log2(name: str) -> bool:
     """Whether a loss scale's name says it is printed as its base-2 logarithm
     (improved-diffusion's ``lg_loss_scale``, a ``log2_loss_scale``)."""
-    return words(name)[0] in ("lg", "log", "log2")
+    return words(name)[0] in ("lg", "log", "log2") or "".join(words(name)) in _LOG2_SCALES
 
 
 def _log(value: float) -> float:

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from gradlog.model import Severity
 from gradlog.parse.events import ABORTED, OVERFLOW, SCALE_AT_MINIMUM, SKIPPED_STEP, event
 from gradlog.parse.names import LOSS_SCALE
 
@@ -165,3 +166,27 @@ def test_a_scale_named_and_set_is_its_value(text: str, scale: float, overflow: b
     found = event(text)
     assert found is not None and found.metrics[LOSS_SCALE] == pytest.approx(scale, rel=1e-12)
     assert (OVERFLOW in found.metrics) is overflow
+
+
+def test_an_overflow_line_that_prints_the_skipped_step_s_values_is_the_scaler_at_work() -> None:
+    # Jukebox's fp16 (OpenAI's): each overflow is a line of its own with the skipped
+    # step's loss (inf where the forward pass overflowed), its grad norm and ``lgscale``,
+    # the scale's base-2 logarithm. The scale falling by 2^19 is the story; the
+    # non-finite values on lines that say their step was skipped are no NaN errors.
+    from tests.helpers import analyze_text
+
+    assert event("Overflow in backward. Loss tensor(2.7), grad norm inf") is not None
+    log, lg = [], 16.0
+    for step in range(1, 301):
+        log.append(f"{step}/6250 [01:00<50:00, 1.61it/s, bpd=2.45, l={2.45 + step % 3 / 100}]")
+        if step > 100 and step % 10 == 0:
+            if step % 20:
+                log.append(f"Overflow in forward. Loss tensor(inf, device='cuda:0'), lgscale {lg}")
+            log.append(
+                f"Overflow in backward. Loss tensor(2.53, device='cuda:0'), grad norm inf, "
+                f"lgscale {lg}, new lgscale {lg - 1}"
+            )
+            lg -= 1
+    found = analyze_text("\n".join(log))
+    assert {d.id for d in found if d.severity >= Severity.ERROR} == {"loss_scale_collapse"}
+    assert all(d.severity == Severity.INFO for d in found if d.id == "nan")
