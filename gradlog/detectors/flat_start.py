@@ -35,8 +35,8 @@ class FlatStart:
     are: a block is screened by counting, a record by its sorted window, alike."""
 
     __slots__ = (
-        *("accs", "count", "first", "last", "limits", "moved", "start", "steps", "tail"),
-        "window",
+        *("accs", "count", "epochs", "first", "last", "limits", "moved", "start", "steps"),
+        *("tail", "window"),
     )
 
     def __init__(self, limits: StalledThresholds) -> None:
@@ -48,6 +48,7 @@ class FlatStart:
         self.tail: deque[float] = deque(maxlen=self.window)  # the latest finite losses
         self.count = 0  # finite losses seen
         self.steps: list[Step] = []  # the steps of the first two of them
+        self.epochs: list[float | None] = []  # and their epochs
         self.start: float | None = None  # the first level
         self.moved = False
         self.first: Record | None = None  # the records of the first and last of them
@@ -69,6 +70,7 @@ class FlatStart:
         self.count += 1
         if len(self.steps) < 2:
             self.steps.append(record.step)
+            self.epochs.append(record.epoch)
         if self.first is None:
             self.first = record
         self.last = record
@@ -94,7 +96,9 @@ class FlatStart:
         losses: Floats = block.values(LOSS)[at]
         self.count += len(at)
         if len(self.steps) < 2:
-            self.steps += block.steps[at[: 2 - len(self.steps)]].tolist()
+            first = at[: 2 - len(self.steps)]
+            self.steps += block.steps[first].tolist()
+            self.epochs += [block.records[int(i)].epoch for i in first]
         if self.first is None:
             self.first = block.records[int(at[0])]
         self.last = block.records[int(at[-1])]
@@ -138,8 +142,16 @@ class FlatStart:
 
     def from_start(self) -> bool:
         """Whether the log shows the run from its start: its first loss within one
-        logging interval of step 0 (an excerpt, or a resumed run, starts later)."""
+        logging interval of step 0 (an excerpt, or a resumed run, starts later), or of
+        epoch 0 where the records print their epoch: HF's dicts print no step, so a
+        settings banner before them makes a record that moves the first loss to step 2
+        (``'epoch': 0.03`` then ``0.05``: twice the interval allows for the rounding)."""
         if not self.steps:
             return False
         interval = self.steps[1] - self.steps[0] if len(self.steps) > 1 else 1
-        return self.steps[0] <= max(1, interval)
+        if self.steps[0] <= max(1, interval):
+            return True
+        if len(self.epochs) < 2 or self.epochs[0] is None or self.epochs[1] is None:
+            return False
+        first, every = self.epochs[0], self.epochs[1] - self.epochs[0]
+        return 0 <= first < 1 and every > 0 and first <= 2 * every

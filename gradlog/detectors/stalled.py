@@ -38,7 +38,8 @@ class StalledDetector(Detector):
     - optimizer steps are skipped (by a spike or non-finite-gradient guard, not an fp16
       overflow) on 4 records or more, and on half the records since the first skip;
     - judged when the run ends, in a log that shows the run from its start (its first
-      loss within one logging interval of step 0): the loss level (the median of the
+      loss within one logging interval of step 0, or of epoch 0 where it prints
+      epochs): the loss level (the median of the
       last 9 losses) never fell 3% below where it began, nor rose 5% above it (shares
       of its size: a loss below zero, BYOL's negative cosine similarity, too), over 30
       losses or more, while the accuracy printed beside them did not rise to 1.5 times

@@ -365,6 +365,25 @@ def test_the_start_is_one_logging_interval_from_step_zero() -> None:
     assert [d.id for d in run("stalled", every_100)] == ["stalled"]
 
 
+@pytest.mark.parametrize(("first_epoch", "found"), [(0.03, ["stalled"]), (1.5, [])])
+def test_the_start_is_one_logging_interval_from_epoch_zero(
+    first_epoch: float, found: list[str]
+) -> None:
+    # HF's dicts print no step: a settings banner before them is a record of its own,
+    # and the first loss is numbered 2. Its epoch (0.03, one interval in, rounded) shows
+    # the run's start; an excerpt from epoch 1.5 does not.
+    losses = _noisy(0.5003, 160, noise=0.005)
+    banner = Record(step=1, line=1, metrics={"lora_r": 8.0, "num_epochs": 3.0})
+    dicts = [
+        Record(
+            step=i + 2, line=i + 2, metrics={"loss": v}, epoch=round(first_epoch + i * 0.0258, 2)
+        )
+        for i, v in enumerate(losses)
+    ]
+    assert [d.id for d in run("stalled", [banner, *dicts])] == found
+    assert_blocks_exact(StalledDetector, [banner, *dicts], "stalled")
+
+
 def _converged_early(accs: list[float]) -> list[Record]:
     """TFRS's two-tower retrieval: a loss summed over each batch falls 14% in its first
     epochs and then holds its level, beside an accuracy (``accs``, one an epoch)."""
