@@ -65,7 +65,10 @@ _NAN_LOSS = lazy.regex(
     r"Loss became infinite or NaN at iteration=(?P<step>\d+)|"
     # a check that stops the loop when the loss is NaN (argman's EAST: ``Loss diverged,
     # stop training``)
-    r"(?i:\bloss diverged\W{0,3}(?:stop|stopping|terminat|abort|exit)\w*(?: the)? training)"
+    r"(?i:\bloss diverged\W{0,3}(?:stop|stopping|terminat|abort|exit)\w*(?: the)? training)|"
+    # a traceback's failed check of the loss (mammoth's ``assert not math.isnan(loss)``,
+    # then ``AssertionError``): a source line a traceback shows only where it raised
+    r"^\s*assert\s+(?:not\s+(?:\w+\.)*is(?:nan|inf)|(?:\w+\.)*isfinite)\(\s*(?:\w+\.)*\w*loss"
 )
 # A sentence that says the loss went non-finite, in the words scripts use for it:
 # ``NaN detected in loss``, ``Detected NaN in the training loss``, ``nan loss

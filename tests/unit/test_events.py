@@ -40,6 +40,9 @@ CASES = [
     # argman's EAST, on a NaN loss: ``Loss diverged, stop training``
     ("Loss diverged, stop training", {"loss": math.nan, ABORTED: 1.0}),
     ("Loss diverged. Stopping training.", {"loss": math.nan, ABORTED: 1.0}),
+    # a traceback's failed check of the loss (mammoth), then ``AssertionError``
+    ("    assert not math.isnan(loss)", {"loss": math.nan, ABORTED: 1.0}),
+    ("assert torch.isfinite(total_loss)", {"loss": math.nan, ABORTED: 1.0}),
     ("FloatingPointError: gradients are Nan/Inf", {"grad_norm": math.nan, ABORTED: 1.0}),
     ("skipping update due to grad z-score of 6.812344", {SKIPPED_STEP: 1.0}),
     ("WARNING - loss spike detected, skipped the optimizer step", {SKIPPED_STEP: 1.0}),
@@ -137,6 +140,13 @@ def test_a_sentence_saying_the_loss_went_non_finite_is_a_nan_loss(text: str) -> 
     ],
 )
 def test_ordinary_lines_are_not_events(text: str) -> None:
+    assert event(text) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["assert math.isnan(loss)", "assert not math.isnan(lr)", "if not math.isnan(loss):"]
+)
+def test_other_checks_of_a_value_are_no_event(text: str) -> None:
     assert event(text) is None
 
 
