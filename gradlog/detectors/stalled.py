@@ -39,15 +39,14 @@ class StalledDetector(Detector):
       overflow) on 4 records or more, and on half the records since the first skip;
     - judged when the run ends, in a log that shows the run from its start (its first
       loss within one logging interval of step 0, or of epoch 0 where it prints
-      epochs): the loss level (the median of the
-      last 9 losses) never fell 3% below where it began, nor rose 5% above it (shares
-      of its size: a loss below zero, BYOL's negative cosine similarity, too), over 30
-      losses or more, while the accuracy printed beside them did not rise to 1.5 times
-      its first value (a model that scores better learns: a loss that converged in its
-      first few records). A level `chance_plateau` reports is left to it: within its
-      `tolerance` of ln(K), or under ln(K) beside an accuracy at 1/K. Every healthy run
-      falls well beyond that from its start; an excerpt or a resumed run does not
-      start at step 0.
+      epochs): the loss level (the median of the last 9 losses) never fell 3% below
+      where it began, nor rose 5% above it (shares of its size: a loss below zero,
+      BYOL's negative cosine similarity, too), over 30 losses or more, while the
+      accuracy printed beside them did not rise to 1.5 times its first value (a model
+      that scores better learns: a loss that converged in its first few records). A
+      level `chance_plateau` reports is left to it: within its `tolerance` of ln(K),
+      or under ln(K) beside an accuracy at 1/K. Every healthy run falls well beyond
+      that from its start; an excerpt or a resumed run does not start at step 0.
 
     A falling loss disproves a dead learning rate, a pinned error rate and skipped steps
     (the zero is a rounded small rate, a CTC model prints blanks while it starts, the
