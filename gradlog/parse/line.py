@@ -249,8 +249,12 @@ _EVALUATED_KEY = lazy.regex(
 # ``* Prec@1``; DeiT's and MAE's ``* Acc@1 81.2 Acc@5 95.3 loss 0.913``): its loss is the
 # evaluation's, not training's.
 _TOP_K_SUMMARY = lazy.regex(r"(?:^|\s)\* +(?:acc|prec|top)[ @-]?1\b", re.IGNORECASE)
-# An evaluation's word alone in parentheses: what follows is the evaluation's.
-_PAREN_SECTION = lazy.regex(rf"\((?:{_EVALUATION_WORD})\)", re.IGNORECASE)
+# An evaluation's word alone in parentheses, or in brackets before a colon (a tqdm bar's
+# description, ``Epoch 3 [valid]: 40%|..| 8/20 [.., loss=1.2]``): what follows is the
+# evaluation's, its bar's count its own batches.
+_PAREN_SECTION = lazy.regex(
+    rf"\((?:{_EVALUATION_WORD})\)|\[(?:{_EVALUATION_WORD})\]:", re.IGNORECASE
+)
 # An evaluation's section word between an epoch and its batch counter.
 _EVALUATED = lazy.regex(rf"(?<![\w.])(?:{_EVALUATION_WORD})(?![\w.])", re.IGNORECASE)
 _BEST = frozenset(("best", "lowest", "highest"))  # a running best's words
@@ -1108,7 +1112,11 @@ class LineParser:
             or ("* " in shape and _TOP_K_SUMMARY.search(shape, 0, 48) is not None)
         )
         val_from = len(shape) - len(opened)  # (where the evaluation's pairs begin)
-        if not val_line and "(" in shape and (marked := _PAREN_SECTION.search(shape)):
+        if (
+            not val_line
+            and ("(" in shape or "]:" in shape)
+            and (marked := _PAREN_SECTION.search(shape))
+        ):
             # An evaluation's word in parentheses (``Epoch 3 (val): loss ..``, GGNN's
             # ``Running epoch 63 (validation), batch 1 ..``): the pairs after it are its.
             val_line, val_from = True, marked.end()

@@ -2155,6 +2155,38 @@ def test_a_bar_s_later_state_replaces_the_summary_its_earlier_state_gave(joiner:
     assert [r.metrics for r in read("\n".join(log))] == [{"loss": 2.0, "val_loss": 1.5}]
 
 
+@pytest.mark.parametrize("desc", ["[valid]", "(valid)", "[eval]"])
+def test_an_evaluation_bar_after_the_epoch_s_is_one_evaluation(desc: str) -> None:
+    # A hand-written loop's tqdm bars, redrawn with ``\r``: the epoch's training bar, its
+    # count the epoch's batch, then its validation bar, named in brackets before the
+    # colon: that bar's count is its own batches (no step), and its last state's running
+    # loss is the epoch's evaluation, joined to the epoch's last step.
+    log = []
+    for epoch in (1, 2, 3):
+        train = [
+            f"Epoch {epoch} [train]: {b}%|#   | {b}/100 [00:01<00:01, 30.1it/s, "
+            f"loss={2 / epoch + b / 1000:.4f}]"
+            for b in (50, 100)
+        ]
+        valid = [
+            f"Epoch {epoch} {desc}: {b * 5}%|#   | {b}/20 [00:00<00:01, 60.1it/s, "
+            f"loss={(1.5 if b < 20 else 1) / epoch:.4f}]"
+            for b in (1, 10, 20)
+        ]
+        log += ["\r" + "\r".join(train), "\r" + "\r".join(valid)]
+    one_by_one = read("\n".join(log))
+    _, blocks = read_blocks(log * 30, 1000, 16)
+    assert [(r.step, r.metrics) for r in blocks[:6]] == [(r.step, r.metrics) for r in one_by_one]
+    assert [(r.step, r.metrics.get("val_loss")) for r in one_by_one] == [
+        (50, None),
+        (100, 1.0),
+        (150, None),
+        (200, 0.5),
+        (250, None),
+        (300, round(1 / 3, 4)),
+    ]
+
+
 def test_a_setting_at_an_epoch_past_the_first_record_s_is_no_record() -> None:
     # Chainer's example prints its settings, ``# epoch: 20`` the epochs to run among
     # them, before the table of epoch 1 on: they join the first record; no record at
