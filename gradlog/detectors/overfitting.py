@@ -38,9 +38,12 @@ class OverfittingDetector(Detector):
     those evaluations the training level is at least 5% below what it was when
     validation was at its best. At least 4 evaluations are needed. A value repeated in
     consecutive records (a progress bar showing the last evaluation) is one evaluation.
-    A validation loss of 0 or below is no evaluation: a rise measured as a share of the
-    best needs a loss above zero (a table's ``-1`` before the first evaluation is a
-    placeholder, and a density's negative log-likelihood has no such ratio).
+    A rise is a share of the best's size. A validation loss of 0 or below is no
+    evaluation (a table's ``-1`` before the first evaluation is a placeholder), until
+    the series prints a value below zero with a fraction: then it is a loss with no
+    floor at zero (nnU-Net's Dice plus cross-entropy, from about -0.5 to -0.9), and
+    every value with a fraction counts, its rises shares of the best's distance from
+    zero, as the training loss's falls are.
     The training level at an evaluation is the median of the training losses logged
     since the previous one, so batch noise does not decide it.
 
@@ -134,6 +137,20 @@ class OverfittingDetector(Detector):
         self._streak_count = 0
         self._streak: deque[tuple[Record, float | None]] = deque(maxlen=self._needed())
         self._reported: Diagnosis | None = None
+        self._signed = False  # the validation loss printed a value below 0 with a fraction
+
+    def _evaluated(self, val: float) -> bool:
+        """Whether a finite validation loss is an evaluation: above zero, or with a
+        fraction once the series printed one below zero (see the class's text)."""
+        if val > 0:
+            return True
+        real = val != round(val)
+        self._signed = self._signed or (real and val < 0)
+        return self._signed and real
+
+    def _raised(self, level: float, factor: float) -> float:
+        """``level`` raised by ``factor - 1`` of its size (``factor`` times it, above 0)."""
+        return level + (factor - 1) * abs(level)
 
     def observe(self, record: Record) -> Iterable[Diagnosis]:
         metrics = record.metrics
@@ -142,7 +159,12 @@ class OverfittingDetector(Detector):
         if loss is not None and math.isfinite(loss) and (loss != 0 or not loss_is_nan(record)):
             self._train.append(loss)
         val = metrics.get(VAL_LOSS)
-        if val is None or not math.isfinite(val) or val <= 0 or val == self._previous_val:
+        if (
+            val is None
+            or not math.isfinite(val)
+            or not self._evaluated(val)
+            or val == self._previous_val
+        ):
             # A progress bar repeats the last evaluation in every refresh (Lightning's
             # postfix): the same value again is the same evaluation, not a new one.
             return []
@@ -162,7 +184,7 @@ class OverfittingDetector(Detector):
         best = self._best.get(self._window)
         if level is None or best is None:
             return []
-        if level <= best[0] or level < self._bar() * best[0]:
+        if level <= best[0] or level < self._raised(best[0], self._bar()):
             return self._close()
         self._streak.append((record, train))
         self._streak_first = self._streak_first or record
@@ -181,7 +203,14 @@ class OverfittingDetector(Detector):
         if VAL_LOSS not in block.names:
             return self.replay(block, (), self._advance)
         vals = block.values(VAL_LOSS)
-        flagged = indexes(changed(vals, np.isfinite(vals) & (vals > 0), self._previous_val))
+        finite = np.isfinite(vals)
+        usable = finite & (vals > 0)
+        real = finite & (vals != np.round(vals))  # (as ``_evaluated``, record by record)
+        signed = 0 if self._signed else len(vals)
+        if not self._signed and (below := np.flatnonzero(real & (vals < 0))).size:
+            signed = int(below[0])
+        usable[signed:] |= real[signed:]
+        flagged = indexes(changed(vals, usable, self._previous_val))
         return self.replay(block, flagged, self._advance)
 
     def _advance(self, block: Block, start: int, end: int) -> None:
@@ -212,7 +241,9 @@ class OverfittingDetector(Detector):
         if not 2 <= self._points < limits.min_points:
             return []
         val = last.metrics[VAL_LOSS]
-        if val < (1 + limits.stark_rise) * best[0] or train > (1 - limits.stark_drop) * best[2]:
+        if val < self._raised(best[0], 1 + limits.stark_rise) or train > self._raised(
+            best[2], 1 - limits.stark_drop
+        ):
             return []
         self._streak_first, self._streak_count = last, 1
         self._streak.append((last, train))
@@ -256,9 +287,9 @@ class OverfittingDetector(Detector):
         needed = max(limits.confirm, self._window)
         if self._points < limits.min_points or self._streak_count < needed:
             return False
-        if train_then is None or train_then <= 0:
+        if train_then is None or train_then == 0:
             return False
-        bar = (1 - limits.train_drop) * train_then
+        bar = self._raised(train_then, 1 - limits.train_drop)
         return all(now is not None and now <= bar for _, now in list(self._streak)[-needed:])
 
     def _close(self) -> list[Diagnosis]:

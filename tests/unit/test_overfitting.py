@@ -122,6 +122,26 @@ def test_a_validation_loss_of_zero_or_below_is_no_evaluation() -> None:
     assert len(found) == 1 and "best 0.65" in found[0].message
 
 
+def test_a_loss_below_zero_rises_by_shares_of_its_size() -> None:
+    # nnU-Net's Dice plus cross-entropy: both losses below zero, the validation loss's
+    # best -0.79 at epoch 15, then up to -0.53 while training falls to -0.94.
+    from gradlog.detectors.overfitting import OverfittingDetector
+    from tests.test_blocks import assert_blocks_exact
+
+    rng = random.Random(3)
+    train = [-0.54 - 0.4 * (1 - math.exp(-e / 12)) + rng.gauss(0, 0.005) for e in range(57)]
+    val = [-0.52 - 0.27 * (1 - math.exp(-e / 4)) for e in range(16)]
+    val += [-0.79 + 0.26 * (e - 15) / 41 + rng.gauss(0, 0.01) for e in range(16, 57)]
+    recs = records(loss=train, val_loss=val)
+    (found,) = run("overfitting", recs)
+    assert "best -0.8" in found.message and "fell from -0.8" in found.message
+    assert_blocks_exact(OverfittingDetector, recs, "overfitting")
+    # Below zero and flat within noise: no rise. (A -1 placeholder before losses above
+    # zero stays a placeholder, with no fraction: the test above.)
+    flat = [-0.79 + rng.gauss(0, 0.01) for _ in range(57)]
+    assert run("overfitting", records(loss=train, val_loss=flat)) == []
+
+
 def test_a_placeholder_validation_loss_read_in_bulk_is_no_evaluation() -> None:
     from gradlog.engine import analyze
 
