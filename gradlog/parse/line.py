@@ -1118,7 +1118,8 @@ class LineParser:
             and (marked := _PAREN_SECTION.search(shape))
         ):
             # An evaluation's word in parentheses (``Epoch 3 (val): loss ..``, GGNN's
-            # ``Running epoch 63 (validation), batch 1 ..``): the pairs after it are its.
+            # ``Running epoch 63 (validation), batch 1 ..``), or in brackets before a
+            # colon (``Epoch 3 [valid]: ..``): the pairs after it are its.
             val_line, val_from = True, marked.end()
         # Sections inside the line (icefall's ``Epoch 2, validation: loss=0.88``, ESPnet2's
         # ``[train] loss=1.3, .. [valid] loss=0.66``): a pair is the last one's before it.
