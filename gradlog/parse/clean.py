@@ -290,6 +290,9 @@ def _unglued(text: str) -> list[str] | None:
     piece they begin reads alike (the same words and separators, bars cut, blanks
     collapsed), but for the last, which may show more (Keras and Lightning add the
     evaluation's values to the last state)."""
+    head = text.lstrip()[:_OPENING]
+    if len(head) < _OPENING or text.count(head) < 2:
+        return None  # (the opening's first characters recur, or it is no glued line)
     found = _FIRST_DIGIT.search(text)
     if found is None:
         return None

@@ -95,15 +95,15 @@ _SETTING_WORDS = frozenset(
     | {"places", "type", "fn", "func", "function", "tolerance"}
     | {"desired", "goal"}  # (FANN's ``Desired error: 0.0001``: the error it trains down to)
 )
-# Words of a clipping threshold beside a norm's (``grad_norm_clip``, ``clip_grad_norm``):
-# a setting, not the norm measured (``grad_norm_clipped`` is the norm after clipping).
-_CLIP_WORDS = frozenset({"clip", "clipping", "threshold", "thresh"})
-# A loss scale printed as its base-2 logarithm under one word (Jukebox's ``lgscale``).
-_LOG2_SCALES = frozenset({"lgscale", "log2scale"})
 # Words of a threshold on a measure (SlowFast's ``DETECTION_SCORE_THRESH``): a setting,
 # never the measure, so no stand-in for a loss; but ``loss_threshold_maps`` (DBNet's
 # loss on its threshold map) is a loss.
 _THRESHOLD_WORDS = frozenset({"threshold", "thresh"})
+# Words of a clipping threshold beside a norm's (``grad_norm_clip``, ``clip_grad_norm``):
+# a setting, not the norm measured (``grad_norm_clipped`` is the norm after clipping).
+_CLIP_WORDS = frozenset({"clip", "clipping"}) | _THRESHOLD_WORDS
+# A loss scale printed as its base-2 logarithm under one word (Jukebox's ``lgscale``).
+_LOG2_SCALES = frozenset({"lgscale", "log2scale"})
 _AROUND_CLIPPING = frozenset({"before", "after", "pre", "post", "unclipped"})  # (measured)
 # Last words of how often something is done, a setting: OpenSeq2Seq's
 # ``'print_loss_steps': 100``, ``log_loss_every``, ``loss_interval`` (not Lightning's
