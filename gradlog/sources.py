@@ -25,7 +25,17 @@ from typing import Any, BinaryIO, Protocol, cast
 
 from gradlog import lazy
 
+try:
+    import fcntl
+except ImportError:  # (Windows)
+    fcntl = None  # type: ignore[assignment]  # (its pipes keep their size)
+
 _CHUNK = 1 << 16
+# A live reader that finds more bytes already waiting after a read takes them too, up to
+# this many: a writer ahead of gradlog (a fast job, a file read from its start) is read
+# in blocks whose fixed cost is spread over ~4,000 lines instead of ~1,000, which makes
+# reading 3-4x cheaper, while a block still takes ~10 ms to read (an alert's delay).
+_GATHER = 1 << 18
 
 # A line is cut here: far above any real log line, yet it bounds the memory of a stream
 # with no newline (an endless "\r" progress bar, /dev/zero, one 50 MB base64 blob).
@@ -452,6 +462,7 @@ class FdReader:
             self._selector.register(fd, selectors.EVENT_READ)
         except (OSError, ValueError):
             self._selector = None  # a regular file: epoll refuses it, and it never blocks
+        _widen_pipe(fd)
 
     def read(self, timeout: float) -> bytes | None:
         """New bytes, ``b""`` when none came within ``timeout``, None at end of input."""
@@ -461,6 +472,8 @@ class FdReader:
             data = os.read(self.fd, _CHUNK)
         except BlockingIOError:  # a descriptor someone left non-blocking
             return b""
+        if data:
+            data = self._gather(data)
         if self._sniffer is None:
             return data or None
         if not data:
@@ -468,9 +481,46 @@ class FdReader:
             return None
         return self._sniffer.feed(data)
 
+    def _gather(self, data: bytes) -> bytes:
+        """``data`` and the bytes already waiting after it, up to ``_GATHER`` in all;
+        never waits. A regular file is read on while a read fills its buffer. An error
+        is left for the next read to meet: what was read is kept."""
+        pieces = [data]
+        size, full = len(data), len(data) == _CHUNK
+        while size < _GATHER:
+            if self._selector is None:
+                if not full:  # a regular file read to its present end
+                    break
+            elif not self._selector.select(0):
+                break
+            try:
+                more = os.read(self.fd, _CHUNK)
+            except OSError:
+                break
+            if not more:
+                break
+            pieces.append(more)
+            size += len(more)
+            full = len(more) == _CHUNK
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
     def close(self) -> None:
         if self._selector is not None:
             self._selector.close()
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let a pipe hold ``_GATHER`` bytes (Linux), so that a writer ahead of gradlog can
+    leave that much for one gathered read, and blocks less while gradlog reads. Nothing
+    else changes: the writer's bytes still come in order, each as soon as it is read."""
+    get, put = (getattr(fcntl, name, None) for name in ("F_GETPIPE_SZ", "F_SETPIPE_SZ"))
+    if get is None or put is None:  # (not Linux)
+        return
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, get) < _GATHER:
+            fcntl.fcntl(fd, put, _GATHER)
+    except OSError:
+        pass  # (over the user's pipe limit, or not ours to change: it stays as it was)
 
 
 # Bytes of a followed file kept to notice it was rewritten in place (copytruncate and a

@@ -6,8 +6,11 @@ benchmark figure (that is bench/live_latency.py's job).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
+import pty
 import signal
 import subprocess
 import sys
@@ -21,7 +24,7 @@ import pytest
 from gradlog.formatters import alert, jsonl
 from gradlog.model import Confidence, Diagnosis, Evidence, Severity
 from gradlog.process import parse_duration
-from gradlog.sources import LineSplitter
+from gradlog.sources import _GATHER, FdReader, LineSplitter
 from tests import fake_train
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
@@ -347,3 +350,69 @@ def test_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
     assert result.returncode == 2
     assert err.startswith("gradlog: error: ") and err.count("\n") == 1
     assert message in err
+
+
+# A reader ahead of which the writer got: what is waiting is read in one go, up to a cap.
+
+
+def _piped(data: bytes) -> tuple[int, threading.Thread]:
+    """The read end of a pipe into which a thread writes ``data``, then closes it."""
+    read_fd, write_fd = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(write_fd, "wb") as out:
+            out.write(data)
+
+    writer = threading.Thread(target=write)
+    return read_fd, writer
+
+
+def test_a_reader_takes_what_waits_in_a_pipe_in_one_read() -> None:
+    """The pipe is widened to hold a gathered read; once the writer filled it, a read
+    returns all of it (not one 64 KiB buffer), and every byte comes once, in order."""
+    data = bytes(range(256)) * (3 * _GATHER // 256)  # three gathered reads' worth
+    read_fd, writer = _piped(data)
+    reader = FdReader(read_fd)
+    if hasattr(fcntl, "F_GETPIPE_SZ"):
+        assert fcntl.fcntl(read_fd, fcntl.F_GETPIPE_SZ) >= _GATHER
+    writer.start()
+    time.sleep(0.2)  # the writer fills the pipe and waits
+    pieces = []
+    while (piece := reader.read(1.0)) is not None:
+        pieces.append(piece)
+    writer.join()
+    reader.close()
+    os.close(read_fd)
+    assert b"".join(pieces) == data
+    assert len(pieces[0]) == _GATHER
+    assert max(map(len, pieces)) <= _GATHER
+
+
+def test_a_reader_reads_a_file_in_gathered_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "big.log"
+    data = b"step 1 | loss 2.3\n" * (_GATHER // 9)
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    reader = FdReader(fd)
+    pieces = []
+    while (piece := reader.read(0.1)) is not None:
+        pieces.append(piece)
+    os.close(fd)
+    assert b"".join(pieces) == data
+    assert [len(piece) for piece in pieces] == [_GATHER, len(data) - _GATHER]
+
+
+def test_an_error_after_a_read_keeps_what_was_read() -> None:
+    """A terminal whose other end closed: its bytes come first, then the error (EIO) is
+    met by the next read, as without gathering."""
+    main, other = pty.openpty()
+    os.write(other, b"loss 2.3\n" * 10)
+    os.close(other)
+    reader = FdReader(main)
+    got = b""
+    with pytest.raises(OSError):
+        while (piece := reader.read(0.5)) is not None:
+            got += piece
+    reader.close()
+    os.close(main)
+    assert got.replace(b"\r\n", b"\n") == b"loss 2.3\n" * 10
