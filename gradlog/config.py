@@ -135,6 +135,13 @@ class PlateauThresholds(NamedTuple):
     # A run that began at chance and left it only after this share of its records was
     # stuck, not slow to start: a warning, not info.
     slow_share: float = 0.5
+    # ... and after this many records at chance, however long the run: 20 epochs, or 20
+    # logging intervals, spent learning nothing is no slow start to shrug at (the longest
+    # slow start of a healthy real log seen is 10 records). A run still at the chance
+    # level it began at is announced live as info, and as a warning from this record on,
+    # so the final report never calls a live warning info. Not at a vocabulary's level
+    # (K of 100 or more): a language model sits near ln(V) through its warm-up.
+    slow_records: int = 20
     # Class counts whose chance loss is recognised: 2..20 are spaced widely enough in
     # ln(K) to tell apart; beyond that only common class counts and vocabulary sizes.
     classes: tuple[int, ...] = (

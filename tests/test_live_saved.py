@@ -16,6 +16,7 @@ import pytest
 from gradlog.engine import Engine, analyze
 from gradlog.formatters.json import dumps, report_object
 from gradlog.live import Watcher
+from gradlog.model import Diagnosis, EpisodeKey, Severity
 from gradlog.report import Report
 from gradlog.sources import Lines, read_file
 from tests.helpers import CopySink, every_log
@@ -33,9 +34,16 @@ def _document(report: Report | None) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", _logs())
 def test_live_with_pauses_ends_with_the_saved_report(path: Path) -> None:
+    """... and no alert said worse than the report says of its episode in the end: a
+    live warning the report calls info was a false alarm."""
     saved = _document(analyze(read_file(str(path)), str(path)))
     copy = CopySink()
-    watcher = Watcher(Engine(str(path)), lambda diagnosis, previous: None, [copy])
+    said: dict[EpisodeKey, Severity] = {}
+
+    def alert(diagnosis: Diagnosis, previous: Severity | None) -> None:
+        said[diagnosis.key] = max(diagnosis.severity, said.get(diagnosis.key, Severity.INFO))
+
+    watcher = Watcher(Engine(str(path)), alert, [copy])
     data = path.read_bytes()
     rng = random.Random(path.name)
     start = 0
@@ -45,8 +53,15 @@ def test_live_with_pauses_ends_with_the_saved_report(path: Path) -> None:
         start += size
         if rng.random() < 0.3:
             watcher.idle()
-    assert _document(watcher.finish()) == saved
+    report = watcher.finish()
+    assert _document(report) == saved
     assert bytes(copy.data) == data
+    assert report is not None
+    final: dict[EpisodeKey, Severity] = {}
+    for diagnosis in report.diagnoses:
+        final[diagnosis.key] = max(diagnosis.severity, final.get(diagnosis.key, Severity.INFO))
+    worse = {key: (severity, final.get(key)) for key, severity in said.items()}
+    assert {key: pair for key, pair in worse.items() if pair[1] is None or pair[1] < pair[0]} == {}
 
 
 def _bar_log(epochs: int, batches: int, nan_at: int) -> bytes:

@@ -190,8 +190,14 @@ class ChancePlateauDetector(Detector):
       0, as Lingua's gradient-accumulation counter ``acc: 0``, is no classifier's). An
       accuracy that moves, far from 1/K, says the model predicts: no plateau.
     - a loss more than `left_fraction` (10%) below ln(K) afterwards: slow start (info);
-      but a warning when the run began at chance and left it only after `slow_share`
-      (half) of all its records: most of its compute went into learning nothing.
+      but a warning when the run began at chance and left it only after `slow_records`
+      (20) records at chance (K under 100), or after `slow_share` (half) of all its
+      records: that much compute went into learning nothing.
+    - a run still on the plateau it began in is, so far, a slow start: announced live
+      as info, and as a warning once it has `slow_records` records at chance (what the
+      final report calls it even if it learns later); an error if the log ends there.
+      Not at K of 100 or more (a vocabulary: a language model sits near ln(V) through
+      its warm-up in healthy runs), where only the share of the run makes it long.
     """
 
     rule = Rule(
@@ -480,7 +486,18 @@ class ChancePlateauDetector(Detector):
             return found
         if self._near(loss, self._k):
             self._last, self._count = record, self._count + 1
+            if self._count == self._long_from():
+                return [self._report(None, ongoing=True)]  # (a warning from now on)
         return []
+
+    def _long_from(self) -> int | None:
+        """The count at which the plateau the run began in is a long slow start (a
+        warning, whatever comes next): `slow_records`; None for a plateau that opened
+        later, or at a vocabulary's chance level (a language model sits near ln(V)
+        through its warm-up, tens to hundreds of steps, in healthy runs)."""
+        if not self._from_start or self._k is None or self._k >= _VOCABULARY:
+            return None
+        return self._limits.slow_records
 
     def _passes(self, k: int, peak: float, trough: float) -> bool:
         """Whether a stretch at ln(k) opened after levels as high as ``peak`` or as low
@@ -531,17 +548,20 @@ class ChancePlateauDetector(Detector):
             message += f"; grad_norm {fmt(grad)} ~ 0: saturated or dead units"
         severity = Severity.ERROR
         confidence = Confidence.MEDIUM if thin else Confidence.HIGH
+        # Every classifier starts at chance: while the run is still on the plateau it
+        # began in, it may yet be a slow start. Info, until it is a long one: a warning
+        # from `slow_records` on, whatever comes next; an error if the log ends there.
+        long = self._count >= (self._long_from() or math.inf)
         if ongoing and self._from_start:
-            # Every classifier starts at chance: while the run is still on the plateau it
-            # began in, it may yet be a slow start. A warning now; an error if it stays.
             message += "; so far: the run began at chance and has not left it yet"
-            severity = Severity.WARNING
+            severity = Severity.WARNING if long else Severity.INFO
         if learned is not None:
             message += (
                 f"; then it learned (loss {fmt(learned.metrics[LOSS])} at "
-                f"{where(learned)}): a slow start"
+                f"{where(learned)}): a {'long ' if long else ''}slow start"
             )
-            severity, confidence = Severity.INFO, Confidence.MEDIUM
+            severity = Severity.WARNING if long else Severity.INFO
+            confidence = Confidence.MEDIUM
         pairs = [(first, LOSS), (first, ACC), (last, LOSS), (last, GRAD_NORM)]
         return self.diagnose(
             message,

@@ -125,6 +125,9 @@ class PlateauScreen:
             if detector._reported:
                 assert k is not None
                 found = self._next(self._leaving(k), j)
+                longer = self._long(k, j)
+                if longer is not None and (found is None or longer < found):
+                    found = longer
             elif k is None:
                 found = self._next(self.opens, j)
                 if found is not None:
@@ -233,6 +236,20 @@ class PlateauScreen:
             below = (1 - self.detector._limits.left_fraction) * math.log(k)
             found = self._leaves[k] = np.flatnonzero(self.levels < below)
         return found
+
+    def _long(self, k: int, start: int) -> int | None:
+        """Where a reported plateau the run began in reaches `slow_records` records at
+        chance (its live alert becomes a warning), from finite loss ``start`` on; None
+        when it did already, or will not in this block."""
+        detector = self.detector
+        long = detector._long_from()
+        need = 0 if long is None else long - detector._count
+        if need <= 0:
+            return None
+        low, high = detector._band(k)
+        span = self.levels[start:]
+        near = np.flatnonzero((span >= low) & (span <= high))
+        return int(near[need - 1]) + start if len(near) >= need else None
 
     def _candidates(self, k: int, start: int, stop: int) -> list[int]:
         """The records of an open stretch (``start`` to ``stop``, all continuing it) on
