@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import errno
 import gzip
 import lzma
@@ -36,6 +37,9 @@ _CHUNK = 1 << 16
 # in blocks whose fixed cost is spread over ~4,000 lines instead of ~1,000, which makes
 # reading 3-4x cheaper, while a block still takes ~10 ms to read (an alert's delay).
 _GATHER = 1 << 18
+# ``diagnose -`` waits for the end of its input anyway: it takes up to this much at once
+# (Linux lets a user's pipe hold 1 MiB), nearer the blocks a saved file is read in.
+GATHER_SAVED = 1 << 20
 
 # A line is cut here: far above any real log line, yet it bounds the memory of a stream
 # with no newline (an endless "\r" progress bar, /dev/zero, one 50 MB base64 blob).
@@ -454,15 +458,16 @@ class FdReader:
     compressed input is refused from its first block with ``InputError``.
     """
 
-    def __init__(self, fd: int, as_text: bool = False) -> None:
+    def __init__(self, fd: int, as_text: bool = False, gather: int = _GATHER) -> None:
         self.fd = fd
+        self._gathered = gather
         self._sniffer = Sniffer() if as_text else None
         self._selector: selectors.BaseSelector | None = selectors.DefaultSelector()
         try:
             self._selector.register(fd, selectors.EVENT_READ)
         except (OSError, ValueError):
             self._selector = None  # a regular file: epoll refuses it, and it never blocks
-        _widen_pipe(fd)
+        _widen_pipe(fd, gather)
 
     def read(self, timeout: float) -> bytes | None:
         """New bytes, ``b""`` when none came within ``timeout``, None at end of input."""
@@ -482,12 +487,12 @@ class FdReader:
         return self._sniffer.feed(data)
 
     def _gather(self, data: bytes) -> bytes:
-        """``data`` and the bytes already waiting after it, up to ``_GATHER`` in all;
+        """``data`` and the bytes already waiting after it, up to ``gather`` in all;
         never waits. A regular file is read on while a read fills its buffer. An error
         is left for the next read to meet: what was read is kept."""
         pieces = [data]
         size, full = len(data), len(data) == _CHUNK
-        while size < _GATHER:
+        while size < self._gathered:
             if self._selector is None:
                 if not full:  # a regular file read to its present end
                     break
@@ -509,18 +514,22 @@ class FdReader:
             self._selector.close()
 
 
-def _widen_pipe(fd: int) -> None:
-    """Let a pipe hold ``_GATHER`` bytes (Linux), so that a writer ahead of gradlog can
+def _widen_pipe(fd: int, size: int) -> None:
+    """Let a pipe hold ``size`` bytes (Linux), so that a writer ahead of gradlog can
     leave that much for one gathered read, and blocks less while gradlog reads. Nothing
     else changes: the writer's bytes still come in order, each as soon as it is read."""
     get, put = (getattr(fcntl, name, None) for name in ("F_GETPIPE_SZ", "F_SETPIPE_SZ"))
     if get is None or put is None:  # (not Linux)
         return
     try:
-        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, get) < _GATHER:
-            fcntl.fcntl(fd, put, _GATHER)
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) or fcntl.fcntl(fd, get) >= size:
+            return
+        for wanted in sorted({size, min(size, _GATHER)}, reverse=True):
+            with contextlib.suppress(PermissionError):  # (over the user's pipe limit)
+                fcntl.fcntl(fd, put, wanted)
+                return
     except OSError:
-        pass  # (over the user's pipe limit, or not ours to change: it stays as it was)
+        pass  # (not ours to change: it stays as it was)
 
 
 # Bytes of a followed file kept to notice it was rewritten in place (copytruncate and a

@@ -122,7 +122,7 @@ def stream_stdin(config: Config) -> ReportSet:
     from gradlog.engine import Engine
     from gradlog.live import Watcher, pump
     from gradlog.process import Signals
-    from gradlog.sources import FdReader
+    from gradlog.sources import GATHER_SAVED, FdReader
 
     out = Output("terminal", "-", passthrough=False)
     engine = Engine("-", config)
@@ -133,7 +133,7 @@ def stream_stdin(config: Config) -> ReportSet:
             return signals.first is None or now < signals.first + DRAIN
 
         try:
-            pump(FdReader(sys.stdin.fileno(), as_text=True), watcher, more)
+            pump(FdReader(sys.stdin.fileno(), as_text=True, gather=GATHER_SAVED), watcher, more)
         except OSError as exc:
             raise GradlogError(f"-: read failed ({exc.strerror or exc})") from None
         received = signals.pop()
