@@ -487,27 +487,9 @@ class FdReader:
         return self._sniffer.feed(data)
 
     def _gather(self, data: bytes) -> bytes:
-        """``data`` and the bytes already waiting after it, up to ``gather`` in all;
-        never waits. A regular file is read on while a read fills its buffer. An error
-        is left for the next read to meet: what was read is kept."""
-        pieces = [data]
-        size, full = len(data), len(data) == _CHUNK
-        while size < self._gathered:
-            if self._selector is None:
-                if not full:  # a regular file read to its present end
-                    break
-            elif not self._selector.select(0):
-                break
-            try:
-                more = os.read(self.fd, _CHUNK)
-            except OSError:
-                break
-            if not more:
-                break
-            pieces.append(more)
-            size += len(more)
-            full = len(more) == _CHUNK
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        selector = self._selector
+        waiting = None if selector is None else (lambda: selector.select(0))
+        return gathered(self.fd, data, self._gathered, waiting)
 
     def close(self) -> None:
         if self._selector is not None:
@@ -530,6 +512,28 @@ def _widen_pipe(fd: int, size: int) -> None:
                 return
     except OSError:
         pass  # (not ours to change: it stays as it was)
+
+
+def gathered(
+    fd: int, data: bytes, limit: int, waiting: Callable[[], object] | None = None
+) -> bytes:
+    """``data`` (just read from ``fd``) and the bytes already waiting after it, up to
+    ``limit`` in all; never waits. ``waiting`` says whether a pipe or socket has more;
+    without it (a regular file) the file is read on while a read fills its buffer. An
+    error is left for the next read to meet: what was read is kept."""
+    pieces = [data]
+    size, full = len(data), len(data) == _CHUNK
+    while size < limit and (waiting() if waiting is not None else full):
+        try:
+            more = os.read(fd, _CHUNK)
+        except OSError:
+            break
+        if not more:
+            break
+        pieces.append(more)
+        size += len(more)
+        full = len(more) == _CHUNK
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 # Bytes of a followed file kept to notice it was rewritten in place (copytruncate and a
@@ -567,7 +571,8 @@ class FollowReader:
         data = os.read(self._fd, _CHUNK)
         if not data and self._reopened():
             data = os.read(self._fd, _CHUNK)
-        if data:
+        if data:  # (a file far ahead of the reader is read in gathered blocks)
+            data = gathered(self._fd, data, _GATHER)
             self._advance(data)
         else:
             time.sleep(min(timeout, FOLLOW_POLL))

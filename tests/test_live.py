@@ -24,7 +24,7 @@ import pytest
 from gradlog.formatters import alert, jsonl
 from gradlog.model import Confidence, Diagnosis, Evidence, Severity
 from gradlog.process import parse_duration
-from gradlog.sources import _GATHER, GATHER_SAVED, FdReader, LineSplitter
+from gradlog.sources import _GATHER, GATHER_SAVED, FdReader, FollowReader, LineSplitter
 from tests import fake_train
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
@@ -418,3 +418,14 @@ def test_an_error_after_a_read_keeps_what_was_read() -> None:
     reader.close()
     os.close(main)
     assert got.replace(b"\r\n", b"\n") == b"loss 2.3\n" * 10
+
+
+def test_a_followed_file_far_ahead_is_read_in_gathered_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "train.log"
+    data = b"step 1 | loss 2.3\n" * (_GATHER // 9)
+    path.write_bytes(data)
+    reader = FollowReader(str(path))
+    pieces = [reader.read(0.01) for _ in range(3)]
+    reader.close()
+    assert [len(piece) for piece in pieces] == [_GATHER, len(data) - _GATHER, 0]
+    assert b"".join(pieces) == data
