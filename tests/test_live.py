@@ -355,8 +355,9 @@ def test_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
 # A reader ahead of which the writer got: what is waiting is read in one go, up to a cap.
 
 
-def _piped(data: bytes) -> tuple[int, threading.Thread]:
-    """The read end of a pipe into which a thread writes ``data``, then closes it."""
+def _piped(data: bytes) -> tuple[int, int, threading.Thread]:
+    """The two ends of a pipe, and a thread (to start) that writes ``data`` into it and
+    closes its end."""
     read_fd, write_fd = os.pipe()
 
     def write() -> None:
@@ -364,7 +365,7 @@ def _piped(data: bytes) -> tuple[int, threading.Thread]:
             out.write(data)
 
     writer = threading.Thread(target=write)
-    return read_fd, writer
+    return read_fd, write_fd, writer
 
 
 @pytest.mark.parametrize("gather", [_GATHER, GATHER_SAVED])
@@ -373,10 +374,13 @@ def test_a_reader_takes_what_waits_in_a_pipe_in_one_read(gather: int) -> None:
     as far as the user's pipe limit lets it); once the writer filled it, a read returns
     all of it (not one 64 KiB buffer), and every byte comes once, in order."""
     data = bytes(range(256)) * (3 * gather // 256)  # three gathered reads' worth
-    read_fd, writer = _piped(data)
+    read_fd, write_fd, writer = _piped(data)
     reader = FdReader(read_fd, gather=gather)
     held = fcntl.fcntl(read_fd, fcntl.F_GETPIPE_SZ)
-    assert held >= _GATHER
+    if held < _GATHER:  # (a machine whose pipe limits forbid it: checked where they allow)
+        os.close(read_fd)
+        os.close(write_fd)
+        pytest.skip(f"pipes are limited to {held} bytes here")
     writer.start()
     time.sleep(0.2)  # the writer fills the pipe and waits
     pieces = []
