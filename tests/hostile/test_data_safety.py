@@ -270,12 +270,16 @@ def test_series_without_records_keeps_the_old_output(tmp_path: Path) -> None:
 def test_signal_while_writing_leaves_no_temporary_file(
     tmp_path: Path, log: Path, signum: int
 ) -> None:
-    """`series - -o` streams into its temporary file while the input is still open."""
+    """`series - -o` streams into its temporary file while the input is still open.
+
+    The child starts with the signal's default action, as from a shell: a test run under
+    ``nohup`` would hand it SIGHUP ignored, which gradlog leaves ignored (by design)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "gradlog", "series", "-", "-o", "out.csv"],
         cwd=tmp_path,
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL),
     )
     assert process.stdin is not None
     try:
