@@ -36,7 +36,7 @@ _CHUNK = 1 << 16
 # this many: a writer ahead of gradlog (a fast job, a file read from its start) is read
 # in blocks whose fixed cost is spread over ~4,000 lines instead of ~1,000, which makes
 # reading 3-4x cheaper, while a block still takes ~10 ms to read (an alert's delay).
-_GATHER = 1 << 18
+GATHER = 1 << 18
 # ``diagnose -`` waits for the end of its input anyway: it takes up to this much at once
 # (Linux lets a user's pipe hold 1 MiB), nearer the blocks a saved file is read in.
 GATHER_SAVED = 1 << 20
@@ -458,9 +458,9 @@ class FdReader:
     compressed input is refused from its first block with ``InputError``.
     """
 
-    def __init__(self, fd: int, as_text: bool = False, gather: int = _GATHER) -> None:
+    def __init__(self, fd: int, as_text: bool = False, gather: int = GATHER) -> None:
         self.fd = fd
-        self._gathered = gather
+        self._limit = gather  # bytes one read may gather
         self._sniffer = Sniffer() if as_text else None
         self._selector: selectors.BaseSelector | None = selectors.DefaultSelector()
         try:
@@ -478,18 +478,15 @@ class FdReader:
         except BlockingIOError:  # a descriptor someone left non-blocking
             return b""
         if data:
-            data = self._gather(data)
+            selector = self._selector
+            waiting = None if selector is None else (lambda: selector.select(0))
+            data = gathered(self.fd, data, self._limit, waiting)
         if self._sniffer is None:
             return data or None
         if not data:
             self._sniffer.finish()
             return None
         return self._sniffer.feed(data)
-
-    def _gather(self, data: bytes) -> bytes:
-        selector = self._selector
-        waiting = None if selector is None else (lambda: selector.select(0))
-        return gathered(self.fd, data, self._gathered, waiting)
 
     def close(self) -> None:
         if self._selector is not None:
@@ -506,7 +503,7 @@ def _widen_pipe(fd: int, size: int) -> None:
     try:
         if not stat.S_ISFIFO(os.fstat(fd).st_mode) or fcntl.fcntl(fd, get) >= size:
             return
-        for wanted in sorted({size, min(size, _GATHER)}, reverse=True):
+        for wanted in (size, GATHER) if size > GATHER else (size,):
             with contextlib.suppress(PermissionError):  # (over the user's pipe limit)
                 fcntl.fcntl(fd, put, wanted)
                 return
@@ -572,7 +569,7 @@ class FollowReader:
         if not data and self._reopened():
             data = os.read(self._fd, _CHUNK)
         if data:  # (a file far ahead of the reader is read in gathered blocks)
-            data = gathered(self._fd, data, _GATHER)
+            data = gathered(self._fd, data, GATHER)
             self._advance(data)
         else:
             time.sleep(min(timeout, FOLLOW_POLL))

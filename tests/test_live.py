@@ -24,7 +24,7 @@ import pytest
 from gradlog.formatters import alert, jsonl
 from gradlog.model import Confidence, Diagnosis, Evidence, Severity
 from gradlog.process import parse_duration
-from gradlog.sources import _GATHER, GATHER_SAVED, FdReader, FollowReader, LineSplitter
+from gradlog.sources import GATHER, GATHER_SAVED, FdReader, FollowReader, LineSplitter
 from tests import fake_train
 
 FAKE = str(Path(__file__).with_name("fake_train.py"))
@@ -368,7 +368,7 @@ def _piped(data: bytes) -> tuple[int, int, threading.Thread]:
     return read_fd, write_fd, writer
 
 
-@pytest.mark.parametrize("gather", [_GATHER, GATHER_SAVED])
+@pytest.mark.parametrize("gather", [GATHER, GATHER_SAVED])
 def test_a_reader_takes_what_waits_in_a_pipe_in_one_read(gather: int) -> None:
     """The pipe is widened to hold a gathered read (``watch``'s, or ``diagnose -``'s,
     as far as the user's pipe limit lets it); once the writer filled it, a read returns
@@ -377,7 +377,7 @@ def test_a_reader_takes_what_waits_in_a_pipe_in_one_read(gather: int) -> None:
     read_fd, write_fd, writer = _piped(data)
     reader = FdReader(read_fd, gather=gather)
     held = fcntl.fcntl(read_fd, fcntl.F_GETPIPE_SZ)
-    if held < _GATHER:  # (a machine whose pipe limits forbid it: checked where they allow)
+    if held < GATHER:  # (a machine whose pipe limits forbid it: checked where they allow)
         os.close(read_fd)
         os.close(write_fd)
         pytest.skip(f"pipes are limited to {held} bytes here")
@@ -396,7 +396,7 @@ def test_a_reader_takes_what_waits_in_a_pipe_in_one_read(gather: int) -> None:
 
 def test_a_reader_reads_a_file_in_gathered_blocks(tmp_path: Path) -> None:
     path = tmp_path / "big.log"
-    data = b"step 1 | loss 2.3\n" * (_GATHER // 9)
+    data = b"step 1 | loss 2.3\n" * (GATHER // 9)
     path.write_bytes(data)
     fd = os.open(path, os.O_RDONLY)
     reader = FdReader(fd)
@@ -405,7 +405,7 @@ def test_a_reader_reads_a_file_in_gathered_blocks(tmp_path: Path) -> None:
         pieces.append(piece)
     os.close(fd)
     assert b"".join(pieces) == data
-    assert [len(piece) for piece in pieces] == [_GATHER, len(data) - _GATHER]
+    assert [len(piece) for piece in pieces] == [GATHER, len(data) - GATHER]
 
 
 def test_an_error_after_a_read_keeps_what_was_read() -> None:
@@ -426,10 +426,10 @@ def test_an_error_after_a_read_keeps_what_was_read() -> None:
 
 def test_a_followed_file_far_ahead_is_read_in_gathered_blocks(tmp_path: Path) -> None:
     path = tmp_path / "train.log"
-    data = b"step 1 | loss 2.3\n" * (_GATHER // 9)
+    data = b"step 1 | loss 2.3\n" * (GATHER // 9)
     path.write_bytes(data)
     reader = FollowReader(str(path))
     pieces = [reader.read(0.01) for _ in range(3)]
     reader.close()
-    assert [len(piece) for piece in pieces] == [_GATHER, len(data) - _GATHER, 0]
+    assert [len(piece) for piece in pieces] == [GATHER, len(data) - GATHER, 0]
     assert b"".join(pieces) == data

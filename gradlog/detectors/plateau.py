@@ -551,7 +551,8 @@ class ChancePlateauDetector(Detector):
         # Every classifier starts at chance: while the run is still on the plateau it
         # began in, it may yet be a slow start. Info, until it is a long one: a warning
         # from `slow_records` on, whatever comes next; an error if the log ends there.
-        long = self._count >= (self._long_from() or math.inf)
+        long_from = self._long_from()
+        long = long_from is not None and self._count >= long_from
         if ongoing and self._from_start:
             message += "; so far: the run began at chance and has not left it yet"
             severity = Severity.WARNING if long else Severity.INFO

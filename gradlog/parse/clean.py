@@ -292,7 +292,7 @@ def _unglued(text: str) -> list[str] | None:
     evaluation's values to the last state)."""
     head = text.lstrip()[:_OPENING]
     if len(head) < _OPENING or text.count(head) < 2:
-        return None  # (the opening's first characters recur, or it is no glued line)
+        return None  # (glued states repeat the line's opening: it must recur)
     found = _FIRST_DIGIT.search(text)
     if found is None:
         return None
