@@ -259,3 +259,37 @@ def test_calm_jumps_read_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     assert len(_found(found, Thresholds())) >= 3
     _check(found, Thresholds(), "calm", seeds=8)
+
+
+@pytest.mark.parametrize("grads", [True, False], ids=["grad_norms", "language_model"])
+def test_noisy_runs_read_in_blocks(grads: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A loss with heavy batch noise (x e^(0.3 g)) rises over its level on a third of its
+    # records, nearly all of them too little for ``_check`` to act on: those are left to
+    # the bulk update while no spike is open. Here spikes are open across them: a jump
+    # that stays up for longer than the window (the level rises under it, and a later
+    # record, still over twice the level before the jump, is a small rise against the
+    # new one; and one that climbs on in small rises, then jumps again), and 2.6x jumps of
+    # a language model that wait a record to hold.
+    monkeypatch.setattr(spike, "SMALL_BLOCK", 1)
+    thresholds = Thresholds()
+    rng = random.Random(11)
+    losses: list[float] = []
+    start = 2.3 if grads else 10.9
+    while len(losses) < 1500:
+        losses += [start * math.exp(0.3 * rng.gauss(0, 1)) for _ in range(rng.randrange(5, 60))]
+        kind = rng.choice(("long", "climbing", "lm", "lm_once"))
+        if kind == "long":
+            losses += [start * 12 * math.exp(0.3 * rng.gauss(0, 1)) for _ in range(14)]
+            losses += [start * 3 * math.exp(0.1 * rng.gauss(0, 1)) for _ in range(4)]
+        elif kind == "climbing":
+            # Up 12x, then small rises over the raised level, the spike still open (each
+            # over twice the level before it), and a jump inside it: told once, not twice.
+            losses += [start * x for x in (12, 12, 12, 12, 12, 16, 18, 21, 24, 250)]
+        else:
+            losses += [start * 2.6] * (2 if kind == "lm" else 1)
+    records = [
+        Record(i + 1, i + 1, {"loss": loss, **({"grad_norm": 1.0} if grads else {})})
+        for i, loss in enumerate(losses)
+    ]
+    assert len({d.first_step for d in _found(records, thresholds)}) > 5
+    _check(records, thresholds, f"noisy{grads}")

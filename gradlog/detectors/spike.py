@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -220,12 +220,20 @@ class LossSpikeDetector(Detector):
             signed=self._signed,
             candidate_age=None if self._candidate is None else self._since_candidate,
         )
-        flagged, layout = screen(block, self._limits, state)
+        flagged, small, layout = screen(block, self._limits, state)
 
         def advance(block: Block, start: int, end: int) -> None:
             self._advance(layout, block, start, end)
 
-        return self.replay(block, flagged, advance)
+        def wanted() -> Iterator[int]:
+            # A small rise is left to ``advance`` while nothing is open: no spike told
+            # (which a loss still high above its level keeps open), no jump waiting to
+            # hold. Taken as ``observe`` reaches each: ``advance`` opens neither.
+            for index, only_small in zip(flagged, small, strict=True):
+                if not (only_small and self._episode is None and self._lm is None):
+                    yield index
+
+        return self.replay(block, wanted(), advance)
 
     def _advance(self, layout: Layout, block: Block, start: int, end: int) -> None:
         from gradlog.detectors.spike_block import refill

@@ -100,8 +100,12 @@ def _medians(padded: Floats, rows: Indexes, size: int) -> tuple[Floats, Indexes]
     return np.where(counts % 2 == 1, low, (low + high) / 2), counts
 
 
-def screen(block: Block, limits: SpikeThresholds, state: State) -> tuple[list[int], Layout]:
-    """The block indexes ``observe`` must see (ascending), and the layout for the rest."""
+def screen(
+    block: Block, limits: SpikeThresholds, state: State
+) -> tuple[list[int], list[bool], Layout]:
+    """The block indexes ``observe`` must see (ascending); for each, whether it is only
+    a small rise (``_judge``), which ``observe`` needs to see only while a reported spike
+    or a jump waiting to hold is open; and the layout for the rest."""
     loss = block.values(LOSS)
     if np.isfinite(loss).all():
         present: Indexes = np.arange(len(loss))
@@ -116,12 +120,12 @@ def screen(block: Block, limits: SpikeThresholds, state: State) -> tuple[list[in
     goods = np.flatnonzero(good)  # positions among the loss-bearing records
     layout = Layout(present, present[goods])
     if not len(goods):
-        checked = flagged = np.zeros(0, np.bool_)
+        checked = flagged = small = np.zeros(0, np.bool_)
     else:
         with np.errstate(all="ignore"):  # inf - inf, 0 * inf: such a record is a suspect
-            checked, flagged = _judge(block, limits, state, layout, loss[goods], grad, goods)
+            checked, flagged, small = _judge(block, limits, state, layout, loss[goods], grad, goods)
     if good.all():
-        return layout.good[flagged].tolist(), layout
+        return layout.good[flagged].tolist(), small[flagged].tolist(), layout
     # A non-finite loss confirms a pending candidate: one set by a record ``_check`` saw
     # (or before the block), with fewer than ``nan_horizon`` finite losses after it (the
     # candidate ages on its own record too). Any other non-finite loss is bookkeeping.
@@ -134,7 +138,9 @@ def screen(block: Block, limits: SpikeThresholds, state: State) -> tuple[list[in
         alive |= seen <= limits.nan_horizon - state.candidate_age
     marked = ~good & alive
     marked[goods[flagged]] = True
-    return present[marked].tolist(), layout
+    only_small = np.zeros(len(good), np.bool_)
+    only_small[goods[small]] = True
+    return present[marked].tolist(), only_small[marked].tolist(), layout
 
 
 def _judge(
@@ -145,10 +151,15 @@ def _judge(
     values: Floats,
     grad: Floats,
     goods: Indexes,
-) -> tuple[Flags, Flags]:
+) -> tuple[Flags, Flags, Flags]:
     """For each finite loss (``values``, at ``goods`` among the loss-bearing records with
-    grad norms ``grad``): whether ``_check`` runs on it, and whether ``observe`` must see
-    it (those, and the grad-norm jumps that the quiet-jump counter may count)."""
+    grad norms ``grad``): whether ``_check`` runs on it; whether ``observe`` must see it
+    (those, and the grad-norm jumps that the quiet-jump counter may count); and whether
+    it is flagged only as a small rise: under every ratio to the level that ``_check``
+    acts on (``least_ratio``). ``_check`` then only ends a spike reported before (unless
+    the loss is still high above that spike's level) or a jump waiting to hold; without
+    either open, such a record is what ``_advance`` makes of it (in a noisy run, most
+    rises are such)."""
     size = limits.window
     # The first finite losses set the starting level: the per-record path takes them.
     first = max(0, START - len(state.start))
@@ -180,7 +191,7 @@ def _judge(
     suspect &= ~flagged
     rows = np.flatnonzero(suspect)
     if not len(rows):
-        return flagged, flagged
+        return flagged, flagged, np.zeros(len(goods), np.bool_)
     base, count = _medians(levels, rows, size)
     mine = values[rows]
     rose = (count > 0) & ~(mine - base < rise * np.maximum(start_level, base)) & ~signed[rows]
@@ -199,7 +210,22 @@ def _judge(
     checked[rows[rose]] = True
     flagged = checked.copy()
     flagged[rows[quiet_jump]] = True
-    return checked, flagged
+    small = np.zeros(len(goods), np.bool_)
+    # ``_check``'s ratio (``loss / base``, the same division) under every one it tests.
+    small[rows] = rose & ~quiet_jump & (base > 0) & (mine / base < least_ratio(limits))
+    return checked, flagged, small
+
+
+def least_ratio(limits: SpikeThresholds) -> float:
+    """The least ratio of a loss to its level that ``_check`` does anything with beyond
+    ending what is open: a NaN's candidate, a grad-confirmed or persisting jump, a quiet
+    window's jump, a spike."""
+    return min(
+        limits.nan_confirmed_factor,
+        limits.grad_confirmed_factor,
+        limits.quiet_factor,
+        limits.factor,
+    )
 
 
 def refill(window: SortedWindow, new: Sequence[float | None]) -> None:
