@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 
 from gradlog.config import Thresholds
@@ -74,3 +75,35 @@ def test_the_runs_make_the_rule_fire(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(cases()))
 def test_blocks_read_as_records(name: str) -> None:
     assert_blocks_exact(VanishingGradientDetector, cases()[name], name, seeds=4, dense=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_flatness_in_bulk_is_flatness_record_by_record(seed: int) -> None:
+    # ``_flat_rows`` decides most rows by a bound (the least value for the median) and
+    # takes the rest exactly: every row must be what ``_spread`` says of the run as it
+    # stands, around the threshold, with NaN, zero and negative values among them.
+    from gradlog.detectors.vanishing import _KEPT, _flat_rows, _spread
+
+    rng = random.Random(seed)
+    most = 0.02
+    for _ in range(40):
+        level = rng.choice((0.6931, 1e-3, -0.5, 0.0))
+        spread = rng.choice((0.001, 0.01, 0.019, 0.02, 0.021, 0.05))
+
+        def value(level: float = level, spread: float = spread) -> float:
+            roll = rng.random()
+            if roll < 0.03:
+                return math.nan
+            if roll < 0.05:
+                return rng.choice((0.0, -level, math.inf))
+            return level * (1 + rng.uniform(-spread, spread))
+
+        run = [Record(i + 1, i + 1, {LOSS: value()}) for i in range(rng.randrange(1, _KEPT + 1))]
+        new = [value() for _ in range(rng.randrange(1, 200))]
+        got = _flat_rows(run, LOSS, np.array(new), most).tolist()
+        expected = []
+        held = list(run)
+        for i, loss in enumerate(new):
+            held = [held[0], *[*held[1:], Record(1000 + i, 1000 + i, {LOSS: loss})][-(_KEPT - 1) :]]
+            expected.append(_spread(held, LOSS) <= most)
+        assert got == expected

@@ -14,8 +14,11 @@ from gradlog.parse.names import GRAD_NORM, LOSS, LOSS_SCALE, PARAM_NORM
 
 if TYPE_CHECKING:
     import numpy as np
+    import numpy.typing as npt
 
     from gradlog.detectors.block import Block, Flags, Floats
+
+    Ints = npt.NDArray[np.intp]
 else:
     from gradlog.lazy import numpy as np
 
@@ -202,7 +205,7 @@ class VanishingGradientDetector(Detector):
             flat &= ~(loss < limits.unlearned_fraction * self._start_loss)
         for metric, most in ((LOSS, limits.flat_loss), (PARAM_NORM, limits.flat_param)):
             if metric in block.names:
-                flat &= _spreads(run, metric, block.values(metric)[at]) <= most
+                flat &= _flat_rows(run, metric, block.values(metric)[at], most)
         taken = int(np.argmin(flat)) if not flat.all() else count
         if taken:
             kept_at = at[max(0, taken - (_KEPT - 1)) : taken]
@@ -303,21 +306,56 @@ _KEPT = 64  # records of a run kept: its first and its latest
 _CARRIED = 16  # records with a tiny grad norm worth carrying in bulk
 
 
-def _spreads(run: list[Record], metric: str, values: Floats) -> Floats:
-    """``_spread`` of the run as it stands after each of ``values`` (of the records that
-    join it, in order) is added: over the run's first record's and the latest 63, the
-    finite ones; by the same float operations (the median of an even count is the mean
-    of the middle two)."""
+def _flat_rows(run: list[Record], metric: str, values: Floats, most: float) -> Flags:
+    """Whether ``_spread`` of the run is at most ``most`` as it stands after each of
+    ``values`` (of the records that join it, in order) is added.
+
+    Where the values are all positive, the median is at least the least of them, so a
+    spread at most ``most`` times the least is at most ``most`` times the median (IEEE
+    division keeps that order): such rows need no median. The rest are taken exactly
+    (``_spreads``)."""
     width = _KEPT - 1
+    head, series, skip = _series(run, metric, values)
+    lows, highs = series, series
+    span = 1
+    while 2 * span <= width:  # (the least and most of each window, by doubling spans)
+        lows, highs = np.fmin(lows[:-span], lows[span:]), np.fmax(highs[:-span], highs[span:])
+        span *= 2
+    if span < width:
+        count = len(series) - width + 1
+        shift = width - span
+        lows = np.fmin(lows[:count], lows[shift : shift + count])
+        highs = np.fmax(highs[:count], highs[shift : shift + count])
+    lows, highs = np.fmin(lows[skip:], head), np.fmax(highs[skip:], head)  # (fmin: NaN-blind)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flat: Flags = (lows > 0) & ((highs - lows) / lows <= most)
+    rest = np.flatnonzero(~flat)
+    if len(rest):
+        flat[rest] = _spreads(head, series, skip, rest) <= most
+    return flat
+
+
+def _series(run: list[Record], metric: str, values: Floats) -> tuple[float, Floats, int]:
+    """The run's first record's value (NaN if none), and the values of its latest 63
+    then ``values``, behind 63 NaN (non-finite ones as NaN); window ``i`` of 63 of the
+    series from ``skip`` on ends at ``values[i]``."""
     first = run[0].get(metric)
     head = math.nan if first is None or not math.isfinite(first) else first
     before = [
         v if (v := r.get(metric)) is not None and math.isfinite(v) else math.nan for r in run[1:]
     ]
     values = np.where(np.isfinite(values), values, math.nan)
-    series = np.concatenate((np.full(width, math.nan), before, values))
-    windows = np.lib.stride_tricks.sliding_window_view(series, width)[len(before) + 1 :]
-    rows = np.concatenate((np.full((len(values), 1), head), windows), axis=1)
+    series = np.concatenate((np.full(_KEPT - 1, math.nan), before, values))
+    return head, series, len(before) + 1
+
+
+def _spreads(head: float, series: Floats, skip: int, rows_at: Ints) -> Floats:
+    """``_spread`` over ``head`` and each window of 63 of ``series`` (``_series``) at
+    ``rows_at``, the finite values; by the same float operations (the median of an even
+    count is the mean of the middle two)."""
+    width = _KEPT - 1
+    windows = np.lib.stride_tricks.sliding_window_view(series, width)[skip:][rows_at]
+    rows = np.concatenate((np.full((len(rows_at), 1), head), windows), axis=1)
     rows.sort(axis=1)  # (NaN last)
     n = np.count_nonzero(~np.isnan(rows), axis=1)
     at = np.arange(len(rows))
