@@ -107,3 +107,22 @@ def test_flatness_in_bulk_is_flatness_record_by_record(seed: int) -> None:
             held = [held[0], *[*held[1:], Record(1000 + i, 1000 + i, {LOSS: loss})][-(_KEPT - 1) :]]
             expected.append(_spread(held, LOSS) <= most)
         assert got == expected
+
+
+def test_a_reported_run_carried_through_short_gaps_reads_as_records() -> None:
+    # A reported run of tiny gradients goes on through gaps of up to ``gap_records``
+    # grad norms that are not tiny. Read in bulk through them, it still counts a gap
+    # under way when a record with a tiny grad norm but no finite loss (not tiny after
+    # all, so the gap goes on) follows it: three in a row close the run, as one by one.
+    rng = random.Random(4)
+    records: list[Record] = []
+    for _ in range(60):
+        gap, closing = rng.randint(1, 2), rng.choice((math.nan, 2.3, 0.1))
+        pattern = [(5e-4, 2.3)] * rng.randint(20, 60) + [(0.5, 2.3)] * gap + [(5e-4, closing)]
+        for grad, loss in pattern:
+            n = len(records) + 1
+            value = loss * (1 + rng.uniform(-0.001, 0.001))
+            records.append(Record(n, n, {LOSS: value, GRAD_NORM: grad * (1 + rng.random())}))
+    found = found_whole(VanishingGradientDetector(Thresholds()), tuple(records))
+    assert len({d.key for _, d in found}) >= 10  # closed at the gaps that ran on
+    assert_blocks_exact(VanishingGradientDetector, records, "through_gaps", seeds=4, dense=True)

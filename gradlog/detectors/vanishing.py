@@ -170,34 +170,45 @@ class VanishingGradientDetector(Detector):
         """The ``flagged`` records to observe, but for a reported run that goes on: the
         records with a tiny grad norm after it that keep it tiny and flat are carried in
         bulk (``_carry``), up to the first that may not (``printed``: the records that
-        print a grad norm)."""
+        print a grad norm), through the gaps it goes on through (``gap_records`` or fewer
+        records in a row whose grad norm is not tiny, then a tiny one)."""
         from gradlog.detectors.small_block import run_end
 
         at = 0
-        breaks: list[int] = np.flatnonzero(printed & ~tiny).tolist()  # (each stretch's end)
+        # Where each long gap starts (more than ``gap_records`` printed records in a row
+        # whose grad norm is not tiny), or one that runs to the block's end: a carried
+        # stretch ends there.
+        shown = np.flatnonzero(printed)
+        edges = np.diff(np.concatenate(([0], (~tiny[shown]).astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        long = (ends - starts > self._limits.gap_records) | (ends == len(shown))
+        breaks: list[int] = shown[starts[long]].tolist()
         while at < len(flagged):
             index = flagged[at]
             if self._reported and self._run and tiny[index]:
                 stop = run_end(breaks, index, len(tiny))
                 if stop - index >= _CARRIED:
-                    index = self._carry(block, index, stop, printed)
+                    index = self._carry(block, index, stop, printed, tiny)
                     at = bisect.bisect_left(flagged, index)
                     if index >= stop:
                         continue
             yield index
             at += 1
 
-    def _carry(self, block: Block, start: int, stop: int, printed: Flags) -> int:
-        """The records ``start`` to ``stop`` that print a grad norm (``printed``) all have a
-        tiny, finite one (the block's screen) and the run is open and reported: take into
-        it those that keep it so, as ``observe`` would (each is tiny by its loss too, and
-        the run's losses and parameter norms stay flat: the run's first record and its
-        latest 63, as ``observe`` keeps them); return the first that does not, or
-        ``stop``. The others are passed over, as ``observe`` does."""
+    def _carry(self, block: Block, start: int, stop: int, printed: Flags, tiny: Flags) -> int:
+        """The records ``start`` to ``stop`` that print a grad norm (``printed``) have a
+        tiny, finite one (the block's screen, ``tiny``) but for short gaps, each followed
+        by a tiny one, and the run is open and reported: take into it those that keep it
+        so, as ``observe`` would (each is tiny by its loss too, and the run's losses and
+        parameter norms stay flat: the run's first record and its latest 63, as
+        ``observe`` keeps them); return the first that does not, or ``stop``. A gap's
+        records only count the gap, which the next tiny record ends; the others are
+        passed over, as ``observe`` does."""
         limits = self._limits
         records = block.records
         run = self._run
-        at = start + np.flatnonzero(printed[start:stop])
+        shown = start + np.flatnonzero(printed[start:stop])
+        at = shown[tiny[shown]]
         count = len(at)
         loss = block.values(LOSS)[at] if LOSS in block.names else np.full(count, np.nan)
         flat = np.isfinite(loss)
@@ -216,7 +227,10 @@ class VanishingGradientDetector(Detector):
             kept = [*run[1:], *latest][-(_KEPT - 1) :]
             self._run = [run[0], *kept]
             self._length += taken
-            self._misses = self._gap = 0
+            # (a gap before the record returned is under way: its records are counted)
+            end = int(at[taken]) if taken < count else stop
+            after = int(np.searchsorted(shown, at[taken - 1], side="right"))
+            self._misses = self._gap = int(np.searchsorted(shown, end)) - after
         return int(at[taken]) if taken < count else stop
 
     def _advance(self, block: Block, start: int, end: int) -> None:
