@@ -360,3 +360,32 @@ def test_row_medians_are_numpys(width: int) -> None:
     rows[3, 0] = rows[7, -1] = np.nan
     found = divergence_block._row_medians(rows)
     assert np.array_equal(found, np.median(rows, axis=1), equal_nan=True)
+
+
+def test_a_busy_scan_takes_every_log_exactly() -> None:
+    # ``np.log`` may differ from ``math.log`` in the last bit: a scan makes exact the logs
+    # it compares, and once that costs as much as taking them all, takes them all.
+    # Either way each log it calls exact is ``math.log``'s, bit for bit.
+    from gradlog.detectors.levels import Level
+
+    rng = random.Random(3)
+    raw = np.array([rng.uniform(0.01, 100.0) for _ in range(4000)])
+    # (logs a bit off, as np.log's may be on some machines)
+    logs = np.nextafter(np.log(raw), np.inf)
+    level = Level("loss", Thresholds().divergence)
+    for value in (2.0, 2.1, 1.9):
+        level.add(value, Record(1, 1, {"loss": value}))
+    scan = divergence_block.Scan(level, raw, logs, np.arange(len(raw)), [])
+    head = scan.head
+    scan._fix(head + np.array([5, 7, 5]))
+    assert not scan.all_exact
+    assert scan.exact.sum() == head + 2
+    assert scan.logs[head + 5] == math.log(raw[5]) and scan.logs[head + 6] != math.log(raw[6])
+    calls = 0
+    while not scan.all_exact:
+        scan._fix(head + np.arange(10 * calls, 10 * calls + 10))
+        calls += 1
+    assert 1 < calls < 100  # (some fixing first, then all at once)
+    exact = [math.log(v) for v in raw.tolist()]
+    assert scan.logs[head:].tolist() == exact
+    assert scan.exact.all()

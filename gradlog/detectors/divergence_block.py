@@ -38,6 +38,9 @@ _LAST = 64  # medians at the end of a stretch that bound its extreme
 _SLACK = 1e-9  # added to a threshold that only gathers candidates (each is checked)
 _ROWS = 128  # noise estimates taken at once (arrays past ~128 kB cost page faults)
 _STRETCH = 2048  # values whose levels are taken at once, checking them against the bar
+# A call of ``Scan._fix`` costs about what looking at this many positions does; taking
+# every value's log, about half a position's cost each.
+_FIX_COST = 150
 
 
 def supported(limits: DivergenceThresholds) -> bool:
@@ -117,6 +120,8 @@ class Scan:
         self.logs = np.concatenate((history, logs))
         self.exact = np.zeros(len(self.logs), np.bool_)
         self.exact[: self.head] = True
+        self.all_exact = False  # every log exact (``_fix`` took them all)
+        self._spent = 0  # what ``_fix`` cost so far, in positions (``_FIX_COST`` a call)
         self.raw, self.index, self.records = raw, index, records  # value t's, record of t
         self.count = len(logs)
         self.window = level.window
@@ -143,7 +148,17 @@ class Scan:
         return max(0, (stop - self.first_due + _REESTIMATE - 1) // _REESTIMATE)
 
     def _fix(self, at: Ints) -> None:
-        """Make the logs at positions ``at`` exact (any order, repeats allowed)."""
+        """Make the logs at positions ``at`` exact (any order, repeats allowed). Once the
+        fixing has cost about what taking every log of the values would (a busy scan:
+        a climb, a loss jumping between levels), every log is taken, and ``exact`` set."""
+        if self.all_exact:
+            return
+        self._spent += _FIX_COST + len(at)
+        if self._spent > self.count // 2:
+            raw = self.raw.tolist()
+            self.logs[self.head :] = np.fromiter(map(math.log, raw), np.float64, len(raw))
+            self.exact[:] = self.all_exact = True
+            return
         at = at[~self.exact[at]]
         if len(at):
             raw = self.raw[at - self.head].tolist()
@@ -152,7 +167,7 @@ class Scan:
 
     def _exact(self, lo: int, hi: int) -> None:
         lo = max(lo, self.head)
-        if hi > lo:
+        if hi > lo and not self.all_exact:
             self._fix(lo + where(~self.exact[lo:hi]))
 
     def _medians(self, width: int, ends: Ints) -> Floats:
@@ -168,7 +183,7 @@ class Scan:
         mid = width // 2
         kth = [mid - 1, mid] if width % 2 == 0 else mid
         part = np.partition(rows, kth, axis=1)
-        if not self.exact[int(ends.min()) - width + 1 : int(ends.max()) + 1].all():
+        if not self.all_exact and not self.exact[ends.min() - width + 1 : ends.max() + 1].all():
             band = np.abs(rows - part[:, mid, None]) <= 2 * _ROUNDING
             if width % 2 == 0:
                 band |= np.abs(rows - part[:, mid - 1, None]) <= 2 * _ROUNDING
