@@ -135,7 +135,8 @@ class LossSpikeDetector(Detector):
         self._start: list[float] = []  # the first finite losses: the run's scale
         self._start_level = 0.0  # their median, set with each of them
         self._signed = False  # a finite loss below zero was seen: no ratio measures a jump
-        self._previous: Record | None = None
+        # The record before (or where it is in its block, ``_Pending``: ``_before``).
+        self._previous: Record | _Pending | None = None
         self._candidate: tuple[Record, Record | None, float, float] | None = None
         self._since_candidate = 0
         self._episode: Diagnosis | None = None
@@ -248,7 +249,7 @@ class LossSpikeDetector(Detector):
         size = self._limits.window
         records = block.records
         taken = present[max(first, last - size) : last]
-        self._previous = records[int(taken[-1])]
+        self._previous = _Pending(records, int(taken[-1]))
         # (Records are made from the block's columns only if a report names them.)
         self._window.extend(_Pending(records, index) for index in taken.tolist())
         grads = block.values(GRAD_NORM)[taken]
@@ -279,7 +280,7 @@ class LossSpikeDetector(Detector):
         if ratio >= self._limits.nan_confirmed_factor and (
             self._candidate is None or self._candidate[0].step != record.step
         ):
-            self._candidate, self._since_candidate = (record, self._previous, ratio, base), 0
+            self._candidate, self._since_candidate = (record, self._before(), ratio, base), 0
         if len(self._recent) < self._limits.min_history:
             return []
         informative = self._quiet_jumps < self._limits.quiet_grad_jumps
@@ -290,9 +291,16 @@ class LossSpikeDetector(Detector):
             held = self._lm_held is not None and ratio >= self._limits.lm_held
             return self._persisted(record, ratio, base) if small or held else []
         severe = ratio >= self._limits.severe_factor
-        diagnosis = self._report(record, self._previous, ratio, base, None, severe)
+        diagnosis = self._report(record, self._before(), ratio, base, None, severe)
         self._episode, self._episode_base = diagnosis, base
         return [diagnosis]
+
+    def _before(self) -> Record | None:
+        """The record before the one observed, made now if it was left in its block."""
+        previous = self._previous
+        if isinstance(previous, _Pending):
+            previous = self._previous = previous.record()
+        return previous
 
     def _dwarfs(self, loss: float, base: float) -> bool:
         """Whether a jump dwarfs what the recent window did, so a near-zero level is no
@@ -365,7 +373,7 @@ class LossSpikeDetector(Detector):
                 return []
             if not language:
                 self._calm_misses += 1  # (until it holds: see below)
-            self._lm = (record, self._previous, ratio, base, 1 - more)
+            self._lm = (record, self._before(), ratio, base, 1 - more)
         else:
             first, before, first_ratio, first_base, held = self._lm_held
             if record.metrics[LOSS] < self._limits.lm_held * first_base:
