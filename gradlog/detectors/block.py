@@ -21,6 +21,23 @@ from gradlog.model import Record
 
 Floats = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
+
+
+def window_extremes(values: Floats, size: int, pick: np.ufunc = np.minimum) -> Floats:
+    """The least of each full window of ``size`` values (``out[i]``: of ``values[i : i +
+    size]``), by doubling spans (log2(size) passes rather than ``size``). ``pick`` chooses
+    how: ``np.maximum`` takes the most; ``np.fmin`` and ``np.fmax`` pass over NaN."""
+    found = values
+    span = 1
+    while 2 * span <= size:
+        found = pick(found[:-span], found[span:])
+        span *= 2
+    if span < size:  # two overlapping spans cover the window
+        count = len(values) - size + 1
+        found = pick(found[:count], found[size - span : size - span + count])
+    return found
+
+
 NAN = math.nan
 _EPOCHS = "\x00epochs"  # the epoch column's key among the metrics' (no metric's name)
 _NOWHERE = (np.zeros(0, np.int64), np.zeros(0))  # a metric no record of a list prints

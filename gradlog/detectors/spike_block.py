@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from gradlog.config import SpikeThresholds
 from gradlog.detectors.base import median
-from gradlog.detectors.block import Block, Flags, Floats
+from gradlog.detectors.block import Block, Flags, Floats, window_extremes
 from gradlog.detectors.window import SortedWindow
 from gradlog.parse.names import GRAD_NORM, LOSS
 
@@ -62,20 +62,6 @@ def screenable(limits: SpikeThresholds) -> bool:
     """Whether the bounds hold for these thresholds: a positive window, a rise test that
     only gets easier as the level falls and a jump test that scales with it."""
     return limits.window > 0 and limits.min_rise_fraction >= 0 and limits.grad_jump > 0
-
-
-def window_min(values: Floats, size: int) -> Floats:
-    """``out[i] = min(values[i : i + size])`` for every full window, by doubling spans
-    (log2(size) passes rather than ``size``)."""
-    found = values
-    span = 1
-    while 2 * span <= size:
-        found = np.minimum(found[:-span], found[span:])
-        span *= 2
-    if span < size:  # two overlapping spans cover the window
-        count = len(values) - size + 1
-        found = np.minimum(found[:count], found[size - span : size - span + count])
-    return found
 
 
 def _padded(tail: Sequence[float | None], values: Floats, size: int) -> Floats:
@@ -172,7 +158,7 @@ def _judge(
         start_level = median([*state.start, *taken])
 
     levels = _padded(state.recent, values, size)
-    floor = window_min(levels[:-1], size)
+    floor = window_extremes(levels[:-1], size)
     rise = limits.min_rise_fraction
     # Quiet against the window's minimum is quiet against its median (rise >= 0).
     # After a loss below zero (the block's, or one before it) no rise is checked.
@@ -187,7 +173,7 @@ def _judge(
     finite_now = np.isfinite(now)
     jump = limits.grad_jump
     # Likewise no 10x jump over the minimum is none over the median (jump > 0).
-    suspect |= finite_now & (now > 0) & (now >= jump * window_min(norms[:-1], size)[goods])
+    suspect |= finite_now & (now > 0) & (now >= jump * window_extremes(norms[:-1], size)[goods])
     suspect &= ~flagged
     rows = np.flatnonzero(suspect)
     if not len(rows):

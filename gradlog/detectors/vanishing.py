@@ -328,19 +328,11 @@ def _flat_rows(run: list[Record], metric: str, values: Floats, most: float) -> F
     spread at most ``most`` times the least is at most ``most`` times the median (IEEE
     division keeps that order): such rows need no median. The rest are taken exactly
     (``_spreads``)."""
-    width = _KEPT - 1
+    from gradlog.detectors.block import window_extremes
+
     head, series, skip = _series(run, metric, values)
-    lows, highs = series, series
-    span = 1
-    while 2 * span <= width:  # (the least and most of each window, by doubling spans)
-        lows, highs = np.fmin(lows[:-span], lows[span:]), np.fmax(highs[:-span], highs[span:])
-        span *= 2
-    if span < width:
-        count = len(series) - width + 1
-        shift = width - span
-        lows = np.fmin(lows[:count], lows[shift : shift + count])
-        highs = np.fmax(highs[:count], highs[shift : shift + count])
-    lows, highs = np.fmin(lows[skip:], head), np.fmax(highs[skip:], head)  # (fmin: NaN-blind)
+    lows = np.fmin(window_extremes(series, _KEPT - 1, np.fmin)[skip:], head)  # (NaN-blind)
+    highs = np.fmax(window_extremes(series, _KEPT - 1, np.fmax)[skip:], head)
     with np.errstate(divide="ignore", invalid="ignore"):
         flat: Flags = (lows > 0) & ((highs - lows) / lows <= most)
     rest = np.flatnonzero(~flat)
