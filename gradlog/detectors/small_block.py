@@ -11,6 +11,7 @@ import bisect
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from gradlog.detectors.block import Flags, Floats
 
@@ -38,6 +39,15 @@ def with_next(flags: Flags, open_before: bool, reach: int = 1) -> Flags:
     for shift in range(1, min(reach, len(flags) - 1) + 1):
         found[shift:] |= flags[:-shift]
     found[:reach] |= open_before
+    return found
+
+
+def long_gaps(off: Flags, longest: int) -> npt.NDArray[np.intp]:
+    """Where each run of set ``off`` flags starts that is longer than ``longest`` or runs
+    to the end (a gap a run does not go on through)."""
+    edges = np.diff(np.concatenate(([0], off.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    found: npt.NDArray[np.intp] = starts[(ends - starts > longest) | (ends == len(off))]
     return found
 
 

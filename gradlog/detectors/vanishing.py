@@ -172,17 +172,14 @@ class VanishingGradientDetector(Detector):
         bulk (``_carry``), up to the first that may not (``printed``: the records that
         print a grad norm), through the gaps it goes on through (``gap_records`` or fewer
         records in a row whose grad norm is not tiny, then a tiny one)."""
-        from gradlog.detectors.small_block import run_end
+        from gradlog.detectors.small_block import long_gaps, run_end
 
         at = 0
-        # Where each long gap starts (more than ``gap_records`` printed records in a row
-        # whose grad norm is not tiny), or one that runs to the block's end: a carried
-        # stretch ends there.
+        # A carried stretch ends where a long gap starts (more than ``gap_records``
+        # printed records in a row whose grad norm is not tiny, or one that runs to the
+        # block's end).
         shown = np.flatnonzero(printed)
-        edges = np.diff(np.concatenate(([0], (~tiny[shown]).astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        long = (ends - starts > self._limits.gap_records) | (ends == len(shown))
-        breaks: list[int] = shown[starts[long]].tolist()
+        breaks: list[int] = shown[long_gaps(~tiny[shown], self._limits.gap_records)].tolist()
         while at < len(flagged):
             index = flagged[at]
             if self._reported and self._run and tiny[index]:
@@ -227,11 +224,12 @@ class VanishingGradientDetector(Detector):
             kept = [*run[1:], *latest][-(_KEPT - 1) :]
             self._run = [run[0], *kept]
             self._length += taken
+        end = int(at[taken]) if taken < count else stop
+        if taken:
             # (a gap before the record returned is under way: its records are counted)
-            end = int(at[taken]) if taken < count else stop
             after = int(np.searchsorted(shown, at[taken - 1], side="right"))
             self._misses = self._gap = int(np.searchsorted(shown, end)) - after
-        return int(at[taken]) if taken < count else stop
+        return end
 
     def _advance(self, block: Block, start: int, end: int) -> None:
         """Records with a grad norm that is not tiny and no run open (after more than
